@@ -1,0 +1,1 @@
+"""Fingerprint stage: perceptual hashes of images and Chromaprint fingerprints of audio."""

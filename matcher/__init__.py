@@ -1,0 +1,1 @@
+"""Matcher stage: compares fingerprints with the registered works and raises alerts."""

@@ -1,0 +1,166 @@
+"""Fingerprint indexes: the contracts, and the linear-scan implementations they are tested against.
+
+An index answers "which registered works does this fingerprint match, and how
+well". The linear scans here are the reference: obviously correct, fast enough
+for thousands of works. Faster indexes implement the same ABCs and must return
+the same hits (``tests/matcher/test_index_contract.py`` runs the same cases on all).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from tanba.schemas.common import ImageHash
+
+
+@dataclass(frozen=True)
+class ImageHit:
+    """A registered image within ``distance`` bits of the query (best variant and hash pair)."""
+
+    work_id: str
+    distance: int
+    variant: str
+
+
+@dataclass(frozen=True)
+class AudioHit:
+    """A registered track that an audio query aligns with.
+
+    ``work_offset`` and ``query_offset`` are item positions where the aligned span
+    starts in the work and in the query; ``span`` is its length in items.
+    """
+
+    work_id: str
+    ber: float
+    work_offset: int
+    query_offset: int
+    span: int
+
+
+class ImageIndex(ABC):
+    """Registered image hashes, searchable by Hamming distance."""
+
+    @abstractmethod
+    def add(self, work_id: str, hashes: Sequence[ImageHash]) -> None:
+        """Index a work's hashes, replacing any earlier ones of that work."""
+
+    @abstractmethod
+    def remove(self, work_id: str) -> None:
+        """Forget a work; unknown ids are ignored."""
+
+    @abstractmethod
+    def query(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
+        """Works with a hash within ``max_distance`` of a query hash, best first, one hit per work."""
+
+
+class AudioIndex(ABC):
+    """Registered Chromaprint item sequences, searchable by aligned bit error rate."""
+
+    @abstractmethod
+    def add(self, work_id: str, items: np.ndarray) -> None:
+        """Index a work's items, replacing any earlier ones of that work."""
+
+    @abstractmethod
+    def remove(self, work_id: str) -> None:
+        """Forget a work; unknown ids are ignored."""
+
+    @abstractmethod
+    def query(self, items: np.ndarray, max_ber: float, min_items: int) -> list[AudioHit]:
+        """Works that align with the query at a BER of at most ``max_ber``, best first."""
+
+
+def hamming(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
+    """Bitwise Hamming distances between uint64 hashes (vectorised popcount)."""
+    return np.bitwise_count(np.bitwise_xor(a, np.uint64(b) if isinstance(b, int) else b))
+
+
+class LinearImageIndex(ImageIndex):
+    """Every query compares with every registered hash: O(n), exact, the reference."""
+
+    def __init__(self) -> None:
+        self._works: dict[str, list[ImageHash]] = {}
+        self._matrix: tuple[np.ndarray, list[tuple[str, str]]] | None = None
+
+    def add(self, work_id: str, hashes: Sequence[ImageHash]) -> None:
+        self._works[work_id] = list(hashes)
+        self._matrix = None
+
+    def remove(self, work_id: str) -> None:
+        if self._works.pop(work_id, None) is not None:
+            self._matrix = None
+
+    def _arrays(self) -> tuple[np.ndarray, list[tuple[str, str]]]:
+        if self._matrix is None:
+            owners = [(w, h.variant) for w, hs in self._works.items() for h in hs]
+            values = [h.as_int() for hs in self._works.values() for h in hs]
+            self._matrix = (np.array(values, dtype=np.uint64), owners)
+        return self._matrix
+
+    def query(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
+        values, owners = self._arrays()
+        best: dict[str, ImageHit] = {}
+        if not len(values):
+            return []
+        for h in hashes:
+            distances = hamming(values, h.as_int())
+            for i in np.flatnonzero(distances <= max_distance):
+                work_id, variant = owners[i]
+                d = int(distances[i])
+                if work_id not in best or d < best[work_id].distance:
+                    best[work_id] = ImageHit(work_id, d, variant)
+        return sorted(best.values(), key=lambda h: (h.distance, h.work_id))
+
+
+class LinearAudioIndex(AudioIndex):
+    """Slides the query over every registered track at every offset: exact, the reference."""
+
+    def __init__(self) -> None:
+        self._works: dict[str, np.ndarray] = {}
+
+    def add(self, work_id: str, items: np.ndarray) -> None:
+        self._works[work_id] = np.asarray(items, dtype=np.uint32)
+
+    def remove(self, work_id: str) -> None:
+        self._works.pop(work_id, None)
+
+    def query(self, items: np.ndarray, max_ber: float, min_items: int) -> list[AudioHit]:
+        query = np.asarray(items, dtype=np.uint32)
+        hits = []
+        for work_id, ref in self._works.items():
+            hit = best_alignment(work_id, ref, query, min_items)
+            if hit is not None and hit.ber <= max_ber:
+                hits.append(hit)
+        return sorted(hits, key=lambda h: (h.ber, h.work_id))
+
+
+def best_alignment(
+    work_id: str, ref: np.ndarray, query: np.ndarray, min_items: int
+) -> AudioHit | None:
+    """The offset where the shorter sequence sits best inside the longer one, by BER."""
+    short, long_, query_is_short = (
+        (query, ref, True) if len(query) <= len(ref) else (ref, query, False)
+    )
+    if len(short) < min_items:
+        return None
+    windows = sliding_window_view(long_, len(short))
+    errors = np.bitwise_count(np.bitwise_xor(windows, short)).sum(axis=1, dtype=np.int64)
+    at = int(np.argmin(errors))
+    ber = float(errors[at]) / (32 * len(short))
+    work_offset, query_offset = (at, 0) if query_is_short else (0, at)
+    return AudioHit(work_id, ber, work_offset, query_offset, len(short))
+
+
+def aligned_ber(ref: np.ndarray, query: np.ndarray, shift: int) -> tuple[float, int, int, int]:
+    """BER where query item i lines up with ref item i + shift: (ber, work_off, query_off, span)."""
+    q_start = max(0, -shift)
+    r_start = q_start + shift
+    span = min(len(query) - q_start, len(ref) - r_start)
+    if span <= 0:
+        return 1.0, r_start, q_start, 0
+    diff = np.bitwise_xor(ref[r_start : r_start + span], query[q_start : q_start + span])
+    return float(np.bitwise_count(diff).sum()) / (32 * span), r_start, q_start, span

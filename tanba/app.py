@@ -1,0 +1,51 @@
+"""Wiring: the objects a command needs (bus, store, blobs, registries), built from Settings once."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from tanba.blobs import BlobStore
+from tanba.bus import Bus, open_bus
+from tanba.clock import Clock, SystemClock
+from tanba.jurisdictions.registry import JurisdictionRegistry
+from tanba.registry import WorkRegistry
+from tanba.settings import Settings
+from tanba.store import AlertStore, open_store
+
+
+class App:
+    """One Tanba installation as seen from a process; parts are opened on first use."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+
+    @cached_property
+    def bus(self) -> Bus:
+        return open_bus(self.settings)
+
+    @cached_property
+    def store(self) -> AlertStore:
+        return open_store(self.settings)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.settings.home / "blobs")
+
+    @cached_property
+    def works(self) -> WorkRegistry:
+        return WorkRegistry(self.bus)
+
+    @cached_property
+    def jurisdictions(self) -> JurisdictionRegistry:
+        return JurisdictionRegistry.load(self.settings.jurisdictions_file or None)
+
+    @property
+    def captures_dir(self) -> Path:
+        return self.settings.home / "captures"
+
+    def close(self) -> None:
+        for name in ("bus", "store"):
+            if name in self.__dict__:
+                self.__dict__[name].close()

@@ -1,0 +1,81 @@
+"""Content-addressed blob store: files named by their SHA-256 under ``home/blobs``.
+
+A blob is written to a temporary file in the same directory, fsync'd, then
+renamed into place, so a crash leaves either the whole blob or nothing. Storing
+the same bytes twice is free: the second put finds the blob already there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO
+
+from tanba.exceptions import NotFound
+
+_CHUNK = 1 << 20
+
+
+class BlobStore:
+    """Put bytes, get them back by SHA-256 hex digest."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob lives (two levels of fan-out keep directories small)."""
+        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
+            raise NotFound(f"{sha256!r} is not a SHA-256 hex digest")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, data: bytes) -> str:
+        """Store ``data``; returns its SHA-256."""
+        digest = hashlib.sha256(data).hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+            self._write_atomically(target, lambda f: f.write(data))
+        return digest
+
+    def put_file(self, source: Path) -> str:
+        """Store a file's content, streaming it; returns its SHA-256."""
+        h = hashlib.sha256()
+        with open(source, "rb") as f:
+            for chunk in iter(lambda: f.read(_CHUNK), b""):
+                h.update(chunk)
+        digest = h.hexdigest()
+        target = self.path(digest)
+        if not target.exists():
+
+            def copy(out: BinaryIO) -> None:
+                with open(source, "rb") as f:
+                    for chunk in iter(lambda: f.read(_CHUNK), b""):
+                        out.write(chunk)
+
+            self._write_atomically(target, copy)
+        return digest
+
+    def get(self, sha256: str) -> bytes:
+        """The blob's bytes; :class:`NotFound` when it is not stored."""
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"blob {sha256} is not in {self.root}") from None
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).exists()
+
+    def _write_atomically(self, target: Path, write: object) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                write(out)  # type: ignore[operator]
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -1,0 +1,20 @@
+"""The message bus between stages: one interface, an embedded and a Kafka implementation."""
+
+from __future__ import annotations
+
+from tanba.bus.base import Bus, Consumer, Message, Record
+from tanba.settings import EMBEDDED, Settings
+
+
+def open_bus(settings: Settings) -> Bus:
+    """The bus the settings select: SQLite under the home directory, or Kafka."""
+    if settings.bus == EMBEDDED:
+        from tanba.bus.embedded import EmbeddedBus
+
+        return EmbeddedBus(settings.path("bus.sqlite3"))
+    from tanba.bus.kafka import KafkaBus
+
+    return KafkaBus(settings.bus.removeprefix("kafka://"))
+
+
+__all__ = ["Bus", "Consumer", "Message", "Record", "open_bus"]

@@ -1,0 +1,68 @@
+"""The bus contract, shared by the embedded (SQLite) bus and the Kafka bus.
+
+Delivery is at-least-once: a consumer sees a message again until it commits an
+offset past it, so a stage commits only after the message's effect is durable
+and makes that effect idempotent (deterministic ids). ``publish`` returns only
+once the records are durable (fsync'd, or acknowledged by the brokers).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Record:
+    """A message to publish: the key decides the partition (and so the order)."""
+
+    key: str | None
+    value: bytes
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message read from a topic, with the position a commit refers to."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+
+
+class Consumer(ABC):
+    """A member of a consumer group reading some topics; its group shares their partitions."""
+
+    @abstractmethod
+    def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        """Up to ``max_messages`` messages after the last ones polled; [] after ``timeout_s``."""
+
+    @abstractmethod
+    def commit(self, messages: Sequence[Message]) -> None:
+        """Mark these messages, and every earlier one of their partitions, as done for the group."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Leave the group; uncommitted messages go to the next member."""
+
+
+class Bus(ABC):
+    """Topics of records: publish, consume in groups, replay from the start."""
+
+    @abstractmethod
+    def publish(self, topic: str, records: Sequence[Record]) -> None:
+        """Append records to a topic; returns when they are durable. Raises TransientError."""
+
+    @abstractmethod
+    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
+        """Join ``group`` on ``topics``; a new group starts at the earliest message."""
+
+    @abstractmethod
+    def replay(self, topic: str, after: dict[int, int] | None = None) -> Iterator[Message]:
+        """Every message of ``topic`` now there, after the given per-partition offsets, no group."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; publishing after close is an error."""

@@ -1,0 +1,445 @@
+"""The ``tanba`` command line: one sub-command per job, all on the same settings and home.
+
+Errors Tanba raises on purpose (:class:`TanbaError`) print their message, which
+says what to do, and exit with status 2; nothing else is printed for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tanba.app import App
+from tanba.exceptions import InputError, TanbaError
+from tanba.settings import Settings
+
+Handler = Callable[[App, argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``tanba`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    if not hasattr(args, "handler"):
+        parser.print_help()
+        return 2
+    try:
+        settings = Settings.from_env(home=args.home)
+        app = App(settings)
+        try:
+            return int(args.handler(app, args))
+        finally:
+            app.close()
+    except TanbaError as exc:
+        print(f"tanba: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "tanba: interrupted; committed work is kept, run the command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tanba", description=__doc__.splitlines()[0])
+    p.add_argument("--home", type=Path, help="state directory (default: $TANBA_HOME or ./.tanba)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log one line per batch")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    works = sub.add_parser("works", help="register and list works").add_subparsers(metavar="ACTION")
+    add = works.add_parser("add", help="register media files as works")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument("--owner", required=True)
+    add.add_argument("--title", default="")
+    add.add_argument("--work-id", default="", help="only with a single FILE")
+    add.add_argument("--territory", action="append", default=[], metavar="CC", help="repeatable")
+    add.add_argument("--licensee", action="append", default=[], metavar="DOMAIN", help="repeatable")
+    add.add_argument("--owner-home", default="", metavar="CC", help="the rights holder's state")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=_works_add)
+    imp = works.add_parser("import", help="register works listed in a CSV manifest")
+    imp.add_argument("manifest", type=Path, metavar="MANIFEST.csv")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(handler=_works_import)
+    ls = works.add_parser("list", help="list registered works")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=_works_list)
+
+    run = sub.add_parser("run", help="crawl, fingerprint and match in one process")
+    run.add_argument("targets", type=Path, metavar="TARGETS.yaml")
+    _resolve_arg(run)
+    run.set_defaults(handler=_run)
+
+    crawl = sub.add_parser("crawl", help="run the crawlers only (publish media to the bus)")
+    crawl.add_argument("targets", type=Path, metavar="TARGETS.yaml")
+    _resolve_arg(crawl)
+    crawl.set_defaults(handler=_crawl)
+
+    worker = sub.add_parser("worker", help="run one stage as its own process")
+    worker.add_argument("stage", choices=["fingerprint", "matcher"])
+    worker.add_argument("--until-idle", action="store_true", help="exit once nothing is waiting")
+    worker.set_defaults(handler=_worker)
+
+    match = sub.add_parser("match", help="match local files against the registry")
+    match.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    match.add_argument("--json", action="store_true")
+    match.set_defaults(handler=_match)
+
+    fp = sub.add_parser("fingerprint", help="print the fingerprints of local files")
+    fp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    fp.add_argument("--json", action="store_true")
+    fp.set_defaults(handler=_fingerprint)
+
+    alerts = sub.add_parser("alerts", help="list alerts and change their status")
+    alerts_sub = alerts.add_subparsers(metavar="ACTION")
+    al = alerts_sub.add_parser("list", help="list alerts, newest first")
+    al.add_argument("--jurisdiction", default="", metavar="CC")
+    al.add_argument("--status", default="")
+    al.add_argument("--work", default="", metavar="WORK_ID")
+    al.add_argument("--site", default="")
+    al.add_argument("--limit", type=int, default=1000)
+    al.add_argument("--json", action="store_true")
+    al.set_defaults(handler=_alerts_list)
+    st = alerts_sub.add_parser("status", help="move an alert to a new status")
+    st.add_argument("alert_id")
+    st.add_argument("status")
+    st.add_argument("--actor", required=True, help="who makes the change")
+    st.add_argument("--comment", default="")
+    st.set_defaults(handler=_alerts_status)
+
+    for name, helptext in (
+        ("quarantine", "media that could not be fingerprinted, with the reason"),
+        ("suppressions", "matches that raised no alert, with the reason"),
+        ("deadletters", "messages a stage gave up on, with the error"),
+    ):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("--json", action="store_true")
+        q.set_defaults(handler=_log_lister(name))
+
+    s = sub.add_parser("settings", help="print every setting, its variable and its value")
+    s.set_defaults(handler=_settings)
+    return p
+
+
+def _resolve_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="serve HOST from ADDR (repeatable, as curl's --resolve)",
+    )
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return
+    if not rows:
+        print("(none)")
+        return
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(min(widths[c], 60)) for c in columns))
+    for r in rows:
+        print("  ".join(str(r.get(c, ""))[:60].ljust(min(widths[c], 60)) for c in columns))
+
+
+# --- works -------------------------------------------------------------------
+
+
+def _works_add(app: App, args: argparse.Namespace) -> int:
+    from tanba.works import WorkSpec, register
+
+    if args.work_id and len(args.files) > 1:
+        raise InputError(
+            "--work-id names one work: give a single FILE, or use 'tanba works import'"
+        )
+    specs = [
+        WorkSpec(
+            path=f,
+            owner=args.owner,
+            title=args.title,
+            work_id=args.work_id,
+            territories=tuple(args.territory),
+            licensees=tuple(args.licensee),
+            owner_home=args.owner_home,
+        )
+        for f in args.files
+    ]
+    _print_works(register(app, specs), args.json)
+    return 0
+
+
+def _works_import(app: App, args: argparse.Namespace) -> int:
+    from tanba.works import read_manifest, register
+
+    _print_works(register(app, read_manifest(args.manifest)), args.json)
+    return 0
+
+
+def _works_list(app: App, args: argparse.Namespace) -> int:
+    _print_works(sorted(app.works.all().values(), key=lambda w: w.work_id), args.json)
+    return 0
+
+
+def _print_works(works: list[Any], as_json: bool) -> None:
+    rows = [
+        {
+            "work_id": w.work_id,
+            "owner": w.owner,
+            "title": w.title,
+            "media": w.media,
+            "sha256": w.sha256,
+            "territories": w.territories,
+            "licensees": [lic.domain for lic in w.licences],
+            "registered_at": w.registered_at,
+        }
+        for w in works
+    ]
+    _emit(rows, as_json, ("work_id", "owner", "title", "media", "territories", "licensees"))
+
+
+# --- pipeline ----------------------------------------------------------------
+
+
+def _targets(args: argparse.Namespace) -> tuple[list[Any], dict[str, str]]:
+    from crawlers.resolve import parse_resolve
+    from crawlers.targets import load_targets
+
+    return load_targets(args.targets), parse_resolve(args.resolve)
+
+
+def _run(app: App, args: argparse.Namespace) -> int:
+    from tanba.pipeline import run
+
+    targets, resolve = _targets(args)
+    summary = run(app, targets, resolve)
+    total = summary.crawl.total() if summary.crawl else None
+    print(f"crawl {summary.crawl.crawl_id if summary.crawl else '-'}")
+    if total is not None:
+        print(
+            f"  pages {total.pages}, media {total.media_published}, "
+            f"robots-disallowed {total.robots_disallowed}, errors {total.http_errors + total.errors}"
+        )
+    fp = summary.fingerprint.by_topic
+    print(f"  fingerprinted {sum(fp.values())}, matches {summary.matcher.effects}")
+    print(
+        "  alerts per jurisdiction: "
+        + (", ".join(f"{k} {v}" for k, v in summary.alerts_by_jurisdiction.items()) or "none")
+    )
+    return 0
+
+
+def _crawl(app: App, args: argparse.Namespace) -> int:
+    from crawlers.runner import crawl
+
+    targets, resolve = _targets(args)
+    stats = crawl(
+        targets,
+        settings=app.settings,
+        bus=app.bus,
+        blobs=app.blobs,
+        resolve=resolve,
+        clock=app.clock,
+    )
+    total = stats.total()
+    print(f"crawl {stats.crawl_id}: pages {total.pages}, media {total.media_published}")
+    return 0
+
+
+def _worker(app: App, args: argparse.Namespace) -> int:
+    from tanba import metrics
+    from tanba.pipeline import fingerprint_worker, matcher_worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    metrics.serve(app.settings.metrics_port)
+    make = fingerprint_worker if args.stage == "fingerprint" else matcher_worker
+    stats = make(app, stop).run(drained=(lambda: True) if args.until_idle else None)
+    print(f"{args.stage}: {stats.messages} messages, {stats.dead_lettered} dead-lettered")
+    return 0
+
+
+# --- local files ---------------------------------------------------------------
+
+
+def _match(app: App, args: argparse.Namespace) -> int:
+    from fingerprint.compute import fingerprint_file
+    from fingerprint.exceptions import Unfingerprintable
+    from matcher.match import Matcher
+
+    matcher = Matcher(app.settings)
+    for work in app.works.all().values():
+        matcher.add(work)
+    failed = 0
+    for f in args.files:
+        try:
+            fingerprint = fingerprint_file(f, _sha256(f), app.settings)
+        except (Unfingerprintable, OSError) as exc:
+            print(f"tanba: {f}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        rows = []
+        for m in matcher.match(fingerprint):
+            row = {
+                "file": str(f),
+                "work_id": m.work.work_id,
+                "media": m.work.media,
+                "score": m.score,
+            }
+            row |= {"title": m.work.title, "owner": m.work.owner}
+            if m.detail.offset_s is not None:
+                row["offset_s"] = m.detail.offset_s
+            rows.append(row)
+        if args.json:
+            _emit(rows, True, ())
+        else:
+            print(
+                f"{f}: "
+                + (", ".join(f"{r['work_id']} ({r['score']:.2f})" for r in rows) or "no match")
+            )
+    return 1 if failed else 0
+
+
+def _fingerprint(app: App, args: argparse.Namespace) -> int:
+    from fingerprint.compute import fingerprint_file
+    from fingerprint.exceptions import Unfingerprintable
+
+    failed = 0
+    for f in args.files:
+        try:
+            fp = fingerprint_file(f, _sha256(f), app.settings)
+        except (Unfingerprintable, OSError) as exc:
+            print(f"tanba: {f}: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        row: dict[str, Any] = {"file": str(f), **fp.model_dump(mode="json", exclude_none=True)}
+        if args.json:
+            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        elif fp.image is not None:
+            print(
+                f"{f}: image {fp.image.width}x{fp.image.height} "
+                + " ".join(f"{h.algorithm}={h.value}" for h in fp.image.hashes)
+            )
+        elif fp.audio is not None:
+            print(
+                f"{f}: audio {fp.audio.duration_s:.1f} s, {len(fp.audio.items())} Chromaprint items"
+            )
+    return 1 if failed else 0
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+# --- alerts and logs ------------------------------------------------------------
+
+
+def _alerts_list(app: App, args: argparse.Namespace) -> int:
+    from tanba.store import AlertQuery
+
+    query = AlertQuery(
+        jurisdiction=args.jurisdiction.upper(),
+        status=args.status,
+        work_id=args.work,
+        site=args.site,
+        limit=args.limit,
+    )
+    alerts = app.store.search(query).alerts
+    if args.json:
+        for a in alerts:
+            row = a.model_dump(mode="json")
+            row["offset_s"] = a.offset_s
+            print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        return 0
+    rows = [
+        {
+            "id": a.id,
+            "jurisdiction": a.jurisdiction,
+            "work_id": a.work_id,
+            "score": f"{a.score:.2f}",
+            "status": a.status,
+            "page_url": a.page_url,
+            "media_url": a.media_url,
+        }
+        for a in alerts
+    ]
+    _emit(
+        rows, False, ("id", "jurisdiction", "work_id", "score", "status", "page_url", "media_url")
+    )
+    return 0
+
+
+def _alerts_status(app: App, args: argparse.Namespace) -> int:
+    from tanba.alerts import STATUSES, StatusChange
+    from tanba.clock import iso
+
+    if args.status not in STATUSES:
+        raise InputError(f"unknown status {args.status!r}; use one of {', '.join(STATUSES)}")
+    change = StatusChange(
+        status=args.status, actor=args.actor, at=iso(app.clock.now()), comment=args.comment
+    )
+    alert = app.store.change_status(args.alert_id, change)
+    print(f"{alert.id}: {alert.status}")
+    return 0
+
+
+def _log_lister(name: str) -> Handler:
+    def handler(app: App, args: argparse.Namespace) -> int:
+        from tanba import topics
+        from tanba.schemas.base import Event, decode
+        from tanba.schemas.deadletter import DeadLetter
+        from tanba.schemas.quarantine import MediaQuarantined
+        from tanba.schemas.suppressions import MatchSuppressed
+
+        spec: dict[str, tuple[str, type[Event], tuple[str, ...]]] = {
+            "quarantine": (topics.QUARANTINE, MediaQuarantined, ("media_url", "reason")),
+            "suppressions": (
+                topics.SUPPRESSIONS,
+                MatchSuppressed,
+                ("work_id", "page_url", "reason", "detail"),
+            ),
+            "deadletters": (topics.DEAD_LETTER, DeadLetter, ("stage", "topic", "offset", "error")),
+        }
+        topic, kind, columns = spec[name]
+        rows = []
+        for message in app.bus.replay(topic):
+            row: dict[str, Any] = decode(message.value, kind).model_dump(mode="json")
+            row |= row.pop("occurrence", {}) if "occurrence" in row else {}
+            rows.append(row)
+        _emit(rows, args.json, columns)
+        return 0
+
+    return handler
+
+
+def _settings(app: App, args: argparse.Namespace) -> int:
+    current = app.settings
+    from dataclasses import fields
+
+    values = {f.metadata["env"]: getattr(current, f.name) for f in fields(current)}
+    for env, default, doc in Settings.documentation():
+        print(f"{env}={values[env]}  (default {default})\n    {doc}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

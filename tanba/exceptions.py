@@ -1,0 +1,25 @@
+"""Errors of Tanba's shared core; each message says what to do next."""
+
+
+class TanbaError(Exception):
+    """Base of every error Tanba raises on purpose; the CLI prints its message and exits 2."""
+
+
+class SettingsError(TanbaError):
+    """A setting or environment variable has a value Tanba cannot use."""
+
+
+class InputError(TanbaError):
+    """A file or argument given by the user is malformed; nothing was changed."""
+
+
+class EventDecodeError(TanbaError):
+    """A bus message is not a valid event of the expected schema and version."""
+
+
+class TransientError(TanbaError):
+    """A dependency (bus, store, disk) is unavailable for now; retry later, commit nothing."""
+
+
+class NotFound(TanbaError):
+    """A named object (work, alert, blob) does not exist."""

@@ -1,0 +1,118 @@
+"""``tanba run``: crawl, fingerprint and match in one process on one machine.
+
+The crawl runs in the main thread (Scrapy's reactor wants it); the fingerprint
+and matcher stages run as workers in threads beside it, on the same bus and the
+same code as when each stage is its own process. When the crawl ends, each
+stage drains what its upstream left and stops, then a summary is printed.
+Anything left on the bus by a killed run is picked up first, since workers
+resume from their committed offsets.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from crawlers.runner import CrawlStats, crawl
+from crawlers.targets import Target
+from fingerprint.worker import FingerprintStage
+from matcher.worker import MatcherStage
+from tanba.app import App
+from tanba.clock import iso
+from tanba.store import AlertQuery
+from tanba.worker import Worker, WorkerStats
+
+
+@dataclass
+class RunSummary:
+    """What one ``tanba run`` did."""
+
+    crawl: CrawlStats | None = None
+    fingerprint: WorkerStats = field(default_factory=WorkerStats)
+    matcher: WorkerStats = field(default_factory=WorkerStats)
+    alerts_by_jurisdiction: dict[str, int] = field(default_factory=dict)
+    started_at: str = ""
+
+
+def fingerprint_worker(app: App, stop: threading.Event) -> Worker:
+    stage = FingerprintStage(app.settings, app.bus, app.blobs, app.clock)
+    return Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
+
+
+def matcher_worker(app: App, stop: threading.Event) -> Worker:
+    stage = MatcherStage(app.settings, app.bus, app.store, app.clock, app.jurisdictions)
+    return Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
+
+
+def run(
+    app: App,
+    targets: list[Target],
+    resolve: dict[str, str],
+    *,
+    out: TextIO = sys.stderr,
+    stop: threading.Event | None = None,
+) -> RunSummary:
+    """Crawl ``targets`` and process everything to alerts; returns when the queues are drained."""
+    stop = stop or threading.Event()
+    summary = RunSummary(started_at=iso(app.clock.now()))
+    crawl_done = threading.Event()
+    fingerprinter = fingerprint_worker(app, stop)
+    matcher = matcher_worker(app, stop)
+    threads = [
+        _thread("fingerprint", lambda: fingerprinter.run(drained=crawl_done.is_set)),
+    ]
+    threads.append(
+        _thread("matcher", lambda: matcher.run(drained=lambda: not threads[0].is_alive()))
+    )
+    for t in threads:
+        t.start()
+
+    def progress(stats: CrawlStats) -> None:
+        total = stats.total()
+        out.write(
+            f"\rcrawl: {total.pages} pages, {total.media_published} media"
+            f" | fingerprinted {fingerprinter.stats.messages} | matched {matcher.stats.messages}"
+            f" | alerts {matcher.stats.effects}   "
+        )
+        out.flush()
+
+    try:
+        summary.crawl = crawl(
+            targets,
+            settings=app.settings,
+            bus=app.bus,
+            blobs=app.blobs,
+            resolve=resolve,
+            clock=app.clock,
+            progress=progress,
+        )
+    finally:
+        crawl_done.set()
+        _wait(threads, stop, lambda: progress(summary.crawl) if summary.crawl else None)
+        out.write("\n")
+    summary.fingerprint = fingerprinter.stats
+    summary.matcher = matcher.stats
+    summary.alerts_by_jurisdiction = app.store.count_by(
+        "jurisdiction", AlertQuery(since=summary.started_at)
+    )
+    return summary
+
+
+def _thread(name: str, target: Callable[[], object]) -> threading.Thread:
+    return threading.Thread(target=target, name=f"tanba-{name}", daemon=True)
+
+
+def _wait(threads: list[threading.Thread], stop: threading.Event, tick: Callable[[], None]) -> None:
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(timeout=1.0)
+            tick()
+    except KeyboardInterrupt:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        raise

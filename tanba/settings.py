@@ -1,0 +1,194 @@
+"""Tanba's one settings object: every default lives here, documented.
+
+Settings come from three places, later ones winning: the defaults below, the
+environment (``TANBA_*`` variables, for deployment) and the command line
+(``tanba --home DIR``). Secrets are read only from the environment and never
+written to disk or logs.
+
+Each field's comment is the documentation the README points to; keep them in
+sync with ``tanba settings`` (which prints this table).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from tanba.exceptions import SettingsError
+
+EMBEDDED = "embedded"
+
+
+def setting(default: Any, env: str, doc: str) -> Any:
+    """Declare one setting: its default, its environment variable and what it means."""
+    return field(default=default, metadata={"env": env, "doc": doc})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All knobs of a Tanba installation; build it with :meth:`from_env`."""
+
+    home: Path = setting(
+        Path(".tanba"),
+        "TANBA_HOME",
+        "Directory that holds all embedded state: blobs, captures, registry, bus, alerts.",
+    )
+    bus: str = setting(
+        EMBEDDED,
+        "TANBA_BUS",
+        "Message bus between stages: 'embedded' (SQLite under home) or 'kafka://host:port[,host:port]'.",
+    )
+    store: str = setting(
+        EMBEDDED,
+        "TANBA_STORE",
+        "Alert store: 'embedded' (SQLite under home) or an Elasticsearch URL 'http://host:9200'.",
+    )
+    media_max_bytes: int = setting(
+        64 * 1024 * 1024,
+        "TANBA_MEDIA_MAX_BYTES",
+        "Largest media file the crawler downloads, in bytes; larger ones are skipped with a reason.",
+    )
+    page_max_bytes: int = setting(
+        8 * 1024 * 1024,
+        "TANBA_PAGE_MAX_BYTES",
+        "Largest HTML page the crawler reads, in bytes.",
+    )
+    fetch_timeout_s: float = setting(
+        30.0,
+        "TANBA_FETCH_TIMEOUT_S",
+        "Seconds before one HTTP request is abandoned.",
+    )
+    crawl_delay_s: float = setting(
+        0.25,
+        "TANBA_CRAWL_DELAY_S",
+        "Seconds between two requests to one domain (politeness; Scrapy's DOWNLOAD_DELAY).",
+    )
+    crawl_concurrency_per_domain: int = setting(
+        4,
+        "TANBA_CRAWL_CONCURRENCY_PER_DOMAIN",
+        "Concurrent requests per domain.",
+    )
+    user_agent: str = setting(
+        "TanbaBot/0.1 (+https://tanba.invalid/bot)",
+        "TANBA_USER_AGENT",
+        "User-Agent the crawler announces (robots.txt rules for this agent apply).",
+    )
+    image_max_pixels: int = setting(
+        80_000_000,
+        "TANBA_IMAGE_MAX_PIXELS",
+        "Images with more pixels than this are refused (decompression-bomb guard).",
+    )
+    audio_max_seconds: int = setting(
+        900,
+        "TANBA_AUDIO_MAX_SECONDS",
+        "Audio is fingerprinted up to this many seconds; longer files are cut there.",
+    )
+    decode_timeout_s: float = setting(
+        60.0,
+        "TANBA_DECODE_TIMEOUT_S",
+        "Seconds a decoder subprocess (ffmpeg) may run before it is killed.",
+    )
+    image_max_distance: int = setting(
+        12,
+        "TANBA_IMAGE_MAX_DISTANCE",
+        "Image match: largest Hamming distance (of 64 bits) between perceptual hashes.",
+    )
+    audio_max_ber: float = setting(
+        0.30,
+        "TANBA_AUDIO_MAX_BER",
+        "Audio match: largest bit error rate over the aligned span (0.5 is chance).",
+    )
+    audio_min_items: int = setting(
+        24,
+        "TANBA_AUDIO_MIN_ITEMS",
+        "Audio match: fewest aligned fingerprint items (about 0.124 s each) a match needs.",
+    )
+    batch_size: int = setting(
+        64,
+        "TANBA_BATCH_SIZE",
+        "Messages a worker takes from the bus at once.",
+    )
+    max_attempts: int = setting(
+        3,
+        "TANBA_MAX_ATTEMPTS",
+        "Attempts at one message before it goes to the dead-letter topic.",
+    )
+    jurisdictions_file: str = setting(
+        "",
+        "TANBA_JURISDICTIONS",
+        "Jurisdiction registry file; empty means the one shipped with Tanba.",
+    )
+    metrics_port: int = setting(
+        0,
+        "TANBA_METRICS_PORT",
+        "Port for a worker's Prometheus metrics; 0 turns the endpoint off.",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from defaults, then ``environ`` (default ``os.environ``), then overrides.
+
+        Raises :class:`SettingsError` naming the variable when a value does not parse.
+        """
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata["env"]
+            if name in env and env[name] != "":
+                values[f.name] = _parse(name, env[name], type(f.default))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "home" in values:
+            values["home"] = Path(values["home"])
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject combinations that cannot work, saying which setting to change."""
+        if self.bus != EMBEDDED and not self.bus.startswith("kafka://"):
+            raise SettingsError(
+                f"TANBA_BUS={self.bus!r} is not understood: use 'embedded' or "
+                "'kafka://HOST:PORT[,HOST:PORT]'."
+            )
+        if self.store != EMBEDDED and not self.store.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"TANBA_STORE={self.store!r} is not understood: use 'embedded' or an "
+                "Elasticsearch URL such as 'http://127.0.0.1:9200'."
+            )
+        if not 0 <= self.image_max_distance <= 64:
+            raise SettingsError("TANBA_IMAGE_MAX_DISTANCE must be between 0 and 64.")
+        if not 0.0 < self.audio_max_ber < 0.5:
+            raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
+        if self.batch_size < 1 or self.max_attempts < 1:
+            raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (for tests and sub-commands)."""
+        return replace(self, **changes)
+
+    def path(self, *parts: str) -> Path:
+        """A path under the home directory, created on demand for its parent."""
+        p = self.home.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @staticmethod
+    def documentation() -> list[tuple[str, str, str]]:
+        """(variable, default, meaning) for every setting, for ``tanba settings`` and the README."""
+        return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(Settings)]
+
+
+def _parse(name: str, raw: str, kind: type) -> Any:
+    try:
+        if kind is bool:
+            return raw.strip().lower() in {"1", "true", "yes", "on"}
+        if kind in (int, float):
+            return kind(raw)
+        if issubclass(kind, Path):
+            return Path(raw)
+        return raw
+    except ValueError as exc:
+        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}: {exc}") from exc

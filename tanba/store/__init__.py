@@ -1,0 +1,20 @@
+"""The alert store: one interface, an embedded (SQLite) and an Elasticsearch implementation."""
+
+from __future__ import annotations
+
+from tanba.settings import EMBEDDED, Settings
+from tanba.store.base import AlertPage, AlertQuery, AlertStore
+
+
+def open_store(settings: Settings) -> AlertStore:
+    """The store the settings select."""
+    if settings.store == EMBEDDED:
+        from tanba.store.embedded import EmbeddedAlertStore
+
+        return EmbeddedAlertStore(settings.path("alerts.sqlite3"))
+    from tanba.store.elastic import ElasticAlertStore
+
+    return ElasticAlertStore(settings.store)
+
+
+__all__ = ["AlertPage", "AlertQuery", "AlertStore", "open_store"]

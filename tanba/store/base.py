@@ -1,0 +1,90 @@
+"""The alert store contract, shared by the embedded store and Elasticsearch.
+
+``upsert`` is idempotent by alert id and keeps an alert's first sighting, status
+and history (see :func:`tanba.alerts.merge_seen`), so replays never duplicate or
+reset an alert. Status changes append to the history and check the lifecycle.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tanba.alerts import TRANSITIONS, Alert, StatusChange
+from tanba.exceptions import InputError
+
+SortKey = Literal["last_seen", "first_seen", "score"]
+CountKey = Literal["jurisdiction", "site", "day", "status", "work_id"]
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """Filters and paging for :meth:`AlertStore.search`; empty fields do not filter."""
+
+    jurisdiction: str = ""
+    work_id: str = ""
+    owner: str = ""
+    status: str = ""
+    site: str = ""
+    media: str = ""
+    since: str = ""  # ISO time, compared with last_seen
+    until: str = ""
+    sort: SortKey = "last_seen"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+    owners: tuple[str, ...] = field(default=())  # access control: only these owners
+    jurisdictions: tuple[str, ...] = field(default=())  # access control: only these codes
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """One page of search results and the total that matched."""
+
+    alerts: list[Alert]
+    total: int
+
+
+class AlertStore(ABC):
+    """Where alerts live: written by the matcher, read by the console and evidence export."""
+
+    @abstractmethod
+    def upsert(self, alerts: Sequence[Alert]) -> None:
+        """Write alerts durably; same id updates. Raises TransientError when unreachable."""
+
+    @abstractmethod
+    def get(self, alert_id: str) -> Alert | None:
+        """One alert by id, or None."""
+
+    @abstractmethod
+    def search(self, query: AlertQuery) -> AlertPage:
+        """Alerts matching ``query``, sorted and paged."""
+
+    @abstractmethod
+    def count_by(self, key: CountKey, query: AlertQuery) -> dict[str, int]:
+        """How many alerts matching ``query`` fall in each value of ``key`` (``day`` = last_seen)."""
+
+    def change_status(self, alert_id: str, change: StatusChange) -> Alert:
+        """Move an alert to a new status, appending to its history; checks the lifecycle."""
+        alert = self.get(alert_id)
+        if alert is None:
+            raise InputError(f"no alert {alert_id!r}; list them with 'tanba alerts list'")
+        allowed = TRANSITIONS[alert.status]
+        if change.status not in allowed:
+            raise InputError(
+                f"alert {alert_id} is {alert.status!r}; it can move to {', '.join(allowed)}"
+            )
+        updated = alert.model_copy(
+            update={"status": change.status, "history": [*alert.history, change]}
+        )
+        self._replace(updated)
+        return updated
+
+    @abstractmethod
+    def _replace(self, alert: Alert) -> None:
+        """Overwrite an alert as given (used by status changes, not by the matcher)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,149 @@
+"""The embedded alert store: alerts as JSON documents in SQLite, with indexed filter columns."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tanba.alerts import Alert, merge_seen
+from tanba.exceptions import TransientError
+from tanba.sqlite import connect, transaction
+from tanba.store.base import AlertPage, AlertQuery, AlertStore, CountKey
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    jurisdiction TEXT NOT NULL,
+    work_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL,
+    site TEXT NOT NULL,
+    media TEXT NOT NULL,
+    score REAL NOT NULL,
+    first_seen TEXT NOT NULL,
+    last_seen TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_last_seen ON alerts (last_seen);
+CREATE INDEX IF NOT EXISTS alerts_jur_last_seen ON alerts (jurisdiction, last_seen);
+CREATE INDEX IF NOT EXISTS alerts_owner_last_seen ON alerts (owner, last_seen);
+CREATE INDEX IF NOT EXISTS alerts_work ON alerts (work_id);
+CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site);
+CREATE INDEX IF NOT EXISTS alerts_score ON alerts (score);
+"""
+
+_COUNT_EXPR = {
+    "jurisdiction": "jurisdiction",
+    "site": "site",
+    "status": "status",
+    "work_id": "work_id",
+    "day": "substr(last_seen, 1, 10)",
+}
+
+
+class EmbeddedAlertStore(AlertStore):
+    """Alerts in one SQLite file under the home directory."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._conn().executescript(_SCHEMA)
+
+    def _conn(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    def upsert(self, alerts: Sequence[Alert]) -> None:
+        if not alerts:
+            return
+        conn = self._conn()
+        try:
+            with transaction(conn):
+                for alert in alerts:
+                    row = conn.execute(
+                        "SELECT doc FROM alerts WHERE id = ?", (alert.id,)
+                    ).fetchone()
+                    merged = merge_seen(Alert.model_validate_json(row[0]), alert) if row else alert
+                    self._write(conn, merged)
+        except sqlite3.OperationalError as exc:  # disk full, locked for too long
+            raise TransientError(f"embedded alert store {self.path}: {exc}") from exc
+
+    def _replace(self, alert: Alert) -> None:
+        conn = self._conn()
+        with transaction(conn):
+            self._write(conn, alert)
+
+    @staticmethod
+    def _write(conn: Any, a: Alert) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                a.id,
+                a.jurisdiction,
+                a.work_id,
+                a.owner,
+                a.status,
+                a.site,
+                a.media,
+                a.score,
+                a.first_seen,
+                a.last_seen,
+                a.model_dump_json(),
+            ),
+        )
+
+    def get(self, alert_id: str) -> Alert | None:
+        row = self._conn().execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
+        return Alert.model_validate_json(row[0]) if row else None
+
+    def search(self, query: AlertQuery) -> AlertPage:
+        where, params = _where(query)
+        total = self._conn().execute(f"SELECT COUNT(*) FROM alerts{where}", params).fetchone()[0]
+        order = "DESC" if query.descending else "ASC"
+        rows = self._conn().execute(
+            f"SELECT doc FROM alerts{where} ORDER BY {query.sort} {order}, id {order}"
+            " LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        )
+        return AlertPage([Alert.model_validate_json(r[0]) for r in rows], int(total))
+
+    def count_by(self, key: CountKey, query: AlertQuery) -> dict[str, int]:
+        expr = _COUNT_EXPR[key]
+        where, params = _where(query)
+        rows = self._conn().execute(
+            f"SELECT {expr}, COUNT(*) FROM alerts{where} GROUP BY 1 ORDER BY 1", params
+        )
+        return {str(k): int(n) for k, n in rows}
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _where(q: AlertQuery) -> tuple[str, list[Any]]:
+    """SQL WHERE clause for a query; column names are fixed here, values are parameters."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column in ("jurisdiction", "work_id", "owner", "status", "site", "media"):
+        value = getattr(q, column)
+        if value:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    for column, values in (("owner", q.owners), ("jurisdiction", q.jurisdictions)):
+        if values:
+            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    if q.since:
+        clauses.append("last_seen >= ?")
+        params.append(q.since)
+    if q.until:
+        clauses.append("last_seen < ?")
+        params.append(q.until)
+    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params

@@ -1,0 +1,27 @@
+"""Topic names of the bus: stable strings, shared by the embedded bus and Kafka.
+
+Changing a name is a migration: consumers' committed offsets and the compacted
+works log live under these names. Each topic carries exactly one schema module
+in :mod:`tanba.schemas`, named in the comment.
+"""
+
+# MediaDiscovered (tanba.schemas.media), key = site host so one site's media stay ordered.
+MEDIA = "tanba.media"
+# FingerprintComputed (tanba.schemas.fingerprints), key = site host.
+FINGERPRINTS = "tanba.fingerprints"
+# WorkRegistered / WorkRemoved (tanba.schemas.works), log-compacted, key = work id.
+WORKS = "tanba.works"
+# MediaQuarantined (tanba.schemas.quarantine), key = sha256 of the file.
+QUARANTINE = "tanba.quarantine"
+# MatchSuppressed (tanba.schemas.suppressions), key = work id; the audit trail of alerts not raised.
+SUPPRESSIONS = "tanba.suppressions"
+# DeadLetter (tanba.schemas.deadletter), key = the failed message's topic.
+DEAD_LETTER = "tanba.deadletter"
+
+ALL = (MEDIA, FINGERPRINTS, WORKS, QUARANTINE, SUPPRESSIONS, DEAD_LETTER)
+# Topics Kafka keeps compacted (latest value per key) instead of by time.
+COMPACTED = (WORKS,)
+
+# Consumer groups of the stages.
+GROUP_FINGERPRINT = "tanba-fingerprint"
+GROUP_MATCHER = "tanba-matcher"

@@ -1,0 +1,104 @@
+"""The worker runtime: commit after durable effects, dead letters, retries while a store is down."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from tanba import topics
+from tanba.bus import Message, Record
+from tanba.bus.embedded import EmbeddedBus
+from tanba.exceptions import TransientError
+from tanba.schemas.base import decode
+from tanba.schemas.deadletter import DeadLetter
+from tanba.settings import Settings
+from tanba.worker import Stage, Worker
+
+TOPIC = "test.in"
+
+
+class Recorder(Stage):
+    """Keeps effects in a list; fails on messages marked b'bad'; the store can be 'down'."""
+
+    name = "recorder"
+    group = "test-recorder"
+    topics = (TOPIC,)
+
+    def __init__(self) -> None:
+        self.applied: list[bytes] = []
+        self.down_for = 0  # apply raises TransientError this many times
+
+    def handle(self, message: Message) -> list[Any]:
+        if message.value == b"bad":
+            raise ValueError("cannot handle this one")
+        return [message.value]
+
+    def apply(self, effects: Sequence[Any]) -> None:
+        if self.down_for:
+            self.down_for -= 1
+            raise TransientError("store is down")
+        self.applied.extend(effects)
+
+
+def _setup(settings: Settings, values: list[bytes]) -> tuple[EmbeddedBus, Recorder]:
+    bus = EmbeddedBus(settings.path("bus.sqlite3"))
+    bus.publish(TOPIC, [Record("k", v) for v in values])
+    return bus, Recorder()
+
+
+def test_processes_everything_and_commits(settings: Settings) -> None:
+    bus, stage = _setup(settings, [b"a", b"b", b"c"])
+    stats = Worker(stage, bus, settings).run(drained=lambda: True)
+    assert stage.applied == [b"a", b"b", b"c"] and stats.messages == 3
+    # A second run finds nothing left: the offsets were committed.
+    again = Recorder()
+    Worker(again, bus, settings).run(drained=lambda: True)
+    assert again.applied == []
+
+
+def test_a_failing_message_goes_to_the_dead_letter_topic_and_the_rest_goes_on(
+    settings: Settings,
+) -> None:
+    bus, stage = _setup(settings, [b"a", b"bad", b"c"])
+    stats = Worker(stage, bus, settings.with_(max_attempts=2)).run(drained=lambda: True)
+    assert stage.applied == [b"a", b"c"]
+    letters = [decode(m.value, DeadLetter) for m in bus.replay(topics.DEAD_LETTER)]
+    assert len(letters) == 1 and stats.dead_lettered == 1
+    assert letters[0].attempts == 2 and "cannot handle this one" in letters[0].error
+    assert letters[0].topic == TOPIC and letters[0].offset == 2
+
+
+def test_a_malformed_event_is_dead_lettered_without_retries(settings: Settings) -> None:
+    from fingerprint.worker import FingerprintStage
+    from tanba.blobs import BlobStore
+    from tanba.clock import SystemClock
+
+    bus = EmbeddedBus(settings.path("bus.sqlite3"))
+    bus.publish(topics.MEDIA, [Record("k", b"{not json")])
+    stage = FingerprintStage(settings, bus, BlobStore(settings.home / "blobs"), SystemClock())
+    Worker(stage, bus, settings).run(drained=lambda: True)
+    [letter] = [decode(m.value, DeadLetter) for m in bus.replay(topics.DEAD_LETTER)]
+    assert letter.attempts == 1 and letter.error.startswith("EventDecodeError")
+
+
+def test_while_the_store_is_down_it_retries_and_commits_nothing(settings: Settings) -> None:
+    bus, stage = _setup(settings, [b"a"])
+    stage.down_for = 2
+    Worker(stage, bus, settings).run(drained=lambda: True)
+    assert stage.applied == [b"a"]  # it came back, nothing lost
+
+
+def test_stopping_during_an_outage_leaves_the_batch_uncommitted(settings: Settings) -> None:
+    bus, stage = _setup(settings, [b"a", b"b"])
+    stage.down_for = 10**6
+    stop = threading.Event()
+    worker = Worker(stage, bus, settings, stop=stop)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    threading.Timer(1.0, stop.set).start()
+    thread.join(timeout=10)
+    assert not thread.is_alive() and stage.applied == []
+    later = Recorder()
+    Worker(later, bus, settings).run(drained=lambda: True)
+    assert later.applied == [b"a", b"b"]
