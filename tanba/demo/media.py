@@ -48,7 +48,9 @@ def web_jpeg(source: Path, *, width: int = 1280, quality: int = 85, crop: float 
     if crop:
         w, h = image.size
         image = image.crop((int(w * crop), int(h * crop), int(w * (1 - crop)), int(h * (1 - crop))))
-    image = image.resize((width, round(width * image.height / image.width)), Image.Resampling.LANCZOS)
+    image = image.resize(
+        (width, round(width * image.height / image.width)), Image.Resampling.LANCZOS
+    )
     out = io.BytesIO()
     image.save(out, "JPEG", quality=quality)
     return out.getvalue()

@@ -1,0 +1,12 @@
+"""Tanba's crawlers: a Scrapy project that finds media on public websites.
+
+Contract: :func:`crawlers.runner.crawl` crawls the targets of a targets file
+(:mod:`crawlers.targets`) and publishes one ``MediaDiscovered`` event per media
+file found on a page to the ``tanba.media`` topic, with the bytes in the blob
+store and the raw exchanges in a WARC file under ``home/captures``.
+
+Why a package of small modules: extraction, URL canonicalisation, the
+address guard and the WARC writer are pure and tested on their own; only
+:mod:`crawlers.spiders.site` and :mod:`crawlers.runner` need Twisted. Nothing
+here imports Scrapy at package import time, so loading targets stays cheap.
+"""

@@ -1,0 +1,142 @@
+"""Run a crawl: every non-paused target at once, in one Scrapy CrawlerProcess.
+
+Contract: :func:`crawl` blocks in the calling thread (it should be the main
+thread, so Ctrl-C stops the crawl gracefully) until every target's spider has
+finished, calls ``progress`` about once a second with the running
+:class:`CrawlStats`, publishes the last batch of events, and returns the
+final stats. Events go to ``tanba.media`` through a
+:class:`~crawlers.publish.BatchPublisher`; media bytes to ``blobs``; WARC
+files to ``settings.home/captures/<crawl_id>/<target>.warc.gz``. A publish
+that still fails at the end raises (the events were not lost silently).
+
+Scrapy's logs go to its ``scrapy`` logger at WARNING, without a root handler:
+the caller's logging configuration decides where they end up. (Scrapy logs a
+few start-up lines at INFO while the CrawlerProcess is built, before the level
+can be lowered; a caller that wants none gives its handlers level WARNING.)
+
+Why one process per crawl and no restart: Twisted's reactor cannot be started
+twice in one process, so :func:`crawl` can run once per process. Tests (and
+anything else needing several crawls) run it in a subprocess, e.g.
+``python -m crawlers TARGETS.yaml --home DIR``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+
+from crawlers.publish import BatchPublisher
+from crawlers.settings import LOG_LEVEL, process_settings
+from crawlers.stats import CrawlStats, TargetStats
+from crawlers.targets import Target
+from tanba.blobs import BlobStore
+from tanba.bus import Bus
+from tanba.clock import Clock, SystemClock
+from tanba.settings import Settings
+from tanba.topics import MEDIA
+
+__all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
+
+log = logging.getLogger(__name__)
+PROGRESS_INTERVAL_S = 1.0
+FLUSH_INTERVAL_S = 0.5
+
+
+def new_crawl_id(clock: Clock) -> str:
+    """A crawl id from the clock, ``YYYYmmddTHHMMSSZ`` (sortable, safe in file names)."""
+    return clock.now().strftime("%Y%m%dT%H%M%SZ")
+
+
+def crawl(
+    targets: list[Target],
+    *,
+    settings: Settings,
+    bus: Bus,
+    blobs: BlobStore,
+    resolve: dict[str, str] | None = None,
+    clock: Clock | None = None,
+    crawl_id: str | None = None,
+    progress: Callable[[CrawlStats], None] | None = None,
+) -> CrawlStats:
+    """Crawl ``targets`` (paused ones are skipped) and return the crawl's statistics."""
+    clock = clock or SystemClock()
+    crawl_id = crawl_id or new_crawl_id(clock)
+    active = [t for t in targets if not t.paused]
+    stats = CrawlStats(crawl_id=crawl_id, targets={t.name: TargetStats() for t in active})
+    if not active:
+        if progress is not None:
+            progress(_snapshot(stats))
+        return stats
+
+    # Imported here: importing Scrapy's crawler machinery is slow and touches the reactor.
+    from scrapy.crawler import Crawler, CrawlerProcess
+
+    from crawlers.spiders.site import SiteSpider
+
+    publisher = BatchPublisher(bus, MEDIA, max_records=32, max_delay_s=FLUSH_INTERVAL_S)
+    process = CrawlerProcess(process_settings(settings, resolve))
+    # Scrapy sets its logger to DEBUG when it configures logging; keep it at WARNING so
+    # a caller whose root logger is at DEBUG is not flooded.
+    logging.getLogger("scrapy").setLevel(LOG_LEVEL)
+    crawlers: list[Crawler] = []
+    for target in active:
+        crawler = process.create_crawler(SiteSpider.for_target(target, settings))
+        crawlers.append(crawler)
+        process.crawl(
+            crawler,
+            target=target,
+            tanba_settings=settings,
+            blobs=blobs,
+            sink=publisher,
+            captures_dir=settings.home / "captures",
+            crawl_id=crawl_id,
+            clock=clock,
+            tally=stats.targets[target.name],
+        )
+
+    # The reactor is installed by the first create_crawler (Scrapy picks the asyncio one);
+    # importing it earlier would install Twisted's default reactor instead.
+    from twisted.internet import reactor
+    from twisted.internet.task import LoopingCall
+
+    def sync() -> None:
+        for c in crawlers:
+            sync_stats = getattr(c.spider, "sync_stats", None)
+            if sync_stats is not None:
+                sync_stats()
+
+    def flush_tick() -> None:
+        try:
+            publisher.tick()
+        except Exception as exc:  # kept for the next tick and the final flush
+            log.warning("publishing crawl events failed, will retry: %s", exc)
+
+    def progress_tick() -> None:
+        sync()
+        if progress is not None:
+            try:
+                progress(_snapshot(stats))
+            except Exception:  # a broken progress display must not stop the crawl
+                log.exception("progress callback failed")
+
+    loops = [LoopingCall(flush_tick), LoopingCall(progress_tick)]
+    reactor.callWhenRunning(loops[0].start, FLUSH_INTERVAL_S, False)  # type: ignore[attr-defined]
+    reactor.callWhenRunning(loops[1].start, PROGRESS_INTERVAL_S, False)  # type: ignore[attr-defined]
+    process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
+    for loop in loops:
+        if loop.running:
+            loop.stop()
+
+    publisher.flush()  # raises if the bus is still down: better than losing events silently
+    if progress is not None:
+        progress(_snapshot(stats))
+    return stats
+
+
+def _snapshot(stats: CrawlStats) -> CrawlStats:
+    """A copy, so a progress callback that keeps it does not see it change."""
+    return CrawlStats(
+        crawl_id=stats.crawl_id, targets={k: replace(v) for k, v in stats.targets.items()}
+    )

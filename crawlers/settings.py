@@ -1,0 +1,86 @@
+"""Scrapy settings derived from Tanba's Settings: the one place crawler knobs are mapped.
+
+Contract:
+
+- :func:`process_settings` gives the settings of the one ``CrawlerProcess``
+  of a crawl: logging, the DNS resolver with the ``--resolve`` map, and the
+  defaults every target shares.
+- :func:`scrapy_settings` gives one target's settings (applied to its spider
+  at "spider" priority): politeness (``DOWNLOAD_DELAY`` from the target or
+  ``crawl_delay_s``, ``DOWNLOAD_DELAY_JITTER``, ``CONCURRENT_REQUESTS_PER_DOMAIN``),
+  ``DOWNLOAD_TIMEOUT``, size caps, robots.txt, the user agent, and Tanba's
+  downloader middlewares.
+
+Why these choices:
+
+- Scrapy's logs go at WARNING and no root handler is installed, so a caller
+  running worker threads beside the crawl keeps its own log configuration.
+- Scrapy's duplicate filter and OffsiteMiddleware are replaced by the
+  spider's own canonical-URL de-duplication and :mod:`crawlers.scope`: both
+  drop requests silently (no callback, no errback), which would leak the
+  spider's count of pages in flight and so shrink ``max_pages``.
+- Scrapy 2.19 renamed two settings: ``TWISTED_DNS_RESOLVER`` (was
+  ``DNS_RESOLVER``) and ``DOWNLOAD_DELAY_JITTER`` (replaces
+  ``RANDOMIZE_DOWNLOAD_DELAY``); the old names still work but log
+  deprecation warnings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crawlers.resolve import RESOLVE_SETTING
+from crawlers.targets import Target
+from tanba.settings import Settings
+
+LOG_LEVEL = "WARNING"
+# Priorities: scope first (cheap, no I/O), then the address guard (may resolve a name),
+# then Scrapy's robots.txt middleware at 100, whose robots.txt fetches pass both again.
+SCOPE_MIDDLEWARE = "crawlers.scope.ScopeMiddleware"
+GUARD_MIDDLEWARE = "crawlers.netguard.PrivateAddressMiddleware"
+
+
+def process_settings(settings: Settings, resolve: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settings of the crawl's CrawlerProcess (shared by every target)."""
+    return {
+        "LOG_LEVEL": LOG_LEVEL,
+        "LOG_INSTALL_ROOT_HANDLER": False,
+        "LOG_ENABLED": True,
+        "LOGSTATS_INTERVAL": 0,
+        "STATS_DUMP": False,
+        "TELNETCONSOLE_ENABLED": False,
+        "TWISTED_DNS_RESOLVER": "crawlers.resolve.MappedResolver",
+        "DNS_TIMEOUT": max(1, round(settings.fetch_timeout_s)),
+        RESOLVE_SETTING: dict(resolve or {}),
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": True,
+    }
+
+
+def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
+    """One target's Scrapy settings."""
+    delay = settings.crawl_delay_s if target.delay_s is None else target.delay_s
+    return {
+        "USER_AGENT": settings.user_agent,
+        "ROBOTSTXT_OBEY": True,
+        "DOWNLOAD_DELAY": delay,
+        # Random factor in [0.5, 1.5] of the delay, so requests do not look machine-timed.
+        "DOWNLOAD_DELAY_JITTER": 0.5,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": settings.crawl_concurrency_per_domain,
+        "DOWNLOAD_TIMEOUT": settings.fetch_timeout_s,
+        # Per-request caps (download_maxsize meta) are set by the spider; this is the ceiling.
+        "DOWNLOAD_MAXSIZE": max(settings.page_max_bytes, settings.media_max_bytes),
+        "DOWNLOAD_WARNSIZE": 0,
+        "DUPEFILTER_CLASS": "scrapy.dupefilters.BaseDupeFilter",
+        "DOWNLOADER_MIDDLEWARES": {
+            "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
+            SCOPE_MIDDLEWARE: 50,
+            GUARD_MIDDLEWARE: 60,
+        },
+        "COOKIES_ENABLED": False,
+        "RETRY_TIMES": 1,
+        "REDIRECT_MAX_TIMES": 5,
+        "URLLENGTH_LIMIT": 0,  # the spider enforces its own limit before counting a page
+        "DEPTH_LIMIT": 0,  # the spider counts depth itself (media requests do not deepen)
+        "AUTOTHROTTLE_ENABLED": False,
+    }

@@ -1,0 +1,370 @@
+"""SiteSpider: crawls one target's site and publishes every media file found on its pages.
+
+Contract (one spider instance per target per crawl):
+
+- Starts from the target's seeds and follows links within ``allowed_domains``
+  up to ``max_depth`` links from a seed, fetching at most ``max_pages`` HTML
+  pages (non-HTML responses and media do not count), each canonical URL once
+  (:func:`crawlers.urls.canonicalize`).
+- For each media URL a page references (:func:`crawlers.extract.extract`) it
+  downloads the file once per crawl, from any host (CDNs), still subject to
+  robots.txt and the private-address guard. Every (page, media URL) pair gives
+  one ``MediaDiscovered`` event, also when the media URL was already fetched,
+  or is still being fetched, for an earlier page.
+- Page and media responses are appended to the target's WARC file
+  ``captures/<crawl_id>/<target>.warc.gz``; media bytes go to the blob store;
+  then the event is handed to the sink (a :class:`~crawlers.publish.BatchPublisher`)
+  with key = the page's host. Only status-200 media are published.
+- Counters go to the :class:`~crawlers.stats.TargetStats` passed as ``tally``.
+
+Why the spider keeps its own frontier instead of yielding every link at once:
+``max_pages`` counts pages actually fetched, and a link that fails (404,
+refused by robots.txt) must not use up the budget. Links wait in the frontier
+and are released as budget frees up; requests that never come back (scheduler
+drops) are covered by re-pumping the frontier when the spider goes idle.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from scrapy import Request, Spider, signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import DontCloseSpider, DownloadCancelledError, IgnoreRequest
+from scrapy.http import HtmlResponse, Response
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.defer import CancelledError
+from twisted.python.failure import Failure
+
+from crawlers.extract import MediaRef, extract
+from crawlers.scope import KIND_META, MEDIA, PAGE
+from crawlers.settings import scrapy_settings
+from crawlers.stats import TargetStats
+from crawlers.targets import Target
+from crawlers.urls import canonicalize, host_of, in_domains
+from crawlers.warc import WarcWriter
+from tanba.blobs import BlobStore
+from tanba.bus import Record
+from tanba.clock import Clock, SystemClock, iso
+from tanba.schemas.base import encode
+from tanba.schemas.common import CaptureRef, MediaOccurrence
+from tanba.schemas.media import MediaDiscovered
+from tanba.settings import Settings
+
+# Browsers and most servers stop around here; longer URLs are usually crawler traps.
+MAX_URL_LENGTH = 2083
+_DEPTH = "tanba_depth"
+_MEDIA_KEY = "tanba_media_key"
+
+
+class RecordSink(Protocol):
+    """Where events go: :class:`~crawlers.publish.BatchPublisher`, or a list in tests."""
+
+    def add(self, record: Record) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What an occurrence needs to know about the page a media URL was found on."""
+
+    url: str
+    site: str
+    title: str
+    lang: str
+    capture: CaptureRef
+
+
+@dataclass(frozen=True)
+class FetchedMedia:
+    """The result of downloading one media URL, shared by all its occurrences."""
+
+    sha256: str
+    size: int
+    content_type: str
+    http_status: int
+    headers: dict[str, str]
+    server_ip: str
+    fetched_at: str
+    capture: CaptureRef
+
+
+@dataclass
+class MediaState:
+    """One media URL of this crawl: occurrences waiting for it, then its result."""
+
+    waiting: list[tuple[PageContext, MediaRef]] = field(default_factory=list)
+    fetched: FetchedMedia | None = None
+    failed: bool = False
+
+
+class SiteSpider(Spider):
+    """Crawls one :class:`~crawlers.targets.Target` (see the module doc)."""
+
+    name = "tanba-site"
+
+    def __init__(
+        self,
+        *,
+        target: Target,
+        tanba_settings: Settings,
+        blobs: BlobStore,
+        sink: RecordSink,
+        captures_dir: Path,
+        crawl_id: str,
+        clock: Clock | None = None,
+        tally: TargetStats | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=target.name, **kwargs)
+        self.target = target
+        self.allowed_domains = list(target.allowed_domains)
+        self.tanba_settings = tanba_settings
+        self.blobs = blobs
+        self.sink = sink
+        self.captures_dir = Path(captures_dir)
+        self.crawl_id = crawl_id
+        self.clock: Clock = clock or SystemClock()
+        self.tally = tally if tally is not None else TargetStats()
+        self._seen: set[str] = set()  # canonical page URLs ever queued
+        self._parsed: set[str] = set()  # canonical URLs of pages parsed (after redirects)
+        self._frontier: deque[tuple[str, int]] = deque()
+        self._pages_in_flight = 0
+        self._media: dict[str, MediaState] = {}
+        self._warc: WarcWriter | None = None
+        self._closed = False
+
+    @classmethod
+    def for_target(cls, target: Target, settings: Settings) -> type[SiteSpider]:
+        """A subclass carrying the target's Scrapy settings (Scrapy reads them per class)."""
+        attrs = {"name": target.name, "custom_settings": scrapy_settings(settings, target)}
+        return type(f"SiteSpider_{target.name.replace('-', '_')}", (cls,), attrs)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> SiteSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider._on_spider_error, signal=signals.spider_error)
+        crawler.signals.connect(spider._on_request_dropped, signal=signals.request_dropped)
+        crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        return spider  # type: ignore[return-value]
+
+    # -- pages ---------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Request]:
+        for seed in self.target.seeds:
+            self._enqueue(seed, depth=0)
+        for request in self._pump():
+            yield request
+
+    def _enqueue(self, url: str, depth: int) -> None:
+        if len(url) > MAX_URL_LENGTH or not in_domains(host_of(url), self.allowed_domains):
+            return
+        key = canonicalize(url)
+        if key not in self._seen:
+            self._seen.add(key)
+            self._frontier.append((url, depth))
+
+    def _pump(self) -> Iterator[Request]:
+        """Page requests from the frontier, as many as the ``max_pages`` budget allows."""
+        while self._frontier and self.tally.pages + self._pages_in_flight < self.target.max_pages:
+            url, depth = self._frontier.popleft()
+            self._pages_in_flight += 1
+            yield Request(
+                url,
+                callback=self.parse_page,
+                errback=self.page_failed,
+                meta={
+                    KIND_META: PAGE,
+                    _DEPTH: depth,
+                    "download_maxsize": self.tanba_settings.page_max_bytes,
+                },
+            )
+
+    def parse_page(self, response: Response) -> Iterator[Request]:
+        self._pages_in_flight -= 1
+        key = canonicalize(response.url)
+        if (
+            isinstance(response, HtmlResponse)
+            and key not in self._parsed
+            and self.tally.pages < self.target.max_pages
+        ):
+            self._parsed.add(key)
+            self._seen.add(key)
+            self.tally.pages += 1
+            yield from self._page(response)
+        yield from self._pump()
+
+    def _page(self, response: HtmlResponse) -> Iterator[Request]:
+        capture = self._warc_writer().write(response)
+        found = extract(response.body, response.url)
+        depth = int(response.meta.get(_DEPTH, 0))
+        if depth < self.target.max_depth:
+            for link in found.links:
+                self._enqueue(link, depth + 1)
+        content_language = _header(response, b"Content-Language").split(",")[0].strip()
+        page = PageContext(
+            url=response.url,
+            site=host_of(response.url),
+            title=found.title,
+            lang=found.lang or content_language,
+            capture=capture,
+        )
+        for ref in found.media:
+            yield from self._media_on_page(page, ref)
+
+    def page_failed(self, failure: Failure) -> Iterator[Request]:
+        self._pages_in_flight -= 1
+        self._count_failure(failure)
+        yield from self._pump()
+
+    # -- media ---------------------------------------------------------------------------
+
+    def _media_on_page(self, page: PageContext, ref: MediaRef) -> Iterator[Request]:
+        self.tally.media_found += 1
+        key = canonicalize(ref.url)
+        state = self._media.get(key)
+        if state is None:
+            self._media[key] = MediaState(waiting=[(page, ref)])
+            yield Request(
+                ref.url,
+                callback=self.parse_media,
+                errback=self.media_failed,
+                priority=1,  # before more pages: keeps occurrences waiting for it few
+                meta={
+                    KIND_META: MEDIA,
+                    _MEDIA_KEY: key,
+                    "download_maxsize": self.tanba_settings.media_max_bytes,
+                    "allow_offsite": True,  # in case Scrapy's OffsiteMiddleware is re-enabled
+                },
+            )
+        elif state.fetched is not None:
+            self._publish(page, ref, state.fetched)
+        elif not state.failed:
+            state.waiting.append((page, ref))  # its download is in flight
+
+    def parse_media(self, response: Response) -> None:
+        state = self._media[response.meta[_MEDIA_KEY]]
+        if response.status != 200:
+            self.tally.http_errors += 1
+            self._give_up(state)
+            return
+        capture = self._warc_writer().write(response)
+        sha256 = self.blobs.put(response.body)
+        self.tally.media_downloaded += 1
+        state.fetched = FetchedMedia(
+            sha256=sha256,
+            size=len(response.body),
+            content_type=_header(response, b"Content-Type"),
+            http_status=response.status,
+            headers={_text(k): _text(v[0]) for k, v in response.headers.items() if v},
+            server_ip=str(response.ip_address) if response.ip_address is not None else "",
+            fetched_at=iso(self.clock.now()),
+            capture=capture,
+        )
+        waiting, state.waiting = state.waiting, []
+        for page, ref in waiting:
+            self._publish(page, ref, state.fetched)
+
+    def media_failed(self, failure: Failure) -> None:
+        request = getattr(failure, "request", None)
+        key = request.meta.get(_MEDIA_KEY) if request is not None else None
+        if key in self._media:
+            self._give_up(self._media[key])
+        self._count_failure(failure)
+
+    def _give_up(self, state: MediaState) -> None:
+        state.failed = True
+        state.waiting = []
+
+    def _publish(self, page: PageContext, ref: MediaRef, media: FetchedMedia) -> None:
+        occurrence = MediaOccurrence(
+            target=self.target.name,
+            site=page.site,
+            page_url=page.url,
+            media_url=ref.url,
+            page_title=page.title,
+            page_lang=page.lang,
+            sha256=media.sha256,
+            size=media.size,
+            content_type=media.content_type,
+            http_status=media.http_status,
+            headers=media.headers,
+            server_ip=media.server_ip,
+            fetched_at=media.fetched_at,
+            jurisdiction_override=self.target.jurisdiction,
+            crawl_id=self.crawl_id,
+            page_capture=page.capture,
+            media_capture=media.capture,
+        )
+        event = MediaDiscovered(occurrence=occurrence, kind_hint=ref.kind_hint)
+        self.sink.add(Record(key=page.site, value=encode(event)))
+        self.tally.media_published += 1
+
+    # -- bookkeeping ---------------------------------------------------------------------
+
+    def _count_failure(self, failure: Failure) -> None:
+        if failure.check(HttpError):
+            self.tally.http_errors += 1
+        elif failure.check(DownloadCancelledError, CancelledError):
+            # Scrapy cancels a download at download_maxsize: up front when Content-Length
+            # says so (DownloadCancelledError), mid-body otherwise (Twisted's CancelledError).
+            self.tally.too_large += 1
+        elif failure.check(IgnoreRequest):
+            self.sync_stats()  # robots.txt, scope and the address guard count these
+        else:
+            self.tally.errors += 1
+            self.logger.warning("fetch failed: %s", failure.getErrorMessage())
+
+    def sync_stats(self) -> None:
+        """Copy the counters Scrapy keeps (robots.txt refusals) into the tally."""
+        crawler = getattr(self, "crawler", None)
+        if crawler is not None and crawler.stats is not None and not self._closed:
+            forbidden = crawler.stats.get_value("robotstxt/forbidden", 0)
+            self.tally.robots_disallowed = int(forbidden or 0)
+
+    def _warc_writer(self) -> WarcWriter:
+        if self._warc is None:
+            self._warc = WarcWriter(
+                self.captures_dir,
+                f"{self.crawl_id}/{self.target.name}.warc.gz",
+                clock=self.clock,
+            )
+        return self._warc
+
+    def _on_spider_error(self, failure: Failure, response: Response, spider: Spider) -> None:
+        if spider is self:
+            self.tally.errors += 1
+
+    def _on_request_dropped(self, request: Request, spider: Spider) -> None:
+        if spider is self and request.meta.get(KIND_META) == PAGE:
+            self._pages_in_flight -= 1
+
+    def _on_idle(self, spider: Spider) -> None:
+        if spider is not self:
+            return
+        requests = list(self._pump())
+        for request in requests:
+            self.crawler.engine.crawl(request)
+        if requests:
+            raise DontCloseSpider
+
+    def closed(self, reason: str) -> None:
+        self.sync_stats()
+        self._closed = True
+        if self._warc is not None:
+            self._warc.close()
+        self.sink.flush()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
+
+
+def _header(response: Response, name: bytes) -> str:
+    value = response.headers.get(name)
+    return _text(value) if value else ""

@@ -1,0 +1,143 @@
+"""crawlers.targets: a valid file, defaults, and an error naming the field for each mistake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from crawlers.exceptions import TargetsError
+from crawlers.targets import ALLOWED_KEYS, Target, load_targets, parse_targets
+from tanba.exceptions import InputError
+
+VALID = """
+targets:
+  - name: kino-site
+    seeds: ["http://kino.example.kz:8081/"]
+    allowed_domains: ["kino.example.kz"]
+    max_depth: 3
+    max_pages: 500
+    jurisdiction: KZ
+  - name: muz_2
+    seeds: ["https://muz.example.ru/", "https://www.muz.example.ru/top"]
+    jurisdiction: ru
+    delay_s: 1.5
+    allow_private_addresses: true
+    paused: true
+"""
+
+
+def test_valid_file(tmp_path: Path) -> None:
+    path = tmp_path / "targets.yaml"
+    path.write_text(VALID, encoding="utf-8")
+    kino, muz = load_targets(path)
+    assert kino == Target(
+        name="kino-site",
+        seeds=("http://kino.example.kz:8081/",),
+        allowed_domains=("kino.example.kz",),
+        max_depth=3,
+        max_pages=500,
+        jurisdiction="KZ",
+    )
+    assert muz.allowed_domains == ("muz.example.ru", "www.muz.example.ru")  # seeds' hosts
+    assert muz.jurisdiction == "RU"  # upper-cased
+    assert muz.delay_s == 1.5
+    assert muz.allow_private_addresses and muz.paused
+
+
+def test_defaults() -> None:
+    (t,) = parse_targets('targets: [{name: a, seeds: ["http://Example.KZ:81/x"]}]')
+    assert t.allowed_domains == ("example.kz",)
+    assert (t.max_depth, t.max_pages, t.jurisdiction) == (3, 500, "")
+    assert (t.allow_private_addresses, t.delay_s, t.paused) == (False, None, False)
+
+
+def test_targets_error_is_an_input_error() -> None:
+    assert issubclass(TargetsError, InputError)
+
+
+def error(text: str) -> str:
+    with pytest.raises(TargetsError) as caught:
+        parse_targets(text, source="t.yaml")
+    message = str(caught.value)
+    assert message.startswith("t.yaml:")
+    return message
+
+
+def one(extra: str, name: str = "a") -> str:
+    return f'targets:\n  - name: {name}\n    seeds: ["https://a.example.kz/"]\n{extra}'
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "hint"),
+    [
+        (one("    max_dept: 2\n"), "max_dept", "allowed keys are name, seeds"),
+        (one("    max_depth: -1\n"), "max_depth", "0 or more"),
+        (one("    max_depth: yes\n"), "max_depth", "whole number"),
+        (one("    max_pages: 0\n"), "max_pages", "1 or more"),
+        (one("    max_pages: '10'\n"), "max_pages", "whole number"),
+        (one("    jurisdiction: FR\n"), "jurisdiction", "one of AM"),
+        (one("    jurisdiction: 7\n"), "jurisdiction", "one of AM"),
+        (one("    allow_private_addresses: 'no'\n"), "allow_private_addresses", "true or false"),
+        (one("    paused: 1\n"), "paused", "true or false"),
+        (one("    delay_s: -1\n"), "delay_s", "0 or more"),
+        (one("    allowed_domains: example.kz\n"), "allowed_domains", "list of host names"),
+        (one("    allowed_domains: ['https://a.example.kz/']\n"), "allowed_domains", "bare host"),
+        (one("    allowed_domains: ['other.kz']\n"), "allowed_domains", "add 'a.example.kz'"),
+        (one("", name="Kino Site"), "name", "lower-case letters"),
+        ("targets:\n  - seeds: ['https://a.kz/']\n", "name", "required"),
+        ("targets:\n  - name: a\n", "seeds", "at least one"),
+        ("targets:\n  - name: a\n    seeds: []\n", "seeds", "at least one"),
+        ("targets:\n  - name: a\n    seeds: https://a.kz/\n", "seeds", "must be a list"),
+        ("targets:\n  - name: a\n    seeds: ['ftp://a.kz/']\n", "seeds", "http:// or https://"),
+        ("targets:\n  - name: a\n    seeds: ['a.kz']\n", "seeds", "http:// or https://"),
+        ("targets:\n  - name: a\n    seeds: ['http://a.kz:x/']\n", "seeds", "http:// or https://"),
+    ],
+)
+def test_each_error_names_the_target_and_field(text: str, field: str, hint: str) -> None:
+    message = error(text)
+    assert f"field '{field}'" in message
+    assert "target " in message
+    assert hint in message
+
+
+def test_error_names_the_target_by_name_or_position() -> None:
+    assert "target 'a' (#1)" in error(one("    max_pages: 0\n"))
+    assert "target #1" in error("targets:\n  - seeds: ['https://a.kz/']\n")
+    second = "targets:\n  - {name: a, seeds: ['https://a.kz/']}\n  - {name: b, max_depth: x}\n"
+    assert "target 'b' (#2), field 'seeds'" in error(second)
+
+
+def test_duplicate_names() -> None:
+    text = "targets:\n  - {name: a, seeds: ['https://a.kz/']}\n  - {name: a, seeds: ['https://b.kz/']}\n"
+    message = error(text)
+    assert "target 'a' (#2), field 'name'" in message and "target #1" in message
+
+
+def test_bad_yaml_names_the_line() -> None:
+    message = error("targets:\n  - name: a\n    seeds: [unclosed\n  - name: b\n")
+    assert "not valid YAML at line" in message
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("", "'targets' list"),
+        ("- name: a\n", "'targets' list"),
+        ("targets: []\n", "non-empty list"),
+        ("targets: {name: a}\n", "non-empty list"),
+        ("targets:\n  - just-a-string\n", "expected a mapping"),
+        ("targets: [{name: a, seeds: ['https://a.kz/']}]\ntarget: []\n", "unknown top-level"),
+    ],
+)
+def test_file_shape_errors(text: str, hint: str) -> None:
+    assert hint in error(text)
+
+
+def test_unreadable_file_names_the_path(tmp_path: Path) -> None:
+    with pytest.raises(TargetsError, match=r"missing\.yaml"):
+        load_targets(tmp_path / "missing.yaml")
+
+
+def test_allowed_keys_match_target_fields() -> None:
+    assert set(ALLOWED_KEYS) == set(Target.__dataclass_fields__)

@@ -1,0 +1,65 @@
+"""crawlers.urls: one canonical spelling per page."""
+
+from __future__ import annotations
+
+import pytest
+
+from crawlers.urls import canonicalize, host_of, in_domains, is_tracking_param
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("HTTP://Kino.Example.KZ/Films", "http://kino.example.kz/Films"),
+        ("http://kino.example.kz:80/a", "http://kino.example.kz/a"),
+        ("https://kino.example.kz:443/a", "https://kino.example.kz/a"),
+        ("http://kino.example.kz:8081/a", "http://kino.example.kz:8081/a"),
+        ("https://kino.example.kz:80/a", "https://kino.example.kz:80/a"),
+        ("http://kino.example.kz", "http://kino.example.kz/"),
+        ("http://kino.example.kz./a", "http://kino.example.kz/a"),
+        ("http://kino.example.kz/a#part", "http://kino.example.kz/a"),
+        ("http://kino.example.kz/a?b=2&a=1", "http://kino.example.kz/a?a=1&b=2"),
+        ("http://kino.example.kz/a?PHPSESSID=x&b=2", "http://kino.example.kz/a?b=2"),
+        ("http://kino.example.kz/a?sid=1&sessionid=2&jsessionid=3", "http://kino.example.kz/a"),
+        (
+            "http://kino.example.kz/a?utm_source=tg&utm_medium=x&id=5",
+            "http://kino.example.kz/a?id=5",
+        ),
+        ("http://kino.example.kz/a;jsessionid=ABC?x=1", "http://kino.example.kz/a?x=1"),
+        ("http://kino.example.kz/a?flag", "http://kino.example.kz/a?flag="),
+        ("http://[::1]:8080/a", "http://[::1]:8080/a"),
+        ("http://user:pw@Kino.example.kz/", "http://user:pw@kino.example.kz/"),
+    ],
+)
+def test_canonicalize(url: str, canonical: str) -> None:
+    assert canonicalize(url) == canonical
+
+
+def test_equivalent_urls_share_one_key() -> None:
+    variants = [
+        "http://kino.example.kz/list?page=2&sort=new",
+        "HTTP://KINO.EXAMPLE.KZ:80/list?sort=new&page=2#top",
+        "http://kino.example.kz/list?sort=new&utm_campaign=x&page=2&PHPSESSID=abc",
+    ]
+    assert len({canonicalize(v) for v in variants}) == 1
+
+
+def test_path_case_and_distinct_pages_are_kept() -> None:
+    assert canonicalize("http://a.kz/A") != canonicalize("http://a.kz/a")
+    assert canonicalize("http://a.kz/?page=1") != canonicalize("http://a.kz/?page=2")
+
+
+@pytest.mark.parametrize("junk", ["", "not a url", "http://[bad", "http://a.kz:99999/", "mailto:x"])
+def test_unparseable_urls_come_back_unchanged(junk: str) -> None:
+    assert canonicalize(junk) == junk
+
+
+def test_helpers() -> None:
+    assert is_tracking_param("UTM_Source") and is_tracking_param("JSESSIONID")
+    assert not is_tracking_param("id")
+    assert host_of("http://Kino.Example.kz:8081/a") == "kino.example.kz"
+    assert host_of("http://[bad") == ""
+    assert in_domains("www.kino.example.kz", ("kino.example.kz",))
+    assert in_domains("kino.example.kz", ["kino.example.kz"])
+    assert not in_domains("evilkino.example.kz", ("kino.example.kz",))
+    assert not in_domains("example.kz", ("kino.example.kz",))

@@ -1,0 +1,1 @@
+"""Helpers shared by Tanba's tests (servers, fixtures); never imported by Tanba itself."""
