@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Any
 
 from fingerprint.compute import fingerprint_file
@@ -36,6 +37,8 @@ class FingerprintStage(PublishingStage):
         self.clock = clock
         # The same file often appears on many pages: fingerprint it once (or fail once).
         self._cache: OrderedDict[str, Fingerprint | str] = OrderedDict()
+        self.fingerprinted = 0
+        self.quarantined = 0
 
     def handle(self, message: Message) -> list[Any]:
         event = decode(message.value, MediaDiscovered)
@@ -51,6 +54,12 @@ class FingerprintStage(PublishingStage):
             return [(topics.QUARANTINE, Record(occurrence.sha256, encode(out)))]
         out = FingerprintComputed(occurrence=occurrence, fingerprint=result)
         return [(topics.FINGERPRINTS, Record(message.key, encode(out)))]
+
+    def apply(self, effects: Sequence[Any]) -> None:
+        super().apply(effects)
+        quarantined = sum(1 for topic, _ in effects if topic == topics.QUARANTINE)
+        self.quarantined += quarantined
+        self.fingerprinted += len(effects) - quarantined
 
     def _fingerprint(self, sha256: str, content_type: str) -> Fingerprint | str:
         if sha256 in self._cache:

@@ -48,6 +48,8 @@ class MatcherStage(Stage):
         self.matcher = Matcher(settings)
         self._works: dict[str, Work] = {}
         self._works_position: dict[int, int] = {}
+        self.alerts = 0
+        self.suppressed = 0
 
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start)."""

@@ -27,11 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``tanba`` console script."""
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(args.verbose)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -51,6 +47,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _configure_logging(verbose: bool) -> None:
+    # The level sits on the handler, not on loggers: Scrapy resets its own loggers' levels.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.INFO if verbose else logging.WARNING)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -228,19 +232,20 @@ def _run(app: App, args: argparse.Namespace) -> int:
 
     targets, resolve = _targets(args)
     summary = run(app, targets, resolve)
-    total = summary.crawl.total() if summary.crawl else None
-    print(f"crawl {summary.crawl.crawl_id if summary.crawl else '-'}")
-    if total is not None:
+    if summary.crawl is not None:
+        t = summary.crawl.total()
+        print(f"crawl {summary.crawl.crawl_id}")
         print(
-            f"  pages {total.pages}, media {total.media_published}, "
-            f"robots-disallowed {total.robots_disallowed}, errors {total.http_errors + total.errors}"
+            f"  pages {t.pages}, media {t.media_published}"
+            f" (refused by robots.txt {t.robots_disallowed}, HTTP errors {t.http_errors},"
+            f" too large {t.too_large}, blocked private addresses {t.blocked_private})"
         )
-    fp = summary.fingerprint.by_topic
-    print(f"  fingerprinted {sum(fp.values())}, matches {summary.matcher.effects}")
+    print(f"  fingerprinted {summary.fingerprinted}, quarantined {summary.quarantined}")
     print(
-        "  alerts per jurisdiction: "
-        + (", ".join(f"{k} {v}" for k, v in summary.alerts_by_jurisdiction.items()) or "none")
+        f"  matches {summary.alerts + summary.suppressed}: alerts {summary.alerts}, suppressed {summary.suppressed}"
     )
+    counts = ", ".join(f"{k} {v}" for k, v in summary.alerts_by_jurisdiction.items())
+    print(f"  alerts per jurisdiction: {counts or 'none'}")
     return 0
 
 
@@ -263,14 +268,16 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
 
 def _worker(app: App, args: argparse.Namespace) -> int:
     from tanba import metrics
-    from tanba.pipeline import fingerprint_worker, matcher_worker
+    from tanba.pipeline import fingerprint_stage, matcher_stage
+    from tanba.worker import Worker
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     metrics.serve(app.settings.metrics_port)
-    make = fingerprint_worker if args.stage == "fingerprint" else matcher_worker
-    stats = make(app, stop).run(drained=(lambda: True) if args.until_idle else None)
+    stage = fingerprint_stage(app) if args.stage == "fingerprint" else matcher_stage(app)
+    worker = Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
+    stats = worker.run(drained=(lambda: True) if args.until_idle else None)
     print(f"{args.stage}: {stats.messages} messages, {stats.dead_lettered} dead-lettered")
     return 0
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -23,7 +24,7 @@ from matcher.worker import MatcherStage
 from tanba.app import App
 from tanba.clock import iso
 from tanba.store import AlertQuery
-from tanba.worker import Worker, WorkerStats
+from tanba.worker import Worker
 
 
 @dataclass
@@ -31,20 +32,20 @@ class RunSummary:
     """What one ``tanba run`` did."""
 
     crawl: CrawlStats | None = None
-    fingerprint: WorkerStats = field(default_factory=WorkerStats)
-    matcher: WorkerStats = field(default_factory=WorkerStats)
+    fingerprinted: int = 0
+    quarantined: int = 0
+    alerts: int = 0
+    suppressed: int = 0
     alerts_by_jurisdiction: dict[str, int] = field(default_factory=dict)
     started_at: str = ""
 
 
-def fingerprint_worker(app: App, stop: threading.Event) -> Worker:
-    stage = FingerprintStage(app.settings, app.bus, app.blobs, app.clock)
-    return Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
+def fingerprint_stage(app: App) -> FingerprintStage:
+    return FingerprintStage(app.settings, app.bus, app.blobs, app.clock)
 
 
-def matcher_worker(app: App, stop: threading.Event) -> Worker:
-    stage = MatcherStage(app.settings, app.bus, app.store, app.clock, app.jurisdictions)
-    return Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
+def matcher_stage(app: App) -> MatcherStage:
+    return MatcherStage(app.settings, app.bus, app.store, app.clock, app.jurisdictions)
 
 
 def run(
@@ -59,8 +60,9 @@ def run(
     stop = stop or threading.Event()
     summary = RunSummary(started_at=iso(app.clock.now()))
     crawl_done = threading.Event()
-    fingerprinter = fingerprint_worker(app, stop)
-    matcher = matcher_worker(app, stop)
+    fp_stage, match_stage = fingerprint_stage(app), matcher_stage(app)
+    fingerprinter = Worker(fp_stage, app.bus, app.settings, stop=stop, clock=app.clock)
+    matcher = Worker(match_stage, app.bus, app.settings, stop=stop, clock=app.clock)
     threads = [
         _thread("fingerprint", lambda: fingerprinter.run(drained=crawl_done.is_set)),
     ]
@@ -70,13 +72,22 @@ def run(
     for t in threads:
         t.start()
 
+    interactive = out.isatty()
+    last_line = [0.0]
+
     def progress(stats: CrawlStats) -> None:
+        # A terminal gets one line rewritten in place; a log file gets a line every 10 s.
+        now = time.monotonic()
+        if not interactive and now - last_line[0] < 10:
+            return
+        last_line[0] = now
         total = stats.total()
-        out.write(
-            f"\rcrawl: {total.pages} pages, {total.media_published} media"
+        line = (
+            f"crawl: {total.pages} pages, {total.media_published} media"
             f" | fingerprinted {fingerprinter.stats.messages} | matched {matcher.stats.messages}"
-            f" | alerts {matcher.stats.effects}   "
+            f" | matches {matcher.stats.effects}"
         )
+        out.write(f"\r{line}   " if interactive else f"{line}\n")
         out.flush()
 
     try:
@@ -92,9 +103,10 @@ def run(
     finally:
         crawl_done.set()
         _wait(threads, stop, lambda: progress(summary.crawl) if summary.crawl else None)
-        out.write("\n")
-    summary.fingerprint = fingerprinter.stats
-    summary.matcher = matcher.stats
+        if interactive:
+            out.write("\n")
+    summary.fingerprinted, summary.quarantined = fp_stage.fingerprinted, fp_stage.quarantined
+    summary.alerts, summary.suppressed = match_stage.alerts, match_stage.suppressed
     summary.alerts_by_jurisdiction = app.store.count_by(
         "jurisdiction", AlertQuery(since=summary.started_at)
     )
