@@ -25,17 +25,19 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 from crawlers.publish import BatchPublisher
 from crawlers.settings import LOG_LEVEL, process_settings
 from crawlers.stats import CrawlStats, TargetStats
 from crawlers.targets import Target
 from tanba.blobs import BlobStore
-from tanba.bus import Bus
-from tanba.clock import Clock, SystemClock
+from tanba.bus import Bus, Record
+from tanba.clock import Clock, SystemClock, iso
+from tanba.schemas.base import encode
+from tanba.schemas.crawls import CrawlFinished, TargetReport
 from tanba.settings import Settings
-from tanba.topics import MEDIA
+from tanba.topics import CRAWLS, MEDIA
 
 __all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
 
@@ -62,6 +64,7 @@ def crawl(
 ) -> CrawlStats:
     """Crawl ``targets`` (paused ones are skipped) and return the crawl's statistics."""
     clock = clock or SystemClock()
+    started_at = iso(clock.now())
     crawl_id = crawl_id or new_crawl_id(clock)
     active = [t for t in targets if not t.paused]
     stats = CrawlStats(crawl_id=crawl_id, targets={t.name: TargetStats() for t in active})
@@ -130,9 +133,22 @@ def crawl(
             loop.stop()
 
     publisher.flush()  # raises if the bus is still down: better than losing events silently
+    sync()
+    _report(bus, stats, started_at, iso(clock.now()))
     if progress is not None:
         progress(_snapshot(stats))
     return stats
+
+
+def _report(bus: Bus, stats: CrawlStats, started_at: str, finished_at: str) -> None:
+    """Publish the crawl's final counters on ``tanba.crawls`` for operators' statistics."""
+    report = CrawlFinished(
+        crawl_id=stats.crawl_id,
+        started_at=started_at,
+        finished_at=finished_at,
+        targets={name: TargetReport(**asdict(t)) for name, t in stats.targets.items()},
+    )
+    bus.publish(CRAWLS, [Record(stats.crawl_id, encode(report))])
 
 
 def _snapshot(stats: CrawlStats) -> CrawlStats:

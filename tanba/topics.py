@@ -15,10 +15,12 @@ WORKS = "tanba.works"
 QUARANTINE = "tanba.quarantine"
 # MatchSuppressed (tanba.schemas.suppressions), key = work id; the audit trail of alerts not raised.
 SUPPRESSIONS = "tanba.suppressions"
+# CrawlFinished (tanba.schemas.crawls), key = crawl id; per-target statistics of each crawl.
+CRAWLS = "tanba.crawls"
 # DeadLetter (tanba.schemas.deadletter), key = the failed message's topic.
 DEAD_LETTER = "tanba.deadletter"
 
-ALL = (MEDIA, FINGERPRINTS, WORKS, QUARANTINE, SUPPRESSIONS, DEAD_LETTER)
+ALL = (MEDIA, FINGERPRINTS, WORKS, QUARANTINE, SUPPRESSIONS, CRAWLS, DEAD_LETTER)
 # Topics Kafka keeps compacted (latest value per key) instead of by time.
 COMPACTED = (WORKS,)
 

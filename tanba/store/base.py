@@ -16,7 +16,7 @@ from tanba.alerts import TRANSITIONS, Alert, StatusChange
 from tanba.exceptions import InputError
 
 SortKey = Literal["last_seen", "first_seen", "score"]
-CountKey = Literal["jurisdiction", "site", "day", "status", "work_id"]
+CountKey = Literal["jurisdiction", "site", "day", "status", "work_id", "target"]
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class AlertQuery:
     status: str = ""
     site: str = ""
     media: str = ""
+    target: str = ""
     since: str = ""  # ISO time, compared with last_seen
     until: str = ""
     sort: SortKey = "last_seen"

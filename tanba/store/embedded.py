@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     status TEXT NOT NULL,
     site TEXT NOT NULL,
     media TEXT NOT NULL,
+    target TEXT NOT NULL,
     score REAL NOT NULL,
     first_seen TEXT NOT NULL,
     last_seen TEXT NOT NULL,
@@ -32,6 +33,7 @@ CREATE INDEX IF NOT EXISTS alerts_jur_last_seen ON alerts (jurisdiction, last_se
 CREATE INDEX IF NOT EXISTS alerts_owner_last_seen ON alerts (owner, last_seen);
 CREATE INDEX IF NOT EXISTS alerts_work ON alerts (work_id);
 CREATE INDEX IF NOT EXISTS alerts_site ON alerts (site);
+CREATE INDEX IF NOT EXISTS alerts_target ON alerts (target);
 CREATE INDEX IF NOT EXISTS alerts_score ON alerts (score);
 """
 
@@ -40,6 +42,7 @@ _COUNT_EXPR = {
     "site": "site",
     "status": "status",
     "work_id": "work_id",
+    "target": "target",
     "day": "substr(last_seen, 1, 10)",
 }
 
@@ -81,7 +84,7 @@ class EmbeddedAlertStore(AlertStore):
     @staticmethod
     def _write(conn: Any, a: Alert) -> None:
         conn.execute(
-            "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO alerts VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 a.id,
                 a.jurisdiction,
@@ -90,6 +93,7 @@ class EmbeddedAlertStore(AlertStore):
                 a.status,
                 a.site,
                 a.media,
+                a.target,
                 a.score,
                 a.first_seen,
                 a.last_seen,
@@ -131,7 +135,7 @@ def _where(q: AlertQuery) -> tuple[str, list[Any]]:
     """SQL WHERE clause for a query; column names are fixed here, values are parameters."""
     clauses: list[str] = []
     params: list[Any] = []
-    for column in ("jurisdiction", "work_id", "owner", "status", "site", "media"):
+    for column in ("jurisdiction", "work_id", "owner", "status", "site", "media", "target"):
         value = getattr(q, column)
         if value:
             clauses.append(f"{column} = ?")
