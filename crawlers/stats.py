@@ -36,6 +36,9 @@ class TargetStats:
     too_large: int = 0
     http_errors: int = 0
     errors: int = 0
+    # URLs of the pages parsed: a later crawl that fetched a page but not an alert's
+    # copy on it is evidence the copy was taken down (see matcher.lifecycle).
+    page_urls: list[str] = field(default_factory=list, repr=False)
 
     def add(self, other: TargetStats) -> None:
         for f in fields(self):

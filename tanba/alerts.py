@@ -99,7 +99,10 @@ class Alert(Model):
     last_seen: str
     status: Status = "new"
     history: list[StatusChange] = Field(default_factory=list)
-    crawl_id: str = ""
+    crawl_id: str = ""  # the latest crawl that saw the copy
+    missed_crawls: list[str] = Field(
+        default_factory=list
+    )  # later crawls that fetched the page without it
     page_capture: CaptureRef | None = None
     media_capture: CaptureRef | None = None
 
@@ -113,11 +116,16 @@ def merge_seen(existing: Alert, incoming: Alert) -> Alert:
 
     Stores call this on upsert so the rule is the same in every store.
     """
+    newer = incoming.last_seen >= existing.last_seen
+    latest = incoming if newer else existing
     return incoming.model_copy(
         update={
             "first_seen": min(existing.first_seen, incoming.first_seen),
-            "last_seen": max(existing.last_seen, incoming.last_seen),
+            "last_seen": latest.last_seen,
+            "crawl_id": latest.crawl_id,
             "status": existing.status,
             "history": existing.history,
+            # A fresh sighting clears the misses; replaying an old one must not.
+            "missed_crawls": [] if newer else existing.missed_crawls,
         }
     )

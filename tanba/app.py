@@ -8,6 +8,8 @@ from pathlib import Path
 from tanba.blobs import BlobStore
 from tanba.bus import Bus, open_bus
 from tanba.clock import Clock, SystemClock
+from tanba.jurisdictions.attribution import IpCountryLookup
+from tanba.jurisdictions.geoip import open_lookup
 from tanba.jurisdictions.registry import JurisdictionRegistry
 from tanba.registry import WorkRegistry
 from tanba.settings import Settings
@@ -40,6 +42,10 @@ class App:
     @cached_property
     def jurisdictions(self) -> JurisdictionRegistry:
         return JurisdictionRegistry.load(self.settings.jurisdictions_file or None)
+
+    @cached_property
+    def ip_lookup(self) -> IpCountryLookup:
+        return open_lookup(self.settings.geoip)
 
     @property
     def captures_dir(self) -> Path:

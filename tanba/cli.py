@@ -70,8 +70,16 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("--title", default="")
     add.add_argument("--work-id", default="", help="only with a single FILE")
     add.add_argument("--territory", action="append", default=[], metavar="CC", help="repeatable")
-    add.add_argument("--licensee", action="append", default=[], metavar="DOMAIN", help="repeatable")
+    add.add_argument(
+        "--licensee",
+        action="append",
+        default=[],
+        metavar="DOMAIN[:FROM[:UNTIL]]",
+        help="a site allowed to show the work, optionally between ISO dates (repeatable)",
+    )
     add.add_argument("--owner-home", default="", metavar="CC", help="the rights holder's state")
+    add.add_argument("--author-death-year", type=int, help="decides the term of protection")
+    add.add_argument("--publication-year", type=int, help="for works of legal persons")
     add.add_argument("--json", action="store_true")
     add.set_defaults(handler=_works_add)
     imp = works.add_parser("import", help="register works listed in a CSV manifest")
@@ -117,6 +125,9 @@ def _parser() -> argparse.ArgumentParser:
     al.add_argument("--limit", type=int, default=1000)
     al.add_argument("--json", action="store_true")
     al.set_defaults(handler=_alerts_list)
+    rc = alerts_sub.add_parser("reconcile", help="apply a crawl's findings to alerts after notices")
+    rc.add_argument("crawl_id", nargs="?", default="", help="default: the latest crawl")
+    rc.set_defaults(handler=_alerts_reconcile)
     st = alerts_sub.add_parser("status", help="move an alert to a new status")
     st.add_argument("alert_id")
     st.add_argument("status")
@@ -181,6 +192,8 @@ def _works_add(app: App, args: argparse.Namespace) -> int:
             territories=tuple(args.territory),
             licensees=tuple(args.licensee),
             owner_home=args.owner_home,
+            author_death_year=args.author_death_year,
+            publication_year=args.publication_year,
         )
         for f in args.files
     ]
@@ -246,6 +259,9 @@ def _run(app: App, args: argparse.Namespace) -> int:
     )
     counts = ", ".join(f"{k} {v}" for k, v in summary.alerts_by_jurisdiction.items())
     print(f"  alerts per jurisdiction: {counts or 'none'}")
+    if summary.reconciled is not None and summary.reconciled.missed + summary.reconciled.persists:
+        r = summary.reconciled
+        print(f"  after notices: {r.persists} persist, {r.missed} not found, {r.removed} removed")
     return 0
 
 
@@ -406,6 +422,20 @@ def _alerts_status(app: App, args: argparse.Namespace) -> int:
     )
     alert = app.store.change_status(args.alert_id, change)
     print(f"{alert.id}: {alert.status}")
+    return 0
+
+
+def _alerts_reconcile(app: App, args: argparse.Namespace) -> int:
+    from matcher.lifecycle import reconcile
+    from tanba.pipeline import crawl_report
+
+    report = crawl_report(app, args.crawl_id)
+    if report is None:
+        raise InputError(f"no crawl report {args.crawl_id or ''} on the bus; run a crawl first")
+    r = reconcile(app.store, report, app.clock)
+    print(
+        f"crawl {report.crawl_id}: {r.persists} persist, {r.missed} not found, {r.removed} removed"
+    )
     return 0
 
 

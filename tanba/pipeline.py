@@ -20,9 +20,13 @@ from typing import TextIO
 from crawlers.runner import CrawlStats, crawl
 from crawlers.targets import Target
 from fingerprint.worker import FingerprintStage
+from matcher.lifecycle import Reconciled, reconcile
 from matcher.worker import MatcherStage
+from tanba import topics
 from tanba.app import App
 from tanba.clock import iso
+from tanba.schemas.base import decode
+from tanba.schemas.crawls import CrawlFinished
 from tanba.store import AlertQuery
 from tanba.worker import Worker
 
@@ -38,6 +42,7 @@ class RunSummary:
     suppressed: int = 0
     alerts_by_jurisdiction: dict[str, int] = field(default_factory=dict)
     started_at: str = ""
+    reconciled: Reconciled | None = None
 
 
 def fingerprint_stage(app: App) -> FingerprintStage:
@@ -45,7 +50,9 @@ def fingerprint_stage(app: App) -> FingerprintStage:
 
 
 def matcher_stage(app: App) -> MatcherStage:
-    return MatcherStage(app.settings, app.bus, app.store, app.clock, app.jurisdictions)
+    return MatcherStage(
+        app.settings, app.bus, app.store, app.clock, app.jurisdictions, app.ip_lookup
+    )
 
 
 def run(
@@ -105,12 +112,26 @@ def run(
         _wait(threads, stop, lambda: progress(summary.crawl) if summary.crawl else None)
         if interactive:
             out.write("\n")
+    if summary.crawl is not None and not stop.is_set():
+        report = crawl_report(app, summary.crawl.crawl_id)
+        if report is not None:
+            summary.reconciled = reconcile(app.store, report, app.clock)
     summary.fingerprinted, summary.quarantined = fp_stage.fingerprinted, fp_stage.quarantined
     summary.alerts, summary.suppressed = match_stage.alerts, match_stage.suppressed
     summary.alerts_by_jurisdiction = app.store.count_by(
         "jurisdiction", AlertQuery(since=summary.started_at)
     )
     return summary
+
+
+def crawl_report(app: App, crawl_id: str = "") -> CrawlFinished | None:
+    """The report of crawl ``crawl_id`` (the latest crawl when empty) from ``tanba.crawls``."""
+    found = None
+    for message in app.bus.replay(topics.CRAWLS):
+        report = decode(message.value, CrawlFinished)
+        if not crawl_id or report.crawl_id == crawl_id:
+            found = report
+    return found
 
 
 def _thread(name: str, target: Callable[[], object]) -> threading.Thread:

@@ -12,6 +12,7 @@ sync with ``tanba settings`` (which prints this table).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -20,6 +21,8 @@ from typing import Any
 from tanba.exceptions import SettingsError
 
 EMBEDDED = "embedded"
+# What TANBA_NAMESPACE may hold: valid in Kafka topic names and in Elasticsearch index names.
+NAMESPACE_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
 def setting(default: Any, env: str, doc: str) -> Any:
@@ -121,10 +124,20 @@ class Settings:
         "TANBA_JURISDICTIONS",
         "Jurisdiction registry file; empty means the one shipped with Tanba.",
     )
+    geoip: str = setting(
+        "auto",
+        "TANBA_GEOIP",
+        "IP-to-country database for the server_ip signal: a .mmdb, .dat or .csv (network,country) file, 'auto' (Debian's geoip-database when installed) or 'none'.",
+    )
     metrics_port: int = setting(
         0,
         "TANBA_METRICS_PORT",
         "Port for a worker's Prometheus metrics; 0 turns the endpoint off.",
+    )
+    namespace: str = setting(
+        "",
+        "TANBA_NAMESPACE",
+        "Prefix of Kafka topic and group names and Elasticsearch index names, so several installations (or test runs) share one cluster: lower-case letters, digits and '-'; empty for none.",
     )
 
     @classmethod
@@ -164,6 +177,11 @@ class Settings:
             raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
+        if self.namespace and not NAMESPACE_PATTERN.fullmatch(self.namespace):
+            raise SettingsError(
+                f"TANBA_NAMESPACE={self.namespace!r} is not usable in Kafka and Elasticsearch "
+                "names: use 1-40 lower-case letters, digits and '-', starting with a letter or digit."
+            )
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some fields changed (for tests and sub-commands)."""

@@ -2,6 +2,11 @@
 
 Every input is checked before anything is written, so a manifest with one bad
 row registers nothing and reports every bad row with its line number.
+
+A licensee is written ``DOMAIN[:FROM[:UNTIL]]`` with ISO dates (``partner.kz``,
+``partner.kz:2026-01-01:2026-12-31``, ``partner.kz::2026-06-30``). A manifest
+may add the optional columns ``owner_home``, ``author_death_year`` and
+``publication_year`` after the required ones.
 """
 
 from __future__ import annotations
@@ -9,7 +14,8 @@ from __future__ import annotations
 import csv
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from fingerprint.compute import fingerprint_file
@@ -20,6 +26,7 @@ from tanba.exceptions import InputError
 from tanba.schemas.works import Licence, Work
 
 MANIFEST_HEADER = ("path", "work_id", "owner", "title", "territories", "licensees")
+MANIFEST_OPTIONAL = ("owner_home", "author_death_year", "publication_year")
 _WORK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)([a-z0-9\u00a1-\uffff-]{1,63}\.)*[a-z0-9\u00a1-\uffff-]{1,63}$"
@@ -37,8 +44,9 @@ class WorkSpec:
     territories: tuple[str, ...] = ()
     licensees: tuple[str, ...] = ()
     owner_home: str = ""
+    author_death_year: int | None = None
+    publication_year: int | None = None
     where: str = ""  # for error messages: "manifest.csv line 3"
-    licences: tuple[Licence, ...] = field(default=())
 
 
 def register(app: App, specs: Sequence[WorkSpec]) -> list[Work]:
@@ -76,12 +84,10 @@ def _build(app: App, spec: WorkSpec) -> Work:
         raise InputError(
             f"{where}unknown territory {', '.join(unknown)}; use one of {', '.join(app.jurisdictions.codes())}"
         )
-    licences = list(spec.licences)
-    for domain in spec.licensees:
-        d = domain.strip().lower().strip(".")
-        if not _DOMAIN.match(d):
-            raise InputError(f"{where}licensee {domain!r} is not a domain name such as example.kz")
-        licences.append(Licence(domain=d))
+    licences = [_licence(text, where) for text in spec.licensees]
+    owner_home = spec.owner_home.strip().upper()
+    if owner_home and owner_home not in app.jurisdictions:
+        raise InputError(f"{where}unknown owner home {owner_home!r}; use a code such as KZ")
     # Storing the blob before every row is checked is harmless: an unreferenced blob is inert.
     sha256 = app.blobs.put_file(spec.path)
     try:
@@ -97,7 +103,9 @@ def _build(app: App, spec: WorkSpec) -> Work:
         filename=spec.path.name,
         territories=list(territories),
         licences=licences,
-        owner_home=spec.owner_home.upper(),
+        owner_home=owner_home,
+        author_death_year=spec.author_death_year,
+        publication_year=spec.publication_year,
         registered_at=iso(app.clock.now()),
         fingerprint=fingerprint,
     )
@@ -111,9 +119,11 @@ def read_manifest(path: Path) -> list[WorkSpec]:
         raise InputError(f"cannot read manifest {path}: {exc}") from None
     rows = csv.reader(text.splitlines())
     header = tuple(h.strip() for h in next(rows, []))
-    if header[: len(MANIFEST_HEADER)] != MANIFEST_HEADER:
+    extra = [h for h in header[len(MANIFEST_HEADER) :] if h not in MANIFEST_OPTIONAL]
+    if header[: len(MANIFEST_HEADER)] != MANIFEST_HEADER or extra:
         raise InputError(
-            f"{path}: the first line must be the header {','.join(MANIFEST_HEADER)} (found {','.join(header)!r})"
+            f"{path}: the first line must be the header {','.join(MANIFEST_HEADER)}"
+            f" optionally followed by {','.join(MANIFEST_OPTIONAL)} (found {','.join(header)!r})"
         )
     specs = []
     for line, row in enumerate(rows, start=2):
@@ -122,6 +132,7 @@ def read_manifest(path: Path) -> list[WorkSpec]:
         if len(row) != len(header):
             raise InputError(f"{path} line {line}: {len(row)} fields, the header has {len(header)}")
         cells = dict(zip(header, (c.strip() for c in row), strict=True))
+        where = f"{path} line {line}"
         file = Path(cells["path"])
         specs.append(
             WorkSpec(
@@ -131,10 +142,43 @@ def read_manifest(path: Path) -> list[WorkSpec]:
                 work_id=cells["work_id"],
                 territories=_split(cells["territories"]),
                 licensees=_split(cells["licensees"]),
-                where=f"{path} line {line}",
+                owner_home=cells.get("owner_home", ""),
+                author_death_year=_year(cells.get("author_death_year", ""), where),
+                publication_year=_year(cells.get("publication_year", ""), where),
+                where=where,
             )
         )
     return specs
+
+
+def _licence(text: str, where: str) -> Licence:
+    """Parse ``DOMAIN[:FROM[:UNTIL]]``."""
+    domain, _, dates = text.strip().partition(":")
+    valid_from, _, valid_until = dates.partition(":")
+    d = domain.lower().strip(".")
+    if not _DOMAIN.match(d):
+        raise InputError(
+            f"{where}licensee {text!r} is not DOMAIN[:FROM[:UNTIL]] such as partner.kz"
+        )
+    for day in (valid_from, valid_until):
+        try:
+            if day:
+                date.fromisoformat(day)
+        except ValueError:
+            raise InputError(
+                f"{where}licensee {text!r}: {day!r} is not a date YYYY-MM-DD"
+            ) from None
+    if valid_from and valid_until and valid_until < valid_from:
+        raise InputError(f"{where}licensee {text!r} ends before it starts")
+    return Licence(domain=d, valid_from=valid_from, valid_until=valid_until)
+
+
+def _year(cell: str, where: str) -> int | None:
+    if not cell:
+        return None
+    if not cell.isdigit() or not 1000 <= int(cell) <= 2100:
+        raise InputError(f"{where}: {cell!r} is not a year such as 1965")
+    return int(cell)
 
 
 def _split(cell: str) -> tuple[str, ...]:

@@ -196,6 +196,7 @@ class SiteSpider(Spider):
             self._parsed.add(key)
             self._seen.add(key)
             self.tally.pages += 1
+            self.tally.page_urls.append(response.url)
             yield from self._page(response)
         yield from self._pump()
 

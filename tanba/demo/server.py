@@ -76,14 +76,19 @@ Site = Path | Mapping[str, Content]
 
 
 class SiteServer:
-    """Serves ``sites`` on 127.0.0.1 from a background thread; use it as a context manager."""
+    """Serves ``sites`` on a loopback address from a background thread; a context manager.
 
-    def __init__(self, sites: Mapping[str, Site], port: int = 0) -> None:
+    ``address`` may be any 127.x.y.z, so tests can place a site on an address an
+    IP-to-country table maps to a state.
+    """
+
+    def __init__(self, sites: Mapping[str, Site], port: int = 0, address: str = "127.0.0.1") -> None:
+        self.address = address
         self.sites = {name.lower(): site for name, site in sites.items()}
         self.requests: dict[str, list[str]] = defaultdict(list)
         self.log: list[RequestLog] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), self._handler_class())
+        self._httpd = ThreadingHTTPServer((address, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
@@ -118,7 +123,7 @@ class SiteServer:
         """``--resolve`` arguments mapping ``hosts`` (default: every site) to this server."""
         args: list[str] = []
         for host in hosts or list(self.sites):
-            args += ["--resolve", f"{host}:{self.port}:127.0.0.1"]
+            args += ["--resolve", f"{host}:{self.port}:{self.address}"]
         return args
 
     def lookup(self, host: str, path: str) -> Reply | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from tanba.schemas.base import Event, Model
 
 
@@ -19,6 +21,7 @@ class TargetReport(Model):
     too_large: int = 0
     http_errors: int = 0
     errors: int = 0
+    page_urls: list[str] = Field(default_factory=list)  # pages parsed, for take-down checks
 
 
 class CrawlFinished(Event):

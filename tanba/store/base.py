@@ -83,6 +83,16 @@ class AlertStore(ABC):
         self._replace(updated)
         return updated
 
+    def record_miss(self, alert_id: str, crawl_id: str) -> Alert:
+        """Note that crawl ``crawl_id`` fetched the alert's page without finding the copy."""
+        alert = self.get(alert_id)
+        if alert is None:
+            raise InputError(f"no alert {alert_id!r}")
+        if crawl_id not in alert.missed_crawls:
+            alert = alert.model_copy(update={"missed_crawls": [*alert.missed_crawls, crawl_id]})
+            self._replace(alert)
+        return alert
+
     @abstractmethod
     def _replace(self, alert: Alert) -> None:
         """Overwrite an alert as given (used by status changes, not by the matcher)."""

@@ -8,7 +8,6 @@ in a subprocess and checks the exact set of alerts.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sqlite3
@@ -21,31 +20,12 @@ import pytest
 
 from tanba.demo.server import SiteServer
 from tanba.demo.site import KINO, PARTNER, DemoSite, build
+from tests.support.cli import json_lines, ok, tanba
 
 
 @pytest.fixture(scope="module")
 def demo() -> DemoSite:
     return build()
-
-
-def tanba(home: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tanba.cli", "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        env={**os.environ, "TANBA_CRAWL_DELAY_S": "0"},
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def alert_keys(home: Path) -> list[tuple[str, str, str, str]]:
