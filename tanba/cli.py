@@ -7,12 +7,13 @@ says what to do, and exit with status 2; nothing else is printed for them.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -301,76 +302,58 @@ def _worker(app: App, args: argparse.Namespace) -> int:
 # --- local files ---------------------------------------------------------------
 
 
-def _match(app: App, args: argparse.Namespace) -> int:
+def _local_fingerprints(app: App, files: list[Path]) -> Iterator[tuple[Path, Any]]:
+    """Fingerprint local files, printing why for those that cannot be (they are skipped)."""
     from fingerprint.compute import fingerprint_file
     from fingerprint.exceptions import Unfingerprintable
+
+    for f in files:
+        try:
+            with open(f, "rb") as opened:
+                digest = hashlib.file_digest(opened, "sha256").hexdigest()
+            yield f, fingerprint_file(f, digest, app.settings)
+        except (Unfingerprintable, OSError) as exc:
+            print(f"tanba: {f}: {exc}", file=sys.stderr)
+
+
+def _match(app: App, args: argparse.Namespace) -> int:
     from matcher.match import Matcher
 
     matcher = Matcher(app.settings)
     for work in app.works.all().values():
         matcher.add(work)
-    failed = 0
-    for f in args.files:
-        try:
-            fingerprint = fingerprint_file(f, _sha256(f), app.settings)
-        except (Unfingerprintable, OSError) as exc:
-            print(f"tanba: {f}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
+    done = 0
+    for f, fingerprint in _local_fingerprints(app, args.files):
+        done += 1
         rows = []
         for m in matcher.match(fingerprint):
-            row = {
-                "file": str(f),
-                "work_id": m.work.work_id,
-                "media": m.work.media,
-                "score": m.score,
-            }
-            row |= {"title": m.work.title, "owner": m.work.owner}
+            row: dict[str, Any] = {"file": str(f), "work_id": m.work.work_id, "media": m.work.media}
+            row |= {"score": m.score, "title": m.work.title, "owner": m.work.owner}
             if m.detail.offset_s is not None:
                 row["offset_s"] = m.detail.offset_s
             rows.append(row)
         if args.json:
             _emit(rows, True, ())
         else:
-            print(
-                f"{f}: "
-                + (", ".join(f"{r['work_id']} ({r['score']:.2f})" for r in rows) or "no match")
-            )
-    return 1 if failed else 0
+            found = ", ".join(f"{r['work_id']} ({r['score']:.2f})" for r in rows)
+            print(f"{f}: {found or 'no match'}")
+    return 0 if done == len(args.files) else 1
 
 
 def _fingerprint(app: App, args: argparse.Namespace) -> int:
-    from fingerprint.compute import fingerprint_file
-    from fingerprint.exceptions import Unfingerprintable
-
-    failed = 0
-    for f in args.files:
-        try:
-            fp = fingerprint_file(f, _sha256(f), app.settings)
-        except (Unfingerprintable, OSError) as exc:
-            print(f"tanba: {f}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        row: dict[str, Any] = {"file": str(f), **fp.model_dump(mode="json", exclude_none=True)}
+    done = 0
+    for f, fp in _local_fingerprints(app, args.files):
+        done += 1
         if args.json:
+            row = {"file": str(f), **fp.model_dump(mode="json", exclude_none=True)}
             print(json.dumps(row, ensure_ascii=False, sort_keys=True))
         elif fp.image is not None:
-            print(
-                f"{f}: image {fp.image.width}x{fp.image.height} "
-                + " ".join(f"{h.algorithm}={h.value}" for h in fp.image.hashes)
-            )
+            hashes = " ".join(f"{h.algorithm}/{h.variant}={h.value}" for h in fp.image.hashes)
+            print(f"{f}: image {fp.image.width}x{fp.image.height} {hashes}")
         elif fp.audio is not None:
-            print(
-                f"{f}: audio {fp.audio.duration_s:.1f} s, {len(fp.audio.items())} Chromaprint items"
-            )
-    return 1 if failed else 0
-
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+            items = len(fp.audio.items())
+            print(f"{f}: audio {fp.audio.duration_s:.1f} s, {items} Chromaprint items")
+    return 0 if done == len(args.files) else 1
 
 
 # --- alerts and logs ------------------------------------------------------------
