@@ -28,7 +28,7 @@ def test_import_registers_every_row_with_lists_and_relative_paths(
         f"{photos[1]},,Studio,,,",
     ]
     works = register(app, read_manifest(manifest(tmp_path, rows)))
-    assert [w.work_id for w in works][0] == "w-a"
+    assert works[0].work_id == "w-a"
     a = app.works.get("w-a")
     assert a.territories == ["KZ", "RU"]
     assert [(lic.domain, lic.valid_from, lic.valid_until) for lic in a.licences] == [
