@@ -82,7 +82,9 @@ class SiteServer:
     IP-to-country table maps to a state.
     """
 
-    def __init__(self, sites: Mapping[str, Site], port: int = 0, address: str = "127.0.0.1") -> None:
+    def __init__(
+        self, sites: Mapping[str, Site], port: int = 0, address: str = "127.0.0.1"
+    ) -> None:
         self.address = address
         self.sites = {name.lower(): site for name, site in sites.items()}
         self.requests: dict[str, list[str]] = defaultdict(list)
