@@ -1,0 +1,200 @@
+"""Alerts as the console shows them: filters from a request, scoped reads, checked status changes.
+
+Every read goes through :meth:`Principal.scope` (lists, counts) or
+:meth:`Principal.may_see` (one alert); an alert a caller may not see is
+"not found", the same answer as for an id that does not exist, so ids of other
+organisations' alerts cannot be probed.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Literal
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from console.exceptions import Forbidden
+from tanba.access import Principal
+from tanba.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
+from tanba.clock import Clock, iso
+from tanba.exceptions import InputError, NotFound
+from tanba.store import AlertPage, AlertQuery, AlertStore
+from tanba.store.base import CountKey
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+COUNT_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day", "status", "work_id", "target")
+
+
+class AlertFilters(BaseModel):
+    """What the alerts list and the API take as query parameters; empty means no filter."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    jurisdiction: str = ""
+    work_id: str = ""
+    site: str = ""
+    status: str = ""
+    media: Literal["", "image", "audio"] = ""
+    target: str = ""
+    since: str = Field(default="", description="first day, YYYY-MM-DD (by last seen)")
+    until: str = Field(default="", description="last day, YYYY-MM-DD, inclusive")
+    sort: Literal["recent", "score"] = "recent"
+    page: int = Field(default=1, ge=1, le=1_000_000)
+    per_page: int = Field(default=50, ge=1, le=200)
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.strip().upper()
+
+    @field_validator("work_id", "site", "target")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        if v and v not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        return v
+
+    @field_validator("since", "until")
+    @classmethod
+    def _day(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            if not _DAY.match(v):
+                raise ValueError("dates are written YYYY-MM-DD")
+            date.fromisoformat(v)
+        return v
+
+    def query(self, principal: Principal, *, paged: bool = True) -> AlertQuery:
+        """The store query for these filters, narrowed to what ``principal`` may see."""
+        until = ""
+        if self.until:
+            until = (date.fromisoformat(self.until) + timedelta(days=1)).isoformat()
+        query = AlertQuery(
+            jurisdiction=self.jurisdiction,
+            work_id=self.work_id,
+            site=self.site,
+            status=self.status,
+            media=self.media,
+            target=self.target,
+            since=self.since,
+            until=until,
+            sort="score" if self.sort == "score" else "last_seen",
+            descending=True,
+            limit=self.per_page if paged else 0,
+            offset=(self.page - 1) * self.per_page if paged else 0,
+        )
+        return principal.scope(query)
+
+    def link(self, **changes: object) -> str:
+        """The query string of these filters with some changed (for page and sort links)."""
+        values = self.model_dump() | changes
+        defaults = AlertFilters().model_dump()
+        return urlencode({k: v for k, v in values.items() if v != defaults[k]})
+
+    def active(self) -> bool:
+        return any(
+            getattr(self, k)
+            for k in (
+                "jurisdiction",
+                "work_id",
+                "site",
+                "status",
+                "media",
+                "target",
+                "since",
+                "until",
+            )
+        )
+
+
+def search(store: AlertStore, principal: Principal, filters: AlertFilters) -> AlertPage:
+    return store.search(filters.query(principal))
+
+
+def counts(
+    store: AlertStore, principal: Principal, filters: AlertFilters, key: CountKey
+) -> dict[str, int]:
+    return store.count_by(key, filters.query(principal, paged=False))
+
+
+class CountCache:
+    """Recent ``count_by`` answers for the charts, kept ``ttl_s`` seconds.
+
+    Counting by site or day reads every matching alert (a GROUP BY over 100k rows
+    takes a few hundred ms), while people page and re-sort the same filtered list;
+    the charts may lag the list by up to ``ttl_s``. The key is the scoped query, so
+    two callers with different scopes never share an answer.
+    """
+
+    def __init__(
+        self, store: AlertStore, ttl_s: float = 30.0, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl = ttl_s
+        self._now = now
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, AlertQuery], tuple[float, dict[str, int]]] = (
+            OrderedDict()
+        )
+
+    def counts(self, principal: Principal, filters: AlertFilters, key: CountKey) -> dict[str, int]:
+        query = replace(filters.query(principal, paged=False), sort="last_seen")
+        cache_key = (key, query)
+        with self._lock:
+            hit = self._entries.get(cache_key)
+            if hit is not None and self._now() - hit[0] < self._ttl:
+                return hit[1]
+        value = self._store.count_by(key, query)
+        with self._lock:
+            self._entries[cache_key] = (self._now(), value)
+            while len(self._entries) > 256:
+                self._entries.popitem(last=False)
+        return value
+
+
+def visible(store: AlertStore, principal: Principal, alert_id: str) -> Alert:
+    """The alert if ``principal`` may see it; NotFound otherwise (whether it exists or not)."""
+    alert = store.get(alert_id)
+    if alert is None or not principal.may_see(alert):
+        raise NotFound("no such alert, or not one you may see; go back to the alerts list")
+    return alert
+
+
+def next_statuses(principal: Principal, alert: Alert) -> tuple[str, ...]:
+    """The statuses this caller may move the alert to now (none for operators)."""
+    return TRANSITIONS[alert.status] if principal.may_change_status(alert) else ()
+
+
+def change_status(
+    store: AlertStore,
+    principal: Principal,
+    alert_id: str,
+    status: str,
+    comment: str,
+    clock: Clock,
+) -> Alert:
+    """Move a visible alert to ``status``; Forbidden for roles that may not, InputError if invalid."""
+    alert = visible(store, principal, alert_id)
+    if not principal.may_change_status(alert):
+        raise Forbidden("your role may look at alerts but not change their status")
+    if status not in STATUSES:
+        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    change = StatusChange(
+        status=status,  # type: ignore[arg-type]
+        actor=principal.name,
+        at=iso(clock.now()),
+        comment=comment.strip()[:2000],
+    )
+    return store.change_status(alert.id, change)

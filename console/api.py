@@ -1,0 +1,572 @@
+"""The JSON API under ``/api``: everything the pages do, for scripts and other tools.
+
+Authentication is a session cookie (with the CSRF token on writes) or an API
+token (``Authorization: Bearer tnb_...``). Every route narrows what it reads
+with the caller's :class:`~tanba.access.Principal`; see :mod:`console.alerts`
+and :mod:`console.works` for the rules.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi.responses import FileResponse, Response
+from pydantic import BaseModel, Field
+
+from console import alerts as alert_rules
+from console import works as work_rules
+from console.alerts import AlertFilters
+from console.auth import Caller, caller, console_of, require
+from console.crawls import CrawlRun
+from console.evidence import export_evidence
+from console.exceptions import Forbidden
+from console.media import blob_type, is_inline, thumbnail
+from console.sessions import ApiToken
+from console.stats import target_statistics
+from console.targets import StoredTarget, TargetSpec
+from console.users import User
+from console.web import Console
+from tanba.alerts import Alert
+from tanba.exceptions import NotFound
+from tanba.schemas.works import Licence, Work
+from tanba.store.base import CountKey
+
+router = APIRouter(prefix="/api")
+
+AnyUser = Annotated[Caller, Depends(caller)]
+Operator = Annotated[Caller, Depends(require("operator", "admin"))]
+Admin = Annotated[Caller, Depends(require("admin"))]
+Filters = Annotated[AlertFilters, Query()]
+
+
+def _console(request: Request) -> Console:
+    return console_of(request)
+
+
+ConsoleDep = Annotated[Console, Depends(_console)]
+
+
+# --- models --------------------------------------------------------------------------
+
+
+class UserOut(BaseModel):
+    username: str
+    role: str
+    org: str = ""
+    jurisdiction: str = ""
+    language: str
+    disabled: bool = False
+    created_at: str = ""
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(**user.__dict__)
+
+
+class UserIn(BaseModel):
+    username: str
+    password: str = Field(min_length=1)
+    role: str
+    org: str = ""
+    jurisdiction: str = ""
+    language: str = "ru"
+
+
+class UserPatch(BaseModel):
+    role: str | None = None
+    org: str | None = None
+    jurisdiction: str | None = None
+    language: str | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+class LanguageIn(BaseModel):
+    language: str
+
+
+class TokenIn(BaseModel):
+    label: str = ""
+
+
+class TokenOut(BaseModel):
+    id: str
+    label: str
+    created_at: str
+    last_used_at: str = ""
+
+    @classmethod
+    def of(cls, token: ApiToken) -> TokenOut:
+        return cls(
+            id=token.id,
+            label=token.label,
+            created_at=token.created_at,
+            last_used_at=token.last_used_at,
+        )
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret; shown once, keep it safe")
+
+
+class AlertSummary(BaseModel):
+    id: str
+    work_id: str
+    work_title: str
+    owner: str
+    media: str
+    score: float
+    jurisdiction: str
+    site: str
+    target: str
+    page_url: str
+    page_title: str
+    media_url: str
+    status: str
+    first_seen: str
+    last_seen: str
+
+    @classmethod
+    def of(cls, a: Alert) -> AlertSummary:
+        return cls(**{name: getattr(a, name) for name in cls.model_fields})
+
+
+class AlertList(BaseModel):
+    total: int
+    page: int
+    per_page: int
+    pages: int
+    alerts: list[AlertSummary]
+
+
+class AlertDetail(BaseModel):
+    alert: Alert
+    next_statuses: list[str]
+
+
+class StatusIn(BaseModel):
+    status: str
+    comment: str = ""
+
+
+class Counts(BaseModel):
+    key: str
+    counts: dict[str, int]
+
+
+class WorkOut(BaseModel):
+    work_id: str
+    owner: str
+    title: str
+    media: str
+    sha256: str
+    filename: str
+    territories: list[str]
+    licences: list[Licence]
+    owner_home: str
+    registered_at: str
+    alerts_by_jurisdiction: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, w: Work, counts: dict[str, int] | None = None) -> WorkOut:
+        data = {
+            name: getattr(w, name) for name in cls.model_fields if name != "alerts_by_jurisdiction"
+        }
+        return cls(**data, alerts_by_jurisdiction=counts or {})
+
+
+class JurisdictionOut(BaseModel):
+    code: str
+    status: str
+    names: dict[str, str]
+
+
+class CrawlRunOut(BaseModel):
+    id: str
+    target: str
+    started_at: str
+    started_by: str
+    finished_at: str
+    returncode: int | None
+    running: bool
+
+    @classmethod
+    def of(cls, run: CrawlRun) -> CrawlRunOut:
+        return cls(
+            id=run.id,
+            target=run.target,
+            started_at=run.started_at,
+            started_by=run.started_by,
+            finished_at=run.finished_at,
+            returncode=run.returncode,
+            running=run.running,
+        )
+
+
+class TargetOut(BaseModel):
+    spec: TargetSpec
+    created_at: str
+    updated_at: str
+    updated_by: str
+    last_run: CrawlRunOut | None = None
+
+    @classmethod
+    def of(cls, stored: StoredTarget, last: CrawlRun | None) -> TargetOut:
+        return cls(
+            spec=stored.spec,
+            created_at=stored.created_at,
+            updated_at=stored.updated_at,
+            updated_by=stored.updated_by,
+            last_run=CrawlRunOut.of(last) if last else None,
+        )
+
+
+class DayOut(BaseModel):
+    day: str
+    crawls: int
+    pages: int
+    media: int
+    errors: int
+    matches: int
+    confirmed: int
+    yield_per_k: float
+
+
+class StatsOut(BaseModel):
+    target: str
+    crawls: int
+    pages: int
+    media: int
+    errors: int
+    matches: int
+    confirmed: int
+    yield_per_k: float = Field(description="confirmed alerts per thousand pages")
+    last_crawl_at: str
+    days: list[DayOut]
+
+
+# --- me --------------------------------------------------------------------------------
+
+
+@router.get("/me", response_model=UserOut, tags=["account"])
+def me(who: AnyUser) -> UserOut:
+    return UserOut.of(who.user)
+
+
+@router.put("/me/language", response_model=UserOut, tags=["account"])
+def set_language(body: LanguageIn, who: AnyUser, c: ConsoleDep) -> UserOut:
+    return UserOut.of(c.users.update(who.user.username, language=body.language))
+
+
+@router.get("/me/tokens", response_model=list[TokenOut], tags=["account"])
+def my_tokens(who: AnyUser, c: ConsoleDep) -> list[TokenOut]:
+    return [TokenOut.of(t) for t in c.sessions.tokens(who.user.username)]
+
+
+@router.post("/me/tokens", response_model=TokenCreated, status_code=201, tags=["account"])
+def new_token(body: TokenIn, who: AnyUser, c: ConsoleDep) -> TokenCreated:
+    token, raw = c.sessions.issue_token(who.user.username, body.label)
+    return TokenCreated(**TokenOut.of(token).model_dump(), token=raw)
+
+
+@router.delete("/me/tokens/{token_id}", status_code=204, tags=["account"])
+def revoke_token(token_id: str, who: AnyUser, c: ConsoleDep) -> Response:
+    c.sessions.revoke_token(who.user.username, token_id)
+    return Response(status_code=204)
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+
+@router.get("/alerts", response_model=AlertList, tags=["alerts"])
+def list_alerts(filters: Filters, who: AnyUser, c: ConsoleDep) -> AlertList:
+    page = alert_rules.search(c.app.store, who.principal, filters)
+    return AlertList(
+        total=page.total,
+        page=filters.page,
+        per_page=filters.per_page,
+        pages=max(1, math.ceil(page.total / filters.per_page)),
+        alerts=[AlertSummary.of(a) for a in page.alerts],
+    )
+
+
+@router.get("/alerts/counts/{key}", response_model=Counts, tags=["alerts"])
+def count_alerts(key: CountKey, filters: Filters, who: AnyUser, c: ConsoleDep) -> Counts:
+    return Counts(key=key, counts=alert_rules.counts(c.app.store, who.principal, filters, key))
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertDetail, tags=["alerts"])
+def get_alert(alert_id: str, who: AnyUser, c: ConsoleDep) -> AlertDetail:
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    return AlertDetail(
+        alert=alert, next_statuses=list(alert_rules.next_statuses(who.principal, alert))
+    )
+
+
+@router.post("/alerts/{alert_id}/status", response_model=AlertDetail, tags=["alerts"])
+def change_status(alert_id: str, body: StatusIn, who: AnyUser, c: ConsoleDep) -> AlertDetail:
+    alert = alert_rules.change_status(
+        c.app.store, who.principal, alert_id, body.status, body.comment, c.app.clock
+    )
+    return AlertDetail(
+        alert=alert, next_statuses=list(alert_rules.next_statuses(who.principal, alert))
+    )
+
+
+@router.get(
+    "/alerts/{alert_id}/media",
+    tags=["alerts"],
+    response_class=FileResponse,
+    responses={200: {"description": "the found copy, as fetched"}},
+)
+def alert_media(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    return blob_response(c, alert.media_sha256)
+
+
+@router.get("/alerts/{alert_id}/thumbnail", tags=["alerts"], response_class=FileResponse)
+def alert_thumbnail(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    return thumbnail_response(c, alert.media_sha256)
+
+
+@router.post(
+    "/alerts/{alert_id}/evidence",
+    tags=["alerts"],
+    response_class=FileResponse,
+    responses={501: {"description": "evidence export is not installed"}},
+)
+def alert_evidence(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    return evidence_response(c, who, alert_id)
+
+
+def evidence_response(c: Console, who: Caller, alert_id: str) -> FileResponse:
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    if who.user.role == "operator":
+        raise Forbidden("operators do not export evidence; an agency or the rights holder does")
+    stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    out = c.app.settings.path("console", "evidence", f"{alert.id}-{stamp}.zip")
+    path = export_evidence(c.app, alert.id, out, who.principal, who.user.language)
+    return FileResponse(path, filename=path.name, content_disposition_type="attachment")
+
+
+def blob_response(c: Console, sha256: str) -> FileResponse:
+    if not c.app.blobs.exists(sha256):
+        raise NotFound("the media file is not stored here (blob missing)")
+    kind = blob_type(c.app.blobs, sha256)
+    return FileResponse(
+        c.app.blobs.path(sha256),
+        media_type=kind,
+        content_disposition_type="inline" if is_inline(kind) else "attachment",
+        filename=sha256[:16],
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+def thumbnail_response(c: Console, sha256: str) -> FileResponse:
+    if not c.app.blobs.exists(sha256):
+        raise NotFound("the media file is not stored here (blob missing)")
+    path = thumbnail(
+        c.app.blobs,
+        sha256,
+        c.app.settings.home / "console" / "thumbnails",
+        c.app.settings.image_max_pixels,
+    )
+    return FileResponse(
+        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    )
+
+
+# --- works -------------------------------------------------------------------------------
+
+
+@router.get("/works", response_model=list[WorkOut], tags=["works"])
+def list_works(who: AnyUser, c: ConsoleDep) -> list[WorkOut]:
+    counts = work_rules.alert_counts(c.app.store, who.principal, c.app.jurisdictions.codes())
+    return [
+        WorkOut.of(w, counts.get(w.work_id)) for w in work_rules.visible_works(c.app, who.principal)
+    ]
+
+
+@router.post("/works", response_model=WorkOut, status_code=201, tags=["works"])
+def upload_work(
+    who: AnyUser,
+    c: ConsoleDep,
+    file: Annotated[UploadFile, File(description="an image or audio file")],
+    title: Annotated[str, Form()] = "",
+    work_id: Annotated[str, Form()] = "",
+    owner: Annotated[
+        str, Form(description="administrators only; rights holders register as their organisation")
+    ] = "",
+    owner_home: Annotated[str, Form()] = "",
+    territories: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI reads, never mutates
+    licensees: Annotated[list[str], Form()] = [],  # noqa: B006
+) -> WorkOut:
+    work = work_rules.register_upload(
+        c.app,
+        who.principal,
+        file.file,
+        file.filename or "upload",
+        owner=owner,
+        title=title,
+        work_id=work_id,
+        territories=_split(territories),
+        licensees=_split(licensees),
+        owner_home=owner_home,
+    )
+    return WorkOut.of(work)
+
+
+def _split(values: list[str]) -> list[str]:
+    """Form lists may come as repeated fields or as one comma/space-separated field."""
+    return [p for v in values for p in v.replace(",", " ").replace(";", " ").split() if p]
+
+
+@router.get("/works/{work_id}", response_model=WorkOut, tags=["works"])
+def get_work(work_id: str, who: AnyUser, c: ConsoleDep) -> WorkOut:
+    work = work_rules.visible_work(c.app, who.principal, work_id)
+    counts = c.app.store.count_by(
+        "jurisdiction", who.principal.scope(alert_rules.AlertQuery(work_id=work.work_id))
+    )
+    return WorkOut.of(work, counts)
+
+
+@router.patch("/works/{work_id}", response_model=WorkOut, tags=["works"])
+def edit_work(work_id: str, body: work_rules.WorkEdit, who: AnyUser, c: ConsoleDep) -> WorkOut:
+    return WorkOut.of(work_rules.edit(c.app, who.principal, work_id, body))
+
+
+@router.get("/works/{work_id}/media", tags=["works"], response_class=FileResponse)
+def work_media(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    work = work_rules.visible_work(c.app, who.principal, work_id)
+    return blob_response(c, work.sha256)
+
+
+@router.get("/works/{work_id}/thumbnail", tags=["works"], response_class=FileResponse)
+def work_thumbnail(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    work = work_rules.visible_work(c.app, who.principal, work_id)
+    return thumbnail_response(c, work.sha256)
+
+
+@router.get("/jurisdictions", response_model=list[JurisdictionOut], tags=["works"])
+def jurisdictions(who: AnyUser, c: ConsoleDep) -> list[JurisdictionOut]:
+    return [
+        JurisdictionOut(code=j.code, status=j.status, names=dict(j.names))
+        for j in c.app.jurisdictions
+    ]
+
+
+# --- targets -----------------------------------------------------------------------------
+
+
+@router.get("/targets", response_model=list[TargetOut], tags=["targets"])
+def list_targets(who: Operator, c: ConsoleDep) -> list[TargetOut]:
+    return [TargetOut.of(t, c.runs.last(t.spec.name)) for t in c.targets.all()]
+
+
+@router.post("/targets", response_model=TargetOut, status_code=201, tags=["targets"])
+def add_target(spec: TargetSpec, who: Operator, c: ConsoleDep) -> TargetOut:
+    return TargetOut.of(c.targets.add(spec, who.user.username), None)
+
+
+@router.get("/targets/{name}", response_model=TargetOut, tags=["targets"])
+def get_target(name: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    return TargetOut.of(c.targets.require(name), c.runs.last(name))
+
+
+@router.put("/targets/{name}", response_model=TargetOut, tags=["targets"])
+def edit_target(name: str, spec: TargetSpec, who: Operator, c: ConsoleDep) -> TargetOut:
+    return TargetOut.of(c.targets.update(name, spec, who.user.username), c.runs.last(name))
+
+
+@router.post("/targets/{name}/pause", response_model=TargetOut, tags=["targets"])
+def pause_target(name: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    return TargetOut.of(c.targets.set_paused(name, True, who.user.username), c.runs.last(name))
+
+
+@router.post("/targets/{name}/resume", response_model=TargetOut, tags=["targets"])
+def resume_target(name: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    return TargetOut.of(c.targets.set_paused(name, False, who.user.username), c.runs.last(name))
+
+
+@router.post("/targets/{name}/crawl", response_model=CrawlRunOut, status_code=202, tags=["targets"])
+def start_crawl(name: str, who: Operator, c: ConsoleDep) -> CrawlRunOut:
+    return CrawlRunOut.of(
+        c.launcher.start(c.targets.validate(c.targets.require(name).spec), who.user.username)
+    )
+
+
+@router.get("/targets/{name}/runs", response_model=list[CrawlRunOut], tags=["targets"])
+def target_runs(name: str, who: Operator, c: ConsoleDep) -> list[CrawlRunOut]:
+    c.targets.require(name)
+    return [CrawlRunOut.of(r) for r in c.runs.runs(name)]
+
+
+@router.get("/targets/{name}/stats", response_model=StatsOut, tags=["targets"])
+def target_stats(name: str, who: Operator, c: ConsoleDep) -> StatsOut:
+    c.targets.require(name)
+    return stats_out(c, name)
+
+
+def stats_out(c: Console, name: str) -> StatsOut:
+    s = target_statistics(name, c.reports, c.app.store)
+    days = [DayOut(**d.__dict__, yield_per_k=d.yield_per_k) for d in s.days]
+    data: dict[str, Any] = {k: v for k, v in s.__dict__.items() if k != "days"}
+    return StatsOut(**data, yield_per_k=s.yield_per_k, days=days)
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+@router.get("/users", response_model=list[UserOut], tags=["users"])
+def list_users(who: Admin, c: ConsoleDep) -> list[UserOut]:
+    return [UserOut.of(u) for u in c.users.all()]
+
+
+@router.post("/users", response_model=UserOut, status_code=201, tags=["users"])
+def add_user(body: UserIn, who: Admin, c: ConsoleDep) -> UserOut:
+    user = c.users.add(
+        body.username,
+        body.password,
+        body.role,
+        org=body.org,
+        jurisdiction=body.jurisdiction,
+        language=body.language,
+    )
+    return UserOut.of(user)
+
+
+@router.get("/users/{username}", response_model=UserOut, tags=["users"])
+def get_user(username: str, who: Admin, c: ConsoleDep) -> UserOut:
+    return UserOut.of(c.users.require(username))
+
+
+@router.patch("/users/{username}", response_model=UserOut, tags=["users"])
+def edit_user(username: str, body: UserPatch, who: Admin, c: ConsoleDep) -> UserOut:
+    return UserOut.of(update_user(c, who, username, body))
+
+
+def update_user(c: Console, who: Caller, username: str, body: UserPatch) -> User:
+    if username == who.user.username and (body.disabled or (body.role and body.role != "admin")):
+        raise Forbidden("you cannot disable yourself or drop your own administrator role")
+    before = c.users.require(username)
+    user = c.users.update(username, **body.model_dump())
+    scope = ("role", "org", "jurisdiction", "disabled")
+    if body.password is not None or any(getattr(user, k) != getattr(before, k) for k in scope):
+        c.sessions.end_all(
+            user.username
+        )  # a changed scope or password must not ride on old sessions
+    return user
+
+
+@router.get("/users/{username}/tokens", response_model=list[TokenOut], tags=["users"])
+def user_tokens(username: str, who: Admin, c: ConsoleDep) -> list[TokenOut]:
+    return [TokenOut.of(t) for t in c.sessions.tokens(c.users.require(username).username)]
+
+
+@router.delete("/users/{username}/tokens/{token_id}", status_code=204, tags=["users"])
+def revoke_user_token(username: str, token_id: str, who: Admin, c: ConsoleDep) -> Response:
+    c.sessions.revoke_token(c.users.require(username).username, token_id)
+    return Response(status_code=204)

@@ -1,0 +1,243 @@
+"""Fixtures of the console tests: an App on a temporary home, users of every role, seeded alerts.
+
+Alerts are written straight into the store (no crawl needed); users get cheap
+Argon2 parameters so that logging in five roles stays fast. ``login(name)``
+returns a TestClient with a session cookie and that session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from console.web import Console, create_app
+from tanba.alerts import Alert, MatchDetail, Signal, alert_id
+from tanba.app import App
+from tanba.settings import Settings
+
+PASSWORD = "correct horse battery"
+FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
+
+# name -> (role, org, jurisdiction)
+PEOPLE: dict[str, tuple[str, str, str]] = {
+    "admin": ("admin", "", ""),
+    "alice": ("rights_holder", "Owner A", ""),
+    "bob": ("rights_holder", "Owner B", ""),
+    "kz-agency": ("agency", "", "KZ"),
+    "ops": ("operator", "", ""),
+}
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def make_alert(
+    *,
+    work_id: str = "w-a",
+    owner: str = "Owner A",
+    page: str = "http://kino.example.kz/1",
+    jurisdiction: str = "KZ",
+    seen: str = "2026-03-01T12:00:00.000Z",
+    score: float = 0.9,
+    site: str = "",
+    status: str = "new",
+    media: str = "image",
+    target: str = "kino",
+    page_title: str = "",
+    media_sha256: str = "0" * 64,
+    media_url: str = "",
+) -> Alert:
+    media_url = media_url or page + "/a.jpg"
+    return Alert(
+        id=alert_id(work_id, page, media_url),
+        work_id=work_id,
+        owner=owner,
+        work_title=f"Title of {work_id}",
+        media=media,  # type: ignore[arg-type]
+        score=score,
+        match=MatchDetail(algorithm="phash64", distance=4)
+        if media == "image"
+        else MatchDetail(
+            algorithm="chromaprint", ber=0.1, offset_s=30.0, duration_s=10.0, query_offset_s=2.0
+        ),
+        page_url=page,
+        page_title=page_title,
+        media_url=media_url,
+        media_sha256=media_sha256,
+        site=site or (page.split("/")[2]),
+        target=target,
+        jurisdiction=jurisdiction,
+        signals=[
+            Signal(name="cctld", value=jurisdiction, weight=0.6, detail=site or page.split("/")[2])
+        ],
+        first_seen=seen,
+        last_seen=seen,
+        status=status,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The console's tests crawl loopback sites and never start the scheduler."""
+    return Settings.from_env(
+        {}, home=tmp_path / "home", console_allow_private_targets=True, console_scheduler=False
+    )
+
+
+@pytest.fixture
+def web(app: App) -> Iterator[FastAPI]:
+    application = create_app(app, hasher=FAST_HASHER)
+    yield application
+    launcher = application.state.console.launcher
+    if hasattr(launcher, "stop_all"):
+        launcher.stop_all()
+
+
+@pytest.fixture
+def console(web: FastAPI) -> Console:
+    return web.state.console  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def people(console: Console) -> dict[str, str]:
+    """Every role's user, all with PASSWORD; returns name -> role."""
+    for name, (role, org, jurisdiction) in PEOPLE.items():
+        console.users.add(name, PASSWORD, role, org=org, jurisdiction=jurisdiction, language="en")
+    return {name: spec[0] for name, spec in PEOPLE.items()}
+
+
+@dataclass
+class Session:
+    """A logged-in test client and the CSRF token of its session."""
+
+    client: TestClient
+    csrf: str
+
+    def post(self, url: str, **kwargs: object) -> object:
+        return self.client.post(url, **kwargs)  # type: ignore[arg-type]
+
+
+def browser_login(client: TestClient, name: str, password: str = PASSWORD) -> str:
+    """Log in through the login form; returns the session's CSRF token."""
+    page = client.get("/login")
+    token = CSRF_RE.search(page.text)
+    assert token is not None, page.text
+    done = client.post(
+        "/login",
+        data={"username": name, "password": password, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    account = client.get("/account")
+    match = CSRF_RE.search(account.text)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.fixture
+def login(web: FastAPI, people: dict[str, str]) -> Callable[[str], Session]:
+    def make(name: str) -> Session:
+        client = TestClient(web, base_url="http://testserver")
+        return Session(client, browser_login(client, name))
+
+    return make
+
+
+@pytest.fixture
+def token_for(console: Console, people: dict[str, str]) -> Callable[[str], dict[str, str]]:
+    """Authorization headers with a fresh API token of ``name``."""
+
+    def make(name: str) -> dict[str, str]:
+        _, raw = console.sessions.issue_token(name, "test")
+        return {"Authorization": f"Bearer {raw}"}
+
+    return make
+
+
+@pytest.fixture
+def seeded(app: App) -> dict[str, Alert]:
+    """A small mixed set of alerts: two owners, three jurisdictions, both media."""
+    alerts = {
+        "a_kz": make_alert(
+            work_id="w-a",
+            owner="Owner A",
+            page="http://kino.example.kz/1",
+            score=0.95,
+            seen="2026-03-01T10:00:00.000Z",
+        ),
+        "a_ru": make_alert(
+            work_id="w-a",
+            owner="Owner A",
+            page="http://films.example.ru/2",
+            jurisdiction="RU",
+            score=0.7,
+            seen="2026-03-02T10:00:00.000Z",
+            target="films",
+        ),
+        "a_kz_audio": make_alert(
+            work_id="w-a2",
+            owner="Owner A",
+            page="http://music.example.kz/3",
+            media="audio",
+            score=0.8,
+            seen="2026-03-03T10:00:00.000Z",
+            target="music",
+        ),
+        "b_kz": make_alert(
+            work_id="w-b",
+            owner="Owner B",
+            page="http://kino.example.kz/9",
+            score=0.99,
+            seen="2026-03-04T10:00:00.000Z",
+            page_title="Owner B secret page",
+        ),
+        "b_by": make_alert(
+            work_id="w-b",
+            owner="Owner B",
+            page="http://shop.example.by/5",
+            jurisdiction="BY",
+            score=0.6,
+            seen="2026-03-05T10:00:00.000Z",
+            target="shop",
+        ),
+    }
+    app.store.upsert(list(alerts.values()))
+    return alerts
+
+
+def csrf_of(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match is not None
+    return match.group(1)
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """Where browser tests keep their screenshots (gitignored)."""
+    root = Path(__file__).resolve().parents[2] / "test-artifacts" / "console"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+@pytest.fixture
+def alert_with_blob(app: App) -> Callable[..., Alert]:
+    """Store ``data`` as a found copy in the blob store and an alert pointing at it."""
+
+    def make(data: bytes, **fields: object) -> Alert:
+        sha = app.blobs.put(data)
+        alert = make_alert(media_sha256=sha, page=f"http://kino.example.kz/{sha[:8]}", **fields)  # type: ignore[arg-type]
+        app.store.upsert([alert])
+        return alert
+
+    return make
+
+
+@pytest.fixture
+def alert_factory() -> Callable[..., Alert]:
+    """:func:`make_alert` for tests in other modules (test dirs are not packages)."""
+    return make_alert

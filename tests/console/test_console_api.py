@@ -1,0 +1,390 @@
+"""The HTTP API: alerts by role, status changes, works, targets, users, tokens, evidence seam."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from console.web import Console
+from tanba.alerts import Alert
+from tanba.app import App
+
+Headers = Callable[[str], dict[str, str]]
+
+
+def ids(response: object) -> set[str]:
+    return {a["id"] for a in response.json()["alerts"]}  # type: ignore[attr-defined]
+
+
+def test_each_role_lists_only_the_alerts_it_may_see(
+    web: object, seeded: dict[str, Alert], token_for: Headers
+) -> None:
+    client = TestClient(web)
+    every = {a.id for a in seeded.values()}
+    assert ids(client.get("/api/alerts", headers=token_for("admin"))) == every
+    assert ids(client.get("/api/alerts", headers=token_for("ops"))) == every
+    owner_a = {seeded[k].id for k in ("a_kz", "a_ru", "a_kz_audio")}
+    assert ids(client.get("/api/alerts", headers=token_for("alice"))) == owner_a
+    assert ids(client.get("/api/alerts", headers=token_for("bob"))) == {
+        seeded["b_kz"].id,
+        seeded["b_by"].id,
+    }
+    kz = {seeded[k].id for k in ("a_kz", "a_kz_audio", "b_kz")}
+    assert ids(client.get("/api/alerts", headers=token_for("kz-agency"))) == kz
+    # A filter can narrow a scope, never widen it.
+    wide = client.get("/api/alerts?jurisdiction=BY", headers=token_for("kz-agency"))
+    assert wide.json()["total"] == 0
+
+
+def test_filters_sort_and_pages(web: object, seeded: dict[str, Alert], token_for: Headers) -> None:
+    client = TestClient(web)
+    h = token_for("admin")
+    assert ids(client.get("/api/alerts?media=audio", headers=h)) == {seeded["a_kz_audio"].id}
+    assert ids(client.get("/api/alerts?site=shop.example.by", headers=h)) == {seeded["b_by"].id}
+    assert ids(client.get("/api/alerts?work_id=w-b&jurisdiction=kz", headers=h)) == {
+        seeded["b_kz"].id
+    }
+    window = client.get("/api/alerts?since=2026-03-02&until=2026-03-03", headers=h)
+    assert ids(window) == {seeded["a_ru"].id, seeded["a_kz_audio"].id}
+    recent = client.get("/api/alerts?per_page=2", headers=h).json()
+    assert [a["id"] for a in recent["alerts"]] == [seeded["b_by"].id, seeded["b_kz"].id]
+    assert (recent["total"], recent["pages"]) == (5, 3)
+    last = client.get("/api/alerts?per_page=2&page=3", headers=h).json()
+    assert [a["id"] for a in last["alerts"]] == [seeded["a_kz"].id]
+    by_score = client.get("/api/alerts?sort=score&per_page=1", headers=h).json()
+    assert by_score["alerts"][0]["id"] == seeded["b_kz"].id
+    bad = client.get("/api/alerts?since=March", headers=h)
+    assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
+
+
+def test_counts_follow_the_filters_and_the_scope(
+    web: object, seeded: dict[str, Alert], token_for: Headers
+) -> None:
+    client = TestClient(web)
+    body = client.get("/api/alerts/counts/jurisdiction", headers=token_for("bob")).json()
+    assert body["counts"] == {"BY": 1, "KZ": 1}
+    days = client.get("/api/alerts/counts/day?jurisdiction=KZ", headers=token_for("admin")).json()
+    assert days["counts"] == {"2026-03-01": 1, "2026-03-03": 1, "2026-03-04": 1}
+    assert client.get("/api/alerts/counts/owner", headers=token_for("admin")).status_code == 422
+
+
+def test_status_change_with_comment_and_its_history(
+    web: object, seeded: dict[str, Alert], token_for: Headers, app: App
+) -> None:
+    client = TestClient(web)
+    a = seeded["a_kz"]
+    done = client.post(
+        f"/api/alerts/{a.id}/status",
+        json={"status": "confirmed", "comment": "same photo, cropped"},
+        headers=token_for("kz-agency"),
+    )
+    assert done.status_code == 200, done.text
+    assert done.json()["next_statuses"] == ["notice_sent", "dismissed", "licensed"]
+    stored = app.store.get(a.id)
+    assert stored is not None and stored.status == "confirmed"
+    assert [(h.actor, h.comment) for h in stored.history] == [("kz-agency", "same photo, cropped")]
+    refused = client.post(
+        f"/api/alerts/{a.id}/status", json={"status": "removed"}, headers=token_for("alice")
+    )
+    assert refused.status_code == 400 and "notice_sent" in refused.json()["detail"]
+
+
+def test_operator_sees_alerts_but_cannot_change_their_status(
+    web: object, seeded: dict[str, Alert], token_for: Headers, app: App
+) -> None:
+    client = TestClient(web)
+    a = seeded["b_kz"]
+    detail = client.get(f"/api/alerts/{a.id}", headers=token_for("ops")).json()
+    assert detail["alert"]["id"] == a.id and detail["next_statuses"] == []
+    refused = client.post(
+        f"/api/alerts/{a.id}/status", json={"status": "confirmed"}, headers=token_for("ops")
+    )
+    assert refused.status_code == 403
+    stored = app.store.get(a.id)
+    assert stored is not None and stored.status == "new"
+
+
+def test_unknown_and_foreign_alerts_are_the_same_not_found(
+    web: object, seeded: dict[str, Alert], token_for: Headers
+) -> None:
+    client = TestClient(web)
+    foreign = client.get(f"/api/alerts/{seeded['b_kz'].id}", headers=token_for("alice"))
+    missing = client.get("/api/alerts/" + "f" * 32, headers=token_for("alice"))
+    assert foreign.status_code == missing.status_code == 404
+    assert seeded["b_kz"].page_url not in foreign.text
+
+
+def test_requests_without_credentials_are_refused(web: object, seeded: dict[str, Alert]) -> None:
+    client = TestClient(web)
+    assert client.get("/api/alerts").status_code == 401
+    assert client.get("/api/alerts", headers={"Authorization": "Bearer tnb_x_y"}).status_code == 401
+    page = client.get("/alerts", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
+
+
+def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
+    web: object, token_for: Headers, photos: list[Path], app: App
+) -> None:
+    client = TestClient(web)
+    h = token_for("alice")
+    with open(photos[0], "rb") as f:
+        made = client.post(
+            "/api/works",
+            files={"file": (photos[0].name, f, "image/jpeg")},
+            data={
+                "title": "Sunset",
+                "work_id": "sunset-1",
+                "territories": "KZ, KG",
+                "owner": "Owner B",
+            },
+            headers=h,
+        )
+    assert made.status_code == 201, made.text
+    work = made.json()
+    # A rights holder registers as their own organisation, whatever the form says.
+    assert (work["owner"], work["territories"], work["media"]) == ("Owner A", ["KZ", "KG"], "image")
+    assert app.works.get("sunset-1").owner == "Owner A"
+    edited = client.patch(
+        "/api/works/sunset-1",
+        json={
+            "territories": ["kz"],
+            "licences": [
+                {"domain": "Shop.Example.KZ", "territories": ["KZ"], "valid_until": "2026-12-31"}
+            ],
+        },
+        headers=h,
+    )
+    assert edited.status_code == 200, edited.text
+    stored = app.works.get("sunset-1")
+    assert stored.territories == ["KZ"]
+    assert [(lic.domain, lic.valid_until) for lic in stored.licences] == [
+        ("shop.example.kz", "2026-12-31")
+    ]
+    assert stored.fingerprint == app.works.get("sunset-1").fingerprint
+    bad = client.patch("/api/works/sunset-1", json={"territories": ["ZZ"]}, headers=h)
+    assert bad.status_code == 400 and "ZZ" in bad.json()["detail"]
+    # Other rights holders neither see nor edit it; agencies see it but cannot edit.
+    assert client.get("/api/works/sunset-1", headers=token_for("bob")).status_code == 404
+    assert client.get("/api/works/sunset-1", headers=token_for("kz-agency")).status_code == 200
+    assert (
+        client.patch("/api/works/sunset-1", json={}, headers=token_for("kz-agency")).status_code
+        == 403
+    )
+    thumb = client.get("/api/works/sunset-1/thumbnail", headers=h)
+    assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
+    assert thumb.content[:3] == b"\xff\xd8\xff" and len(thumb.content) < 60_000
+
+
+def test_an_upload_cannot_take_over_another_owners_work_id(
+    web: object, token_for: Headers, photos: list[Path], app: App
+) -> None:
+    client = TestClient(web)
+    with open(photos[1], "rb") as f:
+        first = client.post(
+            "/api/works",
+            files={"file": ("p.jpg", f)},
+            data={"work_id": "shared"},
+            headers=token_for("bob"),
+        )
+    assert first.status_code == 201
+    with open(photos[2], "rb") as f:
+        second = client.post(
+            "/api/works",
+            files={"file": ("q.jpg", f)},
+            data={"work_id": "shared"},
+            headers=token_for("alice"),
+        )
+    assert second.status_code == 409
+    # Same file without an id gets the content-derived id: also taken, also refused.
+    with open(photos[1], "rb") as f:
+        third = client.post("/api/works", files={"file": ("p.jpg", f)}, headers=token_for("bob"))
+    assert third.status_code == 201
+    with open(photos[1], "rb") as f:
+        fourth = client.post("/api/works", files={"file": ("p.jpg", f)}, headers=token_for("alice"))
+    assert fourth.status_code == 409
+    assert {w.owner for w in app.works.all().values()} == {"Owner B"}
+
+
+def test_works_list_counts_alerts_per_jurisdiction(
+    web: object, token_for: Headers, photos: list[Path], app: App, seeded: dict[str, Alert]
+) -> None:
+    client = TestClient(web)
+    with open(photos[0], "rb") as f:
+        client.post(
+            "/api/works",
+            files={"file": ("a.jpg", f)},
+            data={"work_id": "w-a"},
+            headers=token_for("alice"),
+        )
+    works = client.get("/api/works", headers=token_for("alice")).json()
+    assert [(w["work_id"], w["alerts_by_jurisdiction"]) for w in works] == [
+        ("w-a", {"KZ": 1, "RU": 1})
+    ]
+    assert client.get("/api/works", headers=token_for("bob")).json() == []
+    assert (
+        client.post(
+            "/api/works", files={"file": ("a.jpg", b"x")}, headers=token_for("ops")
+        ).status_code
+        == 403
+    )
+
+
+def test_found_copy_is_served_only_as_a_sniffed_safe_type(
+    web: object, token_for: Headers, alert_with_blob: Callable[..., Alert]
+) -> None:
+    client = TestClient(web)
+    hostile = alert_with_blob(b"<html><script>alert(1)</script></html>")
+    media = client.get(f"/api/alerts/{hostile.id}/media", headers=token_for("admin"))
+    assert media.status_code == 200
+    assert media.headers["content-type"] == "application/octet-stream"
+    assert media.headers["content-disposition"].startswith("attachment")
+    assert media.headers["x-content-type-options"] == "nosniff"
+
+
+def test_targets_are_for_operators_and_admins(
+    web: object, token_for: Headers, console: Console
+) -> None:
+    client = TestClient(web)
+    spec = {
+        "name": "kino",
+        "seeds": ["http://kino.example.kz/"],
+        "max_pages": 20,
+        "schedule_hours": 24,
+    }
+    assert client.post("/api/targets", json=spec, headers=token_for("alice")).status_code == 403
+    assert client.post("/api/targets", json=spec, headers=token_for("kz-agency")).status_code == 403
+    made = client.post("/api/targets", json=spec, headers=token_for("ops"))
+    assert made.status_code == 201, made.text
+    assert made.json()["spec"]["allowed_domains"] == ["kino.example.kz"]
+    assert client.post("/api/targets", json=spec, headers=token_for("ops")).status_code == 409
+    typo = client.post(
+        "/api/targets", json={**spec, "name": "x", "seeds": ["ftp://x"]}, headers=token_for("ops")
+    )
+    assert typo.status_code == 400 and "seeds" in typo.json()["detail"]
+    paused = client.post("/api/targets/kino/pause", headers=token_for("admin")).json()
+    assert paused["spec"]["paused"] is True
+    refused = client.post("/api/targets/kino/crawl", headers=token_for("ops"))
+    assert refused.status_code == 400 and "paused" in refused.json()["detail"]
+    edited = client.put(
+        "/api/targets/kino", json={**spec, "max_depth": 1, "delay_s": 2.5}, headers=token_for("ops")
+    ).json()
+    assert (edited["spec"]["max_depth"], edited["spec"]["delay_s"], edited["spec"]["paused"]) == (
+        1,
+        2.5,
+        False,
+    )
+    assert console.targets.require("kino").spec.max_depth == 1
+    stats = client.get("/api/targets/kino/stats", headers=token_for("ops")).json()
+    assert (stats["pages"], stats["matches"], stats["yield_per_k"]) == (0, 0, 0.0)
+
+
+def test_users_are_managed_by_admins_only(
+    web: object, token_for: Headers, console: Console
+) -> None:
+    client = TestClient(web)
+    new = {
+        "username": "kg-agency",
+        "password": "long enough pw",
+        "role": "agency",
+        "jurisdiction": "KG",
+    }
+    assert client.post("/api/users", json=new, headers=token_for("ops")).status_code == 403
+    made = client.post("/api/users", json=new, headers=token_for("admin"))
+    assert made.status_code == 201 and made.json()["jurisdiction"] == "KG"
+    assert "password" not in made.text
+    assert (
+        client.post(
+            "/api/users",
+            json={**new, "username": "x2", "jurisdiction": ""},
+            headers=token_for("admin"),
+        ).status_code
+        == 400
+    )
+    headers = token_for("kg-agency")
+    assert client.get("/api/me", headers=headers).json()["role"] == "agency"
+    off = client.patch("/api/users/kg-agency", json={"disabled": True}, headers=token_for("admin"))
+    assert off.status_code == 200
+    assert client.get("/api/me", headers=headers).status_code == 401
+    self_off = client.patch("/api/users/admin", json={"disabled": True}, headers=token_for("admin"))
+    assert self_off.status_code == 403
+
+
+def test_api_tokens_are_shown_once_and_can_be_revoked(
+    web: object, login: Callable[..., object]
+) -> None:
+    s = login("alice")
+    made = s.client.post(
+        "/api/me/tokens", json={"label": "nightly"}, headers={"X-CSRF-Token": s.csrf}
+    )
+    assert made.status_code == 201
+    raw = made.json()["token"]
+    bare = TestClient(web)
+    auth = {"Authorization": f"Bearer {raw}"}
+    assert bare.get("/api/me", headers=auth).json()["username"] == "alice"
+    listed = s.client.get("/api/me/tokens").json()
+    assert [t["label"] for t in listed] == ["nightly"] and "token" not in listed[0]
+    gone = s.client.delete(f"/api/me/tokens/{made.json()['id']}", headers={"X-CSRF-Token": s.csrf})
+    assert gone.status_code == 204
+    assert bare.get("/api/me", headers=auth).status_code == 401
+
+
+def test_evidence_export_answers_501_while_the_evidence_package_is_missing(
+    web: object, seeded: dict[str, Alert], token_for: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "evidence.package", None)  # import fails as if not installed
+    client = TestClient(web)
+    answer = client.post(f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("alice"))
+    assert answer.status_code == 501 and "evidence" in answer.json()["detail"]
+    assert (
+        client.post(
+            f"/api/alerts/{seeded['b_kz'].id}/evidence", headers=token_for("alice")
+        ).status_code
+        == 404
+    )
+
+
+def test_evidence_export_calls_the_exporter_when_it_is_installed(
+    web: object,
+    seeded: dict[str, Alert],
+    token_for: Headers,
+    monkeypatch: pytest.MonkeyPatch,
+    app: App,
+) -> None:
+    calls: list[tuple[object, list[str], Path, object, object]] = []
+
+    def export(
+        app_: object, alert_ids: list[str], out: Path, principal: object, options: object
+    ) -> list[object]:
+        calls.append((app_, alert_ids, out, principal, options))
+        out.write_bytes(b"PK package")
+        return [types.SimpleNamespace(path=out)]
+
+    class ExportOptions:
+        def __init__(self, **kwargs: object) -> None:
+            self.kwargs = kwargs
+
+    package = types.ModuleType("evidence.package")
+    package.export = export  # type: ignore[attr-defined]
+    package.ExportOptions = ExportOptions  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "evidence", types.ModuleType("evidence"))
+    monkeypatch.setitem(sys.modules, "evidence.package", package)
+    client = TestClient(web)
+    answer = client.post(
+        f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("kz-agency")
+    )
+    assert answer.status_code == 200 and answer.content == b"PK package"
+    assert "attachment" in answer.headers["content-disposition"]
+    assert calls[0][0] is app and calls[0][1] == [seeded["a_kz"].id]
+    assert calls[0][3].name == "kz-agency"  # type: ignore[attr-defined]
+    assert calls[0][4].kwargs == {"lang": "en", "recapture": "never"}  # type: ignore[attr-defined]
+    assert (
+        client.post(
+            f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("ops")
+        ).status_code
+        == 403
+    )

@@ -1,0 +1,371 @@
+"""The console in real headless Chromium (Debian's), driven by Playwright, against uvicorn.
+
+Each test starts the console in-process on 127.0.0.1 (an ephemeral port), logs
+in through the login form like a person, and keeps screenshots under
+``test-artifacts/console/`` for a human to look at.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tanba.alerts import Alert
+from tanba.app import App
+from tanba.demo import media
+from tanba.demo.server import SiteServer
+from tanba.works import WorkSpec, register
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def live(web: FastAPI) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def gallery(
+    app: App, photos: list[Path], tracks: list[Path], tmp_path: Path, make: Callable[..., Alert]
+) -> dict[str, Alert]:
+    """Real works (two photos, one audio excerpt) and alerts on altered copies of them."""
+    clip = tmp_path / "theme.mp3"
+    clip.write_bytes(media.audio_excerpt(tracks[0], start_s=0, seconds=40))
+    register(
+        app,
+        [
+            WorkSpec(path=photos[0], owner="Owner A", title="Steppe at dawn", work_id="steppe"),
+            WorkSpec(path=clip, owner="Owner A", title="Main theme", work_id="theme"),
+            WorkSpec(path=photos[1], owner="Owner B", title="Mountain lake", work_id="lake"),
+        ],
+    )
+    copy_a = app.blobs.put(media.web_jpeg(photos[0], width=640, quality=70, crop=0.05))
+    copy_b = app.blobs.put(media.web_jpeg(photos[1], width=500, quality=60))
+    excerpt = app.blobs.put(media.audio_excerpt(tracks[0], start_s=12, seconds=15, bitrate="64k"))
+    alerts = {
+        "steppe_kz": make(
+            work_id="steppe",
+            title="Steppe at dawn",
+            owner="Owner A",
+            sha=copy_a,
+            page="http://kino.example.kz/gallery",
+            site="kino.example.kz",
+            seen="2026-02-27T09:00:00.000Z",
+            page_title="Галерея — фото дня",
+        ),
+        "steppe_ru": make(
+            work_id="steppe",
+            title="Steppe at dawn",
+            owner="Owner A",
+            sha=copy_a,
+            page="http://foto.example.ru/p/1",
+            jurisdiction="RU",
+            score=0.81,
+            seen="2026-02-28T09:00:00.000Z",
+            page_title="Фото",
+        ),
+        "theme_kz": make(
+            work_id="theme",
+            title="Main theme",
+            owner="Owner A",
+            sha=excerpt,
+            media_kind="audio",
+            page="http://music.example.kz/track",
+            score=0.88,
+            seen="2026-03-01T08:00:00.000Z",
+            page_title="Скачать музыку",
+        ),
+        "lake_kz": make(
+            work_id="lake",
+            title="Mountain lake",
+            owner="Owner B",
+            sha=copy_b,
+            page="http://shop.example.kz/item/7",
+            score=0.97,
+            seen="2026-03-01T10:00:00.000Z",
+            page_title="<script>alert(1)</script>",
+        ),
+        "lake_by": make(
+            work_id="lake",
+            title="Mountain lake",
+            owner="Owner B",
+            sha=copy_b,
+            page="http://wall.example.by/x",
+            jurisdiction="BY",
+            score=0.74,
+            seen="2026-03-01T11:00:00.000Z",
+            page_title="Обои",
+        ),
+    }
+    app.store.upsert(list(alerts.values()))
+    return alerts
+
+
+@pytest.fixture
+def make() -> Callable[..., Alert]:
+    from tanba.alerts import MatchDetail, Signal, alert_id
+
+    def build(
+        *,
+        work_id: str,
+        title: str,
+        owner: str,
+        sha: str,
+        page: str,
+        jurisdiction: str = "KZ",
+        score: float = 0.93,
+        seen: str,
+        page_title: str,
+        site: str = "",
+        media_kind: str = "image",
+    ) -> Alert:
+        host = site or page.split("/")[2]
+        media_url = page.rstrip("/") + ("/clip.mp3" if media_kind == "audio" else "/photo.jpg")
+        match = (
+            MatchDetail(
+                algorithm="chromaprint-subfp",
+                ber=0.12,
+                offset_s=12.0,
+                duration_s=15.0,
+                query_offset_s=0.0,
+            )
+            if media_kind == "audio"
+            else MatchDetail(algorithm="phash64", distance=6, variant="full")
+        )
+        return Alert(
+            id=alert_id(work_id, page, media_url),
+            work_id=work_id,
+            owner=owner,
+            work_title=title,
+            media=media_kind,
+            score=score,
+            match=match,
+            page_url=page,
+            page_title=page_title,  # type: ignore[arg-type]
+            media_url=media_url,
+            media_sha256=sha,
+            site=host,
+            target=host.split(".")[0],
+            server_ip="203.0.113.7",
+            jurisdiction=jurisdiction,
+            jurisdiction_confidence=0.67,
+            signals=[
+                Signal(name="cctld", value=jurisdiction, weight=0.6, detail=host),
+                Signal(name="page_language", value=jurisdiction, weight=0.15, detail="ru"),
+            ],
+            first_seen=seen,
+            last_seen=seen,
+            crawl_id="20260301T080000Z",
+        )
+
+    return build
+
+
+def log_in(page: Page, base: str, name: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button")
+    expect(page.locator("header")).to_contain_text(name)
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "rows"),
+    [("alice", 3), ("bob", 2), ("kz-agency", 3), ("ops", 5), ("admin", 5)],
+)
+def test_each_role_logs_in_and_sees_only_its_alerts(
+    page: Page,
+    live: str,
+    people: dict[str, str],
+    gallery: dict[str, Alert],
+    artifacts: Path,
+    name: str,
+    rows: int,
+) -> None:
+    log_in(page, live, name)
+    expect(page.locator("#alerts tbody tr")).to_have_count(rows)
+    page.wait_for_load_state("load")
+    chart = page.locator("img.chart").first
+    assert chart.evaluate("img => img.complete && img.naturalWidth > 0")
+    shot(page, artifacts, f"alerts-{name}")
+    nav = page.locator("header").inner_text()
+    assert ("Crawl targets" in nav) == (name in ("ops", "admin"))
+    assert ("Users" in nav) == (name == "admin")
+
+
+def test_agency_filters_opens_an_alert_and_confirms_it(
+    page: Page,
+    live: str,
+    people: dict[str, str],
+    gallery: dict[str, Alert],
+    artifacts: Path,
+    app: App,
+) -> None:
+    log_in(page, live, "kz-agency")
+    page.select_option("select[name=media]", "image")
+    page.select_option("select[name=sort]", "score")
+    page.click("form.filters button")
+    expect(page.locator("#alerts tbody tr")).to_have_count(2)
+    first = page.locator("#alerts tbody tr").first
+    expect(first).to_contain_text("97%")  # highest score first
+    page.fill("input[name=site]", "kino.example.kz")
+    page.click("form.filters button")
+    expect(page.locator("#alerts tbody tr")).to_have_count(1)
+    shot(page, artifacts, "alerts-filtered")
+    page.locator("#alerts tbody tr a").first.click()
+    expect(page.locator("h1")).to_contain_text("Steppe at dawn")
+    # Reference and found copy side by side, both as real images the browser decoded.
+    images = page.locator(".side img")
+    expect(images).to_have_count(2)
+    page.wait_for_load_state("load")  # the load event waits for the images
+    for i in range(2):
+        assert images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    shot(page, artifacts, "alert-detail-before")
+    page.fill("textarea[name=comment]", "Same photo, cropped by 5%")
+    page.click("button[value=confirmed]")
+    expect(page.locator("#history")).to_contain_text("Same photo, cropped by 5%")
+    expect(page.locator("h1 .badge")).to_have_text("confirmed")
+    shot(page, artifacts, "alert-detail-confirmed")
+    stored = app.store.get(gallery["steppe_kz"].id)
+    assert stored is not None and stored.status == "confirmed"
+    assert stored.history[-1].actor == "kz-agency"
+
+
+def test_audio_alert_shows_the_matched_span_and_two_players(
+    page: Page, live: str, people: dict[str, str], gallery: dict[str, Alert], artifacts: Path
+) -> None:
+    log_in(page, live, "alice")
+    page.goto(f"{live}/alerts/{gallery['theme_kz'].id}")
+    players = page.locator("audio")
+    expect(players).to_have_count(2)
+    assert "#t=12.0,27.0" in (players.nth(0).get_attribute("src") or "")
+    expect(page.locator("#span")).to_contain_text("12.0 s")
+    # The browser can load the audio it is given (a real MP3 from the blob store).
+    duration = players.nth(1).evaluate(
+        "a => new Promise(r => { a.preload = 'metadata'; a.onloadedmetadata = () => r(a.duration);"
+        " a.onerror = () => r(-1); a.load(); })"
+    )
+    assert duration > 10
+    shot(page, artifacts, "alert-audio")
+
+
+def test_a_crawled_script_title_is_text_and_never_runs(
+    page: Page, live: str, people: dict[str, str], gallery: dict[str, Alert], artifacts: Path
+) -> None:
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    log_in(page, live, "bob")
+    expect(page.locator("#alerts")).to_contain_text("<script>alert(1)</script>")
+    page.goto(f"{live}/alerts/{gallery['lake_kz'].id}")
+    expect(page.locator("#page-title")).to_have_text("<script>alert(1)</script>")
+    shot(page, artifacts, "alert-xss-title")
+    assert dialogs == []
+
+
+def test_language_is_per_user_and_switchable(
+    page: Page, live: str, people: dict[str, str], gallery: dict[str, Alert], artifacts: Path
+) -> None:
+    log_in(page, live, "alice")
+    expect(page.locator("header")).to_contain_text("Alerts")
+    page.click("header button[value=ru]")
+    expect(page.locator("header")).to_contain_text("Оповещения")
+    expect(page.locator("h1")).to_contain_text("Оповещения")
+    shot(page, artifacts, "alerts-ru")
+    page.click("header button[value=kk]")
+    expect(page.locator("header")).to_contain_text("Ескертулер")
+    page.goto(f"{live}/works")
+    shot(page, artifacts, "works-kk")
+    # The choice is the user's: a new browser session comes back in Kazakh.
+    page.context.clear_cookies()
+    log_in(page, live, "alice")
+    expect(page.locator("header")).to_contain_text("Ескертулер")
+
+
+def test_operator_adds_a_target_starts_its_crawl_and_sees_its_statistics(
+    page: Page, live: str, people: dict[str, str], artifacts: Path, photos: list[Path], console: Any
+) -> None:
+    site = {
+        "kino.example.kz": {
+            "/": b"<html><head><title>Kino</title></head><body><a href='/p2'>next</a>"
+            b"<img src='/a.jpg'></body></html>",
+            "/p2": b"<html><body><img src='/b.jpg'><a href='/missing'>x</a></body></html>",
+            "/a.jpg": media.web_jpeg(photos[0], width=320),
+            "/b.jpg": media.web_jpeg(photos[1], width=320),
+        }
+    }
+    with SiteServer(site) as server:
+        log_in(page, live, "ops")
+        page.goto(f"{live}/targets")
+        form = page.locator("#target-form")
+        form.locator("input[name=name]").fill("kino")
+        form.locator("textarea[name=seeds]").fill(server.url("kino.example.kz", "/"))
+        form.locator("input[name=max_pages]").fill("10")
+        form.locator("input[name=delay_s]").fill("0")
+        form.locator("input[name=allow_private_addresses]").check()
+        form.locator("textarea[name=resolve]").fill(f"kino.example.kz:{server.port}:127.0.0.1")
+        form.locator("button").click()
+        expect(page.locator("h1")).to_contain_text("kino")
+        page.click("#start-crawl")
+        expect(page.locator("#runs")).to_contain_text("running")
+        run = console.runs.last("kino")
+        finished = console.launcher.wait(run.id, timeout_s=180)
+        assert finished is not None and finished.returncode == 0, Path(run.log).read_text()[-2000:]
+        page.reload()
+        expect(page.locator("#runs")).to_contain_text("done")
+        expect(page.locator("#total-pages")).to_have_text("2")  # / and /p2 (the 404 is an error)
+        expect(page.locator("#total-media")).to_have_text("2")
+        expect(page.locator("#total-errors")).to_have_text("1")
+        expect(page.locator("#days tbody tr")).to_have_count(1)
+        shot(page, artifacts, "target-stats")
+        page.goto(f"{live}/targets")
+        expect(page.locator("#targets")).to_contain_text("kino")
+        shot(page, artifacts, "targets")

@@ -1,0 +1,129 @@
+"""Per-target statistics from crawl reports and alerts; the scheduler's choice of due targets."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from console.crawls import CrawlRun, RunLog, Scheduler
+from console.db import Database
+from console.stats import CrawlReports, target_statistics
+from console.targets import TargetSpec, TargetStore
+from tanba import topics
+from tanba.alerts import Alert, StatusChange
+from tanba.app import App
+from tanba.bus import Record
+from tanba.clock import FixedClock, iso
+from tanba.schemas.base import encode
+from tanba.schemas.crawls import CrawlFinished, TargetReport
+
+
+def report(crawl_id: str, finished: str, **targets: TargetReport) -> Record:
+    event = CrawlFinished(
+        crawl_id=crawl_id, started_at=finished, finished_at=finished, targets=targets
+    )
+    return Record(crawl_id, encode(event))
+
+
+def test_statistics_per_day_with_matches_confirmed_and_yield(
+    app: App, alert_factory: Callable[..., Alert]
+) -> None:
+    app.bus.publish(
+        topics.CRAWLS,
+        [
+            report(
+                "c1",
+                "2026-03-01T10:00:00.000Z",
+                kino=TargetReport(pages=400, media_published=90, http_errors=3, errors=1),
+                other=TargetReport(pages=7),
+            ),
+            report(
+                "c2", "2026-03-01T22:00:00.000Z", kino=TargetReport(pages=100, media_published=10)
+            ),
+            report("c3", "2026-03-02T10:00:00.000Z", kino=TargetReport(pages=250, errors=2)),
+        ],
+    )
+    day1 = [
+        alert_factory(page=f"http://kino.example.kz/{i}", seen="2026-03-01T10:00:00.000Z")
+        for i in range(4)
+    ]
+    day2 = [
+        alert_factory(page=f"http://kino.example.kz/x{i}", seen="2026-03-02T10:00:00.000Z")
+        for i in range(2)
+    ]
+    foreign = alert_factory(
+        page="http://other.example.kz/1", target="other", seen="2026-03-01T10:00:00.000Z"
+    )
+    app.store.upsert([*day1, *day2, foreign])
+    confirm = StatusChange(status="confirmed", actor="kz", at="2026-03-03T00:00:00.000Z")
+    for a in day1[:3] + day2[:1]:
+        app.store.change_status(a.id, confirm)
+    app.store.change_status(
+        day1[0].id, StatusChange(status="notice_sent", actor="kz", at="2026-03-03T01:00:00.000Z")
+    )
+    app.store.change_status(
+        day1[3].id, StatusChange(status="dismissed", actor="kz", at="2026-03-03T00:00:00.000Z")
+    )
+
+    reports = CrawlReports(app.bus)
+    stats = target_statistics("kino", reports, app.store)
+    assert (stats.crawls, stats.pages, stats.media, stats.errors) == (3, 750, 100, 6)
+    assert (stats.matches, stats.confirmed) == (6, 4)  # notice_sent still counts as confirmed
+    assert stats.yield_per_k == round(4 * 1000 / 750, 2)
+    assert [(d.day, d.pages, d.matches, d.confirmed, d.yield_per_k) for d in stats.days] == [
+        ("2026-03-01", 500, 4, 3, 6.0),
+        ("2026-03-02", 250, 2, 1, 4.0),
+    ]
+    # New reports are picked up incrementally.
+    app.bus.publish(
+        topics.CRAWLS, [report("c4", "2026-03-04T10:00:00.000Z", kino=TargetReport(pages=50))]
+    )
+    again = target_statistics("kino", reports, app.store)
+    assert (again.crawls, again.pages, again.last_crawl_at) == (4, 800, "2026-03-04T10:00:00.000Z")
+    assert target_statistics("nothing", reports, app.store).yield_per_k == 0.0
+
+
+class RecordingLauncher:
+    """Records what the scheduler starts instead of starting crawls."""
+
+    def __init__(self, runs: RunLog, clock: FixedClock) -> None:
+        self.runs = runs
+        self.clock = clock
+        self.started: list[str] = []
+
+    def start(self, spec: TargetSpec, actor: str) -> CrawlRun:
+        run = CrawlRun(
+            id=f"r{len(self.started)}",
+            target=spec.name,
+            started_at=iso(self.clock.now()),
+            started_by=actor,
+            command="",
+            log="",
+            pid=0,
+        )
+        self.runs.add(run)
+        self.started.append(spec.name)
+        return run
+
+
+def test_scheduler_starts_targets_whose_interval_has_passed(app: App, clock: FixedClock) -> None:
+    db = Database(app.settings.path("console", "console.sqlite3"), "")
+    targets, runs = TargetStore(db, clock), RunLog(db)
+    seeds = ["http://kino.example.kz/"]
+    targets.add(TargetSpec(name="hourly", seeds=seeds, schedule_hours=1), "ops")
+    targets.add(TargetSpec(name="daily", seeds=seeds, schedule_hours=24), "ops")
+    targets.add(TargetSpec(name="manual", seeds=seeds), "ops")
+    targets.add(TargetSpec(name="paused", seeds=seeds, schedule_hours=1, paused=True), "ops")
+    launcher = RecordingLauncher(runs, clock)
+    scheduler = Scheduler(targets, runs, launcher, clock)
+    scheduler.tick()
+    assert sorted(launcher.started) == ["daily", "hourly"]  # never run: due at once
+    clock.advance(30 * 60)
+    scheduler.tick()
+    assert len(launcher.started) == 2  # still running (not finished): nothing new
+    for name in ("hourly", "daily"):
+        last = runs.last(name)
+        assert last is not None
+        runs.finish(last.id, iso(clock.now()), 0)
+    clock.advance(31 * 60)
+    scheduler.tick()
+    assert launcher.started[2:] == ["hourly"]
