@@ -147,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("settings", help="print every setting, its variable and its value")
     s.set_defaults(handler=_settings)
+
+    # Stages with commands of their own register them here.
+    from console.cli import register as register_console
+
+    register_console(sub)
+    from evidence.cli import register as register_evidence
+
+    register_evidence(sub)
     return p
 
 

@@ -97,7 +97,14 @@ class Settings:
     image_max_distance: int = setting(
         12,
         "TANBA_IMAGE_MAX_DISTANCE",
-        "Image match: largest Hamming distance (of 64 bits) between perceptual hashes.",
+        "Image match: largest Hamming distance (of 64 bits) between a copy's window pHash and a "
+        "work's for the pair to be a candidate (the index search radius).",
+    )
+    image_min_similarity: float = setting(
+        0.80,
+        "TANBA_IMAGE_MIN_SIMILARITY",
+        "Image match: least cosine similarity (0..1) of a candidate pair's DCT descriptors for "
+        "a match; it is the match score (calibrated by make bench-quality).",
     )
     audio_max_ber: float = setting(
         0.30,
@@ -140,6 +147,43 @@ class Settings:
         "Prefix of Kafka topic and group names and Elasticsearch index names, so several installations (or test runs) share one cluster: lower-case letters, digits and '-'; empty for none.",
     )
 
+    tsa_url: str = setting(
+        "",
+        "TANBA_TSA_URL",
+        "RFC 3161 time-stamping authority for evidence manifests; empty means packages carry no timestamp token.",
+    )
+    evidence_templates: str = setting(
+        "",
+        "TANBA_EVIDENCE_TEMPLATES",
+        "Directory of agency-edited notice templates, searched before the shipped ones (<CC>/notice.<lang>.txt.j2 ...).",
+    )
+    console_crawl_command: str = setting(
+        "run",
+        "TANBA_CONSOLE_CRAWL_COMMAND",
+        "What the console's 'start crawl' runs: 'run' (crawl, fingerprint and match in one process, for the embedded set-up) or 'crawl' (crawl only, when workers run as their own processes).",
+    )
+    console_allow_private_targets: bool = setting(
+        False,
+        "TANBA_CONSOLE_ALLOW_PRIVATE_TARGETS",
+        "Let console targets set allow_private_addresses and --resolve entries (tests and demos only).",
+    )
+    console_session_hours: float = setting(
+        12.0, "TANBA_CONSOLE_SESSION_HOURS", "Hours a console login session lasts without activity."
+    )
+    console_secure_cookies: bool = setting(
+        False,
+        "TANBA_CONSOLE_SECURE_COOKIES",
+        "Mark console cookies Secure (set it when the console is served over HTTPS).",
+    )
+    console_page_size: int = setting(
+        50, "TANBA_CONSOLE_PAGE_SIZE", "Alerts per page in the console's list."
+    )
+    console_scheduler: bool = setting(
+        True,
+        "TANBA_CONSOLE_SCHEDULER",
+        "Start scheduled crawls (targets with an interval) from the 'tanba console' process.",
+    )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Build settings from defaults, then ``environ`` (default ``os.environ``), then overrides.
@@ -173,10 +217,16 @@ class Settings:
             )
         if not 0 <= self.image_max_distance <= 64:
             raise SettingsError("TANBA_IMAGE_MAX_DISTANCE must be between 0 and 64.")
+        if not 0.0 <= self.image_min_similarity <= 1.0:
+            raise SettingsError("TANBA_IMAGE_MIN_SIMILARITY must be between 0 and 1.")
         if not 0.0 < self.audio_max_ber < 0.5:
             raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
+        if self.console_crawl_command not in ("run", "crawl"):
+            raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run' or 'crawl'.")
+        if not 1 <= self.console_page_size <= 500:
+            raise SettingsError("TANBA_CONSOLE_PAGE_SIZE must be between 1 and 500.")
         if self.namespace and not NAMESPACE_PATTERN.fullmatch(self.namespace):
             raise SettingsError(
                 f"TANBA_NAMESPACE={self.namespace!r} is not usable in Kafka and Elasticsearch "

@@ -19,8 +19,10 @@ SUPPRESSIONS = "tanba.suppressions"
 CRAWLS = "tanba.crawls"
 # DeadLetter (tanba.schemas.deadletter), key = the failed message's topic.
 DEAD_LETTER = "tanba.deadletter"
+# CustodyRecorded (tanba.schemas.custody), key = alert id: every action on a case.
+CUSTODY = "tanba.custody"
 
-ALL = (MEDIA, FINGERPRINTS, WORKS, QUARANTINE, SUPPRESSIONS, CRAWLS, DEAD_LETTER)
+ALL = (MEDIA, FINGERPRINTS, WORKS, QUARANTINE, SUPPRESSIONS, CRAWLS, CUSTODY, DEAD_LETTER)
 # Topics Kafka keeps compacted (latest value per key) instead of by time.
 COMPACTED = (WORKS,)
 

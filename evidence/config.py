@@ -1,0 +1,44 @@
+"""What evidence export needs from the environment: the signing key (a secret) and two settings.
+
+``TANBA_SIGNING_KEY``  the installation's Ed25519 private key, PEM; when unset, a key is
+                       generated once under ``home/keys/`` (mode 0600) with a warning.
+                       A secret: read from the environment only, never part of Settings,
+                       so ``tanba settings`` and logs can never show it.
+``TANBA_TSA_URL`` and ``TANBA_EVIDENCE_TEMPLATES`` are ordinary settings, documented in
+:mod:`tanba.settings`; they are read through it here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from tanba.settings import Settings
+
+SIGNING_KEY_ENV = "TANBA_SIGNING_KEY"
+TSA_URL_ENV = "TANBA_TSA_URL"
+TEMPLATES_ENV = "TANBA_EVIDENCE_TEMPLATES"
+
+
+@dataclass(frozen=True)
+class EvidenceConfig:
+    """What the environment says about signing, time-stamping and templates."""
+
+    signing_key_pem: str = ""
+    tsa_url: str = ""
+    templates_dir: Path | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> EvidenceConfig:
+        env = os.environ if environ is None else environ
+        # Some secret stores flatten newlines to a literal backslash-n; PEM needs real ones.
+        pem = env.get(SIGNING_KEY_ENV, "").replace("\\n", "\n").strip()
+        settings = Settings.from_env(env)
+        templates = settings.evidence_templates.strip()
+        return cls(
+            signing_key_pem=pem,
+            tsa_url=settings.tsa_url.strip(),
+            templates_dir=Path(templates) if templates else None,
+        )

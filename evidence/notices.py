@@ -1,0 +1,111 @@
+"""Draft letters of a case from editable Jinja2 templates: a notice to the site, a request between authorities.
+
+Contract: :func:`render_notices` returns file name → text for the case: always
+``notice-to-host.txt`` (to the site or its host), and for a cross-border case
+``request-<FROM>-to-<TO>.txt`` (from the authority of the rights holder's state
+to the authority of the state the copy is attributed to). Templates are looked
+up, first match wins, in the directory ``TANBA_EVIDENCE_TEMPLATES`` (when set)
+and then in ``evidence/templates``, as ``<CC>/<kind>.<lang>.txt.j2``,
+``<CC>/<kind>.txt.j2``, ``default/<kind>.<lang>.txt.j2``,
+``default/<kind>.txt.j2`` (``<CC>`` is the jurisdiction of the copy for a
+notice, of the sender for a request). Undefined variables are errors, so a
+mistyped template fails at export instead of printing an empty field.
+``templates/README.txt`` lists the variables.
+
+Why templates: the wording of a notice is the agencies' business and changes
+with their practice; they edit text files, not code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from evidence.capture import CaptureRecord
+from evidence.exceptions import EvidenceError
+from tanba.alerts import Alert
+from tanba.jurisdictions.registry import Jurisdiction
+from tanba.schemas.works import Work
+
+PACKAGED = Path(__file__).parent / "templates"
+NOTICE = "notice"
+REQUEST = "request"
+
+
+@dataclass(frozen=True)
+class NoticeContext:
+    """What a template may use (see templates/README.txt)."""
+
+    alert: Alert
+    work: Work | None
+    jurisdiction: Jurisdiction  # where the copy is
+    owner_home: Jurisdiction | None  # where the rights holder is (cross-border cases)
+    capture: CaptureRecord | None
+    lang: str
+    date: str  # export date, YYYY-MM-DD
+    package: str  # the package's file name
+
+
+def render_notices(context: NoticeContext, templates_dir: Path | None = None) -> dict[str, str]:
+    """The draft letters of the case (see the module doc)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in (templates_dir, PACKAGED) if d]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,  # plain text letters, never HTML
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    values = {
+        "alert": context.alert,
+        "work": context.work,
+        "jurisdiction": context.jurisdiction,
+        "owner_home": context.owner_home,
+        "capture": context.capture,
+        "lang": context.lang,
+        "date": context.date,
+        "package": context.package,
+        "authority_name": _authority_name(context.jurisdiction, context.lang),
+        "sender_authority_name": _authority_name(context.owner_home, context.lang)
+        if context.owner_home
+        else "",
+    }
+    out = {
+        "notice-to-host.txt": _render(env, NOTICE, context.jurisdiction.code, context.lang, values)
+    }
+    a = context.alert
+    if a.cross_border and context.owner_home is not None:
+        name = f"request-{context.owner_home.code}-to-{context.jurisdiction.code}.txt"
+        out[name] = _render(env, REQUEST, context.owner_home.code, context.lang, values)
+    return out
+
+
+def _authority_name(jurisdiction: Jurisdiction | None, lang: str) -> str:
+    if jurisdiction is None or jurisdiction.authority is None:
+        return ""
+    names = jurisdiction.authority.names
+    return names.get(lang) or names.get("ru") or names.get("en", "")
+
+
+def _render(env: jinja2.Environment, kind: str, code: str, lang: str, values: dict) -> str:
+    candidates = [
+        f"{code}/{kind}.{lang}.txt.j2",
+        f"{code}/{kind}.txt.j2",
+        f"default/{kind}.{lang}.txt.j2",
+        f"default/{kind}.txt.j2",
+    ]
+    try:
+        template = env.select_template(candidates)
+        return template.render(**values)
+    except jinja2.TemplatesNotFound:
+        raise EvidenceError(
+            f"no {kind} template: looked for {', '.join(candidates)}; restore "
+            f"evidence/templates/default/{kind}.txt.j2"
+        ) from None
+    except jinja2.TemplateError as exc:
+        raise EvidenceError(
+            f"the {kind} template for {code} ({lang}) is broken: {exc}; fix the template "
+            "(see evidence/templates/README.txt for the variables)"
+        ) from None
