@@ -20,6 +20,7 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from tanba import metrics, topics
@@ -104,16 +105,21 @@ class Worker:
     def run(self, drained: Callable[[], bool] | None = None) -> WorkerStats:
         """Process batches until ``stop`` is set, or an empty poll once ``drained()`` is true."""
         consumer = self.bus.consumer(self.stage.group, self.stage.topics)
+        metrics.stage_started(self.stage.name)
+        report_lag = metrics.LagReporter(self.stage.name)
         try:
             while not self.stop.is_set():
                 upstream_done = drained is not None and drained()
                 batch = consumer.poll(self.settings.batch_size, _POLL_TIMEOUT_S)
                 if not batch:
+                    report_lag(consumer)
                     if upstream_done:
                         break
                     continue
-                if self._process(batch):
-                    consumer.commit(batch)
+                # A commit that cannot reach the bus is retried like any write: until done or
+                # stopped (then the batch is simply redone by whoever reads it next).
+                if self._process(batch) and self._until_durable(partial(consumer.commit, batch)):
+                    report_lag(consumer)
         finally:
             consumer.close()
         return self.stats

@@ -7,14 +7,18 @@ from tanba.settings import EMBEDDED, Settings
 
 
 def open_bus(settings: Settings) -> Bus:
-    """The bus the settings select: SQLite under the home directory, or Kafka."""
+    """The bus the settings select: SQLite under the home directory, or Kafka.
+
+    TANBA_NAMESPACE prefixes Kafka topic and group names; the embedded bus needs no
+    prefix, since its database already lives under the (per-installation) home.
+    """
     if settings.bus == EMBEDDED:
         from tanba.bus.embedded import EmbeddedBus
 
         return EmbeddedBus(settings.path("bus.sqlite3"))
     from tanba.bus.kafka import KafkaBus
 
-    return KafkaBus(settings.bus.removeprefix("kafka://"))
+    return KafkaBus(settings.bus.removeprefix("kafka://"), namespace=settings.namespace)
 
 
 __all__ = ["Bus", "Consumer", "Message", "Record", "open_bus"]

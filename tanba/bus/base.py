@@ -47,6 +47,14 @@ class Consumer(ABC):
     def close(self) -> None:
         """Leave the group; uncommitted messages go to the next member."""
 
+    def lag(self) -> int | None:
+        """Messages of this member's partitions not committed yet; None when unknown.
+
+        For the ``tanba_consumer_lag`` gauge. It may ask the broker, so callers call it
+        now and then (after a commit, or every few seconds when idle), not per message.
+        """
+        return None
+
 
 class Bus(ABC):
     """Topics of records: publish, consume in groups, replay from the start."""

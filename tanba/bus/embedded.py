@@ -5,6 +5,13 @@ One partition per topic; the offset is the row id. SQLite's write-ahead log with
 ``kill -9`` and power loss. Committed offsets live in the same database, so a
 consumer group resumes exactly where it committed.
 
+A write that fails (a full disk, a lock held too long), a publish or a
+commit, raises :class:`~tanba.exceptions.TransientError`
+(:class:`~tanba.exceptions.DiskFull` when space ran out, naming the file and
+the file system) after rolling back, so the worker runtime retries it; a
+commit that never succeeds only means the batch is replayed, which stages
+make idempotent.
+
 Limits: one process at a time should consume a given group (there is no
 partition assignment: two members would both see every message, which is safe
 because effects are idempotent, but wasteful). Scale-out is Kafka's job.
@@ -19,8 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tanba.bus.base import Bus, Consumer, Message, Record
-from tanba.exceptions import TransientError
-from tanba.sqlite import connect, transaction
+from tanba.sqlite import connect, storage_error, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -47,7 +53,10 @@ class EmbeddedBus(Bus):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._local = threading.local()
-        self._conn().executescript(_SCHEMA)
+        try:
+            self._conn().executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise storage_error(exc, self.path, "the embedded bus") from exc
 
     def _conn(self) -> sqlite3.Connection:
         # One connection per thread: sqlite3 connections must not be shared across threads.
@@ -67,7 +76,7 @@ class EmbeddedBus(Bus):
                     [(topic, r.key, r.value) for r in records],
                 )
         except sqlite3.OperationalError as exc:
-            raise TransientError(f"embedded bus {self.path}: {exc}") from exc
+            raise storage_error(exc, self.path, "the embedded bus") from exc
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
         return EmbeddedConsumer(self, group, list(topics))
@@ -148,14 +157,34 @@ class EmbeddedConsumer(Consumer):
         if not newest:
             return
         conn = self._bus._conn()
-        with transaction(conn):
-            for topic, offset in newest.items():
+        try:
+            with transaction(conn):
+                for topic, offset in newest.items():
+                    conn.execute(
+                        "INSERT INTO group_offsets (grp, topic, next_offset) VALUES (?, ?, ?)"
+                        " ON CONFLICT (grp, topic) DO UPDATE SET"
+                        " next_offset = MAX(next_offset, excluded.next_offset)",
+                        (self.group, topic, offset + 1),
+                    )
+        except sqlite3.OperationalError as exc:
+            raise storage_error(exc, self._bus.path, "the embedded bus") from exc
+
+    def lag(self) -> int:
+        """Messages of the group's topics at or after the committed offsets.
+
+        Counted rather than subtracted: offsets are row ids shared by all topics, so
+        "newest offset minus committed" would count other topics' messages too.
+        """
+        conn = self._bus._conn()
+        return sum(
+            int(
                 conn.execute(
-                    "INSERT INTO group_offsets (grp, topic, next_offset) VALUES (?, ?, ?)"
-                    " ON CONFLICT (grp, topic) DO UPDATE SET"
-                    " next_offset = MAX(next_offset, excluded.next_offset)",
-                    (self.group, topic, offset + 1),
-                )
+                    "SELECT COUNT(*) FROM messages WHERE topic = ? AND offset >= ?",
+                    (topic, self._committed(topic)),
+                ).fetchone()[0]
+            )
+            for topic in self.topics
+        )
 
     def close(self) -> None:
         # Forget uncommitted positions: the next member starts from the committed offsets.

@@ -7,14 +7,14 @@ from tanba.store.base import AlertPage, AlertQuery, AlertStore
 
 
 def open_store(settings: Settings) -> AlertStore:
-    """The store the settings select."""
+    """The store the settings select; TANBA_NAMESPACE prefixes Elasticsearch index names."""
     if settings.store == EMBEDDED:
         from tanba.store.embedded import EmbeddedAlertStore
 
         return EmbeddedAlertStore(settings.path("alerts.sqlite3"))
     from tanba.store.elastic import ElasticAlertStore
 
-    return ElasticAlertStore(settings.store)
+    return ElasticAlertStore(settings.store, namespace=settings.namespace)
 
 
 __all__ = ["AlertPage", "AlertQuery", "AlertStore", "open_store"]

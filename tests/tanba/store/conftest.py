@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tanba.store import AlertStore
 from tanba.store.embedded import EmbeddedAlertStore
+from tests.services import elastic_url, new_namespace  # noqa: F401 - fixture
 
-IMPLEMENTATIONS = ["embedded"]
+IMPLEMENTATIONS = ["embedded", "elasticsearch"]
+# The real server's runs carry the "services" mark: `pytest -m "not services"` runs without it.
+PARAMS = [
+    pytest.param(name, marks=pytest.mark.services) if name == "elasticsearch" else name
+    for name in IMPLEMENTATIONS
+]
 
 
-@pytest.fixture(params=IMPLEMENTATIONS)
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> AlertStore:
-    if request.param == "embedded":
-        instance: AlertStore = EmbeddedAlertStore(tmp_path / "alerts.sqlite3")
+@pytest.fixture(scope="session")
+def elastic_store(elastic_url: str) -> Iterator[AlertStore]:  # noqa: F811
+    """One namespaced Elasticsearch store for the session: tests keep apart by work id."""
+    from tanba.store.elastic import ElasticAlertStore
+
+    # Writes wait for a refresh to be searchable; refresh often so tests do not wait 1 s each.
+    instance = ElasticAlertStore(
+        elastic_url, namespace=new_namespace("st"), refresh_interval="100ms"
+    )
     yield instance
+    instance.drop()
     instance.close()
+
+
+@pytest.fixture(params=PARAMS)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AlertStore]:
+    if request.param == "embedded":
+        instance = EmbeddedAlertStore(tmp_path / "alerts.sqlite3")
+        yield instance
+        instance.close()
+        return
+    yield request.getfixturevalue("elastic_store")

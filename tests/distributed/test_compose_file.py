@@ -1,0 +1,61 @@
+"""docker-compose.yml and the Dockerfile agree with Tanba: stages, settings, volumes, scaling.
+
+(``docker compose config`` also parses the file; that needs the compose plugin,
+which the test machines do not have, so this test reads the YAML itself.)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tanba.settings import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = ("crawler", "fingerprint", "matcher", "console")
+
+
+def compose() -> dict[str, Any]:
+    data = yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_stage_is_its_own_service_on_kafka_and_elasticsearch() -> None:
+    services = compose()["services"]
+    assert {"kafka", "elasticsearch", *STAGES} <= set(services)
+    known = {env for env, _, _ in Settings.documentation()}
+    for name in STAGES:
+        env = services[name]["environment"]
+        assert env["TANBA_BUS"] == "kafka://kafka:9092"
+        assert env["TANBA_STORE"] == "http://elasticsearch:9200"
+        unknown = {k for k in env if k.startswith("TANBA_")} - known
+        assert not unknown, f"{name} sets variables Tanba does not read: {unknown}"
+        assert services[name]["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert services["fingerprint"]["command"] == ["worker", "fingerprint"]
+    assert services["matcher"]["command"] == ["worker", "matcher"]
+    assert "tanba crawl" in services["crawler"]["command"][0]
+
+
+def test_fingerprint_workers_scale_and_share_the_blobs_the_crawler_writes() -> None:
+    services = compose()["services"]
+    assert str(services["fingerprint"]["deploy"]["replicas"]).startswith("${FINGERPRINT_REPLICAS")
+
+    def mounts(name: str) -> dict[str, str]:
+        return {v.split(":")[1]: v.split(":")[0] for v in services[name]["volumes"]}
+
+    for name in ("crawler", "fingerprint", "console"):
+        assert mounts(name)["/var/lib/tanba/blobs"] == "blobs"
+        assert mounts(name)["/var/lib/tanba/captures"] == "captures"
+    assert {"blobs", "captures", "kafka-data", "es-data"} <= set(compose()["volumes"])
+
+
+def test_the_dockerfile_installs_the_packages_and_runs_tanba_unprivileged() -> None:
+    text = (REPO / "Dockerfile").read_text(encoding="utf-8")
+    for package in ("tanba", "crawlers", "fingerprint", "matcher"):
+        assert f"COPY {package} ./{package}" in text
+    assert "ffmpeg" in text and "libchromaprint" in text
+    assert "USER tanba" in text
+    assert 'ENTRYPOINT ["tanba"]' in text

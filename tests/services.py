@@ -1,0 +1,136 @@
+"""The real Kafka and Elasticsearch for tests: found running, started, or a failure in CI.
+
+Tests that need the servers use the ``kafka_bootstrap`` / ``elastic_url``
+fixtures (imported by the conftests that need them). When a server does not
+answer: in CI (``CI=true``) the test fails, saying how to start it, since a
+skipped test would hide a broken set-up; locally the fixture runs
+``scripts/services start`` once and checks again. Each test gets its own
+namespace (topic, group and index prefix), so runs on the shared servers do not
+see each other's data; indices are deleted after the test, topics and groups at
+the end of the session (see :func:`drop_later`).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SERVICES = REPO / "scripts" / "services"
+KAFKA = os.environ.get("TANBA_TEST_KAFKA", "127.0.0.1:9092")
+ELASTIC = os.environ.get("TANBA_TEST_ELASTIC", "http://127.0.0.1:9200")
+
+_started: set[str] = set()
+
+
+def kafka_up(bootstrap: str = KAFKA) -> bool:
+    """True when the broker answers an ApiVersions request."""
+    host, port = bootstrap.split(",")[0].rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=3) as sock:
+            # ApiVersions v0, correlation id 1, empty client id: the broker must answer.
+            sock.sendall(b"\x00\x00\x00\x0a\x00\x12\x00\x00\x00\x00\x00\x01\x00\x00")
+            sock.settimeout(3)
+            return len(sock.recv(4)) == 4
+    except OSError:
+        return False
+
+
+def elastic_up(url: str = ELASTIC) -> bool:
+    """True when the cluster is at least yellow (the distribution has no ``GET /``)."""
+    from elasticsearch import Elasticsearch
+
+    client = Elasticsearch(url, request_timeout=5, max_retries=0)
+    try:
+        health = client.cluster.health(wait_for_status="yellow", timeout="2s")
+        return health["status"] in ("yellow", "green")
+    except Exception:
+        return False
+    finally:
+        client.close()
+
+
+def require(service: str) -> None:
+    """Make sure ``service`` ('kafka' or 'elasticsearch') answers; start it or fail."""
+    probe = kafka_up if service == "kafka" else elastic_up
+    if probe():
+        return
+    where = KAFKA if service == "kafka" else ELASTIC
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(
+            f"{service} does not answer at {where}; CI must start it before the tests "
+            f"('scripts/services start', as scripts/test does)",
+            pytrace=False,
+        )
+    if service not in _started:
+        _started.add(service)
+        subprocess.run([str(SERVICES), "start", service], check=False, timeout=600)
+    if not probe():
+        pytest.fail(
+            f"{service} does not answer at {where} even after 'scripts/services start "
+            f"{service}'; see 'scripts/services status' and its logs",
+            pytrace=False,
+        )
+
+
+def new_namespace(prefix: str = "t") -> str:
+    """A namespace no other test run uses."""
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+# Namespaces to delete from Kafka when the session ends (see drop_later).
+_kafka_namespaces: list[str] = []
+
+
+def drop_later(namespace: str) -> None:
+    """Delete this namespace's topics and groups at the end of the session.
+
+    Not at once: a consumer closed a moment ago may still refresh its metadata, and the
+    development broker (auto.create.topics.enable) would recreate a topic just deleted.
+    """
+    _kafka_namespaces.append(namespace)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    require("kafka")
+    yield KAFKA
+    for namespace in _kafka_namespaces:
+        drop_namespace(namespace, elastic=False)
+    _kafka_namespaces.clear()
+
+
+@pytest.fixture(scope="session")
+def elastic_url() -> str:
+    require("elasticsearch")
+    return ELASTIC
+
+
+@pytest.fixture
+def namespace() -> str:
+    return new_namespace()
+
+
+def drop_namespace(namespace: str, *, kafka: bool = True, elastic: bool = True) -> None:
+    """Delete a namespace's topics, groups, indices and template (best effort, for teardown)."""
+    from tanba.bus.kafka import KafkaBus
+    from tanba.store.elastic import ElasticAlertStore
+
+    if kafka and kafka_up():
+        bus = KafkaBus(KAFKA, namespace=namespace)
+        try:
+            bus.delete_namespace()
+        finally:
+            bus.close()
+    if elastic and elastic_up():
+        store = ElasticAlertStore(ELASTIC, namespace=namespace)
+        try:
+            store.drop()
+        finally:
+            store.close()

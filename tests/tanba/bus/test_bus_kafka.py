@@ -1,0 +1,142 @@
+"""What only the Kafka bus does: partitions shared by a group, namespaces, topic settings, outages."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from kafka.admin import ConfigResource, ConfigResourceType
+from kafka.partitioner.default import murmur2
+
+from tanba import topics
+from tanba.bus import Message, Record
+from tanba.bus.kafka import PARTITIONS, KafkaBus
+from tanba.exceptions import TransientError
+from tests.services import drop_later
+
+pytestmark = pytest.mark.services
+
+
+@pytest.fixture
+def kafka(kafka_bootstrap: str, namespace: str) -> Iterator[KafkaBus]:
+    bus = KafkaBus(kafka_bootstrap, namespace=namespace)
+    yield bus
+    bus.close()
+    drop_later(namespace)
+
+
+def partition_of(key: str) -> int:
+    """The partition Kafka's default partitioner picks for a key (murmur2, as the Java client)."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % PARTITIONS
+
+
+def keys_on_every_partition() -> list[str]:
+    keys: dict[int, str] = {}
+    i = 0
+    while len(keys) < PARTITIONS:
+        keys.setdefault(partition_of(f"site-{i}.example.kz"), f"site-{i}.example.kz")
+        i += 1
+    return [keys[p] for p in range(PARTITIONS)]
+
+
+def test_records_of_one_key_share_a_partition_and_keep_their_order(kafka: KafkaBus) -> None:
+    keys = keys_on_every_partition()
+    kafka.publish("t", [Record(k, f"{k}/{i}".encode()) for i in range(5) for k in keys])
+    seen = list(kafka.replay("t"))
+    assert len(seen) == 5 * len(keys)
+    for k in keys:
+        mine = [m for m in seen if m.key == k]
+        assert {m.partition for m in mine} == {partition_of(k)}
+        assert [m.value for m in mine] == [f"{k}/{i}".encode() for i in range(5)]
+
+
+def test_members_of_a_group_share_the_partitions(kafka: KafkaBus) -> None:
+    keys = keys_on_every_partition()
+    kafka.publish("t", [Record(k, f"{k}/{i}".encode()) for i in range(25) for k in keys])
+    a, b = kafka.consumer("g", ["t"]), kafka.consumer("g", ["t"])
+    by_member: dict[str, list[Message]] = {"a": [], "b": []}
+    done: set[bytes] = set()
+    deadline = time.monotonic() + 60
+    while len(done) < 100 and time.monotonic() < deadline:
+        for name, member in (("a", a), ("b", b)):
+            got = member.poll(3, 0.2)  # small batches, so both join before all is read
+            member.commit(got)
+            by_member[name] += got
+            done.update(m.value for m in got)
+    a.close()
+    b.close()
+    assert len(done) == 100
+    assert by_member["a"] and by_member["b"], "one member read everything"
+    assert kafka.group_lag("g", ["t"]) == 0
+
+
+def test_commit_covers_only_the_partitions_of_the_given_messages(kafka: KafkaBus) -> None:
+    first, second = keys_on_every_partition()[:2]
+    kafka.publish("t", [Record(first, b"1a"), Record(second, b"2a"), Record(first, b"1b")])
+    consumer = kafka.consumer("g", ["t"])
+    got: list[Message] = []
+    while len(got) < 3:
+        got += consumer.poll(10, 0.5)
+    consumer.commit([m for m in got if m.key == first])
+    consumer.close()
+    again = kafka.consumer("g", ["t"])
+    redelivered: list[Message] = []
+    for _ in range(10):
+        redelivered += again.poll(10, 0.5)
+        if redelivered:
+            break
+    assert [m.value for m in redelivered] == [b"2a"]
+    again.close()
+
+
+def test_names_carry_the_namespace_on_the_broker_only(kafka: KafkaBus, namespace: str) -> None:
+    kafka.publish(topics.WORKS, [Record("w1", b"v1")])
+    admin = kafka._admin_client()
+    assert f"{namespace}.{topics.WORKS}" in admin.list_topics()
+    assert [m.topic for m in kafka.replay(topics.WORKS)] == [topics.WORKS]
+
+
+def test_the_works_topic_is_compacted_and_others_are_not(kafka: KafkaBus, namespace: str) -> None:
+    kafka.ensure_topics([topics.WORKS, topics.MEDIA])
+    admin = kafka._admin_client()
+    policies = {}
+    for name in (topics.WORKS, topics.MEDIA):
+        result = admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, f"{namespace}.{name}")], config_filter="all"
+        )
+        policies[name] = _config_value(result, "cleanup.policy")
+        partitions = admin.describe_topics([f"{namespace}.{name}"])[0]["partitions"]
+        assert len(partitions) == PARTITIONS
+    assert policies == {topics.WORKS: "compact", topics.MEDIA: "delete"}
+
+
+def _config_value(result: object, name: str) -> str:
+    """Find a config entry's value in describe_configs' nested answer, whatever its shape."""
+    stack = [result]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if item.get("name") == name and "value" in item:
+                return str(item["value"])
+            if name in item and isinstance(item[name], dict) and "value" in item[name]:
+                return str(item[name]["value"])
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif hasattr(item, "__dict__"):
+            stack.append(vars(item))
+    raise AssertionError(f"{name} not in {result!r}")
+
+
+def test_an_unreachable_broker_is_a_transient_error_and_poll_just_waits() -> None:
+    bus = KafkaBus("127.0.0.1:1", namespace=f"t{uuid.uuid4().hex[:8]}", connect_timeout_ms=1000)
+    with pytest.raises(TransientError, match="scripts/services status kafka"):
+        bus.publish("t", [Record("k", b"v")])
+    with pytest.raises(TransientError):
+        list(bus.replay("t"))
+    consumer = bus.consumer("g", ["t"])
+    assert consumer.poll(10, 0.1) == []
+    consumer.close()
+    bus.close()

@@ -1,0 +1,179 @@
+"""What only the Elasticsearch store does: index layout, moves between indices, concurrency, deep pages."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from elasticsearch import Elasticsearch
+
+from tanba.alerts import StatusChange
+from tanba.exceptions import TransientError
+from tanba.store import AlertQuery
+from tanba.store.elastic import ElasticAlertStore
+from tests.services import new_namespace
+from tests.tanba.store.test_contract import make_alert
+
+pytestmark = pytest.mark.services
+
+# Writes wait for a refresh to be searchable: refresh often so the tests do not wait 1 s each.
+FAST = "100ms"
+
+
+@pytest.fixture
+def es(elastic_url: str) -> Iterator[ElasticAlertStore]:
+    store = ElasticAlertStore(elastic_url, namespace=new_namespace("st"), refresh_interval=FAST)
+    yield store
+    store.drop()
+    store.close()
+
+
+@pytest.fixture
+def raw(elastic_url: str) -> Iterator[Elasticsearch]:
+    client = Elasticsearch(elastic_url)
+    yield client
+    client.close()
+
+
+def ids_by_index(raw: Elasticsearch, store: ElasticAlertStore) -> dict[str, list[str]]:
+    raw.indices.refresh(index=store.pattern)
+    hits = raw.search(index=store.alias, size=100)["hits"]["hits"]
+    out: dict[str, list[str]] = {}
+    for h in hits:
+        out.setdefault(h["_index"], []).append(h["_id"])
+    return out
+
+
+def test_one_index_per_jurisdiction_behind_the_alias_with_explicit_mappings(
+    es: ElasticAlertStore, raw: Elasticsearch
+) -> None:
+    kz = make_alert(page="http://kino.example.kz/1")
+    ru = make_alert(page="http://x.example.ru/1", jurisdiction="RU", site="x.example.ru")
+    es.upsert([kz, ru])
+    assert ids_by_index(raw, es) == {
+        es.index_for("KZ"): [kz.id],
+        es.index_for("RU"): [ru.id],
+    }
+    assert es.index_for("KZ").endswith("-tanba-alerts-kz")
+    aliases = raw.indices.get_alias(name=es.alias)
+    assert set(aliases) == {es.index_for("KZ"), es.index_for("RU")}
+    props = raw.indices.get_mapping(index=es.index_for("KZ"))[es.index_for("KZ")]["mappings"]
+    assert props["dynamic"] == "false"
+    fields = props["properties"]
+    assert fields["jurisdiction"]["type"] == "keyword"
+    assert fields["last_seen"]["type"] == "date"
+    assert fields["score"]["type"] == "float"
+    assert fields["match"] == {"type": "object", "enabled": False}
+    # The alert id is the document id: writing it again overwrites, never adds.
+    es.upsert([kz])
+    assert es.search(AlertQuery(work_id=kz.work_id)).total == 2
+
+
+def test_an_alert_that_changes_jurisdiction_moves_with_its_workflow(
+    es: ElasticAlertStore, raw: Elasticsearch
+) -> None:
+    first = make_alert(seen="2026-03-01T00:00:00.000Z")
+    es.upsert([first])
+    es.change_status(
+        first.id, StatusChange(status="confirmed", actor="kz", at="2026-03-02T00:00:00.000Z")
+    )
+    moved = first.model_copy(
+        update={
+            "jurisdiction": "RU",
+            "first_seen": "2026-03-05T00:00:00.000Z",
+            "last_seen": "2026-03-05T00:00:00.000Z",
+        }
+    )
+    es.upsert([moved])
+    assert ids_by_index(raw, es) == {es.index_for("RU"): [first.id]}
+    stored = es.get(first.id)
+    assert stored is not None
+    assert (stored.jurisdiction, stored.status, stored.first_seen) == (
+        "RU",
+        "confirmed",
+        first.first_seen,
+    )
+    # A status change rewrites it where it now belongs, and nowhere else.
+    back = stored.model_copy(update={"jurisdiction": "KZ"})
+    es._replace(back)
+    assert ids_by_index(raw, es) == {es.index_for("KZ"): [first.id]}
+
+
+def test_concurrent_writers_merge_instead_of_overwriting(
+    elastic_url: str, es: ElasticAlertStore
+) -> None:
+    # Two matchers (two store clients) write sightings of the same alerts at once; optimistic
+    # concurrency makes each read-merge-write see the other's, so the extremes survive.
+    other = ElasticAlertStore(
+        elastic_url, namespace=es.alias.removesuffix("-tanba-alerts"), refresh_interval=FAST
+    )
+    pages = [f"http://kino.example.kz/{i}" for i in range(5)]
+    days = [f"2026-03-{d:02d}T00:00:00.000Z" for d in range(2, 22)]
+
+    def write(store: ElasticAlertStore, mine: list[str]) -> None:
+        for day in mine:
+            store.upsert([make_alert(page=p, seen=day) for p in pages])
+
+    threads = [
+        threading.Thread(target=write, args=(es, days[0::2])),
+        threading.Thread(target=write, args=(other, days[1::2])),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    other.close()
+    for p in pages:
+        stored = es.get(make_alert(page=p).id)
+        assert stored is not None
+        assert (stored.first_seen, stored.last_seen) == (days[0], days[-1])
+
+
+def test_pages_beyond_the_result_window_walk_with_search_after(elastic_url: str) -> None:
+    store = ElasticAlertStore(
+        elastic_url, namespace=new_namespace("st"), max_result_window=5, refresh_interval=FAST
+    )
+    try:
+        alerts = [
+            make_alert(
+                page=f"http://kino.example.kz/{i}", seen=f"2026-03-{i + 1:02d}T00:00:00.000Z"
+            )
+            for i in range(12)
+        ]
+        store.upsert(alerts)
+        newest_first = [a.page_url for a in sorted(alerts, key=lambda a: a.last_seen, reverse=True)]
+        for offset, limit in ((0, 5), (3, 4), (6, 3), (10, 5), (12, 5)):
+            page = store.search(AlertQuery(offset=offset, limit=limit))
+            assert page.total == 12
+            assert [a.page_url for a in page.alerts] == newest_first[offset : offset + limit]
+    finally:
+        store.drop()
+        store.close()
+
+
+def test_counts_by_status_work_and_target(es: ElasticAlertStore) -> None:
+    es.upsert(
+        [
+            make_alert(work_id="w1", page="http://a.kz/1"),
+            make_alert(work_id="w1", page="http://a.kz/2"),
+            make_alert(work_id="w2", page="http://a.kz/3"),
+        ]
+    )
+    es.change_status(
+        make_alert(work_id="w2", page="http://a.kz/3").id,
+        StatusChange(status="dismissed", actor="x", at="2026-03-02T00:00:00.000Z"),
+    )
+    assert es.count_by("status", AlertQuery()) == {"dismissed": 1, "new": 2}
+    assert es.count_by("work_id", AlertQuery()) == {"w1": 2, "w2": 1}
+    assert es.count_by("target", AlertQuery(jurisdiction="RU")) == {}
+
+
+def test_an_unreachable_cluster_is_a_transient_error() -> None:
+    store = ElasticAlertStore("http://127.0.0.1:1", namespace=f"st{uuid.uuid4().hex[:8]}")
+    with pytest.raises(TransientError, match="unreachable"):
+        store.upsert([make_alert()])
+    with pytest.raises(TransientError):
+        store.search(AlertQuery())
+    store.close()
