@@ -11,7 +11,8 @@ Contract:
 - :class:`PrivateAddressMiddleware` (a Scrapy downloader middleware) resolves
   each request's host, honouring the ``--resolve`` map, and raises
   :class:`BlockedAddress` (an ``IgnoreRequest``) when any of its addresses is
-  not public, unless the spider's target sets ``allow_private_addresses``. The
+  not public, unless the spider's target sets ``allow_private_addresses``, or
+  lists a network holding that address in ``allowed_networks``. The
   refusal is counted as ``blocked_private``. Redirects are checked too, since
   Scrapy sends a redirected request through the whole middleware chain again.
   As a second line, it checks the address the response actually came from
@@ -110,6 +111,18 @@ class PrivateAddressMiddleware:
         target = getattr(self.crawler.spider, "target", None)
         return bool(getattr(target, "allow_private_addresses", False))
 
+    def _allows(self, address: str | IPAddress) -> bool:
+        """True when the target may fetch from ``address``."""
+        if is_public_address(address):
+            return True
+        target = getattr(self.crawler.spider, "target", None)
+        networks = getattr(target, "allowed_networks", ()) or ()
+        try:
+            ip = ipaddress.ip_address(address.strip("[]") if isinstance(address, str) else address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
     async def process_request(self, request: Request) -> None:
         if self._allows_private():
             return
@@ -118,13 +131,13 @@ class PrivateAddressMiddleware:
         if not host:
             return
         addresses = await self._addresses(host, parts.port)
-        bad = [a for a in addresses if not is_public_address(a)]
+        bad = [a for a in addresses if not self._allows(a)]
         if bad:
             self._refuse(request, f"{host} resolves to non-public address {bad[0]}")
 
     def process_response(self, request: Request, response: Response) -> Response:
         ip = response.ip_address
-        if ip is not None and not self._allows_private() and not is_public_address(ip):
+        if ip is not None and not self._allows_private() and not self._allows(ip):
             self._refuse(request, f"response came from non-public address {ip}")
         return response
 
@@ -151,13 +164,14 @@ class PrivateAddressMiddleware:
 
 async def _lookup(host: str, port: int | None) -> list[str]:
     """Every address ``host`` resolves to, from a thread (getaddrinfo blocks)."""
+    return await maybe_deferred_to_future(deferToThread(resolve, host, port))
 
-    def resolve() -> list[str]:
-        try:
-            infos: list[Any] = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError):
-            # Unresolvable: let the download fail with Scrapy's own DNS error.
-            return []
-        return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
 
-    return await maybe_deferred_to_future(deferToThread(resolve))
+def resolve(host: str, port: int | None) -> list[str]:
+    """Every address the system resolver gives for ``host`` (also inet_aton spellings)."""
+    try:
+        infos: list[Any] = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        # Unresolvable: let the download fail with Scrapy's own DNS error.
+        return []
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))

@@ -6,8 +6,11 @@ finished, calls ``progress`` about once a second with the running
 :class:`CrawlStats`, publishes the last batch of events, and returns the
 final stats. Events go to ``tanba.media`` through a
 :class:`~crawlers.publish.BatchPublisher`; media bytes to ``blobs``; WARC
-files to ``settings.home/captures/<crawl_id>/<target>.warc.gz``. A publish
-that still fails at the end raises (the events were not lost silently).
+files to ``settings.home/captures/<crawl_id>/<target>.warc.gz``. When the
+bus cannot take the last events or the crawl report for now (a
+:class:`~tanba.exceptions.TransientError`, e.g. a full disk), the crawl logs
+why and retries with backoff until they are durable (Ctrl-C gives up; the
+next crawl finds the same media again); any other failure raises.
 
 Scrapy's logs go to its ``scrapy`` logger at WARNING, without a root handler:
 the caller's logging configuration decides where they end up. (Scrapy logs a
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 
@@ -34,6 +38,7 @@ from crawlers.targets import Target
 from tanba.blobs import BlobStore
 from tanba.bus import Bus, Record
 from tanba.clock import Clock, SystemClock, iso
+from tanba.exceptions import TransientError
 from tanba.schemas.base import encode
 from tanba.schemas.crawls import CrawlFinished, TargetReport
 from tanba.settings import Settings
@@ -44,6 +49,7 @@ __all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 1.0
 FLUSH_INTERVAL_S = 0.5
+_MAX_BACKOFF_S = 30.0
 
 
 def new_crawl_id(clock: Clock) -> str:
@@ -78,6 +84,11 @@ def crawl(
 
     from crawlers.spiders.site import SiteSpider
 
+    # Temporary files of blob writes a kill cut short (older than an hour, so never one
+    # another process is writing now).
+    swept = blobs.sweep()
+    if swept:
+        log.info("removed %d temporary blob files left by an interrupted run", swept)
     publisher = BatchPublisher(bus, MEDIA, max_records=32, max_delay_s=FLUSH_INTERVAL_S)
     process = CrawlerProcess(process_settings(settings, resolve))
     # Scrapy sets its logger to DEBUG when it configures logging; keep it at WARNING so
@@ -132,12 +143,26 @@ def crawl(
         if loop.running:
             loop.stop()
 
-    publisher.flush()  # raises if the bus is still down: better than losing events silently
+    _until_durable(publisher.flush, lambda: f"{publisher.pending} crawl events wait in memory")
     sync()
-    _report(bus, stats, started_at, iso(clock.now()))
+    finished_at = iso(clock.now())
+    _until_durable(lambda: _report(bus, stats, started_at, finished_at), lambda: "the crawl report")
     if progress is not None:
         progress(_snapshot(stats))
     return stats
+
+
+def _until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:
+    """Run ``write`` until it succeeds, backing off while it raises TransientError."""
+    delay = 1.0
+    while True:
+        try:
+            write()
+            return
+        except TransientError as exc:
+            log.error("%s; %s, retrying in %.0f s", exc, waiting(), delay)
+            time.sleep(delay)
+            delay = min(delay * 2, _MAX_BACKOFF_S)
 
 
 def _report(bus: Bus, stats: CrawlStats, started_at: str, finished_at: str) -> None:

@@ -11,6 +11,13 @@ Contract:
   ``DOWNLOAD_TIMEOUT``, size caps, robots.txt, the user agent, and Tanba's
   downloader middlewares.
 
+Hostile sites are bounded here: ``DOWNLOAD_TIMEOUT`` is the time one request
+may take in all (a server that drips bytes is cut off), ``download_maxsize``
+(set per request by the spider, ``DOWNLOAD_MAXSIZE`` as the ceiling) cuts an
+endless stream, ``REDIRECT_MAX_TIMES`` ends redirect chains and loops, and
+:class:`~crawlers.throttle.RetryAfterMiddleware` honours ``429`` and
+``Retry-After`` (so 429 is taken out of Scrapy's ``RETRY_HTTP_CODES``).
+
 Why these choices:
 
 - Scrapy's logs go at WARNING and no root handler is installed, so a caller
@@ -31,6 +38,7 @@ from typing import Any
 
 from crawlers.resolve import RESOLVE_SETTING
 from crawlers.targets import Target
+from crawlers.throttle import DEFAULT_MAX_WAIT_S, DEFAULT_TIMES
 from tanba.settings import Settings
 
 LOG_LEVEL = "WARNING"
@@ -38,6 +46,13 @@ LOG_LEVEL = "WARNING"
 # then Scrapy's robots.txt middleware at 100, whose robots.txt fetches pass both again.
 SCOPE_MIDDLEWARE = "crawlers.scope.ScopeMiddleware"
 GUARD_MIDDLEWARE = "crawlers.netguard.PrivateAddressMiddleware"
+# After Scrapy's RetryMiddleware (550) on the way in, before it on the way out: a 429 is
+# turned into a delayed retry here and never reaches it.
+THROTTLE_MIDDLEWARE = "crawlers.throttle.RetryAfterMiddleware"
+REDIRECT_MAX_TIMES = 5
+MIN_DOWNLOAD_DELAY_S = 0.001
+# Scrapy's default list without 429 (see crawlers.throttle).
+RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408]
 
 
 def process_settings(settings: Settings, resolve: dict[str, str] | None = None) -> dict[str, Any]:
@@ -60,6 +75,10 @@ def process_settings(settings: Settings, resolve: dict[str, str] | None = None) 
 def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
     """One target's Scrapy settings."""
     delay = settings.crawl_delay_s if target.delay_s is None else target.delay_s
+    # Scrapy 2.19 enforces CONCURRENT_REQUESTS_PER_DOMAIN only when DOWNLOAD_DELAY > 0: with
+    # 0, Downloader._process_queue starts every queued request before any counts as
+    # transferring. A millisecond is no politeness cost and restores the limit.
+    delay = max(delay, MIN_DOWNLOAD_DELAY_S)
     return {
         "USER_AGENT": settings.user_agent,
         "ROBOTSTXT_OBEY": True,
@@ -76,10 +95,14 @@ def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             SCOPE_MIDDLEWARE: 50,
             GUARD_MIDDLEWARE: 60,
+            THROTTLE_MIDDLEWARE: 560,
         },
         "COOKIES_ENABLED": False,
         "RETRY_TIMES": 1,
-        "REDIRECT_MAX_TIMES": 5,
+        "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
+        "TANBA_RETRY_AFTER_MAX_S": DEFAULT_MAX_WAIT_S,
+        "TANBA_RETRY_AFTER_TIMES": DEFAULT_TIMES,
+        "REDIRECT_MAX_TIMES": REDIRECT_MAX_TIMES,
         "URLLENGTH_LIMIT": 0,  # the spider enforces its own limit before counting a page
         "DEPTH_LIMIT": 0,  # the spider counts depth itself (media requests do not deepen)
         "AUTOTHROTTLE_ENABLED": False,

@@ -12,7 +12,12 @@ found on them; ``media_downloaded`` distinct media fetched with status 200;
 requests robots.txt forbade; ``blocked_private`` requests refused by the
 private-address guard; ``too_large`` downloads cut at the size cap;
 ``http_errors`` responses with an error status (and non-200 media);
-``errors`` other failures (DNS, timeouts, refused connections, bugs).
+``errors`` other failures (DNS, timeouts, refused connections, bugs);
+``traps`` links not followed as crawler traps (a looping path, or a URL shape
+past its share of ``max_pages``); ``throttled`` requests the server answered
+with 429 (or 503 and ``Retry-After``) that were retried after the wait it
+asked for; ``paused`` times the crawl paused because a write failed (disk
+full) until it could write again.
 
 Why a module of its own: the spider fills these in and the runner reports
 them; keeping them apart avoids an import cycle between the two.
@@ -36,6 +41,9 @@ class TargetStats:
     too_large: int = 0
     http_errors: int = 0
     errors: int = 0
+    traps: int = 0
+    throttled: int = 0
+    paused: int = 0
     # URLs of the pages parsed: a later crawl that fetched a page but not an alert's
     # copy on it is evidence the copy was taken down (see matcher.lifecycle).
     page_urls: list[str] = field(default_factory=list, repr=False)

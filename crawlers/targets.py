@@ -10,6 +10,8 @@ Contract: :func:`load_targets` / :func:`parse_targets` read YAML of the form::
         max_pages: 500                  # HTML pages fetched at most (default 500)
         jurisdiction: KZ                # optional override, a code of codes.ALL_CODES
         allow_private_addresses: false  # only tests and demos set this
+        allowed_networks: ["10.20.0.0/16"]  # or: only these non-public networks
+        max_pages_per_pattern: 250      # pages per URL shape (default: half of max_pages, >= 50)
         delay_s: 1.0                    # optional politeness override, seconds
         paused: false                   # paused targets are skipped
 
@@ -24,6 +26,7 @@ worse than one that refuses to start.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -50,6 +53,7 @@ def _jurisdiction_codes() -> tuple[str, ...]:
 #: Codes a target's ``jurisdiction`` may take ("XX": explicitly unassigned).
 ALL_CODES: tuple[str, ...] = _jurisdiction_codes()
 
+_MIN_PATTERN_BUDGET = 50
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 # A bare host name: letters, digits, hyphens and dots (IDNs must be given in punycode).
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$")
@@ -68,11 +72,24 @@ class Target:
     allow_private_addresses: bool = False
     delay_s: float | None = None  # None means: the DOWNLOAD_DELAY from Settings
     paused: bool = False
+    # Non-public networks this target may fetch from (an intranet site), when
+    # allow_private_addresses (which allows every address) is too wide.
+    allowed_networks: tuple[str, ...] = ()
+    max_pages_per_pattern: int = 0  # 0 means: the default of pattern_budget
 
     def __post_init__(self) -> None:
         if not self.allowed_domains:
             hosts = dict.fromkeys((urlsplit(s).hostname or "").rstrip(".") for s in self.seeds)
             object.__setattr__(self, "allowed_domains", tuple(h for h in hosts if h))
+
+    @property
+    def pattern_budget(self) -> int:
+        """Pages one URL shape may take: a trap can use at most this much of ``max_pages``.
+
+        By default half of ``max_pages``, but never fewer than 50: a small budget is
+        already a bound, and a site's pages of one kind (``/film/N.html``) need room.
+        """
+        return self.max_pages_per_pattern or max(_MIN_PATTERN_BUDGET, self.max_pages // 2)
 
 
 ALLOWED_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Target))
@@ -188,6 +205,21 @@ def _parse_one(entry: Any, index: int, source: str) -> Target:
 
     max_depth = _int(entry, "max_depth", minimum=0, fail=fail)
     max_pages = _int(entry, "max_pages", minimum=1, fail=fail)
+    per_pattern = _int(entry, "max_pages_per_pattern", minimum=0, fail=fail)
+
+    networks = entry.get("allowed_networks") or []
+    if not isinstance(networks, list):
+        fail("allowed_networks", 'must be a list of networks, e.g. ["10.20.0.0/16"].')
+    clean_networks: list[str] = []
+    for network in networks:
+        try:
+            clean_networks.append(str(ipaddress.ip_network(str(network).strip(), strict=False)))
+        except ValueError:
+            fail(
+                "allowed_networks",
+                f"{network!r} is not an address or network; write e.g. '10.20.0.0/16' or "
+                "'192.168.1.5'.",
+            )
 
     jurisdiction = entry.get("jurisdiction") or ""
     if not isinstance(jurisdiction, str):
@@ -212,6 +244,8 @@ def _parse_one(entry: Any, index: int, source: str) -> Target:
         allow_private_addresses=_bool(entry, "allow_private_addresses", fail),
         delay_s=float(delay) if delay is not None else None,
         paused=_bool(entry, "paused", fail),
+        allowed_networks=tuple(dict.fromkeys(clean_networks)),
+        max_pages_per_pattern=per_pattern,
     )
 
 

@@ -13,6 +13,12 @@ record first. After each exchange the file is flushed and fsync'd: a ``kill -9``
 loses at most the exchange being written, never one already referenced by a
 published event. Records go straight to the file; nothing is buffered.
 
+Crash and disk-full safety: a write that fails (no space) is cut back to where
+the exchange began and raises :class:`~tanba.exceptions.DiskFull`, so the file
+never keeps half a record. Reopening a file that a ``kill -9`` left with a
+partial gzip member at its end (the same crawl id run again) truncates it to
+its last complete member first, so later records stay readable in sequence.
+
 The body recorded is the one Scrapy delivers, i.e. after transfer and content
 decoding; the framing headers (``Content-Encoding``, ``Transfer-Encoding``,
 ``Content-Length``) are rewritten to describe those bytes, so the record
@@ -28,8 +34,11 @@ and it keeps the request and the server's address beside the bytes.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import uuid
+import zlib
 from collections.abc import Callable
 from http import HTTPStatus
 from io import BytesIO
@@ -43,11 +52,15 @@ from warcio.warcwriter import WARCWriter as _WarcioWriter
 
 from tanba.clock import Clock, SystemClock
 from tanba.schemas.common import CaptureRef
+from tanba.sqlite import disk_full_error, is_disk_full
 
 if TYPE_CHECKING:
     from scrapy.http import Response
 
 _FRAMING = {"content-encoding", "transfer-encoding", "content-length"}
+_CHUNK = 1 << 20
+
+log = logging.getLogger(__name__)
 
 
 def new_record_id() -> str:
@@ -88,17 +101,50 @@ class WarcWriter:
         self.captures_dir = Path(captures_dir)
         self.relative_name = relative_name
         self.path = self.captures_dir / relative_name
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock or SystemClock()
+        self._record_ids = record_ids
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            _drop_partial_tail(self.path)
+        except OSError as exc:
+            raise self._error(exc) from exc
         # Append, never truncate: records already referenced by published events must survive
         # a second run with the same crawl id.
-        self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-        self._writer = _SeamedWriter(
-            self._file, clock or SystemClock(), record_ids, gzip=True, warc_version="1.1"
-        )
+        self._open()
         if self._file.tell() == 0:
             info = {"software": software, "format": "WARC File Format 1.1"}
-            self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, info))
+            self._guarded(
+                lambda: self._writer.write_record(
+                    self._writer.create_warcinfo_record(self.path.name, info)
+                )
+            )
+
+    def _open(self) -> None:
+        self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed in close()
+        self._writer = _SeamedWriter(
+            self._file, self._clock, self._record_ids, gzip=True, warc_version="1.1"
+        )
+
+    def _guarded(self, write: Callable[[], object]) -> None:
+        """Run ``write`` then fsync; on failure cut the file back to where it began."""
+        start = self._file.tell()
+        try:
+            write()
             self._sync()
+        except OSError as exc:
+            self._rewind(start)
+            raise self._error(exc) from exc
+
+    def _rewind(self, offset: int) -> None:
+        # Closing flushes what is buffered (it may fail again): cut after closing, then reopen.
+        # The buffer may fail to be written too; the cut below removes any part of it.
+        with contextlib.suppress(OSError):
+            self._file.close()
+        os.truncate(self.path, offset)
+        self._open()
+
+    def _error(self, exc: OSError) -> Exception:
+        return disk_full_error(self.path, "the WARC capture", exc) if is_disk_full(exc) else exc
 
     def write(self, response: Response) -> CaptureRef:
         """Append the request and response records of ``response``; the response's location."""
@@ -150,12 +196,17 @@ class WarcWriter:
             },
         )
 
-        self._writer.write_record(request_record)
-        offset = self._file.tell()
-        self._writer.write_record(response_record)
-        length = self._file.tell() - offset
-        self._sync()
-        return CaptureRef(warc=self.relative_name, offset=offset, length=length)
+        where: list[int] = []
+
+        def write_pair() -> None:
+            self._writer.write_record(request_record)
+            where.append(self._file.tell())
+            self._writer.write_record(response_record)
+            where.append(self._file.tell())
+
+        self._guarded(write_pair)
+        offset, end = where
+        return CaptureRef(warc=self.relative_name, offset=offset, length=end - offset)
 
     def _sync(self) -> None:
         self._file.flush()
@@ -171,6 +222,41 @@ class WarcWriter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _drop_partial_tail(path: Path) -> None:
+    """Truncate ``path`` after its last complete gzip member (one member per WARC record)."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return
+    complete = _complete_prefix(path)
+    if complete < size:
+        log.warning("%s: dropping %d bytes of a record cut short by a crash", path, size - complete)
+        os.truncate(path, complete)
+
+
+def _complete_prefix(path: Path) -> int:
+    """Bytes of ``path`` made of complete gzip members (walks them, decompressing)."""
+    complete = 0
+    with open(path, "rb") as f:
+        inflater = zlib.decompressobj(wbits=31)
+        base = 0  # file offset of the first byte of ``chunk``
+        chunk = f.read(_CHUNK)
+        while chunk:
+            try:
+                inflater.decompress(chunk)
+            except zlib.error:
+                return complete  # garbage after the last good member
+            if inflater.eof:
+                rest = inflater.unused_data
+                complete = base = base + len(chunk) - len(rest)
+                inflater = zlib.decompressobj(wbits=31)
+                chunk = rest or f.read(_CHUNK)
+            else:
+                base += len(chunk)
+                chunk = f.read(_CHUNK)
+    return complete
 
 
 def _text(value: bytes | str) -> str:

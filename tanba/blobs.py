@@ -1,8 +1,14 @@
 """Content-addressed blob store: files named by their SHA-256 under ``home/blobs``.
 
 A blob is written to a temporary file in the same directory, fsync'd, then
-renamed into place, so a crash leaves either the whole blob or nothing. Storing
-the same bytes twice is free: the second put finds the blob already there.
+renamed into place and the directory fsync'd, so a crash (``kill -9`` or power
+loss) leaves either the whole blob or nothing under its name; at worst an
+orphaned ``.tmp-*`` file, which :meth:`BlobStore.sweep` removes. Storing the
+same bytes twice is free: the second put finds the blob already there.
+
+A write that fails for lack of space raises :class:`~tanba.exceptions.DiskFull`
+(a TransientError) naming the store and its file system, after removing the
+partial temporary file, so freeing space and retrying is all it takes.
 """
 
 from __future__ import annotations
@@ -10,10 +16,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import BinaryIO
 
 from tanba.exceptions import NotFound
+from tanba.sqlite import disk_full_error, is_disk_full
 
 _CHUNK = 1 << 20
 
@@ -67,15 +75,44 @@ class BlobStore:
     def exists(self, sha256: str) -> bool:
         return self.path(sha256).exists()
 
+    def sweep(self, older_than_s: float = 3600.0) -> int:
+        """Remove temporary files a crash left behind (older than ``older_than_s``); how many."""
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for tmp in self.root.glob("*/*/.tmp-*"):
+            try:
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                pass  # another process finished or removed it meanwhile
+        return removed
+
     def _write_atomically(self, target: Path, write: object) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        tmp: str | None = None
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
             with os.fdopen(fd, "wb") as out:
                 write(out)  # type: ignore[operator]
                 out.flush()
                 os.fsync(out.fileno())
             os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
+            tmp = None
+            _fsync_directory(target.parent)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full_error(target, "the blob", exc) from exc
             raise
+        finally:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable (POSIX: the entry lives in the directory)."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

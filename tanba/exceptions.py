@@ -23,3 +23,10 @@ class TransientError(TanbaError):
 
 class NotFound(TanbaError):
     """A named object (work, alert, blob) does not exist."""
+
+
+class DiskFull(TransientError):
+    """A write failed because its file system is full; free space there and the stage resumes.
+
+    A TransientError: workers retry without committing, so nothing is lost meanwhile.
+    """

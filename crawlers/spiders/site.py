@@ -16,6 +16,15 @@ Contract (one spider instance per target per crawl):
   then the event is handed to the sink (a :class:`~crawlers.publish.BatchPublisher`)
   with key = the page's host. Only status-200 media are published.
 - Counters go to the :class:`~crawlers.stats.TargetStats` passed as ``tally``.
+- Crawler traps: a link whose path loops (:func:`crawlers.urls.trap_reason`)
+  is not followed, and each URL shape (:func:`crawlers.urls.pattern_of`) gets
+  at most ``target.pattern_budget`` pages, so an endless calendar cannot use
+  up ``max_pages``; both count as ``traps``.
+- A full disk (or a bus that cannot take events) pauses the crawl instead of
+  losing what was fetched: the response whose capture or blob could not be
+  written is parked with the engine paused, retried with backoff, and the
+  crawl resumes once the write succeeds. The error is logged once per pause,
+  saying where the disk is full.
 
 Why the spider keeps its own frontier instead of yielding every link at once:
 ``max_pages`` counts pages actually fetched, and a link that fails (404,
@@ -26,8 +35,9 @@ drops) are covered by re-pumping the frontier when the spider goes idle.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,11 +55,12 @@ from crawlers.scope import KIND_META, MEDIA, PAGE
 from crawlers.settings import scrapy_settings
 from crawlers.stats import TargetStats
 from crawlers.targets import Target
-from crawlers.urls import canonicalize, host_of, in_domains
+from crawlers.urls import canonicalize, host_of, in_domains, pattern_of, trap_reason
 from crawlers.warc import WarcWriter
 from tanba.blobs import BlobStore
 from tanba.bus import Record
 from tanba.clock import Clock, SystemClock, iso
+from tanba.exceptions import TransientError
 from tanba.schemas.base import encode
 from tanba.schemas.common import CaptureRef, MediaOccurrence
 from tanba.schemas.media import MediaDiscovered
@@ -59,6 +70,12 @@ from tanba.settings import Settings
 MAX_URL_LENGTH = 2083
 _DEPTH = "tanba_depth"
 _MEDIA_KEY = "tanba_media_key"
+_PATTERN = "tanba_pattern"
+# Backoff between attempts to write what a full disk refused.
+_FIRST_RETRY_S = 1.0
+_MAX_RETRY_S = 30.0
+
+log = logging.getLogger(__name__)
 
 
 class RecordSink(Protocol):
@@ -136,6 +153,10 @@ class SiteSpider(Spider):
         self._frontier: deque[tuple[str, int]] = deque()
         self._pages_in_flight = 0
         self._media: dict[str, MediaState] = {}
+        self._pattern_used: dict[str, int] = {}  # URL shape -> pages fetched or in flight
+        # Writes a full disk refused, oldest first; each returns the requests it yields.
+        self._parked: deque[Callable[[], list[Request]]] = deque()
+        self._retry_s = _FIRST_RETRY_S
         self._warc: WarcWriter | None = None
         self._closed = False
 
@@ -165,14 +186,24 @@ class SiteSpider(Spider):
         if len(url) > MAX_URL_LENGTH or not in_domains(host_of(url), self.allowed_domains):
             return
         key = canonicalize(url)
-        if key not in self._seen:
-            self._seen.add(key)
-            self._frontier.append((url, depth))
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        if trap_reason(url) is not None:
+            self.tally.traps += 1
+            return
+        self._frontier.append((url, depth))
 
     def _pump(self) -> Iterator[Request]:
         """Page requests from the frontier, as many as the ``max_pages`` budget allows."""
+        budget = self.target.pattern_budget
         while self._frontier and self.tally.pages + self._pages_in_flight < self.target.max_pages:
             url, depth = self._frontier.popleft()
+            pattern = pattern_of(url)
+            if self._pattern_used.get(pattern, 0) >= budget:
+                self.tally.traps += 1  # this shape had its share of max_pages
+                continue
+            self._pattern_used[pattern] = self._pattern_used.get(pattern, 0) + 1
             self._pages_in_flight += 1
             yield Request(
                 url,
@@ -181,27 +212,42 @@ class SiteSpider(Spider):
                 meta={
                     KIND_META: PAGE,
                     _DEPTH: depth,
+                    _PATTERN: pattern,
                     "download_maxsize": self.tanba_settings.page_max_bytes,
                 },
             )
 
+    def _release_pattern(self, meta: dict[str, Any]) -> None:
+        """A page request that did not become a page gives its shape's share back."""
+        pattern = meta.get(_PATTERN)
+        if pattern is not None and self._pattern_used.get(pattern, 0) > 0:
+            self._pattern_used[pattern] -= 1
+
     def parse_page(self, response: Response) -> Iterator[Request]:
-        self._pages_in_flight -= 1
+        yield from self._durably(lambda: list(self._take_page(response)))
+        yield from self._pump()
+
+    def _take_page(self, response: Response) -> Iterator[Request]:
         key = canonicalize(response.url)
-        if (
+        if not (
             isinstance(response, HtmlResponse)
             and key not in self._parsed
             and self.tally.pages < self.target.max_pages
         ):
-            self._parsed.add(key)
-            self._seen.add(key)
-            self.tally.pages += 1
-            self.tally.page_urls.append(response.url)
-            yield from self._page(response)
-        yield from self._pump()
-
-    def _page(self, response: HtmlResponse) -> Iterator[Request]:
+            self._pages_in_flight -= 1
+            self._release_pattern(response.meta)
+            return
+        # The capture first: when the disk is full nothing has been counted yet, so the
+        # parked page is taken again, whole, once space is back.
         capture = self._warc_writer().write(response)
+        self._pages_in_flight -= 1
+        self._parsed.add(key)
+        self._seen.add(key)
+        self.tally.pages += 1
+        self.tally.page_urls.append(response.url)
+        yield from self._page(response, capture)
+
+    def _page(self, response: HtmlResponse, capture: CaptureRef) -> Iterator[Request]:
         found = extract(response.body, response.url)
         depth = int(response.meta.get(_DEPTH, 0))
         if depth < self.target.max_depth:
@@ -220,6 +266,9 @@ class SiteSpider(Spider):
 
     def page_failed(self, failure: Failure) -> Iterator[Request]:
         self._pages_in_flight -= 1
+        request = getattr(failure, "request", None)
+        if request is not None:
+            self._release_pattern(request.meta)
         self._count_failure(failure)
         yield from self._pump()
 
@@ -248,12 +297,16 @@ class SiteSpider(Spider):
         elif not state.failed:
             state.waiting.append((page, ref))  # its download is in flight
 
-    def parse_media(self, response: Response) -> None:
+    def parse_media(self, response: Response) -> list[Request]:
+        return list(self._durably(lambda: self._take_media(response)))
+
+    def _take_media(self, response: Response) -> list[Request]:
         state = self._media[response.meta[_MEDIA_KEY]]
         if response.status != 200:
             self.tally.http_errors += 1
             self._give_up(state)
-            return
+            return []
+        # Both writes before any state changes: a full disk parks the response unchanged.
         capture = self._warc_writer().write(response)
         sha256 = self.blobs.put(response.body)
         self.tally.media_downloaded += 1
@@ -270,6 +323,7 @@ class SiteSpider(Spider):
         waiting, state.waiting = state.waiting, []
         for page, ref in waiting:
             self._publish(page, ref, state.fetched)
+        return []
 
     def media_failed(self, failure: Failure) -> None:
         request = getattr(failure, "request", None)
@@ -303,8 +357,65 @@ class SiteSpider(Spider):
             media_capture=media.capture,
         )
         event = MediaDiscovered(occurrence=occurrence, kind_hint=ref.kind_hint)
-        self.sink.add(Record(key=page.site, value=encode(event)))
         self.tally.media_published += 1
+        try:
+            self.sink.add(Record(key=page.site, value=encode(event)))
+        except TransientError as exc:
+            # The sink keeps the record; pause until it can publish again.
+            self._park(lambda: _flushed(self.sink), exc)
+
+    # -- a full disk ---------------------------------------------------------------------
+
+    def _durably(self, take: Callable[[], list[Request]]) -> Iterator[Request]:
+        """The requests ``take`` yields; if a write fails for now, park it and pause the crawl."""
+        try:
+            requests = take()
+        except TransientError as exc:
+            self._park(take, exc)
+            return
+        yield from requests
+
+    def _park(self, retry: Callable[[], list[Request]], exc: TransientError) -> None:
+        self._parked.append(retry)
+        if len(self._parked) > 1:
+            return  # already paused; the retry loop will take this one in turn
+        self.tally.paused += 1
+        log.error("%s: %s; crawl paused, nothing fetched is lost", self.target.name, exc)
+        engine = self._engine()
+        if engine is not None:
+            engine.pause()
+            self._retry_later()
+
+    def _retry_later(self) -> None:
+        from twisted.internet import reactor
+
+        reactor.callLater(self._retry_s, self.retry_parked)  # type: ignore[attr-defined,arg-type]
+        self._retry_s = min(self._retry_s * 2, _MAX_RETRY_S)
+
+    def retry_parked(self) -> None:
+        """Retry the parked writes in order; resume the crawl when all went through."""
+        while self._parked:
+            try:
+                requests = self._parked[0]()
+            except TransientError as exc:
+                log.warning("%s: still paused: %s", self.target.name, exc)
+                if self._engine() is not None:
+                    self._retry_later()
+                return
+            self._parked.popleft()
+            engine = self._engine()
+            for request in requests:
+                if engine is not None:
+                    engine.crawl(request)
+        self._retry_s = _FIRST_RETRY_S
+        log.warning("%s: writes succeed again; crawl resumed", self.target.name)
+        engine = self._engine()
+        if engine is not None:
+            engine.unpause()
+
+    def _engine(self) -> Any:
+        crawler = getattr(self, "crawler", None)
+        return getattr(crawler, "engine", None) if crawler is not None else None
 
     # -- bookkeeping ---------------------------------------------------------------------
 
@@ -344,10 +455,13 @@ class SiteSpider(Spider):
     def _on_request_dropped(self, request: Request, spider: Spider) -> None:
         if spider is self and request.meta.get(KIND_META) == PAGE:
             self._pages_in_flight -= 1
+            self._release_pattern(request.meta)
 
     def _on_idle(self, spider: Spider) -> None:
         if spider is not self:
             return
+        if self._parked:
+            raise DontCloseSpider  # waiting for disk space: the parked writes come first
         requests = list(self._pump())
         for request in requests:
             self.crawler.engine.crawl(request)
@@ -359,7 +473,15 @@ class SiteSpider(Spider):
         self._closed = True
         if self._warc is not None:
             self._warc.close()
-        self.sink.flush()
+        try:
+            self.sink.flush()
+        except TransientError as exc:  # the runner's last flush keeps retrying
+            log.warning("%s: events not published yet: %s", self.target.name, exc)
+
+
+def _flushed(sink: RecordSink) -> list[Request]:
+    sink.flush()
+    return []
 
 
 def _text(value: bytes | str) -> str:

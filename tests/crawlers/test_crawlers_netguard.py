@@ -11,6 +11,7 @@ from scrapy.http import Request, Response
 from scrapy.settings import Settings as ScrapySettings
 from scrapy.statscollectors import MemoryStatsCollector
 
+from crawlers import netguard
 from crawlers.netguard import BlockedAddress, PrivateAddressMiddleware, is_public_address
 from crawlers.resolve import RESOLVE_SETTING
 from crawlers.stats import TargetStats
@@ -100,3 +101,46 @@ def test_middleware_checks_the_address_the_response_came_from() -> None:
     fine = Response(request.url, ip_address=ipaddress.ip_address("8.8.8.8"), request=request)
     assert mw.process_response(request, fine) is fine
     assert crawler.spider.tally.blocked_private == 1
+
+
+def test_allowed_networks_let_only_those_private_addresses_through() -> None:
+    target = Target(
+        name="t", seeds=("http://intra.example.kz/",), allowed_networks=("10.20.0.0/16",)
+    )
+    settings = ScrapySettings(
+        {RESOLVE_SETTING: {"intra.example.kz": "10.20.3.4", "other.example.kz": "10.21.0.1"}}
+    )
+    crawler = SimpleNamespace(settings=settings, spider=None)
+    crawler.stats = MemoryStatsCollector(crawler)  # type: ignore[arg-type]
+    crawler.spider = SimpleNamespace(target=target, tally=TargetStats())
+    mw = PrivateAddressMiddleware(crawler)  # type: ignore[arg-type]
+    assert asyncio.run(mw.process_request(Request("http://intra.example.kz/"))) is None
+    assert asyncio.run(mw.process_request(Request("http://8.8.8.8/"))) is None
+    for url in ("http://other.example.kz/", "http://169.254.169.254/", "http://127.0.0.1/"):
+        with pytest.raises(BlockedAddress):
+            asyncio.run(mw.process_request(Request(url)))
+    request = Request("http://intra.example.kz/")
+    inside = Response(request.url, ip_address=ipaddress.ip_address("10.20.9.9"), request=request)
+    assert mw.process_response(request, inside) is inside
+    outside = Response(request.url, ip_address=ipaddress.ip_address("10.99.0.1"), request=request)
+    with pytest.raises(BlockedAddress):
+        mw.process_response(request, outside)
+    assert crawler.spider.tally.blocked_private == 4
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://localhost:8080/", "http://2130706433/", "http://0x7f000001/", "http://127.1/"],
+)
+def test_names_and_spellings_are_judged_by_what_they_resolve_to(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real getaddrinfo, called directly (the crawler calls it from Twisted's thread
+    # pool, which needs a running reactor): the name or inet_aton spelling is loopback.
+    async def lookup(host: str, port: int | None) -> list[str]:
+        return netguard.resolve(host, port)
+
+    monkeypatch.setattr(netguard, "_lookup", lookup)
+    mw, _ = _middleware(False)
+    with pytest.raises(BlockedAddress, match=r"non-public address 127\.0\.0\.1"):
+        asyncio.run(mw.process_request(Request(url)))

@@ -18,6 +18,7 @@ from crawlers.targets import Target
 from tanba.blobs import BlobStore
 from tanba.bus import Record
 from tanba.clock import FixedClock
+from tanba.exceptions import DiskFull
 from tanba.schemas.base import decode
 from tanba.schemas.media import MediaDiscovered
 from tanba.settings import Settings
@@ -251,3 +252,92 @@ def test_overlong_urls_are_not_queued(tmp_path: Path, length: int) -> None:
     long_link = "/" + "a" * (length - len(SITE) - 1)
     out = by_kind(page(home, f'<a href="{long_link}">x</a>'), PAGE)
     assert len(out) == (1 if length <= 2083 else 0)
+
+
+def test_each_url_shape_gets_its_share_of_pages_and_failures_give_it_back(
+    tmp_path: Path,
+) -> None:
+    spider, _ = make_spider(tmp_path, max_pages=50, max_pages_per_pattern=2, max_depth=10)
+    (home,) = start(spider)
+    links = "".join(f'<a href="/day?d={i}">{i}</a>' for i in range(5)) + '<a href="/a/">loop</a>'
+    out = by_kind(page(home, links), PAGE)
+    assert [r.url for r in out] == [f"{SITE}/day?d=0", f"{SITE}/day?d=1", f"{SITE}/a/"]
+    assert spider.tally.traps == 3  # d=2..4: the shape /day?d had its two pages
+
+    # A failed page gives its share back: the next link of that shape may go.
+    spider, _ = make_spider(tmp_path / "2", max_pages=50, max_pages_per_pattern=1)
+    (home,) = start(spider)
+    first, loop = by_kind(page(home, '<a href="/day?d=0">0</a><a href="/a/">a</a>'), PAGE)
+    assert by_kind(fail(first, ConnectionRefusedError()), PAGE) == []
+    assert [r.url for r in by_kind(page(loop, '<a href="/day?d=1">1</a>'), PAGE)] == [
+        f"{SITE}/day?d=1"
+    ]
+
+
+def test_looping_paths_are_not_followed(tmp_path: Path) -> None:
+    spider, _ = make_spider(tmp_path, max_depth=20)
+    (request,) = start(spider)
+    for _ in range(5):
+        out = by_kind(page(request, '<a href="a/">deeper</a>'), PAGE)
+        if not out:
+            break
+        (request,) = out
+    assert request.url == f"{SITE}/a/a/a/" and spider.tally.traps == 1
+
+
+class FullDisk(BlobStore):
+    """A blob store whose disk is full until ``space_back`` is set."""
+
+    space_back = False
+
+    def put(self, data: bytes) -> str:
+        if not self.space_back:
+            raise DiskFull("disk full: cannot write the blob (test)")
+        return super().put(data)
+
+
+def test_a_full_disk_parks_the_response_and_nothing_is_lost(tmp_path: Path) -> None:
+    spider, sink = make_spider(tmp_path)
+    spider.blobs = FullDisk(tmp_path / "blobs")
+    (home,) = start(spider)
+    (photo,) = by_kind(page(home, '<img src="/a.jpg">'), MEDIA)
+    media(photo)
+    assert sink.records == [] and spider.tally.paused == 1
+    assert spider.tally.media_downloaded == 0  # nothing counted for the refused write
+    spider.retry_parked()  # still full: stays parked
+    assert sink.records == []
+    spider.blobs.space_back = True  # type: ignore[attr-defined]
+    spider.retry_parked()
+    assert [e.occurrence.media_url for e in sink.events()] == [f"{SITE}/a.jpg"]
+    assert spider.tally.media_downloaded == 1 and spider.tally.paused == 1
+
+
+class FullSink(ListSink):
+    """A sink that keeps records but cannot publish them until ``space_back`` is set."""
+
+    space_back = False
+
+    def add(self, record: Record) -> None:
+        super().add(record)
+        if not self.space_back:
+            raise DiskFull("disk full: cannot write the embedded bus (test)")
+
+    def flush(self) -> None:
+        if not self.space_back:
+            raise DiskFull("disk full: cannot write the embedded bus (test)")
+        super().flush()
+
+
+def test_a_bus_that_cannot_publish_pauses_the_crawl_until_it_can(tmp_path: Path) -> None:
+    spider, _ = make_spider(tmp_path)
+    sink = FullSink()
+    spider.sink = sink
+    (home,) = start(spider)
+    (photo,) = by_kind(page(home, '<img src="/a.jpg">'), MEDIA)
+    media(photo)
+    assert spider.tally.paused == 1 and len(sink.records) == 1  # kept, not lost
+    sink.space_back = True
+    spider.retry_parked()
+    assert sink.flushes == 1
+    spider.closed("finished")  # the last flush goes through too
+    assert sink.flushes == 2

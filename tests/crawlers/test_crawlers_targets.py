@@ -141,3 +141,31 @@ def test_unreadable_file_names_the_path(tmp_path: Path) -> None:
 
 def test_allowed_keys_match_target_fields() -> None:
     assert set(ALLOWED_KEYS) == set(Target.__dataclass_fields__)
+
+
+def test_allowed_networks_and_pattern_budget() -> None:
+    (target,) = parse_targets(
+        'targets:\n  - name: intra\n    seeds: ["http://intra.example.kz/"]\n'
+        '    allowed_networks: ["10.20.0.0/16", "192.168.1.5", "fd00::/8"]\n'
+        "    max_pages_per_pattern: 7\n"
+    )
+    assert target.allowed_networks == ("10.20.0.0/16", "192.168.1.5/32", "fd00::/8")
+    assert target.pattern_budget == 7
+    assert Target(name="t", seeds=("http://a.kz/",), max_pages=500).pattern_budget == 250
+    assert Target(name="t", seeds=("http://a.kz/",), max_pages=10).pattern_budget == 50
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("allowed_networks", '"10.0.0.0/8"'),
+        ("allowed_networks", '["10.0.0.0/33"]'),
+        ("allowed_networks", '["intranet"]'),
+        ("max_pages_per_pattern", "-1"),
+        ("max_pages_per_pattern", "many"),
+    ],
+)
+def test_bad_network_or_pattern_budget_names_the_field(field: str, value: str) -> None:
+    text = f'targets:\n  - name: t\n    seeds: ["http://a.kz/"]\n    {field}: {value}\n'
+    with pytest.raises(TargetsError, match=f"field '{field}'"):
+        parse_targets(text)

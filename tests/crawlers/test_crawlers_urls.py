@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from crawlers.urls import canonicalize, host_of, in_domains, is_tracking_param
+from crawlers.urls import (
+    canonicalize,
+    host_of,
+    in_domains,
+    is_tracking_param,
+    pattern_of,
+    remove_dot_segments,
+    trap_reason,
+)
 
 
 @pytest.mark.parametrize(
@@ -63,3 +71,44 @@ def test_helpers() -> None:
     assert in_domains("kino.example.kz", ["kino.example.kz"])
     assert not in_domains("evilkino.example.kz", ("kino.example.kz",))
     assert not in_domains("example.kz", ("kino.example.kz",))
+
+
+@pytest.mark.parametrize(
+    ("url", "canonical"),
+    [
+        ("http://a.kz/x/../x/./p.html", "http://a.kz/x/p.html"),
+        ("http://a.kz/../../p.html", "http://a.kz/p.html"),
+        ("http://a.kz/a/b/..", "http://a.kz/a/"),
+        ("http://a.kz/a/./", "http://a.kz/a/"),
+        ("http://a.kz/p?yclid=1&fbclid=2&gclid=3&id=4", "http://a.kz/p?id=4"),
+        ("http://a.kz/p?session_id=x&zenid=y", "http://a.kz/p"),
+    ],
+)
+def test_dot_segments_and_click_ids_are_folded(url: str, canonical: str) -> None:
+    assert canonicalize(url) == canonical
+
+
+def test_remove_dot_segments_follows_rfc_3986() -> None:
+    # RFC 3986 section 5.4's examples, as paths.
+    assert remove_dot_segments("/b/c/./../../g") == "/g"
+    assert remove_dot_segments("/a/b/c/./../../g") == "/a/g"
+    assert remove_dot_segments("mid/content=5/../6") == "mid/6"
+    assert remove_dot_segments("/no/dots") == "/no/dots"
+
+
+def test_pattern_of_names_the_shape_of_a_url() -> None:
+    assert pattern_of("http://K.kz/calendar?month=2026-03") == pattern_of(
+        "http://k.kz/calendar?month=1999-12"
+    )
+    assert pattern_of("http://k.kz/news/2026/03/05/") == "k.kz/news/N/N/N/"
+    assert pattern_of("http://k.kz/a?x=1&b=2") == "k.kz/a?b&x"
+    assert pattern_of("http://k.kz/a?sid=9") == "k.kz/a"  # session ids do not make a shape
+    assert pattern_of("http://k.kz/film/12.html") != pattern_of("http://k.kz/films/12.html")
+
+
+def test_trap_reason() -> None:
+    assert trap_reason("http://k.kz/a/a/a/a/") is not None
+    assert trap_reason("http://k.kz/a/b/a/b/a/b/a/b/") is not None
+    assert trap_reason("http://k.kz/a/a/a/") is None
+    assert trap_reason("http://k.kz/?" + "&".join(f"p{i}=1" for i in range(40))) is not None
+    assert trap_reason("http://k.kz/films/2026/hit.html") is None

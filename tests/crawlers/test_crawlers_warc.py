@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import ipaddress
 import itertools
+import os
 from pathlib import Path
 
+import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from warcio.archiveiterator import ArchiveIterator
 
 from crawlers.warc import WarcWriter
 from tanba.clock import FixedClock
+from tanba.exceptions import DiskFull
 from tanba.schemas.common import CaptureRef
 
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
@@ -145,3 +149,47 @@ def test_same_exchange_same_clock_and_ids_same_bytes(tmp_path: Path) -> None:
     assert record.rec_headers.get_header("WARC-Record-ID") == (
         "<urn:uuid:00000000-0000-0000-0000-000000000002>"
     )
+
+
+def test_a_record_cut_by_a_crash_is_dropped_when_the_file_is_reopened(tmp_path: Path) -> None:
+    with fixed_writer(tmp_path) as writer:
+        first = writer.write(exchange())
+    path = tmp_path / first.warc
+    whole = path.read_bytes()
+    with fixed_writer(tmp_path) as writer:
+        writer.write(exchange("http://cdn.example.ru:8081/img/b.jpg", body=bytes(range(256)) * 64))
+    grown = path.read_bytes()
+    # kill -9 in the middle of the response record: its request record is whole, and stays.
+    path.write_bytes(grown[: len(grown) - 100])
+
+    with fixed_writer(tmp_path) as writer:
+        assert len(whole) < path.stat().st_size < len(grown) - 100  # the cut record is gone
+        third = writer.write(exchange("http://cdn.example.ru:8081/img/c.jpg"))
+    with open(path, "rb") as f:
+        records = [
+            (r.rec_type, r.rec_headers.get_header("WARC-Target-URI")) for r in ArchiveIterator(f)
+        ]
+    uris = [uri for _, uri in records]
+    assert ("response", "http://cdn.example.ru:8081/img/b.jpg") not in records
+    assert uris.count("http://cdn.example.ru:8081/img/c.jpg") == 2
+    assert read_at(tmp_path, first)[1] == JPEG and read_at(tmp_path, third)[1] == JPEG
+
+
+def test_a_failed_write_is_cut_back_and_reported_as_disk_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = fixed_writer(tmp_path)
+    first = writer.write(exchange())
+    size = writer.path.stat().st_size
+
+    def no_space(fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(DiskFull, match="disk full: cannot write the WARC capture"):
+        writer.write(exchange("http://cdn.example.ru:8081/img/b.jpg"))
+    assert writer.path.stat().st_size == size
+    monkeypatch.undo()
+    second = writer.write(exchange("http://cdn.example.ru:8081/img/c.jpg"))
+    writer.close()
+    assert second.offset > first.offset and read_at(tmp_path, second)[1] == JPEG
