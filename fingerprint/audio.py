@@ -2,14 +2,17 @@
 
 ffmpeg decodes any container to 16-bit mono PCM at 11025 Hz (Chromaprint's own
 working rate, so it need not resample), in a subprocess with a time limit and a
-duration cap: a hostile or endless file costs at most ``timeout_s``. The raw
-items (one every ~0.124 s) are kept rather than the compressed string so the
-matcher can align an excerpt against a whole track.
+duration cap: a hostile or endless file costs at most ``timeout_s``. The same
+run reports the container's declared duration and its streams on stderr, so
+one process does what a probe and a decode would do in two (process start-up
+is most of the cost of a short clip). The raw items (one every ~0.124 s) are
+kept rather than the compressed string so the matcher can align an excerpt
+against a whole track.
 """
 
 from __future__ import annotations
 
-import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,12 +32,14 @@ _MIN_SECONDS = 2.0
 _TRUNCATED_SHARE = 0.9
 
 
+_DURATION = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+
+
 def audio_print(path: Path, *, max_seconds: int, timeout_s: float) -> AudioPrint:
     """Fingerprint the audio in ``path`` (any container ffmpeg reads, video included)."""
-    declared = _declared_duration(path, timeout_s)
     if _looks_like_mp3(path) and is_truncated_mp3(path.read_bytes()):
         raise Unfingerprintable("audio is truncated: the last MP3 frame is cut off")
-    pcm = _decode_pcm(path, max_seconds, timeout_s)
+    pcm, declared = _decode_pcm(path, max_seconds, timeout_s)
     seconds = len(pcm) / 2 / SAMPLE_RATE
     if seconds < _MIN_SECONDS:
         raise Unfingerprintable(
@@ -56,10 +61,11 @@ def audio_print(path: Path, *, max_seconds: int, timeout_s: float) -> AudioPrint
     )
 
 
-def _decode_pcm(path: Path, max_seconds: int, timeout_s: float) -> bytes:
+def _decode_pcm(path: Path, max_seconds: int, timeout_s: float) -> tuple[bytes, float | None]:
+    """The PCM, and the duration the container declares (None when it declares none)."""
     command = [
-        "ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-t", str(max_seconds),
-        "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-",
+        "ffmpeg", "-hide_banner", "-nostdin", "-v", "info", "-i", str(path),
+        "-t", str(max_seconds), "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE), "-f", "s16le", "-",
     ]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
@@ -71,33 +77,16 @@ def _decode_pcm(path: Path, max_seconds: int, timeout_s: float) -> bytes:
         raise RuntimeError(
             "ffmpeg is not installed: run scripts/setup (apt-get install ffmpeg)"
         ) from None
+    # The input's description ends where ffmpeg starts describing its output.
+    described = done.stderr.split(b"Stream mapping:")[0].split(b"Output #0")[0]
     if done.returncode != 0 or not done.stdout:
+        if b"Input #0" in described and b": Audio:" not in described:
+            raise Unfingerprintable("the file has no audio stream")
         detail = _last_line(done.stderr) or "no audio stream"
         raise Unfingerprintable(f"not decodable as audio: {detail}")
-    return done.stdout
-
-
-def _declared_duration(path: Path, timeout_s: float) -> float | None:
-    """The duration the container claims (None when it claims none)."""
-    command = [
-        "ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type",
-        "-of", "json", str(path),
-    ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
-    except subprocess.TimeoutExpired:
-        raise Unfingerprintable("probing the file took too long; stopped") from None
-    if done.returncode != 0:
-        raise Unfingerprintable(
-            f"not decodable as audio: {_last_line(done.stderr) or 'unknown format'}"
-        )
-    info = json.loads(done.stdout or b"{}")
-    if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
-        raise Unfingerprintable("the file has no audio stream")
-    try:
-        return float(info["format"]["duration"])
-    except (KeyError, ValueError):
-        return None
+    found = _DURATION.search(described)
+    declared = int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3]) if found else None
+    return done.stdout, declared
 
 
 def _looks_like_mp3(path: Path) -> bool:

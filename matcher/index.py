@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -20,11 +21,16 @@ from tanba.schemas.common import ImageHash
 
 @dataclass(frozen=True)
 class ImageHit:
-    """A registered image within ``distance`` bits of the query (best variant and hash pair)."""
+    """A registered image hash within ``distance`` bits of a query hash.
+
+    ``variant`` is the registered hash's window; ``query`` is the position of the
+    query hash in the list asked about (so its descriptor can be found).
+    """
 
     work_id: str
     distance: int
     variant: str
+    query: int = 0
 
 
 @dataclass(frozen=True)
@@ -54,8 +60,20 @@ class ImageIndex(ABC):
         """Forget a work; unknown ids are ignored."""
 
     @abstractmethod
+    def candidates(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
+        """Every (work, variant) with a hash within ``max_distance`` of a query hash.
+
+        One hit per (work, variant), from the nearest query hash (the first on a
+        tie), sorted by (distance, work_id, variant). Exact: nothing within the
+        distance is left out, which the matcher's verification relies on.
+        """
+
     def query(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
         """Works with a hash within ``max_distance`` of a query hash, best first, one hit per work."""
+        best: dict[str, ImageHit] = {}
+        for hit in self.candidates(hashes, max_distance):
+            best.setdefault(hit.work_id, hit)
+        return sorted(best.values(), key=lambda h: (h.distance, h.work_id))
 
 
 class AudioIndex(ABC):
@@ -101,19 +119,47 @@ class LinearImageIndex(ImageIndex):
             self._matrix = (np.array(values, dtype=np.uint64), owners)
         return self._matrix
 
-    def query(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
+    def candidates(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
         values, owners = self._arrays()
-        best: dict[str, ImageHit] = {}
-        if not len(values):
+        if not len(values) or not hashes:
             return []
-        for h in hashes:
-            distances = hamming(values, h.as_int())
-            for i in np.flatnonzero(distances <= max_distance):
-                work_id, variant = owners[i]
-                d = int(distances[i])
-                if work_id not in best or d < best[work_id].distance:
-                    best[work_id] = ImageHit(work_id, d, variant)
-        return sorted(best.values(), key=lambda h: (h.distance, h.work_id))
+        queries, registered, distances = [], [], []
+        for q, h in enumerate(hashes):
+            d = hamming(values, h.as_int())
+            near = np.flatnonzero(d <= max_distance)
+            queries.append(np.full(len(near), q))
+            registered.append(near)
+            distances.append(d[near])
+        return hits_per_variant(
+            np.concatenate(queries), np.concatenate(registered), np.concatenate(distances), owners
+        )
+
+
+class Owners(Protocol):
+    """(work_id, variant) of the registered hash at a position: a list, or arrays behind one."""
+
+    def __getitem__(self, position: int, /) -> tuple[str, str]: ...
+
+
+def hits_per_variant(
+    query: np.ndarray, registered: np.ndarray, distance: np.ndarray, owners: Owners
+) -> list[ImageHit]:
+    """One hit per registered hash from parallel arrays of (query pos, registered pos, distance).
+
+    Each registered hash keeps its nearest query hash (the first on a tie); the
+    result is sorted by (distance, work_id, variant), as :meth:`ImageIndex.candidates` promises.
+    """
+    if not len(registered):
+        return []
+    order = np.lexsort((query, distance, registered))
+    registered, distance, query = registered[order], distance[order], query[order]
+    first = np.ones(len(registered), bool)
+    first[1:] = registered[1:] != registered[:-1]
+    hits = [
+        ImageHit(owners[i][0], int(d), owners[i][1], int(q))
+        for i, d, q in zip(registered[first], distance[first], query[first], strict=True)
+    ]
+    return sorted(hits, key=lambda h: (h.distance, h.work_id, h.variant))
 
 
 class LinearAudioIndex(AudioIndex):

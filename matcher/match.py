@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
+from fingerprint.image import descriptors, similarity
 from matcher.audio_index import InvertedAudioIndex
-from matcher.index import AudioIndex, ImageIndex, LinearImageIndex
+from matcher.index import AudioIndex, ImageIndex
+from matcher.mih_index import MultiIndexImageIndex
 from tanba.alerts import MatchDetail
-from tanba.schemas.common import Fingerprint
+from tanba.schemas.common import Fingerprint, ImagePrint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
+
+
+def ber_limit(span: int, max_ber: float, full_span: int) -> float:
+    """The largest BER an aligned span of ``span`` items may have to be a match.
+
+    Chance agreement between unrelated music grows as the span shrinks (a 5 s
+    excerpt has about 19 items, 608 bits), so a span shorter than ``full_span``
+    must be proportionally better: ``max_ber * sqrt(span / full_span)``.
+    """
+    return max_ber * min(1.0, span / full_span) ** 0.5
 
 
 @dataclass(frozen=True)
@@ -36,8 +50,10 @@ class Matcher:
     ) -> None:
         self.settings = settings
         self.works: dict[str, Work] = {}
-        self.images = image_index or LinearImageIndex()
+        self.images = image_index or MultiIndexImageIndex()
         self.audio = audio_index or InvertedAudioIndex()
+        # Per work, the descriptor of each hashed window, for verifying index candidates.
+        self._descriptors: dict[str, dict[str, np.ndarray]] = {}
 
     def add(self, work: Work) -> None:
         """Index a work (again, if it changed)."""
@@ -46,6 +62,11 @@ class Matcher:
         fp = work.fingerprint
         if fp.image is not None:
             self.images.add(work.work_id, fp.image.hashes)
+            if fp.image.descriptors_b64:
+                rows = descriptors(fp.image)
+                self._descriptors[work.work_id] = {
+                    h.variant: row for h, row in zip(fp.image.hashes, rows, strict=True)
+                }
         if fp.audio is not None:
             self.audio.add(work.work_id, fp.audio.items())
 
@@ -53,23 +74,13 @@ class Matcher:
         if self.works.pop(work_id, None) is not None:
             self.images.remove(work_id)
             self.audio.remove(work_id)
+            self._descriptors.pop(work_id, None)
 
     def match(self, fingerprint: Fingerprint) -> list[Match]:
         """Every work the fingerprint matches, best first."""
         s = self.settings
         if fingerprint.image is not None:
-            return [
-                Match(
-                    self.works[hit.work_id],
-                    round(1 - hit.distance / 64, 4),
-                    MatchDetail(
-                        algorithm=fingerprint.image.hashes[0].algorithm,
-                        distance=hit.distance,
-                        variant=hit.variant,
-                    ),
-                )
-                for hit in self.images.query(fingerprint.image.hashes, s.image_max_distance)
-            ]
+            return self._match_image(fingerprint.image)
         if fingerprint.audio is not None:
             item_s = fingerprint.audio.item_s
             return [
@@ -87,5 +98,37 @@ class Matcher:
                 for hit in self.audio.query(
                     fingerprint.audio.items(), s.audio_max_ber, s.audio_min_items
                 )
+                if hit.ber <= ber_limit(hit.span, s.audio_max_ber, s.audio_full_span_items)
             ]
         return []
+
+    def _match_image(self, image: ImagePrint) -> list[Match]:
+        """Index candidates within the Hamming radius, verified by descriptor similarity.
+
+        The index only says where to look; the cosine similarity of the two windows'
+        descriptors decides, and is the score. A print without descriptors (made
+        before they existed) falls back to the Hamming radius alone.
+        """
+        s = self.settings
+        queries = descriptors(image) if image.descriptors_b64 else None
+        best: dict[str, tuple[float, int, str]] = {}
+        for hit in self.images.candidates(image.hashes, s.image_max_distance):
+            reference = self._descriptors.get(hit.work_id, {}).get(hit.variant)
+            if queries is None or reference is None:
+                score = 1 - hit.distance / 64
+            else:
+                score = float(similarity(reference, queries[hit.query])[0])
+                if score < s.image_min_similarity:
+                    continue
+            if hit.work_id not in best or score > best[hit.work_id][0]:
+                best[hit.work_id] = (score, hit.distance, hit.variant)
+        algorithm = image.hashes[0].algorithm if image.hashes else ""
+        matches = [
+            Match(
+                self.works[work_id],
+                round(max(0.0, score), 4),
+                MatchDetail(algorithm=algorithm, distance=distance, variant=variant),
+            )
+            for work_id, (score, distance, variant) in best.items()
+        ]
+        return sorted(matches, key=lambda m: (-m.score, m.work.work_id))

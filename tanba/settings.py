@@ -101,20 +101,28 @@ class Settings:
         "work's for the pair to be a candidate (the index search radius).",
     )
     image_min_similarity: float = setting(
-        0.80,
+        0.94,
         "TANBA_IMAGE_MIN_SIMILARITY",
         "Image match: least cosine similarity (0..1) of a candidate pair's DCT descriptors for "
         "a match; it is the match score (calibrated by make bench-quality).",
     )
     audio_max_ber: float = setting(
-        0.30,
+        0.22,
         "TANBA_AUDIO_MAX_BER",
-        "Audio match: largest bit error rate over the aligned span (0.5 is chance).",
+        "Audio match: largest bit error rate over an aligned span of TANBA_AUDIO_FULL_SPAN_ITEMS "
+        "or more (0.5 is chance; calibrated by make bench-quality).",
     )
     audio_min_items: int = setting(
-        24,
+        16,
         "TANBA_AUDIO_MIN_ITEMS",
-        "Audio match: fewest aligned fingerprint items (about 0.124 s each) a match needs.",
+        "Audio match: fewest aligned fingerprint items (about 0.124 s each) a match needs; "
+        "a 5 s excerpt yields about 19.",
+    )
+    audio_full_span_items: int = setting(
+        64,
+        "TANBA_AUDIO_FULL_SPAN_ITEMS",
+        "Audio match: a shorter aligned span must have a lower BER, TANBA_AUDIO_MAX_BER times "
+        "sqrt(span / this), as chance agreement grows on few items.",
     )
     batch_size: int = setting(
         64,
@@ -221,6 +229,10 @@ class Settings:
             raise SettingsError("TANBA_IMAGE_MIN_SIMILARITY must be between 0 and 1.")
         if not 0.0 < self.audio_max_ber < 0.5:
             raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
+        if self.audio_min_items < 1 or self.audio_full_span_items < 1:
+            raise SettingsError(
+                "TANBA_AUDIO_MIN_ITEMS and TANBA_AUDIO_FULL_SPAN_ITEMS must be at least 1."
+            )
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
         if self.console_crawl_command not in ("run", "crawl"):

@@ -62,6 +62,10 @@ class ImagePrint(Model):
     width: int
     height: int
     hashes: list[ImageHash]
+    # Optional (added with the windowed fingerprint): one int8 descriptor of 63 values per
+    # hash, in the same order, base64; ``descriptor`` names its algorithm. Empty in older prints.
+    descriptor: str = ""
+    descriptors_b64: str = ""
 
 
 class AudioPrint(Model):

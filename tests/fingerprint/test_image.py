@@ -1,25 +1,30 @@
-"""Image fingerprints: golden values on real photos, and invariance under web alterations."""
+"""Image fingerprints: golden values on real photos, the pHash algorithm, windows and descriptors."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
+import imagehash
+import numpy as np
 import pytest
 from PIL import Image
 
 from fingerprint.compute import fingerprint_file
 from fingerprint.exceptions import Unfingerprintable
-from fingerprint.image import image_print
+from fingerprint.image import QUERY, REFERENCE, coefficients, descriptors, image_print, phash
 from tanba.demo.media import web_jpeg
+from tanba.schemas.common import ImagePrint
 from tanba.settings import Settings
 
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
-GOLDEN = {
-    "2004default.jpg": ("dbe03b84649be14e", "8ab16ed033ceb41b"),
-    "calla.png": ("a3e6681c7366879a", "f6b32d492623928f"),
-    "city.png": ("b24d6cb4965a69a5", "e71839e3c20f3cf0"),
+# (name: reference window count, whole-picture pHash, the crop window's pHash)
+GOLDEN: dict[str, tuple[int, str, str]] = {
+    '2004default.jpg': (446, 'dbe03b84649be14e', 'd6e936e914927b05'),
+    'calla.png': (446, 'a3e6681c7366879a', 'a6cb199766649699'),
+    'city.png': (446, 'b24d6cb4965a69a5', 'b64969a4945a6bad'),
 }
+GOLDEN_CROP = "crop:05-15-00-10"
 MAX = 10**9
 
 
@@ -27,54 +32,76 @@ def _distance(a: str, b: str) -> int:
     return bin(int(a, 16) ^ int(b, 16)).count("1")
 
 
-def _hash(data: bytes) -> str:
-    return image_print(data, max_pixels=MAX).hashes[0].value
+def _hashes(data: bytes, variants: str = QUERY) -> dict[str, str]:
+    return {h.variant: h.value for h in image_print(data, max_pixels=MAX, variants=variants).hashes}
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
-def test_golden_hashes_of_full_image_and_mirror(
-    photos: list[Path], name: str, settings: Settings
-) -> None:
+def test_golden_reference_windows(photos: list[Path], name: str, settings: Settings) -> None:
     path = next(p for p in photos if p.name == name)
     fp = fingerprint_file(path, "x" * 64, settings, reference=True)
     assert fp.media == "image" and fp.image is not None
-    assert [(h.variant, h.value) for h in fp.image.hashes] == [
-        ("full", GOLDEN[name][0]),
-        ("mirror", GOLDEN[name][1]),
-    ]
+    windows = {h.variant: h.value for h in fp.image.hashes}
+    count, full, crop = GOLDEN[name]
+    assert (len(windows), windows["full"], windows[GOLDEN_CROP]) == (count, full, crop)
+    assert len(descriptors(fp.image)) == count and fp.image.descriptor == "dct63-whitened-i8"
 
 
-@pytest.mark.parametrize(
-    "alteration",
-    [
-        {"width": 640, "quality": 75},
-        {"width": 1280, "quality": 30},
-        {"width": 1280, "quality": 85, "crop": 0.03},
-    ],
-    ids=["resized", "recompressed", "cropped-3pc"],
-)
-def test_web_copies_stay_within_the_default_threshold(
-    photos: list[Path], alteration: dict, settings: Settings
-) -> None:
+def test_phash_is_imagehashs_on_the_same_pixels(photos: list[Path]) -> None:
+    for path in photos[:4]:
+        with Image.open(path) as im:
+            grey = im.convert("L")
+        assert f"{phash(coefficients(grey)):016x}" == str(imagehash.phash(grey))
+
+
+def test_the_query_whole_hash_stays_near_the_naive_phash(photos: list[Path]) -> None:
+    # The query decodes JPEG at reduced size: a few bits may differ from full decoding.
     for path in photos[:6]:
-        reference = _hash(path.read_bytes())
-        assert (
-            _distance(reference, _hash(web_jpeg(path, **alteration))) <= settings.image_max_distance
-        )
+        data = web_jpeg(path)
+        naive = str(imagehash.phash(Image.open(io.BytesIO(data))))
+        assert _distance(_hashes(data)["full"], naive) <= 6
 
 
-def test_unrelated_photos_stay_over_the_threshold(photos: list[Path], settings: Settings) -> None:
-    hashes = [_hash(web_jpeg(p, width=512)) for p in photos]
+def test_a_query_has_its_whole_inner_upper_middle_windows_and_mirrors(
+    photos: list[Path],
+) -> None:
+    windows = ["full", "crop:08-08-08-08", "crop:00-00-00-24", "crop:00-00-12-24"]
+    mirrors = ["mirror"] + [f"{w}-mirror" for w in windows[1:]]
+    assert sorted(_hashes(web_jpeg(photos[0]))) == sorted(windows + mirrors)
+
+
+def test_unrelated_photos_stay_over_the_default_radius(
+    photos: list[Path], settings: Settings
+) -> None:
+    hashes = [_hashes(web_jpeg(p, width=512))["full"] for p in photos]
     for i, a in enumerate(hashes):
         for b in hashes[i + 1 :]:
             assert _distance(a, b) > settings.image_max_distance
 
 
-def test_mirror_variant_matches_a_mirrored_copy(photos: list[Path]) -> None:
-    fp = image_print(photos[0].read_bytes(), max_pixels=MAX, variants=("full", "mirror"))
+def test_the_mirror_window_of_a_mirrored_copy_is_the_reference(photos: list[Path]) -> None:
+    reference = _hashes(photos[0].read_bytes(), REFERENCE)["full"]
     mirrored = io.BytesIO()
     Image.open(photos[0]).convert("RGB").transpose(Image.FLIP_LEFT_RIGHT).save(mirrored, "JPEG")
-    assert _distance(fp.hashes[1].value, _hash(mirrored.getvalue())) <= 4
+    assert _distance(reference, _hashes(mirrored.getvalue())["mirror"]) <= 4
+
+
+def test_descriptors_survive_the_event_encoding(photos: list[Path]) -> None:
+    image = image_print(web_jpeg(photos[1]), max_pixels=MAX)
+    again = ImagePrint.model_validate_json(image.model_dump_json())
+    assert np.array_equal(descriptors(again), descriptors(image))
+    assert descriptors(image).shape == (len(image.hashes), 63)
+
+
+def test_a_transparent_image_is_laid_on_white() -> None:
+    rgba = Image.new("RGBA", (200, 150), (0, 0, 0, 0))
+    rgba.paste((20, 20, 20, 255), (40, 30, 160, 120))
+    on_white = Image.new("RGB", (200, 150), (255, 255, 255))
+    on_white.paste((20, 20, 20), (40, 30, 160, 120))
+    png, jpg = io.BytesIO(), io.BytesIO()
+    rgba.save(png, "PNG")
+    on_white.save(jpg, "JPEG", quality=95)
+    assert _distance(_hashes(png.getvalue())["full"], _hashes(jpg.getvalue())["full"]) <= 2
 
 
 @pytest.mark.parametrize(

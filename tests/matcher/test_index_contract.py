@@ -7,9 +7,10 @@ import pytest
 
 from matcher.audio_index import InvertedAudioIndex
 from matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
+from matcher.mih_index import MultiIndexImageIndex
 from tanba.schemas.common import ImageHash
 
-IMAGE_INDEXES = [LinearImageIndex]
+IMAGE_INDEXES = [LinearImageIndex, MultiIndexImageIndex]
 AUDIO_INDEXES = [LinearAudioIndex, InvertedAudioIndex]
 
 
@@ -93,3 +94,22 @@ def test_audio_remove(audio_index: AudioIndex) -> None:
     audio_index.add("t", items)
     audio_index.remove("t")
     assert audio_index.query(items[50:150], 0.3, 24) == []
+
+
+@pytest.mark.parametrize("radius", [0, 3, 7, 12, 16])
+def test_image_candidates_equal_the_linear_scan_on_many_hashes(radius: int) -> None:
+    # Clusters of near-duplicates (as a work's windows are) among random hashes, and queries
+    # at every distance around them: the fast index must miss nothing and add nothing.
+    rng = np.random.default_rng(radius)
+    centres = rng.integers(0, 2**63, size=40, dtype=np.uint64)
+    linear, fast = LinearImageIndex(), MultiIndexImageIndex()
+    for w, centre in enumerate(centres.tolist()):
+        hashes = [_h(_flip(centre, int(k), seed=w * 100 + j), f"v{j}") for j, k in
+                  enumerate(rng.integers(0, 20, size=30))]  # fmt: skip
+        linear.add(f"w{w}", hashes)
+        fast.add(f"w{w}", hashes)
+    queries = [_h(_flip(int(c), int(k), seed=7 + i)) for i, (c, k) in
+               enumerate(zip(centres, rng.integers(0, 24, size=40), strict=True))]  # fmt: skip
+    for q in queries:
+        assert fast.candidates([q], radius) == linear.candidates([q], radius)
+    assert fast.candidates(queries, radius) == linear.candidates(queries, radius)

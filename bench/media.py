@@ -1,0 +1,133 @@
+"""The benchmark's real media, all installed by Debian packages (``bench/fetch-media``) or wheels.
+
+Registered works are photos and paintings shipped as desktop wallpapers
+(ukui-wallpapers, mate-backgrounds, plasma-workspace-wallpapers,
+gnome-backgrounds). Distractors are other people's images a crawler meets:
+scikit-image's bundled samples, Tux Paint stamps, Battle for Wesnoth art and
+Open Clip Art. Music: frozen-bubble-data, asc-music and wesnoth-1.16-music.
+Every list is sorted and every sample seeded, so two runs see the same files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from tanba.exceptions import TanbaError
+
+FETCH_HINT = "run bench/fetch-media (it installs the Debian packages the benchmark reads)"
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
+_WESNOTH = Path("/usr/share/games/wesnoth/1.16")
+
+
+def _images(root: Path, pattern: str = "*") -> list[Path]:
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.rglob(pattern) if p.suffix.lower() in _IMAGE_SUFFIXES)
+
+
+def _largest_per_wallpaper(root: Path) -> list[Path]:
+    """One file per KDE wallpaper package: the largest light picture (the others are resizes)."""
+    found = []
+    for package in sorted(root.iterdir()) if root.is_dir() else []:
+        images = [p for p in _images(package / "contents" / "images")]
+        if images:
+            found.append(max(images, key=lambda p: p.stat().st_size))
+    return found
+
+
+def work_photos() -> list[Path]:
+    """Wallpapers registered as works: distinct pictures only (no resizes, no dark twins)."""
+    backgrounds = Path("/usr/share/backgrounds")
+    found = [p for p in _images(backgrounds) if p.parent == backgrounds]  # ukui
+    found += [
+        p
+        for p in _images(backgrounds / "mate")
+        if "_" not in p.stem or not p.stem.rsplit("_", 1)[1][:1].isdigit()  # Elephants_3840x2160
+    ]
+    found += _largest_per_wallpaper(Path("/usr/share/wallpapers"))
+    found += _images(backgrounds / "gnome", "*-l.webp")
+    found = [p for p in found if p.stem not in _SAME_DESIGN and not _transparent(p)]
+    if len(found) < 50:
+        raise TanbaError(f"found {len(found)} wallpapers, the benchmark needs 50: {FETCH_HINT}")
+    return found
+
+
+# MATE ships one design in four colours: in grey they are one picture, so one is kept.
+_SAME_DESIGN = frozenset(
+    {"Ubuntu-Mate-Dark-no-logo", "Ubuntu-Mate-Radioactive-no-logo", "Ubuntu-Mate-Warm-no-logo"}
+)
+
+
+def _transparent(path: Path) -> bool:
+    """A see-through overlay (MATE's abstract PNGs) is drawn over a colour, not a picture itself."""
+    with Image.open(path) as im:
+        if im.mode not in ("RGBA", "LA", "PA") and "transparency" not in im.info:
+            return False
+        im.thumbnail((256, 256))
+        return int(np.asarray(im.convert("RGBA"))[..., 3].min()) < 255
+
+
+def _sizeable(paths: list[Path], min_side: int) -> list[Path]:
+    """Images at least ``min_side`` px on each side and at most 4096 (posters are slow to load)."""
+    kept = []
+    for p in paths:
+        try:
+            with Image.open(p) as im:
+                if min(im.size) >= min_side and max(im.size) <= 4096:
+                    kept.append(p)
+        except (OSError, Image.DecompressionBombError):
+            continue
+    return kept
+
+
+def distractor_images(count: int, seed: int = 1) -> list[Path]:
+    """``count`` images by other authors, from several packages, none of them a registered work."""
+    import skimage
+
+    rng = np.random.default_rng(seed)
+    sources = [
+        _images(Path(os.path.dirname(skimage.__file__)) / "data"),
+        _images(Path("/usr/share/tuxpaint/stamps")),
+        _images(_WESNOTH / "data" / "core" / "images" / "portraits")
+        + _images(_WESNOTH / "data" / "core" / "images" / "story")
+        + _images(_WESNOTH / "data" / "campaigns", "*.webp"),
+        _images(Path("/usr/share/openclipart/png")),
+    ]
+    if not all(sources[1:]):
+        raise TanbaError(f"distractor images are missing: {FETCH_HINT}")
+    chosen: list[Path] = []
+    for i, paths in enumerate(sources):
+        room = count - len(chosen)
+        share = room if i == len(sources) - 1 else min(len(paths), room // (len(sources) - i))
+        picked = [paths[j] for j in rng.permutation(len(paths))]
+        chosen += sorted(_sizeable(picked[: 3 * share + 16], 96)[:share])
+    return chosen
+
+
+def work_tracks() -> list[Path]:
+    """Music registered as works: long tracks of three packages."""
+    return [t for t in _tracks() if t.stat().st_size > 0][::2]
+
+
+def distractor_tracks() -> list[Path]:
+    """Music never registered: the other half of the same packages."""
+    return _tracks()[1::2]
+
+
+def _tracks() -> list[Path]:
+    frozen = Path("/usr/share/games/frozen-bubble/snd")
+    tracks = [
+        frozen / n for n in ("frozen-mainzik-1p.ogg", "frozen-mainzik-2p.ogg", "introzik.ogg")
+    ]
+    tracks += sorted(Path("/usr/share/games/asc/music").glob("*.mp3"))
+    wesnoth = sorted((_WESNOTH / "data" / "core" / "music").glob("*.ogg"))
+    # Stingers (defeat, victory) are a few seconds long: no 20 s excerpt fits.
+    tracks += [t for t in wesnoth if t.stat().st_size > 1_000_000]
+    missing = [t for t in tracks if not t.is_file()]
+    if missing or len(tracks) < 20:
+        raise TanbaError(f"music tracks are missing ({len(tracks)} found): {FETCH_HINT}")
+    return tracks

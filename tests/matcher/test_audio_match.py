@@ -1,0 +1,66 @@
+"""Audio matching end to end on real music: short, degraded excerpts found at their offset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fingerprint.audio import audio_print
+from matcher.match import Matcher, ber_limit
+from tanba.demo.media import audio_excerpt
+from tanba.schemas.common import AUDIO, AudioPrint, Fingerprint
+from tanba.schemas.works import Work
+from tanba.settings import Settings
+
+
+def _print(path: Path) -> AudioPrint:
+    return audio_print(path, max_seconds=900, timeout_s=60)
+
+
+def _fingerprint(audio: AudioPrint) -> Fingerprint:
+    return Fingerprint(media=AUDIO, sha256="0" * 64, audio=audio)
+
+
+@pytest.fixture(scope="module")
+def matcher(tracks: list[Path]) -> Matcher:
+    m = Matcher(Settings.from_env({}))
+    for i, track in enumerate(tracks[:2]):
+        m.add(
+            Work(
+                work_id=f"t{i}",
+                owner="o",
+                media=AUDIO,
+                sha256="0" * 64,
+                registered_at="2026-01-01T00:00:00Z",
+                fingerprint=_fingerprint(_print(track)),
+            )
+        )
+    return m
+
+
+@pytest.mark.parametrize(("seconds", "bitrate"), [(5, "64k"), (10, "64k"), (20, "128k")])
+def test_an_excerpt_is_found_at_its_offset(
+    matcher: Matcher, tracks: list[Path], tmp_path: Path, seconds: int, bitrate: str
+) -> None:
+    clip = tmp_path / "clip.mp3"
+    clip.write_bytes(audio_excerpt(tracks[0], start_s=100, seconds=seconds, bitrate=bitrate))
+    (match,) = matcher.match(_fingerprint(_print(clip)))
+    assert match.work.work_id == "t0" and match.score > 0.6
+    detail = match.detail
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - 100) < 1.0
+
+
+def test_an_excerpt_of_an_unregistered_track_matches_nothing(
+    matcher: Matcher, tracks: list[Path], tmp_path: Path
+) -> None:
+    for start in (20, 60, 100):
+        clip = tmp_path / "other.mp3"
+        clip.write_bytes(audio_excerpt(tracks[3], start_s=start, seconds=10))
+        assert matcher.match(_fingerprint(_print(clip))) == []
+
+
+def test_short_spans_need_a_lower_bit_error_rate() -> None:
+    assert ber_limit(64, 0.22, 64) == ber_limit(200, 0.22, 64) == 0.22
+    assert ber_limit(16, 0.22, 64) == pytest.approx(0.11)

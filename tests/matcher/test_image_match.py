@@ -1,0 +1,145 @@
+"""Image matching end to end on real photos: altered copies match their work, others nothing."""
+
+from __future__ import annotations
+
+import io
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from fingerprint.image import REFERENCE, image_print
+from matcher.match import Matcher
+from tanba.demo.media import web_jpeg
+from tanba.schemas.common import IMAGE, Fingerprint, ImageHash, ImagePrint
+from tanba.schemas.works import Work
+from tanba.settings import Settings
+
+MAX = 10**9
+WORKS = 6
+
+
+def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+@cache
+def _original(path: Path) -> Image.Image:
+    """The photo at 1024 px: registering 4K wallpapers would only slow the test down."""
+    with Image.open(path) as im:
+        image = im.convert("RGB")
+    image.thumbnail((1024, 1024))
+    return image
+
+
+def _work(work_id: str, image: ImagePrint) -> Work:
+    fingerprint = Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
+    return Work(
+        work_id=work_id,
+        owner="o",
+        media=IMAGE,
+        sha256="0" * 64,
+        registered_at="2026-01-01T00:00:00Z",
+        fingerprint=fingerprint,
+    )
+
+
+@pytest.fixture(scope="module")
+def matcher(photos: list[Path]) -> Matcher:
+    m = Matcher(Settings.from_env({}))
+    for i, path in enumerate(photos[:WORKS]):
+        image = image_print(_jpeg(_original(path), 95), max_pixels=MAX, variants=REFERENCE)
+        m.add(_work(f"w{i}", image))
+    return m
+
+
+def _matches(matcher: Matcher, data: bytes) -> list[str]:
+    fp = Fingerprint(media=IMAGE, sha256="0" * 64, image=image_print(data, max_pixels=MAX))
+    return [m.work.work_id for m in matcher.match(fp)]
+
+
+def _crop(image: Image.Image, left: float, top: float, share: float) -> Image.Image:
+    w, h = image.size
+    return image.crop(
+        (
+            round(left * w),
+            round(top * h),
+            round((left + 1 - share) * w),
+            round((top + 1 - share) * h),
+        )
+    )
+
+
+def _letterbox(image: Image.Image) -> Image.Image:
+    canvas = Image.new("RGB", (image.width, round(image.height * 1.3)), (0, 0, 0))
+    canvas.paste(image, (0, round(image.height * 0.15)))
+    return canvas
+
+
+def _in_page(image: Image.Image) -> Image.Image:
+    page = Image.new("RGB", (1366, 1000), (255, 255, 255))
+    photo = image.resize((700, round(700 * image.height / image.width)))
+    page.paste(photo, (40, 150))
+    return page
+
+
+ALTERATIONS = {
+    "resized": lambda im: _jpeg(im.resize((400, round(400 * im.height / im.width))), 70),
+    "recompressed": lambda im: _jpeg(im, 30),
+    "cropped-20pc-off-centre": lambda im: _jpeg(_crop(im, 0.15, 0.03, 0.20)),
+    "letterboxed": lambda im: _jpeg(_letterbox(im)),
+    "in-a-page": lambda im: _jpeg(_in_page(im)),
+    "mirrored": lambda im: _jpeg(ImageOps.mirror(im)),
+    "rotated-4deg": lambda im: _jpeg(im.rotate(4, Image.Resampling.BICUBIC)),
+    "grey-and-darker": lambda im: _jpeg(im.convert("L").point(lambda v: int(v * 0.75))),
+}
+
+
+@pytest.mark.parametrize("alteration", sorted(ALTERATIONS))
+def test_each_altered_copy_matches_its_work_and_no_other(
+    matcher: Matcher, photos: list[Path], alteration: str
+) -> None:
+    for i, path in enumerate(photos[:WORKS]):
+        assert _matches(matcher, ALTERATIONS[alteration](_original(path))) == [f"w{i}"], path.name
+
+
+def test_other_photos_match_nothing(matcher: Matcher, photos: list[Path]) -> None:
+    for path in photos[WORKS:]:
+        assert _matches(matcher, web_jpeg(path, width=800)) == [], path.name
+        assert _matches(matcher, _jpeg(_letterbox(_original(path)))) == [], path.name
+
+
+def test_the_score_is_the_descriptor_similarity(matcher: Matcher, photos: list[Path]) -> None:
+    fp = Fingerprint(
+        media=IMAGE,
+        sha256="0" * 64,
+        image=image_print(_jpeg(_original(photos[0])), max_pixels=MAX),
+    )
+    (match,) = matcher.match(fp)
+    assert match.score > 0.95 and match.detail.distance is not None and match.detail.distance <= 4
+
+
+def test_a_nearly_uniform_image_has_no_hash_and_matches_nothing(matcher: Matcher) -> None:
+    rng = np.random.default_rng(0)
+    flat = Image.fromarray((200 + rng.integers(0, 3, (300, 400))).astype(np.uint8))
+    image = image_print(_jpeg(flat), max_pixels=MAX)
+    assert image.hashes == []
+    assert matcher.match(Fingerprint(media=IMAGE, sha256="0" * 64, image=image)) == []
+
+
+def test_prints_without_descriptors_fall_back_to_the_hamming_radius(photos: list[Path]) -> None:
+    settings = Settings.from_env({})
+    m = Matcher(settings)
+    full = image_print(_jpeg(_original(photos[0])), max_pixels=MAX).hashes[0]
+    m.add(_work("old", ImagePrint(width=1, height=1, hashes=[full])))
+    near = ImageHash(algorithm=full.algorithm, value=f"{full.as_int() ^ 0b111:016x}")
+    far = ImageHash(algorithm=full.algorithm, value=f"{full.as_int() ^ (2**40 - 1):016x}")
+    for hashes, expected in (([near], ["old"]), ([far], [])):
+        query = Fingerprint(
+            media=IMAGE, sha256="0" * 64, image=ImagePrint(width=1, height=1, hashes=hashes)
+        )
+        assert [x.work.work_id for x in m.match(query)] == expected
