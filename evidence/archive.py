@@ -53,7 +53,16 @@ def read_zip(data: bytes, what: str) -> tuple[dict[str, bytes], dict[str, str]]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = [i.filename for i in archive.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+    # NotImplementedError: a version or compression field zipfile does not know (a flipped
+    # byte in the central directory is enough; found by tests/reliability/test_fuzz.py).
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        ValueError,
+        NotImplementedError,
+    ) as exc:
         raise PackageError(f"{what} is not a readable zip archive ({exc})") from None
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
