@@ -106,7 +106,7 @@ def audio_fingerprinting(count: int) -> str:
     tracks = (media.work_tracks() + media.distractor_tracks())[:count]
     for t in tracks[:2]:  # warm-up
         audio_print(t, max_seconds=900, timeout_s=120)
-        subprocess.run(["fpcalc", "-raw", str(t)], capture_output=True, check=True)
+        subprocess.run(["fpcalc", "-raw", str(t)], capture_output=True, check=False)
     ours, theirs = [], []
     tanba_s = fpcalc_s = 0.0
     for t in tracks:  # interleaved, as for images
@@ -114,8 +114,12 @@ def audio_fingerprinting(count: int) -> str:
         ours.append(audio_print(t, max_seconds=900, timeout_s=120))
         tanba_s += time.perf_counter() - started
         started = time.perf_counter()
+        # fpcalc exits 3 when the last frame of a file is damaged; its fingerprint is still printed.
         done = subprocess.run(
-            ["fpcalc", "-raw", "-length", "900", str(t)], capture_output=True, text=True, check=True
+            ["fpcalc", "-raw", "-length", "900", str(t)],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         fpcalc_s += time.perf_counter() - started
         line = next(x for x in done.stdout.splitlines() if x.startswith("FINGERPRINT="))

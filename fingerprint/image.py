@@ -290,12 +290,16 @@ def query_windows(grey: Image.Image) -> list[Window]:
     instead of the reference doubles a handful of query hashes rather than every
     reference window.
     """
+    # The fixed windows need no more than half the working resolution (a quarter of
+    # the resampling work); a box inside a page is small, and keeps all of it.
+    half = grey.reduce(2) if min(grey.size) >= 4 * _N else grey
     regions: list[tuple[str, tuple[int, int, int, int] | None]] = [(FULL, None)]
-    regions += [(_crop_name(*cut), _box(grey, *cut)) for cut in _QUERY_CUTS]
+    regions += [(_crop_name(*cut), _box(half, *cut)) for cut in _QUERY_CUTS]
+    windows = _windows(half, regions, mirror=True)
     # Boxes are found at the working resolution: on a copy half as large, a photo
     # inside a page came out a pixel off and lost a third of its margin (measured).
-    regions += [(f"box{i}", box) for i, box in enumerate(content_boxes(np.asarray(grey)))]
-    return _windows(grey, regions, mirror=True)
+    boxes = [(f"box{i}", box) for i, box in enumerate(content_boxes(np.asarray(grey)))]
+    return windows + _windows(grey, list(boxes), mirror=True)
 
 
 def reference_windows(grey: Image.Image) -> list[Window]:

@@ -46,16 +46,24 @@ def content_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
     if np.mean(np.abs(ring - background) <= _DIFF) < _RING_UNIFORM:
         return []
     differs = np.abs(pixels - background) > _DIFF
-    size = max(3, round(0.04 * min(height, width)))
-    density = ndimage.uniform_filter(differs.astype(np.float32), size=size, mode="constant")
+    # Blocks are found on every second pixel (a quarter of the work); their edges are
+    # then settled on every pixel, so the boxes keep the full resolution.
+    step = 2 if min(height, width) >= 64 else 1
+    coarse = np.ascontiguousarray(differs[::step, ::step])
+    size = max(3, round(0.04 * min(coarse.shape)))
+    density = ndimage.uniform_filter(coarse.astype(np.float32), size=size, mode="constant")
     labels, _ = ndimage.label(density >= _DENSE)
     boxes = []
-    counts = _EdgeCounts(differs)
+    coarse_counts, fine_counts = _EdgeCounts(coarse), _EdgeSlices(differs)
     for found in ndimage.find_objects(labels)[:64]:
         if found is None:
             continue
         rows, cols = found
-        box = _refine(counts, cols.start, rows.start, cols.stop, rows.stop)
+        box = _refine(coarse_counts, cols.start, rows.start, cols.stop, rows.stop, grow=None)
+        if box is None:
+            continue
+        left, top, right, bottom = (v * step for v in box)
+        box = _refine(fine_counts, left, top, right, bottom, grow=step)
         if box is None:
             continue
         left, top, right, bottom = box
@@ -91,12 +99,36 @@ class _EdgeCounts:
         return float(self.along[y, right] - self.along[y, left]) / (right - left)
 
 
+class _EdgeSlices:
+    """The same answers as :class:`_EdgeCounts` read straight off the mask: for a few reads."""
+
+    def __init__(self, differs: np.ndarray) -> None:
+        self.differs = differs
+        self.height, self.width = differs.shape
+
+    def column(self, x: int, top: int, bottom: int) -> float:
+        return float(np.count_nonzero(self.differs[top:bottom, x])) / (bottom - top)
+
+    def row(self, y: int, left: int, right: int) -> float:
+        return float(np.count_nonzero(self.differs[y, left:right])) / (right - left)
+
+
 def _refine(
-    counts: _EdgeCounts, left: int, top: int, right: int, bottom: int
+    counts: _EdgeCounts | _EdgeSlices,
+    left: int,
+    top: int,
+    right: int,
+    bottom: int,
+    *,
+    grow: int | None,
 ) -> tuple[int, int, int, int] | None:
-    """Shrink the box while an edge row or column is mostly background (a text line's fringe)."""
-    # The density filter blurs the block by half its window: grow back first.
-    grow = max(1, round(0.02 * min(counts.height, counts.width)))
+    """Grow the box, then shrink it while an edge row or column is mostly background.
+
+    A mostly-background edge is a text line's fringe or the blur of the density
+    filter. ``grow`` is in pixels; None grows by 2% of the side, about the blur.
+    """
+    if grow is None:
+        grow = max(1, round(0.02 * min(counts.height, counts.width)))
     left, top = max(0, left - grow), max(0, top - grow)
     right, bottom = min(counts.width, right + grow), min(counts.height, bottom + grow)
     while right - left > 2 and bottom - top > 2:

@@ -20,9 +20,9 @@ from tanba.settings import Settings
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
 # (name: reference window count, whole-picture pHash, the crop window's pHash)
 GOLDEN: dict[str, tuple[int, str, str]] = {
-    '2004default.jpg': (446, 'dbe03b84649be14e', 'd6e936e914927b05'),
-    'calla.png': (446, 'a3e6681c7366879a', 'a6cb199766649699'),
-    'city.png': (446, 'b24d6cb4965a69a5', 'b64969a4945a6bad'),
+    "2004default.jpg": (446, "dbe03b84649be14e", "d6e936e914927b05"),
+    "calla.png": (446, "a3e6681c7366879a", "a6cb199766649699"),
+    "city.png": (446, "b24d6cb4965a69a5", "b64969a4945a6bad"),
 }
 GOLDEN_CROP = "crop:05-15-00-10"
 MAX = 10**9
