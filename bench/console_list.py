@@ -23,6 +23,7 @@ import statistics
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -32,7 +33,10 @@ from argon2 import PasswordHasher
 from console.web import create_app
 from tanba.alerts import Alert, MatchDetail, Signal, alert_id
 from tanba.app import App
+from tanba.clock import iso
 from tanba.settings import Settings
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 TARGET_MS = 300.0
 CODES = ("KZ", "RU", "BY", "UZ", "KG", "AM", "AZ", "TJ", "MD", "TM")
@@ -49,8 +53,8 @@ def synthetic(n: int, seed: int = 7) -> list[Alert]:
         code = CODES[rnd.randrange(len(CODES))]
         site = f"site{rnd.randrange(2000)}.example.{code.lower()}"
         page = f"http://{site}/p/{i}"
-        day = 1 + rnd.randrange(120)
-        seen = f"2026-{1 + (day - 1) // 30:02d}-{1 + (day - 1) % 30:02d}T{rnd.randrange(24):02d}:00:00.000Z"
+        moment = START + timedelta(days=rnd.randrange(120), hours=rnd.randrange(24))
+        seen = iso(moment)  # real calendar dates: Elasticsearch rejects a 30 February
         out.append(
             Alert(
                 id=alert_id(work, page, page + "/m.jpg"),
