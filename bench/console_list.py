@@ -88,6 +88,7 @@ def load(app: App, n: int) -> float:
     alerts = synthetic(n)
     for i in range(0, n, 2000):
         app.store.upsert(alerts[i : i + 2000])
+    marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("ok")
     return time.perf_counter() - started
 
