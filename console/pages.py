@@ -11,24 +11,32 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from console import alerts as alert_rules
 from console import charts
 from console import works as work_rules
-from console.alerts import AlertFilters
-from console.api import UserPatch, _split, evidence_response, stats_out, update_user
+
+# The request dependencies are the API's: pages and API authorise callers the same way.
+from console.api import (
+    Admin,
+    AnyUser,
+    ConsoleDep,
+    Filters,
+    Operator,
+    UserPatch,
+    _split,
+    evidence_response,
+    stats_out,
+    update_user,
+)
 from console.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
-    Caller,
-    caller,
     check_login_csrf,
-    console_of,
     identify,
     new_login_token,
-    require,
 )
 from console.i18n import Translator, pick_language
 from console.targets import TargetSpec
@@ -39,18 +47,6 @@ from tanba.store import AlertQuery
 from tanba.store.base import CountKey
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
-
-AnyUser = Annotated[Caller, Depends(caller)]
-Operator = Annotated[Caller, Depends(require("operator", "admin"))]
-Admin = Annotated[Caller, Depends(require("admin"))]
-Filters = Annotated[AlertFilters, Query()]
-
-
-def _console(request: Request) -> Console:
-    return console_of(request)
-
-
-ConsoleDep = Annotated[Console, Depends(_console)]
 
 
 def _back(url: str) -> RedirectResponse:
