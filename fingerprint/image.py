@@ -32,6 +32,7 @@ white, as a browser shows them.
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ _INNER = (0.08, 0.08, 0.08, 0.08)
 _UPPER = (0.0, 0.0, 0.0, 0.24)
 _MIDDLE = (0.0, 0.0, 0.12, 0.24)
 _QUERY_CUTS = (_INNER, _UPPER, _MIDDLE)
-# Working resolution: long side in pixels. The DCT hash needs 32 px; content
+# Working resolutions: long side in pixels. The DCT hash needs 32 px; content
 # boxes inside a page need more, and references are hashed once.
 _QUERY_SIDE = 256
 _REFERENCE_SIDE = 512
@@ -99,11 +100,12 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
     ``variants`` is :data:`QUERY` (a crawled copy) or :data:`REFERENCE` (a registered
     work). A nearly uniform image yields a print without hashes, which matches nothing.
     """
-    grey, width, height = decode(
-        data, max_pixels, _REFERENCE_SIDE if variants == REFERENCE else _QUERY_SIDE
-    )
-    windows = reference_windows(grey) if variants == REFERENCE else query_windows(grey)
-    return to_print(width, height, windows)
+    source = Decoded(data, max_pixels)
+    if variants == REFERENCE:
+        windows = reference_windows(source.grey(_REFERENCE_SIDE))
+    else:
+        windows = query_windows(source)
+    return to_print(source.width, source.height, windows)
 
 
 def to_print(width: int, height: int, windows: list[Window]) -> ImagePrint:
@@ -128,27 +130,64 @@ def descriptors(image: ImagePrint) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.int8).reshape(-1, 63)
 
 
-def decode(data: bytes, max_pixels: int, side: int = _QUERY_SIDE) -> tuple[Image.Image, int, int]:
-    """Greyscale image with its long side at most ``side``, and the original width and height."""
-    if not data:
-        raise Unfingerprintable("empty file (0 bytes)")
+class Decoded:
+    """An encoded image checked from its header, decoded to greyscale at the sizes asked.
+
+    The pixel count is checked before any pixel is decoded, so a decompression
+    bomb is refused cheaply. A JPEG is decoded afresh at each size through its
+    DCT scaling (at 1/8 scale only the DC coefficient of each block is
+    decoded, so a second, larger decode costs less than keeping a large one);
+    any other format is decoded once and reduced.
+    """
+
+    def __init__(self, data: bytes, max_pixels: int) -> None:
+        if not data:
+            raise Unfingerprintable("empty file (0 bytes)")
+        self._data = data
+        self._decoded: Image.Image | None = None
+        image = self._open()
+        self.width, self.height = image.size
+        self.is_jpeg = image.format == "JPEG"
+        if self.width <= 0 or self.height <= 0:
+            raise Unfingerprintable(
+                f"image header declares an empty size {self.width}x{self.height}"
+            )
+        if self.width * self.height > max_pixels:
+            raise Unfingerprintable(
+                f"image of {self.width}x{self.height} pixels exceeds the cap of {max_pixels} "
+                "(TANBA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb"
+            )
+        self._first: Image.Image | None = image
+
+    def _open(self) -> Image.Image:
+        try:
+            return Image.open(io.BytesIO(self._data))
+        except UnidentifiedImageError:
+            raise Unfingerprintable("not a decodable image (unknown or corrupt format)") from None
+
+    def grey(self, side: int) -> Image.Image:
+        """The image in greyscale with its long side at most ``side`` (at least ``side`` / 2)."""
+        if self.is_jpeg or self._decoded is None:
+            image, self._first = self._first or self._open(), None
+            if self.is_jpeg:
+                # The smallest DCT scale whose long side still reaches ``side``.
+                scale = side / max(self.width, self.height)
+                image.draft(
+                    "L",
+                    (max(1, round(self.width * scale)), max(1, round(self.height * scale))),
+                )
+            grey = _load_grey(image)
+            if not self.is_jpeg:
+                self._decoded = grey
+        else:
+            grey = self._decoded
+        factor = max(grey.size) // side
+        return grey.reduce(factor) if factor >= 2 else grey
+
+
+def _load_grey(image: Image.Image) -> Image.Image:
+    """Decode the pixels to greyscale, transparent ones laid on white as a browser shows them."""
     try:
-        image: Image.Image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise Unfingerprintable("not a decodable image (unknown or corrupt format)") from None
-    width, height = image.size
-    if width <= 0 or height <= 0:
-        raise Unfingerprintable(f"image header declares an empty size {width}x{height}")
-    if width * height > max_pixels:
-        raise Unfingerprintable(
-            f"image of {width}x{height} pixels exceeds the cap of {max_pixels} "
-            "(TANBA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb"
-        )
-    try:
-        if image.format == "JPEG":
-            # The smallest DCT scale whose long side still reaches ``side``.
-            scale = side / max(width, height)
-            image.draft("L", (max(1, round(width * scale)), max(1, round(height * scale))))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
@@ -156,13 +195,9 @@ def decode(data: bytes, max_pixels: int, side: int = _QUERY_SIDE) -> tuple[Image
             rgba = image.convert("RGBA")
             white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
             image = Image.alpha_composite(white, rgba)
-        grey = image if image.mode == "L" else image.convert("L")
+        return image if image.mode == "L" else image.convert("L")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None
-    factor = max(grey.size) // side
-    if factor >= 2:
-        grey = grey.reduce(factor)
-    return grey, width, height
 
 
 def coefficients(grey: Image.Image, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
@@ -250,17 +285,53 @@ def _resampled(grey: Image.Image, boxes: list[tuple[int, int, int, int] | None])
     filter's cost; the final 2:1 Lanczos keeps the low frequencies as clean as
     imagehash's single Lanczos pass (which :func:`coefficients` reproduces exactly).
     A plain area average to 32×32 aliases enough to cost copies (measured).
+
+    Both steps are linear and separable, so each box is two small matrix
+    products (rows, then columns), and boxes that share columns share the first
+    product: several times faster than resizing each box with Pillow (measured
+    in ``bench/speed.py``'s files), and without Pillow's rounding to whole grey
+    levels between the steps.
     """
+    pixels = np.asarray(grey, dtype=np.float32)
+    height, width = pixels.shape
+    by_columns: dict[tuple[int, int], np.ndarray] = {}
     samples = []
     for box in boxes:
-        width, height = grey.size if box is None else (box[2] - box[0], box[3] - box[1])
-        if min(width, height) > 2 * _N:
-            region = grey.resize((2 * _N, 2 * _N), Image.Resampling.BOX, box=box)
-            samples.append(np.asarray(region.resize((_N, _N), Image.Resampling.LANCZOS)))
-        else:
-            region = grey.resize((_N, _N), Image.Resampling.LANCZOS, box=box)
-            samples.append(np.asarray(region))
+        left, top, right, bottom = (0, 0, width, height) if box is None else box
+        if (left, right) not in by_columns:
+            by_columns[left, right] = pixels[:, left:right] @ _resampling(right - left).T
+        samples.append(_resampling(bottom - top) @ by_columns[left, right][top:bottom])
     return np.stack(samples).astype(np.float64)
+
+
+@functools.lru_cache(maxsize=2048)
+def _resampling(length: int) -> np.ndarray:
+    """The (32 × length) matrix that resamples a line of ``length`` pixels to 32.
+
+    Longer than 64: area average into 64 bins (each pixel counts by the share of
+    it a bin covers), then Lanczos-3 at 2:1. Shorter: Lanczos-3 straight to 32,
+    widened when shrinking. Rows sum to one, so flat stays flat.
+    """
+    if length > 2 * _N:
+        edges = np.linspace(0.0, length, 2 * _N + 1)
+        pixel = np.arange(length)
+        covered = np.clip(edges[1:, None], pixel, pixel + 1) - np.clip(
+            edges[:-1, None], pixel, pixel + 1
+        )
+        area = covered / (edges[1] - edges[0])
+        matrix = _lanczos_rows(2 * _N, 2.0) @ area
+    else:
+        matrix = _lanczos_rows(length, max(length / _N, 1.0))
+    return matrix.astype(np.float32)
+
+
+@functools.lru_cache(maxsize=128)
+def _lanczos_rows(length: int, support: float) -> np.ndarray:
+    """(32 × length) Lanczos-3 weights from ``length`` samples to 32, each row normalised."""
+    centres = (np.arange(_N) + 0.5) * (length / _N)
+    x = ((np.arange(length) + 0.5)[None, :] - centres[:, None]) / support
+    weights = np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
+    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def _box(
@@ -280,7 +351,7 @@ def _crop_name(left: float, right: float, top: float, bottom: float) -> str:
     return f"crop:{left * 100:02.0f}-{right * 100:02.0f}-{top * 100:02.0f}-{bottom * 100:02.0f}"
 
 
-def query_windows(grey: Image.Image) -> list[Window]:
+def query_windows(source: Decoded) -> list[Window]:
     """A crawled copy's windows: whole, inner, upper, each content box, and their mirrors.
 
     The inner window (8% off each side) drops a frame's edge, a watermark in a
@@ -290,6 +361,7 @@ def query_windows(grey: Image.Image) -> list[Window]:
     instead of the reference doubles a handful of query hashes rather than every
     reference window.
     """
+    grey = source.grey(_QUERY_SIDE)
     # The fixed windows need no more than half the working resolution (a quarter of
     # the resampling work); a box inside a page is small, and keeps all of it.
     half = grey.reduce(2) if min(grey.size) >= 4 * _N else grey
