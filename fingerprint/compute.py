@@ -2,7 +2,7 @@
 
 Contract: :func:`fingerprint_file` returns the file's :class:`Fingerprint` or
 raises :class:`Unfingerprintable` whose message is the quarantine reason. The
-decoding itself (Pillow for images, ffmpeg and Chromaprint for audio) runs in
+decoding itself (Pillow for images, FFmpeg's libraries through PyAV and Chromaprint for audio) runs in
 a :class:`~fingerprint.sandbox.Sandbox`: a warm child process whose memory is
 capped at :func:`memory_budget` bytes beyond its idle size and whose calls
 are timed out, so no single file can take the calling worker down or stall
@@ -32,7 +32,8 @@ from tanba.settings import Settings
 # Decoding an image of the largest allowed size: the pixels in RGBA, a grey copy and slack.
 _BYTES_PER_PIXEL = 8
 _MIN_BUDGET = 512 << 20
-# The audio call runs ffprobe and ffmpeg, each limited to TANBA_DECODE_TIMEOUT_S, then Chromaprint.
+# The audio call may decode twice (a damaged file again, packet by packet), each pass within
+# TANBA_DECODE_TIMEOUT_S; the slack covers Chromaprint and the probe.
 _AUDIO_SLACK_S = 30.0
 
 _shared: dict[tuple[int, int], Sandbox] = {}

@@ -5,8 +5,8 @@ fingerprint.sandbox``) and runs a function in it per :meth:`Sandbox.call`,
 named ``"module:function"``, with JSON arguments and a JSON (or pydantic)
 result. The child caps its address space (``RLIMIT_AS``) at its idle size
 plus ``memory_budget`` bytes, so an allocation past that fails inside the
-child (a ``MemoryError``), never in the worker; ffmpeg, started by the audio
-decoder, inherits the cap. A call that does not answer within ``timeout_s``
+child (a ``MemoryError``), never in the worker; the audio decoder (FFmpeg's
+libraries through PyAV) runs in the child under the same cap. A call that does not answer within ``timeout_s``
 has its child's whole process group killed. Outcomes:
 
 - the function's value, or :class:`~fingerprint.exceptions.Unfingerprintable`
@@ -196,7 +196,7 @@ class Sandbox:
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 env=env,
-                start_new_session=True,  # its own process group: a kill takes ffmpeg too
+                start_new_session=True,  # its own process group: a kill takes what it started too
                 close_fds=True,
             )
         except OSError as exc:
@@ -232,7 +232,7 @@ class Sandbox:
             ) from None
 
     def _discard(self) -> None:
-        """Kill the child's process group (decoder and any ffmpeg it started) and forget it."""
+        """Kill the child's process group (decoder and any process it started) and forget it."""
         process, self._process = self._process, None
         self._buffer = b""
         if process is None:
