@@ -8,7 +8,6 @@ and :mod:`console.works` for the rules.
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
@@ -17,7 +16,7 @@ from pydantic import BaseModel, Field
 
 from console import alerts as alert_rules
 from console import works as work_rules
-from console.alerts import AlertFilters
+from console.alerts import MAX_OFFSET, AlertFilters
 from console.auth import Caller, caller, console_of, require
 from console.crawls import CrawlRun
 from console.evidence import export_evidence
@@ -135,10 +134,19 @@ class AlertSummary(BaseModel):
 
 class AlertList(BaseModel):
     total: int
-    page: int
+    page: int | None = Field(description="the page number; null for a page reached by cursor")
     per_page: int
     pages: int
     alerts: list[AlertSummary]
+    next_cursor: str = Field(
+        default="",
+        description="pass as 'after' (same filters and sort) for the next page; "
+        "empty on the last page",
+    )
+    prev_cursor: str = Field(
+        default="",
+        description="pass as 'before' for the previous page; empty on the first page",
+    )
 
 
 class AlertDetail(BaseModel):
@@ -154,6 +162,7 @@ class StatusIn(BaseModel):
 class Counts(BaseModel):
     key: str
     counts: dict[str, int]
+    other: int = Field(default=0, description="with 'top': the alerts of every other value")
 
 
 class WorkOut(BaseModel):
@@ -280,20 +289,48 @@ def revoke_token(token_id: str, who: AnyUser, c: ConsoleDep) -> Response:
 # --- alerts ----------------------------------------------------------------------------
 
 
-@router.get("/alerts", response_model=AlertList, tags=["alerts"])
+@router.get(
+    "/alerts",
+    response_model=AlertList,
+    tags=["alerts"],
+    responses={
+        400: {"description": f"a damaged cursor, or a page past the first {MAX_OFFSET:,} alerts"}
+    },
+)
 def list_alerts(filters: Filters, who: AnyUser, c: ConsoleDep) -> AlertList:
+    """Alerts the caller may see, newest (or best score) first.
+
+    Page by cursor: follow ``next_cursor``/``prev_cursor`` (as ``after``/``before``),
+    and ``last=true`` for the end; any page then answers as fast as the first.
+    ``page`` numbers reach the first 1,000 alerts (:data:`console.alerts.MAX_OFFSET`).
+    A damaged cursor is a 400 that says what to do.
+    """
     page = alert_rules.search(c.app.store, who.principal, filters)
     return AlertList(
         total=page.total,
-        page=filters.page,
+        page=alert_rules.page_number(filters, page),
         per_page=filters.per_page,
-        pages=max(1, math.ceil(page.total / filters.per_page)),
+        pages=alert_rules.page_count(filters, page),
         alerts=[AlertSummary.of(a) for a in page.alerts],
+        next_cursor=page.next_cursor,
+        prev_cursor=page.prev_cursor,
     )
 
 
 @router.get("/alerts/counts/{key}", response_model=Counts, tags=["alerts"])
-def count_alerts(key: CountKey, filters: Filters, who: AnyUser, c: ConsoleDep) -> Counts:
+def count_alerts(
+    key: CountKey,
+    filters: Filters,
+    who: AnyUser,
+    c: ConsoleDep,
+    top: Annotated[
+        int,
+        Query(ge=0, le=1000, description="only the values with most alerts (0: every value)"),
+    ] = 0,
+) -> Counts:
+    if top:
+        found = c.app.store.top_counts(key, filters.query(who.principal, paged=False), top)
+        return Counts(key=key, counts=found.counts, other=found.other)
     return Counts(key=key, counts=alert_rules.counts(c.app.store, who.principal, filters, key))
 
 

@@ -49,10 +49,17 @@ def horizontal(
     width: int = 320,
     label: Callable[[str], str] = str,
     href: Callable[[str], str] = lambda _k: "",
+    other: int = 0,
+    other_label: str = "other",
 ) -> Chart:
-    """Bars for the ``top`` largest categories, largest first."""
+    """Bars for the ``top`` largest categories, largest first.
+
+    ``other`` alerts (of values the store left out, see ``AlertStore.top_counts``)
+    make one last bar without a link, so the chart still adds up to the list's total.
+    """
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     shown = ranked[:top]
+    rest = sum(n for _, n in ranked[top:]) + other
     peak = max((n for _, n in shown), default=0) or 1
     span = width - LABEL_W - 50
     bars = tuple(
@@ -67,7 +74,18 @@ def horizontal(
         )
         for i, (k, n) in enumerate(shown)
     )
-    return Chart(key, width, max(ROW_H, len(bars) * ROW_H + 4), bars, len(ranked) - len(shown))
+    if rest:
+        bars += (
+            Bar(
+                label=other_label,
+                value=rest,
+                x=LABEL_W,
+                y=len(bars) * ROW_H + 2,
+                width=max(1.0, round(span * min(rest, peak) / peak, 1)),
+                height=ROW_H - 5,
+            ),
+        )
+    return Chart(key, width, max(ROW_H, len(bars) * ROW_H + 4), bars)
 
 
 def columns(

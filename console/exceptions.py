@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from tanba.exceptions import TanbaError
 
 
@@ -9,6 +11,10 @@ class ConsoleError(TanbaError):
     """Base of the console's own errors."""
 
     status_code = 400
+
+
+class PageTooDeep(ConsoleError):
+    """A page number past the deepest a list goes by number; page with the cursors instead."""
 
 
 class Unauthorized(ConsoleError):
@@ -37,3 +43,20 @@ class EvidenceUnavailable(ConsoleError):
     """Evidence export is not installed in this Tanba."""
 
     status_code = 501
+
+
+class TooManyLogins(ConsoleError):
+    """Too many failed logins for one user name or from one address; wait, then try again."""
+
+    status_code = 429
+
+    def __init__(self, retry_after_s: float) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"too many failed logins for this user name or from this address; try again in "
+            f"{self.minutes} min (or ask an administrator to set a new password)"
+        )
+
+    @property
+    def minutes(self) -> int:
+        return max(1, math.ceil(self.retry_after_s / 60))

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from console import alerts as alert_rules
 from console import charts
@@ -38,6 +39,7 @@ from console.auth import (
     identify,
     new_login_token,
 )
+from console.exceptions import TooManyLogins
 from console.i18n import Translator, pick_language
 from console.targets import TargetSpec
 from console.web import LANG_COOKIE, Console, local_path
@@ -62,7 +64,7 @@ def login_page(request: Request, c: ConsoleDep, next: str = "/alerts", lang: str
 
 
 def _login_form(
-    request: Request, c: Console, next_url: str, error: str, status: int = 200
+    request: Request, c: Console, next_url: str, error: str, status: int = 200, minutes: int = 0
 ) -> Response:
     token = new_login_token()
     response = c.render(
@@ -72,6 +74,7 @@ def _login_form(
         login_token=token,
         next=local_path(next_url, "/alerts"),
         error=error,
+        minutes=minutes,
     )
     response.set_cookie(
         LOGIN_COOKIE,
@@ -87,7 +90,11 @@ def _login_form(
     return response
 
 
-@router.post("/login", dependencies=[Depends(check_login_csrf)])
+@router.post(
+    "/login",
+    dependencies=[Depends(check_login_csrf)],
+    responses={429: {"description": "too many failed logins; wait Retry-After seconds"}},
+)
 def login(
     request: Request,
     c: ConsoleDep,
@@ -95,9 +102,21 @@ def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/alerts",
 ) -> Response:
+    """Start a session; failed logins are throttled per user name and address (console.throttle)."""
+    address = request.client.host if request.client else ""
+    try:
+        c.throttle.check(username, address)
+    except TooManyLogins as refused:
+        response = _login_form(
+            request, c, next, "login.throttled", status=429, minutes=refused.minutes
+        )
+        response.headers["Retry-After"] = str(math.ceil(refused.retry_after_s))
+        return response
     user = c.users.verify(username, password)
     if user is None:
+        c.throttle.failed(username, address)
         return _login_form(request, c, next, "login.failed", status=401)
+    c.throttle.succeeded(user.username)
     session = c.sessions.start(user.username)
     response = _back(local_path(next, "/alerts"))
     response.set_cookie(
@@ -133,21 +152,29 @@ def home(request: Request) -> Response:
 def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep) -> Response:
     principal = who.principal
     page = alert_rules.search(c.app.store, principal, filters)
-    pages = max(1, math.ceil(page.total / filters.per_page))
     works = {w.work_id: w.title for w in work_rules.visible_works(c.app, principal)}
     return c.render(
         request,
         "alerts.html",
         filters=filters,
         page=page,
-        pages=pages,
+        number=alert_rules.page_number(filters, page),
+        pages=alert_rules.page_count(filters, page),
         chart_keys=CHART_KEYS,
+        chart_heights=CHART_HEIGHTS,
         works=works,
         visible_codes=principal.jurisdictions or c.app.jurisdictions.codes(),
     )
 
 
 CHART_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day")
+# Sites are many (tens of thousands): the chart shows the largest and one "other" bar.
+CHART_TOP = 10
+# Frame heights of the charts in the list: columns, or CHART_TOP bars and "other".
+CHART_HEIGHTS = {"day": 110, "jurisdiction": (CHART_TOP + 1) * charts.ROW_H + 4}
+CHART_HEIGHTS["site"] = CHART_HEIGHTS["jurisdiction"]
+# A chart is a framed image of this site whose bars link the list (target="_top").
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
 
 
 @router.get(
@@ -158,18 +185,56 @@ CHART_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day")
 def alerts_chart(
     request: Request, key: CountKey, filters: Filters, who: AnyUser, c: ConsoleDep
 ) -> Response:
-    """One chart of the alert list, as its own image so the list itself answers at once."""
-    counts = c.counts.counts(who.principal, filters, key)
+    """One chart of the alert list, in its own frame so the list itself answers at once.
+
+    Each bar links the list filtered to its jurisdiction, site or day (with the
+    other filters kept); the site chart asks the store for the top sites only.
+    """
+    t = Translator(who.user.language)
     names = {j.code: j.name(who.user.language) for j in c.app.jurisdictions}
+
+    def link(**change: str) -> str:
+        return "/alerts?" + filters.link(**change)
+
     if key == "day":
-        chart = charts.columns(key, counts)
-    elif key == "jurisdiction":
-        chart = charts.horizontal(key, counts, label=lambda k: f"{k} {names.get(k, '')}"[:18])
+        counts = c.counts.counts(who.principal, filters, key)
+        chart = charts.columns(key, counts, href=lambda k: link(since=k, until=k))
+    elif key == "site":
+        top = c.counts.top(who.principal, filters, key, CHART_TOP)
+        chart = charts.horizontal(
+            key,
+            top.counts,
+            top=CHART_TOP,
+            label=lambda k: k[:18],
+            href=lambda k: link(site=k),
+            other=top.other,
+            other_label=t("chart.other"),
+        )
     else:
-        chart = charts.horizontal(key, counts, label=lambda k: k[:18])
-    svg = c.templates.get_template("chart.svg").render(c=chart, t=Translator(who.user.language))
+        counts = c.counts.counts(who.principal, filters, key)
+        label = (
+            (lambda k: f"{k} {names.get(k, '')}"[:18])
+            if key == "jurisdiction"
+            else (lambda k: k[:18])
+        )
+        href = {
+            "jurisdiction": lambda k: link(jurisdiction=k),
+            "status": lambda k: link(status=k),
+            "target": lambda k: link(target=k),
+            "work_id": lambda k: link(work_id=k),
+        }[key]
+        chart = charts.horizontal(
+            key, counts, top=CHART_TOP, label=label, href=href, other_label=t("chart.other")
+        )
+    svg = c.templates.get_template("chart.svg").render(c=chart, t=t)
     return Response(
-        svg, media_type="image/svg+xml", headers={"Cache-Control": "private, max-age=30"}
+        svg,
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "private, max-age=30",
+            "Content-Security-Policy": CHART_CSP,
+            "X-Frame-Options": "SAMEORIGIN",
+        },
     )
 
 
@@ -337,68 +402,47 @@ def _lines(text: str) -> list[str]:
     return [p for p in text.replace(",", "\n").split() if p]
 
 
-def _target_spec(
-    name: str,
-    seeds: str,
-    allowed_domains: str,
-    max_depth: int,
-    max_pages: int,
-    delay_s: str,
-    schedule_hours: float,
-    jurisdiction: str,
-    paused: str,
-    allow_private_addresses: str,
-    resolve: str,
-) -> TargetSpec:
-    try:
-        delay = float(delay_s) if delay_s.strip() else None
-    except ValueError:
-        raise InputError("the delay is a number of seconds, or empty for the default") from None
-    return TargetSpec(
-        name=name.strip(),
-        seeds=_lines(seeds),
-        allowed_domains=_lines(allowed_domains),
-        max_depth=max_depth,
-        max_pages=max_pages,
-        delay_s=delay,
-        schedule_hours=schedule_hours,
-        jurisdiction=jurisdiction.strip().upper(),
-        paused=bool(paused),
-        allow_private_addresses=bool(allow_private_addresses),
-        resolve=_lines(resolve),
-    )
+class TargetForm(BaseModel):
+    """The crawl target form as the browser posts it (lists as text, ticks as "on")."""
+
+    name: str = Field(default="", description="only when adding; editing keeps the name")
+    seeds: str
+    allowed_domains: str = ""
+    max_depth: int = 3
+    max_pages: int = 500
+    delay_s: str = ""
+    schedule_hours: float = 0.0
+    jurisdiction: str = ""
+    paused: str = ""
+    allow_private_addresses: str = ""
+    resolve: str = ""
+
+    def spec(self, name: str) -> TargetSpec:
+        """The target these fields describe, under ``name``."""
+        try:
+            delay = float(self.delay_s) if self.delay_s.strip() else None
+        except ValueError:
+            raise InputError("the delay is a number of seconds, or empty for the default") from None
+        return TargetSpec(
+            name=name.strip(),
+            seeds=_lines(self.seeds),
+            allowed_domains=_lines(self.allowed_domains),
+            max_depth=self.max_depth,
+            max_pages=self.max_pages,
+            delay_s=delay,
+            schedule_hours=self.schedule_hours,
+            jurisdiction=self.jurisdiction.strip().upper(),
+            paused=bool(self.paused),
+            allow_private_addresses=bool(self.allow_private_addresses),
+            resolve=_lines(self.resolve),
+        )
 
 
 @router.post("/targets")
-def target_add(
-    who: Operator,
-    c: ConsoleDep,
-    name: Annotated[str, Form()],
-    seeds: Annotated[str, Form()],
-    allowed_domains: Annotated[str, Form()] = "",
-    max_depth: Annotated[int, Form()] = 3,
-    max_pages: Annotated[int, Form()] = 500,
-    delay_s: Annotated[str, Form()] = "",
-    schedule_hours: Annotated[float, Form()] = 0.0,
-    jurisdiction: Annotated[str, Form()] = "",
-    paused: Annotated[str, Form()] = "",
-    allow_private_addresses: Annotated[str, Form()] = "",
-    resolve: Annotated[str, Form()] = "",
-) -> Response:
-    spec = _target_spec(
-        name,
-        seeds,
-        allowed_domains,
-        max_depth,
-        max_pages,
-        delay_s,
-        schedule_hours,
-        jurisdiction,
-        paused,
-        allow_private_addresses,
-        resolve,
-    )
-    stored = c.targets.add(spec, who.user.username)
+def target_add(who: Operator, c: ConsoleDep, form: Annotated[TargetForm, Form()]) -> Response:
+    if not form.name.strip():
+        raise InputError("give the target a name (letters, digits, '-' or '_')")
+    stored = c.targets.add(form.spec(form.name), who.user.username)
     return _back(f"/targets/{stored.spec.name}")
 
 
@@ -421,34 +465,9 @@ def target_page(request: Request, name: str, who: Operator, c: ConsoleDep) -> Re
 
 @router.post("/targets/{name}")
 def target_edit(
-    name: str,
-    who: Operator,
-    c: ConsoleDep,
-    seeds: Annotated[str, Form()],
-    allowed_domains: Annotated[str, Form()] = "",
-    max_depth: Annotated[int, Form()] = 3,
-    max_pages: Annotated[int, Form()] = 500,
-    delay_s: Annotated[str, Form()] = "",
-    schedule_hours: Annotated[float, Form()] = 0.0,
-    jurisdiction: Annotated[str, Form()] = "",
-    paused: Annotated[str, Form()] = "",
-    allow_private_addresses: Annotated[str, Form()] = "",
-    resolve: Annotated[str, Form()] = "",
+    name: str, who: Operator, c: ConsoleDep, form: Annotated[TargetForm, Form()]
 ) -> Response:
-    spec = _target_spec(
-        name,
-        seeds,
-        allowed_domains,
-        max_depth,
-        max_pages,
-        delay_s,
-        schedule_hours,
-        jurisdiction,
-        paused,
-        allow_private_addresses,
-        resolve,
-    )
-    c.targets.update(name, spec, who.user.username)
+    c.targets.update(name, form.spec(name), who.user.username)
     return _back(f"/targets/{name}")
 
 

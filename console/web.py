@@ -32,6 +32,7 @@ from console.i18n import LANGUAGE_NAMES, Translator, pick_language
 from console.sessions import SessionStore
 from console.stats import CrawlReports
 from console.targets import TargetStore
+from console.throttle import LoginThrottle
 from console.users import LANGUAGES, UserStore
 from tanba.app import App
 from tanba.exceptions import InputError, NotFound, TanbaError, TransientError
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 LANG_COOKIE = "tanba_lang"
 CSP = (
     "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline';"
-    " form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    " frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
 
 
@@ -59,6 +60,7 @@ class Console:
     launcher: CrawlLauncher
     reports: CrawlReports
     counts: CountCache
+    throttle: LoginThrottle
     templates: Environment = field(repr=False)
 
     def render(
@@ -141,6 +143,7 @@ def build_console(
         launcher=launcher or SubprocessLauncher(app.settings, runs, app.clock),
         reports=CrawlReports(app.bus),
         counts=CountCache(app.store),
+        throttle=LoginThrottle(db, app.clock),
         templates=templates(),
     )
 
@@ -177,7 +180,7 @@ def create_app(
         response: Response = await call_next(request)
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("X-Frame-Options", "DENY")  # charts: SAMEORIGIN
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -11,7 +11,7 @@ does this when its queues are drained; distributed deployments run
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from tanba.alerts import Alert, StatusChange
 from tanba.clock import Clock, iso
@@ -70,13 +70,13 @@ def _judge(
 def _watched(store: AlertStore, target: str) -> list[Alert]:
     alerts: list[Alert] = []
     for status in WATCHED:
-        offset = 0
+        # Cursor paging: each page is one request however deep (offsets past the
+        # Elasticsearch result window would walk from the start every time).
+        query = AlertQuery(target=target, status=status, limit=_PAGE)
         while True:
-            page = store.search(
-                AlertQuery(target=target, status=status, limit=_PAGE, offset=offset)
-            )
+            page = store.search(query)
             alerts.extend(page.alerts)
-            offset += _PAGE
-            if offset >= page.total:
+            if not page.next_cursor:
                 break
+            query = replace(query, after=page.next_cursor)
     return alerts

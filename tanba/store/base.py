@@ -38,14 +38,33 @@ class AlertQuery:
     offset: int = 0
     owners: tuple[str, ...] = field(default=())  # access control: only these owners
     jurisdictions: tuple[str, ...] = field(default=())  # access control: only these codes
+    # Keyset paging (see tanba.store.keyset): at most one of these, and then no offset.
+    after: str = ""  # a page's next_cursor: the rows after it
+    before: str = ""  # a page's prev_cursor: the rows before it
+    last: bool = False  # the last page of the list
 
 
 @dataclass(frozen=True)
 class AlertPage:
-    """One page of search results and the total that matched."""
+    """One page of search results, the total that matched, and cursors to its neighbours.
+
+    ``next_cursor`` (``prev_cursor``) is empty when no alert follows (precedes) the
+    page; otherwise pass it back as ``AlertQuery.after`` (``before``) with the same
+    filters and sort. Any page costs the same by cursor, however deep it is.
+    """
 
     alerts: list[Alert]
     total: int
+    next_cursor: str = ""
+    prev_cursor: str = ""
+
+
+@dataclass(frozen=True)
+class TopCounts:
+    """The largest values of a count, largest first, and how many alerts the rest hold."""
+
+    counts: dict[str, int]
+    other: int = 0
 
 
 class AlertStore(ABC):
@@ -61,11 +80,24 @@ class AlertStore(ABC):
 
     @abstractmethod
     def search(self, query: AlertQuery) -> AlertPage:
-        """Alerts matching ``query``, sorted and paged."""
+        """Alerts matching ``query``, sorted and paged by offset or by cursor.
+
+        Raises BadCursor (an InputError) for a cursor this store did not give out for
+        this sort, or for a query that mixes an offset and a cursor.
+        """
 
     @abstractmethod
     def count_by(self, key: CountKey, query: AlertQuery) -> dict[str, int]:
         """How many alerts matching ``query`` fall in each value of ``key`` (``day`` = last_seen)."""
+
+    def top_counts(self, key: CountKey, query: AlertQuery, size: int) -> TopCounts:
+        """The ``size`` values of ``key`` with most alerts, and the alerts of all the others.
+
+        Charts use it for keys with many values (sites): a store can answer it
+        without enumerating every value. This default counts them all.
+        """
+        ranked = sorted(self.count_by(key, query).items(), key=lambda kv: (-kv[1], kv[0]))
+        return TopCounts(dict(ranked[:size]), sum(n for _, n in ranked[size:]))
 
     def change_status(self, alert_id: str, change: StatusChange) -> Alert:
         """Move an alert to a new status, appending to its history; checks the lifecycle."""

@@ -35,11 +35,19 @@ interval of latency per matcher batch that holds alerts, so the interval is
 bulk per matcher batch), and with 1 s the matcher spent most of its time
 waiting (bench/pipeline_throughput.py: ~1 s of each ~1.2 s batch).
 
-Paging: ``from``/``size`` up to ``index.max_result_window`` (10,000); deeper
-pages walk with ``search_after`` on the same sort (plus the id as tie-break),
-without a point in time, so a page that deep may shift if alerts are written
-meanwhile. Counts use a ``composite`` aggregation, paged to the end, so they
-are exact whatever the number of sites or days.
+Paging: by cursor (:mod:`tanba.store.keyset`), a page is one ``search_after``
+request on the sort plus the id as tie-break, starting from the cursor's sort
+values: as fast at alert 100,000 as at alert 50 (the console pages this way).
+The last page is the first one of the reversed sort. By offset, ``from``/``size``
+up to ``index.max_result_window`` (10,000); deeper offsets still work for old
+callers but walk there with ``search_after`` a window at a time, which costs
+seconds at 100,000 (use a cursor). No point in time is kept, so a page may
+shift if alerts are written meanwhile. Counts use a ``composite`` aggregation,
+paged to the end, so they are exact whatever the number of sites or days;
+:meth:`ElasticAlertStore.top_counts` (the site chart) is one bounded ``terms``
+aggregation instead, exact as long as a site's alerts sit in one jurisdiction's
+index (per-index counts are exact; a value split over indices could be missed
+from the top by at most ``doc_count_error_upper_bound``).
 
 An alert whose jurisdiction changed (its site moved) is written to its new
 index and its copy in the old index is deleted in the same bulk request.
@@ -57,7 +65,8 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from tanba.alerts import Alert, merge_seen
 from tanba.exceptions import TanbaError, TransientError
-from tanba.store.base import AlertPage, AlertQuery, AlertStore, CountKey
+from tanba.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
+from tanba.store.keyset import Position, Row, keyset_page, mode, offset_page
 
 log = logging.getLogger("tanba.store.elastic")
 
@@ -88,6 +97,14 @@ _KEYWORDS = (
     "status",
     "crawl_id",
 )
+# The type of each sort key's values in a cursor: Elasticsearch sorts dates as epoch ms.
+_VALUE_TYPES: dict[str, tuple[type, ...]] = {
+    "last_seen": (int,),
+    "first_seen": (int,),
+    "score": (float, int),
+}
+# Per-index candidates a terms aggregation collects for each value it returns.
+_SHARD_SIZE_FACTOR = 4
 _NOT_INDEXED = ("match", "signals", "history", "page_capture", "media_capture")
 # The field each count key groups by (``day`` is a date histogram on last_seen).
 _COUNT_FIELDS: dict[str, str] = {
@@ -390,18 +407,36 @@ class ElasticAlertStore(AlertStore):
 
     def search(self, query: AlertQuery) -> AlertPage:
         self._ensure()
-        order = "desc" if query.descending else "asc"
-        sort: list[dict[str, str]] = [{query.sort: order}, {"id": order}]
+        if query.sort not in _VALUE_TYPES:
+            raise TanbaError(f"cannot sort alerts by {query.sort!r}")
+        if mode(query) != "offset":
+            return keyset_page(query, self._seek, _VALUE_TYPES[query.sort])
+        sort = _sort(query.sort, query.descending)
         if query.offset + query.limit <= self.max_result_window:
             response = self._search(query, sort=sort, from_=query.offset, size=query.limit)
             hits = response["hits"]["hits"]
             total = int(response["hits"]["total"]["value"])
         else:
             hits, total = self._deep_page(query, sort)
-        return AlertPage([Alert.model_validate(h["_source"]) for h in hits], total)
+        return offset_page(query, [_row(h) for h in hits], total)
+
+    def _seek(
+        self, query: AlertQuery, start: Position | None, backward: bool, limit: int, count: bool
+    ) -> tuple[list[Row], int]:
+        """One ``search_after`` request from ``start`` in the walking direction."""
+        response = self._search(
+            query,
+            sort=_sort(query.sort, query.descending != backward),
+            size=limit,
+            search_after=[start.value, start.id] if start is not None else None,
+            track_total_hits=count,
+        )
+        total = int(response["hits"]["total"]["value"]) if count else -1
+        return [_row(h) for h in response["hits"]["hits"]], total
 
     def _deep_page(self, query: AlertQuery, sort: list[dict[str, str]]) -> tuple[list[Any], int]:
-        """A page past max_result_window: walk there with search_after, a window at a time."""
+        """A page past max_result_window by offset: walk there with search_after, a window at a
+        time (seconds at 100,000; kept for callers that page by offset, the console does not)."""
         skip, after, total = query.offset, None, 0
         while True:
             size = min(self.max_result_window, skip) if skip else query.limit
@@ -413,13 +448,13 @@ class ElasticAlertStore(AlertStore):
             skip -= len(hits)
             after = hits[-1]["sort"]
 
-    def _search(self, query: AlertQuery, **params: Any) -> Any:
+    def _search(self, query: AlertQuery, track_total_hits: bool = True, **params: Any) -> Any:
         return self._call(
             "searching alerts",
             lambda: self._es.search(
                 index=self._indices(query),
                 query=_filters(query),
-                track_total_hits=True,
+                track_total_hits=track_total_hits,
                 ignore_unavailable=True,
                 allow_no_indices=True,
                 **{k: v for k, v in params.items() if v is not None},
@@ -474,6 +509,33 @@ class ElasticAlertStore(AlertStore):
             if after is None:
                 return counts
 
+    def top_counts(self, key: CountKey, query: AlertQuery, size: int) -> TopCounts:
+        """One bounded ``terms`` aggregation (days go through :meth:`count_by`)."""
+        if key not in _COUNT_FIELDS:
+            return super().top_counts(key, query, size)
+        self._ensure()
+        terms = {
+            "field": _COUNT_FIELDS[key],
+            "size": size,
+            "shard_size": max(size * _SHARD_SIZE_FACTOR, 50),
+        }
+        response = self._call(
+            f"counting the top {size} values of {key}",
+            lambda: self._es.search(
+                index=self._indices(query),
+                query=_filters(query),
+                size=0,
+                aggs={"top": {"terms": terms}},
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            ),
+        )
+        top = (response.get("aggregations") or {}).get("top")
+        if not top:
+            return TopCounts({})
+        counts = {str(b["key"]): int(b["doc_count"]) for b in top["buckets"]}
+        return TopCounts(counts, int(top.get("sum_other_doc_count", 0)))
+
     # --- housekeeping --------------------------------------------------------------------
 
     def drop(self) -> None:
@@ -502,6 +564,17 @@ def _stored(doc: dict[str, Any]) -> _Stored:
         primary_term=int(doc["_primary_term"]),
         alert=Alert.model_validate(doc["_source"]),
     )
+
+
+def _sort(key: str, descending: bool) -> list[dict[str, str]]:
+    """The sort of a page: the key, then the alert id so that equal values keep one order."""
+    order = "desc" if descending else "asc"
+    return [{key: order}, {"id": order}]
+
+
+def _row(hit: dict[str, Any]) -> Row:
+    value, alert_id = hit["sort"]
+    return Alert.model_validate(hit["_source"]), Position(value, str(alert_id))
 
 
 def _filters(q: AlertQuery) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from console.web import Console
@@ -62,6 +63,75 @@ def test_filters_sort_and_pages(web: object, seeded: dict[str, Alert], token_for
     assert bad.status_code == 422 and "YYYY-MM-DD" in bad.text
 
 
+def test_cursors_walk_the_list_both_ways_within_the_callers_scope(
+    web: FastAPI, seeded: dict[str, Alert], token_for: Headers
+) -> None:
+    client = TestClient(web)
+    h = token_for("admin")
+    newest_first = [seeded[k].id for k in ("b_by", "b_kz", "a_kz_audio", "a_ru", "a_kz")]
+    first = client.get("/api/alerts?per_page=2", headers=h).json()
+    assert (first["page"], first["prev_cursor"]) == (1, "")
+    walked, body = [], first
+    while True:
+        walked += [a["id"] for a in body["alerts"]]
+        if not body["next_cursor"]:
+            break
+        body = client.get(f"/api/alerts?per_page=2&after={body['next_cursor']}", headers=h).json()
+        assert body["page"] is None and body["total"] == 5
+    assert walked == newest_first
+    last = client.get("/api/alerts?per_page=2&last=true", headers=h).json()
+    assert [a["id"] for a in last["alerts"]] == newest_first[3:]
+    assert (last["page"], last["pages"], last["next_cursor"]) == (3, 3, "")
+    prev = client.get(f"/api/alerts?per_page=2&before={last['prev_cursor']}", headers=h).json()
+    assert [a["id"] for a in prev["alerts"]] == newest_first[1:3]
+    # Alice follows the administrator's cursor: still only her organisation's alerts.
+    theirs = client.get(
+        f"/api/alerts?per_page=2&after={first['next_cursor']}", headers=token_for("alice")
+    ).json()
+    assert {a["owner"] for a in theirs["alerts"]} == {"Owner A"} and theirs["total"] == 3
+
+
+@pytest.mark.parametrize(
+    ("query", "says"),
+    [
+        ("after=bm90IGEgY3Vyc29y", "start from the first page"),
+        ("before=%22%3E%3Cscript%3E", "start from the first page"),
+        ("page=201", "follow the list's next/previous links"),
+        ("page=2&last=true", "not both"),
+        ("after=x&before=y", "only one"),
+    ],
+)
+def test_a_bad_cursor_or_a_page_too_deep_is_a_400_that_says_what_to_do(
+    web: FastAPI, seeded: dict[str, Alert], token_for: Headers, query: str, says: str
+) -> None:
+    client = TestClient(web)
+    answer = client.get(f"/api/alerts?{query}", headers=token_for("admin"))
+    assert answer.status_code == 400, answer.text
+    assert says in answer.json()["detail"]
+    page = client.get(f"/alerts?{query}", headers=token_for("admin"))
+    assert page.status_code == 400 and "<script>" not in page.text
+
+
+def test_a_cursor_of_another_sort_is_refused(
+    web: FastAPI, seeded: dict[str, Alert], token_for: Headers
+) -> None:
+    client = TestClient(web)
+    h = token_for("admin")
+    cursor = client.get("/api/alerts?per_page=2&sort=score", headers=h).json()["next_cursor"]
+    answer = client.get(f"/api/alerts?after={cursor}", headers=h)
+    assert answer.status_code == 400 and "keep the sort" in answer.json()["detail"]
+
+
+def test_the_schema_documents_the_cursor_parameters(web: FastAPI) -> None:
+    schema = TestClient(web).get("/openapi.json").json()
+    params = {p["name"]: p for p in schema["paths"]["/api/alerts"]["get"]["parameters"]}
+    assert {"after", "before", "last", "page"} <= set(params)
+    assert "next_cursor" in params["after"]["description"]
+    listed = schema["components"]["schemas"]["AlertList"]["properties"]
+    assert "'after'" in listed["next_cursor"]["description"]
+    assert "400" in schema["paths"]["/api/alerts"]["get"]["responses"]
+
+
 def test_counts_follow_the_filters_and_the_scope(
     web: object, seeded: dict[str, Alert], token_for: Headers
 ) -> None:
@@ -71,6 +141,8 @@ def test_counts_follow_the_filters_and_the_scope(
     days = client.get("/api/alerts/counts/day?jurisdiction=KZ", headers=token_for("admin")).json()
     assert days["counts"] == {"2026-03-01": 1, "2026-03-03": 1, "2026-03-04": 1}
     assert client.get("/api/alerts/counts/owner", headers=token_for("admin")).status_code == 422
+    top = client.get("/api/alerts/counts/site?top=1", headers=token_for("admin")).json()
+    assert top == {"key": "site", "counts": {"kino.example.kz": 2}, "other": 3}
 
 
 def test_status_change_with_comment_and_its_history(

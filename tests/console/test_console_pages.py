@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import html
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -12,35 +14,65 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from console import cli
+from console import cli, i18n
+from console import pages as console_pages
 from console.i18n import Translator, catalogue
 from console.web import Console
-from tanba.alerts import Alert
+from tanba.access import ROLES
+from tanba.alerts import STATUSES, Alert
 from tanba.app import App
 
 from_html = "text/html"
 
 
-def test_russian_and_english_catalogues_are_complete_and_kazakh_falls_back() -> None:
+def test_every_catalogue_has_every_key_and_kazakh_is_kazakh() -> None:
     en, ru, kk = catalogue("en"), catalogue("ru"), catalogue("kk")
-    assert set(en) == set(ru), set(en) ^ set(ru)
-    assert set(kk) <= set(en) and len(kk) > 100
-    missing_in_kk = next(k for k in en if k not in kk)
-    assert Translator("kk")(missing_in_kk) == ru[missing_in_kk]
+    assert set(en) ^ set(ru) == set()
+    assert set(en) ^ set(kk) == set()
     assert Translator("kk")("nav.alerts") == "Ескертулер"
+    assert Translator("kk")("chart.other") == "басқалары"
     assert Translator("ru")("pager.page", page=2, pages=9) == "страница 2 из 9"
     assert Translator("de")("nav.alerts") == ru["nav.alerts"]  # unsupported: the default (ru)
+    # Placeholders match, or a translation would fail (or drop a value) when formatted.
+    for key, text in en.items():
+        for other in (ru, kk):
+            assert set(re.findall(r"{(\w+)}", other[key])) == set(re.findall(r"{(\w+)}", text)), key
 
 
-def test_every_message_key_used_in_templates_exists() -> None:
-    import re
+def test_a_key_missing_in_kazakh_falls_back_to_russian(monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = {"kk": {"a": "қазақша"}, "ru": {"a": "по-русски", "b": "только по-русски"}, "en": {}}
+    monkeypatch.setattr(i18n, "catalogue", lambda lang: shipped[lang])
+    t = Translator("kk")
+    assert (t("a"), t("b"), t("c")) == ("қазақша", "только по-русски", "c")
 
-    root = Path(__file__).resolve().parents[2] / "console" / "templates"
-    used = {
-        k for f in root.glob("*.html") for k in re.findall(r"\bt\('([a-z_.]+[a-z])'", f.read_text())
+
+def _used_keys() -> set[str]:
+    """Every message key the templates and the pages use, literal or built from a known list."""
+    root = Path(__file__).resolve().parents[2] / "console"
+    used: set[str] = set()
+    for f in (root / "templates").glob("*.*"):
+        used |= set(re.findall(r"\bt\('([a-z_.]+[a-z])'", f.read_text()))
+    pages = (root / "pages.py").read_text()
+    used |= set(re.findall(r'\bt\("([a-z_.]+[a-z])"', pages))
+    used |= set(re.findall(r'"(login\.(?!html)[a-z_]+)"', pages))
+    families = {
+        "status": STATUSES,
+        "action": (*STATUSES, "prepare_notice"),
+        "media": ("image", "audio"),
+        "role": ROLES,
+        "signal": ("target_override", "cctld", "server_ip", "page_language"),
+        "chart": (*console_pages.CHART_KEYS, "pages", "yield"),
     }
-    en = catalogue("en")
-    assert used - set(en) == set()
+    for prefix, names in families.items():
+        used |= {f"{prefix}.{name}" for name in names}
+    return used
+
+
+@pytest.mark.parametrize("lang", ["en", "ru", "kk"])
+def test_every_message_key_used_in_templates_exists_in_every_catalogue(lang: str) -> None:
+    used = _used_keys()
+    assert len(used) > 150
+    assert used - set(catalogue(lang)) == set()
 
 
 def test_pages_render_in_the_users_language(
@@ -85,11 +117,71 @@ def test_alert_list_page_has_charts_filters_and_working_page_links(
     assert ">120</text>" in chart.text and "KZ Kazakhstan" in chart.text
     days = s.client.get("/alerts/charts/day.svg").text
     assert days.count("<rect") == 9
-    assert '/alerts?jurisdiction=KZ&amp;page=3"' in first  # the last-page link keeps filters
-    last = s.client.get("/alerts?per_page=50&jurisdiction=KZ&page=3").text
-    assert "page 3 of 3" in last and last.count('<tr>\n  <td class="num">') == 20
-    beyond = s.client.get("/alerts?page=99").text
+    # The pager's links keep the filters and move by cursor; together they show every row once.
+    seen = _rows(first)
+    page = first
+    for _ in range(2):
+        page = s.client.get(_href(page, "pager-next")).text
+        assert "jurisdiction=KZ" in _href(page, "pager-first")
+        seen += _rows(page)
+    assert "pager-next" not in page and "page 3 of 3" not in page  # reached by cursor
+    assert len(seen) == len(set(seen)) == 120
+    last = s.client.get(_href(first, "pager-last")).text
+    assert "page 3 of 3" in last and len(_rows(last)) == 50 and "pager-last" not in last
+    assert _rows(last) == seen[-50:]
+    back = s.client.get(_href(last, "pager-prev")).text
+    assert _rows(back) == seen[20:70]
+    assert _rows(s.client.get(_href(back, "pager-first")).text) == seen[:50]
+    by_number = s.client.get("/alerts?per_page=50&jurisdiction=KZ&page=3").text
+    assert "page 3 of 3" in by_number and _rows(by_number) == seen[100:]
+    beyond = s.client.get("/alerts?page=9").text
     assert "No alerts match." in beyond
+    too_deep = s.client.get("/alerts?page=99")
+    assert too_deep.status_code == 400 and "next/previous links" in too_deep.text
+
+
+def test_chart_bars_link_the_list_filtered_to_their_value(
+    login: Callable[[str], Any], app: App, alert_factory: Callable[..., Alert]
+) -> None:
+    app.store.upsert(
+        [
+            alert_factory(
+                page=f"http://s{i % 13}.example.kz/{i}",
+                seen=f"2026-03-{1 + i % 3:02d}T08:00:00.000Z",
+            )
+            for i in range(60)
+        ]
+        + [alert_factory(page="http://x.example.ru/1", jurisdiction="RU")]
+    )
+    s = login("admin")
+    sites = s.client.get("/alerts/charts/site.svg?status=new")
+    assert "frame-ancestors 'self'" in sites.headers["content-security-policy"]
+    assert sites.headers["x-frame-options"] == "SAMEORIGIN"
+    links = re.findall(r'<a href="([^"]+)" target="_top"', sites.text)
+    assert len(links) == 10  # the top ten sites; the other three are one bar without a link
+    # The rest: three sites of four alerts (s12, s8, s9 sort after s10, s11) and x.example.ru.
+    assert ">other</text>" in sites.text and ">13</text>" in sites.text
+    site_list = s.client.get(html.unescape(links[0])).text
+    assert "site=s0.example.kz" in html.unescape(links[0]) and "status=new" in links[0]
+    assert len(_rows(site_list)) == 5
+    days = s.client.get("/alerts/charts/day.svg").text
+    day_link = html.unescape(re.findall(r'<a href="([^"]+)"', days)[0])
+    assert "since=2026-03-01&until=2026-03-01" in day_link
+    assert len(_rows(s.client.get(day_link).text)) == 21  # and x.example.ru's
+    states = s.client.get("/alerts/charts/jurisdiction.svg").text
+    ru = next(h for h in re.findall(r'<a href="([^"]+)"', states) if "RU" in h)
+    assert len(_rows(s.client.get(html.unescape(ru)).text)) == 1
+
+
+def _rows(page: str) -> list[str]:
+    """The alert ids of a list page, in order."""
+    return re.findall(r'<td class="num"><a href="/alerts/([0-9a-f]+)">', page)
+
+
+def _href(page: str, anchor_id: str) -> str:
+    found = re.search(rf'<a href="([^"]+)"[^>]* id="{anchor_id}"', page)
+    assert found is not None, f"no link #{anchor_id}"
+    return html.unescape(found.group(1))
 
 
 def test_forms_add_a_user_register_a_work_and_edit_its_licences(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
 from tanba.alerts import Alert, MatchDetail, StatusChange, alert_id
 from tanba.exceptions import InputError
 from tanba.store import AlertQuery, AlertStore
+from tanba.store.base import SortKey, TopCounts
+from tanba.store.exceptions import BadCursor
 
 
 def make_alert(
@@ -180,3 +183,150 @@ def test_status_changes_follow_the_lifecycle_and_keep_history(
         store.change_status(
             "missing", StatusChange(status="confirmed", actor="x", at="2026-03-02T00:00:00.000Z")
         )
+
+
+def _tied_alerts(w: str) -> list[Alert]:
+    """23 alerts of work ``w`` in KZ whose scores and days repeat (ties), and 4 in RU."""
+    kz = [
+        make_alert(
+            work_id=w,
+            page=f"http://kino.example.kz/{i}",
+            seen=f"2026-03-0{1 + i % 4}T10:00:00.000Z",
+            score=(0.6, 0.75, 0.9)[i % 3],
+        )
+        for i in range(23)
+    ]
+    ru = [
+        make_alert(
+            work_id=w,
+            page=f"http://x.example.ru/{i}",
+            jurisdiction="RU",
+            site="x.example.ru",
+            seen="2026-03-02T10:00:00.000Z",
+        )
+        for i in range(4)
+    ]
+    return kz + ru
+
+
+def _walk(store: AlertStore, query: AlertQuery) -> list[list[str]]:
+    """Every page of ``query`` following next_cursor from the first page."""
+    pages = []
+    page = store.search(query)
+    assert page.prev_cursor == ""
+    while True:
+        pages.append([a.id for a in page.alerts])
+        if not page.next_cursor:
+            return pages
+        page = store.search(replace(query, after=page.next_cursor))
+        assert page.prev_cursor != ""
+        assert len(pages) < 50, "the cursor walk does not end"
+
+
+@pytest.mark.parametrize("sort", ["last_seen", "first_seen", "score"])
+@pytest.mark.parametrize("descending", [True, False])
+def test_cursor_pages_walk_every_alert_once_in_order_with_ties(
+    store: AlertStore, run_id: str, sort: SortKey, descending: bool
+) -> None:
+    w = f"w-{run_id}"
+    alerts = _tied_alerts(w)
+    store.upsert(alerts)
+    kz = [a for a in alerts if a.jurisdiction == "KZ"]
+    expected = [
+        a.id for a in sorted(kz, key=lambda a: (getattr(a, sort), a.id), reverse=descending)
+    ]
+    query = AlertQuery(work_id=w, jurisdiction="KZ", sort=sort, descending=descending, limit=5)
+    pages = _walk(store, query)
+    assert [len(p) for p in pages] == [5, 5, 5, 5, 3]
+    assert [i for p in pages for i in p] == expected
+    # Backwards from the last page (the last five), following prev_cursor: each page
+    # ends where the later one starts, and the walk ends on the whole first page.
+    page = store.search(replace(query, last=True))
+    assert page.next_cursor == "" and page.total == 23
+    back = [[a.id for a in page.alerts]]
+    while page.prev_cursor:
+        page = store.search(replace(query, before=page.prev_cursor))
+        assert page.next_cursor != "" and page.total == 23
+        back.append([a.id for a in page.alerts])
+        assert len(back) < 50, "the backward walk does not end"
+    end = len(expected)
+    for ids in back[:-1]:
+        assert ids == expected[end - 5 : end]
+        end -= 5
+    assert back[-1] == expected[:5] and end <= 5
+
+
+def test_a_previous_page_that_reaches_the_start_is_the_whole_first_page(
+    store: AlertStore, run_id: str
+) -> None:
+    w = f"w-{run_id}"
+    store.upsert(_tied_alerts(w))
+    query = AlertQuery(work_id=w, limit=5)
+    first = store.search(query)
+    second = store.search(replace(query, offset=2))  # pages by offset also give cursors
+    assert [a.id for a in second.alerts][:3] == [a.id for a in first.alerts][2:]
+    back = store.search(replace(query, before=second.prev_cursor))
+    assert [a.id for a in back.alerts] == [a.id for a in first.alerts]
+    assert back.prev_cursor == "" and back.total == 27
+    onward = store.search(replace(query, after=second.next_cursor))
+    assert [a.id for a in onward.alerts] == [
+        a.id for a in store.search(replace(query, offset=7)).alerts
+    ]
+
+
+def test_cursors_respect_the_access_scope(store: AlertStore, run_id: str) -> None:
+    w = f"w-{run_id}"
+    store.upsert(_tied_alerts(w))
+    everyone = store.search(AlertQuery(work_id=w, limit=3))
+    # A cursor taken from a wider list does not widen a scoped one.
+    scoped = store.search(AlertQuery(work_id=w, jurisdictions=("RU",), after=everyone.next_cursor))
+    assert {a.jurisdiction for a in scoped.alerts} <= {"RU"}
+    assert scoped.total == 4
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["not base64 at all!", "bm90IGpzb24", "WzEsImxhc3Rfc2VlbiJd", "", "x" * 5000],
+)
+def test_a_damaged_cursor_is_refused_with_what_to_do(
+    store: AlertStore, run_id: str, cursor: str
+) -> None:
+    w = f"w-{run_id}"
+    store.upsert(_tied_alerts(w))
+    if not cursor:  # a cursor of another sort order, made by the store itself
+        cursor = store.search(AlertQuery(work_id=w, limit=2, sort="score")).next_cursor
+    with pytest.raises(BadCursor, match="first page"):
+        store.search(AlertQuery(work_id=w, after=cursor))
+    with pytest.raises(BadCursor, match="first page"):
+        store.search(AlertQuery(work_id=w, before=cursor))
+
+
+def test_an_offset_and_a_cursor_together_are_refused(store: AlertStore, run_id: str) -> None:
+    w = f"w-{run_id}"
+    store.upsert(_tied_alerts(w))
+    cursor = store.search(AlertQuery(work_id=w, limit=2)).next_cursor
+    with pytest.raises(InputError, match="not both"):
+        store.search(AlertQuery(work_id=w, after=cursor, offset=2))
+    with pytest.raises(InputError, match="only one"):
+        store.search(AlertQuery(work_id=w, after=cursor, last=True))
+
+
+def test_top_counts_keep_the_largest_values_and_count_the_rest(
+    store: AlertStore, run_id: str
+) -> None:
+    w = f"w-{run_id}"
+    alerts = [
+        make_alert(work_id=w, page=f"http://{site}/{i}", site=site)
+        for site, n in (("a.example.kz", 5), ("b.example.kz", 3), ("c.example.kz", 2))
+        for i in range(n)
+    ] + [
+        make_alert(work_id=w, page="http://d.example.ru/1", site="d.example.ru", jurisdiction="RU")
+    ]
+    store.upsert(alerts)
+    top = store.top_counts("site", AlertQuery(work_id=w), 2)
+    assert top.counts == {"a.example.kz": 5, "b.example.kz": 3}
+    assert list(top.counts) == ["a.example.kz", "b.example.kz"]
+    assert top.other == 3
+    assert store.top_counts("site", AlertQuery(work_id=w, jurisdiction="RU"), 2) == TopCounts(
+        {"d.example.ru": 1}, 0
+    )

@@ -177,3 +177,38 @@ def test_an_unreachable_cluster_is_a_transient_error() -> None:
     with pytest.raises(TransientError):
         store.search(AlertQuery())
     store.close()
+
+
+def test_a_page_by_cursor_past_the_result_window_is_one_search_plus_one_probe(
+    elastic_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ElasticAlertStore(
+        elastic_url, namespace=new_namespace("st"), max_result_window=5, refresh_interval=FAST
+    )
+    try:
+        alerts = [
+            make_alert(
+                page=f"http://kino.example.kz/{i}", seen=f"2026-03-{i + 1:02d}T00:00:00.000Z"
+            )
+            for i in range(12)
+        ]
+        store.upsert(alerts)
+        newest_first = [a.id for a in sorted(alerts, key=lambda a: a.last_seen, reverse=True)]
+        last = store.search(AlertQuery(limit=3, last=True))
+        before = store.search(AlertQuery(limit=3, before=last.prev_cursor))
+        searches: list[dict[str, object]] = []
+        real = store._es.search
+
+        def counted(**kwargs: object) -> object:
+            searches.append(kwargs)
+            return real(**kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(store._es, "search", counted)
+        deep = store.search(AlertQuery(limit=3, after=before.next_cursor))
+        assert [a.id for a in deep.alerts] == newest_first[9:]
+        assert len(searches) == 2  # the page, and a one-row probe for the previous page
+        assert all("from_" not in s and s["size"] in (4, 1) for s in searches)
+        assert searches[0]["search_after"] is not None
+    finally:
+        store.drop()
+        store.close()
