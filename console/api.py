@@ -238,6 +238,9 @@ class DayOut(BaseModel):
     pages: int
     media: int
     errors: int
+    traps: int
+    throttled: int
+    paused: int
     matches: int
     confirmed: int
     yield_per_k: float
@@ -249,6 +252,9 @@ class StatsOut(BaseModel):
     pages: int
     media: int
     errors: int
+    traps: int
+    throttled: int
+    paused: int
     matches: int
     confirmed: int
     yield_per_k: float = Field(description="confirmed alerts per thousand pages")

@@ -4,8 +4,9 @@ Crawl counters come from the crawl reports on ``tanba.crawls`` (one
 :class:`CrawlFinished` per crawl, with counters per target); matches come from
 the alert store (alerts carry the ``target`` that found them). Per day:
 
-- pages, media (published), errors (HTTP errors + other failures) of the crawls
-  that finished that day;
+- pages, media (published), errors (HTTP errors + other failures), traps
+  avoided, throttled requests (429/503 with Retry-After) and pauses (disk full)
+  of the crawls that finished that day;
 - matches: alerts of the target last seen that day; confirmed: those of them
   whose status shows a person confirmed them (confirmed, notice sent, removed,
   persists);
@@ -54,6 +55,9 @@ class TargetDay:
     pages: int = 0
     media: int = 0
     errors: int = 0
+    traps: int = 0
+    throttled: int = 0
+    paused: int = 0
     matches: int = 0
     confirmed: int = 0
 
@@ -71,6 +75,9 @@ class TargetStatistics:
     pages: int = 0
     media: int = 0
     errors: int = 0
+    traps: int = 0
+    throttled: int = 0
+    paused: int = 0
     matches: int = 0
     confirmed: int = 0
     last_crawl_at: str = ""
@@ -122,6 +129,9 @@ def target_statistics(name: str, reports: CrawlReports, store: AlertStore) -> Ta
         d.pages += r.pages
         d.media += r.media_published
         d.errors += r.http_errors + r.errors
+        d.traps += r.traps
+        d.throttled += r.throttled
+        d.paused += r.paused
         stats.last_crawl_at = crawl.finished_at
     for key, n in store.count_by("day", AlertQuery(target=name)).items():
         day(key).matches += n
@@ -134,6 +144,9 @@ def target_statistics(name: str, reports: CrawlReports, store: AlertStore) -> Ta
         stats.pages += d.pages
         stats.media += d.media
         stats.errors += d.errors
+        stats.traps += d.traps
+        stats.throttled += d.throttled
+        stats.paused += d.paused
         stats.matches += d.matches
         stats.confirmed += d.confirmed
     return stats

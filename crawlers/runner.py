@@ -29,7 +29,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from crawlers.publish import BatchPublisher
 from crawlers.settings import LOG_LEVEL, process_settings
@@ -40,7 +40,7 @@ from tanba.bus import Bus, Record
 from tanba.clock import Clock, SystemClock, iso
 from tanba.exceptions import TransientError
 from tanba.schemas.base import encode
-from tanba.schemas.crawls import CrawlFinished, TargetReport
+from tanba.schemas.crawls import CrawlFinished
 from tanba.settings import Settings
 from tanba.topics import CRAWLS, MEDIA
 
@@ -171,7 +171,7 @@ def _report(bus: Bus, stats: CrawlStats, started_at: str, finished_at: str) -> N
         crawl_id=stats.crawl_id,
         started_at=started_at,
         finished_at=finished_at,
-        targets={name: TargetReport(**asdict(t)) for name, t in stats.targets.items()},
+        targets={name: t.report() for name, t in stats.targets.items()},
     )
     bus.publish(CRAWLS, [Record(stats.crawl_id, encode(report))])
 

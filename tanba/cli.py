@@ -254,23 +254,7 @@ def _run(app: App, args: argparse.Namespace) -> int:
 
     targets, resolve = _targets(args)
     summary = run(app, targets, resolve)
-    if summary.crawl is not None:
-        t = summary.crawl.total()
-        print(f"crawl {summary.crawl.crawl_id}")
-        print(
-            f"  pages {t.pages}, media {t.media_published}"
-            f" (refused by robots.txt {t.robots_disallowed}, HTTP errors {t.http_errors},"
-            f" too large {t.too_large}, blocked private addresses {t.blocked_private})"
-        )
-    print(f"  fingerprinted {summary.fingerprinted}, quarantined {summary.quarantined}")
-    print(
-        f"  matches {summary.alerts + summary.suppressed}: alerts {summary.alerts}, suppressed {summary.suppressed}"
-    )
-    counts = ", ".join(f"{k} {v}" for k, v in summary.alerts_by_jurisdiction.items())
-    print(f"  alerts per jurisdiction: {counts or 'none'}")
-    if summary.reconciled is not None and summary.reconciled.missed + summary.reconciled.persists:
-        r = summary.reconciled
-        print(f"  after notices: {r.persists} persist, {r.missed} not found, {r.removed} removed")
+    print("\n".join(summary.lines()))
     return 0
 
 

@@ -6,6 +6,13 @@ same code as when each stage is its own process. When the crawl ends, each
 stage drains what its upstream left and stops, then a summary is printed.
 Anything left on the bus by a killed run is picked up first, since workers
 resume from their committed offsets.
+
+When a stage is drained (:func:`start_stages`): its upstream has finished (the
+crawl for the fingerprint stage, the fingerprint worker for the matcher) and its
+consumer group has no lag on its input topics, i.e. committed offsets equal end
+offsets on every partition (see :meth:`tanba.worker.Worker.run`). An empty poll
+alone is not enough: on Kafka it also happens during a rebalance or while a
+fetch is in flight, and the run would end with messages never processed.
 """
 
 from __future__ import annotations
@@ -13,8 +20,9 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TextIO
 
 from crawlers.runner import CrawlStats, crawl
@@ -44,6 +52,33 @@ class RunSummary:
     started_at: str = ""
     reconciled: Reconciled | None = None
 
+    def lines(self) -> list[str]:
+        """The summary ``tanba run`` prints, one line per item."""
+        out: list[str] = []
+        if self.crawl is not None:
+            t = self.crawl.total()
+            out += [
+                f"crawl {self.crawl.crawl_id}",
+                f"  pages {t.pages}, media {t.media_published}"
+                f" (refused by robots.txt {t.robots_disallowed}, HTTP errors {t.http_errors},"
+                f" too large {t.too_large}, blocked private addresses {t.blocked_private})",
+                f"  traps avoided {t.traps}, throttled (429/503 Retry-After) {t.throttled},"
+                f" paused (disk full) {t.paused}",
+            ]
+        matches = self.alerts + self.suppressed
+        counts = ", ".join(f"{k} {v}" for k, v in self.alerts_by_jurisdiction.items())
+        out += [
+            f"  fingerprinted {self.fingerprinted}, quarantined {self.quarantined}",
+            f"  matches {matches}: alerts {self.alerts}, suppressed {self.suppressed}",
+            f"  alerts per jurisdiction: {counts or 'none'}",
+        ]
+        r = self.reconciled
+        if r is not None and r.missed + r.persists:
+            out.append(
+                f"  after notices: {r.persists} persist, {r.missed} not found, {r.removed} removed"
+            )
+        return out
+
 
 def fingerprint_stage(app: App) -> FingerprintStage:
     return FingerprintStage(app.settings, app.bus, app.blobs, app.clock)
@@ -70,14 +105,7 @@ def run(
     fp_stage, match_stage = fingerprint_stage(app), matcher_stage(app)
     fingerprinter = Worker(fp_stage, app.bus, app.settings, stop=stop, clock=app.clock)
     matcher = Worker(match_stage, app.bus, app.settings, stop=stop, clock=app.clock)
-    threads = [
-        _thread("fingerprint", lambda: fingerprinter.run(drained=crawl_done.is_set)),
-    ]
-    threads.append(
-        _thread("matcher", lambda: matcher.run(drained=lambda: not threads[0].is_alive()))
-    )
-    for t in threads:
-        t.start()
+    threads = start_stages([fingerprinter, matcher], crawl_done.is_set)
 
     interactive = out.isatty()
     last_line = [0.0]
@@ -132,6 +160,25 @@ def crawl_report(app: App, crawl_id: str = "") -> CrawlFinished | None:
         if not crawl_id or report.crawl_id == crawl_id:
             found = report
     return found
+
+
+def start_stages(
+    workers: Sequence[Worker], upstream_done: Callable[[], bool]
+) -> list[threading.Thread]:
+    """Run ``workers`` in threads, a chain in which each drains after the one before it.
+
+    The first worker may stop once ``upstream_done()`` is true, each later one once
+    the worker before it has finished; each also waits until its group has no lag
+    (see the module doc). Returns the started threads, in the order of ``workers``.
+    """
+    threads: list[threading.Thread] = []
+    before = upstream_done
+    for worker in workers:
+        threads.append(_thread(worker.stage.name, partial(worker.run, drained=before)))
+        before = worker.finished.is_set
+    for t in threads:
+        t.start()
+    return threads
 
 
 def _thread(name: str, target: Callable[[], object]) -> threading.Thread:

@@ -101,19 +101,35 @@ class Worker:
         self.clock = clock or SystemClock()
         self.on_batch = on_batch
         self.stats = WorkerStats()
+        self.finished = threading.Event()  # set when run() returns; downstream stages drain on it
 
     def run(self, drained: Callable[[], bool] | None = None) -> WorkerStats:
-        """Process batches until ``stop`` is set, or an empty poll once ``drained()`` is true."""
+        """Process batches until ``stop`` is set, or until drained once ``drained()`` is true.
+
+        ``drained`` says the upstream has finished, so nothing new will arrive. The
+        worker then stops at the first empty poll after which its group has no lag on
+        its topics (every partition committed up to its end offset). An empty poll
+        alone proves nothing on Kafka: a rebalance or a fetch still in flight returns
+        nothing while messages wait. ``finished`` is set when this returns, however.
+        """
+        try:
+            return self._run(drained)
+        finally:
+            self.finished.set()
+
+    def _run(self, drained: Callable[[], bool] | None) -> WorkerStats:
         consumer = self.bus.consumer(self.stage.group, self.stage.topics)
         metrics.stage_started(self.stage.name)
         report_lag = metrics.LagReporter(self.stage.name)
         try:
             while not self.stop.is_set():
+                # Asked before the poll: once the upstream was done before an empty poll and
+                # the group shows no lag after it, nothing is left that this stage must see.
                 upstream_done = drained is not None and drained()
                 batch = consumer.poll(self.settings.batch_size, _POLL_TIMEOUT_S)
                 if not batch:
                     report_lag(consumer)
-                    if upstream_done:
+                    if upstream_done and self._caught_up():
                         break
                     continue
                 # A commit that cannot reach the bus is retried like any write: until done or
@@ -123,6 +139,17 @@ class Worker:
         finally:
             consumer.close()
         return self.stats
+
+    def _caught_up(self) -> bool:
+        """True when the stage's group has committed every message of its topics."""
+        try:
+            lag = self.bus.group_lag(self.stage.group, self.stage.topics)
+        except TransientError as exc:
+            log.warning("%s: cannot tell whether drained (%s); polling on", self.stage.name, exc)
+            return False
+        if lag:
+            log.info("%s: upstream done, %d messages still to commit", self.stage.name, lag)
+        return lag == 0
 
     def _process(self, batch: list[Message]) -> bool:
         """Handle and apply one batch; False when stopped before its effects were durable."""

@@ -72,5 +72,17 @@ class Bus(ABC):
         """Every message of ``topic`` now there, after the given per-partition offsets, no group."""
 
     @abstractmethod
+    def group_lag(self, group: str, topics: Sequence[str]) -> int:
+        """Messages of ``topics`` that ``group`` has not committed, over every partition.
+
+        The whole group's lag, not one member's: 0 exactly when the group's committed
+        offset equals the end offset on every partition of ``topics`` (a partition the
+        group never committed counts from its first message still there). Runs that
+        must finish only once a stage is done (``tanba run``, ``--until-idle``) stop on
+        this, since an empty poll only says that nothing arrived in time. Raises
+        TransientError when the bus cannot be asked.
+        """
+
+    @abstractmethod
     def close(self) -> None:
         """Release connections; publishing after close is an error."""

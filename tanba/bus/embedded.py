@@ -99,6 +99,9 @@ class EmbeddedBus(Bus):
         )
         return int(row[0])
 
+    def group_lag(self, group: str, topics: Sequence[str]) -> int:
+        return EmbeddedConsumer(self, group, list(topics)).lag()
+
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
         if conn is not None:

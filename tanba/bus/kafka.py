@@ -348,13 +348,35 @@ class KafkaBus(Bus):
         }
 
     def group_lag(self, group: str, topics: Sequence[str]) -> int:
-        """Messages of ``topics`` the whole group has not committed yet (for operators and tests)."""
+        """End offsets minus the group's committed offsets, over every partition of ``topics``.
+
+        A partition the group never committed counts from its log start, not from 0:
+        messages that retention already deleted will never be read, let alone committed.
+        """
         committed = self.group_offsets(group)
-        return sum(
-            end - committed.get((topic, partition), 0)
-            for topic in topics
-            for partition, end in self.end_offsets(topic).items()
-        )
+        lag = 0
+        for topic in topics:
+            ends = self.end_offsets(topic)
+            never = [p for p in ends if (topic, p) not in committed]
+            starts = self.beginning_offsets(topic) if never else {}
+            for partition, end in ends.items():
+                done = committed.get((topic, partition), starts.get(partition, 0))
+                lag += max(0, end - done)
+        return lag
+
+    def beginning_offsets(self, topic: str) -> dict[int, int]:
+        """The offset of the oldest message still kept in each partition of ``topic``."""
+        self.ensure_topics([topic])
+        name = self.topic_name(topic)
+
+        def starts() -> dict[int, int]:
+            reader = self._reader_client()
+            partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
+            found = reader.beginning_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
+            return {tp.partition: int(offset) for tp, offset in found.items()}
+
+        with self._reader_lock:
+            return self.call(f"reading beginning offsets of {name}", starts)
 
     def group_members(self, group: str) -> dict[str, list[tuple[str, int]]]:
         """The group's members by client id (``tanba-<group>-<pid>``) and their partitions."""
