@@ -45,9 +45,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 from urllib.parse import unquote, urlsplit
 
-__all__ = ["Content", "Reply", "RequestLog", "Site", "SiteServer"]
+__all__ = ["Content", "LoopbackServer", "Reply", "RequestLog", "Site", "SiteServer"]
 
 
 @dataclass(frozen=True)
@@ -75,27 +76,30 @@ Content = bytes | tuple[bytes, str] | Reply
 Site = Path | Mapping[str, Content]
 
 
-class SiteServer:
-    """Serves ``sites`` on a loopback address from a background thread; a context manager.
+class LoopbackServer:
+    """An HTTP server on a loopback address, run from a background thread; a context manager.
 
-    ``address`` may be any 127.x.y.z, so tests can place a site on an address an
-    IP-to-country table maps to a state.
+    Subclasses give the request handler (:meth:`_handler_class`) and the host
+    names they answer for (:meth:`hosts`); this class owns the socket, the thread
+    and the ``--resolve`` arguments that point the crawler's made-up names at it.
     """
 
-    def __init__(
-        self, sites: Mapping[str, Site], port: int = 0, address: str = "127.0.0.1"
-    ) -> None:
+    def __init__(self, address: str = "127.0.0.1", port: int = 0) -> None:
         self.address = address
-        self.sites = {name.lower(): site for name, site in sites.items()}
-        self.requests: dict[str, list[str]] = defaultdict(list)
-        self.log: list[RequestLog] = []
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer((address, port), self._handler_class())
         self._httpd.daemon_threads = True
         self.port: int = self._httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
-    def __enter__(self) -> SiteServer:
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def hosts(self) -> list[str]:
+        """The host names this server answers for, in the order ``resolve_args`` lists them."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
@@ -124,9 +128,28 @@ class SiteServer:
     def resolve_args(self, hosts: list[str] | None = None) -> list[str]:
         """``--resolve`` arguments mapping ``hosts`` (default: every site) to this server."""
         args: list[str] = []
-        for host in hosts or list(self.sites):
+        for host in hosts or self.hosts():
             args += ["--resolve", f"{host}:{self.port}:{self.address}"]
         return args
+
+
+class SiteServer(LoopbackServer):
+    """Serves ``sites`` on a loopback address from a background thread; a context manager.
+
+    ``address`` may be any 127.x.y.z, so tests can place a site on an address an
+    IP-to-country table maps to a state.
+    """
+
+    def __init__(
+        self, sites: Mapping[str, Site], port: int = 0, address: str = "127.0.0.1"
+    ) -> None:
+        self.sites = {name.lower(): site for name, site in sites.items()}
+        self.requests: dict[str, list[str]] = defaultdict(list)
+        self.log: list[RequestLog] = []
+        super().__init__(address, port)
+
+    def hosts(self) -> list[str]:
+        return list(self.sites)
 
     def lookup(self, host: str, path: str) -> Reply | None:
         """The reply for ``path`` on ``host``, or None (404)."""

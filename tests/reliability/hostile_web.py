@@ -35,12 +35,12 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import urlsplit
 
 from tanba.bus.embedded import EmbeddedBus
+from tanba.demo.server import LoopbackServer
 from tanba.schemas.base import decode
 from tanba.schemas.media import MediaDiscovered
 from tanba.topics import MEDIA
@@ -157,43 +157,16 @@ class _Stats:
     peak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
-class HostileServer:
+class HostileServer(LoopbackServer):
     """Serves ``routes`` on a loopback address from background threads; a context manager."""
 
     def __init__(self, routes: Mapping[tuple[str, str], Route], address: str = "127.0.0.1") -> None:
-        self.address = address
         self.routes = dict(routes)
         self._stats = _Stats()
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((address, 0), self._handler_class())
-        self._httpd.daemon_threads = True
-        self.port: int = self._httpd.server_address[1]
-        self._thread: threading.Thread | None = None
+        super().__init__(address)
 
-    def __enter__(self) -> HostileServer:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._thread is not None:
-            self._httpd.shutdown()
-            self._thread.join(timeout=5)
-        self._httpd.server_close()
-
-    def url(self, host: str, path: str = "/") -> str:
-        return f"http://{host}:{self.port}{path}"
-
-    def resolve_args(self, hosts: list[str] | None = None) -> list[str]:
-        names = hosts or sorted({host for host, _ in self.routes})
-        return [arg for h in names for arg in ("--resolve", f"{h}:{self.port}:{self.address}")]
+    def hosts(self) -> list[str]:
+        return sorted({host for host, _ in self.routes})
 
     def hits(self, host: str, path: str) -> list[tuple[float, float]]:
         """(start, end) monotonic times of each request for ``path`` on ``host``."""
