@@ -232,22 +232,7 @@ class TargetOut(BaseModel):
         )
 
 
-class DayOut(BaseModel):
-    day: str
-    crawls: int
-    pages: int
-    media: int
-    errors: int
-    traps: int
-    throttled: int
-    paused: int
-    matches: int
-    confirmed: int
-    yield_per_k: float
-
-
-class StatsOut(BaseModel):
-    target: str
+class FiguresOut(BaseModel):
     crawls: int
     pages: int
     media: int
@@ -258,6 +243,14 @@ class StatsOut(BaseModel):
     matches: int
     confirmed: int
     yield_per_k: float = Field(description="confirmed alerts per thousand pages")
+
+
+class DayOut(FiguresOut):
+    day: str
+
+
+class StatsOut(FiguresOut):
+    target: str
     last_crawl_at: str
     days: list[DayOut]
 

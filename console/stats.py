@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from tanba import topics
 from tanba.bus import Bus
@@ -47,10 +47,9 @@ class TargetCrawl:
 
 
 @dataclass
-class TargetDay:
-    """A target's figures on one day (UTC)."""
+class Figures:
+    """What a target's crawls gave: the counters shown per day and in total."""
 
-    day: str
     crawls: int = 0
     pages: int = 0
     media: int = 0
@@ -67,19 +66,17 @@ class TargetDay:
 
 
 @dataclass
-class TargetStatistics:
+class TargetDay(Figures):
+    """A target's figures on one day (UTC)."""
+
+    day: str = ""
+
+
+@dataclass
+class TargetStatistics(Figures):
     """A target's totals and its figures per day, oldest day first."""
 
-    target: str
-    crawls: int = 0
-    pages: int = 0
-    media: int = 0
-    errors: int = 0
-    traps: int = 0
-    throttled: int = 0
-    paused: int = 0
-    matches: int = 0
-    confirmed: int = 0
+    target: str = ""
     last_crawl_at: str = ""
     days: list[TargetDay] = field(default_factory=list)
 
@@ -139,14 +136,6 @@ def target_statistics(name: str, reports: CrawlReports, store: AlertStore) -> Ta
         for key, n in store.count_by("day", AlertQuery(target=name, status=status)).items():
             day(key).confirmed += n
     stats.days = [days[k] for k in sorted(days)]
-    for d in stats.days:
-        stats.crawls += d.crawls
-        stats.pages += d.pages
-        stats.media += d.media
-        stats.errors += d.errors
-        stats.traps += d.traps
-        stats.throttled += d.throttled
-        stats.paused += d.paused
-        stats.matches += d.matches
-        stats.confirmed += d.confirmed
+    for counter in fields(Figures):
+        setattr(stats, counter.name, sum(getattr(d, counter.name) for d in stats.days))
     return stats
