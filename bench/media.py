@@ -11,6 +11,7 @@ Every list is sorted and every sample seeded, so two runs see the same files.
 from __future__ import annotations
 
 import os
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +85,28 @@ def _sizeable(paths: list[Path], min_side: int) -> list[Path]:
     return kept
 
 
-def distractor_images(count: int, seed: int = 1) -> list[Path]:
-    """``count`` images by other authors, from several packages, none of them a registered work."""
+# Distractor pools: every image belongs to exactly one, by a hash of its path, so
+# thresholds calibrated on one pool are checked on images they never saw.
+# The names are bench/quality.py's ``--split`` values.
+CALIBRATION = "calibration"
+HELD_OUT = "held-out"
+ANY = "all"
+
+
+def in_pool(path: Path, pool: str) -> bool:
+    """Whether ``path`` belongs to ``pool`` (:data:`ANY` holds every image)."""
+    if pool == ANY:
+        return True
+    half = zlib.crc32(str(path).encode()) & 1
+    return half == (0 if pool == CALIBRATION else 1)
+
+
+def distractor_images(count: int, seed: int = 1, pool: str = ANY) -> list[Path]:
+    """``count`` images by other authors, from several packages, none of them a registered work.
+
+    ``pool`` restricts the draw to one of two disjoint halves (:data:`CALIBRATION`,
+    :data:`HELD_OUT`) of every package's images.
+    """
     import skimage
 
     rng = np.random.default_rng(seed)
@@ -99,6 +120,7 @@ def distractor_images(count: int, seed: int = 1) -> list[Path]:
     ]
     if not all(sources[1:]):
         raise TanbaError(f"distractor images are missing: {FETCH_HINT}")
+    sources = [[p for p in paths if in_pool(p, pool)] for paths in sources]
     chosen: list[Path] = []
     for i, paths in enumerate(sources):
         room = count - len(chosen)

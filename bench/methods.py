@@ -22,7 +22,7 @@ from PIL import Image
 from fingerprint.audio import audio_print
 from fingerprint.image import REFERENCE, image_print
 from matcher.index import best_alignment
-from matcher.match import Matcher, ber_limit
+from matcher.match import Matcher, audio_rule
 from tanba.schemas.common import AUDIO, IMAGE, Fingerprint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
@@ -179,24 +179,29 @@ def _audio_items(data: bytes, settings: Settings) -> tuple[np.ndarray, float] | 
 
 
 class TanbaAudio:
-    """Tanba's audio pipeline: Chromaprint items, the inverted index with offset voting, BER."""
+    """Tanba's audio pipeline: Chromaprint items, the inverted index with offset voting, BER/LLR."""
 
     name = "tanba"
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # Report every alignment up to chance level; accept() applies the real threshold.
-        self.matcher = Matcher(settings.with_(audio_max_ber=0.49))
+        self.matcher = Matcher(settings)
+        # Scores of every alignment up to chance level, for the margins; accept() is the real rule.
+        self.everything = Matcher(settings.with_(audio_max_ber=0.49, audio_min_llr=0.0))
         self.offsets: dict[str, float] = {}
         self.accepted: set[str] = set()
+        self.last: dict[str, float] = {}  # the scores of the last query
+        rule = audio_rule(settings)
         self.rule = (
-            f"aligned BER <= {settings.audio_max_ber} × sqrt(min(1, span / "
-            f"{settings.audio_full_span_items})) over >= {settings.audio_min_items} items; "
-            "score 1 - 2 BER"
+            f"aligned BER <= {rule.max_ber} × sqrt(min(1, span / {rule.full_span_items})) or "
+            f"mean LLR per item >= {rule.min_llr} × sqrt(max(1, {rule.full_span_items} / span)) "
+            f"on spans >= {rule.llr_min_items} items, "
+            f"over >= {rule.min_items} items; score 1 - 2 BER (LLR matches: the effective BER)"
         )
 
     def register_items(self, work_id: str, fingerprint: Fingerprint) -> None:
         self.matcher.add(_work(work_id, fingerprint))
+        self.everything.add(_work(work_id, fingerprint))
 
     def register(self, work_id: str, data: bytes) -> None:
         found = _audio_items(data, self.settings)
@@ -208,19 +213,14 @@ class TanbaAudio:
             self.register_items(work_id, Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
 
     def scores_of(self, fingerprint: Fingerprint) -> dict[str, float]:
-        s = self.settings
         self.offsets, self.accepted = {}, set()
-        out = {}
+        out = {m.work.work_id: m.score for m in self.everything.match(fingerprint)}
         for m in self.matcher.match(fingerprint):
             work_id = m.work.work_id
             out[work_id] = m.score
             self.offsets[work_id] = (m.detail.offset_s or 0.0) - (m.detail.query_offset_s or 0.0)
-            span = round(
-                (m.detail.duration_s or 0.0)
-                / (fingerprint.audio.item_s if fingerprint.audio else 1)
-            )
-            if (m.detail.ber or 0.0) <= ber_limit(span, s.audio_max_ber, s.audio_full_span_items):
-                self.accepted.add(work_id)
+            self.accepted.add(work_id)
+        self.last = out
         return out
 
     def scores(self, data: bytes) -> dict[str, float]:

@@ -11,17 +11,31 @@ counts wrong works matched; *weakest* is the lowest score of a true match and
 *strongest* the highest score any wrong work got (matched or not), so
 ``weakest - strongest`` is the margin a threshold has. Altered copies are
 generated from a seed per (work, alteration) and can be kept in ``--cache``.
+
+Images: ``--split calibration|held-out`` draws the distractors from one of two
+disjoint halves of every package's images (by a hash of the path), so the
+similarity threshold set on the calibration pool is checked on images it never
+saw; the works (too few to halve) are the same in both.
+
+Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
+distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
+measures the voice LLR model (``matcher/chromaprint_llr.json``) on the calibration
+half only, so the held-out half reports on tracks the model never saw. Beside
+Tanba's pipeline the audio table shows spectral-peak landmarks
+(``bench.landmarks``, not in the pipeline yet) and the two together.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
@@ -73,9 +87,10 @@ def run_images(
     limit: int,
     baselines: bool = True,
     seed: int = 1,
+    split: str = "all",
 ) -> str:
     candidates = media.work_photos()[:limit]
-    others = media.distractor_images(distractors, seed)
+    others = media.distractor_images(distractors, seed, pool=split)
     tanba = TanbaImages(settings)
     methods: list[Method] = [tanba]
     if baselines:
@@ -130,70 +145,125 @@ def run_images(
     refused = ", ".join(p.name for p in flat) or "none"
     return (
         f"IMAGES: {len(works)} works × {len(ALTERATIONS)} alterations; {len(others)} distractor "
-        f"images (sample seed {seed}), each queried as served and once altered ({took:.0f} s)\n"
+        f"images (sample seed {seed}, {split} pool), each queried as served and once altered ({took:.0f} s)\n"
         f"works refused at registration as too flat to fingerprint: {refused}\n"
         + table.render(true_rows=[a.name for a in ALTERATIONS])
         + f"\nrules:\n{rules}\n"
     )
 
 
-def run_audio(settings: Settings, cache: Path | None, limit: int) -> str:
+def _split(paths: list[Path], split: str) -> list[Path]:
+    """Every track, or the calibration half (even places) or the held-out half (odd places)."""
+    return {"all": paths, "calibration": paths[::2], "held-out": paths[1::2]}[split]
+
+
+def _audio_of(path: Path, settings: Settings) -> AudioPrint | None:
     from fingerprint.audio import audio_print
 
-    works = media.work_tracks()[:limit]
-    others = media.distractor_tracks()
-    tanba = TanbaAudio(settings)
-    full = FullFileChromaprint()
-    table = Table([tanba.name, full.name])
-    started = time.perf_counter()
+    try:
+        return audio_print(path, max_seconds=settings.audio_max_seconds, timeout_s=120)
+    except Exception:
+        return None
 
-    def items_of(path: Path) -> AudioPrint | None:
-        try:
-            return audio_print(path, max_seconds=settings.audio_max_seconds, timeout_s=120)
-        except Exception:
-            return None
 
-    durations, refs = {}, {}
+def _work_queries(
+    works: list[Path],
+    settings: Settings,
+    cache: Path | None,
+    kinds: tuple[str, ...] = (),
+    places: set[int] | None = None,
+) -> Iterator[
+    tuple[int, audio_alterations.AudioAlteration, audio_alterations.Clip, bytes, AudioPrint | None]
+]:
+    """(work place, alteration, clip, MP3 bytes, print) of every altered excerpt of the works.
+
+    ``kinds`` (alteration names' endings) limits the alterations and ``places`` the
+    works; the seeds are the
+    work's place and the alteration's place in the full lists either way, so a query
+    is the same bytes in every run that asks for it.
+    """
     for i, path in enumerate(works):
-        fp = items_of(path)
+        if places is not None and i not in places:
+            continue
+        fp = _audio_of(path, settings)
         assert fp is not None, f"cannot fingerprint the work {path}"
-        durations[i] = fp.duration_s
-        refs[i] = fp.items()
-        tanba.register_items(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
-        full.register_items(f"t{i}", fp.items())
-    rows = []
-    for i, path in enumerate(works):
         for a, alteration in enumerate(audio_alterations.ALTERATIONS):
+            if kinds and not alteration.name.endswith(kinds):
+                continue
             rng = np.random.default_rng([i, a])
-            clip = audio_alterations.choose_clip(alteration, durations[i], rng)
+            clip = audio_alterations.choose_clip(alteration, fp.duration_s, rng)
             query = _cached(
                 cache,
                 f"aud|{path}|{alteration.name}|{clip.start_s:.3f}|{clip.seconds}|v1",
                 partial(alteration.apply, path, clip, rng),
             )
-            fp = _print_bytes(query, settings)
-            if alteration.name not in rows:
-                rows.append(alteration.name)
-            truth = f"t{i}"
-            if fp is None:
-                table.tally(alteration.name, tanba.name).add({}, truth, tanba.accept)
-                table.tally(alteration.name, full.name).add({}, truth, full.accept)
-                continue
+            yield i, alteration, clip, query, _print_bytes(query, settings)
+        print(f"  audio: work {i + 1}/{len(works)}", file=sys.stderr, end="\r")
+
+
+def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "all") -> str:
+    from fingerprint.audio import ITEM_S
+
+    # Places in the full lists seed the copies, so a split's queries equal the full run's.
+    all_works = media.work_tracks()[:limit]
+    works = _split(all_works, split)
+    places = [all_works.index(p) for p in works]
+    others = _split(media.distractor_tracks(), split)
+    tanba = TanbaAudio(settings)
+    full = FullFileChromaprint()
+    marks = LandmarkAudio(settings)
+    both = _Either(tanba, marks)
+    methods: list[_AudioMethod] = [tanba, both, marks]
+    table = Table([tanba.name, both.name, marks.name, full.name])
+    started = time.perf_counter()
+    refs = {}
+    for i, path in enumerate(works):
+        fp = _audio_of(path, settings)
+        assert fp is not None, f"cannot fingerprint the work {path}"
+        refs[i] = fp.items()
+        tanba.register_items(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
+        full.register_items(f"t{i}", fp.items())
+        marks.register(f"t{i}", path)
+    rows = []
+    offset_errors: dict[str, list[tuple[float, str]]] = {m.name: [] for m in methods}
+    for place, alteration, clip, data, fp in _work_queries(
+        all_works, settings, cache, places=set(places)
+    ):
+        if place not in places:
+            continue
+        i = places.index(place)
+        if alteration.name not in rows:
+            rows.append(alteration.name)
+        truth = f"t{i}"
+        if fp is None:
+            table.tally(alteration.name, tanba.name).add({}, truth, tanba.accept)
+            table.tally(alteration.name, full.name).add({}, truth, full.accept)
+            marks.scores(data)  # landmarks do not need Chromaprint's print
+            both.scores_of({})
+        else:
             scores = tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
-            error = None
-            if truth in tanba.offsets:
-                error = _offset_error(refs[i], clip.start_s, tanba.offsets[truth], len(fp.items()))
-            table.tally(alteration.name, tanba.name).add(scores, truth, tanba.accept, error)
             table.tally(alteration.name, full.name).add(
                 full.scores_of(fp.items()), truth, full.accept
             )
-        print(f"  audio: work {i + 1}/{len(works)}", file=sys.stderr, end="\r")
-    for k, path in enumerate(others):
+            marks.scores(data)
+            both.scores_of(scores)
+        # The passage compared for note-for-note repeats: as long as Chromaprint's print of it.
+        length = len(fp.items()) if fp is not None else round(clip.seconds / ITEM_S) - 15
+        for m in methods:
+            error = None
+            if truth in m.offsets and m.accept(truth, m.last.get(truth, 0.0)):
+                error = _offset_error(refs[i], clip.start_s, m.offsets[truth], length)
+                if "speed" not in alteration.name:
+                    offset_errors[m.name].append((error, alteration.name))
+            table.tally(alteration.name, m.name).add(m.last, truth, m.accept, error)
+    all_others = media.distractor_tracks()
+    for path in others:
+        k = all_others.index(path)
+        fp0 = _audio_of(path, settings)
+        if fp0 is None:
+            continue
         for a, alteration in enumerate(audio_alterations.DISTRACTOR_ALTERATIONS):
             rng = np.random.default_rng([1000 + k, a])
-            fp0 = items_of(path)
-            if fp0 is None:
-                continue
             clip = audio_alterations.choose_clip(alteration, fp0.duration_s, rng)
             query = _cached(
                 cache,
@@ -204,18 +274,196 @@ def run_audio(settings: Settings, cache: Path | None, limit: int) -> str:
             if fp is None:
                 continue
             scores = tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
-            table.tally("distractors", tanba.name).add(scores, None, tanba.accept)
             table.tally("distractors", full.name).add(full.scores_of(fp.items()), None, full.accept)
+            marks.scores(query)
+            both.scores_of(scores)
+            for m in methods:
+                table.tally("distractors", m.name).add(m.last, None, m.accept)
     took = time.perf_counter() - started
+    rules = [(m.name, m.rule) for m in methods] + [(full.name, full.rule)]
+    which = "" if split == "all" else f" ({split} half)"
     return (
-        f"AUDIO: {len(works)} tracks × {len(audio_alterations.ALTERATIONS)} queries; "
+        f"AUDIO{which}: {len(works)} tracks × {len(audio_alterations.ALTERATIONS)} queries; "
         f"{len(others)} distractor tracks, excerpts of each ({took:.0f} s)\n"
         + table.render(offsets=True, true_rows=[r for r in rows if "speed" not in r])
         + "\n  offset: worst |reported - true| start of the excerpt in the work, in seconds, where"
         + "\n    a note-for-note repeat of the passage elsewhere in the work counts as true"
         + "\n  ALL (copies) leaves out the speed rows, as the issue reports them apart"
-        + f"\nrules:\n  {tanba.name}: {tanba.rule}\n  {full.name}: {full.rule}\n"
+        + "".join(
+            f"\n  worst offset of {m.name} (copies): {_worst(offset_errors[m.name])}"
+            for m in methods[1:]
+        )
+        + "\nrules:"
+        + "".join(f"\n  {name}: {rule}" for name, rule in rules)
+        + "\n"
     )
+
+
+def _worst(errors: list[tuple[float, str]]) -> str:
+    """The worst offset error, and the rows of any beyond a second."""
+    worst = max((e for e, _ in errors), default=0.0)
+    wrong = sorted({row for e, row in errors if e > 1.0})
+    return f"{worst:.3f} s" + (f" (over 1 s in: {', '.join(wrong)})" if wrong else "")
+
+
+class _AudioMethod(Protocol):
+    """What the audio table reads from a method after it scored a query."""
+
+    name: str
+    rule: str
+    last: dict[str, float]  # score per work of the last query
+    offsets: dict[str, float]  # reported start in the work, seconds, per accepted work
+
+    def accept(self, work_id: str, score: float) -> bool: ...
+
+
+class LandmarkAudio:
+    """Spectral-peak landmarks (``bench.landmarks``), voted by time offset.
+
+    Not in the pipeline yet: the column shows what a second fingerprint would add.
+    """
+
+    name = "landmarks"
+    SPEEDS = (1.0, 1 / 0.98, 1 / 1.02)
+
+    def __init__(self, settings: Settings) -> None:
+        from bench.landmark_index import DEFAULT_MIN_VOTES, SortedLandmarkIndex
+
+        self.settings = settings
+        self.index = SortedLandmarkIndex()
+        self.min_votes = DEFAULT_MIN_VOTES
+        self.last: dict[str, float] = {}
+        self.offsets: dict[str, float] = {}
+        self.rule = (
+            f"peak-pair hashes, votes on one time offset (+-1 frame) >= {self.min_votes}, "
+            "the copy also queried at 1/0.98 and 1/1.02 of its speed; score = votes "
+            "(prototype: not in the pipeline)"
+        )
+
+    def register(self, work_id: str, path: Path) -> None:
+        from bench import landmarks
+
+        pcm = landmarks.decode(path, max_seconds=self.settings.audio_max_seconds, timeout_s=120)
+        marks = landmarks.landmarks(pcm)
+        self.index.add(work_id, marks.hashes, marks.frames)
+
+    def scores(self, data: bytes) -> dict[str, float]:
+        import tempfile
+
+        from bench import landmarks
+
+        self.last, self.offsets = {}, {}
+        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
+            f.write(data)
+            f.flush()
+            try:
+                pcm = landmarks.decode(
+                    Path(f.name), max_seconds=self.settings.audio_max_seconds, timeout_s=120
+                )
+            except Exception:
+                return {}
+        # The copy as served and at the speeds that undo a 2% speed change either way; each
+        # work keeps its best. Every work with a vote is kept, for the margins; accept()
+        # applies the threshold.
+        for factor in self.SPEEDS:
+            marks = landmarks.landmarks(landmarks.at_speed(pcm, factor))
+            for hit in self.index.query(marks.hashes, marks.frames, 1):
+                if hit.votes > self.last.get(hit.work_id, 0):
+                    self.last[hit.work_id] = float(hit.votes)
+                    # The offset in the work's frames; the query's frames are slower by factor.
+                    self.offsets[hit.work_id] = hit.offset * landmarks.FRAME_S
+        return self.last
+
+    def accept(self, work_id: str, score: float) -> bool:
+        return score >= self.min_votes
+
+
+class _Either:
+    """Tanba's Chromaprint tests or the landmarks: what the pipeline would do with both."""
+
+    name = "tanba+landmarks"
+
+    def __init__(self, tanba: TanbaAudio, marks: LandmarkAudio) -> None:
+        self.tanba, self.marks = tanba, marks
+        self.last: dict[str, float] = {}
+        self.offsets: dict[str, float] = {}
+        self.accepted: set[str] = set()
+        self.rule = "a match for either; score 1 if so, else 0; offset from Chromaprint first"
+
+    def scores_of(self, tanba_scores: dict[str, float]) -> None:
+        """Combine the last query's verdicts (call after both methods scored it)."""
+        marks = {w for w, v in self.marks.last.items() if self.marks.accept(w, v)}
+        self.accepted = self.tanba.accepted | marks
+        works = set(tanba_scores) | set(self.marks.last)
+        self.last = {w: float(w in self.accepted) for w in works}
+        self.offsets = {w: self.marks.offsets[w] for w in marks} | {
+            w: self.tanba.offsets[w] for w in self.tanba.accepted
+        }
+
+    def accept(self, work_id: str, score: float) -> bool:
+        return work_id in self.accepted
+
+
+def calibrate_audio(settings: Settings, cache: Path | None, out: Path) -> str:
+    """Measure the voice LLR model on the calibration half of the works and write it to ``out``.
+
+    For every voice-over excerpt of an even-placed work, the true alignment (the best
+    BER within 6 items of where the excerpt was cut) gives the (work code, copy code)
+    pair counts of each classifier, with one added to every cell; unrelated music is
+    modelled as independent codes with the works' own code frequencies. The bits are
+    ranked by how often they flip there. The held-out half (``--split held-out``) is
+    left for reporting.
+    """
+    from fingerprint.audio import ITEM_S
+
+    works = media.work_tracks()
+    calibration = set(range(0, len(works), 2))
+    refs = {i: fp.items() for i in calibration if (fp := _audio_of(works[i], settings))}
+    pairs = np.ones((16, 4, 4))
+    flips = np.zeros(32)
+    items = 0
+    shifts = np.arange(30, -1, -2, dtype=np.uint32)  # classifier k's code sits at bit 30 - 2k
+    voiced = _work_queries(works, settings, cache, ("voice",), calibration)
+    for place, _alteration, clip, _data, fp in voiced:
+        if place not in calibration or fp is None:
+            continue
+        ref, query = refs[place], fp.items()
+        windows = np.lib.stride_tricks.sliding_window_view(ref, len(query))
+        errors = np.bitwise_count(windows ^ query).sum(axis=1)
+        truth = round(clip.start_s / ITEM_S)
+        lo, hi = max(0, truth - 6), min(len(errors), truth + 7)
+        at = lo + int(np.argmin(errors[lo:hi]))
+        work_codes = (ref[at : at + len(query), None] >> shifts) & 3
+        copy_codes = (query[:, None] >> shifts) & 3
+        for k in range(16):
+            np.add.at(pairs[k], (work_codes[:, k], copy_codes[:, k]), 1)
+        diff = ref[at : at + len(query)] ^ query
+        flips += ((diff[:, None] >> np.arange(32, dtype=np.uint32)) & 1).sum(axis=0)
+        items += len(query)
+    every = np.concatenate(list(refs.values()))
+    codes = (every[:, None] >> shifts) & 3
+    share = np.stack([np.bincount(codes[:, k], minlength=4) for k in range(16)]) / len(every)
+    llr = np.log(pairs / pairs.sum(axis=(1, 2), keepdims=True)) - np.log(
+        share[:, :, None] * share[:, None, :]
+    )
+    flip_rate = flips / max(items, 1)
+    model = {
+        "about": "log P(work code, copy code | voice over the music) / P(.. | unrelated) per "
+        "Chromaprint classifier (16 x 4 x 4), and the item's bits from least to most often "
+        "flipped under a voice; written by python -m bench.quality --calibrate-audio from the "
+        "even-placed works' voice excerpts",
+        "items": items,
+        "llr": np.round(llr, 3).tolist(),
+        "robust_bits": [int(b) for b in np.argsort(flip_rate, kind="stable")],
+        "flip_rate": np.round(flip_rate, 3).tolist(),
+    }
+    # One classifier's 4 x 4 table per line: the file stays readable and diffable.
+    text = json.dumps(model, indent=1)
+    for k, table in enumerate(model["llr"]):
+        text = text.replace(json.dumps(table, indent=1).replace("\n", "\n  "), json.dumps(table), 1)
+        assert json.loads(text)["llr"][k] == table
+    out.write_text(text + "\n")
+    return f"wrote {out}: {items} aligned items of {len(calibration)} works' voice excerpts\n"
 
 
 def _offset_error(ref: np.ndarray, true_s: float, reported_s: float, length: int) -> float:
@@ -262,9 +510,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--works", type=int, default=10_000, help="use at most this many works")
     parser.add_argument("--cache", type=Path, default=None, help="keep generated copies here")
     parser.add_argument("--no-baselines", action="store_true", help="Tanba only (calibration)")
+    parser.add_argument(
+        "--split",
+        choices=("all", "calibration", "held-out"),
+        default="all",
+        help="every work and distractor, or the half thresholds are calibrated on, or the other"
+        " (images: distractor pools; audio: works and distractor tracks)",
+    )
+    parser.add_argument(
+        "--calibrate-audio",
+        type=Path,
+        metavar="JSON",
+        help="measure the audio voice model on the calibration half and write it (then stop)",
+    )
     args = parser.parse_args(argv)
     both = not (args.images or args.audio)
     settings = Settings.from_env()
+    if args.calibrate_audio:
+        print(calibrate_audio(settings, args.cache, args.calibrate_audio), end="")
+        return 0
     out = []
     if args.images or both:
         out.append(
@@ -275,11 +539,12 @@ def main(argv: list[str] | None = None) -> int:
                 args.works,
                 not args.no_baselines,
                 args.seed,
+                args.split,
             )
         )
         print(out[-1], flush=True)
     if args.audio or both:
-        out.append(run_audio(settings, args.cache, args.works))
+        out.append(run_audio(settings, args.cache, args.works, args.split))
         print(out[-1], flush=True)
     return 0
 

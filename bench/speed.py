@@ -44,6 +44,7 @@ from fingerprint.audio import audio_print
 from fingerprint.image import coefficients, image_print, phash
 from matcher.audio_index import InvertedAudioIndex
 from matcher.index import LinearAudioIndex
+from matcher.match import audio_rule
 from matcher.mih_index import MultiIndexImageIndex
 from tanba.schemas.common import ImageHash
 from tanba.settings import Settings
@@ -223,9 +224,8 @@ def audio_index(tracks: int, queries: int, settings: Settings) -> str:
         inverted.add(work_id, items)
         linear.add(work_id, items)
     started = time.perf_counter()
-    inverted.query(
-        next(iter(derived.values()))[:80], settings.audio_max_ber, settings.audio_min_items
-    )
+    rule = audio_rule(settings)  # as the matcher queries: the BER test and the voice (LLR) test
+    inverted.query(next(iter(derived.values()))[:80], rule)
     build = time.perf_counter() - started
     asked = []
     for _ in range(queries):
@@ -241,13 +241,13 @@ def audio_index(tracks: int, queries: int, settings: Settings) -> str:
     found = sum(
         bool(hits) and hits[0].work_id == w and hits[0].work_offset - hits[0].query_offset == s
         for w, s, q in asked
-        for hits in (inverted.query(q, settings.audio_max_ber, settings.audio_min_items),)
+        for hits in (inverted.query(q, rule),)
     )
     inverted_s = time.perf_counter() - started
     few = asked[: max(3, queries // 20)]
     started = time.perf_counter()
     for _, _, q in few:
-        linear.query(q, settings.audio_max_ber, settings.audio_min_items)
+        linear.query(q, rule)
     linear_s = time.perf_counter() - started
     total_items = sum(len(v) for v in derived.values())
     return (

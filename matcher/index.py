@@ -8,14 +8,16 @@ the same hits (``tests/matcher/test_index_contract.py`` runs the same cases on a
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from matcher.audio_score import AudioRule, ItemModel, aligned, default_model
 from tanba.schemas.common import ImageHash
 
 
@@ -38,7 +40,9 @@ class AudioHit:
     """A registered track that an audio query aligns with.
 
     ``work_offset`` and ``query_offset`` are item positions where the aligned span
-    starts in the work and in the query; ``span`` is its length in items.
+    starts in the work and in the query; ``span`` is its length in items; ``llr`` the
+    mean log-likelihood ratio per item there (``matcher.audio_score``; NaN where not
+    computed: the LLR test off).
     """
 
     work_id: str
@@ -46,6 +50,7 @@ class AudioHit:
     work_offset: int
     query_offset: int
     span: int
+    llr: float = math.nan
 
 
 class ImageIndex(ABC):
@@ -88,8 +93,20 @@ class AudioIndex(ABC):
         """Forget a work; unknown ids are ignored."""
 
     @abstractmethod
-    def query(self, items: np.ndarray, max_ber: float, min_items: int) -> list[AudioHit]:
-        """Works that align with the query at a BER of at most ``max_ber``, best first."""
+    def query(
+        self,
+        items: np.ndarray,
+        rule: AudioRule,
+    ) -> list[AudioHit]:
+        """Works with an alignment that :class:`AudioRule` accepts, best first (by BER).
+
+        ``rule``: BER at most ``max_ber`` (lower on spans shorter than
+        ``full_span_items``, when given), or a mean LLR per item of at least
+        ``min_llr`` (raised on short spans, none below ``llr_min_items``; None: no
+        LLR test). Per work, the
+        alignment reported is the lowest-BER one the BER test accepts, else the
+        highest-LLR one the LLR test accepts.
+        """
 
 
 def hamming(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
@@ -165,8 +182,9 @@ def hits_per_variant(
 class LinearAudioIndex(AudioIndex):
     """Slides the query over every registered track at every offset: exact, the reference."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: ItemModel | None = None) -> None:
         self._works: dict[str, np.ndarray] = {}
+        self._model = model or default_model()
 
     def add(self, work_id: str, items: np.ndarray) -> None:
         self._works[work_id] = np.asarray(items, dtype=np.uint32)
@@ -174,26 +192,44 @@ class LinearAudioIndex(AudioIndex):
     def remove(self, work_id: str) -> None:
         self._works.pop(work_id, None)
 
-    def query(self, items: np.ndarray, max_ber: float, min_items: int) -> list[AudioHit]:
+    def query(
+        self,
+        items: np.ndarray,
+        rule: AudioRule,
+    ) -> list[AudioHit]:
         query = np.asarray(items, dtype=np.uint32)
         hits = []
         for work_id, ref in self._works.items():
-            hit = best_alignment(work_id, ref, query, min_items)
-            if hit is not None and hit.ber <= max_ber:
-                hits.append(hit)
+            hit = best_alignment(work_id, ref, query, rule.min_items)
+            if hit is None:
+                continue
+            if rule.accepts(hit.ber, -math.inf, hit.span):
+                shift = hit.work_offset - hit.query_offset
+                model = (
+                    None if rule.min_llr is None else self._model
+                )  # NaN LLR when the test is off
+                hits.append(replace(hit, llr=aligned(ref, query, shift, model).llr))
+            elif rule.min_llr is not None and hit.span >= rule.llr_min_items:
+                hit = best_llr_alignment(work_id, ref, query, self._model)
+                if rule.accepts(hit.ber, hit.llr, hit.span):
+                    hits.append(hit)
         return sorted(hits, key=lambda h: (h.ber, h.work_id))
+
+
+def _containment(ref: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
+    """(the shorter sequence, windows of the longer one as long as it, whether the query is shorter)."""
+    if len(query) <= len(ref):
+        return query, sliding_window_view(ref, len(query)), True
+    return ref, sliding_window_view(query, len(ref)), False
 
 
 def best_alignment(
     work_id: str, ref: np.ndarray, query: np.ndarray, min_items: int
 ) -> AudioHit | None:
     """The offset where the shorter sequence sits best inside the longer one, by BER."""
-    short, long_, query_is_short = (
-        (query, ref, True) if len(query) <= len(ref) else (ref, query, False)
-    )
+    short, windows, query_is_short = _containment(ref, query)
     if len(short) < min_items:
         return None
-    windows = sliding_window_view(long_, len(short))
     errors = np.bitwise_count(np.bitwise_xor(windows, short)).sum(axis=1, dtype=np.int64)
     at = int(np.argmin(errors))
     ber = float(errors[at]) / (32 * len(short))
@@ -201,12 +237,15 @@ def best_alignment(
     return AudioHit(work_id, ber, work_offset, query_offset, len(short))
 
 
-def aligned_ber(ref: np.ndarray, query: np.ndarray, shift: int) -> tuple[float, int, int, int]:
-    """BER where query item i lines up with ref item i + shift: (ber, work_off, query_off, span)."""
-    q_start = max(0, -shift)
-    r_start = q_start + shift
-    span = min(len(query) - q_start, len(ref) - r_start)
-    if span <= 0:
-        return 1.0, r_start, q_start, 0
-    diff = np.bitwise_xor(ref[r_start : r_start + span], query[q_start : q_start + span])
-    return float(np.bitwise_count(diff).sum()) / (32 * span), r_start, q_start, span
+def best_llr_alignment(
+    work_id: str, ref: np.ndarray, query: np.ndarray, model: ItemModel
+) -> AudioHit:
+    """The offset where the shorter sequence sits best inside the longer one, by mean LLR."""
+    short, windows, query_is_short = _containment(ref, query)
+    llr = model.item_llr(windows, short).sum(axis=1, dtype=np.float64) / len(short)
+    at = int(np.argmax(llr))
+    work_offset, query_offset = (at, 0) if query_is_short else (0, at)
+    errors = int(np.bitwise_count(np.bitwise_xor(windows[at], short)).sum())
+    return AudioHit(
+        work_id, errors / (32 * len(short)), work_offset, query_offset, len(short), float(llr[at])
+    )

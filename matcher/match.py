@@ -12,10 +12,11 @@ import numpy as np
 
 from fingerprint.image import descriptors, similarity
 from matcher.audio_index import InvertedAudioIndex
+from matcher.audio_score import AudioRule
 from matcher.index import AudioIndex, ImageIndex
 from matcher.mih_index import MultiIndexImageIndex
 from tanba.alerts import MatchDetail
-from tanba.schemas.common import Fingerprint, ImagePrint
+from tanba.schemas.common import AudioPrint, Fingerprint, ImagePrint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
 
@@ -27,7 +28,18 @@ def ber_limit(span: int, max_ber: float, full_span: int) -> float:
     excerpt has about 19 items, 608 bits), so a span shorter than ``full_span``
     must be proportionally better: ``max_ber * sqrt(span / full_span)``.
     """
-    return max_ber * min(1.0, span / full_span) ** 0.5
+    return AudioRule(max_ber, 1, full_span).ber_limit(span)
+
+
+def audio_rule(settings: Settings) -> AudioRule:
+    """The audio match rule the settings describe (BER test, and the LLR test unless off)."""
+    return AudioRule(
+        settings.audio_max_ber,
+        settings.audio_min_items,
+        settings.audio_full_span_items,
+        settings.audio_min_llr if settings.audio_min_llr > 0 else None,
+        settings.audio_llr_min_items,
+    )
 
 
 @dataclass(frozen=True)
@@ -78,29 +90,36 @@ class Matcher:
 
     def match(self, fingerprint: Fingerprint) -> list[Match]:
         """Every work the fingerprint matches, best first."""
-        s = self.settings
         if fingerprint.image is not None:
             return self._match_image(fingerprint.image)
         if fingerprint.audio is not None:
-            item_s = fingerprint.audio.item_s
-            return [
-                Match(
-                    self.works[hit.work_id],
-                    round(max(0.0, 1 - 2 * hit.ber), 4),
-                    MatchDetail(
-                        algorithm=fingerprint.audio.algorithm,
-                        ber=round(hit.ber, 4),
-                        offset_s=round(hit.work_offset * item_s, 2),
-                        query_offset_s=round(hit.query_offset * item_s, 2),
-                        duration_s=round(hit.span * item_s, 2),
-                    ),
-                )
-                for hit in self.audio.query(
-                    fingerprint.audio.items(), s.audio_max_ber, s.audio_min_items
-                )
-                if hit.ber <= ber_limit(hit.span, s.audio_max_ber, s.audio_full_span_items)
-            ]
+            return self._match_audio(fingerprint.audio)
         return []
+
+    def _match_audio(self, audio: AudioPrint) -> list[Match]:
+        """Index hits under the audio rule; the score is 1 - 2 x the effective BER.
+
+        A voice-robust (LLR) match has a high raw BER; its effective BER puts it on the
+        same scale as a BER match (see :meth:`AudioRule.effective_ber`), so scores rank
+        both kinds and every match scores at least ``1 - 2 ber_limit(span)``.
+        """
+        rule = audio_rule(self.settings)
+        hits = self.audio.query(audio.items(), rule)
+        matches = [
+            Match(
+                self.works[hit.work_id],
+                round(max(0.0, 1 - 2 * rule.effective_ber(hit.ber, hit.llr, hit.span)), 4),
+                MatchDetail(
+                    algorithm=audio.algorithm,
+                    ber=round(hit.ber, 4),
+                    offset_s=round(hit.work_offset * audio.item_s, 2),
+                    query_offset_s=round(hit.query_offset * audio.item_s, 2),
+                    duration_s=round(hit.span * audio.item_s, 2),
+                ),
+            )
+            for hit in hits
+        ]
+        return sorted(matches, key=lambda m: (-m.score, m.work.work_id))
 
     def _match_image(self, image: ImagePrint) -> list[Match]:
         """Index candidates within the Hamming radius, verified by descriptor similarity.

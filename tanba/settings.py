@@ -92,7 +92,7 @@ class Settings:
     decode_timeout_s: float = setting(
         60.0,
         "TANBA_DECODE_TIMEOUT_S",
-        "Seconds a decoder subprocess (ffmpeg) may run before it is killed.",
+        "Seconds one file's decoding may take (in the fingerprint sandbox) before it is stopped.",
     )
     image_max_distance: int = setting(
         12,
@@ -123,6 +123,21 @@ class Settings:
         "TANBA_AUDIO_FULL_SPAN_ITEMS",
         "Audio match: a shorter aligned span must have a lower BER, TANBA_AUDIO_MAX_BER times "
         "sqrt(span / this), as chance agreement grows on few items.",
+    )
+    audio_min_llr: float = setting(
+        3.5,
+        "TANBA_AUDIO_MIN_LLR",
+        "Audio match, second test (for a voice or noise over the music, where the BER is too "
+        "high): least mean log-likelihood ratio per item of the classifiers' codes over the "
+        "aligned span (model: matcher/chromaprint_llr.json), times sqrt(TANBA_AUDIO_FULL_SPAN_"
+        "ITEMS / span) on shorter spans; 0 turns the test off (calibrated by make bench-quality).",
+    )
+    audio_llr_min_items: int = setting(
+        32,
+        "TANBA_AUDIO_LLR_MIN_ITEMS",
+        "Audio match: fewest aligned items the second (LLR) test needs; shorter spans (a 5 s "
+        "excerpt has about 19) are judged by the BER test alone, as a voice-over alignment "
+        "that short is not told apart from chance.",
     )
     batch_size: int = setting(
         64,
@@ -233,6 +248,10 @@ class Settings:
             raise SettingsError(
                 "TANBA_AUDIO_MIN_ITEMS and TANBA_AUDIO_FULL_SPAN_ITEMS must be at least 1."
             )
+        if self.audio_llr_min_items < 1:
+            raise SettingsError("TANBA_AUDIO_LLR_MIN_ITEMS must be at least 1.")
+        if self.audio_min_llr < 0:
+            raise SettingsError("TANBA_AUDIO_MIN_LLR must be 0 (test off) or above.")
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
         if self.console_crawl_command not in ("run", "crawl"):

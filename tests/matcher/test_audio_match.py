@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fingerprint.audio import audio_print
@@ -64,3 +65,35 @@ def test_an_excerpt_of_an_unregistered_track_matches_nothing(
 def test_short_spans_need_a_lower_bit_error_rate() -> None:
     assert ber_limit(64, 0.22, 64) == ber_limit(200, 0.22, 64) == 0.22
     assert ber_limit(16, 0.22, 64) == pytest.approx(0.11)
+
+
+def _voice_over(track: Path, start_s: float, seconds: float) -> bytes:
+    """An MP3 excerpt with a Russian voice (espeak-ng) over it at the music's loudness."""
+    from bench.audio_alterations import decode, encode, speech
+
+    music = decode(track, start_s, seconds)
+    voice = speech(len(music))
+    rms = float(np.sqrt(np.mean(np.square(music, dtype=np.float64))))
+    return encode(
+        music + voice * (rms / float(np.sqrt(np.mean(np.square(voice, dtype=np.float64)))))
+    )
+
+
+def test_a_voice_over_at_equal_loudness_is_found_by_the_llr_test(
+    matcher: Matcher, tracks: list[Path], tmp_path: Path
+) -> None:
+    # From 200 s: this track loops its theme, and under a voice a repeat of the passage can
+    # score as well as the passage itself (from 100 s, the best place is 11 s later).
+    clip = tmp_path / "voice.mp3"
+    clip.write_bytes(_voice_over(tracks[0], 200, 20))
+    query = _fingerprint(_print(clip))
+    (match,) = matcher.match(query)
+    detail = match.detail
+    assert match.work.work_id == "t0"
+    assert detail.ber is not None and detail.ber > matcher.settings.audio_max_ber
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - 200) < 1.0
+    # The same query under the BER test alone: nothing.
+    ber_only = Matcher(matcher.settings.with_(audio_min_llr=0.0), audio_index=matcher.audio)
+    ber_only.works = matcher.works
+    assert ber_only.match(query) == []

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from matcher.audio_index import InvertedAudioIndex
+from matcher.audio_score import MODEL_FILE, AudioRule
 from matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
 from matcher.mih_index import MultiIndexImageIndex
 from tanba.schemas.common import ImageHash
@@ -70,7 +73,7 @@ def test_audio_excerpt_found_at_its_offset(audio_index: AudioIndex) -> None:
         audio_index.add(work_id, items)
     excerpt = _noisy(tracks["t3"][400:560], 0.08, 1)
     excerpt[::3] = tracks["t3"][400:560][::3]  # some items survive exactly, as after MP3 coding
-    hits = audio_index.query(excerpt, max_ber=0.3, min_items=24)
+    hits = audio_index.query(excerpt, AudioRule(0.3, 24))
     assert [(h.work_id, h.work_offset, h.query_offset, h.span) for h in hits] == [
         ("t3", 400, 0, 160)
     ]
@@ -80,20 +83,111 @@ def test_audio_excerpt_found_at_its_offset(audio_index: AudioIndex) -> None:
 def test_audio_unrelated_query_finds_nothing(audio_index: AudioIndex) -> None:
     rng = np.random.default_rng(8)
     audio_index.add("t", rng.integers(0, 2**32, size=800, dtype=np.uint32))
-    assert audio_index.query(rng.integers(0, 2**32, size=100, dtype=np.uint32), 0.3, 24) == []
+    assert (
+        audio_index.query(rng.integers(0, 2**32, size=100, dtype=np.uint32), AudioRule(0.3, 24))
+        == []
+    )
 
 
 def test_audio_too_short_query_finds_nothing(audio_index: AudioIndex) -> None:
     items = np.arange(500, dtype=np.uint32)
     audio_index.add("t", items)
-    assert audio_index.query(items[10:20], 0.3, 24) == []
+    assert audio_index.query(items[10:20], AudioRule(0.3, 24)) == []
 
 
 def test_audio_remove(audio_index: AudioIndex) -> None:
     items = np.random.default_rng(9).integers(0, 2**32, size=300, dtype=np.uint32)
     audio_index.add("t", items)
     audio_index.remove("t")
-    assert audio_index.query(items[50:150], 0.3, 24) == []
+    assert audio_index.query(items[50:150], AudioRule(0.3, 24)) == []
+
+
+_VOICE_RULE = {"min_llr": 3.5, "full_span_items": 64, "llr_min_items": 32}
+
+
+def _voiced(items: np.ndarray, seed: int, strength: float = 1.0) -> np.ndarray:
+    """Voice-over-like damage: each classifier's code redrawn from the LLR model's odds.
+
+    P(copy code | work code) is taken proportional to exp(strength x LLR), so the copy
+    disagrees as a voice makes it (about a third of the bits at strength 1) yet in the
+    pattern the model expects; strength 0 gives unrelated codes.
+    """
+    llr = np.array(json.loads(MODEL_FILE.read_text())["llr"])
+    odds = np.exp(strength * llr)
+    odds /= odds.sum(axis=2, keepdims=True)
+    rng = np.random.default_rng(seed)
+    out = np.zeros(len(items), np.uint32)
+    for k in range(16):
+        shift = np.uint32(30 - 2 * k)
+        work = (items >> shift) & 3
+        drawn = (rng.random(len(items))[:, None] > np.cumsum(odds[k][work], axis=1)).sum(axis=1)
+        out |= np.minimum(drawn, 3).astype(np.uint32) << shift
+    return out
+
+
+def _tracks(seed: int, count: int = 6, length: int = 1200) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        f"t{i}": rng.integers(0, 2**32, size=length, dtype=np.uint64).astype(np.uint32)
+        for i in range(count)
+    }
+
+
+def test_audio_voice_over_is_found_by_the_llr_test_alone(audio_index: AudioIndex) -> None:
+    tracks = _tracks(11)
+    for work_id, items in tracks.items():
+        audio_index.add(work_id, items)
+    excerpt = _voiced(tracks["t2"][300:440], seed=2)
+    hits = audio_index.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE))
+    assert [(h.work_id, h.work_offset, h.query_offset, h.span) for h in hits] == [
+        ("t2", 300, 0, 140)
+    ]
+    assert hits[0].ber > 0.25 and hits[0].llr > 3.5  # the BER test alone would refuse it
+    assert audio_index.query(excerpt, AudioRule(0.22, 16, full_span_items=64)) == []
+
+
+def test_audio_llr_test_needs_its_minimum_span(audio_index: AudioIndex) -> None:
+    tracks = _tracks(12)
+    for work_id, items in tracks.items():
+        audio_index.add(work_id, items)
+    short = _voiced(tracks["t1"][500:524], seed=3)  # 24 items, below llr_min_items
+    assert audio_index.query(short, AudioRule(0.22, 16, **_VOICE_RULE)) == []
+    assert [h.work_id for h in audio_index.query(short, AudioRule(0.22, 16, min_llr=3.5))] == ["t1"]
+
+
+def test_audio_unrelated_query_finds_nothing_with_the_llr_test_on(
+    audio_index: AudioIndex,
+) -> None:
+    tracks = _tracks(13)
+    for work_id, items in tracks.items():
+        audio_index.add(work_id, items)
+    for seed in range(5):
+        unrelated = _voiced(tracks["t0"][:150], seed=seed, strength=0.0)
+        assert audio_index.query(unrelated, AudioRule(0.22, 16, **_VOICE_RULE)) == []
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.5, 0.8, 1.0, 2.0])
+def test_audio_inverted_index_returns_the_linear_scans_hits(strength: float) -> None:
+    # From unrelated (0) through borderline to clean-ish (2) damage, long and short
+    # excerpts: the inverted index must accept exactly what the linear scan accepts.
+    tracks = _tracks(20 + int(10 * strength), count=8)
+    linear, inverted = LinearAudioIndex(), InvertedAudioIndex()
+    for work_id, items in tracks.items():
+        linear.add(work_id, items)
+        inverted.add(work_id, items)
+    rng = np.random.default_rng(int(100 * strength))
+    for k in range(12):
+        work_id = f"t{int(rng.integers(8))}"
+        length = int(rng.choice([20, 40, 60, 140]))
+        start = int(rng.integers(0, 1200 - length))
+        excerpt = _voiced(tracks[work_id][start : start + length], seed=k, strength=strength)
+        want = linear.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE))
+        got = inverted.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE))
+        assert [(h.work_id, h.work_offset, h.query_offset, h.span) for h in got] == [
+            (h.work_id, h.work_offset, h.query_offset, h.span) for h in want
+        ]
+        for g, w in zip(got, want, strict=True):
+            assert g.ber == pytest.approx(w.ber) and g.llr == pytest.approx(w.llr, abs=1e-4)
 
 
 @pytest.mark.parametrize("radius", [0, 3, 7, 12, 16])
