@@ -111,6 +111,16 @@ def _build(app: App, spec: WorkSpec) -> Work:
     )
 
 
+def write_manifest(rows: list[dict[str, str]], path: Path) -> Path:
+    """Write manifest ``rows`` (keys: the header's names) as the CSV :func:`read_manifest` reads."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(MANIFEST_HEADER))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
 def read_manifest(path: Path) -> list[WorkSpec]:
     """Parse a works manifest CSV (header: path,work_id,owner,title,territories,licensees)."""
     try:

@@ -7,11 +7,11 @@ correct pipeline raises. The end-to-end tests assert that set; the demo prints i
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tanba.demo import media
+from tanba.works import write_manifest
 
 HTML = "text/html; charset=utf-8"
 JPEG = "image/jpeg"
@@ -47,14 +47,7 @@ class DemoSite:
     disallowed: list[str] = field(default_factory=list)  # paths robots.txt forbids
 
     def write_manifest(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=["path", "work_id", "owner", "title", "territories", "licensees"]
-            )
-            writer.writeheader()
-            writer.writerows(self.works)
-        return path
+        return write_manifest(self.works, path)
 
     def write_targets(self, path: Path, port: int) -> Path:
         lines = ["targets:"]

@@ -14,7 +14,6 @@ Used by the distributed end-to-end and fault tests and by
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from tanba.demo import media
+from tanba.works import write_manifest
 
 # (host, jurisdiction its ccTLD gives); the order puts two hosts on each of 4 partitions.
 SITES: tuple[tuple[str, str], ...] = (
@@ -64,14 +64,7 @@ class BigSite:
     media_count: int
 
     def write_manifest(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(
-                f, fieldnames=["path", "work_id", "owner", "title", "territories", "licensees"]
-            )
-            writer.writeheader()
-            writer.writerows(self.works)
-        return path
+        return write_manifest(self.works, path)
 
     def write_targets(self, path: Path, port: int) -> Path:
         lines = ["targets:"]
