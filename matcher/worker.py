@@ -116,6 +116,10 @@ class MatcherStage(Stage):
     def apply(self, effects: Sequence[Any]) -> None:
         # Alerts first: a suppression record without its batch's alerts would be harmless,
         # but an alert is what must never be lost.
-        self.store.upsert([e for e in effects if isinstance(e, Alert)])
+        alerts = [e for e in effects if isinstance(e, Alert)]
+        self.store.upsert(alerts)
         suppressions = [e for e in effects if isinstance(e, MatchSuppressed)]
         self.bus.publish(topics.SUPPRESSIONS, [Record(s.work_id, encode(s)) for s in suppressions])
+        # Counted once durable, for the run summary (a replayed batch counts again).
+        self.alerts += len(alerts)
+        self.suppressed += len(suppressions)

@@ -42,11 +42,17 @@ def prepare(home: Path, demo: DemoSite, server: SiteServer) -> list[str]:
 def test_run_raises_exactly_the_expected_alerts(tmp_path: Path, demo: DemoSite) -> None:
     home = tmp_path / "home"
     with SiteServer(demo.sites) as server:
-        ok(tanba(home, *prepare(home, demo, server)))
+        summary = ok(tanba(home, *prepare(home, demo, server))).splitlines()
         port = server.port
         fetched = list(server.requests[KINO])
     keys = alert_keys(home)
     assert sorted(keys) == sorted(demo.alert_keys(port))
+    # The run's summary counts what the matcher wrote (one fresh run: no replays).
+    matches = len(demo.expected) + len(demo.licensed)
+    assert (
+        f"  matches {matches}: alerts {len(demo.expected)}, suppressed {len(demo.licensed)}"
+        in summary
+    )
 
     rows = {r["media_url"]: r for r in json_lines(ok(tanba(home, "alerts", "list", "--json")))}
     clip = rows[f"http://{KINO}:{port}/audio/clip.mp3"]
