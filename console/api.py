@@ -8,11 +8,11 @@ and :mod:`console.works` for the rules.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Self
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from console import alerts as alert_rules
 from console import works as work_rules
@@ -22,7 +22,6 @@ from console.crawls import CrawlRun
 from console.evidence import export_evidence
 from console.exceptions import Forbidden
 from console.media import blob_type, is_inline, thumbnail
-from console.sessions import ApiToken
 from console.stats import target_statistics
 from console.targets import StoredTarget, TargetSpec
 from console.users import User
@@ -50,7 +49,17 @@ ConsoleDep = Annotated[Console, Depends(_console)]
 # --- models --------------------------------------------------------------------------
 
 
-class UserOut(BaseModel):
+class _Out(BaseModel):
+    """A response model read off a domain object's attributes (properties included)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, obj: object) -> Self:
+        return cls.model_validate(obj)
+
+
+class UserOut(_Out):
     username: str
     role: str
     org: str = ""
@@ -58,10 +67,6 @@ class UserOut(BaseModel):
     language: str
     disabled: bool = False
     created_at: str = ""
-
-    @classmethod
-    def of(cls, user: User) -> UserOut:
-        return cls(**user.__dict__)
 
 
 class UserIn(BaseModel):
@@ -90,27 +95,18 @@ class TokenIn(BaseModel):
     label: str = ""
 
 
-class TokenOut(BaseModel):
+class TokenOut(_Out):
     id: str
     label: str
     created_at: str
     last_used_at: str = ""
-
-    @classmethod
-    def of(cls, token: ApiToken) -> TokenOut:
-        return cls(
-            id=token.id,
-            label=token.label,
-            created_at=token.created_at,
-            last_used_at=token.last_used_at,
-        )
 
 
 class TokenCreated(TokenOut):
     token: str = Field(description="the secret; shown once, keep it safe")
 
 
-class AlertSummary(BaseModel):
+class AlertSummary(_Out):
     id: str
     work_id: str
     work_title: str
@@ -126,10 +122,6 @@ class AlertSummary(BaseModel):
     status: str
     first_seen: str
     last_seen: str
-
-    @classmethod
-    def of(cls, a: Alert) -> AlertSummary:
-        return cls(**{name: getattr(a, name) for name in cls.model_fields})
 
 
 class AlertList(BaseModel):
@@ -192,7 +184,7 @@ class JurisdictionOut(BaseModel):
     names: dict[str, str]
 
 
-class CrawlRunOut(BaseModel):
+class CrawlRunOut(_Out):
     id: str
     target: str
     started_at: str
@@ -200,18 +192,6 @@ class CrawlRunOut(BaseModel):
     finished_at: str
     returncode: int | None
     running: bool
-
-    @classmethod
-    def of(cls, run: CrawlRun) -> CrawlRunOut:
-        return cls(
-            id=run.id,
-            target=run.target,
-            started_at=run.started_at,
-            started_by=run.started_by,
-            finished_at=run.finished_at,
-            returncode=run.returncode,
-            running=run.running,
-        )
 
 
 class TargetOut(BaseModel):
@@ -232,7 +212,7 @@ class TargetOut(BaseModel):
         )
 
 
-class FiguresOut(BaseModel):
+class FiguresOut(_Out):
     crawls: int
     pages: int
     media: int
@@ -547,10 +527,7 @@ def target_stats(name: str, who: Operator, c: ConsoleDep) -> StatsOut:
 
 
 def stats_out(c: Console, name: str) -> StatsOut:
-    s = target_statistics(name, c.reports, c.app.store)
-    days = [DayOut(**d.__dict__, yield_per_k=d.yield_per_k) for d in s.days]
-    data: dict[str, Any] = {k: v for k, v in s.__dict__.items() if k != "days"}
-    return StatsOut(**data, yield_per_k=s.yield_per_k, days=days)
+    return StatsOut.of(target_statistics(name, c.reports, c.app.store))
 
 
 # --- users -------------------------------------------------------------------------------

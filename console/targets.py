@@ -141,25 +141,20 @@ class TargetStore:
             raise InputError(
                 f"a target keeps its name ({name!r}); add a new target to use another name"
             )
-        spec = self.validate(spec)
-        current = self.require(name)
-        now = iso(self._clock.now())
-        with transaction(self._db.conn()) as conn:
-            conn.execute(
-                "UPDATE targets SET spec=?, updated_at=?, updated_by=? WHERE name=?",
-                (spec.model_dump_json(), now, actor, name),
-            )
-        return StoredTarget(spec, current.created_at, now, actor)
+        return self._save(self.require(name), self.validate(spec), actor)
 
     def set_paused(self, name: str, paused: bool, actor: str) -> StoredTarget:
         """Pause or resume; no re-validation, so a target can always be paused."""
         current = self.require(name)
-        spec = current.spec.model_copy(update={"paused": paused})
+        return self._save(current, current.spec.model_copy(update={"paused": paused}), actor)
+
+    def _save(self, current: StoredTarget, spec: TargetSpec, actor: str) -> StoredTarget:
+        """Replace a stored target's spec, stamped with the time and the actor."""
         now = iso(self._clock.now())
         with transaction(self._db.conn()) as conn:
             conn.execute(
                 "UPDATE targets SET spec=?, updated_at=?, updated_by=? WHERE name=?",
-                (spec.model_dump_json(), now, actor, name),
+                (spec.model_dump_json(), now, actor, current.spec.name),
             )
         return StoredTarget(spec, current.created_at, now, actor)
 

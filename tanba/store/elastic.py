@@ -489,18 +489,7 @@ class ElasticAlertStore(AlertStore):
             composite: dict[str, Any] = {"size": _COMPOSITE_PAGE, "sources": [{"k": source}]}
             if after is not None:
                 composite["after"] = after
-            response = self._call(
-                f"counting alerts by {key}",
-                lambda c=composite: self._es.search(  # type: ignore[misc]
-                    index=self._indices(query),
-                    query=_filters(query),
-                    size=0,
-                    aggs={"by": {"composite": c}},
-                    ignore_unavailable=True,
-                    allow_no_indices=True,
-                ),
-            )
-            by = (response.get("aggregations") or {}).get("by")
+            by = self._aggregate(f"counting alerts by {key}", query, {"composite": composite})
             if not by or not by["buckets"]:
                 return counts
             for bucket in by["buckets"]:
@@ -519,22 +508,26 @@ class ElasticAlertStore(AlertStore):
             "size": size,
             "shard_size": max(size * _SHARD_SIZE_FACTOR, 50),
         }
-        response = self._call(
-            f"counting the top {size} values of {key}",
-            lambda: self._es.search(
-                index=self._indices(query),
-                query=_filters(query),
-                size=0,
-                aggs={"top": {"terms": terms}},
-                ignore_unavailable=True,
-                allow_no_indices=True,
-            ),
-        )
-        top = (response.get("aggregations") or {}).get("top")
+        top = self._aggregate(f"counting the top {size} values of {key}", query, {"terms": terms})
         if not top:
             return TopCounts({})
         counts = {str(b["key"]): int(b["doc_count"]) for b in top["buckets"]}
         return TopCounts(counts, int(top.get("sum_other_doc_count", 0)))
+
+    def _aggregate(self, what: str, query: AlertQuery, aggregation: dict[str, Any]) -> Any:
+        """The result of one aggregation over the alerts ``query`` matches (None when empty)."""
+        response = self._call(
+            what,
+            lambda: self._es.search(
+                index=self._indices(query),
+                query=_filters(query),
+                size=0,
+                aggs={"a": aggregation},
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            ),
+        )
+        return (response.get("aggregations") or {}).get("a")
 
     # --- housekeeping --------------------------------------------------------------------
 
