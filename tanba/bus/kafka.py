@@ -35,7 +35,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import (
@@ -322,17 +322,25 @@ class KafkaBus(Bus):
 
     def end_offsets(self, topic: str) -> dict[int, int]:
         """The offset after the newest message of each partition of ``topic``."""
+        return self._offsets(topic, "end")
+
+    def beginning_offsets(self, topic: str) -> dict[int, int]:
+        """The offset of the oldest message still kept in each partition of ``topic``."""
+        return self._offsets(topic, "beginning")
+
+    def _offsets(self, topic: str, which: Literal["beginning", "end"]) -> dict[int, int]:
         self.ensure_topics([topic])
         name = self.topic_name(topic)
 
-        def ends() -> dict[int, int]:
+        def read() -> dict[int, int]:
             reader = self._reader_client()
             partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
-            found = reader.end_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
+            ask = reader.end_offsets if which == "end" else reader.beginning_offsets
+            found = ask(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
             return {tp.partition: int(offset) for tp, offset in found.items()}
 
         with self._reader_lock:
-            return self.call(f"reading end offsets of {name}", ends)
+            return self.call(f"reading {which} offsets of {name}", read)
 
     def group_offsets(self, group: str) -> dict[tuple[str, int], int]:
         """The group's committed offsets by (topic, partition); a partition never committed is absent."""
@@ -363,20 +371,6 @@ class KafkaBus(Bus):
                 done = committed.get((topic, partition), starts.get(partition, 0))
                 lag += max(0, end - done)
         return lag
-
-    def beginning_offsets(self, topic: str) -> dict[int, int]:
-        """The offset of the oldest message still kept in each partition of ``topic``."""
-        self.ensure_topics([topic])
-        name = self.topic_name(topic)
-
-        def starts() -> dict[int, int]:
-            reader = self._reader_client()
-            partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
-            found = reader.beginning_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
-            return {tp.partition: int(offset) for tp, offset in found.items()}
-
-        with self._reader_lock:
-            return self.call(f"reading beginning offsets of {name}", starts)
 
     def group_members(self, group: str) -> dict[str, list[tuple[str, int]]]:
         """The group's members by client id (``tanba-<group>-<pid>``) and their partitions."""
