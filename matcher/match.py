@@ -21,16 +21,6 @@ from tanba.schemas.works import Work
 from tanba.settings import Settings
 
 
-def ber_limit(span: int, max_ber: float, full_span: int) -> float:
-    """The largest BER an aligned span of ``span`` items may have to be a match.
-
-    Chance agreement between unrelated music grows as the span shrinks (a 5 s
-    excerpt has about 19 items, 608 bits), so a span shorter than ``full_span``
-    must be proportionally better: ``max_ber * sqrt(span / full_span)``.
-    """
-    return AudioRule(max_ber, 1, full_span).ber_limit(span)
-
-
 def audio_rule(settings: Settings) -> AudioRule:
     """The audio match rule the settings describe (BER test, and the LLR test unless off)."""
     return AudioRule(

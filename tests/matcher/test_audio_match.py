@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from fingerprint.audio import audio_print
-from matcher.match import Matcher, ber_limit
+from matcher.audio_score import AudioRule
+from matcher.match import Matcher
 from tanba.demo.media import audio_excerpt
 from tanba.schemas.common import AUDIO, AudioPrint, Fingerprint
 from tanba.schemas.works import Work
@@ -63,8 +64,9 @@ def test_an_excerpt_of_an_unregistered_track_matches_nothing(
 
 
 def test_short_spans_need_a_lower_bit_error_rate() -> None:
-    assert ber_limit(64, 0.22, 64) == ber_limit(200, 0.22, 64) == 0.22
-    assert ber_limit(16, 0.22, 64) == pytest.approx(0.11)
+    rule = AudioRule(0.22, 1, 64)
+    assert rule.ber_limit(64) == rule.ber_limit(200) == 0.22
+    assert rule.ber_limit(16) == pytest.approx(0.11)
 
 
 def _voice_over(track: Path, start_s: float, seconds: float) -> bytes:
