@@ -23,7 +23,7 @@ import threading
 from pathlib import Path
 
 from fingerprint.exceptions import Unfingerprintable
-from fingerprint.image import QUERY_VARIANTS, REFERENCE_VARIANTS
+from fingerprint.image import QUERY, REFERENCE
 from fingerprint.sandbox import Sandbox
 from fingerprint.sniff import sniff
 from tanba.schemas.common import AUDIO, IMAGE, AudioPrint, Fingerprint, ImagePrint
@@ -94,7 +94,7 @@ def fingerprint_file(
         raise Unfingerprintable(f"a text file{served}, not an image or audio file")
     box = sandbox or shared_sandbox(settings)
     if kind == "image":
-        variants = REFERENCE_VARIANTS if reference else QUERY_VARIANTS
+        variants = REFERENCE if reference else QUERY
         image = box.call(
             "fingerprint.sandbox:image_print_file",
             str(path),

@@ -53,9 +53,6 @@ MIRROR = "mirror"
 # Which windows are hashed: a registered work's or a crawled copy's.
 REFERENCE = "reference"
 QUERY = "query"
-# Kept for callers of the first version: the variant sets are now the two modes above.
-REFERENCE_VARIANTS = REFERENCE
-QUERY_VARIANTS = QUERY
 
 _N = 32  # side the window is resampled to (imagehash.phash: hash_size 8 × highfreq_factor 4)
 _K = 8  # low-frequency coefficients kept per axis
@@ -100,12 +97,10 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
     ``variants`` is :data:`QUERY` (a crawled copy) or :data:`REFERENCE` (a registered
     work). A nearly uniform image yields a print without hashes, which matches nothing.
     """
-    source = Decoded(data, max_pixels)
-    if variants == REFERENCE:
-        windows = reference_windows(source.grey(_REFERENCE_SIDE))
-    else:
-        windows = query_windows(source)
-    return to_print(source.width, source.height, windows)
+    side = _REFERENCE_SIDE if variants == REFERENCE else _QUERY_SIDE
+    grey, width, height = decode(data, max_pixels, side)
+    windows = reference_windows(grey) if variants == REFERENCE else query_windows(grey)
+    return to_print(width, height, windows)
 
 
 def to_print(width: int, height: int, windows: list[Window]) -> ImagePrint:
@@ -130,59 +125,36 @@ def descriptors(image: ImagePrint) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.int8).reshape(-1, 63)
 
 
-class Decoded:
-    """An encoded image checked from its header, decoded to greyscale at the sizes asked.
+def decode(data: bytes, max_pixels: int, side: int) -> tuple[Image.Image, int, int]:
+    """Greyscale image with its long side at most ``side``, and the original width and height.
 
-    The pixel count is checked before any pixel is decoded, so a decompression
-    bomb is refused cheaply. A JPEG is decoded afresh at each size through its
-    DCT scaling (at 1/8 scale only the DC coefficient of each block is
-    decoded, so a second, larger decode costs less than keeping a large one);
-    any other format is decoded once and reduced.
+    The pixel count is checked from the header before any pixel is decoded, so a
+    decompression bomb is refused cheaply; a JPEG is decoded at the smallest DCT
+    scale whose long side still reaches ``side``.
     """
-
-    def __init__(self, data: bytes, max_pixels: int) -> None:
-        if not data:
-            raise Unfingerprintable("empty file (0 bytes)")
-        self._data = data
-        self._decoded: Image.Image | None = None
-        image = self._open()
-        self.width, self.height = image.size
-        self.is_jpeg = image.format == "JPEG"
-        if self.width <= 0 or self.height <= 0:
-            raise Unfingerprintable(
-                f"image header declares an empty size {self.width}x{self.height}"
-            )
-        if self.width * self.height > max_pixels:
-            raise Unfingerprintable(
-                f"image of {self.width}x{self.height} pixels exceeds the cap of {max_pixels} "
-                "(TANBA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb"
-            )
-        self._first: Image.Image | None = image
-
-    def _open(self) -> Image.Image:
+    if not data:
+        raise Unfingerprintable("empty file (0 bytes)")
+    try:
+        image: Image.Image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise Unfingerprintable("not a decodable image (unknown or corrupt format)") from None
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        raise Unfingerprintable(f"image header declares an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise Unfingerprintable(
+            f"image of {width}x{height} pixels exceeds the cap of {max_pixels} "
+            "(TANBA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb"
+        )
+    if image.format == "JPEG":
+        scale = side / max(width, height)
         try:
-            return Image.open(io.BytesIO(self._data))
-        except UnidentifiedImageError:
-            raise Unfingerprintable("not a decodable image (unknown or corrupt format)") from None
-
-    def grey(self, side: int) -> Image.Image:
-        """The image in greyscale with its long side at most ``side`` (at least ``side`` / 2)."""
-        if self.is_jpeg or self._decoded is None:
-            image, self._first = self._first or self._open(), None
-            if self.is_jpeg:
-                # The smallest DCT scale whose long side still reaches ``side``.
-                scale = side / max(self.width, self.height)
-                image.draft(
-                    "L",
-                    (max(1, round(self.width * scale)), max(1, round(self.height * scale))),
-                )
-            grey = _load_grey(image)
-            if not self.is_jpeg:
-                self._decoded = grey
-        else:
-            grey = self._decoded
-        factor = max(grey.size) // side
-        return grey.reduce(factor) if factor >= 2 else grey
+            image.draft("L", (max(1, round(width * scale)), max(1, round(height * scale))))
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None
+    grey = _load_grey(image)
+    factor = max(grey.size) // side
+    return (grey.reduce(factor) if factor >= 2 else grey), width, height
 
 
 def _load_grey(image: Image.Image) -> Image.Image:
@@ -351,7 +323,7 @@ def _crop_name(left: float, right: float, top: float, bottom: float) -> str:
     return f"crop:{left * 100:02.0f}-{right * 100:02.0f}-{top * 100:02.0f}-{bottom * 100:02.0f}"
 
 
-def query_windows(source: Decoded) -> list[Window]:
+def query_windows(grey: Image.Image) -> list[Window]:
     """A crawled copy's windows: whole, inner, upper, each content box, and their mirrors.
 
     The inner window (8% off each side) drops a frame's edge, a watermark in a
@@ -361,7 +333,6 @@ def query_windows(source: Decoded) -> list[Window]:
     instead of the reference doubles a handful of query hashes rather than every
     reference window.
     """
-    grey = source.grey(_QUERY_SIDE)
     # The fixed windows need no more than half the working resolution (a quarter of
     # the resampling work); a box inside a page is small, and keeps all of it.
     half = grey.reduce(2) if min(grey.size) >= 4 * _N else grey
