@@ -35,7 +35,7 @@ import math
 
 import numpy as np
 
-from matcher.audio_score import AudioRule, ItemModel, default_model
+from matcher.audio_score import AudioRule, ItemModel, default_model, moving_counts
 from matcher.index import AudioHit, AudioIndex, best_llr_alignment
 
 _HALF = 16
@@ -213,15 +213,17 @@ class InvertedAudioIndex(AudioIndex):
             )
         by_ber: dict[str, AudioHit] = {}
         by_llr: dict[str, AudioHit] = {}
+        moving = moving_counts(query)
         for work, _shift, ber, llr, w_off, q_off, span in zip(
             *t.verify(query, candidates, None if rule.min_llr is None else self._model), strict=True
         ):
             work_id = t.ids[work]
             hit = AudioHit(work_id, ber, w_off, q_off, span, llr)
-            if rule.accepts(ber, -math.inf, span):
+            n = int(moving[q_off + span] - moving[q_off])
+            if rule.accepts(ber, -math.inf, span, n):
                 if work_id not in by_ber or ber < by_ber[work_id].ber:
                     by_ber[work_id] = hit
-            elif rule.accepts(ber, llr, span) and (
+            elif rule.accepts(ber, llr, span, n) and (
                 work_id not in by_llr or llr > by_llr[work_id].llr
             ):
                 by_llr[work_id] = hit

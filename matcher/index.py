@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from matcher.audio_score import AudioRule, ItemModel, aligned, default_model
+from matcher.audio_score import AudioRule, ItemModel, aligned, default_model, moving_counts
 from tanba.schemas.common import ImageHash
 
 
@@ -198,12 +198,14 @@ class LinearAudioIndex(AudioIndex):
         rule: AudioRule,
     ) -> list[AudioHit]:
         query = np.asarray(items, dtype=np.uint32)
+        moving = moving_counts(query)
         hits = []
         for work_id, ref in self._works.items():
             hit = best_alignment(work_id, ref, query, rule.min_items)
             if hit is None:
                 continue
-            if rule.accepts(hit.ber, -math.inf, hit.span):
+            n = int(moving[hit.query_offset + hit.span] - moving[hit.query_offset])
+            if rule.accepts(hit.ber, -math.inf, hit.span, n):
                 shift = hit.work_offset - hit.query_offset
                 model = (
                     None if rule.min_llr is None else self._model
@@ -211,7 +213,8 @@ class LinearAudioIndex(AudioIndex):
                 hits.append(replace(hit, llr=aligned(ref, query, shift, model).llr))
             elif rule.min_llr is not None and hit.span >= rule.llr_min_items:
                 hit = best_llr_alignment(work_id, ref, query, self._model)
-                if rule.accepts(hit.ber, hit.llr, hit.span):
+                n = int(moving[hit.query_offset + hit.span] - moving[hit.query_offset])
+                if rule.accepts(hit.ber, hit.llr, hit.span, n):
                     hits.append(hit)
         return sorted(hits, key=lambda h: (h.ber, h.work_id))
 

@@ -8,7 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from matcher.audio_score import MODEL_FILE, AudioRule, ItemModel, aligned, default_model
+from matcher.audio_score import (
+    MODEL_FILE,
+    AudioRule,
+    ItemModel,
+    aligned,
+    default_model,
+    moving_counts,
+)
 
 
 def test_the_ber_limit_is_flat_without_a_full_span_and_lower_on_short_spans() -> None:
@@ -28,11 +35,13 @@ def test_the_llr_limit_rises_on_short_spans_and_is_off_below_its_minimum() -> No
 
 def test_either_test_accepts_and_the_span_must_be_long_enough() -> None:
     rule = AudioRule(0.22, 16, full_span_items=64, min_llr=3.5, llr_min_items=32)
-    assert rule.accepts(0.20, -5.0, 64)  # BER test
-    assert rule.accepts(0.33, 3.6, 64)  # LLR test
-    assert not rule.accepts(0.33, 3.4, 64)
-    assert not rule.accepts(0.33, 9.0, 20)  # too short for the LLR test
-    assert not rule.accepts(0.0, 9.0, 15)  # too short for any
+    assert rule.accepts(0.20, -5.0, 64, 64)  # BER test
+    assert rule.accepts(0.33, 3.6, 64, 64)  # LLR test
+    assert not rule.accepts(0.33, 3.4, 64, 64)
+    assert not rule.accepts(0.33, 9.0, 20, 20)  # too short for the LLR test
+    assert not rule.accepts(0.0, 9.0, 15, 15)  # too short for any
+    assert not rule.accepts(0.0, 9.0, 64, 25)  # long, but too little of it moving
+    assert rule.accepts(0.0, 9.0, 64, 26)
 
 
 def test_the_effective_ber_puts_an_llr_at_its_limit_on_the_ber_limit() -> None:
@@ -70,3 +79,10 @@ def test_identical_codes_score_high_and_extreme_levels_low() -> None:
     a = aligned(items, items, 0, model)
     assert (a.ber, a.llr, a.span) == (0.0, 16.0, 2)
     assert math.isnan(aligned(items, items, 0).llr)  # no model: BER only
+
+
+def test_moving_items_are_those_that_change_two_bits_or_more() -> None:
+    items = np.array([0b0, 0b0, 0b11, 0b10, 0b1101, 0b1101], np.uint32)
+    # item 0 has no predecessor; then 0 bits, 2 bits, 1 bit, 3 bits, 0 bits.
+    assert moving_counts(items).tolist() == [0, 0, 0, 1, 1, 2, 2]
+    assert moving_counts(np.zeros(0, np.uint32)).tolist() == [0]

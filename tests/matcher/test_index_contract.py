@@ -95,6 +95,20 @@ def test_audio_too_short_query_finds_nothing(audio_index: AudioIndex) -> None:
     assert audio_index.query(items[10:20], AudioRule(0.3, 24)) == []
 
 
+def test_audio_silence_matches_no_silence(audio_index: AudioIndex) -> None:
+    """Silence is one repeated item in every track: a silent tail must not match a silent intro."""
+    rng = np.random.default_rng(10)
+    silence = np.full(40, 0x256DF977, np.uint32)  # Chromaprint's item for digital silence
+    work = np.concatenate([rng.integers(0, 2**32, size=600, dtype=np.uint32), silence])
+    audio_index.add("t", work)
+    near_silence = silence.copy()
+    near_silence[::4] ^= np.uint32(1 << 5)  # a fade: one bit comes and goes
+    for copy in (silence, near_silence):
+        query = np.concatenate([copy, rng.integers(0, 2**32, size=400, dtype=np.uint32)])
+        assert audio_index.query(query, AudioRule(0.3, 16)) == []
+        assert audio_index.query(copy, AudioRule(0.3, 16)) == []
+
+
 def test_audio_remove(audio_index: AudioIndex) -> None:
     items = np.random.default_rng(9).integers(0, 2**32, size=300, dtype=np.uint32)
     audio_index.add("t", items)
