@@ -4,7 +4,8 @@ Decoding runs in this process through PyAV (the FFmpeg libraries it bundles):
 the file is probed once for its audio stream and declared duration, then an
 FFmpeg filter graph reads, decodes and resamples it to 16-bit mono PCM at
 11025 Hz (Chromaprint's working rate) and hands it over in chunks of ~6 s,
-which are fed to Chromaprint as they come, so the whole PCM is never held.
+which are fed to Chromaprint as they come and kept for the landmarks (at
+most ``max_seconds`` of 16-bit samples: 20 MB for 15 minutes).
 The resampler runs with the options ``fpcalc`` gives swresample (its
 "compatible mode"), so the items equal ``fpcalc``'s on the same decoder.
 Starting an ``ffmpeg`` process per file cost about as much as the decode of a
@@ -19,7 +20,9 @@ and manifests (HLS, DASH, ffconcat) name other files and URLs for FFmpeg to
 open, and are refused here as well as by :mod:`fingerprint.sniff`.
 
 The raw items (one every ~0.124 s) are kept rather than the compressed string
-so the matcher can align an excerpt against a whole track.
+so the matcher can align an excerpt against a whole track. The same PCM also
+gives the print's spectral-peak landmarks (:mod:`fingerprint.landmarks`), which
+find short excerpts under a voice where the items alone cannot.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import av.filter
 import chromaprint
 import numpy as np
 
+from fingerprint import landmarks
 from fingerprint.exceptions import Unfingerprintable
 from fingerprint.mp3 import is_truncated_mp3
 from tanba.schemas.common import AudioPrint
@@ -149,19 +153,19 @@ def audio_print(path: Path, *, max_seconds: int, timeout_s: float) -> AudioPrint
     declared = _probe(path, timeout_s, too_slow)
     limit = max_seconds * SAMPLE_RATE
     try:
-        items, samples = _fingerprint(FilterGraphSource(path), limit, deadline, too_slow)
+        items, pcm = _fingerprint(FilterGraphSource(path), limit, deadline, too_slow)
     except av.FFmpegError:
         # A packet the decoder rejects stops the graph: decode again, skipping such packets.
         plain = PacketLoopSource(path, max(deadline - time.monotonic(), 0.0))
         try:
-            items, samples = _fingerprint(plain, limit, deadline, too_slow)
+            items, pcm = _fingerprint(plain, limit, deadline, too_slow)
         except av.ExitError:  # PyAV's own timeout on reading
             raise too_slow from None
         except av.FFmpegError as exc:
             raise Unfingerprintable(f"not decodable as audio: {_reason(exc)}") from None
-        if not samples and plain.rejected:
+        if not pcm and plain.rejected:
             raise Unfingerprintable(f"not decodable as audio: {plain.last_error}") from None
-    seconds = samples / SAMPLE_RATE
+    seconds = sum(len(chunk) for chunk in pcm) / 2 / SAMPLE_RATE
     if seconds < _MIN_SECONDS:
         raise Unfingerprintable(
             f"only {seconds:.1f} s of audio decoded; at least {_MIN_SECONDS:.0f} s are needed"
@@ -173,9 +177,10 @@ def audio_print(path: Path, *, max_seconds: int, timeout_s: float) -> AudioPrint
         )
     if not items:
         raise Unfingerprintable("Chromaprint produced no fingerprint (silence?)")
+    marks = landmarks.from_pcm16(pcm)
     return AudioPrint.from_items(
         ALGORITHM, seconds, ITEM_S, np.array(items, dtype=np.int64) & 0xFFFFFFFF
-    )
+    ).model_copy(update={"landmarks": landmarks.ALGORITHM, "landmarks_b64": marks.pack()})
 
 
 def _probe(path: Path, timeout_s: float, too_slow: Unfingerprintable) -> float | None:
@@ -194,21 +199,26 @@ def _probe(path: Path, timeout_s: float, too_slow: Unfingerprintable) -> float |
 
 def _fingerprint(
     source: PcmSource, limit: int, deadline: float, too_slow: Unfingerprintable
-) -> tuple[list[int], int]:
-    """Chromaprint's items of the first ``limit`` samples of ``source``, and the samples fed."""
+) -> tuple[list[int], list[bytes]]:
+    """Chromaprint's items of the first ``limit`` samples of ``source``, and those samples.
+
+    The PCM is kept (at most ``limit`` samples, 2 bytes each) for the landmarks.
+    """
     fingerprinter = chromaprint.Fingerprinter()
     fingerprinter.start(SAMPLE_RATE, 1)
     samples = 0
+    kept = []
     for chunk in source.chunks():
         if time.monotonic() > deadline:
             raise too_slow
         chunk = chunk[: 2 * (limit - samples)]
         fingerprinter.feed(chunk)
+        kept.append(chunk)
         samples += len(chunk) // 2
         if samples >= limit:
             break
     items, _algorithm = chromaprint.decode_fingerprint(fingerprinter.finish())
-    return items, samples
+    return items, kept
 
 
 def _resampling_chain(

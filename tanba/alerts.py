@@ -71,6 +71,7 @@ class MatchDetail(Model):
     offset_s: float | None = None  # audio: where in the work the copy starts
     duration_s: float | None = None  # audio: length of the aligned span
     query_offset_s: float | None = None  # audio: where in the copy the span starts
+    votes: int | None = None  # audio: landmark hash hits on the offset (landmark matches)
 
 
 class Alert(Model):

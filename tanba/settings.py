@@ -132,12 +132,26 @@ class Settings:
         "aligned span (model: matcher/chromaprint_llr.json), times sqrt(TANBA_AUDIO_FULL_SPAN_"
         "ITEMS / span) on shorter spans; 0 turns the test off (calibrated by make bench-quality).",
     )
+    audio_landmark_min_votes: int = setting(
+        12,
+        "TANBA_AUDIO_LANDMARK_MIN_VOTES",
+        "Audio match, landmark path (short excerpts under a voice): fewest peak-pair hash hits "
+        "on one time offset within about 10 s of the copy for a work to be a candidate, which "
+        "Chromaprint then verifies; 0 turns the path off (calibrated by make bench-quality).",
+    )
+    audio_landmark_min_llr: float = setting(
+        2.0,
+        "TANBA_AUDIO_LANDMARK_MIN_LLR",
+        "Audio match, landmark path: least mean log-likelihood ratio per item of the "
+        "Chromaprint items over a candidate's aligned span (at least TANBA_AUDIO_MIN_ITEMS "
+        "items) for it to match.",
+    )
     audio_llr_min_items: int = setting(
         32,
         "TANBA_AUDIO_LLR_MIN_ITEMS",
         "Audio match: fewest aligned items the second (LLR) test needs; shorter spans (a 5 s "
-        "excerpt has about 19) are judged by the BER test alone, as a voice-over alignment "
-        "that short is not told apart from chance.",
+        "excerpt has about 19) are judged by the BER test and the landmark path, as among "
+        "all alignments a voice-over one that short is not told apart from chance.",
     )
     batch_size: int = setting(
         64,
@@ -252,6 +266,8 @@ class Settings:
             raise SettingsError("TANBA_AUDIO_LLR_MIN_ITEMS must be at least 1.")
         if self.audio_min_llr < 0:
             raise SettingsError("TANBA_AUDIO_MIN_LLR must be 0 (test off) or above.")
+        if self.audio_landmark_min_votes < 0:
+            raise SettingsError("TANBA_AUDIO_LANDMARK_MIN_VOTES must be 0 (path off) or above.")
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
         if self.console_crawl_command not in ("run", "crawl"):

@@ -69,12 +69,17 @@ class ImagePrint(Model):
 
 
 class AudioPrint(Model):
-    """A Chromaprint raw fingerprint: one 32-bit item every ``item_s`` seconds."""
+    """A Chromaprint raw fingerprint (one 32-bit item every ``item_s`` seconds) and landmarks."""
 
     algorithm: str  # see fingerprint.audio ALGORITHM
     duration_s: float
     item_s: float
     items_b64: str  # little-endian uint32 array, base64
+    # Optional (added with the landmarks): spectral-peak pair hashes and their frames,
+    # packed by fingerprint.landmarks.Landmarks.pack; ``landmarks`` names the algorithm.
+    # Empty in older prints, which are then matched by their items alone.
+    landmarks: str = ""
+    landmarks_b64: str = ""
 
     @classmethod
     def from_items(

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fingerprint.audio import audio_print
+from fingerprint.landmarks import Landmarks
 from matcher.audio_score import AudioRule
 from matcher.match import Matcher
 from tanba.demo.media import audio_excerpt
@@ -27,7 +28,7 @@ def _fingerprint(audio: AudioPrint) -> Fingerprint:
 @pytest.fixture(scope="module")
 def matcher(tracks: list[Path]) -> Matcher:
     m = Matcher(Settings.from_env({}))
-    for i, track in enumerate(tracks[:2]):
+    for i, track in enumerate(tracks[:3]):
         m.add(
             Work(
                 work_id=f"t{i}",
@@ -96,6 +97,65 @@ def test_a_voice_over_at_equal_loudness_is_found_by_the_llr_test(
     assert detail.offset_s is not None and detail.query_offset_s is not None
     assert abs(detail.offset_s - detail.query_offset_s - 200) < 1.0
     # The same query under the BER test alone: nothing.
-    ber_only = Matcher(matcher.settings.with_(audio_min_llr=0.0), audio_index=matcher.audio)
+    ber_only = Matcher(
+        matcher.settings.with_(audio_min_llr=0.0, audio_landmark_min_votes=0),
+        audio_index=matcher.audio,
+    )
     ber_only.works = matcher.works
     assert ber_only.match(query) == []
+
+
+def test_a_five_second_voice_over_is_found_through_the_landmarks(
+    matcher: Matcher, tracks: list[Path], tmp_path: Path
+) -> None:
+    clip = tmp_path / "voice5.mp3"
+    clip.write_bytes(_voice_over(tracks[2], 40, 5))
+    query = _fingerprint(_print(clip))
+    (match,) = matcher.match(query)
+    detail = match.detail
+    assert match.work.work_id == "t2"
+    assert detail.votes is not None and detail.votes >= matcher.settings.audio_landmark_min_votes
+    assert detail.algorithm == "peakpairs1+chromaprint2-raw"
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - 40) < 1.0
+    # Without the landmark path the clip is too short for the LLR test: nothing.
+    off = Matcher(
+        matcher.settings.with_(audio_landmark_min_votes=0),
+        audio_index=matcher.audio,
+        landmark_index=matcher.landmarks,
+    )
+    off.works = matcher.works
+    assert off.match(query) == []
+
+
+def test_a_landmark_candidate_that_chromaprint_contradicts_is_no_match(
+    tracks: list[Path], tmp_path: Path
+) -> None:
+    """Music that shares peaks (a drum loop) but not chroma with a work gets votes, not alerts."""
+    own, other = _print(tracks[1]), _print(tracks[3])
+    chimera = other.model_copy(
+        update={"landmarks": own.landmarks, "landmarks_b64": own.landmarks_b64}
+    )
+    m = Matcher(Settings.from_env({}))
+    for work_id, audio in (("chimera", chimera), ("t3", other)):
+        m.add(
+            Work(
+                work_id=work_id,
+                owner="o",
+                media=AUDIO,
+                sha256="0" * 64,
+                registered_at="2026-01-01T00:00:00Z",
+                fingerprint=_fingerprint(audio),
+            )
+        )
+    clip = tmp_path / "clip.mp3"
+    clip.write_bytes(audio_excerpt(tracks[1], start_s=40, seconds=5))
+    query = _fingerprint(_print(clip))
+    marks = m.landmarks.query(Landmarks.unpack(query.audio.landmarks_b64), 12)  # type: ignore[union-attr]
+    assert [h.work_id for h in marks][:1] == ["chimera"]  # the landmarks point at it
+    assert m.match(query) == []  # and Chromaprint says no
+
+
+def test_a_whole_unregistered_track_matches_nothing(matcher: Matcher, tracks: list[Path]) -> None:
+    for track in tracks[3:5]:
+        assert matcher.match(_fingerprint(_print(track))) == []
