@@ -23,7 +23,7 @@ from fingerprint.audio import audio_print
 from fingerprint.image import REFERENCE, image_print
 from matcher.index import best_alignment
 from matcher.match import Matcher, audio_rule
-from tanba.schemas.common import AUDIO, IMAGE, Fingerprint
+from tanba.schemas.common import AUDIO, IMAGE, AudioPrint, Fingerprint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
 
@@ -45,7 +45,7 @@ class Method(Protocol):
         ...
 
 
-def _work(work_id: str, fingerprint: Fingerprint) -> Work:
+def as_work(work_id: str, fingerprint: Fingerprint) -> Work:
     return Work(
         work_id=work_id,
         owner="bench",
@@ -76,7 +76,7 @@ class TanbaImages:
         image = image_print(data, max_pixels=MAX_PIXELS, variants=REFERENCE)
         if not image.hashes:
             return False
-        self.matcher.add(_work(work_id, Fingerprint(media=IMAGE, sha256="0" * 64, image=image)))
+        self.matcher.add(as_work(work_id, Fingerprint(media=IMAGE, sha256="0" * 64, image=image)))
         return True
 
     def scores(self, data: bytes) -> dict[str, float]:
@@ -167,19 +167,19 @@ def _on_white(image: Image.Image) -> Image.Image:
 # --- audio ----------------------------------------------------------------------
 
 
-def _audio_items(data: bytes, settings: Settings) -> tuple[np.ndarray, float] | None:
+def audio_print_of(data: bytes, settings: Settings) -> AudioPrint | None:
+    """The pipeline's audio print of encoded bytes, or None when it refuses them."""
     with tempfile.NamedTemporaryFile(suffix=".bin") as f:
         f.write(data)
         f.flush()
         try:
-            fp = audio_print(Path(f.name), max_seconds=settings.audio_max_seconds, timeout_s=120)
+            return audio_print(Path(f.name), max_seconds=settings.audio_max_seconds, timeout_s=120)
         except Exception:
             return None
-    return fp.items(), fp.item_s
 
 
 class TanbaAudio:
-    """Tanba's audio pipeline: Chromaprint items, the inverted index with offset voting, BER/LLR."""
+    """Tanba's audio pipeline: the Chromaprint index (BER/LLR tests) and verified landmarks."""
 
     name = "tanba"
 
@@ -196,20 +196,19 @@ class TanbaAudio:
             f"aligned BER <= {rule.max_ber} × sqrt(min(1, span / {rule.full_span_items})) or "
             f"mean LLR per item >= {rule.min_llr} × sqrt(max(1, {rule.full_span_items} / span)) "
             f"on spans >= {rule.llr_min_items} items, "
-            f"over >= {rule.min_items} items; score 1 - 2 BER (LLR matches: the effective BER)"
+            f"over >= {rule.min_items} items; or landmark votes >= "
+            f"{settings.audio_landmark_min_votes} on one offset in 10 s of the copy, verified by "
+            f"mean LLR >= {settings.audio_landmark_min_llr} there; score 1 - 2 BER (LLR and "
+            "landmark matches: the effective BER)"
         )
 
     def register_items(self, work_id: str, fingerprint: Fingerprint) -> None:
-        self.matcher.add(_work(work_id, fingerprint))
-        self.everything.add(_work(work_id, fingerprint))
+        self.matcher.add(as_work(work_id, fingerprint))
+        self.everything.add(as_work(work_id, fingerprint))
 
     def register(self, work_id: str, data: bytes) -> None:
-        found = _audio_items(data, self.settings)
-        if found is not None:
-            from tanba.schemas.common import AudioPrint
-
-            items, item_s = found
-            fp = AudioPrint.from_items("chromaprint2-raw", len(items) * item_s, item_s, items)
+        fp = audio_print_of(data, self.settings)
+        if fp is not None:
             self.register_items(work_id, Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
 
     def scores_of(self, fingerprint: Fingerprint) -> dict[str, float]:
@@ -224,13 +223,9 @@ class TanbaAudio:
         return out
 
     def scores(self, data: bytes) -> dict[str, float]:
-        found = _audio_items(data, self.settings)
-        if found is None:
+        fp = audio_print_of(data, self.settings)
+        if fp is None:
             return {}
-        from tanba.schemas.common import AudioPrint
-
-        items, item_s = found
-        fp = AudioPrint.from_items("chromaprint2-raw", len(items) * item_s, item_s, items)
         return self.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
 
     def accept(self, work_id: str, score: float) -> bool:

@@ -20,9 +20,8 @@ saw; the works (too few to halve) are the same in both.
 Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
 distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
 measures the voice LLR model (``matcher/chromaprint_llr.json``) on the calibration
-half only, so the held-out half reports on tracks the model never saw. Beside
-Tanba's pipeline the audio table shows spectral-peak landmarks
-(``bench.landmarks``, not in the pipeline yet) and the two together.
+half only, so the held-out half reports on tracks the model never saw. Distractor
+tracks are queried whole (as a crawled file usually is) and as excerpts.
 """
 
 from __future__ import annotations
@@ -49,6 +48,8 @@ from bench.methods import (
     PhashBaseline,
     TanbaAudio,
     TanbaImages,
+    as_work,
+    audio_print_of,
 )
 from bench.report import Table
 from tanba.schemas.common import AUDIO, AudioPrint, Fingerprint
@@ -197,7 +198,7 @@ def _work_queries(
                 f"aud|{path}|{alteration.name}|{clip.start_s:.3f}|{clip.seconds}|v1",
                 partial(alteration.apply, path, clip, rng),
             )
-            yield i, alteration, clip, query, _print_bytes(query, settings)
+            yield i, alteration, clip, query, audio_print_of(query, settings)
         print(f"  audio: work {i + 1}/{len(works)}", file=sys.stderr, end="\r")
 
 
@@ -211,10 +212,8 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
     others = _split(media.distractor_tracks(), split)
     tanba = TanbaAudio(settings)
     full = FullFileChromaprint()
-    marks = LandmarkAudio(settings)
-    both = _Either(tanba, marks)
-    methods: list[_AudioMethod] = [tanba, both, marks]
-    table = Table([tanba.name, both.name, marks.name, full.name])
+    methods: list[_AudioMethod] = [tanba]
+    table = Table([tanba.name, full.name])
     started = time.perf_counter()
     refs = {}
     for i, path in enumerate(works):
@@ -223,10 +222,9 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
         refs[i] = fp.items()
         tanba.register_items(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
         full.register_items(f"t{i}", fp.items())
-        marks.register(f"t{i}", path)
     rows = []
     offset_errors: dict[str, list[tuple[float, str]]] = {m.name: [] for m in methods}
-    for place, alteration, clip, data, fp in _work_queries(
+    for place, alteration, clip, _data, fp in _work_queries(
         all_works, settings, cache, places=set(places)
     ):
         if place not in places:
@@ -235,18 +233,14 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
         if alteration.name not in rows:
             rows.append(alteration.name)
         truth = f"t{i}"
-        if fp is None:
-            table.tally(alteration.name, tanba.name).add({}, truth, tanba.accept)
+        if fp is None:  # refused by the pipeline: a miss for every method
             table.tally(alteration.name, full.name).add({}, truth, full.accept)
-            marks.scores(data)  # landmarks do not need Chromaprint's print
-            both.scores_of({})
+            tanba.last, tanba.offsets, tanba.accepted = {}, {}, set()
         else:
-            scores = tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
+            tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
             table.tally(alteration.name, full.name).add(
                 full.scores_of(fp.items()), truth, full.accept
             )
-            marks.scores(data)
-            both.scores_of(scores)
         # The passage compared for note-for-note repeats: as long as Chromaprint's print of it.
         length = len(fp.items()) if fp is not None else round(clip.seconds / ITEM_S) - 15
         for m in methods:
@@ -262,6 +256,13 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
         fp0 = _audio_of(path, settings)
         if fp0 is None:
             continue
+        # The whole track, as a crawled file usually is: minutes of music to collect chance votes.
+        tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp0))
+        table.tally("whole distractors", full.name).add(
+            full.scores_of(fp0.items()), None, full.accept
+        )
+        for m in methods:
+            table.tally("whole distractors", m.name).add(m.last, None, m.accept)
         for a, alteration in enumerate(audio_alterations.DISTRACTOR_ALTERATIONS):
             rng = np.random.default_rng([1000 + k, a])
             clip = audio_alterations.choose_clip(alteration, fp0.duration_s, rng)
@@ -270,13 +271,11 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
                 f"daud|{path}|{alteration.name}|{clip.start_s:.3f}|v1",
                 partial(alteration.apply, path, clip, rng),
             )
-            fp = _print_bytes(query, settings)
+            fp = audio_print_of(query, settings)
             if fp is None:
                 continue
-            scores = tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
+            tanba.scores_of(Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
             table.tally("distractors", full.name).add(full.scores_of(fp.items()), None, full.accept)
-            marks.scores(query)
-            both.scores_of(scores)
             for m in methods:
                 table.tally("distractors", m.name).add(m.last, None, m.accept)
     took = time.perf_counter() - started
@@ -284,14 +283,14 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
     which = "" if split == "all" else f" ({split} half)"
     return (
         f"AUDIO{which}: {len(works)} tracks × {len(audio_alterations.ALTERATIONS)} queries; "
-        f"{len(others)} distractor tracks, excerpts of each ({took:.0f} s)\n"
+        f"{len(others)} distractor tracks, whole and excerpts of each ({took:.0f} s)\n"
         + table.render(offsets=True, true_rows=[r for r in rows if "speed" not in r])
         + "\n  offset: worst |reported - true| start of the excerpt in the work, in seconds, where"
         + "\n    a note-for-note repeat of the passage elsewhere in the work counts as true"
         + "\n  ALL (copies) leaves out the speed rows, as the issue reports them apart"
         + "".join(
             f"\n  worst offset of {m.name} (copies): {_worst(offset_errors[m.name])}"
-            for m in methods[1:]
+            for m in methods
         )
         + "\nrules:"
         + "".join(f"\n  {name}: {rule}" for name, rule in rules)
@@ -317,91 +316,89 @@ class _AudioMethod(Protocol):
     def accept(self, work_id: str, score: float) -> bool: ...
 
 
-class LandmarkAudio:
-    """Spectral-peak landmarks (``bench.landmarks``), voted by time offset.
+_LANDMARK_GRID = ((8, 10, 12, 14, 16, 20), (1.0, 1.5, 2.0, 2.5, 3.0))
 
-    Not in the pipeline yet: the column shows what a second fingerprint would add.
+
+def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:
+    """Recall and false matches of the landmark path over a grid of its two settings.
+
+    On clips apart from the table's (other seeds): five 5 s voice-over excerpts of
+    every work, eight voice-over and eight plain 5 s excerpts of every distractor
+    track, and each distractor track whole. Every work is registered, as in a full
+    run; the figures are given for the calibration half (even-placed works and
+    distractor tracks), which chose ``TANBA_AUDIO_LANDMARK_MIN_VOTES`` and
+    ``..._MIN_LLR``, and for the held-out half, which checks them. Only the landmark
+    path is scored: a pair passes when some candidate of the work has that many
+    votes, a span the audio rule can judge and that mean LLR.
     """
+    from matcher.match import LandmarkCandidate, Matcher
 
-    name = "landmarks"
-    SPEEDS = (1.0, 1 / 0.98, 1 / 1.02)
-
-    def __init__(self, settings: Settings) -> None:
-        from bench.landmark_index import DEFAULT_MIN_VOTES, SortedLandmarkIndex
-
-        self.settings = settings
-        self.index = SortedLandmarkIndex()
-        self.min_votes = DEFAULT_MIN_VOTES
-        self.last: dict[str, float] = {}
-        self.offsets: dict[str, float] = {}
-        self.rule = (
-            f"peak-pair hashes, votes on one time offset (+-1 frame) >= {self.min_votes}, "
-            "the copy also queried at 1/0.98 and 1/1.02 of its speed; score = votes "
-            "(prototype: not in the pipeline)"
-        )
-
-    def register(self, work_id: str, path: Path) -> None:
-        from bench import landmarks
-
-        pcm = landmarks.decode(path, max_seconds=self.settings.audio_max_seconds, timeout_s=120)
-        marks = landmarks.landmarks(pcm)
-        self.index.add(work_id, marks.hashes, marks.frames)
-
-    def scores(self, data: bytes) -> dict[str, float]:
-        import tempfile
-
-        from bench import landmarks
-
-        self.last, self.offsets = {}, {}
-        with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-            f.write(data)
-            f.flush()
-            try:
-                pcm = landmarks.decode(
-                    Path(f.name), max_seconds=self.settings.audio_max_seconds, timeout_s=120
+    works, others = media.work_tracks(), media.distractor_tracks()
+    matcher = Matcher(settings)
+    durations = {}
+    for i, path in enumerate(works):
+        fp = _audio_of(path, settings)
+        assert fp is not None, f"cannot fingerprint the work {path}"
+        matcher.add(as_work(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp)))
+        durations[path] = fp.duration_s
+    queries: list[tuple[str, str | None, AudioPrint]] = []  # (half, true work, print)
+    by_name = {a.name: a for a in audio_alterations.ALTERATIONS}
+    kinds = {kind: by_name[f"5s {kind}"].apply for kind in ("voice", "plain")}
+    plan = [(f"t{i}", i, p, {"voice": 5}) for i, p in enumerate(works)]
+    plan += [(None, k, p, {"voice": 8, "plain": 8}) for k, p in enumerate(others)]
+    for truth, place, path, counts in plan:
+        half = "calibration" if place % 2 == 0 else "held-out"
+        if truth is None:
+            whole = _audio_of(path, settings)
+            if whole is None:
+                continue
+            durations[path] = whole.duration_s
+            queries.append((half, None, whole))
+        for kind, count in counts.items():
+            for r in range(count):
+                rng = np.random.default_rng([7000 + place, r, len(kind), 1 if truth else 2])
+                start = round(float(rng.uniform(0, max(0.0, durations[path] - 5.5))), 3)
+                clip = audio_alterations.Clip(start, 5.0)
+                data = _cached(
+                    cache,
+                    f"lmcal|{path}|{kind}|{r}|{start:.3f}|v1",
+                    partial(kinds[kind], path, clip, rng),
                 )
-            except Exception:
-                return {}
-        # The copy as served and at the speeds that undo a 2% speed change either way; each
-        # work keeps its best. Every work with a vote is kept, for the margins; accept()
-        # applies the threshold.
-        for factor in self.SPEEDS:
-            marks = landmarks.landmarks(landmarks.at_speed(pcm, factor))
-            for hit in self.index.query(marks.hashes, marks.frames, 1):
-                if hit.votes > self.last.get(hit.work_id, 0):
-                    self.last[hit.work_id] = float(hit.votes)
-                    # The offset in the work's frames; the query's frames are slower by factor.
-                    self.offsets[hit.work_id] = hit.offset * landmarks.FRAME_S
-        return self.last
+                fp = audio_print_of(data, settings)
+                if fp is not None:
+                    queries.append((half, truth, fp))
+        print(f"  landmark calibration: {place + 1} tracks", file=sys.stderr, end="\r")
+    scored = [
+        (half, truth, matcher.landmark_candidates(fp, min(_LANDMARK_GRID[0])))
+        for half, truth, fp in queries
+    ]
 
-    def accept(self, work_id: str, score: float) -> bool:
-        return score >= self.min_votes
+    def passes(c: LandmarkCandidate, votes: int, llr: float) -> bool:
+        return c.hit.votes >= votes and c.judgeable and c.llr >= llr
 
-
-class _Either:
-    """Tanba's Chromaprint tests or the landmarks: what the pipeline would do with both."""
-
-    name = "tanba+landmarks"
-
-    def __init__(self, tanba: TanbaAudio, marks: LandmarkAudio) -> None:
-        self.tanba, self.marks = tanba, marks
-        self.last: dict[str, float] = {}
-        self.offsets: dict[str, float] = {}
-        self.accepted: set[str] = set()
-        self.rule = "a match for either; score 1 if so, else 0; offset from Chromaprint first"
-
-    def scores_of(self, tanba_scores: dict[str, float]) -> None:
-        """Combine the last query's verdicts (call after both methods scored it)."""
-        marks = {w for w, v in self.marks.last.items() if self.marks.accept(w, v)}
-        self.accepted = self.tanba.accepted | marks
-        works = set(tanba_scores) | set(self.marks.last)
-        self.last = {w: float(w in self.accepted) for w in works}
-        self.offsets = {w: self.marks.offsets[w] for w in marks} | {
-            w: self.tanba.offsets[w] for w in self.tanba.accepted
-        }
-
-    def accept(self, work_id: str, score: float) -> bool:
-        return work_id in self.accepted
+    lines = [
+        f"LANDMARK PATH: {len(queries)} queries (5 voice-over 5 s clips per work; 8 voice-over,"
+        " 8 plain 5 s clips and the whole track per distractor track)",
+        "recall of voice-over clips / queries with a wrong work passing, per (votes, LLR):",
+    ]
+    for half in ("calibration", "held-out"):
+        mine = [(t, c) for h, t, c in scored if h == half]
+        copies = sum(t is not None for t, _ in mine)
+        lines.append(f"  {half} half: {copies} voice-over clips, {len(mine) - copies} distractors")
+        for votes in _LANDMARK_GRID[0]:
+            cells = []
+            for llr in _LANDMARK_GRID[1]:
+                found = sum(
+                    any(c.hit.work_id == t and passes(c, votes, llr) for c in cs)
+                    for t, cs in mine
+                    if t is not None
+                )
+                false = sum(
+                    any(c.hit.work_id != t and passes(c, votes, llr) for c in cs) for t, cs in mine
+                )
+                cells.append(f"LLR {llr:.1f}: {found / max(copies, 1):.3f}/{false}")
+            lines.append(f"    votes {votes:>2}  " + "  ".join(cells))
+    return "\n".join(lines) + "\n"
 
 
 def calibrate_audio(settings: Settings, cache: Path | None, out: Path) -> str:
@@ -485,20 +482,6 @@ def _offset_error(ref: np.ndarray, true_s: float, reported_s: float, length: int
     return float(np.min(np.abs(same - reported_s)))
 
 
-def _print_bytes(data: bytes, settings: Settings) -> AudioPrint | None:
-    import tempfile
-
-    from fingerprint.audio import audio_print
-
-    with tempfile.NamedTemporaryFile(suffix=".bin") as f:
-        f.write(data)
-        f.flush()
-        try:
-            return audio_print(Path(f.name), max_seconds=settings.audio_max_seconds, timeout_s=120)
-        except Exception:
-            return None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", action="store_true", help="run the image benchmark")
@@ -523,9 +506,17 @@ def main(argv: list[str] | None = None) -> int:
         metavar="JSON",
         help="measure the audio voice model on the calibration half and write it (then stop)",
     )
+    parser.add_argument(
+        "--calibrate-landmarks",
+        action="store_true",
+        help="print the landmark path's recall and false matches over a grid of its settings",
+    )
     args = parser.parse_args(argv)
     both = not (args.images or args.audio)
     settings = Settings.from_env()
+    if args.calibrate_landmarks:
+        print(calibrate_landmarks(settings, args.cache), end="")
+        return 0
     if args.calibrate_audio:
         print(calibrate_audio(settings, args.cache, args.calibrate_audio), end="")
         return 0

@@ -92,10 +92,12 @@ class Table:
                 else self.rows[row]
             )
             n = tallies[self.methods[0]].queries
-            line = f"{row:<18}{n:>6}"
+            line = f"{row:<18}{n:>6}" if len(row) <= 18 else f"{row}\n{'':<18}{n:>6}"
             for m in self.methods:
                 t = tallies[m]
-                recall = f"{t.found / t.queries:.3f}" if t.queries and row != "distractors" else "-"
+                recall = (
+                    f"{t.found / t.queries:.3f}" if t.queries and "distractors" not in row else "-"
+                )
                 line += (
                     f" | {'':<18} {recall:>6} {t.false_matches:>5} "
                     f"{_fmt(t.weakest_true):>7} {_fmt(t.strongest_false):>9}"

@@ -8,13 +8,15 @@ Usage: ``python -m bench.speed [--sizes 10000,100000,1000000] [--files N]``
   hashes agree: the same pHash algorithm on the same pixels must give the same
   bits; Tanba decodes JPEG at reduced size, so its whole-image hash is also
   compared with the naive one as a Hamming distance;
-- audio fingerprinting time against the ``fpcalc -raw`` command on the same files;
+- audio fingerprinting time against the ``fpcalc -raw`` command on the same files
+  (Tanba's time includes the spectral-peak landmarks, which fpcalc does not make);
 - image index queries per second at each size of registered 64-bit hashes
   (uniformly random, as real collections are too small), multi-index hashing
   against faiss ``IndexBinaryFlat`` (a brute-force scan), the memory each
   holds, and whether both return exactly the same hits within the radius;
 - audio excerpt queries per second against 1,000 registered tracks derived from
-  real fingerprints, the inverted index against the linear scan.
+  real fingerprints, the inverted index against the linear scan; and the landmark
+  index's candidate search at the same size, its sorted table against the linear one.
 
 All single-threaded where the library allows it (``faiss.omp_set_num_threads(1)``):
 the figures compare algorithms, not core counts.
@@ -43,8 +45,10 @@ from bench import media
 from bench.image_alterations import jpeg, web
 from fingerprint.audio import audio_print
 from fingerprint.image import coefficients, image_print, phash
+from fingerprint.landmarks import Landmarks
 from matcher.audio_index import InvertedAudioIndex
 from matcher.index import LinearAudioIndex
+from matcher.landmark_index import LinearLandmarkIndex, SortedLandmarkIndex
 from matcher.match import audio_rule
 from matcher.mih_index import MultiIndexImageIndex
 from tanba.schemas.common import ImageHash
@@ -277,6 +281,72 @@ def audio_index(tracks: int, queries: int, settings: Settings) -> str:
     )
 
 
+def landmark_index(tracks: int, queries: int, settings: Settings) -> str:
+    """Landmark candidates per second at ``tracks`` works, against the linear reference."""
+    rng = np.random.default_rng(11)
+    real = [
+        Landmarks.unpack(audio_print(t, max_seconds=900, timeout_s=120).landmarks_b64)
+        for t in media.work_tracks()
+    ]
+    # Derived works: a real track's landmarks with every hash XOR a random word per work,
+    # so each keeps real timing and hash statistics but none matches another.
+    derived = {}
+    for k in range(tracks):
+        marks = real[k % len(real)]
+        word = np.uint32(rng.integers(0, 1 << 25))
+        derived[f"t{k}"] = Landmarks(marks.hashes ^ word, marks.frames)
+    fast, linear = SortedLandmarkIndex(), LinearLandmarkIndex()
+    for work_id, marks in derived.items():
+        fast.add(work_id, marks)
+        linear.add(work_id, marks)
+    count = sum(len(m.hashes) for m in derived.values())
+    started = time.perf_counter()
+    fast.query(Landmarks(np.zeros(1, np.uint32), np.zeros(1, np.uint32)), 1)  # builds the table
+    build = time.perf_counter() - started
+    asked = []
+    for _ in range(queries):
+        work_id = f"t{int(rng.integers(tracks))}"
+        marks = derived[work_id]
+        start = int(rng.integers(0, max(1, int(marks.frames[-1]) - 313)))
+        # A 5 s excerpt under a voice keeps about a tenth of its landmarks (measured: 20-300
+        # votes of about 1,400 query landmarks); the rest are the voice's own.
+        inside = (marks.frames >= start) & (marks.frames < start + 313)
+        keep = inside & (rng.random(len(marks.hashes)) < 0.1)
+        noise = int(inside.sum())
+        hashes = np.concatenate([marks.hashes[keep], rng.integers(0, 1 << 25, noise, np.uint32)])
+        frames = np.concatenate(
+            [marks.frames[keep] - start, rng.integers(0, 313, noise).astype(np.uint32)]
+        )
+        order = np.argsort(frames, kind="stable")
+        asked.append((work_id, Landmarks(hashes[order], frames[order])))
+    minimum = settings.audio_landmark_min_votes
+    started = time.perf_counter()
+    found = sum(
+        bool(hits) and hits[0].work_id == w for w, q in asked for hits in (fast.query(q, minimum),)
+    )
+    fast_s = time.perf_counter() - started
+    few = asked[: max(3, queries // 20)]
+    started = time.perf_counter()
+    for _, q in few:
+        linear.query(q, minimum)
+    linear_s = time.perf_counter() - started
+    whole = derived["t0"]
+    started = time.perf_counter()
+    fast.query(Landmarks(whole.hashes ^ np.uint32(1 << 24), whole.frames), minimum)
+    whole_s = time.perf_counter() - started
+    table_mib = count * 12 / 2**20
+    return (
+        f"LANDMARK INDEX: {tracks} tracks ({count:,} landmarks, derived from {len(real)} real "
+        f"tracks; table {table_mib:.0f} MiB), 5 s excerpts keeping a tenth of their landmarks\n"
+        f"  sorted table    {_rate(len(asked), fast_s)}  (built in {build:.1f} s; "
+        f"{found}/{len(asked)} found as the first candidate)\n"
+        f"  linear search   {_rate(len(few), linear_s)}  ({len(few)} queries)   "
+        f"{(len(asked) / fast_s) / (len(few) / linear_s):.0f}× faster\n"
+        f"  a whole unrelated track of {len(whole.hashes):,} landmarks as the query: "
+        f"{1000 * whole_s:.0f} ms\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
@@ -291,6 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     print(image_index(sizes, settings.image_max_distance, args.queries), flush=True)
     print(audio_index(1000, 200, settings), flush=True)
+    print(landmark_index(1000, 200, settings), flush=True)
     return 0
 
 
