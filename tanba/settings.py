@@ -137,14 +137,15 @@ class Settings:
         "TANBA_AUDIO_LANDMARK_MIN_VOTES",
         "Audio match, landmark path (short excerpts under a voice): fewest peak-pair hash hits "
         "on one time offset within about 10 s of the copy for a work to be a candidate, which "
-        "Chromaprint then verifies; 0 turns the path off (calibrated by make bench-quality).",
+        "Chromaprint then verifies; 0 turns the path off (chosen with python -m bench.quality "
+        "--calibrate-landmarks).",
     )
     audio_landmark_min_llr: float = setting(
         2.0,
         "TANBA_AUDIO_LANDMARK_MIN_LLR",
         "Audio match, landmark path: least mean log-likelihood ratio per item of the "
         "Chromaprint items over a candidate's aligned span (at least TANBA_AUDIO_MIN_ITEMS "
-        "items) for it to match.",
+        "items, 40% of them moving) for it to match (chosen with --calibrate-landmarks too).",
     )
     audio_llr_min_items: int = setting(
         32,
