@@ -11,9 +11,17 @@ it by more than ``_DIFF`` grey levels; a block is where at least ``_DENSE`` of
 a neighbourhood differs (text is sparse, a photo is dense). Boxes are refined
 by dropping edge rows and columns that are mostly background, and kept when
 they are large enough to hash and not the whole image.
+
+This runs on every crawled image, so each step is a few whole-array
+operations: the ring is judged from a histogram of its grey levels, the masks
+stay integer (whole grey levels make "differs by more than ``_DIFF``" two
+comparisons; neighbourhood counts are sums of shifted masks), and a block too
+small to become a box even at its most grown is dropped before any refining.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from scipy import ndimage
@@ -26,119 +34,188 @@ _MIN_SIDE = 0.18  # share of the image's side a box needs
 _MIN_AREA = 0.05  # share of the image's area a box needs
 _WHOLE = 0.97  # a box this close to the whole image is the image itself
 _MAX_BOXES = 3
+_MAX_BLOCKS = 64  # blocks refined at most, in label order (a page of text has hundreds)
+_CROSS = ndimage.generate_binary_structure(2, 1)  # blocks join along edges, not corners
+
+Box = tuple[int, int, int, int]  # left, top, right, bottom
 
 
-def content_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
-    """Up to three (left, top, right, bottom) boxes of content on a uniform background, largest first."""
+def content_boxes(grey: np.ndarray) -> list[Box]:
+    """Up to three (left, top, right, bottom) boxes of content on a uniform background, largest first.
+
+    ``grey`` is a uint8 greyscale array (rows × columns).
+    """
+    if grey.dtype != np.uint8:
+        raise TypeError(f"content_boxes takes uint8 grey levels, not {grey.dtype}")
     height, width = grey.shape
     if min(height, width) < 16:
         return []
-    pixels = grey.astype(np.float32)
-    ring = np.concatenate(
-        [
-            pixels[:_RING].ravel(),
-            pixels[-_RING:].ravel(),
-            pixels[:, :_RING].ravel(),
-            pixels[:, -_RING:].ravel(),
-        ]
-    )
-    background = float(np.median(ring))
-    if np.mean(np.abs(ring - background) <= _DIFF) < _RING_UNIFORM:
+    background = _background(grey)
+    if background is None:
         return []
-    differs = np.abs(pixels - background) > _DIFF
+    differs = _differing(grey, background)
     # Blocks are found on every second pixel (a quarter of the work); their edges are
     # then settled on every pixel, so the boxes keep the full resolution.
     step = 2 if min(height, width) >= 64 else 1
     coarse = np.ascontiguousarray(differs[::step, ::step])
     size = max(3, round(0.04 * min(coarse.shape)))
-    density = ndimage.uniform_filter(coarse.astype(np.float32), size=size, mode="constant")
-    labels, _ = ndimage.label(density >= _DENSE)
+    dense = _dense(coarse, size)
+    coarse_grow = max(1, round(0.02 * min(coarse.shape)))
     boxes = []
-    coarse_counts, fine_counts = _EdgeCounts(coarse), _EdgeSlices(differs)
-    for found in ndimage.find_objects(labels)[:64]:
-        if found is None:
+    for block in _blocks(dense):
+        # Refining only shrinks a box after growing it: a block still too small at
+        # its most grown (both growths) cannot become a box, and most blocks are.
+        reach = _grown(_scaled(_grown(block, coarse_grow, coarse.shape), step), step, grey.shape)
+        if not _large_enough(reach, width, height):
             continue
-        rows, cols = found
-        box = _refine(coarse_counts, cols.start, rows.start, cols.stop, rows.stop, grow=None)
+        box = _refine(coarse, block, coarse_grow)
         if box is None:
             continue
-        left, top, right, bottom = (v * step for v in box)
-        box = _refine(fine_counts, left, top, right, bottom, grow=step)
-        if box is None:
+        box = _refine(differs, _scaled(box, step), step)
+        if box is None or not _large_enough(box, width, height):
             continue
         left, top, right, bottom = box
-        w, h = right - left, bottom - top
-        if w < _MIN_SIDE * width or h < _MIN_SIDE * height or w * h < _MIN_AREA * width * height:
-            continue
-        if w >= _WHOLE * width and h >= _WHOLE * height:
+        if right - left >= _WHOLE * width and bottom - top >= _WHOLE * height:
             continue
         boxes.append(box)
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
     return boxes[:_MAX_BOXES]
 
 
-class _EdgeCounts:
-    """Cumulative counts of differing pixels down each column and along each row.
+def _blocks(dense: np.ndarray) -> list[Box]:
+    """The bounding boxes of the first ``_MAX_BLOCKS`` connected blocks of the mask, in label
+    order (the order in which a raster scan meets each block).
 
-    Computed once per image, so the count on any stretch of a row or column is
-    one subtraction, whatever the number of boxes refined.
+    Labelled within the rows and columns that hold a dense cell: a quarter less
+    to scan on a typical page, and cutting away empty margins changes neither
+    the blocks nor their order.
     """
-
-    def __init__(self, differs: np.ndarray) -> None:
-        height, width = differs.shape
-        self.height, self.width = height, width
-        self.down = np.zeros((height + 1, width), np.int32)
-        np.cumsum(differs, axis=0, out=self.down[1:])
-        self.along = np.zeros((height, width + 1), np.int32)
-        np.cumsum(differs, axis=1, out=self.along[:, 1:])
-
-    def column(self, x: int, top: int, bottom: int) -> float:
-        return float(self.down[bottom, x] - self.down[top, x]) / (bottom - top)
-
-    def row(self, y: int, left: int, right: int) -> float:
-        return float(self.along[y, right] - self.along[y, left]) / (right - left)
+    rows, columns = np.flatnonzero(dense.any(axis=1)), np.flatnonzero(dense.any(axis=0))
+    if not len(rows):
+        return []
+    top, left = int(rows[0]), int(columns[0])
+    inner = dense[top : rows[-1] + 1, left : columns[-1] + 1]
+    labels, _ = ndimage.label(inner, structure=_CROSS)
+    return [
+        (found[1].start + left, found[0].start + top, found[1].stop + left, found[0].stop + top)
+        for found in ndimage.find_objects(labels, max_label=_MAX_BLOCKS)
+        if found is not None
+    ]
 
 
-class _EdgeSlices:
-    """The same answers as :class:`_EdgeCounts` read straight off the mask: for a few reads."""
+def _background(grey: np.ndarray) -> float | None:
+    """The median grey level of the outer ring, or None when too little of the ring is near it.
 
-    def __init__(self, differs: np.ndarray) -> None:
-        self.differs = differs
-        self.height, self.width = differs.shape
+    The ring is a few thousand pixels of 256 levels: their histogram gives the median
+    (``np.median``'s, the mean of the two middle values) and the share near it at once.
+    """
+    ring = np.concatenate(
+        [
+            grey[:_RING].ravel(),
+            grey[-_RING:].ravel(),
+            grey[:, :_RING].ravel(),
+            grey[:, -_RING:].ravel(),
+        ]
+    )
+    below = np.bincount(ring, minlength=256).cumsum()  # below[v]: ring pixels at v or darker
+    count = len(ring)
+    middle = np.searchsorted(below, [(count - 1) // 2, count // 2], side="right")
+    background = float(middle.sum()) / 2
+    low, high = _near(background)
+    near = int(below[high]) - (int(below[low - 1]) if low > 0 else 0)
+    return background if near / count >= _RING_UNIFORM else None
 
-    def column(self, x: int, top: int, bottom: int) -> float:
-        return float(np.count_nonzero(self.differs[top:bottom, x])) / (bottom - top)
 
-    def row(self, y: int, left: int, right: int) -> float:
-        return float(np.count_nonzero(self.differs[y, left:right])) / (right - left)
+def _near(background: float) -> tuple[int, int]:
+    """The whole grey levels within ``_DIFF`` of the background, as an inclusive range in 0..255."""
+    return max(0, math.ceil(background - _DIFF)), min(255, math.floor(background + _DIFF))
 
 
-def _refine(
-    counts: _EdgeCounts | _EdgeSlices,
-    left: int,
-    top: int,
-    right: int,
-    bottom: int,
-    *,
-    grow: int | None,
-) -> tuple[int, int, int, int] | None:
+def _differing(grey: np.ndarray, background: float) -> np.ndarray:
+    """Where a pixel is more than ``_DIFF`` grey levels from the background."""
+    low, high = _near(background)
+    return (grey < low) | (grey > high)
+
+
+def _dense(mask: np.ndarray, size: int) -> np.ndarray:
+    """Where at least ``_DENSE`` of the size × size window around a cell is set.
+
+    The share is ``scipy.ndimage.uniform_filter``'s float mean (zeros outside).
+    Whole counts give the same answer several times faster, except for a window
+    holding exactly ``_DENSE`` (sizes that are multiples of 10): the float mean
+    lands on either side of the threshold then, so those sizes keep the filter,
+    and the boxes, hence the prints already indexed, do not change.
+    """
+    needed = _DENSE * size * size
+    if abs(needed - round(needed)) < 1e-6:
+        return ndimage.uniform_filter(mask.astype(np.float32), size=size, mode="constant") >= _DENSE
+    return _window_counts(mask, size) >= math.ceil(needed)
+
+
+def _window_counts(mask: np.ndarray, size: int) -> np.ndarray:
+    """How many set cells each size × size window holds, zeros outside the mask.
+
+    The window of cell (y, x) starts ``size // 2`` cells before it on each axis, as
+    ``scipy.ndimage.uniform_filter`` places it.
+    """
+    height, width = mask.shape
+    before = size // 2
+    padded = np.zeros((height + size - 1, width + size - 1), np.uint16 if size < 256 else np.uint32)
+    padded[before : before + height, before : before + width] = mask
+    # One axis after the other, each a few whole-array additions (size is small).
+    columns = padded[:height].copy()
+    for shift in range(1, size):
+        columns += padded[shift : shift + height]
+    counts = columns[:, :width].copy()
+    for shift in range(1, size):
+        counts += columns[:, shift : shift + width]
+    return counts
+
+
+def _grown(box: Box, grow: int, shape: tuple[int, ...]) -> Box:
+    """The box widened by ``grow`` on each side, within an array of this shape."""
+    left, top, right, bottom = box
+    height, width = shape
+    return (
+        max(0, left - grow),
+        max(0, top - grow),
+        min(width, right + grow),
+        min(height, bottom + grow),
+    )
+
+
+def _scaled(box: Box, step: int) -> Box:
+    return box[0] * step, box[1] * step, box[2] * step, box[3] * step
+
+
+def _large_enough(box: Box, width: int, height: int) -> bool:
+    w, h = box[2] - box[0], box[3] - box[1]
+    return (
+        w >= _MIN_SIDE * width and h >= _MIN_SIDE * height and w * h >= _MIN_AREA * width * height
+    )
+
+
+def _refine(differs: np.ndarray, box: Box, grow: int) -> Box | None:
     """Grow the box, then shrink it while an edge row or column is mostly background.
 
     A mostly-background edge is a text line's fringe or the blur of the density
-    filter. ``grow`` is in pixels; None grows by 2% of the side, about the blur.
+    filter. Edges are tried in a fixed order (left, right, top, bottom), one
+    step at a time, as each step changes the others' shares. Each share is
+    counted on the mask's slice: only blocks that may become boxes get here, and
+    a refined box takes a few dozen steps, fewer than a table of running counts
+    for the whole mask would need to pay off. Measuring a run of lines at once
+    with array operations was slower still: most runs are one or two lines.
     """
-    if grow is None:
-        grow = max(1, round(0.02 * min(counts.height, counts.width)))
-    left, top = max(0, left - grow), max(0, top - grow)
-    right, bottom = min(counts.width, right + grow), min(counts.height, bottom + grow)
+    left, top, right, bottom = _grown(box, grow, differs.shape)
     while right - left > 2 and bottom - top > 2:
-        if counts.column(left, top, bottom) < 0.5:
+        rows, columns = bottom - top, right - left
+        if 2 * np.count_nonzero(differs[top:bottom, left]) < rows:
             left += 1
-        elif counts.column(right - 1, top, bottom) < 0.5:
+        elif 2 * np.count_nonzero(differs[top:bottom, right - 1]) < rows:
             right -= 1
-        elif counts.row(top, left, right) < 0.5:
+        elif 2 * np.count_nonzero(differs[top, left:right]) < columns:
             top += 1
-        elif counts.row(bottom - 1, left, right) < 0.5:
+        elif 2 * np.count_nonzero(differs[bottom - 1, left:right]) < columns:
             bottom -= 1
         else:
             return left, top, right, bottom

@@ -12,7 +12,29 @@ from PIL import Image
 
 from fingerprint.compute import fingerprint_file
 from fingerprint.exceptions import Unfingerprintable
-from fingerprint.image import QUERY, REFERENCE, coefficients, descriptors, image_print, phash
+from fingerprint.image import (
+    _WHITEN,
+    DESCRIPTOR,
+    QUERY,
+    REFERENCE,
+    Windows,
+    _descriptors,
+    _halved,
+    _lanczos_rows,
+    _may_be_multi_picture,
+    _phashes,
+    _plain_jpeg_size,
+    _resampling,
+    _std,
+    _turbo_grey,
+    coefficients,
+    decode,
+    descriptors,
+    image_print,
+    phash,
+    query_windows,
+    to_print,
+)
 from tanba.demo.media import web_jpeg
 from tanba.schemas.common import ImagePrint
 from tanba.settings import Settings
@@ -82,7 +104,9 @@ def test_unrelated_photos_stay_over_the_default_radius(
 def test_the_mirror_window_of_a_mirrored_copy_is_the_reference(photos: list[Path]) -> None:
     reference = _hashes(photos[0].read_bytes(), REFERENCE)["full"]
     mirrored = io.BytesIO()
-    Image.open(photos[0]).convert("RGB").transpose(Image.FLIP_LEFT_RIGHT).save(mirrored, "JPEG")
+    Image.open(photos[0]).convert("RGB").transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(
+        mirrored, "JPEG"
+    )
     assert _distance(reference, _hashes(mirrored.getvalue())["mirror"]) <= 4
 
 
@@ -135,3 +159,118 @@ def test_html_served_as_an_image_is_named_as_html(tmp_path: Path, settings: Sett
     page.write_bytes(b"<!DOCTYPE html><html><body>Not found</body></html>")
     with pytest.raises(Unfingerprintable, match="HTML page served as image/jpeg"):
         fingerprint_file(page, "x" * 64, settings, claimed_type="image/jpeg")
+
+
+# --- Decoding through TurboJPEG gives Pillow's pixels -----------------------------------
+
+
+def _pillow_grey(data: bytes, side: int) -> np.ndarray:
+    """The decoding as Pillow alone does it: draft to grey at reduced size, then reduce."""
+    image = Image.open(io.BytesIO(data))
+    scale = side / max(image.size)
+    image.draft("L", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    grey = image.convert("L")
+    factor = max(grey.size) // side
+    return np.asarray(grey.reduce(factor) if factor >= 2 else grey)
+
+
+def _jpeg(image: Image.Image, **options: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", **options)
+    return out.getvalue()
+
+
+def test_turbojpeg_decodes_the_pixels_pillow_decodes(photos: list[Path]) -> None:
+    with Image.open(photos[2]) as im:
+        photo = im.convert("RGB")
+    cases = [web_jpeg(p) for p in photos[:3]]
+    cases += [
+        _jpeg(photo.convert("L")),  # a grey JPEG
+        _jpeg(photo, progressive=True),
+        _jpeg(photo.resize((200, 150))),  # smaller than the working size: full scale
+        _jpeg(photo.resize((4200, 300))),  # 1/8 scale is still twice the side: then reduced
+    ]
+    for data in cases:
+        size = _plain_jpeg_size(data)
+        assert size is not None
+        for side in (256, 512):
+            turbo = _turbo_grey(data, *size, side)
+            assert turbo is not None and np.array_equal(turbo, _pillow_grey(data, side))
+            assert np.array_equal(decode(data, MAX, side)[0], turbo)
+
+
+def test_jpegs_turbojpeg_does_not_take_go_through_pillow(photos: list[Path]) -> None:
+    with Image.open(photos[0]) as im:
+        photo = im.convert("RGB").resize((400, 300))
+    cmyk = _jpeg(photo.convert("CMYK"))
+    multi = io.BytesIO()  # a multi-picture file: Pillow opens it as "MPO", in full
+    photo.save(multi, "MPO", save_all=True, append_images=[photo.rotate(90)])
+    assert Image.open(multi).format == "MPO"
+    assert _plain_jpeg_size(cmyk) is None and _plain_jpeg_size(multi.getvalue()) is None
+    assert not _may_be_multi_picture(_jpeg(photo)) and _may_be_multi_picture(b"\xff\xd8\x00" * 4)
+    grey, width, height = decode(cmyk, MAX, 256)
+    assert (width, height) == (400, 300) and np.array_equal(grey, _pillow_grey(cmyk, 256))
+    grey, width, height = decode(multi.getvalue(), MAX, 256)
+    assert (width, height) == (400, 300)
+    assert np.array_equal(grey, np.asarray(Image.open(multi).convert("L")))
+
+
+def test_a_jpeg_over_the_pixel_cap_is_refused_from_its_header() -> None:
+    data = _jpeg(Image.new("L", (3000, 2000), 90))
+    with pytest.raises(Unfingerprintable, match="3000x2000 pixels exceeds the cap"):
+        image_print(data, max_pixels=1_000_000)
+
+
+# --- The window arithmetic -------------------------------------------------------------
+
+
+def test_halving_is_pillows_reduce() -> None:
+    rng = np.random.default_rng(5)
+    for height, width in ((2, 2), (8, 6), (7, 6), (6, 9), (33, 47), (200, 320)):
+        grey = rng.integers(0, 256, (height, width), dtype=np.uint8)
+        expected = np.asarray(Image.fromarray(grey).reduce(2), dtype=np.float32)
+        assert np.array_equal(_halved(grey), expected)
+
+
+def test_the_resampling_matrix_is_the_area_average_then_lanczos() -> None:
+    lanczos = _lanczos_rows(64, 2.0)
+    for length in (65, 100, 127, 128, 200, 320, 511, 1000):
+        edges = np.linspace(0.0, length, 65)
+        pixel = np.arange(length)
+        covered = np.clip(edges[1:, None], pixel, pixel + 1) - np.clip(
+            edges[:-1, None], pixel, pixel + 1
+        )
+        full = (lanczos @ (covered / edges[1])).astype(np.float32)
+        np.testing.assert_array_max_ulp(_resampling(length), full, maxulp=1)
+
+
+def test_batched_statistics_are_numpys() -> None:
+    rng = np.random.default_rng(9)
+    rows = rng.normal(0, 50, (12, 64))
+    rows[3] = 0.0  # a row without energy keeps a zero descriptor
+    assert np.array_equal(_std(rows), rows.std(axis=1))
+    weights = np.uint64(1) << np.arange(63, -1, -1, dtype=np.uint64)
+    bits = (rows > np.median(rows, axis=1)[:, None]).astype(np.uint64)
+    assert _phashes(rows).tolist() == (bits * weights).sum(axis=1, dtype=np.uint64).tolist()
+    ac = rows[:, 1:] * _WHITEN
+    norms = np.linalg.norm(ac, axis=1, keepdims=True)
+    plain = np.divide(127 * ac, norms, out=np.zeros_like(ac), where=norms > 0)
+    assert np.array_equal(_descriptors(rows), np.round(plain).astype(np.int8))
+
+
+def test_query_windows_come_image_by_image_each_with_its_mirrors(photos: list[Path]) -> None:
+    with Image.open(photos[0]) as im:
+        photo = im.convert("L").resize((240, 160))
+    canvas = Image.new("L", (320, 300), 255)  # a letterbox: the photo is a content box
+    canvas.paste(photo, (40, 70))
+    names = query_windows(np.asarray(canvas)).variants
+    fixed = ["full", "crop:08-08-08-08", "crop:00-00-00-24", "crop:00-00-12-24"]
+    mirrors = ["mirror"] + [f"{w}-mirror" for w in fixed[1:]]
+    assert names == fixed + mirrors + ["box0", "box0-mirror"]
+
+
+def test_a_print_without_windows_is_empty_but_valid() -> None:
+    empty = to_print(10, 20, Windows.none())
+    assert empty.hashes == [] and empty.descriptors_b64 == "" and empty.descriptor == DESCRIPTOR
+    flat = _jpeg(Image.new("L", (300, 200), 128))
+    assert image_print(flat, max_pixels=MAX).hashes == []
