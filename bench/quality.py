@@ -26,6 +26,12 @@ tracks are queried whole (as a crawled file usually is) and as excerpts.
 
 from __future__ import annotations
 
+import os
+
+# One BLAS thread, as in the fingerprint sandbox: a few image prints differ with more.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import hashlib
 import json
