@@ -88,14 +88,17 @@ class AudioRule:
         """Whether a span is long enough, and enough of it moving, for any test to judge it."""
         return span >= self.min_items and moving >= MOVING_SHARE * span
 
-    def effective_ber(self, ber: float, llr: float, span: int) -> float:
+    def effective_ber(
+        self, ber: float, llr: float, span: int, llr_limit: float | None = None
+    ) -> float:
         """The BER on one scale for both tests: an LLR at the limit counts as a BER at its limit.
 
         ``min(ber, ber_limit * llr_limit / llr)``; the match score is ``1 - 2`` times it,
         so a stronger voice-robust match ranks higher, and every match scores at least
-        ``1 - 2 ber_limit(span)``.
+        ``1 - 2 ber_limit(span)``. ``llr_limit`` is the LLR test's own unless given
+        (the landmark path verifies against a lower one).
         """
-        limit = self.llr_limit(span)
+        limit = self.llr_limit(span) if llr_limit is None else llr_limit
         if llr <= 0 or math.isinf(limit):
             return ber
         return min(ber, self.ber_limit(span) * limit / llr)

@@ -179,7 +179,7 @@ class SortedLandmarkIndex(LandmarkIndex):
     work, so registering a work does not sort every other work's hashes again;
     the table is rebuilt when that list grows long or a settled work is removed.
     Memory: 12 bytes per landmark, about 200 KB per minute of music (``python -m
-    bench.speed``: 732 MiB for 1,000 tracks of about 4 minutes, sorted in 19 s).
+    bench.speed``: 732 MiB for 1,000 tracks of about 4 minutes, sorted in 11.5-19 s).
     """
 
     def __init__(self) -> None:

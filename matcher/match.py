@@ -107,39 +107,44 @@ class Matcher:
         rank every kind and every match scores at least ``1 - 2 ber_limit(span)``.
         """
         rule = audio_rule(self.settings)
-        items = audio.items()
         matches = {}
-        for hit in self.audio.query(items, rule):
+        for hit in self.audio.query(audio.items(), rule):
             effective = rule.effective_ber(hit.ber, hit.llr, hit.span)
-            detail = MatchDetail(
-                algorithm=audio.algorithm,
-                ber=round(hit.ber, 4),
-                offset_s=round(hit.work_offset * audio.item_s, 2),
-                query_offset_s=round(hit.query_offset * audio.item_s, 2),
-                duration_s=round(hit.span * audio.item_s, 2),
-            )
-            matches[hit.work_id] = Match(
-                self.works[hit.work_id], round(max(0.0, 1 - 2 * effective), 4), detail
+            alignment = Alignment(hit.ber, hit.work_offset, hit.query_offset, hit.span, hit.llr)
+            matches[hit.work_id] = self._audio_match(
+                hit.work_id, audio, alignment, effective, audio.algorithm
             )
         limit = self.settings.audio_landmark_min_llr
         for candidate in self.landmark_candidates(audio, self.settings.audio_landmark_min_votes):
-            work_id = candidate.hit.work_id
+            work_id, alignment = candidate.hit.work_id, candidate.alignment
             if work_id in matches or not candidate.judgeable or not candidate.llr >= limit:
                 continue
-            span, ber = candidate.alignment.span, candidate.alignment.ber
-            effective = min(ber, rule.ber_limit(span) * limit / candidate.llr)
-            detail = MatchDetail(
-                algorithm=f"{audio.landmarks}+{audio.algorithm}",
-                ber=round(ber, 4),
-                votes=candidate.hit.votes,
-                offset_s=round(candidate.alignment.work_offset * audio.item_s, 2),
-                query_offset_s=round(candidate.alignment.query_offset * audio.item_s, 2),
-                duration_s=round(span * audio.item_s, 2),
-            )
-            matches[work_id] = Match(
-                self.works[work_id], round(max(0.0, 1 - 2 * effective), 4), detail
+            effective = rule.effective_ber(alignment.ber, alignment.llr, alignment.span, limit)
+            algorithm = f"{audio.landmarks}+{audio.algorithm}"
+            matches[work_id] = self._audio_match(
+                work_id, audio, alignment, effective, algorithm, votes=candidate.hit.votes
             )
         return sorted(matches.values(), key=lambda m: (-m.score, m.work.work_id))
+
+    def _audio_match(
+        self,
+        work_id: str,
+        audio: AudioPrint,
+        alignment: Alignment,
+        effective_ber: float,
+        algorithm: str,
+        votes: int | None = None,
+    ) -> Match:
+        """A match scored 1 - 2 x the effective BER, its span in seconds for the report."""
+        detail = MatchDetail(
+            algorithm=algorithm,
+            ber=round(alignment.ber, 4),
+            votes=votes,
+            offset_s=round(alignment.work_offset * audio.item_s, 2),
+            query_offset_s=round(alignment.query_offset * audio.item_s, 2),
+            duration_s=round(alignment.span * audio.item_s, 2),
+        )
+        return Match(self.works[work_id], round(max(0.0, 1 - 2 * effective_ber), 4), detail)
 
     def landmark_candidates(self, audio: AudioPrint, min_votes: int) -> list[LandmarkCandidate]:
         """The landmark index's candidates for a copy, each aligned on Chromaprint's items.

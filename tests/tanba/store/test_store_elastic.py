@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from tanba.alerts import StatusChange
+from tanba.alerts import Alert, StatusChange
 from tanba.exceptions import TransientError
 from tanba.store import AlertQuery
 from tanba.store.elastic import ElasticAlertStore
@@ -131,26 +131,33 @@ def test_concurrent_writers_merge_instead_of_overwriting(
         assert (stored.first_seen, stored.last_seen) == (days[0], days[-1])
 
 
-def test_pages_beyond_the_result_window_walk_with_search_after(elastic_url: str) -> None:
+@pytest.fixture
+def small_window(elastic_url: str) -> Iterator[tuple[ElasticAlertStore, list[Alert]]]:
+    """A store whose result window is 5, holding 12 alerts seen on 12 days."""
     store = ElasticAlertStore(
         elastic_url, namespace=new_namespace("st"), max_result_window=5, refresh_interval=FAST
     )
+    alerts = [
+        make_alert(page=f"http://kino.example.kz/{i}", seen=f"2026-03-{i + 1:02d}T00:00:00.000Z")
+        for i in range(12)
+    ]
     try:
-        alerts = [
-            make_alert(
-                page=f"http://kino.example.kz/{i}", seen=f"2026-03-{i + 1:02d}T00:00:00.000Z"
-            )
-            for i in range(12)
-        ]
         store.upsert(alerts)
-        newest_first = [a.page_url for a in sorted(alerts, key=lambda a: a.last_seen, reverse=True)]
-        for offset, limit in ((0, 5), (3, 4), (6, 3), (10, 5), (12, 5)):
-            page = store.search(AlertQuery(offset=offset, limit=limit))
-            assert page.total == 12
-            assert [a.page_url for a in page.alerts] == newest_first[offset : offset + limit]
+        yield store, alerts
     finally:
         store.drop()
         store.close()
+
+
+def test_pages_beyond_the_result_window_walk_with_search_after(
+    small_window: tuple[ElasticAlertStore, list[Alert]],
+) -> None:
+    store, alerts = small_window
+    newest_first = [a.page_url for a in sorted(alerts, key=lambda a: a.last_seen, reverse=True)]
+    for offset, limit in ((0, 5), (3, 4), (6, 3), (10, 5), (12, 5)):
+        page = store.search(AlertQuery(offset=offset, limit=limit))
+        assert page.total == 12
+        assert [a.page_url for a in page.alerts] == newest_first[offset : offset + limit]
 
 
 def test_counts_by_status_work_and_target(es: ElasticAlertStore) -> None:
@@ -180,35 +187,22 @@ def test_an_unreachable_cluster_is_a_transient_error() -> None:
 
 
 def test_a_page_by_cursor_past_the_result_window_is_one_search_plus_one_probe(
-    elastic_url: str, monkeypatch: pytest.MonkeyPatch
+    small_window: tuple[ElasticAlertStore, list[Alert]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = ElasticAlertStore(
-        elastic_url, namespace=new_namespace("st"), max_result_window=5, refresh_interval=FAST
-    )
-    try:
-        alerts = [
-            make_alert(
-                page=f"http://kino.example.kz/{i}", seen=f"2026-03-{i + 1:02d}T00:00:00.000Z"
-            )
-            for i in range(12)
-        ]
-        store.upsert(alerts)
-        newest_first = [a.id for a in sorted(alerts, key=lambda a: a.last_seen, reverse=True)]
-        last = store.search(AlertQuery(limit=3, last=True))
-        before = store.search(AlertQuery(limit=3, before=last.prev_cursor))
-        searches: list[dict[str, object]] = []
-        real = store._es.search
+    store, alerts = small_window
+    newest_first = [a.id for a in sorted(alerts, key=lambda a: a.last_seen, reverse=True)]
+    last = store.search(AlertQuery(limit=3, last=True))
+    before = store.search(AlertQuery(limit=3, before=last.prev_cursor))
+    searches: list[dict[str, object]] = []
+    real = store._es.search
 
-        def counted(**kwargs: object) -> object:
-            searches.append(kwargs)
-            return real(**kwargs)  # type: ignore[arg-type]
+    def counted(**kwargs: object) -> object:
+        searches.append(kwargs)
+        return real(**kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(store._es, "search", counted)
-        deep = store.search(AlertQuery(limit=3, after=before.next_cursor))
-        assert [a.id for a in deep.alerts] == newest_first[9:]
-        assert len(searches) == 2  # the page, and a one-row probe for the previous page
-        assert all("from_" not in s and s["size"] in (4, 1) for s in searches)
-        assert searches[0]["search_after"] is not None
-    finally:
-        store.drop()
-        store.close()
+    monkeypatch.setattr(store._es, "search", counted)
+    deep = store.search(AlertQuery(limit=3, after=before.next_cursor))
+    assert [a.id for a in deep.alerts] == newest_first[9:]
+    assert len(searches) == 2  # the page, and a one-row probe for the previous page
+    assert all("from_" not in s and s["size"] in (4, 1) for s in searches)
+    assert searches[0]["search_after"] is not None
