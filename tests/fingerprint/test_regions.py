@@ -101,7 +101,7 @@ def _plain_content_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
     if np.mean(np.abs(ring - background) <= 12.0) < 0.6:
         return []
     differs = np.abs(pixels - background) > 12.0
-    step = 2 if min(height, width) >= 64 else 1
+    step = 2 if min(height, width) >= 64 and max(height, width) >= 240 else 1
     coarse = differs[::step, ::step]
     size = max(3, round(0.04 * min(coarse.shape)))
     density = ndimage.uniform_filter(coarse.astype(np.float32), size=size, mode="constant")
