@@ -108,7 +108,7 @@ def image_fingerprinting(files: int) -> str:
         f"  tanba image_print (query)      {_rate(len(paths), tanba_s)}   "
         f"{naive_s / tanba_s:.1f}× the naive rate; {windows / len(paths):.1f} windows per image\n"
         f"  same pHash on the same pixels: {same}/{len(paths)} hashes equal to imagehash's\n"
-        f"  tanba whole-image hash (JPEG decoded at 1/4-1/8 scale) vs naive: "
+        f"  tanba whole-image hash (JPEG decoded at a reduced DCT scale) vs naive: "
         f"{sum(d == 0 for d in distances)}/{len(distances)} equal, mean distance "
         f"{np.mean(distances):.2f} bits, max {max(distances)}\n"
     )
