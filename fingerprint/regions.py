@@ -58,9 +58,9 @@ def content_boxes(grey: np.ndarray) -> list[Box]:
     if background is None:
         return []
     differs = _differing(grey, background)
-    # Blocks are found on a grid of fewer than _FINE cells along the long side: every
-    # second pixel of a larger image (a quarter of the work). Their edges are then
-    # settled on every pixel, so the boxes keep the full resolution.
+    # Blocks are found on every pixel of an image under _FINE pixels on its long side,
+    # and on every second pixel of a larger one (a quarter of the work). Their edges
+    # are then settled on every pixel, so the boxes keep the full resolution.
     step = 2 if min(height, width) >= 64 and max(height, width) >= _FINE else 1
     coarse = differs if step == 1 else np.ascontiguousarray(differs[::step, ::step])
     size = max(3, round(0.04 * min(coarse.shape)))
