@@ -82,6 +82,17 @@ def _voice_over(track: Path, start_s: float, seconds: float) -> bytes:
     )
 
 
+def _sharing_indexes(matcher: Matcher, **changes: float) -> Matcher:
+    """A matcher with other settings over the same registered works and indexes."""
+    other = Matcher(
+        matcher.settings.with_(**changes),
+        audio_index=matcher.audio,
+        landmark_index=matcher.landmarks,
+    )
+    other.works = matcher.works
+    return other
+
+
 def test_a_voice_over_at_equal_loudness_is_found_by_the_llr_test(
     matcher: Matcher, tracks: list[Path], tmp_path: Path
 ) -> None:
@@ -97,11 +108,7 @@ def test_a_voice_over_at_equal_loudness_is_found_by_the_llr_test(
     assert detail.offset_s is not None and detail.query_offset_s is not None
     assert abs(detail.offset_s - detail.query_offset_s - 200) < 1.0
     # The same query under the BER test alone: nothing.
-    ber_only = Matcher(
-        matcher.settings.with_(audio_min_llr=0.0, audio_landmark_min_votes=0),
-        audio_index=matcher.audio,
-    )
-    ber_only.works = matcher.works
+    ber_only = _sharing_indexes(matcher, audio_min_llr=0.0, audio_landmark_min_votes=0)
     assert ber_only.match(query) == []
 
 
@@ -119,13 +126,7 @@ def test_a_five_second_voice_over_is_found_through_the_landmarks(
     assert detail.offset_s is not None and detail.query_offset_s is not None
     assert abs(detail.offset_s - detail.query_offset_s - 40) < 1.0
     # Without the landmark path the clip is too short for the LLR test: nothing.
-    off = Matcher(
-        matcher.settings.with_(audio_landmark_min_votes=0),
-        audio_index=matcher.audio,
-        landmark_index=matcher.landmarks,
-    )
-    off.works = matcher.works
-    assert off.match(query) == []
+    assert _sharing_indexes(matcher, audio_landmark_min_votes=0).match(query) == []
 
 
 def test_a_landmark_candidate_that_chromaprint_contradicts_is_no_match(
