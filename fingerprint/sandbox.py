@@ -84,9 +84,18 @@ _PR_SET_PDEATHSIG = 1
 class Sandbox:
     """A warm decoder child with a memory budget; see the module doc for the contract."""
 
-    def __init__(self, memory_budget: int, *, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        memory_budget: int,
+        *,
+        python: str = sys.executable,
+        module: str = "fingerprint.sandbox",
+    ) -> None:
+        """``module`` is the child's entry point (``python -m module``): this module's
+        :func:`main` unless a test wraps it with a decoder of its own."""
         self.memory_budget = memory_budget
         self.python = python
+        self.module = module
         self._process: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self._lock = threading.Lock()
@@ -187,7 +196,7 @@ class Sandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
         }
         command = [
-            self.python, "-m", "fingerprint.sandbox", "--memory-budget", str(self.memory_budget),
+            self.python, "-m", self.module, "--memory-budget", str(self.memory_budget),
         ]  # fmt: skip
         try:
             process = subprocess.Popen(

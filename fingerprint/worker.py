@@ -8,6 +8,7 @@ from typing import Any
 
 from fingerprint.compute import fingerprint_file
 from fingerprint.exceptions import Unfingerprintable
+from fingerprint.sandbox import Sandbox
 from tanba import topics
 from tanba.blobs import BlobStore
 from tanba.bus import Bus, Message, Record
@@ -30,8 +31,18 @@ class FingerprintStage(PublishingStage):
     group = topics.GROUP_FINGERPRINT
     topics = (topics.MEDIA,)
 
-    def __init__(self, settings: Settings, bus: Bus, blobs: BlobStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        blobs: BlobStore,
+        clock: Clock,
+        *,
+        sandbox: Sandbox | None = None,
+    ) -> None:
+        """``sandbox`` decodes the files; by default the process's shared one."""
         self.settings = settings
+        self.sandbox = sandbox
         self.bus = bus
         self.blobs = blobs
         self.clock = clock
@@ -67,7 +78,11 @@ class FingerprintStage(PublishingStage):
             return self._cache[sha256]
         try:
             result: Fingerprint | str = fingerprint_file(
-                self.blobs.path(sha256), sha256, self.settings, claimed_type=content_type
+                self.blobs.path(sha256),
+                sha256,
+                self.settings,
+                claimed_type=content_type,
+                sandbox=self.sandbox,
             )
         except Unfingerprintable as exc:
             result = str(exc)

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from fingerprint.compute import fingerprint_file
+from fingerprint.compute import fingerprint_file, memory_budget
+from fingerprint.sandbox import Sandbox
 from fingerprint.worker import FingerprintStage
 from tanba import topics
 from tanba.blobs import BlobStore
@@ -38,6 +39,8 @@ from tanba.worker import Worker, WorkerStats
 # The worker test runs with this pixel cap (below Pillow's own 178,956,970) and timeout.
 PIXEL_CAP = 170_000_000
 DECODE_TIMEOUT_S = 1.0
+# The decoder child of the worker test, in which an interlaced PNG never finishes decoding.
+STALLING_DECODER = "tests.reliability.stalling_decoder"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Adam7 passes: (x0, y0, dx, dy).
 _ADAM7 = (
@@ -341,13 +344,20 @@ def _discovered(blobs: BlobStore, name: str, data: bytes, content_type: str) -> 
     return Record("hostile.example.kz", encode(MediaDiscovered(occurrence=occurrence)))
 
 
-def run_through_worker(files: list[HostileFile], home: Path) -> WorkerRun:
+def run_through_worker(
+    files: list[HostileFile],
+    home: Path,
+    *,
+    decoder: str = "fingerprint.sandbox",
+    decode_timeout_s: float = DECODE_TIMEOUT_S,
+) -> WorkerRun:
     """Publish ``files`` with real photos between them; run the real stage until drained.
 
-    The settings are the defaults but for :data:`PIXEL_CAP` and :data:`DECODE_TIMEOUT_S`.
+    The settings are the defaults but for :data:`PIXEL_CAP` and ``decode_timeout_s``.
+    ``decoder`` is the sandbox child's module: the real one, or :data:`STALLING_DECODER`.
     """
     settings = Settings.from_env({}, home=home).with_(
-        image_max_pixels=PIXEL_CAP, decode_timeout_s=DECODE_TIMEOUT_S
+        image_max_pixels=PIXEL_CAP, decode_timeout_s=decode_timeout_s
     )
     bus = EmbeddedBus(settings.path("bus.sqlite3"))
     blobs = BlobStore(settings.home / "blobs")
@@ -365,7 +375,10 @@ def run_through_worker(files: list[HostileFile], home: Path) -> WorkerRun:
                 records.append(_discovered(blobs, name, photos[name], "image/jpeg"))
                 published.append(name)
     bus.publish(topics.MEDIA, records)
-    stage = FingerprintStage(settings, bus, blobs, FixedClock("2026-03-01T12:00:00Z"))
+    sandbox = Sandbox(memory_budget(settings), module=decoder)
+    stage = FingerprintStage(
+        settings, bus, blobs, FixedClock("2026-03-01T12:00:00Z"), sandbox=sandbox
+    )
     try:
         stats = Worker(stage, bus, settings).run(drained=lambda: True)
         reasons = {
@@ -378,5 +391,6 @@ def run_through_worker(files: list[HostileFile], home: Path) -> WorkerRun:
         }
         dead = sum(1 for _ in bus.replay(topics.DEAD_LETTER))
     finally:
+        sandbox.close()
         bus.close()
     return WorkerRun(stats, dead, reasons, prints, published, settings)
