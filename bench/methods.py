@@ -21,11 +21,13 @@ from PIL import Image
 
 from fingerprint.audio import audio_print
 from fingerprint.image import REFERENCE, image_print
+from matcher.audio_signal import audio_rule
 from matcher.index import best_alignment
-from matcher.match import Matcher, audio_rule
-from tanba.schemas.common import AUDIO, IMAGE, AudioPrint, Fingerprint
+from matcher.match import Matcher
+from tanba.schemas.common import AUDIO, IMAGE, Fingerprint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
+from tanba.signals.audio import AudioPrint
 
 MAX_PIXELS = 200_000_000
 

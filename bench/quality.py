@@ -54,12 +54,12 @@ from bench.methods import (
     PhashBaseline,
     TanbaAudio,
     TanbaImages,
-    as_work,
     audio_print_of,
 )
 from bench.report import Table
-from tanba.schemas.common import AUDIO, AudioPrint, Fingerprint
+from tanba.schemas.common import AUDIO, Fingerprint
 from tanba.settings import Settings
+from tanba.signals.audio import AudioPrint
 
 
 def _cached(cache: Path | None, key: str, make: Callable[[], bytes]) -> bytes:
@@ -337,15 +337,15 @@ def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:
     path is scored: a pair passes when some candidate of the work has that many
     votes, a span the audio rule can judge and that mean LLR.
     """
-    from matcher.match import LandmarkCandidate, Matcher
+    from matcher.audio_signal import AudioSignal, LandmarkCandidate
 
     works, others = media.work_tracks(), media.distractor_tracks()
-    matcher = Matcher(settings)
+    signal = AudioSignal(settings)
     durations = {}
     for i, path in enumerate(works):
         fp = _audio_of(path, settings)
         assert fp is not None, f"cannot fingerprint the work {path}"
-        matcher.add(as_work(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp)))
+        signal.add(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
         durations[path] = fp.duration_s
     queries: list[tuple[str, str | None, AudioPrint]] = []  # (half, true work, print)
     by_name = {a.name: a for a in audio_alterations.ALTERATIONS}
@@ -375,7 +375,7 @@ def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:
                     queries.append((half, truth, fp))
         print(f"  landmark calibration: {place + 1} tracks", file=sys.stderr, end="\r")
     scored = [
-        (half, truth, matcher.landmark_candidates(fp, min(_LANDMARK_GRID[0])))
+        (half, truth, signal.landmark_candidates(fp, min(_LANDMARK_GRID[0])))
         for half, truth, fp in queries
     ]
 

@@ -45,14 +45,14 @@ from bench import media
 from bench.image_alterations import jpeg, web
 from fingerprint.audio import audio_print
 from fingerprint.image import coefficients, image_print, phash
-from fingerprint.landmarks import Landmarks
 from matcher.audio_index import InvertedAudioIndex
+from matcher.audio_signal import audio_rule
 from matcher.index import LinearAudioIndex
 from matcher.landmark_index import LinearLandmarkIndex, SortedLandmarkIndex
-from matcher.match import audio_rule
 from matcher.mih_index import MultiIndexImageIndex
-from tanba.schemas.common import ImageHash
 from tanba.settings import Settings
+from tanba.signals.audio import Landmarks
+from tanba.signals.image import ImageHash
 
 MAX_PIXELS = 200_000_000
 

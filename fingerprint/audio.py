@@ -41,12 +41,10 @@ import numpy as np
 from fingerprint import landmarks
 from fingerprint.exceptions import Unfingerprintable
 from fingerprint.mp3 import is_truncated_mp3
-from tanba.schemas.common import AudioPrint
+from tanba.signals.audio import CHROMAPRINT, ITEM_S, AudioPrint
+from tanba.signals.audio import RATE as SAMPLE_RATE
 
-ALGORITHM = "chromaprint2-raw"  # Chromaprint's default algorithm (TEST2), raw items
-SAMPLE_RATE = 11025
-# Chromaprint hops 4096/3 samples (integer division) between items at 11025 Hz.
-ITEM_S = 1365 / SAMPLE_RATE
+ALGORITHM = CHROMAPRINT
 _MIN_SECONDS = 2.0
 # A file shorter than this share of its declared duration is called truncated.
 _TRUNCATED_SHARE = 0.9

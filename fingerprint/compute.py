@@ -26,8 +26,10 @@ from fingerprint.exceptions import Unfingerprintable
 from fingerprint.image import QUERY, REFERENCE
 from fingerprint.sandbox import Sandbox
 from fingerprint.sniff import sniff
-from tanba.schemas.common import AUDIO, IMAGE, AudioPrint, Fingerprint, ImagePrint
+from tanba.schemas.common import AUDIO, IMAGE, Fingerprint
 from tanba.settings import Settings
+from tanba.signals.audio import AudioPrint
+from tanba.signals.image import ImagePrint
 
 # Decoding an image of the largest allowed size: the pixels in RGBA, a grey copy and slack.
 _BYTES_PER_PIXEL = 8

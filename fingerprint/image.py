@@ -55,12 +55,8 @@ from scipy.fftpack import dct
 
 from fingerprint.exceptions import Unfingerprintable
 from fingerprint.regions import content_boxes
-from tanba.schemas.common import ImagePrint
+from tanba.signals.image import DESCRIPTOR, DESCRIPTOR_LENGTH, FULL, PHASH, ImagePrint
 
-# Algorithm ids are stable names: an index holds hashes of one algorithm only.
-PHASH = "phash64"
-DESCRIPTOR = "dct63-whitened-i8"
-FULL = "full"
 MIRROR = "mirror"
 # Which windows are hashed: a registered work's or a crawled copy's.
 REFERENCE = "reference"
@@ -111,7 +107,7 @@ class Windows:
 
     @staticmethod
     def none() -> Windows:
-        return Windows([], [], np.zeros((0, 63), np.int8))
+        return Windows([], [], np.zeros((0, DESCRIPTOR_LENGTH), np.int8))
 
 
 def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> ImagePrint:
@@ -145,14 +141,6 @@ def to_print(width: int, height: int, windows: Windows) -> ImagePrint:
             "descriptors_b64": base64.b64encode(windows.descriptors.tobytes()).decode(),
         }
     )
-
-
-def descriptors(image: ImagePrint) -> np.ndarray:
-    """The int8 descriptors of a print, one row per hash (empty rows for a print without them)."""
-    raw = base64.b64decode(image.descriptors_b64) if image.descriptors_b64 else b""
-    if len(raw) != 63 * len(image.hashes):
-        return np.zeros((len(image.hashes), 63), np.int8)
-    return np.frombuffer(raw, dtype=np.int8).reshape(-1, 63)
 
 
 def decode(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
@@ -319,14 +307,6 @@ def _descriptors(rows: np.ndarray) -> np.ndarray:
     scaled = 127 * ac  # stays zero where the norm is (all of its row is zero)
     np.divide(scaled, norms, out=scaled, where=norms > 0)
     return np.round(scaled).astype(np.int8)
-
-
-def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Cosine similarity of descriptor rows ``a`` (n×63) with one descriptor ``b`` (63)."""
-    a = np.atleast_2d(a).astype(np.float32)
-    b = b.astype(np.float32)
-    norms = np.linalg.norm(a, axis=1) * float(np.linalg.norm(b))
-    return np.divide(a @ b, norms, out=np.zeros(len(a), np.float32), where=norms > 0)
 
 
 Region = tuple[str, tuple[int, int, int, int] | None]  # a window's variant name and pixel box

@@ -12,30 +12,25 @@ hashes on one time offset where unrelated music gathers a handful. The matcher
 uses them to find candidates and has Chromaprint verify each
 (:mod:`matcher.landmark_index`).
 
-Contract: :func:`landmarks` of mono PCM at :data:`RATE` (the rate Chromaprint
+Contract: :func:`landmarks` of mono PCM at :data:`tanba.signals.audio.RATE` (the rate Chromaprint
 works at, so one decode feeds both) returns each pair's 32-bit hash and the
-frame (:data:`FRAME_S` s) of its first peak, in time order. The spectrogram is
+frame (:data:`tanba.signals.audio.FRAME_S` s) of its first peak, in time order. The spectrogram is
 taken in blocks, so a 15-minute track needs a few MB beyond its PCM, and the
 peaks' loudness floor (the median) follows the music through the track.
 """
 
 from __future__ import annotations
 
-import base64
-import zlib
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.fft
 
-# The algorithm id: prints of one id only are compared; a change of any constant below
-# that changes the hashes is a new id (and registered works are fingerprinted again).
-ALGORITHM = "peakpairs1"
-RATE = 11025
+from tanba.signals.audio import HOP, LANDMARKS, Landmarks
+
+# The algorithm id (tanba.signals.audio.LANDMARKS): a change of any constant below that
+# changes the hashes is a new id there (and registered works are fingerprinted again).
+ALGORITHM = LANDMARKS
 # 65 ms windows, 15.3 Hz per bin (720 = 2^4·3^2·5: a third faster to transform than 704).
 _FFT = 720
-HOP = 176  # 16 ms between frames
-FRAME_S = HOP / RATE
 _BINS = (3, 360)  # about 46 Hz to 5.5 kHz
 _NEIGHBOURHOOD = (21, 15)  # frames × bins a peak must dominate (0.34 s × 230 Hz)
 _FAN_OUT = 6  # pairs per anchor peak
@@ -45,29 +40,6 @@ _LOOKAHEAD = 40  # later peaks examined per anchor (in time order) to find its t
 # Frames per spectrogram block (about 16 s): a block's arrays stay in the CPU's cache,
 # which made the whole extraction a third faster than 65 s blocks (measured).
 _BLOCK = 1024
-
-
-@dataclass(frozen=True)
-class Landmarks:
-    """Peak-pair hashes (uint32) and the frame of each pair's anchor (uint32), in time order."""
-
-    hashes: np.ndarray
-    frames: np.ndarray
-
-    def pack(self) -> str:
-        """Base64 of the zlib-compressed hashes then frames (little-endian uint32)."""
-        raw = self.hashes.astype("<u4").tobytes() + self.frames.astype("<u4").tobytes()
-        # Level 1: 2.5 times smaller than raw, at less than half level 6's time (measured).
-        return base64.b64encode(zlib.compress(raw, 1)).decode()
-
-    @classmethod
-    def unpack(cls, packed: str) -> Landmarks:
-        """The inverse of :meth:`pack`; an empty string gives no landmarks."""
-        if not packed:
-            return cls(np.zeros(0, np.uint32), np.zeros(0, np.uint32))
-        raw = np.frombuffer(zlib.decompress(base64.b64decode(packed)), dtype="<u4")
-        half = len(raw) // 2
-        return cls(raw[:half].astype(np.uint32), raw[half:].astype(np.uint32))
 
 
 def peaks(pcm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

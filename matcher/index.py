@@ -18,7 +18,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from matcher.audio_score import AudioRule, ItemModel, aligned, default_model, moving_counts
-from tanba.schemas.common import ImageHash
+from tanba.signals.image import ImageHash
 
 
 @dataclass(frozen=True)

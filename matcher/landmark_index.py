@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fingerprint.landmarks import FRAME_S, Landmarks
+from tanba.signals.audio import FRAME_S, Landmarks
 
 WINDOW_FRAMES = round(10.0 / FRAME_S)
 # Best windows kept per work: a shared drum loop may outvote the copy's own window.

@@ -25,7 +25,7 @@ from itertools import combinations
 import numpy as np
 
 from matcher.index import ImageHit, ImageIndex, hamming, hits_per_variant
-from tanba.schemas.common import ImageHash
+from tanba.signals.image import ImageHash
 
 # Chunk widths in bits, low bits first. Five chunks of 12-13 bits: at radius 12 a
 # query probes 5 × 92 buckets of about 120 hashes each at a million hashes, long

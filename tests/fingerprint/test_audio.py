@@ -22,7 +22,7 @@ from fingerprint.mp3 import _frame_length, _skip_id3v2
 from fingerprint.sandbox import Sandbox
 from matcher.index import best_alignment
 from tanba.demo.media import audio_excerpt, audio_mp3
-from tanba.schemas.common import AudioPrint
+from tanba.signals.audio import AudioPrint
 
 
 def _print(path: Path):
@@ -71,7 +71,7 @@ def test_garbage_with_an_audio_signature_is_refused(payload: bytes, tmp_path: Pa
 
 
 def test_items_survive_the_event_encoding(tracks: list[Path]) -> None:
-    from tanba.schemas.common import AudioPrint
+    from tanba.signals.audio import AudioPrint
 
     fp = _print(tracks[0])
     again = AudioPrint.model_validate_json(fp.model_dump_json())

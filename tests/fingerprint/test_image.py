@@ -29,16 +29,14 @@ from fingerprint.image import (
     _turbo_grey,
     coefficients,
     decode,
-    descriptors,
     image_print,
     phash,
     query_windows,
-    similarity,
     to_print,
 )
 from tanba.demo.media import web_jpeg
-from tanba.schemas.common import ImagePrint
 from tanba.settings import Settings
+from tanba.signals.image import ImagePrint, similarity
 
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
 # (name: reference window count, whole-picture pHash, the crop window's pHash)
@@ -67,7 +65,7 @@ def test_golden_reference_windows(photos: list[Path], name: str, settings: Setti
     windows = {h.variant: h.value for h in fp.image.hashes}
     count, full, crop = GOLDEN[name]
     assert (len(windows), windows["full"], windows[GOLDEN_CROP]) == (count, full, crop)
-    assert len(descriptors(fp.image)) == count and fp.image.descriptor == "dct63-whitened-i8"
+    assert len(fp.image.descriptor_rows()) == count and fp.image.descriptor == "dct63-whitened-i8"
 
 
 def test_phash_is_imagehashs_on_the_same_pixels(photos: list[Path]) -> None:
@@ -114,8 +112,8 @@ def test_the_mirror_window_of_a_mirrored_copy_is_the_reference(photos: list[Path
 def test_descriptors_survive_the_event_encoding(photos: list[Path]) -> None:
     image = image_print(web_jpeg(photos[1]), max_pixels=MAX)
     again = ImagePrint.model_validate_json(image.model_dump_json())
-    assert np.array_equal(descriptors(again), descriptors(image))
-    assert descriptors(image).shape == (len(image.hashes), 63)
+    assert np.array_equal(again.descriptor_rows(), image.descriptor_rows())
+    assert image.descriptor_rows().shape == (len(image.hashes), 63)
 
 
 def test_a_transparent_image_is_laid_on_white() -> None:
@@ -291,5 +289,7 @@ def test_a_photo_inside_a_page_is_hashed_without_its_blended_edge(photos: list[P
     reference = image_print(photos[0].read_bytes(), max_pixels=MAX, variants=REFERENCE)
     boxes = [i for i, h in enumerate(query.hashes) if h.variant == "box0"]
     assert boxes, "the photo was not found inside the page"
-    best = max(similarity(descriptors(reference), row).max() for row in descriptors(query)[boxes])
+    best = max(
+        similarity(reference.descriptor_rows(), row).max() for row in query.descriptor_rows()[boxes]
+    )
     assert best >= 0.985

@@ -11,8 +11,8 @@ import pytest
 from scipy.ndimage import maximum_filter
 
 from fingerprint import landmarks
-from fingerprint.landmarks import RATE, Landmarks
 from matcher.landmark_index import LinearLandmarkIndex
+from tanba.signals.audio import FRAME_S, RATE, Landmarks
 
 
 def _synthetic(seconds: float) -> np.ndarray:
@@ -83,6 +83,6 @@ def test_an_excerpt_votes_for_its_track_and_offset_and_unrelated_music_does_not(
     excerpt = landmarks.landmarks(_pcm(tracks[0], start, 5.0))
     (hit,) = index.query(excerpt, 1)[:1]
     assert hit.votes >= 50
-    assert abs(hit.offset * landmarks.FRAME_S - start) < 0.1
+    assert abs(hit.offset * FRAME_S - start) < 0.1
     unrelated = landmarks.landmarks(_pcm(tracks[3], start, 5.0))
     assert max((h.votes for h in index.query(unrelated, 1)), default=0) < 12

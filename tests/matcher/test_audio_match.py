@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
 
 from fingerprint.audio import audio_print
-from fingerprint.landmarks import Landmarks
 from matcher.audio_score import AudioRule
+from matcher.audio_signal import AudioSignal
 from matcher.match import Matcher
 from tanba.demo.media import audio_excerpt
-from tanba.schemas.common import AUDIO, AudioPrint, Fingerprint
+from tanba.schemas.common import AUDIO, Fingerprint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
+from tanba.signals.audio import AudioPrint, Landmarks
 
 
 def _print(path: Path) -> AudioPrint:
@@ -84,11 +86,9 @@ def _voice_over(track: Path, start_s: float, seconds: float) -> bytes:
 
 def _sharing_indexes(matcher: Matcher, **changes: float) -> Matcher:
     """A matcher with other settings over the same registered works and indexes."""
-    other = Matcher(
-        matcher.settings.with_(**changes),
-        audio_index=matcher.audio,
-        landmark_index=matcher.landmarks,
-    )
+    settings = matcher.settings.with_(**changes)
+    shared = cast(AudioSignal, matcher.signals[AUDIO])
+    other = Matcher(settings, {AUDIO: AudioSignal(settings, shared.index, shared.landmarks)})
     other.works = matcher.works
     return other
 
@@ -137,7 +137,9 @@ def test_a_landmark_candidate_that_chromaprint_contradicts_is_no_match(
     chimera = other.model_copy(
         update={"landmarks": own.landmarks, "landmarks_b64": own.landmarks_b64}
     )
-    m = Matcher(Settings.from_env({}))
+    settings = Settings.from_env({})
+    signal = AudioSignal(settings)
+    m = Matcher(settings, {AUDIO: signal})
     for work_id, audio in (("chimera", chimera), ("t3", other)):
         m.add(
             Work(
@@ -152,7 +154,7 @@ def test_a_landmark_candidate_that_chromaprint_contradicts_is_no_match(
     clip = tmp_path / "clip.mp3"
     clip.write_bytes(audio_excerpt(tracks[1], start_s=40, seconds=5))
     query = _fingerprint(_print(clip))
-    marks = m.landmarks.query(Landmarks.unpack(query.audio.landmarks_b64), 12)  # type: ignore[union-attr]
+    marks = signal.landmarks.query(Landmarks.unpack(query.audio.landmarks_b64), 12)  # type: ignore[union-attr]
     assert [h.work_id for h in marks][:1] == ["chimera"]  # the landmarks point at it
     assert m.match(query) == []  # and Chromaprint says no
 

@@ -13,9 +13,10 @@ from PIL import Image, ImageOps
 from fingerprint.image import REFERENCE, image_print
 from matcher.match import Matcher
 from tanba.demo.media import web_jpeg
-from tanba.schemas.common import IMAGE, Fingerprint, ImageHash, ImagePrint
+from tanba.schemas.common import IMAGE, Fingerprint
 from tanba.schemas.works import Work
 from tanba.settings import Settings
+from tanba.signals.image import ImageHash, ImagePrint
 
 MAX = 10**9
 WORKS = 6

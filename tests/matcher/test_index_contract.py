@@ -11,7 +11,7 @@ from matcher.audio_index import InvertedAudioIndex
 from matcher.audio_score import MODEL_FILE, AudioRule
 from matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
 from matcher.mih_index import MultiIndexImageIndex
-from tanba.schemas.common import ImageHash
+from tanba.signals.image import ImageHash
 
 IMAGE_INDEXES = [LinearImageIndex, MultiIndexImageIndex]
 AUDIO_INDEXES = [LinearAudioIndex, InvertedAudioIndex]

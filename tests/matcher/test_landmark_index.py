@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fingerprint.landmarks import Landmarks
 from matcher.landmark_index import (
     PER_WORK,
     WINDOW_FRAMES,
@@ -14,6 +13,7 @@ from matcher.landmark_index import (
     SortedLandmarkIndex,
     vote,
 )
+from tanba.signals.audio import Landmarks
 
 INDEXES = [LinearLandmarkIndex, SortedLandmarkIndex]
 
