@@ -35,7 +35,7 @@ from console.targets import TargetStore
 from console.throttle import LoginThrottle
 from console.users import LANGUAGES, UserStore
 from tanba.app import App
-from tanba.exceptions import InputError, NotFound, TanbaError, TransientError
+from tanba.exceptions import InputError, NotFound, TanbaError, TransientError, Withheld
 from tanba.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -202,6 +202,8 @@ def create_app(
             status = exc.status_code
         elif isinstance(exc, NotFound):
             status = 404
+        elif isinstance(exc, Withheld):
+            status = 403
         elif isinstance(exc, InputError):
             status = 400
         elif isinstance(exc, TransientError):
