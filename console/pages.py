@@ -103,7 +103,7 @@ def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/alerts",
 ) -> Response:
-    """Start a session; failed logins are throttled per user name and address (console.throttle)."""
+    """Start a session; failed logins are throttled per user and address (console.throttle)."""
     address = request.client.host if request.client else ""
     try:
         c.throttle.check(username, address)
@@ -117,7 +117,7 @@ def login(
     if user is None:
         c.throttle.failed(username, address)
         return _login_form(request, c, next, "login.failed", status=401)
-    c.throttle.succeeded(user.username)
+    c.throttle.succeeded(user.username, address)
     session = c.sessions.start(user.username)
     response = _back(local_path(next, "/alerts"))
     response.set_cookie(
