@@ -39,8 +39,6 @@ from tanba.demo import media
 from tanba.works import WorkSpec, register
 from tests.console.conftest import PASSWORD
 
-SECRET_TITLE = "Owner B secret page"
-
 # Routes anyone may call without logging in, and why that is safe.
 PUBLIC: dict[tuple[str, str], str] = {
     ("/openapi.json", "GET"): "the API's schema: route and field names, no data",
@@ -61,8 +59,9 @@ MEDIA_ROUTES = {
     ("/alerts/{alert_id}", "GET"),
     ("/works/{work_id}", "GET"),
 }
-BINARY = ("image/jpeg", "image/png", "image/gif", "image/webp", "audio/", "application/octet")
-BINARY += ("application/zip",)
+# Files (SVG charts are text and checked as text).
+BINARY = ("image/jpeg", "image/png", "image/gif", "image/webp", "audio/", "application/")
+BINARY_TEXT = ("application/json",)
 
 
 def _value(name: str, schema: dict[str, Any], victim: dict[str, str]) -> Any:
@@ -292,7 +291,7 @@ def _leaks(world: World, call: Call, response: Any) -> list[str]:
     """What of the other party's data this answer carries (echoes of the request aside)."""
     kind = response.headers.get("content-type", "")
     found = []
-    if response.status_code < 300 and kind.startswith(BINARY):
+    if response.status_code < 300 and kind.startswith(BINARY) and not kind.startswith(BINARY_TEXT):
         found.append(f"a {kind} file")
     found += [f"file bytes of {len(f)}" for f in world.files if f[:2048] in response.content]
     text = response.content.decode("utf-8", "replace") + response.headers.get("location", "")
