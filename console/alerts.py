@@ -22,10 +22,10 @@ from urllib.parse import urlencode
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from console.exceptions import Forbidden, PageTooDeep
-from tanba.access import Principal
+from tanba.access import Principal, visible_alert
 from tanba.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
 from tanba.clock import Clock, iso
-from tanba.exceptions import InputError, NotFound
+from tanba.exceptions import InputError
 from tanba.store import AlertPage, AlertQuery, AlertStore
 from tanba.store.base import CountKey, TopCounts
 from tanba.store.exceptions import BadCursor
@@ -243,10 +243,7 @@ def _count_query(principal: Principal, filters: AlertFilters) -> AlertQuery:
 
 def visible(store: AlertStore, principal: Principal, alert_id: str) -> Alert:
     """The alert if ``principal`` may see it; NotFound otherwise (whether it exists or not)."""
-    alert = store.get(alert_id)
-    if alert is None or not principal.may_see(alert):
-        raise NotFound("no such alert, or not one you may see; go back to the alerts list")
-    return alert
+    return visible_alert(store, principal, alert_id)
 
 
 def next_statuses(principal: Principal, alert: Alert) -> tuple[str, ...]:

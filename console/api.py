@@ -8,13 +8,14 @@ and :mod:`console.works` for the rules.
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from console import alerts as alert_rules
+from console import organisations as org_rules
 from console import works as work_rules
 from console.alerts import MAX_OFFSET, AlertFilters
 from console.auth import Caller, caller, console_of, require
@@ -28,6 +29,7 @@ from console.users import User
 from console.web import Console
 from tanba.alerts import Alert
 from tanba.exceptions import NotFound
+from tanba.schemas.organisations import OrganisationPolicy
 from tanba.schemas.works import Licence, Work
 from tanba.store.base import CountKey
 
@@ -454,16 +456,24 @@ def edit_work(work_id: str, body: work_rules.WorkEdit, who: AnyUser, c: ConsoleD
     return WorkOut.of(work_rules.edit(c.app, who.principal, work_id, body))
 
 
-@router.get("/works/{work_id}/media", tags=["works"], response_class=FileResponse)
+WITHHELD: dict[int | str, dict[str, Any]] = {
+    403: {"description": "the owner withholds its reference files from agencies"}
+}
+
+
+@router.get(
+    "/works/{work_id}/media", tags=["works"], response_class=FileResponse, responses=WITHHELD
+)
 def work_media(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
-    work = work_rules.visible_work(c.app, who.principal, work_id)
-    return blob_response(c, work.sha256)
+    """The registered reference file, for those who may have it (tanba.access.Access.reference)."""
+    return blob_response(c, c.app.access.reference(who.principal, work_id).sha256)
 
 
-@router.get("/works/{work_id}/thumbnail", tags=["works"], response_class=FileResponse)
+@router.get(
+    "/works/{work_id}/thumbnail", tags=["works"], response_class=FileResponse, responses=WITHHELD
+)
 def work_thumbnail(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
-    work = work_rules.visible_work(c.app, who.principal, work_id)
-    return thumbnail_response(c, work.sha256)
+    return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256)
 
 
 @router.get("/jurisdictions", response_model=list[JurisdictionOut], tags=["works"])
@@ -472,6 +482,28 @@ def jurisdictions(who: AnyUser, c: ConsoleDep) -> list[JurisdictionOut]:
         JurisdictionOut(code=j.code, status=j.status, names=dict(j.names))
         for j in c.app.jurisdictions
     ]
+
+
+# --- organisations -----------------------------------------------------------------------
+
+
+@router.get("/organisations", response_model=list[OrganisationPolicy], tags=["organisations"])
+def list_organisations(who: AnyUser, c: ConsoleDep) -> list[OrganisationPolicy]:
+    """The organisations the caller manages: a rights holder its own, an administrator all."""
+    return org_rules.policies(c.app, who.principal, (u.org for u in c.users.all()))
+
+
+@router.get("/organisations/{org}", response_model=OrganisationPolicy, tags=["organisations"])
+def get_organisation(org: str, who: AnyUser, c: ConsoleDep) -> OrganisationPolicy:
+    return org_rules.policy(c.app, who.principal, org)
+
+
+@router.put("/organisations/{org}", response_model=OrganisationPolicy, tags=["organisations"])
+def set_organisation(
+    org: str, body: org_rules.PolicyIn, who: AnyUser, c: ConsoleDep
+) -> OrganisationPolicy:
+    """Change an organisation's policy; ``withhold_references`` keeps its files from agencies."""
+    return org_rules.change(c.app, who.principal, org, body)
 
 
 # --- targets -----------------------------------------------------------------------------

@@ -14,6 +14,7 @@ value in a cookie that must equal the form field.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
@@ -51,6 +52,17 @@ class Caller:
     @property
     def csrf(self) -> str:
         return self.session.csrf if self.session else ""
+
+    @property
+    def cache_key(self) -> str:
+        """A value of this login session alone, for URLs a browser may cache (see console.caching).
+
+        A digest of the session id: unguessable, different for every login, and it
+        reveals nothing of the id. API tokens have none (scripts get no caching).
+        """
+        if self.session is None:
+            return ""
+        return hashlib.sha256(b"tanba-cache\0" + self.session.id.encode()).hexdigest()[:32]
 
 
 def console_of(request: Request) -> Console:

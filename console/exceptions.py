@@ -46,7 +46,7 @@ class EvidenceUnavailable(ConsoleError):
 
 
 class TooManyLogins(ConsoleError):
-    """Too many failed logins for one user name or from one address; wait, then try again."""
+    """Too many failed logins for this user name or from this address; wait, then try again."""
 
     status_code = 429
 

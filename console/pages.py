@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from console import alerts as alert_rules
 from console import charts
+from console import organisations as org_rules
 from console import works as work_rules
 
 # The request dependencies are the API's: pages and API authorise callers the same way.
@@ -102,7 +103,7 @@ def login(
     password: Annotated[str, Form()],
     next: Annotated[str, Form()] = "/alerts",
 ) -> Response:
-    """Start a session; failed logins are throttled per user name and address (console.throttle)."""
+    """Start a session; failed logins are throttled per user and address (console.throttle)."""
     address = request.client.host if request.client else ""
     try:
         c.throttle.check(username, address)
@@ -116,7 +117,7 @@ def login(
     if user is None:
         c.throttle.failed(username, address)
         return _login_form(request, c, next, "login.failed", status=401)
-    c.throttle.succeeded(user.username)
+    c.throttle.succeeded(user.username, address)
     session = c.sessions.start(user.username)
     response = _back(local_path(next, "/alerts"))
     response.set_cookie(
@@ -251,6 +252,7 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         alert=alert,
         work=work,
         next_statuses=alert_rules.next_statuses(who.principal, alert),
+        withheld=work is not None and c.app.access.withholds_reference(who.principal, work),
         may_export=who.user.role != "operator",
         blob_ok=c.app.blobs.exists(alert.media_sha256),
     )
@@ -289,6 +291,7 @@ def works_page(request: Request, who: AnyUser, c: ConsoleDep) -> Response:
         works=works,
         counts=counts,
         codes=used,
+        withheld=c.app.access.withheld_references(who.principal, works),
         may_register=work_rules.may_register(who.principal),
     )
 
@@ -331,6 +334,7 @@ def work_page(request: Request, work_id: str, who: AnyUser, c: ConsoleDep) -> Re
         work=work,
         counts=counts,
         licences_text=licences,
+        withheld=c.app.access.withholds_reference(who.principal, work),
         may_edit=work_rules.may_edit(who.principal, work),
     )
 
@@ -385,6 +389,26 @@ def work_edit(
     )
     work = work_rules.edit(c.app, who.principal, work_id, change)
     return _back(f"/works/{work.work_id}")
+
+
+# --- organisations -----------------------------------------------------------------------
+
+
+@router.get("/organisations")
+def organisations_page(request: Request, who: AnyUser, c: ConsoleDep) -> Response:
+    known = (u.org for u in c.users.all())
+    return c.render(
+        request, "organisations.html", policies=org_rules.policies(c.app, who.principal, known)
+    )
+
+
+@router.post("/organisations/{org}")
+def organisation_edit(
+    org: str, who: AnyUser, c: ConsoleDep, withhold_references: Annotated[str, Form()] = ""
+) -> Response:
+    body = org_rules.PolicyIn(withhold_references=bool(withhold_references))
+    org_rules.change(c.app, who.principal, org, body)
+    return _back("/organisations")
 
 
 # --- targets -----------------------------------------------------------------------------

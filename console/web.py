@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from console import caching
 from console.alerts import CountCache
 from console.auth import identify
 from console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
@@ -35,7 +36,7 @@ from console.targets import TargetStore
 from console.throttle import LoginThrottle
 from console.users import LANGUAGES, UserStore
 from tanba.app import App
-from tanba.exceptions import InputError, NotFound, TanbaError, TransientError
+from tanba.exceptions import InputError, NotFound, TanbaError, TransientError, Withheld
 from tanba.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class Console:
             request=request,
             caller=caller,
             csrf=caller.csrf if caller else "",
+            cache_key=caller.cache_key if caller else "",
             t=t,
             lang=lang,
             languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
@@ -182,7 +184,14 @@ def create_app(
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.setdefault("X-Frame-Options", "DENY")  # charts: SAMEORIGIN
         response.headers["Referrer-Policy"] = "same-origin"
-        response.headers.setdefault("Cache-Control", "no-store")
+        # Who asked decides whether a browser may keep the answer (see console.caching).
+        requested = response.headers.get("Cache-Control")
+        caller_key: str | None = None
+        if requested and caching.NO_STORE not in requested:
+            found = identify(request)
+            caller_key = found.cache_key if found else None
+        url_key = request.query_params.get(caching.CACHE_PARAM, "")
+        response.headers.update(caching.headers(requested, url_key=url_key, caller_key=caller_key))
         return response
 
     def answer(request: Request, status: int, message: str) -> Response:
@@ -202,6 +211,8 @@ def create_app(
             status = exc.status_code
         elif isinstance(exc, NotFound):
             status = 404
+        elif isinstance(exc, Withheld):
+            status = 403
         elif isinstance(exc, InputError):
             status = 400
         elif isinstance(exc, TransientError):

@@ -1,10 +1,11 @@
 """Works as the console shows them: the caller's works, uploads, and edits of territories and licences.
 
-A rights holder sees and registers only works owned by their organisation;
-agencies, operators and administrators see every work (they need the
-reference behind the alerts they work), and only administrators register
-works for any owner. Editing a work republishes it with the same id, which
-is how the registry records a change.
+Which works a caller sees is decided in one place, :class:`tanba.access.Access`
+(a rights holder its organisation's works, an agency the works with an alert
+in its jurisdiction, operators and administrators every work). A rights holder
+registers and edits only works owned by their organisation, and only
+administrators register works for any owner. Editing a work republishes it
+with the same id, which is how the registry records a change.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field
 from console.exceptions import Conflict, Forbidden
 from tanba.access import Principal
 from tanba.app import App
-from tanba.exceptions import InputError, NotFound
+from tanba.exceptions import InputError
 from tanba.schemas.works import Licence, Work
 from tanba.store import AlertQuery, AlertStore
 
@@ -51,22 +52,13 @@ def may_edit(principal: Principal, work: Work) -> bool:
     )
 
 
-def may_see(principal: Principal, work: Work) -> bool:
-    return principal.role != "rights_holder" or work.owner in principal.owners
-
-
 def visible_works(app: App, principal: Principal) -> list[Work]:
-    return sorted(
-        (w for w in app.works.all().values() if may_see(principal, w)),
-        key=lambda w: (w.owner, w.title.lower(), w.work_id),
-    )
+    return app.access.works(principal)
 
 
 def visible_work(app: App, principal: Principal, work_id: str) -> Work:
-    work = app.works.all().get(work_id)
-    if work is None or not may_see(principal, work):
-        raise NotFound("no such work, or not one you may see; see the works page")
-    return work
+    """The work if ``principal`` may see it; NotFound otherwise (see :class:`tanba.access.Access`)."""
+    return app.access.work(principal, work_id)
 
 
 def alert_counts(

@@ -40,7 +40,9 @@ def register(sub: Any) -> None:
     ex.add_argument(
         "--withhold-reference",
         action="store_true",
-        help="include only the reference file's hash and a thumbnail (the owner forbids more)",
+        default=None,  # absent: the owning organisation's setting decides
+        help="include only the reference file's hash and a thumbnail (the owner forbids more); "
+        "by default as the work's organisation chose in the console",
     )
     again = ex.add_mutually_exclusive_group()
     again.add_argument(

@@ -91,7 +91,10 @@ class ExportOptions:
     """How to export: language, what to withhold, when to recapture, and the seams."""
 
     lang: str = DEFAULT_LANGUAGE
-    withhold_reference: bool = False  # the rights holder forbids handing out the reference
+    # True: only the reference's hash and a thumbnail; None: as the owning organisation chose
+    # (tanba.access.Access.export_withholds_reference, which also never hands it to a
+    # principal who may not have it).
+    withhold_reference: bool | None = None
     recapture: Recapture = "missing"
     resolve: Mapping[str, str] = field(default_factory=dict)
     screenshotter: Screenshotter | None = None
@@ -219,6 +222,11 @@ def build_package(
             custody=custody,
         )
     work = _work(app, alert.work_id)
+    withhold = (
+        app.access.export_withholds_reference(principal, work, options.withhold_reference)
+        if work is not None
+        else bool(options.withhold_reference)
+    )
     jurisdiction = app.jurisdictions.get(alert.jurisdiction)
     owner_home = (
         app.jurisdictions.get(alert.owner_home)
@@ -247,7 +255,7 @@ def build_package(
         add("work/work.json", _json(work), "the registered work and its fingerprint")
         if reference is None:
             pass  # the blob store lost it: the report's file list shows it is absent
-        elif options.withhold_reference:
+        elif withhold:
             withheld = {"sha256": work.sha256, "bytes": len(reference), "filename": work.filename}
             add("work/reference-withheld.json", _json(withheld), "hash of the withheld reference")
             if work.media == "image":
@@ -306,7 +314,7 @@ def build_package(
             files=listing,
             screenshot=screenshot,
             picture=match.picture,
-            reference_withheld=options.withhold_reference,
+            reference_withheld=withhold,
             key_fingerprint=key.fingerprint,
             tsa_url=tsa.url if tsa else "",
             exported_at=exported_at,

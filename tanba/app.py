@@ -5,12 +5,14 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
+from tanba.access import Access
 from tanba.blobs import BlobStore
 from tanba.bus import Bus, open_bus
 from tanba.clock import Clock, SystemClock
 from tanba.jurisdictions.attribution import IpCountryLookup
 from tanba.jurisdictions.geoip import open_lookup
 from tanba.jurisdictions.registry import JurisdictionRegistry
+from tanba.organisations import OrganisationRegistry
 from tanba.registry import WorkRegistry
 from tanba.settings import Settings
 from tanba.store import AlertStore, open_store
@@ -38,6 +40,15 @@ class App:
     @cached_property
     def works(self) -> WorkRegistry:
         return WorkRegistry(self.bus)
+
+    @cached_property
+    def organisations(self) -> OrganisationRegistry:
+        return OrganisationRegistry(self.bus, self.clock)
+
+    @cached_property
+    def access(self) -> Access:
+        """Who may see which works and reference files (:mod:`tanba.access`)."""
+        return Access(self.store, self.works, self.organisations)
 
     @cached_property
     def jurisdictions(self) -> JurisdictionRegistry:

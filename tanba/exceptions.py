@@ -30,3 +30,11 @@ class DiskFull(TransientError):
 
     A TransientError: workers retry without committing, so nothing is lost meanwhile.
     """
+
+
+class Withheld(TanbaError):
+    """The owner withholds this from the caller (an agency asking for a reference file).
+
+    Unlike :class:`NotFound`, the caller may know the object exists: they may
+    see the work, only not its reference file. The message names who can help.
+    """

@@ -21,10 +21,22 @@ CRAWLS = "tanba.crawls"
 DEAD_LETTER = "tanba.deadletter"
 # CustodyRecorded (tanba.schemas.custody), key = alert id: every action on a case.
 CUSTODY = "tanba.custody"
+# OrganisationPolicySet (tanba.schemas.organisations), log-compacted, key = organisation.
+ORGANISATIONS = "tanba.organisations"
 
-ALL = (MEDIA, FINGERPRINTS, WORKS, QUARANTINE, SUPPRESSIONS, CRAWLS, CUSTODY, DEAD_LETTER)
+ALL = (
+    MEDIA,
+    FINGERPRINTS,
+    WORKS,
+    ORGANISATIONS,
+    QUARANTINE,
+    SUPPRESSIONS,
+    CRAWLS,
+    CUSTODY,
+    DEAD_LETTER,
+)
 # Topics Kafka keeps compacted (latest value per key) instead of by time.
-COMPACTED = (WORKS,)
+COMPACTED = (WORKS, ORGANISATIONS)
 
 # Consumer groups of the stages.
 GROUP_FINGERPRINT = "tanba-fingerprint"

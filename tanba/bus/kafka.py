@@ -1,11 +1,11 @@
 """The Kafka bus: the same contract as the embedded bus, on Apache Kafka (kafka-python).
 
 Topics are created on first use with an admin client: ``PARTITIONS`` partitions,
-the broker's replication factor, ``tanba.works`` log-compacted (latest event per
-work id) and the audit topics (suppressions, quarantine, crawls, dead letters)
-kept forever, as on the embedded bus. With ``namespace`` set, every topic and
-group name gets the prefix ``<namespace>.`` on the broker; callers always see
-the plain names of :mod:`tanba.topics`.
+the broker's replication factor, ``tanba.works`` and ``tanba.organisations``
+log-compacted (latest event per key) and the audit topics (suppressions,
+quarantine, crawls, dead letters) kept forever, as on the embedded bus. With
+``namespace`` set, every topic and group name gets the prefix ``<namespace>.``
+on the broker; callers always see the plain names of :mod:`tanba.topics`.
 
 Delivery, as the contract asks:
 
@@ -80,7 +80,7 @@ DELIVERY_TIMEOUT_MS = 30_000
 _FOREVER = {"retention.ms": "-1"}
 # Per-topic settings beyond the broker's defaults; logical names (before the namespace).
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
-    names.WORKS: {"cleanup.policy": "compact"},
+    **{topic: {"cleanup.policy": "compact"} for topic in names.COMPACTED},
     names.SUPPRESSIONS: _FOREVER,
     names.QUARANTINE: _FOREVER,
     names.CRAWLS: _FOREVER,

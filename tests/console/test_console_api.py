@@ -200,7 +200,11 @@ def test_requests_without_credentials_are_refused(web: object, seeded: dict[str,
 
 
 def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
-    web: object, token_for: Headers, photos: list[Path], app: App
+    web: object,
+    token_for: Headers,
+    photos: list[Path],
+    app: App,
+    alert_factory: Callable[..., Alert],
 ) -> None:
     client = TestClient(web)
     h = token_for("alice")
@@ -240,8 +244,11 @@ def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
     assert stored.fingerprint == app.works.get("sunset-1").fingerprint
     bad = client.patch("/api/works/sunset-1", json={"territories": ["ZZ"]}, headers=h)
     assert bad.status_code == 400 and "ZZ" in bad.json()["detail"]
-    # Other rights holders neither see nor edit it; agencies see it but cannot edit.
+    # Other rights holders neither see nor edit it; an agency sees it once it has an alert
+    # in the agency's jurisdiction, and cannot edit it.
     assert client.get("/api/works/sunset-1", headers=token_for("bob")).status_code == 404
+    assert client.get("/api/works/sunset-1", headers=token_for("kz-agency")).status_code == 404
+    app.store.upsert([alert_factory(work_id="sunset-1", owner="Owner A", jurisdiction="KZ")])
     assert client.get("/api/works/sunset-1", headers=token_for("kz-agency")).status_code == 200
     assert (
         client.patch("/api/works/sunset-1", json={}, headers=token_for("kz-agency")).status_code

@@ -249,6 +249,32 @@ def test_each_role_logs_in_and_sees_only_its_alerts(
     assert ("Users" in nav) == (name == "admin")
 
 
+def test_after_a_logout_the_next_user_of_the_browser_sees_only_its_own_charts(
+    sign_in: SignIn, gallery: dict[str, Alert], artifacts: Path
+) -> None:
+    """The issue's case: the administrator's charts stayed in the browser's cache."""
+
+    def bars(page: Page, key: str) -> str:
+        frame = page.frame_locator(f"#chart-{key}")
+        expect(frame.locator("svg rect").first).to_be_visible()
+        return " ".join(frame.locator("svg text").all_text_contents())
+
+    admin = sign_in("admin").page
+    assert "RU Russia" in bars(admin, "jurisdiction") and "BY Belarus" in bars(
+        admin, "jurisdiction"
+    )
+    assert "wall.example.by" in bars(admin, "site")
+    admin.click("header form[action='/logout'] button")
+    expect(admin.locator("form[action='/login']")).to_be_visible()
+    agency = sign_in("kz-agency").page  # the same browser, within the charts' 30 s
+    expect(agency.locator("#alerts tbody tr")).to_have_count(3)
+    mine = bars(agency, "jurisdiction")
+    assert "KZ Kazakhstan" in mine and "RU" not in mine and "BY" not in mine
+    sites = bars(agency, "site")
+    assert "foto.example.ru" not in sites and "wall.example.by" not in sites
+    shot(agency, artifacts, "charts-after-logout")
+
+
 def test_agency_filters_opens_an_alert_and_confirms_it(
     sign_in: SignIn, gallery: dict[str, Alert], artifacts: Path, app: App
 ) -> None:

@@ -98,18 +98,24 @@ def test_names_carry_the_namespace_on_the_broker_only(kafka: KafkaBus, namespace
     assert [m.topic for m in kafka.replay(topics.WORKS)] == [topics.WORKS]
 
 
-def test_the_works_topic_is_compacted_and_others_are_not(kafka: KafkaBus, namespace: str) -> None:
-    kafka.ensure_topics([topics.WORKS, topics.MEDIA])
+def test_the_registry_topics_are_compacted_and_others_are_not(
+    kafka: KafkaBus, namespace: str
+) -> None:
+    kafka.ensure_topics([topics.WORKS, topics.ORGANISATIONS, topics.MEDIA])
     admin = kafka._admin_client()
     policies = {}
-    for name in (topics.WORKS, topics.MEDIA):
+    for name in (topics.WORKS, topics.ORGANISATIONS, topics.MEDIA):
         result = admin.describe_configs(
             [ConfigResource(ConfigResourceType.TOPIC, f"{namespace}.{name}")], config_filter="all"
         )
         policies[name] = _config_value(result, "cleanup.policy")
         partitions = admin.describe_topics([f"{namespace}.{name}"])[0]["partitions"]
         assert len(partitions) == PARTITIONS
-    assert policies == {topics.WORKS: "compact", topics.MEDIA: "delete"}
+    assert policies == {
+        topics.WORKS: "compact",
+        topics.ORGANISATIONS: "compact",
+        topics.MEDIA: "delete",
+    }
 
 
 def _config_value(result: object, name: str) -> str:
