@@ -20,8 +20,8 @@ has its child's whole process group killed. Outcomes:
   fault, so the worker retries instead of quarantining.
 
 A child that timed out, crashed or ran out of memory is replaced before the
-next call. The child dies with its parent (``PR_SET_PDEATHSIG``) and on EOF
-of its stdin. Calls are serialised (one child, one call at a time).
+next call. The child dies with its parent (a watchdog thread sees it re-parented)
+and on EOF of its stdin. Calls are serialised (one child, one call at a time).
 
 Why: Pillow and the codecs under it run in the worker's own process. A
 decompression bomb that passes the header check, an image that sends a codec
@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import importlib
 import json
 import os
@@ -78,7 +77,8 @@ _BAD_INPUT = (
     struct.error,
     zlib.error,
 )
-_PR_SET_PDEATHSIG = 1
+# How often the child checks that its parent is still alive.
+_PARENT_CHECK_S = 0.2
 
 
 class Sandbox:
@@ -339,9 +339,21 @@ def _virtual_size() -> int:
 
 
 def _die_with_parent() -> None:
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    """Exit as soon as the parent process is gone, even in the middle of a decode.
+
+    Why a thread and not ``PR_SET_PDEATHSIG``: Linux sends that signal when the
+    parent *thread* that started the child exits, and a web server or a thread
+    pool starts the sandbox from a worker thread that may end while the process
+    lives on, which killed the decoder between two calls.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def _answer(function: str, args: list[Any], kwargs: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -110,6 +111,23 @@ def test_the_decoder_dies_with_its_parent(tmp_path: Path) -> None:
     while time.monotonic() < deadline and _alive(child):
         time.sleep(0.05)
     assert not _alive(child)
+
+
+def test_the_decoder_outlives_the_thread_that_started_it() -> None:
+    """A web server starts the sandbox from a worker thread that ends while the process lives on."""
+    sandbox = Sandbox(256 << 20)
+    try:
+        pids: list[int] = []
+        starter = threading.Thread(
+            target=lambda: pids.append(sandbox.call("os:getpid", timeout_s=60))
+        )
+        starter.start()
+        starter.join()
+        time.sleep(0.5)  # Linux's parent-death signal, were it used, is sent as the thread exits
+        assert _alive(pids[0])
+        assert sandbox.call("os:getpid", timeout_s=60) == pids[0] and sandbox.started == 1
+    finally:
+        sandbox.close()
 
 
 def _alive(pid: int) -> bool:
