@@ -25,13 +25,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
 
-from console.db import Database
 from console.exceptions import Conflict
 from console.targets import TargetSpec, TargetStore, write_targets_file
 from tanba.clock import Clock, iso, parse_iso
 from tanba.exceptions import InputError
 from tanba.settings import Settings
-from tanba.sqlite import transaction
+from tanba.sqlite import Database, transaction
 
 log = logging.getLogger(__name__)
 

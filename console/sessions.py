@@ -20,10 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from console.db import Database
 from tanba.clock import Clock, iso, parse_iso
 from tanba.exceptions import NotFound
-from tanba.sqlite import transaction
+from tanba.sqlite import Database, transaction
 
 TOKEN_PREFIX = "tnb"
 

@@ -20,12 +20,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from console.db import Database
 from console.exceptions import Conflict
 from crawlers.targets import Target, parse_targets
 from tanba.clock import Clock, iso
 from tanba.exceptions import InputError, NotFound
-from tanba.sqlite import transaction
+from tanba.sqlite import Database, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS targets (

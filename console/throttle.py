@@ -34,10 +34,9 @@ import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from console.db import Database
 from console.exceptions import TooManyLogins
 from tanba.clock import Clock, iso, parse_iso
-from tanba.sqlite import transaction
+from tanba.sqlite import Database, transaction
 
 PAIR_LIMIT = 5
 ADDRESS_LIMIT = 20

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from console.db import Database
 from tanba.access import ROLES, Principal, Role
 from tanba.clock import Clock, iso
 from tanba.exceptions import InputError, NotFound
-from tanba.sqlite import transaction
+from tanba.sqlite import Database, transaction
 
 LANGUAGES: tuple[str, ...] = ("ru", "en", "kk")
 DEFAULT_LANGUAGE = "ru"

@@ -27,7 +27,7 @@ from console import caching
 from console.alerts import CountCache
 from console.auth import identify
 from console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
-from console.db import Database, db_path
+from console.db import db_path
 from console.exceptions import ConsoleError, Unauthorized
 from console.i18n import LANGUAGE_NAMES, Translator, pick_language
 from console.sessions import SessionStore
@@ -38,6 +38,7 @@ from console.users import LANGUAGES, UserStore
 from tanba.app import App
 from tanba.exceptions import InputError, NotFound, TanbaError, TransientError, Withheld
 from tanba.settings import Settings
+from tanba.sqlite import Database
 
 log = logging.getLogger(__name__)
 

@@ -18,6 +18,7 @@ import contextlib
 import errno
 import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -136,3 +137,32 @@ def free_bytes(path: Path) -> int | None:
     except OSError:
         return None
     return stats.f_bavail * stats.f_frsize
+
+
+class Database:
+    """A SQLite file opened lazily once per thread, with a schema applied on first open.
+
+    Why per thread: a sqlite3 connection must not be used by two threads at once, and
+    the console (FastAPI's thread pool), the bus and the store are called from several.
+    Raises what :func:`connect` and ``executescript`` raise, for the caller to word.
+    """
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self.conn().executescript(schema)
+
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.path)
+        return conn
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None

@@ -20,13 +20,12 @@ because effects are idempotent, but wasteful). Scale-out is Kafka's job.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tanba.bus.base import Bus, Consumer, Message, Record
-from tanba.sqlite import connect, storage_error, transaction
+from tanba.sqlite import Database, storage_error, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -52,18 +51,13 @@ class EmbeddedBus(Bus):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._local = threading.local()
         try:
-            self._conn().executescript(_SCHEMA)
+            self._db = Database(self.path, _SCHEMA)
         except sqlite3.OperationalError as exc:
             raise storage_error(exc, self.path, "the embedded bus") from exc
 
     def _conn(self) -> sqlite3.Connection:
-        # One connection per thread: sqlite3 connections must not be shared across threads.
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn
+        return self._db.conn()
 
     def publish(self, topic: str, records: Sequence[Record]) -> None:
         if not records:
@@ -103,10 +97,7 @@ class EmbeddedBus(Bus):
         return EmbeddedConsumer(self, group, list(topics)).lag()
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
 
 class EmbeddedConsumer(Consumer):

@@ -8,14 +8,13 @@ space ran out; the transaction is rolled back, so a retry starts clean.
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tanba.alerts import Alert, merge_seen
 from tanba.exceptions import InputError
-from tanba.sqlite import connect, storage_error, transaction
+from tanba.sqlite import Database, storage_error, transaction
 from tanba.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
 from tanba.store.keyset import Position, Row, keyset_page, mode, offset_page
 
@@ -75,17 +74,13 @@ class EmbeddedAlertStore(AlertStore):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self._local = threading.local()
         try:
-            self._conn().executescript(_SCHEMA)
+            self._db = Database(self.path, _SCHEMA)
         except sqlite3.OperationalError as exc:
             raise storage_error(exc, self.path, "the embedded alert store") from exc
 
     def _conn(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = connect(self.path)
-        return conn
+        return self._db.conn()
 
     def upsert(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
@@ -194,10 +189,7 @@ class EmbeddedAlertStore(AlertStore):
         return TopCounts(top, sum(int(n) for _, n in rows[size:]))
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self._db.close()
 
 
 def _check_sort(q: AlertQuery) -> None:

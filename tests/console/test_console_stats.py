@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from console.crawls import CrawlRun, RunLog, Scheduler
-from console.db import Database
 from console.stats import CrawlReports, target_statistics
 from console.targets import TargetSpec, TargetStore
 from tanba import topics
@@ -15,6 +14,7 @@ from tanba.bus import Record
 from tanba.clock import FixedClock, iso
 from tanba.schemas.base import encode
 from tanba.schemas.crawls import CrawlFinished, TargetReport
+from tanba.sqlite import Database
 
 
 def report(crawl_id: str, finished: str, **targets: TargetReport) -> Record:

@@ -10,7 +10,6 @@ import pytest
 import yaml
 from argon2 import PasswordHasher
 
-from console.db import Database
 from console.exceptions import Conflict
 from console.sessions import SessionStore
 from console.targets import TargetSpec, TargetStore, write_targets_file
@@ -18,6 +17,7 @@ from console.users import UserStore
 from crawlers.targets import load_targets
 from tanba.clock import FixedClock
 from tanba.exceptions import InputError
+from tanba.sqlite import Database
 
 CODES = ("KZ", "RU", "BY", "XX")
 HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
