@@ -121,9 +121,7 @@ class CrawlLauncher(Protocol):
 
 def subprocess_env(settings: Settings) -> dict[str, str]:
     """The environment of a child Tanba process: this one's, with every setting made explicit."""
-    env = dict(os.environ)
-    for f in fields(settings):
-        env[f.metadata["env"]] = str(getattr(settings, f.name))
+    env = {**os.environ, **settings.variables()}
     env["TANBA_HOME"] = str(Path(settings.home).resolve())
     return env
 

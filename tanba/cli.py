@@ -444,10 +444,7 @@ def _log_lister(name: str) -> Handler:
 
 
 def _settings(app: App, args: argparse.Namespace) -> int:
-    current = app.settings
-    from dataclasses import fields
-
-    values = {f.metadata["env"]: getattr(current, f.name) for f in fields(current)}
+    values = app.settings.variables()
     for env, default, doc in Settings.documentation():
         print(f"{env}={values[env]}  (default {default})\n    {doc}")
     return 0

@@ -5,8 +5,11 @@ environment (``TANBA_*`` variables, for deployment) and the command line
 (``tanba --home DIR``). Secrets are read only from the environment and never
 written to disk or logs.
 
-Each field's comment is the documentation the README points to; keep them in
-sync with ``tanba settings`` (which prints this table).
+pydantic-settings reads and converts the variables; each field names its variable
+and says what it means, which is the documentation the README points to (keep it
+in sync with ``tanba settings``, which prints this table). An empty variable counts
+as unset. A value that does not convert, or a combination that cannot work, is a
+:class:`~tanba.exceptions.SettingsError` naming the variable.
 """
 
 from __future__ import annotations
@@ -14,9 +17,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tanba.exceptions import SettingsError
 
@@ -25,14 +31,25 @@ EMBEDDED = "embedded"
 NAMESPACE_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 
 
+# The variables :meth:`Settings.from_env` reads instead of os.environ (a mapping given to it).
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("tanba_environ", default=None)
+
+
 def setting(default: Any, env: str, doc: str) -> Any:
     """Declare one setting: its default, its environment variable and what it means."""
-    return field(default=default, metadata={"env": env, "doc": doc})
+    return Field(default, validation_alias=env, description=doc)
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """All knobs of a Tanba installation; build it with :meth:`from_env`."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        env_ignore_empty=True,
+        case_sensitive=True,
+        extra="ignore",
+    )
 
     home: Path = setting(
         Path(".tanba"),
@@ -224,24 +241,42 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from defaults, then ``environ`` (default ``os.environ``), then overrides.
+        """Defaults, then ``environ`` (``os.environ`` when None), then ``overrides`` (None skipped).
 
         Raises :class:`SettingsError` naming the variable when a value does not parse.
         """
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            name = f.metadata["env"]
-            if name in env and env[name] != "":
-                values[f.name] = _parse(name, env[name], type(f.default))
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        if "home" in values:
-            values["home"] = Path(values["home"])
-        settings = cls(**values)
-        settings.validate()
+        token = _ENVIRON.set(os.environ if environ is None else environ)
+        try:
+            settings = cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = ".".join(str(part) for part in error["loc"])
+            raise SettingsError(
+                f"{name}={error.get('input')!r} is not valid: {error['msg']}"
+            ) from None
+        finally:
+            _ENVIRON.reset(token)
         return settings
 
-    def validate(self) -> None:
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment :meth:`from_env` was given; no .env or secret files."""
+        environ = _ENVIRON.get()
+        if environ is not None and hasattr(env_settings, "env_vars"):
+            env_settings.env_vars = {
+                k: v for k, v in environ.items() if k.startswith("TANBA_") and v != ""
+            }
+        return (init_settings, env_settings)
+
+    @model_validator(mode="after")
+    def _workable(self) -> Settings:
         """Reject combinations that cannot work, saying which setting to change."""
         if self.bus != EMBEDDED and not self.bus.startswith("kafka://"):
             raise SettingsError(
@@ -280,10 +315,11 @@ class Settings:
                 f"TANBA_NAMESPACE={self.namespace!r} is not usable in Kafka and Elasticsearch "
                 "names: use 1-40 lower-case letters, digits and '-', starting with a letter or digit."
             )
+        return self
 
     def with_(self, **changes: Any) -> Settings:
-        """A copy with some fields changed (for tests and sub-commands)."""
-        return replace(self, **changes)
+        """A copy with some fields changed (for tests and sub-commands); not validated again."""
+        return self.model_copy(update=changes)
 
     def path(self, *parts: str) -> Path:
         """A path under the home directory, created on demand for its parent."""
@@ -294,17 +330,14 @@ class Settings:
     @staticmethod
     def documentation() -> list[tuple[str, str, str]]:
         """(variable, default, meaning) for every setting, for ``tanba settings`` and the README."""
-        return [(f.metadata["env"], str(f.default), f.metadata["doc"]) for f in fields(Settings)]
+        return [
+            (str(f.validation_alias), str(f.default), f.description or "")
+            for f in Settings.model_fields.values()
+        ]
 
-
-def _parse(name: str, raw: str, kind: type) -> Any:
-    try:
-        if kind is bool:
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
-        if kind in (int, float):
-            return kind(raw)
-        if issubclass(kind, Path):
-            return Path(raw)
-        return raw
-    except ValueError as exc:
-        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}: {exc}") from exc
+    def variables(self) -> dict[str, str]:
+        """Every setting as its variable and value: the environment that reproduces these."""
+        return {
+            str(f.validation_alias): str(getattr(self, name))
+            for name, f in Settings.model_fields.items()
+        }
