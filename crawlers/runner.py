@@ -20,7 +20,7 @@ can be lowered; a caller that wants none gives its handlers level WARNING.)
 Why one process per crawl and no restart: Twisted's reactor cannot be started
 twice in one process, so :func:`crawl` can run once per process. Tests (and
 anything else needing several crawls) run it in a subprocess, e.g.
-``python -m crawlers TARGETS.yaml --home DIR``.
+``tanba --home DIR crawl TARGETS.yaml --json``.
 """
 
 from __future__ import annotations
