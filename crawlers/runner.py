@@ -30,7 +30,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
 
+from crawlers.context import TargetCrawl
+from crawlers.gate import Pausable
 from crawlers.publish import BatchPublisher
 from crawlers.settings import LOG_LEVEL, process_settings
 from crawlers.stats import CrawlStats, TargetStats
@@ -43,6 +47,9 @@ from tanba.schemas.base import encode
 from tanba.schemas.crawls import CrawlFinished
 from tanba.settings import Settings
 from tanba.topics import CRAWLS, MEDIA
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 __all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
 
@@ -80,7 +87,7 @@ def crawl(
         return stats
 
     # Imported here: importing Scrapy's crawler machinery is slow and touches the reactor.
-    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.crawler import CrawlerProcess
 
     from crawlers.spiders.site import SiteSpider
 
@@ -98,17 +105,18 @@ def crawl(
     for target in active:
         crawler = process.create_crawler(SiteSpider.for_target(target, settings))
         crawlers.append(crawler)
-        process.crawl(
-            crawler,
+        target_crawl = TargetCrawl(
             target=target,
-            tanba_settings=settings,
+            settings=settings,
+            crawl_id=crawl_id,
             blobs=blobs,
             sink=publisher,
             captures_dir=settings.home / "captures",
-            crawl_id=crawl_id,
             clock=clock,
             tally=stats.targets[target.name],
+            engine=partial(_engine_of, crawler),
         )
+        process.crawl(crawler, target_crawl=target_crawl)
 
     # The reactor is installed by the first create_crawler (Scrapy picks the asyncio one);
     # importing it earlier would install Twisted's default reactor instead.
@@ -150,6 +158,11 @@ def crawl(
     if progress is not None:
         progress(_snapshot(stats))
     return stats
+
+
+def _engine_of(crawler: Crawler) -> Pausable | None:
+    """The crawler's engine, once Scrapy has made it (the write gate pauses it)."""
+    return crawler.engine
 
 
 def _until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:

@@ -63,6 +63,7 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
 from warcio.warcwriter import WARCWriter as WarcioWriter
 
+from crawlers.headers import header_text
 from tanba.clock import Clock, SystemClock
 from tanba.schemas.common import CaptureRef
 from tanba.sqlite import disk_full_error, is_disk_full
@@ -169,10 +170,10 @@ class WarcWriter:
         extra = {"WARC-IP-Address": ip} if ip else {}
 
         request_headers = [("Host", _netloc(response.url))] + [
-            (_text(k), _text(v))
+            (header_text(k), header_text(v))
             for k, values in (request.headers.items() if request is not None else [])
             for v in values
-            if _text(k).lower() != "host"
+            if header_text(k).lower() != "host"
         ]
         method = request.method if request is not None else "GET"
         request_record = self._writer.create_warc_record(
@@ -189,10 +190,10 @@ class WarcWriter:
         )
 
         response_headers = [
-            (_text(k), _text(v))
+            (header_text(k), header_text(v))
             for k, values in response.headers.items()
             for v in values
-            if _text(k).lower() not in _FRAMING
+            if header_text(k).lower() not in _FRAMING
         ]
         response_headers.append(("Content-Length", str(len(response.body))))
         protocol = response.protocol or "HTTP/1.1"
@@ -277,11 +278,6 @@ def _complete_prefix(path: Path) -> int:
                 base += len(chunk)
                 chunk = f.read(_CHUNK)
     return complete
-
-
-def _text(value: bytes | str) -> str:
-    # HTTP header bytes are ISO-8859-1 by definition; this never fails.
-    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _reason(status: int) -> str:
