@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from crawlers.context import TargetCrawl
 from crawlers.gate import Pausable
@@ -121,6 +121,7 @@ def crawl(
     # The reactor is installed by the first create_crawler (Scrapy picks the asyncio one);
     # importing it earlier would install Twisted's default reactor instead.
     from twisted.internet import reactor
+    from twisted.internet.interfaces import IReactorCore
     from twisted.internet.task import LoopingCall
 
     def sync() -> None:
@@ -144,8 +145,10 @@ def crawl(
                 log.exception("progress callback failed")
 
     loops = [LoopingCall(flush_tick), LoopingCall(progress_tick)]
-    reactor.callWhenRunning(loops[0].start, FLUSH_INTERVAL_S, False)  # type: ignore[attr-defined]
-    reactor.callWhenRunning(loops[1].start, PROGRESS_INTERVAL_S, False)  # type: ignore[attr-defined]
+    # The module is the installed reactor; Twisted types it this way itself (task.LoopingCall).
+    core = cast(IReactorCore, reactor)
+    core.callWhenRunning(loops[0].start, FLUSH_INTERVAL_S, False)
+    core.callWhenRunning(loops[1].start, PROGRESS_INTERVAL_S, False)
     process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
     for loop in loops:
         if loop.running:

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
@@ -55,6 +55,9 @@ from crawlers.settings import scrapy_settings
 from crawlers.targets import Target
 from crawlers.urls import canonicalize, host_of, in_domains, pattern_of, trap_reason
 from tanba.settings import Settings
+
+if TYPE_CHECKING:
+    from scrapy.statscollectors import StatsCollector
 
 # Browsers and most servers stop around here; longer URLs are usually crawler traps.
 MAX_URL_LENGTH = 2083
@@ -191,8 +194,9 @@ class SiteSpider(Spider):
         if not self._closed:
             sync_robots(self.tally, self._stats())
 
-    def _stats(self) -> Any:
-        crawler = getattr(self, "crawler", None)
+    def _stats(self) -> StatsCollector | None:
+        """Scrapy's stats of this spider's crawler (none when driven without one)."""
+        crawler: Crawler | None = getattr(self, "crawler", None)
         return crawler.stats if crawler is not None else None
 
     def _on_error(self, failure: Failure, spider: Spider, **_: Any) -> None:
