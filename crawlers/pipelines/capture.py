@@ -14,27 +14,15 @@ durable before the media pipeline and the publish pipeline run.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Self
-
-from crawlers.context import TargetCrawl
 from crawlers.items import PageItem
-
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
+from crawlers.pipelines.base import TargetPipeline
 
 
-class CapturePipeline:
+class CapturePipeline(TargetPipeline):
     """Writes each page's WARC record (see the module doc)."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
     async def process_item(self, item: PageItem) -> PageItem:
-        target_crawl = TargetCrawl.of(self.crawler)
+        target_crawl = self.target_crawl
         response = item.response
         if response is not None:
             item.capture = await target_crawl.gate.write(
@@ -44,4 +32,4 @@ class CapturePipeline:
         return item
 
     def close_spider(self) -> None:
-        TargetCrawl.of(self.crawler).close()
+        self.target_crawl.close()

@@ -18,35 +18,25 @@ from __future__ import annotations
 
 import logging
 from functools import partial
-from typing import TYPE_CHECKING, Self
 
 from crawlers.context import TargetCrawl
 from crawlers.extract import MediaRef
 from crawlers.items import FetchedMedia, PageItem
+from crawlers.pipelines.base import TargetPipeline
 from tanba.bus import Record
 from tanba.exceptions import TransientError
 from tanba.schemas.base import encode
 from tanba.schemas.common import MediaOccurrence
 from tanba.schemas.media import MediaDiscovered
 
-if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
-
 log = logging.getLogger(__name__)
 
 
-class PublishPipeline:
+class PublishPipeline(TargetPipeline):
     """Publishes one event per (page, media URL) pair (see the module doc)."""
 
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> Self:
-        return cls(crawler)
-
     async def process_item(self, item: PageItem) -> PageItem:
-        target_crawl = TargetCrawl.of(self.crawler)
+        target_crawl = self.target_crawl
         sink = target_crawl.sink
         for ref, media in item.fetched:
             record = Record(key=item.site, value=encode(discovered(target_crawl, item, ref, media)))
@@ -56,7 +46,7 @@ class PublishPipeline:
         return item
 
     def close_spider(self) -> None:
-        target_crawl = TargetCrawl.of(self.crawler)
+        target_crawl = self.target_crawl
         try:
             target_crawl.sink.flush()
         except TransientError as exc:  # the runner's last flush keeps retrying
