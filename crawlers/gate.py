@@ -20,6 +20,10 @@ A write that comes while the crawl is paused is tried at once all the same (it
 may fit); :meth:`opened` waits until the crawl is not paused, for work that
 should not start meanwhile (downloading more media). Nothing is lost while
 paused: each parked write holds what it has to write until it goes through.
+A crawl stopped meanwhile (Ctrl-C) still waits for its parked writes before it
+closes, since Scrapy closes a spider only once its items are through; a second
+Ctrl-C (Scrapy's forced shutdown) stops it at once, and the next crawl fetches
+again what was parked.
 
 Why one gate per target, shared by its pipelines: the pause is the crawl's,
 not one item's; with one queue the error is logged once per pause and the

@@ -3,7 +3,9 @@
 Contract: :class:`PageItem` carries a parsed page (URL, site, title,
 language), the media it references in document order, and its response until
 the capture pipeline has written the page's WARC record (then ``response`` is
-None and ``capture`` says where the record is). The media pipeline appends one
+None and ``capture`` says where the record is), and the referrer policy its
+media requests follow (so they send the ``Referer`` a browser would, as
+requests the spider yields get from Scrapy's RefererMiddleware). The media pipeline appends one
 ``(MediaRef, FetchedMedia)`` pair to ``fetched`` per media reference whose
 download gave a status-200 file, in the order of ``media``; the publish
 pipeline turns each pair into one event.
@@ -24,6 +26,7 @@ from dataclasses import dataclass, field
 
 from scrapy.http import Response
 from scrapy.pipelines.media import FileInfo
+from scrapy.spidermiddlewares.referer import ReferrerPolicy
 
 from crawlers.extract import MediaRef
 from tanba.schemas.common import CaptureRef
@@ -51,5 +54,7 @@ class PageItem:
     lang: str
     media: tuple[MediaRef, ...]
     response: Response | None = field(default=None, repr=False)
+    # The page's referrer policy (Scrapy's RefererMiddleware's choice), for its media requests.
+    referrer_policy: ReferrerPolicy | None = field(default=None, repr=False)
     capture: CaptureRef | None = None
     fetched: list[tuple[MediaRef, FetchedMedia]] = field(default_factory=list)

@@ -3,9 +3,11 @@
 Contract (Scrapy's :class:`~scrapy.pipelines.media.MediaPipeline`, one per target):
 
 - :meth:`MediaPipeline.get_media_requests` asks for each of the item's media
-  references, capped at ``TANBA_MEDIA_MAX_BYTES``, from any host (CDNs). The
-  requests go through the downloader middlewares like pages do, so robots.txt,
-  the private-address guard, the 429 throttle and redirects apply to them.
+  references, capped at ``TANBA_MEDIA_MAX_BYTES``, from any host (CDNs), with
+  the ``Referer`` the page's referrer policy gives (as a browser, and as the
+  spider's own requests). The requests go through the downloader middlewares
+  like pages do, so robots.txt, the private-address guard, the 429 throttle
+  and redirects apply to them.
 - Scrapy's MediaPipeline downloads each request fingerprint once per crawl and
   hands the result to every item that asks for it, also while the download is
   in flight; :class:`CanonicalFingerprinter` makes the fingerprint the
@@ -111,9 +113,11 @@ class MediaPipeline(ScrapyMediaPipeline):
     def get_media_requests(self, item: Any, info: ScrapyMediaPipeline.SpiderInfo) -> list[Request]:
         page = cast(PageItem, item)
         max_bytes = self.target_crawl.settings.media_max_bytes
+        policy = page.referrer_policy
         return [
             Request(
                 ref.url,
+                headers=_referer(policy.referrer(page.url, ref.url) if policy else None),
                 meta={
                     KIND_META: MEDIA,
                     "download_maxsize": max_bytes,
@@ -201,3 +205,7 @@ class MediaPipeline(ScrapyMediaPipeline):
     def _blob_path(self, sha256: str) -> str:
         blobs = self.target_crawl.blobs
         return blobs.path(sha256).relative_to(blobs.root).as_posix()
+
+
+def _referer(value: str | None) -> dict[str, str] | None:
+    return {"Referer": value} if value else None

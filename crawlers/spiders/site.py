@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 from scrapy import Request, Spider, signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import DontCloseSpider
+from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.http import HtmlResponse, Response
+from scrapy.spidermiddlewares.referer import RefererMiddleware, ReferrerPolicy
 from twisted.python.failure import Failure
 
 from crawlers.context import TargetCrawl
@@ -82,6 +83,7 @@ class SiteSpider(Spider):
         self._frontier: deque[tuple[str, int]] = deque()
         self._pages_in_flight = 0
         self._pattern_used: dict[str, int] = {}  # URL shape -> pages fetched or in flight
+        self._referrers: RefererMiddleware | None = None
         self._closed = False
 
     @classmethod
@@ -97,6 +99,12 @@ class SiteSpider(Spider):
         crawler.signals.connect(spider._on_error, signal=signals.item_error)
         crawler.signals.connect(spider._on_request_dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._on_idle, signal=signals.spider_idle)
+        try:
+            # Media requests are made by the media pipeline, past the spider middlewares: the
+            # item carries the page's referrer policy so they get the Referer these would give.
+            spider._referrers = RefererMiddleware.from_crawler(crawler)
+        except NotConfigured:  # REFERER_ENABLED is off: no Referer for anything
+            spider._referrers = None
         return spider
 
     async def start(self) -> AsyncIterator[Request]:
@@ -179,7 +187,15 @@ class SiteSpider(Spider):
             lang=found.lang or content_language,
             media=tuple(found.media),
             response=response,
+            referrer_policy=self._referrer_policy(response),
         )
+
+    def _referrer_policy(self, response: HtmlResponse) -> ReferrerPolicy | None:
+        if self._referrers is None:
+            return None
+        # No media request carries a referrer_policy meta: the page's Referrer-Policy header
+        # decides, or the REFERRER_POLICY setting.
+        return self._referrers.policy(response, Request(response.url))
 
     def page_failed(self, failure: Failure) -> Iterator[Request]:
         self._pages_in_flight -= 1

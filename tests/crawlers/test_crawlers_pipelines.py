@@ -17,6 +17,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DownloadCancelledError, IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.pipelines.media import FileInfoOrError
+from scrapy.spidermiddlewares.referer import DefaultReferrerPolicy
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 from warcio.archiveiterator import ArchiveIterator
@@ -131,6 +132,16 @@ def test_media_requests_are_marked_media_and_capped(tmp_path: Path) -> None:
     requests = pipeline.get_media_requests(item, pipeline.spiderinfo)
     assert [r.url for r in requests] == [PHOTO, f"{SITE}/v.mp4"]
     assert all(r.meta[KIND_META] == MEDIA and r.meta["download_maxsize"] == 5000 for r in requests)
+    assert [r.headers.get("Referer") for r in requests] == [None, None]  # the item has no policy
+
+    item.referrer_policy = DefaultReferrerPolicy()
+    item.url = f"{SITE}/page.html#part"
+    referers = [
+        r.headers.get("Referer") for r in pipeline.get_media_requests(item, pipeline.spiderinfo)
+    ]
+    assert referers == [f"{SITE}/page.html".encode()] * 2  # the page, as a browser sends it
+    item.url = "https://kino.example.kz/"  # https page, http media: none (no downgrade leaks)
+    assert pipeline.get_media_requests(item, pipeline.spiderinfo)[1].headers.get("Referer") is None
 
 
 def test_the_fingerprint_is_the_canonical_url(tmp_path: Path) -> None:

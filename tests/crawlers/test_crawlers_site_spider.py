@@ -9,6 +9,7 @@ import pytest
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import HtmlResponse, Request, Response
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
 from crawlers.context import TargetCrawl
@@ -96,6 +97,25 @@ def test_a_page_gives_one_item_with_its_media_then_its_links(tmp_path: Path) -> 
     assert item.capture is None and item.fetched == []  # the pipelines' to fill in
     assert spider.tally.pages == 1 and spider.tally.media_found == 3
     assert spider.tally.page_urls == [f"{SITE}/"]
+
+
+def test_the_item_carries_the_referrer_policy_of_the_page(tmp_path: Path) -> None:
+    crawler = get_crawler(SiteSpider)
+    spider = SiteSpider.from_crawler(crawler, target_crawl=make_spider(tmp_path).target_crawl)
+    (home,) = start(spider)
+    (item,) = items(page(home, "<p>x</p>"))
+    assert item.referrer_policy is not None
+    assert item.referrer_policy.referrer(item.url, PHOTO) == f"{SITE}/"
+    (home,) = start(make_spider(tmp_path / "2"))
+    (strict,) = items(page(home, "<p>x</p>", **{"Referrer-Policy": "no-referrer"}))
+    assert strict.referrer_policy is None  # a spider without a crawler: no RefererMiddleware
+    spider = SiteSpider.from_crawler(
+        get_crawler(SiteSpider), target_crawl=make_spider(tmp_path / "3").target_crawl
+    )
+    (home,) = start(spider)
+    (strict,) = items(page(home, "<p>x</p>", **{"Referrer-Policy": "no-referrer"}))
+    assert strict.referrer_policy is not None
+    assert strict.referrer_policy.referrer(strict.url, PHOTO) is None  # the page said so
 
 
 def test_every_page_reports_its_media_also_media_seen_before(tmp_path: Path) -> None:

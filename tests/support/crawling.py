@@ -42,6 +42,7 @@ class CrawlRun:
     events: list[tuple[str | None, MediaDiscovered]]  # (bus key, event) in publish order
     requests: dict[str, list[str]]  # host -> paths requested, in order
     host_headers: dict[str, set[str]]  # host -> Host header values seen
+    referers: dict[tuple[str, str], str]  # (host, path) -> Referer header of its last request
     stderr: str
     files: dict[str, bytes] = field(default_factory=dict)  # for the test's own bookkeeping
 
@@ -100,5 +101,6 @@ def run_crawl(
         events=events,
         requests={host: list(paths) for host, paths in server.requests.items()},
         host_headers=host_headers,
+        referers={(e.host, e.path): e.headers.get("Referer", "") for e in server.log},
         stderr=done.stderr,
     )
