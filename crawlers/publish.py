@@ -12,14 +12,29 @@ throughput the disk's fsync rate.
 
 Callers publish only after the bytes an event points to (blob, WARC record)
 are durable, so a consumer never sees an event whose evidence is missing.
+:class:`RecordSink` is what the crawler's publish pipeline needs of it (a list
+does in tests).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from tanba.bus import Bus, Record
+
+
+class RecordSink(Protocol):
+    """Where crawl events go: a :class:`BatchPublisher`, or a list in tests.
+
+    ``add`` keeps the record even when it raises (a batch it could not publish);
+    ``flush`` publishes what waits, or raises and keeps it.
+    """
+
+    def add(self, record: Record) -> None: ...
+
+    def flush(self) -> None: ...
 
 
 class BatchPublisher:

@@ -20,7 +20,7 @@ can be lowered; a caller that wants none gives its handlers level WARNING.)
 Why one process per crawl and no restart: Twisted's reactor cannot be started
 twice in one process, so :func:`crawl` can run once per process. Tests (and
 anything else needing several crawls) run it in a subprocess, e.g.
-``python -m crawlers TARGETS.yaml --home DIR``.
+``tanba --home DIR crawl TARGETS.yaml --json``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
+from crawlers.context import TargetCrawl
+from crawlers.gate import Pausable
 from crawlers.publish import BatchPublisher
 from crawlers.settings import LOG_LEVEL, process_settings
 from crawlers.stats import CrawlStats, TargetStats
@@ -43,6 +47,9 @@ from tanba.schemas.base import encode
 from tanba.schemas.crawls import CrawlFinished
 from tanba.settings import Settings
 from tanba.topics import CRAWLS, MEDIA
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
 
 __all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
 
@@ -80,7 +87,7 @@ def crawl(
         return stats
 
     # Imported here: importing Scrapy's crawler machinery is slow and touches the reactor.
-    from scrapy.crawler import Crawler, CrawlerProcess
+    from scrapy.crawler import CrawlerProcess
 
     from crawlers.spiders.site import SiteSpider
 
@@ -98,21 +105,23 @@ def crawl(
     for target in active:
         crawler = process.create_crawler(SiteSpider.for_target(target, settings))
         crawlers.append(crawler)
-        process.crawl(
-            crawler,
+        target_crawl = TargetCrawl(
             target=target,
-            tanba_settings=settings,
+            settings=settings,
+            crawl_id=crawl_id,
             blobs=blobs,
             sink=publisher,
             captures_dir=settings.home / "captures",
-            crawl_id=crawl_id,
             clock=clock,
             tally=stats.targets[target.name],
+            engine=partial(_engine_of, crawler),
         )
+        process.crawl(crawler, target_crawl=target_crawl)
 
     # The reactor is installed by the first create_crawler (Scrapy picks the asyncio one);
     # importing it earlier would install Twisted's default reactor instead.
     from twisted.internet import reactor
+    from twisted.internet.interfaces import IReactorCore
     from twisted.internet.task import LoopingCall
 
     def sync() -> None:
@@ -136,8 +145,10 @@ def crawl(
                 log.exception("progress callback failed")
 
     loops = [LoopingCall(flush_tick), LoopingCall(progress_tick)]
-    reactor.callWhenRunning(loops[0].start, FLUSH_INTERVAL_S, False)  # type: ignore[attr-defined]
-    reactor.callWhenRunning(loops[1].start, PROGRESS_INTERVAL_S, False)  # type: ignore[attr-defined]
+    # The module is the installed reactor; Twisted types it this way itself (task.LoopingCall).
+    core = cast(IReactorCore, reactor)
+    core.callWhenRunning(loops[0].start, FLUSH_INTERVAL_S, False)
+    core.callWhenRunning(loops[1].start, PROGRESS_INTERVAL_S, False)
     process.start(install_signal_handlers=threading.current_thread() is threading.main_thread())
     for loop in loops:
         if loop.running:
@@ -150,6 +161,11 @@ def crawl(
     if progress is not None:
         progress(_snapshot(stats))
     return stats
+
+
+def _engine_of(crawler: Crawler) -> Pausable | None:
+    """The crawler's engine, once Scrapy has made it (the write gate pauses it)."""
+    return crawler.engine
 
 
 def _until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:

@@ -8,8 +8,8 @@ Contract:
 - :func:`scrapy_settings` gives one target's settings (applied to its spider
   at "spider" priority): politeness (``DOWNLOAD_DELAY`` from the target or
   ``crawl_delay_s``, ``DOWNLOAD_DELAY_JITTER``, ``CONCURRENT_REQUESTS_PER_DOMAIN``),
-  ``DOWNLOAD_TIMEOUT``, size caps, robots.txt, the user agent, and Tanba's
-  downloader middlewares.
+  ``DOWNLOAD_TIMEOUT``, size caps, robots.txt, the user agent, Tanba's
+  downloader middlewares and item pipelines (:mod:`crawlers.pipelines`).
 
 Hostile sites are bounded here: ``DOWNLOAD_TIMEOUT`` is the time one request
 may take in all (a server that drips bytes is cut off), ``download_maxsize``
@@ -26,6 +26,10 @@ Why these choices:
   spider's own canonical-URL de-duplication and :mod:`crawlers.scope`: both
   drop requests silently (no callback, no errback), which would leak the
   spider's count of pages in flight and so shrink ``max_pages``.
+- Media requests follow redirects (``MEDIA_ALLOW_REDIRECTS``), as page
+  requests do; Scrapy's media pipelines do not by default. They are
+  de-duplicated by canonical URL (``REQUEST_FINGERPRINTER_CLASS``, which
+  nothing else uses here: no duplicate filter, no HTTP cache).
 - Scrapy 2.19 renamed two settings: ``TWISTED_DNS_RESOLVER`` (was
   ``DNS_RESOLVER``) and ``DOWNLOAD_DELAY_JITTER`` (replaces
   ``RANDOMIZE_DOWNLOAD_DELAY``); the old names still work but log
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from crawlers.pipelines import FINGERPRINTER, ITEM_PIPELINES
 from crawlers.resolve import RESOLVE_SETTING
 from crawlers.targets import Target
 from crawlers.throttle import DEFAULT_MAX_WAIT_S, DEFAULT_TIMES
@@ -97,6 +102,9 @@ def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
             GUARD_MIDDLEWARE: 60,
             THROTTLE_MIDDLEWARE: 560,
         },
+        "ITEM_PIPELINES": dict(ITEM_PIPELINES),
+        "MEDIA_ALLOW_REDIRECTS": True,
+        "REQUEST_FINGERPRINTER_CLASS": FINGERPRINTER,
         "COOKIES_ENABLED": False,
         "RETRY_TIMES": 1,
         "RETRY_HTTP_CODES": RETRY_HTTP_CODES,

@@ -3,8 +3,8 @@
 Contract: :class:`TargetStats` holds the counters that the spider, the
 address guard and the throttle middleware increment as they go; :class:`CrawlStats`
 groups them per target for one crawl, and :meth:`CrawlStats.total` sums them.
-Both are plain dataclasses so ``dataclasses.asdict`` gives the JSON the CLI
-prints; :meth:`TargetStats.report` is what the crawl report publishes.
+Both are plain dataclasses; :meth:`CrawlStats.as_json` is the JSON ``tanba crawl
+--json`` prints; :meth:`TargetStats.report` is what the crawl report publishes.
 
 The counters themselves (and what each one means) are declared once, in
 :class:`tanba.schemas.crawls.CrawlCounters`, which both :class:`TargetStats` and
@@ -18,6 +18,7 @@ them; keeping them apart avoids an import cycle between the two.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from tanba.schemas.crawls import CrawlCounters, TargetReport
 
@@ -51,3 +52,11 @@ class CrawlStats:
         for stats in self.targets.values():
             total.add(stats)
         return total
+
+    def as_json(self) -> dict[str, Any]:
+        """``{"crawl_id": ..., "targets": {name: counters}, "total": counters}`` (``tanba crawl --json``)."""
+        return {
+            "crawl_id": self.crawl_id,
+            "targets": {name: asdict(t) for name, t in self.targets.items()},
+            "total": asdict(self.total()),
+        }

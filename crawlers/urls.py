@@ -3,21 +3,32 @@
 Contract: :func:`canonicalize` returns the same string for URLs that name the
 same resource in all the ways sites commonly vary them: scheme and host case,
 an explicit default port, a trailing dot on the host, the fragment, the order
-of query parameters, session ids (``jsessionid``, ``phpsessid``, ``sid``,
-``sessionid``, also as a ``;jsessionid=`` path parameter) and tracking
-parameters (``utm_*``). The path's case and percent-encoding are kept: servers
-may treat them as significant. It never raises; a URL it cannot parse comes
-back unchanged.
+of query parameters, dot segments (``/a/./b/../c``), percent-encoding that
+RFC 3986 calls equivalent (``%7e`` and ``~``, ``%2f`` and ``%2F``, a raw
+``ж`` and ``%D0%B6``), session ids (``jsessionid``, ``phpsessid``, ``sid``,
+``sessionid``, also as a ``;jsessionid=`` path parameter), tracking
+parameters (``utm_*``) and click ids (``fbclid``, ``yclid``, ...). The path's
+case is kept, and so is an encoded ``/`` or ``?`` (``%2F`` is not ``/``):
+servers may treat them as significant. It never raises; a URL it cannot parse
+comes back unchanged.
 
-Dot segments (``/a/./b/../c``) are resolved as RFC 3986 says, also in
-absolute links, which ``urljoin`` leaves alone.
+Who does what: w3lib's :func:`~w3lib.url.canonicalize_url` (case, dot
+segments, query order, percent-encoding, fragment), w3lib's
+:func:`~w3lib.url.url_query_cleaner` (dropping the tracking parameters) and
+Scrapy's :func:`~scrapy.utils.url.strip_url` (default ports). Ours, because
+neither library has them: which parameters are tracking ones
+(:func:`is_tracking_param`, a list and a prefix, case-insensitive), the
+``;jsessionid=`` path parameter and the host's trailing dot. :func:`in_domains`
+is ours too: Scrapy's ``url_is_from_any_domain`` compares the host with its
+port, so ``kino.kz:8081`` would not be in ``kino.kz``.
 
 Crawler traps that canonicalisation cannot fold (an endless calendar's
 ``?month=…``, ``/a/a/a/…`` loops of relative links) are bounded by two more
-helpers: :func:`pattern_of` gives a URL's shape (digit runs as ``N``, query
-values dropped), so the spider can give each shape a share of ``max_pages``;
-:func:`trap_reason` names URLs that are traps on their face (a path segment
-repeated over and over, hundreds of query parameters).
+helpers, ours by nature: :func:`pattern_of` gives a URL's shape (digit runs
+of the decoded path as ``N``, query values dropped), so the spider can give
+each shape a share of ``max_pages``; :func:`trap_reason` names URLs that are
+traps on their face (a path segment repeated over and over, hundreds of query
+parameters).
 
 Why: without it a site that appends a session id to every link looks like an
 endless site, and ``max_pages`` is spent on copies of the same pages.
@@ -26,7 +37,10 @@ endless site, and ``max_pages`` is spent on copies of the same pages.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+
+from scrapy.utils.url import strip_url
+from w3lib.url import canonicalize_url, url_query_cleaner
 
 SESSION_PARAMS = frozenset(
     {
@@ -44,8 +58,9 @@ SESSION_PARAMS = frozenset(
 )
 # Click ids that ad networks and mailers append (Yandex's yclid is common on CIS sites).
 CLICK_PARAMS = frozenset({"fbclid", "gclid", "yclid", "msclkid", "_openstat", "mc_cid", "mc_eid"})
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 _PATH_SESSION = re.compile(r";(jsessionid|phpsessid|sessionid|sid)=[^/?#]*", re.IGNORECASE)
+# The dots ending a host name, before the port if there is one.
+_TRAILING_DOT = re.compile(r"\.+(?=(?::\d*)?$)")
 _DIGITS = re.compile(r"\d+")
 # A segment that comes back this often in one path is a loop of relative links, not a page.
 MAX_SEGMENT_REPEATS = 3
@@ -58,50 +73,29 @@ def is_tracking_param(name: str) -> bool:
     return lowered in SESSION_PARAMS or lowered in CLICK_PARAMS or lowered.startswith("utm_")
 
 
-def remove_dot_segments(path: str) -> str:
-    """``path`` with ``.`` and ``..`` segments resolved (RFC 3986, section 5.2.4)."""
-    if "." not in path:
-        return path
-    segments = path.split("/")
-    out: list[str] = []
-    for segment in segments[1:] if path.startswith("/") else segments:
-        if segment == "..":
-            if out:
-                out.pop()
-        elif segment != ".":
-            out.append(segment)
-    if segments[-1] in (".", ".."):
-        out.append("")  # "/a/b/.." names the directory "/a/"
-    return ("/" if path.startswith("/") else "") + "/".join(out)
-
-
 def canonicalize(url: str) -> str:
-    """The canonical form of ``url`` used as the de-duplication key of pages."""
+    """The canonical form of ``url`` used as the de-duplication key of pages and media."""
     try:
         parts = urlsplit(url.strip())
-        scheme = parts.scheme.lower()
-        host = (parts.hostname or "").rstrip(".")
-        port = parts.port
+        host = parts.hostname or ""
+        port = parts.port  # raises ValueError on a port that is not a number
     except ValueError:
         return url
-    if not scheme or not host:
+    if not parts.scheme or not host:
         return url
-    if ":" in host:  # IPv6 literal: brackets were stripped by hostname
-        host = f"[{host}]"
-    netloc = host
-    if parts.username is not None:
-        userinfo = parts.username + (f":{parts.password}" if parts.password is not None else "")
-        netloc = f"{userinfo}@{host}"
-    if port is not None and port != _DEFAULT_PORTS.get(scheme):
-        netloc += f":{port}"
-    path = remove_dot_segments(_PATH_SESSION.sub("", parts.path)) or "/"
-    params = [
-        (k, v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        if not is_tracking_param(k)
+    netloc = _TRAILING_DOT.sub("", parts.netloc) if host.endswith(".") else parts.netloc
+    cleaned = urlunsplit((parts.scheme, netloc, _PATH_SESSION.sub("", parts.path), parts.query, ""))
+    tracking = [
+        k for k, _ in parse_qsl(parts.query, keep_blank_values=True) if is_tracking_param(k)
     ]
-    query = urlencode(sorted(params), doseq=False) if params else ""
-    return urlunsplit((scheme, netloc, path, query, ""))
+    if tracking:
+        cleaned = url_query_cleaner(cleaned, tracking, remove=True, unique=False)
+    try:
+        canonical = canonicalize_url(cleaned)
+        # strip_url parses again: only worth it when there is a port that may be the default.
+        return canonical if port is None else strip_url(canonical, strip_credentials=False)
+    except (ValueError, UnicodeError):  # e.g. a host name IDNA refuses
+        return url
 
 
 def host_of(url: str) -> str:
@@ -119,17 +113,19 @@ def in_domains(host: str, domains: tuple[str, ...] | list[str]) -> bool:
 
 
 def pattern_of(url: str) -> str:
-    """The shape of ``url``: host, path with digit runs as ``N``, sorted query names.
+    """The shape of ``url``: host, decoded path with digit runs as ``N``, sorted query names.
 
     ``/calendar?month=2026-03`` and ``/calendar?month=2031-11`` share the shape
-    ``host/calendar?month``; ``/news/2026/03/05/`` is ``host/news/N/N/N/``.
+    ``host/calendar?month``; ``/news/2026/03/05/`` is ``host/news/N/N/N/``. The
+    path is decoded first, so the digits of a percent-escape (``%D0%B2``) are
+    not taken for a number.
     """
     try:
         parts = urlsplit(canonicalize(url))
     except ValueError:
         return url
     names = sorted({k for k, _ in parse_qsl(parts.query, keep_blank_values=True)})
-    shape = _DIGITS.sub("N", parts.path)
+    shape = _DIGITS.sub("N", unquote(parts.path))
     return f"{(parts.hostname or '').lower()}{shape}" + (f"?{'&'.join(names)}" if names else "")
 
 

@@ -25,8 +25,20 @@ decoding; the framing headers (``Content-Encoding``, ``Transfer-Encoding``,
 replays correctly.
 
 Determinism seam: ``clock`` stamps ``WARC-Date`` and ``record_ids`` makes
-``WARC-Record-ID`` values, so a test with a fixed clock and ids gets identical
-bytes for the same exchange (gzip members carry no timestamp).
+``WARC-Record-ID`` values, both passed to warcio as the record's own headers
+(warcio then makes neither), so a test with a fixed clock and ids gets
+identical bytes for the same exchange (gzip members carry no timestamp).
+
+What is warcio's and what is ours: warcio builds every record, its digests and
+its gzip member. Ours: the order of a pair, the offsets, the fsync and the
+repair. warcio's ``write_request_response_pair`` is not used because it writes
+the response before the request and links them the other way round
+(``WARC-Concurrent-To`` on the request), which would change the layout every
+capture so far has (and that ``evidence/capture.py`` writes too: warcinfo,
+then request, response), and because one call for both records does not tell
+where the response record starts and ends, which the :class:`CaptureRef` of
+every event needs. warcio has no repair of a file cut short by a crash, so
+:func:`_drop_partial_tail` is ours.
 
 Why WARC: it is the archival standard that courts and agencies' tools read,
 and it keeps the request and the server's address beside the bytes.
@@ -43,13 +55,15 @@ from collections.abc import Callable
 from http import HTTPStatus
 from io import BytesIO
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.timeutils import datetime_to_iso_date
-from warcio.warcwriter import WARCWriter as _WarcioWriter
+from warcio.warcwriter import WARCWriter as WarcioWriter
 
+from crawlers.headers import header_text
 from tanba.clock import Clock, SystemClock
 from tanba.schemas.common import CaptureRef
 from tanba.sqlite import disk_full_error, is_disk_full
@@ -66,24 +80,6 @@ log = logging.getLogger(__name__)
 def new_record_id() -> str:
     """A fresh WARC-Record-ID (a URN in angle brackets, as WARC requires)."""
     return f"<urn:uuid:{uuid.uuid4()}>"
-
-
-class _SeamedWriter(_WarcioWriter):
-    """warcio's writer with the clock and the id generator injected."""
-
-    def __init__(
-        self, out: IO[bytes], clock: Clock, record_ids: Callable[[], str], **kwargs: Any
-    ) -> None:
-        super().__init__(out, **kwargs)
-        self._clock = clock
-        self._record_ids = record_ids
-
-    def _make_warc_id(self) -> str:  # type: ignore[override]
-        return self._record_ids()
-
-    def curr_warc_date(self) -> str:
-        moment = self._clock.now().replace(tzinfo=None)
-        return str(datetime_to_iso_date(moment, use_micros=True))
 
 
 class WarcWriter:
@@ -112,17 +108,38 @@ class WarcWriter:
         # a second run with the same crawl id.
         self._open()
         if self._file.tell() == 0:
-            info = {"software": software, "format": "WARC File Format 1.1"}
-            self._guarded(
-                lambda: self._writer.write_record(
-                    self._writer.create_warcinfo_record(self.path.name, info)
-                )
-            )
+            self._guarded(lambda: self._writer.write_record(self._warcinfo(software)))
 
     def _open(self) -> None:
         self._file: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 - closed in close()
-        self._writer = _SeamedWriter(
-            self._file, self._clock, self._record_ids, gzip=True, warc_version="1.1"
+        self._writer = WarcioWriter(self._file, gzip=True, warc_version="1.1")
+
+    def _headers(
+        self, record_type: str, uri: str, first: dict[str, str], then: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """WARC headers of a new record with our id and date, in the order warcio gives them.
+
+        warcio keeps the order of the headers passed in and appends those it adds
+        (type, id, target URI, date); passing them all in that order keeps every
+        record byte for byte what warcio alone would write.
+        """
+        headers = {**first, "WARC-Type": record_type, "WARC-Record-ID": self._record_ids()}
+        headers.update(then or {})
+        if uri:
+            headers["WARC-Target-URI"] = uri
+        moment = self._clock.now().replace(tzinfo=None)
+        headers["WARC-Date"] = str(datetime_to_iso_date(moment, use_micros=True))
+        return headers
+
+    def _warcinfo(self, software: str) -> ArcWarcRecord:
+        """The ``warcinfo`` record a new file starts with (as warcio's create_warcinfo_record)."""
+        info = f"software: {software}\r\nformat: WARC File Format 1.1\r\n".encode()
+        return self._writer.create_warc_record(
+            "",
+            "warcinfo",
+            payload=BytesIO(info),
+            length=len(info),
+            warc_headers_dict=self._headers("warcinfo", "", {}, {"WARC-Filename": self.path.name}),
         )
 
     def _guarded(self, write: Callable[[], object]) -> None:
@@ -153,10 +170,10 @@ class WarcWriter:
         extra = {"WARC-IP-Address": ip} if ip else {}
 
         request_headers = [("Host", _netloc(response.url))] + [
-            (_text(k), _text(v))
+            (header_text(k), header_text(v))
             for k, values in (request.headers.items() if request is not None else [])
             for v in values
-            if _text(k).lower() != "host"
+            if header_text(k).lower() != "host"
         ]
         method = request.method if request is not None else "GET"
         request_record = self._writer.create_warc_record(
@@ -169,14 +186,14 @@ class WarcWriter:
                 request_headers,
                 is_http_request=True,
             ),
-            warc_headers_dict=dict(extra),
+            warc_headers_dict=self._headers("request", response.url, extra),
         )
 
         response_headers = [
-            (_text(k), _text(v))
+            (header_text(k), header_text(v))
             for k, values in response.headers.items()
             for v in values
-            if _text(k).lower() not in _FRAMING
+            if header_text(k).lower() not in _FRAMING
         ]
         response_headers.append(("Content-Length", str(len(response.body))))
         protocol = response.protocol or "HTTP/1.1"
@@ -190,10 +207,14 @@ class WarcWriter:
                 response_headers,
                 protocol=protocol,
             ),
-            warc_headers_dict={
-                **extra,
-                "WARC-Concurrent-To": request_record.rec_headers.get_header("WARC-Record-ID"),
-            },
+            warc_headers_dict=self._headers(
+                "response",
+                response.url,
+                {
+                    **extra,
+                    "WARC-Concurrent-To": request_record.rec_headers.get_header("WARC-Record-ID"),
+                },
+            ),
         )
 
         where: list[int] = []
@@ -257,11 +278,6 @@ def _complete_prefix(path: Path) -> int:
                 base += len(chunk)
                 chunk = f.read(_CHUNK)
     return complete
-
-
-def _text(value: bytes | str) -> str:
-    # HTTP header bytes are ISO-8859-1 by definition; this never fails.
-    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _reason(status: int) -> str:

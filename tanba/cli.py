@@ -99,6 +99,13 @@ def _parser() -> argparse.ArgumentParser:
     crawl = sub.add_parser("crawl", help="run the crawlers only (publish media to the bus)")
     crawl.add_argument("targets", type=Path, metavar="TARGETS.yaml")
     _resolve_arg(crawl)
+    crawl.add_argument("--crawl-id", default="", help="default: the UTC time, YYYYmmddTHHMMSSZ")
+    crawl.add_argument(
+        "--json", action="store_true", help="print every target's counters as one JSON object"
+    )
+    crawl.add_argument(
+        "--progress", action="store_true", help="print a JSON line of totals to stderr each second"
+    )
     crawl.set_defaults(handler=_crawl)
 
     worker = sub.add_parser("worker", help="run one stage as its own process")
@@ -259,7 +266,11 @@ def _run(app: App, args: argparse.Namespace) -> int:
 
 
 def _crawl(app: App, args: argparse.Namespace) -> int:
-    from crawlers.runner import crawl
+    from crawlers.runner import CrawlStats, crawl
+
+    def print_progress(stats: CrawlStats) -> None:
+        """One JSON line of the running totals on stderr (``--progress``)."""
+        print(json.dumps(stats.as_json()["total"], sort_keys=True), file=sys.stderr, flush=True)
 
     targets, resolve = _targets(args)
     stats = crawl(
@@ -269,9 +280,14 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
         blobs=app.blobs,
         resolve=resolve,
         clock=app.clock,
+        crawl_id=args.crawl_id or None,
+        progress=print_progress if args.progress else None,
     )
-    total = stats.total()
-    print(f"crawl {stats.crawl_id}: pages {total.pages}, media {total.media_published}")
+    if args.json:
+        print(json.dumps(stats.as_json(), sort_keys=True))
+    else:
+        total = stats.total()
+        print(f"crawl {stats.crawl_id}: pages {total.pages}, media {total.media_published}")
     return 0
 
 

@@ -1,6 +1,6 @@
 """Fixtures of the crawler tests: one real crawl, run once per session in a subprocess.
 
-The crawl runs ``python -m crawlers`` against a :class:`SiteServer` that serves
+The crawl runs ``tanba crawl`` against a :class:`SiteServer` that serves
 four made-up hosts on one loopback port, reached through ``--resolve``:
 
 - ``kino.example.kz`` (target ``kino``, private addresses allowed, max_depth 2):

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawlers.extract import MediaRef, extract, media_kind_of, parse_srcset
+from crawlers.extract import Extracted, MediaRef, extract, media_kind_of, parse_srcset
 
 BASE = "http://kino.example.kz/films/page.html"
 
@@ -185,18 +185,22 @@ def test_media_ref_is_a_value() -> None:
 
 @pytest.mark.parametrize(
     "garbage",
-    [
-        b"",
-        b"\x00\x00",
-        b"\xff\xfe\x00<",
-        "\ud800<img src=a.jpg>",
-        "<" * 10_000,
-        "<![CDATA[",
-        "\x0c",
-    ],
+    [b"", b"\x00\x00", b"\xff\xfe\x00<", "<" * 10_000, "<![CDATA[", "\x0c", "\ud800"],
 )
-def test_known_nasty_inputs_do_not_raise(garbage: str | bytes) -> None:
-    extract(garbage, BASE)
+def test_garbage_alone_gives_nothing(garbage: str | bytes) -> None:
+    assert extract(garbage, BASE) == Extracted()
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\x00\x00", "\ud800", "<" * 10_000, "\x0c", "\ufeff", b"\xef\xbb\xbf", b"\x00\x0b\x1f"],
+)
+def test_markup_after_garbage_is_still_read(garbage: str | bytes) -> None:
+    markup = '<title>T</title><img src="a.jpg"><a href="/x">x</a>'
+    html = garbage + (markup.encode() if isinstance(garbage, bytes) else markup)
+    found = extract(html, BASE)
+    assert [m.url for m in found.media] == ["http://kino.example.kz/films/a.jpg"]
+    assert found.links == ["http://kino.example.kz/x"]
 
 
 _TAGS = st.sampled_from(

@@ -31,6 +31,14 @@ def test_media_on_two_pages_gives_two_events_and_one_download(crawl_run: CrawlRu
     assert len({e.occurrence.media_capture for e in events}) == 1
 
 
+def test_media_and_page_requests_send_the_referer_of_the_page(crawl_run: CrawlRun) -> None:
+    home = f"http://kino.example.kz:{crawl_run.port}/"
+    assert crawl_run.referers[("cdn.example.ru", "/img/photo.jpg")] == home
+    assert crawl_run.referers[("kino.example.kz", "/img/big.png")] == home
+    assert crawl_run.referers[("kino.example.kz", "/a.html")] == home
+    assert crawl_run.referers[("kino.example.kz", "/")] == ""  # a seed has none
+
+
 def test_event_fields_describe_page_media_and_target(crawl_run: CrawlRun) -> None:
     photo = crawl_run.files["photo.jpg"]
     events = _events_for(crawl_run, "/img/photo.jpg")
@@ -139,6 +147,8 @@ def _record_at(run: CrawlRun, warc: str, offset: int, length: int):  # type: ign
 
 
 def test_warc_records_exist_at_published_offsets(crawl_run: CrawlRun) -> None:
+    # photo.jpg on / and on /a.html, local.png on /a.html: a loop over no events proves nothing.
+    assert len(crawl_run.events) == 3
     for _, event in crawl_run.events:
         o = event.occurrence
         assert o.media_capture is not None and o.page_capture is not None

@@ -10,7 +10,6 @@ from crawlers.urls import (
     in_domains,
     is_tracking_param,
     pattern_of,
-    remove_dot_segments,
     trap_reason,
 )
 
@@ -88,12 +87,35 @@ def test_dot_segments_and_click_ids_are_folded(url: str, canonical: str) -> None
     assert canonicalize(url) == canonical
 
 
-def test_remove_dot_segments_follows_rfc_3986() -> None:
-    # RFC 3986 section 5.4's examples, as paths.
-    assert remove_dot_segments("/b/c/./../../g") == "/g"
-    assert remove_dot_segments("/a/b/c/./../../g") == "/a/g"
-    assert remove_dot_segments("mid/content=5/../6") == "mid/6"
-    assert remove_dot_segments("/no/dots") == "/no/dots"
+@pytest.mark.parametrize(
+    ("path", "resolved"),
+    # RFC 3986 section 5.2.4's examples, as paths of absolute URLs.
+    [("/b/c/./../../g", "/g"), ("/a/b/c/./../../g", "/a/g"), ("/no/dots", "/no/dots")],
+)
+def test_dot_segments_follow_rfc_3986(path: str, resolved: str) -> None:
+    assert canonicalize(f"http://a.kz{path}") == f"http://a.kz{resolved}"
+
+
+@pytest.mark.parametrize(
+    ("variants", "same"),
+    [
+        (("http://a.kz/%7euser", "http://a.kz/~user"), True),
+        (("http://a.kz/a%2fb", "http://a.kz/a%2Fb"), True),
+        (("http://a.kz/фильм?q=ж", "http://a.kz/%D1%84%D0%B8%D0%BB%D1%8C%D0%BC?q=%D0%B6"), True),
+        (("http://a.kz/a%2Fb", "http://a.kz/a/b"), False),  # an encoded slash is not a slash
+        (("http://a.kz/a%3Fb", "http://a.kz/a?b"), False),
+    ],
+)
+def test_equivalent_percent_encodings_fold_and_reserved_ones_do_not(
+    variants: tuple[str, str], same: bool
+) -> None:
+    assert (canonicalize(variants[0]) == canonicalize(variants[1])) is same
+
+
+def test_canonical_form_is_a_fixed_point() -> None:
+    for url in ("HTTP://A.kz.:80/x/../%7e?utm_a=1&b=2&a=1#f", "https://a.kz:8443/фильм;sid=1?x"):
+        once = canonicalize(url)
+        assert canonicalize(once) == once != url
 
 
 def test_pattern_of_names_the_shape_of_a_url() -> None:
@@ -104,6 +126,9 @@ def test_pattern_of_names_the_shape_of_a_url() -> None:
     assert pattern_of("http://k.kz/a?x=1&b=2") == "k.kz/a?b&x"
     assert pattern_of("http://k.kz/a?sid=9") == "k.kz/a"  # session ids do not make a shape
     assert pattern_of("http://k.kz/film/12.html") != pattern_of("http://k.kz/films/12.html")
+    # Percent-escapes are decoded first: /в and /г (%D0%B2, %D0%B3) are two shapes, not "%DN%BN".
+    assert pattern_of("http://k.kz/в") != pattern_of("http://k.kz/г")
+    assert pattern_of("http://k.kz/%D0%B2/7") == "k.kz/в/N"
 
 
 def test_trap_reason() -> None:

@@ -231,7 +231,7 @@ class HostileServer(LoopbackServer):
 
 @dataclass
 class Crawl:
-    """What ``python -m crawlers`` printed and published."""
+    """What ``tanba crawl --json`` printed and published."""
 
     targets: dict[str, dict[str, int]]  # per target counters
     events: list[tuple[str | None, MediaDiscovered]]
@@ -246,7 +246,10 @@ def run_crawl(
     targets = home / "targets.yaml"
     targets.write_text(targets_yaml, encoding="utf-8")
     full_env = {**os.environ, "TANBA_CRAWL_DELAY_S": "0", **(env or {})}
-    command = [sys.executable, "-m", "crawlers", str(targets), "--home", str(home), *resolve]
+    command = [
+        sys.executable, "-m", "tanba.cli", "--home", str(home), "crawl", str(targets), "--json",
+        *resolve,
+    ]  # fmt: skip
     done = subprocess.run(
         command, env=full_env, cwd=home, capture_output=True, text=True, timeout=300
     )

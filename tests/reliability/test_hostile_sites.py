@@ -1,4 +1,4 @@
-"""Hostile sites against the real crawler (``python -m crawlers`` over loopback servers).
+"""Hostile sites against the real crawler (``tanba crawl`` over loopback servers).
 
 One crawl, one target per misbehaviour, so each case is read from its own counters:
 

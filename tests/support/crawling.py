@@ -1,4 +1,4 @@
-"""Helpers to run a real crawl from a test: ``python -m crawlers`` in a subprocess.
+"""Helpers to run a real crawl from a test: ``tanba crawl --json`` in a subprocess.
 
 Contract: :func:`run_crawl` writes nothing itself; it runs the crawler CLI on a
 targets file against a :class:`~tanba.demo.server.SiteServer` (every
@@ -38,10 +38,11 @@ class CrawlRun:
     port: int
     home: Path
     crawl_id: str
-    stats: dict[str, Any]  # the JSON printed by python -m crawlers
+    stats: dict[str, Any]  # the JSON printed by tanba crawl --json
     events: list[tuple[str | None, MediaDiscovered]]  # (bus key, event) in publish order
     requests: dict[str, list[str]]  # host -> paths requested, in order
     host_headers: dict[str, set[str]]  # host -> Host header values seen
+    referers: dict[tuple[str, str], str]  # (host, path) -> Referer header of its last request
     stderr: str
     files: dict[str, bytes] = field(default_factory=dict)  # for the test's own bookkeeping
 
@@ -65,7 +66,7 @@ def run_crawl(
     extra_args: list[str] | None = None,
     timeout_s: float = 120,
 ) -> CrawlRun:
-    """Run ``python -m crawlers`` and collect its results; asserts that it exits 0.
+    """Run ``tanba crawl --json`` and collect its results; asserts that it exits 0.
 
     ``env`` adds ``TANBA_*`` overrides (``TANBA_CRAWL_DELAY_S`` is 0 unless given);
     ``extra_args`` go to the command line (e.g. ``["--progress"]``).
@@ -77,8 +78,8 @@ def run_crawl(
         **(env or {}),
     }
     command = [
-        sys.executable, "-m", "crawlers", str(targets_file), "--home", str(home),
-        "--crawl-id", crawl_id, *server.resolve_args(), *(extra_args or []),
+        sys.executable, "-m", "tanba.cli", "--home", str(home), "crawl", str(targets_file),
+        "--json", "--crawl-id", crawl_id, *server.resolve_args(), *(extra_args or []),
     ]  # fmt: skip
     done = subprocess.run(
         command, env=full_env, cwd=home, capture_output=True, text=True, timeout=timeout_s
@@ -100,5 +101,6 @@ def run_crawl(
         events=events,
         requests={host: list(paths) for host, paths in server.requests.items()},
         host_headers=host_headers,
+        referers={(e.host, e.path): e.headers.get("Referer", "") for e in server.log},
         stderr=done.stderr,
     )

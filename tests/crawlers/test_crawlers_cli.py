@@ -1,4 +1,4 @@
-"""python -m crawlers: user errors exit 2 with the message, before any crawling starts."""
+"""tanba crawl: user errors exit 2 with the message, before any crawling starts."""
 
 from __future__ import annotations
 
@@ -6,18 +6,20 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.__main__ import main
+from tanba.cli import main
 
 
 def test_bad_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     targets = tmp_path / "targets.yaml"
     targets.write_text("targets:\n  - name: a\n    seeds: ['http://a.kz/']\n    max_dept: 1\n")
-    assert main([str(targets), "--home", str(tmp_path / "home")]) == 2
-    assert "field 'max_dept'" in capsys.readouterr().err
+    assert main(["--home", str(tmp_path / "home"), "crawl", str(targets), "--json"]) == 2
+    captured = capsys.readouterr()
+    assert "field 'max_dept'" in captured.err and captured.out == ""
 
 
 def test_bad_resolve_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     targets = tmp_path / "targets.yaml"
     targets.write_text("targets:\n  - name: a\n    seeds: ['http://a.kz/']\n")
-    assert main([str(targets), "--home", str(tmp_path / "home"), "--resolve", "a.kz"]) == 2
+    args = ["--home", str(tmp_path / "home"), "crawl", str(targets), "--resolve", "a.kz"]
+    assert main(args) == 2
     assert "HOST:PORT:ADDRESS" in capsys.readouterr().err
