@@ -1,11 +1,11 @@
-"""What evidence export needs from the environment: the signing key (a secret) and two settings.
+"""What evidence export needs from the environment: the signing key (a secret) and the settings.
 
 ``TANBA_SIGNING_KEY``  the installation's Ed25519 private key, PEM; when unset, a key is
                        generated once under ``home/keys/`` (mode 0600) with a warning.
                        A secret: read from the environment only, never part of Settings,
                        so ``tanba settings`` and logs can never show it.
-``TANBA_TSA_URL`` and ``TANBA_EVIDENCE_TEMPLATES`` are ordinary settings, documented in
-:mod:`tanba.settings`; they are read through it here.
+``TANBA_TSA_URL``, ``TANBA_EVIDENCE_TEMPLATES`` and ``TANBA_EVIDENCE_TRUST_STORE`` are
+ordinary settings, documented in :mod:`tanba.settings`; they are read through it here.
 """
 
 from __future__ import annotations
@@ -20,15 +20,17 @@ from tanba.settings import Settings
 SIGNING_KEY_ENV = "TANBA_SIGNING_KEY"
 TSA_URL_ENV = "TANBA_TSA_URL"
 TEMPLATES_ENV = "TANBA_EVIDENCE_TEMPLATES"
+TRUST_STORE_ENV = "TANBA_EVIDENCE_TRUST_STORE"
 
 
 @dataclass(frozen=True)
 class EvidenceConfig:
-    """What the environment says about signing, time-stamping and templates."""
+    """What the environment says about signing, time-stamping, templates and trust."""
 
     signing_key_pem: str = ""
     tsa_url: str = ""
     templates_dir: Path | None = None
+    trust_store: Path | None = None  # None: home/keys/trusted/ (see evidence.trust)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> EvidenceConfig:
@@ -37,8 +39,10 @@ class EvidenceConfig:
         pem = env.get(SIGNING_KEY_ENV, "").replace("\\n", "\n").strip()
         settings = Settings.from_env(env)
         templates = settings.evidence_templates.strip()
+        trust = settings.evidence_trust_store.strip()
         return cls(
             signing_key_pem=pem,
             tsa_url=settings.tsa_url.strip(),
             templates_dir=Path(templates) if templates else None,
+            trust_store=Path(trust) if trust else None,
         )
