@@ -156,6 +156,7 @@ def _export(app: App, args: argparse.Namespace) -> int:
         withhold_reference=args.withhold_reference,
         recapture="always" if args.recapture else "never" if args.no_recapture else "missing",
         resolve=parse_resolve(args.resolve),
+        interface="cli",
     )
     for result in export(app, args.alert_ids, args.output, principal_from(args), options):
         stamp = ", time-stamped" if result.timestamped else ""

@@ -5,8 +5,10 @@ asked for (nothing is written otherwise), then for each alert recaptures the
 page when no capture exists yet (``recapture="missing"``, the default; or
 ``"always"``/``"never"``), assembles the package, signs its manifest, asks the
 TSA for a token when one is configured, writes the zip atomically and logs
-the export on the custody topic (subject: the manifest's SHA-256; the
-manifest itself is kept in the blob store).
+the export on the custody topic: who (the principal), when (the clock), the
+zip's SHA-256, through which interface (``options.interface``: cli, console or
+api), and as subject the manifest's SHA-256 (the manifest itself is kept in
+the blob store).
 
 Output: with one alert id, ``out`` is the zip file to write (or, when ``out``
 is an existing directory, ``<alert id>.zip`` inside it); with several, ``out``
@@ -34,13 +36,15 @@ Members of a package (all listed in manifest.json with SHA-256 and size)::
 
 Determinism: with a fixed clock and key, the same case state gives the same
 bytes (zip times are the export time, members sorted, WARC ids derived, PDF
-invariant); only ``manifest.tsr`` differs between two exports. The custody
-log inside a package leaves out earlier exports for that reason: each package
-records its own export in its manifest, and the installation's log keeps them all.
+invariant); only ``manifest.tsr`` differs between two exports of the same
+state. The custody log inside a package holds every earlier export of the
+case, so a second export differs from the first by that line: the case's state
+changed. A package's own export is in its manifest.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -63,7 +67,7 @@ from evidence.capture import (
     latest_capture,
 )
 from evidence.config import EvidenceConfig
-from evidence.custody import EXPORTED, CustodyLog
+from evidence.custody import EXPORTED, INTERFACES, CustodyLog
 from evidence.exceptions import AccessDenied, EvidenceError, UnknownAlert
 from evidence.matchreport import build_match_report, thumbnail
 from evidence.notices import NoticeContext, render_notices
@@ -83,6 +87,7 @@ from tanba.schemas.works import Work
 
 SOFTWARE = "Tanba evidence export 1"
 Recapture = Literal["missing", "always", "never"]
+Interface = Literal["cli", "console", "api"]
 _EXT = re.compile(r"^\.[a-z0-9]{1,5}$")
 
 
@@ -91,6 +96,7 @@ class ExportOptions:
     """How to export: language, what to withhold, when to recapture, and the seams."""
 
     lang: str = DEFAULT_LANGUAGE
+    interface: Interface = "cli"  # recorded in the custody log with the export
     withhold_reference: bool = False  # the rights holder forbids handing out the reference
     recapture: Recapture = "missing"
     resolve: Mapping[str, str] = field(default_factory=dict)
@@ -107,6 +113,7 @@ class ExportResult:
     alert_id: str
     path: Path
     manifest_sha256: str
+    package_sha256: str
     files: int
     timestamped: bool
 
@@ -124,6 +131,8 @@ def export(
         raise InputError(f"language {options.lang!r} is not available; use {', '.join(LANGUAGES)}")
     if not alert_ids:
         raise InputError("name at least one alert id (see 'tanba alerts list')")
+    if options.interface not in INTERFACES:
+        raise InputError(f"interface {options.interface!r} is not one of {', '.join(INTERFACES)}")
     alerts = [authorize(app, alert_id, principal) for alert_id in dict.fromkeys(alert_ids)]
     config = options.config or EvidenceConfig.from_env()
     key = options.signing_key or load_signing_key(app.settings.home, config)
@@ -137,15 +146,21 @@ def export(
         )
         _write_atomically(target, data)
         manifest_sha = app.blobs.put(manifest_json)
+        package_sha = hashlib.sha256(data).hexdigest()
         custody.record(
             alert.id,
             principal.name,
             EXPORTED,
-            f"package {target.name}: {count} files, signed by {key.fingerprint}"
+            f"package {target.name} (SHA-256 {package_sha}) through the {options.interface}: "
+            f"{count} files, signed by {key.fingerprint}"
             + (f", timestamped by {tsa.url}" if tsa else ""),
             subject=manifest_sha,
+            interface=options.interface,
+            package_sha256=package_sha,
         )
-        results.append(ExportResult(alert.id, target, manifest_sha, count, tsa is not None))
+        results.append(
+            ExportResult(alert.id, target, manifest_sha, package_sha, count, tsa is not None)
+        )
     return results
 
 
@@ -266,7 +281,7 @@ def build_package(
     if match.picture:
         add(f"match/{match.report.picture}", match.picture, "picture of the match")
 
-    log = custody.case_log(alert, leave_out=(EXPORTED,))
+    log = custody.case_log(alert)
     add("case/alert.json", _json(alert), "the alert as stored")
     add("case/jurisdiction.json", _json(_jurisdiction(alert, jurisdiction)), "why this state")
     add("case/status-history.json", _json(alert.history), "status changes")
@@ -288,8 +303,6 @@ def build_package(
     for name, body in sorted(notices.items()):
         add(f"notices/{name}", body.encode(), "draft letter (to be checked before sending)")
     add("README.txt", _readme(key.fingerprint, tsa), "what this package is and how to check it")
-
-    import hashlib
 
     listing = [
         (path, hashlib.sha256(data).hexdigest()) for path, (data, _) in sorted(files.items())

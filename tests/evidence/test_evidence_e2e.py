@@ -11,6 +11,7 @@ import base64
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -296,40 +297,41 @@ def test_exports_are_deterministic_apart_from_the_timestamp_token(
 ) -> None:
     alert = alerts(demo_case)["muzyka.example.ru/bg/city.jpg"]
     common = ("--lang", "en", *resolve_args(demo_case))
-    first, second, third = (tmp_path / n for n in ("1.zip", "2.zip", "3.zip"))
+    first = tmp_path / "first.zip"  # recaptures the page; every export below reuses it
     assert (
         run(demo_case.home, "export", alert.id, "-o", str(first), *common, key=signing_key)[0] == 0
     )
-    assert (
-        run(demo_case.home, "export", alert.id, "-o", str(second), *common, key=signing_key)[0] == 0
-    )
-    assert first.read_bytes() == second.read_bytes()
 
-    status, _ = run(
-        demo_case.home, "export", alert.id, "-o", str(third), *common,
-        key=signing_key, tsa=local_tsa.url,
-    )  # fmt: skip
-    assert status == 0
-    a, b = members(second), members(third)
-    assert set(b) - set(a) == {"manifest.tsr"}
-    differing = sorted(n for n in a if a[n] != b[n])
-    # The manifest names the TSA, so it (and its signature, the report and README that
-    # mention the TSA) differ from an export without one; a second time-stamped export
-    # differs from the first only in the token.
-    fourth = tmp_path / "4.zip"
-    run(
-        demo_case.home,
-        "export",
-        alert.id,
-        "-o",
-        str(fourth),
-        *common,
-        key=signing_key,
-        tsa=local_tsa.url,
-    )
-    c = members(fourth)
-    assert sorted(n for n in c if c[n] != b[n]) == ["manifest.tsr"]
-    assert differing  # sanity: the TSA is recorded in what is signed
+    # Two installations in the same state (copies of one home) export the same bytes.
+    twins = [tmp_path / "a", tmp_path / "b"]
+    for twin in twins:
+        shutil.copytree(demo_case.home, twin / "home")
+    one, two = (twin / "1.zip" for twin in twins)
+    for twin, out in zip(twins, (one, two), strict=True):
+        assert (
+            run(twin / "home", "export", alert.id, "-o", str(out), *common, key=signing_key)[0] == 0
+        )
+    assert one.read_bytes() == two.read_bytes()
+    # The package's custody log holds the earlier export: who, when, its digest, the interface.
+    log = json.loads(members(one)["case/custody-log.json"])
+    earlier = [e for e in log if e["action"] == "exported"]
+    assert [(e["package_sha256"], e["interface"], e["at"]) for e in earlier] == [
+        (hashlib.sha256(first.read_bytes()).hexdigest(), "cli", "2026-05-04T10:00:00.000Z")
+    ]
+
+    # Both now hold one more (identical) export; time-stamped exports differ only in the token.
+    three, four = (twin / "2.zip" for twin in twins)
+    for twin, out in zip(twins, (three, four), strict=True):
+        status, _ = run(
+            twin / "home", "export", alert.id, "-o", str(out), *common,
+            key=signing_key, tsa=local_tsa.url,
+        )  # fmt: skip
+        assert status == 0
+    a, b = members(three), members(four)
+    assert sorted(n for n in a if a[n] != b[n]) == ["manifest.tsr"]
+    assert set(a) - set(members(one)) == {"manifest.tsr"}
+    assert "RFC 3161" in a["README.txt"].decode()  # the TSA is recorded in what is signed
+    assert "RFC 3161" not in members(one)["README.txt"].decode()
 
 
 def test_audio_and_cross_border_cases(
