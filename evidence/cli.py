@@ -46,6 +46,13 @@ def register(sub: Any) -> None:
     )
     ex.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="report language")
     ex.add_argument(
+        "--tz",
+        default="",
+        metavar="ZONE",
+        help="time zone of the report's dates, e.g. Europe/Moscow (default: "
+        "TANBA_EVIDENCE_TIMEZONE, else UTC)",
+    )
+    ex.add_argument(
         "--withhold-reference",
         action="store_true",
         help="include only the reference file's hash and a thumbnail (the owner forbids more)",
@@ -156,6 +163,7 @@ def _export(app: App, args: argparse.Namespace) -> int:
         withhold_reference=args.withhold_reference,
         recapture="always" if args.recapture else "never" if args.no_recapture else "missing",
         resolve=parse_resolve(args.resolve),
+        timezone=args.tz,
         interface="cli",
     )
     for result in export(app, args.alert_ids, args.output, principal_from(args), options):

@@ -201,6 +201,14 @@ def test_a_package_changed_rehashed_and_resigned_with_a_new_key_is_refused(
     assert status == 1 and "FAILED" in printed
     assert f"signed by an unknown key {forger.fingerprint}" in printed
     assert "What to do" in printed and "tanba evidence trust add" in printed
+    # The report names the genuine key and the command that checks against it.
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=members(path)["report.pdf"], capture_output=True,
+        check=True, timeout=60,
+    ).stdout.decode()  # fmt: skip
+    assert f"tanba evidence verify ПАКЕТ.zip --fingerprint {signing_key.fingerprint}" in " ".join(
+        text.split()
+    )
 
 
 def test_a_changed_wacz_is_opened_to_say_which_file_inside_changed(
