@@ -8,7 +8,7 @@ and :mod:`console.works` for the rules.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import FileResponse, Response
@@ -20,20 +20,21 @@ from console import works as work_rules
 from console.alerts import MAX_OFFSET, AlertFilters
 from console.auth import Caller, caller, console_of, require
 from console.crawls import CrawlRun
-from console.evidence import export_evidence
-from console.exceptions import Forbidden
+from console.evidence import custody_entries, export_evidence
+from console.exceptions import Conflict, Forbidden
 from console.media import blob_type, is_inline, thumbnail
 from console.stats import target_statistics
 from console.targets import StoredTarget, TargetSpec
 from console.users import User
 from console.web import Console
-from tanba.alerts import Alert
+from tanba.alerts import TRANSITIONS, Alert
 from tanba.exceptions import NotFound
 from tanba.schemas.organisations import OrganisationPolicy
 from tanba.schemas.works import Licence, Work
 from tanba.store.base import CountKey
 
 router = APIRouter(prefix="/api")
+NOTICE_SENT = "notice_sent"
 
 AnyUser = Annotated[Caller, Depends(caller)]
 Operator = Annotated[Caller, Depends(require("operator", "admin"))]
@@ -150,6 +151,21 @@ class AlertDetail(BaseModel):
 
 class StatusIn(BaseModel):
     status: str
+    comment: str = ""
+
+
+class CustodyOut(_Out):
+    """One line of a case's chain of custody: a capture, an export or a status change."""
+
+    at: str
+    actor: str
+    action: str = Field(description="captured, capture_failed, exported, status_changed or note")
+    detail: str = ""
+    subject: str = Field("", description="SHA-256 of the artifact in the blob store")
+    source: str = Field(description="custody (the custody log) or status_history (the alert)")
+    interface: str = Field("", description="exports: cli, console or api")
+    package_sha256: str = Field("", description="exports: SHA-256 of the zip written")
+    status: str = ""
     comment: str = ""
 
 
@@ -356,17 +372,56 @@ def alert_thumbnail(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
     response_class=FileResponse,
     responses={501: {"description": "evidence export is not installed"}},
 )
-def alert_evidence(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
-    return evidence_response(c, who, alert_id)
+def alert_evidence(
+    alert_id: str,
+    who: AnyUser,
+    c: ConsoleDep,
+    mark_notice_sent: Annotated[
+        bool, Query(description="after the export, set the alert's status to notice_sent")
+    ] = False,
+) -> FileResponse:
+    """The alert's signed evidence package (zip), recorded in its chain of custody as via "api"."""
+    return evidence_response(c, who, alert_id, "api", mark_notice_sent=mark_notice_sent)
 
 
-def evidence_response(c: Console, who: Caller, alert_id: str) -> FileResponse:
+@router.get("/alerts/{alert_id}/custody", response_model=list[CustodyOut], tags=["alerts"])
+def alert_custody(alert_id: str, who: AnyUser, c: ConsoleDep) -> list[CustodyOut]:
+    """The alert's chain of custody, oldest first: captures, exports (with the package's
+    SHA-256 and interface) and status changes."""
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    return [CustodyOut.of(entry) for entry in custody_entries(c.app, alert)]
+
+
+def evidence_response(
+    c: Console,
+    who: Caller,
+    alert_id: str,
+    interface: Literal["console", "api"],
+    *,
+    mark_notice_sent: bool = False,
+) -> FileResponse:
+    """Export one alert's package; with ``mark_notice_sent``, then move it to notice_sent.
+
+    The status is checked before anything is written, so a refused change never
+    leaves an export behind; the change goes through the alert store like any
+    other, with the caller as its actor.
+    """
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
     if who.user.role == "operator":
         raise Forbidden("operators do not export evidence; an agency or the rights holder does")
+    if mark_notice_sent and NOTICE_SENT not in alert_rules.next_statuses(who.principal, alert):
+        raise Conflict(
+            f"the alert is {alert.status!r}: a notice can be marked as sent only from "
+            f"{' or '.join(repr(s) for s, nxt in TRANSITIONS.items() if NOTICE_SENT in nxt)}; "
+            "nothing was exported. Confirm the alert first, or export without marking it"
+        )
     stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
     out = c.app.settings.path("console", "evidence", f"{alert.id}-{stamp}.zip")
-    path = export_evidence(c.app, alert.id, out, who.principal, who.user.language)
+    path = export_evidence(c.app, alert.id, out, who.principal, who.user.language, interface)
+    if mark_notice_sent:
+        alert_rules.change_status(
+            c.app.store, who.principal, alert.id, NOTICE_SENT, "", c.app.clock
+        )
     return FileResponse(path, filename=path.name, content_disposition_type="attachment")
 
 

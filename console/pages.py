@@ -40,6 +40,7 @@ from console.auth import (
     identify,
     new_login_token,
 )
+from console.evidence import custody_or_none
 from console.exceptions import TooManyLogins
 from console.i18n import Translator, pick_language
 from console.targets import TargetSpec
@@ -255,6 +256,7 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         withheld=work is not None and c.app.access.withholds_reference(who.principal, work),
         may_export=who.user.role != "operator",
         blob_ok=c.app.blobs.exists(alert.media_sha256),
+        custody=custody_or_none(c.app, alert),
     )
 
 
@@ -273,8 +275,13 @@ def alert_status(
 
 
 @router.post("/alerts/{alert_id}/evidence", response_class=FileResponse)
-def alert_evidence_page(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
-    return evidence_response(c, who, alert_id)
+def alert_evidence_page(
+    alert_id: str,
+    who: AnyUser,
+    c: ConsoleDep,
+    mark_notice_sent: Annotated[bool, Form()] = False,
+) -> FileResponse:
+    return evidence_response(c, who, alert_id, "console", mark_notice_sent=mark_notice_sent)
 
 
 # --- works -------------------------------------------------------------------------------

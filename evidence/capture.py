@@ -80,6 +80,12 @@ VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1280, 900
 SCREENSHOT_URI = "urn:screenshot:"
 # _ssl.ENCODING_DER (2): not in ssl's public namespace on 3.11.
 _ENCODING_DER: int = getattr(ssl, "ENCODING_DER", 2)
+# Why a fetch got no response, as stable codes (Exchange.error_kind); reports word them.
+ERROR_KINDS = (
+    "dns", "private_address", "refused", "timeout", "connection", "tls", "protocol",
+    "redirects", "scheme",
+)  # fmt: skip
+SCREENSHOT_STATES = ("taken", "unavailable", "failed")
 # Headers that describe the transfer, not the content; rewritten to match the recorded body.
 _FRAMING = {"transfer-encoding", "content-length"}
 
@@ -122,6 +128,7 @@ class Exchange(Model):
     tls_note: str = ""  # for http: that no TLS was used
     location: str = ""  # the redirect target, for 3xx
     error: str = ""  # why no response was recorded
+    error_kind: str = ""  # the same as a stable code, one of ERROR_KINDS, for reports to word
 
 
 class CaptureRecord(Model):
@@ -143,6 +150,7 @@ class CaptureRecord(Model):
     warc_bytes: int
     screenshot_sha256: str = ""
     screenshot_note: str = ""
+    screenshot_state: str = ""  # taken, unavailable or failed ("" in records made before it)
     problems: list[str] = Field(default_factory=list)
 
 
@@ -282,6 +290,7 @@ def capture(
 
     screenshot_sha = ""
     note = shooter.available()
+    state = "unavailable" if note else "taken"
     if not note:
         try:
             png = shooter.shoot(alert.page_url, resolve, settings.fetch_timeout_s)
@@ -298,6 +307,7 @@ def capture(
             note = "full-page screenshot, headless Chromium, viewport 1280x900"
         except Exception as exc:  # the browser's errors are many and all mean "no screenshot"
             note = f"the screenshot failed: {str(exc).splitlines()[0][:300]}"
+            state = "failed"
             problems.append(note)
     warc = buffer.getvalue()
     page, media = finals["page"], finals["media"]
@@ -319,6 +329,7 @@ def capture(
         warc_bytes=len(warc),
         screenshot_sha256=screenshot_sha,
         screenshot_note=note,
+        screenshot_state=state,
         problems=problems,
     )
     sha = app.blobs.put(canonical(record))
@@ -413,24 +424,33 @@ class _Fetcher:
                 return chain
             url = urljoin(url, exchange.location)
             if len(chain) > MAX_REDIRECTS or url in seen:
-                chain.append(Exchange(url=url, error=f"more than {MAX_REDIRECTS} redirects"))
+                chain.append(
+                    Exchange(
+                        url=url,
+                        error=f"more than {MAX_REDIRECTS} redirects",
+                        error_kind="redirects",
+                    )
+                )
                 return chain
 
     def fetch(self, url: str, max_bytes: int, writer: _Writer) -> Exchange:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            return Exchange(url=url, error="only http and https URLs can be captured")
+            return Exchange(
+                url=url, error="only http and https URLs can be captured", error_kind="scheme"
+            )
         host = parts.hostname.rstrip(".").lower()
         port = parts.port or (443 if parts.scheme == "https" else 80)
         try:
             address = self.resolve.get(host) or _first_address(host, port)
         except OSError as exc:
-            return Exchange(url=url, error=f"{host} does not resolve: {exc}")
+            return Exchange(url=url, error=f"{host} does not resolve: {exc}", error_kind="dns")
         if host not in self.resolve and not is_public_address(address):
             return Exchange(
                 url=url,
                 error=f"{host} resolves to non-public address {address}; refused "
                 "(map it with --resolve if this is intended)",
+                error_kind="private_address",
             )
         netloc = parts.netloc.rpartition("@")[2]
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -461,7 +481,9 @@ class _Fetcher:
             finally:
                 conn.close()
         except (OSError, http.client.HTTPException) as exc:
-            return Exchange(url=url, error=f"{type(exc).__name__}: {exc}")
+            return Exchange(
+                url=url, error=f"{type(exc).__name__}: {exc}", error_kind=_error_kind(exc)
+            )
         sha = hashlib.sha256(body).hexdigest()
         self.bodies[sha] = body
         protocol = "HTTP/1.0" if response.version == 10 else "HTTP/1.1"
@@ -507,6 +529,21 @@ class _Fetcher:
             tls_note="" if tls else "plain http: no TLS, no certificate",
             location=response.getheader("Location", "") if 300 <= response.status < 400 else "",
         )
+
+
+def _error_kind(exc: Exception) -> str:
+    """The ERROR_KINDS code of an exception raised while connecting or talking HTTP."""
+    if isinstance(exc, TimeoutError):  # socket.timeout is TimeoutError since 3.10
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, ssl.SSLError):
+        return "tls"
+    if isinstance(exc, http.client.HTTPException):
+        return "protocol"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    return "connection"
 
 
 def _first_address(host: str, port: int) -> str:

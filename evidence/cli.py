@@ -1,8 +1,11 @@
 """``tanba evidence``: capture, export and verify evidence packages from the command line.
 
 Contract: :func:`register` adds ``evidence capture``, ``evidence export``,
-``evidence verify`` and ``evidence key`` to ``tanba``'s sub-parsers; handlers take ``(app, args)``
-and return the exit status (verify: 0 intact, 1 not). The command line acts as
+``evidence verify``, ``evidence key`` and ``evidence trust add|list|remove`` to
+``tanba``'s sub-parsers; handlers take ``(app, args)`` and return the exit status
+(verify: 0 intact and signed by a trusted key, 1 not). ``verify`` trusts this
+installation's key and the trust store's (:mod:`evidence.trust`), or only the key
+or fingerprint given on its command line. The command line acts as
 the system principal unless ``--as-jurisdiction CC`` (an agency) or
 ``--as-owner NAME`` (a rights holder) narrows it, so the access rule applied to
 the console can be exercised here too.
@@ -11,13 +14,18 @@ the console can be exercised here too.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evidence.strings import DEFAULT_LANGUAGE, LANGUAGES
 from tanba.access import SYSTEM, Principal
 from tanba.app import App
 from tanba.exceptions import InputError
+
+if TYPE_CHECKING:  # the commands import what they use, so 'tanba' starts fast
+    from evidence.config import EvidenceConfig
+    from evidence.trust import TrustedKey, TrustStore
 
 
 def register(sub: Any) -> None:
@@ -37,6 +45,13 @@ def register(sub: Any) -> None:
         help="the zip to write; with several ids, a directory for one <ALERT_ID>.zip each",
     )
     ex.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="report language")
+    ex.add_argument(
+        "--tz",
+        default="",
+        metavar="ZONE",
+        help="time zone of the report's dates, e.g. Europe/Moscow (default: "
+        "TANBA_EVIDENCE_TIMEZONE, else UTC)",
+    )
     ex.add_argument(
         "--withhold-reference",
         action="store_true",
@@ -59,13 +74,22 @@ def register(sub: Any) -> None:
     _common(cap)
     cap.set_defaults(handler=_capture)
 
-    ver = evidence.add_parser("verify", help="check a package's hashes, signature and timestamp")
+    ver = evidence.add_parser(
+        "verify",
+        help="check a package's hashes, signature and timestamp, and that a trusted key signed it",
+    )
     ver.add_argument("file", type=Path, metavar="FILE")
     ver.add_argument(
-        "--public-key", type=Path, metavar="PEM", help="the key the package must be signed with"
+        "--public-key",
+        type=Path,
+        metavar="PEM",
+        help="trust only this key (instead of this installation's and the trust store's)",
     )
     ver.add_argument(
-        "--fingerprint", default="", metavar="SHA256:HEX", help="the expected key fingerprint"
+        "--fingerprint",
+        default="",
+        metavar="SHA256:HEX",
+        help="trust only the key with this fingerprint (one you confirmed with its holder)",
     )
     ver.set_defaults(handler=_verify)
 
@@ -73,6 +97,26 @@ def register(sub: Any) -> None:
         "key", help="print this installation's public signing key and its fingerprint"
     )
     key.set_defaults(handler=_key)
+
+    trust = evidence.add_parser(
+        "trust", help="the signing keys of other installations that 'verify' accepts"
+    ).add_subparsers(metavar="ACTION")
+    add = trust.add_parser("add", help="trust a public key (PEM) you have checked out of band")
+    add.add_argument("pem", type=Path, metavar="PEM")
+    add.add_argument("--label", default="", help="whose key it is, shown by 'trust list'")
+    add.add_argument(
+        "--fingerprint",
+        default="",
+        metavar="SHA256:HEX",
+        help="the fingerprint you confirmed with the key's holder; refuse the key if it differs",
+    )
+    add.set_defaults(handler=_trust_add)
+    listing = trust.add_parser("list", help="the keys 'verify' trusts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_trust_list)
+    remove = trust.add_parser("remove", help="stop trusting a key")
+    remove.add_argument("fingerprint", metavar="FINGERPRINT")
+    remove.set_defaults(handler=_trust_remove)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -121,6 +165,8 @@ def _export(app: App, args: argparse.Namespace) -> int:
         withhold_reference=args.withhold_reference,
         recapture="always" if args.recapture else "never" if args.no_recapture else "missing",
         resolve=parse_resolve(args.resolve),
+        timezone=args.tz,
+        interface="cli",
     )
     for result in export(app, args.alert_ids, args.output, principal_from(args), options):
         stamp = ", time-stamped" if result.timestamped else ""
@@ -148,21 +194,112 @@ def _capture(app: App, args: argparse.Namespace) -> int:
 def _verify(app: App, args: argparse.Namespace) -> int:
     from evidence.verify import summary, verify_package
 
-    try:
-        data = args.file.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {args.file}: {exc.strerror or exc}") from None
-    key = None
-    if args.public_key is not None:
-        try:
-            key = args.public_key.read_bytes()
-        except OSError as exc:
-            raise InputError(f"cannot read {args.public_key}: {exc.strerror or exc}") from None
-    result = verify_package(
-        data, public_key_pem=key, expected_fingerprint=args.fingerprint, name=str(args.file)
-    )
+    data = _read(args.file)
+    trusted = _trusted(app, args)
+    result = verify_package(data, trusted, name=str(args.file))
     print(summary(result, str(args.file)))
+    if result.unknown_signer:
+        print(_unknown_key_advice(str(args.file), result.unknown_signer))
     return 0 if result.ok else 1
+
+
+def _trusted(app: App, args: argparse.Namespace) -> list[TrustedKey]:
+    """The keys this check trusts: the command line's, else the installation's and the store's."""
+    from evidence.signing import fingerprint, load_public_key
+    from evidence.trust import TrustedKey, installation_key, normalize_fingerprint
+
+    given: list[TrustedKey] = []
+    if args.public_key is not None:
+        key = load_public_key(_read(args.public_key), str(args.public_key))
+        origin = f"the key given with --public-key {args.public_key}"
+        given.append(TrustedKey(fingerprint(key), origin, key))
+    if args.fingerprint:
+        pinned = normalize_fingerprint(args.fingerprint)
+        if given and given[0].fingerprint != pinned:
+            raise InputError(
+                f"--public-key {args.public_key} is key {given[0].fingerprint}, not {pinned}; "
+                "give one of them, or the key that has that fingerprint"
+            )
+        given.append(TrustedKey(pinned, "the fingerprint given with --fingerprint"))
+    if given:
+        return given
+    config, store = _store(app)
+    own = installation_key(app.settings.home, config)
+    return ([own] if own else []) + store.trusted()
+
+
+def _unknown_key_advice(file: str, signer: str) -> str:
+    return (
+        f"What to do: ask whoever exported {file} for their key's fingerprint (they print it "
+        "with 'tanba evidence key') by a channel you trust - in person, by letter or by phone, "
+        f"never from the package itself - and compare it with {signer}.\n"
+        "Only if they are the same, trust that key and verify again:\n"
+        f"  unzip -p {file} public-key.pem > signer.pem\n"
+        f'  tanba evidence trust add signer.pem --fingerprint {signer} --label "WHO"\n'
+        f"  tanba evidence verify {file}\n"
+        f"(or, for this one check: tanba evidence verify {file} --fingerprint {signer})"
+    )
+
+
+def _store(app: App) -> tuple[EvidenceConfig, TrustStore]:
+    from evidence.config import EvidenceConfig
+    from evidence.trust import TrustStore, store_location
+
+    config = EvidenceConfig.from_env()
+    return config, TrustStore(store_location(app.settings.home, config))
+
+
+def _trust_add(app: App, args: argparse.Namespace) -> int:
+    from evidence.signing import fingerprint, load_public_key
+    from evidence.trust import normalize_fingerprint
+
+    pem = _read(args.pem)
+    key = load_public_key(pem, str(args.pem))
+    confirmed = normalize_fingerprint(args.fingerprint) if args.fingerprint else ""
+    if confirmed and confirmed != fingerprint(key):
+        raise InputError(
+            f"{args.pem} is key {fingerprint(key)}, not {confirmed} that you confirmed: it was "
+            "not trusted. Get the key again from its holder."
+        )
+    added, new = _store(app)[1].add(pem, str(args.pem), args.label)
+    print(f"{added.fingerprint}: {'now trusted' if new else 'already trusted'} ({added.origin})")
+    if not confirmed:
+        print(
+            "  Make sure this fingerprint is the one the key's holder gave you out of band: "
+            "a package can carry any key."
+        )
+    return 0
+
+
+def _trust_list(app: App, args: argparse.Namespace) -> int:
+    from evidence.trust import installation_key
+
+    config, store = _store(app)
+    own = installation_key(app.settings.home, config)
+    keys = ([own] if own else []) + store.trusted()
+    if args.json:
+        rows = [{"fingerprint": k.fingerprint, "label": k.label, "origin": k.origin} for k in keys]
+        print(json.dumps(rows, ensure_ascii=False, indent=2))
+        return 0
+    print(f"# trust store: {store.location}")
+    if not keys:
+        print("no trusted keys; add one with 'tanba evidence trust add PEM'")
+    for k in keys:
+        print(f"{k.fingerprint}  {k.origin}")
+    return 0
+
+
+def _trust_remove(app: App, args: argparse.Namespace) -> int:
+    removed = _store(app)[1].remove(args.fingerprint)
+    print(f"{removed.fingerprint}: no longer trusted ({removed.origin})")
+    return 0
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
 
 
 def _key(app: App, args: argparse.Namespace) -> int:

@@ -32,6 +32,7 @@ EXPORTED = "exported"
 STATUS_CHANGED = "status_changed"
 NOTE = "note"
 ACTIONS = (CAPTURED, CAPTURE_FAILED, EXPORTED, STATUS_CHANGED, NOTE)
+INTERFACES = ("cli", "console", "api")
 
 
 class CustodyEntry(Model):
@@ -43,6 +44,10 @@ class CustodyEntry(Model):
     detail: str = ""
     subject: str = ""
     source: Literal["custody", "status_history"]
+    interface: str = ""  # exports: cli, console or api
+    package_sha256: str = ""  # exports: the zip's SHA-256
+    status: str = ""  # status changes: the status set
+    comment: str = ""  # status changes: the comment given with it
 
 
 class CustodyLog:
@@ -53,11 +58,21 @@ class CustodyLog:
         self.clock = clock
 
     def record(
-        self, alert_id: str, actor: str, action: str, detail: str = "", subject: str = ""
+        self,
+        alert_id: str,
+        actor: str,
+        action: str,
+        detail: str = "",
+        subject: str = "",
+        *,
+        interface: str = "",
+        package_sha256: str = "",
     ) -> CustodyRecorded:
         """Append one action to the case of ``alert_id``; returns the event as published."""
         if action not in ACTIONS:
             raise ValueError(f"unknown custody action {action!r}; use one of {', '.join(ACTIONS)}")
+        if interface and interface not in INTERFACES:
+            raise ValueError(f"unknown interface {interface!r}; use one of {', '.join(INTERFACES)}")
         event = CustodyRecorded(
             alert_id=alert_id,
             actor=actor,
@@ -65,6 +80,8 @@ class CustodyLog:
             at=iso(self.clock.now()),
             detail=detail,
             subject=subject,
+            interface=interface,
+            package_sha256=package_sha256,
         )
         self.bus.publish(topics.CUSTODY, [Record(alert_id, encode(event))])
         return event
@@ -80,9 +97,9 @@ class CustodyLog:
     def case_log(self, alert: Alert, *, leave_out: Iterable[str] = ()) -> list[CustodyEntry]:
         """Custody events and status changes of the case, oldest first (ties keep their order).
 
-        ``leave_out`` drops actions by name: an export leaves out earlier exports so
-        that the same case exported twice gives the same package (each package
-        records its own export in its manifest).
+        ``leave_out`` drops actions by name. A package carries the whole log up to
+        its own export (which its manifest records: the zip's digest cannot be
+        inside the zip).
         """
         skip = set(leave_out)
         entries = [
@@ -93,6 +110,8 @@ class CustodyLog:
                 detail=f"status set to {change.status}"
                 + (f": {change.comment}" if change.comment else ""),
                 source="status_history",
+                status=change.status,
+                comment=change.comment,
             )
             for change in alert.history
         ]
@@ -104,6 +123,8 @@ class CustodyLog:
                 detail=e.detail,
                 subject=e.subject,
                 source="custody",
+                interface=e.interface,
+                package_sha256=e.package_sha256,
             )
             for e in self.events(alert.id)
             if e.action not in skip

@@ -13,6 +13,9 @@ fingerprint and the alert's match figures, and draws:
 - for audio, ``alignment.png``: the work's and the copy's timelines with the
   aligned span marked at its offsets in each.
 
+Captions on the pictures are in the report's language (:func:`captions`,
+:mod:`evidence.strings`), like every other text of a package a person reads.
+
 Everything is derived from the inputs alone, so the same case gives the same bytes.
 """
 
@@ -27,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from evidence.strings import DEFAULT_LANGUAGE, text
 from fingerprint.compute import fingerprint_file
 from fingerprint.exceptions import Unfingerprintable
 from tanba.alerts import Alert, MatchDetail
@@ -90,7 +94,12 @@ class MatchEvidence:
 
 
 def build_match_report(
-    settings: Settings, alert: Alert, work: Work | None, reference: bytes | None, found: bytes
+    settings: Settings,
+    alert: Alert,
+    work: Work | None,
+    reference: bytes | None,
+    found: bytes,
+    lang: str = DEFAULT_LANGUAGE,
 ) -> MatchEvidence:
     """The match report of ``alert`` (see the module doc); None for what is unavailable."""
     found_print, error = (
@@ -112,7 +121,7 @@ def build_match_report(
     if alert.media == "image" and reference is not None and found:
         try:
             mirror = alert.match.variant == "mirror"
-            region, picture = image_overlay(reference, found, mirrored=mirror)
+            region, picture = image_overlay(reference, found, mirrored=mirror, lang=lang)
             report = report.model_copy(update={"image_region": region, "picture": "overlay.png"})
         except OSError as exc:
             report = report.model_copy(update={"found_fingerprint_error": error or str(exc)})
@@ -129,7 +138,7 @@ def build_match_report(
             if found_print and found_print.audio
             else 0.0,
         )
-        picture = audio_alignment(span, alert.work_title)
+        picture = audio_alignment(span, alert.work_title, lang)
         report = report.model_copy(update={"audio_span": span, "picture": "alignment.png"})
     return MatchEvidence(report, picture)
 
@@ -180,7 +189,9 @@ def estimate_region(reference: Image.Image, copy: Image.Image) -> ImageRegion:
     )
 
 
-def image_overlay(reference: bytes, found: bytes, *, mirrored: bool) -> tuple[ImageRegion, bytes]:
+def image_overlay(
+    reference: bytes, found: bytes, *, mirrored: bool, lang: str = DEFAULT_LANGUAGE
+) -> tuple[ImageRegion, bytes]:
     """The estimated region and a PNG: reference (region outlined) | copy, with captions."""
     with Image.open(io.BytesIO(reference)) as r:
         ref = ImageOps.exif_transpose(r).convert("RGB")
@@ -210,23 +221,36 @@ def image_overlay(reference: bytes, found: bytes, *, mirrored: bool) -> tuple[Im
             (box[0] + inset, box[1] + inset, box[2] - inset, box[3] - inset), outline=(220, 0, 0)
         )
     font = _font(15)
-    draw.text(
-        (pad, pad),
-        f"Registered work {ref.width}x{ref.height}; red: region matched"
-        f" ({region.share_of_reference:.0%})",
-        fill="black",
-        font=font,
-    )
-    draw.text(
-        (2 * pad + left.width, pad),
-        f"Copy found {copy.width}x{copy.height}" + (" (mirrored back)" if mirrored else ""),
-        fill="black",
-        font=font,
-    )
+    work_caption, copy_caption = overlay_captions(ref.size, copy.size, region, mirrored, lang)
+    draw.text((pad, pad), work_caption, fill="black", font=font)
+    draw.text((2 * pad + left.width, pad), copy_caption, fill="black", font=font)
     return region, _png(canvas)
 
 
-def audio_alignment(span: AudioSpan, title: str) -> bytes:
+def overlay_captions(
+    reference: tuple[int, int],
+    copy: tuple[int, int],
+    region: ImageRegion,
+    mirrored: bool,
+    lang: str,
+) -> tuple[str, str]:
+    """The two captions of the overlay picture: over the work and over the copy."""
+    share = f"{region.share_of_reference:.0%}"
+    work = text(lang, "overlay.work", width=reference[0], height=reference[1], share=share)
+    key = "overlay.copy_mirrored" if mirrored else "overlay.copy"
+    return work, text(lang, key, width=copy[0], height=copy[1])
+
+
+def alignment_captions(span: AudioSpan, title: str, lang: str) -> tuple[str, str, str]:
+    """The captions of the alignment picture: its title, the work's row, the copy's row."""
+    duration = text(lang, "seconds", value=f"{span.duration_s:.2f}")
+    heading = text(
+        lang, "alignment.title", title=title, duration=duration, ber=f"{span.bit_error_rate:.3f}"
+    )
+    return heading, text(lang, "alignment.work"), text(lang, "alignment.copy")
+
+
+def audio_alignment(span: AudioSpan, title: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
     """A PNG with the work's and the copy's timelines and the aligned span marked on both."""
     width, height, left, bar = 900, 220, 140, 28
     canvas = Image.new("RGB", (width, height), "white")
@@ -234,9 +258,10 @@ def audio_alignment(span: AudioSpan, title: str) -> bytes:
     font = _font(14)
     longest = max(span.work_duration_s, span.copy_duration_s, span.duration_s, 1.0)
     scale = (width - left - 20) / longest
+    heading, work_label, copy_label = alignment_captions(span, title, lang)
     rows = (
-        ("Registered work", 50, span.work_duration_s, span.work_offset_s),
-        ("Copy found", 130, span.copy_duration_s, span.copy_offset_s),
+        (work_label, 50, span.work_duration_s, span.work_offset_s),
+        (copy_label, 130, span.copy_duration_s, span.copy_offset_s),
     )
     for label, y, total, offset in rows:
         draw.text((10, y + 6), label, fill="black", font=font)
@@ -245,18 +270,10 @@ def audio_alignment(span: AudioSpan, title: str) -> bytes:
         draw.rectangle(
             (start, y, start + max(2, round(span.duration_s * scale)), y + bar), fill=(220, 0, 0)
         )
-        draw.text(
-            (start, y + bar + 4),
-            f"{offset:.2f} s - {offset + span.duration_s:.2f} s",
-            fill="black",
-            font=font,
-        )
-    draw.text(
-        (10, 10),
-        f"{title}: aligned {span.duration_s:.2f} s, bit error rate {span.bit_error_rate:.3f}",
-        fill="black",
-        font=font,
-    )
+        start_s = text(lang, "seconds", value=f"{offset:.2f}")
+        end_s = text(lang, "seconds", value=f"{offset + span.duration_s:.2f}")
+        draw.text((start, y + bar + 4), f"{start_s} – {end_s}", fill="black", font=font)
+    draw.text((10, 10), heading, fill="black", font=font)
     return _png(canvas)
 
 

@@ -12,6 +12,12 @@ notice, of the sender for a request). Undefined variables are errors, so a
 mistyped template fails at export instead of printing an empty field.
 ``templates/README.txt`` lists the variables.
 
+What a letter states about the evidence comes from the package itself:
+``recapture`` says whether the page was recaptured, failed (with the reason, in
+the letter's language) or was not attempted, and ``evidence`` names only what
+the package holds (no screenshot or timestamp that is not in it); dates are in
+the reader's time zone (:mod:`evidence.wording`, :mod:`evidence.dates`).
+
 Why templates: the wording of a notice is the agencies' business and changes
 with their practice; they edit text files, not code.
 """
@@ -20,11 +26,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
 
+from evidence import wording
 from evidence.capture import CaptureRecord
+from evidence.dates import local, local_date
 from evidence.exceptions import EvidenceError
+from evidence.strings import localized
 from tanba.alerts import Alert
 from tanba.jurisdictions.registry import Jurisdiction
 from tanba.schemas.works import Work
@@ -44,8 +54,10 @@ class NoticeContext:
     owner_home: Jurisdiction | None  # where the rights holder is (cross-border cases)
     capture: CaptureRecord | None
     lang: str
-    date: str  # export date, YYYY-MM-DD
+    exported_at: str  # ISO 8601, UTC
     package: str  # the package's file name
+    paths: tuple[str, ...]  # the package's members, so the letter names only what it holds
+    tz: ZoneInfo  # the reader's time zone
 
 
 def render_notices(context: NoticeContext, templates_dir: Path | None = None) -> dict[str, str]:
@@ -64,9 +76,17 @@ def render_notices(context: NoticeContext, templates_dir: Path | None = None) ->
         "jurisdiction": context.jurisdiction,
         "owner_home": context.owner_home,
         "capture": context.capture,
+        "recapture": wording.recapture(context.capture, context.lang, context.tz),
+        "evidence": wording.evidence_items(context.paths, context.lang),
         "lang": context.lang,
-        "date": context.date,
+        "date": local_date(context.exported_at, context.tz),
+        "first_seen": local(context.alert.first_seen, context.tz),
+        "last_seen": local(context.alert.last_seen, context.tz),
         "package": context.package,
+        "jurisdiction_name": localized(context.jurisdiction.names, context.lang),
+        "owner_home_name": localized(context.owner_home.names, context.lang)
+        if context.owner_home
+        else "",
         "authority_name": _authority_name(context.jurisdiction, context.lang),
         "sender_authority_name": _authority_name(context.owner_home, context.lang)
         if context.owner_home
@@ -85,8 +105,7 @@ def render_notices(context: NoticeContext, templates_dir: Path | None = None) ->
 def _authority_name(jurisdiction: Jurisdiction | None, lang: str) -> str:
     if jurisdiction is None or jurisdiction.authority is None:
         return ""
-    names = jurisdiction.authority.names
-    return names.get(lang) or names.get("ru") or names.get("en", "")
+    return localized(jurisdiction.authority.names, lang)
 
 
 def _render(env: jinja2.Environment, kind: str, code: str, lang: str, values: dict) -> str:

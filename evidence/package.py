@@ -5,8 +5,10 @@ asked for (nothing is written otherwise), then for each alert recaptures the
 page when no capture exists yet (``recapture="missing"``, the default; or
 ``"always"``/``"never"``), assembles the package, signs its manifest, asks the
 TSA for a token when one is configured, writes the zip atomically and logs
-the export on the custody topic (subject: the manifest's SHA-256; the
-manifest itself is kept in the blob store).
+the export on the custody topic: who (the principal), when (the clock), the
+zip's SHA-256, through which interface (``options.interface``: cli, console or
+api), and as subject the manifest's SHA-256 (the manifest itself is kept in
+the blob store).
 
 Output: with one alert id, ``out`` is the zip file to write (or, when ``out``
 is an existing directory, ``<alert id>.zip`` inside it); with several, ``out``
@@ -32,15 +34,23 @@ Members of a package (all listed in manifest.json with SHA-256 and size)::
     notices/notice-to-host.txt     draft notice; notices/request-<FROM>-to-<TO>.txt when cross-border
     manifest.json  manifest.sig  public-key.pem  [manifest.tsr]
 
-Determinism: with a fixed clock and key, the same case state gives the same
-bytes (zip times are the export time, members sorted, WARC ids derived, PDF
-invariant); only ``manifest.tsr`` differs between two exports. The custody
-log inside a package leaves out earlier exports for that reason: each package
-records its own export in its manifest, and the installation's log keeps them all.
+Every text a person reads (report, notices, captions) is in ``options.lang``,
+with times in ``options.timezone`` (else ``TANBA_EVIDENCE_TIMEZONE``, else UTC),
+and says only what the package holds (:mod:`evidence.wording`).
+
+Determinism: with a fixed clock and key, the same case state exported under
+the same file name (the notices cite it) gives the same bytes (zip times are
+the export time, members sorted, WARC ids derived, PDF invariant with the
+export time as its date); only ``manifest.tsr`` differs between two exports of
+the same state. The custody log inside a package holds
+every earlier export of the case, so a second export differs from the first by
+that line: the case's state changed. A package's own export is in its manifest.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -50,39 +60,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
-
-from warcio.archiveiterator import ArchiveIterator
+from zoneinfo import ZoneInfo
 
 from evidence import manifest as mf
 from evidence.archive import write_zip, zip_time
-from evidence.capture import (
-    Capture,
-    Screenshotter,
-    canonical,
-    capture,
-    latest_capture,
-)
+from evidence.capture import Screenshotter, canonical, capture, latest_capture
 from evidence.config import EvidenceConfig
-from evidence.custody import EXPORTED, CustodyLog
-from evidence.exceptions import AccessDenied, EvidenceError, UnknownAlert
+from evidence.contents import jurisdiction_record, readme, web_archive
+from evidence.custody import EXPORTED, INTERFACES, CustodyLog
+from evidence.dates import zone
+from evidence.exceptions import AccessDenied, UnknownAlert
 from evidence.matchreport import build_match_report, thumbnail
 from evidence.notices import NoticeContext, render_notices
 from evidence.report import ReportInput, render_report
 from evidence.signing import ALGORITHM, SigningKey, load_signing_key
 from evidence.strings import DEFAULT_LANGUAGE, LANGUAGES
 from evidence.timestamp import Rfc3161Client, TimestampAuthority
-from evidence.wacz import Page, WarcFile, build_wacz
 from tanba.access import Principal
 from tanba.alerts import Alert
 from tanba.app import App
 from tanba.clock import iso
 from tanba.exceptions import InputError, NotFound
-from tanba.jurisdictions.registry import Jurisdiction
 from tanba.schemas.base import Model
 from tanba.schemas.works import Work
 
 SOFTWARE = "Tanba evidence export 1"
 Recapture = Literal["missing", "always", "never"]
+Interface = Literal["cli", "console", "api"]
 _EXT = re.compile(r"^\.[a-z0-9]{1,5}$")
 
 
@@ -91,6 +95,8 @@ class ExportOptions:
     """How to export: language, what to withhold, when to recapture, and the seams."""
 
     lang: str = DEFAULT_LANGUAGE
+    timezone: str = ""  # IANA name for the texts' dates; "": TANBA_EVIDENCE_TIMEZONE
+    interface: Interface = "cli"  # recorded in the custody log with the export
     # True: only the reference's hash and a thumbnail; None: as the owning organisation chose
     # (tanba.access.Access.export_withholds_reference, which also never hands it to a
     # principal who may not have it).
@@ -110,6 +116,7 @@ class ExportResult:
     alert_id: str
     path: Path
     manifest_sha256: str
+    package_sha256: str
     files: int
     timestamped: bool
 
@@ -127,8 +134,11 @@ def export(
         raise InputError(f"language {options.lang!r} is not available; use {', '.join(LANGUAGES)}")
     if not alert_ids:
         raise InputError("name at least one alert id (see 'tanba alerts list')")
-    alerts = [authorize(app, alert_id, principal) for alert_id in dict.fromkeys(alert_ids)]
+    if options.interface not in INTERFACES:
+        raise InputError(f"interface {options.interface!r} is not one of {', '.join(INTERFACES)}")
     config = options.config or EvidenceConfig.from_env()
+    tz = zone(options.timezone or config.timezone)
+    alerts = [authorize(app, alert_id, principal) for alert_id in dict.fromkeys(alert_ids)]
     key = options.signing_key or load_signing_key(app.settings.home, config)
     tsa = options.tsa or (Rfc3161Client(config.tsa_url) if config.tsa_url else None)
     targets = _targets(out, [a.id for a in alerts])
@@ -136,19 +146,26 @@ def export(
     results = []
     for alert, target in zip(alerts, targets, strict=True):
         data, manifest_json, count = build_package(
-            app, alert, principal, options, key=key, tsa=tsa, config=config, custody=custody
-        )
+            app, alert, principal, options,
+            key=key, tsa=tsa, config=config, custody=custody, tz=tz, name=target.name,
+        )  # fmt: skip
         _write_atomically(target, data)
         manifest_sha = app.blobs.put(manifest_json)
+        package_sha = hashlib.sha256(data).hexdigest()
         custody.record(
             alert.id,
             principal.name,
             EXPORTED,
-            f"package {target.name}: {count} files, signed by {key.fingerprint}"
+            f"package {target.name} (SHA-256 {package_sha}) through the {options.interface}: "
+            f"{count} files, signed by {key.fingerprint}"
             + (f", timestamped by {tsa.url}" if tsa else ""),
             subject=manifest_sha,
+            interface=options.interface,
+            package_sha256=package_sha,
         )
-        results.append(ExportResult(alert.id, target, manifest_sha, count, tsa is not None))
+        results.append(
+            ExportResult(alert.id, target, manifest_sha, package_sha, count, tsa is not None)
+        )
     return results
 
 
@@ -206,8 +223,13 @@ def build_package(
     tsa: TimestampAuthority | None,
     config: EvidenceConfig,
     custody: CustodyLog,
+    tz: ZoneInfo,
+    name: str,
 ) -> tuple[bytes, bytes, int]:
-    """The zip bytes, manifest.json bytes and file count of one case's package."""
+    """The zip bytes, manifest.json bytes and file count of one case's package.
+
+    ``name`` is the zip's file name, which the notices cite as the package attached.
+    """
     now = app.clock.now()
     exported_at = iso(now)
     lang = options.lang
@@ -248,7 +270,11 @@ def build_package(
         pems = [c.pem for ex in record.exchanges[:1] if ex.tls for c in ex.tls.chain]
         if pems:
             add("capture/tls-chain.pem", "".join(pems).encode(), "TLS certificates of the page")
-    add("web-archive.wacz", _wacz(app, alert, current, exported_at), "web archive (WACZ 1.1.1)")
+    add(
+        "web-archive.wacz",
+        web_archive(app, alert, current, exported_at),
+        "web archive (WACZ 1.1.1)",
+    )
 
     reference = _blob(app, work.sha256) if work else None
     if work is not None:
@@ -269,17 +295,16 @@ def build_package(
             found,
             "the file found on the site",
         )
-    match = build_match_report(app.settings, alert, work, reference, found or b"")
+    match = build_match_report(app.settings, alert, work, reference, found or b"", lang)
     add("match/report.json", _json(match.report), "fingerprints, scores, matched region/span")
     if match.picture:
         add(f"match/{match.report.picture}", match.picture, "picture of the match")
 
-    log = custody.case_log(alert, leave_out=(EXPORTED,))
+    log = custody.case_log(alert)
     add("case/alert.json", _json(alert), "the alert as stored")
-    add("case/jurisdiction.json", _json(_jurisdiction(alert, jurisdiction)), "why this state")
+    add("case/jurisdiction.json", _json(jurisdiction_record(alert, jurisdiction)), "why this state")
     add("case/status-history.json", _json(alert.history), "status changes")
     add("case/custody-log.json", _json(log), "chain of custody: who did what, when")
-    package_name = f"evidence-{alert.id}"
     notices = render_notices(
         NoticeContext(
             alert=alert,
@@ -288,16 +313,17 @@ def build_package(
             owner_home=owner_home,
             capture=current.record if current else None,
             lang=lang,
-            date=exported_at[:10],
-            package=package_name,
+            exported_at=exported_at,
+            package=name,
+            # What the finished package will hold: these files, the report and the seals.
+            paths=(*files, "report.pdf", mf.MANIFEST, *((mf.TIMESTAMP,) if tsa else ())),
+            tz=tz,
         ),
         config.templates_dir,
     )
-    for name, body in sorted(notices.items()):
-        add(f"notices/{name}", body.encode(), "draft letter (to be checked before sending)")
-    add("README.txt", _readme(key.fingerprint, tsa), "what this package is and how to check it")
-
-    import hashlib
+    for letter, body in sorted(notices.items()):
+        add(f"notices/{letter}", body.encode(), "draft letter (to be checked before sending)")
+    add("README.txt", readme(key.fingerprint, tsa), "what this package is and how to check it")
 
     listing = [
         (path, hashlib.sha256(data).hexdigest()) for path, (data, _) in sorted(files.items())
@@ -305,9 +331,11 @@ def build_package(
     pdf = render_report(
         ReportInput(
             lang=lang,
+            tz=tz,
             alert=alert,
             jurisdiction=jurisdiction,
             owner_home=owner_home,
+            registry=app.jurisdictions,
             capture=current.record if current else None,
             match=match.report,
             custody=log,
@@ -383,102 +411,4 @@ def _json(value: Model | Sequence[Model] | Mapping[str, Any]) -> bytes:
 
 
 def _b64(signature: bytes) -> bytes:
-    import base64
-
     return base64.b64encode(signature) + b"\n"
-
-
-def _jurisdiction(alert: Alert, j: Jurisdiction) -> dict[str, Any]:
-    authority = j.authority
-    term = j.copyright_term
-    return {
-        "code": j.code,
-        "status": j.status,
-        "names": dict(j.names),
-        "confidence": alert.jurisdiction_confidence,
-        "signals": [s.model_dump(mode="json") for s in alert.signals],
-        "cross_border": alert.cross_border,
-        "owner_home": alert.owner_home,
-        "authority": None
-        if authority is None
-        else {
-            "names": dict(authority.names),
-            "website": authority.website,
-            "verified": authority.verified,
-            "source": authority.source,
-            "note": authority.note,
-        },
-        "copyright_term": None
-        if term is None
-        else {
-            "rule": term.rule,
-            "years_after_death": term.years_after_death,
-            "statute": term.statute,
-            "verified": term.verified,
-            "source": term.source,
-        },
-    }
-
-
-def _wacz(app: App, alert: Alert, current: Capture | None, created: str) -> bytes:
-    """The WACZ: the crawl's own records of the sighting, then the recapture's WARC."""
-    warcs: list[WarcFile] = []
-    pages: list[Page] = []
-    crawl = b""
-    crawl_date = ""
-    for ref in (alert.page_capture, alert.media_capture):
-        if ref is None:
-            continue
-        try:
-            with open(app.captures_dir / ref.warc, "rb") as f:
-                f.seek(ref.offset)
-                chunk = f.read(ref.length)
-        except OSError:
-            continue  # captures pruned: the recapture still stands
-        crawl += chunk
-        if ref is alert.page_capture:
-            crawl_date = _warc_date(chunk)
-    if crawl:
-        warcs.append(WarcFile("crawl.warc.gz", crawl))
-        if crawl_date:
-            pages.append(Page(alert.page_url, crawl_date, alert.page_title))
-    # A recapture that got no response at all has nothing to replay (capture.json says why).
-    if current is not None and any(e.status for e in current.record.exchanges):
-        warcs.append(WarcFile("capture.warc.gz", app.blobs.get(current.record.warc_sha256)))
-        if current.record.page_sha256:
-            pages.append(Page(alert.page_url, current.record.captured_at, alert.page_title))
-    if not warcs:
-        raise EvidenceError(
-            f"alert {alert.id} has no crawl capture on disk and no recapture; run the export "
-            "with recapture allowed (drop --no-recapture) while the site is reachable"
-        )
-    # The recapture first: it is what a reader replays by default.
-    pages.sort(key=lambda p: p.ts, reverse=True)
-    return build_wacz(warcs, pages, created=created, title=f"Tanba case {alert.id}")
-
-
-def _warc_date(chunk: bytes) -> str:
-    import io
-
-    for record in ArchiveIterator(io.BytesIO(chunk)):
-        return str(record.rec_headers.get_header("WARC-Date") or "")
-    return ""
-
-
-def _readme(fingerprint: str, tsa: TimestampAuthority | None) -> bytes:
-    lines = [
-        "TANBA EVIDENCE PACKAGE / ПАКЕТ ДОКАЗАТЕЛЬСТВ TANBA",
-        "",
-        "Read report.pdf first. manifest.json lists every file with its SHA-256; manifest.sig",
-        f"is its Ed25519 signature by the key in public-key.pem ({fingerprint}).",
-        "Check everything with:  tanba evidence verify THIS.zip --public-key KEY.pem",
-        "web-archive.wacz opens in ReplayWeb.page (replayweb.page) to replay the page.",
-        "The drafts in notices/ must be checked by a person before anything is sent.",
-        "",
-        "Сначала прочитайте report.pdf. manifest.json содержит SHA-256 каждого файла;",
-        "manifest.sig - его подпись Ed25519 ключом из public-key.pem.",
-        "Проверка: tanba evidence verify ПАКЕТ.zip --public-key КЛЮЧ.pem",
-    ]
-    if tsa is not None:
-        lines.insert(5, f"manifest.tsr is an RFC 3161 timestamp of manifest.json by {tsa.url}.")
-    return ("\n".join(lines) + "\n").encode()

@@ -1,11 +1,16 @@
 """The human-readable PDF of a case: what was found, where, how it matched, and who handled it.
 
-Contract: :func:`render_report` lays out a :class:`ReportInput` as an A4 PDF in
-English, Russian or Kazakh (:mod:`evidence.strings`), with DejaVu fonts
-(Debian's fonts-dejavu-core) so Cyrillic and Kazakh letters print. It embeds
-the screenshot and the match picture and lists every other file of the
-package with its SHA-256. reportlab runs in invariant mode: no creation date,
-no random document id, so the same input gives the same bytes.
+Contract: :func:`render_report` lays out a :class:`ReportInput` as an A4 PDF
+entirely in English, Russian or Kazakh (every phrase from :mod:`evidence.strings`,
+every statement worded from the package's facts by :mod:`evidence.wording`),
+with DejaVu fonts (Debian's fonts-dejavu-core) so Cyrillic and Kazakh letters
+print. Times are shown in the reader's time zone with their UTC offset. It
+embeds the screenshot and the match picture, lists every other file of the
+package with its SHA-256, and ends with the signing key's fingerprint and the
+exact commands that check the package against a key the reader trusts
+(:func:`verify_commands`). reportlab runs in invariant mode (no random
+document id) and the PDF's creation date is the export time, so the same input
+gives the same bytes.
 
 Why a PDF: a lawyer or a judge reads it without any tool, and it prints.
 """
@@ -17,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
 
 from PIL import Image as PilImage
 from reportlab.lib import colors
@@ -36,13 +42,15 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from evidence import wording
 from evidence.capture import CaptureRecord
 from evidence.custody import CustodyEntry
+from evidence.dates import local, pdf_date
 from evidence.exceptions import EvidenceError
 from evidence.matchreport import MatchReport
-from evidence.strings import text
+from evidence.strings import localized, text
 from tanba.alerts import Alert
-from tanba.jurisdictions.registry import Jurisdiction
+from tanba.jurisdictions.registry import Jurisdiction, JurisdictionRegistry
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = {
@@ -58,9 +66,11 @@ class ReportInput:
     """Everything the report shows; built by :mod:`evidence.package`."""
 
     lang: str
+    tz: ZoneInfo
     alert: Alert
     jurisdiction: Jurisdiction
     owner_home: Jurisdiction | None
+    registry: JurisdictionRegistry  # names the states the jurisdiction signals point to
     capture: CaptureRecord | None
     match: MatchReport
     custody: Sequence[CustodyEntry]
@@ -69,9 +79,20 @@ class ReportInput:
     picture: bytes
     reference_withheld: bool
     key_fingerprint: str
-    tsa_url: str
+    tsa_url: str  # "" when the package carries no timestamp token
     exported_at: str
     exported_by: str
+
+
+def verify_commands(fingerprint: str, lang: str) -> tuple[str, str, str, str]:
+    """The commands the report gives: verify; verify pinning the key; take out and trust the key."""
+    package = f"{text(lang, 'package_word')}.zip"
+    return (
+        f"tanba evidence verify {package}",
+        f"tanba evidence verify {package} --fingerprint {fingerprint}",
+        f"unzip -p {package} public-key.pem > key.pem",
+        f"tanba evidence trust add key.pem --fingerprint {fingerprint}",
+    )
 
 
 def _register_fonts() -> None:
@@ -89,169 +110,71 @@ def _register_fonts() -> None:
 def render_report(data: ReportInput) -> bytes:
     """The PDF bytes of the report (see the module doc)."""
     _register_fonts()
-    lang = data.lang
+    lang, tz = data.lang, data.tz
     t = _Words(lang)
-    body = ParagraphStyle("body", fontName="DejaVuSans", fontSize=9, leading=12)
-    small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5)
-    mono = ParagraphStyle("mono", parent=small, fontName="DejaVuSansMono", fontSize=6.5)
-    h1 = ParagraphStyle("h1", parent=body, fontName="DejaVuSans-Bold", fontSize=16, leading=20)
-    h2 = ParagraphStyle(
-        "h2", parent=body, fontName="DejaVuSans-Bold", fontSize=11.5, leading=15, spaceBefore=10
-    )
+    k = _Layout()
+    p, pairs, table = k.p, k.pairs, k.table
+    body, small, mono, h1, h2 = k.body, k.small, k.mono, k.h1, k.h2
     a = data.alert
 
-    def p(value: object, style: ParagraphStyle = body) -> Paragraph:
-        return Paragraph(escape(str(value)), style)
-
-    def table(rows: Sequence[Sequence[object]], widths: Sequence[float], header: bool) -> Table:
-        cells = [[c if isinstance(c, Flowable) else p(c, small) for c in row] for row in rows]
-        tbl = Table(cells, colWidths=list(widths), repeatRows=1 if header else 0)
-        style = [
-            ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
-            ("VALIGN", (0, 0), (-1, -1), "TOP"),
-        ]
-        if header:
-            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)))
-        tbl.setStyle(TableStyle(style))
-        return tbl
-
-    def pairs(rows: Sequence[tuple[str, object]]) -> Table:
-        return table([(k, v) for k, v in rows], (55 * mm, _WIDTH - 55 * mm), header=False)
-
+    zone_name = str(tz.key)
     story: list[Flowable] = [
         p(t("title"), h1),
         p(f"{t('case')} {a.id}", body),
         Spacer(1, 4),
         p(t("intro"), body),
+        p(t("times", zone=zone_name), small),
         p(t("summary"), h2),
     ]
     jur = data.jurisdiction
     summary = [
-        (t("work"), f"{a.work_title} ({a.media})"),
+        (t("work"), f"{a.work_title} ({t('media.' + a.media)})"),
         (t("work_id"), a.work_id),
         (t("owner"), a.owner),
         (t("page"), a.page_url),
         (t("media_url"), a.media_url),
         (t("site"), a.site),
         (t("server_ip"), a.server_ip or t("unknown")),
-        (t("jurisdiction"), f"{jur.name(lang)} ({jur.code})"),
+        (t("jurisdiction"), f"{localized(jur.names, lang)} ({jur.code})"),
         (t("confidence"), f"{a.jurisdiction_confidence:.2f}"),
-        (t("first_seen"), a.first_seen),
-        (t("last_seen"), a.last_seen),
-        (t("status"), a.status),
+        (t("first_seen"), local(a.first_seen, tz)),
+        (t("last_seen"), local(a.last_seen, tz)),
+        (t("status"), wording.status_name(a.status, lang)),
         (t("score"), f"{a.score:.3f}"),
-        (t("exported"), data.exported_at),
-        (t("exported_by"), data.exported_by),
+        (t("exported"), local(data.exported_at, tz)),
+        (t("exported_by"), wording.actor_name(data.exported_by, lang)),
     ]
     if a.cross_border and data.owner_home is not None:
-        summary.append((t("cross_border"), f"{data.owner_home.name(lang)} ({a.owner_home})"))
+        home = data.owner_home
+        summary.append((t("cross_border"), f"{localized(home.names, lang)} ({home.code})"))
     story.append(pairs(summary))
-
-    story.append(p(t("capture"), h2))
-    c = data.capture
-    if c is None:
-        story.append(p(t("no_capture")))
-    else:
-        rows: list[tuple[str, object]] = [
-            (t("captured_at"), c.captured_at),
-            (t("captured_by"), c.actor),
-        ]
-        for ex in c.exchanges:
-            if ex.error:
-                rows.append((ex.url, ex.error))
-                continue
-            if ex.tls is None:
-                cert = t("tls_none")
-            else:
-                leaf = ex.tls.chain[0] if ex.tls.chain else None
-                state = t("verified") if ex.tls.verified else t("not_verified")
-                cert = f"{ex.tls.version}, {state}" + (
-                    f"; {leaf.subject} / {leaf.issuer}; SHA-256 {leaf.sha256}" if leaf else ""
-                )
-                if ex.tls.verify_error:
-                    cert += f" ({ex.tls.verify_error})"
-            rows.append(
-                (
-                    ex.url,
-                    f"HTTP {ex.status} {ex.reason}; {ex.content_type}; {ex.payload_bytes} B; "
-                    f"IP {ex.server_ip}:{ex.server_port}; {t('tls')}: {cert}",
-                )
-            )
-        rows.append(("", t("media_same") if c.media_unchanged else t("media_changed")))
-        if c.problems:
-            rows.append((t("problems"), "; ".join(c.problems)))
-        story.append(pairs(rows))
-        shot = (
-            _image(data.screenshot, _WIDTH, 150 * mm)
-            if data.screenshot
-            else p(f"{t('no_screenshot')}: {c.screenshot_note}")
-        )
-        story.append(KeepTogether([p(t("screenshot"), h2), shot]))
-
-    m = data.match
-    story.append(p(t("match"), h2))
-    rows = [(t("algorithm"), m.match.algorithm), (t("score"), f"{m.score:.3f}")]
-    if m.match.distance is not None:
-        rows.append((t("distance"), m.match.distance))
-    if m.match.variant:
-        rows.append((t("variant"), m.match.variant))
-    if m.image_region is not None:
-        r = m.image_region
-        rows.append(
-            (t("region"), f"x {r.x}, y {r.y}, {r.width}x{r.height} ({r.share_of_reference:.0%})")
-        )
-    if m.audio_span is not None:
-        s = m.audio_span
-        rows += [
-            (t("ber"), f"{s.bit_error_rate:.3f}"),
-            (t("work_offset"), f"{s.work_offset_s:.2f} s"),
-            (t("copy_offset"), f"{s.copy_offset_s:.2f} s"),
-            (t("duration"), f"{s.duration_s:.2f} s"),
-        ]
-    if data.reference_withheld:
-        rows.append(("", t("reference_withheld")))
-    story.append(pairs(rows))
-    if data.picture:
-        story += [Spacer(1, 6), _image(data.picture, _WIDTH, 90 * mm)]
+    story += _capture_section(data, k)
+    story += _match_section(data, k)
 
     story.append(p(t("signals"), h2))
     signal_rows: list[Sequence[object]] = [
         (t("signal"), t("value"), t("weight"), t("detail")),
-        *((s.name, s.value, f"{s.weight:.2f}", s.detail) for s in a.signals),
+        *(wording.signal_row(s, a, data.registry, lang) for s in a.signals),
     ]
-    story.append(table(signal_rows, (35 * mm, 20 * mm, 15 * mm, _WIDTH - 70 * mm), header=True))
+    story.append(table(signal_rows, (35 * mm, 35 * mm, 15 * mm, _WIDTH - 85 * mm), header=True))
     authority = jur.authority
     story.append(Spacer(1, 4))
-    story.append(
-        pairs(
-            [
-                (
-                    t("authority"),
-                    (
-                        authority.names.get(lang)
-                        or authority.names.get("ru")
-                        or authority.names["en"]
-                    )
-                    + (f" ({authority.website})" if authority.website else "")
-                    if authority
-                    else t("unknown"),
-                )
-            ]
-        )
+    named = (
+        localized(authority.names, lang) + (f" ({authority.website})" if authority.website else "")
+        if authority
+        else t("unknown")
     )
+    story.append(pairs([(t("authority"), named)]))
 
     story.append(p(t("custody"), h2))
-    custody_rows: list[Sequence[object]] = [
-        (t("when"), t("who"), t("what")),
-        *(
-            (
-                e.at,
-                e.actor,
-                f"{e.action}: {e.detail}" + (f" [{e.subject[:16]}…]" if e.subject else ""),
-            )
-            for e in data.custody
-        ),
-    ]
+    custody_rows: list[Sequence[object]] = [(t("when"), t("who"), t("what"))]
+    for e in data.custody:
+        what = escape(wording.custody_line(e, lang))
+        if e.package_sha256:
+            what += f'<br/>SHA-256 <font name="DejaVuSansMono" size="6">{e.package_sha256}</font>'
+        custody_rows.append(
+            (local(e.at, tz), wording.actor_name(e.actor, lang), Paragraph(what, small))
+        )
     story.append(table(custody_rows, (38 * mm, 30 * mm, _WIDTH - 68 * mm), header=True))
 
     story.append(p(t("files"), h2))
@@ -260,13 +183,30 @@ def render_report(data: ReportInput) -> bytes:
         *((path, p(sha, mono)) for path, sha in data.files),
     ]
     story.append(table(file_rows, (62 * mm, _WIDTH - 62 * mm), header=True))
-    signing = [p(t("signing"), h2), p(t("signing_text", fingerprint=data.key_fingerprint))]
-    if data.tsa_url:
-        signing.append(p(t("timestamp_text", tsa=data.tsa_url)))
+    verify, pinned, take, trust = verify_commands(data.key_fingerprint, lang)
+    signing = [
+        p(t("signing"), h2),
+        p(t("signing_text", fingerprint=data.key_fingerprint)),
+        p(verify, mono),
+        Spacer(1, 3),
+        p(t("signing_unknown")),
+        p(pinned, mono),
+        p(take, mono),
+        p(trust, mono),
+        Spacer(1, 3),
+        p(t("timestamp_text", tsa=data.tsa_url) if data.tsa_url else t("no_timestamp")),
+    ]
     story.append(KeepTogether(signing))
 
     out = io.BytesIO()
     footer = f"{t('title')} · {a.id}"
+    created = pdf_date(data.exported_at, tz)
+
+    def first(canvas: object, doc: object) -> None:
+        # The info dictionary is written at the end; its dates are the export time, not
+        # reportlab's invariant 2000-01-01 (the document id stays invariant).
+        canvas.setDateFormatter(lambda *_: created)  # type: ignore[attr-defined]
+        decorate(canvas, doc)
 
     def decorate(canvas: object, doc: object) -> None:
         canvas.setFont("DejaVuSans", 7)  # type: ignore[attr-defined]
@@ -282,18 +222,129 @@ def render_report(data: ReportInput) -> bytes:
         bottomMargin=16 * mm,
         title=f"{t('title')} {a.id}",
         author="Tanba",
-        creator="Tanba evidence export",
+        creator="Tanba",
+        lang=lang,
         invariant=1,
     )
-    doc.build(story, onFirstPage=decorate, onLaterPages=decorate)
+    doc.build(story, onFirstPage=first, onLaterPages=decorate)
     return out.getvalue()
+
+
+def _capture_section(data: ReportInput, k: _Layout) -> list[Flowable]:
+    """The recapture: when, by whom, each exchange, whether the file is still there, screenshot."""
+    lang, t, p, pairs, h2 = data.lang, _Words(data.lang), k.p, k.pairs, k.h2
+    story: list[Flowable] = [p(t("capture"), h2)]
+    c = data.capture
+    if c is None:
+        return [*story, p(t("no_capture"))]
+    outcome = wording.recapture(c, lang, data.tz)
+    rows: list[tuple[str, object]] = [
+        (t("attempted_at" if outcome.state == "failed" else "captured_at"), outcome.at),
+        (t("captured_by"), wording.actor_name(c.actor, lang)),
+    ]
+    roles = (t("recapture_page"), t("recapture_media"))
+    for role, chain in zip(roles, wording.chains(c), strict=False):
+        for exchange in chain:
+            line = escape(exchange.url) + "<br/>" + escape(wording.exchange_line(exchange, lang))
+            rows.append((role, Paragraph(line, k.small)))
+    if outcome.state == "failed":
+        story.append(p(t("recapture_failed")))
+    story.append(pairs(rows))
+    sentence = wording.media_sentence(outcome, c, lang)
+    if sentence:
+        story.append(p(sentence))
+    if data.screenshot:
+        shot: Flowable = _image(data.screenshot, _WIDTH, 150 * mm)
+    elif outcome.state == "failed":
+        shot = p(t("screenshot_not_tried"))
+    else:
+        shot = p(t(f"screenshot_{wording.screenshot_state(c)}"))
+    story.append(KeepTogether([p(t("screenshot"), h2), shot]))
+    return story
+
+
+def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
+    """How the copy matched: method, score, the part of the work, region or aligned span."""
+    lang, t, p, pairs, h2 = data.lang, _Words(data.lang), k.p, k.pairs, k.h2
+    m = data.match
+    rows: list[tuple[str, object]] = [
+        (t("algorithm"), wording.algorithm_name(m.match.algorithm, lang)),
+        (t("score"), f"{m.score:.3f}"),
+    ]
+    if m.match.distance is not None:
+        rows.append((t("distance"), m.match.distance))
+    if m.match.variant:
+        rows.append((t("variant"), wording.variant_name(m.match.variant, lang)))
+    if m.image_region is not None:
+        r = m.image_region
+        share = f"{r.share_of_reference:.0%}"
+        value = t("region_value", x=r.x, y=r.y, width=r.width, height=r.height, share=share)
+        rows.append((t("region"), value))
+    if m.audio_span is not None:
+        s = m.audio_span
+        rows += [
+            (t("ber"), f"{s.bit_error_rate:.3f}"),
+            (t("work_offset"), t("seconds", value=f"{s.work_offset_s:.2f}")),
+            (t("copy_offset"), t("seconds", value=f"{s.copy_offset_s:.2f}")),
+            (t("duration"), t("seconds", value=f"{s.duration_s:.2f}")),
+        ]
+    if data.reference_withheld:
+        rows.append(("", t("reference_withheld")))
+    story: list[Flowable] = [p(t("match"), h2), pairs(rows)]
+    if data.picture:
+        story += [Spacer(1, 6), _image(data.picture, _WIDTH, 90 * mm)]
+    return story
+
+
+class _Layout:
+    """The report's paragraph styles, and paragraphs and tables made with them."""
+
+    def __init__(self) -> None:
+        self.body = ParagraphStyle("body", fontName="DejaVuSans", fontSize=9, leading=12)
+        self.small = ParagraphStyle("small", parent=self.body, fontSize=7.5, leading=9.5)
+        self.mono = ParagraphStyle(
+            "mono", parent=self.small, fontName="DejaVuSansMono", fontSize=6.5
+        )
+        self.h1 = ParagraphStyle(
+            "h1", parent=self.body, fontName="DejaVuSans-Bold", fontSize=16, leading=20
+        )
+        self.h2 = ParagraphStyle(
+            "h2",
+            parent=self.body,
+            fontName="DejaVuSans-Bold",
+            fontSize=11.5,
+            leading=15,
+            spaceBefore=10,
+        )
+
+    def p(self, value: object, style: ParagraphStyle | None = None) -> Paragraph:
+        return Paragraph(escape(str(value)), style or self.body)
+
+    def table(
+        self, rows: Sequence[Sequence[object]], widths: Sequence[float], header: bool
+    ) -> Table:
+        cells = [
+            [c if isinstance(c, Flowable) else self.p(c, self.small) for c in row] for row in rows
+        ]
+        tbl = Table(cells, colWidths=list(widths), repeatRows=1 if header else 0)
+        style = [
+            ("GRID", (0, 0), (-1, -1), 0.3, colors.grey),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+        if header:
+            style.append(("BACKGROUND", (0, 0), (-1, 0), colors.Color(0.9, 0.9, 0.9)))
+        tbl.setStyle(TableStyle(style))
+        return tbl
+
+    def pairs(self, rows: Sequence[tuple[str, object]]) -> Table:
+        return self.table([(k, v) for k, v in rows], (55 * mm, _WIDTH - 55 * mm), header=False)
 
 
 class _Words:
     def __init__(self, lang: str) -> None:
         self.lang = lang
 
-    def __call__(self, key: str, **values: str) -> str:
+    def __call__(self, key: str, **values: object) -> str:
         return text(self.lang, key, **values)
 
 

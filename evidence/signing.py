@@ -72,12 +72,32 @@ def load_signing_key(home: Path, config: EvidenceConfig | None = None) -> Signin
     """The key from the environment, else the installation key (generated on first use)."""
     config = config or EvidenceConfig.from_env()
     if config.signing_key_pem:
-        return SigningKey(_private_from_pem(config.signing_key_pem.encode(), SIGNING_KEY_ENV),
-                          SIGNING_KEY_ENV)  # fmt: skip
+        return _from_environment(config)
     path = Path(home) / KEY_FILE
     if not path.exists():
         _generate(path)
-    elif path.stat().st_mode & 0o077:
+    return _from_file(path)
+
+
+def existing_signing_key(home: Path, config: EvidenceConfig) -> SigningKey | None:
+    """The key :func:`load_signing_key` would use, or None when there is none yet.
+
+    Never generates a key: a verifier asks what this installation signs with
+    without making it start signing.
+    """
+    if config.signing_key_pem:
+        return _from_environment(config)
+    path = Path(home) / KEY_FILE
+    return _from_file(path) if path.exists() else None
+
+
+def _from_environment(config: EvidenceConfig) -> SigningKey:
+    return SigningKey(_private_from_pem(config.signing_key_pem.encode(), SIGNING_KEY_ENV),
+                      SIGNING_KEY_ENV)  # fmt: skip
+
+
+def _from_file(path: Path) -> SigningKey:
+    if path.stat().st_mode & 0o077:
         log.warning("the signing key %s can be read by other users; run: chmod 600 %s", path, path)
     return SigningKey(_private_from_pem(path.read_bytes(), str(path)), str(path))
 

@@ -1,22 +1,23 @@
-"""Verify an evidence package with nothing but the package and (optionally) the expected public key.
+"""Verify an evidence package against the keys the verifier trusts, and nothing the package claims.
 
-Contract: :func:`verify_package` checks, and reports every failure in plain
-words naming the member concerned:
+Contract: :func:`verify_package` takes the package's bytes and the keys to
+trust (:class:`~evidence.trust.TrustedKey`, gathered by the caller: the
+``tanba evidence verify`` command passes this installation's key and the trust
+store's, or only the key or fingerprint given on its command line). It checks,
+and reports every failure in plain words naming the member concerned:
 
 - the zip is readable and every member decompresses (a damaged member is named);
 - ``manifest.json`` parses; ``public-key.pem`` is the key the manifest names by
-  fingerprint, and, when the caller gives a key (``--public-key``) or a
-  fingerprint, it is that key;
-- ``manifest.sig`` is a valid Ed25519 signature of manifest.json by that key;
+  fingerprint;
+- that key is one of the trusted keys; a package signed by any other key fails
+  with "signed by an unknown key" and its fingerprint (``unknown_signer``), since
+  anyone can make a key pair, re-hash a changed package and sign it;
+- ``manifest.sig`` is a valid Ed25519 signature of manifest.json by that key
+  (by the trusted copy of it when the verifier holds one);
 - every listed file is present with the listed SHA-256 and size (a changed WACZ
   is opened to say which file inside it changed), and no unlisted member was added;
 - ``manifest.tsr``, when the manifest names a TSA, is a valid RFC 3161 token
   over manifest.json (:func:`evidence.timestamp.verify_token`).
-
-It never trusts the package to tell which key is right: with no key given, a
-valid package proves only that whoever holds the key with the printed
-fingerprint sealed it, so the fingerprint must be compared with the one the
-installation publishes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -34,6 +36,7 @@ from evidence.archive import read_zip
 from evidence.exceptions import PackageError, TimestampError
 from evidence.signing import fingerprint, load_public_key, verify_signature
 from evidence.timestamp import TimestampInfo, verify_token
+from evidence.trust import TrustedKey
 from evidence.wacz import wacz_problems
 
 
@@ -46,6 +49,8 @@ class Verification:
     alert_id: str = ""
     files: int = 0
     key_fingerprint: str = ""
+    trusted_as: str = ""  # the origin of the trusted key that signed
+    unknown_signer: str = ""  # the fingerprint of a signer none of the trusted keys is
     created_at: str = ""
     timestamp: TimestampInfo | None = None
 
@@ -55,13 +60,9 @@ class Verification:
 
 
 def verify_package(
-    data: bytes,
-    *,
-    public_key_pem: bytes | None = None,
-    expected_fingerprint: str = "",
-    name: str = "the package",
+    data: bytes, trusted: Sequence[TrustedKey], *, name: str = "the package"
 ) -> Verification:
-    """Check a package's bytes (see the module doc)."""
+    """Check a package's bytes against the ``trusted`` keys (see the module doc)."""
     result = Verification()
     problems = result.problems
     try:
@@ -89,7 +90,7 @@ def verify_package(
     result.created_at = manifest.created_at
     result.files = len(manifest.files)
 
-    key = _key(members, manifest, public_key_pem, expected_fingerprint, result)
+    key = _key(members, manifest, trusted, result)
     signature = members.get(mf.SIGNATURE)
     if signature is None:
         if mf.SIGNATURE not in damaged:
@@ -148,13 +149,13 @@ def verify_package(
 def _key(
     members: dict[str, bytes],
     manifest: mf.Manifest,
-    given_pem: bytes | None,
-    expected_fingerprint: str,
+    trusted: Sequence[TrustedKey],
     result: Verification,
 ) -> Ed25519PublicKey | None:
-    """The key to check the signature with, recording any disagreement as a problem."""
+    """The key to check the signature with, recording an untrusted or changed key as a problem."""
     problems = result.problems
     named = manifest.public_key.fingerprint
+    result.key_fingerprint = named
     inside = members.get(mf.PUBLIC_KEY)
     inside_key = None
     if inside is None:
@@ -162,27 +163,25 @@ def _key(
     else:
         try:
             inside_key = load_public_key(inside, mf.PUBLIC_KEY)
+        except PackageError:
+            problems.append(f"{mf.PUBLIC_KEY} was changed: it is no longer a readable Ed25519 key")
+        else:
             if fingerprint(inside_key) != named:
                 problems.append(
                     f"{mf.PUBLIC_KEY} was changed: it is not the key {named} that manifest.json names"
                 )
-        except PackageError:
-            problems.append(f"{mf.PUBLIC_KEY} was changed: it is no longer a readable Ed25519 key")
-    key = inside_key
-    if given_pem is not None:
-        key = load_public_key(given_pem, "--public-key")
-        if fingerprint(key) != named:
-            problems.append(
-                f"the package was signed by key {named}, not by the key you gave "
-                f"({fingerprint(key)})"
-            )
-    if expected_fingerprint and expected_fingerprint.lower() not in (
-        named.lower(),
-        named.removeprefix("SHA256:").lower(),
-    ):
-        problems.append(f"the package was signed by key {named}, not {expected_fingerprint}")
-    result.key_fingerprint = fingerprint(key) if key is not None else named
-    return key
+                inside_key = None
+    match = next((t for t in trusted if t.fingerprint.lower() == named.lower()), None)
+    if match is None:
+        result.unknown_signer = named
+        known = "; ".join(f"{t.fingerprint} ({t.origin})" for t in trusted) or "none"
+        problems.append(
+            f"signed by an unknown key {named}: it is none of the keys this check trusts "
+            f"(trusted: {known}), so the signature proves nothing about who made the package"
+        )
+        return inside_key  # still checked, so a damaged seal is reported as well
+    result.trusted_as = match.origin
+    return match.key or inside_key
 
 
 def _inner(wacz: bytes) -> list[str]:
@@ -201,6 +200,7 @@ def summary(result: Verification, name: str) -> str:
             f"  case {result.alert_id}, {result.files} files, exported {result.created_at}"
         )
         lines.append(f"  signed by Ed25519 key {result.key_fingerprint}")
+        lines.append(f"  trusted as {result.trusted_as}")
         if result.timestamp is not None:
             ts = result.timestamp
             lines.append(f"  time-stamped {ts.gen_time} by {ts.tsa} (serial {ts.serial})")

@@ -212,6 +212,16 @@ class Settings(BaseSettings):
         "TANBA_EVIDENCE_TEMPLATES",
         "Directory of agency-edited notice templates, searched before the shipped ones (<CC>/notice.<lang>.txt.j2 ...).",
     )
+    evidence_trust_store: str = setting(
+        "",
+        "TANBA_EVIDENCE_TRUST_STORE",
+        "Evidence signing keys 'tanba evidence verify' trusts besides this installation's own: a directory of PEM public keys or one PEM file holding several (managed with 'tanba evidence trust'); empty means home/keys/trusted/.",
+    )
+    evidence_timezone: str = setting(
+        "UTC",
+        "TANBA_EVIDENCE_TIMEZONE",
+        "Time zone of the dates in evidence reports and notices (an IANA name such as Europe/Moscow or Asia/Almaty); 'tanba evidence export --tz' overrides it per export.",
+    )
     console_crawl_command: str = setting(
         "run",
         "TANBA_CONSOLE_CRAWL_COMMAND",

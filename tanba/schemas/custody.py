@@ -4,7 +4,9 @@ Append-only: an action is never edited or removed, so replaying the topic for
 one key gives the case's history in the order it happened. ``subject`` names
 the artifact an action produced or used by its SHA-256 in the blob store (a
 capture record, a package manifest), so the log and the evidence point at
-each other.
+each other. An export also names the package it wrote by ``package_sha256``
+(the SHA-256 of the zip as handed out, so a file someone holds can be matched
+to the log) and the ``interface`` it came through (cli, console or api).
 """
 
 from __future__ import annotations
@@ -26,3 +28,5 @@ class CustodyRecorded(Event):
     at: str  # ISO 8601, UTC
     detail: str = ""  # plain words: what was done, with which outcome
     subject: str = ""  # SHA-256 of the artifact in the blob store, if any
+    interface: str = ""  # exports: "cli", "console" or "api"
+    package_sha256: str = ""  # exports: SHA-256 of the zip file written

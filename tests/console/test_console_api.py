@@ -460,7 +460,11 @@ def test_evidence_export_calls_the_exporter_when_it_is_installed(
     assert "attachment" in answer.headers["content-disposition"]
     assert calls[0][0] is app and calls[0][1] == [seeded["a_kz"].id]
     assert calls[0][3].name == "kz-agency"  # type: ignore[attr-defined]
-    assert calls[0][4].kwargs == {"lang": "en", "recapture": "never"}  # type: ignore[attr-defined]
+    assert calls[0][4].kwargs == {  # type: ignore[attr-defined]
+        "lang": "en",
+        "recapture": "never",
+        "interface": "api",
+    }
     assert (
         client.post(
             f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("ops")

@@ -61,6 +61,8 @@ def _used_keys() -> set[str]:
         "media": ("image", "audio"),
         "role": ROLES,
         "signal": ("target_override", "cctld", "server_ip", "page_language"),
+        "custody": ("captured", "capture_failed", "exported", "status_changed", "note"),
+        "interface": ("cli", "console", "api"),
         "chart": (*console_pages.CHART_KEYS, "pages", "yield"),
     }
     for prefix, names in families.items():

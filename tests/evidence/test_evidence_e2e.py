@@ -7,10 +7,11 @@ a fixed clock, exactly as ``tanba evidence ...`` calls them once registered.
 
 from __future__ import annotations
 
-import argparse
+import base64
+import hashlib
 import io
 import json
-import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -20,66 +21,30 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from evidence import cli
+from evidence import manifest as mf
 from evidence.exceptions import AccessDenied
 from evidence.signing import SigningKey
 from tanba.alerts import Alert
-from tanba.app import App
 from tanba.clock import FixedClock
-from tanba.settings import Settings
+from tests.support.evidence import alerts_by_path, private_pem, run_evidence
 
 EXPORT_TIME = "2026-05-04T10:00:00Z"
-
-
-def parse(*argv: str) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="tanba")
-    cli.register(parser.add_subparsers())
-    return parser.parse_args(list(argv))
 
 
 def run(home: Path, *argv: str, key: SigningKey | None = None, tsa: str = "") -> tuple[int, str]:
     """Run ``tanba evidence ARGV`` in-process on ``home`` with a fixed clock; (status, stdout)."""
     env = {"TANBA_TSA_URL": tsa}
     if key is not None:
-        from cryptography.hazmat.primitives import serialization
-
-        env["TANBA_SIGNING_KEY"] = key.private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-    args = parse("evidence", *argv)
-    out = io.StringIO()
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    app = App(Settings.from_env({}, home=home), FixedClock(EXPORT_TIME))
-    try:
-        from contextlib import redirect_stdout
-
-        with redirect_stdout(out):
-            status = args.handler(app, args)
-    finally:
-        app.close()
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return status, out.getvalue()
+        env["TANBA_SIGNING_KEY"] = private_pem(key)
+    return run_evidence(home, *argv, env=env, clock=FixedClock(EXPORT_TIME))
 
 
 def alerts(case: Any) -> dict[str, Alert]:
     """Alerts by media path (e.g. "/img/a-small.jpg" on kino), read from the store."""
-    from tanba.store import AlertQuery
-
-    app = App(Settings.from_env({}, home=case.home))
-    try:
-        found = app.store.search(AlertQuery(limit=100)).alerts
-    finally:
-        app.close()
-    return {f"{a.site}{a.media_url.split(str(case.server.port), 1)[1]}": a for a in found}
+    return alerts_by_path(case.home, case.server.port)
 
 
 def resolve_args(case: Any) -> list[str]:
@@ -156,23 +121,25 @@ def test_the_package_holds_the_case_and_verifies(
     notice = files["notices/notice-to-host.txt"].decode()
     assert alert.page_url in notice and "ПРОЕКТ" in notice
 
-    status, printed = run(demo_case.home, "verify", str(path))
+    status, printed = run(demo_case.home, "verify", str(path), key=signing_key)
     assert status == 0, printed
     assert "OK" in printed and signing_key.fingerprint in printed and "time-stamped" in printed
+    assert "this installation's signing key" in printed
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(signing_key.public_pem())
     assert run(demo_case.home, "verify", str(path), "--public-key", str(key_file))[0] == 0
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    pinned = run(demo_case.home, "verify", str(path), "--fingerprint", signing_key.fingerprint)
+    assert pinned[0] == 0, pinned[1]
 
     other = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(32)), "other")
     key_file.write_bytes(other.public_pem())
     status, printed = run(demo_case.home, "verify", str(path), "--public-key", str(key_file))
-    assert status == 1 and "not by the key you gave" in printed
+    assert status == 1 and f"signed by an unknown key {signing_key.fingerprint}" in printed
+    assert f"--public-key {key_file}" in printed  # what was trusted instead
 
 
 def test_changing_removing_or_adding_any_member_fails_verification_naming_it(
-    exported: tuple[Path, Alert], demo_case: Any, tmp_path: Path
+    exported: tuple[Path, Alert], demo_case: Any, signing_key: SigningKey, tmp_path: Path
 ) -> None:
     path, _ = exported
     original = members(path)
@@ -181,21 +148,71 @@ def test_changing_removing_or_adding_any_member_fails_verification_naming_it(
         middle = bytearray(data)
         middle[len(middle) // 2] ^= 0x01
         tampered[name] = bytes(middle)
-        status, printed = run(demo_case.home, "verify", str(rezip(tampered, tmp_path / "t.zip")))
+        status, printed = run(
+            demo_case.home, "verify", str(rezip(tampered, tmp_path / "t.zip")), key=signing_key
+        )
         assert status == 1 and "FAILED" in printed, f"changing {name} went unnoticed"
         assert name in printed, f"changing {name}: {printed}"
 
         removed = {k: v for k, v in original.items() if k != name}
-        status, printed = run(demo_case.home, "verify", str(rezip(removed, tmp_path / "r.zip")))
+        status, printed = run(
+            demo_case.home, "verify", str(rezip(removed, tmp_path / "r.zip")), key=signing_key
+        )
         assert status == 1 and name in printed and "missing" in printed, printed
 
     added = {**original, "case/extra.txt": b"planted later"}
-    status, printed = run(demo_case.home, "verify", str(rezip(added, tmp_path / "a.zip")))
+    status, printed = run(
+        demo_case.home, "verify", str(rezip(added, tmp_path / "a.zip")), key=signing_key
+    )
     assert status == 1 and "case/extra.txt was added" in printed
 
 
+def test_a_package_changed_rehashed_and_resigned_with_a_new_key_is_refused(
+    exported: tuple[Path, Alert], demo_case: Any, signing_key: SigningKey, tmp_path: Path
+) -> None:
+    """The forgery of issue 14: the notice's owner changed, the manifest rehashed and re-signed."""
+    path, alert = exported
+    files = members(path)
+    notice = "notices/notice-to-host.txt"
+    files[notice] = files[notice].decode().replace(alert.owner, "Someone Else").encode()
+    forger = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(7, 39))), "forger")
+    manifest = mf.Manifest.model_validate_json(files[mf.MANIFEST])
+    entries = [
+        e.model_copy(
+            update={
+                "sha256": hashlib.sha256(files[notice]).hexdigest(),
+                "bytes": len(files[notice]),
+            }
+        )
+        if e.path == notice
+        else e
+        for e in manifest.files
+    ]
+    key_ref = mf.KeyRef(algorithm="Ed25519", fingerprint=forger.fingerprint)
+    body = mf.manifest_bytes(
+        manifest.model_copy(update={"files": entries, "public_key": key_ref, "timestamp": None})
+    )
+    files.pop(mf.TIMESTAMP)
+    files[mf.MANIFEST] = body
+    files[mf.SIGNATURE] = base64.b64encode(forger.sign(body)) + b"\n"
+    files[mf.PUBLIC_KEY] = forger.public_pem()
+    forged = rezip(files, tmp_path / "forged.zip")
+    status, printed = run(demo_case.home, "verify", str(forged), key=signing_key)
+    assert status == 1 and "FAILED" in printed
+    assert f"signed by an unknown key {forger.fingerprint}" in printed
+    assert "What to do" in printed and "tanba evidence trust add" in printed
+    # The report names the genuine key and the command that checks against it.
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=members(path)["report.pdf"], capture_output=True,
+        check=True, timeout=60,
+    ).stdout.decode()  # fmt: skip
+    assert f"tanba evidence verify ПАКЕТ.zip --fingerprint {signing_key.fingerprint}" in " ".join(
+        text.split()
+    )
+
+
 def test_a_changed_wacz_is_opened_to_say_which_file_inside_changed(
-    exported: tuple[Path, Alert], demo_case: Any, tmp_path: Path
+    exported: tuple[Path, Alert], demo_case: Any, signing_key: SigningKey, tmp_path: Path
 ) -> None:
     path, _ = exported
     original = members(path)
@@ -211,6 +228,7 @@ def test_a_changed_wacz_is_opened_to_say_which_file_inside_changed(
         demo_case.home,
         "verify",
         str(rezip({**original, "web-archive.wacz": buffer.getvalue()}, tmp_path / "w.zip")),
+        key=signing_key,
     )
     assert status == 1 and "web-archive.wacz was changed" in printed
     assert "pages/pages.jsonl was changed" in printed
@@ -287,40 +305,41 @@ def test_exports_are_deterministic_apart_from_the_timestamp_token(
 ) -> None:
     alert = alerts(demo_case)["muzyka.example.ru/bg/city.jpg"]
     common = ("--lang", "en", *resolve_args(demo_case))
-    first, second, third = (tmp_path / n for n in ("1.zip", "2.zip", "3.zip"))
+    first = tmp_path / "first.zip"  # recaptures the page; every export below reuses it
     assert (
         run(demo_case.home, "export", alert.id, "-o", str(first), *common, key=signing_key)[0] == 0
     )
-    assert (
-        run(demo_case.home, "export", alert.id, "-o", str(second), *common, key=signing_key)[0] == 0
-    )
-    assert first.read_bytes() == second.read_bytes()
 
-    status, _ = run(
-        demo_case.home, "export", alert.id, "-o", str(third), *common,
-        key=signing_key, tsa=local_tsa.url,
-    )  # fmt: skip
-    assert status == 0
-    a, b = members(second), members(third)
-    assert set(b) - set(a) == {"manifest.tsr"}
-    differing = sorted(n for n in a if a[n] != b[n])
-    # The manifest names the TSA, so it (and its signature, the report and README that
-    # mention the TSA) differ from an export without one; a second time-stamped export
-    # differs from the first only in the token.
-    fourth = tmp_path / "4.zip"
-    run(
-        demo_case.home,
-        "export",
-        alert.id,
-        "-o",
-        str(fourth),
-        *common,
-        key=signing_key,
-        tsa=local_tsa.url,
-    )
-    c = members(fourth)
-    assert sorted(n for n in c if c[n] != b[n]) == ["manifest.tsr"]
-    assert differing  # sanity: the TSA is recorded in what is signed
+    # Two installations in the same state (copies of one home) export the same bytes.
+    twins = [tmp_path / "a", tmp_path / "b"]
+    for twin in twins:
+        shutil.copytree(demo_case.home, twin / "home")
+    one, two = (twin / "1.zip" for twin in twins)
+    for twin, out in zip(twins, (one, two), strict=True):
+        assert (
+            run(twin / "home", "export", alert.id, "-o", str(out), *common, key=signing_key)[0] == 0
+        )
+    assert one.read_bytes() == two.read_bytes()
+    # The package's custody log holds the earlier export: who, when, its digest, the interface.
+    log = json.loads(members(one)["case/custody-log.json"])
+    earlier = [e for e in log if e["action"] == "exported"]
+    assert [(e["package_sha256"], e["interface"], e["at"]) for e in earlier] == [
+        (hashlib.sha256(first.read_bytes()).hexdigest(), "cli", "2026-05-04T10:00:00.000Z")
+    ]
+
+    # Both now hold one more (identical) export; time-stamped exports differ only in the token.
+    three, four = (twin / "2.zip" for twin in twins)
+    for twin, out in zip(twins, (three, four), strict=True):
+        status, _ = run(
+            twin / "home", "export", alert.id, "-o", str(out), *common,
+            key=signing_key, tsa=local_tsa.url,
+        )  # fmt: skip
+        assert status == 0
+    a, b = members(three), members(four)
+    assert sorted(n for n in a if a[n] != b[n]) == ["manifest.tsr"]
+    assert set(a) - set(members(one)) == {"manifest.tsr"}
+    assert "RFC 3161" in a["README.txt"].decode()  # the TSA is recorded in what is signed
+    assert "RFC 3161" not in members(one)["README.txt"].decode()
 
 
 def test_audio_and_cross_border_cases(
@@ -410,7 +429,7 @@ def test_a_site_gone_at_export_time_still_gives_a_verifiable_package_that_says_s
     assert custody[-1]["action"] == "capture_failed"
     with zipfile.ZipFile(io.BytesIO(files["web-archive.wacz"])) as z:
         assert [n for n in z.namelist() if n.startswith("archive/")] == ["archive/crawl.warc.gz"]
-    assert run(demo_case.home, "verify", str(out))[0] == 0
+    assert run(demo_case.home, "verify", str(out), key=signing_key)[0] == 0
 
     status, printed = run(demo_case.home, "key", key=signing_key)
     assert status == 0 and signing_key.fingerprint in printed and "BEGIN PUBLIC KEY" in printed

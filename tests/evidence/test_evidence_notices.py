@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,7 +27,8 @@ def _context(lang: str, *, cross_border: bool) -> NoticeContext:
     return NoticeContext(
         alert=alert, work=None, jurisdiction=REGISTRY.get("KZ"),
         owner_home=REGISTRY.get("RU") if cross_border else None, capture=None, lang=lang,
-        date="2026-03-03", package="evidence-a1",
+        exported_at="2026-03-03T10:00:00.000Z", package="evidence-a1",
+        paths=("web-archive.wacz", "report.pdf", "manifest.json"), tz=ZoneInfo("UTC"),
     )  # fmt: skip
 
 

@@ -309,9 +309,12 @@ def _sealed_package() -> tuple[bytes, dict[str, bytes], bytes]:
 
 
 def _verify(data: bytes, pem: bytes):  # type: ignore[no-untyped-def]
+    from evidence.signing import fingerprint, load_public_key
+    from evidence.trust import TrustedKey
     from evidence.verify import verify_package
 
-    return verify_package(data, public_key_pem=pem, name="fuzz.zip")
+    key = load_public_key(pem, "fuzz key")
+    return verify_package(data, [TrustedKey(fingerprint(key), "fuzz key", key)], name="fuzz.zip")
 
 
 def _members(data: bytes) -> dict[str, bytes] | None:
