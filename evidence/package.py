@@ -470,6 +470,7 @@ def _readme(fingerprint: str, tsa: TimestampAuthority | None) -> bytes:
         "Сначала прочитайте report.pdf. manifest.json содержит SHA-256 каждого файла;",
         "manifest.sig - его подпись Ed25519 ключом из public-key.pem.",
         "Проверка: tanba evidence verify ПАКЕТ.zip --public-key КЛЮЧ.pem",
+        "web-archive.wacz можно открыть в ReplayWeb.page (replayweb.page), чтобы воспроизвести страницу.",
     ]
     if tsa is not None:
         lines.insert(5, f"manifest.tsr is an RFC 3161 timestamp of manifest.json by {tsa.url}.")
