@@ -119,6 +119,7 @@ def readme(fingerprint: str, tsa: TimestampAuthority | None) -> bytes:
         "вашей установке или есть в её хранилище доверенных ключей; иначе сверьте отпечаток",
         "с отправителем (не по этому пакету) и выполните",
         f"'tanba evidence verify ПАКЕТ.zip --fingerprint {fingerprint}'.",
+        "web-archive.wacz можно открыть в ReplayWeb.page (replayweb.page), чтобы воспроизвести страницу.",
     ]
     if tsa is not None:
         lines.insert(8, f"manifest.tsr is an RFC 3161 timestamp of manifest.json by {tsa.url}.")

@@ -1,11 +1,14 @@
-"""Shared fixtures: settings on a temporary home, real media from Debian packages, a fixed clock."""
+"""Shared fixtures: settings on a temporary home, real Debian media, a fixed clock, Chromium."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
+from evidence.capture import CHROMIUM, CHROMIUM_ARGS
 from tanba.app import App
 from tanba.clock import FixedClock
 from tanba.demo import media
@@ -37,3 +40,15 @@ def photos() -> list[Path]:
 @pytest.fixture(scope="session")
 def tracks() -> list[Path]:
     return media.music()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium through Playwright, with the flags the evidence capture uses.
+
+    Never a downloaded browser; a missing Chromium fails the test that asks for it.
+    """
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
+        yield instance
+        instance.close()

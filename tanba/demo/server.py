@@ -203,7 +203,13 @@ class SiteServer(LoopbackServer):
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 if send_body:
-                    self.wfile.write(reply.body)
+                    try:
+                        self.wfile.write(reply.body)
+                    except ConnectionError:
+                        # The client hung up mid-body: browsers abort fetches they no
+                        # longer need (ReplayWeb.page reads a WACZ's length that way).
+                        # Nothing went wrong here, so no traceback on stderr.
+                        self.close_connection = True
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # tests read server.log instead of stderr noise

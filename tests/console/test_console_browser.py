@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from evidence.capture import CHROMIUM, CHROMIUM_ARGS
 from tanba.alerts import Alert
 from tanba.app import App
 from tanba.demo import media
@@ -27,14 +26,6 @@ from tanba.demo.server import SiteServer
 from tanba.works import WorkSpec, register
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=str(CHROMIUM), args=list(CHROMIUM_ARGS))
-        yield instance
-        instance.close()
 
 
 @pytest.fixture

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import http.client
+import socket
+import struct
+import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from tanba.demo.server import Reply, Site, SiteServer
 
@@ -54,3 +60,23 @@ def test_routes_by_host_and_records_requests(tmp_path: Path) -> None:
     assert server.requests["kino.example.kz"][:2] == ["/", "/fake.jpg"]
     assert server.requests["nobody.example"] == ["/"]
     assert server.log[0].host_header == f"kino.example.kz:{server.port}"
+
+
+def test_a_client_that_hangs_up_mid_body_leaves_no_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    # More than any socket buffer holds, so the server's write must meet the hang-up.
+    big = bytes(64 * 1024 * 1024)
+    before = set(threading.enumerate())
+    with SiteServer({"kino.example.kz": {"/big.bin": big, "/": b"still here"}}) as server:
+        client = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        client.sendall(b"GET /big.bin HTTP/1.0\r\nHost: kino.example.kz\r\n\r\n")
+        assert client.recv(12) == b"HTTP/1.0 200"  # the reply has started
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.close()  # with a reset, as a browser aborting a fetch
+        deadline = time.monotonic() + 60
+        while any(t.is_alive() for t in set(threading.enumerate()) - before - {server._thread}):
+            assert time.monotonic() < deadline, "the handler of the abandoned request never ended"
+            time.sleep(0.01)
+        assert get(server, "kino.example.kz", "/")[2] == b"still here"
+    assert capfd.readouterr().err == ""
