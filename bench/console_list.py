@@ -39,12 +39,12 @@ import httpx
 import uvicorn
 from argon2 import PasswordHasher
 
-from console.web import create_app
-from tanba.alerts import Alert, MatchDetail, Signal, alert_id
-from tanba.app import App
-from tanba.clock import iso
-from tanba.settings import EMBEDDED, Settings
-from tanba.store import AlertQuery
+from tanba.console.web import create_app
+from tanba.core.alerts import Alert, MatchDetail, Signal, alert_id
+from tanba.core.clock import iso
+from tanba.core.settings import EMBEDDED, Settings
+from tanba.core.store import AlertQuery
+from tanba.core.wiring import App
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tanba.exceptions import TanbaError
+from tanba.core.exceptions import TanbaError
 
 FETCH_HINT = "run bench/fetch-media (it installs the Debian packages the benchmark reads)"
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")

@@ -19,15 +19,15 @@ from typing import Protocol
 import numpy as np
 from PIL import Image
 
-from fingerprint.audio import audio_print
-from fingerprint.image import REFERENCE, image_print
-from matcher.audio_signal import audio_rule
-from matcher.index import best_alignment
-from matcher.match import Matcher
-from tanba.schemas.common import AUDIO, IMAGE, Fingerprint
-from tanba.schemas.works import Work
-from tanba.settings import Settings
-from tanba.signals.audio import AudioPrint
+from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.core.signals.audio import AudioPrint
+from tanba.fingerprint.audio import audio_print
+from tanba.fingerprint.image import REFERENCE, image_print
+from tanba.matcher.audio_signal import audio_rule
+from tanba.matcher.index import best_alignment
+from tanba.matcher.match import Matcher
 
 MAX_PIXELS = 200_000_000
 

@@ -38,13 +38,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from tanba import topics  # noqa: E402
-from tanba.bus.embedded import EmbeddedBus  # noqa: E402
-from tanba.bus.kafka import KafkaBus  # noqa: E402
-from tanba.demo.server import SiteServer  # noqa: E402
-from tanba.settings import Settings  # noqa: E402
-from tanba.store import AlertQuery, open_store  # noqa: E402
-from tanba.store.elastic import ElasticAlertStore  # noqa: E402
+from tanba.app.demo.server import SiteServer  # noqa: E402
+from tanba.core import topics  # noqa: E402
+from tanba.core.bus.embedded import EmbeddedBus  # noqa: E402
+from tanba.core.bus.kafka import KafkaBus  # noqa: E402
+from tanba.core.settings import Settings  # noqa: E402
+from tanba.core.store import AlertQuery, open_store  # noqa: E402
+from tanba.core.store.elastic import ElasticAlertStore  # noqa: E402
 from tests.distributed.bigsite import BigSite, build  # noqa: E402
 
 KAFKA = os.environ.get("TANBA_BENCH_KAFKA", "127.0.0.1:9092")
@@ -83,7 +83,7 @@ class Mode:
         return env
 
     def tanba(self, *args: str) -> subprocess.Popen[bytes]:
-        command = [sys.executable, "-m", "tanba.cli", "--home", str(self.home), *args]
+        command = [sys.executable, "-m", "tanba.app.cli", "--home", str(self.home), *args]
         log = open(self.home / "bench.log", "ab")  # noqa: SIM115 - closed with the process
         return subprocess.Popen(command, env=self.env(), stdout=log, stderr=log)
 

@@ -19,7 +19,7 @@ saw; the works (too few to halve) are the same in both.
 
 Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
 distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
-measures the voice LLR model (``matcher/chromaprint_llr.json``) on the calibration
+measures the voice LLR model (``tanba/matcher/chromaprint_llr.json``) on the calibration
 half only, so the held-out half reports on tracks the model never saw. Distractor
 tracks are queried whole (as a crawled file usually is) and as excerpts.
 """
@@ -57,9 +57,9 @@ from bench.methods import (
     audio_print_of,
 )
 from bench.report import Table
-from tanba.schemas.common import AUDIO, Fingerprint
-from tanba.settings import Settings
-from tanba.signals.audio import AudioPrint
+from tanba.core.schemas.common import AUDIO, Fingerprint
+from tanba.core.settings import Settings
+from tanba.core.signals.audio import AudioPrint
 
 
 def _cached(cache: Path | None, key: str, make: Callable[[], bytes]) -> bytes:
@@ -165,7 +165,7 @@ def _split(paths: list[Path], split: str) -> list[Path]:
 
 
 def _audio_of(path: Path, settings: Settings) -> AudioPrint | None:
-    from fingerprint.audio import audio_print
+    from tanba.fingerprint.audio import audio_print
 
     try:
         return audio_print(path, max_seconds=settings.audio_max_seconds, timeout_s=120)
@@ -209,7 +209,7 @@ def _work_queries(
 
 
 def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "all") -> str:
-    from fingerprint.audio import ITEM_S
+    from tanba.fingerprint.audio import ITEM_S
 
     # Places in the full lists seed the copies, so a split's queries equal the full run's.
     all_works = media.work_tracks()[:limit]
@@ -337,7 +337,7 @@ def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:
     path is scored: a pair passes when some candidate of the work has that many
     votes, a span the audio rule can judge and that mean LLR.
     """
-    from matcher.audio_signal import AudioSignal, LandmarkCandidate
+    from tanba.matcher.audio_signal import AudioSignal, LandmarkCandidate
 
     works, others = media.work_tracks(), media.distractor_tracks()
     signal = AudioSignal(settings)
@@ -417,7 +417,7 @@ def calibrate_audio(settings: Settings, cache: Path | None, out: Path) -> str:
     ranked by how often they flip there. The held-out half (``--split held-out``) is
     left for reporting.
     """
-    from fingerprint.audio import ITEM_S
+    from tanba.fingerprint.audio import ITEM_S
 
     works = media.work_tracks()
     calibration = set(range(0, len(works), 2))
@@ -475,7 +475,7 @@ def _offset_error(ref: np.ndarray, true_s: float, reported_s: float, length: int
     Songs repeat: a chorus or a loop that recurs note for note (its own fingerprint
     at BER <= 0.1) is the same passage, and reporting either place is right.
     """
-    from fingerprint.audio import ITEM_S
+    from tanba.fingerprint.audio import ITEM_S
 
     start = round(true_s / ITEM_S)
     passage = ref[start : start + length]

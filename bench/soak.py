@@ -41,14 +41,14 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-from tanba import topics
-from tanba.blobs import BlobStore
-from tanba.bus import Record
-from tanba.bus.embedded import EmbeddedBus
-from tanba.demo import media
-from tanba.schemas.base import encode
-from tanba.schemas.common import MediaOccurrence
-from tanba.schemas.media import MediaDiscovered
+from tanba.app.demo import media
+from tanba.core import topics
+from tanba.core.blobs import BlobStore
+from tanba.core.bus import Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.schemas.base import encode
+from tanba.core.schemas.common import MediaOccurrence
+from tanba.core.schemas.media import MediaDiscovered
 
 REGISTERED = 4
 CHUNK = 2000
@@ -149,7 +149,7 @@ def soak(home: Path, items: int, distinct: int, seed: int, log: object = print) 
     say = log if callable(log) else print
     rng = random.Random(seed)
     photos = media.photos()[: REGISTERED + 6]
-    tanba = [sys.executable, "-m", "tanba.cli", "--home", str(home)]
+    tanba = [sys.executable, "-m", "tanba.app.cli", "--home", str(home)]
     registered = [str(p) for p in photos[:REGISTERED]]
     subprocess.run([*tanba, "works", "add", *registered, "--owner", "Soak"], check=True)
     say(f"registered {REGISTERED} works; making {distinct} variants ...")

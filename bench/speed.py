@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import os
 
-# One BLAS thread, as in the fingerprint sandbox (fingerprint/sandbox.py): set before numpy loads.
+# One BLAS thread, as in the fingerprint sandbox (tanba/fingerprint/sandbox.py): set before numpy loads.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -43,16 +43,16 @@ from PIL import Image
 
 from bench import media
 from bench.image_alterations import jpeg, web
-from fingerprint.audio import audio_print
-from fingerprint.image import coefficients, image_print, phash
-from matcher.audio_index import InvertedAudioIndex
-from matcher.audio_signal import audio_rule
-from matcher.index import LinearAudioIndex
-from matcher.landmark_index import LinearLandmarkIndex, SortedLandmarkIndex
-from matcher.mih_index import MultiIndexImageIndex
-from tanba.settings import Settings
-from tanba.signals.audio import Landmarks
-from tanba.signals.image import ImageHash
+from tanba.core.settings import Settings
+from tanba.core.signals.audio import Landmarks
+from tanba.core.signals.image import ImageHash
+from tanba.fingerprint.audio import audio_print
+from tanba.fingerprint.image import coefficients, image_print, phash
+from tanba.matcher.audio_index import InvertedAudioIndex
+from tanba.matcher.audio_signal import audio_rule
+from tanba.matcher.index import LinearAudioIndex
+from tanba.matcher.landmark_index import LinearLandmarkIndex, SortedLandmarkIndex
+from tanba.matcher.mih_index import MultiIndexImageIndex
 
 MAX_PIXELS = 200_000_000
 

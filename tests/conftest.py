@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from evidence.capture import CHROMIUM, CHROMIUM_ARGS
-from tanba.app import App
-from tanba.clock import FixedClock
-from tanba.demo import media
-from tanba.settings import Settings
+from tanba.app.demo import media
+from tanba.core.clock import FixedClock
+from tanba.core.settings import Settings
+from tanba.core.wiring import App
+from tanba.evidence.capture import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture

@@ -119,8 +119,8 @@ def namespace() -> str:
 
 def drop_namespace(namespace: str, *, kafka: bool = True, elastic: bool = True) -> None:
     """Delete a namespace's topics, groups, indices and template (best effort, for teardown)."""
-    from tanba.bus.kafka import KafkaBus
-    from tanba.store.elastic import ElasticAlertStore
+    from tanba.core.bus.kafka import KafkaBus
+    from tanba.core.store.elastic import ElasticAlertStore
 
     if kafka and kafka_up():
         bus = KafkaBus(KAFKA, namespace=namespace)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tanba.cli import _parser
-from tanba.settings import Settings
+from tanba.app.cli import _parser
+from tanba.core.settings import Settings
 
 README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
 

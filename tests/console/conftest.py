@@ -17,10 +17,10 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from console.web import Console, create_app
-from tanba.alerts import Alert, MatchDetail, Signal, alert_id
-from tanba.app import App
-from tanba.settings import Settings
+from tanba.console.web import Console, create_app
+from tanba.core.alerts import Alert, MatchDetail, Signal, alert_id
+from tanba.core.settings import Settings
+from tanba.core.wiring import App
 
 PASSWORD = "correct horse battery"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)

@@ -1,6 +1,6 @@
 """Who sees which works and reference files, organisations' policies, and per-session caching.
 
-The rule itself lives in tanba.access; these tests drive it through the
+The rule itself lives in tanba.core.access; these tests drive it through the
 console's routes (API and pages), as the security walk does for every route.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from console.web import Console
-from tanba.alerts import Alert
-from tanba.app import App
-from tanba.demo import media
-from tanba.works import WorkSpec, register
+from tanba.app.demo import media
+from tanba.console.web import Console
+from tanba.core.alerts import Alert
+from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import PASSWORD
 
 Headers = Callable[[str], dict[str, str]]

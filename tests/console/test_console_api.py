@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from console.web import Console
-from tanba.alerts import Alert
-from tanba.app import App
+from tanba.console.web import Console
+from tanba.core.alerts import Alert
+from tanba.core.wiring import App
 
 Headers = Callable[[str], dict[str, str]]
 
@@ -415,7 +415,9 @@ def test_api_tokens_are_shown_once_and_can_be_revoked(
 def test_evidence_export_answers_501_while_the_evidence_package_is_missing(
     web: object, seeded: dict[str, Alert], token_for: Headers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "evidence.package", None)  # import fails as if not installed
+    monkeypatch.setitem(
+        sys.modules, "tanba.evidence.package", None
+    )  # import fails as if not installed
     client = TestClient(web)
     answer = client.post(f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("alice"))
     assert answer.status_code == 501 and "evidence" in answer.json()["detail"]
@@ -447,11 +449,11 @@ def test_evidence_export_calls_the_exporter_when_it_is_installed(
         def __init__(self, **kwargs: object) -> None:
             self.kwargs = kwargs
 
-    package = types.ModuleType("evidence.package")
+    package = types.ModuleType("tanba.evidence.package")
     package.export = export  # type: ignore[attr-defined]
     package.ExportOptions = ExportOptions  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "evidence", types.ModuleType("evidence"))
-    monkeypatch.setitem(sys.modules, "evidence.package", package)
+    monkeypatch.setitem(sys.modules, "tanba.evidence.package", package)
     client = TestClient(web)
     answer = client.post(
         f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("kz-agency")

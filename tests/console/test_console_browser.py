@@ -19,11 +19,11 @@ import uvicorn
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, expect
 
-from tanba.alerts import Alert
-from tanba.app import App
-from tanba.demo import media
-from tanba.demo.server import SiteServer
-from tanba.works import WorkSpec, register
+from tanba.app.demo import media
+from tanba.app.demo.server import SiteServer
+from tanba.core.alerts import Alert
+from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, register
 
 PASSWORD = "correct horse battery"
 
@@ -131,7 +131,7 @@ def gallery(
 
 @pytest.fixture
 def make() -> Callable[..., Alert]:
-    from tanba.alerts import MatchDetail, Signal, alert_id
+    from tanba.core.alerts import MatchDetail, Signal, alert_id
 
     def build(
         *,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.targets import TargetSpec
-from console.web import Console
-from tanba import topics
-from tanba.app import App
-from tanba.bus import Record
-from tanba.schemas.base import encode
-from tanba.schemas.crawls import CrawlFinished, TargetReport
+from tanba.console.targets import TargetSpec
+from tanba.console.web import Console
+from tanba.core import topics
+from tanba.core.bus import Record
+from tanba.core.schemas.base import encode
+from tanba.core.schemas.crawls import CrawlFinished, TargetReport
+from tanba.core.wiring import App
 from tests.console.conftest import Session
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from console import cli, i18n
-from console import pages as console_pages
-from console.i18n import Translator, catalogue
-from console.web import Console
-from tanba.access import ROLES
-from tanba.alerts import STATUSES, Alert
-from tanba.app import App
+from tanba.console import cli, i18n
+from tanba.console import pages as console_pages
+from tanba.console.i18n import Translator, catalogue
+from tanba.console.web import Console
+from tanba.core.access import ROLES
+from tanba.core.alerts import STATUSES, Alert
+from tanba.core.wiring import App
 
 from_html = "text/html"
 
@@ -48,7 +48,7 @@ def test_a_key_missing_in_kazakh_falls_back_to_russian(monkeypatch: pytest.Monke
 
 def _used_keys() -> set[str]:
     """Every message key the templates and the pages use, literal or built from a known list."""
-    root = Path(__file__).resolve().parents[2] / "console"
+    root = Path(__file__).resolve().parents[2] / "tanba" / "console"
     used: set[str] = set()
     for f in (root / "templates").glob("*.*"):
         used |= set(re.findall(r"\bt\('([a-z_.]+[a-z])'", f.read_text()))
@@ -113,7 +113,7 @@ def test_alert_list_page_has_charts_filters_and_working_page_links(
     s = login("admin")
     first = s.client.get("/alerts?per_page=50&jurisdiction=KZ").text
     assert "page 1 of 3" in first and first.count('<tr>\n  <td class="num">') == 50
-    # The chart's URL carries the filters and this session's cache key (console.caching).
+    # The chart's URL carries the filters and this session's cache key (tanba.console.caching).
     assert re.search(r'src="/alerts/charts/site\.svg\?v=[0-9a-f]{32}&amp;jurisdiction=KZ"', first)
     chart = s.client.get("/alerts/charts/jurisdiction.svg?jurisdiction=KZ")
     assert chart.headers["content-type"].startswith("image/svg+xml")
@@ -257,7 +257,7 @@ def test_cli_adds_users_from_stdin_and_prints_tokens(
     assert args.handler(app, args) == 0
     raw = capsys.readouterr().out.strip()
     assert raw.startswith("tnb_")
-    from console.web import create_app
+    from tanba.console.web import create_app
 
     web = create_app(app)
     me = TestClient(web).get("/api/me", headers={"Authorization": f"Bearer {raw}"})

@@ -14,7 +14,7 @@ walked must be in :data:`PUBLIC` with the reason why anyone may call it; every
 other route must refuse a caller without credentials.
 
 Operators and administrators are not walked here: they have no organisation or
-jurisdiction and see every alert by design (tanba.access); what they may change
+jurisdiction and see every alert by design (tanba.core.access); what they may change
 is tested with the roles' own tests.
 """
 
@@ -32,18 +32,18 @@ from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 
-from console.web import Console
-from tanba.alerts import Alert
-from tanba.app import App
-from tanba.demo import media
-from tanba.works import WorkSpec, register
+from tanba.app.demo import media
+from tanba.console.web import Console
+from tanba.core.alerts import Alert
+from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import PASSWORD
 
 # Routes anyone may call without logging in, and why that is safe.
 PUBLIC: dict[tuple[str, str], str] = {
     ("/openapi.json", "GET"): "the API's schema: route and field names, no data",
     ("/login", "GET"): "the login form",
-    ("/login", "POST"): "logging in: double-submit CSRF token, throttled (console.throttle)",
+    ("/login", "POST"): "logging in: double-submit CSRF token, throttled (tanba.console.throttle)",
     ("/", "GET"): "a redirect to /alerts or /login, nothing else",
 }
 # Walked last: it ends the walker's session.

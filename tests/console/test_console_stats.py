@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from console.crawls import CrawlRun, RunLog, Scheduler
-from console.stats import CrawlReports, target_statistics
-from console.targets import TargetSpec, TargetStore
-from tanba import topics
-from tanba.alerts import Alert, StatusChange
-from tanba.app import App
-from tanba.bus import Record
-from tanba.clock import FixedClock, iso
-from tanba.schemas.base import encode
-from tanba.schemas.crawls import CrawlFinished, TargetReport
-from tanba.sqlite import Database
+from tanba.console.crawls import CrawlRun, RunLog, Scheduler
+from tanba.console.stats import CrawlReports, target_statistics
+from tanba.console.targets import TargetSpec, TargetStore
+from tanba.core import topics
+from tanba.core.alerts import Alert, StatusChange
+from tanba.core.bus import Record
+from tanba.core.clock import FixedClock, iso
+from tanba.core.schemas.base import encode
+from tanba.core.schemas.crawls import CrawlFinished, TargetReport
+from tanba.core.sqlite import Database
+from tanba.core.wiring import App
 
 
 def report(crawl_id: str, finished: str, **targets: TargetReport) -> Record:

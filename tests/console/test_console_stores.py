@@ -10,14 +10,14 @@ import pytest
 import yaml
 from argon2 import PasswordHasher
 
-from console.exceptions import Conflict
-from console.sessions import SessionStore
-from console.targets import TargetSpec, TargetStore, write_targets_file
-from console.users import UserStore
-from crawlers.targets import load_targets
-from tanba.clock import FixedClock
-from tanba.exceptions import InputError
-from tanba.sqlite import Database
+from tanba.console.exceptions import Conflict
+from tanba.console.sessions import SessionStore
+from tanba.console.targets import TargetSpec, TargetStore, write_targets_file
+from tanba.console.users import UserStore
+from tanba.core.clock import FixedClock
+from tanba.core.exceptions import InputError
+from tanba.core.sqlite import Database
+from tanba.crawlers.targets import load_targets
 
 CODES = ("KZ", "RU", "BY", "XX")
 HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)

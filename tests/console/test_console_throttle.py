@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from console.exceptions import TooManyLogins
-from console.throttle import Limit, LoginThrottle, network_of
-from tanba.clock import FixedClock
-from tanba.sqlite import Database
+from tanba.console.exceptions import TooManyLogins
+from tanba.console.throttle import Limit, LoginThrottle, network_of
+from tanba.core.clock import FixedClock
+from tanba.core.sqlite import Database
 from tests.console.conftest import CSRF_RE, PASSWORD, browser_login
 
 MINUTE = 60.0

@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tanba.demo.server import Reply, SiteServer
+from tanba.app.demo.server import Reply, SiteServer
 from tests.support.crawling import CrawlRun, image_bytes, run_crawl
 
 MEDIA_MAX_BYTES = 20_000

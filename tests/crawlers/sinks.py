@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tanba.bus import Record
-from tanba.exceptions import DiskFull
-from tanba.schemas.base import decode
-from tanba.schemas.media import MediaDiscovered
+from tanba.core.bus import Record
+from tanba.core.exceptions import DiskFull
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.media import MediaDiscovered
 
 
 class ListSink:

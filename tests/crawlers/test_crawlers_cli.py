@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tanba.cli import main
+from tanba.app.cli import main
 
 
 def test_bad_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,4 @@
-"""crawlers.extract: every media source kind, srcset, URL resolution, and garbage input."""
+"""tanba.crawlers.extract: every media source kind, srcset, URL resolution, and garbage input."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crawlers.extract import Extracted, MediaRef, extract, media_kind_of, parse_srcset
+from tanba.crawlers.extract import Extracted, MediaRef, extract, media_kind_of, parse_srcset
 
 BASE = "http://kino.example.kz/films/page.html"
 

@@ -1,4 +1,4 @@
-"""crawlers.gate: refused writes pause the crawl, go through in order, and resume it."""
+"""tanba.crawlers.gate: refused writes pause the crawl, go through in order, and resume it."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from crawlers.gate import MAX_RETRY_S, WriteGate
-from crawlers.stats import TargetStats
-from tanba.exceptions import DiskFull
+from tanba.core.exceptions import DiskFull
+from tanba.crawlers.gate import MAX_RETRY_S, WriteGate
+from tanba.crawlers.stats import TargetStats
 
 
 class Disk:
@@ -73,7 +73,7 @@ def test_refused_writes_pause_once_go_through_in_order_and_resume(
         writes = [gate.write(disk.writer(w)) for w in ("page", "media", "blob")]
         return list(await asyncio.gather(*writes))
 
-    with caplog.at_level(logging.WARNING, logger="crawlers.gate"):
+    with caplog.at_level(logging.WARNING, logger="tanba.crawlers.gate"):
         results = asyncio.run(three_writes())
     assert results == ["page written", "media written", "blob written"]
     assert disk.written == ["page", "media", "blob"]

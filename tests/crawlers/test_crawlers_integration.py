@@ -8,7 +8,7 @@ import json
 
 from warcio.archiveiterator import ArchiveIterator
 
-from tanba.blobs import BlobStore
+from tanba.core.blobs import BlobStore
 from tests.support.crawling import CrawlRun
 
 CRAWL_ID = "20260101T000000Z"  # run_crawl's default

@@ -1,4 +1,4 @@
-"""crawlers.netguard: which addresses are public, and the middleware that refuses the rest."""
+"""tanba.crawlers.netguard: which addresses are public, and the middleware that refuses the rest."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from scrapy.http import Request, Response
 from scrapy.settings import Settings as ScrapySettings
 from scrapy.statscollectors import MemoryStatsCollector
 
-from crawlers import netguard
-from crawlers.netguard import BlockedAddress, PrivateAddressMiddleware, is_public_address
-from crawlers.resolve import RESOLVE_SETTING
-from crawlers.stats import TargetStats
-from crawlers.targets import Target
+from tanba.crawlers import netguard
+from tanba.crawlers.netguard import BlockedAddress, PrivateAddressMiddleware, is_public_address
+from tanba.crawlers.resolve import RESOLVE_SETTING
+from tanba.crawlers.stats import TargetStats
+from tanba.crawlers.targets import Target
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""crawlers.pipelines, driven by hand on a real (unstarted) Scrapy crawler: capture, media, publish.
+"""tanba.crawlers.pipelines, driven by hand on a real (unstarted) Scrapy crawler: capture, media, publish.
 
 What needs the downloader (one download per URL shared by the pages that wait
 for it) is the crawl's: tests/crawlers/test_crawlers_integration.py and
@@ -22,22 +22,22 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.context import TargetCrawl
-from crawlers.extract import MediaRef
-from crawlers.failures import ROBOTS_FORBIDDEN_STAT
-from crawlers.gate import WriteGate
-from crawlers.items import FetchedMedia, PageItem
-from crawlers.pipelines.capture import CapturePipeline
-from crawlers.pipelines.media import CanonicalFingerprinter, MediaPipeline, NotPublished
-from crawlers.pipelines.publish import PublishPipeline
-from crawlers.scope import KIND_META, MEDIA
-from crawlers.spiders.site import SiteSpider
-from crawlers.targets import Target
-from tanba.blobs import BlobStore
-from tanba.clock import FixedClock
-from tanba.exceptions import DiskFull
-from tanba.schemas.common import CaptureRef
-from tanba.settings import Settings
+from tanba.core.blobs import BlobStore
+from tanba.core.clock import FixedClock
+from tanba.core.exceptions import DiskFull
+from tanba.core.schemas.common import CaptureRef
+from tanba.core.settings import Settings
+from tanba.crawlers.context import TargetCrawl
+from tanba.crawlers.extract import MediaRef
+from tanba.crawlers.failures import ROBOTS_FORBIDDEN_STAT
+from tanba.crawlers.gate import WriteGate
+from tanba.crawlers.items import FetchedMedia, PageItem
+from tanba.crawlers.pipelines.capture import CapturePipeline
+from tanba.crawlers.pipelines.media import CanonicalFingerprinter, MediaPipeline, NotPublished
+from tanba.crawlers.pipelines.publish import PublishPipeline
+from tanba.crawlers.scope import KIND_META, MEDIA
+from tanba.crawlers.spiders.site import SiteSpider
+from tanba.crawlers.targets import Target
 from tests.crawlers.sinks import FullSink, ListSink
 
 SITE = "http://kino.example.kz"

@@ -1,4 +1,4 @@
-"""crawlers.publish: batches by size and age, nothing lost at flush, retry after a failure."""
+"""tanba.crawlers.publish: batches by size and age, nothing lost at flush, retry after a failure."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections.abc import Sequence
 
 import pytest
 
-from crawlers.publish import BatchPublisher
-from tanba.bus import Record
-from tanba.bus.embedded import EmbeddedBus
-from tanba.exceptions import TransientError
+from tanba.core.bus import Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.exceptions import TransientError
+from tanba.crawlers.publish import BatchPublisher
 
 
 class FlakyBus:

@@ -1,11 +1,11 @@
-"""crawlers.resolve: the --resolve syntax, the resolver, and a real crawl through it."""
+"""tanba.crawlers.resolve: the --resolve syntax, the resolver, and a real crawl through it."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawlers.resolve import MappedResolver, parse_resolve
-from tanba.exceptions import InputError
+from tanba.core.exceptions import InputError
+from tanba.crawlers.resolve import MappedResolver, parse_resolve
 from tests.support.crawling import CrawlRun
 
 

@@ -1,16 +1,16 @@
-"""crawlers.settings and crawlers.runner helpers: Tanba settings mapped to Scrapy's."""
+"""tanba.crawlers.settings and tanba.crawlers.runner helpers: Tanba settings mapped to Scrapy's."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crawlers.runner import CrawlStats, TargetStats, crawl, new_crawl_id
-from crawlers.settings import process_settings, scrapy_settings
-from crawlers.targets import Target
-from tanba.blobs import BlobStore
-from tanba.bus.embedded import EmbeddedBus
-from tanba.clock import FixedClock
-from tanba.settings import Settings
+from tanba.core.blobs import BlobStore
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.clock import FixedClock
+from tanba.core.settings import Settings
+from tanba.crawlers.runner import CrawlStats, TargetStats, crawl, new_crawl_id
+from tanba.crawlers.settings import process_settings, scrapy_settings
+from tanba.crawlers.targets import Target
 
 TARGET = Target(name="kino", seeds=("http://kino.example.kz/",))
 
@@ -33,7 +33,7 @@ def test_target_settings_follow_tanba_settings(tmp_path: Path) -> None:
     assert s["DOWNLOAD_MAXSIZE"] == 9000
     assert s["USER_AGENT"] == "TestBot/1"
     assert s["ROBOTSTXT_OBEY"] is True
-    assert s["DOWNLOADER_MIDDLEWARES"]["crawlers.netguard.PrivateAddressMiddleware"] < 100
+    assert s["DOWNLOADER_MIDDLEWARES"]["tanba.crawlers.netguard.PrivateAddressMiddleware"] < 100
 
 
 def test_target_delay_overrides_the_default(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_target_delay_overrides_the_default(tmp_path: Path) -> None:
 def test_process_settings_carry_the_resolve_map_and_stay_quiet(tmp_path: Path) -> None:
     s = process_settings(Settings(home=tmp_path), {"kino.example.kz": "127.0.0.1"})
     assert s["TANBA_RESOLVE"] == {"kino.example.kz": "127.0.0.1"}
-    assert s["TWISTED_DNS_RESOLVER"] == "crawlers.resolve.MappedResolver"
+    assert s["TWISTED_DNS_RESOLVER"] == "tanba.crawlers.resolve.MappedResolver"
     assert s["LOG_LEVEL"] == "WARNING" and s["LOG_INSTALL_ROOT_HANDLER"] is False
     assert s["TELNETCONSOLE_ENABLED"] is False
 

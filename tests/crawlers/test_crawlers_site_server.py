@@ -1,4 +1,4 @@
-"""tanba.demo.server: routing by Host, content types, request log."""
+"""tanba.app.demo.server: routing by Host, content types, request log."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tanba.demo.server import Reply, Site, SiteServer
+from tanba.app.demo.server import Reply, Site, SiteServer
 
 
 def get(server: SiteServer, host: str, path: str) -> tuple[int, str, bytes]:

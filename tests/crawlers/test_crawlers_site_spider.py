@@ -1,4 +1,4 @@
-"""crawlers.spiders.site, driven by hand (no reactor): page items, budget, depth, traps, counters."""
+"""tanba.crawlers.spiders.site, driven by hand (no reactor): page items, budget, depth, traps, counters."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from crawlers.context import TargetCrawl
-from crawlers.items import PageItem
-from crawlers.pipelines import ITEM_PIPELINES
-from crawlers.scope import KIND_META, PAGE
-from crawlers.spiders.site import SiteSpider
-from crawlers.targets import Target
-from tanba.blobs import BlobStore
-from tanba.clock import FixedClock
-from tanba.settings import Settings
+from tanba.core.blobs import BlobStore
+from tanba.core.clock import FixedClock
+from tanba.core.settings import Settings
+from tanba.crawlers.context import TargetCrawl
+from tanba.crawlers.items import PageItem
+from tanba.crawlers.pipelines import ITEM_PIPELINES
+from tanba.crawlers.scope import KIND_META, PAGE
+from tanba.crawlers.spiders.site import SiteSpider
+from tanba.crawlers.targets import Target
 from tests.crawlers.sinks import ListSink
 
 SITE = "http://kino.example.kz"

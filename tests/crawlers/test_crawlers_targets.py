@@ -1,4 +1,4 @@
-"""crawlers.targets: a valid file, defaults, and an error naming the field for each mistake."""
+"""tanba.crawlers.targets: a valid file, defaults, and an error naming the field for each mistake."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from crawlers.exceptions import TargetsError
-from crawlers.targets import ALLOWED_KEYS, Target, load_targets, parse_targets
-from tanba.exceptions import InputError
+from tanba.core.exceptions import InputError
+from tanba.crawlers.exceptions import TargetsError
+from tanba.crawlers.targets import ALLOWED_KEYS, Target, load_targets, parse_targets
 
 VALID = """
 targets:

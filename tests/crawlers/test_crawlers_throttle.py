@@ -1,4 +1,4 @@
-"""crawlers.throttle: Retry-After parsing, delayed retries, the host held back, and the bounds."""
+"""tanba.crawlers.throttle: Retry-After parsing, delayed retries, the host held back, and the bounds."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from scrapy.http import Request, Response
 from scrapy.settings import Settings as ScrapySettings
 
-from crawlers.stats import TargetStats
-from crawlers.throttle import DEFAULT_WAIT_S, RetryAfterMiddleware, retry_after_s
+from tanba.crawlers.stats import TargetStats
+from tanba.crawlers.throttle import DEFAULT_WAIT_S, RetryAfterMiddleware, retry_after_s
 
 NOW = 1_770_000_000.0  # a wall-clock time in 2026
 

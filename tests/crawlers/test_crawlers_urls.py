@@ -1,10 +1,10 @@
-"""crawlers.urls: one canonical spelling per page."""
+"""tanba.crawlers.urls: one canonical spelling per page."""
 
 from __future__ import annotations
 
 import pytest
 
-from crawlers.urls import (
+from tanba.crawlers.urls import (
     canonicalize,
     host_of,
     in_domains,

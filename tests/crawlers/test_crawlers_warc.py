@@ -1,4 +1,4 @@
-"""crawlers.warc: records readable at their offsets, durable per exchange, deterministic."""
+"""tanba.crawlers.warc: records readable at their offsets, durable per exchange, deterministic."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pytest
 from scrapy.http import HtmlResponse, Request, Response
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.warc import WarcWriter
-from tanba.clock import FixedClock
-from tanba.exceptions import DiskFull
-from tanba.schemas.common import CaptureRef
+from tanba.core.clock import FixedClock
+from tanba.core.exceptions import DiskFull
+from tanba.core.schemas.common import CaptureRef
+from tanba.crawlers.warc import WarcWriter
 
 JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes\xff\xd9"
 

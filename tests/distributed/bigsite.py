@@ -20,8 +20,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from tanba.demo import media
-from tanba.works import write_manifest
+from tanba.app.demo import media
+from tanba.fingerprint.registration import write_manifest
 
 # (host, jurisdiction its ccTLD gives); the order puts two hosts on each of 4 partitions.
 SITES: tuple[tuple[str, str], ...] = (

@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tanba import topics
-from tanba.bus.kafka import KafkaBus
-from tanba.exceptions import TransientError
-from tanba.store import AlertQuery
-from tanba.store.elastic import ElasticAlertStore
+from tanba.core import topics
+from tanba.core.bus.kafka import KafkaBus
+from tanba.core.exceptions import TransientError
+from tanba.core.store import AlertQuery
+from tanba.core.store.elastic import ElasticAlertStore
 from tests.services import drop_later, drop_namespace
 
 AlertKey = tuple[str, str, str, str]
@@ -104,7 +104,7 @@ class Cluster:
         }
 
     def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "tanba.cli", "--home", str(self.home), "-v", *args]
+        return [sys.executable, "-m", "tanba.app.cli", "--home", str(self.home), "-v", *args]
 
     def run(self, *args: str, timeout: float = 300) -> str:
         """Run a ``tanba`` command to its end; its stdout, or a failure with its stderr."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from tanba.settings import Settings
+from tanba.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("crawler", "fingerprint", "matcher", "console")

@@ -15,8 +15,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from tanba import topics
-from tanba.demo.server import SiteServer
+from tanba.app.demo.server import SiteServer
+from tanba.core import topics
 from tests.distributed.bigsite import BigSite
 from tests.distributed.harness import Cluster, Proc
 from tests.services import SERVICES, elastic_up

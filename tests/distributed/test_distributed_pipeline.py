@@ -1,7 +1,7 @@
 """The backbone's end-to-end test on real Kafka and Elasticsearch, one process per stage.
 
 The crawler, two fingerprint workers and the matcher run as separate ``tanba``
-processes over the demo web (tanba.demo.site); the result must be exactly the
+processes over the demo web (tanba.app.demo.site); the result must be exactly the
 alerts, suppressions and quarantined files the embedded run gives. The workers'
 /metrics and per-batch log lines are checked on the way.
 """
@@ -13,9 +13,9 @@ from functools import partial
 
 import pytest
 
-from tanba import topics
-from tanba.demo.server import SiteServer
-from tanba.demo.site import PARTNER, DemoSite, build
+from tanba.app.demo.server import SiteServer
+from tanba.app.demo.site import PARTNER, DemoSite, build
+from tanba.core import topics
 from tests.distributed.harness import Cluster, Proc
 
 pytestmark = pytest.mark.services
@@ -78,9 +78,9 @@ def test_stages_as_processes_raise_exactly_the_expected_alerts(
             assert f"# TYPE {name}" in text and f"{name}" in text
         cluster.wait(partial(lag_is_zero, proc, stage), 30, f"{proc.name}'s lag gauge at 0")
     batches = [
-        json.loads(line.split(" tanba.worker ", 1)[1])
+        json.loads(line.split(" tanba.core.worker ", 1)[1])
         for line in matcher.stderr().splitlines()
-        if " tanba.worker " in line and '"event": "batch"' in line
+        if " tanba.core.worker " in line and '"event": "batch"' in line
     ]
     assert batches and all(b["stage"] == "matcher" for b in batches)
     assert sum(b["messages"] for b in batches) >= published - len(demo.broken)

@@ -7,8 +7,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tanba.demo import media
-from tanba.demo.server import SiteServer
+from tanba.app.demo import media
+from tanba.app.demo.server import SiteServer
 from tests.support.cli import json_lines, ok, tanba
 
 HTML = "text/html; charset=utf-8"

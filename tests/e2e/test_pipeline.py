@@ -1,6 +1,6 @@
 """End to end on the embedded default: real Scrapy over a loopback web, real decoding, real Chromaprint.
 
-The demo web (tanba.demo.site) holds resized, recompressed and cropped copies
+The demo web (tanba.app.demo.site) holds resized, recompressed and cropped copies
 of real photos, a 20 s MP3 excerpt of a real track, a licensee's copy, broken
 media and a page robots.txt forbids. Each test runs the real ``tanba`` command
 in a subprocess and checks the exact set of alerts.
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tanba.demo.server import SiteServer
-from tanba.demo.site import KINO, PARTNER, DemoSite, build
+from tanba.app.demo.server import SiteServer
+from tanba.app.demo.site import KINO, PARTNER, DemoSite, build
 from tests.support.cli import json_lines, ok, tanba
 
 
@@ -96,7 +96,7 @@ def test_killing_the_run_midway_loses_nothing_and_duplicates_nothing(
     home = tmp_path / "home"
     with SiteServer(demo.sites) as server:
         args = prepare(home, demo, server)
-        command = [sys.executable, "-m", "tanba.cli", "--home", str(home), *args]
+        command = [sys.executable, "-m", "tanba.app.cli", "--home", str(home), *args]
         env = {**os.environ, "TANBA_CRAWL_DELAY_S": "0.2"}
         victim = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

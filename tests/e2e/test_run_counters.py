@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tanba import topics
-from tanba.bus.embedded import EmbeddedBus
-from tanba.demo import media
-from tanba.schemas.base import decode
-from tanba.schemas.crawls import CrawlFinished
+from tanba.app.demo import media
+from tanba.core import topics
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.crawls import CrawlFinished
 from tests.reliability.hostile_web import HostileServer, dynamic, sequence, static, too_many
 from tests.support.cli import tanba
 

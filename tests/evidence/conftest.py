@@ -29,9 +29,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from evidence.signing import SigningKey
-from tanba.demo.server import SiteServer
-from tanba.demo.site import DemoSite, build
+from tanba.app.demo.server import SiteServer
+from tanba.app.demo.site import DemoSite, build
+from tanba.evidence.signing import SigningKey
 
 TSA_POLICY = "1.3.6.1.4.1.55555.1.1"
 
@@ -224,7 +224,7 @@ def local_tsa() -> Iterator[_Served]:
 def tanba(home: Path, *args: str) -> str:
     """Run the real ``tanba`` command; its stdout (asserts exit 0)."""
     done = subprocess.run(
-        [sys.executable, "-m", "tanba.cli", "--home", str(home), *args],
+        [sys.executable, "-m", "tanba.app.cli", "--home", str(home), *args],
         capture_output=True,
         text=True,
         timeout=300,

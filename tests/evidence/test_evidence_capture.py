@@ -18,12 +18,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from warcio.archiveiterator import ArchiveIterator
 
-from evidence.capture import NoScreenshots, capture, latest_capture
-from evidence.custody import CAPTURE_FAILED, CustodyLog
-from evidence.ids import derived_record_ids
-from tanba.alerts import Alert, MatchDetail
-from tanba.app import App
-from tanba.clock import FixedClock
+from tanba.core.alerts import Alert, MatchDetail
+from tanba.core.clock import FixedClock
+from tanba.core.wiring import App
+from tanba.evidence.capture import NoScreenshots, capture, latest_capture
+from tanba.evidence.custody import CAPTURE_FAILED, CustodyLog
+from tanba.evidence.ids import derived_record_ids
 
 HOST = "secure.example.kz"
 MEDIA = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes are bytes"

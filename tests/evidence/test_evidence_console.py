@@ -18,12 +18,12 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 
-from console.web import create_app
-from evidence.signing import SigningKey
-from tanba.app import App
-from tanba.clock import FixedClock
-from tanba.settings import Settings
-from tanba.store import AlertQuery
+from tanba.console.web import create_app
+from tanba.core.clock import FixedClock
+from tanba.core.settings import Settings
+from tanba.core.store import AlertQuery
+from tanba.core.wiring import App
+from tanba.evidence.signing import SigningKey
 from tests.support.evidence import private_pem
 
 PASSWORD = "correct horse battery"

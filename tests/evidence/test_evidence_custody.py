@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from evidence.custody import CAPTURED, EXPORTED, NOTE, CustodyLog
-from tanba.alerts import Alert, MatchDetail, StatusChange
-from tanba.app import App
-from tanba.clock import FixedClock
+from tanba.core.alerts import Alert, MatchDetail, StatusChange
+from tanba.core.clock import FixedClock
+from tanba.core.wiring import App
+from tanba.evidence.custody import CAPTURED, EXPORTED, NOTE, CustodyLog
 
 
 def _alert(history: list[StatusChange]) -> Alert:

@@ -1,7 +1,7 @@
 """End to end: real alerts on the loopback demo web, exported as packages, verified, tampered with.
 
 ``tanba works import`` and ``tanba run`` run as subprocesses (see conftest); the
-exports and verifications go through ``evidence.cli``'s handlers on an App with
+exports and verifications go through ``tanba.evidence.cli``'s handlers on an App with
 a fixed clock, exactly as ``tanba evidence ...`` calls them once registered.
 """
 
@@ -24,11 +24,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
-from evidence import manifest as mf
-from evidence.exceptions import AccessDenied
-from evidence.signing import SigningKey
-from tanba.alerts import Alert
-from tanba.clock import FixedClock
+from tanba.core.alerts import Alert
+from tanba.core.clock import FixedClock
+from tanba.evidence import manifest as mf
+from tanba.evidence.exceptions import AccessDenied
+from tanba.evidence.signing import SigningKey
 from tests.support.evidence import alerts_by_path, private_pem, run_evidence
 
 EXPORT_TIME = "2026-05-04T10:00:00Z"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from evidence.matchreport import estimate_region, image_overlay
+from tanba.evidence.matchreport import estimate_region, image_overlay
 
 
 def test_a_crop_is_located_in_the_reference(photos: list[Path]) -> None:

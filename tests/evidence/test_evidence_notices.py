@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from evidence.exceptions import EvidenceError
-from evidence.notices import NoticeContext, render_notices
-from tanba.alerts import Alert, MatchDetail
-from tanba.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.alerts import Alert, MatchDetail
+from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.evidence.exceptions import EvidenceError
+from tanba.evidence.notices import NoticeContext, render_notices
 
 REGISTRY = JurisdictionRegistry.load()
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from evidence.package import ExportOptions, export
-from evidence.signing import SigningKey
-from tanba.access import SYSTEM, Principal
-from tanba.app import App
-from tanba.clock import FixedClock
-from tanba.settings import Settings
+from tanba.core.access import SYSTEM, Principal
+from tanba.core.clock import FixedClock
+from tanba.core.settings import Settings
+from tanba.core.wiring import App
+from tanba.evidence.package import ExportOptions, export
+from tanba.evidence.signing import SigningKey
 from tests.evidence.test_evidence_e2e import EXPORT_TIME, alerts, members, run
 
 KZ_AGENCY = Principal("kz-agency", "agency", jurisdictions=("KZ",))

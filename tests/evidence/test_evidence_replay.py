@@ -39,9 +39,9 @@ from playwright.sync_api import (
 from warcio.archiveiterator import ArchiveIterator
 from warcio.warcwriter import WARCWriter
 
-from evidence.wacz import Page as PageEntry
-from evidence.wacz import WarcFile, build_wacz
-from tanba.demo.server import SiteServer
+from tanba.app.demo.server import SiteServer
+from tanba.evidence.wacz import Page as PageEntry
+from tanba.evidence.wacz import WarcFile, build_wacz
 from tests.support.cli import json_lines, ok, tanba
 
 ROOT = Path(__file__).resolve().parents[2]

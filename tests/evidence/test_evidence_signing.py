@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from evidence.config import EvidenceConfig
-from evidence.exceptions import SigningKeyError
-from evidence.signing import KEY_FILE, fingerprint, load_signing_key, verify_signature
+from tanba.evidence.config import EvidenceConfig
+from tanba.evidence.exceptions import SigningKeyError
+from tanba.evidence.signing import KEY_FILE, fingerprint, load_signing_key, verify_signature
 
 
 def _pem(key: object) -> str:
@@ -25,14 +25,14 @@ def _pem(key: object) -> str:
 def test_an_installation_key_is_generated_once_private_and_with_a_warning(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="evidence.signing"):
+    with caplog.at_level(logging.WARNING, logger="tanba.evidence.signing"):
         first = load_signing_key(tmp_path, EvidenceConfig())
     path = tmp_path / KEY_FILE
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert "TANBA_SIGNING_KEY" in caplog.text and str(path) in caplog.text
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="evidence.signing"):
+    with caplog.at_level(logging.WARNING, logger="tanba.evidence.signing"):
         again = load_signing_key(tmp_path, EvidenceConfig())
     assert again.fingerprint == first.fingerprint and caplog.text == ""
     signature = again.sign(b"data")

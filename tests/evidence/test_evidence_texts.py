@@ -1,7 +1,7 @@
 """What packages say: only what they hold, and all of it in the reader's language and time zone.
 
 Real alerts on the loopback demo web (conftest's ``demo_case``) are exported
-with :func:`evidence.package.export` on an App with a fixed clock; the PDF is
+with :func:`tanba.evidence.package.export` on an App with a fixed clock; the PDF is
 read back with poppler's ``pdftotext``, the notices as text. Each fact a text
 depends on (the recapture failed, there is no screenshot, there is no
 timestamp) is changed and the texts are checked for it. The language check
@@ -25,26 +25,26 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from evidence import strings
-from evidence.capture import (
+from tanba.core.access import Principal
+from tanba.core.alerts import STATUSES, Alert, StatusChange
+from tanba.core.clock import FixedClock
+from tanba.core.settings import Settings
+from tanba.core.wiring import App
+from tanba.evidence import strings
+from tanba.evidence.capture import (
     ERROR_KINDS,
     CaptureRecord,
     ChromiumScreenshotter,
     Exchange,
     NoScreenshots,
 )
-from evidence.custody import ACTIONS, INTERFACES
-from evidence.matchreport import AudioSpan, ImageRegion, alignment_captions, overlay_captions
-from evidence.notices import PACKAGED
-from evidence.package import ExportOptions, export
-from evidence.report import verify_commands
-from evidence.signing import SigningKey
-from evidence.wording import recapture
-from tanba.access import Principal
-from tanba.alerts import STATUSES, Alert, StatusChange
-from tanba.app import App
-from tanba.clock import FixedClock
-from tanba.settings import Settings
+from tanba.evidence.custody import ACTIONS, INTERFACES
+from tanba.evidence.matchreport import AudioSpan, ImageRegion, alignment_captions, overlay_captions
+from tanba.evidence.notices import PACKAGED
+from tanba.evidence.package import ExportOptions, export
+from tanba.evidence.report import verify_commands
+from tanba.evidence.signing import SigningKey
+from tanba.evidence.wording import recapture
 from tests.support.evidence import alerts_by_path
 
 EXPORT_TIME = "2026-05-04T21:30:00Z"  # 2026-05-05 00:30 in Moscow: the date differs by zone
@@ -242,7 +242,7 @@ def test_a_failed_recapture_without_screenshot_or_timestamp_is_described_as_such
 def test_a_recapture_with_screenshot_and_timestamp_is_described_as_such(
     exporter: Exporter, cases: dict[str, Alert], demo_case: Any, local_tsa: Any, tmp_path: Path
 ) -> None:
-    from evidence.timestamp import Rfc3161Client
+    from tanba.evidence.timestamp import Rfc3161Client
 
     alert = cases["kino.example.kz/img/a-small.jpg"]
     files = exporter(

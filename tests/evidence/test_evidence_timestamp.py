@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from evidence.exceptions import TimestampError
-from evidence.timestamp import Rfc3161Client, verify_token
+from tanba.evidence.exceptions import TimestampError
+from tanba.evidence.timestamp import Rfc3161Client, verify_token
 
 
 def test_a_token_is_obtained_and_verified(local_tsa: Any) -> None:

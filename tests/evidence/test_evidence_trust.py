@@ -2,7 +2,7 @@
 
 Packages here are sealed by hand (manifest, signature, key), as an exporter
 would, so that each test controls exactly which key signed; the commands run
-through ``evidence.cli``'s handlers on a temporary home.
+through ``tanba.evidence.cli``'s handlers on a temporary home.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from evidence import manifest as mf
-from evidence.archive import write_zip, zip_time
-from evidence.signing import ALGORITHM, SigningKey
-from evidence.trust import TrustStore, normalize_fingerprint
-from tanba.exceptions import InputError, NotFound
+from tanba.core.exceptions import InputError, NotFound
+from tanba.evidence import manifest as mf
+from tanba.evidence.archive import write_zip, zip_time
+from tanba.evidence.signing import ALGORITHM, SigningKey
+from tanba.evidence.trust import TrustStore, normalize_fingerprint
 from tests.support.evidence import private_pem, run_evidence
 
 OURS = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32))), "ours")

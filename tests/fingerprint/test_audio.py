@@ -10,19 +10,19 @@ import av
 import numpy as np
 import pytest
 
-from fingerprint.audio import (
+from tanba.app.demo.media import audio_excerpt, audio_mp3
+from tanba.core.signals.audio import AudioPrint
+from tanba.fingerprint.audio import (
     ITEM_S,
     SAMPLE_RATE,
     FilterGraphSource,
     PacketLoopSource,
     audio_print,
 )
-from fingerprint.exceptions import Unfingerprintable
-from fingerprint.mp3 import _frame_length, _skip_id3v2
-from fingerprint.sandbox import Sandbox
-from matcher.index import best_alignment
-from tanba.demo.media import audio_excerpt, audio_mp3
-from tanba.signals.audio import AudioPrint
+from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.mp3 import _frame_length, _skip_id3v2
+from tanba.fingerprint.sandbox import Sandbox
+from tanba.matcher.index import best_alignment
 
 
 def _print(path: Path):
@@ -71,7 +71,7 @@ def test_garbage_with_an_audio_signature_is_refused(payload: bytes, tmp_path: Pa
 
 
 def test_items_survive_the_event_encoding(tracks: list[Path]) -> None:
-    from tanba.signals.audio import AudioPrint
+    from tanba.core.signals.audio import AudioPrint
 
     fp = _print(tracks[0])
     again = AudioPrint.model_validate_json(fp.model_dump_json())
@@ -209,11 +209,11 @@ def test_the_sandbox_child_decodes_audio_under_its_memory_limit(
     video = tmp_path / "clip.mkv"
     _ffmpeg("-t", "20", "-i", str(tracks[3]), "-f", "lavfi", "-i", "testsrc=size=64x48:rate=10",
             "-c:v", "mpeg4", "-c:a", "libvorbis", "-t", "20", str(video))  # fmt: skip
-    sandbox = Sandbox(512 << 20)  # the smallest budget fingerprint.compute gives
+    sandbox = Sandbox(512 << 20)  # the smallest budget tanba.fingerprint.compute gives
     try:
         for path in (tracks[3], video):
             got = sandbox.call(
-                "fingerprint.sandbox:audio_print_file", str(path), 900, 60.0, timeout_s=150
+                "tanba.fingerprint.sandbox:audio_print_file", str(path), 900, 60.0, timeout_s=150
             )
             assert AudioPrint.model_validate(got) == _print(path), path.name
         assert sandbox.outcomes == {"ok": 2} and sandbox.started == 1

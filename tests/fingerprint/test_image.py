@@ -10,9 +10,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fingerprint.compute import fingerprint_file
-from fingerprint.exceptions import Unfingerprintable
-from fingerprint.image import (
+from tanba.app.demo.media import web_jpeg
+from tanba.core.settings import Settings
+from tanba.core.signals.image import ImagePrint, similarity
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.image import (
     _WHITEN,
     DESCRIPTOR,
     QUERY,
@@ -34,9 +37,6 @@ from fingerprint.image import (
     query_windows,
     to_print,
 )
-from tanba.demo.media import web_jpeg
-from tanba.settings import Settings
-from tanba.signals.image import ImagePrint, similarity
 
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
 # (name: reference window count, whole-picture pHash, the crop window's pHash)

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import maximum_filter
 
-from fingerprint import landmarks
-from matcher.landmark_index import LinearLandmarkIndex
-from tanba.signals.audio import FRAME_S, RATE, Landmarks
+from tanba.core.signals.audio import FRAME_S, RATE, Landmarks
+from tanba.fingerprint import landmarks
+from tanba.matcher.landmark_index import LinearLandmarkIndex
 
 
 def _synthetic(seconds: float) -> np.ndarray:

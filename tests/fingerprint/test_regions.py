@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from fingerprint.regions import _background, _dense, _differing, _window_counts, content_boxes
+from tanba.fingerprint.regions import _background, _dense, _differing, _window_counts, content_boxes
 
 
 @cache

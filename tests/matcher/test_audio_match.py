@@ -8,15 +8,15 @@ from typing import cast
 import numpy as np
 import pytest
 
-from fingerprint.audio import audio_print
-from matcher.audio_score import AudioRule
-from matcher.audio_signal import AudioSignal
-from matcher.match import Matcher
-from tanba.demo.media import audio_excerpt
-from tanba.schemas.common import AUDIO, Fingerprint
-from tanba.schemas.works import Work
-from tanba.settings import Settings
-from tanba.signals.audio import AudioPrint, Landmarks
+from tanba.app.demo.media import audio_excerpt
+from tanba.core.schemas.common import AUDIO, Fingerprint
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.core.signals.audio import AudioPrint, Landmarks
+from tanba.fingerprint.audio import audio_print
+from tanba.matcher.audio_score import AudioRule
+from tanba.matcher.audio_signal import AudioSignal
+from tanba.matcher.match import Matcher
 
 
 def _print(path: Path) -> AudioPrint:

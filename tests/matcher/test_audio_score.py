@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from matcher.audio_score import (
+from tanba.matcher.audio_score import (
     MODEL_FILE,
     AudioRule,
     ItemModel,

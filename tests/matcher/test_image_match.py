@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from fingerprint.image import REFERENCE, image_print
-from matcher.match import Matcher
-from tanba.demo.media import web_jpeg
-from tanba.schemas.common import IMAGE, Fingerprint
-from tanba.schemas.works import Work
-from tanba.settings import Settings
-from tanba.signals.image import ImageHash, ImagePrint
+from tanba.app.demo.media import web_jpeg
+from tanba.core.schemas.common import IMAGE, Fingerprint
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.core.signals.image import ImageHash, ImagePrint
+from tanba.fingerprint.image import REFERENCE, image_print
+from tanba.matcher.match import Matcher
 
 MAX = 10**9
 WORKS = 6

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from matcher.audio_index import InvertedAudioIndex
-from matcher.audio_score import MODEL_FILE, AudioRule
-from matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
-from matcher.mih_index import MultiIndexImageIndex
-from tanba.signals.image import ImageHash
+from tanba.core.signals.image import ImageHash
+from tanba.matcher.audio_index import InvertedAudioIndex
+from tanba.matcher.audio_score import MODEL_FILE, AudioRule
+from tanba.matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
+from tanba.matcher.mih_index import MultiIndexImageIndex
 
 IMAGE_INDEXES = [LinearImageIndex, MultiIndexImageIndex]
 AUDIO_INDEXES = [LinearAudioIndex, InvertedAudioIndex]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matcher.landmark_index import (
+from tanba.core.signals.audio import Landmarks
+from tanba.matcher.landmark_index import (
     PER_WORK,
     WINDOW_FRAMES,
     LandmarkIndex,
@@ -13,7 +14,6 @@ from matcher.landmark_index import (
     SortedLandmarkIndex,
     vote,
 )
-from tanba.signals.audio import Landmarks
 
 INDEXES = [LinearLandmarkIndex, SortedLandmarkIndex]
 

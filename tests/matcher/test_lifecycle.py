@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from matcher.lifecycle import reconcile
-from tanba.alerts import Alert, MatchDetail, StatusChange, alert_id
-from tanba.clock import FixedClock
-from tanba.schemas.crawls import CrawlFinished, TargetReport
-from tanba.store.embedded import EmbeddedAlertStore
+from tanba.core.alerts import Alert, MatchDetail, StatusChange, alert_id
+from tanba.core.clock import FixedClock
+from tanba.core.schemas.crawls import CrawlFinished, TargetReport
+from tanba.core.store.embedded import EmbeddedAlertStore
+from tanba.matcher.lifecycle import reconcile
 
 PAGE = "http://kino.example.kz/films/1.html"
 

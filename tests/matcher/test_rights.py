@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from matcher.rights import LICENSED, OUTSIDE_TERRITORIES, TERM_EXPIRED, check_rights
-from tanba.jurisdictions import default_registry
-from tanba.schemas.common import Fingerprint
-from tanba.schemas.works import Licence, Work
+from tanba.core.jurisdictions import default_registry
+from tanba.core.schemas.common import Fingerprint
+from tanba.core.schemas.works import Licence, Work
+from tanba.matcher.rights import LICENSED, OUTSIDE_TERRITORIES, TERM_EXPIRED, check_rights
 
 TODAY = "2026-03-01"
 

@@ -14,18 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from fingerprint.audio import audio_print
-from fingerprint.image import REFERENCE, image_print
-from matcher.audio_signal import AudioSignal
-from matcher.image_signal import ImageSignal
-from matcher.index import LinearAudioIndex, LinearImageIndex
-from matcher.landmark_index import LinearLandmarkIndex
-from matcher.match import Matcher
-from matcher.signal import SignalIndex
-from tanba.demo.media import audio_excerpt, web_jpeg
-from tanba.schemas.common import AUDIO, IMAGE, Fingerprint
-from tanba.schemas.works import Work
-from tanba.settings import Settings
+from tanba.app.demo.media import audio_excerpt, web_jpeg
+from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.fingerprint.audio import audio_print
+from tanba.fingerprint.image import REFERENCE, image_print
+from tanba.matcher.audio_signal import AudioSignal
+from tanba.matcher.image_signal import ImageSignal
+from tanba.matcher.index import LinearAudioIndex, LinearImageIndex
+from tanba.matcher.landmark_index import LinearLandmarkIndex
+from tanba.matcher.match import Matcher
+from tanba.matcher.signal import SignalIndex
 
 SETTINGS = Settings.from_env({})
 MAX_PIXELS = 10**9

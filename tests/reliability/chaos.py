@@ -1,6 +1,6 @@
 """Fault injection: the embedded pipeline as three processes, killed with SIGKILL at random.
 
-Contract: :func:`run` serves the demo web (:func:`tanba.demo.site.build`) on
+Contract: :func:`run` serves the demo web (:func:`tanba.app.demo.site.build`) on
 loopback, registers its works once, and then, per round, on a fresh copy of
 that home, starts ``tanba crawl``, ``tanba worker fingerprint`` and ``tanba
 worker matcher`` as separate processes on the same ``--home``. Each stage is
@@ -44,15 +44,15 @@ from typing import IO
 
 from warcio.archiveiterator import ArchiveIterator
 
-from tanba import topics
-from tanba.bus.embedded import EmbeddedBus
-from tanba.demo.server import SiteServer
-from tanba.demo.site import DemoSite, build
-from tanba.schemas.base import decode
-from tanba.schemas.media import MediaDiscovered
-from tanba.schemas.quarantine import MediaQuarantined
-from tanba.store import AlertQuery
-from tanba.store.embedded import EmbeddedAlertStore
+from tanba.app.demo.server import SiteServer
+from tanba.app.demo.site import DemoSite, build
+from tanba.core import topics
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.media import MediaDiscovered
+from tanba.core.schemas.quarantine import MediaQuarantined
+from tanba.core.store import AlertQuery
+from tanba.core.store.embedded import EmbeddedAlertStore
 
 STAGES = ("crawl", "fingerprint", "matcher")
 # Requests are spaced a little so a crawl lasts long enough to be killed in the middle.
@@ -162,7 +162,7 @@ class _Stage:
 
 
 def tanba_command(home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "tanba.cli", "--home", str(home), *args]
+    return [sys.executable, "-m", "tanba.app.cli", "--home", str(home), *args]
 
 
 def run(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tanba.demo.site import DemoSite, build
+from tanba.app.demo.site import DemoSite, build
 from tests.reliability.chaos import register
 
 

@@ -39,7 +39,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tanba.alerts import Alert, MatchDetail
+from tanba.core.alerts import Alert, MatchDetail
 
 BATCH = 7
 TOPIC = "crash.test"
@@ -95,7 +95,7 @@ def run(work_dir: Path, *, seed: int, kills: int) -> CrashResult:
 
 
 def _check(home: Path, acked: dict[int, tuple[str, int]], result: CrashResult) -> None:
-    from tanba.blobs import BlobStore
+    from tanba.core.blobs import BlobStore
 
     for name in ("bus.sqlite3", "alerts.sqlite3"):
         if not (home / name).exists():
@@ -138,7 +138,7 @@ def _check(home: Path, acked: dict[int, tuple[str, int]], result: CrashResult) -
     warc = home / "captures" / "crash.warc.gz"
     if warc.exists():
         before = warc.stat().st_size
-        from crawlers.warc import WarcWriter
+        from tanba.crawlers.warc import WarcWriter
 
         WarcWriter(home / "captures", "crash.warc.gz").close()  # drops a cut tail
         if warc.stat().st_size < before:
@@ -176,11 +176,11 @@ def _read_warc(warc: Path, acked: dict[int, tuple[str, int]]) -> list[str]:
 def _child(home: Path) -> None:
     from scrapy.http import Request, Response
 
-    from crawlers.warc import WarcWriter
-    from tanba.blobs import BlobStore
-    from tanba.bus import Record
-    from tanba.bus.embedded import EmbeddedBus
-    from tanba.store.embedded import EmbeddedAlertStore
+    from tanba.core.blobs import BlobStore
+    from tanba.core.bus import Record
+    from tanba.core.bus.embedded import EmbeddedBus
+    from tanba.core.store.embedded import EmbeddedAlertStore
+    from tanba.crawlers.warc import WarcWriter
 
     home.mkdir(parents=True, exist_ok=True)
     bus = EmbeddedBus(home / "bus.sqlite3")

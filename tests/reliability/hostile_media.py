@@ -19,22 +19,22 @@ from pathlib import Path
 
 from PIL import Image
 
-from fingerprint.compute import fingerprint_file, memory_budget
-from fingerprint.sandbox import Sandbox
-from fingerprint.worker import FingerprintStage
-from tanba import topics
-from tanba.blobs import BlobStore
-from tanba.bus import Record
-from tanba.bus.embedded import EmbeddedBus
-from tanba.clock import FixedClock
-from tanba.demo import media
-from tanba.schemas.base import decode, encode
-from tanba.schemas.common import Fingerprint, MediaOccurrence
-from tanba.schemas.fingerprints import FingerprintComputed
-from tanba.schemas.media import MediaDiscovered
-from tanba.schemas.quarantine import MediaQuarantined
-from tanba.settings import Settings
-from tanba.worker import Worker, WorkerStats
+from tanba.app.demo import media
+from tanba.core import topics
+from tanba.core.blobs import BlobStore
+from tanba.core.bus import Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.clock import FixedClock
+from tanba.core.schemas.base import decode, encode
+from tanba.core.schemas.common import Fingerprint, MediaOccurrence
+from tanba.core.schemas.fingerprints import FingerprintComputed
+from tanba.core.schemas.media import MediaDiscovered
+from tanba.core.schemas.quarantine import MediaQuarantined
+from tanba.core.settings import Settings
+from tanba.core.worker import Worker, WorkerStats
+from tanba.fingerprint.compute import fingerprint_file, memory_budget
+from tanba.fingerprint.sandbox import Sandbox
+from tanba.fingerprint.worker import FingerprintStage
 
 # The worker test runs with this pixel cap (below Pillow's own 178,956,970) and timeout.
 PIXEL_CAP = 170_000_000
@@ -195,7 +195,7 @@ def mp3_claiming_hours(track: Path, work_dir: Path, seconds: float = 5.0) -> byt
 
 
 def build(work_dir: Path) -> list[HostileFile]:
-    """Every hostile file, from the photos and music Debian installs (see tanba.demo.media)."""
+    """Every hostile file, from the photos and music Debian installs (see tanba.app.demo.media)."""
     photos, tracks = media.photos(), media.music()
     web = media.web_jpeg(photos[0], width=1280)
     gif, gif_first = gif_many_frames(photos[1], 3000)
@@ -348,7 +348,7 @@ def run_through_worker(
     files: list[HostileFile],
     home: Path,
     *,
-    decoder: str = "fingerprint.sandbox",
+    decoder: str = "tanba.fingerprint.sandbox",
     decode_timeout_s: float = DECODE_TIMEOUT_S,
 ) -> WorkerRun:
     """Publish ``files`` with real photos between them; run the real stage until drained.

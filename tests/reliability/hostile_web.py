@@ -16,7 +16,7 @@ Contract::
 
 A route path ending in ``*`` answers every path it prefixes (the longest
 prefix wins). Unknown paths answer 404. Routing uses the Host header without its port, as
-:class:`tanba.demo.server.SiteServer` does, so ``--resolve`` maps made-up
+:class:`tanba.app.demo.server.SiteServer` does, so ``--resolve`` maps made-up
 hosts to it. A handler that streams stops when the client goes away.
 
 Why not SiteServer: it serves whole bodies with a Content-Length and keeps no
@@ -39,11 +39,11 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tanba.bus.embedded import EmbeddedBus
-from tanba.demo.server import LoopbackServer
-from tanba.schemas.base import decode
-from tanba.schemas.media import MediaDiscovered
-from tanba.topics import MEDIA
+from tanba.app.demo.server import LoopbackServer
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.media import MediaDiscovered
+from tanba.core.topics import MEDIA
 
 Respond = Callable[[BaseHTTPRequestHandler], None]
 
@@ -247,7 +247,7 @@ def run_crawl(
     targets.write_text(targets_yaml, encoding="utf-8")
     full_env = {**os.environ, "TANBA_CRAWL_DELAY_S": "0", **(env or {})}
     command = [
-        sys.executable, "-m", "tanba.cli", "--home", str(home), "crawl", str(targets), "--json",
+        sys.executable, "-m", "tanba.app.cli", "--home", str(home), "crawl", str(targets), "--json",
         *resolve,
     ]  # fmt: skip
     done = subprocess.run(

@@ -232,11 +232,11 @@ def cases_table(title: str, intro: str, cases: list[Case], examples: bool = Fals
 
 
 def sandbox_cost() -> str:
-    from fingerprint.compute import fingerprint_file
-    from fingerprint.image import image_print
-    from fingerprint.sandbox import Sandbox
-    from tanba.demo import media
-    from tanba.settings import Settings
+    from tanba.app.demo import media
+    from tanba.core.settings import Settings
+    from tanba.fingerprint.compute import fingerprint_file
+    from tanba.fingerprint.image import image_print
+    from tanba.fingerprint.sandbox import Sandbox
 
     settings = Settings.from_env({})
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,8 +1,8 @@
 """The decoder child of the hostile-media worker test: interlaced PNGs never finish decoding.
 
 Run as ``python -m tests.reliability.stalling_decoder --memory-budget N`` by a
-:class:`~fingerprint.sandbox.Sandbox` whose ``module`` names it. It is the real
-child (:func:`fingerprint.sandbox.main`) but for Pillow's loading of an
+:class:`~tanba.fingerprint.sandbox.Sandbox` whose ``module`` names it. It is the real
+child (:func:`tanba.fingerprint.sandbox.main`) but for Pillow's loading of an
 Adam7-interlaced PNG, which waits forever instead of decoding.
 
 Why: ``png-slow-decode`` (13,000² interlaced zeros) takes a few seconds to decode
@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import ImageFile, PngImagePlugin
 
-from fingerprint import sandbox
+from tanba.fingerprint import sandbox
 
 _load = ImageFile.ImageFile.load
 

@@ -23,16 +23,16 @@ import pytest
 from scrapy.http import Request, Response
 from warcio.archiveiterator import ArchiveIterator
 
-from crawlers.warc import WarcWriter
-from tanba.alerts import Alert, MatchDetail
-from tanba.blobs import BlobStore
-from tanba.bus import Record
-from tanba.bus.embedded import EmbeddedBus
-from tanba.demo.server import SiteServer
-from tanba.demo.site import DemoSite
-from tanba.exceptions import DiskFull
-from tanba.store import AlertQuery
-from tanba.store.embedded import EmbeddedAlertStore
+from tanba.app.demo.server import SiteServer
+from tanba.app.demo.site import DemoSite
+from tanba.core.alerts import Alert, MatchDetail
+from tanba.core.blobs import BlobStore
+from tanba.core.bus import Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.exceptions import DiskFull
+from tanba.core.store import AlertQuery
+from tanba.core.store.embedded import EmbeddedAlertStore
+from tanba.crawlers.warc import WarcWriter
 from tests.reliability.chaos import RoundResult, check_home, tanba_command
 from tests.reliability.diskfull import checkpoint, fill, small_disk
 

@@ -4,17 +4,17 @@ Bounded: the number of examples comes from the hypothesis profile (``ci`` by
 default, ``report`` when ``python -m tests.reliability.report`` runs them,
 selected by ``TANBA_FUZZ_PROFILE``), and no example has a deadline. Targets:
 
-- media extraction from HTML (``crawlers.extract.extract``): structured pages
+- media extraction from HTML (``tanba.crawlers.extract.extract``): structured pages
   of media-bearing tags with hostile attribute values, declared charsets and
   base URLs; never raises, yields only absolute http(s) URLs;
-- the targets file (``crawlers.targets.parse_targets``): YAML text and
+- the targets file (``tanba.crawlers.targets.parse_targets``): YAML text and
   structured documents near the real schema; a list of valid targets or
   :class:`TargetsError`, nothing else;
-- the works CSV (``tanba.works.read_manifest``): a list of specs or
+- the works CSV (``tanba.fingerprint.registration.read_manifest``): a list of specs or
   :class:`InputError`;
-- event decoding (``tanba.schemas.base.decode``) with every event type:
+- event decoding (``tanba.core.schemas.base.decode``) with every event type:
   mutated real envelopes decode to the type or raise :class:`EventDecodeError`;
-- evidence verification (``evidence.verify.verify_package``): any bytes, and
+- evidence verification (``tanba.evidence.verify.verify_package``): any bytes, and
   real sealed packages with members changed, added or removed, or bytes
   flipped; never raises, and a package whose content changed never verifies.
 
@@ -37,12 +37,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from crawlers.exceptions import TargetsError
-from crawlers.extract import extract
-from crawlers.targets import ALLOWED_KEYS, parse_targets
-from tanba.exceptions import EventDecodeError, InputError
-from tanba.schemas.base import Event, decode, encode
-from tanba.works import read_manifest
+from tanba.core.exceptions import EventDecodeError, InputError
+from tanba.core.schemas.base import Event, decode, encode
+from tanba.crawlers.exceptions import TargetsError
+from tanba.crawlers.extract import extract
+from tanba.crawlers.targets import ALLOWED_KEYS, parse_targets
+from tanba.fingerprint.registration import read_manifest
 
 settings.register_profile(
     "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -178,8 +178,8 @@ def test_manifest_is_parsed_or_refused_with_an_input_error(
 
 
 def _event_types() -> list[type[Event]]:
-    import tanba.schemas  # noqa: F401 - every schema module, so subclasses are defined
-    from tanba.schemas import (  # noqa: F401
+    import tanba.core.schemas  # noqa: F401 - every schema module, so subclasses are defined
+    from tanba.core.schemas import (  # noqa: F401
         crawls,
         custody,
         deadletter,
@@ -275,9 +275,9 @@ def _sealed_package() -> tuple[bytes, dict[str, bytes], bytes]:
     """A small real package: (zip bytes, its members, the signer's public key PEM)."""
     import hashlib
 
-    from evidence import manifest as mf
-    from evidence.archive import write_zip, zip_time
-    from evidence.signing import ALGORITHM, SigningKey
+    from tanba.evidence import manifest as mf
+    from tanba.evidence.archive import write_zip, zip_time
+    from tanba.evidence.signing import ALGORITHM, SigningKey
 
     key = SigningKey(Ed25519PrivateKey.from_private_bytes(bytes(range(32))), "fuzz key")
     files = {
@@ -309,9 +309,9 @@ def _sealed_package() -> tuple[bytes, dict[str, bytes], bytes]:
 
 
 def _verify(data: bytes, pem: bytes):  # type: ignore[no-untyped-def]
-    from evidence.signing import fingerprint, load_public_key
-    from evidence.trust import TrustedKey
-    from evidence.verify import verify_package
+    from tanba.evidence.signing import fingerprint, load_public_key
+    from tanba.evidence.trust import TrustedKey
+    from tanba.evidence.verify import verify_package
 
     key = load_public_key(pem, "fuzz key")
     return verify_package(data, [TrustedKey(fingerprint(key), "fuzz key", key)], name="fuzz.zip")
@@ -374,7 +374,7 @@ def test_regression_a_zip_version_zipfile_does_not_know_is_reported_not_raised()
     )
 )
 def test_changed_added_or_removed_members_are_reported(changed: dict[str, bytes | None]) -> None:
-    from evidence.archive import write_zip
+    from tanba.evidence.archive import write_zip
 
     members = dict(MEMBERS)
     for name, content in changed.items():

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from fingerprint.compute import fingerprint_file
-from fingerprint.exceptions import DecoderRefused, Unfingerprintable
-from fingerprint.sandbox import Sandbox
-from fingerprint.sniff import sniff
-from tanba.demo import media
-from tanba.settings import Settings
+from tanba.app.demo import media
+from tanba.core.settings import Settings
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.exceptions import DecoderRefused, Unfingerprintable
+from tanba.fingerprint.sandbox import Sandbox
+from tanba.fingerprint.sniff import sniff
 from tests.reliability.hostile_media import (
     STALLING_DECODER,
     HostileFile,
@@ -86,7 +86,11 @@ def test_a_hanging_or_crashing_decoder_is_stopped_and_replaced() -> None:
             sandbox.call("os:abort", timeout_s=30)
         with pytest.raises(Unfingerprintable):
             sandbox.call(
-                "fingerprint.sandbox:image_print_file", "/nonexistent", 10, ["full"], timeout_s=30
+                "tanba.fingerprint.sandbox:image_print_file",
+                "/nonexistent",
+                10,
+                ["full"],
+                timeout_s=30,
             )
         assert sandbox.call("os:getpid", timeout_s=30) == sandbox.pid != first
         assert sandbox.started >= 3  # the first, after the hang, after the crash
@@ -97,7 +101,7 @@ def test_a_hanging_or_crashing_decoder_is_stopped_and_replaced() -> None:
 def test_the_decoder_dies_with_its_parent(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
-        "from fingerprint.sandbox import Sandbox\n"
+        "from tanba.fingerprint.sandbox import Sandbox\n"
         "box = Sandbox(256 << 20)\n"
         "print(box.call('os:getpid', timeout_s=60), flush=True)\n"
         "time.sleep(600)\n"

@@ -14,7 +14,7 @@ def tanba(
 ) -> subprocess.CompletedProcess[str]:
     """``tanba --home HOME ARGS`` with no crawl delay (the sites are local)."""
     return subprocess.run(
-        [sys.executable, "-m", "tanba.cli", "--home", str(home), *args],
+        [sys.executable, "-m", "tanba.app.cli", "--home", str(home), *args],
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -1,7 +1,7 @@
 """Helpers to run a real crawl from a test: ``tanba crawl --json`` in a subprocess.
 
 Contract: :func:`run_crawl` writes nothing itself; it runs the crawler CLI on a
-targets file against a :class:`~tanba.demo.server.SiteServer` (every
+targets file against a :class:`~tanba.app.demo.server.SiteServer` (every
 site of the server reachable through ``--resolve``), waits for it, and returns
 a :class:`CrawlRun` with the printed stats, the events published on
 ``tanba.media`` and what the server saw. :func:`image_bytes` makes small real
@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tanba.bus.embedded import EmbeddedBus
-from tanba.demo.server import SiteServer
-from tanba.schemas.base import decode
-from tanba.schemas.media import MediaDiscovered
-from tanba.topics import MEDIA
+from tanba.app.demo.server import SiteServer
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.media import MediaDiscovered
+from tanba.core.topics import MEDIA
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -78,7 +78,7 @@ def run_crawl(
         **(env or {}),
     }
     command = [
-        sys.executable, "-m", "tanba.cli", "--home", str(home), "crawl", str(targets_file),
+        sys.executable, "-m", "tanba.app.cli", "--home", str(home), "crawl", str(targets_file),
         "--json", "--crawl-id", crawl_id, *server.resolve_args(), *(extra_args or []),
     ]  # fmt: skip
     done = subprocess.run(

@@ -1,7 +1,7 @@
 """Helpers of the evidence tests: run ``tanba evidence ...`` in-process, find the demo's alerts.
 
 Contract: :func:`run_evidence` parses ``evidence ARGV`` with the real
-``evidence.cli`` parser and calls its handler on an App over ``home`` (with
+``tanba.evidence.cli`` parser and calls its handler on an App over ``home`` (with
 ``clock`` when given), with ``env`` set in the process environment for the call
 only (the commands read TANBA_SIGNING_KEY and the evidence settings from it);
 it returns the exit status and what was printed. :func:`alerts_by_path` names
@@ -19,13 +19,13 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 
-from evidence import cli
-from evidence.signing import SigningKey
-from tanba.alerts import Alert
-from tanba.app import App
-from tanba.clock import Clock
-from tanba.settings import Settings
-from tanba.store import AlertQuery
+from tanba.core.alerts import Alert
+from tanba.core.clock import Clock
+from tanba.core.settings import Settings
+from tanba.core.store import AlertQuery
+from tanba.core.wiring import App
+from tanba.evidence import cli
+from tanba.evidence.signing import SigningKey
 
 
 def run_evidence(

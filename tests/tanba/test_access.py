@@ -1,4 +1,4 @@
-"""The one visibility rule (tanba.access) and the organisations' policies it reads."""
+"""The one visibility rule (tanba.core.access) and the organisations' policies it reads."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from tanba.access import Principal
-from tanba.alerts import Alert, MatchDetail, alert_id
-from tanba.app import App
-from tanba.clock import FixedClock
-from tanba.exceptions import InputError, NotFound, Withheld
-from tanba.works import WorkSpec, register
+from tanba.core.access import Principal
+from tanba.core.alerts import Alert, MatchDetail, alert_id
+from tanba.core.clock import FixedClock
+from tanba.core.exceptions import InputError, NotFound, Withheld
+from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, register
 
 ADMIN = Principal("root", "admin")
 OPS = Principal("ops", "operator")

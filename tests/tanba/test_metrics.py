@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import urllib.request
 
-from tanba import metrics
+from tanba.core import metrics
 
 
 class FakeConsumer:

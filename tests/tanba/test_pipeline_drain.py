@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from tanba.bus import Bus, Consumer, Message, Record
-from tanba.bus.embedded import EmbeddedBus
-from tanba.pipeline import start_stages
-from tanba.settings import Settings
-from tanba.worker import PublishingStage, Stage, Worker
+from tanba.app.pipeline import start_stages
+from tanba.core.bus import Bus, Consumer, Message, Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.settings import Settings
+from tanba.core.worker import PublishingStage, Stage, Worker
 from tests.services import drop_later, kafka_bootstrap, namespace  # noqa: F401 - fixtures
 
 PARAMS = ["embedded", pytest.param("kafka", marks=pytest.mark.services)]
@@ -35,7 +35,7 @@ def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
         yield embedded
         embedded.close()
         return
-    from tanba.bus.kafka import KafkaBus
+    from tanba.core.bus.kafka import KafkaBus
 
     ns = request.getfixturevalue("namespace")
     kafka = KafkaBus(request.getfixturevalue("kafka_bootstrap"), namespace=ns)

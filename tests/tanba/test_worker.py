@@ -6,14 +6,14 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from tanba import topics
-from tanba.bus import Message, Record
-from tanba.bus.embedded import EmbeddedBus
-from tanba.exceptions import TransientError
-from tanba.schemas.base import decode
-from tanba.schemas.deadletter import DeadLetter
-from tanba.settings import Settings
-from tanba.worker import Stage, Worker
+from tanba.core import topics
+from tanba.core.bus import Message, Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.exceptions import TransientError
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.deadletter import DeadLetter
+from tanba.core.settings import Settings
+from tanba.core.worker import Stage, Worker
 
 TOPIC = "test.in"
 
@@ -70,9 +70,9 @@ def test_a_failing_message_goes_to_the_dead_letter_topic_and_the_rest_goes_on(
 
 
 def test_a_malformed_event_is_dead_lettered_without_retries(settings: Settings) -> None:
-    from fingerprint.worker import FingerprintStage
-    from tanba.blobs import BlobStore
-    from tanba.clock import SystemClock
+    from tanba.core.blobs import BlobStore
+    from tanba.core.clock import SystemClock
+    from tanba.fingerprint.worker import FingerprintStage
 
     bus = EmbeddedBus(settings.path("bus.sqlite3"))
     bus.publish(topics.MEDIA, [Record("k", b"{not json")])

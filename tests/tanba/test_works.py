@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tanba.app import App
-from tanba.exceptions import InputError
-from tanba.works import WorkSpec, read_manifest, register
+from tanba.core.exceptions import InputError
+from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, read_manifest, register
 
 
 def manifest(

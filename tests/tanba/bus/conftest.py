@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tanba.bus import Bus
-from tanba.bus.embedded import EmbeddedBus
+from tanba.core.bus import Bus
+from tanba.core.bus.embedded import EmbeddedBus
 from tests.services import drop_later, kafka_bootstrap, namespace  # noqa: F401 - fixtures
 
 IMPLEMENTATIONS = ["embedded", "kafka"]
@@ -24,7 +24,7 @@ def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
     if request.param == "embedded":
         yield EmbeddedBus(tmp_path / "bus.sqlite3")
         return
-    from tanba.bus.kafka import KafkaBus
+    from tanba.core.bus.kafka import KafkaBus
 
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     ns = request.getfixturevalue("namespace")

@@ -10,10 +10,10 @@ import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.partitioner.default import murmur2
 
-from tanba import topics
-from tanba.bus import Message, Record
-from tanba.bus.kafka import PARTITIONS, KafkaBus
-from tanba.exceptions import TransientError
+from tanba.core import topics
+from tanba.core.bus import Message, Record
+from tanba.core.bus.kafka import PARTITIONS, KafkaBus
+from tanba.core.exceptions import TransientError
 from tests.services import drop_later
 
 pytestmark = pytest.mark.services

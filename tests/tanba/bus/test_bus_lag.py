@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from tanba.bus import Bus, Record
+from tanba.core.bus import Bus, Record
 
 
 def test_lag_counts_the_messages_not_committed(bus: Bus) -> None:

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tanba.bus import Bus, Record
+from tanba.core.bus import Bus, Record
 
 
 def _topic() -> str:

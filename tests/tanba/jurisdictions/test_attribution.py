@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tanba.jurisdictions import default_registry
-from tanba.jurisdictions.attribution import attribute
-from tanba.schemas.common import MediaOccurrence
+from tanba.core.jurisdictions import default_registry
+from tanba.core.jurisdictions.attribution import attribute
+from tanba.core.schemas.common import MediaOccurrence
 
 
 class MapLookup:

@@ -8,8 +8,8 @@ import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from tanba.exceptions import SettingsError
-from tanba.jurisdictions.geoip import DEBIAN_GEOIP, LegacyGeoIpLookup, open_lookup
+from tanba.core.exceptions import SettingsError
+from tanba.core.jurisdictions.geoip import DEBIAN_GEOIP, LegacyGeoIpLookup, open_lookup
 
 
 def test_table_lookup_prefers_the_most_specific_network(tmp_path: Path) -> None:

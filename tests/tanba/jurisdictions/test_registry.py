@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tanba.exceptions import TanbaError
-from tanba.jurisdictions import (
+from tanba.core.exceptions import TanbaError
+from tanba.core.jurisdictions import (
     ALL_CODES,
     AM,
     ASSOCIATE_CODES,
@@ -44,7 +44,7 @@ from tanba.jurisdictions import (
 
 REGISTRY = JurisdictionRegistry.load()
 RAW: dict[str, Any] = yaml.safe_load(
-    resources.files("tanba.jurisdictions").joinpath("jurisdictions.yaml").read_text("utf-8")
+    resources.files("tanba.core.jurisdictions").joinpath("jurisdictions.yaml").read_text("utf-8")
 )
 
 # The state language each entry must name itself in (Russia: Russian, already required).

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tanba.store import AlertStore
-from tanba.store.embedded import EmbeddedAlertStore
+from tanba.core.store import AlertStore
+from tanba.core.store.embedded import EmbeddedAlertStore
 from tests.services import elastic_url, new_namespace  # noqa: F401 - fixture
 
 IMPLEMENTATIONS = ["embedded", "elasticsearch"]
@@ -22,7 +22,7 @@ PARAMS = [
 @pytest.fixture(scope="session")
 def elastic_store(elastic_url: str) -> Iterator[AlertStore]:  # noqa: F811
     """One namespaced Elasticsearch store for the session: tests keep apart by work id."""
-    from tanba.store.elastic import ElasticAlertStore
+    from tanba.core.store.elastic import ElasticAlertStore
 
     # Writes wait for a refresh to be searchable; refresh often so tests do not wait 1 s each.
     instance = ElasticAlertStore(

@@ -7,11 +7,11 @@ from dataclasses import replace
 
 import pytest
 
-from tanba.alerts import Alert, MatchDetail, StatusChange, alert_id
-from tanba.exceptions import InputError
-from tanba.store import AlertQuery, AlertStore
-from tanba.store.base import SortKey, TopCounts
-from tanba.store.exceptions import BadCursor
+from tanba.core.alerts import Alert, MatchDetail, StatusChange, alert_id
+from tanba.core.exceptions import InputError
+from tanba.core.store import AlertQuery, AlertStore
+from tanba.core.store.base import SortKey, TopCounts
+from tanba.core.store.exceptions import BadCursor
 
 
 def make_alert(

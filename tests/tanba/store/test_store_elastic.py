@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 from elasticsearch import Elasticsearch
 
-from tanba.alerts import Alert, StatusChange
-from tanba.exceptions import TransientError
-from tanba.store import AlertQuery
-from tanba.store.elastic import ElasticAlertStore
+from tanba.core.alerts import Alert, StatusChange
+from tanba.core.exceptions import TransientError
+from tanba.core.store import AlertQuery
+from tanba.core.store.elastic import ElasticAlertStore
 from tests.services import new_namespace
 from tests.tanba.store.test_contract import make_alert
 

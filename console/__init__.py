@@ -1,5 +1,0 @@
-"""The console: a web dashboard and HTTP API for rights holders, agencies and operators.
-
-``console.web.create_app(app)`` builds the FastAPI application; ``tanba console``
-serves it with uvicorn and ``tanba users add`` creates its users (``console.cli``).
-"""

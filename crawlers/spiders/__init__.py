@@ -1,1 +1,0 @@
-"""Scrapy spiders of the crawler; :mod:`crawlers.spiders.site` crawls one target's site."""

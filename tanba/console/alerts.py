@@ -1,0 +1,274 @@
+"""Alerts as the console shows them: filters from a request, scoped reads, checked status changes.
+
+Every read goes through :meth:`Principal.scope` (lists, counts) or
+:meth:`Principal.may_see` (one alert); an alert a caller may not see is
+"not found", the same answer as for an id that does not exist, so ids of other
+organisations' alerts cannot be probed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import date, timedelta
+from typing import Literal, TypeVar, cast
+from urllib.parse import urlencode
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tanba.console.exceptions import Forbidden, PageTooDeep
+from tanba.core.access import Principal, visible_alert
+from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
+from tanba.core.clock import Clock, iso
+from tanba.core.exceptions import InputError
+from tanba.core.store import AlertPage, AlertQuery, AlertStore
+from tanba.core.store.base import CountKey, TopCounts
+from tanba.core.store.exceptions import BadCursor
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Deepest row a list pages to by number. An offset costs more the deeper it is (on
+# Elasticsearch every index sorts offset + size rows: ~150-450 ms at 10,000 over ten
+# indices on a loaded machine), while a cursor costs the same anywhere; the pages only
+# link by cursor, so page numbers are a convenience for scripts near the start.
+MAX_OFFSET = 1_000
+# Fields that say which page, not which alerts: links to other filters drop them.
+PAGING = ("page", "after", "before", "last")
+T = TypeVar("T")
+COUNT_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day", "status", "work_id", "target")
+
+
+class AlertFilters(BaseModel):
+    """What the alerts list and the API take as query parameters; empty means no filter."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    jurisdiction: str = ""
+    work_id: str = ""
+    site: str = ""
+    status: str = ""
+    media: Literal["", "image", "audio"] = ""
+    target: str = ""
+    since: str = Field(default="", description="first day, YYYY-MM-DD (by last seen)")
+    until: str = Field(default="", description="last day, YYYY-MM-DD, inclusive")
+    sort: Literal["recent", "score"] = "recent"
+    page: int = Field(
+        default=1,
+        ge=1,
+        le=1_000_000,
+        description=f"page number, for the first {MAX_OFFSET:,} alerts; deeper, use the cursors",
+    )
+    per_page: int = Field(default=50, ge=1, le=200)
+    after: str = Field(
+        default="",
+        description="cursor: the page after this one; pass a list's next_cursor as given "
+        "(same filters and sort). Any page is as fast by cursor, however deep.",
+    )
+    before: str = Field(
+        default="",
+        description="cursor: the page before this one; pass a list's prev_cursor as given",
+    )
+    last: bool = Field(default=False, description="the last page of the list")
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _upper(cls, v: str) -> str:
+        return v.strip().upper()
+
+    @field_validator("work_id", "site", "target")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+    @field_validator("status")
+    @classmethod
+    def _status(cls, v: str) -> str:
+        if v and v not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}")
+        return v
+
+    @field_validator("since", "until")
+    @classmethod
+    def _day(cls, v: str) -> str:
+        v = v.strip()
+        if v:
+            if not _DAY.match(v):
+                raise ValueError("dates are written YYYY-MM-DD")
+            date.fromisoformat(v)
+        return v
+
+    def query(self, principal: Principal, *, paged: bool = True) -> AlertQuery:
+        """The store query for these filters, narrowed to what ``principal`` may see.
+
+        Raises PageTooDeep for a page number past :data:`MAX_OFFSET` (pages by number
+        cost more the deeper they are, on Elasticsearch seconds at 100,000) and
+        BadCursor for a page number together with a cursor.
+        """
+        offset = (self.page - 1) * self.per_page if paged else 0
+        if paged and offset + self.per_page > MAX_OFFSET:
+            raise PageTooDeep(
+                f"page {self.page} lies past the first {MAX_OFFSET:,} alerts, the deepest a list "
+                "goes by page number; follow the list's next/previous links (the 'after' and "
+                "'before' cursors), ask for 'last=true' to see the end, or narrow the filters"
+            )
+        cursor = self.after or self.before or self.last
+        if paged and cursor and self.page > 1:
+            raise BadCursor("give a page number or a cursor ('after', 'before', 'last'), not both")
+        until = ""
+        if self.until:
+            until = (date.fromisoformat(self.until) + timedelta(days=1)).isoformat()
+        query = AlertQuery(
+            jurisdiction=self.jurisdiction,
+            work_id=self.work_id,
+            site=self.site,
+            status=self.status,
+            media=self.media,
+            target=self.target,
+            since=self.since,
+            until=until,
+            sort="score" if self.sort == "score" else "last_seen",
+            descending=True,
+            limit=self.per_page if paged else 0,
+            offset=offset,
+            after=self.after if paged else "",
+            before=self.before if paged else "",
+            last=self.last if paged else False,
+        )
+        return principal.scope(query)
+
+    def link(self, **changes: object) -> str:
+        """The query string of these filters with some changed, from the first page.
+
+        The page and the cursors are dropped unless ``changes`` sets them: a link to
+        other filters or another sort starts the list again.
+        """
+        values = self.model_dump() | {k: AlertFilters.model_fields[k].default for k in PAGING}
+        values |= changes
+        defaults = AlertFilters().model_dump()
+        return urlencode(
+            {k: ("true" if v is True else v) for k, v in values.items() if v != defaults[k]}
+        )
+
+    def active(self) -> bool:
+        return any(
+            getattr(self, k)
+            for k in (
+                "jurisdiction",
+                "work_id",
+                "site",
+                "status",
+                "media",
+                "target",
+                "since",
+                "until",
+            )
+        )
+
+
+def search(store: AlertStore, principal: Principal, filters: AlertFilters) -> AlertPage:
+    return store.search(filters.query(principal))
+
+
+def page_count(filters: AlertFilters, page: AlertPage) -> int:
+    return max(1, math.ceil(page.total / filters.per_page))
+
+
+def page_number(filters: AlertFilters, page: AlertPage) -> int | None:
+    """Which page this is, or None for a page reached by cursor somewhere in the middle."""
+    if filters.last:
+        return page_count(filters, page)
+    if filters.after or filters.before:
+        return None if page.prev_cursor else 1
+    return filters.page
+
+
+def counts(
+    store: AlertStore, principal: Principal, filters: AlertFilters, key: CountKey
+) -> dict[str, int]:
+    return store.count_by(key, filters.query(principal, paged=False))
+
+
+class CountCache:
+    """Recent count answers for the charts, kept ``ttl_s`` seconds.
+
+    Counting by site or day reads every matching alert (a GROUP BY over 100k rows
+    takes a few hundred ms), while people page and re-sort the same filtered list;
+    the charts may lag the list by up to ``ttl_s``. The key is the scoped query, so
+    two callers with different scopes never share an answer.
+    """
+
+    def __init__(
+        self, store: AlertStore, ttl_s: float = 30.0, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._store = store
+        self._ttl = ttl_s
+        self._now = now
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[str, int, AlertQuery], tuple[float, object]] = (
+            OrderedDict()
+        )
+
+    def counts(self, principal: Principal, filters: AlertFilters, key: CountKey) -> dict[str, int]:
+        """Every value of ``key`` and its count (few values: jurisdictions, days)."""
+        query = _count_query(principal, filters)
+        return self._cached((key, 0, query), lambda: self._store.count_by(key, query))
+
+    def top(
+        self, principal: Principal, filters: AlertFilters, key: CountKey, size: int
+    ) -> TopCounts:
+        """The ``size`` values of ``key`` with most alerts and the count of the rest (sites)."""
+        query = _count_query(principal, filters)
+        return self._cached((key, size, query), lambda: self._store.top_counts(key, query, size))
+
+    def _cached(self, cache_key: tuple[str, int, AlertQuery], compute: Callable[[], T]) -> T:
+        with self._lock:
+            hit = self._entries.get(cache_key)
+            if hit is not None and self._now() - hit[0] < self._ttl:
+                return cast(T, hit[1])  # stored by the same key, so by the same compute
+        value = compute()
+        with self._lock:
+            self._entries[cache_key] = (self._now(), value)
+            while len(self._entries) > 256:
+                self._entries.popitem(last=False)
+        return value
+
+
+def _count_query(principal: Principal, filters: AlertFilters) -> AlertQuery:
+    return replace(filters.query(principal, paged=False), sort="last_seen")
+
+
+def visible(store: AlertStore, principal: Principal, alert_id: str) -> Alert:
+    """The alert if ``principal`` may see it; NotFound otherwise (whether it exists or not)."""
+    return visible_alert(store, principal, alert_id)
+
+
+def next_statuses(principal: Principal, alert: Alert) -> tuple[str, ...]:
+    """The statuses this caller may move the alert to now (none for operators)."""
+    return TRANSITIONS[alert.status] if principal.may_change_status(alert) else ()
+
+
+def change_status(
+    store: AlertStore,
+    principal: Principal,
+    alert_id: str,
+    status: str,
+    comment: str,
+    clock: Clock,
+) -> Alert:
+    """Move a visible alert to ``status``; Forbidden for roles that may not, InputError if invalid."""
+    alert = visible(store, principal, alert_id)
+    if not principal.may_change_status(alert):
+        raise Forbidden("your role may look at alerts but not change their status")
+    if status not in STATUSES:
+        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    change = StatusChange(
+        status=status,  # type: ignore[arg-type]
+        actor=principal.name,
+        at=iso(clock.now()),
+        comment=comment.strip()[:2000],
+    )
+    return store.change_status(alert.id, change)

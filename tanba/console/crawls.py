@@ -1,0 +1,276 @@
+"""Starting crawls from the console: one subprocess per run, a log of runs, and a scheduler.
+
+A run writes the target to ``home/console/crawls/<run id>/targets.yaml`` and
+starts ``python -m tanba.app.cli --home HOME {run|crawl} targets.yaml [--resolve ...]``
+with the console's settings in its environment, its output in ``crawl.log``
+beside the file. A subprocess, because Twisted's reactor runs once per process
+and a crawl must not block or crash the web server; the crawl reports its
+counters on ``tanba.crawls`` as usual, where :mod:`tanba.console.stats` reads them.
+
+The :class:`Scheduler` starts targets whose ``schedule_hours`` have passed since
+their last run; ``tanba console`` ticks it once a minute in a thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+from tanba.console.exceptions import Conflict
+from tanba.console.targets import TargetSpec, TargetStore, write_targets_file
+from tanba.core.clock import Clock, iso, parse_iso
+from tanba.core.exceptions import InputError
+from tanba.core.settings import Settings
+from tanba.core.sqlite import Database, transaction
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS crawl_runs (
+    id TEXT PRIMARY KEY,
+    target TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    started_by TEXT NOT NULL,
+    command TEXT NOT NULL,
+    log TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    finished_at TEXT NOT NULL DEFAULT '',
+    returncode INTEGER
+);
+CREATE INDEX IF NOT EXISTS crawl_runs_target ON crawl_runs (target, started_at);
+"""
+
+
+@dataclass(frozen=True)
+class CrawlRun:
+    """One crawl started by the console."""
+
+    id: str
+    target: str
+    started_at: str
+    started_by: str
+    command: str
+    log: str
+    pid: int
+    finished_at: str = ""
+    returncode: int | None = None
+
+    @property
+    def running(self) -> bool:
+        return not self.finished_at
+
+
+class RunLog:
+    """The crawl runs the console started, durable in its database."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        db.conn().executescript(_SCHEMA)
+
+    def add(self, run: CrawlRun) -> None:
+        with transaction(self._db.conn()) as conn:
+            conn.execute(
+                "INSERT INTO crawl_runs VALUES (?,?,?,?,?,?,?,?,?)",
+                tuple(getattr(run, f.name) for f in fields(run)),
+            )
+
+    def finish(self, run_id: str, finished_at: str, returncode: int | None) -> None:
+        with transaction(self._db.conn()) as conn:
+            conn.execute(
+                "UPDATE crawl_runs SET finished_at=?, returncode=? WHERE id=?",
+                (finished_at, returncode, run_id),
+            )
+
+    def get(self, run_id: str) -> CrawlRun | None:
+        row = self._db.conn().execute("SELECT * FROM crawl_runs WHERE id = ?", (run_id,)).fetchone()
+        return CrawlRun(*row) if row else None
+
+    def runs(self, target: str, limit: int = 20) -> list[CrawlRun]:
+        rows = self._db.conn().execute(
+            "SELECT * FROM crawl_runs WHERE target = ? ORDER BY started_at DESC, id DESC LIMIT ?",
+            (target, limit),
+        )
+        return [CrawlRun(*r) for r in rows]
+
+    def last(self, target: str) -> CrawlRun | None:
+        runs = self.runs(target, 1)
+        return runs[0] if runs else None
+
+    def close_orphans(self, now: str) -> None:
+        """Mark runs left unfinished by an earlier console process as ended (return code None)."""
+        with transaction(self._db.conn()) as conn:
+            conn.execute(
+                "UPDATE crawl_runs SET finished_at=?, returncode=NULL WHERE finished_at=''", (now,)
+            )
+
+
+class CrawlLauncher(Protocol):
+    """Starts the crawl of one target and records the run."""
+
+    def start(self, spec: TargetSpec, actor: str) -> CrawlRun: ...
+
+
+def subprocess_env(settings: Settings) -> dict[str, str]:
+    """The environment of a child Tanba process: this one's, with every setting made explicit."""
+    env = {**os.environ, **settings.variables()}
+    env["TANBA_HOME"] = str(Path(settings.home).resolve())
+    return env
+
+
+class SubprocessLauncher:
+    """Runs each crawl as ``python -m tanba.app.cli {run|crawl}`` and waits for it in a thread."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        runs: RunLog,
+        clock: Clock,
+        *,
+        new_id: Callable[[], str] = lambda: secrets.token_hex(3),
+        python: str = sys.executable,
+    ) -> None:
+        self._settings = settings
+
+        self._runs = runs
+        self._clock = clock
+        self._new_id = new_id
+        self._python = python
+        self._lock = threading.Lock()
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._done: dict[str, threading.Event] = {}
+        runs.close_orphans(iso(clock.now()))
+
+    def start(self, spec: TargetSpec, actor: str) -> CrawlRun:
+        if spec.paused:
+            raise InputError(f"target {spec.name!r} is paused; resume it before crawling")
+        with self._lock:
+            last = self._runs.last(spec.name)
+            if last is not None and last.running:
+                raise Conflict(
+                    f"a crawl of {spec.name!r} is running since {last.started_at}; wait for it"
+                )
+            now = self._clock.now()
+            run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{spec.name}-{self._new_id()}"
+            folder = self._settings.path("console", "crawls", run_id, "targets.yaml").parent
+            targets_file = write_targets_file([spec], folder / "targets.yaml")
+            command = [
+                self._python,
+                "-m",
+                "tanba.app.cli",
+                "--home",
+                str(Path(self._settings.home).resolve()),
+                self._settings.console_crawl_command,
+                str(targets_file),
+            ]
+            for entry in spec.resolve:
+                command += ["--resolve", entry]
+            log_path = folder / "crawl.log"
+            with open(log_path, "wb") as log:
+                proc = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=subprocess_env(self._settings),
+                    start_new_session=True,  # Ctrl-C on the console does not kill a crawl midway
+                )
+            run = CrawlRun(
+                id=run_id,
+                target=spec.name,
+                started_at=iso(now),
+                started_by=actor,
+                command=" ".join(command),
+                log=str(log_path),
+                pid=proc.pid,
+            )
+            self._runs.add(run)
+            self._procs[run_id] = proc
+            self._done[run_id] = threading.Event()
+        threading.Thread(target=self._wait, args=(run_id, proc), daemon=True).start()
+        return run
+
+    def _wait(self, run_id: str, proc: subprocess.Popen[bytes]) -> None:
+        code = proc.wait()
+        self._runs.finish(run_id, iso(self._clock.now()), code)
+        with self._lock:
+            self._procs.pop(run_id, None)
+            done = self._done.pop(run_id, None)
+        if done is not None:
+            done.set()
+
+    def wait(self, run_id: str, timeout_s: float) -> CrawlRun | None:
+        """Block until a run started here has finished (tests, scripts); the run as recorded."""
+        with self._lock:
+            done = self._done.get(run_id)
+        if done is not None:
+            done.wait(timeout_s)
+        return self._runs.get(run_id)
+
+    def stop_all(self) -> None:
+        """Terminate the crawls this launcher started (console shutdown in tests)."""
+        with self._lock:
+            procs = list(self._procs.values())
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+class Scheduler:
+    """Starts targets whose interval has passed since their last run (not paused, not running)."""
+
+    def __init__(
+        self, targets: TargetStore, runs: RunLog, launcher: CrawlLauncher, clock: Clock
+    ) -> None:
+        self._targets = targets
+        self._runs = runs
+        self._launcher = launcher
+        self._clock = clock
+
+    def due(self) -> list[TargetSpec]:
+        now = self._clock.now()
+        due = []
+        for stored in self._targets.all():
+            spec = stored.spec
+            if spec.paused or spec.schedule_hours <= 0:
+                continue
+            last = self._runs.last(spec.name)
+            if last is None or (
+                not last.running
+                and now - parse_iso(last.started_at) >= timedelta(hours=spec.schedule_hours)
+            ):
+                due.append(spec)
+        return due
+
+    def tick(self) -> list[CrawlRun]:
+        """Start every due target; returns the runs started."""
+        started = []
+        for spec in self.due():
+            try:
+                started.append(
+                    self._launcher.start(self._targets.validate(spec), actor="scheduler")
+                )
+            except Conflict:  # started by hand a moment ago
+                continue
+            except InputError as exc:  # e.g. private addresses no longer allowed here
+                log.warning("scheduled crawl of %s not started: %s", spec.name, exc)
+        return started
+
+    def run_forever(self, stop: threading.Event, interval_s: float = 60.0) -> None:
+        while not stop.wait(interval_s):
+            try:
+                self.tick()
+            except Exception:  # a failed tick (disk full, bad target) must not end the loop
+                log.exception("scheduled crawls could not be started; trying again next minute")

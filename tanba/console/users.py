@@ -1,0 +1,266 @@
+"""Console users: who they are, their role, organisation or jurisdiction, language and password.
+
+Passwords are hashed with Argon2id (``argon2-cffi``'s :class:`PasswordHasher`)
+and re-hashed on login when the library's parameters change. A user maps to a
+:class:`tanba.core.access.Principal`, which decides what they may see: a rights
+holder's organisation is the ``owner`` of their works; an agency's jurisdiction
+is the code of the alerts it works.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from tanba.core.access import ROLES, Principal, Role
+from tanba.core.clock import Clock, iso
+from tanba.core.exceptions import InputError, NotFound
+from tanba.core.sqlite import Database, transaction
+
+LANGUAGES: tuple[str, ...] = ("ru", "en", "kk")
+DEFAULT_LANGUAGE = "ru"
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    org TEXT NOT NULL DEFAULT '',
+    jurisdiction TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class User:
+    """A console user as stored, without the password hash."""
+
+    username: str
+    role: Role
+    org: str = ""
+    jurisdiction: str = ""
+    language: str = DEFAULT_LANGUAGE
+    disabled: bool = False
+    created_at: str = ""
+
+    def principal(self) -> Principal:
+        """The access-control view of this user (see :mod:`tanba.core.access`)."""
+        return Principal(
+            name=self.username,
+            role=self.role,
+            owners=(self.org,) if self.role == "rights_holder" and self.org else (),
+            jurisdictions=(self.jurisdiction,)
+            if self.role == "agency" and self.jurisdiction
+            else (),
+        )
+
+
+class UserStore:
+    """Users in the console database; every write validates the whole user first."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        jurisdiction_codes: tuple[str, ...],
+        hasher: PasswordHasher | None = None,
+    ) -> None:
+        self._db = db
+        self._clock = clock
+        self._codes = jurisdiction_codes
+        self._hasher = hasher or PasswordHasher()
+        self._dummy: str = ""
+        db.conn().executescript(_SCHEMA)
+
+    def add(
+        self,
+        username: str,
+        password: str,
+        role: str,
+        *,
+        org: str = "",
+        jurisdiction: str = "",
+        language: str = DEFAULT_LANGUAGE,
+    ) -> User:
+        """Create a user; :class:`InputError` says what is wrong, nothing is written then."""
+        user = self._validate(
+            User(
+                username=username.strip().lower(),
+                role=role,  # type: ignore[arg-type]
+                org=org.strip(),
+                jurisdiction=jurisdiction.strip().upper(),
+                language=language,
+                created_at=iso(self._clock.now()),
+            )
+        )
+        _check_password(password)
+        with transaction(self._db.conn()) as conn:
+            if conn.execute("SELECT 1 FROM users WHERE username = ?", (user.username,)).fetchone():
+                raise InputError(f"user {user.username!r} exists; edit it instead")
+            conn.execute(
+                "INSERT INTO users VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    user.username,
+                    user.role,
+                    user.org,
+                    user.jurisdiction,
+                    user.language,
+                    self._hasher.hash(password),
+                    0,
+                    user.created_at,
+                ),
+            )
+        return user
+
+    def get(self, username: str) -> User | None:
+        row = (
+            self._db.conn()
+            .execute(
+                "SELECT username, role, org, jurisdiction, language, disabled, created_at"
+                " FROM users WHERE username = ?",
+                (username.strip().lower(),),
+            )
+            .fetchone()
+        )
+        return _user(row) if row else None
+
+    def require(self, username: str) -> User:
+        user = self.get(username)
+        if user is None:
+            raise NotFound(f"no user {username!r}; see the users page or 'tanba users list'")
+        return user
+
+    def all(self) -> list[User]:
+        rows = self._db.conn().execute(
+            "SELECT username, role, org, jurisdiction, language, disabled, created_at"
+            " FROM users ORDER BY username"
+        )
+        return [_user(r) for r in rows]
+
+    def update(
+        self,
+        username: str,
+        *,
+        role: str | None = None,
+        org: str | None = None,
+        jurisdiction: str | None = None,
+        language: str | None = None,
+        disabled: bool | None = None,
+        password: str | None = None,
+    ) -> User:
+        """Change some fields of a user; the result is validated as a whole."""
+        current = self.require(username)
+        user = self._validate(
+            User(
+                username=current.username,
+                role=(role or current.role),  # type: ignore[arg-type]
+                org=current.org if org is None else org.strip(),
+                jurisdiction=current.jurisdiction
+                if jurisdiction is None
+                else jurisdiction.strip().upper(),
+                language=language or current.language,
+                disabled=current.disabled if disabled is None else disabled,
+                created_at=current.created_at,
+            )
+        )
+        with transaction(self._db.conn()) as conn:
+            conn.execute(
+                "UPDATE users SET role=?, org=?, jurisdiction=?, language=?, disabled=?"
+                " WHERE username=?",
+                (
+                    user.role,
+                    user.org,
+                    user.jurisdiction,
+                    user.language,
+                    int(user.disabled),
+                    user.username,
+                ),
+            )
+            if password is not None:
+                _check_password(password)
+                conn.execute(
+                    "UPDATE users SET password_hash=? WHERE username=?",
+                    (self._hasher.hash(password), user.username),
+                )
+        return user
+
+    def verify(self, username: str, password: str) -> User | None:
+        """The user if the password is right and the user is enabled, else None."""
+        name = username.strip().lower()
+        row = (
+            self._db.conn()
+            .execute("SELECT password_hash FROM users WHERE username = ?", (name,))
+            .fetchone()
+        )
+        # Verifying against a dummy hash when the user does not exist keeps the timing alike.
+        if row is None and not self._dummy:
+            self._dummy = self._hasher.hash("tanba-no-such-user")
+        stored = row[0] if row else self._dummy
+        try:
+            self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if row is None:
+            return None
+        if self._hasher.check_needs_rehash(stored):
+            with transaction(self._db.conn()) as conn:
+                conn.execute(
+                    "UPDATE users SET password_hash=? WHERE username=?",
+                    (self._hasher.hash(password), name),
+                )
+        user = self.get(name)
+        return user if user is not None and not user.disabled else None
+
+    def _validate(self, user: User) -> User:
+        if not _USERNAME.match(user.username):
+            raise InputError(
+                f"user name {user.username!r}: use 2-64 lower-case letters, digits, '.', '_' or '-'"
+            )
+        if user.role not in ROLES:
+            raise InputError(f"role {user.role!r} is not known; use one of {', '.join(ROLES)}")
+        if user.role == "rights_holder" and not user.org:
+            raise InputError(
+                "a rights holder needs an organisation (--org): the owner of its works"
+            )
+        if user.role == "agency" and user.jurisdiction not in self._codes:
+            raise InputError(
+                f"an agency needs its jurisdiction (--jurisdiction), one of {', '.join(self._codes)}"
+            )
+        if user.language not in LANGUAGES:
+            raise InputError(f"language {user.language!r}: use one of {', '.join(LANGUAGES)}")
+        # Clear fields the role does not use, so a role change cannot leave a stale scope.
+        return User(
+            username=user.username,
+            role=user.role,
+            org=user.org if user.role == "rights_holder" else "",
+            jurisdiction=user.jurisdiction if user.role == "agency" else "",
+            language=user.language,
+            disabled=user.disabled,
+            created_at=user.created_at,
+        )
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise InputError(f"the password must have at least {MIN_PASSWORD} characters")
+
+
+def _user(row: tuple[object, ...]) -> User:
+    username, role, org, jurisdiction, language, disabled, created_at = row
+    return User(
+        username=str(username),
+        role=str(role),  # type: ignore[arg-type]
+        org=str(org),
+        jurisdiction=str(jurisdiction),
+        language=str(language),
+        disabled=bool(disabled),
+        created_at=str(created_at),
+    )

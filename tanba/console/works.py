@@ -1,0 +1,177 @@
+"""Works as the console shows them: the caller's works, uploads, and edits of territories and licences.
+
+Which works a caller sees is decided in one place, :class:`tanba.core.access.Access`
+(a rights holder its organisation's works, an agency the works with an alert
+in its jurisdiction, operators and administrators every work). A rights holder
+registers and edits only works owned by their organisation, and only
+administrators register works for any owner. Editing a work republishes it
+with the same id, which is how the registry records a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from pydantic import BaseModel, Field
+
+from tanba.console.exceptions import Conflict, Forbidden
+from tanba.core.access import Principal
+from tanba.core.exceptions import InputError
+from tanba.core.schemas.works import Licence, Work
+from tanba.core.store import AlertQuery, AlertStore
+from tanba.core.wiring import App
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DOMAIN = re.compile(
+    r"^(?=.{1,253}$)([a-z0-9\u00a1-\uffff-]{1,63}\.)*[a-z0-9\u00a1-\uffff-]{1,63}$"
+)
+_SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
+
+
+class WorkEdit(BaseModel):
+    """What may change on a registered work from the console."""
+
+    territories: list[str] = Field(default_factory=list)
+    licences: list[Licence] = Field(default_factory=list)
+    title: str | None = None
+
+
+def may_register(principal: Principal) -> bool:
+    return principal.role in ("rights_holder", "admin")
+
+
+def may_edit(principal: Principal, work: Work) -> bool:
+    return principal.role == "admin" or (
+        principal.role == "rights_holder" and work.owner in principal.owners
+    )
+
+
+def visible_works(app: App, principal: Principal) -> list[Work]:
+    return app.access.works(principal)
+
+
+def visible_work(app: App, principal: Principal, work_id: str) -> Work:
+    """The work if ``principal`` may see it; NotFound otherwise (see :class:`tanba.core.access.Access`)."""
+    return app.access.work(principal, work_id)
+
+
+def alert_counts(
+    store: AlertStore, principal: Principal, codes: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """Visible alerts per work and jurisdiction: {work_id: {code: n}} (one query per code)."""
+    out: dict[str, dict[str, int]] = {}
+    for code in codes:
+        for work_id, n in store.count_by(
+            "work_id", principal.scope(AlertQuery(jurisdiction=code))
+        ).items():
+            out.setdefault(work_id, {})[code] = n
+    return out
+
+
+def register_upload(
+    app: App,
+    principal: Principal,
+    upload: BinaryIO,
+    filename: str,
+    *,
+    owner: str = "",
+    title: str = "",
+    work_id: str = "",
+    territories: Sequence[str] = (),
+    licensees: Sequence[str] = (),
+    owner_home: str = "",
+) -> Work:
+    """Register one uploaded file as a work of the caller's organisation (or ``owner``, for admins)."""
+    from tanba.fingerprint.registration import WorkSpec, register
+
+    if not may_register(principal):
+        raise Forbidden("only rights holders and administrators register works")
+    if principal.role == "rights_holder":
+        owner = principal.owners[0]
+    if not owner.strip():
+        raise InputError("give the owner of the work")
+    suffix = Path(filename).suffix if _SAFE_SUFFIX.match(Path(filename).suffix) else ""
+    folder = app.settings.path("console", "uploads", "x").parent
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        path = Path(tmp) / f"upload{suffix}"
+        h = hashlib.sha256()
+        with open(path, "wb") as out:
+            shutil.copyfileobj(_Hashing(upload, h, app.settings.media_max_bytes), out)
+        effective_id = work_id.strip() or h.hexdigest()[:16]
+        existing = app.works.all().get(effective_id)
+        # Registering an id again replaces that work: never let one owner replace another's.
+        if existing is not None and existing.owner != owner.strip():
+            raise Conflict(f"work id {effective_id!r} is taken; choose another work id")
+        spec = WorkSpec(
+            path=path,
+            owner=owner,
+            title=title.strip() or Path(filename).stem[:200],
+            work_id=effective_id,
+            territories=tuple(territories),
+            licensees=tuple(licensees),
+            owner_home=owner_home,
+        )
+        return register(app, [spec])[0]
+
+
+def edit(app: App, principal: Principal, work_id: str, change: WorkEdit) -> Work:
+    """Replace a work's territories and licences (and title); checked, then republished."""
+    work = visible_work(app, principal, work_id)
+    if not may_edit(principal, work):
+        raise Forbidden("only the work's owner or an administrator may edit it")
+    codes = app.jurisdictions
+    territories = _codes([t for t in change.territories if t.strip()], codes.codes())
+    licences = []
+    for lic in change.licences:
+        domain = lic.domain.strip().lower().strip(".")
+        if not _DOMAIN.match(domain):
+            raise InputError(f"licensee {lic.domain!r} is not a domain name such as example.kz")
+        for day in (lic.valid_from, lic.valid_until):
+            if day and not _DAY.match(day):
+                raise InputError(f"licence dates are written YYYY-MM-DD, not {day!r}")
+        licences.append(
+            Licence(
+                domain=domain,
+                territories=_codes(lic.territories, codes.codes()),
+                valid_from=lic.valid_from,
+                valid_until=lic.valid_until,
+            )
+        )
+    data = work.model_dump()
+    data.update(territories=territories, licences=[lic.model_dump() for lic in licences])
+    if change.title is not None and change.title.strip():
+        data["title"] = change.title.strip()[:200]
+    updated = Work.model_validate(data)
+    app.works.register([updated])
+    return updated
+
+
+def _codes(values: Sequence[str], known: Sequence[str]) -> list[str]:
+    out = list(dict.fromkeys(v.strip().upper() for v in values if v.strip()))
+    unknown = [c for c in out if c not in known]
+    if unknown:
+        raise InputError(f"unknown territory {', '.join(unknown)}; use one of {', '.join(known)}")
+    return out
+
+
+class _Hashing:
+    """A read-only file wrapper that hashes what is read through it and caps its size."""
+
+    def __init__(self, f: BinaryIO, h: hashlib._Hash, limit: int) -> None:
+        self._f = f
+        self._h = h
+        self._left = limit
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._f.read(n)
+        self._left -= len(data)
+        if self._left < 0:
+            raise InputError("the file is larger than TANBA_MEDIA_MAX_BYTES allows")
+        self._h.update(data)
+        return data

@@ -1,0 +1,132 @@
+"""The alert: a registered work found on a page, attributed to a jurisdiction.
+
+An alert's id is derived from (work, page, media URL), so finding the same copy
+again, or replaying a message, updates the same alert instead of adding one.
+Its status moves through a small lifecycle, kept as an append-only history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Literal
+
+from pydantic import Field
+
+from tanba.core.schemas.base import Model
+from tanba.core.schemas.common import CaptureRef, MediaKind
+
+Status = Literal["new", "confirmed", "dismissed", "licensed", "notice_sent", "removed", "persists"]
+STATUSES: tuple[Status, ...] = (
+    "new",
+    "confirmed",
+    "dismissed",
+    "licensed",
+    "notice_sent",
+    "removed",
+    "persists",
+)
+# Which status may follow which; anything else is refused with the allowed list.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("confirmed", "dismissed", "licensed"),
+    "confirmed": ("notice_sent", "dismissed", "licensed"),
+    "dismissed": ("new",),
+    "licensed": ("new",),
+    "notice_sent": ("removed", "persists"),
+    "persists": ("notice_sent", "removed"),
+    "removed": ("persists",),
+}
+
+
+def alert_id(work_id: str, page_url: str, media_url: str) -> str:
+    """The deterministic id of the alert for this work at this media URL on this page."""
+    raw = "\x1f".join((work_id, page_url, media_url)).encode()
+    return hashlib.sha256(raw).hexdigest()[:32]
+
+
+class Signal(Model):
+    """One piece of evidence for the jurisdiction, with how much it counted."""
+
+    name: str  # "target_override", "cctld", "server_ip", "page_language"
+    value: str  # what it pointed at: a jurisdiction code
+    weight: float
+    detail: str = ""
+
+
+class StatusChange(Model):
+    """One step of an alert's history: who set which status when, and why."""
+
+    status: Status
+    actor: str
+    at: str
+    comment: str = ""
+
+
+class MatchDetail(Model):
+    """How the copy matched: the algorithm and its raw figures, for the evidence report."""
+
+    algorithm: str
+    distance: int | None = None  # image: Hamming distance of the best hash pair
+    variant: str = ""  # image: which variant of the reference matched
+    ber: float | None = None  # audio: bit error rate over the aligned span
+    offset_s: float | None = None  # audio: where in the work the copy starts
+    duration_s: float | None = None  # audio: length of the aligned span
+    query_offset_s: float | None = None  # audio: where in the copy the span starts
+    votes: int | None = None  # audio: landmark hash hits on the offset (landmark matches)
+
+
+class Alert(Model):
+    """A copy of a registered work, where it was found, and what is being done about it."""
+
+    id: str
+    work_id: str
+    owner: str
+    work_title: str = ""
+    media: MediaKind
+    score: float  # 0..1, 1 = identical
+    match: MatchDetail
+    page_url: str
+    page_title: str = ""
+    media_url: str
+    media_sha256: str
+    site: str
+    target: str = ""
+    server_ip: str = ""
+    jurisdiction: str
+    jurisdiction_confidence: float = 1.0
+    signals: list[Signal] = Field(default_factory=list)
+    cross_border: bool = False
+    owner_home: str = ""
+    first_seen: str
+    last_seen: str
+    status: Status = "new"
+    history: list[StatusChange] = Field(default_factory=list)
+    crawl_id: str = ""  # the latest crawl that saw the copy
+    missed_crawls: list[str] = Field(
+        default_factory=list
+    )  # later crawls that fetched the page without it
+    page_capture: CaptureRef | None = None
+    media_capture: CaptureRef | None = None
+
+    @property
+    def offset_s(self) -> float | None:
+        return self.match.offset_s
+
+
+def merge_seen(existing: Alert, incoming: Alert) -> Alert:
+    """The alert after seeing ``incoming`` again: first sighting and workflow kept, rest refreshed.
+
+    Stores call this on upsert so the rule is the same in every store.
+    """
+    newer = incoming.last_seen >= existing.last_seen
+    latest = incoming if newer else existing
+    return incoming.model_copy(
+        update={
+            "first_seen": min(existing.first_seen, incoming.first_seen),
+            "last_seen": latest.last_seen,
+            "crawl_id": latest.crawl_id,
+            "status": existing.status,
+            "history": existing.history,
+            # A fresh sighting clears the misses; replaying an old one must not.
+            "missed_crawls": [] if newer else existing.missed_crawls,
+        }
+    )

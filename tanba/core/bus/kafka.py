@@ -1,0 +1,550 @@
+"""The Kafka bus: the same contract as the embedded bus, on Apache Kafka (kafka-python).
+
+Topics are created on first use with an admin client: ``PARTITIONS`` partitions,
+the broker's replication factor, ``tanba.works`` and ``tanba.organisations``
+log-compacted (latest event per key) and the audit topics (suppressions,
+quarantine, crawls, dead letters) kept forever, as on the embedded bus. With
+``namespace`` set, every topic and group name gets the prefix ``<namespace>.``
+on the broker; callers always see the plain names of :mod:`tanba.core.topics`.
+
+Delivery, as the contract asks:
+
+* ``publish`` sends with ``acks=all`` on an idempotent producer (retries
+  cannot duplicate within a producer session), flushes, and checks every
+  record's future: it returns only when the brokers acknowledged all of them.
+  Records are keyed, and a key always lands on the same partition, so one
+  site's media stay in order.
+* A consumer is a member of a consumer group with auto-commit off: the group
+  shares the topics' partitions and ``commit`` stores ``offset + 1`` for the
+  partitions of the given messages only, and only for partitions the member
+  still owns (after a rebalance the new owner redoes uncommitted messages:
+  at-least-once, and stages are idempotent).
+* ``replay`` reads a topic without a group, from the start or after given
+  per-partition offsets, up to the end offsets taken when it is called.
+
+A broker that cannot be reached raises :class:`~tanba.core.exceptions.TransientError`
+from ``publish``, ``commit`` and ``replay`` so the worker retries without
+committing; ``poll`` instead returns nothing after its timeout (and logs), so
+a worker waits for the broker instead of dying.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaConnectionError,
+    KafkaError,
+    KafkaTimeoutError,
+    NodeNotReadyError,
+    RebalanceInProgressError,
+    TopicAlreadyExistsError,
+    UnknownMemberIdError,
+)
+from kafka.structs import OffsetAndMetadata
+
+from tanba.core import topics as names
+from tanba.core.bus.base import Bus, Consumer, Message, Record
+from tanba.core.exceptions import TanbaError, TransientError
+
+log = logging.getLogger("tanba.core.bus.kafka")
+# kafka-python logs every connection and rebalance step at INFO; `tanba -v` is for batch lines.
+logging.getLogger("kafka").setLevel(logging.WARNING)
+
+T = TypeVar("T")
+
+# Partitions of each topic: the most fingerprint workers that can share one stage.
+PARTITIONS = 4
+# Largest message (a work's fingerprints can be large): topic and producer limits agree.
+MAX_MESSAGE_BYTES = 8 * 1024 * 1024
+# A member that stops heartbeating (kill -9) loses its partitions after this long.
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 3_000
+# A member that does not poll for this long (one batch: up to TANBA_BATCH_SIZE files, audio
+# decoding included) is deemed stuck and loses its partitions.
+MAX_POLL_INTERVAL_MS = 900_000
+# How long a call waits for an unreachable broker before it raises TransientError.
+BOOTSTRAP_TIMEOUT_MS = 10_000
+REQUEST_TIMEOUT_MS = 15_000
+MAX_BLOCK_MS = 10_000
+DELIVERY_TIMEOUT_MS = 30_000
+
+_FOREVER = {"retention.ms": "-1"}
+# Per-topic settings beyond the broker's defaults; logical names (before the namespace).
+TOPIC_CONFIGS: dict[str, dict[str, str]] = {
+    **{topic: {"cleanup.policy": "compact"} for topic in names.COMPACTED},
+    names.SUPPRESSIONS: _FOREVER,
+    names.QUARANTINE: _FOREVER,
+    names.CRAWLS: _FOREVER,
+    names.DEAD_LETTER: _FOREVER,
+}
+# Errors that mean "the cluster is not reachable or not ready right now".
+_UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError)
+# Errors of a commit that lost a rebalance: the partitions' new owner redoes the messages.
+_LOST_GENERATION = (
+    CommitFailedError,
+    IllegalGenerationError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
+
+
+class KafkaBus(Bus):
+    """A bus on a Kafka cluster; connections open on first use, so building it never fails."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        namespace: str = "",
+        partitions: int = PARTITIONS,
+        connect_timeout_ms: int = BOOTSTRAP_TIMEOUT_MS,
+    ) -> None:
+        self.servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
+        if not self.servers:
+            raise TanbaError(
+                "TANBA_BUS=kafka:// names no broker: use kafka://HOST:PORT[,HOST:PORT]"
+            )
+        self.namespace = namespace
+        self.partitions = partitions
+        self.connect_timeout_ms = connect_timeout_ms
+        self._lock = threading.Lock()  # guards the lazily opened clients below
+        self._producer: KafkaProducer | None = None
+        self._admin: KafkaAdminClient | None = None
+        self._reader: KafkaConsumer | None = None  # group-less, for replay and end offsets
+        self._reader_lock = threading.Lock()  # KafkaConsumer is not thread-safe
+        self._ready_topics: set[str] = set()
+        self._closed = False
+
+    # --- names -----------------------------------------------------------------
+
+    def topic_name(self, topic: str) -> str:
+        """The topic's name on the broker (with the namespace prefix)."""
+        return f"{self.namespace}.{topic}" if self.namespace else topic
+
+    def group_name(self, group: str) -> str:
+        """The consumer group's name on the broker (with the namespace prefix)."""
+        return f"{self.namespace}.{group}" if self.namespace else group
+
+    def logical_topic(self, broker_topic: str) -> str:
+        """The plain topic name callers use, from a broker topic name."""
+        prefix = f"{self.namespace}." if self.namespace else ""
+        return broker_topic.removeprefix(prefix)
+
+    # --- clients -----------------------------------------------------------------
+
+    def _common(self) -> dict[str, Any]:
+        return {
+            "bootstrap_servers": self.servers,
+            "bootstrap_timeout_ms": self.connect_timeout_ms,
+            "request_timeout_ms": REQUEST_TIMEOUT_MS,
+            "reconnect_backoff_max_ms": 2_000,
+        }
+
+    def _producer_client(self) -> KafkaProducer:
+        with self._lock:
+            self._check_open()
+            if self._producer is None:
+                self._producer = KafkaProducer(
+                    **self._common(),
+                    client_id="tanba-producer",
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=5,
+                    max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
+                    delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+                    max_request_size=MAX_MESSAGE_BYTES,
+                    # Topics come from ensure_topics, with their settings (compaction...).
+                    allow_auto_create_topics=False,
+                )
+            return self._producer
+
+    def _admin_client(self) -> KafkaAdminClient:
+        with self._lock:
+            self._check_open()
+            if self._admin is None:
+                self._admin = KafkaAdminClient(**self._common(), client_id="tanba-admin")
+            return self._admin
+
+    def _reader_client(self) -> KafkaConsumer:
+        # Called with _reader_lock held.
+        with self._lock:
+            self._check_open()
+            if self._reader is None:
+                self._reader = KafkaConsumer(
+                    **self._common(),
+                    client_id="tanba-reader",
+                    group_id=None,
+                    enable_auto_commit=False,
+                    auto_offset_reset="earliest",
+                    allow_auto_create_topics=False,
+                )
+            return self._reader
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise TanbaError("the Kafka bus is closed; open a new one with open_bus(settings)")
+
+    def call(self, what: str, action: Callable[[], T]) -> T:
+        """Run one Kafka operation, translating an unreachable cluster into TransientError."""
+        try:
+            return action()
+        except KafkaError as exc:
+            raise self.translate(what, exc) from exc
+
+    def translate(self, what: str, exc: KafkaError) -> TanbaError:
+        """The Tanba error for a Kafka error: TransientError when retrying later can help."""
+        where = ",".join(self.servers)
+        if isinstance(exc, _UNREACHABLE) or getattr(exc, "retriable", False):
+            return TransientError(
+                f"Kafka at {where}: {what} failed ({type(exc).__name__}: {exc}); "
+                "retrying; check that the brokers run ('scripts/services status kafka')"
+            )
+        return TanbaError(f"Kafka at {where}: {what} failed: {type(exc).__name__}: {exc}")
+
+    # --- topics ------------------------------------------------------------------
+
+    def ensure_topics(self, topics: Sequence[str]) -> None:
+        """Create the (logical) topics that do not exist yet, with their settings."""
+        missing = [t for t in topics if t not in self._ready_topics]
+        if not missing:
+            return
+        admin = self.call("connecting (admin)", self._admin_client)
+        specs = {
+            self.topic_name(t): {
+                "num_partitions": self.partitions,
+                "replication_factor": -1,  # the broker's default.replication.factor
+                "configs": {
+                    "max.message.bytes": str(MAX_MESSAGE_BYTES),
+                    **TOPIC_CONFIGS.get(t, {}),
+                },
+            }
+            for t in missing
+        }
+        result = self.call(
+            f"creating topics {sorted(specs)}",
+            lambda: admin.create_topics(specs, raise_errors=False),
+        )
+        for entry in result.get("topics", []):
+            code = entry.get("error_code", 0)
+            if code and code != TopicAlreadyExistsError.errno:
+                message = entry.get("error_message") or f"error code {code}"
+                raise TanbaError(f"Kafka refused to create topic {entry.get('name')}: {message}")
+        self.call(
+            f"waiting for topics {sorted(specs)}",
+            lambda: admin.wait_for_topics(list(specs), timeout_ms=REQUEST_TIMEOUT_MS),
+        )
+        self._ready_topics.update(missing)
+
+    # --- the contract --------------------------------------------------------------
+
+    def publish(self, topic: str, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        self.ensure_topics([topic])
+        producer = self.call("connecting (producer)", self._producer_client)
+        name = self.topic_name(topic)
+
+        def send_all() -> None:
+            futures = [
+                producer.send(
+                    name, value=r.value, key=r.key.encode() if r.key is not None else None
+                )
+                for r in records
+            ]
+            producer.flush(timeout=DELIVERY_TIMEOUT_MS / 1000)
+            for future in futures:
+                # Raises the record's error, if the brokers did not acknowledge it.
+                future.get(timeout=DELIVERY_TIMEOUT_MS / 1000)
+
+        self.call(f"publishing {len(records)} records to {name}", send_all)
+
+    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
+        return KafkaGroupConsumer(self, group, list(topics))
+
+    def replay(self, topic: str, after: dict[int, int] | None = None) -> Iterator[Message]:
+        # Read under the lock and hand out the list: the reader is shared and not thread-safe,
+        # and a caller that abandons a generator midway must not leave the lock held.
+        self.ensure_topics([topic])
+        with self._reader_lock:
+            messages = self.call(f"replaying {topic}", lambda: self._read(topic, after or {}))
+        yield from messages
+
+    def _read(self, topic: str, after: dict[int, int]) -> list[Message]:
+        reader = self._reader_client()
+        name = self.topic_name(topic)
+        partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
+        ends = reader.end_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
+        starts = {tp: after.get(tp.partition, -1) + 1 for tp in partitions}
+        todo = [tp for tp in partitions if starts[tp] < ends[tp]]
+        if not todo:
+            return []
+        reader.assign(todo)
+        for tp in todo:
+            reader.seek(tp, starts[tp])  # before the log start (compaction): reset to earliest
+        out: list[Message] = []
+        deadline = time.monotonic() + REQUEST_TIMEOUT_MS / 1000
+        while todo:
+            batches = reader.poll(timeout_ms=200, max_records=1000)
+            for tp, records in batches.items():
+                out.extend(self._message(r) for r in records if r.offset < ends[tp])
+            todo = [tp for tp in todo if reader.position(tp) < ends[tp]]
+            if batches:
+                deadline = time.monotonic() + REQUEST_TIMEOUT_MS / 1000
+            elif time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"no progress reading {name} up to {ends}")
+        reader.assign([])
+        return out
+
+    def _partitions_of(self, client: KafkaConsumer, name: str) -> list[int]:
+        deadline = time.monotonic() + REQUEST_TIMEOUT_MS / 1000
+        while True:
+            found = client.partitions_for_topic(name)
+            if found:
+                return sorted(found)
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"no partitions known for topic {name}")
+            time.sleep(0.1)
+
+    def _message(self, record: Any) -> Message:
+        key = record.key.decode() if record.key is not None else None
+        return Message(
+            self.logical_topic(record.topic), record.partition, record.offset, key, record.value
+        )
+
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The offset after the newest message of each partition of ``topic``."""
+        return self._offsets(topic, "end")
+
+    def beginning_offsets(self, topic: str) -> dict[int, int]:
+        """The offset of the oldest message still kept in each partition of ``topic``."""
+        return self._offsets(topic, "beginning")
+
+    def _offsets(self, topic: str, which: Literal["beginning", "end"]) -> dict[int, int]:
+        self.ensure_topics([topic])
+        name = self.topic_name(topic)
+
+        def read() -> dict[int, int]:
+            reader = self._reader_client()
+            partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
+            ask = reader.end_offsets if which == "end" else reader.beginning_offsets
+            found = ask(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
+            return {tp.partition: int(offset) for tp, offset in found.items()}
+
+        with self._reader_lock:
+            return self.call(f"reading {which} offsets of {name}", read)
+
+    def group_offsets(self, group: str) -> dict[tuple[str, int], int]:
+        """The group's committed offsets by (topic, partition); a partition never committed is absent."""
+        admin = self.call("connecting (admin)", self._admin_client)
+        committed = self.call(
+            f"reading offsets of group {self.group_name(group)}",
+            lambda: admin.list_group_offsets({self.group_name(group): None}),
+        ).get(self.group_name(group), {})
+        return {
+            (self.logical_topic(tp.topic), tp.partition): int(done.offset)
+            for tp, done in committed.items()
+            if done is not None and done.offset >= 0
+        }
+
+    def group_lag(self, group: str, topics: Sequence[str]) -> int:
+        """End offsets minus the group's committed offsets, over every partition of ``topics``.
+
+        A partition the group never committed counts from its log start, not from 0:
+        messages that retention already deleted will never be read, let alone committed.
+        """
+        committed = self.group_offsets(group)
+        lag = 0
+        for topic in topics:
+            ends = self.end_offsets(topic)
+            never = [p for p in ends if (topic, p) not in committed]
+            starts = self.beginning_offsets(topic) if never else {}
+            for partition, end in ends.items():
+                done = committed.get((topic, partition), starts.get(partition, 0))
+                lag += max(0, end - done)
+        return lag
+
+    def group_members(self, group: str) -> dict[str, list[tuple[str, int]]]:
+        """The group's members by client id (``tanba-<group>-<pid>``) and their partitions."""
+        admin = self.call("connecting (admin)", self._admin_client)
+        name = self.group_name(group)
+        described = self.call(f"describing group {name}", lambda: admin.describe_groups([name]))
+        members: dict[str, list[tuple[str, int]]] = {}
+        for member in described.get(name, {}).get("members", []):
+            owned: list[tuple[str, int]] = []
+            assignment = member.get("member_assignment") or {}
+            for entry in assignment.get("assigned_partitions", []) or []:
+                topic = entry.get("topic")
+                owned += [(self.logical_topic(topic), int(p)) for p in entry.get("partitions", [])]
+            members[member.get("client_id", "")] = sorted(owned)
+        return members
+
+    def delete_namespace(self) -> None:
+        """Delete every topic and group of this namespace (test clean-up); refuses without one.
+
+        The bus's own clients are closed first and a fresh admin client deletes: a client
+        that has asked about a topic keeps refreshing its metadata, and a broker with
+        ``auto.create.topics.enable`` recreates the topic on such a request. A consumer
+        closed a moment ago can still send one, so tests delete their namespaces at the
+        end of the session (tests/services.py), not right after each test.
+        """
+        if not self.namespace:
+            raise TanbaError("delete_namespace needs a namespace: it would delete every topic")
+        with self._lock:
+            clients = (self._producer, self._reader, self._admin)
+            self._producer = self._reader = self._admin = None
+        for client in clients:
+            if client is not None:
+                client.close()
+        self._ready_topics.clear()
+        admin = self.call(
+            "connecting (admin)",
+            lambda: KafkaAdminClient(**self._common(), client_id="tanba-admin-cleanup"),
+        )
+        try:
+            prefix = f"{self.namespace}."
+            listed = self.call("listing topics", admin.list_topics)
+            mine = [t for t in listed if t.startswith(prefix)]
+            if mine:
+                self.call("deleting topics", lambda: admin.delete_topics(mine, raise_errors=False))
+            groups = [
+                g[0] if isinstance(g, tuple) else g.get("group_id", "")
+                for g in self.call("listing groups", admin.list_groups)
+            ]
+            own = [g for g in groups if isinstance(g, str) and g.startswith(prefix)]
+            if own:
+                self.call("deleting groups", lambda: admin.delete_groups(own))
+        finally:
+            admin.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            producer, admin, reader = self._producer, self._admin, self._reader
+            self._producer = self._admin = self._reader = None
+        for client in (producer, reader, admin):
+            if client is None:
+                continue
+            try:
+                client.close()
+            except KafkaError as exc:  # closing must not fail a shutdown
+                log.warning("closing a Kafka client failed: %s", exc)
+
+
+class KafkaGroupConsumer(Consumer):
+    """A member of a Kafka consumer group; the client connects on the first poll."""
+
+    def __init__(self, bus: KafkaBus, group: str, topics: list[str]) -> None:
+        self._bus = bus
+        self.group = group
+        self.topics = topics
+        self._client: KafkaConsumer | None = None
+
+    def _connected(self) -> KafkaConsumer:
+        if self._client is None:
+            self._bus.ensure_topics(self.topics)
+            client = KafkaConsumer(
+                **self._bus._common(),
+                client_id=f"tanba-{self.group}-{os.getpid()}",  # which process is which
+                group_id=self._bus.group_name(self.group),
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",  # a new group starts at the first message
+                allow_auto_create_topics=False,  # topics come from ensure_topics, with settings
+                session_timeout_ms=SESSION_TIMEOUT_MS,
+                heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+                max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+                max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+            )
+            client.subscribe([self._bus.topic_name(t) for t in self.topics])
+            self._client = client
+        return self._client
+
+    def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        started = time.monotonic()
+        try:
+            client = self._bus.call(f"joining group {self.group}", self._connected)
+            batches = self._bus.call(
+                f"polling {self.topics}",
+                lambda: client.poll(timeout_ms=int(timeout_s * 1000), max_records=max_messages),
+            )
+        except TransientError as exc:
+            # The runtime has no retry around poll: wait out the timeout and report nothing.
+            log.warning("%s", exc)
+            time.sleep(max(0.0, timeout_s - (time.monotonic() - started)))
+            return []
+        return [self._bus._message(r) for records in batches.values() for r in records]
+
+    def commit(self, messages: Sequence[Message]) -> None:
+        if not messages or self._client is None:
+            return
+        client = self._client
+        newest: dict[TopicPartition, int] = {}
+        for m in messages:
+            tp = TopicPartition(self._bus.topic_name(m.topic), m.partition)
+            newest[tp] = max(newest.get(tp, -1), m.offset)
+        owned = client.assignment()
+        offsets = {
+            tp: OffsetAndMetadata(offset + 1, "", -1)
+            for tp, offset in newest.items()
+            if tp in owned
+        }
+        if len(offsets) < len(newest):
+            log.warning(
+                "group %s: not committing %s, no longer assigned here; their new owner redoes them",
+                self.group,
+                sorted(f"{tp.topic}/{tp.partition}" for tp in newest if tp not in offsets),
+            )
+        if not offsets:
+            return
+        try:
+            self._bus.call(
+                f"committing offsets of group {self.group}", lambda: client.commit(offsets)
+            )
+        except TransientError:
+            raise
+        except TanbaError as exc:
+            if isinstance(exc.__cause__, _LOST_GENERATION):
+                log.warning(
+                    "group %s rebalanced before this commit; the partitions' owner redoes them: %s",
+                    self.group,
+                    exc,
+                )
+                return
+            raise
+
+    def lag(self) -> int | None:
+        """End offsets minus committed offsets over this member's partitions."""
+        client = self._client
+        if client is None:
+            return None
+        try:
+            owned = list(client.assignment())
+            if not owned:
+                return 0
+            ends = client.end_offsets(owned, timeout_ms=REQUEST_TIMEOUT_MS)
+            starts = client.beginning_offsets(owned, timeout_ms=REQUEST_TIMEOUT_MS)
+            lag = 0
+            for tp in owned:
+                done = client.committed(tp, timeout_ms=REQUEST_TIMEOUT_MS)
+                lag += ends[tp] - (done if done is not None else starts[tp])
+            return lag
+        except KafkaError as exc:
+            log.warning("group %s: lag unknown: %s", self.group, exc)
+            return None
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            client.close(autocommit=False)  # leave the group now, so the others rebalance at once
+        except KafkaError as exc:
+            log.warning("group %s: leaving the group failed: %s", self.group, exc)

@@ -1,0 +1,60 @@
+"""Jurisdiction registry: which CIS state a host belongs to, and what its copyright law says.
+
+Contract: the data lives in ``jurisdictions.yaml`` (agencies correct it there, or point the
+setting ``TANBA_JURISDICTIONS`` at a corrected copy); ``default_registry()`` loads and
+validates it once per process; ``codes`` holds the stable ISO 3166-1 codes used as keys
+everywhere else in Tanba. See ``registry`` for the loader and the host lookup.
+"""
+
+from tanba.core.jurisdictions.codes import (
+    ALL_CODES,
+    AM,
+    ASSOCIATE_CODES,
+    AZ,
+    BY,
+    KG,
+    KZ,
+    MD,
+    MEMBER_CODES,
+    RU,
+    STATE_CODES,
+    TJ,
+    TM,
+    UNASSIGNED,
+    UZ,
+)
+from tanba.core.jurisdictions.exceptions import JurisdictionDataError, UnknownJurisdiction
+from tanba.core.jurisdictions.registry import (
+    JURISDICTIONS_ENV,
+    Authority,
+    CopyrightTerm,
+    Jurisdiction,
+    JurisdictionRegistry,
+    default_registry,
+)
+
+__all__ = [
+    "ALL_CODES",
+    "AM",
+    "ASSOCIATE_CODES",
+    "AZ",
+    "BY",
+    "JURISDICTIONS_ENV",
+    "KG",
+    "KZ",
+    "MD",
+    "MEMBER_CODES",
+    "RU",
+    "STATE_CODES",
+    "TJ",
+    "TM",
+    "UNASSIGNED",
+    "UZ",
+    "Authority",
+    "CopyrightTerm",
+    "Jurisdiction",
+    "JurisdictionDataError",
+    "JurisdictionRegistry",
+    "UnknownJurisdiction",
+    "default_registry",
+]

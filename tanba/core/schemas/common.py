@@ -1,0 +1,57 @@
+"""Models shared by several topics: where a media item was found, and its fingerprint.
+
+The prints themselves are defined with their signal types in :mod:`tanba.core.signals`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from tanba.core.schemas.base import Model
+from tanba.core.signals.audio import AudioPrint
+from tanba.core.signals.image import ImagePrint
+
+MediaKind = Literal["image", "audio"]
+IMAGE: MediaKind = "image"
+AUDIO: MediaKind = "audio"
+
+
+class CaptureRef(Model):
+    """Where the raw HTTP exchange of a fetch is kept: one WARC record in the captures directory."""
+
+    warc: str  # path relative to the captures directory
+    offset: int
+    length: int
+
+
+class MediaOccurrence(Model):
+    """One media file as found on one page of one site at one time."""
+
+    target: str
+    site: str  # host name of the page, lower case
+    page_url: str
+    media_url: str
+    page_title: str = ""
+    page_lang: str = ""
+    sha256: str  # key of the bytes in the blob store
+    size: int
+    content_type: str = ""
+    http_status: int = 200
+    headers: dict[str, str] = Field(default_factory=dict)
+    server_ip: str = ""
+    fetched_at: str  # ISO 8601, UTC
+    jurisdiction_override: str = ""  # the target's explicit jurisdiction, if any
+    crawl_id: str = ""
+    page_capture: CaptureRef | None = None
+    media_capture: CaptureRef | None = None
+
+
+class Fingerprint(Model):
+    """The fingerprint of one media file; exactly one of image/audio is set, as ``media`` says."""
+
+    media: MediaKind
+    sha256: str
+    image: ImagePrint | None = None
+    audio: AudioPrint | None = None

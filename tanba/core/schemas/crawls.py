@@ -1,0 +1,83 @@
+"""Topic ``tanba.crawls``: one report per finished crawl, per target (for operators' statistics).
+
+The counters are declared once, in :class:`CrawlCounters`: the crawler's
+running tally (:class:`tanba.crawlers.stats.TargetStats`) and the published
+:class:`TargetReport` both inherit them, so a new counter is one line here
+and reaches the crawl, the report, the ``tanba run`` summary and the console.
+
+Versioning: a new counter is an optional field with a default, so reports
+written before it decode as 0 and older readers ignore it (see
+:mod:`tanba.core.schemas.base`); that needs no version bump, and bumping would make
+every report already on the topic unreadable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+from pydantic import Field
+
+from tanba.core.schemas.base import Event, Model
+
+
+@dataclass
+class CrawlCounters:
+    """The counters of one target's crawl, each an int starting at 0.
+
+    ``pages`` HTML pages fetched and parsed; ``media_found`` (page, media URL)
+    pairs found on them; ``media_downloaded`` distinct media fetched with status
+    200; ``media_published`` MediaDiscovered events published;
+    ``robots_disallowed`` requests robots.txt forbade; ``blocked_private``
+    requests refused by the private-address guard; ``too_large`` downloads cut at
+    the size cap; ``http_errors`` responses with an error status (and non-200
+    media); ``errors`` other failures (DNS, timeouts, refused connections, bugs);
+    ``traps`` links not followed as crawler traps (a looping path, or a URL shape
+    past its share of ``max_pages``); ``throttled`` requests the server answered
+    with 429 (or 503 and ``Retry-After``) that were retried after the wait it
+    asked for; ``paused`` times the crawl paused because a write failed (disk
+    full) until it could write again.
+
+    A plain dataclass so that the crawler increments it in place; pydantic
+    models inherit its fields as validated model fields.
+    """
+
+    pages: int = 0
+    media_found: int = 0
+    media_downloaded: int = 0
+    media_published: int = 0
+    robots_disallowed: int = 0
+    blocked_private: int = 0
+    too_large: int = 0
+    http_errors: int = 0
+    errors: int = 0
+    traps: int = 0
+    throttled: int = 0
+    paused: int = 0
+
+    @classmethod
+    def counter_names(cls) -> tuple[str, ...]:
+        """The counters' names, in declaration order."""
+        return tuple(f.name for f in fields(CrawlCounters))
+
+    def counters(self) -> dict[str, int]:
+        """The counters by name (without any field a subclass adds)."""
+        return {name: getattr(self, name) for name in self.counter_names()}
+
+
+class TargetReport(Model, CrawlCounters):
+    """Counters of one target in one crawl (see :class:`CrawlCounters` for their meaning)."""
+
+    page_urls: list[str] = Field(default_factory=list)  # pages parsed, for take-down checks
+
+
+class CrawlFinished(Event):
+    """A crawl ended (completely or interrupted); its counters per target."""
+
+    SCHEMA: ClassVar[str] = "tanba.CrawlFinished"
+    VERSION: ClassVar[int] = 1
+
+    crawl_id: str
+    started_at: str
+    finished_at: str
+    targets: dict[str, TargetReport]

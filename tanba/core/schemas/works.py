@@ -1,0 +1,60 @@
+"""Topic ``tanba.works`` (compacted, key = work id): the registry of works as a log.
+
+A matcher rebuilds its index by replaying this topic: the latest event per work id
+wins, and a :class:`WorkRemoved` tombstone takes a work out.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from tanba.core.schemas.base import Event, Model
+from tanba.core.schemas.common import Fingerprint, MediaKind
+
+
+class Licence(Model):
+    """Permission for a site (and its subdomains) to show the work, within territories and dates."""
+
+    domain: str
+    territories: list[str] = Field(default_factory=list)  # empty = everywhere
+    valid_from: str = ""  # ISO date, empty = open
+    valid_until: str = ""  # ISO date inclusive, empty = open
+
+
+class Work(Model):
+    """A registered work: who owns it, where they hold rights, and its reference fingerprint."""
+
+    work_id: str
+    owner: str
+    title: str = ""
+    media: MediaKind
+    sha256: str
+    filename: str = ""
+    territories: list[str] = Field(default_factory=list)  # empty = every jurisdiction
+    licences: list[Licence] = Field(default_factory=list)
+    owner_home: str = ""  # jurisdiction code of the rights holder, for cross-border cases
+    author_death_year: int | None = None
+    publication_year: int | None = None
+    registered_at: str
+    fingerprint: Fingerprint
+
+
+class WorkRegistered(Event):
+    """A work was registered or changed."""
+
+    SCHEMA: ClassVar[str] = "tanba.WorkRegistered"
+    VERSION: ClassVar[int] = 1
+
+    work: Work
+
+
+class WorkRemoved(Event):
+    """A work was withdrawn; matchers drop it from their index."""
+
+    SCHEMA: ClassVar[str] = "tanba.WorkRemoved"
+    VERSION: ClassVar[int] = 1
+
+    work_id: str
+    removed_at: str

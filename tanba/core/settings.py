@@ -1,0 +1,353 @@
+"""Tanba's one settings object: every default lives here, documented.
+
+Settings come from three places, later ones winning: the defaults below, the
+environment (``TANBA_*`` variables, for deployment) and the command line
+(``tanba --home DIR``). Secrets are read only from the environment and never
+written to disk or logs.
+
+pydantic-settings reads and converts the variables; each field names its variable
+and says what it means, which is the documentation the README points to (keep it
+in sync with ``tanba settings``, which prints this table). An empty variable counts
+as unset. A value that does not convert, or a combination that cannot work, is a
+:class:`~tanba.core.exceptions.SettingsError` naming the variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from tanba.core.exceptions import SettingsError
+
+EMBEDDED = "embedded"
+# What TANBA_NAMESPACE may hold: valid in Kafka topic names and in Elasticsearch index names.
+NAMESPACE_PATTERN = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+
+# The variables :meth:`Settings.from_env` reads instead of os.environ (a mapping given to it).
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("tanba_environ", default=None)
+
+
+def setting(default: Any, env: str, doc: str) -> Any:
+    """Declare one setting: its default, its environment variable and what it means."""
+    return Field(default, validation_alias=env, description=doc)
+
+
+class Settings(BaseSettings):
+    """All knobs of a Tanba installation; build it with :meth:`from_env`."""
+
+    model_config = SettingsConfigDict(
+        frozen=True,
+        populate_by_name=True,
+        env_ignore_empty=True,
+        case_sensitive=True,
+        extra="ignore",
+    )
+
+    home: Path = setting(
+        Path(".tanba"),
+        "TANBA_HOME",
+        "Directory that holds all embedded state: blobs, captures, registry, bus, alerts.",
+    )
+    bus: str = setting(
+        EMBEDDED,
+        "TANBA_BUS",
+        "Message bus between stages: 'embedded' (SQLite under home) or 'kafka://host:port[,host:port]'.",
+    )
+    store: str = setting(
+        EMBEDDED,
+        "TANBA_STORE",
+        "Alert store: 'embedded' (SQLite under home) or an Elasticsearch URL 'http://host:9200'.",
+    )
+    media_max_bytes: int = setting(
+        64 * 1024 * 1024,
+        "TANBA_MEDIA_MAX_BYTES",
+        "Largest media file the crawler downloads, in bytes; larger ones are skipped with a reason.",
+    )
+    page_max_bytes: int = setting(
+        8 * 1024 * 1024,
+        "TANBA_PAGE_MAX_BYTES",
+        "Largest HTML page the crawler reads, in bytes.",
+    )
+    fetch_timeout_s: float = setting(
+        30.0,
+        "TANBA_FETCH_TIMEOUT_S",
+        "Seconds before one HTTP request is abandoned.",
+    )
+    crawl_delay_s: float = setting(
+        0.25,
+        "TANBA_CRAWL_DELAY_S",
+        "Seconds between two requests to one domain (politeness; Scrapy's DOWNLOAD_DELAY).",
+    )
+    crawl_concurrency_per_domain: int = setting(
+        4,
+        "TANBA_CRAWL_CONCURRENCY_PER_DOMAIN",
+        "Concurrent requests per domain.",
+    )
+    user_agent: str = setting(
+        "TanbaBot/0.1 (+https://tanba.invalid/bot)",
+        "TANBA_USER_AGENT",
+        "User-Agent the crawler announces (robots.txt rules for this agent apply).",
+    )
+    image_max_pixels: int = setting(
+        80_000_000,
+        "TANBA_IMAGE_MAX_PIXELS",
+        "Images with more pixels than this are refused (decompression-bomb guard).",
+    )
+    audio_max_seconds: int = setting(
+        900,
+        "TANBA_AUDIO_MAX_SECONDS",
+        "Audio is fingerprinted up to this many seconds; longer files are cut there.",
+    )
+    decode_timeout_s: float = setting(
+        60.0,
+        "TANBA_DECODE_TIMEOUT_S",
+        "Seconds one file's decoding may take (in the fingerprint sandbox) before it is stopped.",
+    )
+    image_max_distance: int = setting(
+        12,
+        "TANBA_IMAGE_MAX_DISTANCE",
+        "Image match: largest Hamming distance (of 64 bits) between a copy's window pHash and a "
+        "work's for the pair to be a candidate (the index search radius).",
+    )
+    image_min_similarity: float = setting(
+        0.94,
+        "TANBA_IMAGE_MIN_SIMILARITY",
+        "Image match: least cosine similarity (0..1) of a candidate pair's DCT descriptors for "
+        "a match; it is the match score (calibrated by make bench-quality).",
+    )
+    audio_max_ber: float = setting(
+        0.22,
+        "TANBA_AUDIO_MAX_BER",
+        "Audio match: largest bit error rate over an aligned span of TANBA_AUDIO_FULL_SPAN_ITEMS "
+        "or more (0.5 is chance; calibrated by make bench-quality).",
+    )
+    audio_min_items: int = setting(
+        16,
+        "TANBA_AUDIO_MIN_ITEMS",
+        "Audio match: fewest aligned fingerprint items (about 0.124 s each) a match needs; "
+        "a 5 s excerpt yields about 19.",
+    )
+    audio_full_span_items: int = setting(
+        64,
+        "TANBA_AUDIO_FULL_SPAN_ITEMS",
+        "Audio match: a shorter aligned span must have a lower BER, TANBA_AUDIO_MAX_BER times "
+        "sqrt(span / this), as chance agreement grows on few items.",
+    )
+    audio_min_llr: float = setting(
+        3.5,
+        "TANBA_AUDIO_MIN_LLR",
+        "Audio match, second test (for a voice or noise over the music, where the BER is too "
+        "high): least mean log-likelihood ratio per item of the classifiers' codes over the "
+        "aligned span (model: tanba/matcher/chromaprint_llr.json), times sqrt(TANBA_AUDIO_FULL_SPAN_"
+        "ITEMS / span) on shorter spans; 0 turns the test off (calibrated by make bench-quality).",
+    )
+    audio_landmark_min_votes: int = setting(
+        12,
+        "TANBA_AUDIO_LANDMARK_MIN_VOTES",
+        "Audio match, landmark path (short excerpts under a voice): fewest peak-pair hash hits "
+        "on one time offset within about 10 s of the copy for a work to be a candidate, which "
+        "Chromaprint then verifies; 0 turns the path off (chosen with python -m bench.quality "
+        "--calibrate-landmarks).",
+    )
+    audio_landmark_min_llr: float = setting(
+        2.0,
+        "TANBA_AUDIO_LANDMARK_MIN_LLR",
+        "Audio match, landmark path: least mean log-likelihood ratio per item of the "
+        "Chromaprint items over a candidate's aligned span (at least TANBA_AUDIO_MIN_ITEMS "
+        "items, 40% of them moving) for it to match (chosen with --calibrate-landmarks too).",
+    )
+    audio_llr_min_items: int = setting(
+        32,
+        "TANBA_AUDIO_LLR_MIN_ITEMS",
+        "Audio match: fewest aligned items the second (LLR) test needs; shorter spans (a 5 s "
+        "excerpt has about 19) are judged by the BER test and the landmark path, as among "
+        "all alignments a voice-over one that short is not told apart from chance.",
+    )
+    batch_size: int = setting(
+        64,
+        "TANBA_BATCH_SIZE",
+        "Messages a worker takes from the bus at once.",
+    )
+    max_attempts: int = setting(
+        3,
+        "TANBA_MAX_ATTEMPTS",
+        "Attempts at one message before it goes to the dead-letter topic.",
+    )
+    jurisdictions_file: str = setting(
+        "",
+        "TANBA_JURISDICTIONS",
+        "Jurisdiction registry file; empty means the one shipped with Tanba.",
+    )
+    geoip: str = setting(
+        "auto",
+        "TANBA_GEOIP",
+        "IP-to-country database for the server_ip signal: a .mmdb, .dat or .csv (network,country) file, 'auto' (Debian's geoip-database when installed) or 'none'.",
+    )
+    metrics_port: int = setting(
+        0,
+        "TANBA_METRICS_PORT",
+        "Port for a worker's Prometheus metrics; 0 turns the endpoint off.",
+    )
+    namespace: str = setting(
+        "",
+        "TANBA_NAMESPACE",
+        "Prefix of Kafka topic and group names and Elasticsearch index names, so several installations (or test runs) share one cluster: lower-case letters, digits and '-'; empty for none.",
+    )
+
+    tsa_url: str = setting(
+        "",
+        "TANBA_TSA_URL",
+        "RFC 3161 time-stamping authority for evidence manifests; empty means packages carry no timestamp token.",
+    )
+    evidence_templates: str = setting(
+        "",
+        "TANBA_EVIDENCE_TEMPLATES",
+        "Directory of agency-edited notice templates, searched before the shipped ones (<CC>/notice.<lang>.txt.j2 ...).",
+    )
+    evidence_trust_store: str = setting(
+        "",
+        "TANBA_EVIDENCE_TRUST_STORE",
+        "Evidence signing keys 'tanba evidence verify' trusts besides this installation's own: a directory of PEM public keys or one PEM file holding several (managed with 'tanba evidence trust'); empty means home/keys/trusted/.",
+    )
+    evidence_timezone: str = setting(
+        "UTC",
+        "TANBA_EVIDENCE_TIMEZONE",
+        "Time zone of the dates in evidence reports and notices (an IANA name such as Europe/Moscow or Asia/Almaty); 'tanba evidence export --tz' overrides it per export.",
+    )
+    console_crawl_command: str = setting(
+        "run",
+        "TANBA_CONSOLE_CRAWL_COMMAND",
+        "What the console's 'start crawl' runs: 'run' (crawl, fingerprint and match in one process, for the embedded set-up) or 'crawl' (crawl only, when workers run as their own processes).",
+    )
+    console_allow_private_targets: bool = setting(
+        False,
+        "TANBA_CONSOLE_ALLOW_PRIVATE_TARGETS",
+        "Let console targets set allow_private_addresses and --resolve entries (tests and demos only).",
+    )
+    console_session_hours: float = setting(
+        12.0, "TANBA_CONSOLE_SESSION_HOURS", "Hours a console login session lasts without activity."
+    )
+    console_secure_cookies: bool = setting(
+        False,
+        "TANBA_CONSOLE_SECURE_COOKIES",
+        "Mark console cookies Secure (set it when the console is served over HTTPS).",
+    )
+    console_page_size: int = setting(
+        50, "TANBA_CONSOLE_PAGE_SIZE", "Alerts per page in the console's list."
+    )
+    console_scheduler: bool = setting(
+        True,
+        "TANBA_CONSOLE_SCHEDULER",
+        "Start scheduled crawls (targets with an interval) from the 'tanba console' process.",
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``environ`` (``os.environ`` when None), then ``overrides`` (None skipped).
+
+        Raises :class:`SettingsError` naming the variable when a value does not parse.
+        """
+        token = _ENVIRON.set(os.environ if environ is None else environ)
+        try:
+            settings = cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = ".".join(str(part) for part in error["loc"])
+            raise SettingsError(
+                f"{name}={error.get('input')!r} is not valid: {error['msg']}"
+            ) from None
+        finally:
+            _ENVIRON.reset(token)
+        return settings
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments, then the environment :meth:`from_env` was given; no .env or secret files."""
+        environ = _ENVIRON.get()
+        if environ is not None and hasattr(env_settings, "env_vars"):
+            env_settings.env_vars = {
+                k: v for k, v in environ.items() if k.startswith("TANBA_") and v != ""
+            }
+        return (init_settings, env_settings)
+
+    @model_validator(mode="after")
+    def _workable(self) -> Settings:
+        """Reject combinations that cannot work, saying which setting to change."""
+        if self.bus != EMBEDDED and not self.bus.startswith("kafka://"):
+            raise SettingsError(
+                f"TANBA_BUS={self.bus!r} is not understood: use 'embedded' or "
+                "'kafka://HOST:PORT[,HOST:PORT]'."
+            )
+        if self.store != EMBEDDED and not self.store.startswith(("http://", "https://")):
+            raise SettingsError(
+                f"TANBA_STORE={self.store!r} is not understood: use 'embedded' or an "
+                "Elasticsearch URL such as 'http://127.0.0.1:9200'."
+            )
+        if not 0 <= self.image_max_distance <= 64:
+            raise SettingsError("TANBA_IMAGE_MAX_DISTANCE must be between 0 and 64.")
+        if not 0.0 <= self.image_min_similarity <= 1.0:
+            raise SettingsError("TANBA_IMAGE_MIN_SIMILARITY must be between 0 and 1.")
+        if not 0.0 < self.audio_max_ber < 0.5:
+            raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
+        if self.audio_min_items < 1 or self.audio_full_span_items < 1:
+            raise SettingsError(
+                "TANBA_AUDIO_MIN_ITEMS and TANBA_AUDIO_FULL_SPAN_ITEMS must be at least 1."
+            )
+        if self.audio_llr_min_items < 1:
+            raise SettingsError("TANBA_AUDIO_LLR_MIN_ITEMS must be at least 1.")
+        if self.audio_min_llr < 0:
+            raise SettingsError("TANBA_AUDIO_MIN_LLR must be 0 (test off) or above.")
+        if self.audio_landmark_min_votes < 0:
+            raise SettingsError("TANBA_AUDIO_LANDMARK_MIN_VOTES must be 0 (path off) or above.")
+        if self.batch_size < 1 or self.max_attempts < 1:
+            raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
+        if self.console_crawl_command not in ("run", "crawl"):
+            raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run' or 'crawl'.")
+        if not 1 <= self.console_page_size <= 500:
+            raise SettingsError("TANBA_CONSOLE_PAGE_SIZE must be between 1 and 500.")
+        if self.namespace and not NAMESPACE_PATTERN.fullmatch(self.namespace):
+            raise SettingsError(
+                f"TANBA_NAMESPACE={self.namespace!r} is not usable in Kafka and Elasticsearch "
+                "names: use 1-40 lower-case letters, digits and '-', starting with a letter or digit."
+            )
+        return self
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with some fields changed (for tests and sub-commands); not validated again."""
+        return self.model_copy(update=changes)
+
+    def path(self, *parts: str) -> Path:
+        """A path under the home directory, created on demand for its parent."""
+        p = self.home.joinpath(*parts)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    @staticmethod
+    def documentation() -> list[tuple[str, str, str]]:
+        """(variable, default, meaning) for every setting, for ``tanba settings`` and the README."""
+        return [
+            (str(f.validation_alias), str(f.default), f.description or "")
+            for f in Settings.model_fields.values()
+        ]
+
+    def variables(self) -> dict[str, str]:
+        """Every setting as its variable and value: the environment that reproduces these."""
+        return {
+            str(f.validation_alias): str(getattr(self, name))
+            for name, f in Settings.model_fields.items()
+        }

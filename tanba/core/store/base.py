@@ -1,0 +1,133 @@
+"""The alert store contract, shared by the embedded store and Elasticsearch.
+
+``upsert`` is idempotent by alert id and keeps an alert's first sighting, status
+and history (see :func:`tanba.core.alerts.merge_seen`), so replays never duplicate or
+reset an alert. Status changes append to the history and check the lifecycle.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tanba.core.alerts import TRANSITIONS, Alert, StatusChange
+from tanba.core.exceptions import InputError
+
+SortKey = Literal["last_seen", "first_seen", "score"]
+CountKey = Literal["jurisdiction", "site", "day", "status", "work_id", "target"]
+
+
+@dataclass(frozen=True)
+class AlertQuery:
+    """Filters and paging for :meth:`AlertStore.search`; empty fields do not filter."""
+
+    jurisdiction: str = ""
+    work_id: str = ""
+    owner: str = ""
+    status: str = ""
+    site: str = ""
+    media: str = ""
+    target: str = ""
+    since: str = ""  # ISO time, compared with last_seen
+    until: str = ""
+    sort: SortKey = "last_seen"
+    descending: bool = True
+    limit: int = 50
+    offset: int = 0
+    owners: tuple[str, ...] = field(default=())  # access control: only these owners
+    jurisdictions: tuple[str, ...] = field(default=())  # access control: only these codes
+    # Keyset paging (see tanba.core.store.keyset): at most one of these, and then no offset.
+    after: str = ""  # a page's next_cursor: the rows after it
+    before: str = ""  # a page's prev_cursor: the rows before it
+    last: bool = False  # the last page of the list
+
+
+@dataclass(frozen=True)
+class AlertPage:
+    """One page of search results, the total that matched, and cursors to its neighbours.
+
+    ``next_cursor`` (``prev_cursor``) is empty when no alert follows (precedes) the
+    page; otherwise pass it back as ``AlertQuery.after`` (``before``) with the same
+    filters and sort. Any page costs the same by cursor, however deep it is.
+    """
+
+    alerts: list[Alert]
+    total: int
+    next_cursor: str = ""
+    prev_cursor: str = ""
+
+
+@dataclass(frozen=True)
+class TopCounts:
+    """The largest values of a count, largest first, and how many alerts the rest hold."""
+
+    counts: dict[str, int]
+    other: int = 0
+
+
+class AlertStore(ABC):
+    """Where alerts live: written by the matcher, read by the console and evidence export."""
+
+    @abstractmethod
+    def upsert(self, alerts: Sequence[Alert]) -> None:
+        """Write alerts durably; same id updates. Raises TransientError when unreachable."""
+
+    @abstractmethod
+    def get(self, alert_id: str) -> Alert | None:
+        """One alert by id, or None."""
+
+    @abstractmethod
+    def search(self, query: AlertQuery) -> AlertPage:
+        """Alerts matching ``query``, sorted and paged by offset or by cursor.
+
+        Raises BadCursor (an InputError) for a cursor this store did not give out for
+        this sort, or for a query that mixes an offset and a cursor.
+        """
+
+    @abstractmethod
+    def count_by(self, key: CountKey, query: AlertQuery) -> dict[str, int]:
+        """How many alerts matching ``query`` fall in each value of ``key`` (``day`` = last_seen)."""
+
+    def top_counts(self, key: CountKey, query: AlertQuery, size: int) -> TopCounts:
+        """The ``size`` values of ``key`` with most alerts, and the alerts of all the others.
+
+        Charts use it for keys with many values (sites): a store can answer it
+        without enumerating every value. This default counts them all.
+        """
+        ranked = sorted(self.count_by(key, query).items(), key=lambda kv: (-kv[1], kv[0]))
+        return TopCounts(dict(ranked[:size]), sum(n for _, n in ranked[size:]))
+
+    def change_status(self, alert_id: str, change: StatusChange) -> Alert:
+        """Move an alert to a new status, appending to its history; checks the lifecycle."""
+        alert = self.get(alert_id)
+        if alert is None:
+            raise InputError(f"no alert {alert_id!r}; list them with 'tanba alerts list'")
+        allowed = TRANSITIONS[alert.status]
+        if change.status not in allowed:
+            raise InputError(
+                f"alert {alert_id} is {alert.status!r}; it can move to {', '.join(allowed)}"
+            )
+        updated = alert.model_copy(
+            update={"status": change.status, "history": [*alert.history, change]}
+        )
+        self._replace(updated)
+        return updated
+
+    def record_miss(self, alert_id: str, crawl_id: str) -> Alert:
+        """Note that crawl ``crawl_id`` fetched the alert's page without finding the copy."""
+        alert = self.get(alert_id)
+        if alert is None:
+            raise InputError(f"no alert {alert_id!r}")
+        if crawl_id not in alert.missed_crawls:
+            alert = alert.model_copy(update={"missed_crawls": [*alert.missed_crawls, crawl_id]})
+            self._replace(alert)
+        return alert
+
+    @abstractmethod
+    def _replace(self, alert: Alert) -> None:
+        """Overwrite an alert as given (used by status changes, not by the matcher)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

@@ -1,0 +1,43 @@
+"""Topic names of the bus: stable strings, shared by the embedded bus and Kafka.
+
+Changing a name is a migration: consumers' committed offsets and the compacted
+works log live under these names. Each topic carries exactly one schema module
+in :mod:`tanba.core.schemas`, named in the comment.
+"""
+
+# MediaDiscovered (tanba.core.schemas.media), key = site host so one site's media stay ordered.
+MEDIA = "tanba.media"
+# FingerprintComputed (tanba.core.schemas.fingerprints), key = site host.
+FINGERPRINTS = "tanba.fingerprints"
+# WorkRegistered / WorkRemoved (tanba.core.schemas.works), log-compacted, key = work id.
+WORKS = "tanba.works"
+# MediaQuarantined (tanba.core.schemas.quarantine), key = sha256 of the file.
+QUARANTINE = "tanba.quarantine"
+# MatchSuppressed (tanba.core.schemas.suppressions), key = work id; the audit trail of alerts not raised.
+SUPPRESSIONS = "tanba.suppressions"
+# CrawlFinished (tanba.core.schemas.crawls), key = crawl id; per-target statistics of each crawl.
+CRAWLS = "tanba.crawls"
+# DeadLetter (tanba.core.schemas.deadletter), key = the failed message's topic.
+DEAD_LETTER = "tanba.deadletter"
+# CustodyRecorded (tanba.core.schemas.custody), key = alert id: every action on a case.
+CUSTODY = "tanba.custody"
+# OrganisationPolicySet (tanba.core.schemas.organisations), log-compacted, key = organisation.
+ORGANISATIONS = "tanba.organisations"
+
+ALL = (
+    MEDIA,
+    FINGERPRINTS,
+    WORKS,
+    ORGANISATIONS,
+    QUARANTINE,
+    SUPPRESSIONS,
+    CRAWLS,
+    CUSTODY,
+    DEAD_LETTER,
+)
+# Topics Kafka keeps compacted (latest value per key) instead of by time.
+COMPACTED = (WORKS, ORGANISATIONS)
+
+# Consumer groups of the stages.
+GROUP_FINGERPRINT = "tanba-fingerprint"
+GROUP_MATCHER = "tanba-matcher"

@@ -1,0 +1,68 @@
+"""Wiring: the objects a command needs (bus, store, blobs, registries), built from Settings once."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from tanba.core.access import Access
+from tanba.core.blobs import BlobStore
+from tanba.core.bus import Bus, open_bus
+from tanba.core.clock import Clock, SystemClock
+from tanba.core.jurisdictions.attribution import IpCountryLookup
+from tanba.core.jurisdictions.geoip import open_lookup
+from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.organisations import OrganisationRegistry
+from tanba.core.registry import WorkRegistry
+from tanba.core.settings import Settings
+from tanba.core.store import AlertStore, open_store
+
+
+class App:
+    """One Tanba installation as seen from a process; parts are opened on first use."""
+
+    def __init__(self, settings: Settings, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+
+    @cached_property
+    def bus(self) -> Bus:
+        return open_bus(self.settings)
+
+    @cached_property
+    def store(self) -> AlertStore:
+        return open_store(self.settings)
+
+    @cached_property
+    def blobs(self) -> BlobStore:
+        return BlobStore(self.settings.home / "blobs")
+
+    @cached_property
+    def works(self) -> WorkRegistry:
+        return WorkRegistry(self.bus)
+
+    @cached_property
+    def organisations(self) -> OrganisationRegistry:
+        return OrganisationRegistry(self.bus, self.clock)
+
+    @cached_property
+    def access(self) -> Access:
+        """Who may see which works and reference files (:mod:`tanba.core.access`)."""
+        return Access(self.store, self.works, self.organisations)
+
+    @cached_property
+    def jurisdictions(self) -> JurisdictionRegistry:
+        return JurisdictionRegistry.load(self.settings.jurisdictions_file or None)
+
+    @cached_property
+    def ip_lookup(self) -> IpCountryLookup:
+        return open_lookup(self.settings.geoip)
+
+    @property
+    def captures_dir(self) -> Path:
+        return self.settings.home / "captures"
+
+    def close(self) -> None:
+        for name in ("bus", "store"):
+            if name in self.__dict__:
+                self.__dict__[name].close()

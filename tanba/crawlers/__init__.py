@@ -1,0 +1,17 @@
+"""Tanba's crawlers: a Scrapy project that finds media on public websites.
+
+Contract: :func:`tanba.crawlers.runner.crawl` crawls the targets of a targets file
+(:mod:`tanba.crawlers.targets`) and publishes one ``MediaDiscovered`` event per media
+file found on a page to the ``tanba.media`` topic, with the bytes in the blob
+store and the raw exchanges in a WARC file under ``home/captures``.
+
+Scrapy's shape: the spider (:mod:`tanba.crawlers.spiders.site`) finds pages and
+media (links, frontier, budgets, traps, depth) and yields one item per page;
+the item pipelines (:mod:`tanba.crawlers.pipelines`) capture the page, download and
+store each media URL once per crawl, and publish the events.
+
+Why a package of small modules: extraction, URL canonicalisation, the
+address guard and the WARC writer are pure and tested on their own; the
+spider, the pipelines and :mod:`tanba.crawlers.runner` need Twisted. Nothing here
+imports Scrapy at package import time, so loading targets stays cheap.
+"""

@@ -1,0 +1,81 @@
+"""One target's crawl: the target, its counters, and where its item pipelines write.
+
+Contract: the runner makes one :class:`TargetCrawl` per target and passes it to
+the target's spider (``SiteSpider(target_crawl=...)``); the spider and the
+middlewares count in its ``tally``, and the item pipelines find it with
+:meth:`TargetCrawl.of` and write through it: :meth:`TargetCrawl.warc` (the
+target's WARC file ``captures/<crawl_id>/<target>.warc.gz``, opened at the
+first record and shared by page and media captures), ``blobs``, ``sink`` (the
+events), all under one :class:`~tanba.crawlers.gate.WriteGate` so a full disk or bus
+pauses the target's crawl as a whole. :meth:`TargetCrawl.close` closes the
+WARC file.
+
+Why a context object: Scrapy builds the pipelines itself, from the crawler;
+the spider is what each crawler already has one of, so it carries this to them.
+Scrapy's settings cannot carry it: they are copied deeply, and a bus or a
+store must not be.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tanba.core.blobs import BlobStore
+from tanba.core.clock import Clock, SystemClock
+from tanba.core.settings import Settings
+from tanba.crawlers.gate import Pausable, WriteGate, no_engine
+from tanba.crawlers.publish import RecordSink
+from tanba.crawlers.stats import TargetStats
+from tanba.crawlers.targets import Target
+from tanba.crawlers.warc import WarcWriter
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+
+@dataclass
+class TargetCrawl:
+    """Everything one target's crawl counts and writes (see the module doc)."""
+
+    target: Target
+    settings: Settings
+    crawl_id: str
+    blobs: BlobStore
+    sink: RecordSink
+    captures_dir: Path
+    clock: Clock = field(default_factory=SystemClock)
+    tally: TargetStats = field(default_factory=TargetStats)
+    # The crawler's engine, once it has one (the gate pauses it); none outside a crawl.
+    engine: Callable[[], Pausable | None] = no_engine
+    gate: WriteGate = field(init=False)
+    _warc: WarcWriter | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.gate = WriteGate(self.target.name, self.tally, engine=self.engine)
+
+    @staticmethod
+    def of(crawler: Crawler) -> TargetCrawl:
+        """The TargetCrawl of ``crawler``'s spider; a TypeError for any other spider."""
+        target_crawl = getattr(crawler.spider, "target_crawl", None)
+        if not isinstance(target_crawl, TargetCrawl):
+            raise TypeError(
+                f"spider {crawler.spider!r} has no TargetCrawl: Tanba's pipelines run only "
+                "behind tanba.crawlers.spiders.site.SiteSpider (start crawls with tanba.crawlers.runner.crawl)"
+            )
+        return target_crawl
+
+    def warc(self) -> WarcWriter:
+        """The target's WARC writer (opened, or repaired after a crash, on first use)."""
+        if self._warc is None:
+            self._warc = WarcWriter(
+                self.captures_dir, f"{self.crawl_id}/{self.target.name}.warc.gz", clock=self.clock
+            )
+        return self._warc
+
+    def close(self) -> None:
+        """Close the WARC file (every record in it is already on disk)."""
+        if self._warc is not None:
+            self._warc.close()

@@ -1,0 +1,155 @@
+"""Writes a full disk or a full bus refuses for now: the crawl pauses until they go through.
+
+Contract: :meth:`WriteGate.write` runs ``attempt`` and returns its result. When
+``attempt`` raises :class:`~tanba.core.exceptions.TransientError` (a full disk, a
+bus that cannot take events) the write is parked instead:
+
+- the first parked write pauses the crawl: the engine stops taking requests
+  from the scheduler, ``paused`` is counted, and the error is logged once
+  (``<target>: <error>; crawl paused, nothing fetched is lost``; the error of a
+  full disk says which file and file system);
+- the parked writes are retried in the order they were refused (``retry`` if
+  given, else ``attempt`` again), after 1 s, then with the wait doubling up to
+  30 s; a round that still fails logs ``<target>: still paused: <error>``;
+- when the last one has gone through, the crawl resumes
+  (``<target>: writes succeed again; crawl resumed``) and every parked
+  ``write`` returns its result. A parked write that fails with any other error
+  raises it in its own caller, and the others go on.
+
+A write that comes while the crawl is paused is tried at once all the same (it
+may fit); :meth:`opened` waits until the crawl is not paused, for work that
+should not start meanwhile (downloading more media). Nothing is lost while
+paused: each parked write holds what it has to write until it goes through.
+A crawl stopped meanwhile (Ctrl-C) still waits for its parked writes before it
+closes, since Scrapy closes a spider only once its items are through; a second
+Ctrl-C (Scrapy's forced shutdown) stops it at once, and the next crawl fetches
+again what was parked.
+
+Why one gate per target, shared by its pipelines: the pause is the crawl's,
+not one item's; with one queue the error is logged once per pause and the
+writes go through in the order they were refused. The waits use asyncio (the
+reactor Scrapy runs on), and ``sleep`` is injected so tests decide when the
+disk has space again, without waiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from tanba.core.exceptions import TransientError
+from tanba.crawlers.stats import TargetStats
+
+FIRST_RETRY_S = 1.0
+MAX_RETRY_S = 30.0
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Pausable(Protocol):
+    """What the gate needs of Scrapy's ExecutionEngine."""
+
+    def pause(self) -> None: ...
+
+    def unpause(self) -> None: ...
+
+
+def no_engine() -> Pausable | None:
+    """The engine of a gate used outside a running crawl: there is none to pause."""
+    return None
+
+
+@dataclass
+class _Parked(Generic[T]):
+    write: Callable[[], T]
+    done: asyncio.Future[T]
+
+
+class WriteGate:
+    """Runs writes that may be refused for now, pausing the crawl meanwhile (see the module doc)."""
+
+    def __init__(
+        self,
+        name: str,
+        tally: TargetStats,
+        *,
+        engine: Callable[[], Pausable | None] = no_engine,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.name = name
+        self.tally = tally
+        self._engine = engine
+        self._sleep = sleep
+        self._parked: deque[_Parked[Any]] = deque()
+        self._waiting_open: list[asyncio.Future[None]] = []
+        self._retrying: asyncio.Future[None] | None = None
+
+    @property
+    def paused(self) -> bool:
+        """True while some write waits for the disk or the bus."""
+        return bool(self._parked)
+
+    async def write(self, attempt: Callable[[], T], retry: Callable[[], T] | None = None) -> T:
+        """``attempt()``'s result; once it has gone through if it is refused for now."""
+        try:
+            return attempt()
+        except TransientError as exc:
+            refused = exc
+        done: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._parked.append(_Parked(retry or attempt, done))
+        if len(self._parked) == 1:
+            self._pause(refused)
+        return await done
+
+    async def opened(self) -> None:
+        """Return once the crawl is not paused (at once when it is not)."""
+        if self._parked:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiting_open.append(waiter)
+            await waiter
+
+    def _pause(self, exc: TransientError) -> None:
+        self.tally.paused += 1
+        log.error("%s: %s; crawl paused, nothing fetched is lost", self.name, exc)
+        engine = self._engine()
+        if engine is not None:
+            engine.pause()
+        self._retrying = asyncio.ensure_future(self._retry_parked())
+
+    async def _retry_parked(self) -> None:
+        delay = FIRST_RETRY_S
+        while self._parked:
+            await self._sleep(delay)
+            delay = min(delay * 2, MAX_RETRY_S)
+            self._run_parked()
+        log.warning("%s: writes succeed again; crawl resumed", self.name)
+        engine = self._engine()
+        if engine is not None:
+            engine.unpause()
+        waiting, self._waiting_open = self._waiting_open, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _run_parked(self) -> None:
+        """Run the parked writes in order, up to the first that is still refused."""
+        while self._parked:
+            parked = self._parked[0]
+            try:
+                result = parked.write()
+            except TransientError as exc:
+                log.warning("%s: still paused: %s", self.name, exc)
+                return
+            except Exception as exc:  # not the disk or the bus: its caller's failure
+                self._parked.popleft()
+                if not parked.done.done():
+                    parked.done.set_exception(exc)
+                continue
+            self._parked.popleft()
+            if not parked.done.done():  # its caller may have been cancelled meanwhile
+                parked.done.set_result(result)

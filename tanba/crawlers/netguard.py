@@ -1,0 +1,177 @@
+"""The private-address guard: the crawler never fetches from inside the network it runs in.
+
+Contract:
+
+- :func:`is_public_address` is True only for globally routable unicast
+  addresses. It rejects loopback, RFC 1918 private, link-local (including the
+  cloud metadata address 169.254.169.254), multicast, reserved, unspecified,
+  CGNAT (100.64.0.0/10), benchmarking and documentation ranges, IPv6 unique-local
+  and link-local, and every IPv4-mapped or tunnelled IPv6 form, which are the
+  usual ways to smuggle a private IPv4 address past a filter.
+- :class:`PrivateAddressMiddleware` (a Scrapy downloader middleware) resolves
+  each request's host, honouring the ``--resolve`` map, and raises
+  :class:`BlockedAddress` (an ``IgnoreRequest``) when any of its addresses is
+  not public, unless the spider's target sets ``allow_private_addresses``, or
+  lists a network holding that address in ``allowed_networks``. The
+  refusal is counted as ``blocked_private``. Redirects are checked too, since
+  Scrapy sends a redirected request through the whole middleware chain again.
+  As a second line, it checks the address the response actually came from
+  (``response.ip_address``), which catches DNS answers that change between
+  the check and the connection (DNS rebinding).
+
+Why: targets are configured by users and pages link anywhere; without this, a
+hostile page could make the crawler fetch (and archive into WARC files and
+the blob store) cloud metadata or intranet services.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import TYPE_CHECKING, Any
+
+from scrapy.exceptions import IgnoreRequest
+from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.threads import deferToThread
+
+from tanba.crawlers.resolve import RESOLVE_SETTING
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.http import Request, Response
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Ranges the ipaddress module's flags miss or that older Pythons classify differently.
+_EXTRA_BLOCKED = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",  # "this network"
+        "100.64.0.0/10",  # carrier-grade NAT
+        "192.0.0.0/24",  # IETF protocol assignments
+        "192.0.2.0/24",  # documentation
+        "198.18.0.0/15",  # benchmarking
+        "198.51.100.0/24",  # documentation
+        "203.0.113.0/24",  # documentation
+        "fc00::/7",  # unique local
+        "fe80::/10",  # link local
+        "fec0::/10",  # deprecated site local
+        "64:ff9b::/96",  # NAT64: embeds an IPv4 address
+        "64:ff9b:1::/48",  # local-use NAT64
+        "2001:db8::/32",  # documentation
+    )
+)
+
+
+class BlockedAddress(IgnoreRequest):
+    """The request's host resolves to an address the target may not fetch from."""
+
+
+def is_public_address(ip: str | IPAddress) -> bool:
+    """True when ``ip`` is a globally routable unicast address; False for anything else."""
+    try:
+        address = ipaddress.ip_address(ip.strip("[]") if isinstance(ip, str) else ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None or address.teredo is not None:
+            return False
+        if address.sixtofour is not None and not is_public_address(address.sixtofour):
+            return False
+        # IPv4-compatible (deprecated) ::a.b.c.d addresses.
+        if int(address) >> 32 == 0:
+            return False
+    if (
+        address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_reserved
+        or address.is_unspecified
+        or not address.is_global
+    ):
+        return False
+    return not any(address in net for net in _EXTRA_BLOCKED if net.version == address.version)
+
+
+class PrivateAddressMiddleware:
+    """Downloader middleware: drop requests to non-public addresses (see the module doc)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.resolve_map: dict[str, str] = dict(crawler.settings.getdict(RESOLVE_SETTING))
+        self._cache: dict[str, list[str]] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PrivateAddressMiddleware:
+        return cls(crawler)
+
+    def _allows_private(self) -> bool:
+        target = getattr(self.crawler.spider, "target", None)
+        return bool(getattr(target, "allow_private_addresses", False))
+
+    def _allows(self, address: str | IPAddress) -> bool:
+        """True when the target may fetch from ``address``."""
+        if is_public_address(address):
+            return True
+        target = getattr(self.crawler.spider, "target", None)
+        networks = getattr(target, "allowed_networks", ()) or ()
+        try:
+            ip = ipaddress.ip_address(address.strip("[]") if isinstance(address, str) else address)
+        except ValueError:
+            return False
+        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+
+    async def process_request(self, request: Request) -> None:
+        if self._allows_private():
+            return
+        parts = urlparse_cached(request)
+        host = (parts.hostname or "").rstrip(".")
+        if not host:
+            return
+        addresses = await self._addresses(host, parts.port)
+        bad = [a for a in addresses if not self._allows(a)]
+        if bad:
+            self._refuse(request, f"{host} resolves to non-public address {bad[0]}")
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        ip = response.ip_address
+        if ip is not None and not self._allows_private() and not self._allows(ip):
+            self._refuse(request, f"response came from non-public address {ip}")
+        return response
+
+    def _refuse(self, request: Request, why: str) -> None:
+        self.crawler.stats.inc_value("tanba/blocked_private")
+        tally = getattr(self.crawler.spider, "tally", None)
+        if tally is not None:
+            tally.blocked_private += 1
+        raise BlockedAddress(f"refused {request.url}: {why} (allow_private_addresses is false)")
+
+    async def _addresses(self, host: str, port: int | None) -> list[str]:
+        mapped = self.resolve_map.get(host.lower())
+        if mapped:
+            return [mapped]
+        try:
+            ipaddress.ip_address(host)
+            return [host]
+        except ValueError:
+            pass
+        if host not in self._cache:
+            self._cache[host] = await _lookup(host, port)
+        return self._cache[host]
+
+
+async def _lookup(host: str, port: int | None) -> list[str]:
+    """Every address ``host`` resolves to, from a thread (getaddrinfo blocks)."""
+    return await maybe_deferred_to_future(deferToThread(resolve, host, port))
+
+
+def resolve(host: str, port: int | None) -> list[str]:
+    """Every address the system resolver gives for ``host`` (also inet_aton spellings)."""
+    try:
+        infos: list[Any] = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        # Unresolvable: let the download fail with Scrapy's own DNS error.
+        return []
+    return list(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))

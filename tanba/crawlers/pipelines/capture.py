@@ -1,0 +1,35 @@
+"""The capture pipeline: each page's WARC record, on disk before anything refers to it.
+
+Contract: :meth:`CapturePipeline.process_item` appends the page's request and
+response records to the target's WARC file (fsync'd), sets the item's
+``capture`` to where the response record is, and lets go of the response
+(an item may wait a while for its media; the page's bytes need not wait with
+it). A full disk pauses the crawl until the record is written (see
+:mod:`tanba.crawlers.gate`). :meth:`CapturePipeline.close_spider` closes the WARC
+file once every item is through.
+
+Why first: every event names the capture of its page, so the capture must be
+durable before the media pipeline and the publish pipeline run.
+"""
+
+from __future__ import annotations
+
+from tanba.crawlers.items import PageItem
+from tanba.crawlers.pipelines.base import TargetPipeline
+
+
+class CapturePipeline(TargetPipeline):
+    """Writes each page's WARC record (see the module doc)."""
+
+    async def process_item(self, item: PageItem) -> PageItem:
+        target_crawl = self.target_crawl
+        response = item.response
+        if response is not None:
+            item.capture = await target_crawl.gate.write(
+                lambda: target_crawl.warc().write(response)
+            )
+            item.response = None
+        return item
+
+    def close_spider(self) -> None:
+        self.target_crawl.close()

@@ -1,0 +1,211 @@
+"""The media pipeline: every media URL a page references, downloaded once per crawl.
+
+Contract (Scrapy's :class:`~scrapy.pipelines.media.MediaPipeline`, one per target):
+
+- :meth:`MediaPipeline.get_media_requests` asks for each of the item's media
+  references, capped at ``TANBA_MEDIA_MAX_BYTES``, from any host (CDNs), with
+  the ``Referer`` the page's referrer policy gives (as a browser, and as the
+  spider's own requests). The requests go through the downloader middlewares
+  like pages do, so robots.txt, the private-address guard, the 429 throttle
+  and redirects apply to them.
+- Scrapy's MediaPipeline downloads each request fingerprint once per crawl and
+  hands the result to every item that asks for it, also while the download is
+  in flight; :class:`CanonicalFingerprinter` makes the fingerprint the
+  canonical URL (:func:`tanba.crawlers.urls.canonicalize`), so two spellings of one
+  media URL are one download.
+- :meth:`MediaPipeline.media_downloaded` stores a status-200 body: its WARC
+  record, then its blob (content-addressed SHA-256 in the blob store), then
+  counts ``media_downloaded``; a full disk pauses the crawl until both are
+  written (:mod:`tanba.crawlers.gate`). Any other status counts as ``http_errors``
+  and is not published; :meth:`MediaPipeline.media_failed` counts a failed
+  download as the spider counts a failed page (:mod:`tanba.crawlers.failures`). A
+  failure is final for the crawl: later pages referencing the URL get it too.
+- :meth:`MediaPipeline.item_completed` adds one ``(MediaRef, FetchedMedia)``
+  pair to the item for each of its references that gave a stored file.
+- While the crawl is paused no new media download starts
+  (:meth:`MediaPipeline.media_to_download` waits), so a full disk does not
+  fill memory with downloads it cannot store.
+
+Media come before more pages: the pipeline hands its requests to the
+downloader directly, so they never wait in the scheduler behind the pages
+queued there (the spider used to give them a higher priority for the same).
+
+Why MediaPipeline and not FilesPipeline: FilesPipeline stores files by a hash
+of the URL in a store of its own, checks them with MD5, and skips URLs it
+stored recently; Tanba's files are named by the SHA-256 of their content in the
+blob store, and every crawl fetches every URL again (the page may have changed
+the file behind it). What FilesPipeline adds to MediaPipeline is exactly that.
+
+Why a log filter: MediaPipeline logs every failed download with a traceback at
+ERROR; a crawl of a site with broken images would print one per image. This
+pipeline counts each failure, and logs the unexpected ones as one warning line
+(:mod:`tanba.crawlers.failures`), so the filter drops MediaPipeline's record for
+exactly the failures raised here (:class:`NotPublished`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Any, NoReturn, Self, cast
+
+from scrapy import Request
+from scrapy.pipelines.media import FileInfo, FileInfoOrError
+from scrapy.pipelines.media import MediaPipeline as ScrapyMediaPipeline
+from scrapy.utils.defer import deferred_from_coro
+
+from tanba.core.clock import iso
+from tanba.crawlers.context import TargetCrawl
+from tanba.crawlers.failures import count_failure
+from tanba.crawlers.headers import first_header, header_text
+from tanba.crawlers.items import FetchedMedia, PageItem
+from tanba.crawlers.scope import KIND_META, MEDIA
+from tanba.crawlers.urls import canonicalize
+
+if TYPE_CHECKING:
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+    from twisted.internet.defer import Deferred
+    from twisted.python.failure import Failure
+
+_SCRAPY_MEDIA_LOGGER = "scrapy.pipelines.media"
+
+
+class NotPublished(Exception):
+    """A media download that gave no file to publish (already counted in the tally)."""
+
+
+class _CountedFailures(logging.Filter):
+    """Drops MediaPipeline's traceback for a failure this pipeline raised (see the module doc)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], NotPublished))
+
+
+class CanonicalFingerprinter:
+    """Request fingerprints by canonical URL (Scrapy's REQUEST_FINGERPRINTER_CLASS)."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls()
+
+    def fingerprint(self, request: Request) -> bytes:
+        key = f"{request.method} {canonicalize(request.url)}".encode()
+        return hashlib.sha1(key, usedforsecurity=False).digest()
+
+
+class MediaPipeline(ScrapyMediaPipeline):
+    """Downloads, stores and captures each media URL once per crawl (see the module doc)."""
+
+    LOG_FAILED_RESULTS = False  # counted here instead (see media_failed)
+
+    def __init__(self, download_func: None = None, *, crawler: Crawler) -> None:
+        super().__init__(download_func, crawler=crawler)
+        media_logger = logging.getLogger(_SCRAPY_MEDIA_LOGGER)
+        if not any(isinstance(f, _CountedFailures) for f in media_logger.filters):
+            media_logger.addFilter(_CountedFailures())
+
+    def open_spider(self, spider: Spider | None = None) -> None:
+        super().open_spider()
+        self.target_crawl = TargetCrawl.of(self.crawler)
+
+    def get_media_requests(self, item: Any, info: ScrapyMediaPipeline.SpiderInfo) -> list[Request]:
+        page = cast(PageItem, item)
+        max_bytes = self.target_crawl.settings.media_max_bytes
+        policy = page.referrer_policy
+        return [
+            Request(
+                ref.url,
+                headers=_referer(policy.referrer(page.url, ref.url) if policy else None),
+                meta={
+                    KIND_META: MEDIA,
+                    "download_maxsize": max_bytes,
+                    "allow_offsite": True,  # in case Scrapy's OffsiteMiddleware is re-enabled
+                },
+            )
+            for ref in page.media
+        ]
+
+    def media_to_download(
+        self, request: Request, info: ScrapyMediaPipeline.SpiderInfo, *, item: Any = None
+    ) -> Deferred[FileInfo | None] | None:
+        """Download it (None), once the crawl is not paused."""
+        if not self.target_crawl.gate.paused:
+            return None
+        return deferred_from_coro(self._download_once_resumed())
+
+    async def _download_once_resumed(self) -> FileInfo | None:
+        await self.target_crawl.gate.opened()
+        return None
+
+    async def media_downloaded(
+        self,
+        response: Response,
+        request: Request,
+        info: ScrapyMediaPipeline.SpiderInfo,
+        *,
+        item: Any = None,
+    ) -> FetchedMedia:
+        if response.status != 200:
+            self.target_crawl.tally.http_errors += 1
+            raise NotPublished(f"{request.url}: HTTP status {response.status}")
+        return await self.target_crawl.gate.write(lambda: self._store(response))
+
+    def _store(self, response: Response) -> FetchedMedia:
+        """Capture and store one media response; both writes come before anything is counted."""
+        target_crawl = self.target_crawl
+        capture = target_crawl.warc().write(response)
+        sha256 = target_crawl.blobs.put(response.body)
+        target_crawl.tally.media_downloaded += 1
+        return FetchedMedia(
+            url=response.url,
+            path=self._blob_path(sha256),
+            checksum=sha256,
+            status="downloaded",
+            size=len(response.body),
+            content_type=first_header(response, b"Content-Type"),
+            http_status=response.status,
+            headers={header_text(k): header_text(v[0]) for k, v in response.headers.items() if v},
+            server_ip=str(response.ip_address) if response.ip_address is not None else "",
+            fetched_at=iso(target_crawl.clock.now()),
+            capture=capture,
+        )
+
+    def media_failed(
+        self, failure: Failure, request: Request, info: ScrapyMediaPipeline.SpiderInfo
+    ) -> NoReturn:
+        if failure.check(NotPublished):  # from media_downloaded: counted there
+            failure.raiseException()
+        count_failure(self.target_crawl.tally, failure, self.crawler.stats)
+        raise NotPublished(f"{request.url}: {failure.getErrorMessage()}") from failure.value
+
+    def item_completed(
+        self, results: list[FileInfoOrError], item: Any, info: ScrapyMediaPipeline.SpiderInfo
+    ) -> PageItem:
+        page = cast(PageItem, item)
+        for ref, (ok, result) in zip(page.media, results, strict=True):
+            if ok:
+                page.fetched.append((ref, cast(FetchedMedia, result)))
+        return page
+
+    def file_path(
+        self,
+        request: Request,
+        response: Response | None = None,
+        info: ScrapyMediaPipeline.SpiderInfo | None = None,
+        *,
+        item: Any = None,
+    ) -> str:
+        """The blob's path under the blob store: named by its content, so only with a response."""
+        if response is None:
+            raise ValueError(f"{request.url}: a blob is named by its content; pass the response")
+        return self._blob_path(hashlib.sha256(response.body).hexdigest())
+
+    def _blob_path(self, sha256: str) -> str:
+        blobs = self.target_crawl.blobs
+        return blobs.path(sha256).relative_to(blobs.root).as_posix()
+
+
+def _referer(value: str | None) -> dict[str, str] | None:
+    return {"Referer": value} if value else None

@@ -1,0 +1,122 @@
+"""Fingerprint one media file: sniff what it really is, then hash it as image or audio.
+
+Contract: :func:`fingerprint_file` returns the file's :class:`Fingerprint` or
+raises :class:`Unfingerprintable` whose message is the quarantine reason. The
+decoding itself (Pillow for images, FFmpeg's libraries through PyAV and Chromaprint for audio) runs in
+a :class:`~tanba.fingerprint.sandbox.Sandbox`: a warm child process whose memory is
+capped at :func:`memory_budget` bytes beyond its idle size and whose calls
+are timed out, so no single file can take the calling worker down or stall
+it. Each process shares one sandbox per budget (:func:`shared_sandbox`);
+callers may pass their own.
+
+Why always, not only for "risky" files: whether a file is risky is known only
+once a decoder has parsed it, and the warm child costs a pipe round trip per
+file (``python -m tests.reliability.report`` measures it against in-process
+decoding).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+from pathlib import Path
+
+from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
+from tanba.core.settings import Settings
+from tanba.core.signals.audio import AudioPrint
+from tanba.core.signals.image import ImagePrint
+from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.image import QUERY, REFERENCE
+from tanba.fingerprint.sandbox import Sandbox
+from tanba.fingerprint.sniff import sniff
+
+# Decoding an image of the largest allowed size: the pixels in RGBA, a grey copy and slack.
+_BYTES_PER_PIXEL = 8
+_MIN_BUDGET = 512 << 20
+# The audio call may decode twice (a damaged file again, packet by packet), each pass within
+# TANBA_DECODE_TIMEOUT_S; the slack covers Chromaprint and the probe.
+_AUDIO_SLACK_S = 30.0
+
+_shared: dict[tuple[int, int], Sandbox] = {}
+_shared_lock = threading.Lock()
+
+
+def memory_budget(settings: Settings) -> int:
+    """Bytes a decode may allocate: enough for an image of ``image_max_pixels``, at least 512 MB."""
+    return max(_MIN_BUDGET, _BYTES_PER_PIXEL * settings.image_max_pixels)
+
+
+def shared_sandbox(settings: Settings) -> Sandbox:
+    """This process's sandbox for the settings' memory budget (started on first use)."""
+    key = (os.getpid(), memory_budget(settings))  # a forked child must not share its parent's
+    with _shared_lock:
+        sandbox = _shared.get(key)
+        if sandbox is None:
+            sandbox = _shared[key] = Sandbox(key[1])
+        return sandbox
+
+
+@atexit.register
+def _close_shared() -> None:
+    for (pid, _), sandbox in list(_shared.items()):
+        if pid == os.getpid():
+            sandbox.close()
+
+
+def fingerprint_file(
+    path: Path,
+    sha256: str,
+    settings: Settings,
+    *,
+    reference: bool = False,
+    claimed_type: str = "",
+    sandbox: Sandbox | None = None,
+) -> Fingerprint:
+    """The fingerprint of the file at ``path``; :class:`Unfingerprintable` says why not.
+
+    ``reference`` hashes the windows a registered work is indexed under (crops, rotations);
+    ``claimed_type`` is the server's Content-Type, used only to word the reason.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4096)
+    kind = sniff(head)
+    if kind == "empty":
+        raise Unfingerprintable("empty file (0 bytes)")
+    if kind == "html":
+        served = f" served as {claimed_type}" if claimed_type else ""
+        raise Unfingerprintable(f"an HTML page{served}, not an image or audio file")
+    if kind == "playlist":
+        raise Unfingerprintable(
+            "a playlist or manifest (HLS, DASH, ffconcat), not a media file; refused so that "
+            "the decoder does not open the files and URLs it names"
+        )
+    if kind == "text":
+        served = f" served as {claimed_type}" if claimed_type else ""
+        raise Unfingerprintable(f"a text file{served}, not an image or audio file")
+    box = sandbox or shared_sandbox(settings)
+    if kind == "image":
+        variants = REFERENCE if reference else QUERY
+        image = box.call(
+            "tanba.fingerprint.sandbox:image_print_file",
+            str(path),
+            settings.image_max_pixels,
+            variants if isinstance(variants, str) else list(variants),
+            timeout_s=settings.decode_timeout_s,
+            what="decoding the image",
+        )
+        return Fingerprint(media=IMAGE, sha256=sha256, image=ImagePrint.model_validate(image))
+    try:
+        audio = box.call(
+            "tanba.fingerprint.sandbox:audio_print_file",
+            str(path),
+            settings.audio_max_seconds,
+            settings.decode_timeout_s,
+            timeout_s=2 * settings.decode_timeout_s + _AUDIO_SLACK_S,
+            what="decoding the audio",
+        )
+    except Unfingerprintable as exc:
+        if kind == "unknown":
+            raise Unfingerprintable(f"neither an image nor audio ({exc})") from None
+        raise
+    return Fingerprint(media=AUDIO, sha256=sha256, audio=AudioPrint.model_validate(audio))

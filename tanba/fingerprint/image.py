@@ -1,0 +1,541 @@
+"""Image fingerprints: a 64-bit pHash and a DCT descriptor per window of the image.
+
+A window is a region of the picture, hashed on its own. A registered work is
+hashed over many windows (the whole picture, a grid of 441 crops that cut up to
+a quarter of the width and of the height, slight rotations), so that a copy
+cropped, rotated or shown in part matches one of them. A crawled copy is hashed
+over a few windows only (the whole picture, three fixed inner windows, each
+rectangle of content found inside a border, letterbox or page, and the mirror
+of each), which keeps crawling cheap: the reference pays for robustness once,
+at registration.
+
+Each window carries two things: the pHash (the first 8×8 coefficients of the
+DCT of the window resampled to 32×32, one bit per coefficient above their
+median: ``imagehash.phash``'s algorithm and bit order), which an index can
+search by Hamming distance; and a descriptor, the same 63 AC coefficients
+whitened by their frequency (natural images' spectra fall as 1/f, so each
+coefficient counts alike) and quantised to int8, whose cosine similarity
+verifies a candidate. Signs alone lose the magnitudes; the cosine keeps them, and
+it separates true copies from look-alikes far better than the Hamming distance
+(measured by ``bench/quality.py``).
+
+Windows that are nearly uniform (a flat sky, a blank logo background) hash
+alike across unrelated images, so they are not hashed at all (quality gating).
+
+Decoding: JPEG is decoded at reduced size through its DCT scaling straight
+to greyscale, the main saving over decoding every pixel. A plain JPEG goes
+through libjpeg-turbo's TurboJPEG API (``simplejpeg``) at the scale
+``Image.draft`` would pick: the same library and scaled transform give the same
+pixels, without Pillow's header parsing and per-image overhead (about a sixth
+of the decoding time, measured). Whatever that path does not take (other
+formats, CMYK, multi-picture files, data it finds corrupt) goes through Pillow,
+whose errors are the ones reported. The pixel count is checked from the header
+before any pixel is decoded, so a decompression bomb is refused cheaply.
+Transparent images are laid on white, as a browser shows them.
+
+The query path runs once per crawled image, so it is written as few array
+operations as possible (each costs microseconds of dispatch, more than the
+arithmetic on these small arrays). Arithmetic rewritten for speed gives the same
+floats to the bit as the plain form it replaced, so such a rewrite changes no
+print (checked on the benchmarks' images); only a change of what is hashed does.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import simplejpeg
+from PIL import Image, UnidentifiedImageError
+from scipy.fftpack import dct
+
+from tanba.core.signals.image import DESCRIPTOR, DESCRIPTOR_LENGTH, FULL, PHASH, ImagePrint
+from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.regions import content_boxes
+
+MIRROR = "mirror"
+# Which windows are hashed: a registered work's or a crawled copy's.
+REFERENCE = "reference"
+QUERY = "query"
+
+_N = 32  # side the window is resampled to (imagehash.phash: hash_size 8 × highfreq_factor 4)
+_K = 8  # low-frequency coefficients kept per axis
+_U, _V = np.meshgrid(np.arange(_K), np.arange(_K), indexing="ij")
+_WHITEN = np.hypot(_U, _V).reshape(-1)[1:]  # 1/f spectrum: coefficient (u, v) times |(u, v)|
+_MIRROR_SIGNS = np.where(_V % 2 == 1, -1.0, 1.0)  # _V is the horizontal frequency (axis 1)
+# A window whose resampled pixels vary less than this (0..255 grey) is too flat to hash.
+FLAT_STD = 6.0
+# Reference windows: crops cutting these shares from each side, every combination
+# that cuts at most _MAX_CUT in total per axis (441 windows). A copy cropped by up
+# to a quarter is then at most 2.5% off one of them, which the pHash and the
+# descriptor tolerate. Measured on bench/quality.py's copies: a step of 8% (100
+# windows) found about 76% of 25% crops, 6% (225) 88%, 5% 95%, each at the
+# similarity threshold that left no false match.
+_CUTS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25)
+_MAX_CUT = 0.26
+_ANGLES = (-4.0, 4.0)
+# Query windows besides the whole image: (left, right, top, bottom) shares cut.
+_INNER = (0.08, 0.08, 0.08, 0.08)
+_UPPER = (0.0, 0.0, 0.0, 0.24)
+_MIDDLE = (0.0, 0.0, 0.12, 0.24)
+_QUERY_CUTS = (_INNER, _UPPER, _MIDDLE)
+# Working resolutions: long side in pixels (at least; a JPEG is decoded at the DCT
+# scale that reaches it). The DCT hash needs 32 px, and a photo inside a screenshot
+# of a page needs about 80 (a 1366-px page is decoded at 1/8, to 171 px); references
+# are hashed once. A 1280-px web JPEG decodes at 1/8 (1/4 at the 256 px used before):
+# a fifth less decoding time, and a quarter of the pixels after it (measured on
+# bench/speed.py's files).
+_QUERY_SIDE = 160
+_REFERENCE_SIDE = 512
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Hashed windows, in order: variant names, pHashes, and whitened descriptors (int8,
+    one row of 63 values per window).
+
+    Kept as one batch, as they are computed: a print is made of all of them at once.
+    """
+
+    variants: list[str]
+    phashes: list[int]
+    descriptors: np.ndarray
+
+    @staticmethod
+    def none() -> Windows:
+        return Windows([], [], np.zeros((0, DESCRIPTOR_LENGTH), np.int8))
+
+
+def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> ImagePrint:
+    """Fingerprint encoded image bytes; raises :class:`Unfingerprintable` with the reason.
+
+    ``variants`` is :data:`QUERY` (a crawled copy) or :data:`REFERENCE` (a registered
+    work). A nearly uniform image yields a print without hashes, which matches nothing.
+    """
+    side = _REFERENCE_SIDE if variants == REFERENCE else _QUERY_SIDE
+    grey, width, height = decode(data, max_pixels, side)
+    windows = reference_windows(grey) if variants == REFERENCE else query_windows(grey)
+    return to_print(width, height, windows)
+
+
+def to_print(width: int, height: int, windows: Windows) -> ImagePrint:
+    """The schema form of hashed windows: hashes in order, descriptors packed alongside.
+
+    Validated from plain values in one call: pydantic-core builds the dozen nested
+    models faster than Python builds them one by one (even unvalidated, with
+    ``model_construct``, measured).
+    """
+    return ImagePrint.model_validate(
+        {
+            "width": width,
+            "height": height,
+            "hashes": [
+                {"algorithm": PHASH, "variant": variant, "value": f"{phash:016x}"}
+                for variant, phash in zip(windows.variants, windows.phashes, strict=True)
+            ],
+            "descriptor": DESCRIPTOR,
+            "descriptors_b64": base64.b64encode(windows.descriptors.tobytes()).decode(),
+        }
+    )
+
+
+def decode(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
+    """Greyscale pixels (uint8, rows × columns) with the long side at most ``side``, and the
+    original width and height.
+
+    The pixel count is checked from the header before any pixel is decoded, so a
+    decompression bomb is refused cheaply; a JPEG is decoded at the smallest DCT
+    scale whose long side still reaches ``side``.
+    """
+    if not data:
+        raise Unfingerprintable("empty file (0 bytes)")
+    plain = _plain_jpeg_size(data)
+    if plain is not None:
+        _check_size(*plain, max_pixels)
+        pixels = _turbo_grey(data, *plain, side)
+        if pixels is not None:
+            return pixels, *plain
+    try:
+        image: Image.Image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise Unfingerprintable("not a decodable image (unknown or corrupt format)") from None
+    width, height = image.size
+    _check_size(width, height, max_pixels)
+    if image.format == "JPEG":
+        try:
+            image.draft("L", _draft_size(width, height, side))
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None
+    grey = _load_grey(image)
+    factor = max(grey.size) // side
+    return np.asarray(grey.reduce(factor) if factor >= 2 else grey), width, height
+
+
+def _check_size(width: int, height: int, max_pixels: int) -> None:
+    if width <= 0 or height <= 0:
+        raise Unfingerprintable(f"image header declares an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise Unfingerprintable(
+            f"image of {width}x{height} pixels exceeds the cap of {max_pixels} "
+            "(TANBA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb"
+        )
+
+
+def _draft_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size asked of ``Image.draft``: the image scaled to a long side of ``side``."""
+    scale = side / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a JPEG that Pillow would open as a plain grey or colour "JPEG"; else None.
+
+    Read from the header by TurboJPEG, without Pillow's parser (which costs
+    about a tenth of the decoding). None sends the file through Pillow: anything
+    that is not a JPEG, CMYK (Pillow converts it to grey itself), and a file with
+    a multi-picture segment (Pillow opens it as "MPO" and decodes it in full).
+    """
+    if not data.startswith(b"\xff\xd8\xff") or _may_be_multi_picture(data):
+        return None
+    try:
+        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError:
+        return None
+    return (width, height) if colorspace in ("Gray", "YCbCr", "RGB") else None
+
+
+def _may_be_multi_picture(data: bytes) -> bool:
+    """Whether an APP2 "MPF" segment may come before the image data (True when unsure).
+
+    Walks the segments from the start marker to the start of scan: a search of
+    the whole file would also find one inside a thumbnail, and costs more.
+    """
+    at = 2
+    while at + 8 <= len(data) and data[at] == 0xFF:
+        marker = data[at + 1]
+        if marker == 0xDA:  # start of scan: the header is over
+            return False
+        if marker == 0xE2 and data[at + 4 : at + 8] == b"MPF\x00":
+            return True
+        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
+    return True
+
+
+def _turbo_grey(data: bytes, width: int, height: int, side: int) -> np.ndarray | None:
+    """The JPEG's grey pixels as Pillow's ``draft``, ``load()`` and ``reduce`` give them, or None.
+
+    The scale is Pillow's choice (the largest of 1/8, 1/4, 1/2 that keeps each
+    side at least the draft size), so both decoders run libjpeg-turbo's same
+    scaled transform. None (decode with Pillow instead) for anything TurboJPEG
+    finds wrong, even recoverable (strict), and for any size other than Pillow's.
+    """
+    wanted = _draft_size(width, height, side)
+    ratio = min(width // wanted[0], height // wanted[1])
+    scale = next((s for s in (8, 4, 2) if ratio >= s), 1)
+    shape = (-(-height // scale), -(-width // scale))
+    try:
+        pixels = simplejpeg.decode_jpeg(
+            data, colorspace="GRAY", min_height=shape[0], min_width=shape[1]
+        )
+    except ValueError:
+        return None
+    if pixels.shape[:2] != shape:
+        return None
+    pixels = pixels.reshape(shape)
+    factor = max(shape) // side
+    return np.asarray(Image.fromarray(pixels).reduce(factor)) if factor >= 2 else pixels
+
+
+def _load_grey(image: Image.Image) -> Image.Image:
+    """Decode the pixels to greyscale, transparent ones laid on white as a browser shows them."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image.load()
+        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            image = Image.alpha_composite(white, rgba)
+        return image if image.mode == "L" else image.convert("L")
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
+        raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None
+
+
+def coefficients(grey: Image.Image, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The 8×8 low-frequency DCT of the window resampled to 32×32, as imagehash.phash takes it."""
+    window = grey if box is None else grey.crop(box)
+    return _dct(np.asarray(window.resize((_N, _N), Image.Resampling.LANCZOS)))
+
+
+def _dct(pixels: np.ndarray) -> np.ndarray:
+    """imagehash.phash's transform: the same calls in the same order.
+
+    On images with exact ties (flat drawings) a DCT computed any other way rounds
+    differently, and a coefficient at the median flips its bit.
+    """
+    return dct(dct(pixels, axis=0), axis=1)[:_K, :_K]
+
+
+def phash(coeffs: np.ndarray) -> int:
+    """The 64-bit pHash of 8×8 coefficients: bit set where above their median, row-major, MSB first."""
+    return int(_phashes(coeffs.reshape(1, -1))[0])
+
+
+def _phashes(rows: np.ndarray) -> np.ndarray:
+    """pHashes of many coefficient rows (n × 64) at once, as big-endian uint64."""
+    ordered = np.sort(rows, axis=1)
+    median = (ordered[:, 31] + ordered[:, 32]) / 2  # np.median of 64 values
+    # Eight bytes of bits, first bit highest, read as one big-endian number: MSB first.
+    return np.packbits(rows > median[:, None], axis=1).view(">u8").ravel()
+
+
+def descriptor(coeffs: np.ndarray) -> np.ndarray:
+    """The 63 AC coefficients whitened by frequency, unit length, quantised to int8."""
+    return _descriptors(coeffs.reshape(1, -1))[0]
+
+
+def _descriptors(rows: np.ndarray) -> np.ndarray:
+    """Descriptors of many coefficient rows (n × 64) at once."""
+    ac = rows[:, 1:] * _WHITEN
+    # np.linalg.norm's own arithmetic for rows, without its dispatch (a descriptor
+    # that rounds differently would change prints).
+    norms = np.sqrt(np.add.reduce(ac * ac, axis=1, keepdims=True))
+    scaled = 127 * ac  # stays zero where the norm is (all of its row is zero)
+    np.divide(scaled, norms, out=scaled, where=norms > 0)
+    return np.round(scaled).astype(np.int8)
+
+
+Region = tuple[str, tuple[int, int, int, int] | None]  # a window's variant name and pixel box
+
+
+def _windows(images: list[tuple[np.ndarray, list[Region]]], *, mirror: bool = False) -> Windows:
+    """Each (variant, box) region of each image hashed, with its mirror if asked.
+
+    Too flat windows are left out. The windows come out image by image, each
+    image's mirrors after its own windows. All regions of all images go through
+    one batch of array operations: per window the work is a few microseconds,
+    and calling numpy (or Pillow) once per window, or once per image, would cost
+    more than it. Every step works on each window alone, so a window hashes the
+    same whatever else is in the batch.
+    """
+    names = [name for _, regions in images for name, _ in regions]
+    if not names:
+        return Windows.none()
+    pixels = _resampled(images).reshape(len(names), _N * _N)
+    kept = (_std(pixels) >= FLAT_STD).tolist()
+    if not all(kept):
+        if not any(kept):
+            return Windows.none()
+        pixels = pixels[kept]
+        names = [name for name, keep in zip(names, kept, strict=True) if keep]
+    # As _dct, per window; the second transform only on the 8 rows that are kept.
+    coeffs = dct(dct(pixels.reshape(-1, _N, _N), axis=1)[:, :_K], axis=2)[:, :, :_K]
+    rows = coeffs.reshape(len(coeffs), _K * _K)
+    if mirror:
+        # Mirroring left-right negates the odd horizontal frequencies: no second transform.
+        rows = np.concatenate([rows, rows * _MIRROR_SIGNS.reshape(-1)])
+        names += [MIRROR if n == FULL else f"{n}-{MIRROR}" for n in names]
+        order = _mirrors_after_their_image(images, kept)
+        rows, names = rows[order], [names[i] for i in order]
+    return Windows(names, _phashes(rows).tolist(), _descriptors(rows))
+
+
+def _std(rows: np.ndarray) -> np.ndarray:
+    """``rows.std(axis=1)``, the same operations without numpy's dispatch around them.
+
+    The flatness threshold compares this value, so it must round as ``std`` does.
+    """
+    mean = np.add.reduce(rows, axis=1, keepdims=True)
+    mean /= rows.shape[1]
+    deviations = rows - mean
+    np.square(deviations, out=deviations)
+    variance = np.add.reduce(deviations, axis=1)
+    variance /= rows.shape[1]
+    return np.sqrt(variance)
+
+
+def _mirrors_after_their_image(
+    images: list[tuple[np.ndarray, list[Region]]], kept: list[bool]
+) -> list[int]:
+    """The order that puts each image's kept windows, then their mirrors, image after image.
+
+    Rows come as every kept window, then every mirror in the same order.
+    """
+    order: list[int] = []
+    count = sum(kept)
+    done = start = 0
+    for _, regions in images:
+        here = sum(kept[start : start + len(regions)])
+        order += range(done, done + here)
+        order += range(count + done, count + done + here)
+        done, start = done + here, start + len(regions)
+    return order
+
+
+def _resampled(images: list[tuple[np.ndarray, list[Region]]]) -> np.ndarray:
+    """Each box of each image resampled to 32×32 (n × 32 × 32, float64): an area average
+    to 64×64, then Lanczos 2:1.
+
+    The area average does the bulk of the shrinking at a fraction of a wide Lanczos
+    filter's cost; the final 2:1 Lanczos keeps the low frequencies as clean as
+    imagehash's single Lanczos pass (which :func:`coefficients` reproduces exactly).
+    A plain area average to 32×32 aliases enough to cost copies (measured).
+
+    Both steps are linear and separable, so each box is two small matrix
+    products (rows, then columns), and boxes that share columns share the first
+    product: several times faster than resizing each box with Pillow (measured
+    in ``bench/speed.py``'s files), and without Pillow's rounding to whole grey
+    levels between the steps. The products are float32 (BLAS), then widened for
+    the transform, as imagehash's pixels are.
+    """
+    samples = []
+    for grey, regions in images:
+        if not regions:
+            continue
+        pixels = np.asarray(grey, dtype=np.float32)
+        height, width = pixels.shape
+        by_columns: dict[tuple[int, int], np.ndarray] = {}
+        for _, box in regions:
+            left, top, right, bottom = (0, 0, width, height) if box is None else box
+            if (left, right) not in by_columns:
+                by_columns[left, right] = pixels[:, left:right] @ _resampling(right - left).T
+            samples.append(_resampling(bottom - top) @ by_columns[left, right][top:bottom])
+    return np.array(samples, dtype=np.float64)
+
+
+@functools.lru_cache(maxsize=2048)
+def _resampling(length: int) -> np.ndarray:
+    """The (32 × length) matrix that resamples a line of ``length`` pixels to 32.
+
+    Longer than 64: area average into 64 bins (each pixel counts by the share of
+    it a bin covers), then Lanczos-3 at 2:1. Shorter: Lanczos-3 straight to 32,
+    widened when shrinking. Rows sum to one, so flat stays flat.
+    """
+    if length > 2 * _N:
+        return _area_then_lanczos(length)
+    return _lanczos_rows(length, max(length / _N, 1.0)).astype(np.float32)
+
+
+def _area_then_lanczos(length: int) -> np.ndarray:
+    """The 64-bin area average followed by Lanczos 2:1, as one (32 × length) matrix.
+
+    Bin i covers [i, i + 1) × length / 64 and weighs pixel p by the share of it
+    it covers, clip(end, p, p + 1) − clip(start, p, p + 1), over the bin's width.
+    A pixel is narrower than a bin, so it falls in its own bin and at most the
+    next: each column of the product is two Lanczos columns weighted, not a sum
+    over all 64 bins. The first image of each size builds its matrices, so this
+    is a handful of operations on short arrays; it rounds to the same float32
+    matrix as the full product (checked for every length from 65 to 2048).
+    """
+    width = length / (2 * _N)  # a bin's width; bin edges i × width are exact binary fractions
+    own = np.arange(length) * (2 * _N) // length  # the bin each pixel starts in
+    own_end = (own + 1) * width
+    start = np.arange(length, dtype=np.float64)
+    end = start + 1
+    own_share = np.minimum(own_end, end) - start
+    # The next bin starts where the own one ends; past the last bin, end − own_end ≤ 0.
+    next_share = np.maximum(end - own_end, 0.0)
+    weights = _lanczos_columns()
+    matrix = weights[own] * (own_share / width)[:, None]
+    matrix += weights[np.minimum(own + 1, 2 * _N - 1)] * (next_share / width)[:, None]
+    return matrix.T.astype(np.float32, order="C")
+
+
+@functools.cache
+def _lanczos_columns() -> np.ndarray:
+    """The 2:1 Lanczos matrix from 64 bins to 32, one row per bin (64 × 32)."""
+    return np.ascontiguousarray(_lanczos_rows(2 * _N, 2.0).T)
+
+
+@functools.lru_cache(maxsize=128)
+def _lanczos_rows(length: int, support: float) -> np.ndarray:
+    """(32 × length) Lanczos-3 weights from ``length`` samples to 32, each row normalised."""
+    centres = (np.arange(_N) + 0.5) * (length / _N)
+    x = ((np.arange(length) + 0.5)[None, :] - centres[:, None]) / support
+    weights = np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _box(
+    grey: np.ndarray, left: float, right: float, top: float, bottom: float
+) -> tuple[int, int, int, int]:
+    """The pixel box that cuts these shares of the width and height from each side."""
+    height, width = grey.shape
+    return (
+        round(left * width),
+        round(top * height),
+        round(width - right * width),
+        round(height - bottom * height),
+    )
+
+
+def _crop_name(left: float, right: float, top: float, bottom: float) -> str:
+    return f"crop:{left * 100:02.0f}-{right * 100:02.0f}-{top * 100:02.0f}-{bottom * 100:02.0f}"
+
+
+_QUERY_CROPS = [(_crop_name(*cut), cut) for cut in _QUERY_CUTS]
+
+
+def query_windows(grey: np.ndarray) -> Windows:
+    """A crawled copy's windows: whole, inner, upper, each content box, and their mirrors.
+
+    The inner window (8% off each side) drops a frame's edge, a watermark in a
+    corner or a rotated copy's empty corners; the upper one (the bottom quarter
+    off) drops a caption; the middle one drops a caption and a logo at the top.
+    All are windows the reference also has, at the same place. Mirroring the copy
+    instead of the reference doubles a handful of query hashes rather than every
+    reference window.
+    """
+    # The fixed windows need no more than 128 px on the short side: a copy whose short
+    # side reaches 256 is halved for them (a quarter of the resampling work). A box
+    # inside a page is small, and keeps all of the working resolution.
+    half = _halved(grey) if min(grey.shape) >= 8 * _N else grey
+    fixed: list[Region] = [(FULL, None)]
+    fixed += [(name, _box(half, *cut)) for name, cut in _QUERY_CROPS]
+    # A box is hashed without its outermost pixels: they blend the content with the
+    # background around it (the scaled decoding averages both), and the work has no
+    # such edge. Page canvases in bench/quality.py (held-out): recall 0.562 with the
+    # edge, 0.969 without.
+    boxes: list[Region] = [
+        (f"box{i}", (left + 1, top + 1, right - 1, bottom - 1))
+        for i, (left, top, right, bottom) in enumerate(content_boxes(grey))
+    ]
+    return _windows([(half, fixed), (grey, boxes)], mirror=True)
+
+
+def _halved(grey: np.ndarray) -> np.ndarray:
+    """Pillow's ``reduce(2)`` (each 2×2 block averaged, rounded half up), as float32.
+
+    Only near-square copies reach the 256 px short side that asks for it, now that
+    queries are decoded to 160-319 px on their long side: Pillow's own call is enough.
+    """
+    return np.asarray(Image.fromarray(grey).reduce(2), dtype=np.float32)
+
+
+def reference_windows(grey: np.ndarray) -> Windows:
+    """A registered work's windows: whole, the crop grid, and slight rotations.
+
+    A rotated window is cut to its inner part, without the corners the rotation
+    empties: unrelated images rotated alike share those corners, and would look alike.
+    """
+    cuts = [(lr[0], lr[1], tb[0], tb[1]) for lr in _cut_pairs() for tb in _cut_pairs()]
+    regions: list[Region] = [(FULL, None)]
+    regions += [
+        (_crop_name(*cut), _box(grey, *cut))
+        for cut in cuts[1:] + [c for c in _QUERY_CUTS if c not in cuts]
+    ]
+    images = [(grey, regions)]
+    for angle in _ANGLES:
+        rotated = np.asarray(
+            Image.fromarray(grey).rotate(angle, Image.Resampling.BICUBIC, expand=False)
+        )
+        images.append((rotated, [(f"rot:{angle:+.0f}", _box(rotated, *_INNER))]))
+    return _windows(images)
+
+
+def _cut_pairs() -> list[tuple[float, float]]:
+    return [(a, b) for a in _CUTS for b in _CUTS if a + b <= _MAX_CUT]

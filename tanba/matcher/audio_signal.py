@@ -1,0 +1,172 @@
+"""Audio matching: Chromaprint alignments under the audio rule, and verified landmark candidates.
+
+Contract: :class:`AudioSignal` is the audio :class:`~tanba.matcher.signal.SignalIndex`.
+A query's Chromaprint items are aligned with every registered track the index
+proposes; an alignment the :class:`~tanba.matcher.audio_score.AudioRule` accepts (a
+low bit error rate, or a high log-likelihood ratio under a voice) is a match.
+Then the landmark index proposes works by votes on one time offset inside a
+10 s window of the copy (a 5 s excerpt under a voice, which Chromaprint's items
+alone cannot tell from chance), and each candidate is verified on Chromaprint's
+items over the voted span (:meth:`AudioSignal.landmark_candidates`).
+
+The score is 1 - 2 x the effective BER: a voice-robust match (LLR test, or a
+landmark candidate) has a high raw BER, and its effective BER puts it on the
+same scale as a BER match (:meth:`AudioRule.effective_ber`), so scores rank
+every kind and every match scores at least ``1 - 2 ber_limit(span)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from tanba.core.alerts import MatchDetail
+from tanba.core.schemas.common import AUDIO, Fingerprint
+from tanba.core.settings import Settings
+from tanba.core.signals.audio import FRAME_S, AudioPrint
+from tanba.matcher.audio_index import InvertedAudioIndex
+from tanba.matcher.audio_score import Alignment, AudioRule, aligned, default_model, moving_counts
+from tanba.matcher.index import AudioIndex
+from tanba.matcher.landmark_index import LandmarkHit, LandmarkIndex, SortedLandmarkIndex
+from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
+
+
+def audio_rule(settings: Settings) -> AudioRule:
+    """The audio match rule the settings describe (BER test, and the LLR test unless off)."""
+    return AudioRule(
+        settings.audio_max_ber,
+        settings.audio_min_items,
+        settings.audio_full_span_items,
+        settings.audio_min_llr if settings.audio_min_llr > 0 else None,
+        settings.audio_llr_min_items,
+    )
+
+
+@dataclass(frozen=True)
+class LandmarkCandidate:
+    """A landmark index hit and its best Chromaprint alignment (positions in the whole copy)."""
+
+    hit: LandmarkHit
+    alignment: Alignment
+    judgeable: bool  # the span is long enough, and enough of it moving, to be judged
+
+    @property
+    def llr(self) -> float:
+        return self.alignment.llr
+
+
+class AudioSignal(SignalIndex):
+    """Registered tracks: a Chromaprint index, a landmark index, and each track's items."""
+
+    kind = AUDIO
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: AudioIndex | None = None,
+        landmarks: LandmarkIndex | None = None,
+    ) -> None:
+        self.settings = settings
+        self.index = index or InvertedAudioIndex()
+        self.landmarks = landmarks or SortedLandmarkIndex()
+        # Per track with landmarks, its Chromaprint items, for verifying landmark candidates.
+        self._items: dict[str, np.ndarray] = {}
+
+    def add(self, work_id: str, fingerprint: Fingerprint) -> None:
+        audio = fingerprint.audio
+        if audio is None:
+            return
+        self.remove(work_id)
+        items = audio.items()
+        self.index.add(work_id, items)
+        table = audio.landmark_table()
+        if table is not None:
+            self.landmarks.add(work_id, table)
+            self._items[work_id] = items
+
+    def remove(self, work_id: str) -> None:
+        self.index.remove(work_id)
+        self.landmarks.remove(work_id)
+        self._items.pop(work_id, None)
+
+    def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
+        """Chromaprint index hits under the audio rule, then verified landmark candidates."""
+        audio = fingerprint.audio
+        if audio is None:
+            return []
+        rule = audio_rule(self.settings)
+        matches = {}
+        for hit in self.index.query(audio.items(), rule):
+            effective = rule.effective_ber(hit.ber, hit.llr, hit.span)
+            alignment = Alignment(hit.ber, hit.work_offset, hit.query_offset, hit.span, hit.llr)
+            matches[hit.work_id] = _scored(
+                hit.work_id, audio, alignment, effective, audio.algorithm
+            )
+        limit = self.settings.audio_landmark_min_llr
+        for candidate in self.landmark_candidates(audio, self.settings.audio_landmark_min_votes):
+            work_id, alignment = candidate.hit.work_id, candidate.alignment
+            if work_id in matches or not candidate.judgeable or not candidate.llr >= limit:
+                continue
+            effective = rule.effective_ber(alignment.ber, alignment.llr, alignment.span, limit)
+            algorithm = f"{audio.landmarks}+{audio.algorithm}"
+            matches[work_id] = _scored(
+                work_id, audio, alignment, effective, algorithm, votes=candidate.hit.votes
+            )
+        return ranked(list(matches.values()))
+
+    def landmark_candidates(self, audio: AudioPrint, min_votes: int) -> list[LandmarkCandidate]:
+        """The landmark index's candidates for a copy, each aligned on Chromaprint's items.
+
+        The copy's items within a candidate's window are aligned with the work's at
+        the voted offset (within two items either way, the two fingerprints' frames
+        being unrelated), keeping the alignment of highest mean LLR per item. The
+        matcher accepts a candidate whose span the audio rule can judge (long
+        enough, and enough of it moving) with an LLR of ``audio_landmark_min_llr``:
+        the landmarks pick one alignment among all works and offsets, so a bar far
+        below the LLR test's own (which must hold against every alignment) is
+        enough; and music that only shares a drum pattern with the work, which
+        collects votes too, has unrelated chroma there and fails. Empty when the
+        print has no landmarks or ``min_votes`` is 0 (the path is off).
+        """
+        table = audio.landmark_table()
+        if table is None or min_votes <= 0:
+            return []
+        rule = audio_rule(self.settings)
+        items = audio.items()
+        counts = moving_counts(items)
+        frame_items = FRAME_S / audio.item_s
+        found = []
+        for hit in self.landmarks.query(table, min_votes):
+            first = int(hit.start * frame_items)
+            window = items[first : int(np.ceil(hit.end * frame_items))]
+            shift = round(hit.offset * frame_items) + first
+            ref = self._items[hit.work_id]
+            best = max(
+                (aligned(ref, window, shift + k, default_model()) for k in range(-2, 3)),
+                key=lambda a: a.llr,
+            )
+            best = replace(best, query_offset=best.query_offset + first)  # in the whole copy
+            moving = int(counts[best.query_offset + best.span] - counts[best.query_offset])
+            found.append(LandmarkCandidate(hit, best, rule.judgeable(best.span, moving)))
+        return found
+
+
+def _scored(
+    work_id: str,
+    audio: AudioPrint,
+    alignment: Alignment,
+    effective_ber: float,
+    algorithm: str,
+    votes: int | None = None,
+) -> SignalMatch:
+    """A match scored 1 - 2 x the effective BER, its span in seconds for the report."""
+    detail = MatchDetail(
+        algorithm=algorithm,
+        ber=round(alignment.ber, 4),
+        votes=votes,
+        offset_s=round(alignment.work_offset * audio.item_s, 2),
+        query_offset_s=round(alignment.query_offset * audio.item_s, 2),
+        duration_s=round(alignment.span * audio.item_s, 2),
+    )
+    return SignalMatch(work_id, round(max(0.0, 1 - 2 * effective_ber), 4), detail)

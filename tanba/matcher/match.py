@@ -1,0 +1,66 @@
+"""Match fingerprints against the registered works, whatever signal indexes sit behind.
+
+Shared by the matcher stage and ``tanba match``, so a file checked by hand is
+judged exactly as a crawled one. The :class:`Matcher` keeps the registered works
+and hands each print to the :class:`~tanba.matcher.signal.SignalIndex` of its medium;
+how a medium is indexed and what makes a match is that index's business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from tanba.core.alerts import MatchDetail
+from tanba.core.schemas.common import Fingerprint, MediaKind
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.matcher.audio_signal import AudioSignal
+from tanba.matcher.image_signal import ImageSignal
+from tanba.matcher.signal import SignalIndex
+
+
+def default_signals(settings: Settings) -> dict[MediaKind, SignalIndex]:
+    """One signal index per medium, with the fast indexes behind them."""
+    signals: list[SignalIndex] = [ImageSignal(settings), AudioSignal(settings)]
+    return {s.kind: s for s in signals}
+
+
+@dataclass(frozen=True)
+class Match:
+    """A registered work that a fingerprint matches, with a 0..1 score and the raw figures."""
+
+    work: Work
+    score: float
+    detail: MatchDetail
+
+
+class Matcher:
+    """The registered works and, per medium, the signal index that matches their prints."""
+
+    def __init__(
+        self, settings: Settings, signals: Mapping[MediaKind, SignalIndex] | None = None
+    ) -> None:
+        self.settings = settings
+        self.works: dict[str, Work] = {}
+        self.signals = dict(signals) if signals is not None else default_signals(settings)
+
+    def add(self, work: Work) -> None:
+        """Index a work (again, if it changed)."""
+        self.remove(work.work_id)
+        self.works[work.work_id] = work
+        signal = self.signals.get(work.fingerprint.media)
+        if signal is not None:
+            signal.add(work.work_id, work.fingerprint)
+
+    def remove(self, work_id: str) -> None:
+        if self.works.pop(work_id, None) is not None:
+            for signal in self.signals.values():
+                signal.remove(work_id)
+
+    def match(self, fingerprint: Fingerprint) -> list[Match]:
+        """Every work the fingerprint matches, best first."""
+        signal = self.signals.get(fingerprint.media)
+        if signal is None:
+            return []
+        return [Match(self.works[m.work_id], m.score, m.detail) for m in signal.match(fingerprint)]

@@ -1,0 +1,125 @@
+"""The matcher stage: fingerprint events in, alerts to the store and suppressions to the bus."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tanba.core import topics
+from tanba.core.alerts import Alert, alert_id
+from tanba.core.bus import Bus, Message, Record
+from tanba.core.clock import Clock, iso
+from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
+from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.registry import apply_work_event
+from tanba.core.schemas.base import decode, encode
+from tanba.core.schemas.common import MediaOccurrence
+from tanba.core.schemas.fingerprints import FingerprintComputed
+from tanba.core.schemas.suppressions import MatchSuppressed
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.core.store import AlertStore
+from tanba.core.worker import Stage
+from tanba.matcher.match import Match, Matcher
+from tanba.matcher.rights import check_rights
+
+
+class MatcherStage(Stage):
+    """Keeps the works index current from the works topic and judges every fingerprint."""
+
+    name = "matcher"
+    group = topics.GROUP_MATCHER
+    topics = (topics.FINGERPRINTS,)
+
+    def __init__(
+        self,
+        settings: Settings,
+        bus: Bus,
+        store: AlertStore,
+        clock: Clock,
+        jurisdictions: JurisdictionRegistry,
+        ip_lookup: IpCountryLookup | None = None,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.clock = clock
+        self.jurisdictions = jurisdictions
+        self.ip_lookup = ip_lookup
+        self.matcher = Matcher(settings)
+        self._works: dict[str, Work] = {}
+        self._works_position: dict[int, int] = {}
+        self.alerts = 0
+        self.suppressed = 0
+
+    def before_batch(self) -> None:
+        """Fold in works registered or removed since the last batch (all of them at start)."""
+        for message in self.bus.replay(topics.WORKS, after=self._works_position):
+            self._works_position[message.partition] = message.offset
+            work_id = apply_work_event(self._works, message.value)
+            if work_id in self._works:
+                self.matcher.add(self._works[work_id])
+            else:
+                self.matcher.remove(work_id)
+
+    def handle(self, message: Message) -> list[Any]:
+        event = decode(message.value, FingerprintComputed)
+        return [
+            self.judge(event.occurrence, match) for match in self.matcher.match(event.fingerprint)
+        ]
+
+    def judge(self, occurrence: MediaOccurrence, match: Match) -> Alert | MatchSuppressed:
+        """The alert a match raises, or the record of why it raises none."""
+        work = match.work
+        where = attribute(occurrence, self.jurisdictions, self.ip_lookup)
+        ident = alert_id(work.work_id, occurrence.page_url, occurrence.media_url)
+        suppressed = check_rights(
+            work, occurrence.site, where.code, occurrence.fetched_at[:10], self.jurisdictions
+        )
+        if suppressed is not None:
+            return MatchSuppressed(
+                alert_id=ident,
+                work_id=work.work_id,
+                page_url=occurrence.page_url,
+                media_url=occurrence.media_url,
+                jurisdiction=where.code,
+                reason=suppressed.reason,
+                detail=suppressed.detail,
+                at=iso(self.clock.now()),
+            )
+        return Alert(
+            id=ident,
+            work_id=work.work_id,
+            owner=work.owner,
+            work_title=work.title,
+            media=work.media,
+            score=match.score,
+            match=match.detail,
+            page_url=occurrence.page_url,
+            page_title=occurrence.page_title,
+            media_url=occurrence.media_url,
+            media_sha256=occurrence.sha256,
+            site=occurrence.site,
+            target=occurrence.target,
+            server_ip=occurrence.server_ip,
+            jurisdiction=where.code,
+            jurisdiction_confidence=where.confidence,
+            signals=where.signals,
+            cross_border=bool(work.owner_home) and work.owner_home != where.code,
+            owner_home=work.owner_home,
+            first_seen=occurrence.fetched_at,
+            last_seen=occurrence.fetched_at,
+            crawl_id=occurrence.crawl_id,
+            page_capture=occurrence.page_capture,
+            media_capture=occurrence.media_capture,
+        )
+
+    def apply(self, effects: Sequence[Any]) -> None:
+        # Alerts first: a suppression record without its batch's alerts would be harmless,
+        # but an alert is what must never be lost.
+        alerts = [e for e in effects if isinstance(e, Alert)]
+        self.store.upsert(alerts)
+        suppressions = [e for e in effects if isinstance(e, MatchSuppressed)]
+        self.bus.publish(topics.SUPPRESSIONS, [Record(s.work_id, encode(s)) for s in suppressions])
+        # Counted once durable, for the run summary (a replayed batch counts again).
+        self.alerts += len(alerts)
+        self.suppressed += len(suppressions)
