@@ -8,249 +8,45 @@ and :mod:`tanba.console.works` for the rules.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from tanba.console import alerts as alert_rules
 from tanba.console import organisations as org_rules
+from tanba.console import users as user_rules
 from tanba.console import works as work_rules
-from tanba.console.alerts import MAX_OFFSET, AlertFilters
-from tanba.console.auth import Caller, caller, console_of, require
-from tanba.console.crawls import CrawlRun
-from tanba.console.evidence import custody_entries, export_evidence
-from tanba.console.exceptions import Conflict, Forbidden
-from tanba.console.media import blob_type, is_inline, thumbnail
+from tanba.console.alerts import MAX_OFFSET
+from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
+from tanba.console.evidence import custody_entries, export_response
+from tanba.console.media import blob_response, thumbnail_response
+from tanba.console.models import (
+    AlertDetail,
+    AlertList,
+    AlertSummary,
+    Counts,
+    CrawlRunOut,
+    CustodyOut,
+    JurisdictionOut,
+    LanguageIn,
+    StatsOut,
+    StatusIn,
+    TargetOut,
+    TokenCreated,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+    WorkOut,
+)
 from tanba.console.stats import target_statistics
-from tanba.console.targets import StoredTarget, TargetSpec
-from tanba.console.users import User
-from tanba.console.web import Console
-from tanba.core.alerts import TRANSITIONS, Alert
-from tanba.core.exceptions import NotFound
+from tanba.console.targets import TargetSpec
 from tanba.core.schemas.organisations import OrganisationPolicy
-from tanba.core.schemas.works import Licence, Work
 from tanba.core.store.base import CountKey
 
 router = APIRouter(prefix="/api")
-NOTICE_SENT = "notice_sent"
-
-AnyUser = Annotated[Caller, Depends(caller)]
-Operator = Annotated[Caller, Depends(require("operator", "admin"))]
-Admin = Annotated[Caller, Depends(require("admin"))]
-Filters = Annotated[AlertFilters, Query()]
-
-
-def _console(request: Request) -> Console:
-    return console_of(request)
-
-
-ConsoleDep = Annotated[Console, Depends(_console)]
-
-
-# --- models --------------------------------------------------------------------------
-
-
-class _Out(BaseModel):
-    """A response model read off a domain object's attributes (properties included)."""
-
-    model_config = ConfigDict(from_attributes=True)
-
-    @classmethod
-    def of(cls, obj: object) -> Self:
-        return cls.model_validate(obj)
-
-
-class UserOut(_Out):
-    username: str
-    role: str
-    org: str = ""
-    jurisdiction: str = ""
-    language: str
-    disabled: bool = False
-    created_at: str = ""
-
-
-class UserIn(BaseModel):
-    username: str
-    password: str = Field(min_length=1)
-    role: str
-    org: str = ""
-    jurisdiction: str = ""
-    language: str = "ru"
-
-
-class UserPatch(BaseModel):
-    role: str | None = None
-    org: str | None = None
-    jurisdiction: str | None = None
-    language: str | None = None
-    disabled: bool | None = None
-    password: str | None = None
-
-
-class LanguageIn(BaseModel):
-    language: str
-
-
-class TokenIn(BaseModel):
-    label: str = ""
-
-
-class TokenOut(_Out):
-    id: str
-    label: str
-    created_at: str
-    last_used_at: str = ""
-
-
-class TokenCreated(TokenOut):
-    token: str = Field(description="the secret; shown once, keep it safe")
-
-
-class AlertSummary(_Out):
-    id: str
-    work_id: str
-    work_title: str
-    owner: str
-    media: str
-    score: float
-    jurisdiction: str
-    site: str
-    target: str
-    page_url: str
-    page_title: str
-    media_url: str
-    status: str
-    first_seen: str
-    last_seen: str
-
-
-class AlertList(BaseModel):
-    total: int
-    page: int | None = Field(description="the page number; null for a page reached by cursor")
-    per_page: int
-    pages: int
-    alerts: list[AlertSummary]
-    next_cursor: str = Field(
-        default="",
-        description="pass as 'after' (same filters and sort) for the next page; "
-        "empty on the last page",
-    )
-    prev_cursor: str = Field(
-        default="",
-        description="pass as 'before' for the previous page; empty on the first page",
-    )
-
-
-class AlertDetail(BaseModel):
-    alert: Alert
-    next_statuses: list[str]
-
-
-class StatusIn(BaseModel):
-    status: str
-    comment: str = ""
-
-
-class CustodyOut(_Out):
-    """One line of a case's chain of custody: a capture, an export or a status change."""
-
-    at: str
-    actor: str
-    action: str = Field(description="captured, capture_failed, exported, status_changed or note")
-    detail: str = ""
-    subject: str = Field("", description="SHA-256 of the artifact in the blob store")
-    source: str = Field(description="custody (the custody log) or status_history (the alert)")
-    interface: str = Field("", description="exports: cli, console or api")
-    package_sha256: str = Field("", description="exports: SHA-256 of the zip written")
-    status: str = ""
-    comment: str = ""
-
-
-class Counts(BaseModel):
-    key: str
-    counts: dict[str, int]
-    other: int = Field(default=0, description="with 'top': the alerts of every other value")
-
-
-class WorkOut(BaseModel):
-    work_id: str
-    owner: str
-    title: str
-    media: str
-    sha256: str
-    filename: str
-    territories: list[str]
-    licences: list[Licence]
-    owner_home: str
-    registered_at: str
-    alerts_by_jurisdiction: dict[str, int] = Field(default_factory=dict)
-
-    @classmethod
-    def of(cls, w: Work, counts: dict[str, int] | None = None) -> WorkOut:
-        data = {
-            name: getattr(w, name) for name in cls.model_fields if name != "alerts_by_jurisdiction"
-        }
-        return cls(**data, alerts_by_jurisdiction=counts or {})
-
-
-class JurisdictionOut(BaseModel):
-    code: str
-    status: str
-    names: dict[str, str]
-
-
-class CrawlRunOut(_Out):
-    id: str
-    target: str
-    started_at: str
-    started_by: str
-    finished_at: str
-    returncode: int | None
-    running: bool
-
-
-class TargetOut(BaseModel):
-    spec: TargetSpec
-    created_at: str
-    updated_at: str
-    updated_by: str
-    last_run: CrawlRunOut | None = None
-
-    @classmethod
-    def of(cls, stored: StoredTarget, last: CrawlRun | None) -> TargetOut:
-        return cls(
-            spec=stored.spec,
-            created_at=stored.created_at,
-            updated_at=stored.updated_at,
-            updated_by=stored.updated_by,
-            last_run=CrawlRunOut.of(last) if last else None,
-        )
-
-
-class FiguresOut(_Out):
-    crawls: int
-    pages: int
-    media: int
-    errors: int
-    traps: int
-    throttled: int
-    paused: int
-    matches: int
-    confirmed: int
-    yield_per_k: float = Field(description="confirmed alerts per thousand pages")
-
-
-class DayOut(FiguresOut):
-    day: str
-
-
-class StatsOut(FiguresOut):
-    target: str
-    last_crawl_at: str
-    days: list[DayOut]
 
 
 # --- me --------------------------------------------------------------------------------
@@ -381,7 +177,7 @@ def alert_evidence(
     ] = False,
 ) -> FileResponse:
     """The alert's signed evidence package (zip), recorded in its chain of custody as via "api"."""
-    return evidence_response(c, who, alert_id, "api", mark_notice_sent=mark_notice_sent)
+    return export_response(c, who, alert_id, "api", mark_notice_sent=mark_notice_sent)
 
 
 @router.get("/alerts/{alert_id}/custody", response_model=list[CustodyOut], tags=["alerts"])
@@ -390,66 +186,6 @@ def alert_custody(alert_id: str, who: AnyUser, c: ConsoleDep) -> list[CustodyOut
     SHA-256 and interface) and status changes."""
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
     return [CustodyOut.of(entry) for entry in custody_entries(c.app, alert)]
-
-
-def evidence_response(
-    c: Console,
-    who: Caller,
-    alert_id: str,
-    interface: Literal["console", "api"],
-    *,
-    mark_notice_sent: bool = False,
-) -> FileResponse:
-    """Export one alert's package; with ``mark_notice_sent``, then move it to notice_sent.
-
-    The status is checked before anything is written, so a refused change never
-    leaves an export behind; the change goes through the alert store like any
-    other, with the caller as its actor.
-    """
-    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
-    if who.user.role == "operator":
-        raise Forbidden("operators do not export evidence; an agency or the rights holder does")
-    if mark_notice_sent and NOTICE_SENT not in alert_rules.next_statuses(who.principal, alert):
-        raise Conflict(
-            f"the alert is {alert.status!r}: a notice can be marked as sent only from "
-            f"{' or '.join(repr(s) for s, nxt in TRANSITIONS.items() if NOTICE_SENT in nxt)}; "
-            "nothing was exported. Confirm the alert first, or export without marking it"
-        )
-    stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
-    out = c.app.settings.path("console", "evidence", f"{alert.id}-{stamp}.zip")
-    path = export_evidence(c.app, alert.id, out, who.principal, who.user.language, interface)
-    if mark_notice_sent:
-        alert_rules.change_status(
-            c.app.store, who.principal, alert.id, NOTICE_SENT, "", c.app.clock
-        )
-    return FileResponse(path, filename=path.name, content_disposition_type="attachment")
-
-
-def blob_response(c: Console, sha256: str) -> FileResponse:
-    if not c.app.blobs.exists(sha256):
-        raise NotFound("the media file is not stored here (blob missing)")
-    kind = blob_type(c.app.blobs, sha256)
-    return FileResponse(
-        c.app.blobs.path(sha256),
-        media_type=kind,
-        content_disposition_type="inline" if is_inline(kind) else "attachment",
-        filename=sha256[:16],
-        headers={"Cache-Control": "private, max-age=86400"},
-    )
-
-
-def thumbnail_response(c: Console, sha256: str) -> FileResponse:
-    if not c.app.blobs.exists(sha256):
-        raise NotFound("the media file is not stored here (blob missing)")
-    path = thumbnail(
-        c.app.blobs,
-        sha256,
-        c.app.settings.home / "console" / "thumbnails",
-        c.app.settings.image_max_pixels,
-    )
-    return FileResponse(
-        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
-    )
 
 
 # --- works -------------------------------------------------------------------------------
@@ -477,24 +213,10 @@ def upload_work(
     territories: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI reads, never mutates
     licensees: Annotated[list[str], Form()] = [],  # noqa: B006
 ) -> WorkOut:
-    work = work_rules.register_upload(
-        c.app,
-        who.principal,
-        file.file,
-        file.filename or "upload",
-        owner=owner,
-        title=title,
-        work_id=work_id,
-        territories=_split(territories),
-        licensees=_split(licensees),
-        owner_home=owner_home,
+    work = work_rules.upload(
+        c.app, who.principal, file, owner, title, work_id, owner_home, territories, licensees
     )
     return WorkOut.of(work)
-
-
-def _split(values: list[str]) -> list[str]:
-    """Form lists may come as repeated fields or as one comma/space-separated field."""
-    return [p for v in values for p in v.replace(",", " ").replace(";", " ").split() if p]
 
 
 @router.get("/works/{work_id}", response_model=WorkOut, tags=["works"])
@@ -610,10 +332,6 @@ def target_runs(name: str, who: Operator, c: ConsoleDep) -> list[CrawlRunOut]:
 @router.get("/targets/{name}/stats", response_model=StatsOut, tags=["targets"])
 def target_stats(name: str, who: Operator, c: ConsoleDep) -> StatsOut:
     c.targets.require(name)
-    return stats_out(c, name)
-
-
-def stats_out(c: Console, name: str) -> StatsOut:
     return StatsOut.of(target_statistics(name, c.reports, c.app.store))
 
 
@@ -645,20 +363,8 @@ def get_user(username: str, who: Admin, c: ConsoleDep) -> UserOut:
 
 @router.patch("/users/{username}", response_model=UserOut, tags=["users"])
 def edit_user(username: str, body: UserPatch, who: Admin, c: ConsoleDep) -> UserOut:
-    return UserOut.of(update_user(c, who, username, body))
-
-
-def update_user(c: Console, who: Caller, username: str, body: UserPatch) -> User:
-    if username == who.user.username and (body.disabled or (body.role and body.role != "admin")):
-        raise Forbidden("you cannot disable yourself or drop your own administrator role")
-    before = c.users.require(username)
-    user = c.users.update(username, **body.model_dump())
-    scope = ("role", "org", "jurisdiction", "disabled")
-    if body.password is not None or any(getattr(user, k) != getattr(before, k) for k in scope):
-        c.sessions.end_all(
-            user.username
-        )  # a changed scope or password must not ride on old sessions
-    return user
+    user = user_rules.change(c.users, c.sessions, who.user.username, username, **body.model_dump())
+    return UserOut.of(user)
 
 
 @router.get("/users/{username}/tokens", response_model=list[TokenOut], tags=["users"])

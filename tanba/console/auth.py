@@ -19,17 +19,14 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fastapi import Request
 
+from tanba.console.context import console_of
 from tanba.console.exceptions import CsrfRefused, Forbidden, Unauthorized
 from tanba.console.sessions import Session
 from tanba.console.users import User
 from tanba.core.access import Principal
-
-if TYPE_CHECKING:
-    from tanba.console.web import Console
 
 SESSION_COOKIE = "tanba_session"
 LOGIN_COOKIE = "tanba_login"
@@ -63,10 +60,6 @@ class Caller:
         if self.session is None:
             return ""
         return hashlib.sha256(b"tanba-cache\0" + self.session.id.encode()).hexdigest()[:32]
-
-
-def console_of(request: Request) -> Console:
-    return request.app.state.console  # type: ignore[no-any-return]
 
 
 async def sent_csrf(request: Request) -> str:

@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
 
 
 def _stores(app: App) -> Any:
-    from tanba.console.web import build_console
+    from tanba.console.context import build_console
 
     return build_console(app, launcher=_NoLauncher())
 

@@ -16,9 +16,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from tanba.console.exceptions import EvidenceUnavailable
+from fastapi.responses import FileResponse
+
+from tanba.console import alerts as alert_rules
+from tanba.console.auth import Caller
+from tanba.console.context import Console
+from tanba.console.exceptions import Conflict, EvidenceUnavailable, Forbidden
 from tanba.core.access import Principal
-from tanba.core.alerts import Alert
+from tanba.core.alerts import TRANSITIONS, Alert
 from tanba.core.wiring import App
 
 if TYPE_CHECKING:
@@ -28,6 +33,8 @@ MISSING = (
     "evidence export is not installed in this Tanba (the 'evidence' package is missing);"
     " the alert's captures stay in the store, export them once it is installed"
 )
+
+NOTICE_SENT = "notice_sent"
 
 
 def export_evidence(
@@ -64,3 +71,36 @@ def custody_or_none(app: App, alert: Alert) -> list[CustodyEntry]:
         return custody_entries(app, alert)
     except EvidenceUnavailable:
         return []
+
+
+def export_response(
+    c: Console,
+    who: Caller,
+    alert_id: str,
+    interface: Literal["console", "api"],
+    *,
+    mark_notice_sent: bool = False,
+) -> FileResponse:
+    """Export one alert's package; with ``mark_notice_sent``, then move it to notice_sent.
+
+    The status is checked before anything is written, so a refused change never
+    leaves an export behind; the change goes through the alert store like any
+    other, with the caller as its actor.
+    """
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    if who.user.role == "operator":
+        raise Forbidden("operators do not export evidence; an agency or the rights holder does")
+    if mark_notice_sent and NOTICE_SENT not in alert_rules.next_statuses(who.principal, alert):
+        raise Conflict(
+            f"the alert is {alert.status!r}: a notice can be marked as sent only from "
+            f"{' or '.join(repr(s) for s, nxt in TRANSITIONS.items() if NOTICE_SENT in nxt)}; "
+            "nothing was exported. Confirm the alert first, or export without marking it"
+        )
+    stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    out = c.app.settings.path("console", "evidence", f"{alert.id}-{stamp}.zip")
+    path = export_evidence(c.app, alert.id, out, who.principal, who.user.language, interface)
+    if mark_notice_sent:
+        alert_rules.change_status(
+            c.app.store, who.principal, alert.id, NOTICE_SENT, "", c.app.clock
+        )
+    return FileResponse(path, filename=path.name, content_disposition_type="attachment")

@@ -12,10 +12,12 @@ import os
 import tempfile
 from pathlib import Path
 
+from fastapi.responses import FileResponse
 from PIL import Image, UnidentifiedImageError
 
+from tanba.console.context import Console
 from tanba.core.blobs import BlobStore
-from tanba.core.exceptions import InputError
+from tanba.core.exceptions import InputError, NotFound
 
 THUMB_SIDE = 360
 OCTET = "application/octet-stream"
@@ -76,3 +78,32 @@ def thumbnail(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def blob_response(c: Console, sha256: str) -> FileResponse:
+    """A stored blob as a download (inline when a browser shows it safely), cached per user."""
+    if not c.app.blobs.exists(sha256):
+        raise NotFound("the media file is not stored here (blob missing)")
+    kind = blob_type(c.app.blobs, sha256)
+    return FileResponse(
+        c.app.blobs.path(sha256),
+        media_type=kind,
+        content_disposition_type="inline" if is_inline(kind) else "attachment",
+        filename=sha256[:16],
+        headers={"Cache-Control": "private, max-age=86400"},
+    )
+
+
+def thumbnail_response(c: Console, sha256: str) -> FileResponse:
+    """A JPEG thumbnail of a stored image, made once and kept under the home."""
+    if not c.app.blobs.exists(sha256):
+        raise NotFound("the media file is not stored here (blob missing)")
+    path = thumbnail(
+        c.app.blobs,
+        sha256,
+        c.app.settings.home / "console" / "thumbnails",
+        c.app.settings.image_max_pixels,
+    )
+    return FileResponse(
+        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    )

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from tanba.console.exceptions import Forbidden
+from tanba.console.sessions import SessionStore
 from tanba.core.access import ROLES, Principal, Role
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError, NotFound
@@ -264,3 +267,26 @@ def _user(row: tuple[object, ...]) -> User:
         disabled=bool(disabled),
         created_at=str(created_at),
     )
+
+
+def change(
+    users: UserStore, sessions: SessionStore, actor: str, username: str, **changes: Any
+) -> User:
+    """Change a user as ``actor``; ``changes`` as :meth:`UserStore.update` takes them.
+
+    No one may disable themselves or drop their own administrator role (an
+    installation must keep an administrator who can undo a mistake), and a changed
+    scope or password ends the user's sessions: it must not ride on old ones.
+    """
+    if username == actor and (
+        changes.get("disabled") or (changes.get("role") and changes["role"] != "admin")
+    ):
+        raise Forbidden("you cannot disable yourself or drop your own administrator role")
+    before = users.require(username)
+    user = users.update(username, **changes)
+    scope = ("role", "org", "jurisdiction", "disabled")
+    if changes.get("password") is not None or any(
+        getattr(user, k) != getattr(before, k) for k in scope
+    ):
+        sessions.end_all(user.username)
+    return user

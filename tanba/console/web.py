@@ -1,4 +1,4 @@
-"""The web application: wiring of stores, error answers, security headers and page rendering.
+"""The web application: the API and page routers, error answers and security headers.
 
 :func:`create_app` builds one FastAPI application over a Tanba :class:`App`:
 the JSON API under ``/api`` (:mod:`tanba.console.api`) and the server-rendered pages
@@ -6,149 +6,39 @@ the JSON API under ``/api`` (:mod:`tanba.console.api`) and the server-rendered p
 whole surface is documented and can be walked by tests. The interactive docs
 pages are off: they load scripts from a CDN, which the console's
 Content-Security-Policy (no scripts at all) forbids anyway.
+
+Imports run one way: this module imports the routers, which import the
+dependencies (:mod:`tanba.console.deps`), the renderer and the services, which
+import the shared context (:mod:`tanba.console.context`).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
-from jinja2 import Environment, PackageLoader, StrictUndefined
+from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from tanba.console import caching
-from tanba.console.alerts import CountCache
+from tanba.console import api, caching, pages
 from tanba.console.auth import identify
-from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
-from tanba.console.db import db_path
+from tanba.console.context import build_console
+from tanba.console.crawls import CrawlLauncher
 from tanba.console.exceptions import ConsoleError, Unauthorized
-from tanba.console.i18n import LANGUAGE_NAMES, Translator, pick_language
-from tanba.console.sessions import SessionStore
-from tanba.console.stats import CrawlReports
-from tanba.console.targets import TargetStore
-from tanba.console.throttle import LoginThrottle
-from tanba.console.users import LANGUAGES, UserStore
+from tanba.console.rendering import render
 from tanba.core.exceptions import InputError, NotFound, TanbaError, TransientError, Withheld
-from tanba.core.settings import Settings
-from tanba.core.sqlite import Database
 from tanba.core.wiring import App
 
 log = logging.getLogger(__name__)
 
-LANG_COOKIE = "tanba_lang"
 CSP = (
     "default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline';"
     " frame-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-@dataclass
-class Console:
-    """Everything a request handler needs, built once per application."""
-
-    app: App
-    settings: Settings
-    users: UserStore
-    sessions: SessionStore
-    targets: TargetStore
-    runs: RunLog
-    launcher: CrawlLauncher
-    reports: CrawlReports
-    counts: CountCache
-    throttle: LoginThrottle
-    templates: Environment = field(repr=False)
-
-    def render(
-        self, request: Request, name: str, status_code: int = 200, **context: Any
-    ) -> HTMLResponse:
-        """A page from ``templates/name`` in the caller's language, with the common context."""
-        caller = identify(request)
-        lang = caller.user.language if caller else login_language(request)
-        t = Translator(lang)
-        jurisdictions = {j.code: j.name(lang) for j in self.app.jurisdictions}
-        html = self.templates.get_template(name).render(
-            request=request,
-            caller=caller,
-            csrf=caller.csrf if caller else "",
-            cache_key=caller.cache_key if caller else "",
-            t=t,
-            lang=lang,
-            languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-            jurisdictions=jurisdictions,
-            path=request.url.path,
-            **context,
-        )
-        return HTMLResponse(html, status_code=status_code)
-
-
-def login_language(request: Request) -> str:
-    return pick_language(
-        request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        accept=request.headers.get("accept-language", ""),
-    )
-
-
-def safe_href(url: object) -> str:
-    """An http(s) URL for an href, or '#': crawled URLs must not become javascript: links."""
-    text = str(url or "")
-    try:
-        scheme = urlsplit(text).scheme.lower()
-    except ValueError:
-        return "#"
-    return text if scheme in ("http", "https") else "#"
-
-
-def local_path(target: str, default: str = "/") -> str:
-    """``target`` if it is a path on this site (for redirects after a form), else ``default``."""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
-
-
-def templates() -> Environment:
-    env = Environment(
-        loader=PackageLoader("tanba.console", "templates"),
-        autoescape=True,  # every template, .html and .svg alike: crawled text stays text
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=StrictUndefined,  # a missing value is a bug to see in tests, not a blank
-    )
-    env.filters["href"] = safe_href
-    env.filters["q"] = lambda v: quote(str(v), safe="")
-    env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
-    return env
-
-
-def build_console(
-    app: App,
-    launcher: CrawlLauncher | None = None,
-    hasher: PasswordHasher | None = None,
-) -> Console:
-    """The console's stores over ``app`` (also used by the ``tanba users`` commands)."""
-    db = Database(db_path(app.settings), "")
-    runs = RunLog(db)
-    targets = TargetStore(db, app.clock, allow_private=app.settings.console_allow_private_targets)
-    return Console(
-        app=app,
-        settings=app.settings,
-        users=UserStore(db, app.clock, app.jurisdictions.codes(), hasher),
-        sessions=SessionStore(db, app.clock, timedelta(hours=app.settings.console_session_hours)),
-        targets=targets,
-        runs=runs,
-        launcher=launcher or SubprocessLauncher(app.settings, runs, app.clock),
-        reports=CrawlReports(app.bus),
-        counts=CountCache(app.store),
-        throttle=LoginThrottle(db, app.clock),
-        templates=templates(),
-    )
 
 
 def create_app(
@@ -162,8 +52,6 @@ def create_app(
     ``launcher`` and ``hasher`` replace the crawl subprocess launcher and the Argon2
     parameters (tests use cheaper ones; production keeps argon2-cffi's defaults).
     """
-    from tanba.console import api, pages
-
     console = build_console(app, launcher, hasher)
     web = FastAPI(
         title="Tanba console",
@@ -202,8 +90,8 @@ def create_app(
             return RedirectResponse(f"/login?next={nxt}", status_code=303)
         if request.url.path.startswith("/api/") or request.url.path == "/openapi.json":
             return JSONResponse({"detail": message}, status_code=status)
-        return console.render(
-            request, "error.html", status_code=status, status=status, message=message
+        return render(
+            console, request, "error.html", status_code=status, status=status, message=message
         )
 
     @web.exception_handler(TanbaError)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from fastapi import UploadFile
 from pydantic import BaseModel, Field
 
 from tanba.console.exceptions import Conflict, Forbidden
@@ -175,3 +176,36 @@ class _Hashing:
             raise InputError("the file is larger than TANBA_MEDIA_MAX_BYTES allows")
         self._h.update(data)
         return data
+
+
+def split_list(values: list[str]) -> list[str]:
+    """Form lists may come as repeated fields or as one comma/space-separated field."""
+    return [p for v in values for p in v.replace(",", " ").replace(";", " ").split() if p]
+
+
+def upload(
+    app: App,
+    principal: Principal,
+    file: UploadFile,
+    owner: str,
+    title: str,
+    work_id: str,
+    owner_home: str,
+    territories: list[str],
+    licensees: list[str],
+) -> Work:
+    """A work registered from the upload form or the API's multipart request (one handler
+    for both, so they cannot drift apart): lists may come as repeated fields or as one
+    field of comma- or space-separated values."""
+    return register_upload(
+        app,
+        principal,
+        file.file,
+        file.filename or "upload",
+        owner=owner,
+        title=title,
+        work_id=work_id,
+        territories=split_list(territories),
+        licensees=split_list(licensees),
+        owner_home=owner_home,
+    )

@@ -17,7 +17,8 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tanba.console.web import Console, create_app
+from tanba.console.context import Console
+from tanba.console.web import create_app
 from tanba.core.alerts import Alert, MatchDetail, Signal, alert_id
 from tanba.core.settings import Settings
 from tanba.core.wiring import App

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tanba.app.demo import media
-from tanba.console.web import Console
+from tanba.console.context import Console
 from tanba.core.alerts import Alert
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register

@@ -11,7 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from tanba.console.web import Console
+from tanba.console.context import Console
 from tanba.core.alerts import Alert
 from tanba.core.wiring import App
 

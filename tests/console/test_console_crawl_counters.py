@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tanba.console.context import Console
 from tanba.console.targets import TargetSpec
-from tanba.console.web import Console
 from tanba.core import topics
 from tanba.core.bus import Record
 from tanba.core.schemas.base import encode

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tanba.console import cli, i18n
-from tanba.console import pages as console_pages
+from tanba.console.context import Console
 from tanba.console.i18n import Translator, catalogue
-from tanba.console.web import Console
+from tanba.console.pages import alerts as alert_pages
 from tanba.core.access import ROLES
 from tanba.core.alerts import STATUSES, Alert
 from tanba.core.wiring import App
@@ -52,7 +52,7 @@ def _used_keys() -> set[str]:
     used: set[str] = set()
     for f in (root / "templates").glob("*.*"):
         used |= set(re.findall(r"\bt\('([a-z_.]+[a-z])'", f.read_text()))
-    pages = (root / "pages.py").read_text()
+    pages = "\n".join(f.read_text() for f in sorted((root / "pages").glob("*.py")))
     used |= set(re.findall(r'\bt\("([a-z_.]+[a-z])"', pages))
     used |= set(re.findall(r'"(login\.(?!html)[a-z_]+)"', pages))
     families = {
@@ -63,7 +63,7 @@ def _used_keys() -> set[str]:
         "signal": ("target_override", "cctld", "server_ip", "page_language"),
         "custody": ("captured", "capture_failed", "exported", "status_changed", "note"),
         "interface": ("cli", "console", "api"),
-        "chart": (*console_pages.CHART_KEYS, "pages", "yield"),
+        "chart": (*alert_pages.CHART_KEYS, "pages", "yield"),
     }
     for prefix, names in families.items():
         used |= {f"{prefix}.{name}" for name in names}

@@ -33,7 +33,7 @@ from fastapi.testclient import TestClient
 from starlette.routing import Route
 
 from tanba.app.demo import media
-from tanba.console.web import Console
+from tanba.console.context import Console
 from tanba.core.alerts import Alert
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register

@@ -1,0 +1,118 @@
+"""The console's shared context: the stores a request handler needs, built once per application.
+
+:func:`build_console` opens them over a Tanba :class:`~tanba.core.wiring.App`;
+:func:`console_of` finds them from a request. Routes reach them through the
+dependencies in :mod:`tanba.console.deps`; pages render with
+:func:`tanba.console.rendering.render`. This module imports no route, dependency
+or renderer, so everything else in the console can import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import quote, urlsplit
+
+from argon2 import PasswordHasher
+from fastapi import Request
+from jinja2 import Environment, PackageLoader, StrictUndefined
+
+from tanba.console.alerts import CountCache
+from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
+from tanba.console.db import db_path
+from tanba.console.i18n import pick_language
+from tanba.console.sessions import SessionStore
+from tanba.console.stats import CrawlReports
+from tanba.console.targets import TargetStore
+from tanba.console.throttle import LoginThrottle
+from tanba.console.users import UserStore
+from tanba.core.settings import Settings
+from tanba.core.sqlite import Database
+from tanba.core.wiring import App
+
+LANG_COOKIE = "tanba_lang"
+
+
+@dataclass
+class Console:
+    """Everything a request handler needs, built once per application."""
+
+    app: App
+    settings: Settings
+    users: UserStore
+    sessions: SessionStore
+    targets: TargetStore
+    runs: RunLog
+    launcher: CrawlLauncher
+    reports: CrawlReports
+    counts: CountCache
+    throttle: LoginThrottle
+    templates: Environment = field(repr=False)
+
+
+def login_language(request: Request) -> str:
+    return pick_language(
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        accept=request.headers.get("accept-language", ""),
+    )
+
+
+def safe_href(url: object) -> str:
+    """An http(s) URL for an href, or '#': crawled URLs must not become javascript: links."""
+    text = str(url or "")
+    try:
+        scheme = urlsplit(text).scheme.lower()
+    except ValueError:
+        return "#"
+    return text if scheme in ("http", "https") else "#"
+
+
+def local_path(target: str, default: str = "/") -> str:
+    """``target`` if it is a path on this site (for redirects after a form), else ``default``."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("tanba.console", "templates"),
+        autoescape=True,  # every template, .html and .svg alike: crawled text stays text
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=StrictUndefined,  # a missing value is a bug to see in tests, not a blank
+    )
+    env.filters["href"] = safe_href
+    env.filters["q"] = lambda v: quote(str(v), safe="")
+    env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
+    return env
+
+
+def build_console(
+    app: App,
+    launcher: CrawlLauncher | None = None,
+    hasher: PasswordHasher | None = None,
+) -> Console:
+    """The console's stores over ``app`` (also used by the ``tanba users`` commands)."""
+    db = Database(db_path(app.settings), "")
+    runs = RunLog(db)
+    targets = TargetStore(db, app.clock, allow_private=app.settings.console_allow_private_targets)
+    return Console(
+        app=app,
+        settings=app.settings,
+        users=UserStore(db, app.clock, app.jurisdictions.codes(), hasher),
+        sessions=SessionStore(db, app.clock, timedelta(hours=app.settings.console_session_hours)),
+        targets=targets,
+        runs=runs,
+        launcher=launcher or SubprocessLauncher(app.settings, runs, app.clock),
+        reports=CrawlReports(app.bus),
+        counts=CountCache(app.store),
+        throttle=LoginThrottle(db, app.clock),
+        templates=templates(),
+    )
+
+
+def console_of(request: Request) -> Console:
+    """The console the request's application was built with."""
+    return request.app.state.console  # type: ignore[no-any-return]

@@ -1,0 +1,213 @@
+"""The JSON API's request and response models (what ``/openapi.json`` documents)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tanba.console.crawls import CrawlRun
+from tanba.console.targets import StoredTarget, TargetSpec
+from tanba.core.alerts import Alert
+from tanba.core.schemas.works import Licence, Work
+
+
+class _Out(BaseModel):
+    """A response model read off a domain object's attributes (properties included)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, obj: object) -> Self:
+        return cls.model_validate(obj)
+
+
+class UserOut(_Out):
+    username: str
+    role: str
+    org: str = ""
+    jurisdiction: str = ""
+    language: str
+    disabled: bool = False
+    created_at: str = ""
+
+
+class UserIn(BaseModel):
+    username: str
+    password: str = Field(min_length=1)
+    role: str
+    org: str = ""
+    jurisdiction: str = ""
+    language: str = "ru"
+
+
+class UserPatch(BaseModel):
+    role: str | None = None
+    org: str | None = None
+    jurisdiction: str | None = None
+    language: str | None = None
+    disabled: bool | None = None
+    password: str | None = None
+
+
+class LanguageIn(BaseModel):
+    language: str
+
+
+class TokenIn(BaseModel):
+    label: str = ""
+
+
+class TokenOut(_Out):
+    id: str
+    label: str
+    created_at: str
+    last_used_at: str = ""
+
+
+class TokenCreated(TokenOut):
+    token: str = Field(description="the secret; shown once, keep it safe")
+
+
+class AlertSummary(_Out):
+    id: str
+    work_id: str
+    work_title: str
+    owner: str
+    media: str
+    score: float
+    jurisdiction: str
+    site: str
+    target: str
+    page_url: str
+    page_title: str
+    media_url: str
+    status: str
+    first_seen: str
+    last_seen: str
+
+
+class AlertList(BaseModel):
+    total: int
+    page: int | None = Field(description="the page number; null for a page reached by cursor")
+    per_page: int
+    pages: int
+    alerts: list[AlertSummary]
+    next_cursor: str = Field(
+        default="",
+        description="pass as 'after' (same filters and sort) for the next page; "
+        "empty on the last page",
+    )
+    prev_cursor: str = Field(
+        default="",
+        description="pass as 'before' for the previous page; empty on the first page",
+    )
+
+
+class AlertDetail(BaseModel):
+    alert: Alert
+    next_statuses: list[str]
+
+
+class StatusIn(BaseModel):
+    status: str
+    comment: str = ""
+
+
+class CustodyOut(_Out):
+    """One line of a case's chain of custody: a capture, an export or a status change."""
+
+    at: str
+    actor: str
+    action: str = Field(description="captured, capture_failed, exported, status_changed or note")
+    detail: str = ""
+    subject: str = Field("", description="SHA-256 of the artifact in the blob store")
+    source: str = Field(description="custody (the custody log) or status_history (the alert)")
+    interface: str = Field("", description="exports: cli, console or api")
+    package_sha256: str = Field("", description="exports: SHA-256 of the zip written")
+    status: str = ""
+    comment: str = ""
+
+
+class Counts(BaseModel):
+    key: str
+    counts: dict[str, int]
+    other: int = Field(default=0, description="with 'top': the alerts of every other value")
+
+
+class WorkOut(BaseModel):
+    work_id: str
+    owner: str
+    title: str
+    media: str
+    sha256: str
+    filename: str
+    territories: list[str]
+    licences: list[Licence]
+    owner_home: str
+    registered_at: str
+    alerts_by_jurisdiction: dict[str, int] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, w: Work, counts: dict[str, int] | None = None) -> WorkOut:
+        data = {
+            name: getattr(w, name) for name in cls.model_fields if name != "alerts_by_jurisdiction"
+        }
+        return cls(**data, alerts_by_jurisdiction=counts or {})
+
+
+class JurisdictionOut(BaseModel):
+    code: str
+    status: str
+    names: dict[str, str]
+
+
+class CrawlRunOut(_Out):
+    id: str
+    target: str
+    started_at: str
+    started_by: str
+    finished_at: str
+    returncode: int | None
+    running: bool
+
+
+class TargetOut(BaseModel):
+    spec: TargetSpec
+    created_at: str
+    updated_at: str
+    updated_by: str
+    last_run: CrawlRunOut | None = None
+
+    @classmethod
+    def of(cls, stored: StoredTarget, last: CrawlRun | None) -> TargetOut:
+        return cls(
+            spec=stored.spec,
+            created_at=stored.created_at,
+            updated_at=stored.updated_at,
+            updated_by=stored.updated_by,
+            last_run=CrawlRunOut.of(last) if last else None,
+        )
+
+
+class FiguresOut(_Out):
+    crawls: int
+    pages: int
+    media: int
+    errors: int
+    traps: int
+    throttled: int
+    paused: int
+    matches: int
+    confirmed: int
+    yield_per_k: float = Field(description="confirmed alerts per thousand pages")
+
+
+class DayOut(FiguresOut):
+    day: str
+
+
+class StatsOut(FiguresOut):
+    target: str
+    last_crawl_at: str
+    days: list[DayOut]

@@ -1,0 +1,156 @@
+"""Pages: the alert list with its charts, one alert, its status and its evidence export."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from tanba.console import alerts as alert_rules
+from tanba.console import charts
+from tanba.console import works as work_rules
+from tanba.console.deps import AnyUser, ConsoleDep, Filters
+from tanba.console.evidence import custody_or_none, export_response
+from tanba.console.i18n import Translator
+from tanba.console.rendering import redirect, render
+from tanba.core.exceptions import NotFound
+from tanba.core.store.base import CountKey
+
+router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+
+
+@router.get("/alerts")
+def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep) -> Response:
+    principal = who.principal
+    page = alert_rules.search(c.app.store, principal, filters)
+    works = {w.work_id: w.title for w in work_rules.visible_works(c.app, principal)}
+    return render(
+        c,
+        request,
+        "alerts.html",
+        filters=filters,
+        page=page,
+        number=alert_rules.page_number(filters, page),
+        pages=alert_rules.page_count(filters, page),
+        chart_keys=CHART_KEYS,
+        chart_heights=CHART_HEIGHTS,
+        works=works,
+        visible_codes=principal.jurisdictions or c.app.jurisdictions.codes(),
+    )
+
+
+CHART_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day")
+# Sites are many (tens of thousands): the chart shows the largest and one "other" bar.
+CHART_TOP = 10
+# Frame heights of the charts in the list: columns, or CHART_TOP bars and "other".
+CHART_HEIGHTS = {"day": 110, "jurisdiction": (CHART_TOP + 1) * charts.ROW_H + 4}
+CHART_HEIGHTS["site"] = CHART_HEIGHTS["jurisdiction"]
+# A chart is a framed image of this site whose bars link the list (target="_top").
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"
+
+
+@router.get(
+    "/alerts/charts/{key}.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "a bar chart"}},
+)
+def alerts_chart(
+    request: Request, key: CountKey, filters: Filters, who: AnyUser, c: ConsoleDep
+) -> Response:
+    """One chart of the alert list, in its own frame so the list itself answers at once.
+
+    Each bar links the list filtered to its jurisdiction, site or day (with the
+    other filters kept); the site chart asks the store for the top sites only.
+    """
+    t = Translator(who.user.language)
+    names = {j.code: j.name(who.user.language) for j in c.app.jurisdictions}
+
+    def link(**change: str) -> str:
+        return "/alerts?" + filters.link(**change)
+
+    if key == "day":
+        counts = c.counts.counts(who.principal, filters, key)
+        chart = charts.columns(key, counts, href=lambda k: link(since=k, until=k))
+    elif key == "site":
+        top = c.counts.top(who.principal, filters, key, CHART_TOP)
+        chart = charts.horizontal(
+            key,
+            top.counts,
+            top=CHART_TOP,
+            label=lambda k: k[:18],
+            href=lambda k: link(site=k),
+            other=top.other,
+            other_label=t("chart.other"),
+        )
+    else:
+        counts = c.counts.counts(who.principal, filters, key)
+        label = (
+            (lambda k: f"{k} {names.get(k, '')}"[:18])
+            if key == "jurisdiction"
+            else (lambda k: k[:18])
+        )
+        href = {
+            "jurisdiction": lambda k: link(jurisdiction=k),
+            "status": lambda k: link(status=k),
+            "target": lambda k: link(target=k),
+            "work_id": lambda k: link(work_id=k),
+        }[key]
+        chart = charts.horizontal(
+            key, counts, top=CHART_TOP, label=label, href=href, other_label=t("chart.other")
+        )
+    svg = c.templates.get_template("chart.svg").render(c=chart, t=t)
+    return Response(
+        svg,
+        media_type="image/svg+xml",
+        headers={
+            "Cache-Control": "private, max-age=30",
+            "Content-Security-Policy": CHART_CSP,
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
+
+
+@router.get("/alerts/{alert_id}")
+def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> Response:
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    try:
+        work = work_rules.visible_work(c.app, who.principal, alert.work_id)
+    except NotFound:
+        work = None
+    return render(
+        c,
+        request,
+        "alert.html",
+        alert=alert,
+        work=work,
+        next_statuses=alert_rules.next_statuses(who.principal, alert),
+        withheld=work is not None and c.app.access.withholds_reference(who.principal, work),
+        may_export=who.user.role != "operator",
+        blob_ok=c.app.blobs.exists(alert.media_sha256),
+        custody=custody_or_none(c.app, alert),
+    )
+
+
+@router.post("/alerts/{alert_id}/status")
+def alert_status(
+    alert_id: str,
+    who: AnyUser,
+    c: ConsoleDep,
+    status: Annotated[str, Form()],
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    alert = alert_rules.change_status(
+        c.app.store, who.principal, alert_id, status, comment, c.app.clock
+    )
+    return redirect(f"/alerts/{alert.id}")
+
+
+@router.post("/alerts/{alert_id}/evidence", response_class=FileResponse)
+def alert_evidence_page(
+    alert_id: str,
+    who: AnyUser,
+    c: ConsoleDep,
+    mark_notice_sent: Annotated[bool, Form()] = False,
+) -> FileResponse:
+    return export_response(c, who, alert_id, "console", mark_notice_sent=mark_notice_sent)
