@@ -250,8 +250,8 @@ def _print_works(works: list[Any], as_json: bool) -> None:
 
 
 def _targets(args: argparse.Namespace) -> tuple[list[Any], dict[str, str]]:
-    from tanba.crawlers.resolve import parse_resolve
-    from tanba.crawlers.targets import load_targets
+    from tanba.core.resolve import parse_resolve
+    from tanba.core.targets import load_targets
 
     return load_targets(args.targets), parse_resolve(args.resolve)
 

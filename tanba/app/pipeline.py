@@ -30,10 +30,10 @@ from tanba.core.clock import iso
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
 from tanba.core.store import AlertQuery
+from tanba.core.targets import Target
 from tanba.core.wiring import App
 from tanba.core.worker import Worker
 from tanba.crawlers.runner import CrawlStats, crawl
-from tanba.crawlers.targets import Target
 from tanba.fingerprint.worker import FingerprintStage
 from tanba.matcher.lifecycle import Reconciled, reconcile
 from tanba.matcher.worker import MatcherStage

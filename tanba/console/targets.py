@@ -5,7 +5,7 @@ edited from the web; a crawl started from the console writes the chosen
 targets to a ``targets.yaml`` (:func:`write_targets_file`) and runs
 ``tanba crawl``/``tanba run`` on it, so the crawler reads exactly the format
 an operator would write by hand. Every spec is validated by the crawler's own
-parser (:func:`tanba.crawlers.targets.parse_targets`) before it is stored: the
+parser (:func:`tanba.core.targets.parse_targets`) before it is stored: the
 console can never store a target the crawler would refuse.
 """
 
@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from tanba.console.exceptions import Conflict
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError, NotFound
+from tanba.core.resolve import parse_resolve
 from tanba.core.sqlite import Database, transaction
-from tanba.crawlers.targets import Target, parse_targets
+from tanba.core.targets import Target, parse_targets
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS targets (
@@ -106,8 +107,6 @@ class TargetStore:
                 " refuses them (set TANBA_CONSOLE_ALLOW_PRIVATE_TARGETS=1 where that is wanted)"
             )
         if spec.resolve:
-            from tanba.crawlers.resolve import parse_resolve  # imports Scrapy: only when needed
-
             parse_resolve(spec.resolve)
         if spec.schedule_hours < 0:
             raise InputError(

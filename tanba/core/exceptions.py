@@ -38,3 +38,12 @@ class Withheld(TanbaError):
     Unlike :class:`NotFound`, the caller may know the object exists: they may
     see the work, only not its reference file. The message names who can help.
     """
+
+
+class TargetsError(InputError):
+    """The targets file is malformed; nothing was crawled.
+
+    Its message names the file, the target (by name, or by position when the name
+    itself is missing or wrong) and the field, and says what to change. A subclass
+    so that tests can tell a targets problem from other input errors.
+    """

@@ -1,7 +1,8 @@
 """Tanba's crawlers: a Scrapy project that finds media on public websites.
 
 Contract: :func:`tanba.crawlers.runner.crawl` crawls the targets of a targets file
-(:mod:`tanba.crawlers.targets`) and publishes one ``MediaDiscovered`` event per media
+(:mod:`tanba.core.targets`, parsed in the core so that the console
+and the command line need no Scrapy to read one) and publishes one ``MediaDiscovered`` event per media
 file found on a page to the ``tanba.media`` topic, with the bytes in the blob
 store and the raw exchanges in a WARC file under ``home/captures``.
 

@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING
 from tanba.core.blobs import BlobStore
 from tanba.core.clock import Clock, SystemClock
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.crawlers.gate import Pausable, WriteGate, no_engine
 from tanba.crawlers.publish import RecordSink
 from tanba.crawlers.stats import TargetStats
-from tanba.crawlers.targets import Target
 from tanba.crawlers.warc import WarcWriter
 
 if TYPE_CHECKING:

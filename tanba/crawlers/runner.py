@@ -40,13 +40,13 @@ from tanba.core.exceptions import TransientError
 from tanba.core.schemas.base import encode
 from tanba.core.schemas.crawls import CrawlFinished
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.core.topics import CRAWLS, MEDIA
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.gate import Pausable
 from tanba.crawlers.publish import BatchPublisher
 from tanba.crawlers.settings import LOG_LEVEL, process_settings
 from tanba.crawlers.stats import CrawlStats, TargetStats
-from tanba.crawlers.targets import Target
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler

@@ -41,9 +41,9 @@ from __future__ import annotations
 from typing import Any
 
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.crawlers.pipelines import FINGERPRINTER, ITEM_PIPELINES
 from tanba.crawlers.resolve import RESOLVE_SETTING
-from tanba.crawlers.targets import Target
 from tanba.crawlers.throttle import DEFAULT_MAX_WAIT_S, DEFAULT_TIMES
 
 LOG_LEVEL = "WARNING"

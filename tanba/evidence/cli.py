@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tanba.core.access import SYSTEM, Principal
 from tanba.core.exceptions import InputError
+from tanba.core.resolve import parse_resolve
 from tanba.core.wiring import App
 from tanba.evidence.strings import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -157,7 +158,6 @@ def principal_from(args: argparse.Namespace) -> Principal:
 
 
 def _export(app: App, args: argparse.Namespace) -> int:
-    from tanba.crawlers.resolve import parse_resolve
     from tanba.evidence.package import ExportOptions, export
 
     options = ExportOptions(
@@ -175,7 +175,6 @@ def _export(app: App, args: argparse.Namespace) -> int:
 
 
 def _capture(app: App, args: argparse.Namespace) -> int:
-    from tanba.crawlers.resolve import parse_resolve
     from tanba.evidence.capture import capture
     from tanba.evidence.package import authorize
 

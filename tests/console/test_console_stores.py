@@ -17,7 +17,7 @@ from tanba.console.users import UserStore
 from tanba.core.clock import FixedClock
 from tanba.core.exceptions import InputError
 from tanba.core.sqlite import Database
-from tanba.crawlers.targets import load_targets
+from tanba.core.targets import load_targets
 
 CODES = ("KZ", "RU", "BY", "XX")
 HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)

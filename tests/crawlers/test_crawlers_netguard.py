@@ -11,11 +11,11 @@ from scrapy.http import Request, Response
 from scrapy.settings import Settings as ScrapySettings
 from scrapy.statscollectors import MemoryStatsCollector
 
+from tanba.core.targets import Target
 from tanba.crawlers import netguard
 from tanba.crawlers.netguard import BlockedAddress, PrivateAddressMiddleware, is_public_address
 from tanba.crawlers.resolve import RESOLVE_SETTING
 from tanba.crawlers.stats import TargetStats
-from tanba.crawlers.targets import Target
 
 
 @pytest.mark.parametrize(

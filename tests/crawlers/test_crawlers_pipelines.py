@@ -27,6 +27,7 @@ from tanba.core.clock import FixedClock
 from tanba.core.exceptions import DiskFull
 from tanba.core.schemas.common import CaptureRef
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.extract import MediaRef
 from tanba.crawlers.failures import ROBOTS_FORBIDDEN_STAT
@@ -37,7 +38,6 @@ from tanba.crawlers.pipelines.media import CanonicalFingerprinter, MediaPipeline
 from tanba.crawlers.pipelines.publish import PublishPipeline
 from tanba.crawlers.scope import KIND_META, MEDIA
 from tanba.crawlers.spiders.site import SiteSpider
-from tanba.crawlers.targets import Target
 from tests.crawlers.sinks import FullSink, ListSink
 
 SITE = "http://kino.example.kz"

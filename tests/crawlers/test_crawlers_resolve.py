@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from tanba.core.exceptions import InputError
-from tanba.crawlers.resolve import MappedResolver, parse_resolve
+from tanba.core.resolve import parse_resolve
+from tanba.crawlers.resolve import MappedResolver
 from tests.support.crawling import CrawlRun
 
 

@@ -8,9 +8,9 @@ from tanba.core.blobs import BlobStore
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.crawlers.runner import CrawlStats, TargetStats, crawl, new_crawl_id
 from tanba.crawlers.settings import process_settings, scrapy_settings
-from tanba.crawlers.targets import Target
 
 TARGET = Target(name="kino", seeds=("http://kino.example.kz/",))
 

@@ -15,12 +15,12 @@ from twisted.python.failure import Failure
 from tanba.core.blobs import BlobStore
 from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.items import PageItem
 from tanba.crawlers.pipelines import ITEM_PIPELINES
 from tanba.crawlers.scope import KIND_META, PAGE
 from tanba.crawlers.spiders.site import SiteSpider
-from tanba.crawlers.targets import Target
 from tests.crawlers.sinks import ListSink
 
 SITE = "http://kino.example.kz"

@@ -1,4 +1,4 @@
-"""tanba.crawlers.targets: a valid file, defaults, and an error naming the field for each mistake."""
+"""tanba.core.targets: a valid file, defaults, and an error naming the field for each mistake."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tanba.core.exceptions import InputError
-from tanba.crawlers.exceptions import TargetsError
-from tanba.crawlers.targets import ALLOWED_KEYS, Target, load_targets, parse_targets
+from tanba.core.exceptions import InputError, TargetsError
+from tanba.core.targets import ALLOWED_KEYS, Target, load_targets, parse_targets
 
 VALID = """
 targets:

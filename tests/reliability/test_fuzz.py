@@ -7,7 +7,7 @@ selected by ``TANBA_FUZZ_PROFILE``), and no example has a deadline. Targets:
 - media extraction from HTML (``tanba.crawlers.extract.extract``): structured pages
   of media-bearing tags with hostile attribute values, declared charsets and
   base URLs; never raises, yields only absolute http(s) URLs;
-- the targets file (``tanba.crawlers.targets.parse_targets``): YAML text and
+- the targets file (``tanba.core.targets.parse_targets``): YAML text and
   structured documents near the real schema; a list of valid targets or
   :class:`TargetsError`, nothing else;
 - the works CSV (``tanba.fingerprint.registration.read_manifest``): a list of specs or
@@ -37,11 +37,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tanba.core.exceptions import EventDecodeError, InputError
+from tanba.core.exceptions import EventDecodeError, InputError, TargetsError
 from tanba.core.schemas.base import Event, decode, encode
-from tanba.crawlers.exceptions import TargetsError
+from tanba.core.targets import ALLOWED_KEYS, parse_targets
 from tanba.crawlers.extract import extract
-from tanba.crawlers.targets import ALLOWED_KEYS, parse_targets
 from tanba.fingerprint.registration import read_manifest
 
 settings.register_profile(

@@ -47,6 +47,7 @@ from scrapy.spidermiddlewares.referer import RefererMiddleware, ReferrerPolicy
 from twisted.python.failure import Failure
 
 from tanba.core.settings import Settings
+from tanba.core.targets import Target
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.extract import extract
 from tanba.crawlers.failures import count_failure, sync_robots
@@ -54,7 +55,6 @@ from tanba.crawlers.headers import first_header
 from tanba.crawlers.items import PageItem
 from tanba.crawlers.scope import KIND_META, PAGE
 from tanba.crawlers.settings import scrapy_settings
-from tanba.crawlers.targets import Target
 from tanba.crawlers.urls import canonicalize, host_of, in_domains, pattern_of, trap_reason
 
 if TYPE_CHECKING:
@@ -67,7 +67,7 @@ _PATTERN = "tanba_pattern"
 
 
 class SiteSpider(Spider):
-    """Crawls one :class:`~tanba.crawlers.targets.Target` (see the module doc)."""
+    """Crawls one :class:`~tanba.core.targets.Target` (see the module doc)."""
 
     name = "tanba-site"
 

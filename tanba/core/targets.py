@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from tanba.crawlers.exceptions import TargetsError
+from tanba.core.exceptions import TargetsError
 
 # Used only if tanba.core.jurisdictions is missing (it was written in parallel with this module).
 _FALLBACK_CODES = ("AM", "AZ", "BY", "KZ", "KG", "MD", "RU", "TJ", "UZ", "TM", "XX")

@@ -1,0 +1,42 @@
+"""Name resolution overrides: curl's ``--resolve HOST:PORT:ADDR``, as the user writes them.
+
+Contract: :func:`parse_resolve` turns ``["kino.example.kz:8081:127.0.0.1", ...]``
+into ``{"kino.example.kz": "127.0.0.1"}`` (host lower-cased; the port is checked
+but not used: one host maps to one address on every port). IPv6 addresses may be
+bracketed (``host:443:[::1]``). A malformed entry raises
+:class:`~tanba.core.exceptions.InputError` quoting the expected syntax.
+
+The crawler's resolver (:mod:`tanba.crawlers.resolve`) and the evidence capture
+apply the map; the console and the command line only parse it, so they need no
+Scrapy for that.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+
+from tanba.core.exceptions import InputError
+
+SYNTAX = "HOST:PORT:ADDRESS, e.g. kino.example.kz:8081:127.0.0.1 (as curl's --resolve)"
+
+
+def parse_resolve(entries: Iterable[str] | None) -> dict[str, str]:
+    """Parse ``--resolve`` entries into a host → address map; InputError on a bad entry."""
+    mapping: dict[str, str] = {}
+    for entry in entries or ():
+        host, sep1, rest = entry.strip().partition(":")
+        port, sep2, address = rest.partition(":")
+        address = address.strip()
+        if address.startswith("[") and address.endswith("]"):
+            address = address[1:-1]
+        if not (sep1 and sep2 and host and port.isdigit() and 0 < int(port) < 65536):
+            raise InputError(f"--resolve {entry!r} is not understood; expected {SYNTAX}.")
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise InputError(
+                f"--resolve {entry!r}: {address!r} is not an IP address; expected {SYNTAX}."
+            ) from None
+        mapping[host.lower().rstrip(".")] = address
+    return mapping
