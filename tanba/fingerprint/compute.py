@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
@@ -95,28 +96,50 @@ def fingerprint_file(
         served = f" served as {claimed_type}" if claimed_type else ""
         raise Unfingerprintable(f"a text file{served}, not an image or audio file")
     box = sandbox or shared_sandbox(settings)
-    if kind == "image":
-        variants = REFERENCE if reference else QUERY
-        image = box.call(
-            "tanba.fingerprint.sandbox:image_print_file",
-            str(path),
-            settings.image_max_pixels,
-            variants if isinstance(variants, str) else list(variants),
-            timeout_s=settings.decode_timeout_s,
-            what="decoding the image",
-        )
-        return Fingerprint(media=IMAGE, sha256=sha256, image=ImagePrint.model_validate(image))
+    # What is neither an image nor text is tried as audio: FFmpeg knows more containers
+    # than any magic-number list.
+    hasher = HASHERS.get(kind, _audio)
     try:
-        audio = box.call(
-            "tanba.fingerprint.sandbox:audio_print_file",
-            str(path),
-            settings.audio_max_seconds,
-            settings.decode_timeout_s,
-            timeout_s=2 * settings.decode_timeout_s + _AUDIO_SLACK_S,
-            what="decoding the audio",
-        )
+        return hasher(box, path, sha256, settings, reference)
     except Unfingerprintable as exc:
         if kind == "unknown":
             raise Unfingerprintable(f"neither an image nor audio ({exc})") from None
         raise
+
+
+# One hasher per medium: (sandbox, path, sha256, settings, reference) -> its Fingerprint.
+Hasher = Callable[[Sandbox, Path, str, Settings, bool], Fingerprint]
+
+
+def _image(
+    box: Sandbox, path: Path, sha256: str, settings: Settings, reference: bool
+) -> Fingerprint:
+    """The image print: a registered work's windows (``reference``) or a crawled copy's."""
+    variants = REFERENCE if reference else QUERY
+    image = box.call(
+        "tanba.fingerprint.sandbox:image_print_file",
+        str(path),
+        settings.image_max_pixels,
+        variants,
+        timeout_s=settings.decode_timeout_s,
+        what="decoding the image",
+    )
+    return Fingerprint(media=IMAGE, sha256=sha256, image=ImagePrint.model_validate(image))
+
+
+def _audio(
+    box: Sandbox, path: Path, sha256: str, settings: Settings, reference: bool
+) -> Fingerprint:
+    """The audio print (the same for a registered track and a crawled copy)."""
+    audio = box.call(
+        "tanba.fingerprint.sandbox:audio_print_file",
+        str(path),
+        settings.audio_max_seconds,
+        settings.decode_timeout_s,
+        timeout_s=2 * settings.decode_timeout_s + _AUDIO_SLACK_S,
+        what="decoding the audio",
+    )
     return Fingerprint(media=AUDIO, sha256=sha256, audio=AudioPrint.model_validate(audio))
+
+
+HASHERS: dict[str, Hasher] = {IMAGE: _image, AUDIO: _audio}

@@ -8,7 +8,8 @@ stage reaches into another:
 - here, in the core, the print itself: the pydantic model carried by events,
   its algorithm ids, and the pure-numpy decoding and comparison that both the
   stages need (:mod:`tanba.core.signals.image`, :mod:`tanba.core.signals.audio`);
-- in ``tanba/fingerprint/``, the hasher that turns a file into that print;
+- in ``tanba/fingerprint/``, the hasher that turns a file into that print (one entry of
+  ``tanba.fingerprint.compute.HASHERS``, computed in the decoder sandbox);
 - in ``tanba/matcher/``, the signal index that holds registered prints and decides
   matches (``tanba.matcher.signal.SignalIndex``, one implementation per medium).
 
