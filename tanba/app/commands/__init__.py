@@ -1,0 +1,1 @@
+"""The ``tanba`` command's sub-commands, one module per group; each has ``register(sub)``."""

@@ -1,0 +1,96 @@
+"""``tanba run``, ``tanba crawl`` and ``tanba worker``: the pipeline in one process, or one stage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from tanba.app.output import resolve_arg
+from tanba.app.pipeline import fingerprint_stage, matcher_stage, run
+from tanba.core import metrics
+from tanba.core.resolve import parse_resolve
+from tanba.core.targets import load_targets
+from tanba.core.wiring import App
+from tanba.core.worker import Worker
+from tanba.crawlers.runner import CrawlStats, crawl
+
+
+def register(sub: Any) -> None:
+    """Add these commands to the ``tanba`` parser's sub-commands."""
+    run = sub.add_parser("run", help="crawl, fingerprint and match in one process")
+    run.add_argument("targets", type=Path, metavar="TARGETS.yaml")
+    resolve_arg(run)
+    run.set_defaults(handler=_run)
+
+    crawl = sub.add_parser("crawl", help="run the crawlers only (publish media to the bus)")
+    crawl.add_argument("targets", type=Path, metavar="TARGETS.yaml")
+    resolve_arg(crawl)
+    crawl.add_argument("--crawl-id", default="", help="default: the UTC time, YYYYmmddTHHMMSSZ")
+    crawl.add_argument(
+        "--json", action="store_true", help="print every target's counters as one JSON object"
+    )
+    crawl.add_argument(
+        "--progress", action="store_true", help="print a JSON line of totals to stderr each second"
+    )
+    crawl.set_defaults(handler=_crawl)
+
+    worker = sub.add_parser("worker", help="run one stage as its own process")
+    worker.add_argument("stage", choices=["fingerprint", "matcher"])
+    worker.add_argument("--until-idle", action="store_true", help="exit once nothing is waiting")
+    worker.set_defaults(handler=_worker)
+
+
+def _targets(args: argparse.Namespace) -> tuple[list[Any], dict[str, str]]:
+
+    return load_targets(args.targets), parse_resolve(args.resolve)
+
+
+def _run(app: App, args: argparse.Namespace) -> int:
+
+    targets, resolve = _targets(args)
+    summary = run(app, targets, resolve)
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def _crawl(app: App, args: argparse.Namespace) -> int:
+
+    def print_progress(stats: CrawlStats) -> None:
+        """One JSON line of the running totals on stderr (``--progress``)."""
+        print(json.dumps(stats.as_json()["total"], sort_keys=True), file=sys.stderr, flush=True)
+
+    targets, resolve = _targets(args)
+    stats = crawl(
+        targets,
+        settings=app.settings,
+        bus=app.bus,
+        blobs=app.blobs,
+        resolve=resolve,
+        clock=app.clock,
+        crawl_id=args.crawl_id or None,
+        progress=print_progress if args.progress else None,
+    )
+    if args.json:
+        print(json.dumps(stats.as_json(), sort_keys=True))
+    else:
+        total = stats.total()
+        print(f"crawl {stats.crawl_id}: pages {total.pages}, media {total.media_published}")
+    return 0
+
+
+def _worker(app: App, args: argparse.Namespace) -> int:
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    metrics.serve(app.settings.metrics_port)
+    stage = fingerprint_stage(app) if args.stage == "fingerprint" else matcher_stage(app)
+    worker = Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
+    stats = worker.run(drained=(lambda: True) if args.until_idle else None)
+    print(f"{args.stage}: {stats.messages} messages, {stats.dead_lettered} dead-lettered")
+    return 0

@@ -1,0 +1,95 @@
+"""``tanba works add|import|list``: register works from files or a CSV manifest, and list them."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tanba.app.output import emit
+from tanba.core.exceptions import InputError
+from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, read_manifest
+from tanba.fingerprint.registration import register as register_works
+
+
+def register(sub: Any) -> None:
+    """Add these commands to the ``tanba`` parser's sub-commands."""
+    works = sub.add_parser("works", help="register and list works").add_subparsers(metavar="ACTION")
+    add = works.add_parser("add", help="register media files as works")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    add.add_argument("--owner", required=True)
+    add.add_argument("--title", default="")
+    add.add_argument("--work-id", default="", help="only with a single FILE")
+    add.add_argument("--territory", action="append", default=[], metavar="CC", help="repeatable")
+    add.add_argument(
+        "--licensee",
+        action="append",
+        default=[],
+        metavar="DOMAIN[:FROM[:UNTIL]]",
+        help="a site allowed to show the work, optionally between ISO dates (repeatable)",
+    )
+    add.add_argument("--owner-home", default="", metavar="CC", help="the rights holder's state")
+    add.add_argument("--author-death-year", type=int, help="decides the term of protection")
+    add.add_argument("--publication-year", type=int, help="for works of legal persons")
+    add.add_argument("--json", action="store_true")
+    add.set_defaults(handler=_works_add)
+    imp = works.add_parser("import", help="register works listed in a CSV manifest")
+    imp.add_argument("manifest", type=Path, metavar="MANIFEST.csv")
+    imp.add_argument("--json", action="store_true")
+    imp.set_defaults(handler=_works_import)
+    ls = works.add_parser("list", help="list registered works")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(handler=_works_list)
+
+
+def _works_add(app: App, args: argparse.Namespace) -> int:
+
+    if args.work_id and len(args.files) > 1:
+        raise InputError(
+            "--work-id names one work: give a single FILE, or use 'tanba works import'"
+        )
+    specs = [
+        WorkSpec(
+            path=f,
+            owner=args.owner,
+            title=args.title,
+            work_id=args.work_id,
+            territories=tuple(args.territory),
+            licensees=tuple(args.licensee),
+            owner_home=args.owner_home,
+            author_death_year=args.author_death_year,
+            publication_year=args.publication_year,
+        )
+        for f in args.files
+    ]
+    _print_works(register_works(app, specs), args.json)
+    return 0
+
+
+def _works_import(app: App, args: argparse.Namespace) -> int:
+
+    _print_works(register_works(app, read_manifest(args.manifest)), args.json)
+    return 0
+
+
+def _works_list(app: App, args: argparse.Namespace) -> int:
+    _print_works(sorted(app.works.all().values(), key=lambda w: w.work_id), args.json)
+    return 0
+
+
+def _print_works(works: list[Any], as_json: bool) -> None:
+    rows = [
+        {
+            "work_id": w.work_id,
+            "owner": w.owner,
+            "title": w.title,
+            "media": w.media,
+            "sha256": w.sha256,
+            "territories": w.territories,
+            "licensees": [lic.domain for lic in w.licences],
+            "registered_at": w.registered_at,
+        }
+        for w in works
+    ]
+    emit(rows, as_json, ("work_id", "owner", "title", "media", "territories", "licensees"))
