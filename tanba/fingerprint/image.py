@@ -22,16 +22,8 @@ it separates true copies from look-alikes far better than the Hamming distance
 Windows that are nearly uniform (a flat sky, a blank logo background) hash
 alike across unrelated images, so they are not hashed at all (quality gating).
 
-Decoding: JPEG is decoded at reduced size through its DCT scaling straight
-to greyscale, the main saving over decoding every pixel. A plain JPEG goes
-through libjpeg-turbo's TurboJPEG API (``simplejpeg``) at the scale
-``Image.draft`` would pick: the same library and scaled transform give the same
-pixels, without Pillow's header parsing and per-image overhead (about a sixth
-of the decoding time, measured). Whatever that path does not take (other
-formats, CMYK, multi-picture files, data it finds corrupt) goes through Pillow,
-whose errors are the ones reported. The pixel count is checked from the header
-before any pixel is decoded, so a decompression bomb is refused cheaply.
-Transparent images are laid on white, as a browser shows them.
+Decoding (:mod:`tanba.fingerprint.decode`) and resampling (:mod:`tanba.fingerprint.resample`)
+live in modules of their own.
 
 The query path runs once per crawled image, so it is written as few array
 operations as possible (each costs microseconds of dispatch, more than the
@@ -43,26 +35,23 @@ print (checked on the benchmarks' images); only a change of what is hashed does.
 from __future__ import annotations
 
 import base64
-import functools
-import io
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import simplejpeg
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from scipy.fftpack import dct
 
 from tanba.core.signals.image import DESCRIPTOR, DESCRIPTOR_LENGTH, FULL, PHASH, ImagePrint
-from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.decode import decode
 from tanba.fingerprint.regions import content_boxes
+from tanba.fingerprint.resample import N as _N
+from tanba.fingerprint.resample import Region, resampled
 
 MIRROR = "mirror"
 # Which windows are hashed: a registered work's or a crawled copy's.
 REFERENCE = "reference"
 QUERY = "query"
 
-_N = 32  # side the window is resampled to (imagehash.phash: hash_size 8 × highfreq_factor 4)
 _K = 8  # low-frequency coefficients kept per axis
 _U, _V = np.meshgrid(np.arange(_K), np.arange(_K), indexing="ij")
 _WHITEN = np.hypot(_U, _V).reshape(-1)[1:]  # 1/f spectrum: coefficient (u, v) times |(u, v)|
@@ -143,128 +132,6 @@ def to_print(width: int, height: int, windows: Windows) -> ImagePrint:
     )
 
 
-def decode(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
-    """Greyscale pixels (uint8, rows × columns) with the long side at most ``side``, and the
-    original width and height.
-
-    The pixel count is checked from the header before any pixel is decoded, so a
-    decompression bomb is refused cheaply; a JPEG is decoded at the smallest DCT
-    scale whose long side still reaches ``side``.
-    """
-    if not data:
-        raise Unfingerprintable("empty file (0 bytes)")
-    plain = _plain_jpeg_size(data)
-    if plain is not None:
-        _check_size(*plain, max_pixels)
-        pixels = _turbo_grey(data, *plain, side)
-        if pixels is not None:
-            return pixels, *plain
-    try:
-        image: Image.Image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError:
-        raise Unfingerprintable("not a decodable image (unknown or corrupt format)") from None
-    width, height = image.size
-    _check_size(width, height, max_pixels)
-    if image.format == "JPEG":
-        try:
-            image.draft("L", _draft_size(width, height, side))
-        except (OSError, SyntaxError, ValueError) as exc:
-            raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None
-    grey = _load_grey(image)
-    factor = max(grey.size) // side
-    return np.asarray(grey.reduce(factor) if factor >= 2 else grey), width, height
-
-
-def _check_size(width: int, height: int, max_pixels: int) -> None:
-    if width <= 0 or height <= 0:
-        raise Unfingerprintable(f"image header declares an empty size {width}x{height}")
-    if width * height > max_pixels:
-        raise Unfingerprintable(
-            f"image of {width}x{height} pixels exceeds the cap of {max_pixels} "
-            "(TANBA_IMAGE_MAX_PIXELS); refused as a possible decompression bomb"
-        )
-
-
-def _draft_size(width: int, height: int, side: int) -> tuple[int, int]:
-    """The size asked of ``Image.draft``: the image scaled to a long side of ``side``."""
-    scale = side / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _plain_jpeg_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) of a JPEG that Pillow would open as a plain grey or colour "JPEG"; else None.
-
-    Read from the header by TurboJPEG, without Pillow's parser (which costs
-    about a tenth of the decoding). None sends the file through Pillow: anything
-    that is not a JPEG, CMYK (Pillow converts it to grey itself), and a file with
-    a multi-picture segment (Pillow opens it as "MPO" and decodes it in full).
-    """
-    if not data.startswith(b"\xff\xd8\xff") or _may_be_multi_picture(data):
-        return None
-    try:
-        height, width, colorspace, _ = simplejpeg.decode_jpeg_header(data)
-    except ValueError:
-        return None
-    return (width, height) if colorspace in ("Gray", "YCbCr", "RGB") else None
-
-
-def _may_be_multi_picture(data: bytes) -> bool:
-    """Whether an APP2 "MPF" segment may come before the image data (True when unsure).
-
-    Walks the segments from the start marker to the start of scan: a search of
-    the whole file would also find one inside a thumbnail, and costs more.
-    """
-    at = 2
-    while at + 8 <= len(data) and data[at] == 0xFF:
-        marker = data[at + 1]
-        if marker == 0xDA:  # start of scan: the header is over
-            return False
-        if marker == 0xE2 and data[at + 4 : at + 8] == b"MPF\x00":
-            return True
-        at += 2 + int.from_bytes(data[at + 2 : at + 4], "big")
-    return True
-
-
-def _turbo_grey(data: bytes, width: int, height: int, side: int) -> np.ndarray | None:
-    """The JPEG's grey pixels as Pillow's ``draft``, ``load()`` and ``reduce`` give them, or None.
-
-    The scale is Pillow's choice (the largest of 1/8, 1/4, 1/2 that keeps each
-    side at least the draft size), so both decoders run libjpeg-turbo's same
-    scaled transform. None (decode with Pillow instead) for anything TurboJPEG
-    finds wrong, even recoverable (strict), and for any size other than Pillow's.
-    """
-    wanted = _draft_size(width, height, side)
-    ratio = min(width // wanted[0], height // wanted[1])
-    scale = next((s for s in (8, 4, 2) if ratio >= s), 1)
-    shape = (-(-height // scale), -(-width // scale))
-    try:
-        pixels = simplejpeg.decode_jpeg(
-            data, colorspace="GRAY", min_height=shape[0], min_width=shape[1]
-        )
-    except ValueError:
-        return None
-    if pixels.shape[:2] != shape:
-        return None
-    pixels = pixels.reshape(shape)
-    factor = max(shape) // side
-    return np.asarray(Image.fromarray(pixels).reduce(factor)) if factor >= 2 else pixels
-
-
-def _load_grey(image: Image.Image) -> Image.Image:
-    """Decode the pixels to greyscale, transparent ones laid on white as a browser shows them."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image.load()
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(white, rgba)
-        return image if image.mode == "L" else image.convert("L")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
-        raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None
-
-
 def coefficients(grey: Image.Image, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """The 8×8 low-frequency DCT of the window resampled to 32×32, as imagehash.phash takes it."""
     window = grey if box is None else grey.crop(box)
@@ -309,9 +176,6 @@ def _descriptors(rows: np.ndarray) -> np.ndarray:
     return np.round(scaled).astype(np.int8)
 
 
-Region = tuple[str, tuple[int, int, int, int] | None]  # a window's variant name and pixel box
-
-
 def _windows(images: list[tuple[np.ndarray, list[Region]]], *, mirror: bool = False) -> Windows:
     """Each (variant, box) region of each image hashed, with its mirror if asked.
 
@@ -325,7 +189,7 @@ def _windows(images: list[tuple[np.ndarray, list[Region]]], *, mirror: bool = Fa
     names = [name for _, regions in images for name, _ in regions]
     if not names:
         return Windows.none()
-    pixels = _resampled(images).reshape(len(names), _N * _N)
+    pixels = resampled(images).reshape(len(names), _N * _N)
     kept = (_std(pixels) >= FLAT_STD).tolist()
     if not all(kept):
         if not any(kept):
@@ -374,90 +238,6 @@ def _mirrors_after_their_image(
         order += range(count + done, count + done + here)
         done, start = done + here, start + len(regions)
     return order
-
-
-def _resampled(images: list[tuple[np.ndarray, list[Region]]]) -> np.ndarray:
-    """Each box of each image resampled to 32×32 (n × 32 × 32, float64): an area average
-    to 64×64, then Lanczos 2:1.
-
-    The area average does the bulk of the shrinking at a fraction of a wide Lanczos
-    filter's cost; the final 2:1 Lanczos keeps the low frequencies as clean as
-    imagehash's single Lanczos pass (which :func:`coefficients` reproduces exactly).
-    A plain area average to 32×32 aliases enough to cost copies (measured).
-
-    Both steps are linear and separable, so each box is two small matrix
-    products (rows, then columns), and boxes that share columns share the first
-    product: several times faster than resizing each box with Pillow (measured
-    in ``bench/speed.py``'s files), and without Pillow's rounding to whole grey
-    levels between the steps. The products are float32 (BLAS), then widened for
-    the transform, as imagehash's pixels are.
-    """
-    samples = []
-    for grey, regions in images:
-        if not regions:
-            continue
-        pixels = np.asarray(grey, dtype=np.float32)
-        height, width = pixels.shape
-        by_columns: dict[tuple[int, int], np.ndarray] = {}
-        for _, box in regions:
-            left, top, right, bottom = (0, 0, width, height) if box is None else box
-            if (left, right) not in by_columns:
-                by_columns[left, right] = pixels[:, left:right] @ _resampling(right - left).T
-            samples.append(_resampling(bottom - top) @ by_columns[left, right][top:bottom])
-    return np.array(samples, dtype=np.float64)
-
-
-@functools.lru_cache(maxsize=2048)
-def _resampling(length: int) -> np.ndarray:
-    """The (32 × length) matrix that resamples a line of ``length`` pixels to 32.
-
-    Longer than 64: area average into 64 bins (each pixel counts by the share of
-    it a bin covers), then Lanczos-3 at 2:1. Shorter: Lanczos-3 straight to 32,
-    widened when shrinking. Rows sum to one, so flat stays flat.
-    """
-    if length > 2 * _N:
-        return _area_then_lanczos(length)
-    return _lanczos_rows(length, max(length / _N, 1.0)).astype(np.float32)
-
-
-def _area_then_lanczos(length: int) -> np.ndarray:
-    """The 64-bin area average followed by Lanczos 2:1, as one (32 × length) matrix.
-
-    Bin i covers [i, i + 1) × length / 64 and weighs pixel p by the share of it
-    it covers, clip(end, p, p + 1) − clip(start, p, p + 1), over the bin's width.
-    A pixel is narrower than a bin, so it falls in its own bin and at most the
-    next: each column of the product is two Lanczos columns weighted, not a sum
-    over all 64 bins. The first image of each size builds its matrices, so this
-    is a handful of operations on short arrays; it rounds to the same float32
-    matrix as the full product (checked for every length from 65 to 2048).
-    """
-    width = length / (2 * _N)  # a bin's width; bin edges i × width are exact binary fractions
-    own = np.arange(length) * (2 * _N) // length  # the bin each pixel starts in
-    own_end = (own + 1) * width
-    start = np.arange(length, dtype=np.float64)
-    end = start + 1
-    own_share = np.minimum(own_end, end) - start
-    # The next bin starts where the own one ends; past the last bin, end − own_end ≤ 0.
-    next_share = np.maximum(end - own_end, 0.0)
-    weights = _lanczos_columns()
-    matrix = weights[own] * (own_share / width)[:, None]
-    matrix += weights[np.minimum(own + 1, 2 * _N - 1)] * (next_share / width)[:, None]
-    return matrix.T.astype(np.float32, order="C")
-
-
-@functools.cache
-def _lanczos_columns() -> np.ndarray:
-    """The 2:1 Lanczos matrix from 64 bins to 32, one row per bin (64 × 32)."""
-    return np.ascontiguousarray(_lanczos_rows(2 * _N, 2.0).T)
-
-
-@functools.lru_cache(maxsize=128)
-def _lanczos_rows(length: int, support: float) -> np.ndarray:
-    """(32 × length) Lanczos-3 weights from ``length`` samples to 32, each row normalised."""
-    centres = (np.arange(_N) + 0.5) * (length / _N)
-    x = ((np.arange(length) + 0.5)[None, :] - centres[:, None]) / support
-    weights = np.where(np.abs(x) < 3, np.sinc(x) * np.sinc(x / 3), 0.0)
-    return weights / weights.sum(axis=1, keepdims=True)
 
 
 def _box(

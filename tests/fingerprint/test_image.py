@@ -14,6 +14,7 @@ from tanba.app.demo.media import web_jpeg
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
 from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.decode import _may_be_multi_picture, _plain_jpeg_size, _turbo_grey, decode
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.image import (
     _WHITEN,
@@ -23,20 +24,15 @@ from tanba.fingerprint.image import (
     Windows,
     _descriptors,
     _halved,
-    _lanczos_rows,
-    _may_be_multi_picture,
     _phashes,
-    _plain_jpeg_size,
-    _resampling,
     _std,
-    _turbo_grey,
     coefficients,
-    decode,
     image_print,
     phash,
     query_windows,
     to_print,
 )
+from tanba.fingerprint.resample import lanczos_rows, resampling
 
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
 # (name: reference window count, whole-picture pHash, the crop window's pHash)
@@ -232,7 +228,7 @@ def test_halving_is_pillows_reduce() -> None:
 
 
 def test_the_resampling_matrix_is_the_area_average_then_lanczos() -> None:
-    lanczos = _lanczos_rows(64, 2.0)
+    lanczos = lanczos_rows(64, 2.0)
     for length in (65, 100, 127, 128, 200, 320, 511, 1000):
         edges = np.linspace(0.0, length, 65)
         pixel = np.arange(length)
@@ -240,7 +236,7 @@ def test_the_resampling_matrix_is_the_area_average_then_lanczos() -> None:
             edges[:-1, None], pixel, pixel + 1
         )
         full = (lanczos @ (covered / edges[1])).astype(np.float32)
-        np.testing.assert_array_max_ulp(_resampling(length), full, maxulp=1)
+        np.testing.assert_array_max_ulp(resampling(length), full, maxulp=1)
 
 
 def test_batched_statistics_are_numpys() -> None:
