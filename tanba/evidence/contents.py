@@ -15,7 +15,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from tanba.core.alerts import Alert
-from tanba.core.jurisdictions.registry import Jurisdiction
+from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.wiring import App
 from tanba.evidence.capture import Capture
 from tanba.evidence.exceptions import EvidenceError

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from tanba.core.alerts import Alert
-from tanba.core.jurisdictions.registry import Jurisdiction
+from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.schemas.works import Work
 from tanba.evidence import wording
 from tanba.evidence.capture import CaptureRecord

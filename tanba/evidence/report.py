@@ -43,7 +43,8 @@ from reportlab.platypus import (
 )
 
 from tanba.core.alerts import Alert
-from tanba.core.jurisdictions.registry import Jurisdiction, JurisdictionRegistry
+from tanba.core.jurisdictions.model import Jurisdiction
+from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.evidence import wording
 from tanba.evidence.capture import CaptureRecord
 from tanba.evidence.custody import CustodyEntry

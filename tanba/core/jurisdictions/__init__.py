@@ -24,11 +24,9 @@ from tanba.core.jurisdictions.codes import (
     UZ,
 )
 from tanba.core.jurisdictions.exceptions import JurisdictionDataError, UnknownJurisdiction
+from tanba.core.jurisdictions.model import Authority, CopyrightTerm, Jurisdiction
 from tanba.core.jurisdictions.registry import (
     JURISDICTIONS_ENV,
-    Authority,
-    CopyrightTerm,
-    Jurisdiction,
     JurisdictionRegistry,
     default_registry,
 )
