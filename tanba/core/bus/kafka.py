@@ -26,6 +26,11 @@ A broker that cannot be reached raises :class:`~tanba.core.exceptions.TransientE
 from ``publish``, ``commit`` and ``replay`` so the worker retries without
 committing; ``poll`` instead returns nothing after its timeout (and logs), so
 a worker waits for the broker instead of dying.
+
+Why one module of about 550 lines: the bus and its group consumer are one
+implementation of the :class:`~tanba.core.bus.Bus` contract sharing the
+clients' settings, the namespacing of names and the translation of Kafka's
+errors into Tanba's; split apart they would import each other.
 """
 
 from __future__ import annotations

@@ -51,6 +51,12 @@ from the top by at most ``doc_count_error_upper_bound``).
 
 An alert whose jurisdiction changed (its site moved) is written to its new
 index and its copy in the old index is deleted in the same bulk request.
+
+Why one module of about 500 lines: it is one implementation of the
+:class:`~tanba.core.store.AlertStore` contract, whose write path (bulk with
+retries, merging copies across indices) and read path (cursors, counts) share
+the client, the index naming and the retry rule; the mappings and the query
+language it speaks are apart (:mod:`tanba.core.store.elastic_dsl`).
 """
 
 from __future__ import annotations
@@ -66,6 +72,7 @@ from elasticsearch import ApiError, Elasticsearch, TransportError
 from tanba.core.alerts import Alert, merge_seen
 from tanba.core.exceptions import TanbaError, TransientError
 from tanba.core.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
+from tanba.core.store.elastic_dsl import COUNT_FIELDS, filters_of, mappings, row_of, sort_of
 from tanba.core.store.keyset import Position, Row, keyset_page, mode, offset_page
 
 log = logging.getLogger("tanba.core.store.elastic")
@@ -81,22 +88,6 @@ _MAX_BACKOFF_S = 5.0
 _COMPOSITE_PAGE = 1000
 # How often new alerts become searchable; a write waits for the next refresh (see above).
 REFRESH_INTERVAL = "250ms"
-_KEYWORDS = (
-    "id",
-    "work_id",
-    "owner",
-    "media",
-    "page_url",
-    "media_url",
-    "media_sha256",
-    "site",
-    "target",
-    "server_ip",
-    "jurisdiction",
-    "owner_home",
-    "status",
-    "crawl_id",
-)
 # The type of each sort key's values in a cursor: Elasticsearch sorts dates as epoch ms.
 _VALUE_TYPES: dict[str, tuple[type, ...]] = {
     "last_seen": (int,),
@@ -105,31 +96,6 @@ _VALUE_TYPES: dict[str, tuple[type, ...]] = {
 }
 # Per-index candidates a terms aggregation collects for each value it returns.
 _SHARD_SIZE_FACTOR = 4
-_NOT_INDEXED = ("match", "signals", "history", "page_capture", "media_capture")
-# The field each count key groups by (``day`` is a date histogram on last_seen).
-_COUNT_FIELDS: dict[str, str] = {
-    "jurisdiction": "jurisdiction",
-    "site": "site",
-    "status": "status",
-    "work_id": "work_id",
-    "target": "target",
-}
-
-
-def mappings() -> dict[str, Any]:
-    """The explicit mappings of every alert index."""
-    properties: dict[str, Any] = {name: {"type": "keyword"} for name in _KEYWORDS}
-    properties |= {name: {"type": "object", "enabled": False} for name in _NOT_INDEXED}
-    properties |= {
-        "first_seen": {"type": "date", "format": "strict_date_optional_time"},
-        "last_seen": {"type": "date", "format": "strict_date_optional_time"},
-        "score": {"type": "float"},
-        "jurisdiction_confidence": {"type": "float"},
-        "cross_border": {"type": "boolean"},
-        "work_title": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}},
-        "page_title": {"type": "text", "fields": {"raw": {"type": "keyword", "ignore_above": 512}}},
-    }
-    return {"dynamic": False, "properties": properties}
 
 
 @dataclass(frozen=True)
@@ -411,14 +377,14 @@ class ElasticAlertStore(AlertStore):
             raise TanbaError(f"cannot sort alerts by {query.sort!r}")
         if mode(query) != "offset":
             return keyset_page(query, self._seek, _VALUE_TYPES[query.sort])
-        sort = _sort(query.sort, query.descending)
+        sort = sort_of(query.sort, query.descending)
         if query.offset + query.limit <= self.max_result_window:
             response = self._search(query, sort=sort, from_=query.offset, size=query.limit)
             hits = response["hits"]["hits"]
             total = int(response["hits"]["total"]["value"])
         else:
             hits, total = self._deep_page(query, sort)
-        return offset_page(query, [_row(h) for h in hits], total)
+        return offset_page(query, [row_of(h) for h in hits], total)
 
     def _seek(
         self, query: AlertQuery, start: Position | None, backward: bool, limit: int, count: bool
@@ -426,13 +392,13 @@ class ElasticAlertStore(AlertStore):
         """One ``search_after`` request from ``start`` in the walking direction."""
         response = self._search(
             query,
-            sort=_sort(query.sort, query.descending != backward),
+            sort=sort_of(query.sort, query.descending != backward),
             size=limit,
             search_after=[start.value, start.id] if start is not None else None,
             track_total_hits=count,
         )
         total = int(response["hits"]["total"]["value"]) if count else -1
-        return [_row(h) for h in response["hits"]["hits"]], total
+        return [row_of(h) for h in response["hits"]["hits"]], total
 
     def _deep_page(self, query: AlertQuery, sort: list[dict[str, str]]) -> tuple[list[Any], int]:
         """A page past max_result_window by offset: walk there with search_after, a window at a
@@ -453,7 +419,7 @@ class ElasticAlertStore(AlertStore):
             "searching alerts",
             lambda: self._es.search(
                 index=self._indices(query),
-                query=_filters(query),
+                query=filters_of(query),
                 track_total_hits=track_total_hits,
                 ignore_unavailable=True,
                 allow_no_indices=True,
@@ -482,7 +448,7 @@ class ElasticAlertStore(AlertStore):
                 }
             }
         else:
-            source = {"terms": {"field": _COUNT_FIELDS[key]}}
+            source = {"terms": {"field": COUNT_FIELDS[key]}}
         counts: dict[str, int] = {}
         after: dict[str, Any] | None = None
         while True:
@@ -500,11 +466,11 @@ class ElasticAlertStore(AlertStore):
 
     def top_counts(self, key: CountKey, query: AlertQuery, size: int) -> TopCounts:
         """One bounded ``terms`` aggregation (days go through :meth:`count_by`)."""
-        if key not in _COUNT_FIELDS:
+        if key not in COUNT_FIELDS:
             return super().top_counts(key, query, size)
         self._ensure()
         terms = {
-            "field": _COUNT_FIELDS[key],
+            "field": COUNT_FIELDS[key],
             "size": size,
             "shard_size": max(size * _SHARD_SIZE_FACTOR, 50),
         }
@@ -520,7 +486,7 @@ class ElasticAlertStore(AlertStore):
             what,
             lambda: self._es.search(
                 index=self._indices(query),
-                query=_filters(query),
+                query=filters_of(query),
                 size=0,
                 aggs={"a": aggregation},
                 ignore_unavailable=True,
@@ -557,34 +523,3 @@ def _stored(doc: dict[str, Any]) -> _Stored:
         primary_term=int(doc["_primary_term"]),
         alert=Alert.model_validate(doc["_source"]),
     )
-
-
-def _sort(key: str, descending: bool) -> list[dict[str, str]]:
-    """The sort of a page: the key, then the alert id so that equal values keep one order."""
-    order = "desc" if descending else "asc"
-    return [{key: order}, {"id": order}]
-
-
-def _row(hit: dict[str, Any]) -> Row:
-    value, alert_id = hit["sort"]
-    return Alert.model_validate(hit["_source"]), Position(value, str(alert_id))
-
-
-def _filters(q: AlertQuery) -> dict[str, Any]:
-    """The bool filter of a query; empty fields do not filter."""
-    clauses: list[dict[str, Any]] = []
-    for name in ("jurisdiction", "work_id", "owner", "status", "site", "media", "target"):
-        value = getattr(q, name)
-        if value:
-            clauses.append({"term": {name: value}})
-    for name, values in (("owner", q.owners), ("jurisdiction", q.jurisdictions)):
-        if values:
-            clauses.append({"terms": {name: list(values)}})
-    span: dict[str, str] = {}
-    if q.since:
-        span["gte"] = q.since
-    if q.until:
-        span["lt"] = q.until
-    if span:
-        clauses.append({"range": {"last_seen": span}})
-    return {"bool": {"filter": clauses}}
