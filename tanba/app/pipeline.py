@@ -29,6 +29,7 @@ from tanba.core import topics
 from tanba.core.clock import iso
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
+from tanba.core.shards import Shard
 from tanba.core.store import AlertQuery
 from tanba.core.targets import Target
 from tanba.core.wiring import App
@@ -84,9 +85,10 @@ def fingerprint_stage(app: App) -> FingerprintStage:
     return FingerprintStage(app.settings, app.bus, app.blobs, app.clock)
 
 
-def matcher_stage(app: App) -> MatcherStage:
+def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
+    """The matcher over ``app``; ``shard`` (default: the setting) limits the works it holds."""
     return MatcherStage(
-        app.settings, app.bus, app.store, app.clock, app.jurisdictions, app.ip_lookup
+        app.settings, app.bus, app.store, app.clock, app.jurisdictions, app.ip_lookup, shard=shard
     )
 
 

@@ -25,6 +25,7 @@ from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tanba.core.exceptions import SettingsError
+from tanba.core.shards import Shard
 
 EMBEDDED = "embedded"
 # What TANBA_NAMESPACE may hold: valid in Kafka topic names and in Elasticsearch index names.
@@ -191,6 +192,12 @@ class Settings(BaseSettings):
         "TANBA_GEOIP",
         "IP-to-country database for the server_ip signal: a .mmdb, .dat or .csv (network,country) file, 'auto' (Debian's geoip-database when installed) or 'none'.",
     )
+    matcher_shard: str = setting(
+        "0/1",
+        "TANBA_MATCHER_SHARD",
+        "Which registered works this matcher holds: 'I/N' holds the works whose id hashes to I "
+        "of N, and reads every fingerprint through a consumer group of its own (0/1: all).",
+    )
     metrics_port: int = setting(
         0,
         "TANBA_METRICS_PORT",
@@ -320,6 +327,7 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run' or 'crawl'.")
         if not 1 <= self.console_page_size <= 500:
             raise SettingsError("TANBA_CONSOLE_PAGE_SIZE must be between 1 and 500.")
+        Shard.parse(self.matcher_shard)
         if self.namespace and not NAMESPACE_PATTERN.fullmatch(self.namespace):
             raise SettingsError(
                 f"TANBA_NAMESPACE={self.namespace!r} is not usable in Kafka and Elasticsearch "

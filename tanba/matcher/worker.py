@@ -18,6 +18,7 @@ from tanba.core.schemas.fingerprints import FingerprintComputed
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
+from tanba.core.shards import Shard
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
 from tanba.matcher.match import Match, Matcher
@@ -25,10 +26,13 @@ from tanba.matcher.rights import check_rights
 
 
 class MatcherStage(Stage):
-    """Keeps the works index current from the works topic and judges every fingerprint."""
+    """Keeps the works index current from the works topic and judges every fingerprint.
+
+    ``shard`` (default: the ``matcher_shard`` setting) limits the works it holds; each
+    shard has a consumer group of its own (:mod:`tanba.core.shards`).
+    """
 
     name = "matcher"
-    group = topics.GROUP_MATCHER
     topics = (topics.FINGERPRINTS,)
 
     def __init__(
@@ -39,7 +43,11 @@ class MatcherStage(Stage):
         clock: Clock,
         jurisdictions: JurisdictionRegistry,
         ip_lookup: IpCountryLookup | None = None,
+        *,
+        shard: Shard | None = None,
     ) -> None:
+        self.shard = shard or Shard.parse(settings.matcher_shard)
+        self.group = self.shard.group(topics.GROUP_MATCHER)
         self.bus = bus
         self.store = store
         self.clock = clock
@@ -55,6 +63,8 @@ class MatcherStage(Stage):
         """Fold in works registered or removed since the last batch (all of them at start)."""
         for message in self.bus.replay(topics.WORKS, after=self._works_position):
             self._works_position[message.partition] = message.offset
+            if message.key is not None and not self.shard.holds(message.key):
+                continue  # another shard's work: not even decoded (the key is the work id)
             work_id = apply_work_event(self._works, message.value)
             if work_id in self._works:
                 self.matcher.add(self._works[work_id])

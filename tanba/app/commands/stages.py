@@ -13,7 +13,9 @@ from typing import Any
 from tanba.app.output import resolve_arg
 from tanba.app.pipeline import fingerprint_stage, matcher_stage, run
 from tanba.core import metrics
+from tanba.core.exceptions import InputError, SettingsError
 from tanba.core.resolve import parse_resolve
+from tanba.core.shards import Shard
 from tanba.core.targets import load_targets
 from tanba.core.wiring import App
 from tanba.core.worker import Worker
@@ -42,6 +44,12 @@ def register(sub: Any) -> None:
     worker = sub.add_parser("worker", help="run one stage as its own process")
     worker.add_argument("stage", choices=["fingerprint", "matcher"])
     worker.add_argument("--until-idle", action="store_true", help="exit once nothing is waiting")
+    worker.add_argument(
+        "--shard",
+        type=_shard,
+        metavar="I/N",
+        help="matcher only: hold the works whose id hashes to I of N (default: TANBA_MATCHER_SHARD)",
+    )
     worker.set_defaults(handler=_worker)
 
 
@@ -89,8 +97,22 @@ def _worker(app: App, args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     metrics.serve(app.settings.metrics_port)
-    stage = fingerprint_stage(app) if args.stage == "fingerprint" else matcher_stage(app)
+    if args.shard is not None and args.stage != "matcher":
+        raise InputError(
+            "--shard is for 'tanba worker matcher'; fingerprint workers scale by partitions"
+        )
+    stage = (
+        fingerprint_stage(app) if args.stage == "fingerprint" else matcher_stage(app, args.shard)
+    )
     worker = Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
     stats = worker.run(drained=(lambda: True) if args.until_idle else None)
     print(f"{args.stage}: {stats.messages} messages, {stats.dead_lettered} dead-lettered")
     return 0
+
+
+def _shard(text: str) -> Shard:
+    """``--shard I/N``; argparse reports a bad value with the syntax."""
+    try:
+        return Shard.parse(text)
+    except SettingsError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
