@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -139,8 +139,8 @@ class Cluster:
             self.wait(lambda: _answers(proc), 60, f"{name} serving /metrics")
         return proc
 
-    def worker(self, name: str, stage: str) -> Proc:
-        return self.start(name, "worker", stage, metrics=True)
+    def worker(self, name: str, stage: str, *args: str) -> Proc:
+        return self.start(name, "worker", stage, *args, metrics=True)
 
     def kill(self, name: str) -> None:
         """kill -9: no clean-up, no leave-group, nothing committed for the batch in hand."""
@@ -175,15 +175,22 @@ class Cluster:
             self._store = ElasticAlertStore(self.elastic, namespace=self.namespace)
         return self._store
 
-    def lags(self) -> tuple[int, int]:
-        """(fingerprint group lag on media, matcher group lag on fingerprints), in that order."""
+    def lags(self, matchers: Sequence[str] = (topics.GROUP_MATCHER,)) -> tuple[int, int]:
+        """(fingerprint group lag on media, the matcher groups' summed lag on fingerprints)."""
         fingerprint = self.bus.group_lag(topics.GROUP_FINGERPRINT, [topics.MEDIA])
-        matcher = self.bus.group_lag(topics.GROUP_MATCHER, [topics.FINGERPRINTS])
+        matcher = sum(self.bus.group_lag(g, [topics.FINGERPRINTS]) for g in matchers)
         return fingerprint, matcher
 
-    def wait_drained(self, timeout: float = 300) -> None:
-        """Until both stages have committed everything (call once nothing is published any more)."""
-        self.wait(lambda: self.lags() == (0, 0), timeout, "both stages to commit everything")
+    def wait_drained(
+        self, timeout: float = 300, matchers: Sequence[str] = (topics.GROUP_MATCHER,)
+    ) -> None:
+        """Until both stages have committed everything (call once nothing is published any more).
+
+        ``matchers``: the matcher's consumer groups (one per shard when it is sharded).
+        """
+        self.wait(
+            lambda: self.lags(matchers) == (0, 0), timeout, "both stages to commit everything"
+        )
 
     def wait(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
         """Poll ``condition`` until true; a server not answering yet counts as false."""

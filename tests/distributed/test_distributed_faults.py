@@ -17,6 +17,7 @@ import pytest
 
 from tanba.app.demo.server import SiteServer
 from tanba.core import topics
+from tanba.core.shards import Shard
 from tests.distributed.bigsite import BigSite
 from tests.distributed.harness import Cluster, Proc
 from tests.services import SERVICES, elastic_up
@@ -113,6 +114,31 @@ def test_killing_the_matcher_and_starting_another_loses_and_duplicates_nothing(
     assert_exactly_expected(cluster, bigsite, port)
     cluster.stop("matcher-2")
     cluster.stop("fingerprint")
+
+
+def test_two_matcher_shards_one_killed_midway_raise_exactly_the_alerts(
+    cluster: Cluster, bigsite: BigSite
+) -> None:
+    """Shards 0/2 and 1/2 each hold half the works; shard 0 is killed with SIGKILL midway."""
+    shards = [Shard(i, 2) for i in (0, 1)]
+    assert all(any(s.holds(e.work_id) for e in bigsite.expected) for s in shards)
+    groups = [s.group(topics.GROUP_MATCHER) for s in shards]
+    with serving(cluster, bigsite) as (server, crawl):
+        first = cluster.worker("shard-0", "matcher", "--shard", "0/2")
+        cluster.worker("shard-1", "matcher", "--shard", "1/2")
+        cluster.worker("fingerprint", "fingerprint")
+        crawler = cluster.start("crawler", *crawl)
+        cluster.wait(lambda: first.sample(PROCESSED, "matcher", 0) >= 16, 120, "shard 0 to work")
+        assert crawler.popen.poll() is None, "the crawl ended before the kill: not midway"
+        cluster.kill("shard-0")
+        again = cluster.worker("shard-0-again", "matcher", "--shard", "0/2")
+        cluster.finish("crawler")
+        cluster.wait_drained(matchers=groups)
+        port = server.port
+    assert again.sample(PROCESSED, "matcher") > 0
+    assert_exactly_expected(cluster, bigsite, port)
+    for name in ("shard-0-again", "shard-1", "fingerprint"):
+        cluster.stop(name)
 
 
 def services(action: str) -> None:
