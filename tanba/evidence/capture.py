@@ -22,7 +22,7 @@ an exception: it is written into the record's ``problems`` (and the custody
 log), because "the page is gone" is evidence as well.
 
 Name resolution honours a ``--resolve`` map (host → address), as the crawler
-does. Addresses outside the map must be public (the crawler's guard), so a
+does. Addresses outside the map must be public (:func:`tanba.core.net.is_public_address`, as for the crawler), so a
 hostile page cannot redirect the capture, or Chromium's subresource loads, to
 the internal network.
 
@@ -55,9 +55,9 @@ from warcio.warcwriter import WARCWriter
 from tanba.core.alerts import Alert
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import NotFound
+from tanba.core.net import is_public_address
 from tanba.core.schemas.base import Model
 from tanba.core.wiring import App
-from tanba.crawlers.netguard import is_public_address
 from tanba.evidence.custody import CAPTURE_FAILED, CAPTURED, CustodyLog
 from tanba.evidence.ids import derived_record_ids
 
