@@ -71,7 +71,8 @@ from tanba.core.schemas.works import Work
 from tanba.core.wiring import App
 from tanba.evidence import manifest as mf
 from tanba.evidence.archive import write_zip, zip_time
-from tanba.evidence.capture import Screenshotter, canonical, capture, latest_capture
+from tanba.evidence.capture import capture, latest_capture
+from tanba.evidence.capturerecord import canonical
 from tanba.evidence.config import EvidenceConfig
 from tanba.evidence.contents import jurisdiction_record, readme, web_archive
 from tanba.evidence.custody import EXPORTED, INTERFACES, CustodyLog
@@ -80,6 +81,7 @@ from tanba.evidence.exceptions import AccessDenied, UnknownAlert
 from tanba.evidence.matchreport import build_match_report, thumbnail
 from tanba.evidence.notices import NoticeContext, render_notices
 from tanba.evidence.report import ReportInput, render_report
+from tanba.evidence.screenshot import Screenshotter
 from tanba.evidence.signing import ALGORITHM, SigningKey, load_signing_key
 from tanba.evidence.strings import DEFAULT_LANGUAGE, LANGUAGES
 from tanba.evidence.timestamp import Rfc3161Client, TimestampAuthority

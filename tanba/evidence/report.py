@@ -45,7 +45,7 @@ from reportlab.platypus import (
 from tanba.core.alerts import Alert
 from tanba.core.jurisdictions.registry import Jurisdiction, JurisdictionRegistry
 from tanba.evidence import wording
-from tanba.evidence.capture import CaptureRecord
+from tanba.evidence.capturerecord import CaptureRecord
 from tanba.evidence.custody import CustodyEntry
 from tanba.evidence.dates import local, pdf_date
 from tanba.evidence.exceptions import EvidenceError
