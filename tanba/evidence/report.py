@@ -63,7 +63,7 @@ _WIDTH = A4[0] - 36 * mm
 
 @dataclass(frozen=True)
 class ReportInput:
-    """Everything the report shows; built by :mod:`tanba.evidence.package`."""
+    """Everything the report shows; built by :mod:`tanba.evidence.assembly`."""
 
     lang: str
     tz: ZoneInfo
