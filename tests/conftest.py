@@ -12,7 +12,7 @@ from tanba.app.demo import media
 from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
-from tanba.evidence.capture import CHROMIUM, CHROMIUM_ARGS
+from tanba.evidence.screenshot import CHROMIUM, CHROMIUM_ARGS
 
 
 @pytest.fixture

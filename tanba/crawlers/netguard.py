@@ -1,23 +1,16 @@
 """The private-address guard: the crawler never fetches from inside the network it runs in.
 
-Contract:
-
-- :func:`is_public_address` is True only for globally routable unicast
-  addresses. It rejects loopback, RFC 1918 private, link-local (including the
-  cloud metadata address 169.254.169.254), multicast, reserved, unspecified,
-  CGNAT (100.64.0.0/10), benchmarking and documentation ranges, IPv6 unique-local
-  and link-local, and every IPv4-mapped or tunnelled IPv6 form, which are the
-  usual ways to smuggle a private IPv4 address past a filter.
-- :class:`PrivateAddressMiddleware` (a Scrapy downloader middleware) resolves
-  each request's host, honouring the ``--resolve`` map, and raises
-  :class:`BlockedAddress` (an ``IgnoreRequest``) when any of its addresses is
-  not public, unless the spider's target sets ``allow_private_addresses``, or
-  lists a network holding that address in ``allowed_networks``. The
-  refusal is counted as ``blocked_private``. Redirects are checked too, since
-  Scrapy sends a redirected request through the whole middleware chain again.
-  As a second line, it checks the address the response actually came from
-  (``response.ip_address``), which catches DNS answers that change between
-  the check and the connection (DNS rebinding).
+Contract: :class:`PrivateAddressMiddleware` (a Scrapy downloader middleware)
+resolves each request's host, honouring the ``--resolve`` map, and raises
+:class:`BlockedAddress` (an ``IgnoreRequest``) when any of its addresses is not
+public (:func:`tanba.core.net.is_public_address`, the check the evidence
+recapture uses too), unless the spider's target sets ``allow_private_addresses``,
+or lists a network holding that address in ``allowed_networks``. The refusal is
+counted as ``blocked_private``. Redirects are checked too, since Scrapy sends a
+redirected request through the whole middleware chain again. As a second line,
+it checks the address the response actually came from (``response.ip_address``),
+which catches DNS answers that change between the check and the connection
+(DNS rebinding).
 
 Why: targets are configured by users and pages link anywhere; without this, a
 hostile page could make the crawler fetch (and archive into WARC files and
@@ -35,64 +28,16 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
+from tanba.core.net import IPAddress, is_public_address
 from tanba.crawlers.resolve import RESOLVE_SETTING
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request, Response
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-# Ranges the ipaddress module's flags miss or that older Pythons classify differently.
-_EXTRA_BLOCKED = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "0.0.0.0/8",  # "this network"
-        "100.64.0.0/10",  # carrier-grade NAT
-        "192.0.0.0/24",  # IETF protocol assignments
-        "192.0.2.0/24",  # documentation
-        "198.18.0.0/15",  # benchmarking
-        "198.51.100.0/24",  # documentation
-        "203.0.113.0/24",  # documentation
-        "fc00::/7",  # unique local
-        "fe80::/10",  # link local
-        "fec0::/10",  # deprecated site local
-        "64:ff9b::/96",  # NAT64: embeds an IPv4 address
-        "64:ff9b:1::/48",  # local-use NAT64
-        "2001:db8::/32",  # documentation
-    )
-)
-
 
 class BlockedAddress(IgnoreRequest):
     """The request's host resolves to an address the target may not fetch from."""
-
-
-def is_public_address(ip: str | IPAddress) -> bool:
-    """True when ``ip`` is a globally routable unicast address; False for anything else."""
-    try:
-        address = ipaddress.ip_address(ip.strip("[]") if isinstance(ip, str) else ip)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address):
-        if address.ipv4_mapped is not None or address.teredo is not None:
-            return False
-        if address.sixtofour is not None and not is_public_address(address.sixtofour):
-            return False
-        # IPv4-compatible (deprecated) ::a.b.c.d addresses.
-        if int(address) >> 32 == 0:
-            return False
-    if (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or not address.is_global
-    ):
-        return False
-    return not any(address in net for net in _EXTRA_BLOCKED if net.version == address.version)
 
 
 class PrivateAddressMiddleware:

@@ -34,8 +34,8 @@ its gzip member. Ours: the order of a pair, the offsets, the fsync and the
 repair. warcio's ``write_request_response_pair`` is not used because it writes
 the response before the request and links them the other way round
 (``WARC-Concurrent-To`` on the request), which would change the layout every
-capture so far has (and that ``tanba/evidence/capture.py`` writes too: warcinfo,
-then request, response), and because one call for both records does not tell
+capture so far has (and that the evidence recapture, ``tanba/evidence/capture.py``
+and ``refetch.py``, writes too: warcinfo, then request, response), and because one call for both records does not tell
 where the response record starts and ends, which the :class:`CaptureRef` of
 every event needs. warcio has no repair of a file cut short by a crash, so
 :func:`_drop_partial_tail` is ours.

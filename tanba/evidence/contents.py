@@ -17,7 +17,7 @@ from warcio.archiveiterator import ArchiveIterator
 from tanba.core.alerts import Alert
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.wiring import App
-from tanba.evidence.capture import Capture
+from tanba.evidence.capturerecord import Capture
 from tanba.evidence.exceptions import EvidenceError
 from tanba.evidence.timestamp import TimestampAuthority
 from tanba.evidence.wacz import Page, WarcFile, build_wacz

@@ -34,7 +34,7 @@ from tanba.core.alerts import Alert
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.schemas.works import Work
 from tanba.evidence import wording
-from tanba.evidence.capture import CaptureRecord
+from tanba.evidence.capturerecord import CaptureRecord
 from tanba.evidence.dates import local, local_date
 from tanba.evidence.exceptions import EvidenceError
 from tanba.evidence.strings import localized

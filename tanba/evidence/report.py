@@ -46,7 +46,7 @@ from tanba.core.alerts import Alert
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.evidence import wording
-from tanba.evidence.capture import CaptureRecord
+from tanba.evidence.capturerecord import CaptureRecord
 from tanba.evidence.custody import CustodyEntry
 from tanba.evidence.dates import local, pdf_date
 from tanba.evidence.exceptions import EvidenceError
@@ -64,7 +64,7 @@ _WIDTH = A4[0] - 36 * mm
 
 @dataclass(frozen=True)
 class ReportInput:
-    """Everything the report shows; built by :mod:`tanba.evidence.package`."""
+    """Everything the report shows; built by :mod:`tanba.evidence.assembly`."""
 
     lang: str
     tz: ZoneInfo

@@ -16,37 +16,71 @@ certificate in the token whose issuer is also in it verifies against that
 issuer (a self-signed root against itself). It does not decide whether the
 TSA is trustworthy: it reports the TSA's name and certificate fingerprint for
 a person to judge.
+
+The protocol is Trail of Bits' ``rfc3161-client``: it builds the request,
+parses the response and the token (strict DER) and reads the TSTInfo and the
+SignedData's version, digest algorithms, certificates and signer. When the
+token carries its chain up to a self-signed root, the library's verifier
+(OpenSSL's PKCS7_verify at the token's time, for the time-stamping purpose)
+checks the signature and the chain, anchored on that root. Ours, and why:
+
+* the signer's attributes, algorithms and signature
+  (:mod:`tanba.evidence.timestamp_signer`, asn1crypto): the library exposes
+  none of them, so the ESS certificate hash and the agreement of the signature
+  algorithm with the digest algorithm can only be checked there;
+* the signature of a token without its root: the library's verifier needs a
+  self-signed root to anchor on (OpenSSL without partial chains), many TSAs
+  send only their own certificate, and this verifier decides no trust, so such
+  a token's signature is checked with cryptography and its chain as far as it
+  goes, with a note;
+* the chain walk (:func:`_check_certificates`): it gives that note, refuses a
+  certificate off the signer's chain and checks the root's own signature,
+  which OpenSSL does not check for an anchor; with the unused-bits count of
+  certificate signatures and the versions, it makes any single changed byte
+  of a token fail (no signature covers those bytes).
+
+The library reads only signers named by issuer and serial number (as RFC 3161
+TSAs name them); a token naming its signer by key identifier is refused with
+that reason.
 """
 
 from __future__ import annotations
 
 import hashlib
-import secrets
 import urllib.error
 import urllib.request
 import warnings
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, ClassVar, Protocol
+from datetime import UTC
+from typing import Protocol
 
-from asn1crypto import algos, cms, core, tsp
-from asn1crypto import x509 as asn1_x509
+from asn1crypto import core
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.utils import CryptographyDeprecationWarning
+from rfc3161_client import (
+    HashAlgorithm,
+    PKIStatus,
+    TimestampRequestBuilder,
+    TimeStampResponse,
+    VerificationError,
+    VerifierBuilder,
+    decode_timestamp_response,
+)
 
 from tanba.core.clock import iso
 from tanba.evidence.exceptions import TimestampError
+from tanba.evidence.timestamp_signer import (
+    HASHES,
+    check_attributes,
+    check_signature,
+    expect,
+    read_signer,
+)
 
 CONTENT_TYPE_QUERY = "application/timestamp-query"
 CONTENT_TYPE_REPLY = "application/timestamp-reply"
-_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
-    "sha256": hashes.SHA256,
-    "sha384": hashes.SHA384,
-    "sha512": hashes.SHA512,
-}
+_GRANTED_STATUS = b"\x30\x03\x02\x01\x00"  # PKIStatusInfo { status granted }, DER
 
 
 class TimestampAuthority(Protocol):
@@ -82,21 +116,17 @@ class Rfc3161Client:
         return self._url
 
     def stamp(self, data: bytes) -> bytes:
-        nonce = secrets.randbits(63)
-        request = tsp.TimeStampReq(
-            {
-                "version": "v1",
-                "message_imprint": {
-                    "hash_algorithm": {"algorithm": "sha256"},
-                    "hashed_message": hashlib.sha256(data).digest(),
-                },
-                "nonce": nonce,
-                "cert_req": True,
-            }
+        request = (
+            TimestampRequestBuilder()
+            .data(data)
+            .hash_algorithm(HashAlgorithm.SHA256)
+            .nonce(nonce=True)
+            .cert_request(cert_request=True)
+            .build()
         )
         http_request = urllib.request.Request(
             self.url,
-            data=request.dump(),
+            data=request.as_bytes(),
             headers={"Content-Type": CONTENT_TYPE_QUERY, "Accept": CONTENT_TYPE_REPLY},
             method="POST",
         )
@@ -108,36 +138,35 @@ class Rfc3161Client:
                 f"the time-stamping authority {self.url} could not be reached ({exc}); "
                 "check TANBA_TSA_URL, or unset it to export without a timestamp"
             ) from None
-        token = _token_from_response(body, self.url)
+        response = _granted(body, self.url)
+        token = response.time_stamp_token()
         verify_token(token, data)
-        got = _tst_info(_signed_data(cms.ContentInfo.load(token)))["nonce"].native
-        if got != nonce:
+        if response.tst_info.nonce != request.nonce:
             raise TimestampError(f"{self.url} answered with another request's nonce; try again")
         return token
 
 
-class _TimeStampResp(core.Sequence):
-    """RFC 3161's TimeStampResp, whose token is OPTIONAL (asn1crypto's class requires it)."""
-
-    _fields: ClassVar[list[tuple[Any, ...]]] = [
-        ("status", tsp.PKIStatusInfo),
-        ("time_stamp_token", cms.ContentInfo, {"optional": True}),
-    ]
-
-
-def _token_from_response(body: bytes, url: str) -> bytes:
+def _granted(body: bytes, url: str) -> TimeStampResponse:
+    """The TimeStampResp in ``body``, which must grant the request and carry a token."""
     try:
-        response = _TimeStampResp.load(body, strict=True)
-        status = response["status"]["status"].native
-    except (ValueError, TypeError, KeyError) as exc:
-        raise TimestampError(f"{url} did not answer with an RFC 3161 response ({exc})") from None
-    if status not in ("granted", "granted_with_mods"):
-        text = " ".join(response["status"]["status_string"].native or [])
-        raise TimestampError(f"{url} refused the timestamp request: {status} {text}".strip())
-    token = response["time_stamp_token"]
-    if not isinstance(token, cms.ContentInfo):
+        response = decode_timestamp_response(body)
+        status = PKIStatus(response.status)
+    except ValueError as exc:
+        raise TimestampError(
+            f"{url} did not answer with an RFC 3161 response this client can read ({exc}); "
+            "check TANBA_TSA_URL, or unset it to export without a timestamp"
+        ) from None
+    if status not in (PKIStatus.GRANTED, PKIStatus.GRANTED_WITH_MODS):
+        text = " ".join(response.status_string)
+        raise TimestampError(
+            f"{url} refused the timestamp request: {status.name.lower()} {text}".strip()
+        )
+    token = response.time_stamp_token()
+    if not token:
         raise TimestampError(f"{url} granted the request but sent no token")
-    return bytes(token.dump())
+    if not body.endswith(token):  # the library re-encodes; the token kept must be the one sent
+        raise TimestampError(f"{url} sent a token that is not in DER; ask the TSA's operator")
+    return response
 
 
 def verify_token(token: bytes, data: bytes) -> TimestampInfo:
@@ -149,205 +178,92 @@ def verify_token(token: bytes, data: bytes) -> TimestampInfo:
             return _verify(token, data)
     except TimestampError:
         raise
-    except Exception as exc:  # asn1crypto and cryptography raise many kinds on damaged DER
+    except Exception as exc:  # the parsers raise many kinds on damaged DER
         raise TimestampError(
             f"the timestamp token is damaged and cannot be read ({type(exc).__name__}: {exc})"
         ) from None
 
 
-def _signed_data(info: cms.ContentInfo) -> cms.SignedData:
-    if info["content_type"].native != "signed_data":
-        raise TimestampError("the timestamp token is not CMS SignedData")
-    content = info["content"]
-    assert isinstance(content, cms.SignedData)
-    return content
-
-
-def _tst_info(signed: cms.SignedData) -> tsp.TSTInfo:
-    parsed = signed["encap_content_info"]["content"].parsed
-    assert isinstance(parsed, tsp.TSTInfo)
-    return parsed
-
-
-def _raw_parts(token: bytes) -> tuple[bytes, bytes, list[bytes]]:
-    """TSTInfo, signed attributes (as the SET that was signed) and certificates, as bytes.
-
-    Taken from a parse that reads no field's value: asn1crypto re-encodes
-    structures once their values have been read, and a signature must be
-    checked over the bytes that are in the token, which each part is checked to be.
-    """
-    signed = cms.ContentInfo.load(token, strict=True)["content"]
-    tst_der = bytes(signed["encap_content_info"]["content"].contents)
-    attrs = bytes(signed["signer_infos"][0]["signed_attrs"].dump())
-    certs = [bytes(c.chosen.dump()) for c in signed["certificates"] or []]
-    for part in (tst_der, attrs, *certs):
-        _expect(part in token, "it is not encoded as it was signed")
-    return tst_der, b"\x31" + attrs[1:], certs
+def _read(token: bytes) -> TimeStampResponse:
+    """``token`` parsed by the library, which reads a token only inside a TimeStampResp."""
+    response = decode_timestamp_response(core.Sequence(contents=_GRANTED_STATUS + token).dump())
+    response.tst_info  # noqa: B018 (parse it all now: the library parses on access)
+    response.signed_data  # noqa: B018
+    return response
 
 
 def _verify(token: bytes, data: bytes) -> TimestampInfo:
-    tst_der, signed_bytes, cert_ders = _raw_parts(token)
-    info = cms.ContentInfo.load(token, strict=True)
-    signed = _signed_data(info)
-    _expect(signed["version"].native == "v3", "its SignedData version is not 3")
-    encap = signed["encap_content_info"]
-    _expect(encap["content_type"].native == "tst_info", "it does not hold a TSTInfo")
-    tst = tsp.TSTInfo.load(tst_der, strict=True)
-    _expect(tst["version"].native == "v1", "its TSTInfo version is not 1")
-    imprint = tst["message_imprint"]
-    algorithm = imprint["hash_algorithm"]["algorithm"].native
-    _expect(algorithm in _HASHES, f"it uses the unsupported hash {algorithm}")
-    digest = hashlib.new(algorithm, data).digest()
-    if imprint["hashed_message"].native != digest:
+    signer = read_signer(token)
+    response = _read(token)
+    signed, tst = response.signed_data, response.tst_info
+    expect(signed.version == 3, "its SignedData version is not 3")
+    expect(tst.version == 1, "its TSTInfo version is not 1")
+    imprint = tst.message_imprint
+    algorithm = imprint.hash_algorithm.dotted_string
+    expect(algorithm in HASHES, f"it uses the unsupported hash {algorithm}")
+    digest = hashlib.new(HASHES[algorithm][0], data).digest()
+    if imprint.message != digest:
         raise TimestampError(
             "the timestamp token is for other data: its imprint is not the hash of manifest.json"
         )
-    gen_time: datetime = tst["gen_time"].native
 
-    signers = list(signed["signer_infos"])
-    _expect(len(signers) == 1, f"it has {len(signers)} signers, not one")
-    signer = signers[0]
-    # Fields no signature covers, parsed in full so damage there surfaces (asn1crypto is lazy).
-    for field_value in (
-        signed["digest_algorithms"],
-        signer["digest_algorithm"],
-        signer["signature_algorithm"],
-        signer["unsigned_attrs"],
-    ):
-        field_value.native  # noqa: B018
-    sid_kind = signer["sid"].name
-    _expect(
-        signer["version"].native == ("v1" if sid_kind == "issuer_and_serial_number" else "v3"),
-        "its SignerInfo version does not match its signer identifier",
+    # The library drops a SignerInfo that is not encoded as it is in the token.
+    infos = list(signed.signer_infos)
+    expect(len(infos) == 1, "its signer is not encoded as it was signed")
+    expect(infos[0].version == 1, "its SignerInfo version does not match its signer identifier")
+    cert_ders = sorted(signed.certificates)
+    expect(all(der in token for der in cert_ders), "a certificate is not encoded as it was signed")
+    cert_der = next(
+        (
+            der
+            for der in cert_ders
+            if (c := x509.load_der_x509_certificate(der)).issuer == infos[0].issuer
+            and c.serial_number == infos[0].serial_number
+        ),
+        None,
     )
-    certificates = [c.chosen for c in signed["certificates"] or []]
-    _expect(
-        all(c.name == "certificate" for c in signed["certificates"] or []),
-        "it holds certificates of an unknown kind",
-    )
-    cert_der = cert_ders[_find_signer_certificate(signer, certificates)]
+    if cert_der is None:
+        raise TimestampError(
+            "the timestamp token is not valid: the TSA's certificate is not in it, so its "
+            "signature cannot be checked"
+        )
     cert = x509.load_der_x509_certificate(cert_der)
+    check_attributes(signer, cert_der, {o.dotted_string for o in signed.digest_algorithms})
 
-    digest_algorithm = signer["digest_algorithm"]["algorithm"].native
-    _expect(digest_algorithm in _HASHES, f"its signer uses the unsupported hash {digest_algorithm}")
-    listed = {a["algorithm"].native for a in signed["digest_algorithms"]}
-    _expect(digest_algorithm in listed, "its digest algorithms do not list the signer's")
-    attrs = signer["signed_attrs"]
-    _expect(bool(attrs) and attrs.native is not None, "it has no signed attributes")
-    values = {a["type"].native: a["values"] for a in attrs}
-    _expect(
-        values.get("content_type") is not None and values["content_type"][0].native == "tst_info",
-        "its signed content type is not TSTInfo",
-    )
-    expected = hashlib.new(digest_algorithm, tst_der).digest()
-    _expect(
-        values.get("message_digest") is not None and values["message_digest"][0].native == expected,
-        "the TSTInfo does not match the digest its signer signed",
-    )
-    _check_ess(values, cert_der)
-    _check_signature(cert, signer, signed_bytes, digest_algorithm)
-
-    usage = _extended_key_usage(cert)
-    _expect(
-        x509.oid.ExtendedKeyUsageOID.TIME_STAMPING in usage,
+    expect(
+        x509.oid.ExtendedKeyUsageOID.TIME_STAMPING in _extended_key_usage(cert),
         "its signing certificate is not for time-stamping (extended key usage)",
     )
-    when = gen_time.astimezone(UTC)
-    _expect(
+    when = tst.gen_time.astimezone(UTC)
+    expect(
         cert.not_valid_before_utc <= when <= cert.not_valid_after_utc,
         "its time lies outside the validity of the TSA certificate",
     )
-    notes = _check_certificates(cert_ders, cert_der)
+    chain, notes = _check_certificates(cert_ders, cert_der)
+    if notes:  # no root to anchor the library's verifier on
+        check_signature(cert, signer)
+    else:
+        _verify_anchored(response, chain, digest)
     return TimestampInfo(
         gen_time=iso(when),
         tsa=cert.subject.rfc4514_string(),
         tsa_certificate_sha256=hashlib.sha256(cert_der).hexdigest(),
-        serial=int(tst["serial_number"].native),
-        policy=str(tst["policy"].native),
+        serial=int(tst.serial_number),
+        policy=tst.policy.dotted_string,
         notes=tuple(notes),
     )
 
 
-def _expect(condition: bool, problem: str) -> None:
-    if not condition:
-        raise TimestampError(f"the timestamp token is not valid: {problem}")
-
-
-def _find_signer_certificate(signer: cms.SignerInfo, certificates: list[Any]) -> int:
-    """The index of the signer's certificate among ``certificates``."""
-    sid = signer["sid"]
-    for index, cert in enumerate(certificates):
-        if sid.name == "issuer_and_serial_number":
-            wanted = sid.chosen
-            if (
-                cert.issuer == wanted["issuer"]
-                and cert.serial_number == wanted["serial_number"].native
-            ):
-                return index
-        elif sid.name == "subject_key_identifier" and cert.key_identifier == sid.chosen.native:
-            return index
-    raise TimestampError(
-        "the timestamp token is not valid: the TSA's certificate is not in it, so its "
-        "signature cannot be checked"
-    )
-
-
-def _check_ess(values: dict[str, Any], cert_der: bytes) -> None:
-    """The ESS signing-certificate attribute, when present, must name this certificate."""
-    if "signing_certificate_v2" in values:
-        for cert_id in values["signing_certificate_v2"][0]["certs"]:
-            name = cert_id["hash_algorithm"]["algorithm"].native
-            if cert_id["cert_hash"].native == hashlib.new(name, cert_der).digest():
-                return
-        raise TimestampError(
-            "the timestamp token is not valid: its signed certificate hash does not match "
-            "the TSA certificate it carries"
-        )
-    if "signing_certificate" in values:
-        for cert_id in values["signing_certificate"][0]["certs"]:
-            if cert_id["cert_hash"].native == hashlib.sha1(cert_der).digest():
-                return
-        raise TimestampError(
-            "the timestamp token is not valid: its signed certificate hash does not match "
-            "the TSA certificate it carries"
-        )
-
-
-def _check_signature(
-    cert: x509.Certificate, signer: cms.SignerInfo, signed_bytes: bytes, digest_algorithm: str
+def _verify_anchored(
+    response: TimeStampResponse, chain: list[x509.Certificate], digest: bytes
 ) -> None:
-    key = cert.public_key()
-    signature = signer["signature"].native
-    algo: algos.SignedDigestAlgorithm = signer["signature_algorithm"]
-    kind = algo.signature_algo
+    """The library's verifier: signature and chain up to ``chain``'s self-signed root."""
+    builder = VerifierBuilder(roots=[chain[-1]], intermediates=chain[1:-1])
     try:
-        named_hash = algo.hash_algo
-    except ValueError:  # algorithms such as plain "ecdsa" or "rsassa_pss" name no hash here
-        named_hash = digest_algorithm
-    _expect(named_hash == digest_algorithm, "its signature algorithm names another hash")
-    chosen = _HASHES[digest_algorithm]()
-    try:
-        if isinstance(key, rsa.RSAPublicKey) and kind == "rsassa_pkcs1v15":
-            key.verify(signature, signed_bytes, padding.PKCS1v15(), chosen)
-        elif isinstance(key, rsa.RSAPublicKey) and kind == "rsassa_pss":
-            key.verify(
-                signature,
-                signed_bytes,
-                padding.PSS(padding.MGF1(chosen), padding.PSS.AUTO),
-                chosen,
-            )
-        elif isinstance(key, ec.EllipticCurvePublicKey) and kind == "ecdsa":
-            key.verify(signature, signed_bytes, ec.ECDSA(chosen))
-        elif isinstance(key, ed25519.Ed25519PublicKey) and kind == "ed25519":
-            key.verify(signature, signed_bytes)
-        else:
-            raise TimestampError(
-                f"the timestamp token uses {kind} with a {type(key).__name__}, "
-                "which this verifier does not support"
-            )
-    except InvalidSignature:
+        builder.build().verify(response, digest)
+    except VerificationError as exc:
         raise TimestampError(
-            "the timestamp token is not valid: the TSA's signature does not match its content"
+            f"the timestamp token is not valid: its signature or certificate chain fails ({exc})"
         ) from None
 
 
@@ -358,8 +274,10 @@ def _extended_key_usage(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
         return []
 
 
-def _check_certificates(certificates: list[bytes], signer_der: bytes) -> list[str]:
-    """Verify the chain the token carries, from the signer up; notes what stays unchecked.
+def _check_certificates(
+    certificates: list[bytes], signer_der: bytes
+) -> tuple[list[x509.Certificate], list[str]]:
+    """The signer's chain as the token carries it, verified link by link, and its notes.
 
     Every certificate must lie on the signer's chain (an unrelated one means the
     token was altered); each link whose issuer is present must verify, and a
@@ -368,10 +286,10 @@ def _check_certificates(certificates: list[bytes], signer_der: bytes) -> list[st
     and the person judging the TSA compares its fingerprint.
     """
     for der in certificates:
-        # A certificate's signature BIT STRING is byte-aligned; a non-zero "unused bits" count
-        # is damage that no signature covers (the parsers accept it).
-        value = asn1_x509.Certificate.load(der)["signature_value"]
-        _expect(bytes(value.contents)[:1] == b"\x00", "a certificate is damaged")
+        # The signature BIT STRING ends a certificate and is byte-aligned; a non-zero
+        # "unused bits" count before it is damage that no signature covers.
+        signature = x509.load_der_x509_certificate(der).signature
+        expect(der[-len(signature) - 1] == 0, "a certificate is damaged")
     loaded = [x509.load_der_x509_certificate(der) for der in certificates]
     current = x509.load_der_x509_certificate(signer_der)
     chain = [current]
@@ -406,7 +324,7 @@ def _check_certificates(certificates: list[bytes], signer_der: bytes) -> list[st
             "the timestamp token is not valid: it holds a certificate that is not on its "
             f"signer's chain ({unrelated[0].subject.rfc4514_string()})"
         )
-    return notes
+    return chain, notes
 
 
 def _self_signed(cert: x509.Certificate) -> bool:

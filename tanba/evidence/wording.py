@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from tanba.core.access import SYSTEM
 from tanba.core.alerts import Alert, Signal
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
-from tanba.evidence.capture import CaptureRecord, Exchange
+from tanba.evidence.capturerecord import CaptureRecord, Exchange
 from tanba.evidence.custody import (
     CAPTURE_FAILED,
     CAPTURED,

@@ -1,4 +1,4 @@
-"""tanba.crawlers.netguard: which addresses are public, and the middleware that refuses the rest."""
+"""Which addresses are public (tanba.core.net), and the crawler's middleware that refuses the rest."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from scrapy.http import Request, Response
 from scrapy.settings import Settings as ScrapySettings
 from scrapy.statscollectors import MemoryStatsCollector
 
+from tanba.core.net import is_public_address
 from tanba.core.targets import Target
 from tanba.crawlers import netguard
-from tanba.crawlers.netguard import BlockedAddress, PrivateAddressMiddleware, is_public_address
+from tanba.crawlers.netguard import BlockedAddress, PrivateAddressMiddleware
 from tanba.crawlers.resolve import RESOLVE_SETTING
 from tanba.crawlers.stats import TargetStats
 

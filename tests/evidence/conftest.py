@@ -4,7 +4,8 @@ The TSA is real enough to exercise the client and the verifier: it parses the
 TimeStampReq, answers a TimeStampResp whose token is CMS SignedData over a
 TSTInfo, signed (ECDSA P-256, SHA-256) with signed attributes and an ESS
 signing-certificate-v2, by a TSA certificate (extended key usage timeStamping,
-critical) issued by its own root, both included in the token.
+critical) issued by its own root, both included in the token; or, as some TSAs do,
+only the TSA's certificate, or a signer named by key identifier.
 """
 
 from __future__ import annotations
@@ -48,9 +49,13 @@ def _name(cn: str) -> x509.Name:
 class LocalTsa:
     """An RFC 3161 time-stamping authority in memory; :meth:`serve` puts it on loopback HTTP."""
 
-    def __init__(self, *, refuse: bool = False) -> None:
+    def __init__(
+        self, *, refuse: bool = False, include_root: bool = True, signer_by_key_id: bool = False
+    ) -> None:
         now = datetime.now(UTC)
         self.refuse = refuse
+        self.include_root = include_root  # False: the token carries only the TSA's certificate
+        self.signer_by_key_id = signer_by_key_id  # True: SignerInfo v3 names its key identifier
         self.requests = 0
         self._serial = 0
         self.root_key = ec.generate_private_key(ec.SECP256R1())
@@ -135,17 +140,20 @@ class LocalTsa:
         signature = self.key.sign(attrs.dump(), ec.ECDSA(hashes.SHA256()))
         asn1_cert = asn1_x509.Certificate.load(cert_der)
         asn1_root = asn1_x509.Certificate.load(self.root.public_bytes(serialization.Encoding.DER))
+        sid = (
+            {"subject_key_identifier": asn1_cert.public_key.sha1}
+            if self.signer_by_key_id
+            else {
+                "issuer_and_serial_number": {
+                    "issuer": asn1_cert.issuer,
+                    "serial_number": asn1_cert.serial_number,
+                }
+            }
+        )
         signer = cms.SignerInfo(
             {
-                "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    {
-                        "issuer_and_serial_number": {
-                            "issuer": asn1_cert.issuer,
-                            "serial_number": asn1_cert.serial_number,
-                        }
-                    }
-                ),
+                "version": "v3" if self.signer_by_key_id else "v1",
+                "sid": cms.SignerIdentifier(sid),
                 "digest_algorithm": {"algorithm": "sha256"},
                 "signed_attrs": attrs,
                 "signature_algorithm": {"algorithm": "sha256_ecdsa"},
@@ -160,7 +168,7 @@ class LocalTsa:
                     "content_type": "tst_info",
                     "content": cms.ParsableOctetString(tst_der),
                 },
-                "certificates": [asn1_cert, asn1_root],
+                "certificates": [asn1_cert, asn1_root] if self.include_root else [asn1_cert],
                 "signer_infos": [signer],
             }
         )

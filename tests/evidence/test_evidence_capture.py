@@ -21,9 +21,10 @@ from warcio.archiveiterator import ArchiveIterator
 from tanba.core.alerts import Alert, MatchDetail
 from tanba.core.clock import FixedClock
 from tanba.core.wiring import App
-from tanba.evidence.capture import NoScreenshots, capture, latest_capture
+from tanba.evidence.capture import capture, latest_capture
 from tanba.evidence.custody import CAPTURE_FAILED, CustodyLog
 from tanba.evidence.ids import derived_record_ids
+from tanba.evidence.screenshot import NoScreenshots
 
 HOST = "secure.example.kz"
 MEDIA = b"\xff\xd8\xff\xe0 not really a jpeg, but bytes are bytes"

@@ -31,18 +31,13 @@ from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.evidence import strings
-from tanba.evidence.capture import (
-    ERROR_KINDS,
-    CaptureRecord,
-    ChromiumScreenshotter,
-    Exchange,
-    NoScreenshots,
-)
+from tanba.evidence.capturerecord import ERROR_KINDS, CaptureRecord, Exchange
 from tanba.evidence.custody import ACTIONS, INTERFACES
 from tanba.evidence.matchreport import AudioSpan, ImageRegion, alignment_captions, overlay_captions
 from tanba.evidence.notices import PACKAGED
 from tanba.evidence.package import ExportOptions, export
 from tanba.evidence.report import verify_commands
+from tanba.evidence.screenshot import ChromiumScreenshotter, NoScreenshots
 from tanba.evidence.signing import SigningKey
 from tanba.evidence.wording import recapture
 from tests.support.evidence import alerts_by_path

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from asn1crypto import tsp
+from rfc3161_client import HashAlgorithm, TimestampRequestBuilder
 
 from tanba.evidence.exceptions import TimestampError
 from tanba.evidence.timestamp import Rfc3161Client, verify_token
@@ -19,17 +21,23 @@ def test_a_token_is_obtained_and_verified(local_tsa: Any) -> None:
         verify_token(token, b"other bytes")
 
 
-def test_every_single_byte_change_of_a_token_is_detected(local_tsa: Any) -> None:
-    token = Rfc3161Client(local_tsa.url).stamp(b"manifest bytes")
+def _unnoticed_changes(token: bytes, data: bytes) -> list[int]:
+    """The offsets of ``token`` where flipping one bit still verifies."""
     missed = []
     for i in range(len(token)):
         damaged = bytearray(token)
         damaged[i] ^= 0x01
         try:
-            verify_token(bytes(damaged), b"manifest bytes")
+            verify_token(bytes(damaged), data)
             missed.append(i)
         except TimestampError:
             pass
+    return missed
+
+
+def test_every_single_byte_change_of_a_token_is_detected(local_tsa: Any) -> None:
+    token = Rfc3161Client(local_tsa.url).stamp(b"manifest bytes")
+    missed = _unnoticed_changes(token, b"manifest bytes")
     assert missed == [], f"changes at offsets {missed} of {len(token)} went unnoticed"
     with pytest.raises(TimestampError):
         verify_token(token + b"\x00", b"manifest bytes")  # trailing bytes
@@ -44,3 +52,26 @@ def test_a_refusal_and_an_unreachable_tsa_are_reported(tsa_class: Any) -> None:
         url = refusing.url
     with pytest.raises(TimestampError, match="could not be reached"):
         Rfc3161Client(url, timeout_s=2).stamp(b"x")
+
+
+def test_a_token_without_its_root_is_verified_as_far_as_it_goes(tsa_class: Any) -> None:
+    """Only the TSA's certificate: its signature is checked, and a note says what is not."""
+    with tsa_class(include_root=False).serve() as tsa:
+        token = Rfc3161Client(tsa.url).stamp(b"manifest bytes")
+    info = verify_token(token, b"manifest bytes")
+    assert info.tsa == "CN=Tanba Test TSA" and len(info.notes) == 1
+    assert "issuer CN=Tanba Test Root is not in the token" in info.notes[0]
+    with pytest.raises(TimestampError, match="for other data"):
+        verify_token(token, b"other bytes")
+    missed = _unnoticed_changes(token, b"manifest bytes")
+    assert missed == [], f"changes at offsets {missed} of {len(token)} went unnoticed"
+
+
+def test_a_signer_named_by_key_identifier_is_refused_with_the_reason(tsa_class: Any) -> None:
+    tsa = tsa_class(signer_by_key_id=True)
+    request = TimestampRequestBuilder().data(b"m").hash_algorithm(HashAlgorithm.SHA256).build()
+    token = tsp.TimeStampResp.load(tsa.respond(request.as_bytes()))["time_stamp_token"].dump()
+    with pytest.raises(TimestampError, match="names its signer by key identifier"):
+        verify_token(token, b"m")
+    with tsa.serve() as served, pytest.raises(TimestampError, match="this client can read"):
+        Rfc3161Client(served.url).stamp(b"m")
