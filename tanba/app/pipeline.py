@@ -85,6 +85,27 @@ def fingerprint_stage(app: App) -> FingerprintStage:
     return FingerprintStage(app.settings, app.bus, app.blobs, app.clock)
 
 
+def crawl_targets(
+    app: App,
+    targets: list[Target],
+    resolve: dict[str, str],
+    *,
+    crawl_id: str | None = None,
+    progress: Callable[[CrawlStats], None] | None = None,
+) -> CrawlStats:
+    """Crawl ``targets`` with ``app``'s settings, bus, blobs and clock (``tanba crawl``, ``run``)."""
+    return crawl(
+        targets,
+        settings=app.settings,
+        bus=app.bus,
+        blobs=app.blobs,
+        resolve=resolve,
+        clock=app.clock,
+        crawl_id=crawl_id,
+        progress=progress,
+    )
+
+
 def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
     """The matcher over ``app``; ``shard`` (default: the setting) limits the works it holds."""
     return MatcherStage(
@@ -128,15 +149,7 @@ def run(
         out.flush()
 
     try:
-        summary.crawl = crawl(
-            targets,
-            settings=app.settings,
-            bus=app.bus,
-            blobs=app.blobs,
-            resolve=resolve,
-            clock=app.clock,
-            progress=progress,
-        )
+        summary.crawl = crawl_targets(app, targets, resolve, progress=progress)
     finally:
         crawl_done.set()
         _wait(threads, stop, lambda: progress(summary.crawl) if summary.crawl else None)

@@ -21,6 +21,7 @@ from pathlib import Path
 from PIL import Image
 
 from tanba.app.demo import media
+from tanba.app.demo.site import Expected
 from tanba.fingerprint.registration import write_manifest
 
 # (host, jurisdiction its ccTLD gives); the order puts two hosts on each of 4 partitions.
@@ -43,24 +44,13 @@ _QUALITIES = (70, 78, 86, 92)
 _CROPS = (0.0, 0.01, 0.02)
 
 
-@dataclass(frozen=True)
-class Key:
-    """An expected alert: work, page path, media path, host and jurisdiction."""
-
-    work_id: str
-    host: str
-    page: str
-    media: str
-    jurisdiction: str
-
-
 @dataclass
 class BigSite:
     """The generated web: content per host, the works manifest rows, and the expected alerts."""
 
     sites: dict[str, dict[str, tuple[bytes, str]]]
     works: list[dict[str, str]]
-    expected: list[Key]
+    expected: list[Expected]
     media_count: int
 
     def write_manifest(self, path: Path) -> Path:
@@ -111,7 +101,7 @@ def build(pages: int = 16, per_page: int = 4) -> BigSite:
         for i in range(REGISTERED)
     ]
     sites: dict[str, dict[str, tuple[bytes, str]]] = {}
-    expected: list[Key] = []
+    expected: list[Expected] = []
     serial = 0
     for s, (host, jurisdiction) in enumerate(SITES):
         links = " ".join(f'<a href="/p/{j}.html">{j}</a>' for j in range(pages))
@@ -124,7 +114,9 @@ def build(pages: int = 16, per_page: int = 4) -> BigSite:
                 content[path] = (_variant(bases[photo], serial), "image/jpeg")
                 imgs.append(f'<img src="{path}">')
                 if photo < REGISTERED:
-                    expected.append(Key(f"big-{photo}", host, f"/p/{j}.html", path, jurisdiction))
+                    expected.append(
+                        Expected(f"big-{photo}", host, f"/p/{j}.html", path, jurisdiction)
+                    )
                 serial += 1
             content[f"/p/{j}.html"] = (_page(f"{host} {j}", "".join(imgs)), "text/html")
         sites[host] = content

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tanba.app.output import resolve_arg
-from tanba.app.pipeline import fingerprint_stage, matcher_stage, run
+from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
 from tanba.core.resolve import parse_resolve
@@ -19,7 +19,7 @@ from tanba.core.shards import Shard
 from tanba.core.targets import load_targets
 from tanba.core.wiring import App
 from tanba.core.worker import Worker
-from tanba.crawlers.runner import CrawlStats, crawl
+from tanba.crawlers.runner import CrawlStats
 
 
 def register(sub: Any) -> None:
@@ -73,13 +73,10 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
         print(json.dumps(stats.as_json()["total"], sort_keys=True), file=sys.stderr, flush=True)
 
     targets, resolve = _targets(args)
-    stats = crawl(
+    stats = crawl_targets(
+        app,
         targets,
-        settings=app.settings,
-        bus=app.bus,
-        blobs=app.blobs,
-        resolve=resolve,
-        clock=app.clock,
+        resolve,
         crawl_id=args.crawl_id or None,
         progress=print_progress if args.progress else None,
     )
