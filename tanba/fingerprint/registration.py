@@ -1,7 +1,9 @@
 """Registering works from files and from a CSV manifest.
 
-Every input is checked before anything is written, so a manifest with one bad
-row registers nothing and reports every bad row with its line number.
+:func:`register` (``tanba works add``) checks every input before anything is
+written, so one bad spec registers nothing and every bad one is named.
+``tanba works import`` registers a whole catalogue file by file, on every core
+and resumably (:mod:`tanba.fingerprint.bulk`).
 
 A licensee is written ``DOMAIN[:FROM[:UNTIL]]`` with ISO dates (``partner.kz``,
 ``partner.kz:2026-01-01:2026-12-31``, ``partner.kz::2026-06-30``). A manifest
@@ -24,6 +26,7 @@ from tanba.core.schemas.works import Licence, Work
 from tanba.core.wiring import App
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.sandbox import Sandbox
 
 MANIFEST_HEADER = ("path", "work_id", "owner", "title", "territories", "licensees")
 MANIFEST_OPTIONAL = ("owner_home", "author_death_year", "publication_year")
@@ -55,7 +58,7 @@ def register(app: App, specs: Sequence[WorkSpec]) -> list[Work]:
     works: list[Work] = []
     for spec in specs:
         try:
-            works.append(_build(app, spec))
+            works.append(build_work(app, spec))
         except InputError as exc:
             problems.append(str(exc))
     ids = [w.work_id for w in works]
@@ -68,10 +71,18 @@ def register(app: App, specs: Sequence[WorkSpec]) -> list[Work]:
     return works
 
 
-def _build(app: App, spec: WorkSpec) -> Work:
+@dataclass(frozen=True)
+class _Checked:
+    """A spec's fields as they are registered."""
+
+    territories: tuple[str, ...]
+    licences: list[Licence]
+    owner_home: str
+
+
+def check_spec(app: App, spec: WorkSpec) -> _Checked:
+    """What the spec says, checked without reading its file; InputError naming its row."""
     where = f"{spec.where}: " if spec.where else ""
-    if not spec.path.is_file():
-        raise InputError(f"{where}{spec.path} is not a file")
     if not spec.owner.strip():
         raise InputError(f"{where}an owner is required (--owner NAME)")
     if spec.work_id and not _WORK_ID.match(spec.work_id):
@@ -88,10 +99,28 @@ def _build(app: App, spec: WorkSpec) -> Work:
     owner_home = spec.owner_home.strip().upper()
     if owner_home and owner_home not in app.jurisdictions:
         raise InputError(f"{where}unknown owner home {owner_home!r}; use a code such as KZ")
+    return _Checked(territories, licences, owner_home)
+
+
+def build_work(app: App, spec: WorkSpec, *, sandbox: Sandbox | None = None) -> Work:
+    """The work a spec registers: checked, its file stored and fingerprinted as a reference.
+
+    InputError naming the row when the spec or its file cannot be registered; nothing
+    is published here. ``sandbox`` decodes the file (default: the process's shared one).
+    """
+    where = f"{spec.where}: " if spec.where else ""
+    if not spec.path.is_file():
+        raise InputError(f"{where}{spec.path} is not a file")
+    checked = check_spec(app, spec)
     # Storing the blob before every row is checked is harmless: an unreferenced blob is inert.
-    sha256 = app.blobs.put_file(spec.path)
     try:
-        fingerprint = fingerprint_file(spec.path, sha256, app.settings, reference=True)
+        sha256 = app.blobs.put_file(spec.path)
+    except OSError as exc:
+        raise InputError(f"{where}{spec.path} cannot be read: {exc}") from None
+    try:
+        fingerprint = fingerprint_file(
+            spec.path, sha256, app.settings, reference=True, sandbox=sandbox
+        )
     except Unfingerprintable as exc:
         raise InputError(f"{where}{spec.path} cannot be registered: {exc}") from None
     return Work(
@@ -101,9 +130,9 @@ def _build(app: App, spec: WorkSpec) -> Work:
         media=fingerprint.media,
         sha256=sha256,
         filename=spec.path.name,
-        territories=list(territories),
-        licences=licences,
-        owner_home=owner_home,
+        territories=list(checked.territories),
+        licences=checked.licences,
+        owner_home=checked.owner_home,
         author_death_year=spec.author_death_year,
         publication_year=spec.publication_year,
         registered_at=iso(app.clock.now()),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
 from tanba.app.output import emit
 from tanba.core.exceptions import InputError
 from tanba.core.wiring import App
+from tanba.fingerprint.bulk import BATCH, import_specs, journal_path
 from tanba.fingerprint.registration import WorkSpec, read_manifest
 from tanba.fingerprint.registration import register as register_works
 
@@ -34,8 +36,17 @@ def register(sub: Any) -> None:
     add.add_argument("--publication-year", type=int, help="for works of legal persons")
     add.add_argument("--json", action="store_true")
     add.set_defaults(handler=_works_add)
-    imp = works.add_parser("import", help="register works listed in a CSV manifest")
+    imp = works.add_parser(
+        "import",
+        help="register the works a CSV manifest lists, on every core; run again to resume",
+    )
     imp.add_argument("manifest", type=Path, metavar="MANIFEST.csv")
+    imp.add_argument(
+        "--workers", type=int, default=0, metavar="N", help="files decoded at once (default: cores)"
+    )
+    imp.add_argument(
+        "--batch", type=int, default=BATCH, metavar="N", help="works per durable batch (default 200)"
+    )
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(handler=_works_import)
     ls = works.add_parser("list", help="list registered works")
@@ -68,9 +79,29 @@ def _works_add(app: App, args: argparse.Namespace) -> int:
 
 
 def _works_import(app: App, args: argparse.Namespace) -> int:
-
-    _print_works(register_works(app, read_manifest(args.manifest)), args.json)
-    return 0
+    """Exit 0 when every row is registered, 1 when some files could not be (each is named)."""
+    if args.workers < 0 or args.batch < 1:
+        raise InputError("--workers and --batch are numbers of files, 1 or more")
+    specs = read_manifest(args.manifest)
+    journal = journal_path(app, args.manifest)
+    works, tally = import_specs(
+        app,
+        specs,
+        journal,
+        workers=args.workers or None,
+        batch=args.batch,
+        progress=lambda t: print(t.line(), file=sys.stderr, flush=True),
+    )
+    _print_works(works, args.json)
+    for problem in tally.failed:
+        print(f"tanba: {problem}", file=sys.stderr)
+    if tally.failed:
+        print(
+            f"tanba: {len(tally.failed)} of {tally.total} rows were not registered; fix them "
+            "and run the same import again (rows already registered are skipped)",
+            file=sys.stderr,
+        )
+    return 1 if tally.failed else 0
 
 
 def _works_list(app: App, args: argparse.Namespace) -> int:
