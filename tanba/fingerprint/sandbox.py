@@ -30,6 +30,23 @@ into a loop, or a memory-hungry file would otherwise take the whole worker
 down (or stall its queue) for one file. The child stays warm (imports done
 once), so the isolation costs a pipe round trip, not a process start, per file.
 
+Why not pebble's ``ProcessPool`` (the maintained library for a pool of worker
+processes with per-task timeouts): ``python -m bench.sandbox`` builds this
+contract on it (``bench/pebble_sandbox.py``: one spawned worker, our child-side
+functions as its initializer and task) and runs both side by side. On 2 CPUs
+it measured a trivial call at 168 µs against our 48 µs, and an image
+fingerprint of a 1280-px web JPEG at 2.58 ms against our 2.24 ms (+15%: the
+rate through the sandbox falls from 3.8× to 3.3× a naive imagehash loop);
+a decoder stuck in native code stopped 4.1 s into a 1 s limit (pebble's
+SIGTERM, then 3 s of grace before SIGKILL); a child exiting with status 0
+mid-call went unnoticed until the limit ran out, then was reported as slow
+instead of crashed. Pebble also kills only the worker, not its process group;
+its ``spawn`` workers re-run the caller's ``__main__`` and inherit its BLAS
+thread count from the environment; and it has no start limit, no way to
+replace one worker after a MemoryError, and no public worker pid, all of which
+the wrapper had to add. It did match the memory cap, crash reasons, parent
+death and the thread that started the child ending, with our initializer.
+
 Protocol (one JSON object per line): the parent sends ``{"fn", "args",
 "kwargs"}``; the child answers ``{"ok": value}``, ``{"refused": reason}``,
 ``{"memory": detail}``, ``{"bad_input": "Type: detail"}`` or ``{"bug":
