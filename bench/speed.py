@@ -61,11 +61,9 @@ def _rate(count: int, seconds: float) -> str:
     return f"{count / seconds:10.1f}/s"
 
 
-def image_fingerprinting(files: int) -> str:
-    import imagehash
-
+def web_jpegs(files: int, folder: Path) -> list[Path]:
+    """``files`` real photos and drawings as 1280-px web JPEGs in ``folder`` (as a crawler finds them)."""
     sources = (media.work_photos() + media.distractor_images(files))[:files]
-    folder = Path(tempfile.mkdtemp(prefix="tanba-speed-"))
     paths = []
     for i, p in enumerate(sources):
         with Image.open(p) as im:
@@ -73,6 +71,14 @@ def image_fingerprinting(files: int) -> str:
         path = folder / f"{i:04d}.jpg"
         path.write_bytes(jpeg(web(rgb.resize((1280, round(1280 * rgb.height / rgb.width))))))
         paths.append(path)
+    return paths
+
+
+def image_fingerprinting(files: int) -> str:
+    import imagehash
+
+    folder = Path(tempfile.mkdtemp(prefix="tanba-speed-"))
+    paths = web_jpegs(files, folder)
     # Warm the page cache and the libraries once, then time each side over the same files.
     for p in paths[:5]:
         imagehash.phash(Image.open(p))

@@ -117,7 +117,7 @@ def _image(
     """The image print: a registered work's windows (``reference``) or a crawled copy's."""
     variants = REFERENCE if reference else QUERY
     image = box.call(
-        "tanba.fingerprint.sandbox:image_print_file",
+        "tanba.fingerprint.sandbox_child:image_print_file",
         str(path),
         settings.image_max_pixels,
         variants,
@@ -132,7 +132,7 @@ def _audio(
 ) -> Fingerprint:
     """The audio print (the same for a registered track and a crawled copy)."""
     audio = box.call(
-        "tanba.fingerprint.sandbox:audio_print_file",
+        "tanba.fingerprint.sandbox_child:audio_print_file",
         str(path),
         settings.audio_max_seconds,
         settings.decode_timeout_s,

@@ -213,7 +213,11 @@ def test_the_sandbox_child_decodes_audio_under_its_memory_limit(
     try:
         for path in (tracks[3], video):
             got = sandbox.call(
-                "tanba.fingerprint.sandbox:audio_print_file", str(path), 900, 60.0, timeout_s=150
+                "tanba.fingerprint.sandbox_child:audio_print_file",
+                str(path),
+                900,
+                60.0,
+                timeout_s=150,
             )
             assert AudioPrint.model_validate(got) == _print(path), path.name
         assert sandbox.outcomes == {"ok": 2} and sandbox.started == 1

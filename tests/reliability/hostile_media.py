@@ -348,7 +348,7 @@ def run_through_worker(
     files: list[HostileFile],
     home: Path,
     *,
-    decoder: str = "tanba.fingerprint.sandbox",
+    decoder: str = "tanba.fingerprint.sandbox_child",
     decode_timeout_s: float = DECODE_TIMEOUT_S,
 ) -> WorkerRun:
     """Publish ``files`` with real photos between them; run the real stage until drained.

@@ -2,7 +2,7 @@
 
 Run as ``python -m tests.reliability.stalling_decoder --memory-budget N`` by a
 :class:`~tanba.fingerprint.sandbox.Sandbox` whose ``module`` names it. It is the real
-child (:func:`tanba.fingerprint.sandbox.main`) but for Pillow's loading of an
+child (:func:`tanba.fingerprint.sandbox_child.main`) but for Pillow's loading of an
 Adam7-interlaced PNG, which waits forever instead of decoding.
 
 Why: ``png-slow-decode`` (13,000² interlaced zeros) takes a few seconds to decode
@@ -22,7 +22,7 @@ from typing import Any
 
 from PIL import ImageFile, PngImagePlugin
 
-from tanba.fingerprint import sandbox
+from tanba.fingerprint import sandbox_child
 
 _load = ImageFile.ImageFile.load
 
@@ -36,4 +36,4 @@ def _load_or_stall(image: ImageFile.ImageFile) -> Any:
 ImageFile.ImageFile.load = _load_or_stall  # type: ignore[method-assign]
 
 if __name__ == "__main__":
-    sys.exit(sandbox.main())
+    sys.exit(sandbox_child.main())

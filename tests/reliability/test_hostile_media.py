@@ -86,7 +86,7 @@ def test_a_hanging_or_crashing_decoder_is_stopped_and_replaced() -> None:
             sandbox.call("os:abort", timeout_s=30)
         with pytest.raises(Unfingerprintable):
             sandbox.call(
-                "tanba.fingerprint.sandbox:image_print_file",
+                "tanba.fingerprint.sandbox_child:image_print_file",
                 "/nonexistent",
                 10,
                 ["full"],
