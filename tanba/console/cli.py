@@ -3,7 +3,9 @@
 ``tanba users add NAME --role R [--org ORG] [--jurisdiction CC] [--language L]
 [--password-stdin]`` creates a user (the password is asked for twice on a
 terminal, or read as one line from standard input); ``tanba users list`` and
-``tanba users token NAME`` (prints a new API token) go with it.
+``tanba users token NAME`` (prints a new API token), ``tanba users edit NAME
+[--role R] [--org ORG] [--jurisdiction CC] [--language L] [--password-stdin]`` and
+``tanba users disable|enable NAME`` go with it.
 ``tanba console [--host H] [--port P]`` serves the web console with uvicorn.
 """
 
@@ -15,6 +17,7 @@ import sys
 import threading
 from typing import Any
 
+from tanba.console import users as user_rules
 from tanba.core.access import ROLES
 from tanba.core.exceptions import InputError
 from tanba.core.wiring import App
@@ -34,6 +37,23 @@ def register(sub: Any) -> None:
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
     add.set_defaults(handler=_users_add)
+    edit = actions.add_parser("edit", help="change a user's role, scope, language or password")
+    edit.add_argument("name")
+    edit.add_argument("--role", choices=ROLES)
+    edit.add_argument("--org", help="rights holders: the owner name of their works")
+    edit.add_argument("--jurisdiction", metavar="CC", help="agencies: their state")
+    edit.add_argument("--language", choices=("ru", "en", "kk"))
+    edit.add_argument(
+        "--password-stdin", action="store_true", help="set a new password, read from standard input"
+    )
+    edit.set_defaults(handler=_users_edit)
+    for verb, helptext in (
+        ("disable", "refuse a user's logins and tokens"),
+        ("enable", "allow them again"),
+    ):
+        toggle = actions.add_parser(verb, help=helptext)
+        toggle.add_argument("name")
+        toggle.set_defaults(handler=_users_edit, disabled=verb == "disable")
     ls = actions.add_parser("list", help="list console users")
     ls.set_defaults(handler=_users_list)
     token = actions.add_parser("token", help="print a new API token for a user")
@@ -84,9 +104,45 @@ def _users_add(app: App, args: argparse.Namespace) -> int:
         jurisdiction=args.jurisdiction,
         language=args.language,
     )
+    _warn_unknown_org(app, console, user)
     scope = user.org or user.jurisdiction
     print(f"user {user.username}: {user.role}{f' ({scope})' if scope else ''}")
     return 0
+
+
+def _users_edit(app: App, args: argparse.Namespace) -> int:
+    """``users edit|disable|enable``: sessions end when the scope or the password changes."""
+    console = _stores(app)
+    changes: dict[str, Any] = {
+        name: getattr(args, name, None) for name in ("role", "org", "jurisdiction", "language")
+    }
+    if getattr(args, "password_stdin", False):
+        changes["password"] = _read_password(True)
+    if getattr(args, "disabled", None) is not None:
+        changes["disabled"] = args.disabled
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if not changes:
+        raise InputError(
+            "say what to change: --role, --org, --jurisdiction, --language or --password-stdin"
+        )
+    user = user_rules.change(console.users, console.sessions, "cli", args.name, **changes)
+    _warn_unknown_org(app, console, user)
+    flags = " (disabled)" if user.disabled else ""
+    print(f"user {user.username}: {user.role}{flags}")
+    return 0
+
+
+def _warn_unknown_org(app: App, console: Any, user: Any) -> None:
+    """A rights holder's organisation that no work names is most likely a typo: say so."""
+    if user.role != "rights_holder" or not user.org:
+        return
+    owners = {w.owner for w in app.works.all().values()}
+    if user.org not in owners:
+        print(
+            f"tanba: warning: no registered work has the owner {user.org!r}, so {user.username}"
+            " sees no works or alerts yet; check the spelling against 'tanba works list'",
+            file=sys.stderr,
+        )
 
 
 def _users_list(app: App, args: argparse.Namespace) -> int:

@@ -107,7 +107,9 @@ class UserStore:
         _check_password(password)
         with transaction(self._db.conn()) as conn:
             if conn.execute("SELECT 1 FROM users WHERE username = ?", (user.username,)).fetchone():
-                raise InputError(f"user {user.username!r} exists; edit it instead")
+                raise InputError(
+                    f"user {user.username!r} exists; change it with 'tanba users edit {user.username}' (or in the console's Users page)"
+                )
             conn.execute(
                 "INSERT INTO users VALUES (?,?,?,?,?,?,?,?)",
                 (

@@ -15,3 +15,28 @@ def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 0
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def _tanba(home: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "tanba.app.cli", "--home", str(home), *args]
+    return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=300)
+
+
+def test_users_are_edited_disabled_and_enabled_from_the_command_line(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    made = _tanba(home, "users", "add", "aigul", "--role", "rights_holder", "--org", "Typo Films",
+                  "--password-stdin", stdin="a long enough password\n")  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    assert "no registered work has the owner 'Typo Films'" in made.stderr  # a likely typo
+    again = _tanba(home, "users", "add", "aigul", "--role", "agency", "--jurisdiction", "KZ",
+                   "--password-stdin", stdin="a long enough password\n")  # fmt: skip
+    assert again.returncode == 2 and "tanba users edit aigul" in again.stderr
+    edited = _tanba(home, "users", "edit", "aigul", "--role", "agency", "--jurisdiction", "KZ")
+    assert edited.returncode == 0, edited.stderr
+    assert _tanba(home, "users", "disable", "aigul").returncode == 0
+    listed = _tanba(home, "users", "list").stdout
+    assert "aigul\tagency\tKZ" in listed and "disabled" in listed
+    assert _tanba(home, "users", "enable", "aigul").returncode == 0
+    assert "disabled" not in _tanba(home, "users", "list").stdout
+    nothing = _tanba(home, "users", "edit", "aigul")
+    assert nothing.returncode == 2 and "say what to change" in nothing.stderr

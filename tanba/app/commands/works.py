@@ -45,7 +45,11 @@ def register(sub: Any) -> None:
         "--workers", type=int, default=0, metavar="N", help="files decoded at once (default: cores)"
     )
     imp.add_argument(
-        "--batch", type=int, default=BATCH, metavar="N", help="works per durable batch (default 200)"
+        "--batch",
+        type=int,
+        default=BATCH,
+        metavar="N",
+        help="works per durable batch (default 200)",
     )
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(handler=_works_import)
