@@ -356,12 +356,12 @@ def main(argv: list[str] | None = None) -> int:
             (
                 "Fuzzing (hypothesis, profile `report`)",
                 "`tests/reliability/test_fuzz.py` and the HTML extraction fuzz test of"
-                " `tests/crawlers/test_crawlers_extract.py`; examples are those hypothesis ran"
+                " `tests/crawlers/test_extract.py`; examples are those hypothesis ran"
                 " (it stops early when a strategy has no more distinct inputs). Any crash found"
                 " is kept as an `@example`.",
                 [
                     "tests/reliability/test_fuzz.py",
-                    "tests/crawlers/test_crawlers_extract.py::test_fuzz_never_raises_and_only_yields_absolute_http_urls",
+                    "tests/crawlers/test_extract.py::test_fuzz_never_raises_and_only_yields_absolute_http_urls",
                 ],
                 True,
             ),
