@@ -6,6 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# The real command in child processes, as a shell user runs it.
+pytestmark = pytest.mark.integration
+
 
 def test_a_closed_pipe_ends_the_command_quietly(tmp_path: Path) -> None:
     command = [sys.executable, "-m", "tanba.app.cli", "--home", str(tmp_path), "settings"]

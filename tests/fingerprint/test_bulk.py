@@ -77,6 +77,7 @@ def test_a_typo_in_the_manifest_stops_the_import_before_any_file_is_read(
     assert app.works.all() == {} and not (tmp_path / "j").exists()
 
 
+@pytest.mark.integration  # the real command in a child process, killed with SIGKILL
 def test_an_import_killed_midway_resumes_where_its_journal_ends(
     tmp_path: Path, photos: list[Path]
 ) -> None:

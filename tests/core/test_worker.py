@@ -41,6 +41,25 @@ class Recorder(Stage):
         self.applied.extend(effects)
 
 
+class Backoffs(threading.Event):
+    """A stop event that keeps the backoff waits the worker asks of it instead of waiting.
+
+    ``stop_after`` sets it at that wait, as an operator's SIGTERM during an outage
+    would: the worker's backoff runs on its stop event, so no test waits on a clock.
+    """
+
+    def __init__(self, stop_after: int | None = None) -> None:
+        super().__init__()
+        self.waits: list[float | None] = []
+        self.stop_after = stop_after
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        if self.stop_after is not None and len(self.waits) >= self.stop_after:
+            self.set()
+        return self.is_set()
+
+
 def _setup(settings: Settings, values: list[bytes]) -> tuple[EmbeddedBus, Recorder]:
     bus = EmbeddedBus(settings.path("bus.sqlite3"))
     bus.publish(TOPIC, [Record("k", v) for v in values])
@@ -84,21 +103,21 @@ def test_a_malformed_event_is_dead_lettered_without_retries(settings: Settings) 
 
 def test_while_the_store_is_down_it_retries_and_commits_nothing(settings: Settings) -> None:
     bus, stage = _setup(settings, [b"a"])
-    stage.down_for = 2
-    Worker(stage, bus, settings).run(drained=lambda: True)
-    assert stage.applied == [b"a"]  # it came back, nothing lost
+    stage.down_for = 3
+    backoffs = Backoffs()
+    stats = Worker(stage, bus, settings, stop=backoffs).run(drained=lambda: True)
+    assert stage.applied == [b"a"] and stats.messages == 1  # it came back, nothing lost
+    assert backoffs.waits == [0.5, 1.0, 2.0]  # each wait twice the last
+    assert bus.group_lag(stage.group, stage.topics) == 0  # committed once it was durable
 
 
 def test_stopping_during_an_outage_leaves_the_batch_uncommitted(settings: Settings) -> None:
     bus, stage = _setup(settings, [b"a", b"b"])
     stage.down_for = 10**6
-    stop = threading.Event()
-    worker = Worker(stage, bus, settings, stop=stop)
-    thread = threading.Thread(target=worker.run)
-    thread.start()
-    threading.Timer(1.0, stop.set).start()
-    thread.join(timeout=10)
-    assert not thread.is_alive() and stage.applied == []
+    backoffs = Backoffs(stop_after=3)
+    stats = Worker(stage, bus, settings, stop=backoffs).run()
+    assert stage.applied == [] and stats.messages == 0 and len(backoffs.waits) == 3
+    assert bus.group_lag(stage.group, stage.topics) == 2
     later = Recorder()
     Worker(later, bus, settings).run(drained=lambda: True)
     assert later.applied == [b"a", b"b"]

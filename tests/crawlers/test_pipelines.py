@@ -1,8 +1,7 @@
 """tanba.crawlers.pipelines, driven by hand on a real (unstarted) Scrapy crawler: capture, media, publish.
 
 What needs the downloader (one download per URL shared by the pages that wait
-for it) is the crawl's: tests/crawlers/test_crawlers_integration.py and
-test_crawlers_media_sharing.py.
+for it) is the crawl's: tests/crawlers/test_crawl.py and test_media_sharing.py.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.evidence.package import ExportOptions, export
 from tanba.evidence.signing import SigningKey
-from tests.evidence.test_evidence_e2e import EXPORT_TIME, alerts, members, run
+from tests.evidence.test_export import EXPORT_TIME, alerts, members, run
 
 KZ_AGENCY = Principal("kz-agency", "agency", jurisdictions=("KZ",))
 OWNER = "Qazaq Pictures"

@@ -1,4 +1,4 @@
-"""The bus contract, run on every implementation (the Kafka one joins in tests/tanba/bus/conftest)."""
+"""The bus contract, run on every implementation (the Kafka one joins in tests/core/bus/conftest)."""
 
 from __future__ import annotations
 
