@@ -39,11 +39,11 @@ def _manifest(path: Path, rows: list[str]) -> Path:
 def test_a_catalogue_registers_on_two_workers_and_bad_files_are_named_not_fatal(
     app: App, tmp_path: Path, photos: list[Path]
 ) -> None:
-    files = _catalogue(tmp_path / "c", photos, 12)
+    files = _catalogue(tmp_path / "c", photos, 6)
     (tmp_path / "c" / "notes.jpg").write_text("<html>not a picture</html>")
     rows = [f"{f},w{i},Studio,,KZ," for i, f in enumerate(files)]
-    rows.insert(5, f"{tmp_path / 'c' / 'notes.jpg'},notes,Studio,,,")
-    rows.insert(9, f"{tmp_path / 'c' / 'gone.jpg'},gone,Studio,,,")
+    rows.insert(2, f"{tmp_path / 'c' / 'notes.jpg'},notes,Studio,,,")
+    rows.insert(5, f"{tmp_path / 'c' / 'gone.jpg'},gone,Studio,,,")
     manifest = _manifest(tmp_path / "works.csv", rows)
     seen: list[int] = []
     works, tally = import_specs(
@@ -51,16 +51,16 @@ def test_a_catalogue_registers_on_two_workers_and_bad_files_are_named_not_fatal(
         read_manifest(manifest),
         tmp_path / "journal",
         workers=2,
-        batch=4,
+        batch=2,
         progress=lambda t: seen.append(t.done),
     )
-    assert sorted(w.work_id for w in works) == sorted(f"w{i}" for i in range(12))
-    assert set(app.works.all()) == {f"w{i}" for i in range(12)}
-    assert all(app.works.all()[f"w{i}"].territories == ["KZ"] for i in range(12))
+    assert sorted(w.work_id for w in works) == sorted(f"w{i}" for i in range(6))
+    assert set(app.works.all()) == {f"w{i}" for i in range(6)}
+    assert all(app.works.all()[f"w{i}"].territories == ["KZ"] for i in range(6))
     assert len(tally.failed) == 2
-    assert "line 7" in tally.failed[0] and "an HTML page" in tally.failed[0]
-    assert "line 11" in tally.failed[1] and "is not a file" in tally.failed[1]
-    assert seen == sorted(seen) and seen[-1] == 14  # progress after each batch, then at the end
+    assert "line 4" in tally.failed[0] and "an HTML page" in tally.failed[0]
+    assert "line 7" in tally.failed[1] and "is not a file" in tally.failed[1]
+    assert seen == sorted(seen) and seen[-1] == 8  # progress after each batch, then at the end
 
 
 def test_a_typo_in_the_manifest_stops_the_import_before_any_file_is_read(
