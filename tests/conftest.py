@@ -21,6 +21,7 @@ from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.evidence.capture import CHROMIUM, CHROMIUM_ARGS
+from tests.support.media import web_photo
 
 TESTS = Path(__file__).resolve().parent
 UNIT, INTEGRATION, E2E = "unit", "integration", "e2e"
@@ -138,6 +139,21 @@ def app(settings: Settings, clock: FixedClock) -> App:
 @pytest.fixture(scope="session")
 def photos() -> list[Path]:
     return media.photos()
+
+
+@pytest.fixture(scope="session")
+def small_photos(photos: list[Path], tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The first six photos as a website serves them (1280 px wide JPEGs), made once.
+
+    For tests in which a photo is only a work's file (who may see it, uploads, the
+    registry): decoding the 4K originals in every such test cost most of their time.
+    Tests of fingerprints and matching use ``photos`` themselves.
+    """
+    folder = tmp_path_factory.mktemp("small-photos")
+    small = [folder / f"{path.stem}.jpg" for path in photos[:6]]
+    for path, target in zip(photos, small, strict=False):
+        target.write_bytes(web_photo(path))
+    return small
 
 
 @pytest.fixture(scope="session")

@@ -30,7 +30,7 @@ def gallery(
     app: App,
     console: Console,
     people: dict[str, str],
-    photos: list[Path],
+    small_photos: list[Path],
     alert_factory: Callable[..., Alert],
 ) -> dict[str, Alert]:
     """Owner A's photo with a KZ alert; Moscow Arts' photo with RU alerts only."""
@@ -40,12 +40,13 @@ def gallery(
     register(
         app,
         [
-            WorkSpec(path=photos[0], owner="Owner A", title="Title steppe", work_id="steppe"),
-            WorkSpec(path=photos[2], owner="Moscow Arts", title="Title city", work_id="city"),
+            WorkSpec(path=small_photos[0], owner="Owner A", title="Title steppe", work_id="steppe"),
+            WorkSpec(path=small_photos[2], owner="Moscow Arts", title="Title city", work_id="city"),
         ],
     )
     copies = {
-        w: app.blobs.put(media.web_jpeg(photos[i], width=500)) for w, i in (("a", 0), ("c", 2))
+        w: app.blobs.put(media.web_jpeg(small_photos[i], width=500))
+        for w, i in (("a", 0), ("c", 2))
     }
     alerts = {
         "steppe_kz": alert_factory(work_id="steppe", owner="Owner A", media_sha256=copies["a"]),

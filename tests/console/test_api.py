@@ -202,16 +202,16 @@ def test_requests_without_credentials_are_refused(web: object, seeded: dict[str,
 def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
     web: object,
     token_for: Headers,
-    photos: list[Path],
+    small_photos: list[Path],
     app: App,
     alert_factory: Callable[..., Alert],
 ) -> None:
     client = TestClient(web)
     h = token_for("alice")
-    with open(photos[0], "rb") as f:
+    with open(small_photos[0], "rb") as f:
         made = client.post(
             "/api/works",
-            files={"file": (photos[0].name, f, "image/jpeg")},
+            files={"file": (small_photos[0].name, f, "image/jpeg")},
             data={
                 "title": "Sunset",
                 "work_id": "sunset-1",
@@ -260,10 +260,10 @@ def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
 
 
 def test_an_upload_cannot_take_over_another_owners_work_id(
-    web: object, token_for: Headers, photos: list[Path], app: App
+    web: object, token_for: Headers, small_photos: list[Path], app: App
 ) -> None:
     client = TestClient(web)
-    with open(photos[1], "rb") as f:
+    with open(small_photos[1], "rb") as f:
         first = client.post(
             "/api/works",
             files={"file": ("p.jpg", f)},
@@ -271,7 +271,7 @@ def test_an_upload_cannot_take_over_another_owners_work_id(
             headers=token_for("bob"),
         )
     assert first.status_code == 201
-    with open(photos[2], "rb") as f:
+    with open(small_photos[2], "rb") as f:
         second = client.post(
             "/api/works",
             files={"file": ("q.jpg", f)},
@@ -280,20 +280,20 @@ def test_an_upload_cannot_take_over_another_owners_work_id(
         )
     assert second.status_code == 409
     # Same file without an id gets the content-derived id: also taken, also refused.
-    with open(photos[1], "rb") as f:
+    with open(small_photos[1], "rb") as f:
         third = client.post("/api/works", files={"file": ("p.jpg", f)}, headers=token_for("bob"))
     assert third.status_code == 201
-    with open(photos[1], "rb") as f:
+    with open(small_photos[1], "rb") as f:
         fourth = client.post("/api/works", files={"file": ("p.jpg", f)}, headers=token_for("alice"))
     assert fourth.status_code == 409
     assert {w.owner for w in app.works.all().values()} == {"Owner B"}
 
 
 def test_works_list_counts_alerts_per_jurisdiction(
-    web: object, token_for: Headers, photos: list[Path], app: App, seeded: dict[str, Alert]
+    web: object, token_for: Headers, small_photos: list[Path], app: App, seeded: dict[str, Alert]
 ) -> None:
     client = TestClient(web)
-    with open(photos[0], "rb") as f:
+    with open(small_photos[0], "rb") as f:
         client.post(
             "/api/works",
             files={"file": ("a.jpg", f)},

@@ -188,7 +188,7 @@ def _href(page: str, anchor_id: str) -> str:
 
 
 def test_forms_add_a_user_register_a_work_and_edit_its_licences(
-    login: Callable[[str], Any], photos: list[Path], console: Console, app: App
+    login: Callable[[str], Any], small_photos: list[Path], console: Console, app: App
 ) -> None:
     admin = login("admin")
     added = admin.client.post(
@@ -209,7 +209,7 @@ def test_forms_add_a_user_register_a_work_and_edit_its_licences(
     )
     assert bad.status_code == 400 and "at least" in bad.text
     alice = login("alice")
-    with open(photos[0], "rb") as f:
+    with open(small_photos[0], "rb") as f:
         made = alice.client.post(
             "/works",
             data={

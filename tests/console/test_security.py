@@ -210,7 +210,7 @@ def world(
     console: Console,
     people: dict[str, str],
     login: Callable[[str], Any],
-    photos: list[Path],
+    small_photos: list[Path],
     alert_factory: Callable[..., Alert],
 ) -> World:
     console.users.add("moscow", PASSWORD, "rights_holder", org="Moscow Arts", language="en")
@@ -220,11 +220,14 @@ def world(
         app,
         [
             WorkSpec(
-                path=photos[2], owner="Moscow Arts", title="City at night", work_id="city-secret"
+                path=small_photos[2],
+                owner="Moscow Arts",
+                title="City at night",
+                work_id="city-secret",
             )
         ],
     )
-    reference = photos[2].read_bytes()
+    reference = small_photos[2].read_bytes()
     owner = login("moscow")
     withheld = owner.client.put(
         "/api/organisations/Moscow Arts",
@@ -235,7 +238,7 @@ def world(
     token = owner.client.post(
         "/api/me/tokens", json={"label": "moscow-nightly"}, headers={"X-CSRF-Token": owner.csrf}
     ).json()
-    copy = media.web_jpeg(photos[2], width=700, quality=70)
+    copy = media.web_jpeg(small_photos[2], width=700, quality=70)
     found = app.blobs.put(copy)
     their = [
         alert_factory(
@@ -254,7 +257,7 @@ def world(
             ("kartiny.example.by", "BY", "wall"),
         )
     ]
-    own_copy = app.blobs.put(media.web_jpeg(photos[0], width=600, quality=70))
+    own_copy = app.blobs.put(media.web_jpeg(small_photos[0], width=600, quality=70))
     ours = alert_factory(work_id="w-a", owner="Owner A", media_sha256=own_copy)
     app.store.upsert([*their, ours])
     work = app.works.get("city-secret")
@@ -320,13 +323,13 @@ def test_no_route_shows_or_changes_another_partys_data(
     world: World,
     login: Callable[[str], Any],
     token_for: Callable[[str], dict[str, str]],
-    photos: list[Path],
+    small_photos: list[Path],
     walker: str,
 ) -> None:
     before = _snapshot(app, console, world)
     spec = TestClient(web).get("/openapi.json").json()
     routes = app_routes(web)
-    photo = photos[4].read_bytes()
+    photo = small_photos[4].read_bytes()
     session = login(walker)
     own = session.client.get("/api/alerts").json()
     assert own["total"] == world.walkers[walker]  # the walker's credentials work
@@ -362,13 +365,13 @@ def test_no_route_shows_or_changes_another_partys_data(
 
 
 def test_every_route_but_the_public_ones_refuses_a_caller_without_credentials(
-    web: FastAPI, world: World, photos: list[Path]
+    web: FastAPI, world: World, small_photos: list[Path]
 ) -> None:
     spec = TestClient(web).get("/openapi.json").json()
     routes = app_routes(web)
     assert set(PUBLIC) <= routes, f"public routes that no longer exist: {set(PUBLIC) - routes}"
     anonymous = TestClient(web, base_url="http://testserver")
-    photo = photos[4].read_bytes()
+    photo = small_photos[4].read_bytes()
     for route in routes:
         for call in calls(spec, route, world.victim, photo):
             response = anonymous.request(

@@ -41,14 +41,14 @@ def _alert(work_id: str, owner: str, jurisdiction: str) -> Alert:
 
 
 @pytest.fixture
-def registered(app: App, photos: list[Path]) -> App:
+def registered(app: App, small_photos: list[Path]) -> App:
     """Owner A's 'steppe' found in KZ; Moscow Arts' 'city' found in RU; 'quiet' found nowhere."""
     register(
         app,
         [
-            WorkSpec(path=photos[0], owner="Owner A", title="Steppe", work_id="steppe"),
-            WorkSpec(path=photos[2], owner="Moscow Arts", title="City", work_id="city"),
-            WorkSpec(path=photos[3], owner="Moscow Arts", title="Quiet", work_id="quiet"),
+            WorkSpec(path=small_photos[0], owner="Owner A", title="Steppe", work_id="steppe"),
+            WorkSpec(path=small_photos[2], owner="Moscow Arts", title="City", work_id="city"),
+            WorkSpec(path=small_photos[3], owner="Moscow Arts", title="Quiet", work_id="quiet"),
         ],
     )
     app.store.upsert([_alert("steppe", "Owner A", "KZ"), _alert("city", "Moscow Arts", "RU")])

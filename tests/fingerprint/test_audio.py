@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from tanba.app.demo.media import audio_excerpt, audio_mp3
+from tanba.app.demo.media import audio_excerpt
 from tanba.core.signals.audio import AudioPrint
 from tanba.fingerprint.audio import (
     ITEM_S,
@@ -23,6 +23,7 @@ from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.mp3 import _frame_length, _skip_id3v2
 from tanba.fingerprint.sandbox import Sandbox
 from tanba.matcher.index import best_alignment
+from tests.support.media import track_print
 
 
 def _print(path: Path):
@@ -30,7 +31,7 @@ def _print(path: Path):
 
 
 def test_golden_items_of_a_real_track(tracks: list[Path]) -> None:
-    fp = _print(tracks[0])  # frozen-bubble-data 2.212: frozen-mainzik-1p.ogg
+    fp = track_print(tracks[0])  # frozen-bubble-data 2.212: frozen-mainzik-1p.ogg
     items = fp.items()
     assert (len(items), round(fp.duration_s, 2)) == (2577, 321.75)
     assert items[:4].tolist() == [2699493233, 2691100433, 2707746579, 2741304595]
@@ -41,7 +42,7 @@ def test_an_mp3_excerpt_aligns_at_its_offset_with_few_bit_errors(
 ) -> None:
     clip = tmp_path / "clip.mp3"
     clip.write_bytes(audio_excerpt(tracks[0], start_s=100, seconds=20, bitrate="64k"))
-    hit = best_alignment("t", _print(tracks[0]).items(), _print(clip).items(), 24)
+    hit = best_alignment("t", track_print(tracks[0]).items(), _print(clip).items(), 24)
     assert hit is not None
     assert hit.ber < 0.2
     assert abs(hit.work_offset * ITEM_S - 100) < 1.0
@@ -50,12 +51,12 @@ def test_an_mp3_excerpt_aligns_at_its_offset_with_few_bit_errors(
 def test_another_track_does_not_align(tracks: list[Path], tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp3"
     clip.write_bytes(audio_excerpt(tracks[1], start_s=30, seconds=20))
-    hit = best_alignment("t", _print(tracks[0]).items(), _print(clip).items(), 24)
+    hit = best_alignment("t", track_print(tracks[0]).items(), _print(clip).items(), 24)
     assert hit is not None and hit.ber > 0.35
 
 
 def test_a_truncated_mp3_is_refused_as_truncated(tracks: list[Path], tmp_path: Path) -> None:
-    data = audio_mp3(tracks[1], bitrate="96k")
+    data = audio_excerpt(tracks[1], start_s=0, seconds=30, bitrate="96k")
     cut = tmp_path / "cut.mp3"
     cut.write_bytes(data[: len(data) // 3])
     with pytest.raises(Unfingerprintable, match="truncated"):
@@ -73,7 +74,7 @@ def test_garbage_with_an_audio_signature_is_refused(payload: bytes, tmp_path: Pa
 def test_items_survive_the_event_encoding(tracks: list[Path]) -> None:
     from tanba.core.signals.audio import AudioPrint
 
-    fp = _print(tracks[0])
+    fp = track_print(tracks[0])
     again = AudioPrint.model_validate_json(fp.model_dump_json())
     assert np.array_equal(again.items(), fp.items())
 
@@ -100,8 +101,8 @@ def test_items_equal_fpcalcs_on_ogg_and_mp3(tracks: list[Path], tmp_path: Path) 
     # resampler gave 99.4-99.8% equal items on these tracks, so equality shows the same mode.
     mp3 = tmp_path / "excerpt.mp3"
     _ffmpeg("-ss", "30", "-t", "60", "-i", str(tracks[3]), "-b:a", "128k", str(mp3))
-    for path in (tracks[2], mp3):
-        assert _print(path).items().tolist() == _fpcalc_items(path), path.name
+    assert track_print(tracks[2]).items().tolist() == _fpcalc_items(tracks[2])
+    assert _print(mp3).items().tolist() == _fpcalc_items(mp3)
 
 
 def test_the_filter_graph_and_the_packet_loop_decode_the_same_pcm(
@@ -163,14 +164,14 @@ def test_the_audio_of_a_video_is_fingerprinted_and_a_silent_video_is_refused(
     _ffmpeg(*video, "-t", "5", str(silent))
     fp = _print(with_audio)
     assert abs(fp.duration_s - 20) < 0.1
-    hit = best_alignment("t", _print(tracks[0]).items(), fp.items(), 24)
+    hit = best_alignment("t", track_print(tracks[0]).items(), fp.items(), 24)
     assert hit is not None and hit.ber < 0.1 and abs(hit.work_offset * ITEM_S - 40) < 1.0
     with pytest.raises(Unfingerprintable, match="the file has no audio stream"):
         _print(silent)
 
 
 def test_only_max_seconds_are_decoded(tracks: list[Path]) -> None:
-    whole, cut = _print(tracks[1]), audio_print(tracks[1], max_seconds=30, timeout_s=60)
+    whole, cut = track_print(tracks[1]), audio_print(tracks[1], max_seconds=30, timeout_s=60)
     assert cut.duration_s == 30.0
     # Chromaprint's last items see the end of the input; the rest must be the same.
     assert np.array_equal(cut.items()[:-20], whole.items()[: len(cut.items()) - 20])
@@ -211,11 +212,11 @@ def test_the_sandbox_child_decodes_audio_under_its_memory_limit(
             "-c:v", "mpeg4", "-c:a", "libvorbis", "-t", "20", str(video))  # fmt: skip
     sandbox = Sandbox(512 << 20)  # the smallest budget tanba.fingerprint.compute gives
     try:
-        for path in (tracks[3], video):
+        for path, in_process in ((tracks[3], track_print(tracks[3])), (video, _print(video))):
             got = sandbox.call(
                 "tanba.fingerprint.sandbox:audio_print_file", str(path), 900, 60.0, timeout_s=150
             )
-            assert AudioPrint.model_validate(got) == _print(path), path.name
+            assert AudioPrint.model_validate(got) == in_process, path.name
         assert sandbox.outcomes == {"ok": 2} and sandbox.started == 1
     finally:
         sandbox.close()

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tanba.app.demo.media import web_jpeg
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
 from tanba.fingerprint.compute import fingerprint_file
@@ -37,6 +36,7 @@ from tanba.fingerprint.image import (
     query_windows,
     to_print,
 )
+from tests.support.media import web_photo
 
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
 # (name: reference window count, whole-picture pHash, the crop window's pHash)
@@ -78,7 +78,7 @@ def test_phash_is_imagehashs_on_the_same_pixels(photos: list[Path]) -> None:
 def test_the_query_whole_hash_stays_near_the_naive_phash(photos: list[Path]) -> None:
     # The query decodes JPEG at reduced size: a few bits may differ from full decoding.
     for path in photos[:6]:
-        data = web_jpeg(path)
+        data = web_photo(path)
         naive = str(imagehash.phash(Image.open(io.BytesIO(data))))
         assert _distance(_hashes(data)["full"], naive) <= 6
 
@@ -88,13 +88,13 @@ def test_a_query_has_its_whole_inner_upper_middle_windows_and_mirrors(
 ) -> None:
     windows = ["full", "crop:08-08-08-08", "crop:00-00-00-24", "crop:00-00-12-24"]
     mirrors = ["mirror"] + [f"{w}-mirror" for w in windows[1:]]
-    assert sorted(_hashes(web_jpeg(photos[0]))) == sorted(windows + mirrors)
+    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors)
 
 
 def test_unrelated_photos_stay_over_the_default_radius(
     photos: list[Path], settings: Settings
 ) -> None:
-    hashes = [_hashes(web_jpeg(p, width=512))["full"] for p in photos]
+    hashes = [_hashes(web_photo(p))["full"] for p in photos]
     for i, a in enumerate(hashes):
         for b in hashes[i + 1 :]:
             assert _distance(a, b) > settings.image_max_distance
@@ -110,7 +110,7 @@ def test_the_mirror_window_of_a_mirrored_copy_is_the_reference(photos: list[Path
 
 
 def test_descriptors_survive_the_event_encoding(photos: list[Path]) -> None:
-    image = image_print(web_jpeg(photos[1]), max_pixels=MAX)
+    image = image_print(web_photo(photos[1]), max_pixels=MAX)
     again = ImagePrint.model_validate_json(image.model_dump_json())
     assert np.array_equal(again.descriptor_rows(), image.descriptor_rows())
     assert image.descriptor_rows().shape == (len(image.hashes), 63)
@@ -141,7 +141,7 @@ def test_undecodable_images_are_refused_with_a_reason(data: bytes, reason: str) 
 
 
 def test_a_truncated_jpeg_is_refused(photos: list[Path]) -> None:
-    data = web_jpeg(photos[0])
+    data = web_photo(photos[0])
     with pytest.raises(Unfingerprintable, match="corrupt or truncated"):
         image_print(data[: len(data) // 2], max_pixels=MAX)
 
@@ -182,7 +182,7 @@ def _jpeg(image: Image.Image, **options: object) -> bytes:
 def test_turbojpeg_decodes_the_pixels_pillow_decodes(photos: list[Path]) -> None:
     with Image.open(photos[2]) as im:
         photo = im.convert("RGB")
-    cases = [web_jpeg(p) for p in photos[:3]]
+    cases = [web_photo(p) for p in photos[:3]]
     cases += [
         _jpeg(photo.convert("L")),  # a grey JPEG
         _jpeg(photo, progressive=True),

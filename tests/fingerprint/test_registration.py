@@ -20,12 +20,12 @@ def manifest(
 
 
 def test_import_registers_every_row_with_lists_and_relative_paths(
-    app: App, tmp_path: Path, photos: list[Path]
+    app: App, tmp_path: Path, small_photos: list[Path]
 ) -> None:
-    (tmp_path / "a.jpg").write_bytes(photos[0].read_bytes())
+    (tmp_path / "a.jpg").write_bytes(small_photos[0].read_bytes())
     rows = [
         "a.jpg,w-a,Studio,Poster,KZ;RU,partner.kz;other.ru:2026-01-01:2026-12-31",
-        f"{photos[1]},,Studio,,,",
+        f"{small_photos[1]},,Studio,,,",
     ]
     works = register(app, read_manifest(manifest(tmp_path, rows)))
     assert works[0].work_id == "w-a"
@@ -35,18 +35,18 @@ def test_import_registers_every_row_with_lists_and_relative_paths(
         ("partner.kz", "", ""),
         ("other.ru", "2026-01-01", "2026-12-31"),
     ]
-    assert works[1].work_id == works[1].sha256[:16] and works[1].title == photos[1].stem
+    assert works[1].work_id == works[1].sha256[:16] and works[1].title == small_photos[1].stem
     assert app.blobs.exists(a.sha256)
 
 
 def test_one_bad_row_registers_nothing_and_names_every_problem(
-    app: App, tmp_path: Path, photos: list[Path]
+    app: App, tmp_path: Path, small_photos: list[Path]
 ) -> None:
     rows = [
-        f"{photos[0]},ok,Studio,,,",
-        f"{photos[1]},bad-territory,Studio,,QQ,",
+        f"{small_photos[0]},ok,Studio,,,",
+        f"{small_photos[1]},bad-territory,Studio,,QQ,",
         f"{tmp_path / 'missing.jpg'},missing,Studio,,,",
-        f"{photos[2]},bad-licence,Studio,,,partner.kz:2026-13-01",
+        f"{small_photos[2]},bad-licence,Studio,,,partner.kz:2026-13-01",
     ]
     with pytest.raises(InputError) as err:
         register(app, read_manifest(manifest(tmp_path, rows)))
@@ -75,17 +75,17 @@ def test_a_wrong_header_is_refused(tmp_path: Path, header: str, message: str) ->
         read_manifest(manifest(tmp_path, [], header=header))
 
 
-def test_duplicate_work_ids_are_refused(app: App, photos: list[Path]) -> None:
+def test_duplicate_work_ids_are_refused(app: App, small_photos: list[Path]) -> None:
     specs = [
-        WorkSpec(path=photos[0], owner="x", work_id="same"),
-        WorkSpec(path=photos[1], owner="x", work_id="same"),
+        WorkSpec(path=small_photos[0], owner="x", work_id="same"),
+        WorkSpec(path=small_photos[1], owner="x", work_id="same"),
     ]
     with pytest.raises(InputError, match="appears twice"):
         register(app, specs)
 
 
-def test_registering_again_replaces_the_work(app: App, photos: list[Path]) -> None:
-    register(app, [WorkSpec(path=photos[0], owner="x", work_id="w", territories=("KZ",))])
-    register(app, [WorkSpec(path=photos[0], owner="x", work_id="w", territories=("RU",))])
+def test_registering_again_replaces_the_work(app: App, small_photos: list[Path]) -> None:
+    register(app, [WorkSpec(path=small_photos[0], owner="x", work_id="w", territories=("KZ",))])
+    register(app, [WorkSpec(path=small_photos[0], owner="x", work_id="w", territories=("RU",))])
     assert app.works.get("w").territories == ["RU"]
     assert len(app.works.all()) == 1

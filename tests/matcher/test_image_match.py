@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from tanba.app.demo.media import web_jpeg
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImageHash, ImagePrint
 from tanba.fingerprint.image import REFERENCE, image_print
 from tanba.matcher.match import Matcher
+from tests.support.media import web_photo
 
 MAX = 10**9
 WORKS = 6
@@ -110,7 +110,7 @@ def test_each_altered_copy_matches_its_work_and_no_other(
 
 def test_other_photos_match_nothing(matcher: Matcher, photos: list[Path]) -> None:
     for path in photos[WORKS:]:
-        assert _matches(matcher, web_jpeg(path, width=800)) == [], path.name
+        assert _matches(matcher, web_photo(path)) == [], path.name
         assert _matches(matcher, _jpeg(_letterbox(_original(path)))) == [], path.name
 
 

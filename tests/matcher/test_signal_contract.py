@@ -26,6 +26,7 @@ from tanba.matcher.index import LinearAudioIndex, LinearImageIndex
 from tanba.matcher.landmark_index import LinearLandmarkIndex
 from tanba.matcher.match import Matcher
 from tanba.matcher.signal import SignalIndex
+from tests.support.media import track_print, web_photo
 
 SETTINGS = Settings.from_env({})
 MAX_PIXELS = 10**9
@@ -50,11 +51,15 @@ def _audio(path: Path) -> Fingerprint:
     return Fingerprint(media=AUDIO, sha256="0" * 64, audio=audio)
 
 
+def _track(track: Path) -> Fingerprint:
+    return Fingerprint(media=AUDIO, sha256="0" * 64, audio=track_print(track))
+
+
 @pytest.fixture(scope="module")
 def images(photos: list[Path]) -> Medium:
     works = [_image(web_jpeg(p, width=1024, quality=95), REFERENCE) for p in photos[:3]]
     return Medium(
-        works, _image(web_jpeg(photos[0], width=480, crop=0.05)), _image(web_jpeg(photos[5]))
+        works, _image(web_jpeg(photos[0], width=480, crop=0.05)), _image(web_photo(photos[5]))
     )
 
 
@@ -62,7 +67,7 @@ def images(photos: list[Path]) -> Medium:
 def sounds(tracks: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Medium:
     clip = tmp_path_factory.mktemp("signal") / "clip.mp3"
     clip.write_bytes(audio_excerpt(tracks[0], start_s=60, seconds=15, bitrate="96k"))
-    return Medium([_audio(t) for t in tracks[:3]], _audio(clip), _audio(tracks[4]))
+    return Medium([_track(t) for t in tracks[:3]], _audio(clip), _track(tracks[4]))
 
 
 SIGNALS: dict[str, Callable[[], SignalIndex]] = {

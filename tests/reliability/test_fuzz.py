@@ -25,6 +25,7 @@ example cannot name the input stably, as a regression test beside the property.
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import json
 import os
@@ -220,8 +221,19 @@ def _mutate(value: object, data: st.DataObject) -> object:
 
 def _sample(kind: type[Event]) -> dict[str, object]:
     """A plausible envelope for ``kind`` built from its JSON schema's required fields."""
+    return json.loads(_sample_json(kind))
+
+
+@functools.cache
+def _sample_json(kind: type[Event]) -> str:
+    """:func:`_sample` as JSON, made once per event type.
+
+    pydantic takes milliseconds to build a schema, and the mutation test asks for a
+    sample once per example; each example gets its own copy to mutate.
+    """
     schema = kind.model_json_schema()
-    return {"schema": kind.SCHEMA, "version": kind.VERSION, "data": _instance(schema, schema)}
+    envelope = {"schema": kind.SCHEMA, "version": kind.VERSION, "data": _instance(schema, schema)}
+    return json.dumps(envelope)
 
 
 def _instance(node: dict, root: dict) -> object:

@@ -1,0 +1,31 @@
+"""The real media as tests use them again and again, each made once per test session.
+
+Decoding a 4K wallpaper or a whole track takes a quarter to a third of a second,
+and the fingerprint and matcher tests ask for the same few Debian files in the
+same forms again and again. The files do not change during a run, so one result
+per file and form serves them all. What a test makes of its own is its own.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from tanba.app.demo.media import web_jpeg
+from tanba.core.signals.audio import AudioPrint
+from tanba.fingerprint.audio import audio_print
+
+
+@cache
+def web_photo(photo: Path, width: int = 1280) -> bytes:
+    """:func:`web_jpeg` of a real photo at ``width`` (quality 85, uncropped)."""
+    return web_jpeg(photo, width=width)
+
+
+@cache
+def track_print(track: Path) -> AudioPrint:
+    """The audio print of the whole ``track`` (up to 900 s), as the fingerprint stage makes it.
+
+    Shared: callers must not change it (``model_copy`` to vary one).
+    """
+    return audio_print(track, max_seconds=900, timeout_s=60)
