@@ -11,7 +11,7 @@ callers may pass their own.
 
 Why always, not only for "risky" files: whether a file is risky is known only
 once a decoder has parsed it, and the warm child costs a pipe round trip per
-file (``python -m tests.reliability.report`` measures it against in-process
+file (``python -m bench.reliability`` measures it against in-process
 decoding).
 """
 

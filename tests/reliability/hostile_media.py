@@ -5,7 +5,7 @@ Each :class:`HostileFile` says how it misbehaves and what Tanba must do with it:
 must be fingerprinted within bounds (then ``like``, when given, is a harmless
 file whose fingerprint it must equal: the frame actually hashed).
 
-Used by the hostile-media tests and by ``python -m tests.reliability.report``.
+Used by the hostile-media tests and by ``python -m bench.reliability``.
 """
 
 from __future__ import annotations

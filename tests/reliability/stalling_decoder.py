@@ -10,8 +10,8 @@ on one machine and under the test's time limit on a faster one, so whether it
 ran past the limit said more about the machine than about Tanba. What the test
 holds Tanba to is what happens when a decode runs past the limit: the child is
 killed, the file is quarantined with the reason, the next files are fingerprinted.
-Here that decode runs past any limit by construction. ``python -m
-tests.reliability.report`` still decodes the real file and prints how long it took.
+Here that decode runs past any limit by construction. ``python -m bench.reliability``
+still decodes the real file and prints how long it took.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fault injection in the regular suite: SIGKILLs at random points of every stage and store.
 
-Small seeded versions of what ``python -m tests.reliability.report`` runs at
+Small seeded versions of what ``python -m bench.reliability`` runs at
 full size (20 kills per stage): one round of the three-process pipeline with
 3 kills per stage, and the storage writer killed 5 times. Each must end with
 exactly the expected alerts and consistent files.

@@ -1,7 +1,7 @@
 """Property-based fuzzing (hypothesis) of every parser that reads outside input.
 
 Bounded: the number of examples comes from the hypothesis profile (``ci`` by
-default, ``report`` when ``python -m tests.reliability.report`` runs them,
+default, ``report`` when ``python -m bench.reliability`` runs them,
 selected by ``TANBA_FUZZ_PROFILE``), and no example has a deadline. Targets:
 
 - media extraction from HTML (``tanba.crawlers.extract.extract``): structured pages

@@ -2,7 +2,7 @@
 
 Run (as root, on a machine with scripts/setup done)::
 
-    .venv/bin/python -m tests.reliability.report [--kills-per-stage 20] [--soak-json FILE]
+    .venv/bin/python -m bench.reliability [--kills-per-stage 20] [--soak-json FILE]
         [--soak] [--write docs/reliability.md]
 
 It runs, at full size, what the test suite runs small: the three-process
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 START, END = "<!-- figures:start -->", "<!-- figures:end -->"
 ROUND_KILLS = 5
 STORAGE_KILLS = 20
@@ -303,7 +303,7 @@ def soak_section(path: Path | None, run: bool, work: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.reliability.report")
+    parser = argparse.ArgumentParser(prog="python -m bench.reliability")
     parser.add_argument("--kills-per-stage", type=int, default=20)
     parser.add_argument("--soak", action="store_true", help="run bench/soak.py (long)")
     parser.add_argument("--soak-json", type=Path, default=None)
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.append(soak_section(args.soak_json, args.soak, work))
     minutes = (time.monotonic() - started) / 60
     header = (
-        f"Produced by `python -m tests.reliability.report --kills-per-stage {args.kills_per_stage}`"
+        f"Produced by `python -m bench.reliability --kills-per-stage {args.kills_per_stage}`"
         f" on {datetime.now(UTC):%Y-%m-%d} ({os.cpu_count()} CPUs, Python"
         f" {platform.python_version()}), {minutes:.0f} minutes. All checks as expected:"
         f" {_mark(ok)}. Kafka-mode faults are tested by the Kafka suite (`tests/distributed/`)."
