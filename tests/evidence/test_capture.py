@@ -139,7 +139,7 @@ def test_https_capture_records_redirects_tls_chain_and_warc(app: App, site: _Ser
     assert not tls.verified and "self" in tls.verify_error.lower()
     assert [c.sha256 for c in tls.chain] == [hashlib.sha256(site.cert_der).hexdigest()]
     assert tls.chain[0].subject == f"CN={HOST}"
-    assert all(h == f"{HOST}:{site.port}" for h in site.hosts)  # the name, not the address
+    assert site.hosts and all(h == f"{HOST}:{site.port}" for h in site.hosts)  # the name
 
     warc = app.blobs.get(record.warc_sha256)
     records = [
@@ -182,7 +182,9 @@ def test_the_same_exchanges_at_the_same_time_give_the_same_warc_bytes(
 def test_unmapped_private_addresses_are_refused_and_logged(app: App, clock: FixedClock) -> None:
     alert = _alert("http://127.0.0.1:9/page", "http://127.0.0.1:9/a.jpg")
     result = capture(app, alert, actor="a", screenshotter=NoScreenshots())
-    assert all("non-public address 127.0.0.1" in e.error for e in result.record.exchanges)
+    exchanges = result.record.exchanges
+    assert [e.url for e in exchanges] == [alert.page_url, alert.media_url]
+    assert all("non-public address 127.0.0.1" in e.error for e in exchanges)
     assert len(result.record.problems) == 2
     events = CustodyLog(app.bus, clock).events(alert.id)
     assert [e.action for e in events] == [CAPTURE_FAILED]
