@@ -1,7 +1,7 @@
 """Name resolution overrides: curl's ``--resolve HOST:PORT:ADDR``, as the user writes them.
 
 Contract: :func:`parse_resolve` turns ``["kino.example.kz:8081:127.0.0.1", ...]``
-into ``{"kino.example.kz": "127.0.0.1"}`` (host lower-cased; the port is checked
+into ``{"kino.example.kz": "127.0.0.1"}`` (host in its ASCII form, :mod:`tanba.core.hosts`; the port is checked
 but not used: one host maps to one address on every port). IPv6 addresses may be
 bracketed (``host:443:[::1]``). A malformed entry raises
 :class:`~tanba.core.exceptions.InputError` quoting the expected syntax.
@@ -17,6 +17,7 @@ import ipaddress
 from collections.abc import Iterable
 
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import ascii_host
 
 SYNTAX = "HOST:PORT:ADDRESS, e.g. kino.example.kz:8081:127.0.0.1 (as curl's --resolve)"
 
@@ -38,5 +39,8 @@ def parse_resolve(entries: Iterable[str] | None) -> dict[str, str]:
             raise InputError(
                 f"--resolve {entry!r}: {address!r} is not an IP address; expected {SYNTAX}."
             ) from None
-        mapping[host.lower().rstrip(".")] = address
+        try:
+            mapping[ascii_host(host)] = address
+        except ValueError as exc:
+            raise InputError(f"--resolve {entry!r}: {exc}; expected {SYNTAX}.") from None
     return mapping

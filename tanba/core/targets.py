@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from tanba.core.exceptions import TargetsError
+from tanba.core.hosts import ascii_host, ascii_url
 
 # Used only if tanba.core.jurisdictions is missing (it was written in parallel with this module).
 _FALLBACK_CODES = ("AM", "AZ", "BY", "KZ", "KG", "MD", "RU", "TJ", "UZ", "TM", "XX")
@@ -55,7 +56,7 @@ ALL_CODES: tuple[str, ...] = _jurisdiction_codes()
 
 _MIN_PATTERN_BUDGET = 50
 _NAME = re.compile(r"^[a-z0-9_-]+$")
-# A bare host name: letters, digits, hyphens and dots (IDNs must be given in punycode).
+# A bare host name in its ASCII form (tanba.core.hosts): letters, digits, hyphens and dots.
 _HOST = re.compile(r"^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,62})(\.[a-z0-9_]([a-z0-9_-]{0,62}))*$")
 
 
@@ -177,6 +178,8 @@ def _parse_one(entry: Any, index: int, source: str) -> Target:
     for seed in seeds:
         if not _is_http_url(seed):
             fail("seeds", f"{seed!r} is not an absolute http:// or https:// URL.")
+    # Internationalised hosts are kept in their ASCII form (фильмы.рф -> xn--h1agd3a1be.xn--p1ai).
+    seeds = [ascii_url(seed) for seed in seeds]
 
     domains = entry.get("allowed_domains", [])
     if domains is None:
@@ -185,7 +188,10 @@ def _parse_one(entry: Any, index: int, source: str) -> Target:
         fail("allowed_domains", 'must be a list of host names, e.g. ["example.kz"].')
     clean_domains: list[str] = []
     for domain in domains:
-        host = domain.strip().lower().rstrip(".") if isinstance(domain, str) else ""
+        try:
+            host = ascii_host(domain) if isinstance(domain, str) else ""
+        except ValueError:
+            host = ""
         if not _HOST.match(host):
             fail(
                 "allowed_domains",

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from tanba.core.exceptions import InputError, TargetsError
+from tanba.core.hosts import unicode_host
+from tanba.core.resolve import parse_resolve
 from tanba.core.targets import ALLOWED_KEYS, Target, load_targets, parse_targets
 
 VALID = """
@@ -168,3 +170,26 @@ def test_bad_network_or_pattern_budget_names_the_field(field: str, value: str) -
     text = f'targets:\n  - name: t\n    seeds: ["http://a.kz/"]\n    {field}: {value}\n'
     with pytest.raises(TargetsError, match=f"field '{field}'"):
         parse_targets(text)
+
+
+def test_internationalised_hosts_are_accepted_and_kept_in_their_ascii_form(tmp_path: Path) -> None:
+    """Users write Cyrillic and Kazakh domains as they read them (issue: 'фильмы.рф' refused)."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        "targets:\n"
+        "  - name: kino-rf\n"
+        '    seeds: ["https://ФИЛЬМЫ.рф/новинки"]\n'
+        '    allowed_domains: ["фильмы.рф", "мысал.қаз"]\n',
+        encoding="utf-8",
+    )
+    (target,) = load_targets(path)
+    assert target.allowed_domains == ("xn--h1agd3a1be.xn--p1ai", "xn--80awbu3c.xn--80ao21a")
+    assert target.seeds == (
+        "https://xn--h1agd3a1be.xn--p1ai/%D0%BD%D0%BE%D0%B2%D0%B8%D0%BD%D0%BA%D0%B8",
+    )
+    assert unicode_host(target.allowed_domains[1]) == "мысал.қаз"
+    assert parse_resolve(["мысал.қаз:443:127.0.0.1"]) == {"xn--80awbu3c.xn--80ao21a": "127.0.0.1"}
+    with pytest.raises(TargetsError, match="not a bare host name"):
+        parse_targets(
+            'targets: [{name: bad, seeds: ["https://a.kz/"], allowed_domains: ["a..kz"]}]', "t"
+        )
