@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -112,9 +113,14 @@ def test_concurrent_writers_merge_instead_of_overwriting(
     pages = [f"http://kino.example.kz/{i}" for i in range(5)]
     days = [f"2026-03-{d:02d}T00:00:00.000Z" for d in range(2, 22)]
 
+    failed: list[BaseException] = []
+
     def write(store: ElasticAlertStore, mine: list[str]) -> None:
-        for day in mine:
-            store.upsert([make_alert(page=p, seen=day) for p in pages])
+        try:
+            for day in mine:
+                _upsert_as_a_worker_does(store, [make_alert(page=p, seen=day) for p in pages])
+        except BaseException as exc:  # a writer that dies must fail the test, saying why
+            failed.append(exc)
 
     threads = [
         threading.Thread(target=write, args=(es, days[0::2])),
@@ -125,10 +131,27 @@ def test_concurrent_writers_merge_instead_of_overwriting(
     for t in threads:
         t.join()
     other.close()
+    assert failed == []
     for p in pages:
         stored = es.get(make_alert(page=p).id)
         assert stored is not None
         assert (stored.first_seen, stored.last_seen) == (days[0], days[-1])
+
+
+def _upsert_as_a_worker_does(store: ElasticAlertStore, alerts: list[Alert]) -> None:
+    """Upsert, retrying a TransientError as the worker runtime does (up to 50 tries, 0.1 s apart).
+
+    On the shared cluster a new index's shard can still be recovering when the first
+    writes arrive; the store says so with a TransientError, which means: try again.
+    """
+    for attempt in range(50):
+        try:
+            store.upsert(alerts)
+            return
+        except TransientError:
+            if attempt == 49:
+                raise
+            time.sleep(0.1)
 
 
 @pytest.fixture
