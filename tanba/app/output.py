@@ -1,4 +1,4 @@
-"""What the ``tanba`` sub-commands share: the handler type, ``--resolve``, tables and JSON lines."""
+"""What the ``tanba`` sub-commands share: the handler type, tables and JSON lines."""
 
 from __future__ import annotations
 
@@ -11,17 +11,6 @@ from tanba.core.wiring import App
 
 # A sub-command: the installation, the parsed arguments -> the exit status.
 Handler = Callable[[App, argparse.Namespace], int]
-
-
-def resolve_arg(p: argparse.ArgumentParser) -> None:
-    """The ``--resolve HOST:PORT:ADDR`` option (repeatable, as curl's)."""
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="serve HOST from ADDR (repeatable, as curl's --resolve)",
-    )
 
 
 def emit(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:

@@ -10,11 +10,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tanba.app.output import resolve_arg
 from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
-from tanba.core.resolve import parse_resolve
+from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.shards import Shard
 from tanba.core.targets import load_targets
 from tanba.core.wiring import App
@@ -26,12 +25,12 @@ def register(sub: Any) -> None:
     """Add these commands to the ``tanba`` parser's sub-commands."""
     run = sub.add_parser("run", help="crawl, fingerprint and match in one process")
     run.add_argument("targets", type=Path, metavar="TARGETS.yaml")
-    resolve_arg(run)
+    add_resolve_option(run)
     run.set_defaults(handler=_run)
 
     crawl = sub.add_parser("crawl", help="run the crawlers only (publish media to the bus)")
     crawl.add_argument("targets", type=Path, metavar="TARGETS.yaml")
-    resolve_arg(crawl)
+    add_resolve_option(crawl)
     crawl.add_argument("--crawl-id", default="", help="default: the UTC time, YYYYmmddTHHMMSSZ")
     crawl.add_argument(
         "--json", action="store_true", help="print every target's counters as one JSON object"
