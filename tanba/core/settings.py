@@ -123,7 +123,7 @@ class Settings(BaseSettings):
         1,
         "TANBA_IMAGE_PROBE_BITS",
         "Image match: how many bits deep each of the index's three hash chunks is probed. Pairs "
-        "within 3 × this + 2 bits are always found, closer ones often; 2 makes the search "
+        "within 3 × this + 2 bits are always found, further ones often; 2 makes the search "
         "exact at the default radius and reads ten times more of the catalogue.",
     )
     image_min_similarity: float = setting(
