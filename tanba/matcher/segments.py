@@ -510,13 +510,15 @@ class SegmentedImageIndex(ImageIndex):
             f.flush()
             os.fsync(f.fileno())
         partial.replace(self.directory / MANIFEST)
-        for path in self._segment_dir().iterdir():
-            if path.name not in live and not self._is_merge_output(path):
-                shutil.rmtree(path, ignore_errors=True)
-
-    def _is_merge_output(self, path: Path) -> bool:
-        """A segment (or partial one) the running merge is writing: not garbage yet."""
-        return self._merging is not None and self._merging.is_alive() and path.name.startswith(".")
+        with self._lock:
+            if self._merging is not None and self._merging.is_alive():
+                return  # its output is not listed yet: collect garbage at a later save
+            # Keep what the manifest on disk lists and what is live now (a merge may have
+            # finished since the manifest was written).
+            keep = live | {s.name for s in self._segments}
+            for path in self._segment_dir().iterdir():
+                if path.name not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
 
     @classmethod
     def open(cls, directory: Path, **options: Any) -> tuple[SegmentedImageIndex, dict[str, Any]]:
