@@ -45,6 +45,7 @@ KIND_BY_PATH: dict[str, str] = {
     "core": UNIT,  # embedded bus and store; the Kafka/Elasticsearch runs are "services"
     "core/bus/test_kafka.py": INTEGRATION,  # what only the real Kafka does
     "core/store/test_elastic.py": INTEGRATION,  # what only the real Elasticsearch does
+    "core/test_works_catalog.py": UNIT,  # SQLite catalogue; its Elasticsearch runs are "services"
     "crawlers": UNIT,  # spiders and pipelines driven by hand, no reactor
     "crawlers/test_crawl.py": INTEGRATION,  # one real `tanba crawl` in a child process
     "crawlers/test_media_sharing.py": INTEGRATION,  # real crawls in a child process
