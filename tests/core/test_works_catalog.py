@@ -13,15 +13,14 @@ from tanba.core.bus import Record
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.registry import CATCH_UP_EVERY_S, WorkRegistry
 from tanba.core.schemas.base import encode
-from tanba.core.schemas.common import Fingerprint
 from tanba.core.schemas.works import Licence, Work, WorkRegistered, WorkRemoved
-from tanba.core.signals.image import ImagePrint
 from tanba.core.store.exceptions import BadCursor
 from tanba.core.works_catalog import WorkCatalog, WorkQuery
 from tanba.core.works_catalog.base import Change, WorkEntry, change_of
 from tanba.core.works_catalog.elastic import ElasticWorkCatalog
 from tanba.core.works_catalog.embedded import EmbeddedWorkCatalog
 from tests.services import elastic_url, namespace  # noqa: F401 - fixtures
+from tests.support.works import work
 
 
 @pytest.fixture(params=["embedded", pytest.param("elastic", marks=pytest.mark.services)])
@@ -43,34 +42,6 @@ def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WorkCata
 def bus(tmp_path: Path) -> Iterator[EmbeddedBus]:
     with closing(EmbeddedBus(tmp_path / "bus.sqlite3")) as instance:
         yield instance
-
-
-def work(
-    work_id: str,
-    owner: str = "Owner A",
-    title: str = "",
-    media: str = "image",
-    filename: str = "",
-) -> Work:
-    fingerprint = (
-        Fingerprint(
-            media="image", sha256="a" * 64, image=ImagePrint(width=640, height=480, hashes=[])
-        )
-        if media == "image"
-        else Fingerprint(media="audio", sha256="b" * 64)
-    )
-    return Work(
-        work_id=work_id,
-        owner=owner,
-        title=title or work_id,
-        media=media,  # type: ignore[arg-type]
-        sha256=fingerprint.sha256,
-        filename=filename,
-        territories=["KZ"],
-        licences=[Licence(domain="shop.example.kz")],
-        registered_at="2026-03-01T00:00:00.000Z",
-        fingerprint=fingerprint,
-    )
 
 
 def put(catalog: WorkCatalog, *works: Work, version: int = 1) -> None:
