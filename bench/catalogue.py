@@ -177,6 +177,7 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
     ]
     names = [f"copy of {work_id}" for work_id, _ in true] + [str(p) for p in unrelated]
     times, found, false = [], 0, 0
+    fps: list[Fingerprint] = []
     wrong: list[str] = []
     candidates = []
     for (work_id, image), name in zip(prints, names, strict=True):
@@ -185,6 +186,7 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
         matches = signal.match(fp)
         times.append(time.perf_counter() - t)
         candidates.append(len(index.candidates(image.hashes, settings.image_max_distance)))
+        fps.append(fp)
         found += work_id is not None and any(m.work_id == work_id for m in matches)
         false += sum(m.work_id != work_id for m in matches)
         wrong += [
@@ -193,6 +195,13 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
             if m.work_id != work_id
         ]
     ms = np.array(times) * 1000
+    # The same queries again: the pages they read are now in memory (a matcher that has
+    # run a while), where the first pass read many of them from disk.
+    warm = []
+    for fp in fps:
+        t = time.perf_counter()
+        signal.match(fp)
+        warm.append((time.perf_counter() - t) * 1000)
     # A new work: added to the delta, matchable by the next query (no rebuild).
     new_work = prints[0][1]
     t = time.perf_counter()
@@ -219,8 +228,10 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
         "recall": round(found / max(1, len(true)), 3),
         "false matches": false,
         "false matches seen": wrong[:12],
-        "query p50 ms": round(float(np.percentile(ms, 50)), 1),
-        "query p95 ms": round(float(np.percentile(ms, 95)), 1),
+        "query p50 ms, first pass": round(float(np.percentile(ms, 50)), 1),
+        "query p95 ms, first pass": round(float(np.percentile(ms, 95)), 1),
+        "query p50 ms, warm": round(float(np.percentile(warm, 50)), 1),
+        "query p95 ms, warm": round(float(np.percentile(warm, 95)), 1),
         "candidates p50": int(np.percentile(candidates, 50)),
         "new work add+match ms": round(new_ms, 1),
         "new work matched": matched_new,
