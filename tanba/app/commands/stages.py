@@ -1,4 +1,11 @@
-"""``tanba run``, ``tanba crawl`` and ``tanba worker``: the pipeline in one process, or one stage."""
+"""``tanba run``, ``tanba crawl`` and ``tanba worker``: the pipeline in one process, or one stage.
+
+``run`` and ``crawl`` crawl the targets of the target registry
+(:mod:`tanba.core.target_registry`): every active one, or those named by
+``--target ID``; a targets file given to them is imported into the registry
+first (``tanba targets import``) and its targets are crawled, so the console
+shows them and their statistics like any other.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +17,15 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from tanba.app.output import resolve_arg
+from tanba.app.commands.targets import import_summary
+from tanba.app.output import failure_lines, resolve_arg
 from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
 from tanba.core.resolve import parse_resolve
 from tanba.core.shards import Shard
-from tanba.core.targets import load_targets
+from tanba.core.target_registry import record_target
+from tanba.core.targets import Target, load_entries
 from tanba.core.wiring import App
 from tanba.core.worker import Worker
 from tanba.crawlers.runner import CrawlStats
@@ -25,13 +34,11 @@ from tanba.crawlers.runner import CrawlStats
 def register(sub: Any) -> None:
     """Add these commands to the ``tanba`` parser's sub-commands."""
     run = sub.add_parser("run", help="crawl, fingerprint and match in one process")
-    run.add_argument("targets", type=Path, metavar="TARGETS.yaml")
-    resolve_arg(run)
+    _which_targets(run)
     run.set_defaults(handler=_run)
 
     crawl = sub.add_parser("crawl", help="run the crawlers only (publish media to the bus)")
-    crawl.add_argument("targets", type=Path, metavar="TARGETS.yaml")
-    resolve_arg(crawl)
+    _which_targets(crawl)
     crawl.add_argument("--crawl-id", default="", help="default: the UTC time, YYYYmmddTHHMMSSZ")
     crawl.add_argument(
         "--json", action="store_true", help="print every target's counters as one JSON object"
@@ -53,14 +60,65 @@ def register(sub: Any) -> None:
     worker.set_defaults(handler=_worker)
 
 
-def _targets(args: argparse.Namespace) -> tuple[list[Any], dict[str, str]]:
+def _which_targets(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "targets",
+        type=Path,
+        nargs="?",
+        metavar="TARGETS.yaml",
+        help="import this file's targets and crawl them (default: every active target)",
+    )
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="crawl only this registered target (repeatable; see 'tanba targets list')",
+    )
+    resolve_arg(p)
 
-    return load_targets(args.targets), parse_resolve(args.resolve)
+
+def _targets(app: App, args: argparse.Namespace) -> tuple[list[Target], dict[str, str]]:
+    """The targets to crawl (see the module doc) and the --resolve map, theirs and the given."""
+    if args.targets is not None and args.target:
+        raise InputError("give a targets file or --target IDs, not both")
+    entries = [e.strip() for e in args.resolve if e.strip()]
+    parse_resolve(entries)  # a bad entry stops here, with curl's syntax in the message
+    if args.targets is not None:
+        imported = app.targets.import_targets(load_entries(args.targets), "cli", entries)
+        print(import_summary(args.targets, imported), file=sys.stderr)
+        records = [i.record for i in imported]
+    elif args.target:
+        records = [app.targets.require(ref) for ref in args.target]
+        archived = [r for r in records if r.archived]
+        if archived:
+            raise InputError(
+                f"target {archived[0].name!r} ({archived[0].id}) is archived; restore it first"
+                f" with 'tanba targets restore {archived[0].id}'"
+            )
+    else:
+        records = app.targets.records()
+        if not records:
+            raise InputError(
+                "no targets to crawl: import a targets file with 'tanba targets import FILE',"
+                " or give one ('tanba run TARGETS.yaml')"
+            )
+    targets = [record_target(r) for r in records]
+    for target in targets:
+        if target.paused:
+            print(
+                f"tanba: target {target.name!r} is paused; skipped (resume it in the console)",
+                file=sys.stderr,
+            )
+    resolve: dict[str, str] = {}
+    for record in records:
+        resolve |= parse_resolve(record.resolve)
+    return targets, resolve | parse_resolve(entries)
 
 
 def _run(app: App, args: argparse.Namespace) -> int:
 
-    targets, resolve = _targets(args)
+    targets, resolve = _targets(app, args)
     summary = run(app, targets, resolve)
     print("\n".join(summary.lines()))
     return 0
@@ -72,7 +130,7 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
         """One JSON line of the running totals on stderr (``--progress``)."""
         print(json.dumps(stats.as_json()["total"], sort_keys=True), file=sys.stderr, flush=True)
 
-    targets, resolve = _targets(args)
+    targets, resolve = _targets(app, args)
     stats = crawl_targets(
         app,
         targets,
@@ -85,6 +143,7 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
     else:
         total = stats.total()
         print(f"crawl {stats.crawl_id}: pages {total.pages}, media {total.media_published}")
+        print("\n".join(failure_lines(stats)))
     return 0
 
 
