@@ -6,7 +6,7 @@ Contract: :func:`load_targets` / :func:`parse_targets` read YAML of the form::
       - name: kino-site                 # required, unique, [a-z0-9_-], at most 100 characters
         seeds: ["http://kino.example.kz:8081/"]   # 1 to 100 http(s) URLs
         allowed_domains: ["kino.example.kz"]       # default: the seeds' hosts
-        max_depth: 3                    # links followed from a seed, 0 to 50 (default 3)
+        max_depth: 3                    # links followed from a seed, 0 to 1,000 (default 3)
         max_pages: 500                  # HTML pages fetched, 1 to 1,000,000 (default 500)
         jurisdiction: KZ                # optional override, a code of codes.ALL_CODES
         allow_private_addresses: false  # only tests and demos set this
@@ -66,17 +66,18 @@ class Limits:
 
     A name fits a table cell and a file name; a seed is a URL browsers accept; a
     hundred seeds, domains or networks is a big site, and more is several targets;
-    depth 50 reaches any page a site links; a million pages is the largest crawl
-    one process should hold in memory (the spider keeps every URL it has seen);
-    a delay over a minute, or a schedule under five minutes, is a mistake far more
-    often than a wish (a crawl takes minutes; the console's scheduler ticks once a
-    minute); a year is the longest interval.
+    depth 1,000 follows a long chain of "next page" links (``max_pages`` is what
+    bounds a crawl); a million pages is the largest crawl one process should hold in
+    memory (the spider keeps every URL it has seen); a delay over a minute, or a
+    schedule under five minutes, is a mistake far more often than a wish (a crawl
+    takes minutes; the console's scheduler ticks once a minute); a year is the
+    longest interval.
     """
 
     name_length: int = 100
     url_length: int = 2083  # as tanba.crawlers.spiders.site.MAX_URL_LENGTH
     list_length: int = 100  # seeds, allowed_domains, allowed_networks, --resolve entries
-    max_depth: int = 50
+    max_depth: int = 1000
     max_pages: int = 1_000_000
     delay_s: float = 60.0
     schedule_min_minutes: int = 5

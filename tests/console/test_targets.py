@@ -88,7 +88,9 @@ def test_a_bad_target_form_comes_back_with_the_input_and_each_error_in_the_users
     # Each error beside its field, in the user's language, with the limit to respect.
     assert field_error(page, "name") == t("problem.too_long", length=5000, max=100)
     assert field_error(page, "seeds") == t("problem.not_http_url", value="ftp://kino.example.kz/")
-    assert field_error(page, "max_depth") == t("problem.whole_number", min=0, max="50", default=3)
+    assert field_error(page, "max_depth") == t(
+        "problem.whole_number", min=0, max="1,000", default=3
+    )
     assert "1,000,000" in field_error(page, "max_pages")
     assert field_error(page, "schedule_hours") == t(
         "problem.schedule", min_hours="0.0833", min_minutes=5, max_hours="8,760"

@@ -82,7 +82,7 @@ def one(extra: str, name: str = "a") -> str:
     ("text", "field", "hint"),
     [
         (one("    max_dept: 2\n"), "max_dept", "allowed keys are name, seeds"),
-        (one("    max_depth: -1\n"), "max_depth", "from 0 to 50"),
+        (one("    max_depth: -1\n"), "max_depth", "from 0 to 1,000"),
         (one("    max_depth: yes\n"), "max_depth", "whole number"),
         (one("    max_pages: 0\n"), "max_pages", "from 1 to 1,000,000"),
         (one("    max_pages: '10'\n"), "max_pages", "whole number"),
@@ -212,7 +212,7 @@ def test_internationalised_hosts_are_accepted_and_kept_in_their_ascii_form(tmp_p
     [
         ("    max_pages: 1000001\n", "max_pages", "from 1 to 1,000,000"),
         ("    max_pages: 999999999999\n", "max_pages", "from 1 to 1,000,000"),
-        ("    max_depth: 51\n", "max_depth", "from 0 to 50"),
+        ("    max_depth: 1001\n", "max_depth", "from 0 to 1,000"),
         ("    max_pages_per_pattern: 1000001\n", "max_pages_per_pattern", "to 1,000,000"),
         ("    delay_s: 61\n", "delay_s", "from 0 to 60"),
         ("    delay_s: .nan\n", "delay_s", "from 0 to 60"),
@@ -232,11 +232,11 @@ def test_every_number_has_a_bound_and_the_error_says_it(extra: str, field: str, 
 def test_the_bounds_themselves_are_accepted() -> None:
     (t,) = parse_targets(
         one(
-            "    max_pages: 1000000\n    max_depth: 50\n    delay_s: 60\n"
+            "    max_pages: 1000000\n    max_depth: 1000\n    delay_s: 60\n"
             "    schedule_hours: 0.0833\n    max_pages_per_pattern: 1000000\n"
         )
     )
-    assert (t.max_pages, t.max_depth, t.delay_s) == (1_000_000, 50, 60.0)
+    assert (t.max_pages, t.max_depth, t.delay_s) == (1_000_000, 1000, 60.0)
     assert t.schedule_hours == 0.0833  # five minutes, as people write it in hours
     (daily,) = parse_targets(one("    schedule_hours: 8760\n"))
     assert daily.schedule_hours == LIMITS.schedule_max_hours

@@ -86,7 +86,7 @@ def _targets(app: App, args: argparse.Namespace) -> tuple[list[Target], dict[str
     parse_resolve(entries)  # a bad entry stops here, with curl's syntax in the message
     if args.targets is not None:
         imported = app.targets.import_targets(load_entries(args.targets), "cli", entries)
-        print(import_summary(args.targets, imported), file=sys.stderr)
+        print(import_summary(args.targets, imported, each=False), file=sys.stderr)
         records = [i.record for i in imported]
     elif args.target:
         records = [app.targets.require(ref) for ref in args.target]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -69,13 +70,21 @@ def register(sub: Any) -> None:
         action.set_defaults(handler=_remove if verb == "remove" else _restore)
 
 
-def import_summary(path: Path, imported: Sequence[Imported]) -> str:
-    """One line per target of an import: what happened to it, under which id."""
-    lines = [f"{path}: {len(imported)} targets recorded"]
+def import_summary(path: Path, imported: Sequence[Imported], *, each: bool = True) -> str:
+    """What an import did: a line per target (its action and id), or with ``each=False``
+    one line of counts, naming only the targets whose id is not their name."""
+    counts = Counter(item.action for item in imported)
+    head = f"{path}: {len(imported)} targets recorded (" + ", ".join(
+        f"{counts[a]} {a}" for a in ("added", "updated", "unchanged") if counts[a]
+    )
+    lines = [head + ")"]
     for item in imported:
         r = item.record
         label = r.name if r.id == r.name else f"{r.name} (id {r.id})"
-        lines.append(f"  {item.action:<9} {label}")
+        if each:
+            lines.append(f"  {item.action:<9} {label}")
+        elif r.id != r.name:
+            lines[0] += f"; {label}"
     return "\n".join(lines)
 
 
