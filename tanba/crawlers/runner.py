@@ -191,7 +191,7 @@ def _report(bus: Bus, stats: CrawlStats, started_at: str, finished_at: str) -> N
         crawl_id=stats.crawl_id,
         started_at=started_at,
         finished_at=finished_at,
-        targets={key: t.report(stats.name_of(key)) for key, t in stats.targets.items()},
+        targets=stats.reports(),
     )
     bus.publish(CRAWLS, [Record(stats.crawl_id, encode(report))])
 

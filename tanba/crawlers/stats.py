@@ -23,6 +23,9 @@ from typing import Any
 
 from tanba.core.schemas.crawls import (
     MAX_FAILURES_LISTED,
+    MAX_FAILURES_PER_REPORT,
+    MAX_URL_LISTED,
+    MIN_FAILURES_LISTED,
     CrawlCounters,
     FetchFailure,
     TargetReport,
@@ -47,7 +50,12 @@ class TargetStats(CrawlCounters):
         """Count one failed fetch under its reason, and list it while the list has room."""
         self.failures[failure.reason] = self.failures.get(failure.reason, 0) + 1
         if len(self.failed) < MAX_FAILURES_LISTED:
-            self.failed.append(failure)
+            cut = {
+                name: value[: MAX_URL_LISTED - 1] + "…"
+                for name in ("url", "referrer")
+                if len(value := getattr(failure, name)) > MAX_URL_LISTED
+            }
+            self.failed.append(failure.model_copy(update=cut) if cut else failure)
 
     def failure_count(self) -> int:
         return sum(self.failures.values())
@@ -68,13 +76,14 @@ class TargetStats(CrawlCounters):
             failed=list(self.failed),
         )
 
-    def report(self, name: str = "") -> TargetReport:
-        """The counters as the crawl report publishes them (a frozen copy)."""
+    def report(self, name: str = "", listed: int = MAX_FAILURES_LISTED) -> TargetReport:
+        """The counters as the crawl report publishes them (a frozen copy), with the first
+        ``listed`` failed fetches."""
         return TargetReport(
             name=name,
             page_urls=list(self.page_urls),
             failures=dict(self.failures),
-            failed=list(self.failed),
+            failed=self.failed[:listed],
             **self.counters(),
         )
 
@@ -98,6 +107,16 @@ class CrawlStats:
 
     def name_of(self, key: str) -> str:
         return self.names.get(key, key)
+
+    def listed_per_target(self) -> int:
+        """Failed fetches each target's report lists, so the crawl report stays one message."""
+        share = MAX_FAILURES_PER_REPORT // max(1, len(self.targets))
+        return max(MIN_FAILURES_LISTED, min(MAX_FAILURES_LISTED, share))
+
+    def reports(self) -> dict[str, TargetReport]:
+        """Every target's report, by key, as the crawl report publishes them."""
+        listed = self.listed_per_target()
+        return {key: t.report(self.name_of(key), listed) for key, t in self.targets.items()}
 
     def as_json(self) -> dict[str, Any]:
         """``{"crawl_id", "targets": {key: counters + name}, "total": counters}`` (``crawl --json``)."""

@@ -96,6 +96,13 @@ FailureReason = Literal[
 #: Failed fetches a report lists per target (every one is counted in ``failures``): enough to
 #: see each kind and fix it, without a site of a million broken links filling the topic.
 MAX_FAILURES_LISTED = 100
+#: ... and in all, over the targets of one crawl (each still lists at least
+#: MIN_FAILURES_LISTED): a crawl report is one message, and Kafka takes 8 MiB at most.
+MAX_FAILURES_PER_REPORT = 2000
+MIN_FAILURES_LISTED = 10
+#: A listed failure's URL and referrer are cut here (with "…"), so 2,000 of them stay far
+#: under that limit whatever the URLs.
+MAX_URL_LISTED = 1000
 
 
 class FetchFailure(Model):
@@ -117,7 +124,8 @@ class TargetReport(Model, CrawlCounters):
     """Counters of one target in one crawl (see :class:`CrawlCounters` for their meaning).
 
     ``failures`` counts every failed fetch by reason (:data:`FAILURE_REASONS`);
-    ``failed`` lists the first :data:`MAX_FAILURES_LISTED` of them with URL and reason.
+    ``failed`` lists the first :data:`MAX_FAILURES_LISTED` of them with URL and reason
+    (fewer when the crawl had many targets, see :data:`MAX_FAILURES_PER_REPORT`).
     """
 
     name: str = ""  # the target's name when it was crawled (reports are keyed by target id)
