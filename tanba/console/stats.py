@@ -23,9 +23,12 @@ the last day it was found.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 
 from tanba.core.crawl_reports import CrawlReports, TargetCrawl
+from tanba.core.schemas.crawls import TargetReport
 from tanba.core.store import AlertQuery, AlertStore
 
 CONFIRMED_STATUSES: tuple[str, ...] = ("confirmed", "notice_sent", "removed", "persists")
@@ -77,6 +80,18 @@ class TargetStatistics(Figures):
         return yield_per_thousand(self.confirmed, self.pages)
 
 
+def _add_crawl(figures: Figures, report: TargetReport) -> None:
+    """Add one crawl's counters to ``figures``."""
+    figures.crawls += 1
+    figures.pages += report.pages
+    figures.media += report.media_published
+    figures.errors += report.http_errors + report.errors
+    figures.failed += report.failure_count
+    figures.traps += report.traps
+    figures.throttled += report.throttled
+    figures.paused += report.paused
+
+
 def target_statistics(target_id: str, reports: CrawlReports, store: AlertStore) -> TargetStatistics:
     """Totals and per-day figures of one target (see the module doc for each figure)."""
     days: dict[str, TargetDay] = {}
@@ -87,16 +102,7 @@ def target_statistics(target_id: str, reports: CrawlReports, store: AlertStore) 
     stats = TargetStatistics(target=target_id)
     crawls = reports.for_target(target_id)
     for crawl in crawls:
-        d = day(crawl.finished_at[:10])
-        r = crawl.report
-        d.crawls += 1
-        d.pages += r.pages
-        d.media += r.media_published
-        d.errors += r.http_errors + r.errors
-        d.failed += r.failure_count
-        d.traps += r.traps
-        d.throttled += r.throttled
-        d.paused += r.paused
+        _add_crawl(day(crawl.finished_at[:10]), crawl.report)
         stats.last_crawl_at = crawl.finished_at
     for key, n in store.count_by("day", AlertQuery(target=target_id)).items():
         day(key).matches += n
@@ -108,3 +114,27 @@ def target_statistics(target_id: str, reports: CrawlReports, store: AlertStore) 
     for counter in fields(Figures):
         setattr(stats, counter.name, sum(getattr(d, counter.name) for d in stats.days))
     return stats
+
+
+def targets_overview(
+    target_ids: Iterable[str], reports: CrawlReports, store: AlertStore
+) -> dict[str, TargetStatistics]:
+    """The totals of many targets (no days), for the targets list.
+
+    The alert counts take one query per status over every target (counted by
+    target), and the reports one read of the bus, not one of each per target: the
+    list of 500 targets on Kafka and Elasticsearch took seconds that way.
+    """
+    matches = store.count_by("target", AlertQuery())
+    confirmed: Counter[str] = Counter()
+    for status in CONFIRMED_STATUSES:
+        confirmed.update(store.count_by("target", AlertQuery(status=status)))
+    out: dict[str, TargetStatistics] = {}
+    for target_id, crawls in reports.by_target(target_ids).items():
+        stats = TargetStatistics(target=target_id)
+        for crawl in crawls:
+            _add_crawl(stats, crawl.report)
+            stats.last_crawl_at = crawl.finished_at
+        stats.matches, stats.confirmed = matches.get(target_id, 0), confirmed[target_id]
+        out[target_id] = stats
+    return out

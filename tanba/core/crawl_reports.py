@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tanba.core import topics
@@ -56,9 +57,16 @@ class CrawlReports:
 
     def for_target(self, target_id: str) -> list[TargetCrawl]:
         """The target's crawls, oldest first."""
+        return self.by_target([target_id])[target_id]
+
+    def by_target(self, target_ids: Iterable[str]) -> dict[str, list[TargetCrawl]]:
+        """Each target's crawls, oldest first, after one refresh (not one per target)."""
         self.refresh()
         with self._lock:
-            return sorted(self._by_target.get(target_id, []), key=lambda c: c.finished_at)
+            return {
+                t: sorted(self._by_target.get(t, []), key=lambda c: c.finished_at)
+                for t in target_ids
+            }
 
     def crawl(self, target_id: str, crawl_id: str = "") -> TargetCrawl | None:
         """The target's crawl ``crawl_id`` (its latest when empty), or None."""

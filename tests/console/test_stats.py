@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tanba.console.crawls import CrawlRun, RunLog, Scheduler
-from tanba.console.stats import target_statistics
+from tanba.console.stats import target_statistics, targets_overview
 from tanba.console.targets import ConsoleTargets
 from tanba.core import topics
 from tanba.core.alerts import Alert, StatusChange
@@ -135,3 +135,42 @@ def test_scheduler_starts_targets_whose_interval_has_passed(app: App, clock: Fix
     clock.advance(31 * 60)
     scheduler.tick()
     assert launcher.started[2:] == ["hourly"]
+
+
+def test_the_overview_of_many_targets_has_each_ones_totals(
+    app: App, alert_factory: Callable[..., Alert]
+) -> None:
+    app.bus.publish(
+        topics.CRAWLS,
+        [
+            report("c1", "2026-03-01T10:00:00.000Z", kino=TargetReport(pages=400, errors=2)),
+            report(
+                "c2",
+                "2026-03-02T10:00:00.000Z",
+                kino=TargetReport(pages=100),
+                other=TargetReport(pages=7),
+            ),
+        ],
+    )
+    kino = [alert_factory(page=f"http://kino.example.kz/{i}") for i in range(3)]
+    app.store.upsert([*kino, alert_factory(page="http://other.example.kz/1", target="other")])
+    confirm = StatusChange(status="confirmed", actor="kz", at="2026-03-03T00:00:00.000Z")
+    app.store.change_status(kino[0].id, confirm)
+    reports = CrawlReports(app.bus)
+    overview = targets_overview(["kino", "other", "never"], reports, app.store)
+    for target_id in ("kino", "other", "never"):
+        single = target_statistics(target_id, reports, app.store)
+        got = overview[target_id]
+        assert (got.crawls, got.pages, got.errors, got.matches, got.confirmed) == (
+            single.crawls,
+            single.pages,
+            single.errors,
+            single.matches,
+            single.confirmed,
+        )
+        assert got.last_crawl_at == single.last_crawl_at
+    assert (overview["kino"].pages, overview["kino"].matches, overview["kino"].confirmed) == (
+        500,
+        3,
+        1,
+    )

@@ -17,7 +17,7 @@ from tanba.console import charts
 from tanba.console.context import Console
 from tanba.console.deps import ConsoleDep, Operator
 from tanba.console.rendering import redirect, render
-from tanba.console.stats import target_statistics
+from tanba.console.stats import target_statistics, targets_overview
 from tanba.console.targets import FORM_FIELDS, TargetForm, form_values
 from tanba.core.exceptions import NotFound
 from tanba.core.schemas.crawls import FAILURE_REASONS
@@ -44,10 +44,9 @@ def _list_page(
     values: dict[str, str] | None = None,
     error: TargetInvalid | None = None,
 ) -> Response:
-    rows = [
-        (r, c.runs.last(r.id), target_statistics(r.id, c.reports, c.app.store))
-        for r in c.targets.registry.records(archived)
-    ]
+    records = c.targets.registry.records(archived)
+    figures = targets_overview([r.id for r in records], c.reports, c.app.store)
+    rows = [(r, c.runs.last(r.id), figures[r.id]) for r in records]
     return render(
         c,
         request,
