@@ -27,7 +27,7 @@ from tanba.core.clock import FixedClock
 from tanba.core.schemas.base import encode
 from tanba.core.schemas.crawls import FAILURE_REASONS, CrawlFinished, FetchFailure, TargetReport
 from tanba.core.settings import Settings
-from tanba.core.targets import MESSAGES
+from tanba.core.targets import MESSAGES, check_target
 from tanba.core.wiring import App
 from tests.console.conftest import FAST_HASHER, PASSWORD, Session, browser_login, make_alert
 from tests.services import drop_namespace, elastic_url, kafka_bootstrap, new_namespace  # noqa: F401
@@ -298,3 +298,32 @@ def test_each_problem_and_failure_is_translated_with_the_cores_values(lang: str)
         assert set(re.findall(r"{(\w+)}", messages[f"problem.{code}"])) <= core, code
     for reason in FAILURE_REASONS:
         assert messages[f"failure.{reason}"] and messages[f"failure_hint.{reason}"]
+
+
+def test_a_crawl_this_console_refuses_says_why_on_the_targets_page(tmp_path: Path) -> None:
+    """A target the CLI recorded with private addresses, started from a console that refuses them."""
+    settings = Settings.from_env({}, home=tmp_path / "home", console_scheduler=False)
+    app = App(settings, FixedClock("2026-03-01T12:00:00Z"))
+    try:
+        app.targets.add(
+            check_target({"name": "demo", "seeds": [SEED], "allow_private_addresses": True}), "cli"
+        )
+        web = create_app(app, hasher=FAST_HASHER)
+        web.state.console.users.add("ops", PASSWORD, "operator", language="ru")
+        client = TestClient(web)
+        csrf = browser_login(client, "ops")
+        refused = client.post("/targets/demo/crawl", data={"csrf_token": csrf})
+        assert refused.status_code == 422
+        top = refused.text.split('id="problems">')[1].split("</div>")[0]
+        assert Translator("ru")("problem.private_refused") in top
+        assert web.state.console.runs.last("demo") is None  # nothing was started
+        # Editing other fields keeps its private addresses (the form has no such field here).
+        edited = client.post(
+            "/targets/demo",
+            data={"name": "demo", "seeds": SEED, "max_pages": "20", "csrf_token": csrf},
+        )
+        assert edited.status_code == 200
+        spec = app.targets.require("demo").spec
+        assert (spec["max_pages"], spec["allow_private_addresses"]) == (20, True)
+    finally:
+        app.close()

@@ -159,9 +159,12 @@ def target_restore(target_id: str, who: Operator, c: ConsoleDep) -> Response:
 
 
 @router.post("/targets/{target_id}/crawl")
-def target_crawl(target_id: str, who: Operator, c: ConsoleDep) -> Response:
+def target_crawl(request: Request, target_id: str, who: Operator, c: ConsoleDep) -> Response:
     record = c.targets.registry.require(target_id)
-    c.targets.launchable(record)
+    try:
+        c.targets.launchable(record)
+    except TargetInvalid as exc:  # e.g. a demo target's private addresses, refused here
+        return _target_page(c, request, record, error=exc)
     c.launcher.start(record, who.user.username)
     return redirect(f"/targets/{target_id}")
 
