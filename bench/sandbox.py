@@ -46,7 +46,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,14 @@ def block_sigterm() -> bool:
     """Run in the child: SIGTERM's Python handler will never run, as in a codec stuck in C."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     return True
+
+
+def started_boxes(budget: int = BUDGET, *, stalling: bool = False) -> Iterator[tuple[str, Box]]:
+    """Each kind's sandbox in turn, its child started (one trivial call), closed after its turn."""
+    for kind, make in KINDS.items():
+        with contextlib.closing(make(budget, stalling=stalling)) as box:
+            box.call("os:getpid", timeout_s=60)
+            yield kind, box
 
 
 def _refusal(box: Box, function: str, *args: Any, timeout_s: float) -> tuple[str, float]:
@@ -244,19 +252,17 @@ def memory(tmp: Path) -> list[str]:
     good.write_bytes(png_all_zero(640, 480))
     lifted = Settings.from_env({}).with_(image_max_pixels=150_000_000)
     lines = ["MEMORY CAP: a 12,000² PNG bomb, 256 MB budget, then a good file"]
-    for kind, make in KINDS.items():
-        with contextlib.closing(make(256 << 20)) as box:
-            box.call("os:getpid", timeout_s=60)
-            started = time.perf_counter()
-            try:
-                fingerprint_file(bomb, "0" * 64, lifted, sandbox=box)  # type: ignore[arg-type]
-                reason = "fingerprinted (not refused)"
-            except Unfingerprintable as exc:
-                reason = str(exc)
-            refused = time.perf_counter() - started
-            started = time.perf_counter()
-            after = fingerprint_file(good, "0" * 64, lifted, sandbox=box).image is not None  # type: ignore[arg-type]
-            next_s = time.perf_counter() - started
+    for kind, box in started_boxes(256 << 20):
+        started = time.perf_counter()
+        try:
+            fingerprint_file(bomb, "0" * 64, lifted, sandbox=box)  # type: ignore[arg-type]
+            reason = "fingerprinted (not refused)"
+        except Unfingerprintable as exc:
+            reason = str(exc)
+        refused = time.perf_counter() - started
+        started = time.perf_counter()
+        after = fingerprint_file(good, "0" * 64, lifted, sandbox=box).image is not None  # type: ignore[arg-type]
+        next_s = time.perf_counter() - started
         lines.append(
             f"  {kind:6}  refused in {refused:5.2f} s; next file "
             f"{'fingerprinted' if after else 'FAILED'} in {next_s:5.2f} s (a fresh child)\n"
@@ -267,12 +273,10 @@ def memory(tmp: Path) -> list[str]:
 
 def time_limit() -> list[str]:
     lines = ["TIME LIMIT 1 s: seconds from the call to its refusal"]
-    for kind, make in KINDS.items():
-        with contextlib.closing(make(BUDGET)) as box:
-            box.call("os:getpid", timeout_s=60)
-            _, python_s = _refusal(box, "time:sleep", 60, timeout_s=1.0)
-            box.call("bench.sandbox:block_sigterm", timeout_s=60)
-            native, native_s = _refusal(box, "time:sleep", 60, timeout_s=1.0)
+    for kind, box in started_boxes():
+        _, python_s = _refusal(box, "time:sleep", 60, timeout_s=1.0)
+        box.call("bench.sandbox:block_sigterm", timeout_s=60)
+        native, native_s = _refusal(box, "time:sleep", 60, timeout_s=1.0)
         lines.append(
             f"  {kind:6}  hang in Python {python_s:5.2f} s   hang in native code {native_s:5.2f} s"
         )
@@ -282,21 +286,19 @@ def time_limit() -> list[str]:
 
 def crashes(aborts: int) -> list[str]:
     lines = [f"CRASH (os:abort): refusal, replacement, and {aborts} crashes in a row"]
-    for kind, make in KINDS.items():
-        with contextlib.closing(make(BUDGET)) as box:
-            box.call("os:getpid", timeout_s=60)
-            reason, refused_s = _refusal(box, "os:abort", timeout_s=30)
-            started = time.perf_counter()
-            box.call("os:getpid", timeout_s=60)
-            answer_s = time.perf_counter() - started
-            exited, exited_s = _refusal(box, "os:_exit", 0, timeout_s=10)
-            counts: dict[str, int] = {}
-            for _ in range(aborts):
-                outcome, _ = _refusal(box, "os:abort", timeout_s=30)
-                key = outcome.split(":")[0]
-                counts[key] = counts.get(key, 0) + 1
-                if key != "DecoderRefused":
-                    lines.append(f"          {kind}: {outcome[:160]}")
+    for kind, box in started_boxes():
+        reason, refused_s = _refusal(box, "os:abort", timeout_s=30)
+        started = time.perf_counter()
+        box.call("os:getpid", timeout_s=60)
+        answer_s = time.perf_counter() - started
+        exited, exited_s = _refusal(box, "os:_exit", 0, timeout_s=10)
+        counts: dict[str, int] = {}
+        for _ in range(aborts):
+            outcome, _ = _refusal(box, "os:abort", timeout_s=30)
+            key = outcome.split(":")[0]
+            counts[key] = counts.get(key, 0) + 1
+            if key != "DecoderRefused":
+                lines.append(f"          {kind}: {outcome[:160]}")
         lines.append(
             f"  {kind:6}  refused, replaced and checked in {refused_s:5.2f} s; "
             f"next call {answer_s * 1000:5.1f} ms; in a row: {counts}\n          {reason}\n"
@@ -309,13 +311,11 @@ def stalling_seam(tmp: Path) -> list[str]:
     png = tmp / "interlaced.png"
     png.write_bytes(png_all_zero(64, 64, interlaced=True))
     lines = ["TEST SEAM: the stalling decoder, an interlaced PNG with a 2 s limit"]
-    for kind, make in KINDS.items():
-        with contextlib.closing(make(BUDGET, stalling=True)) as box:
-            box.call("os:getpid", timeout_s=60)
-            reason, seconds = _refusal(
-                box, "tanba.fingerprint.sandbox_child:image_print_file", str(png), 10**6, "query",
-                timeout_s=2.0,
-            )  # fmt: skip
+    for kind, box in started_boxes(stalling=True):
+        reason, seconds = _refusal(
+            box, "tanba.fingerprint.sandbox_child:image_print_file", str(png), 10**6, "query",
+            timeout_s=2.0,
+        )  # fmt: skip
         lines.append(f"  {kind:6}  {seconds:5.2f} s  {reason}")
     return lines
 

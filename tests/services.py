@@ -17,6 +17,7 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -123,14 +124,8 @@ def drop_namespace(namespace: str, *, kafka: bool = True, elastic: bool = True) 
     from tanba.core.store.elastic import ElasticAlertStore
 
     if kafka and kafka_up():
-        bus = KafkaBus(KAFKA, namespace=namespace)
-        try:
+        with closing(KafkaBus(KAFKA, namespace=namespace)) as bus:
             bus.delete_namespace()
-        finally:
-            bus.close()
     if elastic and elastic_up():
-        store = ElasticAlertStore(ELASTIC, namespace=namespace)
-        try:
+        with closing(ElasticAlertStore(ELASTIC, namespace=namespace)) as store:
             store.drop()
-        finally:
-            store.close()

@@ -1,5 +1,5 @@
-"""What the ``tanba`` sub-commands share: the handler type, ``--resolve``, tables, JSON lines,
-and the lines that show a crawl's failed fetches with their reasons."""
+"""What the ``tanba`` sub-commands share: the handler type, tables, JSON lines, and the
+lines that show a crawl's failed fetches with their reasons."""
 
 from __future__ import annotations
 
@@ -18,17 +18,6 @@ FAILURES_SHOWN = 20
 
 # A sub-command: the installation, the parsed arguments -> the exit status.
 Handler = Callable[[App, argparse.Namespace], int]
-
-
-def resolve_arg(p: argparse.ArgumentParser) -> None:
-    """The ``--resolve HOST:PORT:ADDR`` option (repeatable, as curl's)."""
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="serve HOST from ADDR (repeatable, as curl's --resolve)",
-    )
 
 
 def emit(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:

@@ -21,7 +21,6 @@ import secrets
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
@@ -132,21 +131,10 @@ def subprocess_env(settings: Settings) -> dict[str, str]:
 class SubprocessLauncher:
     """Runs each crawl as ``python -m tanba.app.cli {run|crawl}`` and waits for it in a thread."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        runs: RunLog,
-        clock: Clock,
-        *,
-        new_id: Callable[[], str] = lambda: secrets.token_hex(3),
-        python: str = sys.executable,
-    ) -> None:
+    def __init__(self, settings: Settings, runs: RunLog, clock: Clock) -> None:
         self._settings = settings
-
         self._runs = runs
         self._clock = clock
-        self._new_id = new_id
-        self._python = python
         self._lock = threading.Lock()
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
         self._done: dict[str, threading.Event] = {}
@@ -164,11 +152,11 @@ class SubprocessLauncher:
                     f"a crawl of {record.name!r} is running since {last.started_at}; wait for it"
                 )
             now = self._clock.now()
-            run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{record.id}-{self._new_id()}"
+            run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{record.id}-{secrets.token_hex(3)}"
             folder = self._settings.path("console", "crawls", run_id)
             folder.mkdir(parents=True, exist_ok=True)
             command = [
-                self._python,
+                sys.executable,
                 "-m",
                 "tanba.app.cli",
                 "--home",

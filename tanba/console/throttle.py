@@ -68,36 +68,39 @@ class Limit:
     window: timedelta
 
 
+@dataclass(frozen=True)
+class Policy:
+    """The limits of the module doc, and how long a login makes its address known."""
+
+    per_pair: Limit = Limit(PAIR_LIMIT, WINDOW)
+    per_address: Limit = Limit(ADDRESS_LIMIT, WINDOW)
+    per_user: Limit = Limit(USER_LIMIT, WINDOW)
+    known_for: timedelta = KNOWN_FOR
+
+    @property
+    def longest_window(self) -> timedelta:
+        """How long a failure may count: older ones are swept."""
+        return max(self.per_pair.window, self.per_address.window, self.per_user.window)
+
+
 class LoginThrottle:
     """Counts failed logins per (user, address), address and user; refuses while a limit is reached."""
 
-    def __init__(
-        self,
-        db: Database,
-        clock: Clock,
-        *,
-        per_pair: Limit = Limit(PAIR_LIMIT, WINDOW),
-        per_address: Limit = Limit(ADDRESS_LIMIT, WINDOW),
-        per_user: Limit = Limit(USER_LIMIT, WINDOW),
-        known_for: timedelta = KNOWN_FOR,
-    ) -> None:
+    def __init__(self, db: Database, clock: Clock, policy: Policy = Policy()) -> None:
         self._db = db
         self._clock = clock
-        self._per_pair = per_pair
-        self._per_address = per_address
-        self._per_user = per_user
-        self._known_for = known_for
+        self._policy = policy
         db.conn().executescript(_SCHEMA)
 
     def check(self, username: str, address: str) -> None:
         """Raise TooManyLogins (with the seconds to wait) if a limit for this attempt is reached."""
         now = self._clock.now()
         name, network = _name(username), network_of(address)
-        limits = [(_pair_key(name, network), self._per_pair)]
+        limits = [(_pair_key(name, network), self._policy.per_pair)]
         if network:
-            limits.append((_address_key(network), self._per_address))
+            limits.append((_address_key(network), self._policy.per_address))
         if not self.is_known(name, network):
-            limits.append((_user_key(name), self._per_user))
+            limits.append((_user_key(name), self._policy.per_user))
         wait = max((self._wait(key, limit, now) for key, limit in limits), default=0.0)
         if wait > 0:
             raise TooManyLogins(wait)
@@ -109,7 +112,7 @@ class LoginThrottle:
         keys = [_pair_key(name, network), _user_key(name)]
         if network:
             keys.append(_address_key(network))
-        oldest = now - max(self._per_pair.window, self._per_address.window, self._per_user.window)
+        oldest = now - self._policy.longest_window
         with transaction(self._db.conn()) as conn:
             # Old failures are swept here, so the table stays small whatever the traffic.
             conn.execute("DELETE FROM login_failures WHERE at < ?", (iso(oldest),))
@@ -135,7 +138,7 @@ class LoginThrottle:
                 "DELETE FROM login_addresses WHERE username = ? AND (last_login_at < ? OR network"
                 " NOT IN (SELECT network FROM login_addresses WHERE username = ?"
                 " ORDER BY last_login_at DESC LIMIT ?))",
-                (name, iso(now - self._known_for), name, KNOWN_MAX),
+                (name, iso(now - self._policy.known_for), name, KNOWN_MAX),
             )
 
     def is_known(self, username: str, address: str) -> bool:
@@ -143,7 +146,7 @@ class LoginThrottle:
         network = network_of(address)
         if not network:
             return False
-        since = iso(self._clock.now() - self._known_for)
+        since = iso(self._clock.now() - self._policy.known_for)
         row = (
             self._db.conn()
             .execute(

@@ -8,11 +8,13 @@ bracketed (``host:443:[::1]``). A malformed entry raises
 
 The crawler's resolver (:mod:`tanba.crawlers.resolve`) and the evidence capture
 apply the map; the console and the command line only parse it, so they need no
-Scrapy for that.
+Scrapy for that. :func:`add_resolve_option` is the option of every command that
+fetches (``tanba run``, ``tanba crawl``, ``tanba evidence export|capture``).
 """
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
 from collections.abc import Iterable
 
@@ -20,6 +22,17 @@ from tanba.core.exceptions import InputError
 from tanba.core.hosts import ascii_host
 
 SYNTAX = "HOST:PORT:ADDRESS, e.g. kino.example.kz:8081:127.0.0.1 (as curl's --resolve)"
+
+
+def add_resolve_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--resolve HOST:PORT:ADDR`` (repeatable, as curl's) to ``parser``; see parse_resolve."""
+    parser.add_argument(
+        "--resolve",
+        action="append",
+        default=[],
+        metavar="HOST:PORT:ADDR",
+        help="fetch HOST from ADDR (repeatable, as curl's --resolve)",
+    )
 
 
 def parse_resolve(entries: Iterable[str] | None) -> dict[str, str]:

@@ -144,14 +144,30 @@ class Database:
 
     Why per thread: a sqlite3 connection must not be used by two threads at once, and
     the console (FastAPI's thread pool), the bus and the store are called from several.
-    Raises what :func:`connect` and ``executescript`` raise, for the caller to word.
+    ``what`` names the database in errors ("the embedded bus"): a schema or a
+    :meth:`write` that fails raises :func:`storage_error`'s TransientError (DiskFull
+    when space ran out) with that name and the path, so every writer words it alike.
     """
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(self, path: Path, schema: str, what: str = "the database") -> None:
         self.path = Path(path)
+        self.what = what
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
-        self.conn().executescript(schema)
+        try:
+            self.conn().executescript(schema)
+        except sqlite3.OperationalError as exc:
+            raise storage_error(exc, self.path, what) from exc
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A :func:`transaction` on this thread's connection; a failure raises storage_error."""
+        conn = self.conn()
+        try:
+            with transaction(conn):
+                yield conn
+        except sqlite3.OperationalError as exc:  # disk full, locked for too long
+            raise storage_error(exc, self.path, self.what) from exc
 
     def conn(self) -> sqlite3.Connection:
         """This thread's connection, opened on first use."""

@@ -29,6 +29,7 @@ from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet.threads import deferToThread
 
 from tanba.core.net import IPAddress, is_public_address
+from tanba.crawlers.component import CrawlerComponent
 from tanba.crawlers.resolve import RESOLVE_SETTING
 
 if TYPE_CHECKING:
@@ -40,17 +41,13 @@ class BlockedAddress(IgnoreRequest):
     """The request's host resolves to an address the target may not fetch from."""
 
 
-class PrivateAddressMiddleware:
+class PrivateAddressMiddleware(CrawlerComponent):
     """Downloader middleware: drop requests to non-public addresses (see the module doc)."""
 
     def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
+        super().__init__(crawler)
         self.resolve_map: dict[str, str] = dict(crawler.settings.getdict(RESOLVE_SETTING))
         self._cache: dict[str, list[str]] = {}
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> PrivateAddressMiddleware:
-        return cls(crawler)
 
     def _allows_private(self) -> bool:
         target = getattr(self.crawler.spider, "target", None)

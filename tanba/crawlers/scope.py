@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 
 from scrapy.exceptions import IgnoreRequest
 
+from tanba.crawlers.component import CrawlerComponent
 from tanba.crawlers.urls import host_of, in_domains
 
 if TYPE_CHECKING:
-    from scrapy.crawler import Crawler
     from scrapy.http import Request
 
 KIND_META = "tanba_kind"
@@ -36,15 +36,8 @@ class OutOfScope(IgnoreRequest):
     """A page request left the target's allowed domains (usually through a redirect)."""
 
 
-class ScopeMiddleware:
+class ScopeMiddleware(CrawlerComponent):
     """Downloader middleware: keep page requests within ``spider.allowed_domains``."""
-
-    def __init__(self, crawler: Crawler) -> None:
-        self.crawler = crawler
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> ScopeMiddleware:
-        return cls(crawler)
 
     def process_request(self, request: Request) -> None:
         if request.meta.get(KIND_META) != PAGE:

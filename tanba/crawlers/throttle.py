@@ -29,6 +29,8 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
 from twisted.internet import task
 
+from tanba.crawlers.component import CrawlerComponent
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Request, Response
@@ -57,7 +59,7 @@ def retry_after_s(value: str | bytes | None, now: float) -> float | None:
     return max(0.0, when.timestamp() - now)
 
 
-class RetryAfterMiddleware:
+class RetryAfterMiddleware(CrawlerComponent):
     """Downloader middleware: retry 429s after ``Retry-After``, holding the host back meanwhile."""
 
     def __init__(
@@ -67,16 +69,12 @@ class RetryAfterMiddleware:
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.crawler = crawler
+        super().__init__(crawler)
         self.max_wait_s = crawler.settings.getfloat(MAX_WAIT_SETTING, DEFAULT_MAX_WAIT_S)
         self.times = crawler.settings.getint(TIMES_SETTING, DEFAULT_TIMES)
         self._wall = wall
         self._monotonic = monotonic
         self._not_before: dict[str, float] = {}  # host -> monotonic time it may be asked again
-
-    @classmethod
-    def from_crawler(cls, crawler: Crawler) -> RetryAfterMiddleware:
-        return cls(crawler)
 
     def wait_for(self, request: Request) -> float:
         """Seconds ``request``'s host must still be left alone (0 when none)."""

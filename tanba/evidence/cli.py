@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from tanba.core.access import SYSTEM, Principal
 from tanba.core.exceptions import InputError
-from tanba.core.resolve import parse_resolve
+from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.wiring import App
 from tanba.evidence.strings import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -86,11 +86,8 @@ def register(sub: Any) -> None:
         metavar="PEM",
         help="trust only this key (instead of this installation's and the trust store's)",
     )
-    ver.add_argument(
-        "--fingerprint",
-        default="",
-        metavar="SHA256:HEX",
-        help="trust only the key with this fingerprint (one you confirmed with its holder)",
+    _fingerprint_option(
+        ver, "trust only the key with this fingerprint (one you confirmed with its holder)"
     )
     ver.set_defaults(handler=_verify)
 
@@ -105,11 +102,8 @@ def register(sub: Any) -> None:
     add = trust.add_parser("add", help="trust a public key (PEM) you have checked out of band")
     add.add_argument("pem", type=Path, metavar="PEM")
     add.add_argument("--label", default="", help="whose key it is, shown by 'trust list'")
-    add.add_argument(
-        "--fingerprint",
-        default="",
-        metavar="SHA256:HEX",
-        help="the fingerprint you confirmed with the key's holder; refuse the key if it differs",
+    _fingerprint_option(
+        add, "the fingerprint you confirmed with the key's holder; refuse the key if it differs"
     )
     add.set_defaults(handler=_trust_add)
     listing = trust.add_parser("list", help="the keys 'verify' trusts")
@@ -120,14 +114,13 @@ def register(sub: Any) -> None:
     remove.set_defaults(handler=_trust_remove)
 
 
+def _fingerprint_option(p: argparse.ArgumentParser, help: str) -> None:
+    """``--fingerprint SHA256:HEX``: a key's fingerprint as 'evidence key' prints it."""
+    p.add_argument("--fingerprint", default="", metavar="SHA256:HEX", help=help)
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--resolve",
-        action="append",
-        default=[],
-        metavar="HOST:PORT:ADDR",
-        help="fetch HOST from ADDR (repeatable, as curl's --resolve)",
-    )
+    add_resolve_option(p)
     who = p.add_mutually_exclusive_group()
     who.add_argument(
         "--as-jurisdiction",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -26,13 +26,15 @@ class ImageHit:
     """A registered image hash within ``distance`` bits of a query hash.
 
     ``variant`` is the registered hash's window; ``query`` is the position of the
-    query hash in the list asked about (so its descriptor can be found).
+    query hash in the list asked about (so its descriptor can be found);
+    ``reference`` is the registered window's descriptor (None if the print had none).
     """
 
     work_id: str
     distance: int
     variant: str
     query: int = 0
+    reference: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class ImageIndex(ABC):
     """Registered image hashes, searchable by Hamming distance."""
 
     @abstractmethod
-    def add(self, work_id: str, hashes: Sequence[ImageHash]) -> None:
-        """Index a work's hashes, replacing any earlier ones of that work."""
+    def add(
+        self, work_id: str, hashes: Sequence[ImageHash], descriptors: np.ndarray | None = None
+    ) -> None:
+        """Index a work's hashes (and their descriptors, one row each), replacing earlier ones."""
 
     @abstractmethod
     def remove(self, work_id: str) -> None:
@@ -119,13 +123,20 @@ class LinearImageIndex(ImageIndex):
 
     def __init__(self) -> None:
         self._works: dict[str, list[ImageHash]] = {}
+        self._descriptors: dict[str, np.ndarray] = {}
         self._matrix: tuple[np.ndarray, list[tuple[str, str]]] | None = None
 
-    def add(self, work_id: str, hashes: Sequence[ImageHash]) -> None:
+    def add(
+        self, work_id: str, hashes: Sequence[ImageHash], descriptors: np.ndarray | None = None
+    ) -> None:
+        self.remove(work_id)
         self._works[work_id] = list(hashes)
+        if descriptors is not None:
+            self._descriptors[work_id] = np.asarray(descriptors, np.int8).reshape(len(hashes), -1)
         self._matrix = None
 
     def remove(self, work_id: str) -> None:
+        self._descriptors.pop(work_id, None)
         if self._works.pop(work_id, None) is not None:
             self._matrix = None
 
@@ -147,9 +158,17 @@ class LinearImageIndex(ImageIndex):
             queries.append(np.full(len(near), q))
             registered.append(near)
             distances.append(d[near])
-        return hits_per_variant(
+        hits = hits_per_variant(
             np.concatenate(queries), np.concatenate(registered), np.concatenate(distances), owners
         )
+        return [replace(h, reference=self._reference(h)) for h in hits]
+
+    def _reference(self, hit: ImageHit) -> np.ndarray | None:
+        rows = self._descriptors.get(hit.work_id)
+        if rows is None:
+            return None
+        variants = [h.variant for h in self._works[hit.work_id]]
+        return rows[variants.index(hit.variant)]
 
 
 class Owners(Protocol):

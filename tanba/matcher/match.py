@@ -46,12 +46,19 @@ class Matcher:
         self.signals = dict(signals) if signals is not None else default_signals(settings)
 
     def add(self, work: Work) -> None:
-        """Index a work (again, if it changed)."""
+        """Index a work (again, if it changed).
+
+        The work is kept without its print: the print lives in its signal index
+        only, in that index's compact form (a decoded print is most of a work's memory).
+        """
         self.remove(work.work_id)
-        self.works[work.work_id] = work
-        signal = self.signals.get(work.fingerprint.media)
+        fingerprint = work.fingerprint
+        self.works[work.work_id] = work.model_copy(
+            update={"fingerprint": Fingerprint(media=fingerprint.media, sha256=fingerprint.sha256)}
+        )
+        signal = self.signals.get(fingerprint.media)
         if signal is not None:
-            signal.add(work.work_id, work.fingerprint)
+            signal.add(work.work_id, fingerprint)
 
     def remove(self, work_id: str) -> None:
         if self.works.pop(work_id, None) is not None:

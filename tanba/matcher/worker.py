@@ -11,12 +11,11 @@ from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
-from tanba.core.registry import apply_work_event
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
 from tanba.core.schemas.suppressions import MatchSuppressed
-from tanba.core.schemas.works import Work
+from tanba.core.schemas.works import WorkRegistered, WorkRemoved
 from tanba.core.settings import Settings
 from tanba.core.shards import Shard
 from tanba.core.store import AlertStore
@@ -54,7 +53,6 @@ class MatcherStage(Stage):
         self.jurisdictions = jurisdictions
         self.ip_lookup = ip_lookup
         self.matcher = Matcher(settings)
-        self._works: dict[str, Work] = {}
         self._works_position: dict[int, int] = {}
         self.alerts = 0
         self.suppressed = 0
@@ -65,11 +63,11 @@ class MatcherStage(Stage):
             self._works_position[message.partition] = message.offset
             if message.key is not None and not self.shard.holds(message.key):
                 continue  # another shard's work: not even decoded (the key is the work id)
-            work_id = apply_work_event(self._works, message.value)
-            if work_id in self._works:
-                self.matcher.add(self._works[work_id])
-            else:
-                self.matcher.remove(work_id)
+            event = decode(message.value, WorkRegistered, WorkRemoved)
+            if isinstance(event, WorkRegistered):
+                self.matcher.add(event.work)
+            elif isinstance(event, WorkRemoved):
+                self.matcher.remove(event.work_id)
 
     def handle(self, message: Message) -> list[Any]:
         event = decode(message.value, FingerprintComputed)

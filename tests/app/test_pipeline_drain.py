@@ -12,36 +12,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tanba.app.pipeline import start_stages
 from tanba.core.bus import Bus, Consumer, Message, Record
-from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.settings import Settings
 from tanba.core.worker import PublishingStage, Stage, Worker
-from tests.services import drop_later, kafka_bootstrap, namespace  # noqa: F401 - fixtures
 
-PARAMS = ["embedded", pytest.param("kafka", marks=pytest.mark.services)]
 MESSAGES = 12
-
-
-@pytest.fixture(params=PARAMS)
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    if request.param == "embedded":
-        embedded = EmbeddedBus(tmp_path / "bus.sqlite3")
-        yield embedded
-        embedded.close()
-        return
-    from tanba.core.bus.kafka import KafkaBus
-
-    ns = request.getfixturevalue("namespace")
-    kafka = KafkaBus(request.getfixturevalue("kafka_bootstrap"), namespace=ns)
-    yield kafka
-    kafka.close()
-    drop_later(ns)
 
 
 class SlowStartConsumer(Consumer):

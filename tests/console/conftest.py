@@ -19,9 +19,10 @@ from fastapi.testclient import TestClient
 
 from tanba.console.context import Console
 from tanba.console.web import create_app
-from tanba.core.alerts import Alert, MatchDetail, Signal, alert_id
+from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
+from tests.support.alerts import make_alert
 
 PASSWORD = "correct horse battery"
 FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -35,51 +36,6 @@ PEOPLE: dict[str, tuple[str, str, str]] = {
     "ops": ("operator", "", ""),
 }
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def make_alert(
-    *,
-    work_id: str = "w-a",
-    owner: str = "Owner A",
-    page: str = "http://kino.example.kz/1",
-    jurisdiction: str = "KZ",
-    seen: str = "2026-03-01T12:00:00.000Z",
-    score: float = 0.9,
-    site: str = "",
-    status: str = "new",
-    media: str = "image",
-    target: str = "kino",
-    page_title: str = "",
-    media_sha256: str = "0" * 64,
-    media_url: str = "",
-) -> Alert:
-    media_url = media_url or page + "/a.jpg"
-    return Alert(
-        id=alert_id(work_id, page, media_url),
-        work_id=work_id,
-        owner=owner,
-        work_title=f"Title of {work_id}",
-        media=media,  # type: ignore[arg-type]
-        score=score,
-        match=MatchDetail(algorithm="phash64", distance=4)
-        if media == "image"
-        else MatchDetail(
-            algorithm="chromaprint", ber=0.1, offset_s=30.0, duration_s=10.0, query_offset_s=2.0
-        ),
-        page_url=page,
-        page_title=page_title,
-        media_url=media_url,
-        media_sha256=media_sha256,
-        site=site or (page.split("/")[2]),
-        target=target,
-        jurisdiction=jurisdiction,
-        signals=[
-            Signal(name="cctld", value=jurisdiction, weight=0.6, detail=site or page.split("/")[2])
-        ],
-        first_seen=seen,
-        last_seen=seen,
-        status=status,  # type: ignore[arg-type]
-    )
 
 
 @pytest.fixture
@@ -160,52 +116,34 @@ def token_for(console: Console, people: dict[str, str]) -> Callable[[str], dict[
     return make
 
 
+# The seeded alerts, first seen a day apart in this order (from 2026-03-01):
+# key, work, owner, page, jurisdiction, medium, score, page title.
+SEEDED = (
+    ("a_kz", "w-a", "Owner A", "http://kino.example.kz/1", "KZ", "image", 0.95, ""),
+    ("a_ru", "w-a", "Owner A", "http://films.example.ru/2", "RU", "image", 0.7, ""),
+    ("a_kz_audio", "w-a2", "Owner A", "http://music.example.kz/3", "KZ", "audio", 0.8, ""),
+    ("b_kz", "w-b", "Owner B", "http://kino.example.kz/9", "KZ", "image", 0.99, "B's secret page"),
+    ("b_by", "w-b", "Owner B", "http://shop.example.by/5", "BY", "image", 0.6, ""),
+)
+
+
 @pytest.fixture
 def seeded(app: App) -> dict[str, Alert]:
-    """A small mixed set of alerts: two owners, three jurisdictions, both media."""
+    """A small mixed set of alerts (:data:`SEEDED`): two owners, three jurisdictions, both media."""
     alerts = {
-        "a_kz": make_alert(
-            work_id="w-a",
-            owner="Owner A",
-            page="http://kino.example.kz/1",
-            score=0.95,
-            seen="2026-03-01T10:00:00.000Z",
-        ),
-        "a_ru": make_alert(
-            work_id="w-a",
-            owner="Owner A",
-            page="http://films.example.ru/2",
-            jurisdiction="RU",
-            score=0.7,
-            seen="2026-03-02T10:00:00.000Z",
-            target="films",
-        ),
-        "a_kz_audio": make_alert(
-            work_id="w-a2",
-            owner="Owner A",
-            page="http://music.example.kz/3",
-            media="audio",
-            score=0.8,
-            seen="2026-03-03T10:00:00.000Z",
-            target="music",
-        ),
-        "b_kz": make_alert(
-            work_id="w-b",
-            owner="Owner B",
-            page="http://kino.example.kz/9",
-            score=0.99,
-            seen="2026-03-04T10:00:00.000Z",
-            page_title="Owner B secret page",
-        ),
-        "b_by": make_alert(
-            work_id="w-b",
-            owner="Owner B",
-            page="http://shop.example.by/5",
-            jurisdiction="BY",
-            score=0.6,
-            seen="2026-03-05T10:00:00.000Z",
-            target="shop",
-        ),
+        key: make_alert(
+            work_id=work_id,
+            owner=owner,
+            page=page,
+            jurisdiction=jurisdiction,
+            media=medium,
+            score=score,
+            seen=f"2026-03-{day:02d}T10:00:00.000Z",
+            page_title=title,
+        )
+        for day, (key, work_id, owner, page, jurisdiction, medium, score, title) in enumerate(
+            SEEDED, start=1
+        )
     }
     app.store.upsert(list(alerts.values()))
     return alerts
@@ -231,7 +169,7 @@ def alert_with_blob(app: App) -> Callable[..., Alert]:
 
     def make(data: bytes, **fields: object) -> Alert:
         sha = app.blobs.put(data)
-        alert = make_alert(media_sha256=sha, page=f"http://kino.example.kz/{sha[:8]}", **fields)  # type: ignore[arg-type]
+        alert = make_alert(media_sha256=sha, page=f"http://kino.example.kz/{sha[:8]}", **fields)
         app.store.upsert([alert])
         return alert
 
@@ -240,5 +178,5 @@ def alert_with_blob(app: App) -> Callable[..., Alert]:
 
 @pytest.fixture
 def alert_factory() -> Callable[..., Alert]:
-    """:func:`make_alert` for tests in other modules (test dirs are not packages)."""
+    """:func:`tests.support.alerts.make_alert`, as a fixture the console's tests ask for."""
     return make_alert

@@ -6,6 +6,7 @@ import sys
 import types
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -259,33 +260,23 @@ def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
     assert thumb.content[:3] == b"\xff\xd8\xff" and len(thumb.content) < 60_000
 
 
+def upload(client: TestClient, photo: Path, headers: dict[str, str], **form: str) -> Any:
+    """POST ``photo`` to /api/works with the form fields ``form``; returns the response."""
+    with open(photo, "rb") as f:
+        return client.post(
+            "/api/works", files={"file": (photo.name, f)}, data=form, headers=headers
+        )
+
+
 def test_an_upload_cannot_take_over_another_owners_work_id(
     web: object, token_for: Headers, small_photos: list[Path], app: App
 ) -> None:
     client = TestClient(web)
-    with open(small_photos[1], "rb") as f:
-        first = client.post(
-            "/api/works",
-            files={"file": ("p.jpg", f)},
-            data={"work_id": "shared"},
-            headers=token_for("bob"),
-        )
-    assert first.status_code == 201
-    with open(small_photos[2], "rb") as f:
-        second = client.post(
-            "/api/works",
-            files={"file": ("q.jpg", f)},
-            data={"work_id": "shared"},
-            headers=token_for("alice"),
-        )
-    assert second.status_code == 409
+    assert upload(client, small_photos[1], token_for("bob"), work_id="shared").status_code == 201
+    assert upload(client, small_photos[2], token_for("alice"), work_id="shared").status_code == 409
     # Same file without an id gets the content-derived id: also taken, also refused.
-    with open(small_photos[1], "rb") as f:
-        third = client.post("/api/works", files={"file": ("p.jpg", f)}, headers=token_for("bob"))
-    assert third.status_code == 201
-    with open(small_photos[1], "rb") as f:
-        fourth = client.post("/api/works", files={"file": ("p.jpg", f)}, headers=token_for("alice"))
-    assert fourth.status_code == 409
+    assert upload(client, small_photos[1], token_for("bob")).status_code == 201
+    assert upload(client, small_photos[1], token_for("alice")).status_code == 409
     assert {w.owner for w in app.works.all().values()} == {"Owner B"}
 
 
@@ -293,13 +284,7 @@ def test_works_list_counts_alerts_per_jurisdiction(
     web: object, token_for: Headers, small_photos: list[Path], app: App, seeded: dict[str, Alert]
 ) -> None:
     client = TestClient(web)
-    with open(small_photos[0], "rb") as f:
-        client.post(
-            "/api/works",
-            files={"file": ("a.jpg", f)},
-            data={"work_id": "w-a"},
-            headers=token_for("alice"),
-        )
+    upload(client, small_photos[0], token_for("alice"), work_id="w-a")
     works = client.get("/api/works", headers=token_for("alice")).json()
     assert [(w["work_id"], w["alerts_by_jurisdiction"]) for w in works] == [
         ("w-a", {"KZ": 1, "RU": 1})

@@ -21,9 +21,10 @@ from playwright.sync_api import Browser, Page, expect
 
 from tanba.app.demo import media
 from tanba.app.demo.server import SiteServer
-from tanba.core.alerts import Alert
+from tanba.core.alerts import Alert, MatchDetail, Signal
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
+from tests.support.alerts import make_alert
 
 PASSWORD = "correct horse battery"
 
@@ -52,6 +53,23 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+# The registered works of the gallery: work id -> (owner, title).
+WORKS = {
+    "steppe": ("Owner A", "Steppe at dawn"),
+    "theme": ("Owner A", "Main theme"),
+    "lake": ("Owner B", "Mountain lake"),
+}
+# Where their copies were found, each an alert named work_cctld (the ccTLD gives the
+# jurisdiction): work, page, score, first seen (hour), page title.
+FOUND = (
+    ("steppe", "http://kino.example.kz/gallery", 0.93, "2026-02-27T09", "Галерея — фото дня"),
+    ("steppe", "http://foto.example.ru/p/1", 0.81, "2026-02-28T09", "Фото"),
+    ("theme", "http://music.example.kz/track", 0.88, "2026-03-01T08", "Скачать музыку"),
+    ("lake", "http://shop.example.kz/item/7", 0.97, "2026-03-01T10", "<script>alert(1)</script>"),
+    ("lake", "http://wall.example.by/x", 0.74, "2026-03-01T11", "Обои"),
+)
+
+
 @pytest.fixture
 def gallery(
     app: App, photos: list[Path], tracks: list[Path], tmp_path: Path, make: Callable[..., Alert]
@@ -59,79 +77,44 @@ def gallery(
     """Real works (two photos, one audio excerpt) and alerts on altered copies of them."""
     clip = tmp_path / "theme.mp3"
     clip.write_bytes(media.audio_excerpt(tracks[0], start_s=0, seconds=40))
+    files = {"steppe": photos[0], "theme": clip, "lake": photos[1]}
     register(
         app,
         [
-            WorkSpec(path=photos[0], owner="Owner A", title="Steppe at dawn", work_id="steppe"),
-            WorkSpec(path=clip, owner="Owner A", title="Main theme", work_id="theme"),
-            WorkSpec(path=photos[1], owner="Owner B", title="Mountain lake", work_id="lake"),
+            WorkSpec(path=files[work_id], owner=owner, title=title, work_id=work_id)
+            for work_id, (owner, title) in WORKS.items()
         ],
     )
-    copy_a = app.blobs.put(media.web_jpeg(photos[0], width=640, quality=70, crop=0.05))
-    copy_b = app.blobs.put(media.web_jpeg(photos[1], width=500, quality=60))
-    excerpt = app.blobs.put(media.audio_excerpt(tracks[0], start_s=12, seconds=15, bitrate="64k"))
-    alerts = {
-        "steppe_kz": make(
-            work_id="steppe",
-            title="Steppe at dawn",
-            owner="Owner A",
-            sha=copy_a,
-            page="http://kino.example.kz/gallery",
-            site="kino.example.kz",
-            seen="2026-02-27T09:00:00.000Z",
-            page_title="Галерея — фото дня",
+    copies = {
+        "steppe": app.blobs.put(media.web_jpeg(photos[0], width=640, quality=70, crop=0.05)),
+        "theme": app.blobs.put(
+            media.audio_excerpt(tracks[0], start_s=12, seconds=15, bitrate="64k")
         ),
-        "steppe_ru": make(
-            work_id="steppe",
-            title="Steppe at dawn",
-            owner="Owner A",
-            sha=copy_a,
-            page="http://foto.example.ru/p/1",
-            jurisdiction="RU",
-            score=0.81,
-            seen="2026-02-28T09:00:00.000Z",
-            page_title="Фото",
-        ),
-        "theme_kz": make(
-            work_id="theme",
-            title="Main theme",
-            owner="Owner A",
-            sha=excerpt,
-            media_kind="audio",
-            page="http://music.example.kz/track",
-            score=0.88,
-            seen="2026-03-01T08:00:00.000Z",
-            page_title="Скачать музыку",
-        ),
-        "lake_kz": make(
-            work_id="lake",
-            title="Mountain lake",
-            owner="Owner B",
-            sha=copy_b,
-            page="http://shop.example.kz/item/7",
-            score=0.97,
-            seen="2026-03-01T10:00:00.000Z",
-            page_title="<script>alert(1)</script>",
-        ),
-        "lake_by": make(
-            work_id="lake",
-            title="Mountain lake",
-            owner="Owner B",
-            sha=copy_b,
-            page="http://wall.example.by/x",
-            jurisdiction="BY",
-            score=0.74,
-            seen="2026-03-01T11:00:00.000Z",
-            page_title="Обои",
-        ),
+        "lake": app.blobs.put(media.web_jpeg(photos[1], width=500, quality=60)),
     }
+    alerts = {}
+    for work_id, page, score, seen, page_title in FOUND:
+        owner, title = WORKS[work_id]
+        cctld = page.split("/")[2].rsplit(".", 1)[1]
+        alerts[f"{work_id}_{cctld}"] = make(
+            work_id=work_id,
+            title=title,
+            owner=owner,
+            sha=copies[work_id],
+            media_kind="audio" if work_id == "theme" else "image",
+            page=page,
+            jurisdiction=cctld.upper(),
+            score=score,
+            seen=f"{seen}:00:00.000Z",
+            page_title=page_title,
+        )
     app.store.upsert(list(alerts.values()))
     return alerts
 
 
 @pytest.fixture
 def make() -> Callable[..., Alert]:
-    from tanba.core.alerts import MatchDetail, Signal, alert_id
+    """A found copy as a crawl records it: server address, page language, crawl id, medium."""
 
     def build(
         *,
@@ -144,45 +127,37 @@ def make() -> Callable[..., Alert]:
         score: float = 0.93,
         seen: str,
         page_title: str,
-        site: str = "",
         media_kind: str = "image",
     ) -> Alert:
-        host = site or page.split("/")[2]
-        media_url = page.rstrip("/") + ("/clip.mp3" if media_kind == "audio" else "/photo.jpg")
-        match = (
-            MatchDetail(
+        host = page.split("/")[2]
+        audio = media_kind == "audio"
+        return make_alert(
+            work_id=work_id,
+            owner=owner,
+            page=page,
+            media_url=page.rstrip("/") + ("/clip.mp3" if audio else "/photo.jpg"),
+            jurisdiction=jurisdiction,
+            seen=seen,
+            score=score,
+            media=media_kind,
+            work_title=title,
+            match=MatchDetail(
                 algorithm="chromaprint-subfp",
                 ber=0.12,
                 offset_s=12.0,
                 duration_s=15.0,
                 query_offset_s=0.0,
             )
-            if media_kind == "audio"
-            else MatchDetail(algorithm="phash64", distance=6, variant="full")
-        )
-        return Alert(
-            id=alert_id(work_id, page, media_url),
-            work_id=work_id,
-            owner=owner,
-            work_title=title,
-            media=media_kind,
-            score=score,
-            match=match,
-            page_url=page,
-            page_title=page_title,  # type: ignore[arg-type]
-            media_url=media_url,
+            if audio
+            else MatchDetail(algorithm="phash64", distance=6, variant="full"),
+            page_title=page_title,
             media_sha256=sha,
-            site=host,
-            target=host.split(".")[0],
             server_ip="203.0.113.7",
-            jurisdiction=jurisdiction,
             jurisdiction_confidence=0.67,
             signals=[
                 Signal(name="cctld", value=jurisdiction, weight=0.6, detail=host),
                 Signal(name="page_language", value=jurisdiction, weight=0.15, detail="ru"),
             ],
-            first_seen=seen,
-            last_seen=seen,
             crawl_id="20260301T080000Z",
         )
 
@@ -411,7 +386,6 @@ def test_pager_walks_by_cursor_and_chart_bars_filter_the_list(
                 owner="Owner A",
                 sha="0" * 64,
                 page=f"http://s{i % 4}.example.kz/{i}",
-                site=f"s{i % 4}.example.kz",
                 seen=f"2026-03-{1 + i % 5:02d}T09:{i % 60:02d}:00.000Z",
                 page_title=f"Page {i}",
             )

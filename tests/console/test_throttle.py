@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tanba.console.exceptions import TooManyLogins
-from tanba.console.throttle import Limit, LoginThrottle, network_of
+from tanba.console.throttle import Limit, LoginThrottle, Policy, network_of
 from tanba.core.clock import FixedClock
 from tanba.core.sqlite import Database
 from tests.console.conftest import CSRF_RE, PASSWORD, browser_login
@@ -27,10 +27,12 @@ def throttle(tmp_path: Path, clock: FixedClock) -> LoginThrottle:
     return LoginThrottle(
         Database(tmp_path / "console.sqlite3", ""),
         clock,
-        per_pair=Limit(3, timedelta(minutes=10)),
-        per_address=Limit(8, timedelta(minutes=10)),
-        per_user=Limit(5, timedelta(minutes=10)),
-        known_for=timedelta(days=30),
+        Policy(
+            per_pair=Limit(3, timedelta(minutes=10)),
+            per_address=Limit(8, timedelta(minutes=10)),
+            per_user=Limit(5, timedelta(minutes=10)),
+            known_for=timedelta(days=30),
+        ),
     )
 
 

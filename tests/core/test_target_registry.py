@@ -7,35 +7,16 @@ another reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from tanba.core import topics
 from tanba.core.bus import Bus
-from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.exceptions import InputError, NotFound
 from tanba.core.target_registry import TargetRegistry, record_target
 from tanba.core.targets import TargetInvalid, TargetNameTaken, check_target, parse_entries
-from tests.services import drop_later, kafka_bootstrap, namespace  # noqa: F401 - fixtures
 
 SEED = "http://kino.example.kz/"
-
-
-@pytest.fixture(params=["embedded", pytest.param("kafka", marks=pytest.mark.services)])
-def bus(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Bus]:
-    if request.param == "embedded":
-        yield EmbeddedBus(tmp_path / "bus.sqlite3")
-        return
-    from tanba.core.bus.kafka import KafkaBus
-
-    ns = request.getfixturevalue("namespace")
-    instance = KafkaBus(request.getfixturevalue("kafka_bootstrap"), namespace=ns)
-    yield instance
-    instance.close()
-    drop_later(ns)
 
 
 def messages(bus: Bus) -> int:

@@ -72,16 +72,8 @@ class BigSite:
         return path
 
     def alert_keys(self, port: int) -> set[tuple[str, str, str, str]]:
-        """(work_id, page_url, media_url, jurisdiction) of every expected alert."""
-        return {
-            (
-                k.work_id,
-                f"http://{k.host}:{port}{k.page}",
-                f"http://{k.host}:{port}{k.media}",
-                k.jurisdiction,
-            )
-            for k in self.expected
-        }
+        """:meth:`Expected.key` of every expected alert."""
+        return {e.key(port) for e in self.expected}
 
 
 def build(pages: int = 16, per_page: int = 4) -> BigSite:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -11,9 +12,14 @@ from tanba.core.signals.image import ImageHash
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_score import MODEL_FILE, AudioRule
 from tanba.matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
-from tanba.matcher.mih_index import MultiIndexImageIndex
+from tanba.matcher.segments import SegmentedImageIndex
 
-IMAGE_INDEXES = [LinearImageIndex, MultiIndexImageIndex]
+IMAGE_INDEXES: dict[str, Callable[[], ImageIndex]] = {
+    "linear": LinearImageIndex,
+    "segmented": SegmentedImageIndex,
+    # Every work its own segment, merged as they come: the same hits through merges.
+    "segments-merged": lambda: SegmentedImageIndex(freeze_rows=1, background=False),
+}
 AUDIO_INDEXES = [LinearAudioIndex, InvertedAudioIndex]
 
 
@@ -28,9 +34,9 @@ def _flip(value: int, bits: int, seed: int = 0) -> int:
     return value
 
 
-@pytest.fixture(params=IMAGE_INDEXES, ids=lambda c: c.__name__)
+@pytest.fixture(params=list(IMAGE_INDEXES))
 def image_index(request: pytest.FixtureRequest) -> ImageIndex:
-    return request.param()
+    return IMAGE_INDEXES[request.param]()
 
 
 @pytest.fixture(params=AUDIO_INDEXES, ids=lambda c: c.__name__)
@@ -210,7 +216,7 @@ def test_image_candidates_equal_the_linear_scan_on_many_hashes(radius: int) -> N
     # at every distance around them: the fast index must miss nothing and add nothing.
     rng = np.random.default_rng(radius)
     centres = rng.integers(0, 2**63, size=40, dtype=np.uint64)
-    linear, fast = LinearImageIndex(), MultiIndexImageIndex()
+    linear, fast = LinearImageIndex(), SegmentedImageIndex(freeze_rows=100, background=False)
     for w, centre in enumerate(centres.tolist()):
         hashes = [_h(_flip(centre, int(k), seed=w * 100 + j), f"v{j}") for j, k in
                   enumerate(rng.integers(0, 20, size=30))]  # fmt: skip

@@ -39,7 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tanba.core.alerts import Alert, MatchDetail
+from tanba.core.alerts import Alert
+from tests.support.alerts import make_alert
 
 BATCH = 7
 TOPIC = "crash.test"
@@ -209,23 +210,9 @@ def _child(home: Path) -> None:
 
 
 def _alert(key: str, i: int) -> Alert:
-    return Alert(
-        id=f"{key}-{i}",
-        work_id="w",
-        owner="o",
-        work_title="t",
-        media="image",
-        score=1.0,
-        match=MatchDetail(algorithm="test"),
-        page_url=f"http://crash.example.kz/{key}",
-        media_url=f"http://crash.example.kz/{key}/{i}.jpg",
-        media_sha256="0" * 64,
-        site="crash.example.kz",
-        target=key,
-        jurisdiction="KZ",
-        first_seen="2026-03-01T12:00:00Z",
-        last_seen="2026-03-01T12:00:00Z",
-    )
+    """The ``i``-th alert of batch ``key`` (its target names the batch, see _check)."""
+    page = f"http://crash.example.kz/{key}"
+    return make_alert(page=page, media_url=f"{page}/{i}.jpg", target=key)
 
 
 if __name__ == "__main__":

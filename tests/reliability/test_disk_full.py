@@ -25,7 +25,7 @@ from warcio.archiveiterator import ArchiveIterator
 
 from tanba.app.demo.server import SiteServer
 from tanba.app.demo.site import DemoSite
-from tanba.core.alerts import Alert, MatchDetail
+from tanba.core.alerts import Alert
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Record
 from tanba.core.bus.embedded import EmbeddedBus
@@ -35,6 +35,7 @@ from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.crawlers.warc import WarcWriter
 from tests.reliability.chaos import RoundResult, check_home, tanba_command
 from tests.reliability.diskfull import checkpoint, fill, small_disk
+from tests.support.alerts import make_alert
 
 
 @pytest.fixture
@@ -44,21 +45,7 @@ def disk(tmp_path: Path) -> Iterator[Path]:
 
 
 def alert(n: int) -> Alert:
-    return Alert(
-        id=f"a{n}",
-        work_id="w",
-        owner="o",
-        media="image",
-        score=1.0,
-        match=MatchDetail(algorithm="test"),
-        page_url=f"http://kino.example.kz/{n}",
-        media_url=f"http://kino.example.kz/{n}.jpg",
-        media_sha256="0" * 64,
-        site="kino.example.kz",
-        jurisdiction="KZ",
-        first_seen="2026-03-01T12:00:00Z",
-        last_seen="2026-03-01T12:00:00Z",
-    )
+    return make_alert(page=f"http://kino.example.kz/{n}")
 
 
 def exchange(n: int, size: int = 64 << 10) -> Response:

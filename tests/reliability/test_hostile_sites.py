@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -44,6 +45,22 @@ MEDIA_MAX_BYTES = 1 << 20
 CALENDAR_BUDGET = 10
 
 
+@dataclass(frozen=True)
+class Seen:
+    """What the servers saw of the crawl: requests by host and path, and when."""
+
+    intranet_hits: int
+    port: int
+    hops_paths: list[str]
+    trap_paths: list[str]
+    busy_hits: list[tuple[float, float]]  # (start, end) of each request of busy's /p1.html
+    polite_peak: int
+    spaced_starts: list[float]
+
+
+Hostile = tuple[Crawl, Seen]
+
+
 def html(body: str) -> bytes:
     return f"<!doctype html><html><head><title>t</title></head><body>{body}</body></html>".encode()
 
@@ -58,7 +75,7 @@ def loop_page(path: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Crawl, dict[str, object]]]:
+def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hostile]:
     home = tmp_path_factory.mktemp("hostile-home")
     intranet = HostileServer(
         {
@@ -192,18 +209,17 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Crawl, d
                     "TANBA_CRAWL_CONCURRENCY_PER_DOMAIN": "2",
                 },
             )
-            seen = {
-                "intranet_hits": intranet.total_hits(),
-                "site": site,
-                "port": port,
-                "hops_paths": site.paths("hops.example.kz"),
-                "trap_paths": site.paths("trap.example.kz"),
-                "busy_hits": site.hits("busy.example.kz", "/p1.html"),
-                "polite_peak": site.max_concurrency("polite.example.kz"),
-                "spaced_starts": sorted(
+            seen = Seen(
+                intranet_hits=intranet.total_hits(),
+                port=port,
+                hops_paths=site.paths("hops.example.kz"),
+                trap_paths=site.paths("trap.example.kz"),
+                busy_hits=site.hits("busy.example.kz", "/p1.html"),
+                polite_peak=site.max_concurrency("polite.example.kz"),
+                spaced_starts=sorted(
                     t[0] for i in range(4) for t in site.hits("spaced.example.kz", f"/p{i}.html")
                 ),
-            }
+            )
     yield crawl, seen
 
 
@@ -211,54 +227,42 @@ def published(crawl: Crawl, target: str) -> list[str]:
     return [e.occurrence.media_url for _, e in crawl.events if e.occurrence.target == target]
 
 
-def test_no_request_reaches_private_addresses_after_redirects_or_dns(
-    hostile: tuple[Crawl, dict[str, object]],
-) -> None:
+def test_no_request_reaches_private_addresses_after_redirects_or_dns(hostile: Hostile) -> None:
     crawl, seen = hostile
-    assert seen["intranet_hits"] == 0
+    assert seen.intranet_hits == 0
     ssrf = crawl.targets["ssrf"]
     # to-intra, to-metadata, localhost, decimal, mapped, direct, and the /go.html page redirect
     assert ssrf["blocked_private"] == 7
-    port = seen["port"]
-    assert published(crawl, "ssrf") == [f"http://www.ssrf.example.kz:{port}/ok.jpg"]
+    assert published(crawl, "ssrf") == [f"http://www.ssrf.example.kz:{seen.port}/ok.jpg"]
 
 
-def test_an_endless_stream_is_cut_at_the_size_cap_and_the_crawl_goes_on(
-    hostile: tuple[Crawl, dict[str, object]],
-) -> None:
+def test_an_endless_stream_is_cut_at_the_size_cap_and_the_crawl_goes_on(hostile: Hostile) -> None:
     crawl, _ = hostile
     stream = crawl.targets["stream"]
     assert stream["too_large"] == 1 and stream["pages"] == 2
     assert published(crawl, "stream") == []
 
 
-def test_a_dripping_response_is_cut_at_the_request_timeout(
-    hostile: tuple[Crawl, dict[str, object]],
-) -> None:
+def test_a_dripping_response_is_cut_at_the_request_timeout(hostile: Hostile) -> None:
     crawl, _ = hostile
     assert crawl.targets["drip"]["errors"] == 1
     assert published(crawl, "drip") == []
 
 
-def test_redirect_chains_and_loops_stop_after_five_hops(
-    hostile: tuple[Crawl, dict[str, object]],
-) -> None:
+def test_redirect_chains_and_loops_stop_after_five_hops(hostile: Hostile) -> None:
     crawl, seen = hostile
-    paths = seen["hops_paths"]
-    assert isinstance(paths, list)
-    chain = [p for p in paths if p.startswith("/chain/")]
+    chain = [p for p in seen.hops_paths if p.startswith("/chain/")]
     assert chain == [f"/chain/{i}" for i in range(6)]  # the request and 5 redirects
-    loop = [p for p in paths if p.startswith("/loop/")]
+    loop = [p for p in seen.hops_paths if p.startswith("/loop/")]
     assert len(loop) == 6
     assert published(crawl, "hops") == []
 
 
 def test_crawler_traps_stay_within_their_budget_and_real_pages_are_crawled(
-    hostile: tuple[Crawl, dict[str, object]],
+    hostile: Hostile,
 ) -> None:
     crawl, seen = hostile
-    paths = seen["trap_paths"]
-    assert isinstance(paths, list)
+    paths = seen.trap_paths
     calendar_pages = [p for p in paths if p.startswith("/calendar")]
     assert len(calendar_pages) == CALENDAR_BUDGET
     assert sum(p.startswith("/s.html") for p in paths) == 1  # session ids folded
@@ -270,23 +274,19 @@ def test_crawler_traps_stay_within_their_budget_and_real_pages_are_crawled(
     assert crawl.targets["trap"]["traps"] >= 2  # the calendar's next month, the 4th /a/
 
 
-def test_429_is_retried_after_retry_after(hostile: tuple[Crawl, dict[str, object]]) -> None:
+def test_429_is_retried_after_retry_after(hostile: Hostile) -> None:
     crawl, seen = hostile
-    hits = seen["busy_hits"]
-    assert isinstance(hits, list) and len(hits) == 2
-    (_, refused_at), (retried_at, _) = hits
+    assert len(seen.busy_hits) == 2
+    (_, refused_at), (retried_at, _) = seen.busy_hits
     assert retried_at - refused_at >= 1.0  # the server asked for one second
     busy = crawl.targets["busy"]
     assert busy["throttled"] == 1 and busy["pages"] == 2 and busy["http_errors"] == 0
 
 
-def test_per_domain_concurrency_and_delay_are_kept(
-    hostile: tuple[Crawl, dict[str, object]],
-) -> None:
+def test_per_domain_concurrency_and_delay_are_kept(hostile: Hostile) -> None:
     crawl, seen = hostile
-    assert seen["polite_peak"] == 2  # TANBA_CRAWL_CONCURRENCY_PER_DOMAIN, and it is used
+    assert seen.polite_peak == 2  # TANBA_CRAWL_CONCURRENCY_PER_DOMAIN, and it is used
     assert crawl.targets["polite"]["pages"] == 9
-    starts = seen["spaced_starts"]
-    assert isinstance(starts, list) and len(starts) == 4
-    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert len(seen.spaced_starts) == 4
+    gaps = [b - a for a, b in itertools.pairwise(seen.spaced_starts)]
     assert min(gaps) >= 0.4 * 0.5  # DOWNLOAD_DELAY with Scrapy's jitter of 0.5..1.5

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from tanba.app.commands.targets import import_summary
-from tanba.app.output import failure_lines, resolve_arg
+from tanba.app.output import failure_lines
 from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
-from tanba.core.resolve import parse_resolve
+from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.shards import Shard
 from tanba.core.target_registry import record_target
 from tanba.core.targets import Target, load_entries
@@ -75,7 +75,7 @@ def _which_targets(p: argparse.ArgumentParser) -> None:
         metavar="ID",
         help="crawl only this registered target (repeatable; see 'tanba targets list')",
     )
-    resolve_arg(p)
+    add_resolve_option(p)
 
 
 def _targets(app: App, args: argparse.Namespace) -> tuple[list[Target], dict[str, str]]:

@@ -22,10 +22,10 @@ from typing import Any
 
 import yaml
 
-from tanba.app.output import emit, failure_line, reason_counts, resolve_arg
+from tanba.app.output import emit, failure_line, reason_counts
 from tanba.core.crawl_reports import CrawlReports, TargetCrawl
 from tanba.core.exceptions import InputError
-from tanba.core.resolve import parse_resolve
+from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.target_registry import Imported, record_target
 from tanba.core.targets import load_entries, target_fields
@@ -41,7 +41,7 @@ def register(sub: Any) -> None:
 
     imp = actions.add_parser("import", help="add or update the targets of a targets file")
     imp.add_argument("file", type=Path, metavar="FILE")
-    resolve_arg(imp)
+    add_resolve_option(imp)
     imp.set_defaults(handler=_import)
 
     ls = actions.add_parser("list", help="the targets, their ids and their last crawl")

@@ -34,6 +34,11 @@ class Expected:
     media: str
     jurisdiction: str
 
+    def key(self, port: int) -> tuple[str, str, str, str]:
+        """(work_id, page_url, media_url, jurisdiction) of the alert, the site served on ``port``."""
+        base = f"http://{self.host}:{port}"
+        return (self.work_id, base + self.page, base + self.media, self.jurisdiction)
+
 
 @dataclass
 class DemoSite:
@@ -73,16 +78,8 @@ class DemoSite:
         return [f"{host}:{port}:127.0.0.1" for host in self.sites]
 
     def alert_keys(self, port: int) -> set[tuple[str, str, str, str]]:
-        """(work_id, page_url, media_url, jurisdiction) of every expected alert."""
-        return {
-            (
-                e.work_id,
-                f"http://{e.host}:{port}{e.page}",
-                f"http://{e.host}:{port}{e.media}",
-                e.jurisdiction,
-            )
-            for e in self.expected
-        }
+        """:meth:`Expected.key` of every expected alert."""
+        return {e.key(port) for e in self.expected}
 
 
 def _page(title: str, body: str, lang: str = "ru") -> bytes:

@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tanba.core.bus.base import Bus, Consumer, Message, Record
-from tanba.core.sqlite import Database, storage_error, transaction
+from tanba.core.sqlite import Database
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -51,10 +51,7 @@ class EmbeddedBus(Bus):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        try:
-            self._db = Database(self.path, _SCHEMA)
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self.path, "the embedded bus") from exc
+        self._db = Database(self.path, _SCHEMA, "the embedded bus")
 
     def _conn(self) -> sqlite3.Connection:
         return self._db.conn()
@@ -62,15 +59,11 @@ class EmbeddedBus(Bus):
     def publish(self, topic: str, records: Sequence[Record]) -> None:
         if not records:
             return
-        conn = self._conn()
-        try:
-            with transaction(conn):
-                conn.executemany(
-                    "INSERT INTO messages (topic, key, value) VALUES (?, ?, ?)",
-                    [(topic, r.key, r.value) for r in records],
-                )
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self.path, "the embedded bus") from exc
+        with self._db.write() as conn:
+            conn.executemany(
+                "INSERT INTO messages (topic, key, value) VALUES (?, ?, ?)",
+                [(topic, r.key, r.value) for r in records],
+            )
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
         return EmbeddedConsumer(self, group, list(topics))
@@ -150,18 +143,14 @@ class EmbeddedConsumer(Consumer):
             newest[m.topic] = max(newest.get(m.topic, -1), m.offset)
         if not newest:
             return
-        conn = self._bus._conn()
-        try:
-            with transaction(conn):
-                for topic, offset in newest.items():
-                    conn.execute(
-                        "INSERT INTO group_offsets (grp, topic, next_offset) VALUES (?, ?, ?)"
-                        " ON CONFLICT (grp, topic) DO UPDATE SET"
-                        " next_offset = MAX(next_offset, excluded.next_offset)",
-                        (self.group, topic, offset + 1),
-                    )
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self._bus.path, "the embedded bus") from exc
+        with self._bus._db.write() as conn:
+            for topic, offset in newest.items():
+                conn.execute(
+                    "INSERT INTO group_offsets (grp, topic, next_offset) VALUES (?, ?, ?)"
+                    " ON CONFLICT (grp, topic) DO UPDATE SET"
+                    " next_offset = MAX(next_offset, excluded.next_offset)",
+                    (self.group, topic, offset + 1),
+                )
 
     def lag(self) -> int:
         """Messages of the group's topics at or after the committed offsets.

@@ -7,14 +7,13 @@ space ran out; the transaction is rolled back, so a retry starts clean.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from tanba.core.alerts import Alert, merge_seen
 from tanba.core.exceptions import InputError
-from tanba.core.sqlite import Database, storage_error, transaction
+from tanba.core.sqlite import Database
 from tanba.core.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
 from tanba.core.store.keyset import Position, Row, keyset_page, mode, offset_page
 
@@ -74,10 +73,7 @@ class EmbeddedAlertStore(AlertStore):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        try:
-            self._db = Database(self.path, _SCHEMA)
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self.path, "the embedded alert store") from exc
+        self._db = Database(self.path, _SCHEMA, "the embedded alert store")
 
     def _conn(self) -> Any:
         return self._db.conn()
@@ -85,25 +81,15 @@ class EmbeddedAlertStore(AlertStore):
     def upsert(self, alerts: Sequence[Alert]) -> None:
         if not alerts:
             return
-        conn = self._conn()
-        try:
-            with transaction(conn):
-                for alert in alerts:
-                    row = conn.execute(
-                        "SELECT doc FROM alerts WHERE id = ?", (alert.id,)
-                    ).fetchone()
-                    merged = merge_seen(Alert.model_validate_json(row[0]), alert) if row else alert
-                    self._write(conn, merged)
-        except sqlite3.OperationalError as exc:  # disk full, locked for too long
-            raise storage_error(exc, self.path, "the embedded alert store") from exc
+        with self._db.write() as conn:
+            for alert in alerts:
+                row = conn.execute("SELECT doc FROM alerts WHERE id = ?", (alert.id,)).fetchone()
+                merged = merge_seen(Alert.model_validate_json(row[0]), alert) if row else alert
+                self._write(conn, merged)
 
     def _replace(self, alert: Alert) -> None:
-        conn = self._conn()
-        try:
-            with transaction(conn):
-                self._write(conn, alert)
-        except sqlite3.OperationalError as exc:
-            raise storage_error(exc, self.path, "the embedded alert store") from exc
+        with self._db.write() as conn:
+            self._write(conn, alert)
 
     @staticmethod
     def _write(conn: Any, a: Alert) -> None:

@@ -7,39 +7,12 @@ from dataclasses import replace
 
 import pytest
 
-from tanba.core.alerts import Alert, MatchDetail, StatusChange, alert_id
+from tanba.core.alerts import Alert, StatusChange
 from tanba.core.exceptions import InputError
 from tanba.core.store import AlertQuery, AlertStore
 from tanba.core.store.base import SortKey, TopCounts
 from tanba.core.store.exceptions import BadCursor
-
-
-def make_alert(
-    *,
-    work_id: str = "w1",
-    page: str = "http://kino.example.kz/1",
-    jurisdiction: str = "KZ",
-    owner: str = "Owner A",
-    seen: str = "2026-03-01T12:00:00.000Z",
-    score: float = 0.9,
-    site: str = "kino.example.kz",
-) -> Alert:
-    media_url = page + "/a.jpg"
-    return Alert(
-        id=alert_id(work_id, page, media_url),
-        work_id=work_id,
-        owner=owner,
-        media="image",
-        score=score,
-        match=MatchDetail(algorithm="phash64", distance=4),
-        page_url=page,
-        media_url=media_url,
-        media_sha256="0" * 64,
-        site=site,
-        jurisdiction=jurisdiction,
-        first_seen=seen,
-        last_seen=seen,
-    )
+from tests.support.alerts import make_alert
 
 
 @pytest.fixture

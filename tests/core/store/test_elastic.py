@@ -14,8 +14,8 @@ from tanba.core.alerts import Alert, StatusChange
 from tanba.core.exceptions import TransientError
 from tanba.core.store import AlertQuery
 from tanba.core.store.elastic import ElasticAlertStore
-from tests.core.store.test_contract import make_alert
 from tests.services import new_namespace
+from tests.support.alerts import make_alert
 
 pytestmark = pytest.mark.services
 

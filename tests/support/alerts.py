@@ -1,0 +1,59 @@
+"""One builder of the alerts tests write straight into a store, with a crawl's derived fields.
+
+Contract: :func:`make_alert` returns a valid :class:`Alert` of ``work_id`` found on
+``page``. What a real alert derives from its page is derived the same way here: the id
+from (work, page, media URL), the site from the page's host, the target from the host's
+first label (``kino.example.kz`` -> ``kino``), a ccTLD signal for the jurisdiction, the
+match figures from the medium. Any other :class:`Alert` field is set by name, so a test
+says only what it is about.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tanba.core.alerts import Alert, MatchDetail, Signal, alert_id
+
+# The match figures of an alert on each medium (as the matcher reports them).
+MATCHES = {
+    "image": MatchDetail(algorithm="phash64", distance=4),
+    "audio": MatchDetail(
+        algorithm="chromaprint", ber=0.1, offset_s=30.0, duration_s=10.0, query_offset_s=2.0
+    ),
+}
+
+
+def make_alert(
+    *,
+    work_id: str = "w-a",
+    owner: str = "Owner A",
+    page: str = "http://kino.example.kz/1",
+    media_url: str = "",
+    jurisdiction: str = "KZ",
+    seen: str = "2026-03-01T12:00:00.000Z",
+    score: float = 0.9,
+    media: str = "image",
+    **fields: Any,
+) -> Alert:
+    """An alert of ``work_id`` on ``page`` first and last seen at ``seen``; ``fields`` override."""
+    host = page.split("/")[2]
+    media_url = media_url or page + "/a.jpg"
+    values: dict[str, Any] = {
+        "id": alert_id(work_id, page, media_url),
+        "work_id": work_id,
+        "owner": owner,
+        "work_title": f"Title of {work_id}",
+        "media": media,
+        "score": score,
+        "match": MATCHES[media],
+        "page_url": page,
+        "media_url": media_url,
+        "media_sha256": "0" * 64,
+        "site": host,
+        "target": host.split(".")[0],
+        "jurisdiction": jurisdiction,
+        "signals": [Signal(name="cctld", value=jurisdiction, weight=0.6, detail=host)],
+        "first_seen": seen,
+        "last_seen": seen,
+    }
+    return Alert(**(values | fields))
