@@ -210,51 +210,56 @@ class TargetRegistry:
     def import_targets(
         self, parsed: Sequence[ParsedTarget], actor: str, resolve: Sequence[str] = ()
     ) -> list[Imported]:
-        """Record a targets file's targets: new names are added, known ones updated.
+        """Record a targets file's targets (see :meth:`plan_import`); durable when it returns."""
+        with self._write_lock:
+            done = self.plan_import(parsed, actor, resolve)
+            self._publish([i.record for i in done if i.action != "unchanged"])
+        return done
+
+    def plan_import(
+        self, parsed: Sequence[ParsedTarget], actor: str, resolve: Sequence[str] = ()
+    ) -> list[Imported]:
+        """What importing a file's targets would record, without writing anything.
 
         A target whose name an active target has replaces that target's settings
-        (keeping its id, and its schedule when the file gives none); ``resolve``,
-        when given, replaces the recorded ``--resolve`` entries of every target of
-        the file. A target the import would not change is not written again, so
-        importing the same file twice changes nothing. Everything is checked before
-        anything is written; one publish writes it all.
+        (keeping its id, and its schedule when the file gives none); a new name gets
+        a new id; ``resolve``, when given, replaces the recorded ``--resolve`` entries
+        of every target of the file. A target the import would not change is
+        "unchanged" and need not be written again, so importing the same file twice
+        changes nothing. Write the others with :meth:`put` (``tanba run FILE`` does,
+        after its crawl, so a crawl on a full disk writes nothing before its captures).
         """
         clean = check_resolve(resolve)
+        records = self.refresh()
+        taken = set(records)
         done: list[Imported] = []
-        with self._write_lock:
-            records = self.refresh()
-            taken = set(records)
-            writes: list[TargetRecord] = []
-            for item in parsed:
-                target = item.target
-                spec = target_fields(target)
-                current = self._active_named(records, target.name)
-                if current is None:
-                    now = iso(self.clock.now())
-                    record = TargetRecord(
-                        id=self._new_id(records, target.name, taken),
-                        name=target.name,
-                        spec=spec,
-                        resolve=clean,
-                        created_at=now,
-                        created_by=actor,
-                        updated_at=now,
-                        updated_by=actor,
-                    )
-                    taken.add(record.id)
-                    writes.append(record)
-                    done.append(Imported(record, "added"))
-                    continue
-                if "schedule_hours" not in item.given:
-                    spec["schedule_hours"] = current.spec.get("schedule_hours", 0.0)
-                entries = clean or current.resolve
-                if spec == current.spec and entries == current.resolve:
-                    done.append(Imported(current, "unchanged"))
-                    continue
-                record = self._changed(current, actor, spec=spec, resolve=entries)
-                writes.append(record)
-                done.append(Imported(record, "updated"))
-            self._publish(writes)
+        for item in parsed:
+            target = item.target
+            spec = target_fields(target)
+            current = self._active_named(records, target.name)
+            if current is None:
+                now = iso(self.clock.now())
+                record = TargetRecord(
+                    id=self._new_id(records, target.name, taken),
+                    name=target.name,
+                    spec=spec,
+                    resolve=clean,
+                    created_at=now,
+                    created_by=actor,
+                    updated_at=now,
+                    updated_by=actor,
+                )
+                taken.add(record.id)
+                done.append(Imported(record, "added"))
+                continue
+            if "schedule_hours" not in item.given:
+                spec["schedule_hours"] = current.spec.get("schedule_hours", 0.0)
+            entries = clean or current.resolve
+            if spec == current.spec and entries == current.resolve:
+                done.append(Imported(current, "unchanged"))
+            else:
+                changed = self._changed(current, actor, spec=spec, resolve=entries)
+                done.append(Imported(changed, "updated"))
         return done
 
     def put(self, records: Sequence[TargetRecord]) -> None:

@@ -51,7 +51,7 @@ from tanba.crawlers.stats import CrawlStats, TargetStats
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-__all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
+__all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id", "until_durable"]
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 1.0
@@ -158,10 +158,10 @@ def crawl(
         if loop.running:
             loop.stop()
 
-    _until_durable(publisher.flush, lambda: f"{publisher.pending} crawl events wait in memory")
+    until_durable(publisher.flush, lambda: f"{publisher.pending} crawl events wait in memory")
     sync()
     finished_at = iso(clock.now())
-    _until_durable(lambda: _report(bus, stats, started_at, finished_at), lambda: "the crawl report")
+    until_durable(lambda: _report(bus, stats, started_at, finished_at), lambda: "the crawl report")
     if progress is not None:
         progress(_snapshot(stats))
     return stats
@@ -172,8 +172,11 @@ def _engine_of(crawler: Crawler) -> Pausable | None:
     return crawler.engine
 
 
-def _until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:
-    """Run ``write`` until it succeeds, backing off while it raises TransientError."""
+def until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:
+    """Run ``write`` until it succeeds, backing off while it raises TransientError.
+
+    Each failure is logged with ``waiting()`` (what is kept meanwhile); Ctrl-C gives up.
+    """
     delay = 1.0
     while True:
         try:

@@ -100,3 +100,20 @@ def test_an_import_with_a_bad_target_writes_nothing(bus: Bus, clock: FixedClock)
     assert registry.records(None) == []
     with pytest.raises(TargetInvalid, match="max_pages"):
         parse_entries(f"targets: [{{name: a, seeds: ['{SEED}'], max_pages: 1000001}}]")
+
+
+def test_a_planned_import_chooses_the_ids_and_writes_nothing_until_put(
+    bus: Bus, clock: FixedClock
+) -> None:
+    """`tanba run FILE` crawls under the planned ids and records the targets after the crawl."""
+    registry = TargetRegistry(bus, clock)
+    registry.add(check_target({"name": "kino", "seeds": [SEED]}), "ops")
+    registry.archive("kino", "ops")
+    before = messages(bus)
+    plan = registry.plan_import(
+        parse_entries(f"targets: [{{name: kino, seeds: ['{SEED}']}}]"), "cli"
+    )
+    assert [(i.record.id, i.action) for i in plan] == [("kino-2", "added")]
+    assert messages(bus) == before
+    registry.put([i.record for i in plan])
+    assert [r.id for r in TargetRegistry(bus, clock).records()] == ["kino-2"]

@@ -3,8 +3,9 @@
 ``run`` and ``crawl`` crawl the targets of the target registry
 (:mod:`tanba.core.target_registry`): every active one, or those named by
 ``--target ID``; a targets file given to them is imported into the registry
-first (``tanba targets import``) and its targets are crawled, so the console
-shows them and their statistics like any other.
+(as ``tanba targets import`` does, when the crawl has ended: see
+:meth:`Chosen.record`) and its targets are crawled, so the console shows them
+and their statistics like any other.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import signal
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,11 @@ from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
 from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.shards import Shard
-from tanba.core.target_registry import record_target
+from tanba.core.target_registry import Imported, record_target
 from tanba.core.targets import Target, load_entries
 from tanba.core.wiring import App
 from tanba.core.worker import Worker
-from tanba.crawlers.runner import CrawlStats
+from tanba.crawlers.runner import CrawlStats, until_durable
 
 
 def register(sub: Any) -> None:
@@ -78,15 +80,38 @@ def _which_targets(p: argparse.ArgumentParser) -> None:
     add_resolve_option(p)
 
 
-def _targets(app: App, args: argparse.Namespace) -> tuple[list[Target], dict[str, str]]:
+@dataclass
+class Chosen:
+    """The targets a run crawls, its --resolve map, and the file's targets still to record."""
+
+    targets: list[Target]
+    resolve: dict[str, str]
+    source: Path | None = None
+    imported: list[Imported] = field(default_factory=list)
+
+    def record(self, app: App) -> None:
+        """Record the file's targets (after the crawl, retrying while the bus is full or away).
+
+        After, not before: a crawl on a full disk must write nothing before its
+        captures, and pauses there until it can (the targets' ids were chosen up front,
+        so its reports already carry them).
+        """
+        if self.source is None:
+            return
+        changed = [i.record for i in self.imported if i.action != "unchanged"]
+        until_durable(lambda: app.targets.put(changed), lambda: "the targets of the file")
+        print(import_summary(self.source, self.imported, each=False), file=sys.stderr)
+
+
+def _targets(app: App, args: argparse.Namespace) -> Chosen:
     """The targets to crawl (see the module doc) and the --resolve map, theirs and the given."""
     if args.targets is not None and args.target:
         raise InputError("give a targets file or --target IDs, not both")
     entries = [e.strip() for e in args.resolve if e.strip()]
     parse_resolve(entries)  # a bad entry stops here, with curl's syntax in the message
+    imported: list[Imported] = []
     if args.targets is not None:
-        imported = app.targets.import_targets(load_entries(args.targets), "cli", entries)
-        print(import_summary(args.targets, imported, each=False), file=sys.stderr)
+        imported = app.targets.plan_import(load_entries(args.targets), "cli", entries)
         records = [i.record for i in imported]
     elif args.target:
         records = [app.targets.require(ref) for ref in args.target]
@@ -113,13 +138,14 @@ def _targets(app: App, args: argparse.Namespace) -> tuple[list[Target], dict[str
     resolve: dict[str, str] = {}
     for record in records:
         resolve |= parse_resolve(record.resolve)
-    return targets, resolve | parse_resolve(entries)
+    return Chosen(targets, resolve | parse_resolve(entries), args.targets, imported)
 
 
 def _run(app: App, args: argparse.Namespace) -> int:
 
-    targets, resolve = _targets(app, args)
-    summary = run(app, targets, resolve)
+    chosen = _targets(app, args)
+    summary = run(app, chosen.targets, chosen.resolve)
+    chosen.record(app)
     print("\n".join(summary.lines()))
     return 0
 
@@ -130,14 +156,15 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
         """One JSON line of the running totals on stderr (``--progress``)."""
         print(json.dumps(stats.as_json()["total"], sort_keys=True), file=sys.stderr, flush=True)
 
-    targets, resolve = _targets(app, args)
+    chosen = _targets(app, args)
     stats = crawl_targets(
         app,
-        targets,
-        resolve,
+        chosen.targets,
+        chosen.resolve,
         crawl_id=args.crawl_id or None,
         progress=print_progress if args.progress else None,
     )
+    chosen.record(app)
     if args.json:
         print(json.dumps(stats.as_json(), sort_keys=True))
     else:
