@@ -28,7 +28,7 @@ from tanba.core.exceptions import InputError
 from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.target_registry import Imported, record_target
-from tanba.core.targets import load_entries, target_fields
+from tanba.core.targets import TargetInvalid, load_entries, target_fields
 from tanba.core.wiring import App
 
 ACTOR = "cli"
@@ -176,7 +176,11 @@ def _show(app: App, args: argparse.Namespace) -> int:
     print(
         f"{record.name} (id {record.id}), {state}; changed {record.updated_at} by {record.updated_by}"
     )
-    print(yaml.safe_dump(record.spec, allow_unicode=True, sort_keys=False).rstrip())
+    try:  # the file's order of fields; a spec a newer rule refuses is shown as stored
+        fields = target_fields(record_target(record))
+    except TargetInvalid:
+        fields = record.spec
+    print(yaml.safe_dump(fields, allow_unicode=True, sort_keys=False).rstrip())
     if record.resolve:
         print(f"resolve: {' '.join(record.resolve)}")
     print(f"crawls: {len(crawls)}")
