@@ -27,7 +27,11 @@ class ImageSignal(SignalIndex):
     def __init__(self, settings: Settings, index: ImageIndex | None = None) -> None:
         self.settings = settings
         # The index keeps each window's descriptor beside its hash, for verifying candidates.
-        self.index = index if index is not None else SegmentedImageIndex()
+        self.index = (
+            index
+            if index is not None
+            else SegmentedImageIndex(probe_bits=settings.image_probe_bits)
+        )
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
         image = fingerprint.image

@@ -72,9 +72,10 @@ class ImageIndex(ABC):
     def candidates(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
         """Every (work, variant) with a hash within ``max_distance`` of a query hash.
 
-        One hit per (work, variant), from the nearest query hash (the first on a
-        tie), sorted by (distance, work_id, variant). Exact: nothing within the
-        distance is left out, which the matcher's verification relies on.
+        One hit per pair of a query hash and a registered (work, variant) within
+        the distance, sorted by (distance, work_id, variant, query): the matcher
+        verifies every pair, as the nearest pair need not be the most similar.
+        Exact: nothing within the distance is left out.
         """
 
     def query(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
@@ -158,7 +159,7 @@ class LinearImageIndex(ImageIndex):
             queries.append(np.full(len(near), q))
             registered.append(near)
             distances.append(d[near])
-        hits = hits_per_variant(
+        hits = hit_pairs(
             np.concatenate(queries), np.concatenate(registered), np.concatenate(distances), owners
         )
         return [replace(h, reference=self._reference(h)) for h in hits]
@@ -177,25 +178,20 @@ class Owners(Protocol):
     def __getitem__(self, position: int, /) -> tuple[str, str]: ...
 
 
-def hits_per_variant(
+def hit_pairs(
     query: np.ndarray, registered: np.ndarray, distance: np.ndarray, owners: Owners
 ) -> list[ImageHit]:
-    """One hit per registered hash from parallel arrays of (query pos, registered pos, distance).
-
-    Each registered hash keeps its nearest query hash (the first on a tie); the
-    result is sorted by (distance, work_id, variant), as :meth:`ImageIndex.candidates` promises.
-    """
-    if not len(registered):
-        return []
-    order = np.lexsort((query, distance, registered))
-    registered, distance, query = registered[order], distance[order], query[order]
-    first = np.ones(len(registered), bool)
-    first[1:] = registered[1:] != registered[:-1]
+    """The hits of parallel arrays of (query pos, registered pos, distance), in the
+    order :meth:`ImageIndex.candidates` promises."""
     hits = [
         ImageHit(owners[i][0], int(d), owners[i][1], int(q))
-        for i, d, q in zip(registered[first], distance[first], query[first], strict=True)
+        for i, d, q in zip(registered.tolist(), distance.tolist(), query.tolist(), strict=True)
     ]
-    return sorted(hits, key=lambda h: (h.distance, h.work_id, h.variant))
+    return sorted(hits, key=hit_order)
+
+
+def hit_order(hit: ImageHit) -> tuple[int, str, str, int]:
+    return (hit.distance, hit.work_id, hit.variant, hit.query)
 
 
 class LinearAudioIndex(AudioIndex):

@@ -1,7 +1,8 @@
 """A registered image catalogue of a million works: immutable segments on disk, a small delta in memory.
 
 Contract: :class:`SegmentedImageIndex` is an :class:`~tanba.matcher.index.ImageIndex`
-(exact radius search: the hits of :class:`~tanba.matcher.index.LinearImageIndex`) that
+(exact radius search: the hits of :class:`~tanba.matcher.index.LinearImageIndex`;
+with ``probe_bits`` a subset of them, see :meth:`Segment.search`) that
 also keeps each window's descriptor, so the matcher verifies candidates without
 a copy of every print. New works go to a delta searched by a linear scan; a
 delta of ``freeze_rows`` windows becomes an immutable :class:`Segment`; segments of
@@ -16,10 +17,14 @@ are opened memory-mapped, and :meth:`SegmentedImageIndex.save` writes a manifest
 Why hand-written: faiss's binary indexes hold no payload (the descriptors, the
 owners) and have no delete-and-merge cycle; ``IndexBinaryMultiHash`` keeps a
 hash map per table (several times this memory). The search here is multi-index
-hashing with counting-sort tables (:mod:`tanba.matcher.mih_index` explains it),
-cut into four 16-bit chunks: at the matcher's radius of 7 bits a query hash
-probes 4 × 17 buckets, about 0.1% of the catalogue, where five 13-bit chunks
-at radius 12 read 5.6% (``bench/catalogue.py`` prints the figures at 1,000,000 works).
+hashing (Norouzi, Punjani and Fleet, CVPR 2012) with counting-sort tables: the
+64 bits are cut into three chunks; each chunk has a table of its rows in chunk
+order and the offset where each chunk value starts, so a probe is two array
+reads and a contiguous run. At the matcher's radius of 7 bits, probing each
+chunk 1 bit deep reads 3 × 22 buckets of 2^21, about 0.003% of the catalogue per
+query hash, and found as many of ``bench.quality``'s copies as the exact search
+(which reads ten times more); five 13-bit chunks at radius 12, as before, read
+5.6% (``bench/catalogue.py`` prints the figures at 1,000,000 works).
 """
 
 from __future__ import annotations
@@ -39,28 +44,33 @@ from typing import Any
 import numpy as np
 
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImageHash
-from tanba.matcher.index import ImageHit, ImageIndex, hamming
+from tanba.matcher.index import ImageHit, ImageIndex, hamming, hit_order
 
-_WIDTH = 16
-_CHUNKS = 4
-_BUCKETS = 1 << _WIDTH
-_ARRAYS = ("hashes", "descriptors", "work", "variant", "order", "sorted", "starts", "work_ids")
+# Three chunks of 21, 21 and 22 bits, low bits first.
+_WIDTHS = (21, 21, 22)
+_SHIFTS = (0, 21, 42)
+_CHUNKS = len(_WIDTHS)
+# Segments smaller than this are scanned whole: a scan of 65,536 hashes costs less
+# than building (and keeping) bucket tables of 8 M entries for them.
+TABLE_MIN_ROWS = 1 << 16
+_BASE = ("hashes", "descriptors", "work", "variant", "work_ids")
+_TABLES = ("order", "sorted", "starts0", "starts1", "starts2")
 MANIFEST = "manifest.json"
 
 
 @cache
-def _probe_masks(radius: int) -> np.ndarray:
-    """Every 16-bit mask with at most ``radius`` bits set."""
+def _probe_masks(width: int, radius: int) -> np.ndarray:
+    """Every ``width``-bit mask with at most ``radius`` bits set."""
     masks = [0]
     for r in range(1, radius + 1):
-        masks += [sum(1 << b for b in bits) for bits in combinations(range(_WIDTH), r)]
+        masks += [sum(1 << b for b in bits) for bits in combinations(range(width), r)]
     return np.array(masks, dtype=np.int64)
 
 
-def _chunks(values: np.ndarray) -> np.ndarray:
-    """The four 16-bit chunks of each hash, low bits first: shape (4, n)."""
-    shifts = np.arange(_CHUNKS, dtype=np.uint64)[:, None] * np.uint64(_WIDTH)
-    return ((values[None, :] >> shifts) & np.uint64(_BUCKETS - 1)).astype(np.int64)
+def _chunk(values: np.ndarray, c: int) -> np.ndarray:
+    """Chunk ``c`` of each hash, as int64."""
+    mask = np.uint64((1 << _WIDTHS[c]) - 1)
+    return ((values >> np.uint64(_SHIFTS[c])) & mask).astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -90,30 +100,32 @@ class Segment:
         self.works = len(arrays["work_ids"])
 
     @classmethod
-    def build(cls, windows: Windows, name: str | None = None) -> Segment:
+    def build(
+        cls, windows: Windows, name: str | None = None, tables_from: int = TABLE_MIN_ROWS
+    ) -> Segment:
         ids = np.array([w.encode() for w in windows.work_ids], dtype=np.bytes_)
         by_id = np.argsort(ids, kind="stable")
         renumber = np.empty(len(ids), np.int32)
         renumber[by_id] = np.arange(len(ids), dtype=np.int32)
         hashes = np.ascontiguousarray(windows.hashes, dtype=np.uint64)
         n = len(hashes)
-        chunks = _chunks(hashes)
-        order = np.empty((_CHUNKS, n), np.int32)
-        starts = np.zeros((_CHUNKS, _BUCKETS + 1), np.int64)
-        for c in range(_CHUNKS):
-            # A stable sort of 16-bit keys is numpy's radix sort: linear in n.
-            order[c] = np.argsort(chunks[c].astype(np.uint16), kind="stable")
-            np.cumsum(np.bincount(chunks[c], minlength=_BUCKETS), out=starts[c, 1:])
         arrays = {
             "hashes": hashes,
             "descriptors": np.ascontiguousarray(windows.descriptors, dtype=np.int8),
             "work": renumber[windows.work] if n else np.zeros(0, np.int32),
             "variant": np.asarray(windows.variant, dtype=np.uint16),
-            "order": order,
-            "sorted": hashes[order],
-            "starts": starts,
             "work_ids": ids[by_id],
         }
+        if n and n >= tables_from:
+            order = np.empty((_CHUNKS, n), np.int32)
+            for c in range(_CHUNKS):
+                chunk = _chunk(hashes, c)
+                order[c] = np.argsort(chunk.astype(np.uint32), kind="stable")
+                starts = np.zeros((1 << _WIDTHS[c]) + 1, np.int32)
+                np.cumsum(np.bincount(chunk, minlength=1 << _WIDTHS[c]), out=starts[1:])
+                arrays[f"starts{c}"] = starts
+            arrays["order"] = order
+            arrays["sorted"] = hashes[order]
         return cls(arrays, list(windows.variants), name or uuid.uuid4().hex)
 
     def save(self, directory: Path) -> None:
@@ -124,7 +136,7 @@ class Segment:
         partial = directory / f".{self.name}.partial"
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
-        for key in _ARRAYS:
+        for key in self.arrays:
             with open(partial / f"{key}.npy", "wb") as f:
                 np.save(f, self.arrays[key])
                 f.flush()
@@ -136,7 +148,10 @@ class Segment:
     def load(cls, directory: Path, name: str) -> Segment:
         """Open a saved segment memory-mapped: pages are read when a query touches them."""
         where = directory / name
-        arrays = {key: np.load(where / f"{key}.npy", mmap_mode="r") for key in _ARRAYS}
+        keys = _BASE + (_TABLES if (where / "order.npy").is_file() else ())
+        # Plain arrays over the mapped files: numpy's memmap subclass costs a wrapper
+        # on every indexing, a third of a query's time at a million works (measured).
+        arrays = {key: np.asarray(np.load(where / f"{key}.npy", mmap_mode="r")) for key in keys}
         return cls(arrays, json.loads((where / "variants.json").read_text()), name)
 
     def number_of(self, work_id: str) -> int | None:
@@ -149,37 +164,55 @@ class Segment:
     def work_id(self, number: int) -> str:
         return bytes(self.arrays["work_ids"][number]).decode()
 
-    def search(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(query position, row, distance) of every row within ``radius`` bits of a query hash.
+    def search(
+        self, queries: np.ndarray, radius: int, probe: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(query position, row, distance) of rows within ``radius`` bits of a query hash.
 
-        Exact for any radius: if two hashes differ in at most ``radius`` bits, one
-        of the four chunks differs in at most ``radius // 4`` (pigeonhole).
+        ``probe`` None: exact (every such row). Two hashes within ``radius`` bits
+        have a chunk within ``radius // 3`` bits (pigeonhole), so probing that far
+        finds all. A ``probe`` below that finds every row within ``3 × probe + 2``
+        bits and those further whose differences leave one chunk within ``probe``
+        bits: a fraction of the probes (at radius 7, probe 1: 22 buckets a chunk
+        instead of 232), which the matcher's measured recall allows.
         """
         empty = np.zeros(0, np.int64)
         if not self.rows or not len(queries):
             return empty, empty, empty
         a = self.arrays
-        masks = _probe_masks(radius // _CHUNKS)
-        probes = _chunks(queries)[:, :, None] ^ masks[None, None, :]  # (4, m, p)
-        tables = np.arange(_CHUNKS)[:, None, None]
-        lo = a["starts"][tables, probes]
-        counts = (a["starts"][tables, probes + 1] - lo).ravel()
-        total = int(counts.sum())
-        if not total:
+        if "order" not in a:
+            return self._scan(queries, radius)
+        depth = radius // _CHUNKS if probe is None else min(probe, radius // _CHUNKS)
+        found_q, found_rows, found_d = [], [], []
+        for c in range(_CHUNKS):
+            starts = a[f"starts{c}"]
+            probes = _chunk(queries, c)[:, None] ^ _probe_masks(_WIDTHS[c], depth)[None, :]
+            lo = starts[probes].astype(np.int64)
+            counts = (starts[probes + 1] - lo).ravel()
+            total = int(counts.sum())
+            if not total:
+                continue
+            # Every probed bucket is a run of the chunk's table, read in order.
+            first = lo.ravel() + c * self.rows
+            runs = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(total)
+            asked = np.repeat(np.repeat(np.arange(len(queries)), probes.shape[1]), counts)
+            distance = hamming(a["sorted"].reshape(-1)[runs], queries[asked])
+            near = np.flatnonzero(distance <= radius)
+            found_q.append(asked[near])
+            found_rows.append(a["order"].reshape(-1)[runs[near]].astype(np.int64))
+            found_d.append(distance[near].astype(np.int64))
+        if not found_q:
             return empty, empty, empty
-        # Every probed bucket is a run in the chunk's table; the tables lie end to end.
-        first = (lo + tables * self.rows).ravel()
-        runs = np.repeat(first - (np.cumsum(counts) - counts), counts) + np.arange(total)
-        asked = np.repeat(
-            np.broadcast_to(np.arange(len(queries))[None, :, None], probes.shape).ravel(), counts
-        )
-        distance = hamming(a["sorted"].reshape(-1)[runs], queries[asked])
-        near = np.flatnonzero(distance <= radius)
-        rows = a["order"].reshape(-1)[runs[near]].astype(np.int64)
-        asked, distance = asked[near], distance[near]
+        asked, rows, distance = map(np.concatenate, (found_q, found_rows, found_d))
         # A row can sit in the probed buckets of several chunks: keep it once per query hash.
         _, once = np.unique(asked * self.rows + rows, return_index=True)
-        return asked[once], rows[once], distance[once].astype(np.int64)
+        return asked[once], rows[once], distance[once]
+
+    def _scan(self, queries: np.ndarray, radius: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every (query, row) within the radius, by comparing each query with every row."""
+        distance = hamming(self.arrays["hashes"][None, :], queries[:, None])
+        asked, rows = np.nonzero(distance <= radius)
+        return asked.astype(np.int64), rows.astype(np.int64), distance[asked, rows].astype(np.int64)
 
 
 def _windows_of(
@@ -251,8 +284,13 @@ class SegmentedImageIndex(ImageIndex):
         background: bool = True,
         merge_factor: int = 3,
         max_rows: int = 32_000_000,
+        probe_bits: int | None = None,
+        tables_from: int = TABLE_MIN_ROWS,
     ) -> None:
+        self.tables_from = tables_from
         self.directory = directory
+        # None: exact radius search; else how far each chunk is probed (Segment.search).
+        self.probe_bits = probe_bits
         self.freeze_rows = freeze_rows
         self.background = background
         self.merge_factor = merge_factor
@@ -309,7 +347,7 @@ class SegmentedImageIndex(ImageIndex):
             self._delta.clear()
             self._delta_rows = 0
             self._delta_cache = None
-            self._append(Segment.build(_windows_of(works)))
+            self._append(Segment.build(_windows_of(works), tables_from=self.tables_from))
         self._maybe_merge()
 
     def add_block(self, windows: Windows) -> None:
@@ -318,7 +356,7 @@ class SegmentedImageIndex(ImageIndex):
         The works must not be in the index yet: a block adds, it does not replace.
         """
         with self._lock:
-            self._append(Segment.build(windows))
+            self._append(Segment.build(windows, tables_from=self.tables_from))
         self._maybe_merge()
 
     def _append(self, segment: Segment) -> None:
@@ -357,7 +395,7 @@ class SegmentedImageIndex(ImageIndex):
 
     def _merge(self, chosen: list[Segment], dead_then: list[np.ndarray]) -> None:
         try:
-            merged = Segment.build(_alive_windows(chosen, dead_then))
+            merged = Segment.build(_alive_windows(chosen, dead_then), tables_from=self.tables_from)
             if self.directory is not None:
                 merged.save(self._segment_dir())
                 merged = Segment.load(self._segment_dir(), merged.name)
@@ -405,7 +443,7 @@ class SegmentedImageIndex(ImageIndex):
     def _delta_segment(self) -> Segment | None:
         if self._delta_cache is None and self._delta:
             works = [(w, v, d, n) for w, (v, d, n) in self._delta.items()]
-            self._delta_cache = Segment.build(_windows_of(works))
+            self._delta_cache = Segment.build(_windows_of(works), tables_from=self.tables_from)
         return self._delta_cache
 
     def candidates(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
@@ -417,28 +455,29 @@ class SegmentedImageIndex(ImageIndex):
             parts = list(zip(self._segments, self._dead, strict=True))
             if delta is not None:
                 parts.append((delta, np.zeros(delta.works, bool)))
-        best: dict[tuple[str, str], ImageHit] = {}
+        hits: list[ImageHit] = []
         for segment, dead in parts:
-            asked, rows, distance = segment.search(queries, max_distance)
+            asked, rows, distance = segment.search(queries, max_distance, self.probe_bits)
             work = segment.arrays["work"][rows]
             alive = ~dead[work]
-            for q, row, d, w in zip(
-                asked[alive], rows[alive], distance[alive], work[alive], strict=True
-            ):
-                key = (
-                    segment.work_id(int(w)),
-                    segment.variants[int(segment.arrays["variant"][row])],
+            variant = segment.arrays["variant"]
+            hits += [
+                ImageHit(
+                    segment.work_id(w),
+                    d,
+                    segment.variants[int(variant[row])],
+                    q,
+                    np.asarray(segment.arrays["descriptors"][row]),
                 )
-                hit = best.get(key)
-                if hit is None or (int(d), int(q)) < (hit.distance, hit.query):
-                    best[key] = ImageHit(
-                        key[0],
-                        int(d),
-                        key[1],
-                        int(q),
-                        np.asarray(segment.arrays["descriptors"][row]),
-                    )
-        return sorted(best.values(), key=lambda h: (h.distance, h.work_id, h.variant))
+                for q, row, d, w in zip(
+                    asked[alive].tolist(),
+                    rows[alive].tolist(),
+                    distance[alive].tolist(),
+                    work[alive].tolist(),
+                    strict=True,
+                )
+            ]
+        return sorted(hits, key=hit_order)
 
     # -- persistence -----------------------------------------------------------
 
@@ -471,13 +510,15 @@ class SegmentedImageIndex(ImageIndex):
             f.flush()
             os.fsync(f.fileno())
         partial.replace(self.directory / MANIFEST)
-        for path in self._segment_dir().iterdir():
-            if path.name not in live and not self._is_merge_output(path):
-                shutil.rmtree(path, ignore_errors=True)
-
-    def _is_merge_output(self, path: Path) -> bool:
-        """A segment (or partial one) the running merge is writing: not garbage yet."""
-        return self._merging is not None and self._merging.is_alive() and path.name.startswith(".")
+        with self._lock:
+            if self._merging is not None and self._merging.is_alive():
+                return  # its output is not listed yet: collect garbage at a later save
+            # Keep what the manifest on disk lists and what is live now (a merge may have
+            # finished since the manifest was written).
+            keep = live | {s.name for s in self._segments}
+            for path in self._segment_dir().iterdir():
+                if path.name not in keep:
+                    shutil.rmtree(path, ignore_errors=True)
 
     @classmethod
     def open(cls, directory: Path, **options: Any) -> tuple[SegmentedImageIndex, dict[str, Any]]:

@@ -43,7 +43,7 @@ def test_each_hit_carries_the_descriptor_of_its_window() -> None:
 
 
 def test_merges_keep_removals_and_replacements() -> None:
-    index = SegmentedImageIndex(freeze_rows=10, background=False, merge_factor=3)
+    index = SegmentedImageIndex(freeze_rows=10, background=False, merge_factor=3, tables_from=0)
     linear = LinearImageIndex()
     catalogue = _catalogue(2, 60)
     for k, (work_id, (hashes, rows)) in enumerate(catalogue.items()):
@@ -63,7 +63,9 @@ def test_merges_keep_removals_and_replacements() -> None:
 
 
 def test_a_saved_catalogue_opens_with_its_positions_and_dead_works(tmp_path: Path) -> None:
-    index, extra = SegmentedImageIndex.open(tmp_path, freeze_rows=12, background=False)
+    index, extra = SegmentedImageIndex.open(
+        tmp_path, freeze_rows=12, background=False, tables_from=0
+    )
     assert extra == {}
     catalogue = _catalogue(3, 20)
     for work_id, (hashes, rows) in catalogue.items():
@@ -91,7 +93,7 @@ def test_segments_no_longer_in_the_manifest_are_deleted(tmp_path: Path) -> None:
 
 
 def test_a_background_merge_keeps_works_removed_while_it_ran(tmp_path: Path) -> None:
-    index, _ = SegmentedImageIndex.open(tmp_path, freeze_rows=50, background=True)
+    index, _ = SegmentedImageIndex.open(tmp_path, freeze_rows=50, background=True, tables_from=0)
     linear = LinearImageIndex()
     catalogue = _catalogue(5, 200)
     for k, (work_id, (hashes, rows)) in enumerate(catalogue.items()):
