@@ -101,7 +101,7 @@ class Alert(Model):
     media_url: str
     media_sha256: str
     site: str
-    target: str = ""
+    target: str = ""  # the id of the crawl target that found it
     server_ip: str = ""
     jurisdiction: str
     jurisdiction_confidence: float = 1.0
