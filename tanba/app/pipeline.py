@@ -30,6 +30,7 @@ from typing import TextIO
 from tanba.app.output import failure_lines
 from tanba.core import topics
 from tanba.core.clock import iso
+from tanba.core.exceptions import TransientError
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
 from tanba.core.shards import Shard
@@ -131,8 +132,8 @@ def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
         )
         try:
             state = MatcherState(directory)
-        except StateBusy as busy:
-            log.warning("matcher state in use, working from memory: %s", busy)
+        except (StateBusy, TransientError, OSError) as exc:  # in use, or a full disk
+            log.warning("matcher state unavailable, working from memory: %s", exc)
     return MatcherStage(
         settings,
         app.bus,

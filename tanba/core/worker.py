@@ -154,7 +154,9 @@ class Worker:
     def _process(self, batch: list[Message]) -> bool:
         """Handle and apply one batch; False when stopped before its effects were durable."""
         started = time.monotonic()
-        self.stage.before_batch()
+        # The matcher's refresh writes its state: retried like any write (it is idempotent).
+        if not self._until_durable(self.stage.before_batch):
+            return False
         effects: list[Any] = []
         dead: list[Record] = []
         for message in batch:

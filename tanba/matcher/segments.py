@@ -86,7 +86,7 @@ class Windows:
 
 
 class Segment:
-    """An immutable block of windows and its four bucket tables, in memory or memory-mapped.
+    """An immutable block of windows and its three bucket tables, in memory or memory-mapped.
 
     Works are numbered in the order of their ids (``work_ids`` sorted, as UTF-8
     bytes) so a work is found by binary search, with no dictionary to keep.
@@ -361,8 +361,11 @@ class SegmentedImageIndex(ImageIndex):
 
     def _append(self, segment: Segment) -> None:
         if self.directory is not None:
-            segment.save(self._segment_dir())
-            segment = Segment.load(self._segment_dir(), segment.name)
+            try:
+                segment.save(self._segment_dir())
+                segment = Segment.load(self._segment_dir(), segment.name)
+            except OSError:  # a full disk: kept in memory, written by the next save()
+                pass
         self._segments.append(segment)
         self._dead.append(np.zeros(segment.works, bool))
 
@@ -495,6 +498,8 @@ class SegmentedImageIndex(ImageIndex):
             raise ValueError("this index has no directory to save to")
         self.freeze()
         with self._lock:
+            for segment in self._segments:  # any a full disk kept in memory (OSError if still)
+                segment.save(self._segment_dir())
             manifest = {
                 "version": 1,
                 "segments": [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
@@ -11,6 +12,7 @@ from tanba.core import topics
 from tanba.core.alerts import Alert, alert_id
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
+from tanba.core.exceptions import TransientError
 from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.schemas.base import decode, encode
@@ -25,6 +27,8 @@ from tanba.core.worker import Stage
 from tanba.matcher.match import Match, Matcher, default_signals
 from tanba.matcher.rights import check_rights
 from tanba.matcher.state import MatcherState
+
+log = logging.getLogger("tanba.matcher")
 
 
 class MatcherStage(Stage):
@@ -77,11 +81,16 @@ class MatcherStage(Stage):
         self.suppressed = 0
 
     def before_batch(self) -> None:
-        """Fold in works registered or removed since the last batch (all of them at start)."""
+        """Fold in works registered or removed since the last batch (all of them at start).
+
+        With a state, the positions move only once the shelf holds the events: a
+        full disk raises TransientError, and the retry folds the same events in again
+        (every change replaces or removes by work id, so twice is once).
+        """
+        positions = dict(self._works_position)
         with self.state.works.batch() if self.state is not None else nullcontext():
-            for message in self.bus.replay(topics.WORKS, after=self._works_position):
-                self._works_position[message.partition] = message.offset
-                self._unsaved = True
+            for message in self.bus.replay(topics.WORKS, after=positions):
+                positions[message.partition] = message.offset
                 if message.key is not None and not self.shard.holds(message.key):
                     continue  # another shard's work: not even decoded (the key is the work id)
                 event = decode(message.value, WorkRegistered, WorkRemoved)
@@ -89,17 +98,29 @@ class MatcherStage(Stage):
                     self.matcher.add(event.work)
                 elif isinstance(event, WorkRemoved):
                     self.matcher.remove(event.work_id)
+        self._unsaved |= positions != self._works_position
+        self._works_position = positions
         due = time.monotonic() - self._saved_at >= self.SAVE_EVERY_S or not self._saved_once
         if self.state is not None and self._unsaved and due:
             self.save()
 
     def save(self) -> None:
-        """Save the state now (it holds every works event read so far)."""
-        if self.state is not None:
+        """Save the state now (it holds every works event read so far).
+
+        A save that fails (a full disk) is logged and tried again at the next
+        batch: the state only shortens the next start, the works topic has it all.
+        """
+        if self.state is None:
+            return
+        try:
             self.state.save(self._works_position)
+        except (OSError, TransientError) as exc:
+            log.warning("matcher: state not saved (%s); trying again later", exc)
             self._saved_at = time.monotonic()
-            self._unsaved = False
-            self._saved_once = True
+            return
+        self._saved_at = time.monotonic()
+        self._unsaved = False
+        self._saved_once = True
 
     def handle(self, message: Message) -> list[Any]:
         event = decode(message.value, FingerprintComputed)
