@@ -43,6 +43,21 @@ class WorkEdit(BaseModel):
     title: str | None = None
 
 
+class WorkUpload(BaseModel):
+    """The fields sent with an uploaded work, by the upload form and by the API's multipart
+    request (one model for both, so they cannot drift apart). Lists may come as repeated
+    fields or as one field of comma- or space-separated values."""
+
+    title: str = ""
+    work_id: str = ""
+    owner: str = Field(
+        default="", description="administrators only; rights holders register as their organisation"
+    )
+    owner_home: str = ""
+    territories: list[str] = Field(default_factory=list)
+    licensees: list[str] = Field(default_factory=list)
+
+
 def may_register(principal: Principal) -> bool:
     return principal.role in ("rights_holder", "admin")
 
@@ -183,29 +198,18 @@ def split_list(values: list[str]) -> list[str]:
     return [p for v in values for p in v.replace(",", " ").replace(";", " ").split() if p]
 
 
-def upload(
-    app: App,
-    principal: Principal,
-    file: UploadFile,
-    owner: str,
-    title: str,
-    work_id: str,
-    owner_home: str,
-    territories: list[str],
-    licensees: list[str],
-) -> Work:
+def upload(app: App, principal: Principal, file: UploadFile, form: WorkUpload) -> Work:
     """A work registered from the upload form or the API's multipart request (one handler
-    for both, so they cannot drift apart): lists may come as repeated fields or as one
-    field of comma- or space-separated values."""
+    for both, so they cannot drift apart)."""
     return register_upload(
         app,
         principal,
         file.file,
         file.filename or "upload",
-        owner=owner,
-        title=title,
-        work_id=work_id,
-        territories=split_list(territories),
-        licensees=split_list(licensees),
-        owner_home=owner_home,
+        owner=form.owner,
+        title=form.title,
+        work_id=form.work_id,
+        territories=split_list(form.territories),
+        licensees=split_list(form.licensees),
+        owner_home=form.owner_home,
     )

@@ -200,6 +200,14 @@ def test_requests_without_credentials_are_refused(web: object, seeded: dict[str,
     assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
 
 
+def upload(client: TestClient, photo: Path, headers: dict[str, str], **form: str) -> Any:
+    """POST ``photo`` to /api/works with the form fields ``form``; returns the response."""
+    with open(photo, "rb") as f:
+        return client.post(
+            "/api/works", files={"file": (photo.name, f)}, data=form, headers=headers
+        )
+
+
 def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
     web: object,
     token_for: Headers,
@@ -209,23 +217,24 @@ def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
 ) -> None:
     client = TestClient(web)
     h = token_for("alice")
-    with open(small_photos[0], "rb") as f:
-        made = client.post(
-            "/api/works",
-            files={"file": (small_photos[0].name, f, "image/jpeg")},
-            data={
-                "title": "Sunset",
-                "work_id": "sunset-1",
-                "territories": "KZ, KG",
-                "owner": "Owner B",
-            },
-            headers=h,
-        )
+    made = upload(
+        client,
+        small_photos[0],
+        h,
+        title="Sunset",
+        work_id="sunset-1",
+        territories="KZ, KG",
+        owner="Owner B",
+        owner_home="kz",
+        licensees="partner.example.kz",
+    )
     assert made.status_code == 201, made.text
     work = made.json()
     # A rights holder registers as their own organisation, whatever the form says.
     assert (work["owner"], work["territories"], work["media"]) == ("Owner A", ["KZ", "KG"], "image")
-    assert app.works.get("sunset-1").owner == "Owner A"
+    registered = app.works.get("sunset-1")
+    assert (registered.owner, registered.owner_home) == ("Owner A", "KZ")
+    assert [lic.domain for lic in registered.licences] == ["partner.example.kz"]
     edited = client.patch(
         "/api/works/sunset-1",
         json={
@@ -258,14 +267,6 @@ def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
     thumb = client.get("/api/works/sunset-1/thumbnail", headers=h)
     assert thumb.status_code == 200 and thumb.headers["content-type"] == "image/jpeg"
     assert thumb.content[:3] == b"\xff\xd8\xff" and len(thumb.content) < 60_000
-
-
-def upload(client: TestClient, photo: Path, headers: dict[str, str], **form: str) -> Any:
-    """POST ``photo`` to /api/works with the form fields ``form``; returns the response."""
-    with open(photo, "rb") as f:
-        return client.post(
-            "/api/works", files={"file": (photo.name, f)}, data=form, headers=headers
-        )
 
 
 def test_an_upload_cannot_take_over_another_owners_work_id(
