@@ -80,10 +80,6 @@ class TargetStatistics(Figures):
     last_crawl_at: str = ""
     days: list[TargetDay] = field(default_factory=list)
 
-    @property
-    def yield_per_k(self) -> float:
-        return yield_per_thousand(self.confirmed, self.pages)
-
 
 class CrawlReports:
     """The crawl reports, read incrementally from the bus (only new messages on each refresh)."""
