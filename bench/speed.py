@@ -45,14 +45,14 @@ from bench import media
 from bench.image_alterations import jpeg, web
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import Landmarks
-from tanba.core.signals.image import ImageHash
+from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImageHash
 from tanba.fingerprint.audio import audio_print
 from tanba.fingerprint.image import coefficients, image_print, phash
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_signal import audio_rule
 from tanba.matcher.index import LinearAudioIndex
 from tanba.matcher.landmark_index import LinearLandmarkIndex, SortedLandmarkIndex
-from tanba.matcher.mih_index import MultiIndexImageIndex
+from tanba.matcher.segments import SegmentedImageIndex, Windows
 
 MAX_PIXELS = 200_000_000
 
@@ -165,6 +165,12 @@ def _flip(values: np.ndarray, bits: np.ndarray, rng: np.random.Generator) -> np.
     return out
 
 
+def _segment_bytes(index: SegmentedImageIndex) -> int:
+    """Bytes of the search structures a query reads: hashes, bucket tables and owners."""
+    keys = ("hashes", "order", "sorted", "starts", "work", "variant")
+    return sum(s.arrays[k].nbytes for s in index._segments for k in keys)
+
+
 def image_index(sizes: list[int], radius: int, queries: int) -> str:
     import faiss
 
@@ -184,12 +190,20 @@ def image_index(sizes: list[int], radius: int, queries: int) -> str:
         asked = np.concatenate(
             [near, rng.integers(0, 2**63, size=queries - len(near), dtype=np.uint64)]
         )
-        mih = MultiIndexImageIndex()
+        mih = SegmentedImageIndex(background=False)
         started = time.perf_counter()
         per_work = 100
-        work_ids = [f"w{i}" for i in range(n // per_work)]
-        mih.add_many(work_ids, values.reshape(-1, per_work), [f"v{j}" for j in range(per_work)])
-        mih.candidates([ImageHash(algorithm="phash64", value="0" * 16)], radius)  # builds
+        works = n // per_work
+        mih.add_block(
+            Windows(
+                [f"w{i}" for i in range(works)],
+                values,
+                np.zeros((n, DESCRIPTOR_LENGTH), np.int8),
+                np.repeat(np.arange(works, dtype=np.int32), per_work),
+                np.tile(np.arange(per_work, dtype=np.uint16), works),
+                [f"v{j}" for j in range(per_work)],
+            )
+        )
         mih_build = time.perf_counter() - started
         started = time.perf_counter()
         flat = faiss.IndexBinaryFlat(64)
@@ -213,7 +227,7 @@ def image_index(sizes: list[int], radius: int, queries: int) -> str:
         found = sum(len(h) for h in ours)
         lines.append(
             f"  n={n:>9,}  multi-index {_rate(len(hashes), mih_s)} "
-            f"({mih.memory_bytes() / 2**20:6.1f} MiB, built in {mih_build:5.2f} s) | "
+            f"({_segment_bytes(mih) / 2**20:6.1f} MiB, built in {mih_build:5.2f} s) | "
             f"faiss IndexBinaryFlat {_rate(len(hashes), flat_s)} "
             f"({n * 8 / 2**20:6.1f} MiB, {flat_build:4.2f} s) | "
             f"{mih_s and flat_s / mih_s:5.1f}× faster | same hits {same}/{len(hashes)}, "

@@ -17,12 +17,14 @@ fetch is in flight, and the run would end with messages never processed.
 
 from __future__ import annotations
 
+import logging
 import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import TextIO
 
 from tanba.core import topics
@@ -37,7 +39,10 @@ from tanba.core.worker import Worker
 from tanba.crawlers.runner import CrawlStats, crawl
 from tanba.fingerprint.worker import FingerprintStage
 from tanba.matcher.lifecycle import Reconciled, reconcile
+from tanba.matcher.state import MatcherState, StateBusy
 from tanba.matcher.worker import MatcherStage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -107,9 +112,34 @@ def crawl_targets(
 
 
 def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
-    """The matcher over ``app``; ``shard`` (default: the setting) limits the works it holds."""
+    """The matcher over ``app``; ``shard`` (default: the setting) limits the works it holds.
+
+    It keeps its state (catalogue, works, replay positions) in ``TANBA_MATCHER_STATE``
+    or under the home; if another process holds that directory, this one runs from
+    memory and says so (two ``tanba run`` in one home at once).
+    """
+    settings = app.settings
+    shard = shard or Shard.parse(settings.matcher_shard)
+    state = None
+    if settings.matcher_state != "off":
+        directory = (
+            Path(settings.matcher_state)
+            if settings.matcher_state
+            else settings.home / "matcher" / f"shard-{shard.index}-of-{shard.count}"
+        )
+        try:
+            state = MatcherState(directory)
+        except StateBusy as busy:
+            log.warning("matcher state in use, working from memory: %s", busy)
     return MatcherStage(
-        app.settings, app.bus, app.store, app.clock, app.jurisdictions, app.ip_lookup, shard=shard
+        settings,
+        app.bus,
+        app.store,
+        app.clock,
+        app.jurisdictions,
+        app.ip_lookup,
+        shard=shard,
+        state=state,
     )
 
 

@@ -113,10 +113,18 @@ class Settings(BaseSettings):
         "Seconds one file's decoding may take (in the fingerprint sandbox) before it is stopped.",
     )
     image_max_distance: int = setting(
-        12,
+        7,
         "TANBA_IMAGE_MAX_DISTANCE",
         "Image match: largest Hamming distance (of 64 bits) between a copy's window pHash and a "
-        "work's for the pair to be a candidate (the index search radius).",
+        "work's for the pair to be a candidate (the index search radius; calibrated by make "
+        "bench-quality).",
+    )
+    image_probe_bits: int = setting(
+        1,
+        "TANBA_IMAGE_PROBE_BITS",
+        "Image match: how many bits deep each of the index's three hash chunks is probed. Pairs "
+        "within 3 × this + 2 bits are always found, further ones often; 2 makes the search "
+        "exact at the default radius and reads ten times more of the catalogue.",
     )
     image_min_similarity: float = setting(
         0.94,
@@ -191,6 +199,13 @@ class Settings(BaseSettings):
         "auto",
         "TANBA_GEOIP",
         "IP-to-country database for the server_ip signal: a .mmdb, .dat or .csv (network,country) file, 'auto' (Debian's geoip-database when installed) or 'none'.",
+    )
+    matcher_state: str = setting(
+        "",
+        "TANBA_MATCHER_STATE",
+        "Directory where a matcher keeps its image catalogue and works between runs (empty: "
+        "home/matcher/shard-I-of-N; 'off': in memory, rebuilt from the works topic at each start). "
+        "One matcher process per directory.",
     )
     matcher_shard: str = setting(
         "0/1",
@@ -307,6 +322,8 @@ class Settings(BaseSettings):
             )
         if not 0 <= self.image_max_distance <= 64:
             raise SettingsError("TANBA_IMAGE_MAX_DISTANCE must be between 0 and 64.")
+        if not 0 <= self.image_probe_bits <= 21:
+            raise SettingsError("TANBA_IMAGE_PROBE_BITS must be between 0 and 21.")
         if not 0.0 <= self.image_min_similarity <= 1.0:
             raise SettingsError("TANBA_IMAGE_MIN_SIMILARITY must be between 0 and 1.")
         if not 0.0 < self.audio_max_ber < 0.5:

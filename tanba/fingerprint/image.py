@@ -1,13 +1,13 @@
 """Image fingerprints: a 64-bit pHash and a DCT descriptor per window of the image.
 
 A window is a region of the picture, hashed on its own. A registered work is
-hashed over many windows (the whole picture, a grid of 441 crops that cut up to
-a quarter of the width and of the height, slight rotations), so that a copy
-cropped, rotated or shown in part matches one of them. A crawled copy is hashed
-over a few windows only (the whole picture, three fixed inner windows, each
-rectangle of content found inside a border, letterbox or page, and the mirror
-of each), which keeps crawling cheap: the reference pays for robustness once,
-at registration.
+hashed over about a hundred windows (the whole picture, a grid of crops that
+cut up to a quarter of the width and of the height, slight rotations); a
+crawled copy over a few dozen (the whole picture, three fixed inner windows,
+seven crops of 5% off one, two or four sides, each rectangle of content found inside a
+border, letterbox or page, and the mirror of each). The two grids meet half
+way, so a copy cropped, rotated or shown in part matches one reference window
+while a catalogue of a million works stays about a hundred windows each.
 
 Each window carries two things: the pHash (the first 8×8 coefficients of the
 DCT of the window resampled to 32×32, one bit per coefficient above their
@@ -58,20 +58,33 @@ _WHITEN = np.hypot(_U, _V).reshape(-1)[1:]  # 1/f spectrum: coefficient (u, v) t
 _MIRROR_SIGNS = np.where(_V % 2 == 1, -1.0, 1.0)  # _V is the horizontal frequency (axis 1)
 # A window whose resampled pixels vary less than this (0..255 grey) is too flat to hash.
 FLAT_STD = 6.0
-# Reference windows: crops cutting these shares from each side, every combination
-# that cuts at most _MAX_CUT in total per axis (441 windows). A copy cropped by up
-# to a quarter is then at most 2.5% off one of them, which the pHash and the
-# descriptor tolerate. Measured on bench/quality.py's copies: a step of 8% (100
-# windows) found about 76% of 25% crops, 6% (225) 88%, 5% 95%, each at the
-# similarity threshold that left no false match.
-_CUTS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25)
-_MAX_CUT = 0.26
+# Reference windows: crops cutting these (left, right) shares of the width, each
+# combined with the same (top, bottom) shares of the height: 100 windows, the first
+# the whole picture. The copy meets them half way: its own windows cut 0 or 5%
+# more from each side (_SUB_CUTS), so a copy cropped by up to a quarter per axis
+# comes within about 2.5% of one reference window, as the 441-window grid of
+# 5% steps it replaces did with the copy's whole picture alone. Chosen on the
+# calibration works of bench/quality.py (greedily, per axis, at the matcher's
+# radius of 7 bits): 100 windows found the 25% crops as often as 441 (62 of 64)
+# in a catalogue a quarter the size (tanba.matcher.segments holds a million).
+_AXIS_CUTS = (
+    (0.0, 0.0), (0.05, 0.05), (0.0, 0.10), (0.10, 0.0), (0.05, 0.20),
+    (0.20, 0.05), (0.10, 0.15), (0.15, 0.10), (0.0, 0.25), (0.25, 0.0),
+)  # fmt: skip
 _ANGLES = (-4.0, 4.0)
 # Query windows besides the whole image: (left, right, top, bottom) shares cut.
 _INNER = (0.08, 0.08, 0.08, 0.08)
 _UPPER = (0.0, 0.0, 0.0, 0.24)
 _MIDDLE = (0.0, 0.0, 0.12, 0.24)
 _QUERY_CUTS = (_INNER, _UPPER, _MIDDLE)
+# A copy's own crops, meeting the reference grid half way: 5% off one side, off two
+# sides at a corner (top left, bottom right) or off all four. Chosen greedily on the
+# calibration study that chose _AXIS_CUTS: these seven found every copy that all 15
+# combinations of 0 or 5% per side found, at 7 windows' cost instead of 15.
+_SUB_CUTS = (
+    (0.05, 0.0, 0.0, 0.0), (0.0, 0.05, 0.0, 0.0), (0.0, 0.0, 0.05, 0.0), (0.0, 0.0, 0.0, 0.05),
+    (0.05, 0.0, 0.05, 0.0), (0.0, 0.05, 0.0, 0.05), (0.05, 0.05, 0.05, 0.05),
+)  # fmt: skip
 # Working resolutions: long side in pixels (at least; a JPEG is decoded at the DCT
 # scale that reaches it). The DCT hash needs 32 px, and a photo inside a screenshot
 # of a page needs about 80 (a 1366-px page is decoded at 1/8, to 171 px); references
@@ -258,10 +271,11 @@ def _crop_name(left: float, right: float, top: float, bottom: float) -> str:
 
 
 _QUERY_CROPS = [(_crop_name(*cut), cut) for cut in _QUERY_CUTS]
+_SUB_CROPS = [(f"sub:{_crop_name(*cut)}", cut) for cut in _SUB_CUTS]
 
 
 def query_windows(grey: np.ndarray) -> Windows:
-    """A crawled copy's windows: whole, inner, upper, each content box, and their mirrors.
+    """A crawled copy's windows: whole, inner, upper, each content box and their mirrors; sub-crops.
 
     The inner window (8% off each side) drops a frame's edge, a watermark in a
     corner or a rotated copy's empty corners; the upper one (the bottom quarter
@@ -276,6 +290,7 @@ def query_windows(grey: np.ndarray) -> Windows:
     half = _halved(grey) if min(grey.shape) >= 8 * _N else grey
     fixed: list[Region] = [(FULL, None)]
     fixed += [(name, _box(half, *cut)) for name, cut in _QUERY_CROPS]
+    subs: list[Region] = [(name, _box(half, *cut)) for name, cut in _SUB_CROPS]
     # A box is hashed without its outermost pixels: they blend the content with the
     # background around it (the scaled decoding averages both), and the work has no
     # such edge. Page canvases in bench/quality.py (held-out): recall 0.562 with the
@@ -284,7 +299,17 @@ def query_windows(grey: np.ndarray) -> Windows:
         (f"box{i}", (left + 1, top + 1, right - 1, bottom - 1))
         for i, (left, top, right, bottom) in enumerate(content_boxes(grey))
     ]
-    return _windows([(half, fixed), (grey, boxes)], mirror=True)
+    # The sub-crops are not mirrored: a mirrored copy is rarely cropped too, and their
+    # mirrors would add as many windows again to every crawled image's cost.
+    return _joined(_windows([(half, fixed), (grey, boxes)], mirror=True), _windows([(half, subs)]))
+
+
+def _joined(first: Windows, second: Windows) -> Windows:
+    return Windows(
+        first.variants + second.variants,
+        first.phashes + second.phashes,
+        np.concatenate([first.descriptors, second.descriptors]),
+    )
 
 
 def _halved(grey: np.ndarray) -> np.ndarray:
@@ -302,7 +327,7 @@ def reference_windows(grey: np.ndarray) -> Windows:
     A rotated window is cut to its inner part, without the corners the rotation
     empties: unrelated images rotated alike share those corners, and would look alike.
     """
-    cuts = [(lr[0], lr[1], tb[0], tb[1]) for lr in _cut_pairs() for tb in _cut_pairs()]
+    cuts = [(lr[0], lr[1], tb[0], tb[1]) for lr in _AXIS_CUTS for tb in _AXIS_CUTS]
     regions: list[Region] = [(FULL, None)]
     regions += [
         (_crop_name(*cut), _box(grey, *cut))
@@ -315,7 +340,3 @@ def reference_windows(grey: np.ndarray) -> Windows:
         )
         images.append((rotated, [(f"rot:{angle:+.0f}", _box(rotated, *_INNER))]))
     return _windows(images)
-
-
-def _cut_pairs() -> list[tuple[float, float]]:
-    return [(a, b) for a in _CUTS for b in _CUTS if a + b <= _MAX_CUT]

@@ -10,14 +10,12 @@ existed) falls back to the Hamming radius alone.
 
 from __future__ import annotations
 
-import numpy as np
-
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import similarity
 from tanba.matcher.index import ImageIndex
-from tanba.matcher.mih_index import MultiIndexImageIndex
+from tanba.matcher.segments import SegmentedImageIndex
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 
 
@@ -28,25 +26,22 @@ class ImageSignal(SignalIndex):
 
     def __init__(self, settings: Settings, index: ImageIndex | None = None) -> None:
         self.settings = settings
-        self.index = index or MultiIndexImageIndex()
-        # Per work, the descriptor of each hashed window, for verifying index candidates.
-        self._descriptors: dict[str, dict[str, np.ndarray]] = {}
+        # The index keeps each window's descriptor beside its hash, for verifying candidates.
+        self.index = (
+            index
+            if index is not None
+            else SegmentedImageIndex(probe_bits=settings.image_probe_bits)
+        )
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
         image = fingerprint.image
         if image is None:
             return
-        self.remove(work_id)
-        self.index.add(work_id, image.hashes)
-        if image.descriptors_b64:
-            rows = image.descriptor_rows()
-            self._descriptors[work_id] = {
-                h.variant: row for h, row in zip(image.hashes, rows, strict=True)
-            }
+        rows = image.descriptor_rows() if image.descriptors_b64 else None
+        self.index.add(work_id, image.hashes, rows)
 
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
-        self._descriptors.pop(work_id, None)
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         image = fingerprint.image
@@ -56,8 +51,8 @@ class ImageSignal(SignalIndex):
         queries = image.descriptor_rows() if image.descriptors_b64 else None
         best: dict[str, tuple[float, int, str]] = {}
         for hit in self.index.candidates(image.hashes, s.image_max_distance):
-            reference = self._descriptors.get(hit.work_id, {}).get(hit.variant)
-            if queries is None or reference is None:
+            reference = hit.reference
+            if queries is None or reference is None or not reference.any():
                 score = 1 - hit.distance / 64
             else:
                 score = float(similarity(reference, queries[hit.query])[0])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -26,13 +26,15 @@ class ImageHit:
     """A registered image hash within ``distance`` bits of a query hash.
 
     ``variant`` is the registered hash's window; ``query`` is the position of the
-    query hash in the list asked about (so its descriptor can be found).
+    query hash in the list asked about (so its descriptor can be found);
+    ``reference`` is the registered window's descriptor (None if the print had none).
     """
 
     work_id: str
     distance: int
     variant: str
     query: int = 0
+    reference: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class ImageIndex(ABC):
     """Registered image hashes, searchable by Hamming distance."""
 
     @abstractmethod
-    def add(self, work_id: str, hashes: Sequence[ImageHash]) -> None:
-        """Index a work's hashes, replacing any earlier ones of that work."""
+    def add(
+        self, work_id: str, hashes: Sequence[ImageHash], descriptors: np.ndarray | None = None
+    ) -> None:
+        """Index a work's hashes (and their descriptors, one row each), replacing earlier ones."""
 
     @abstractmethod
     def remove(self, work_id: str) -> None:
@@ -68,9 +72,10 @@ class ImageIndex(ABC):
     def candidates(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
         """Every (work, variant) with a hash within ``max_distance`` of a query hash.
 
-        One hit per (work, variant), from the nearest query hash (the first on a
-        tie), sorted by (distance, work_id, variant). Exact: nothing within the
-        distance is left out, which the matcher's verification relies on.
+        One hit per pair of a query hash and a registered (work, variant) within
+        the distance, sorted by (distance, work_id, variant, query): the matcher
+        verifies every pair, as the nearest pair need not be the most similar.
+        Exact: nothing within the distance is left out.
         """
 
     def query(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
@@ -119,13 +124,20 @@ class LinearImageIndex(ImageIndex):
 
     def __init__(self) -> None:
         self._works: dict[str, list[ImageHash]] = {}
+        self._descriptors: dict[str, np.ndarray] = {}
         self._matrix: tuple[np.ndarray, list[tuple[str, str]]] | None = None
 
-    def add(self, work_id: str, hashes: Sequence[ImageHash]) -> None:
+    def add(
+        self, work_id: str, hashes: Sequence[ImageHash], descriptors: np.ndarray | None = None
+    ) -> None:
+        self.remove(work_id)
         self._works[work_id] = list(hashes)
+        if descriptors is not None:
+            self._descriptors[work_id] = np.asarray(descriptors, np.int8).reshape(len(hashes), -1)
         self._matrix = None
 
     def remove(self, work_id: str) -> None:
+        self._descriptors.pop(work_id, None)
         if self._works.pop(work_id, None) is not None:
             self._matrix = None
 
@@ -147,9 +159,17 @@ class LinearImageIndex(ImageIndex):
             queries.append(np.full(len(near), q))
             registered.append(near)
             distances.append(d[near])
-        return hits_per_variant(
+        hits = hit_pairs(
             np.concatenate(queries), np.concatenate(registered), np.concatenate(distances), owners
         )
+        return [replace(h, reference=self._reference(h)) for h in hits]
+
+    def _reference(self, hit: ImageHit) -> np.ndarray | None:
+        rows = self._descriptors.get(hit.work_id)
+        if rows is None:
+            return None
+        variants = [h.variant for h in self._works[hit.work_id]]
+        return rows[variants.index(hit.variant)]
 
 
 class Owners(Protocol):
@@ -158,25 +178,20 @@ class Owners(Protocol):
     def __getitem__(self, position: int, /) -> tuple[str, str]: ...
 
 
-def hits_per_variant(
+def hit_pairs(
     query: np.ndarray, registered: np.ndarray, distance: np.ndarray, owners: Owners
 ) -> list[ImageHit]:
-    """One hit per registered hash from parallel arrays of (query pos, registered pos, distance).
-
-    Each registered hash keeps its nearest query hash (the first on a tie); the
-    result is sorted by (distance, work_id, variant), as :meth:`ImageIndex.candidates` promises.
-    """
-    if not len(registered):
-        return []
-    order = np.lexsort((query, distance, registered))
-    registered, distance, query = registered[order], distance[order], query[order]
-    first = np.ones(len(registered), bool)
-    first[1:] = registered[1:] != registered[:-1]
+    """The hits of parallel arrays of (query pos, registered pos, distance), in the
+    order :meth:`ImageIndex.candidates` promises."""
     hits = [
         ImageHit(owners[i][0], int(d), owners[i][1], int(q))
-        for i, d, q in zip(registered[first], distance[first], query[first], strict=True)
+        for i, d, q in zip(registered.tolist(), distance.tolist(), query.tolist(), strict=True)
     ]
-    return sorted(hits, key=lambda h: (h.distance, h.work_id, h.variant))
+    return sorted(hits, key=hit_order)
+
+
+def hit_order(hit: ImageHit) -> tuple[int, str, str, int]:
+    return (hit.distance, hit.work_id, hit.variant, hit.query)
 
 
 class LinearAudioIndex(AudioIndex):

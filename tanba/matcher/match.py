@@ -8,7 +8,7 @@ how a medium is indexed and what makes a match is that index's business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
 from tanba.core.alerts import MatchDetail
@@ -17,13 +17,27 @@ from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.image_signal import ImageSignal
+from tanba.matcher.index import ImageIndex
 from tanba.matcher.signal import SignalIndex
 
 
-def default_signals(settings: Settings) -> dict[MediaKind, SignalIndex]:
-    """One signal index per medium, with the fast indexes behind them."""
-    signals: list[SignalIndex] = [ImageSignal(settings), AudioSignal(settings)]
+def default_signals(
+    settings: Settings, images: ImageIndex | None = None
+) -> dict[MediaKind, SignalIndex]:
+    """One signal index per medium, with the fast indexes behind them (``images``: a saved one)."""
+    signals: list[SignalIndex] = [ImageSignal(settings, images), AudioSignal(settings)]
     return {s.kind: s for s in signals}
+
+
+def without_image_print(work: Work) -> Work:
+    """The work as the matcher keeps it: an image print lives in its signal index only
+    (in the index's compact form; a decoded print is most of a work's memory)."""
+    fingerprint = work.fingerprint
+    if fingerprint.image is None:
+        return work
+    return work.model_copy(
+        update={"fingerprint": Fingerprint(media=fingerprint.media, sha256=fingerprint.sha256)}
+    )
 
 
 @dataclass(frozen=True)
@@ -39,22 +53,27 @@ class Matcher:
     """The registered works and, per medium, the signal index that matches their prints."""
 
     def __init__(
-        self, settings: Settings, signals: Mapping[MediaKind, SignalIndex] | None = None
+        self,
+        settings: Settings,
+        signals: Mapping[MediaKind, SignalIndex] | None = None,
+        works: MutableMapping[str, Work] | None = None,
     ) -> None:
         self.settings = settings
-        self.works: dict[str, Work] = {}
+        # A dict, or a shelf on disk (tanba.matcher.state) for a catalogue of millions.
+        self.works: MutableMapping[str, Work] = works if works is not None else {}
         self.signals = dict(signals) if signals is not None else default_signals(settings)
 
     def add(self, work: Work) -> None:
-        """Index a work (again, if it changed)."""
+        """Index a work (again, if it changed); it is kept :func:`without_image_print`."""
         self.remove(work.work_id)
-        self.works[work.work_id] = work
+        self.works[work.work_id] = without_image_print(work)
         signal = self.signals.get(work.fingerprint.media)
         if signal is not None:
             signal.add(work.work_id, work.fingerprint)
 
     def remove(self, work_id: str) -> None:
-        if self.works.pop(work_id, None) is not None:
+        if work_id in self.works:
+            del self.works[work_id]
             for signal in self.signals.values():
                 signal.remove(work_id)
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any
 
 from tanba.core import topics
@@ -11,26 +13,30 @@ from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
-from tanba.core.registry import apply_work_event
 from tanba.core.schemas.base import decode, encode
-from tanba.core.schemas.common import MediaOccurrence
+from tanba.core.schemas.common import AUDIO, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
 from tanba.core.schemas.suppressions import MatchSuppressed
-from tanba.core.schemas.works import Work
+from tanba.core.schemas.works import WorkRegistered, WorkRemoved
 from tanba.core.settings import Settings
 from tanba.core.shards import Shard
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
-from tanba.matcher.match import Match, Matcher
+from tanba.matcher.match import Match, Matcher, default_signals
 from tanba.matcher.rights import check_rights
+from tanba.matcher.state import MatcherState
 
 
 class MatcherStage(Stage):
     """Keeps the works index current from the works topic and judges every fingerprint.
 
     ``shard`` (default: the ``matcher_shard`` setting) limits the works it holds; each
-    shard has a consumer group of its own (:mod:`tanba.core.shards`).
+    shard has a consumer group of its own (:mod:`tanba.core.shards`). With a ``state``
+    (:mod:`tanba.matcher.state`) it starts from the saved catalogue and replays only
+    the works events after it, and saves it again at most every ``SAVE_EVERY_S``.
     """
+
+    SAVE_EVERY_S = 30.0
 
     name = "matcher"
     topics = (topics.FINGERPRINTS,)
@@ -45,6 +51,7 @@ class MatcherStage(Stage):
         ip_lookup: IpCountryLookup | None = None,
         *,
         shard: Shard | None = None,
+        state: MatcherState | None = None,
     ) -> None:
         self.shard = shard or Shard.parse(settings.matcher_shard)
         self.group = self.shard.group(topics.GROUP_MATCHER)
@@ -53,23 +60,46 @@ class MatcherStage(Stage):
         self.clock = clock
         self.jurisdictions = jurisdictions
         self.ip_lookup = ip_lookup
-        self.matcher = Matcher(settings)
-        self._works: dict[str, Work] = {}
-        self._works_position: dict[int, int] = {}
+        self.state = state
+        if state is None:
+            self.matcher = Matcher(settings)
+            self._works_position: dict[int, int] = {}
+        else:
+            signals = default_signals(settings, state.images)
+            self.matcher = Matcher(settings, signals, state.works)
+            self._works_position = dict(state.positions)
+            for work in state.works.of_medium(AUDIO):  # audio prints are not saved apart
+                signals[AUDIO].add(work.work_id, work.fingerprint)
+        self._saved_at = time.monotonic()
+        self._unsaved = False
+        self._saved_once = False  # the first replay at start is saved at once
         self.alerts = 0
         self.suppressed = 0
 
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start)."""
-        for message in self.bus.replay(topics.WORKS, after=self._works_position):
-            self._works_position[message.partition] = message.offset
-            if message.key is not None and not self.shard.holds(message.key):
-                continue  # another shard's work: not even decoded (the key is the work id)
-            work_id = apply_work_event(self._works, message.value)
-            if work_id in self._works:
-                self.matcher.add(self._works[work_id])
-            else:
-                self.matcher.remove(work_id)
+        with self.state.works.batch() if self.state is not None else nullcontext():
+            for message in self.bus.replay(topics.WORKS, after=self._works_position):
+                self._works_position[message.partition] = message.offset
+                self._unsaved = True
+                if message.key is not None and not self.shard.holds(message.key):
+                    continue  # another shard's work: not even decoded (the key is the work id)
+                event = decode(message.value, WorkRegistered, WorkRemoved)
+                if isinstance(event, WorkRegistered):
+                    self.matcher.add(event.work)
+                elif isinstance(event, WorkRemoved):
+                    self.matcher.remove(event.work_id)
+        due = time.monotonic() - self._saved_at >= self.SAVE_EVERY_S or not self._saved_once
+        if self.state is not None and self._unsaved and due:
+            self.save()
+
+    def save(self) -> None:
+        """Save the state now (it holds every works event read so far)."""
+        if self.state is not None:
+            self.state.save(self._works_position)
+            self._saved_at = time.monotonic()
+            self._unsaved = False
+            self._saved_once = True
 
     def handle(self, message: Message) -> list[Any]:
         event = decode(message.value, FingerprintComputed)

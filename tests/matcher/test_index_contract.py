@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -11,9 +12,14 @@ from tanba.core.signals.image import ImageHash
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_score import MODEL_FILE, AudioRule
 from tanba.matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
-from tanba.matcher.mih_index import MultiIndexImageIndex
+from tanba.matcher.segments import SegmentedImageIndex
 
-IMAGE_INDEXES = [LinearImageIndex, MultiIndexImageIndex]
+IMAGE_INDEXES: dict[str, Callable[[], ImageIndex]] = {
+    "linear": LinearImageIndex,
+    "segmented": SegmentedImageIndex,
+    # Every work its own segment with bucket tables, merged as they come.
+    "segments-merged": lambda: SegmentedImageIndex(freeze_rows=1, background=False, tables_from=0),
+}
 AUDIO_INDEXES = [LinearAudioIndex, InvertedAudioIndex]
 
 
@@ -28,9 +34,9 @@ def _flip(value: int, bits: int, seed: int = 0) -> int:
     return value
 
 
-@pytest.fixture(params=IMAGE_INDEXES, ids=lambda c: c.__name__)
+@pytest.fixture(params=list(IMAGE_INDEXES))
 def image_index(request: pytest.FixtureRequest) -> ImageIndex:
-    return request.param()
+    return IMAGE_INDEXES[request.param]()
 
 
 @pytest.fixture(params=AUDIO_INDEXES, ids=lambda c: c.__name__)
@@ -210,7 +216,8 @@ def test_image_candidates_equal_the_linear_scan_on_many_hashes(radius: int) -> N
     # at every distance around them: the fast index must miss nothing and add nothing.
     rng = np.random.default_rng(radius)
     centres = rng.integers(0, 2**63, size=40, dtype=np.uint64)
-    linear, fast = LinearImageIndex(), MultiIndexImageIndex()
+    linear = LinearImageIndex()
+    fast = SegmentedImageIndex(freeze_rows=100, background=False, tables_from=0)
     for w, centre in enumerate(centres.tolist()):
         hashes = [_h(_flip(centre, int(k), seed=w * 100 + j), f"v{j}") for j, k in
                   enumerate(rng.integers(0, 20, size=30))]  # fmt: skip
@@ -221,3 +228,26 @@ def test_image_candidates_equal_the_linear_scan_on_many_hashes(radius: int) -> N
     for q in queries:
         assert fast.candidates([q], radius) == linear.candidates([q], radius)
     assert fast.candidates(queries, radius) == linear.candidates(queries, radius)
+
+
+@pytest.mark.parametrize("probe", [0, 1])
+def test_a_shallow_probe_finds_a_subset_holding_everything_within_its_reach(probe: int) -> None:
+    # Probing each 21-bit chunk ``probe`` bits deep: every pair within 3 × probe + 2 bits
+    # is found (pigeonhole), nothing outside the radius is, and nothing is invented.
+    rng = np.random.default_rng(probe)
+    linear = LinearImageIndex()
+    shallow = SegmentedImageIndex(background=False, tables_from=0, probe_bits=probe)
+    centres = rng.integers(0, 2**63, size=30, dtype=np.uint64)
+    for w, centre in enumerate(centres.tolist()):
+        hashes = [_h(_flip(centre, int(k), seed=w * 100 + j), f"v{j}") for j, k in
+                  enumerate(rng.integers(0, 12, size=20))]  # fmt: skip
+        linear.add(f"w{w}", hashes)
+        shallow.add(f"w{w}", hashes)
+    shallow.freeze()
+    queries = [_h(int(c)) for c in centres]
+    want = linear.candidates(queries, 7)
+    got = shallow.candidates(queries, 7)
+    assert set(got) <= set(want)
+    reach = 3 * probe + 2
+    assert [h for h in want if h.distance <= reach] == [h for h in got if h.distance <= reach]
+    assert len(got) < len(want)  # the probe is shallower than the radius: some are left

@@ -40,6 +40,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
@@ -79,6 +80,8 @@ HEARTBEAT_INTERVAL_MS = 3_000
 MAX_POLL_INTERVAL_MS = 900_000
 # How long a call waits for an unreachable broker before it raises TransientError.
 BOOTSTRAP_TIMEOUT_MS = 10_000
+# Messages a replay holds in memory at once (the works topic can hold a million).
+REPLAY_CHUNK = 5_000
 REQUEST_TIMEOUT_MS = 15_000
 MAX_BLOCK_MS = 10_000
 DELIVERY_TIMEOUT_MS = 30_000
@@ -115,6 +118,7 @@ class KafkaBus(Bus):
         connect_timeout_ms: int = BOOTSTRAP_TIMEOUT_MS,
     ) -> None:
         self.servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
+        self.replay_chunk = REPLAY_CHUNK
         if not self.servers:
             raise TanbaError(
                 "TANBA_BUS=kafka:// names no broker: use kafka://HOST:PORT[,HOST:PORT]"
@@ -287,28 +291,44 @@ class KafkaBus(Bus):
         return KafkaGroupConsumer(self, group, list(topics))
 
     def replay(self, topic: str, after: dict[int, int] | None = None) -> Iterator[Message]:
-        # Read under the lock and hand out the list: the reader is shared and not thread-safe,
-        # and a caller that abandons a generator midway must not leave the lock held.
+        # Read a chunk under the lock, hand it out, then read on from where it ended: the
+        # reader is shared and not thread-safe, a caller that abandons the generator midway
+        # must not leave the lock held, and a topic of a million works must not be held in
+        # memory at once (about 15 KB an image work).
         self.ensure_topics([topic])
-        with self._reader_lock:
-            messages = self.call(f"replaying {topic}", lambda: self._read(topic, after or {}))
-        yield from messages
+        position = dict(after or {})
+        ends: dict[TopicPartition, int] | None = None
+        while True:
+            with self._reader_lock:
+                messages, ends = self.call(
+                    f"replaying {topic}", partial(self._read, topic, position, ends)
+                )
+            if not messages:
+                return
+            for message in messages:
+                position[message.partition] = message.offset
+            yield from messages
 
-    def _read(self, topic: str, after: dict[int, int]) -> list[Message]:
+    def _read(
+        self, topic: str, after: dict[int, int], ends: dict[TopicPartition, int] | None
+    ) -> tuple[list[Message], dict[TopicPartition, int]]:
+        """Up to REPLAY_CHUNK messages after ``after``, below ``ends`` (the topic's end when
+        the replay began: the first call sets it)."""
         reader = self._reader_client()
         name = self.topic_name(topic)
-        partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
-        ends = reader.end_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
-        starts = {tp: after.get(tp.partition, -1) + 1 for tp in partitions}
-        todo = [tp for tp in partitions if starts[tp] < ends[tp]]
+        if ends is None:
+            partitions = [TopicPartition(name, p) for p in self._partitions_of(reader, name)]
+            ends = reader.end_offsets(partitions, timeout_ms=REQUEST_TIMEOUT_MS)
+        starts = {tp: after.get(tp.partition, -1) + 1 for tp in ends}
+        todo = [tp for tp in ends if starts[tp] < ends[tp]]
         if not todo:
-            return []
+            return [], ends
         reader.assign(todo)
         for tp in todo:
             reader.seek(tp, starts[tp])  # before the log start (compaction): reset to earliest
         out: list[Message] = []
         deadline = time.monotonic() + REQUEST_TIMEOUT_MS / 1000
-        while todo:
+        while todo and len(out) < self.replay_chunk:
             batches = reader.poll(timeout_ms=200, max_records=1000)
             for tp, records in batches.items():
                 out.extend(self._message(r) for r in records if r.offset < ends[tp])
@@ -318,7 +338,9 @@ class KafkaBus(Bus):
             elif time.monotonic() > deadline:
                 raise KafkaTimeoutError(f"no progress reading {name} up to {ends}")
         reader.assign([])
-        return out
+        # Each partition's messages come in order; a chunk cut anywhere resumes after the
+        # last one handed out of each partition (those polled past it are read again).
+        return out, ends
 
     def _partitions_of(self, client: KafkaConsumer, name: str) -> list[int]:
         deadline = time.monotonic() + REQUEST_TIMEOUT_MS / 1000

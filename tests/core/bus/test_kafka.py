@@ -146,3 +146,20 @@ def test_an_unreachable_broker_is_a_transient_error_and_poll_just_waits() -> Non
     assert consumer.poll(10, 0.1) == []
     consumer.close()
     bus.close()
+
+
+def test_a_replay_reads_in_chunks_and_misses_nothing(kafka: KafkaBus) -> None:
+    # A million works must not be held in memory at once: the replay hands out chunks.
+    kafka.replay_chunk = 3
+    keys = keys_on_every_partition()
+    records = [Record(keys[i % len(keys)], f"v{i}".encode()) for i in range(20)]
+    kafka.publish("tanba.test-chunks", records)
+    seen = list(kafka.replay("tanba.test-chunks"))
+    assert sorted(m.value for m in seen) == sorted(r.value for r in records)
+    per_partition: dict[int, list[int]] = {}
+    for m in seen:
+        per_partition.setdefault(m.partition, []).append(m.offset)
+    assert all(offsets == sorted(set(offsets)) for offsets in per_partition.values())
+    after = {p: offsets[1] for p, offsets in per_partition.items()}
+    rest = list(kafka.replay("tanba.test-chunks", after=after))
+    assert len(rest) == 20 - 2 * len(per_partition)

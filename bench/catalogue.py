@@ -1,0 +1,254 @@
+"""Catalogue scale: a million registered images in one matcher, cold start, query time, memory.
+
+Usage: ``python -m bench.catalogue [--works 1000000] [--real 600] [--queries 300] [--dir DIR]``
+(``make -C bench bench-catalogue``).
+
+How the catalogue is built: ``--real`` real pictures (the wallpapers registered
+as works in ``bench.quality`` and Open Clip Art, Wesnoth and Tux Paint images) get
+their real reference prints (about 105 windows each). The rest of the million
+re-use those prints with each window's pHash XORed with 12 random bits and its
+descriptor with noise (cosine about 0.7 to its source): the windows keep the
+bit statistics of real pictures (which buckets are crowded) without being
+copies of each other. The catalogue is written as segments under ``--dir`` by
+the matcher's own :class:`~tanba.matcher.segments.SegmentedImageIndex`.
+
+Then a fresh child process measures what a restarted matcher sees: the time to
+open the saved catalogue, its resident memory, and per query (the
+matcher's whole image decision: candidates within the radius, descriptor
+verification) the p50/p95 time on altered copies of the registered
+wallpapers (crop 25%, a page screenshot, JPEG q30, mirror) and on unrelated
+pictures; recall and false matches at this size; the time until a newly added
+work matches. Beside it, in the same run, the baseline: a brute-force scan of
+every registered hash (numpy XOR and popcount over the memory-mapped hashes,
+the linear reference's method) on a few of the same queries.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import media
+from bench.image_alterations import ALTERATIONS
+from bench.quality import _source
+from tanba.core.schemas.common import IMAGE, Fingerprint
+from tanba.core.settings import Settings
+from tanba.core.signals.image import ImagePrint
+from tanba.fingerprint.image import REFERENCE, image_print
+from tanba.matcher.image_signal import ImageSignal
+from tanba.matcher.segments import SegmentedImageIndex, Windows
+
+MAX_PIXELS = 200_000_000
+BLOCK = 100_000  # works per block written as one segment
+FLIPS = 12
+SHOWN = ("crop_25", "page_canvas", "jpeg_q30", "mirror")
+
+
+def _rss() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process in GiB."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return tuple(int(fields[k].split()[0]) / 2**20 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+
+
+def _real_prints(count: int) -> tuple[list[str], list[ImagePrint]]:
+    works = media.work_photos()
+    # scikit-image's samples are left out: they hold one picture twice (in colour and grey).
+    others = [
+        p
+        for p in media.distractor_images(
+            max(0, count - len(works)) + 40, seed=3, pool="calibration"
+        )
+        if "skimage" not in p.parts
+    ][: max(0, count - len(works))]
+    names, prints = [], []
+    for path in works + others:
+        image = image_print(path.read_bytes(), max_pixels=MAX_PIXELS, variants=REFERENCE)
+        if image.hashes:
+            names.append(str(path))
+            prints.append(image)
+        print(f"  real prints {len(prints)}", file=sys.stderr, end="\r")
+    return names, prints
+
+
+def build(directory: Path, works: int, real: int) -> dict[str, object]:
+    started = time.perf_counter()
+    names, prints = _real_prints(real)
+    took_prints = time.perf_counter() - started
+    values = [np.array([h.as_int() for h in p.hashes], np.uint64) for p in prints]
+    rows = [p.descriptor_rows() for p in prints]
+    variants: dict[str, int] = {}
+    codes = [
+        np.array([variants.setdefault(h.variant, len(variants)) for h in p.hashes], np.uint16)
+        for p in prints
+    ]
+    index, _ = SegmentedImageIndex.open(directory, background=False)
+    rng = np.random.default_rng(11)
+    started = time.perf_counter()
+    for first in range(0, works, BLOCK):
+        ids = list(range(first, min(works, first + BLOCK)))
+        sources = [i % len(prints) for i in ids]
+        hashes = np.concatenate([values[s] for s in sources])
+        descriptors = np.concatenate([rows[s] for s in sources]).astype(np.int16)
+        perturbed = np.array([i >= len(prints) for i in ids])
+        mask = np.repeat(perturbed, [len(values[s]) for s in sources])
+        flips = np.zeros(len(hashes), np.uint64)
+        for _ in range(FLIPS):  # 12 draws, a few repeat: about 11.6 bits differ
+            flips |= np.uint64(1) << rng.integers(0, 64, len(hashes)).astype(np.uint64)
+        hashes = np.where(mask, hashes ^ flips, hashes)
+        noise = rng.normal(0, 45, descriptors.shape).astype(np.int16)
+        descriptors = np.where(mask[:, None], np.clip(descriptors + noise, -127, 127), descriptors)
+        index.add_block(
+            Windows(
+                [f"w{i:07d}" for i in ids],
+                hashes,
+                descriptors.astype(np.int8),
+                np.repeat(np.arange(len(ids), dtype=np.int32), [len(values[s]) for s in sources]),
+                np.concatenate([codes[s] for s in sources]),
+                list(variants),
+            )
+        )
+        print(f"  works {ids[-1] + 1:,}", file=sys.stderr, end="\r")
+    index.save({"real": names})
+    stats = index.stats()
+    return {
+        "real prints": len(prints),
+        "real prints s": round(took_prints, 1),
+        "build s": round(time.perf_counter() - started, 1),
+        "segments": stats["segments"],
+        "windows": stats["rows"],
+        "works": stats["works"],
+        "disk GiB": round(
+            sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**30, 2
+        ),
+    }
+
+
+def _queries(count: int, real: list[str]) -> tuple[list[tuple[str, bytes]], list[bytes]]:
+    """Altered copies of the registered wallpapers (with their work id), and unrelated images."""
+    wallpapers = set(map(str, media.work_photos()))
+    works = [(f"w{i:07d}", Path(p)) for i, p in enumerate(real) if p in wallpapers]
+    true: list[tuple[str, bytes]] = []
+    for k, (work_id, path) in enumerate(works):
+        image = _source(path)
+        for alteration in ALTERATIONS:
+            if alteration.name in SHOWN:
+                true.append((work_id, alteration.apply(image, np.random.default_rng([k, 7]))))
+        if len(true) >= count // 2:
+            break
+    registered = set(real)
+    unrelated = [
+        p.read_bytes()
+        for p in media.distractor_images(count + 40, seed=8, pool="held-out")
+        if str(p) not in registered and "skimage" not in p.parts
+    ][: count - len(true)]
+    return true, unrelated
+
+
+def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
+    settings = Settings()
+    before = _rss()[0]
+    started = time.perf_counter()
+    index, extra = SegmentedImageIndex.open(directory)
+    signal = ImageSignal(settings, index)
+    opened = time.perf_counter() - started
+    rss_open = _rss()[0] - before
+    true, unrelated = _queries(queries, extra["real"])
+    prints = [(work_id, image_print(data, max_pixels=MAX_PIXELS)) for work_id, data in true] + [
+        (None, image_print(data, max_pixels=MAX_PIXELS)) for data in unrelated
+    ]
+    times, found, false = [], 0, 0
+    wrong: list[str] = []
+    candidates = []
+    for work_id, image in prints:
+        fp = Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
+        t = time.perf_counter()
+        matches = signal.match(fp)
+        times.append(time.perf_counter() - t)
+        candidates.append(len(index.candidates(image.hashes, settings.image_max_distance)))
+        found += work_id is not None and any(m.work_id == work_id for m in matches)
+        false += sum(m.work_id != work_id for m in matches)
+        wrong += [
+            f"{work_id or 'unrelated'}->{m.work_id} ({m.score})"
+            for m in matches
+            if m.work_id != work_id
+        ]
+    ms = np.array(times) * 1000
+    # A new work: added to the delta, matchable by the next query (no rebuild).
+    new_work = prints[0][1]
+    t = time.perf_counter()
+    index.add("new-work", new_work.hashes, new_work.descriptor_rows())
+    fp = Fingerprint(media=IMAGE, sha256="0" * 64, image=new_work)
+    matched_new = any(m.work_id == "new-work" for m in signal.match(fp))
+    new_ms = (time.perf_counter() - t) * 1000
+    rss, peak = _rss()
+    # Baseline: a brute-force scan of every registered hash, on a few of the same queries.
+    hashes = [s.arrays["hashes"] for s in index._segments]
+    t = time.perf_counter()
+    for _, image in prints[:baseline]:
+        for h in image.hashes:
+            for block in hashes:
+                np.flatnonzero(
+                    np.bitwise_count(block ^ np.uint64(h.as_int())) <= settings.image_max_distance
+                )
+    scan_ms = (time.perf_counter() - t) * 1000 / max(1, baseline)
+    return {
+        "open s": round(opened, 2),
+        "RSS after open GiB": round(rss_open, 2),
+        "queries": len(prints),
+        "true queries": len(true),
+        "recall": round(found / max(1, len(true)), 3),
+        "false matches": false,
+        "false matches seen": wrong[:10],
+        "query p50 ms": round(float(np.percentile(ms, 50)), 1),
+        "query p95 ms": round(float(np.percentile(ms, 95)), 1),
+        "candidates p50": int(np.percentile(candidates, 50)),
+        "new work add+match ms": round(new_ms, 1),
+        "new work matched": matched_new,
+        "RSS GiB": round(rss, 2),
+        "peak RSS GiB": round(peak, 2),
+        "baseline brute-force scan ms/query": round(scan_ms, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--works", type=int, default=1_000_000)
+    parser.add_argument("--real", type=int, default=600, help="real pictures with real prints")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--baseline", type=int, default=3, help="queries for the brute-force scan")
+    parser.add_argument("--dir", type=Path, default=Path.home() / ".cache" / "tanba-catalogue")
+    parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    directory = args.dir / f"{args.works}"
+    if args.measure_only:
+        print(json.dumps(measure(directory, args.queries, args.baseline)))
+        return 0
+    if not (directory / "manifest.json").is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        built = build(directory, args.works, args.real)
+        print(f"CATALOGUE built: {json.dumps(built)}", flush=True)
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.catalogue", "--measure-only", "--works", str(args.works),
+         "--queries", str(args.queries), "--baseline", str(args.baseline), "--dir", str(args.dir)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    figures = json.loads(child.stdout.strip().splitlines()[-1])
+    print(f"CATALOGUE of {args.works:,} registered images (a restarted matcher process):")
+    for key, value in figures.items():
+        print(f"  {key:36s} {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
