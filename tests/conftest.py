@@ -42,9 +42,11 @@ KIND_BY_PATH: dict[str, str] = {
     "app": UNIT,  # the pipeline's stages in this process; their Kafka runs are "services"
     "console": UNIT,  # FastAPI's TestClient in this process, alerts written to the store
     "console/test_browser.py": INTEGRATION,  # Chromium against uvicorn, crawls started
+    "console/test_works_list.py": UNIT,  # TestClient, and `tanba works list` on SQLite files
     "core": UNIT,  # embedded bus and store; the Kafka/Elasticsearch runs are "services"
     "core/bus/test_kafka.py": INTEGRATION,  # what only the real Kafka does
     "core/store/test_elastic.py": INTEGRATION,  # what only the real Elasticsearch does
+    "core/test_works_catalog.py": UNIT,  # SQLite catalogue; its Elasticsearch runs are "services"
     "crawlers": UNIT,  # spiders and pipelines driven by hand, no reactor
     "crawlers/test_crawl.py": INTEGRATION,  # one real `tanba crawl` in a child process
     "crawlers/test_media_sharing.py": INTEGRATION,  # real crawls in a child process

@@ -39,6 +39,7 @@ from tanba.console.models import (
     UserIn,
     UserOut,
     UserPatch,
+    WorkList,
     WorkOut,
 )
 from tanba.console.stats import target_statistics
@@ -191,12 +192,25 @@ def alert_custody(alert_id: str, who: AnyUser, c: ConsoleDep) -> list[CustodyOut
 # --- works -------------------------------------------------------------------------------
 
 
-@router.get("/works", response_model=list[WorkOut], tags=["works"])
-def list_works(who: AnyUser, c: ConsoleDep) -> list[WorkOut]:
+@router.get(
+    "/works",
+    response_model=WorkList,
+    tags=["works"],
+    responses={400: {"description": "a damaged cursor, or a page size out of range"}},
+)
+def list_works(filters: work_rules.WorkFilters, who: AnyUser, c: ConsoleDep) -> WorkList:
+    """Works the caller may see, by owner, title and id, from the works catalogue.
+
+    Filter by ``owner``, ``media`` and ``q`` (every word begins a word of the title,
+    file name or id); page with ``next_cursor`` passed back as ``after``.
+    """
+    page = work_rules.visible_works(c.app, who.principal, filters.query())
     counts = work_rules.alert_counts(c.app.store, who.principal, c.app.jurisdictions.codes())
-    return [
-        WorkOut.of(w, counts.get(w.work_id)) for w in work_rules.visible_works(c.app, who.principal)
-    ]
+    return WorkList(
+        total=page.total,
+        works=[WorkOut.of(w, counts.get(w.work_id)) for w in page.works],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post("/works", response_model=WorkOut, status_code=201, tags=["works"])

@@ -136,8 +136,7 @@ def _warn_unknown_org(app: App, console: Any, user: Any) -> None:
     """A rights holder's organisation that no work names is most likely a typo: say so."""
     if user.role != "rights_holder" or not user.org:
         return
-    owners = {w.owner for w in app.works.all().values()}
-    if user.org not in owners:
+    if user.org not in app.works.catalog.owners():
         print(
             f"tanba: warning: no registered work has the owner {user.org!r}, so {user.username}"
             " sees no works or alerts yet; check the spelling against 'tanba works list'",

@@ -10,6 +10,7 @@ from tanba.console.crawls import CrawlRun
 from tanba.console.targets import StoredTarget, TargetSpec
 from tanba.core.alerts import Alert
 from tanba.core.schemas.works import Licence, Work
+from tanba.core.works_catalog import WorkEntry
 
 
 class _Out(BaseModel):
@@ -148,14 +149,31 @@ class WorkOut(BaseModel):
     licences: list[Licence]
     owner_home: str
     registered_at: str
+    # The print's summary: an image's size and indexed windows, a recording's length.
+    width: int = 0
+    height: int = 0
+    windows: int = 0
+    duration_s: float = 0.0
     alerts_by_jurisdiction: dict[str, int] = Field(default_factory=dict)
 
     @classmethod
-    def of(cls, w: Work, counts: dict[str, int] | None = None) -> WorkOut:
+    def of(cls, w: Work | WorkEntry, counts: dict[str, int] | None = None) -> WorkOut:
+        entry = w if isinstance(w, WorkEntry) else WorkEntry.of(w)
         data = {
-            name: getattr(w, name) for name in cls.model_fields if name != "alerts_by_jurisdiction"
+            name: getattr(entry, name)
+            for name in cls.model_fields
+            if name != "alerts_by_jurisdiction"
         }
         return cls(**data, alerts_by_jurisdiction=counts or {})
+
+
+class WorkList(BaseModel):
+    total: int = Field(description="how many works match the filters")
+    works: list[WorkOut]
+    next_cursor: str = Field(
+        default="",
+        description="pass as 'after' (same filters) for the next page; empty on the last page",
+    )
 
 
 class JurisdictionOut(BaseModel):

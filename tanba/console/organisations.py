@@ -55,7 +55,7 @@ def policies(app: App, principal: Principal, known: Iterable[str]) -> list[Organ
     if principal.role == "rights_holder":
         names = set(principal.owners)
     else:
-        names = set(stored) | {w.owner for w in app.works.all().values()} | set(known)
+        names = set(stored) | set(app.works.catalog.owners()) | set(known)
     return [stored.get(n) or OrganisationPolicy(org=n) for n in sorted(names - {""})]
 
 

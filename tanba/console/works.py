@@ -16,23 +16,26 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Annotated, BinaryIO, Literal
 
-from fastapi import UploadFile
+from fastapi import Query, UploadFile
 from pydantic import BaseModel, Field
 
 from tanba.console.exceptions import Conflict, Forbidden
-from tanba.core.access import Principal
+from tanba.core.access import AnyWork, Principal
 from tanba.core.exceptions import InputError
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.store import AlertQuery, AlertStore
 from tanba.core.wiring import App
+from tanba.core.works_catalog import WorkEntry, WorkPage, WorkQuery
+from tanba.core.works_catalog.base import MAX_LIMIT
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DOMAIN = re.compile(
     r"^(?=.{1,253}$)([a-z0-9\u00a1-\uffff-]{1,63}\.)*[a-z0-9\u00a1-\uffff-]{1,63}$"
 )
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
+PER_PAGE = 50
 
 
 class WorkEdit(BaseModel):
@@ -58,21 +61,44 @@ class WorkUpload(BaseModel):
     licensees: list[str] = Field(default_factory=list)
 
 
+class _WorkFilters(BaseModel):
+    """The works list's filters and paging, from the query string (pages and API alike)."""
+
+    owner: str = ""
+    media: Literal["", "image", "audio"] = ""
+    q: str = Field(default="", max_length=200)
+    after: str = Field(default="", max_length=1024)
+    per_page: int = Field(default=PER_PAGE, ge=1, le=MAX_LIMIT)
+
+    def query(self) -> WorkQuery:
+        return WorkQuery(
+            owner=self.owner.strip(),
+            media=self.media,
+            text=self.q,
+            after=self.after,
+            limit=self.per_page,
+        )
+
+
+WorkFilters = Annotated[_WorkFilters, Query()]
+
+
 def may_register(principal: Principal) -> bool:
     return principal.role in ("rights_holder", "admin")
 
 
-def may_edit(principal: Principal, work: Work) -> bool:
+def may_edit(principal: Principal, work: AnyWork) -> bool:
     return principal.role == "admin" or (
         principal.role == "rights_holder" and work.owner in principal.owners
     )
 
 
-def visible_works(app: App, principal: Principal) -> list[Work]:
-    return app.access.works(principal)
+def visible_works(app: App, principal: Principal, query: WorkQuery) -> WorkPage:
+    """A page of the works ``principal`` may see, from the works catalogue (no topic replay)."""
+    return app.access.works_page(principal, query)
 
 
-def visible_work(app: App, principal: Principal, work_id: str) -> Work:
+def visible_work(app: App, principal: Principal, work_id: str) -> WorkEntry:
     """The work if ``principal`` may see it; NotFound otherwise (see :class:`tanba.core.access.Access`)."""
     return app.access.work(principal, work_id)
 
@@ -109,7 +135,7 @@ def upload(app: App, principal: Principal, file: UploadFile, form: WorkUpload) -
         with open(path, "wb") as out:
             shutil.copyfileobj(_Hashing(file.file, h, app.settings.media_max_bytes), out)
         effective_id = form.work_id.strip() or h.hexdigest()[:16]
-        existing = app.works.all().get(effective_id)
+        existing = app.works.entry(effective_id)
         # Registering an id again replaces that work: never let one owner replace another's.
         if existing is not None and existing.owner != owner.strip():
             raise Conflict(f"work id {effective_id!r} is taken; choose another work id")
@@ -127,9 +153,9 @@ def upload(app: App, principal: Principal, file: UploadFile, form: WorkUpload) -
 
 def edit(app: App, principal: Principal, work_id: str, change: WorkEdit) -> Work:
     """Replace a work's territories and licences (and title); checked, then republished."""
-    work = visible_work(app, principal, work_id)
-    if not may_edit(principal, work):
+    if not may_edit(principal, visible_work(app, principal, work_id)):
         raise Forbidden("only the work's owner or an administrator may edit it")
+    work = app.works.get(work_id)  # with its print, which the new event carries again
     codes = app.jurisdictions
     territories = _codes([t for t in change.territories if t.strip()], codes.codes())
     licences = []

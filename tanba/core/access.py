@@ -31,10 +31,13 @@ from tanba.core.organisations import OrganisationRegistry
 from tanba.core.registry import WorkRegistry
 from tanba.core.schemas.works import Work
 from tanba.core.store.base import AlertQuery, AlertStore
+from tanba.core.works_catalog import WorkEntry, WorkPage, WorkQuery
 
 Role = Literal["rights_holder", "agency", "operator", "admin"]
 ROLES: tuple[Role, ...] = ("rights_holder", "agency", "operator", "admin")
 NOBODY = "\x00nobody"  # a scope value no alert has: a scoped role without scope sees nothing
+# A registered work as the rules read it: with its print (Work) or as listed (WorkEntry).
+AnyWork = Work | WorkEntry
 
 
 @dataclass(frozen=True)
@@ -89,31 +92,47 @@ class Access:
     def alert(self, principal: Principal, alert_id: str) -> Alert:
         return visible_alert(self.store, principal, alert_id)
 
-    def works(self, principal: Principal) -> list[Work]:
-        """The works ``principal`` may see, by owner, title and id."""
-        every = self.registry.all().values()
+    def works_page(self, principal: Principal, query: WorkQuery) -> WorkPage:
+        """A page of the works ``principal`` may see, by owner, title and id (from the catalogue)."""
+        return self.registry.search(self.scope_works(principal, query))
+
+    def works(self, principal: Principal) -> list[WorkEntry]:
+        """Every work ``principal`` may see, page after page: for small catalogues and tests;
+        lists page with :meth:`works_page`."""
+        out: list[WorkEntry] = []
+        query = WorkQuery(limit=500)
+        while True:
+            page = self.works_page(principal, query)
+            out += page.works
+            if not page.next_cursor:
+                return out
+            query = replace(query, after=page.next_cursor)
+
+    def scope_works(self, principal: Principal, query: WorkQuery) -> WorkQuery:
+        """``query`` narrowed to the works ``principal`` may see (never widened)."""
         if principal.role == "agency":
             # One count over the agency's alerts names every work it may see.
             alerted = self.store.count_by("work_id", principal.scope(AlertQuery()))
-            shown = [w for w in every if w.work_id in alerted]
-        else:
-            shown = [w for w in every if self._sees_owner(principal, w)]
-        return sorted(shown, key=lambda w: (w.owner, w.title.lower(), w.work_id))
+            return replace(query, work_ids=tuple(sorted(alerted)))
+        if principal.role == "rights_holder":
+            return replace(query, owners=principal.owners)
+        return query
 
-    def work(self, principal: Principal, work_id: str) -> Work:
-        """The work if ``principal`` may see it; NotFound otherwise (whether it exists or not)."""
-        work = self.registry.all().get(work_id)
+    def work(self, principal: Principal, work_id: str) -> WorkEntry:
+        """The work (as listed) if ``principal`` may see it; NotFound otherwise (whether it
+        exists or not)."""
+        work = self.registry.entry(work_id)
         if work is None or not self.may_see_work(principal, work):
             raise NotFound("no such work, or not one you may see; see the works page")
         return work
 
-    def may_see_work(self, principal: Principal, work: Work) -> bool:
+    def may_see_work(self, principal: Principal, work: AnyWork) -> bool:
         if principal.role == "agency":
             query = principal.scope(AlertQuery(work_id=work.work_id))
             return bool(self.store.count_by("jurisdiction", query))
         return self._sees_owner(principal, work)
 
-    def reference(self, principal: Principal, work_id: str) -> Work:
+    def reference(self, principal: Principal, work_id: str) -> WorkEntry:
         """The work whose reference file ``principal`` may have; NotFound or Withheld otherwise."""
         work = self.work(principal, work_id)
         if self.withholds_reference(principal, work):
@@ -123,11 +142,11 @@ class Access:
             )
         return work
 
-    def withholds_reference(self, principal: Principal, work: Work) -> bool:
+    def withholds_reference(self, principal: Principal, work: AnyWork) -> bool:
         """True when ``principal`` sees ``work`` but must not receive its reference file."""
         return bool(self.withheld_references(principal, [work]))
 
-    def withheld_references(self, principal: Principal, works: Iterable[Work]) -> set[str]:
+    def withheld_references(self, principal: Principal, works: Iterable[AnyWork]) -> set[str]:
         """The ids of those ``works`` whose reference files ``principal`` must not receive."""
         if principal.role != "agency":
             return set()
@@ -139,7 +158,7 @@ class Access:
         }
 
     def export_withholds_reference(
-        self, principal: Principal, work: Work, requested: bool | None
+        self, principal: Principal, work: AnyWork, requested: bool | None
     ) -> bool:
         """Whether an evidence package made by ``principal`` leaves the reference file out.
 
@@ -155,5 +174,5 @@ class Access:
         return chosen or self.withholds_reference(principal, work)
 
     @staticmethod
-    def _sees_owner(principal: Principal, work: Work) -> bool:
+    def _sees_owner(principal: Principal, work: AnyWork) -> bool:
         return principal.role != "rights_holder" or work.owner in principal.owners

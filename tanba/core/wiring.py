@@ -16,6 +16,7 @@ from tanba.core.organisations import OrganisationRegistry
 from tanba.core.registry import WorkRegistry
 from tanba.core.settings import Settings
 from tanba.core.store import AlertStore, open_store
+from tanba.core.works_catalog import WorkCatalog, open_catalog
 
 
 class App:
@@ -38,8 +39,13 @@ class App:
         return BlobStore(self.settings.home / "blobs")
 
     @cached_property
+    def catalog(self) -> WorkCatalog:
+        """The works read model lists and searches use (:mod:`tanba.core.works_catalog`)."""
+        return open_catalog(self.settings)
+
+    @cached_property
     def works(self) -> WorkRegistry:
-        return WorkRegistry(self.bus)
+        return WorkRegistry(self.bus, self.catalog)
 
     @cached_property
     def organisations(self) -> OrganisationRegistry:
@@ -63,6 +69,6 @@ class App:
         return self.settings.home / "captures"
 
     def close(self) -> None:
-        for name in ("bus", "store"):
+        for name in ("bus", "store", "catalog"):
             if name in self.__dict__:
                 self.__dict__[name].close()

@@ -189,8 +189,14 @@ def _descriptors(rows: np.ndarray) -> np.ndarray:
     return np.round(scaled).astype(np.int8)
 
 
-def _windows(images: list[tuple[np.ndarray, list[Region]]], *, mirror: bool = False) -> Windows:
-    """Each (variant, box) region of each image hashed, with its mirror if asked.
+def _windows(
+    images: list[tuple[np.ndarray, list[Region]]],
+    *,
+    mirror: bool = False,
+    plain: list[tuple[np.ndarray, list[Region]]] | None = None,
+) -> Windows:
+    """Each (variant, box) region of each image hashed, with its mirror if asked;
+    then those of ``plain``, never mirrored, in the same batch.
 
     Too flat windows are left out. The windows come out image by image, each
     image's mirrors after its own windows. All regions of all images go through
@@ -199,10 +205,12 @@ def _windows(images: list[tuple[np.ndarray, list[Region]]], *, mirror: bool = Fa
     more than it. Every step works on each window alone, so a window hashes the
     same whatever else is in the batch.
     """
-    names = [name for _, regions in images for name, _ in regions]
+    everything = images + (plain or [])
+    names = [name for _, regions in everything for name, _ in regions]
     if not names:
         return Windows.none()
-    pixels = resampled(images).reshape(len(names), _N * _N)
+    mirrored = sum(len(regions) for _, regions in images)
+    pixels = resampled(everything).reshape(len(names), _N * _N)
     kept = (_std(pixels) >= FLAT_STD).tolist()
     if not all(kept):
         if not any(kept):
@@ -214,10 +222,14 @@ def _windows(images: list[tuple[np.ndarray, list[Region]]], *, mirror: bool = Fa
     rows = coeffs.reshape(len(coeffs), _K * _K)
     if mirror:
         # Mirroring left-right negates the odd horizontal frequencies: no second transform.
-        rows = np.concatenate([rows, rows * _MIRROR_SIGNS.reshape(-1)])
-        names += [MIRROR if n == FULL else f"{n}-{MIRROR}" for n in names]
-        order = _mirrors_after_their_image(images, kept)
-        rows, names = rows[order], [names[i] for i in order]
+        count = sum(kept[:mirrored])
+        own, rest = rows[:count], rows[count:]
+        own_names, rest_names = names[:count], names[count:]
+        own = np.concatenate([own, own * _MIRROR_SIGNS.reshape(-1)])
+        own_names += [MIRROR if n == FULL else f"{n}-{MIRROR}" for n in own_names]
+        order = _mirrors_after_their_image(images, kept[:mirrored])
+        rows = np.concatenate([own[order], rest])
+        names = [own_names[i] for i in order] + rest_names
     return Windows(names, _phashes(rows).tolist(), _descriptors(rows))
 
 
@@ -301,15 +313,7 @@ def query_windows(grey: np.ndarray) -> Windows:
     ]
     # The sub-crops are not mirrored: a mirrored copy is rarely cropped too, and their
     # mirrors would add as many windows again to every crawled image's cost.
-    return _joined(_windows([(half, fixed), (grey, boxes)], mirror=True), _windows([(half, subs)]))
-
-
-def _joined(first: Windows, second: Windows) -> Windows:
-    return Windows(
-        first.variants + second.variants,
-        first.phashes + second.phashes,
-        np.concatenate([first.descriptors, second.descriptors]),
-    )
+    return _windows([(half, fixed), (grey, boxes)], mirror=True, plain=[(half, subs)])
 
 
 def _halved(grey: np.ndarray) -> np.ndarray:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from tanba.app.output import emit
 from tanba.core.exceptions import InputError
 from tanba.core.wiring import App
+from tanba.core.works_catalog import WorkEntry, WorkQuery
+from tanba.core.works_catalog.base import MAX_LIMIT
 from tanba.fingerprint.bulk import BATCH, import_specs, journal_path
 from tanba.fingerprint.registration import WorkSpec, read_manifest
 from tanba.fingerprint.registration import register as register_works
@@ -53,7 +56,19 @@ def register(sub: Any) -> None:
     )
     imp.add_argument("--json", action="store_true")
     imp.set_defaults(handler=_works_import)
-    ls = works.add_parser("list", help="list registered works")
+    ls = works.add_parser(
+        "list", help="list registered works by owner and title (from the works catalogue)"
+    )
+    ls.add_argument("--owner", default="", help="only this owner's works")
+    ls.add_argument("--media", choices=("image", "audio"), help="only images or only audio")
+    ls.add_argument(
+        "--search", default="", metavar="TEXT", help="words that begin the title, file name or id"
+    )
+    ls.add_argument(
+        "--limit", type=int, default=50, metavar="N", help=f"works per page (1-{MAX_LIMIT})"
+    )
+    ls.add_argument("--after", default="", metavar="CURSOR", help="the page after this cursor")
+    ls.add_argument("--all", action="store_true", help="every matching work, page after page")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=_works_list)
 
@@ -109,7 +124,28 @@ def _works_import(app: App, args: argparse.Namespace) -> int:
 
 
 def _works_list(app: App, args: argparse.Namespace) -> int:
-    _print_works(sorted(app.works.all().values(), key=lambda w: w.work_id), args.json)
+    """One page (or, with --all, every page); the next page's command goes to stderr."""
+    query = WorkQuery(
+        owner=args.owner,
+        media=args.media or "",
+        text=args.search,
+        after=args.after,
+        limit=args.limit,
+    )
+    works: list[WorkEntry] = []
+    while True:
+        page = app.works.search(query)
+        works += page.works
+        if not (args.all and page.next_cursor):
+            break
+        query = replace(query, after=page.next_cursor)
+    _print_works(works, args.json)
+    if page.next_cursor:
+        print(
+            f"tanba: {len(works)} of {page.total} works shown; the next page: "
+            f"tanba works list ... --after {page.next_cursor} (or --all)",
+            file=sys.stderr,
+        )
     return 0
 
 

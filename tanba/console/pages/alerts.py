@@ -17,15 +17,22 @@ from tanba.console.models import StatusIn
 from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import NotFound
 from tanba.core.store.base import CountKey
+from tanba.core.works_catalog import WorkQuery
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+WORK_CHOICES = 200
 
 
 @router.get("/alerts")
 def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep) -> Response:
     principal = who.principal
     page = alert_rules.search(c.app.store, principal, filters)
-    works = {w.work_id: w.title for w in work_rules.visible_works(c.app, principal)}
+    # The work filter offers the first works of the list (a catalogue may hold a million)
+    # and the one filtered on; any other is reached from its work page's alert links.
+    first = work_rules.visible_works(c.app, principal, WorkQuery(limit=WORK_CHOICES)).works
+    works = {w.work_id: w.title for w in first}
+    if filters.work_id and filters.work_id not in works:
+        works[filters.work_id] = filters.work_id
     return render(
         c,
         request,

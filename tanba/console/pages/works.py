@@ -4,6 +4,7 @@ and the organisations' policies."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -20,15 +21,25 @@ router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
 
 @router.get("/works")
-def works_page(request: Request, who: AnyUser, c: ConsoleDep) -> Response:
-    works = work_rules.visible_works(c.app, who.principal)
+def works_page(
+    request: Request, filters: work_rules.WorkFilters, who: AnyUser, c: ConsoleDep
+) -> Response:
+    page = work_rules.visible_works(c.app, who.principal, filters.query())
+    works = page.works
     counts = work_rules.alert_counts(c.app.store, who.principal, c.app.jurisdictions.codes())
     used = sorted({code for per in counts.values() for code in per})
+    kept = {
+        k: v for k, v in (("owner", filters.owner), ("media", filters.media), ("q", filters.q)) if v
+    }
     return render(
         c,
         request,
         "works.html",
         works=works,
+        page=page,
+        filters=filters,
+        next_link=urlencode({**kept, "after": page.next_cursor}) if page.next_cursor else "",
+        first_link=urlencode(kept),
         counts=counts,
         codes=used,
         withheld=c.app.access.withheld_references(who.principal, works),
