@@ -40,15 +40,20 @@ KIND_BY_PATH: dict[str, str] = {
     "test_layers.py": UNIT,  # reads the source's imports
     "test_readme.py": UNIT,  # reads README.md and the CLI's parser
     "app": UNIT,  # the pipeline's stages in this process; their Kafka runs are "services"
+    "app/test_targets_cli.py": UNIT,  # `tanba targets` in this process; `tanba run` children
+    # are marked integration
     "console": UNIT,  # FastAPI's TestClient in this process, alerts written to the store
     "console/test_browser.py": INTEGRATION,  # Chromium against uvicorn, crawls started
+    "console/test_targets.py": UNIT,  # the targets pages over the registry, in this process
     "console/test_works_list.py": UNIT,  # TestClient, and `tanba works list` on SQLite files
     "core": UNIT,  # embedded bus and store; the Kafka/Elasticsearch runs are "services"
     "core/bus/test_kafka.py": INTEGRATION,  # what only the real Kafka does
     "core/store/test_elastic.py": INTEGRATION,  # what only the real Elasticsearch does
+    "core/test_target_registry.py": UNIT,  # the embedded bus; its Kafka runs are "services"
     "core/test_works_catalog.py": UNIT,  # SQLite catalogue; its Elasticsearch runs are "services"
     "crawlers": UNIT,  # spiders and pipelines driven by hand, no reactor
     "crawlers/test_crawl.py": INTEGRATION,  # one real `tanba crawl` in a child process
+    "crawlers/test_failure_reasons.py": INTEGRATION,  # a real crawl failing every way, a child
     "crawlers/test_media_sharing.py": INTEGRATION,  # real crawls in a child process
     "distributed": E2E,  # every stage its own process on the real Kafka and Elasticsearch
     "distributed/test_compose_file.py": UNIT,  # reads docker-compose.yml

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tanba.app.commands import local, logs, stages, works
+from tanba.app.commands import local, logs, stages, targets, works
 from tanba.console import cli as console_cli
 from tanba.core.exceptions import TanbaError
 from tanba.core.settings import Settings
@@ -68,7 +68,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log one line per batch")
     sub = p.add_subparsers(metavar="COMMAND")
 
-    for group in (works, stages, local, logs, console_cli, evidence_cli):
+    for group in (works, targets, stages, local, logs, console_cli, evidence_cli):
         group.register(sub)
     return p
 

@@ -1,4 +1,5 @@
-"""What the ``tanba`` sub-commands share: the handler type, tables and JSON lines."""
+"""What the ``tanba`` sub-commands share: the handler type, tables, JSON lines, and the
+lines that show a crawl's failed fetches with their reasons."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tanba.core.schemas.crawls import FAILURE_REASONS, FetchFailure
 from tanba.core.wiring import App
+from tanba.crawlers.stats import CrawlStats
+
+#: Failed fetches a crawl's summary lists one per line; the rest are counted, and listed
+#: by `tanba targets show ID` and on the target's page in the console.
+FAILURES_SHOWN = 20
 
 # A sub-command: the installation, the parsed arguments -> the exit status.
 Handler = Callable[[App, argparse.Namespace], int]
@@ -26,3 +33,39 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> N
     print("  ".join(c.ljust(min(widths[c], 60)) for c in columns))
     for r in rows:
         print("  ".join(str(r.get(c, ""))[:60].ljust(min(widths[c], 60)) for c in columns))
+
+
+def reason_counts(failures: dict[str, int]) -> str:
+    """``dns 1, timeout 2`` in the order of FAILURE_REASONS, or "none"."""
+    parts = [f"{code} {failures[code]}" for code in FAILURE_REASONS if failures.get(code)]
+    return ", ".join(parts) or "none"
+
+
+def failure_line(failure: FetchFailure) -> str:
+    """One failed fetch: its URL, then why, in words, and what the crawler saw."""
+    where = f" (linked from {failure.referrer})" if failure.referrer else ""
+    detail = f": {failure.detail}" if failure.detail else ""
+    return f"{failure.url}{where}\n      {failure.kind}, {failure.reason_text}{detail}"
+
+
+def failure_lines(stats: CrawlStats, limit: int = FAILURES_SHOWN) -> list[str]:
+    """The crawl's failed fetches per target, by reason, and the first ``limit`` of them."""
+    total = stats.total()
+    if not total.failure_count():
+        return ["  failed fetches 0"]
+    out = [f"  failed fetches {total.failure_count()}: {reason_counts(total.failures)}"]
+    shown = 0
+    for key, tally in stats.targets.items():
+        if not tally.failure_count():
+            continue
+        label = stats.name_of(key) + (f" (id {key})" if key != stats.name_of(key) else "")
+        out.append(f"    {label}: {reason_counts(tally.failures)}")
+        for failure in tally.failed:
+            if shown == limit:
+                break
+            out.append(f"    - {failure_line(failure)}")
+            shown += 1
+    hidden = total.failure_count() - shown
+    if hidden:
+        out.append(f"    ({hidden} more: 'tanba targets show ID' lists a target's failed fetches)")
+    return out

@@ -27,6 +27,7 @@ from functools import partial
 from pathlib import Path
 from typing import TextIO
 
+from tanba.app.output import failure_lines
 from tanba.core import topics
 from tanba.core.clock import iso
 from tanba.core.schemas.base import decode
@@ -70,6 +71,7 @@ class RunSummary:
                 f" too large {t.too_large}, blocked private addresses {t.blocked_private})",
                 f"  traps avoided {t.traps}, throttled (429/503 Retry-After) {t.throttled},"
                 f" paused (disk full) {t.paused}",
+                *failure_lines(self.crawl),
             ]
         matches = self.alerts + self.suppressed
         counts = ", ".join(f"{k} {v}" for k, v in self.alerts_by_jurisdiction.items())

@@ -26,6 +26,7 @@ from tanba.console.models import (
     AlertList,
     AlertSummary,
     Counts,
+    CrawlOut,
     CrawlRunOut,
     CustodyOut,
     JurisdictionOut,
@@ -44,6 +45,7 @@ from tanba.console.models import (
 )
 from tanba.console.stats import target_statistics
 from tanba.console.targets import TargetSpec
+from tanba.core.exceptions import NotFound
 from tanba.core.schemas.organisations import OrganisationPolicy
 from tanba.core.store.base import CountKey
 
@@ -289,54 +291,109 @@ def set_organisation(
 
 # --- targets -----------------------------------------------------------------------------
 
+TARGET_ERRORS: dict[int | str, dict[str, Any]] = {
+    409: {"description": "another active target has the name"},
+    422: {"description": "a field breaks a rule: 'problems' names each field, code and fix"},
+}
+
 
 @router.get("/targets", response_model=list[TargetOut], tags=["targets"])
-def list_targets(who: Operator, c: ConsoleDep) -> list[TargetOut]:
-    return [TargetOut.of(t, c.runs.last(t.spec.name)) for t in c.targets.all()]
+def list_targets(who: Operator, c: ConsoleDep, archived: bool = False) -> list[TargetOut]:
+    """The active targets (or, with ``archived=true``, the archived ones), by name."""
+    return [TargetOut.of(r, c.runs.last(r.id)) for r in c.targets.registry.records(archived)]
 
 
-@router.post("/targets", response_model=TargetOut, status_code=201, tags=["targets"])
+@router.post(
+    "/targets",
+    response_model=TargetOut,
+    status_code=201,
+    tags=["targets"],
+    responses=TARGET_ERRORS,
+)
 def add_target(spec: TargetSpec, who: Operator, c: ConsoleDep) -> TargetOut:
-    return TargetOut.of(c.targets.add(spec, who.user.username), None)
+    return TargetOut.of(c.targets.add(spec.fields(), spec.resolve, who.user.username), None)
 
 
-@router.get("/targets/{name}", response_model=TargetOut, tags=["targets"])
-def get_target(name: str, who: Operator, c: ConsoleDep) -> TargetOut:
-    return TargetOut.of(c.targets.require(name), c.runs.last(name))
+@router.get("/targets/{target_id}", response_model=TargetOut, tags=["targets"])
+def get_target(target_id: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    return TargetOut.of(c.targets.registry.require(target_id), c.runs.last(target_id))
 
 
-@router.put("/targets/{name}", response_model=TargetOut, tags=["targets"])
-def edit_target(name: str, spec: TargetSpec, who: Operator, c: ConsoleDep) -> TargetOut:
-    return TargetOut.of(c.targets.update(name, spec, who.user.username), c.runs.last(name))
+@router.put(
+    "/targets/{target_id}", response_model=TargetOut, tags=["targets"], responses=TARGET_ERRORS
+)
+def edit_target(target_id: str, spec: TargetSpec, who: Operator, c: ConsoleDep) -> TargetOut:
+    """Replace the target's settings (its name too: the id stays, and its history with it)."""
+    record = c.targets.update(target_id, spec.fields(), spec.resolve, who.user.username)
+    return TargetOut.of(record, c.runs.last(target_id))
 
 
-@router.post("/targets/{name}/pause", response_model=TargetOut, tags=["targets"])
-def pause_target(name: str, who: Operator, c: ConsoleDep) -> TargetOut:
-    return TargetOut.of(c.targets.set_paused(name, True, who.user.username), c.runs.last(name))
+@router.delete("/targets/{target_id}", response_model=TargetOut, tags=["targets"])
+def remove_target(target_id: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    """Archive the target: no longer crawled or listed; its crawls and alerts are kept."""
+    record = c.targets.registry.archive(target_id, who.user.username)
+    return TargetOut.of(record, c.runs.last(target_id))
 
 
-@router.post("/targets/{name}/resume", response_model=TargetOut, tags=["targets"])
-def resume_target(name: str, who: Operator, c: ConsoleDep) -> TargetOut:
-    return TargetOut.of(c.targets.set_paused(name, False, who.user.username), c.runs.last(name))
+@router.post(
+    "/targets/{target_id}/restore",
+    response_model=TargetOut,
+    tags=["targets"],
+    responses=TARGET_ERRORS,
+)
+def restore_target(target_id: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    record = c.targets.registry.restore(target_id, who.user.username)
+    return TargetOut.of(record, c.runs.last(target_id))
 
 
-@router.post("/targets/{name}/crawl", response_model=CrawlRunOut, status_code=202, tags=["targets"])
-def start_crawl(name: str, who: Operator, c: ConsoleDep) -> CrawlRunOut:
-    return CrawlRunOut.of(
-        c.launcher.start(c.targets.validate(c.targets.require(name).spec), who.user.username)
-    )
+@router.post("/targets/{target_id}/pause", response_model=TargetOut, tags=["targets"])
+def pause_target(target_id: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    record = c.targets.registry.set_paused(target_id, True, who.user.username)
+    return TargetOut.of(record, c.runs.last(target_id))
 
 
-@router.get("/targets/{name}/runs", response_model=list[CrawlRunOut], tags=["targets"])
-def target_runs(name: str, who: Operator, c: ConsoleDep) -> list[CrawlRunOut]:
-    c.targets.require(name)
-    return [CrawlRunOut.of(r) for r in c.runs.runs(name)]
+@router.post("/targets/{target_id}/resume", response_model=TargetOut, tags=["targets"])
+def resume_target(target_id: str, who: Operator, c: ConsoleDep) -> TargetOut:
+    record = c.targets.registry.set_paused(target_id, False, who.user.username)
+    return TargetOut.of(record, c.runs.last(target_id))
 
 
-@router.get("/targets/{name}/stats", response_model=StatsOut, tags=["targets"])
-def target_stats(name: str, who: Operator, c: ConsoleDep) -> StatsOut:
-    c.targets.require(name)
-    return StatsOut.of(target_statistics(name, c.reports, c.app.store))
+@router.post(
+    "/targets/{target_id}/crawl", response_model=CrawlRunOut, status_code=202, tags=["targets"]
+)
+def start_crawl(target_id: str, who: Operator, c: ConsoleDep) -> CrawlRunOut:
+    record = c.targets.registry.require(target_id)
+    c.targets.launchable(record)
+    return CrawlRunOut.of(c.launcher.start(record, who.user.username))
+
+
+@router.get("/targets/{target_id}/runs", response_model=list[CrawlRunOut], tags=["targets"])
+def target_runs(target_id: str, who: Operator, c: ConsoleDep) -> list[CrawlRunOut]:
+    c.targets.registry.require(target_id)
+    return [CrawlRunOut.of(r) for r in c.runs.runs(target_id)]
+
+
+@router.get("/targets/{target_id}/stats", response_model=StatsOut, tags=["targets"])
+def target_stats(target_id: str, who: Operator, c: ConsoleDep) -> StatsOut:
+    c.targets.registry.require(target_id)
+    return StatsOut.of(target_statistics(target_id, c.reports, c.app.store))
+
+
+@router.get("/targets/{target_id}/crawls", response_model=list[CrawlOut], tags=["targets"])
+def target_crawls(target_id: str, who: Operator, c: ConsoleDep) -> list[CrawlOut]:
+    """The target's crawls, newest first, with failed fetches counted by reason."""
+    record = c.targets.registry.require(target_id)
+    return [CrawlOut.of(x, listed=False) for x in reversed(c.reports.for_target(record.id))]
+
+
+@router.get("/targets/{target_id}/crawls/{crawl_id}", response_model=CrawlOut, tags=["targets"])
+def target_crawl(target_id: str, crawl_id: str, who: Operator, c: ConsoleDep) -> CrawlOut:
+    """One crawl of the target, with its failed fetches listed (URL, reason, detail)."""
+    record = c.targets.registry.require(target_id)
+    crawl = c.reports.crawl(record.id, crawl_id)
+    if crawl is None:
+        raise NotFound(f"target {record.name!r} has no crawl {crawl_id!r}")
+    return CrawlOut.of(crawl)
 
 
 # --- users -------------------------------------------------------------------------------

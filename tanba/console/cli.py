@@ -79,7 +79,7 @@ def _stores(app: App) -> Any:
 class _NoLauncher:
     """The user commands start no crawls."""
 
-    def start(self, spec: Any, actor: str) -> Any:
+    def start(self, record: Any, actor: str) -> Any:
         raise InputError("crawls are started from 'tanba console'")
 
 

@@ -22,10 +22,10 @@ from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
 from tanba.console.i18n import pick_language
 from tanba.console.sessions import SessionStore
-from tanba.console.stats import CrawlReports
-from tanba.console.targets import TargetStore
+from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.throttle import LoginThrottle
 from tanba.console.users import UserStore
+from tanba.core.crawl_reports import CrawlReports
 from tanba.core.settings import Settings
 from tanba.core.sqlite import Database
 from tanba.core.wiring import App
@@ -41,7 +41,7 @@ class Console:
     settings: Settings
     users: UserStore
     sessions: SessionStore
-    targets: TargetStore
+    targets: ConsoleTargets
     runs: RunLog
     launcher: CrawlLauncher
     reports: CrawlReports
@@ -97,7 +97,8 @@ def build_console(
     """The console's stores over ``app`` (also used by the ``tanba users`` commands)."""
     db = Database(db_path(app.settings), "")
     runs = RunLog(db)
-    targets = TargetStore(db, app.clock, allow_private=app.settings.console_allow_private_targets)
+    migrate_console_targets(db, app.targets)
+    targets = ConsoleTargets(app.targets, allow_private=app.settings.console_allow_private_targets)
     return Console(
         app=app,
         settings=app.settings,

@@ -1,14 +1,16 @@
 """Starting crawls from the console: one subprocess per run, a log of runs, and a scheduler.
 
-A run writes the target to ``home/console/crawls/<run id>/targets.yaml`` and
-starts ``python -m tanba.app.cli --home HOME {run|crawl} targets.yaml [--resolve ...]``
-with the console's settings in its environment, its output in ``crawl.log``
-beside the file. A subprocess, because Twisted's reactor runs once per process
+A run starts ``python -m tanba.app.cli --home HOME {run|crawl} --target ID``
+with the console's settings in its environment, its output in
+``home/console/crawls/<run id>/crawl.log``: the child reads the target (and the
+``--resolve`` entries recorded with it) from the target registry, as any
+``tanba run`` does. A subprocess, because Twisted's reactor runs once per process
 and a crawl must not block or crash the web server; the crawl reports its
 counters on ``tanba.crawls`` as usual, where :mod:`tanba.console.stats` reads them.
+Runs are kept by target id.
 
-The :class:`Scheduler` starts targets whose ``schedule_hours`` have passed since
-their last run; ``tanba console`` ticks it once a minute in a thread.
+The :class:`Scheduler` starts active targets whose ``schedule_hours`` have passed
+since their last run; ``tanba console`` ticks it once a minute in a thread.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from pathlib import Path
 from typing import Protocol
 
 from tanba.console.exceptions import Conflict
-from tanba.console.targets import TargetSpec, TargetStore, write_targets_file
+from tanba.console.targets import ConsoleTargets
 from tanba.core.clock import Clock, iso, parse_iso
-from tanba.core.exceptions import InputError
+from tanba.core.exceptions import InputError, TanbaError
+from tanba.core.schemas.targets import TargetRecord
 from tanba.core.settings import Settings
 from tanba.core.sqlite import Database, transaction
 
@@ -51,7 +54,7 @@ CREATE INDEX IF NOT EXISTS crawl_runs_target ON crawl_runs (target, started_at);
 
 @dataclass(frozen=True)
 class CrawlRun:
-    """One crawl started by the console."""
+    """One crawl started by the console (``target``: the target's id)."""
 
     id: str
     target: str
@@ -115,7 +118,7 @@ class RunLog:
 class CrawlLauncher(Protocol):
     """Starts the crawl of one target and records the run."""
 
-    def start(self, spec: TargetSpec, actor: str) -> CrawlRun: ...
+    def start(self, record: TargetRecord, actor: str) -> CrawlRun: ...
 
 
 def subprocess_env(settings: Settings) -> dict[str, str]:
@@ -137,19 +140,21 @@ class SubprocessLauncher:
         self._done: dict[str, threading.Event] = {}
         runs.close_orphans(iso(clock.now()))
 
-    def start(self, spec: TargetSpec, actor: str) -> CrawlRun:
-        if spec.paused:
-            raise InputError(f"target {spec.name!r} is paused; resume it before crawling")
+    def start(self, record: TargetRecord, actor: str) -> CrawlRun:
+        if record.archived:
+            raise InputError(f"target {record.name!r} is archived; restore it before crawling")
+        if record.spec.get("paused"):
+            raise InputError(f"target {record.name!r} is paused; resume it before crawling")
         with self._lock:
-            last = self._runs.last(spec.name)
+            last = self._runs.last(record.id)
             if last is not None and last.running:
                 raise Conflict(
-                    f"a crawl of {spec.name!r} is running since {last.started_at}; wait for it"
+                    f"a crawl of {record.name!r} is running since {last.started_at}; wait for it"
                 )
             now = self._clock.now()
-            run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{spec.name}-{secrets.token_hex(3)}"
-            folder = self._settings.path("console", "crawls", run_id, "targets.yaml").parent
-            targets_file = write_targets_file([spec], folder / "targets.yaml")
+            run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{record.id}-{secrets.token_hex(3)}"
+            folder = self._settings.path("console", "crawls", run_id)
+            folder.mkdir(parents=True, exist_ok=True)
             command = [
                 sys.executable,
                 "-m",
@@ -157,10 +162,9 @@ class SubprocessLauncher:
                 "--home",
                 str(Path(self._settings.home).resolve()),
                 self._settings.console_crawl_command,
-                str(targets_file),
+                "--target",
+                record.id,
             ]
-            for entry in spec.resolve:
-                command += ["--resolve", entry]
             log_path = folder / "crawl.log"
             with open(log_path, "wb") as log:
                 proc = subprocess.Popen(
@@ -173,7 +177,7 @@ class SubprocessLauncher:
                 )
             run = CrawlRun(
                 id=run_id,
-                target=spec.name,
+                target=record.id,
                 started_at=iso(now),
                 started_by=actor,
                 command=" ".join(command),
@@ -217,43 +221,41 @@ class SubprocessLauncher:
 
 
 class Scheduler:
-    """Starts targets whose interval has passed since their last run (not paused, not running)."""
+    """Starts targets whose interval has passed since their last run (active, not running)."""
 
     def __init__(
-        self, targets: TargetStore, runs: RunLog, launcher: CrawlLauncher, clock: Clock
+        self, targets: ConsoleTargets, runs: RunLog, launcher: CrawlLauncher, clock: Clock
     ) -> None:
         self._targets = targets
         self._runs = runs
         self._launcher = launcher
         self._clock = clock
 
-    def due(self) -> list[TargetSpec]:
+    def due(self) -> list[TargetRecord]:
         now = self._clock.now()
         due = []
-        for stored in self._targets.all():
-            spec = stored.spec
-            if spec.paused or spec.schedule_hours <= 0:
+        for record in self._targets.registry.records():
+            hours = float(record.spec.get("schedule_hours") or 0)
+            if record.spec.get("paused") or hours <= 0:
                 continue
-            last = self._runs.last(spec.name)
+            last = self._runs.last(record.id)
             if last is None or (
-                not last.running
-                and now - parse_iso(last.started_at) >= timedelta(hours=spec.schedule_hours)
+                not last.running and now - parse_iso(last.started_at) >= timedelta(hours=hours)
             ):
-                due.append(spec)
+                due.append(record)
         return due
 
     def tick(self) -> list[CrawlRun]:
         """Start every due target; returns the runs started."""
         started = []
-        for spec in self.due():
+        for record in self.due():
             try:
-                started.append(
-                    self._launcher.start(self._targets.validate(spec), actor="scheduler")
-                )
+                self._targets.launchable(record)
+                started.append(self._launcher.start(record, actor="scheduler"))
             except Conflict:  # started by hand a moment ago
                 continue
-            except InputError as exc:  # e.g. private addresses no longer allowed here
-                log.warning("scheduled crawl of %s not started: %s", spec.name, exc)
+            except TanbaError as exc:  # e.g. private addresses no longer allowed here
+                log.warning("scheduled crawl of %s not started: %s", record.id, exc)
         return started
 
     def run_forever(self, stop: threading.Event, interval_s: float = 60.0) -> None:

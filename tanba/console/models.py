@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tanba.console.crawls import CrawlRun
-from tanba.console.targets import StoredTarget, TargetSpec
 from tanba.core.alerts import Alert
+from tanba.core.crawl_reports import TargetCrawl
+from tanba.core.schemas.crawls import FetchFailure
+from tanba.core.schemas.targets import TargetRecord
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.works_catalog import WorkEntry
 
@@ -193,20 +195,47 @@ class CrawlRunOut(_Out):
 
 
 class TargetOut(BaseModel):
-    spec: TargetSpec
+    id: str = Field(description="stable: the target's crawls and alerts are kept under it")
+    name: str
+    archived: bool
+    spec: dict[str, Any] = Field(description="the target's fields, as a targets file has them")
+    resolve: list[str]
     created_at: str
+    created_by: str
     updated_at: str
     updated_by: str
     last_run: CrawlRunOut | None = None
 
     @classmethod
-    def of(cls, stored: StoredTarget, last: CrawlRun | None) -> TargetOut:
+    def of(cls, record: TargetRecord, last: CrawlRun | None) -> TargetOut:
         return cls(
-            spec=stored.spec,
-            created_at=stored.created_at,
-            updated_at=stored.updated_at,
-            updated_by=stored.updated_by,
+            **record.model_dump(),
             last_run=CrawlRunOut.of(last) if last else None,
+        )
+
+
+class CrawlOut(BaseModel):
+    """One crawl of one target: its counters, failed fetches by reason, and those listed."""
+
+    crawl_id: str
+    started_at: str
+    finished_at: str
+    name: str
+    counters: dict[str, int]
+    failures: dict[str, int] = Field(description="failed fetches by reason (every one counted)")
+    failed: list[FetchFailure] = Field(description="the first failed fetches, URL and reason")
+
+    @classmethod
+    def of(cls, crawl: TargetCrawl, *, listed: bool = True) -> CrawlOut:
+        r = crawl.report
+        return cls(
+            crawl_id=crawl.crawl_id,
+            started_at=crawl.started_at,
+            finished_at=crawl.finished_at,
+            name=r.name,
+            counters=r.counters(),
+            failures=dict(r.failures),
+            failed=list(r.failed) if listed else [],
         )
 
 
@@ -215,6 +244,7 @@ class FiguresOut(_Out):
     pages: int
     media: int
     errors: int
+    failed: int = Field(description="failed fetches of every reason")
     traps: int
     throttled: int
     paused: int

@@ -1,45 +1,65 @@
-"""Crawl targets kept by the console: what operators add and edit on the targets page.
+"""Crawl targets in the console: the shared target registry, its form, and what the console allows.
 
-Targets live in the console database so that they survive restarts and can be
-edited from the web; a crawl started from the console writes the chosen
-targets to a ``targets.yaml`` (:func:`write_targets_file`) and runs
-``tanba crawl``/``tanba run`` on it, so the crawler reads exactly the format
-an operator would write by hand. Every spec is validated by the crawler's own
-parser (:func:`tanba.core.targets.parse_targets`) before it is stored: the
-console can never store a target the crawler would refuse.
+The targets live in the installation's target registry
+(:mod:`tanba.core.target_registry`), the one ``tanba targets`` and ``tanba run``
+use, so a target the CLI crawled is on the targets page with its statistics, and
+one added here is crawled by ``tanba run``. Every write is checked by the core's
+one validation (:func:`tanba.core.targets.check_target`), whose problems name
+the field and have a code the pages translate; this module adds the console's
+own rule: private addresses and ``--resolve`` entries only where
+``TANBA_CONSOLE_ALLOW_PRIVATE_TARGETS`` allows them.
+
+:class:`TargetForm` is the HTML form as posted (text, so nothing the user typed
+is lost before it can be shown again beside its error); :class:`TargetSpec` is
+the API's JSON body. Both become a targets-file mapping for the core.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+import logging
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tanba.console.exceptions import Conflict
-from tanba.core.clock import Clock, iso
-from tanba.core.exceptions import InputError, NotFound
-from tanba.core.resolve import parse_resolve
+from tanba.core.schemas.targets import TargetRecord
 from tanba.core.sqlite import Database, transaction
-from tanba.core.targets import Target, parse_targets
+from tanba.core.target_registry import TargetRegistry, check_resolve, record_target
+from tanba.core.targets import (
+    ALLOWED_KEYS,
+    Problem,
+    Target,
+    TargetInvalid,
+    check_target,
+    invalid,
+    target_fields,
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS targets (
-    name TEXT PRIMARY KEY,
-    spec TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    updated_by TEXT NOT NULL
-);
-"""
+log = logging.getLogger(__name__)
+# Where consoles before the target registry kept their targets (in the console database).
+_LEGACY_TABLE = "targets"
+
+#: The form's fields, in the order the form shows them.
+FORM_FIELDS: tuple[str, ...] = (
+    "name",
+    "seeds",
+    "allowed_domains",
+    "max_depth",
+    "max_pages",
+    "delay_s",
+    "schedule_hours",
+    "jurisdiction",
+    "paused",
+    "allow_private_addresses",
+    "resolve",
+)
+_INT = re.compile(r"^[+-]?\d+$")
 
 
 class TargetSpec(BaseModel):
-    """A crawl target as the console edits it: the crawler's fields plus a schedule and --resolve."""
+    """A crawl target as the API takes it: a targets file's fields, plus ``resolve`` entries."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -53,143 +73,199 @@ class TargetSpec(BaseModel):
     paused: bool = False
     jurisdiction: str = ""
     allow_private_addresses: bool = False
+    allowed_networks: list[str] = Field(default_factory=list)
+    max_pages_per_pattern: int = 0
     resolve: list[str] = Field(default_factory=list)  # HOST:PORT:ADDR, tests and demos only
 
-    def crawler_fields(self) -> dict[str, Any]:
-        """The fields of the targets file (no schedule, no resolve: those stay in the console)."""
-        out: dict[str, Any] = {
-            "name": self.name,
-            "seeds": list(self.seeds),
-            "max_depth": self.max_depth,
-            "max_pages": self.max_pages,
-            "paused": self.paused,
-            "allow_private_addresses": self.allow_private_addresses,
+    def fields(self) -> dict[str, Any]:
+        """The targets-file mapping (``resolve`` is not part of it)."""
+        return self.model_dump(exclude={"resolve"})
+
+
+class TargetForm(BaseModel):
+    """The target form as the browser posts it: every field as text ("" when left out)."""
+
+    name: str = ""
+    seeds: str = ""
+    allowed_domains: str = ""
+    max_depth: str = "3"
+    max_pages: str = "500"
+    delay_s: str = ""
+    schedule_hours: str = "0"
+    jurisdiction: str = ""
+    paused: str = ""
+    allow_private_addresses: str = ""
+    resolve: str = ""
+
+    def values(self) -> dict[str, str]:
+        """The text of each field, to show the form again as it was posted."""
+        return {name: getattr(self, name) for name in FORM_FIELDS}
+
+    def fields(self) -> dict[str, Any]:
+        """The targets-file mapping: lists split, numbers read; text that is no number is
+        passed on as it is, so the core's check says what the field needs."""
+        return {
+            "name": self.name.strip(),
+            "seeds": _lines(self.seeds),
+            "allowed_domains": _lines(self.allowed_domains),
+            "max_depth": _number(self.max_depth, integer=True),
+            "max_pages": _number(self.max_pages, integer=True),
+            "delay_s": _number(self.delay_s) if self.delay_s.strip() else None,
+            "schedule_hours": _number(self.schedule_hours) if self.schedule_hours.strip() else 0,
+            "jurisdiction": self.jurisdiction.strip().upper(),
+            "paused": bool(self.paused),
+            "allow_private_addresses": bool(self.allow_private_addresses),
         }
-        if self.allowed_domains:
-            out["allowed_domains"] = list(self.allowed_domains)
-        if self.jurisdiction:
-            out["jurisdiction"] = self.jurisdiction
-        if self.delay_s is not None:
-            out["delay_s"] = self.delay_s
-        return out
 
-    def to_target(self) -> Target:
-        """The crawler's Target, validated by the crawler's own parser (raises InputError)."""
-        text = yaml.safe_dump({"targets": [self.crawler_fields()]}, allow_unicode=True)
-        return parse_targets(text, source="target")[0]
+    def resolve_entries(self) -> list[str]:
+        return _lines(self.resolve)
 
 
-@dataclass(frozen=True)
-class StoredTarget:
-    """A target with who changed it last, and when."""
+def form_values(record: TargetRecord | None) -> dict[str, str]:
+    """The form's text for ``record`` (an empty form with the defaults for None)."""
+    if record is None:
+        return TargetForm().values()
+    spec = record.spec
 
-    spec: TargetSpec
-    created_at: str
-    updated_at: str
-    updated_by: str
+    def text(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "1" if value else ""
+        if isinstance(value, list):
+            return "\n".join(str(v) for v in value)
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        return str(value)
+
+    values = {name: text(spec.get(name)) for name in FORM_FIELDS if name != "resolve"}
+    values["name"] = record.name
+    values["resolve"] = "\n".join(record.resolve)
+    return values
 
 
-class TargetStore:
-    """Targets in the console database, validated on every write."""
+class ConsoleTargets:
+    """The registry as the console uses it: every write checked, private addresses guarded."""
 
-    def __init__(self, db: Database, clock: Clock, *, allow_private: bool = False) -> None:
-        self._db = db
-        self._clock = clock
+    def __init__(self, registry: TargetRegistry, *, allow_private: bool) -> None:
+        self.registry = registry
         self.allow_private = allow_private
-        db.conn().executescript(_SCHEMA)
 
-    def validate(self, spec: TargetSpec) -> TargetSpec:
-        """``spec`` normalised as the crawler reads it; InputError saying what to fix."""
-        target = spec.to_target()
-        if (spec.allow_private_addresses or spec.resolve) and not self.allow_private:
-            raise InputError(
-                "private addresses and --resolve entries are for tests and demos; this console"
-                " refuses them (set TANBA_CONSOLE_ALLOW_PRIVATE_TARGETS=1 where that is wanted)"
-            )
-        if spec.resolve:
-            parse_resolve(spec.resolve)
-        if spec.schedule_hours < 0:
-            raise InputError(
-                "schedule_hours must be 0 (only by hand) or a positive number of hours"
-            )
-        return spec.model_copy(
-            update={
-                "seeds": list(target.seeds),
-                "allowed_domains": list(target.allowed_domains),
-                "jurisdiction": target.jurisdiction,
-                "resolve": [r.strip() for r in spec.resolve if r.strip()],
-            }
+    def add(self, fields: Mapping[str, Any], resolve: Sequence[str], actor: str) -> TargetRecord:
+        target = self._checked(fields, resolve, None)
+        return self.registry.add(target, actor, check_resolve(resolve))
+
+    def update(
+        self,
+        target_id: str,
+        fields: Mapping[str, Any],
+        resolve: Sequence[str] | None,
+        actor: str,
+    ) -> TargetRecord:
+        """Change a target; fields ``fields`` leaves out (the file's own) keep their values."""
+        current = self.registry.require(target_id)
+        merged = {**current.spec, **fields}
+        target = self._checked(merged, resolve, current)
+        return self.registry.update(
+            target_id, target, actor, None if resolve is None else check_resolve(resolve)
         )
 
-    def add(self, spec: TargetSpec, actor: str) -> StoredTarget:
-        spec = self.validate(spec)
-        now = iso(self._clock.now())
-        with transaction(self._db.conn()) as conn:
-            if conn.execute("SELECT 1 FROM targets WHERE name = ?", (spec.name,)).fetchone():
-                raise Conflict(f"a target named {spec.name!r} exists; edit it or pick another name")
-            conn.execute(
-                "INSERT INTO targets VALUES (?,?,?,?,?)",
-                (spec.name, spec.model_dump_json(), now, now, actor),
-            )
-        return StoredTarget(spec, now, now, actor)
+    def launchable(self, record: TargetRecord) -> Target:
+        """The Target a crawl started here would crawl; TargetInvalid if the console refuses it."""
+        target = record_target(record)
+        if (target.allow_private_addresses or record.resolve) and not self.allow_private:
+            raise invalid([_private_refused("allow_private_addresses")])
+        return target
 
-    def update(self, name: str, spec: TargetSpec, actor: str) -> StoredTarget:
-        """Replace a target's settings; its name cannot change (statistics are kept by name)."""
-        if spec.name != name:
-            raise InputError(
-                f"a target keeps its name ({name!r}); add a new target to use another name"
-            )
-        return self._save(self.require(name), self.validate(spec), actor)
+    def _checked(
+        self, fields: Mapping[str, Any], resolve: Sequence[str] | None, current: TargetRecord | None
+    ) -> Target:
+        """The Target of ``fields``; every problem of the fields, resolve and private rule at once."""
+        problems: list[Problem] = []
+        target: Target | None = None
+        try:
+            target = check_target(fields)
+        except TargetInvalid as exc:
+            problems += exc.problems
+        try:
+            check_resolve(resolve or ())
+        except TargetInvalid as exc:
+            problems += exc.problems
+        if not self.allow_private:  # only what changes here: an imported demo target stays
+            was_private = bool(current and current.spec.get("allow_private_addresses"))
+            if fields.get("allow_private_addresses") is True and not was_private:
+                problems.append(_private_refused("allow_private_addresses"))
+            entries = [r.strip() for r in resolve or () if r.strip()]
+            changed = entries and entries != (current.resolve if current else [])
+            if changed and not any(p.field == "resolve" for p in problems):
+                problems.append(_private_refused("resolve"))
+        if problems or target is None:
+            raise invalid(problems)
+        return target
 
-    def set_paused(self, name: str, paused: bool, actor: str) -> StoredTarget:
-        """Pause or resume; no re-validation, so a target can always be paused."""
-        current = self.require(name)
-        return self._save(current, current.spec.model_copy(update={"paused": paused}), actor)
 
-    def _save(self, current: StoredTarget, spec: TargetSpec, actor: str) -> StoredTarget:
-        """Replace a stored target's spec, stamped with the time and the actor."""
-        now = iso(self._clock.now())
-        with transaction(self._db.conn()) as conn:
-            conn.execute(
-                "UPDATE targets SET spec=?, updated_at=?, updated_by=? WHERE name=?",
-                (spec.model_dump_json(), now, actor, current.spec.name),
-            )
-        return StoredTarget(spec, current.created_at, now, actor)
+def _private_refused(field: str) -> Problem:
+    return Problem(field, "private_refused")
 
-    def get(self, name: str) -> StoredTarget | None:
-        row = (
-            self._db.conn()
-            .execute(
-                "SELECT spec, created_at, updated_at, updated_by FROM targets WHERE name = ?",
-                (name,),
+
+def _lines(text: str) -> list[str]:
+    return [p for p in text.replace(",", "\n").split() if p]
+
+
+def _number(text: str, *, integer: bool = False) -> Any:
+    """``text`` as a number, or unchanged when it is none (the check then names the field)."""
+    value = text.strip().replace(",", ".") if not integer else text.strip()
+    try:
+        if integer:
+            return int(value) if _INT.match(value) else text
+        return float(value)
+    except ValueError:
+        return text
+
+
+def migrate_console_targets(db: Database, registry: TargetRegistry) -> int:
+    """Move the targets an older console kept in its own database into the registry, once.
+
+    Each keeps its name as its id, so its crawl runs, reports and alerts (keyed by
+    name then) stay its own. A target the rules now refuse stays behind, named in a
+    warning. The old table is renamed, so this runs once; returns how many moved.
+    """
+    conn = db.conn()
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_LEGACY_TABLE,)
+    ).fetchone()
+    if not found:
+        return 0
+    rows = conn.execute(
+        f"SELECT name, spec, created_at, updated_at, updated_by FROM {_LEGACY_TABLE}"
+    ).fetchall()
+    existing = registry.refresh()
+    moved: list[TargetRecord] = []
+    for name, spec_json, created_at, updated_at, updated_by in rows:
+        if name in existing:
+            continue
+        spec = json.loads(spec_json)
+        try:
+            target = check_target({k: v for k, v in spec.items() if k in ALLOWED_KEYS})
+            resolve = check_resolve(spec.get("resolve") or [])
+        except TargetInvalid as exc:
+            log.warning(
+                "console target %r not moved to the target registry (add it again): %s", name, exc
             )
-            .fetchone()
+            continue
+        moved.append(
+            TargetRecord(
+                id=name,
+                name=target.name,
+                spec=target_fields(target),
+                resolve=resolve,
+                created_at=created_at,
+                created_by=updated_by,
+                updated_at=updated_at,
+                updated_by=updated_by,
+            )
         )
-        return _stored(row) if row else None
-
-    def require(self, name: str) -> StoredTarget:
-        stored = self.get(name)
-        if stored is None:
-            raise NotFound(f"no target {name!r}; see the targets page")
-        return stored
-
-    def all(self) -> list[StoredTarget]:
-        rows = self._db.conn().execute(
-            "SELECT spec, created_at, updated_at, updated_by FROM targets ORDER BY name"
-        )
-        return [_stored(r) for r in rows]
-
-
-def _stored(row: Sequence[Any]) -> StoredTarget:
-    return StoredTarget(TargetSpec.model_validate(json.loads(row[0])), row[1], row[2], row[3])
-
-
-def write_targets_file(specs: Sequence[TargetSpec], path: Path) -> Path:
-    """Write ``specs`` as a targets file the crawler loads (checked by loading it back)."""
-    text = yaml.safe_dump(
-        {"targets": [s.crawler_fields() for s in specs]}, allow_unicode=True, sort_keys=False
-    )
-    parse_targets(text, source=str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    registry.put(moved)
+    with transaction(conn):
+        conn.execute(f"ALTER TABLE {_LEGACY_TABLE} RENAME TO {_LEGACY_TABLE}_moved_to_registry")
+    return len(moved)

@@ -31,6 +31,7 @@ from tanba.console.crawls import CrawlLauncher
 from tanba.console.exceptions import ConsoleError, Unauthorized
 from tanba.console.rendering import render
 from tanba.core.exceptions import InputError, NotFound, TanbaError, TransientError, Withheld
+from tanba.core.targets import TargetInvalid, TargetNameTaken
 from tanba.core.wiring import App
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,18 @@ def create_app(
         return render(
             console, request, "error.html", status_code=status, status=status, message=message
         )
+
+    @web.exception_handler(TargetInvalid)
+    async def target_invalid(request: Request, exc: TargetInvalid) -> Response:
+        """422 (409 for a name in use) with each problem: field, code, what to do."""
+        status = 409 if isinstance(exc, TargetNameTaken) else 422
+        if not request.url.path.startswith("/api/"):
+            return answer(request, status, str(exc))
+        problems = [
+            {"field": p.field, "code": p.code, "message": p.message, "values": dict(p.values)}
+            for p in exc.problems
+        ]
+        return JSONResponse({"detail": str(exc), "problems": problems}, status_code=status)
 
     @web.exception_handler(TanbaError)
     async def tanba_error(request: Request, exc: TanbaError) -> Response:

@@ -61,6 +61,15 @@ class StatusChange(Model):
     comment: str = ""
 
 
+class Span(Model):
+    """Where one passage of the copy sits in the work (audio), and how well it agrees there."""
+
+    offset_s: float  # where in the work the passage starts
+    query_offset_s: float  # where in the copy it starts
+    duration_s: float
+    ber: float  # bit error rate over the aligned span
+
+
 class MatchDetail(Model):
     """How the copy matched: the algorithm and its raw figures, for the evidence report."""
 
@@ -72,6 +81,9 @@ class MatchDetail(Model):
     duration_s: float | None = None  # audio: length of the aligned span
     query_offset_s: float | None = None  # audio: where in the copy the span starts
     votes: int | None = None  # audio: landmark hash hits on the offset (landmark matches)
+    # audio: every position of the work where the copy's passage occurs, best first (the
+    # first is the one above); more than one where the work repeats the passage.
+    spans: list[Span] = Field(default_factory=list)
 
 
 class Alert(Model):
@@ -89,7 +101,7 @@ class Alert(Model):
     media_url: str
     media_sha256: str
     site: str
-    target: str = ""
+    target: str = ""  # the id of the crawl target that found it
     server_ip: str = ""
     jurisdiction: str
     jurisdiction_confidence: float = 1.0

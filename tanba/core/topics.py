@@ -23,12 +23,15 @@ DEAD_LETTER = "tanba.deadletter"
 CUSTODY = "tanba.custody"
 # OrganisationPolicySet (tanba.core.schemas.organisations), log-compacted, key = organisation.
 ORGANISATIONS = "tanba.organisations"
+# TargetRecorded (tanba.core.schemas.targets), log-compacted, key = target id: the crawl targets.
+TARGETS = "tanba.targets"
 
 ALL = (
     MEDIA,
     FINGERPRINTS,
     WORKS,
     ORGANISATIONS,
+    TARGETS,
     QUARANTINE,
     SUPPRESSIONS,
     CRAWLS,
@@ -36,7 +39,7 @@ ALL = (
     DEAD_LETTER,
 )
 # Topics Kafka keeps compacted (latest value per key) instead of by time.
-COMPACTED = (WORKS, ORGANISATIONS)
+COMPACTED = (WORKS, ORGANISATIONS, TARGETS)
 
 # Consumer groups of the stages.
 GROUP_FINGERPRINT = "tanba-fingerprint"

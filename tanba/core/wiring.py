@@ -16,6 +16,7 @@ from tanba.core.organisations import OrganisationRegistry
 from tanba.core.registry import WorkRegistry
 from tanba.core.settings import Settings
 from tanba.core.store import AlertStore, open_store
+from tanba.core.target_registry import TargetRegistry
 from tanba.core.works_catalog import WorkCatalog, open_catalog
 
 
@@ -50,6 +51,11 @@ class App:
     @cached_property
     def organisations(self) -> OrganisationRegistry:
         return OrganisationRegistry(self.bus, self.clock)
+
+    @cached_property
+    def targets(self) -> TargetRegistry:
+        """The crawl targets (:mod:`tanba.core.target_registry`), shared by CLI and console."""
+        return TargetRegistry(self.bus, self.clock)
 
     @cached_property
     def access(self) -> Access:

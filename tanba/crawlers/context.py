@@ -4,7 +4,7 @@ Contract: the runner makes one :class:`TargetCrawl` per target and passes it to
 the target's spider (``SiteSpider(target_crawl=...)``); the spider and the
 middlewares count in its ``tally``, and the item pipelines find it with
 :meth:`TargetCrawl.of` and write through it: :meth:`TargetCrawl.warc` (the
-target's WARC file ``captures/<crawl_id>/<target>.warc.gz``, opened at the
+target's WARC file ``captures/<crawl_id>/<target key>.warc.gz``, opened at the
 first record and shared by page and media captures), ``blobs``, ``sink`` (the
 events), all under one :class:`~tanba.crawlers.gate.WriteGate` so a full disk or bus
 pauses the target's crawl as a whole. :meth:`TargetCrawl.close` closes the
@@ -71,7 +71,7 @@ class TargetCrawl:
         """The target's WARC writer (opened, or repaired after a crash, on first use)."""
         if self._warc is None:
             self._warc = WarcWriter(
-                self.captures_dir, f"{self.crawl_id}/{self.target.name}.warc.gz", clock=self.clock
+                self.captures_dir, f"{self.crawl_id}/{self.target.key}.warc.gz", clock=self.clock
             )
         return self._warc
 

@@ -6,7 +6,8 @@ finished, calls ``progress`` about once a second with the running
 :class:`CrawlStats`, publishes the last batch of events, and returns the
 final stats. Events go to ``tanba.media`` through a
 :class:`~tanba.crawlers.publish.BatchPublisher`; media bytes to ``blobs``; WARC
-files to ``settings.home/captures/<crawl_id>/<target>.warc.gz``. When the
+files to ``settings.home/captures/<crawl_id>/<target key>.warc.gz``; statistics and
+reports are keyed by each target's :attr:`~tanba.core.targets.Target.key` (its id). When the
 bus cannot take the last events or the crawl report for now (a
 :class:`~tanba.core.exceptions.TransientError`, e.g. a full disk), the crawl logs
 why and retries with backoff until they are durable (Ctrl-C gives up; the
@@ -29,7 +30,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, cast
 
@@ -51,7 +51,7 @@ from tanba.crawlers.stats import CrawlStats, TargetStats
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
-__all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id"]
+__all__ = ["CrawlStats", "TargetStats", "crawl", "new_crawl_id", "until_durable"]
 
 log = logging.getLogger(__name__)
 PROGRESS_INTERVAL_S = 1.0
@@ -80,7 +80,11 @@ def crawl(
     started_at = iso(clock.now())
     crawl_id = crawl_id or new_crawl_id(clock)
     active = [t for t in targets if not t.paused]
-    stats = CrawlStats(crawl_id=crawl_id, targets={t.name: TargetStats() for t in active})
+    stats = CrawlStats(
+        crawl_id=crawl_id,
+        targets={t.key: TargetStats() for t in active},
+        names={t.key: t.name for t in active},
+    )
     if not active:
         if progress is not None:
             progress(_snapshot(stats))
@@ -113,7 +117,7 @@ def crawl(
             sink=publisher,
             captures_dir=settings.home / "captures",
             clock=clock,
-            tally=stats.targets[target.name],
+            tally=stats.targets[target.key],
             engine=partial(_engine_of, crawler),
         )
         process.crawl(crawler, target_crawl=target_crawl)
@@ -154,10 +158,10 @@ def crawl(
         if loop.running:
             loop.stop()
 
-    _until_durable(publisher.flush, lambda: f"{publisher.pending} crawl events wait in memory")
+    until_durable(publisher.flush, lambda: f"{publisher.pending} crawl events wait in memory")
     sync()
     finished_at = iso(clock.now())
-    _until_durable(lambda: _report(bus, stats, started_at, finished_at), lambda: "the crawl report")
+    until_durable(lambda: _report(bus, stats, started_at, finished_at), lambda: "the crawl report")
     if progress is not None:
         progress(_snapshot(stats))
     return stats
@@ -168,8 +172,11 @@ def _engine_of(crawler: Crawler) -> Pausable | None:
     return crawler.engine
 
 
-def _until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:
-    """Run ``write`` until it succeeds, backing off while it raises TransientError."""
+def until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:
+    """Run ``write`` until it succeeds, backing off while it raises TransientError.
+
+    Each failure is logged with ``waiting()`` (what is kept meanwhile); Ctrl-C gives up.
+    """
     delay = 1.0
     while True:
         try:
@@ -187,7 +194,7 @@ def _report(bus: Bus, stats: CrawlStats, started_at: str, finished_at: str) -> N
         crawl_id=stats.crawl_id,
         started_at=started_at,
         finished_at=finished_at,
-        targets={name: t.report() for name, t in stats.targets.items()},
+        targets=stats.reports(),
     )
     bus.publish(CRAWLS, [Record(stats.crawl_id, encode(report))])
 
@@ -195,5 +202,7 @@ def _report(bus: Bus, stats: CrawlStats, started_at: str, finished_at: str) -> N
 def _snapshot(stats: CrawlStats) -> CrawlStats:
     """A copy, so a progress callback that keeps it does not see it change."""
     return CrawlStats(
-        crawl_id=stats.crawl_id, targets={k: replace(v) for k, v in stats.targets.items()}
+        crawl_id=stats.crawl_id,
+        targets={k: v.copy() for k, v in stats.targets.items()},
+        names=dict(stats.names),
     )

@@ -54,6 +54,9 @@ GUARD_MIDDLEWARE = "tanba.crawlers.netguard.PrivateAddressMiddleware"
 # After Scrapy's RetryMiddleware (550) on the way in, before it on the way out: a 429 is
 # turned into a delayed retry here and never reaches it.
 THROTTLE_MIDDLEWARE = "tanba.crawlers.throttle.RetryAfterMiddleware"
+# Scrapy's robots.txt middleware, at its place, with a refusal of its own (tanba.crawlers.robots).
+SCRAPY_ROBOTS_MIDDLEWARE = "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware"
+ROBOTS_MIDDLEWARE = "tanba.crawlers.robots.RobotsMiddleware"
 REDIRECT_MAX_TIMES = 5
 MIN_DOWNLOAD_DELAY_S = 0.001
 # Scrapy's default list without 429 (see tanba.crawlers.throttle).
@@ -100,6 +103,8 @@ def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
             "scrapy.downloadermiddlewares.offsite.OffsiteMiddleware": None,
             SCOPE_MIDDLEWARE: 50,
             GUARD_MIDDLEWARE: 60,
+            SCRAPY_ROBOTS_MIDDLEWARE: None,
+            ROBOTS_MIDDLEWARE: 100,
             THROTTLE_MIDDLEWARE: 560,
         },
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
@@ -107,6 +112,8 @@ def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
         "REQUEST_FINGERPRINTER_CLASS": FINGERPRINTER,
         "COOKIES_ENABLED": False,
         "RETRY_TIMES": 1,
+        # Each failure is listed with its reason in the crawl's summary and report.
+        "RETRY_GIVE_UP_LOG_LEVEL": "INFO",
         "RETRY_HTTP_CODES": RETRY_HTTP_CODES,
         "TANBA_RETRY_AFTER_MAX_S": DEFAULT_MAX_WAIT_S,
         "TANBA_RETRY_AFTER_TIMES": DEFAULT_TIMES,

@@ -17,11 +17,13 @@ every kind and every match scores at least ``1 - 2 ber_limit(span)``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
-from tanba.core.alerts import MatchDetail
+from tanba.core.alerts import MatchDetail, Span
 from tanba.core.schemas.common import AUDIO, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import FRAME_S, AudioPrint
@@ -30,6 +32,10 @@ from tanba.matcher.audio_score import Alignment, AudioRule, aligned, default_mod
 from tanba.matcher.index import AudioIndex
 from tanba.matcher.landmark_index import LandmarkHit, LandmarkIndex, SortedLandmarkIndex
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
+
+# Another position of a matched passage counts when its BER is this close to the best one's.
+REPEAT_MARGIN = 0.02
+MAX_SPANS = 16  # positions listed at most per match (a loop repeated all song long)
 
 
 def audio_rule(settings: Settings) -> AudioRule:
@@ -70,7 +76,8 @@ class AudioSignal(SignalIndex):
         self.settings = settings
         self.index = index or InvertedAudioIndex()
         self.landmarks = landmarks or SortedLandmarkIndex()
-        # Per track with landmarks, its Chromaprint items, for verifying landmark candidates.
+        # Per track, its Chromaprint items: for verifying landmark candidates and for
+        # finding every position of a repeated passage (4 bytes an item, 8 items a second).
         self._items: dict[str, np.ndarray] = {}
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
@@ -80,10 +87,10 @@ class AudioSignal(SignalIndex):
         self.remove(work_id)
         items = audio.items()
         self.index.add(work_id, items)
+        self._items[work_id] = items
         table = audio.landmark_table()
         if table is not None:
             self.landmarks.add(work_id, table)
-            self._items[work_id] = items
 
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
@@ -101,7 +108,12 @@ class AudioSignal(SignalIndex):
             effective = rule.effective_ber(hit.ber, hit.llr, hit.span)
             alignment = Alignment(hit.ber, hit.work_offset, hit.query_offset, hit.span, hit.llr)
             matches[hit.work_id] = _scored(
-                hit.work_id, audio, alignment, effective, audio.algorithm
+                hit.work_id,
+                audio,
+                alignment,
+                effective,
+                audio.algorithm,
+                self._spans(hit.work_id, audio, alignment, rule),
             )
         limit = self.settings.audio_landmark_min_llr
         for candidate in self.landmark_candidates(audio, self.settings.audio_landmark_min_votes):
@@ -110,10 +122,45 @@ class AudioSignal(SignalIndex):
                 continue
             effective = rule.effective_ber(alignment.ber, alignment.llr, alignment.span, limit)
             algorithm = f"{audio.landmarks}+{audio.algorithm}"
+            spans = self._spans(work_id, audio, alignment, rule)
             matches[work_id] = _scored(
-                work_id, audio, alignment, effective, algorithm, votes=candidate.hit.votes
+                work_id, audio, alignment, effective, algorithm, spans, votes=candidate.hit.votes
             )
         return ranked(list(matches.values()))
+
+    def _spans(
+        self, work_id: str, audio: AudioPrint, best: Alignment, rule: AudioRule
+    ) -> list[Alignment]:
+        """Every position of the work where the copy's matched passage occurs, best first.
+
+        Game and pop music repeat passages: an excerpt of a chorus matches the
+        work at each of its occurrences, and naming one of them as the only one
+        misleads whoever checks the match by ear. The passage is slid over the
+        whole work (one vectorised comparison: a few milliseconds for a song);
+        a position counts when its bit error rate passes the audio rule's BER
+        test for that span, or is within ``REPEAT_MARGIN`` of the best
+        position's (a voice-over raises both alike). Positions closer than half
+        the span to a better one are the same occurrence. The reported
+        alignment stays first.
+        """
+        ref = self._items.get(work_id)
+        passage = audio.items()[best.query_offset : best.query_offset + best.span]
+        if ref is None or not 0 < len(passage) <= len(ref):
+            return [best]
+        errors = np.bitwise_count(
+            np.bitwise_xor(sliding_window_view(ref, len(passage)), passage)
+        ).sum(axis=1, dtype=np.int64) / (32 * len(passage))
+        limit = max(rule.ber_limit(len(passage)), best.ber + REPEAT_MARGIN)
+        apart = max(1, len(passage) // 2)
+        found = [best]
+        for at in np.argsort(errors, kind="stable")[: 4 * MAX_SPANS].tolist():
+            if errors[at] > limit or len(found) >= MAX_SPANS:
+                break
+            if all(abs(at - f.work_offset) >= apart for f in found):
+                found.append(
+                    Alignment(float(errors[at]), at, best.query_offset, best.span, math.nan)
+                )
+        return found
 
     def landmark_candidates(self, audio: AudioPrint, min_votes: int) -> list[LandmarkCandidate]:
         """The landmark index's candidates for a copy, each aligned on Chromaprint's items.
@@ -158,9 +205,11 @@ def _scored(
     alignment: Alignment,
     effective_ber: float,
     algorithm: str,
+    spans: list[Alignment],
     votes: int | None = None,
 ) -> SignalMatch:
-    """A match scored 1 - 2 x the effective BER, its span in seconds for the report."""
+    """A match scored 1 - 2 x the effective BER, its spans in seconds for the report."""
+    seconds = audio.item_s
     detail = MatchDetail(
         algorithm=algorithm,
         ber=round(alignment.ber, 4),
@@ -168,5 +217,14 @@ def _scored(
         offset_s=round(alignment.work_offset * audio.item_s, 2),
         query_offset_s=round(alignment.query_offset * audio.item_s, 2),
         duration_s=round(alignment.span * audio.item_s, 2),
+        spans=[
+            Span(
+                offset_s=round(a.work_offset * seconds, 2),
+                query_offset_s=round(a.query_offset * seconds, 2),
+                duration_s=round(a.span * seconds, 2),
+                ber=round(a.ber, 4),
+            )
+            for a in spans
+        ],
     )
     return SignalMatch(work_id, round(max(0.0, 1 - 2 * effective_ber), 4), detail)

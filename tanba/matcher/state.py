@@ -33,7 +33,9 @@ CREATE TABLE IF NOT EXISTS works (
     work_id TEXT PRIMARY KEY,
     media TEXT NOT NULL,
     work TEXT NOT NULL
-)
+);
+-- A restarted matcher reads back its audio works only (their prints are not saved apart).
+CREATE INDEX IF NOT EXISTS works_by_media ON works (media);
 """
 
 

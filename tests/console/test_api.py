@@ -323,7 +323,10 @@ def test_targets_are_for_operators_and_admins(
     typo = client.post(
         "/api/targets", json={**spec, "name": "x", "seeds": ["ftp://x"]}, headers=token_for("ops")
     )
-    assert typo.status_code == 400 and "seeds" in typo.json()["detail"]
+    assert typo.status_code == 422 and "seeds" in typo.json()["detail"]
+    (problem,) = typo.json()["problems"]
+    assert (problem["field"], problem["code"]) == ("seeds", "not_http_url")
+    assert "http://" in problem["message"]
     paused = client.post("/api/targets/kino/pause", headers=token_for("admin")).json()
     assert paused["spec"]["paused"] is True
     refused = client.post("/api/targets/kino/crawl", headers=token_for("ops"))
@@ -336,7 +339,7 @@ def test_targets_are_for_operators_and_admins(
         2.5,
         False,
     )
-    assert console.targets.require("kino").spec.max_depth == 1
+    assert console.targets.registry.require("kino").spec["max_depth"] == 1
     stats = client.get("/api/targets/kino/stats", headers=token_for("ops")).json()
     assert (stats["pages"], stats["matches"], stats["yield_per_k"]) == (0, 0, 0.0)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tanba.console.context import Console
-from tanba.console.targets import TargetSpec
 from tanba.core import topics
 from tanba.core.bus import Record
 from tanba.core.schemas.base import encode
@@ -24,7 +23,7 @@ def publish(app: App, crawl_id: str, finished: str, report: TargetReport) -> Non
 def test_the_counters_are_summed_per_day_and_shown_on_the_target_page(
     app: App, console: Console, login: Callable[[str], Session]
 ) -> None:
-    console.targets.add(TargetSpec(name="kino", seeds=["http://kino.example.kz/"]), "admin")
+    console.targets.add({"name": "kino", "seeds": ["http://kino.example.kz/"]}, [], "admin")
     publish(app, "c1", "2026-03-01T10:00:00.000Z", TargetReport(pages=9, traps=4, throttled=2))
     publish(app, "c2", "2026-03-01T20:00:00.000Z", TargetReport(pages=1, traps=1, paused=1))
     publish(app, "c3", "2026-03-02T10:00:00.000Z", TargetReport(pages=5, throttled=3))

@@ -20,6 +20,8 @@ from tanba.console.i18n import Translator, catalogue
 from tanba.console.pages import alerts as alert_pages
 from tanba.core.access import ROLES
 from tanba.core.alerts import STATUSES, Alert
+from tanba.core.schemas.crawls import FAILURE_REASONS
+from tanba.core.targets import MESSAGES
 from tanba.core.wiring import App
 
 from_html = "text/html"
@@ -64,6 +66,10 @@ def _used_keys() -> set[str]:
         "custody": ("captured", "capture_failed", "exported", "status_changed", "note"),
         "interface": ("cli", "console", "api"),
         "chart": (*alert_pages.CHART_KEYS, "pages", "yield"),
+        "problem": tuple(MESSAGES),  # a target field's problems (tanba.core.targets)
+        "failure": tuple(FAILURE_REASONS),  # why a fetch failed (tanba.core.schemas.crawls)
+        "failure_hint": tuple(FAILURE_REASONS),
+        "crawl": ("kind_page", "kind_media"),
     }
     for prefix, names in families.items():
         used |= {f"{prefix}.{name}" for name in names}

@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tanba.console.crawls import CrawlRun, RunLog, Scheduler
-from tanba.console.stats import CrawlReports, target_statistics
-from tanba.console.targets import TargetSpec, TargetStore
+from tanba.console.stats import target_statistics, targets_overview
+from tanba.console.targets import ConsoleTargets
 from tanba.core import topics
 from tanba.core.alerts import Alert, StatusChange
 from tanba.core.bus import Record
 from tanba.core.clock import FixedClock, iso
+from tanba.core.crawl_reports import CrawlReports
 from tanba.core.schemas.base import encode
 from tanba.core.schemas.crawls import CrawlFinished, TargetReport
+from tanba.core.schemas.targets import TargetRecord
 from tanba.core.sqlite import Database
+from tanba.core.targets import check_target
 from tanba.core.wiring import App
 
 
@@ -90,10 +93,10 @@ class RecordingLauncher:
         self.clock = clock
         self.started: list[str] = []
 
-    def start(self, spec: TargetSpec, actor: str) -> CrawlRun:
+    def start(self, record: TargetRecord, actor: str) -> CrawlRun:
         run = CrawlRun(
             id=f"r{len(self.started)}",
-            target=spec.name,
+            target=record.id,
             started_at=iso(self.clock.now()),
             started_by=actor,
             command="",
@@ -101,18 +104,23 @@ class RecordingLauncher:
             pid=0,
         )
         self.runs.add(run)
-        self.started.append(spec.name)
+        self.started.append(record.name)
         return run
 
 
 def test_scheduler_starts_targets_whose_interval_has_passed(app: App, clock: FixedClock) -> None:
     db = Database(app.settings.path("console", "console.sqlite3"), "")
-    targets, runs = TargetStore(db, clock), RunLog(db)
+    targets, runs = ConsoleTargets(app.targets, allow_private=False), RunLog(db)
     seeds = ["http://kino.example.kz/"]
-    targets.add(TargetSpec(name="hourly", seeds=seeds, schedule_hours=1), "ops")
-    targets.add(TargetSpec(name="daily", seeds=seeds, schedule_hours=24), "ops")
-    targets.add(TargetSpec(name="manual", seeds=seeds), "ops")
-    targets.add(TargetSpec(name="paused", seeds=seeds, schedule_hours=1, paused=True), "ops")
+    for name, extra in (
+        ("hourly", {"schedule_hours": 1}),
+        ("daily", {"schedule_hours": 24}),
+        ("manual", {}),
+        ("paused", {"schedule_hours": 1, "paused": True}),
+        ("gone", {"schedule_hours": 1}),
+    ):
+        app.targets.add(check_target({"name": name, "seeds": seeds, **extra}), "ops")
+    app.targets.archive("gone", "ops")  # archived targets are never crawled
     launcher = RecordingLauncher(runs, clock)
     scheduler = Scheduler(targets, runs, launcher, clock)
     scheduler.tick()
@@ -127,3 +135,42 @@ def test_scheduler_starts_targets_whose_interval_has_passed(app: App, clock: Fix
     clock.advance(31 * 60)
     scheduler.tick()
     assert launcher.started[2:] == ["hourly"]
+
+
+def test_the_overview_of_many_targets_has_each_ones_totals(
+    app: App, alert_factory: Callable[..., Alert]
+) -> None:
+    app.bus.publish(
+        topics.CRAWLS,
+        [
+            report("c1", "2026-03-01T10:00:00.000Z", kino=TargetReport(pages=400, errors=2)),
+            report(
+                "c2",
+                "2026-03-02T10:00:00.000Z",
+                kino=TargetReport(pages=100),
+                other=TargetReport(pages=7),
+            ),
+        ],
+    )
+    kino = [alert_factory(page=f"http://kino.example.kz/{i}") for i in range(3)]
+    app.store.upsert([*kino, alert_factory(page="http://other.example.kz/1", target="other")])
+    confirm = StatusChange(status="confirmed", actor="kz", at="2026-03-03T00:00:00.000Z")
+    app.store.change_status(kino[0].id, confirm)
+    reports = CrawlReports(app.bus)
+    overview = targets_overview(["kino", "other", "never"], reports, app.store)
+    for target_id in ("kino", "other", "never"):
+        single = target_statistics(target_id, reports, app.store)
+        got = overview[target_id]
+        assert (got.crawls, got.pages, got.errors, got.matches, got.confirmed) == (
+            single.crawls,
+            single.pages,
+            single.errors,
+            single.matches,
+            single.confirmed,
+        )
+        assert got.last_crawl_at == single.last_crawl_at
+    assert (overview["kino"].pages, overview["kino"].matches, overview["kino"].confirmed) == (
+        500,
+        3,
+        1,
+    )

@@ -1,23 +1,24 @@
-"""Users, sessions, API tokens and targets in the console database."""
+"""Users, sessions and API tokens in the console database; the console's rules for targets."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import yaml
 from argon2 import PasswordHasher
 
-from tanba.console.exceptions import Conflict
 from tanba.console.sessions import SessionStore
-from tanba.console.targets import TargetSpec, TargetStore, write_targets_file
+from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.users import UserStore
 from tanba.core.clock import FixedClock
 from tanba.core.exceptions import InputError
 from tanba.core.sqlite import Database
-from tanba.core.targets import load_targets
+from tanba.core.target_registry import record_target
+from tanba.core.targets import TargetInvalid, TargetNameTaken, check_target
+from tanba.core.wiring import App
 
 CODES = ("KZ", "RU", "BY", "XX")
 HASHER = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1)
@@ -107,57 +108,102 @@ def test_api_tokens_check_the_secret_and_can_be_revoked(db: Database, clock: Fix
     assert sessions.token_user(raw) is None
 
 
-def spec(**changes: object) -> TargetSpec:
+def spec(**changes: object) -> dict[str, object]:
     base: dict[str, object] = {
         "name": "kino",
         "seeds": ["http://kino.example.kz/"],
         "max_pages": 50,
     }
-    return TargetSpec.model_validate(base | changes)
+    return base | changes
 
 
-def test_targets_are_validated_by_the_crawlers_own_rules(db: Database, clock: FixedClock) -> None:
-    targets = TargetStore(db, clock)
-    stored = targets.add(spec(jurisdiction="kz"), "ops")
-    assert stored.spec.allowed_domains == ["kino.example.kz"] and stored.spec.jurisdiction == "KZ"
-    with pytest.raises(Conflict):
-        targets.add(spec(), "ops")
-    with pytest.raises(InputError, match="max_depth"):
-        targets.add(spec(name="deep", max_depth=-1), "ops")
-    with pytest.raises(InputError, match="outside"):
-        targets.add(spec(name="off", allowed_domains=["other.kz"]), "ops")
-    with pytest.raises(InputError, match="tests and demos"):
-        targets.add(spec(name="intra", allow_private_addresses=True), "ops")
-    with pytest.raises(InputError, match="keeps its name"):
-        targets.update("kino", spec(name="renamed"), "ops")
+def problems(caught: pytest.ExceptionInfo[TargetInvalid]) -> dict[str, str]:
+    return {p.field: p.code for p in caught.value.problems}
 
 
-def test_targets_survive_a_restart_and_convert_to_crawler_targets(
-    db: Database, clock: FixedClock, tmp_path: Path
-) -> None:
-    TargetStore(db, clock, allow_private=True).add(
-        spec(
-            delay_s=1.5,
-            schedule_hours=6,
-            allow_private_addresses=True,
-            resolve=["kino.example.kz:8081:127.0.0.1"],
-        ),
-        "ops",
+def test_console_targets_are_checked_by_the_cores_rules_and_its_own(app: App) -> None:
+    targets = ConsoleTargets(app.targets, allow_private=False)
+    made = targets.add(spec(jurisdiction="kz"), [], "ops")
+    assert (made.id, made.spec["allowed_domains"], made.spec["jurisdiction"]) == (
+        "kino",
+        ["kino.example.kz"],
+        "KZ",
     )
-    reopened = TargetStore(Database(db.path, ""), clock)
-    stored = reopened.require("kino")
-    assert (stored.spec.schedule_hours, stored.spec.resolve) == (
-        6,
-        ["kino.example.kz:8081:127.0.0.1"],
-    )
-    paused = reopened.set_paused("kino", True, "admin")
-    assert paused.spec.paused and paused.updated_by == "admin"
-    target = paused.spec.to_target()
-    assert (target.delay_s, target.paused, target.max_pages) == (1.5, True, 50)
-    path = write_targets_file([paused.spec], tmp_path / "t.yaml")
-    assert load_targets(path) == [target]
-    assert "resolve" not in yaml.safe_load(path.read_text())["targets"][0]
-    with pytest.raises(InputError, match=r"resolve|HOST"):
-        TargetStore(db, clock, allow_private=True).add(
-            spec(name="bad", resolve=["nonsense"]), "ops"
+    with pytest.raises(TargetNameTaken):
+        targets.add(spec(), [], "ops")
+    with pytest.raises(TargetInvalid) as caught:
+        targets.add(
+            spec(name="deep", max_depth=-1, max_pages=10**12, allowed_domains=["other.kz"]),
+            ["nonsense"],
+            "ops",
         )
+    assert problems(caught) == {
+        "max_depth": "whole_number",
+        "max_pages": "whole_number",
+        "allowed_domains": "seed_outside",
+        "resolve": "resolve",
+    }
+    with pytest.raises(TargetInvalid) as caught:
+        targets.add(spec(name="intra", allow_private_addresses=True), ["a.kz:80:10.0.0.1"], "ops")
+    assert problems(caught) == {
+        "allow_private_addresses": "private_refused",
+        "resolve": "private_refused",
+    }
+    assert [r.name for r in app.targets.records()] == ["kino"]  # nothing refused was written
+
+
+def test_an_edit_keeps_what_the_form_does_not_show_and_may_rename(app: App) -> None:
+    imported = app.targets.add(
+        check_target(spec(allowed_networks=["10.20.0.0/16"], max_pages_per_pattern=7)), "cli"
+    )
+    targets = ConsoleTargets(app.targets, allow_private=True)
+    edited = targets.update(imported.id, {"name": "cinema", "max_depth": 1}, None, "ops")
+    assert (edited.id, edited.name, edited.spec["max_depth"]) == ("kino", "cinema", 1)
+    assert edited.spec["allowed_networks"] == ["10.20.0.0/16"]
+    assert edited.spec["max_pages_per_pattern"] == 7
+    assert edited.updated_by == "ops" and edited.created_by == "cli"
+
+
+def test_targets_of_an_older_console_move_to_the_registry_under_their_names(
+    db: Database, app: App
+) -> None:
+    legacy = {
+        "name": "kino",
+        "seeds": ["http://kino.example.kz/"],
+        "allowed_domains": [],
+        "max_depth": 3,
+        "max_pages": 50,
+        "delay_s": 1.5,
+        "schedule_hours": 6.0,
+        "paused": False,
+        "jurisdiction": "",
+        "allow_private_addresses": True,
+        "resolve": ["kino.example.kz:8081:127.0.0.1"],
+    }
+    broken = legacy | {"name": "often", "schedule_hours": 0.0001}
+    conn = db.conn()
+    conn.execute(
+        "CREATE TABLE targets (name TEXT PRIMARY KEY, spec TEXT NOT NULL, created_at TEXT NOT"
+        " NULL, updated_at TEXT NOT NULL, updated_by TEXT NOT NULL)"
+    )
+    for row in (legacy, broken):
+        conn.execute(
+            "INSERT INTO targets VALUES (?,?,?,?,?)",
+            (
+                row["name"],
+                json.dumps(row),
+                "2026-01-01T00:00:00.000Z",
+                "2026-01-02T00:00:00.000Z",
+                "ops",
+            ),
+        )
+    assert migrate_console_targets(db, app.targets) == 1
+    (moved,) = app.targets.records()
+    assert (moved.id, moved.name, moved.resolve) == ("kino", "kino", legacy["resolve"])
+    assert (moved.spec["schedule_hours"], moved.spec["delay_s"]) == (6.0, 1.5)
+    assert (moved.created_at, moved.updated_by) == ("2026-01-01T00:00:00.000Z", "ops")
+    assert record_target(moved).allow_private_addresses
+    # Done once: the old table is renamed, and a second start moves nothing.
+    assert migrate_console_targets(db, app.targets) == 0
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "targets" not in tables and "targets_moved_to_registry" in tables

@@ -186,12 +186,17 @@ def test_progress_reports_running_totals(crawl_run: CrawlRun) -> None:
 
 
 def test_scrapy_stays_quiet(crawl_run: CrawlRun) -> None:
-    # Only the size-cap warning may appear: no DEBUG/INFO flood, no deprecation warnings.
+    # Only the size-cap warning may appear: no DEBUG/INFO flood, no deprecation warnings;
+    # Tanba's own lines say which targets the file recorded and which one is paused.
+    recorded = f"{crawl_run.home / 'targets.yaml'}: 4 targets recorded (4 added)"
+    paused = "tanba: target 'sleeping' is paused; skipped (resume it in the console)"
     noisy = [
         line
         for line in crawl_run.stderr.splitlines()
         if line
         and not line.startswith("{")  # --progress
         and "download max size" not in line
+        and line not in (recorded, paused)
     ]
     assert noisy == [], crawl_run.stderr
+    assert recorded in crawl_run.stderr and paused in crawl_run.stderr

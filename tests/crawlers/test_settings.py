@@ -7,6 +7,7 @@ from pathlib import Path
 from tanba.core.blobs import BlobStore
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
+from tanba.core.schemas.crawls import MAX_FAILURES_LISTED, MAX_FAILURES_PER_REPORT, FetchFailure
 from tanba.core.settings import Settings
 from tanba.core.targets import Target
 from tanba.crawlers.runner import CrawlStats, TargetStats, crawl, new_crawl_id
@@ -75,3 +76,27 @@ def test_crawl_with_only_paused_targets_does_not_start_scrapy(tmp_path: Path) ->
     bus.close()
     assert stats == CrawlStats("20260506T070809Z", {})
     assert seen == [stats]
+
+
+def test_a_crawl_of_many_targets_lists_fewer_failures_each_so_its_report_stays_one_message() -> (
+    None
+):
+    def failing(n: int) -> TargetStats:
+        tally = TargetStats()
+        for i in range(n):
+            tally.fail(FetchFailure(url=f"http://a.invalid/{i}", reason="dns"))
+        return tally
+
+    few = CrawlStats("c", {"a": failing(150), "b": failing(3)})
+    assert [len(r.failed) for r in few.reports().values()] == [MAX_FAILURES_LISTED, 3]
+    assert few.reports()["a"].failures == {"dns": 150}  # every one counted
+    many = CrawlStats("c", {f"t{i}": failing(100) for i in range(1000)})
+    reports = many.reports()
+    assert {len(r.failed) for r in reports.values()} == {10}
+    assert sum(len(r.failed) for r in reports.values()) <= 1000 * 10
+    forty = CrawlStats("c", {f"t{i}": failing(100) for i in range(40)})
+    assert sum(len(r.failed) for r in forty.reports().values()) == MAX_FAILURES_PER_REPORT
+    long = TargetStats()
+    long.fail(FetchFailure(url="http://a.invalid/" + "x" * 5000, reason="dns", referrer="r"))
+    assert len(long.failed[0].url) == 1000 and long.failed[0].url.endswith("…")
+    assert long.failed[0].referrer == "r"

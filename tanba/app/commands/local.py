@@ -56,6 +56,8 @@ def _match(app: App, args: argparse.Namespace) -> int:
             row |= {"score": m.score, "title": m.work.title, "owner": m.work.owner}
             if m.detail.offset_s is not None:
                 row["offset_s"] = m.detail.offset_s
+            if m.detail.spans:  # every position of a passage the work repeats, best first
+                row["spans"] = [s.model_dump() for s in m.detail.spans]
             rows.append(row)
         if args.json:
             emit(rows, True, ())

@@ -1,125 +1,209 @@
-"""Pages: crawl targets, their statistics and runs (operators and administrators)."""
+"""Pages: crawl targets, their statistics, crawls and failed fetches (operators and administrators).
+
+Targets are addressed by id (:mod:`tanba.core.target_registry`). A form with a
+mistake is answered with the same page (status 422), the user's input in the
+fields and each problem beside its field in the user's language; only a valid
+form redirects (post/redirect/get).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
 
 from tanba.console import charts
+from tanba.console.context import Console
 from tanba.console.deps import ConsoleDep, Operator
 from tanba.console.rendering import redirect, render
-from tanba.console.stats import target_statistics
-from tanba.console.targets import TargetSpec
-from tanba.core.exceptions import InputError
+from tanba.console.stats import target_statistics, targets_overview
+from tanba.console.targets import FORM_FIELDS, TargetForm, form_values
+from tanba.core.exceptions import NotFound
+from tanba.core.schemas.crawls import FAILURE_REASONS
+from tanba.core.schemas.targets import TargetRecord
+from tanba.core.targets import Problem, TargetInvalid
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
+UNPROCESSABLE = 422
 
 
-@router.get("/targets")
-def targets_page(request: Request, who: Operator, c: ConsoleDep) -> Response:
-    rows = [
-        (t, c.runs.last(t.spec.name), target_statistics(t.spec.name, c.reports, c.app.store))
-        for t in c.targets.all()
-    ]
+def _problems(exc: TargetInvalid | None) -> dict[str, list[Problem]]:
+    """Problems by form field; those of fields the form does not show under "" (above it)."""
+    out: dict[str, list[Problem]] = {}
+    for p in exc.problems if exc else ():
+        out.setdefault(p.field if p.field in FORM_FIELDS else "", []).append(p)
+    return out
+
+
+def _list_page(
+    c: Console,
+    request: Request,
+    *,
+    archived: bool = False,
+    values: dict[str, str] | None = None,
+    error: TargetInvalid | None = None,
+) -> Response:
+    records = c.targets.registry.records(archived)
+    figures = targets_overview([r.id for r in records], c.reports, c.app.store)
+    rows = [(r, c.runs.last(r.id), figures[r.id]) for r in records]
     return render(
         c,
         request,
         "targets.html",
+        status_code=UNPROCESSABLE if error else 200,
         rows=rows,
+        archived=archived,
+        values=values or form_values(None),
+        problems=_problems(error),
         allow_private=c.settings.console_allow_private_targets,
     )
 
 
-def _lines(text: str) -> list[str]:
-    return [p for p in text.replace(",", "\n").split() if p]
-
-
-class TargetForm(BaseModel):
-    """The crawl target form as the browser posts it (lists as text, ticks as "on")."""
-
-    name: str = Field(default="", description="only when adding; editing keeps the name")
-    seeds: str
-    allowed_domains: str = ""
-    max_depth: int = 3
-    max_pages: int = 500
-    delay_s: str = ""
-    schedule_hours: float = 0.0
-    jurisdiction: str = ""
-    paused: str = ""
-    allow_private_addresses: str = ""
-    resolve: str = ""
-
-    def spec(self, name: str) -> TargetSpec:
-        """The target these fields describe, under ``name``."""
-        try:
-            delay = float(self.delay_s) if self.delay_s.strip() else None
-        except ValueError:
-            raise InputError("the delay is a number of seconds, or empty for the default") from None
-        return TargetSpec(
-            name=name.strip(),
-            seeds=_lines(self.seeds),
-            allowed_domains=_lines(self.allowed_domains),
-            max_depth=self.max_depth,
-            max_pages=self.max_pages,
-            delay_s=delay,
-            schedule_hours=self.schedule_hours,
-            jurisdiction=self.jurisdiction.strip().upper(),
-            paused=bool(self.paused),
-            allow_private_addresses=bool(self.allow_private_addresses),
-            resolve=_lines(self.resolve),
-        )
+@router.get("/targets")
+def targets_page(
+    request: Request, who: Operator, c: ConsoleDep, archived: bool = False
+) -> Response:
+    return _list_page(c, request, archived=archived)
 
 
 @router.post("/targets")
-def target_add(who: Operator, c: ConsoleDep, form: Annotated[TargetForm, Form()]) -> Response:
-    if not form.name.strip():
-        raise InputError("give the target a name (letters, digits, '-' or '_')")
-    stored = c.targets.add(form.spec(form.name), who.user.username)
-    return redirect(f"/targets/{stored.spec.name}")
+def target_add(
+    request: Request, who: Operator, c: ConsoleDep, form: Annotated[TargetForm, Form()]
+) -> Response:
+    try:
+        record = c.targets.add(form.fields(), form.resolve_entries(), who.user.username)
+    except TargetInvalid as exc:
+        return _list_page(c, request, values=form.values(), error=exc)
+    return redirect(f"/targets/{record.id}")
 
 
-@router.get("/targets/{name}")
-def target_page(request: Request, name: str, who: Operator, c: ConsoleDep) -> Response:
-    stored = c.targets.require(name)
-    stats = target_statistics(name, c.reports, c.app.store)
+def _target_page(
+    c: Console,
+    request: Request,
+    record: TargetRecord,
+    *,
+    values: dict[str, str] | None = None,
+    error: TargetInvalid | None = None,
+) -> Response:
+    stats = target_statistics(record.id, c.reports, c.app.store)
     pages_chart = charts.columns("pages", {d.day: d.pages for d in stats.days})
     yield_chart = charts.columns("yield", {d.day: round(d.yield_per_k) for d in stats.days})
     return render(
         c,
         request,
         "target.html",
-        target=stored,
+        status_code=UNPROCESSABLE if error else 200,
+        target=record,
         stats=stats,
-        runs=c.runs.runs(name),
+        last=stats.history[0] if stats.history else None,
+        reasons=list(FAILURE_REASONS),
+        runs=c.runs.runs(record.id),
         charts=[pages_chart, yield_chart],
+        values=values or form_values(record),
+        problems=_problems(error),
         allow_private=c.settings.console_allow_private_targets,
     )
 
 
-@router.post("/targets/{name}")
+@router.get("/targets/{target_id}")
+def target_page(request: Request, target_id: str, who: Operator, c: ConsoleDep) -> Response:
+    return _target_page(c, request, c.targets.registry.require(target_id))
+
+
+@router.post("/targets/{target_id}")
 def target_edit(
-    name: str, who: Operator, c: ConsoleDep, form: Annotated[TargetForm, Form()]
+    request: Request,
+    target_id: str,
+    who: Operator,
+    c: ConsoleDep,
+    form: Annotated[TargetForm, Form()],
 ) -> Response:
-    c.targets.update(name, form.spec(name), who.user.username)
-    return redirect(f"/targets/{name}")
+    record = c.targets.registry.require(target_id)
+    fields: dict[str, Any] = form.fields()
+    resolve: list[str] | None = form.resolve_entries()
+    if not c.settings.console_allow_private_targets:
+        # The form has no such fields here: what the target has stays as it is.
+        fields.pop("allow_private_addresses")
+        resolve = None
+    try:
+        c.targets.update(target_id, fields, resolve, who.user.username)
+    except TargetInvalid as exc:
+        return _target_page(c, request, record, values=form.values(), error=exc)
+    return redirect(f"/targets/{target_id}")
 
 
-@router.post("/targets/{name}/pause")
-def target_pause(name: str, who: Operator, c: ConsoleDep) -> Response:
-    c.targets.set_paused(name, True, who.user.username)
-    return redirect(f"/targets/{name}")
+@router.post("/targets/{target_id}/pause")
+def target_pause(target_id: str, who: Operator, c: ConsoleDep) -> Response:
+    c.targets.registry.set_paused(target_id, True, who.user.username)
+    return redirect(f"/targets/{target_id}")
 
 
-@router.post("/targets/{name}/resume")
-def target_resume(name: str, who: Operator, c: ConsoleDep) -> Response:
-    c.targets.set_paused(name, False, who.user.username)
-    return redirect(f"/targets/{name}")
+@router.post("/targets/{target_id}/resume")
+def target_resume(target_id: str, who: Operator, c: ConsoleDep) -> Response:
+    c.targets.registry.set_paused(target_id, False, who.user.username)
+    return redirect(f"/targets/{target_id}")
 
 
-@router.post("/targets/{name}/crawl")
-def target_crawl(name: str, who: Operator, c: ConsoleDep) -> Response:
-    c.launcher.start(c.targets.validate(c.targets.require(name).spec), who.user.username)
-    return redirect(f"/targets/{name}")
+@router.post("/targets/{target_id}/remove")
+def target_remove(target_id: str, who: Operator, c: ConsoleDep) -> Response:
+    """Archive the target: no longer crawled or listed; its statistics and alerts stay."""
+    c.targets.registry.archive(target_id, who.user.username)
+    return redirect(f"/targets/{target_id}")
+
+
+@router.post("/targets/{target_id}/restore")
+def target_restore(target_id: str, who: Operator, c: ConsoleDep) -> Response:
+    c.targets.registry.restore(target_id, who.user.username)
+    return redirect(f"/targets/{target_id}")
+
+
+@router.post("/targets/{target_id}/crawl")
+def target_crawl(request: Request, target_id: str, who: Operator, c: ConsoleDep) -> Response:
+    record = c.targets.registry.require(target_id)
+    try:
+        c.targets.launchable(record)
+    except TargetInvalid as exc:  # e.g. a demo target's private addresses, refused here
+        return _target_page(c, request, record, error=exc)
+    c.launcher.start(record, who.user.username)
+    return redirect(f"/targets/{target_id}")
+
+
+@router.get("/targets/{target_id}/crawls/{crawl_id}")
+def target_crawl_page(
+    request: Request, target_id: str, crawl_id: str, who: Operator, c: ConsoleDep
+) -> Response:
+    """One crawl of the target: its counters, its failed fetches by reason, each one listed."""
+    record = c.targets.registry.require(target_id)
+    crawl = c.reports.crawl(record.id, crawl_id)
+    if crawl is None:
+        raise NotFound(f"target {record.name!r} has no crawl {crawl_id!r}; see its page")
+    return render(
+        c,
+        request,
+        "target_crawl.html",
+        target=record,
+        crawl=crawl,
+        reasons=[r for r in FAILURE_REASONS if crawl.report.failures.get(r)],
+    )
+
+
+@router.get("/targets/{target_id}/crawls/{crawl_id}/failures/{index}")
+def target_failure_page(
+    request: Request, target_id: str, crawl_id: str, index: int, who: Operator, c: ConsoleDep
+) -> Response:
+    """One failed fetch: its URL, the page that led to it, why it failed and what to do."""
+    record = c.targets.registry.require(target_id)
+    crawl = c.reports.crawl(record.id, crawl_id)
+    failed = crawl.report.failed if crawl is not None else []
+    if crawl is None or not 0 <= index < len(failed):
+        raise NotFound(f"no failed fetch #{index} in crawl {crawl_id!r} of {record.name!r}")
+    return render(
+        c,
+        request,
+        "target_failure.html",
+        target=record,
+        crawl=crawl,
+        failure=failed[index],
+        index=index,
+    )

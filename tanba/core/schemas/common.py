@@ -29,7 +29,7 @@ class CaptureRef(Model):
 class MediaOccurrence(Model):
     """One media file as found on one page of one site at one time."""
 
-    target: str
+    target: str  # the target's id (tanba.core.target_registry); its name for file-only crawls
     site: str  # host name of the page, lower case
     page_url: str
     media_url: str

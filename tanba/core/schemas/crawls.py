@@ -14,7 +14,7 @@ every report already on the topic unreadable.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -65,14 +65,81 @@ class CrawlCounters:
         return {name: getattr(self, name) for name in self.counter_names()}
 
 
-class TargetReport(Model, CrawlCounters):
-    """Counters of one target in one crawl (see :class:`CrawlCounters` for their meaning)."""
+#: Why a fetch failed, by code; the code is what reports, the CLI and the console use (the
+#: console says it in the user's language: keys "failure.<code>" of its translations).
+FAILURE_REASONS: dict[str, str] = {
+    "dns": "the host name does not resolve (DNS)",
+    "refused": "the server refused the connection",
+    "tls": "the TLS (HTTPS) handshake failed",
+    "timeout": "no complete answer in time",
+    "connection_lost": "the connection broke off before a complete answer",
+    "robots": "robots.txt forbids it",
+    "private_address": "refused by the network guard: the address is not public",
+    "http_status": "the server answered with an error status",
+    "too_large": "larger than the size limit",
+    "off_site": "redirected outside the target's allowed domains",
+    "other": "another error",
+}
+FailureReason = Literal[
+    "dns",
+    "refused",
+    "tls",
+    "timeout",
+    "connection_lost",
+    "robots",
+    "private_address",
+    "http_status",
+    "too_large",
+    "off_site",
+    "other",
+]
+#: Failed fetches a report lists per target (every one is counted in ``failures``): enough to
+#: see each kind and fix it, without a site of a million broken links filling the topic.
+MAX_FAILURES_LISTED = 100
+#: ... and in all, over the targets of one crawl (each still lists at least
+#: MIN_FAILURES_LISTED): a crawl report is one message, and Kafka takes 8 MiB at most.
+MAX_FAILURES_PER_REPORT = 2000
+MIN_FAILURES_LISTED = 10
+#: A listed failure's URL and referrer are cut here (with "…"), so 2,000 of them stay far
+#: under that limit whatever the URLs.
+MAX_URL_LISTED = 1000
 
+
+class FetchFailure(Model):
+    """One request of a crawl that gave no usable answer, and why."""
+
+    url: str
+    reason: FailureReason
+    detail: str = ""  # what the crawler saw: "HTTP 404", "DNS lookup failed: ..."
+    kind: Literal["page", "media"] = "page"
+    referrer: str = ""  # the page that led to it ("" for a seed)
+    at: str = ""  # ISO 8601, UTC
+
+    @property
+    def reason_text(self) -> str:
+        return FAILURE_REASONS[self.reason]
+
+
+class TargetReport(Model, CrawlCounters):
+    """Counters of one target in one crawl (see :class:`CrawlCounters` for their meaning).
+
+    ``failures`` counts every failed fetch by reason (:data:`FAILURE_REASONS`);
+    ``failed`` lists the first :data:`MAX_FAILURES_LISTED` of them with URL and reason
+    (fewer when the crawl had many targets, see :data:`MAX_FAILURES_PER_REPORT`).
+    """
+
+    name: str = ""  # the target's name when it was crawled (reports are keyed by target id)
     page_urls: list[str] = Field(default_factory=list)  # pages parsed, for take-down checks
+    failures: dict[str, int] = Field(default_factory=dict)
+    failed: list[FetchFailure] = Field(default_factory=list)
+
+    @property
+    def failure_count(self) -> int:
+        return sum(self.failures.values())
 
 
 class CrawlFinished(Event):
-    """A crawl ended (completely or interrupted); its counters per target."""
+    """A crawl ended (completely or interrupted); its counters per target id."""
 
     SCHEMA: ClassVar[str] = "tanba.CrawlFinished"
     VERSION: ClassVar[int] = 1

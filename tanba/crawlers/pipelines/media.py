@@ -55,8 +55,9 @@ from scrapy.pipelines.media import MediaPipeline as ScrapyMediaPipeline
 from scrapy.utils.defer import deferred_from_coro
 
 from tanba.core.clock import iso
+from tanba.core.schemas.crawls import FetchFailure
 from tanba.crawlers.context import TargetCrawl
-from tanba.crawlers.failures import count_failure
+from tanba.crawlers.failures import count_failure, referrer_of
 from tanba.crawlers.headers import first_header, header_text
 from tanba.crawlers.items import FetchedMedia, PageItem
 from tanba.crawlers.scope import KIND_META, MEDIA
@@ -148,7 +149,18 @@ class MediaPipeline(ScrapyMediaPipeline):
         item: Any = None,
     ) -> FetchedMedia:
         if response.status != 200:
-            self.target_crawl.tally.http_errors += 1
+            tally = self.target_crawl.tally
+            tally.http_errors += 1
+            tally.fail(
+                FetchFailure(
+                    url=request.url,
+                    reason="http_status",
+                    detail=f"HTTP {response.status}",
+                    kind="media",
+                    referrer=referrer_of(request),
+                    at=iso(self.target_crawl.clock.now()),
+                )
+            )
             raise NotPublished(f"{request.url}: HTTP status {response.status}")
         return await self.target_crawl.gate.write(lambda: self._store(response))
 
@@ -177,7 +189,14 @@ class MediaPipeline(ScrapyMediaPipeline):
     ) -> NoReturn:
         if failure.check(NotPublished):  # from media_downloaded: counted there
             failure.raiseException()
-        count_failure(self.target_crawl.tally, failure, self.crawler.stats)
+        count_failure(
+            self.target_crawl.tally,
+            failure,
+            self.crawler.stats,
+            request,
+            kind="media",
+            at=iso(self.target_crawl.clock.now()),
+        )
         raise NotPublished(f"{request.url}: {failure.getErrorMessage()}") from failure.value
 
     def item_completed(

@@ -58,7 +58,7 @@ def discovered(
 ) -> MediaDiscovered:
     """The event for media ``ref`` (stored as ``media``) found on ``page``."""
     occurrence = MediaOccurrence(
-        target=target_crawl.target.name,
+        target=target_crawl.target.key,
         site=page.site,
         page_url=page.url,
         media_url=ref.url,

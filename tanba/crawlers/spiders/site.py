@@ -46,6 +46,7 @@ from scrapy.http import HtmlResponse, Response
 from scrapy.spidermiddlewares.referer import RefererMiddleware, ReferrerPolicy
 from twisted.python.failure import Failure
 
+from tanba.core.clock import iso
 from tanba.core.settings import Settings
 from tanba.core.targets import Target
 from tanba.crawlers.context import TargetCrawl
@@ -202,7 +203,14 @@ class SiteSpider(Spider):
         request = getattr(failure, "request", None)
         if request is not None:
             self._release_pattern(request.meta)
-        count_failure(self.tally, failure, self._stats())
+        count_failure(
+            self.tally,
+            failure,
+            self._stats(),
+            request,
+            kind="page",
+            at=iso(self.target_crawl.clock.now()),
+        )
         yield from self._pump()
 
     def sync_stats(self) -> None:
