@@ -220,19 +220,9 @@ def upload_work(
     who: AnyUser,
     c: ConsoleDep,
     file: Annotated[UploadFile, File(description="an image or audio file")],
-    title: Annotated[str, Form()] = "",
-    work_id: Annotated[str, Form()] = "",
-    owner: Annotated[
-        str, Form(description="administrators only; rights holders register as their organisation")
-    ] = "",
-    owner_home: Annotated[str, Form()] = "",
-    territories: Annotated[list[str], Form()] = [],  # noqa: B006 - FastAPI reads, never mutates
-    licensees: Annotated[list[str], Form()] = [],  # noqa: B006
+    form: Annotated[work_rules.WorkUpload, Form()],
 ) -> WorkOut:
-    work = work_rules.upload(
-        c.app, who.principal, file, owner, title, work_id, owner_home, territories, licensees
-    )
-    return WorkOut.of(work)
+    return WorkOut.of(work_rules.upload(c.app, who.principal, file, form))
 
 
 @router.get("/works/{work_id}", response_model=WorkOut, tags=["works"])

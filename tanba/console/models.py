@@ -113,6 +113,8 @@ class AlertDetail(BaseModel):
 
 
 class StatusIn(BaseModel):
+    """A status change, as the API's body and the alert page's form send it."""
+
     status: str
     comment: str = ""
 

@@ -75,10 +75,6 @@ class TargetStatistics(Figures):
     days: list[TargetDay] = field(default_factory=list)
     history: list[TargetCrawl] = field(default_factory=list)  # every crawl, newest first
 
-    @property
-    def yield_per_k(self) -> float:
-        return yield_per_thousand(self.confirmed, self.pages)
-
 
 def _add_crawl(figures: Figures, report: TargetReport) -> None:
     """Add one crawl's counters to ``figures``."""

@@ -46,6 +46,21 @@ class WorkEdit(BaseModel):
     title: str | None = None
 
 
+class WorkUpload(BaseModel):
+    """The fields sent with an uploaded work, by the upload form and by the API's multipart
+    request (one model for both, so they cannot drift apart). Lists may come as repeated
+    fields or as one field of comma- or space-separated values."""
+
+    title: str = ""
+    work_id: str = ""
+    owner: str = Field(
+        default="", description="administrators only; rights holders register as their organisation"
+    )
+    owner_home: str = ""
+    territories: list[str] = Field(default_factory=list)
+    licensees: list[str] = Field(default_factory=list)
+
+
 class _WorkFilters(BaseModel):
     """The works list's filters and paging, from the query string (pages and API alike)."""
 
@@ -101,36 +116,25 @@ def alert_counts(
     return out
 
 
-def register_upload(
-    app: App,
-    principal: Principal,
-    upload: BinaryIO,
-    filename: str,
-    *,
-    owner: str = "",
-    title: str = "",
-    work_id: str = "",
-    territories: Sequence[str] = (),
-    licensees: Sequence[str] = (),
-    owner_home: str = "",
-) -> Work:
-    """Register one uploaded file as a work of the caller's organisation (or ``owner``, for admins)."""
+def upload(app: App, principal: Principal, file: UploadFile, form: WorkUpload) -> Work:
+    """Register an uploaded file as a work of the caller's organisation (or ``form.owner``,
+    for admins): the one handler of the upload form and the API's multipart request."""
     from tanba.fingerprint.registration import WorkSpec, register
 
     if not may_register(principal):
         raise Forbidden("only rights holders and administrators register works")
-    if principal.role == "rights_holder":
-        owner = principal.owners[0]
+    owner = principal.owners[0] if principal.role == "rights_holder" else form.owner
     if not owner.strip():
         raise InputError("give the owner of the work")
+    filename = file.filename or "upload"
     suffix = Path(filename).suffix if _SAFE_SUFFIX.match(Path(filename).suffix) else ""
     folder = app.settings.path("console", "uploads", "x").parent
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         path = Path(tmp) / f"upload{suffix}"
         h = hashlib.sha256()
         with open(path, "wb") as out:
-            shutil.copyfileobj(_Hashing(upload, h, app.settings.media_max_bytes), out)
-        effective_id = work_id.strip() or h.hexdigest()[:16]
+            shutil.copyfileobj(_Hashing(file.file, h, app.settings.media_max_bytes), out)
+        effective_id = form.work_id.strip() or h.hexdigest()[:16]
         existing = app.works.entry(effective_id)
         # Registering an id again replaces that work: never let one owner replace another's.
         if existing is not None and existing.owner != owner.strip():
@@ -138,11 +142,11 @@ def register_upload(
         spec = WorkSpec(
             path=path,
             owner=owner,
-            title=title.strip() or Path(filename).stem[:200],
+            title=form.title.strip() or Path(filename).stem[:200],
             work_id=effective_id,
-            territories=tuple(territories),
-            licensees=tuple(licensees),
-            owner_home=owner_home,
+            territories=tuple(split_list(form.territories)),
+            licensees=tuple(split_list(form.licensees)),
+            owner_home=form.owner_home,
         )
         return register(app, [spec])[0]
 
@@ -207,31 +211,3 @@ class _Hashing:
 def split_list(values: list[str]) -> list[str]:
     """Form lists may come as repeated fields or as one comma/space-separated field."""
     return [p for v in values for p in v.replace(",", " ").replace(";", " ").split() if p]
-
-
-def upload(
-    app: App,
-    principal: Principal,
-    file: UploadFile,
-    owner: str,
-    title: str,
-    work_id: str,
-    owner_home: str,
-    territories: list[str],
-    licensees: list[str],
-) -> Work:
-    """A work registered from the upload form or the API's multipart request (one handler
-    for both, so they cannot drift apart): lists may come as repeated fields or as one
-    field of comma- or space-separated values."""
-    return register_upload(
-        app,
-        principal,
-        file.file,
-        file.filename or "upload",
-        owner=owner,
-        title=title,
-        work_id=work_id,
-        territories=split_list(territories),
-        licensees=split_list(licensees),
-        owner_home=owner_home,
-    )

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 KEY_FILE = Path("keys") / "evidence-ed25519.pem"
 ALGORITHM = "Ed25519"
+# What an error about a private key tells its user to do.
+_MAKE_A_KEY = "make one with 'openssl genpkey -algorithm ed25519'"
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,11 @@ def _private_from_pem(pem: bytes, source: str) -> Ed25519PrivateKey:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as exc:
         raise SigningKeyError(
-            f"{source} is not an unencrypted PEM private key ({exc}); make one with "
-            "'openssl genpkey -algorithm ed25519'"
+            f"{source} is not an unencrypted PEM private key ({exc}); {_MAKE_A_KEY}"
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise SigningKeyError(
-            f"{source} holds a {type(key).__name__}, not an Ed25519 key; make one with "
-            "'openssl genpkey -algorithm ed25519'"
+            f"{source} holds a {type(key).__name__}, not an Ed25519 key; {_MAKE_A_KEY}"
         )
     return key
 

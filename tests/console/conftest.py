@@ -56,6 +56,12 @@ def web(app: App) -> Iterator[FastAPI]:
 
 
 @pytest.fixture
+def client(web: FastAPI) -> TestClient:
+    """A client of the console with no session: API calls carry a token (``token_for``)."""
+    return TestClient(web)
+
+
+@pytest.fixture
 def console(web: FastAPI) -> Console:
     return web.state.console  # type: ignore[no-any-return]
 

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from tanba.console.context import Console
@@ -24,9 +23,8 @@ def ids(response: object) -> set[str]:
 
 
 def test_each_role_lists_only_the_alerts_it_may_see(
-    web: object, seeded: dict[str, Alert], token_for: Headers
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers
 ) -> None:
-    client = TestClient(web)
     every = {a.id for a in seeded.values()}
     assert ids(client.get("/api/alerts", headers=token_for("admin"))) == every
     assert ids(client.get("/api/alerts", headers=token_for("ops"))) == every
@@ -43,8 +41,9 @@ def test_each_role_lists_only_the_alerts_it_may_see(
     assert wide.json()["total"] == 0
 
 
-def test_filters_sort_and_pages(web: object, seeded: dict[str, Alert], token_for: Headers) -> None:
-    client = TestClient(web)
+def test_filters_sort_and_pages(
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers
+) -> None:
     h = token_for("admin")
     assert ids(client.get("/api/alerts?media=audio", headers=h)) == {seeded["a_kz_audio"].id}
     assert ids(client.get("/api/alerts?site=shop.example.by", headers=h)) == {seeded["b_by"].id}
@@ -65,9 +64,8 @@ def test_filters_sort_and_pages(web: object, seeded: dict[str, Alert], token_for
 
 
 def test_cursors_walk_the_list_both_ways_within_the_callers_scope(
-    web: FastAPI, seeded: dict[str, Alert], token_for: Headers
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers
 ) -> None:
-    client = TestClient(web)
     h = token_for("admin")
     newest_first = [seeded[k].id for k in ("b_by", "b_kz", "a_kz_audio", "a_ru", "a_kz")]
     first = client.get("/api/alerts?per_page=2", headers=h).json()
@@ -103,9 +101,8 @@ def test_cursors_walk_the_list_both_ways_within_the_callers_scope(
     ],
 )
 def test_a_bad_cursor_or_a_page_too_deep_is_a_400_that_says_what_to_do(
-    web: FastAPI, seeded: dict[str, Alert], token_for: Headers, query: str, says: str
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers, query: str, says: str
 ) -> None:
-    client = TestClient(web)
     answer = client.get(f"/api/alerts?{query}", headers=token_for("admin"))
     assert answer.status_code == 400, answer.text
     assert says in answer.json()["detail"]
@@ -114,17 +111,16 @@ def test_a_bad_cursor_or_a_page_too_deep_is_a_400_that_says_what_to_do(
 
 
 def test_a_cursor_of_another_sort_is_refused(
-    web: FastAPI, seeded: dict[str, Alert], token_for: Headers
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers
 ) -> None:
-    client = TestClient(web)
     h = token_for("admin")
     cursor = client.get("/api/alerts?per_page=2&sort=score", headers=h).json()["next_cursor"]
     answer = client.get(f"/api/alerts?after={cursor}", headers=h)
     assert answer.status_code == 400 and "keep the sort" in answer.json()["detail"]
 
 
-def test_the_schema_documents_the_cursor_parameters(web: FastAPI) -> None:
-    schema = TestClient(web).get("/openapi.json").json()
+def test_the_schema_documents_the_cursor_parameters(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
     params = {p["name"]: p for p in schema["paths"]["/api/alerts"]["get"]["parameters"]}
     assert {"after", "before", "last", "page"} <= set(params)
     assert "next_cursor" in params["after"]["description"]
@@ -134,9 +130,8 @@ def test_the_schema_documents_the_cursor_parameters(web: FastAPI) -> None:
 
 
 def test_counts_follow_the_filters_and_the_scope(
-    web: object, seeded: dict[str, Alert], token_for: Headers
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers
 ) -> None:
-    client = TestClient(web)
     body = client.get("/api/alerts/counts/jurisdiction", headers=token_for("bob")).json()
     assert body["counts"] == {"BY": 1, "KZ": 1}
     days = client.get("/api/alerts/counts/day?jurisdiction=KZ", headers=token_for("admin")).json()
@@ -147,9 +142,8 @@ def test_counts_follow_the_filters_and_the_scope(
 
 
 def test_status_change_with_comment_and_its_history(
-    web: object, seeded: dict[str, Alert], token_for: Headers, app: App
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers, app: App
 ) -> None:
-    client = TestClient(web)
     a = seeded["a_kz"]
     done = client.post(
         f"/api/alerts/{a.id}/status",
@@ -168,9 +162,8 @@ def test_status_change_with_comment_and_its_history(
 
 
 def test_operator_sees_alerts_but_cannot_change_their_status(
-    web: object, seeded: dict[str, Alert], token_for: Headers, app: App
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers, app: App
 ) -> None:
-    client = TestClient(web)
     a = seeded["b_kz"]
     detail = client.get(f"/api/alerts/{a.id}", headers=token_for("ops")).json()
     assert detail["alert"]["id"] == a.id and detail["next_statuses"] == []
@@ -183,49 +176,57 @@ def test_operator_sees_alerts_but_cannot_change_their_status(
 
 
 def test_unknown_and_foreign_alerts_are_the_same_not_found(
-    web: object, seeded: dict[str, Alert], token_for: Headers
+    client: TestClient, seeded: dict[str, Alert], token_for: Headers
 ) -> None:
-    client = TestClient(web)
     foreign = client.get(f"/api/alerts/{seeded['b_kz'].id}", headers=token_for("alice"))
     missing = client.get("/api/alerts/" + "f" * 32, headers=token_for("alice"))
     assert foreign.status_code == missing.status_code == 404
     assert seeded["b_kz"].page_url not in foreign.text
 
 
-def test_requests_without_credentials_are_refused(web: object, seeded: dict[str, Alert]) -> None:
-    client = TestClient(web)
+def test_requests_without_credentials_are_refused(
+    client: TestClient, seeded: dict[str, Alert]
+) -> None:
     assert client.get("/api/alerts").status_code == 401
     assert client.get("/api/alerts", headers={"Authorization": "Bearer tnb_x_y"}).status_code == 401
     page = client.get("/alerts", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login?next=")
 
 
+def upload(client: TestClient, photo: Path, headers: dict[str, str], **form: str) -> Any:
+    """POST ``photo`` to /api/works with the form fields ``form``; returns the response."""
+    with open(photo, "rb") as f:
+        return client.post(
+            "/api/works", files={"file": (photo.name, f)}, data=form, headers=headers
+        )
+
+
 def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
-    web: object,
+    client: TestClient,
     token_for: Headers,
     small_photos: list[Path],
     app: App,
     alert_factory: Callable[..., Alert],
 ) -> None:
-    client = TestClient(web)
     h = token_for("alice")
-    with open(small_photos[0], "rb") as f:
-        made = client.post(
-            "/api/works",
-            files={"file": (small_photos[0].name, f, "image/jpeg")},
-            data={
-                "title": "Sunset",
-                "work_id": "sunset-1",
-                "territories": "KZ, KG",
-                "owner": "Owner B",
-            },
-            headers=h,
-        )
+    made = upload(
+        client,
+        small_photos[0],
+        h,
+        title="Sunset",
+        work_id="sunset-1",
+        territories="KZ, KG",
+        owner="Owner B",
+        owner_home="kz",
+        licensees="partner.example.kz",
+    )
     assert made.status_code == 201, made.text
     work = made.json()
     # A rights holder registers as their own organisation, whatever the form says.
     assert (work["owner"], work["territories"], work["media"]) == ("Owner A", ["KZ", "KG"], "image")
-    assert app.works.get("sunset-1").owner == "Owner A"
+    registered = app.works.get("sunset-1")
+    assert (registered.owner, registered.owner_home) == ("Owner A", "KZ")
+    assert [lic.domain for lic in registered.licences] == ["partner.example.kz"]
     edited = client.patch(
         "/api/works/sunset-1",
         json={
@@ -260,18 +261,9 @@ def test_register_a_work_by_upload_then_edit_its_territories_and_licences(
     assert thumb.content[:3] == b"\xff\xd8\xff" and len(thumb.content) < 60_000
 
 
-def upload(client: TestClient, photo: Path, headers: dict[str, str], **form: str) -> Any:
-    """POST ``photo`` to /api/works with the form fields ``form``; returns the response."""
-    with open(photo, "rb") as f:
-        return client.post(
-            "/api/works", files={"file": (photo.name, f)}, data=form, headers=headers
-        )
-
-
 def test_an_upload_cannot_take_over_another_owners_work_id(
-    web: object, token_for: Headers, small_photos: list[Path], app: App
+    client: TestClient, token_for: Headers, small_photos: list[Path], app: App
 ) -> None:
-    client = TestClient(web)
     assert upload(client, small_photos[1], token_for("bob"), work_id="shared").status_code == 201
     assert upload(client, small_photos[2], token_for("alice"), work_id="shared").status_code == 409
     # Same file without an id gets the content-derived id: also taken, also refused.
@@ -281,9 +273,12 @@ def test_an_upload_cannot_take_over_another_owners_work_id(
 
 
 def test_works_list_counts_alerts_per_jurisdiction(
-    web: object, token_for: Headers, small_photos: list[Path], app: App, seeded: dict[str, Alert]
+    client: TestClient,
+    token_for: Headers,
+    small_photos: list[Path],
+    app: App,
+    seeded: dict[str, Alert],
 ) -> None:
-    client = TestClient(web)
     upload(client, small_photos[0], token_for("alice"), work_id="w-a")
     works = client.get("/api/works", headers=token_for("alice")).json()
     assert [(w["work_id"], w["alerts_by_jurisdiction"]) for w in works["works"]] == [
@@ -300,9 +295,8 @@ def test_works_list_counts_alerts_per_jurisdiction(
 
 
 def test_found_copy_is_served_only_as_a_sniffed_safe_type(
-    web: object, token_for: Headers, alert_with_blob: Callable[..., Alert]
+    client: TestClient, token_for: Headers, alert_with_blob: Callable[..., Alert]
 ) -> None:
-    client = TestClient(web)
     hostile = alert_with_blob(b"<html><script>alert(1)</script></html>")
     media = client.get(f"/api/alerts/{hostile.id}/media", headers=token_for("admin"))
     assert media.status_code == 200
@@ -312,9 +306,8 @@ def test_found_copy_is_served_only_as_a_sniffed_safe_type(
 
 
 def test_targets_are_for_operators_and_admins(
-    web: object, token_for: Headers, console: Console
+    client: TestClient, token_for: Headers, console: Console
 ) -> None:
-    client = TestClient(web)
     spec = {
         "name": "kino",
         "seeds": ["http://kino.example.kz/"],
@@ -352,9 +345,8 @@ def test_targets_are_for_operators_and_admins(
 
 
 def test_users_are_managed_by_admins_only(
-    web: object, token_for: Headers, console: Console
+    client: TestClient, token_for: Headers, console: Console
 ) -> None:
-    client = TestClient(web)
     new = {
         "username": "kg-agency",
         "password": "long enough pw",
@@ -402,12 +394,14 @@ def test_api_tokens_are_shown_once_and_can_be_revoked(
 
 
 def test_evidence_export_answers_501_while_the_evidence_package_is_missing(
-    web: object, seeded: dict[str, Alert], token_for: Headers, monkeypatch: pytest.MonkeyPatch
+    client: TestClient,
+    seeded: dict[str, Alert],
+    token_for: Headers,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setitem(
         sys.modules, "tanba.evidence.package", None
     )  # import fails as if not installed
-    client = TestClient(web)
     answer = client.post(f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("alice"))
     assert answer.status_code == 501 and "evidence" in answer.json()["detail"]
     assert (
@@ -419,7 +413,7 @@ def test_evidence_export_answers_501_while_the_evidence_package_is_missing(
 
 
 def test_evidence_export_calls_the_exporter_when_it_is_installed(
-    web: object,
+    client: TestClient,
     seeded: dict[str, Alert],
     token_for: Headers,
     monkeypatch: pytest.MonkeyPatch,
@@ -443,7 +437,6 @@ def test_evidence_export_calls_the_exporter_when_it_is_installed(
     package.ExportOptions = ExportOptions  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "evidence", types.ModuleType("evidence"))
     monkeypatch.setitem(sys.modules, "tanba.evidence.package", package)
-    client = TestClient(web)
     answer = client.post(
         f"/api/alerts/{seeded['a_kz'].id}/evidence", headers=token_for("kz-agency")
     )

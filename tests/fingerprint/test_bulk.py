@@ -20,7 +20,7 @@ HEADER = "path,work_id,owner,title,territories,licensees"
 
 
 def _catalogue(folder: Path, photos: list[Path], count: int) -> list[Path]:
-    """``count`` distinct real pictures: crops of the photos at several widths."""
+    """``count`` distinct real pictures, 480 px wide: ``photos`` and crops of them."""
     folder.mkdir(parents=True, exist_ok=True)
     files = []
     for i in range(count):
@@ -37,9 +37,9 @@ def _manifest(path: Path, rows: list[str]) -> Path:
 
 
 def test_a_catalogue_registers_on_two_workers_and_bad_files_are_named_not_fatal(
-    app: App, tmp_path: Path, photos: list[Path]
+    app: App, tmp_path: Path, small_photos: list[Path]
 ) -> None:
-    files = _catalogue(tmp_path / "c", photos, 6)
+    files = _catalogue(tmp_path / "c", small_photos, 6)
     (tmp_path / "c" / "notes.jpg").write_text("<html>not a picture</html>")
     rows = [f"{f},w{i},Studio,,KZ," for i, f in enumerate(files)]
     rows.insert(2, f"{tmp_path / 'c' / 'notes.jpg'},notes,Studio,,,")
@@ -64,9 +64,9 @@ def test_a_catalogue_registers_on_two_workers_and_bad_files_are_named_not_fatal(
 
 
 def test_a_typo_in_the_manifest_stops_the_import_before_any_file_is_read(
-    app: App, tmp_path: Path, photos: list[Path]
+    app: App, tmp_path: Path, small_photos: list[Path]
 ) -> None:
-    files = _catalogue(tmp_path / "c", photos, 3)
+    files = _catalogue(tmp_path / "c", small_photos, 3)
     rows = [f"{files[0]},a,Studio,,,", f"{files[1]},b,,,,", f"{files[2]},c,Studio,,QQ,"]
     with pytest.raises(InputError) as err:
         import_specs(app, read_manifest(_manifest(tmp_path / "w.csv", rows)), tmp_path / "j")

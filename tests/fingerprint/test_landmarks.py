@@ -74,15 +74,21 @@ def test_silence_and_a_too_short_clip_have_no_landmarks() -> None:
     assert len(landmarks.landmarks(np.ones(100, np.float32)).hashes) == 0
 
 
-@pytest.mark.parametrize("start", [30.0, 95.5])
-def test_an_excerpt_votes_for_its_track_and_offset_and_unrelated_music_does_not(
-    tracks: list[Path], start: float
-) -> None:
+@pytest.fixture(scope="module")
+def whole_track(tracks: list[Path]) -> LinearLandmarkIndex:
+    """An index of one work, the whole of ``tracks[0]``; made once, only queried."""
     index = LinearLandmarkIndex()
     index.add("work", landmarks.landmarks(_pcm(tracks[0])))
+    return index
+
+
+@pytest.mark.parametrize("start", [30.0, 95.5])
+def test_an_excerpt_votes_for_its_track_and_offset_and_unrelated_music_does_not(
+    whole_track: LinearLandmarkIndex, tracks: list[Path], start: float
+) -> None:
     excerpt = landmarks.landmarks(_pcm(tracks[0], start, 5.0))
-    (hit,) = index.query(excerpt, 1)[:1]
+    (hit,) = whole_track.query(excerpt, 1)[:1]
     assert hit.votes >= 50
     assert abs(hit.offset * FRAME_S - start) < 0.1
     unrelated = landmarks.landmarks(_pcm(tracks[3], start, 5.0))
-    assert max((h.votes for h in index.query(unrelated, 1)), default=0) < 12
+    assert max((h.votes for h in whole_track.query(unrelated, 1)), default=0) < 12

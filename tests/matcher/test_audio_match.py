@@ -16,7 +16,7 @@ from tanba.core.signals.audio import AudioPrint, Landmarks
 from tanba.fingerprint.audio import audio_print
 from tanba.matcher.audio_score import AudioRule
 from tanba.matcher.audio_signal import AudioSignal
-from tanba.matcher.match import Matcher
+from tanba.matcher.match import Match, Matcher
 from tests.support.media import track_print
 
 
@@ -26,6 +26,21 @@ def _print(path: Path) -> AudioPrint:
 
 def _fingerprint(audio: AudioPrint) -> Fingerprint:
     return Fingerprint(media=AUDIO, sha256="0" * 64, audio=audio)
+
+
+def _query(tmp_path: Path, mp3: bytes) -> Fingerprint:
+    """The fingerprint of ``mp3``, a found copy, as the fingerprint stage computes it."""
+    clip = tmp_path / "query.mp3"
+    clip.write_bytes(mp3)
+    return _fingerprint(_print(clip))
+
+
+def _assert_aligned(match: Match, work_id: str, offset_s: float) -> None:
+    """``match`` is of ``work_id`` and places the query's start at ``offset_s`` in it (±1 s)."""
+    assert match.work.work_id == work_id
+    detail = match.detail
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - offset_s) < 1.0
 
 
 @pytest.fixture(scope="module")
@@ -49,22 +64,18 @@ def matcher(tracks: list[Path]) -> Matcher:
 def test_an_excerpt_is_found_at_its_offset(
     matcher: Matcher, tracks: list[Path], tmp_path: Path, seconds: int, bitrate: str
 ) -> None:
-    clip = tmp_path / "clip.mp3"
-    clip.write_bytes(audio_excerpt(tracks[0], start_s=100, seconds=seconds, bitrate=bitrate))
-    (match,) = matcher.match(_fingerprint(_print(clip)))
-    assert match.work.work_id == "t0" and match.score > 0.6
-    detail = match.detail
-    assert detail.offset_s is not None and detail.query_offset_s is not None
-    assert abs(detail.offset_s - detail.query_offset_s - 100) < 1.0
+    excerpt = audio_excerpt(tracks[0], start_s=100, seconds=seconds, bitrate=bitrate)
+    (match,) = matcher.match(_query(tmp_path, excerpt))
+    _assert_aligned(match, "t0", 100)
+    assert match.score > 0.6
 
 
 def test_an_excerpt_of_an_unregistered_track_matches_nothing(
     matcher: Matcher, tracks: list[Path], tmp_path: Path
 ) -> None:
     for start in (20, 60, 100):
-        clip = tmp_path / "other.mp3"
-        clip.write_bytes(audio_excerpt(tracks[3], start_s=start, seconds=10))
-        assert matcher.match(_fingerprint(_print(clip))) == []
+        excerpt = audio_excerpt(tracks[3], start_s=start, seconds=10)
+        assert matcher.match(_query(tmp_path, excerpt)) == []
 
 
 def test_short_spans_need_a_lower_bit_error_rate() -> None:
@@ -99,15 +110,11 @@ def test_a_voice_over_at_equal_loudness_is_found_by_the_llr_test(
 ) -> None:
     # From 200 s: this track loops its theme, and under a voice a repeat of the passage can
     # score as well as the passage itself (from 100 s, the best place is 11 s later).
-    clip = tmp_path / "voice.mp3"
-    clip.write_bytes(_voice_over(tracks[0], 200, 20))
-    query = _fingerprint(_print(clip))
+    query = _query(tmp_path, _voice_over(tracks[0], 200, 20))
     (match,) = matcher.match(query)
-    detail = match.detail
-    assert match.work.work_id == "t0"
-    assert detail.ber is not None and detail.ber > matcher.settings.audio_max_ber
-    assert detail.offset_s is not None and detail.query_offset_s is not None
-    assert abs(detail.offset_s - detail.query_offset_s - 200) < 1.0
+    # Over the BER test's limit, so the LLR test found it.
+    assert match.detail.ber is not None and match.detail.ber > matcher.settings.audio_max_ber
+    _assert_aligned(match, "t0", 200)
     # The same query under the BER test alone: nothing.
     ber_only = _sharing_indexes(matcher, audio_min_llr=0.0, audio_landmark_min_votes=0)
     assert ber_only.match(query) == []
@@ -116,16 +123,12 @@ def test_a_voice_over_at_equal_loudness_is_found_by_the_llr_test(
 def test_a_five_second_voice_over_is_found_through_the_landmarks(
     matcher: Matcher, tracks: list[Path], tmp_path: Path
 ) -> None:
-    clip = tmp_path / "voice5.mp3"
-    clip.write_bytes(_voice_over(tracks[2], 40, 5))
-    query = _fingerprint(_print(clip))
+    query = _query(tmp_path, _voice_over(tracks[2], 40, 5))
     (match,) = matcher.match(query)
-    detail = match.detail
-    assert match.work.work_id == "t2"
-    assert detail.votes is not None and detail.votes >= matcher.settings.audio_landmark_min_votes
-    assert detail.algorithm == "peakpairs1+chromaprint2-raw"
-    assert detail.offset_s is not None and detail.query_offset_s is not None
-    assert abs(detail.offset_s - detail.query_offset_s - 40) < 1.0
+    assert match.detail.algorithm == "peakpairs1+chromaprint2-raw"
+    votes = match.detail.votes
+    assert votes is not None and votes >= matcher.settings.audio_landmark_min_votes
+    _assert_aligned(match, "t2", 40)
     # Without the landmark path the clip is too short for the LLR test: nothing.
     assert _sharing_indexes(matcher, audio_landmark_min_votes=0).match(query) == []
 
@@ -152,9 +155,7 @@ def test_a_landmark_candidate_that_chromaprint_contradicts_is_no_match(
                 fingerprint=_fingerprint(audio),
             )
         )
-    clip = tmp_path / "clip.mp3"
-    clip.write_bytes(audio_excerpt(tracks[1], start_s=40, seconds=5))
-    query = _fingerprint(_print(clip))
+    query = _query(tmp_path, audio_excerpt(tracks[1], start_s=40, seconds=5))
     marks = signal.landmarks.query(Landmarks.unpack(query.audio.landmarks_b64), 12)  # type: ignore[union-attr]
     assert [h.work_id for h in marks][:1] == ["chimera"]  # the landmarks point at it
     assert m.match(query) == []  # and Chromaprint says no

@@ -13,6 +13,7 @@ from tanba.console import works as work_rules
 from tanba.console.deps import AnyUser, ConsoleDep, Filters
 from tanba.console.evidence import custody_or_none, export_response
 from tanba.console.i18n import Translator
+from tanba.console.models import StatusIn
 from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import NotFound
 from tanba.core.store.base import CountKey
@@ -144,11 +145,10 @@ def alert_status(
     alert_id: str,
     who: AnyUser,
     c: ConsoleDep,
-    status: Annotated[str, Form()],
-    comment: Annotated[str, Form()] = "",
+    change: Annotated[StatusIn, Form()],
 ) -> Response:
     alert = alert_rules.change_status(
-        c.app.store, who.principal, alert_id, status, comment, c.app.clock
+        c.app.store, who.principal, alert_id, change.status, change.comment, c.app.clock
     )
     return redirect(f"/alerts/{alert.id}")
 

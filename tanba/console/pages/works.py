@@ -52,16 +52,9 @@ def works_upload(
     who: AnyUser,
     c: ConsoleDep,
     file: Annotated[UploadFile, File()],
-    title: Annotated[str, Form()] = "",
-    work_id: Annotated[str, Form()] = "",
-    owner: Annotated[str, Form()] = "",
-    owner_home: Annotated[str, Form()] = "",
-    territories: Annotated[list[str], Form()] = [],  # noqa: B006
-    licensees: Annotated[list[str], Form()] = [],  # noqa: B006
+    form: Annotated[work_rules.WorkUpload, Form()],
 ) -> Response:
-    work = work_rules.upload(
-        c.app, who.principal, file, owner, title, work_id, owner_home, territories, licensees
-    )
+    work = work_rules.upload(c.app, who.principal, file, form)
     return redirect(f"/works/{work.work_id}")
 
 

@@ -41,7 +41,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import (
@@ -66,6 +66,7 @@ log = logging.getLogger("tanba.core.bus.kafka")
 logging.getLogger("kafka").setLevel(logging.WARNING)
 
 T = TypeVar("T")
+Client = TypeVar("Client", KafkaProducer, KafkaAdminClient, KafkaConsumer)
 
 # Partitions of each topic: the most fingerprint workers that can share one stage.
 PARTITIONS = 4
@@ -126,9 +127,8 @@ class KafkaBus(Bus):
         self.partitions = partitions
         self.connect_timeout_ms = connect_timeout_ms
         self._lock = threading.Lock()  # guards the lazily opened clients below
-        self._producer: KafkaProducer | None = None
-        self._admin: KafkaAdminClient | None = None
-        self._reader: KafkaConsumer | None = None  # group-less, for replay and end offsets
+        # By role: "producer", "admin", "reader" (group-less, for replay and end offsets).
+        self._clients: dict[str, KafkaProducer | KafkaAdminClient | KafkaConsumer] = {}
         self._reader_lock = threading.Lock()  # KafkaConsumer is not thread-safe
         self._ready_topics: set[str] = set()
         self._closed = False
@@ -158,45 +158,56 @@ class KafkaBus(Bus):
             "reconnect_backoff_max_ms": 2_000,
         }
 
-    def _producer_client(self) -> KafkaProducer:
+    def _client(self, role: str, open_client: Callable[[], Client]) -> Client:
+        """The bus's client for ``role``, opened on first use; refused once the bus is closed."""
         with self._lock:
             self._check_open()
-            if self._producer is None:
-                self._producer = KafkaProducer(
-                    **self._common(),
-                    client_id="tanba-producer",
-                    acks="all",
-                    enable_idempotence=True,
-                    linger_ms=5,
-                    max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
-                    delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
-                    max_request_size=MAX_MESSAGE_BYTES,
-                    # Topics come from ensure_topics, with their settings (compaction...).
-                    allow_auto_create_topics=False,
-                )
-            return self._producer
+            if role not in self._clients:
+                self._clients[role] = open_client()
+            return cast(Client, self._clients[role])
+
+    def _take_clients(self) -> list[KafkaProducer | KafkaAdminClient | KafkaConsumer]:
+        """The open clients, forgotten by the bus (the caller closes them)."""
+        with self._lock:
+            clients = list(self._clients.values())
+            self._clients.clear()
+        return clients
+
+    def _producer_client(self) -> KafkaProducer:
+        return self._client(
+            "producer",
+            lambda: KafkaProducer(
+                **self._common(),
+                client_id="tanba-producer",
+                acks="all",
+                enable_idempotence=True,
+                linger_ms=5,
+                max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
+                delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+                max_request_size=MAX_MESSAGE_BYTES,
+                # Topics come from ensure_topics, with their settings (compaction...).
+                allow_auto_create_topics=False,
+            ),
+        )
 
     def _admin_client(self) -> KafkaAdminClient:
-        with self._lock:
-            self._check_open()
-            if self._admin is None:
-                self._admin = KafkaAdminClient(**self._common(), client_id="tanba-admin")
-            return self._admin
+        return self._client(
+            "admin", lambda: KafkaAdminClient(**self._common(), client_id="tanba-admin")
+        )
 
     def _reader_client(self) -> KafkaConsumer:
         # Called with _reader_lock held.
-        with self._lock:
-            self._check_open()
-            if self._reader is None:
-                self._reader = KafkaConsumer(
-                    **self._common(),
-                    client_id="tanba-reader",
-                    group_id=None,
-                    enable_auto_commit=False,
-                    auto_offset_reset="earliest",
-                    allow_auto_create_topics=False,
-                )
-            return self._reader
+        return self._client(
+            "reader",
+            lambda: KafkaConsumer(
+                **self._common(),
+                client_id="tanba-reader",
+                group_id=None,
+                enable_auto_commit=False,
+                auto_offset_reset="earliest",
+                allow_auto_create_topics=False,
+            ),
+        )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -425,12 +436,8 @@ class KafkaBus(Bus):
         """
         if not self.namespace:
             raise TanbaError("delete_namespace needs a namespace: it would delete every topic")
-        with self._lock:
-            clients = (self._producer, self._reader, self._admin)
-            self._producer = self._reader = self._admin = None
-        for client in clients:
-            if client is not None:
-                client.close()
+        for client in self._take_clients():
+            client.close()
         self._ready_topics.clear()
         admin = self.call(
             "connecting (admin)",
@@ -455,11 +462,7 @@ class KafkaBus(Bus):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            producer, admin, reader = self._producer, self._admin, self._reader
-            self._producer = self._admin = self._reader = None
-        for client in (producer, reader, admin):
-            if client is None:
-                continue
+        for client in self._take_clients():
             try:
                 client.close()
             except KafkaError as exc:  # closing must not fail a shutdown

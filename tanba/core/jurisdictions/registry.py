@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -67,14 +67,17 @@ class JurisdictionRegistry:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> JurisdictionRegistry:
-        """Load and validate a data file; None means the one shipped with Tanba."""
+        """Load and validate a data file; None means the one shipped with Tanba.
+
+        The shipped file is parsed once per process (it cannot change while Tanba runs, and
+        every App asks for it); a named file is read on every call.
+        """
         if path is None:
-            resource = resources.files(__package__).joinpath(DATA_FILE)
-            source = str(resource)
-            reader = resource.read_text
-        else:
-            source = str(Path(path))
-            reader = Path(path).read_text
+            return _shipped()
+        return cls._read(str(Path(path)), Path(path).read_text)
+
+    @classmethod
+    def _read(cls, source: str, reader: Callable[..., str]) -> JurisdictionRegistry:
         try:
             text = reader(encoding="utf-8")
         except OSError as exc:
@@ -127,6 +130,12 @@ class JurisdictionRegistry:
         """
         tld = _host_tld(host)
         return None if tld is None else self._by_tld.get(tld)
+
+
+@functools.lru_cache(maxsize=1)
+def _shipped() -> JurisdictionRegistry:
+    resource = resources.files(__package__).joinpath(DATA_FILE)
+    return JurisdictionRegistry._read(str(resource), resource.read_text)
 
 
 @functools.lru_cache(maxsize=1)

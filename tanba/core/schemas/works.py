@@ -23,8 +23,12 @@ class Licence(Model):
     valid_until: str = ""  # ISO date inclusive, empty = open
 
 
-class Work(Model):
-    """A registered work: who owns it, where they hold rights, and its reference fingerprint."""
+class WorkMetadata(Model):
+    """What is registered about a work besides its print: who owns it, where they hold rights.
+
+    The fields that :class:`Work` (with the reference fingerprint) and the works list's
+    entries (with a summary of the print) share.
+    """
 
     work_id: str
     owner: str
@@ -38,6 +42,11 @@ class Work(Model):
     author_death_year: int | None = None
     publication_year: int | None = None
     registered_at: str
+
+
+class Work(WorkMetadata):
+    """A registered work: who owns it, where they hold rights, and its reference fingerprint."""
+
     fingerprint: Fingerprint
 
 

@@ -29,13 +29,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from pydantic import Field
-
 from tanba.core import topics
 from tanba.core.bus import Bus
-from tanba.core.schemas.base import Model, decode
-from tanba.core.schemas.common import MediaKind
-from tanba.core.schemas.works import Licence, Work, WorkRegistered, WorkRemoved
+from tanba.core.schemas.base import decode
+from tanba.core.schemas.works import Work, WorkMetadata, WorkRegistered, WorkRemoved
 from tanba.core.store.exceptions import BadCursor
 
 # Events folded per write: one transaction (SQLite) or bulk request (Elasticsearch).
@@ -46,21 +43,9 @@ _WORD = re.compile(r"\w+")
 _HOW = "follow the list's next link again, or start from the first page without 'after'"
 
 
-class WorkEntry(Model):
+class WorkEntry(WorkMetadata):
     """A registered work as lists show it: its metadata and a summary of its print."""
 
-    work_id: str
-    owner: str
-    title: str = ""
-    media: MediaKind
-    sha256: str
-    filename: str = ""
-    territories: list[str] = Field(default_factory=list)
-    licences: list[Licence] = Field(default_factory=list)
-    owner_home: str = ""
-    author_death_year: int | None = None
-    publication_year: int | None = None
-    registered_at: str
     # The print's summary: an image's size and indexed windows, a recording's length.
     width: int = 0
     height: int = 0

@@ -1,4 +1,4 @@
-"""The bus contract, run on every implementation (the Kafka one joins in tests/core/bus/conftest)."""
+"""The bus contract, run on every implementation (the ``bus`` fixture of tests/support/backends.py)."""
 
 from __future__ import annotations
 
