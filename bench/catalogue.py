@@ -52,7 +52,7 @@ from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.fingerprint.image import REFERENCE, image_print
-from tanba.matcher.segments import SegmentedImageIndex, Windows
+from tanba.matcher.segments import SegmentedImageIndex, Tuning, Windows
 from tanba.matcher.state import MatcherState, WorkShelf
 from tanba.matcher.worker import MatcherStage
 
@@ -118,7 +118,7 @@ def build(directory: Path, works: int, real: int) -> dict[str, object]:
         np.array([variants.setdefault(h.variant, len(variants)) for h in p.hashes], np.uint16)
         for p in prints
     ]
-    index, _ = SegmentedImageIndex.open(directory / "images", background=False)
+    index, _ = SegmentedImageIndex.open(directory / "images", Tuning(background=False))
     shelf = WorkShelf(directory / "works.sqlite")
     rng = np.random.default_rng(11)
     started = time.perf_counter()
@@ -200,7 +200,7 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
     # Cold start: the matcher stage as `tanba worker matcher` builds it, on its saved state
     # (an empty works topic here: nothing was registered after the save).
     started = time.perf_counter()
-    state = MatcherState(directory)
+    state = MatcherState(directory, Tuning(probe_bits=settings.image_probe_bits))
     stage = MatcherStage(
         settings,
         EmbeddedBus(scratch / "bus.sqlite"),

@@ -52,7 +52,7 @@ from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_signal import audio_rule
 from tanba.matcher.index import LinearAudioIndex
 from tanba.matcher.landmark_index import LinearLandmarkIndex, SortedLandmarkIndex
-from tanba.matcher.segments import SegmentedImageIndex, Windows
+from tanba.matcher.segments import SegmentedImageIndex, Tuning, Windows
 
 MAX_PIXELS = 200_000_000
 
@@ -190,7 +190,7 @@ def image_index(sizes: list[int], radius: int, queries: int) -> str:
         asked = np.concatenate(
             [near, rng.integers(0, 2**63, size=queries - len(near), dtype=np.uint64)]
         )
-        mih = SegmentedImageIndex(background=False)
+        mih = SegmentedImageIndex(tuning=Tuning(background=False))
         started = time.perf_counter()
         per_work = 100
         works = n // per_work

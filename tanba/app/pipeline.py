@@ -41,6 +41,7 @@ from tanba.core.worker import Worker
 from tanba.crawlers.runner import CrawlStats, crawl
 from tanba.fingerprint.worker import FingerprintStage
 from tanba.matcher.lifecycle import Reconciled, reconcile
+from tanba.matcher.segments import Tuning
 from tanba.matcher.state import MatcherState, StateBusy
 from tanba.matcher.worker import MatcherStage
 
@@ -131,7 +132,7 @@ def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
             else settings.home / "matcher" / f"shard-{shard.index}-of-{shard.count}"
         )
         try:
-            state = MatcherState(directory)
+            state = MatcherState(directory, Tuning(probe_bits=settings.image_probe_bits))
         except (StateBusy, TransientError, OSError) as exc:  # in use, or a full disk
             log.warning("matcher state unavailable, working from memory: %s", exc)
     return MatcherStage(

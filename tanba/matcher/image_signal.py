@@ -15,7 +15,7 @@ from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import similarity
 from tanba.matcher.index import ImageIndex
-from tanba.matcher.segments import SegmentedImageIndex
+from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 
 
@@ -30,7 +30,7 @@ class ImageSignal(SignalIndex):
         self.index = (
             index
             if index is not None
-            else SegmentedImageIndex(probe_bits=settings.image_probe_bits)
+            else SegmentedImageIndex(tuning=Tuning(probe_bits=settings.image_probe_bits))
         )
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:

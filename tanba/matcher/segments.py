@@ -273,30 +273,30 @@ def _alive_windows(segments: Sequence[Segment], dead: Sequence[np.ndarray]) -> W
     )
 
 
+@dataclass(frozen=True)
+class Tuning:
+    """How a :class:`SegmentedImageIndex` searches, freezes and merges."""
+
+    # None: exact radius search; else how deep each chunk is probed (Segment.search).
+    probe_bits: int | None = None
+    freeze_rows: int = 20_000  # a delta of this many windows becomes a segment
+    background: bool = True  # merge in a thread (False: at once, for tests and bulk loads)
+    merge_factor: int = 3  # merge the newest segments while within this factor in size
+    # A merge builds its segment in memory (about 200 bytes a window at its peak): past
+    # this many windows segments stay apart, and a query searches each.
+    max_rows: int = 32_000_000
+    tables_from: int = TABLE_MIN_ROWS  # smaller segments are scanned whole
+
+
+DEFAULT_TUNING = Tuning()
+
+
 class SegmentedImageIndex(ImageIndex):
     """Exact radius search over segments and a delta; see the module docstring for the contract."""
 
-    def __init__(
-        self,
-        directory: Path | None = None,
-        *,
-        freeze_rows: int = 20_000,
-        background: bool = True,
-        merge_factor: int = 3,
-        max_rows: int = 32_000_000,
-        probe_bits: int | None = None,
-        tables_from: int = TABLE_MIN_ROWS,
-    ) -> None:
-        self.tables_from = tables_from
+    def __init__(self, directory: Path | None = None, tuning: Tuning = DEFAULT_TUNING) -> None:
         self.directory = directory
-        # None: exact radius search; else how far each chunk is probed (Segment.search).
-        self.probe_bits = probe_bits
-        self.freeze_rows = freeze_rows
-        self.background = background
-        self.merge_factor = merge_factor
-        # A merge builds its segment in memory (about 200 bytes a window at its peak):
-        # past this many windows segments stay apart, and a query searches each.
-        self.max_rows = max_rows
+        self.tuning = tuning
         self._lock = threading.RLock()
         self._segments: list[Segment] = []
         self._dead: list[np.ndarray] = []
@@ -322,7 +322,7 @@ class SegmentedImageIndex(ImageIndex):
             self._delta[work_id] = (values, rows, [h.variant for h in hashes])
             self._delta_rows += len(values)
             self._delta_cache = None
-            if self._delta_rows >= self.freeze_rows:
+            if self._delta_rows >= self.tuning.freeze_rows:
                 self.freeze()
 
     def remove(self, work_id: str) -> None:
@@ -347,7 +347,7 @@ class SegmentedImageIndex(ImageIndex):
             self._delta.clear()
             self._delta_rows = 0
             self._delta_cache = None
-            self._append(Segment.build(_windows_of(works), tables_from=self.tables_from))
+            self._append(Segment.build(_windows_of(works), tables_from=self.tuning.tables_from))
         self._maybe_merge()
 
     def add_block(self, windows: Windows) -> None:
@@ -356,7 +356,7 @@ class SegmentedImageIndex(ImageIndex):
         The works must not be in the index yet: a block adds, it does not replace.
         """
         with self._lock:
-            self._append(Segment.build(windows, tables_from=self.tables_from))
+            self._append(Segment.build(windows, tables_from=self.tuning.tables_from))
         self._maybe_merge()
 
     def _append(self, segment: Segment) -> None:
@@ -379,8 +379,8 @@ class SegmentedImageIndex(ImageIndex):
             total = sizes[-1] if sizes else 0
             while (
                 k > 0
-                and sizes[k - 1] <= self.merge_factor * total
-                and total + sizes[k - 1] <= self.max_rows
+                and sizes[k - 1] <= self.tuning.merge_factor * total
+                and total + sizes[k - 1] <= self.tuning.max_rows
             ):
                 k -= 1
                 total += sizes[k]
@@ -388,7 +388,7 @@ class SegmentedImageIndex(ImageIndex):
                 return
             chosen = self._segments[k:]
             dead_then = [d.copy() for d in self._dead[k:]]
-            if not self.background:
+            if not self.tuning.background:
                 self._merge(chosen, dead_then)
                 return
             self._merging = threading.Thread(
@@ -398,7 +398,9 @@ class SegmentedImageIndex(ImageIndex):
 
     def _merge(self, chosen: list[Segment], dead_then: list[np.ndarray]) -> None:
         try:
-            merged = Segment.build(_alive_windows(chosen, dead_then), tables_from=self.tables_from)
+            merged = Segment.build(
+                _alive_windows(chosen, dead_then), tables_from=self.tuning.tables_from
+            )
             if self.directory is not None:
                 merged.save(self._segment_dir())
                 merged = Segment.load(self._segment_dir(), merged.name)
@@ -446,7 +448,9 @@ class SegmentedImageIndex(ImageIndex):
     def _delta_segment(self) -> Segment | None:
         if self._delta_cache is None and self._delta:
             works = [(w, v, d, n) for w, (v, d, n) in self._delta.items()]
-            self._delta_cache = Segment.build(_windows_of(works), tables_from=self.tables_from)
+            self._delta_cache = Segment.build(
+                _windows_of(works), tables_from=self.tuning.tables_from
+            )
         return self._delta_cache
 
     def candidates(self, hashes: Sequence[ImageHash], max_distance: int) -> list[ImageHit]:
@@ -460,7 +464,7 @@ class SegmentedImageIndex(ImageIndex):
                 parts.append((delta, np.zeros(delta.works, bool)))
         hits: list[ImageHit] = []
         for segment, dead in parts:
-            asked, rows, distance = segment.search(queries, max_distance, self.probe_bits)
+            asked, rows, distance = segment.search(queries, max_distance, self.tuning.probe_bits)
             work = segment.arrays["work"][rows]
             alive = ~dead[work]
             variant = segment.arrays["variant"]
@@ -526,9 +530,11 @@ class SegmentedImageIndex(ImageIndex):
                     shutil.rmtree(path, ignore_errors=True)
 
     @classmethod
-    def open(cls, directory: Path, **options: Any) -> tuple[SegmentedImageIndex, dict[str, Any]]:
+    def open(
+        cls, directory: Path, tuning: Tuning = DEFAULT_TUNING
+    ) -> tuple[SegmentedImageIndex, dict[str, Any]]:
         """The index saved in ``directory`` (empty if none was), and the ``extra`` saved with it."""
-        index = cls(directory, **options)
+        index = cls(directory, tuning)
         manifest_path = directory / MANIFEST
         if not manifest_path.is_file():
             (directory / "segments").mkdir(parents=True, exist_ok=True)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from tanba.core.schemas.works import Work
 from tanba.core.sqlite import Database
-from tanba.matcher.segments import SegmentedImageIndex
+from tanba.matcher.segments import DEFAULT_TUNING, SegmentedImageIndex, Tuning
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS works (
@@ -138,7 +138,7 @@ class WorkShelf(MutableMapping[str, Work]):
 class MatcherState:
     """One matcher's directory: a lock, the image catalogue and the works shelf."""
 
-    def __init__(self, directory: Path, **index_options: object) -> None:
+    def __init__(self, directory: Path, tuning: Tuning = DEFAULT_TUNING) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._lock = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o644)
@@ -150,7 +150,7 @@ class MatcherState:
                 f"another matcher uses {directory}; give each matcher process its own "
                 "TANBA_MATCHER_STATE directory (or run one matcher per shard)"
             ) from None
-        self.images, extra = SegmentedImageIndex.open(directory / "images", **index_options)  # type: ignore[arg-type]
+        self.images, extra = SegmentedImageIndex.open(directory / "images", tuning)
         self.positions: dict[int, int] = {
             int(p): int(o) for p, o in extra.get("works_positions", {}).items()
         }

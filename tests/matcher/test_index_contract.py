@@ -12,13 +12,15 @@ from tanba.core.signals.image import ImageHash
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_score import MODEL_FILE, AudioRule
 from tanba.matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
-from tanba.matcher.segments import SegmentedImageIndex
+from tanba.matcher.segments import SegmentedImageIndex, Tuning
 
 IMAGE_INDEXES: dict[str, Callable[[], ImageIndex]] = {
     "linear": LinearImageIndex,
     "segmented": SegmentedImageIndex,
     # Every work its own segment with bucket tables, merged as they come.
-    "segments-merged": lambda: SegmentedImageIndex(freeze_rows=1, background=False, tables_from=0),
+    "segments-merged": lambda: SegmentedImageIndex(
+        tuning=Tuning(freeze_rows=1, background=False, tables_from=0)
+    ),
 }
 AUDIO_INDEXES = [LinearAudioIndex, InvertedAudioIndex]
 
@@ -217,7 +219,7 @@ def test_image_candidates_equal_the_linear_scan_on_many_hashes(radius: int) -> N
     rng = np.random.default_rng(radius)
     centres = rng.integers(0, 2**63, size=40, dtype=np.uint64)
     linear = LinearImageIndex()
-    fast = SegmentedImageIndex(freeze_rows=100, background=False, tables_from=0)
+    fast = SegmentedImageIndex(tuning=Tuning(freeze_rows=100, background=False, tables_from=0))
     for w, centre in enumerate(centres.tolist()):
         hashes = [_h(_flip(centre, int(k), seed=w * 100 + j), f"v{j}") for j, k in
                   enumerate(rng.integers(0, 20, size=30))]  # fmt: skip
@@ -236,7 +238,7 @@ def test_a_shallow_probe_finds_a_subset_holding_everything_within_its_reach(prob
     # is found (pigeonhole), nothing outside the radius is, and nothing is invented.
     rng = np.random.default_rng(probe)
     linear = LinearImageIndex()
-    shallow = SegmentedImageIndex(background=False, tables_from=0, probe_bits=probe)
+    shallow = SegmentedImageIndex(tuning=Tuning(background=False, tables_from=0, probe_bits=probe))
     centres = rng.integers(0, 2**63, size=30, dtype=np.uint64)
     for w, centre in enumerate(centres.tolist()):
         hashes = [_h(_flip(centre, int(k), seed=w * 100 + j), f"v{j}") for j, k in

@@ -9,7 +9,7 @@ import numpy as np
 
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImageHash
 from tanba.matcher.index import LinearImageIndex
-from tanba.matcher.segments import MANIFEST, SegmentedImageIndex
+from tanba.matcher.segments import MANIFEST, SegmentedImageIndex, Tuning
 
 
 def _work(rng: np.random.Generator, n: int = 5) -> tuple[list[ImageHash], np.ndarray]:
@@ -31,7 +31,7 @@ def _hits(index: SegmentedImageIndex | LinearImageIndex, hashes: list[ImageHash]
 
 
 def test_each_hit_carries_the_descriptor_of_its_window() -> None:
-    index = SegmentedImageIndex(freeze_rows=7, background=False)
+    index = SegmentedImageIndex(tuning=Tuning(freeze_rows=7, background=False))
     catalogue = _catalogue(1, 6)
     for work_id, (hashes, rows) in catalogue.items():
         index.add(work_id, hashes, rows)
@@ -43,7 +43,9 @@ def test_each_hit_carries_the_descriptor_of_its_window() -> None:
 
 
 def test_merges_keep_removals_and_replacements() -> None:
-    index = SegmentedImageIndex(freeze_rows=10, background=False, merge_factor=3, tables_from=0)
+    index = SegmentedImageIndex(
+        tuning=Tuning(freeze_rows=10, background=False, merge_factor=3, tables_from=0)
+    )
     linear = LinearImageIndex()
     catalogue = _catalogue(2, 60)
     for k, (work_id, (hashes, rows)) in enumerate(catalogue.items()):
@@ -64,7 +66,7 @@ def test_merges_keep_removals_and_replacements() -> None:
 
 def test_a_saved_catalogue_opens_with_its_positions_and_dead_works(tmp_path: Path) -> None:
     index, extra = SegmentedImageIndex.open(
-        tmp_path, freeze_rows=12, background=False, tables_from=0
+        tmp_path, Tuning(freeze_rows=12, background=False, tables_from=0)
     )
     assert extra == {}
     catalogue = _catalogue(3, 20)
@@ -73,7 +75,7 @@ def test_a_saved_catalogue_opens_with_its_positions_and_dead_works(tmp_path: Pat
     index.remove("work-0001")
     index.save({"works": {"0": 41}})
     index.add("late", *_work(np.random.default_rng(9)))  # after the save: not in the snapshot
-    reopened, extra = SegmentedImageIndex.open(tmp_path, background=False)
+    reopened, extra = SegmentedImageIndex.open(tmp_path, Tuning(background=False))
     assert extra == {"works": {"0": 41}}
     everything = [h for hashes, _ in catalogue.values() for h in hashes]
     expected = [hit for hit in _hits(index, everything) if hit[0] != "late"]
@@ -83,7 +85,7 @@ def test_a_saved_catalogue_opens_with_its_positions_and_dead_works(tmp_path: Pat
 
 
 def test_segments_no_longer_in_the_manifest_are_deleted(tmp_path: Path) -> None:
-    index, _ = SegmentedImageIndex.open(tmp_path, freeze_rows=5, background=False)
+    index, _ = SegmentedImageIndex.open(tmp_path, Tuning(freeze_rows=5, background=False))
     for work_id, (hashes, rows) in _catalogue(4, 12).items():
         index.add(work_id, hashes, rows)
         index.save({})
@@ -93,7 +95,9 @@ def test_segments_no_longer_in_the_manifest_are_deleted(tmp_path: Path) -> None:
 
 
 def test_a_background_merge_keeps_works_removed_while_it_ran(tmp_path: Path) -> None:
-    index, _ = SegmentedImageIndex.open(tmp_path, freeze_rows=50, background=True, tables_from=0)
+    index, _ = SegmentedImageIndex.open(
+        tmp_path, Tuning(freeze_rows=50, background=True, tables_from=0)
+    )
     linear = LinearImageIndex()
     catalogue = _catalogue(5, 200)
     for k, (work_id, (hashes, rows)) in enumerate(catalogue.items()):
