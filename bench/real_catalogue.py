@@ -9,8 +9,9 @@ Protocol, chosen so that every match is a false match:
   names the package's files; symlinks are left out, they repeat a file). The
   WORKS are every PNG, JPEG and WebP of one set of packages, the QUERIES every
   one of another, disjoint set by other authors (:data:`WORKS`, :data:`QUERIES`;
-  Tux Paint's stamps draw on Open Clip Art, so both are works). A query can
-  therefore match no work rightly: any match between the two sets is false.
+  Tux Paint's stamps draw on Open Clip Art, so both are works). A match between
+  the two sets is false, unless both projects took the same picture from a
+  common source, which a pixel check finds and prints apart.
   Duplicates and animation frames inside the works do not matter (works are not
   queried).
 * Works are printed as the registry prints them (``image_print(...,
@@ -22,9 +23,10 @@ Protocol, chosen so that every match is a false match:
 * The works go into the matcher's own :class:`~tanba.matcher.image_signal.ImageSignal`
   (its default index, filled in one block with ``add_block``), and every query is
   asked with ``ImageSignal.match``: its matches at ``TANBA_IMAGE_MIN_SIMILARITY``
-  are the false matches. A second ``ImageSignal`` with no similarity floor over
-  the same index gives each query's best wrong score, so the margin below the
-  threshold is printed too.
+  are the false matches (those where both packages ship one picture,
+  :func:`pixel_correlation`, counted apart). A second ``ImageSignal`` with no
+  similarity floor over the same index gives each query's best wrong score, so
+  the margin below the threshold is printed too.
 
 Prints are cached per file under ``--cache`` (keyed by path, size, mtime, the
 variants asked and the fingerprinting code), so a second run only matches.
@@ -281,7 +283,7 @@ class FalseMatch:
     distance: int  # bits between the two windows' pHashes
     query_window: str
     work_window: str
-    pixel_correlation: float  # of the two files' pixels; see shared_art()
+    pixel_correlation: float  # of the two files' pixels; see pixel_correlation()
 
     @property
     def shared_art(self) -> bool:
@@ -320,8 +322,10 @@ def pixel_correlation(query: str, work: str) -> float:
     agree within 3%, else the correlation of their 64 × 64 grey pixels.
 
     At :data:`SAME_PICTURE` or above the two packages ship the same picture (Naev's
-    nebulae are FreeOrion's, SuperTuxKart's bushes are MegaGlest's, both checked by
-    eye): the author protocol calls that match false, but it is a true one.
+    nebulae are FreeOrion's pixel for pixel; SuperTuxKart's bushes are MegaGlest's,
+    seen by eye): the author protocol calls that match false, but it is a true one.
+    The check is strict: the same icon padded to another shape is not caught
+    (SuperTuxKart's rename.png is Open Clip Art's item_rename.png), so it undercounts.
     """
     (ratio_q, q), (ratio_w, w) = _greys(query), _greys(work)
     if abs(ratio_q / ratio_w - 1) > 0.03 or not q.std() or not w.std():
