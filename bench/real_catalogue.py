@@ -413,7 +413,8 @@ def report(
 ) -> None:  # fmt: skip
     s = signal.settings
     windows = sum(len(p.hashes) for p in works.prints)
-    probe = getattr(signal.index, "probe_bits", None)
+    index = signal.index
+    probe = index.tuning.probe_bits if isinstance(index, SegmentedImageIndex) else None
     print(
         f"REAL CATALOGUE: {len(works.prints):,} registered works ({windows:,} windows), "
         f"threshold {s.image_min_similarity}, radius {s.image_max_distance}, "
