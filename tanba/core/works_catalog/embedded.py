@@ -17,18 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from tanba.core.sqlite import Database
-from tanba.core.works_catalog.base import (
-    Change,
-    WorkCatalog,
-    WorkEntry,
-    WorkPage,
-    WorkQuery,
-    check,
-    decode_cursor,
-    encode_cursor,
-    sort_key,
-    words,
-)
+from tanba.core.works_catalog.base import Change, SortKey, WorkCatalog, WorkEntry, WorkQuery, words
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS works (
@@ -83,22 +72,18 @@ class EmbeddedWorkCatalog(WorkCatalog):
         )
         return WorkEntry.model_validate_json(row[0]) if row else None
 
-    def search(self, query: WorkQuery) -> WorkPage:
-        check(query)
+    def _page(self, query: WorkQuery, after: SortKey | None) -> tuple[list[WorkEntry], int]:
         where, params = _where(query)
         conn = self._db.conn()
         total = int(conn.execute(f"SELECT COUNT(*) FROM works WHERE {where}", params).fetchone()[0])
-        if query.after:
+        if after is not None:
             where += " AND (owner, title_key, work_id) > (?, ?, ?)"
-            params = [*params, *decode_cursor(query.after)]
+            params = [*params, *after]
         rows = conn.execute(
             f"SELECT doc FROM works WHERE {where} ORDER BY owner, title_key, work_id LIMIT ?",
             [*params, query.limit + 1],
         ).fetchall()
-        entries = [WorkEntry.model_validate_json(doc) for (doc,) in rows[: query.limit]]
-        more = len(rows) > query.limit
-        cursor = encode_cursor(sort_key(entries[-1])) if more and entries else ""
-        return WorkPage(entries, total, cursor)
+        return [WorkEntry.model_validate_json(doc) for (doc,) in rows], total
 
     def owners(self) -> list[str]:
         rows = self._db.conn().execute(
