@@ -38,6 +38,8 @@ _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_OFFSET = 1_000
 # Fields that say which page, not which alerts: links to other filters drop them.
 PAGING = ("page", "after", "before", "last")
+# Filters the store takes as they are (``until`` is inclusive here, exclusive there).
+_AS_GIVEN = {"jurisdiction", "work_id", "site", "status", "media", "target", "since"}
 T = TypeVar("T")
 COUNT_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day", "status", "work_id", "target")
 
@@ -122,13 +124,7 @@ class AlertFilters(BaseModel):
         if self.until:
             until = (date.fromisoformat(self.until) + timedelta(days=1)).isoformat()
         query = AlertQuery(
-            jurisdiction=self.jurisdiction,
-            work_id=self.work_id,
-            site=self.site,
-            status=self.status,
-            media=self.media,
-            target=self.target,
-            since=self.since,
+            **self.model_dump(include=_AS_GIVEN),
             until=until,
             sort="score" if self.sort == "score" else "last_seen",
             descending=True,

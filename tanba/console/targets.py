@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.sqlite import Database, transaction
-from tanba.core.target_registry import TargetRegistry, check_resolve, record_target
+from tanba.core.target_registry import TargetRegistry, check_resolve, new_record, record_target
 from tanba.core.targets import (
     ALLOWED_KEYS,
     Problem,
@@ -34,7 +34,7 @@ from tanba.core.targets import (
     TargetInvalid,
     check_target,
     invalid,
-    target_fields,
+    target_problems,
 )
 
 log = logging.getLogger(__name__)
@@ -181,12 +181,7 @@ class ConsoleTargets:
         self, fields: Mapping[str, Any], resolve: Sequence[str] | None, current: TargetRecord | None
     ) -> Target:
         """The Target of ``fields``; every problem of the fields, resolve and private rule at once."""
-        problems: list[Problem] = []
-        target: Target | None = None
-        try:
-            target = check_target(fields)
-        except TargetInvalid as exc:
-            problems += exc.problems
+        target, problems = target_problems(fields)
         try:
             check_resolve(resolve or ())
         except TargetInvalid as exc:
@@ -253,18 +248,7 @@ def migrate_console_targets(db: Database, registry: TargetRegistry) -> int:
                 "console target %r not moved to the target registry (add it again): %s", name, exc
             )
             continue
-        moved.append(
-            TargetRecord(
-                id=name,
-                name=target.name,
-                spec=target_fields(target),
-                resolve=resolve,
-                created_at=created_at,
-                created_by=updated_by,
-                updated_at=updated_at,
-                updated_by=updated_by,
-            )
-        )
+        moved.append(new_record(name, target, resolve, updated_by, created_at, updated_at))
     registry.put(moved)
     with transaction(conn):
         conn.execute(f"ALTER TABLE {_LEGACY_TABLE} RENAME TO {_LEGACY_TABLE}_moved_to_registry")

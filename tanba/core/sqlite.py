@@ -19,9 +19,11 @@ import errno
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tanba.core.exceptions import DiskFull, TransientError
 
@@ -182,3 +184,31 @@ class Database:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+@dataclass
+class Where:
+    """A WHERE clause built one condition at a time, for the embedded stores' filters.
+
+    The SQL text comes only from the caller's fixed column names and conditions;
+    every value is a parameter, so nothing a user typed is ever part of the SQL.
+    """
+
+    clauses: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, clause: str, *params: Any) -> None:
+        self.clauses.append(clause)
+        self.params.extend(params)
+
+    def equal(self, query: object, columns: Iterable[str]) -> None:
+        """``column = ?`` for each column whose value in ``query`` (the attribute of the
+        same name) is not empty: a query's empty fields do not filter."""
+        for column in columns:
+            value = getattr(query, column)
+            if value:
+                self.add(f"{column} = ?", value)
+
+    def sql(self) -> str:
+        """The conditions joined by AND ("" for none)."""
+        return " AND ".join(self.clauses)

@@ -91,6 +91,31 @@ def record_target(record: TargetRecord) -> Target:
         ) from None
 
 
+def new_record(
+    target_id: str,
+    target: Target,
+    resolve: Sequence[str],
+    actor: str,
+    created_at: str,
+    updated_at: str | None = None,
+) -> TargetRecord:
+    """The first record of ``target`` under ``target_id``: ``actor`` made it at ``created_at``.
+
+    ``updated_at`` (default: ``created_at``) is for targets moved in from elsewhere,
+    which keep when they were last changed there.
+    """
+    return TargetRecord(
+        id=target_id,
+        name=target.name,
+        spec=target_fields(target),
+        resolve=list(resolve),
+        created_at=created_at,
+        created_by=actor,
+        updated_at=created_at if updated_at is None else updated_at,
+        updated_by=actor,
+    )
+
+
 class TargetRegistry:
     """Add, change, archive and list crawl targets through the bus (see the module doc)."""
 
@@ -139,17 +164,8 @@ class TargetRegistry:
         with self._write_lock:
             records = self.refresh()
             self._check_name_free(records, target.name)
-            now = iso(self.clock.now())
-            record = TargetRecord(
-                id=self._new_id(records, target.name),
-                name=target.name,
-                spec=target_fields(target),
-                resolve=resolve,
-                created_at=now,
-                created_by=actor,
-                updated_at=now,
-                updated_by=actor,
-            )
+            target_id = self._new_id(records, target.name)
+            record = new_record(target_id, target, resolve, actor, iso(self.clock.now()))
             self._publish([record])
         return record
 
@@ -238,17 +254,8 @@ class TargetRegistry:
             spec = target_fields(target)
             current = self._active_named(records, target.name)
             if current is None:
-                now = iso(self.clock.now())
-                record = TargetRecord(
-                    id=self._new_id(records, target.name, taken),
-                    name=target.name,
-                    spec=spec,
-                    resolve=clean,
-                    created_at=now,
-                    created_by=actor,
-                    updated_at=now,
-                    updated_by=actor,
-                )
+                target_id = self._new_id(records, target.name, taken)
+                record = new_record(target_id, target, clean, actor, iso(self.clock.now()))
                 taken.add(record.id)
                 done.append(Imported(record, "added"))
                 continue

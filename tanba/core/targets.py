@@ -285,12 +285,7 @@ def parse_entries(text: str, source: str = "<string>") -> list[ParsedTarget]:
         )
         if len(label) > 80:
             label = f"'{label[1:60]}…' (#{index})"
-        problems: list[Problem] = []
-        target: Target | None = None
-        try:
-            target = check_target(entry)
-        except TargetInvalid as exc:
-            problems += exc.problems
+        target, problems = target_problems(entry)
         name = raw_name if isinstance(raw_name, str) else ""
         if name in seen:
             problems.insert(0, Problem("name", "name_duplicate", {"index": seen[name]}))
@@ -305,6 +300,18 @@ def parse_entries(text: str, source: str = "<string>") -> list[ParsedTarget]:
             "\n".join(str(f) for f in failures), [p for f in failures for p in f.problems]
         )
     return parsed
+
+
+def target_problems(entry: Mapping[str, Any]) -> tuple[Target | None, list[Problem]]:
+    """:func:`check_target`'s answer as a value: the Target and no problems, or None and them.
+
+    For callers that add problems of their own (a name twice in a file, the console's
+    rule on private addresses) so that one error lists them all.
+    """
+    try:
+        return check_target(entry), []
+    except TargetInvalid as exc:
+        return None, list(exc.problems)
 
 
 def check_target(entry: Mapping[str, Any], *, target_id: str = "") -> Target:
@@ -435,17 +442,21 @@ def _seeds(value: Any, bad: Any) -> list[str]:
     return [ascii_url(seed) for seed in value]
 
 
-def _domains(value: Any, seeds: list[str], bad: Any) -> list[str]:
-    if value is None:
-        value = []
+def _list(key: str, value: Any, not_list: str, bad: Any) -> list[Any]:
+    """``value`` if it is a list of at most ``LIMITS.list_length`` items; else [] after
+    reporting ``not_list`` or ``too_many`` for ``key``."""
     if not isinstance(value, list):
-        bad("allowed_domains", "domains_not_list")
+        bad(key, not_list)
         return []
     if len(value) > LIMITS.list_length:
-        bad("allowed_domains", "too_many", count=len(value), max=LIMITS.list_length)
+        bad(key, "too_many", count=len(value), max=LIMITS.list_length)
         return []
+    return value
+
+
+def _domains(value: Any, seeds: list[str], bad: Any) -> list[str]:
     clean: list[str] = []
-    for domain in value:
+    for domain in _list("allowed_domains", [] if value is None else value, "domains_not_list", bad):
         try:
             host = ascii_host(domain) if isinstance(domain, str) else ""
         except ValueError:
@@ -463,15 +474,8 @@ def _domains(value: Any, seeds: list[str], bad: Any) -> list[str]:
 
 
 def _networks(value: Any, bad: Any) -> list[str]:
-    value = value or []
-    if not isinstance(value, list):
-        bad("allowed_networks", "networks_not_list")
-        return []
-    if len(value) > LIMITS.list_length:
-        bad("allowed_networks", "too_many", count=len(value), max=LIMITS.list_length)
-        return []
     clean: list[str] = []
-    for network in value:
+    for network in _list("allowed_networks", value or [], "networks_not_list", bad):
         try:
             clean.append(str(ipaddress.ip_network(str(network).strip(), strict=False)))
         except ValueError:

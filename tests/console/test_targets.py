@@ -20,12 +20,14 @@ from tanba.app.cli import main
 from tanba.app.demo.site import DemoSite
 from tanba.console.context import Console
 from tanba.console.i18n import Translator, catalogue
+from tanba.console.targets import form_values
 from tanba.console.web import create_app
 from tanba.core import topics
 from tanba.core.bus import Record
 from tanba.core.clock import FixedClock
 from tanba.core.schemas.base import encode
 from tanba.core.schemas.crawls import FAILURE_REASONS, CrawlFinished, FetchFailure, TargetReport
+from tanba.core.schemas.targets import TargetRecord
 from tanba.core.settings import Settings
 from tanba.core.targets import MESSAGES, check_target
 from tanba.core.wiring import App
@@ -40,6 +42,12 @@ def report(app: App, crawl_id: str, finished: str, **targets: TargetReport) -> N
         crawl_id=crawl_id, started_at=finished, finished_at=finished, targets=targets
     )
     app.bus.publish(topics.CRAWLS, [Record(crawl_id, encode(event))])
+
+
+def form(session: Session, record: TargetRecord | None, **changes: str) -> dict[str, str]:
+    """The target form as the browser posts it: every field as the page filled it in
+    (``record``'s values; the defaults for a new target), but the user's ``changes``."""
+    return {**form_values(record), **changes, "csrf_token": session.csrf}
 
 
 def field_error(page: str, field: str) -> str:
@@ -64,15 +72,15 @@ def test_a_bad_target_form_comes_back_with_the_input_and_each_error_in_the_users
     console.users.update("ops", language=lang)
     ops = login("ops")
     long_name = "k" * 5000
-    posted = {
-        "name": long_name,
-        "seeds": "ftp://kino.example.kz/",
-        "max_depth": "three",
-        "max_pages": "999999999999",
-        "delay_s": "",
-        "schedule_hours": "0.0001",
-        "csrf_token": ops.csrf,
-    }
+    posted = form(
+        ops,
+        None,
+        name=long_name,
+        seeds="ftp://kino.example.kz/",
+        max_depth="three",
+        max_pages="999999999999",
+        schedule_hours="0.0001",
+    )
     answer = ops.client.post("/targets", data=posted, follow_redirects=False)
     assert answer.status_code == 422
     page = answer.text
@@ -104,16 +112,9 @@ def test_an_edit_with_a_mistake_keeps_the_input_on_the_targets_page(
     console: Console, login: Callable[[str], Session]
 ) -> None:
     console.users.update("ops", language="ru")
-    console.targets.add({"name": "kino", "seeds": [SEED]}, [], "ops")
+    kino = console.targets.add({"name": "kino", "seeds": [SEED]}, [], "ops")
     ops = login("ops")
-    posted = {
-        "name": "kino",
-        "seeds": SEED,
-        "allowed_domains": "other.kz",
-        "max_depth": "3",
-        "max_pages": "0",
-        "csrf_token": ops.csrf,
-    }
+    posted = form(ops, kino, allowed_domains="other.kz", max_pages="0")
     answer = ops.client.post("/targets/kino", data=posted, follow_redirects=False)
     assert answer.status_code == 422
     assert input_value(answer.text, "allowed_domains") == "other.kz"

@@ -13,7 +13,7 @@ from typing import Any
 
 from tanba.core.alerts import Alert, merge_seen
 from tanba.core.exceptions import InputError
-from tanba.core.sqlite import Database
+from tanba.core.sqlite import Database, Where
 from tanba.core.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
 from tanba.core.store.keyset import Position, Row, keyset_page, mode, offset_page
 
@@ -190,21 +190,13 @@ def _rows(cursor: Any) -> list[Row]:
 
 def _where(q: AlertQuery) -> tuple[str, list[Any]]:
     """SQL WHERE clause for a query; column names are fixed here, values are parameters."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for column in ("jurisdiction", "work_id", "owner", "status", "site", "media", "target"):
-        value = getattr(q, column)
-        if value:
-            clauses.append(f"{column} = ?")
-            params.append(value)
+    where = Where()
+    where.equal(q, ("jurisdiction", "work_id", "owner", "status", "site", "media", "target"))
     for column, values in (("owner", q.owners), ("jurisdiction", q.jurisdictions)):
         if values:
-            clauses.append(f"{column} IN ({','.join('?' * len(values))})")
-            params.extend(values)
+            where.add(f"{column} IN ({','.join('?' * len(values))})", *values)
     if q.since:
-        clauses.append("last_seen >= ?")
-        params.append(q.since)
+        where.add("last_seen >= ?", q.since)
     if q.until:
-        clauses.append("last_seen < ?")
-        params.append(q.until)
-    return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        where.add("last_seen < ?", q.until)
+    return (" WHERE " + where.sql() if where.clauses else ""), where.params

@@ -168,9 +168,23 @@ class WorkCatalog(ABC):
     def get(self, work_id: str) -> WorkEntry | None:
         """One current work by id, or None (also for a removed one)."""
 
-    @abstractmethod
     def search(self, query: WorkQuery) -> WorkPage:
         """Works matching ``query`` sorted by owner, title and id; BadCursor for a bad cursor."""
+        check(query)
+        after = decode_cursor(query.after) if query.after else None
+        entries, total = self._page(query, after)
+        more = len(entries) > query.limit
+        entries = entries[: query.limit]
+        cursor = encode_cursor(sort_key(entries[-1])) if more and entries else ""
+        return WorkPage(entries, total, cursor)
+
+    @abstractmethod
+    def _page(self, query: WorkQuery, after: SortKey | None) -> tuple[list[WorkEntry], int]:
+        """Up to ``query.limit + 1`` entries after ``after`` in list order, and the total.
+
+        The one entry more tells :meth:`search` that a next page exists; the query is
+        checked and the cursor decoded before this is called.
+        """
 
     @abstractmethod
     def owners(self) -> list[str]:

@@ -28,18 +28,7 @@ from elasticsearch import Elasticsearch
 
 from tanba.core.exceptions import TransientError
 from tanba.core.store.elastic import ElasticAlertStore
-from tanba.core.works_catalog.base import (
-    Change,
-    WorkCatalog,
-    WorkEntry,
-    WorkPage,
-    WorkQuery,
-    check,
-    decode_cursor,
-    encode_cursor,
-    sort_key,
-    words,
-)
+from tanba.core.works_catalog.base import Change, SortKey, WorkCatalog, WorkEntry, WorkQuery, words
 
 INDEX = "tanba-works"
 POSITIONS_INDEX = "tanba-works-positions"
@@ -180,10 +169,8 @@ class ElasticWorkCatalog(WorkCatalog):
             return None
         return _entry(doc["_source"])
 
-    def search(self, query: WorkQuery) -> WorkPage:
-        check(query)
+    def _page(self, query: WorkQuery, after: SortKey | None) -> tuple[list[WorkEntry], int]:
         self._ensure()
-        after = list(decode_cursor(query.after)) if query.after else None
         response = self._alerts._call(
             "searching works",
             lambda: self._es.search(
@@ -192,14 +179,11 @@ class ElasticWorkCatalog(WorkCatalog):
                 sort=_SORT,
                 size=query.limit + 1,
                 track_total_hits=True,
-                search_after=after,
+                search_after=list(after) if after is not None else None,
             ),
         )
-        hits = response["hits"]["hits"]
-        entries = [_entry(h["_source"]) for h in hits[: query.limit]]
-        more = len(hits) > query.limit
-        cursor = encode_cursor(sort_key(entries[-1])) if more and entries else ""
-        return WorkPage(entries, int(response["hits"]["total"]["value"]), cursor)
+        hits = response["hits"]
+        return [_entry(h["_source"]) for h in hits["hits"]], int(hits["total"]["value"])
 
     def owners(self) -> list[str]:
         self._ensure()

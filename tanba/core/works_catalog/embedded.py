@@ -16,19 +16,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tanba.core.sqlite import Database
-from tanba.core.works_catalog.base import (
-    Change,
-    WorkCatalog,
-    WorkEntry,
-    WorkPage,
-    WorkQuery,
-    check,
-    decode_cursor,
-    encode_cursor,
-    sort_key,
-    words,
-)
+from tanba.core.sqlite import Database, Where
+from tanba.core.works_catalog.base import Change, SortKey, WorkCatalog, WorkEntry, WorkQuery, words
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS works (
@@ -83,22 +72,18 @@ class EmbeddedWorkCatalog(WorkCatalog):
         )
         return WorkEntry.model_validate_json(row[0]) if row else None
 
-    def search(self, query: WorkQuery) -> WorkPage:
-        check(query)
+    def _page(self, query: WorkQuery, after: SortKey | None) -> tuple[list[WorkEntry], int]:
         where, params = _where(query)
         conn = self._db.conn()
         total = int(conn.execute(f"SELECT COUNT(*) FROM works WHERE {where}", params).fetchone()[0])
-        if query.after:
+        if after is not None:
             where += " AND (owner, title_key, work_id) > (?, ?, ?)"
-            params = [*params, *decode_cursor(query.after)]
+            params = [*params, *after]
         rows = conn.execute(
             f"SELECT doc FROM works WHERE {where} ORDER BY owner, title_key, work_id LIMIT ?",
             [*params, query.limit + 1],
         ).fetchall()
-        entries = [WorkEntry.model_validate_json(doc) for (doc,) in rows[: query.limit]]
-        more = len(rows) > query.limit
-        cursor = encode_cursor(sort_key(entries[-1])) if more and entries else ""
-        return WorkPage(entries, total, cursor)
+        return [WorkEntry.model_validate_json(doc) for (doc,) in rows], total
 
     def owners(self) -> list[str]:
         rows = self._db.conn().execute(
@@ -154,22 +139,15 @@ def _write(conn: Any, change: Change) -> None:
 
 def _where(q: WorkQuery) -> tuple[str, list[Any]]:
     """The WHERE clause of a query; column names are fixed here, values are parameters."""
-    clauses = ["removed = 0"]
-    params: list[Any] = []
-    if q.owner:
-        clauses.append("owner = ?")
-        params.append(q.owner)
-    if q.media:
-        clauses.append("media = ?")
-        params.append(q.media)
-    if q.owners is not None:
-        clauses.append("owner IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(list(q.owners)))
-    if q.work_ids is not None:
-        clauses.append("work_id IN (SELECT value FROM json_each(?))")
-        params.append(json.dumps(list(q.work_ids)))
+    where = Where(["removed = 0"])
+    where.equal(q, ("owner", "media"))
+    for column, scope in (("owner", q.owners), ("work_id", q.work_ids)):
+        if scope is not None:  # an empty scope: nothing
+            where.add(f"{column} IN (SELECT value FROM json_each(?))", json.dumps(list(scope)))
     terms = words(q.text)
     if terms:
-        clauses.append("id IN (SELECT rowid FROM works_text WHERE works_text MATCH ?)")
-        params.append(" AND ".join(f'"{t}"*' for t in terms))
-    return " AND ".join(clauses), params
+        where.add(
+            "id IN (SELECT rowid FROM works_text WHERE works_text MATCH ?)",
+            " AND ".join(f'"{t}"*' for t in terms),
+        )
+    return where.sql(), where.params
