@@ -191,12 +191,7 @@ class InvertedAudioIndex(AudioIndex):
             self._tables = _Tables(self._works, self._model.robust_bits[:_ROBUST_BITS])
         return self._tables
 
-    def query(
-        self,
-        items: np.ndarray,
-        rule: AudioRule,
-    ) -> list[AudioHit]:
-        query = np.asarray(items, dtype=np.uint32)
+    def _query(self, query: np.ndarray, rule: AudioRule) -> list[AudioHit]:
         t = self._build()
         if len(query) < rule.min_items or not self._works:
             return []

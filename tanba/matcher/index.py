@@ -97,12 +97,7 @@ class AudioIndex(ABC):
     def remove(self, work_id: str) -> None:
         """Forget a work; unknown ids are ignored."""
 
-    @abstractmethod
-    def query(
-        self,
-        items: np.ndarray,
-        rule: AudioRule,
-    ) -> list[AudioHit]:
+    def query(self, items: np.ndarray, rule: AudioRule) -> list[AudioHit]:
         """Works with an alignment that :class:`AudioRule` accepts, best first (by BER).
 
         ``rule``: BER at most ``max_ber`` (lower on spans shorter than
@@ -112,6 +107,11 @@ class AudioIndex(ABC):
         alignment reported is the lowest-BER one the BER test accepts, else the
         highest-LLR one the LLR test accepts.
         """
+        return self._query(np.asarray(items, dtype=np.uint32), rule)
+
+    @abstractmethod
+    def _query(self, query: np.ndarray, rule: AudioRule) -> list[AudioHit]:
+        """:meth:`query` on the items as uint32."""
 
 
 def hamming(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
@@ -207,12 +207,7 @@ class LinearAudioIndex(AudioIndex):
     def remove(self, work_id: str) -> None:
         self._works.pop(work_id, None)
 
-    def query(
-        self,
-        items: np.ndarray,
-        rule: AudioRule,
-    ) -> list[AudioHit]:
-        query = np.asarray(items, dtype=np.uint32)
+    def _query(self, query: np.ndarray, rule: AudioRule) -> list[AudioHit]:
         moving = moving_counts(query)
         hits = []
         for work_id, ref in self._works.items():
