@@ -31,6 +31,9 @@ the command line.
 Why strict: a targets file is edited by hand by people who are not developers;
 a crawl that silently ignores a setting (or crawls an intranet address, or
 every page of the web every minute) is worse than one that refuses to start.
+
+Why one module of about 530 lines: the file format, the limits and the
+problems' wording are one contract, read by the CLI, the console and the crawler.
 """
 
 from __future__ import annotations

@@ -25,6 +25,10 @@ chunk 1 bit deep reads 3 × 22 buckets of 2^21, about 0.003% of the catalogue pe
 query hash, and found as many of ``bench.quality``'s copies as the exact search
 (which reads ten times more); five 13-bit chunks at radius 12, as before, read
 5.6% (``bench/catalogue.py`` prints the figures at 1,000,000 works).
+
+Why one module of about 550 lines: a segment's layout, its search, the
+delta, merges and snapshots share the arrays' shapes and one lock; apart, each
+part would need the others' internals.
 """
 
 from __future__ import annotations
