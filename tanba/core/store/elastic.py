@@ -279,14 +279,18 @@ class ElasticAlertStore(AlertStore):
                 actions.append(_Action(alert.id, {"delete": delete}))
         return actions
 
-    def _bulk(self, actions: list[_Action]) -> tuple[set[str], bool]:
-        """Run a bulk request; the alert ids to redo, and whether the cluster pushed back."""
+    def _bulk(self, actions: list[_Action], wait: bool = True) -> tuple[set[str], bool]:
+        """Run a bulk request; the alert ids to redo, and whether the cluster pushed back.
+
+        ``wait``: return once a refresh has made the writes searchable (see above); a
+        series of requests waits on its last one only, whose refresh shows them all.
+        """
         operations: list[dict[str, Any]] = []
         for a in actions:
             operations += [a.action] if a.source is None else [a.action, a.source]
         response = self._call(
             f"writing {len(actions)} alert documents",
-            lambda: self._es.bulk(operations=operations, refresh="wait_for"),
+            lambda: self._es.bulk(operations=operations, refresh="wait_for" if wait else False),
         )
         if not response.get("errors"):
             return set(), False
@@ -365,7 +369,9 @@ class ElasticAlertStore(AlertStore):
             failed: set[str] = set()
             busy = False
             for start in range(0, len(actions), _BULK_PAGE):
-                chunk_failed, chunk_busy = self._bulk(actions[start : start + _BULK_PAGE])
+                chunk = actions[start : start + _BULK_PAGE]
+                last = start + _BULK_PAGE >= len(actions)
+                chunk_failed, chunk_busy = self._bulk(chunk, wait=last)
                 failed |= chunk_failed
                 busy = busy or chunk_busy
             changed.update((a.alert_id, None) for a in actions if a.alert_id not in failed)
