@@ -36,6 +36,7 @@ from tanba.console.models import (
     StatsOut,
     StatusIn,
     TargetOut,
+    TimezoneIn,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -65,6 +66,12 @@ def me(who: AnyUser) -> UserOut:
 @router.put("/me/language", response_model=UserOut, tags=["account"])
 def set_language(body: LanguageIn, who: AnyUser, c: ConsoleDep) -> UserOut:
     return UserOut.of(c.users.update(who.user.username, language=body.language))
+
+
+@router.put("/me/timezone", response_model=UserOut, tags=["account"])
+def set_timezone(body: TimezoneIn, who: AnyUser, c: ConsoleDep) -> UserOut:
+    """The time zone the console shows dates in ("" for the installation's)."""
+    return UserOut.of(c.users.update(who.user.username, timezone=body.timezone))
 
 
 @router.get("/me/tokens", response_model=list[TokenOut], tags=["account"])

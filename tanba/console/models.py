@@ -34,6 +34,7 @@ class UserOut(_Out):
     language: str
     disabled: bool = False
     created_at: str = ""
+    timezone: str = ""
 
 
 class UserIn(BaseModel):
@@ -56,6 +57,12 @@ class UserPatch(BaseModel):
 
 class LanguageIn(BaseModel):
     language: str
+
+
+class TimezoneIn(BaseModel):
+    """The caller's time zone: an IANA name, or "" for the installation's."""
+
+    timezone: str
 
 
 class TokenIn(BaseModel):
