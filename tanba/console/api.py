@@ -48,7 +48,7 @@ from tanba.console.models import (
 )
 from tanba.console.stats import target_statistics
 from tanba.console.targets import TargetSpec
-from tanba.core.exceptions import NotFound
+from tanba.core.exceptions import InputError, NotFound
 from tanba.core.schemas.organisations import OrganisationPolicy
 from tanba.core.store.base import CountKey
 
@@ -152,6 +152,8 @@ def change_statuses(body: BulkStatusIn, who: AnyUser, c: ConsoleDep) -> BulkStat
     may not see are left alone (as ids that do not exist), and alerts whose status may
     not move to the new one are counted per status in ``refused``.
     """
+    if body.ids and body.filter is not None:
+        raise InputError("give the alerts' ids or a filter, not both")
     query = alert_rules.bulk_query(
         who.principal, body.filter or AlertFilters(), body.ids, body.filter is not None
     )

@@ -145,6 +145,13 @@ def test_the_api_changes_by_ids_or_by_filter_within_the_callers_scope(
         "/api/alerts/status", json={"status": "gone", "ids": [seeded["a_kz"].id]}, headers=agency
     )
     assert unknown.status_code == 400 and "unknown status" in unknown.json()["detail"]
+    both = client.post(
+        "/api/alerts/status",
+        json={"status": "dismissed", "ids": [seeded["a_kz_audio"].id], "filter": {}},
+        headers=agency,
+    )
+    assert both.status_code == 400 and "not both" in both.json()["detail"]
+    assert _status(app, seeded["a_kz_audio"]) == ("new", [])
 
 
 def test_the_tabs_and_bulk_actions_speak_the_users_language(
