@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 from typing import Literal, TypeVar, cast
@@ -26,7 +26,7 @@ from tanba.core.access import Principal, visible_alert
 from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError
-from tanba.core.store import AlertPage, AlertQuery, AlertStore
+from tanba.core.store import AlertPage, AlertQuery, AlertStore, BulkChange
 from tanba.core.store.base import CountKey, TopCounts
 from tanba.core.store.exceptions import BadCursor
 
@@ -41,6 +41,10 @@ PAGING = ("page", "after", "before", "last")
 # Filters the store takes as they are (``until`` is inclusive here, exclusive there).
 _AS_GIVEN = {"jurisdiction", "work_id", "site", "status", "media", "target", "since"}
 T = TypeVar("T")
+# The statuses the list moves many alerts to at once (the triage of new and confirmed alerts).
+BULK_STATUSES = ("confirmed", "dismissed", "notice_sent")
+# Most alerts one bulk change moves: a mistaken "all matching" stays undoable by hand.
+MAX_BULK = 10_000
 COUNT_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day", "status", "work_id", "target")
 
 
@@ -268,3 +272,50 @@ def change_status(
         comment=comment.strip()[:2000],
     )
     return store.change_status(alert.id, change)
+
+
+def bulk_query(
+    principal: Principal, filters: AlertFilters, ids: Sequence[str], everything: bool
+) -> AlertQuery:
+    """The alerts a bulk change means: all that ``filters`` match, or the ``ids`` picked.
+
+    Either way narrowed to what ``principal`` may see: picked ids outside its scope
+    match nothing, as ids that do not exist.
+    """
+    if everything:
+        return filters.query(principal, paged=False)
+    picked = tuple(dict.fromkeys(i.strip() for i in ids if i.strip()))
+    if not picked:
+        raise InputError("select some alerts, or all that match the filter, then choose an action")
+    if len(picked) > MAX_BULK:
+        raise InputError(f"select at most {MAX_BULK:,} alerts at once, or narrow the filter")
+    return principal.scope(AlertQuery(ids=picked, limit=0))
+
+
+def change_many(
+    store: AlertStore,
+    principal: Principal,
+    query: AlertQuery,
+    status: str,
+    comment: str,
+    clock: Clock,
+) -> BulkChange:
+    """Move every alert of ``query`` to ``status`` in one store request, with ``principal`` as
+    the actor of each history entry; the same rules as :func:`change_status`, per alert."""
+    if not principal.may_change_statuses:
+        raise Forbidden("your role may look at alerts but not change their status")
+    if status not in STATUSES:
+        raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
+    total = store.search(replace(query, limit=0, offset=0)).total
+    if total > MAX_BULK:
+        raise InputError(
+            f"{total:,} alerts match; one action changes at most {MAX_BULK:,}: narrow the "
+            "filter (a site, a work, a status or a date range) and apply it part by part"
+        )
+    change = StatusChange(
+        status=status,  # type: ignore[arg-type]
+        actor=principal.name,
+        at=iso(clock.now()),
+        comment=comment.strip()[:2000],
+    )
+    return store.change_many(principal.scope(query), change)

@@ -20,7 +20,7 @@ from tanba.console import alerts as alert_rules
 from tanba.console import organisations as org_rules
 from tanba.console import users as user_rules
 from tanba.console import works as work_rules
-from tanba.console.alerts import MAX_OFFSET
+from tanba.console.alerts import MAX_OFFSET, AlertFilters
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
 from tanba.console.evidence import custody_entries, export_response
 from tanba.console.media import blob_response, thumbnail_response
@@ -28,6 +28,8 @@ from tanba.console.models import (
     AlertDetail,
     AlertList,
     AlertSummary,
+    BulkStatusIn,
+    BulkStatusOut,
     Counts,
     CrawlOut,
     CrawlRunOut,
@@ -37,6 +39,7 @@ from tanba.console.models import (
     StatsOut,
     StatusIn,
     TargetOut,
+    TimezoneIn,
     TokenCreated,
     TokenIn,
     TokenOut,
@@ -48,7 +51,7 @@ from tanba.console.models import (
 )
 from tanba.console.stats import target_statistics
 from tanba.console.targets import TargetSpec
-from tanba.core.exceptions import NotFound
+from tanba.core.exceptions import InputError, NotFound
 from tanba.core.schemas.organisations import OrganisationPolicy
 from tanba.core.store.base import CountKey
 
@@ -66,6 +69,12 @@ def me(who: AnyUser) -> UserOut:
 @router.put("/me/language", response_model=UserOut, tags=["account"])
 def set_language(body: LanguageIn, who: AnyUser, c: ConsoleDep) -> UserOut:
     return UserOut.of(c.users.update(who.user.username, language=body.language))
+
+
+@router.put("/me/timezone", response_model=UserOut, tags=["account"])
+def set_timezone(body: TimezoneIn, who: AnyUser, c: ConsoleDep) -> UserOut:
+    """The time zone the console shows dates in ("" for the installation's)."""
+    return UserOut.of(c.users.update(who.user.username, timezone=body.timezone))
 
 
 @router.get("/me/tokens", response_model=list[TokenOut], tags=["account"])
@@ -131,6 +140,30 @@ def count_alerts(
         found = c.app.store.top_counts(key, filters.query(who.principal, paged=False), top)
         return Counts(key=key, counts=found.counts, other=found.other)
     return Counts(key=key, counts=alert_rules.counts(c.app.store, who.principal, filters, key))
+
+
+@router.post(
+    "/alerts/status",
+    response_model=BulkStatusOut,
+    tags=["alerts"],
+    responses={400: {"description": "nothing selected, too many alerts, or an unknown status"}},
+)
+def change_statuses(body: BulkStatusIn, who: AnyUser, c: ConsoleDep) -> BulkStatusOut:
+    """Move many alerts to one status: the ``ids`` given, or all that ``filter`` matches.
+
+    Each alert moved gets its history entry with the caller as actor; alerts the caller
+    may not see are left alone (as ids that do not exist), and alerts whose status may
+    not move to the new one are counted per status in ``refused``.
+    """
+    if body.ids and body.filter is not None:
+        raise InputError("give the alerts' ids or a filter, not both")
+    query = alert_rules.bulk_query(
+        who.principal, body.filter or AlertFilters(), body.ids, body.filter is not None
+    )
+    done = alert_rules.change_many(
+        c.app.store, who.principal, query, body.status, body.comment, c.app.clock
+    )
+    return BulkStatusOut(changed=len(done.changed), ids=list(done.changed), refused=done.refused)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, tags=["alerts"])

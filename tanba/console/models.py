@@ -6,6 +6,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tanba.console.alerts import AlertFilters
 from tanba.console.crawls import CrawlRun
 from tanba.core.alerts import Alert
 from tanba.core.crawl_reports import TargetCrawl
@@ -33,6 +34,7 @@ class UserOut(_Out):
     language: str
     disabled: bool = False
     created_at: str = ""
+    timezone: str = ""
 
 
 class UserIn(BaseModel):
@@ -55,6 +57,12 @@ class UserPatch(BaseModel):
 
 class LanguageIn(BaseModel):
     language: str
+
+
+class TimezoneIn(BaseModel):
+    """The caller's time zone: an IANA name, or "" for the installation's."""
+
+    timezone: str
 
 
 class TokenIn(BaseModel):
@@ -117,6 +125,27 @@ class StatusIn(BaseModel):
 
     status: str
     comment: str = ""
+
+
+class BulkStatusIn(BaseModel):
+    """A status change of many alerts: the ``ids`` picked, or every alert ``filter`` matches."""
+
+    status: str
+    comment: str = ""
+    ids: list[str] = Field(default_factory=list, max_length=10_000)
+    filter: AlertFilters | None = Field(
+        default=None,
+        description="the list's filters (as GET /api/alerts takes them); "
+        "every alert they match is changed, up to 10,000",
+    )
+
+
+class BulkStatusOut(BaseModel):
+    """What a bulk change did: the alerts moved, and per status how many could not move."""
+
+    changed: int
+    ids: list[str]
+    refused: dict[str, int]
 
 
 class CustodyOut(_Out):

@@ -16,6 +16,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from tanba.console.dates import zone
 from tanba.console.exceptions import Forbidden
 from tanba.console.sessions import SessionStore
 from tanba.core.access import ROLES, Principal, Role
@@ -37,9 +38,11 @@ CREATE TABLE IF NOT EXISTS users (
     language TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     disabled INTEGER NOT NULL DEFAULT 0,
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    timezone TEXT NOT NULL DEFAULT ''
 );
 """
+_COLUMNS = "username, role, org, jurisdiction, language, disabled, created_at, timezone"
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class User:
     language: str = DEFAULT_LANGUAGE
     disabled: bool = False
     created_at: str = ""
+    timezone: str = ""  # IANA name; "" = the installation's (TANBA_EVIDENCE_TIMEZONE)
 
     def principal(self) -> Principal:
         """The access-control view of this user (see :mod:`tanba.core.access`)."""
@@ -81,7 +85,12 @@ class UserStore:
         self._codes = jurisdiction_codes
         self._hasher = hasher or PasswordHasher()
         self._dummy: str = ""
-        db.conn().executescript(_SCHEMA)
+        conn = db.conn()
+        conn.executescript(_SCHEMA)
+        # Files made before users had a time zone get the column (empty: the installation's).
+        if "timezone" not in {row[1] for row in conn.execute("PRAGMA table_info(users)")}:
+            with transaction(conn):
+                conn.execute("ALTER TABLE users ADD COLUMN timezone TEXT NOT NULL DEFAULT ''")
 
     def add(
         self,
@@ -111,7 +120,7 @@ class UserStore:
                     f"user {user.username!r} exists; change it with 'tanba users edit {user.username}' (or in the console's Users page)"
                 )
             conn.execute(
-                "INSERT INTO users VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT INTO users VALUES (?,?,?,?,?,?,?,?,?)",
                 (
                     user.username,
                     user.role,
@@ -121,6 +130,7 @@ class UserStore:
                     self._hasher.hash(password),
                     0,
                     user.created_at,
+                    user.timezone,
                 ),
             )
         return user
@@ -129,8 +139,7 @@ class UserStore:
         row = (
             self._db.conn()
             .execute(
-                "SELECT username, role, org, jurisdiction, language, disabled, created_at"
-                " FROM users WHERE username = ?",
+                f"SELECT {_COLUMNS} FROM users WHERE username = ?",
                 (username.strip().lower(),),
             )
             .fetchone()
@@ -144,10 +153,7 @@ class UserStore:
         return user
 
     def all(self) -> list[User]:
-        rows = self._db.conn().execute(
-            "SELECT username, role, org, jurisdiction, language, disabled, created_at"
-            " FROM users ORDER BY username"
-        )
+        rows = self._db.conn().execute(f"SELECT {_COLUMNS} FROM users ORDER BY username")
         return [_user(r) for r in rows]
 
     def update(
@@ -160,6 +166,7 @@ class UserStore:
         language: str | None = None,
         disabled: bool | None = None,
         password: str | None = None,
+        timezone: str | None = None,
     ) -> User:
         """Change some fields of a user; the result is validated as a whole."""
         current = self.require(username)
@@ -174,18 +181,20 @@ class UserStore:
                 language=language or current.language,
                 disabled=current.disabled if disabled is None else disabled,
                 created_at=current.created_at,
+                timezone=current.timezone if timezone is None else timezone.strip(),
             )
         )
         with transaction(self._db.conn()) as conn:
             conn.execute(
-                "UPDATE users SET role=?, org=?, jurisdiction=?, language=?, disabled=?"
-                " WHERE username=?",
+                "UPDATE users SET role=?, org=?, jurisdiction=?, language=?, disabled=?,"
+                " timezone=? WHERE username=?",
                 (
                     user.role,
                     user.org,
                     user.jurisdiction,
                     user.language,
                     int(user.disabled),
+                    user.timezone,
                     user.username,
                 ),
             )
@@ -241,6 +250,8 @@ class UserStore:
             )
         if user.language not in LANGUAGES:
             raise InputError(f"language {user.language!r}: use one of {', '.join(LANGUAGES)}")
+        if user.timezone:
+            zone(user.timezone)  # InputError naming time zones to give
         # Clear fields the role does not use, so a role change cannot leave a stale scope.
         return User(
             username=user.username,
@@ -250,6 +261,7 @@ class UserStore:
             language=user.language,
             disabled=user.disabled,
             created_at=user.created_at,
+            timezone=user.timezone,
         )
 
 
@@ -259,7 +271,7 @@ def _check_password(password: str) -> None:
 
 
 def _user(row: tuple[object, ...]) -> User:
-    username, role, org, jurisdiction, language, disabled, created_at = row
+    username, role, org, jurisdiction, language, disabled, created_at, timezone = row
     return User(
         username=str(username),
         role=str(role),  # type: ignore[arg-type]
@@ -268,6 +280,7 @@ def _user(row: tuple[object, ...]) -> User:
         language=str(language),
         disabled=bool(disabled),
         created_at=str(created_at),
+        timezone=str(timezone),
     )
 
 

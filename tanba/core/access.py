@@ -64,8 +64,13 @@ class Principal:
             return alert.jurisdiction in self.jurisdictions
         return True
 
+    @property
+    def may_change_statuses(self) -> bool:
+        """Whether this role changes statuses at all (of the alerts it may see)."""
+        return self.role != "operator"
+
     def may_change_status(self, alert: Alert) -> bool:
-        return self.role != "operator" and self.may_see(alert)
+        return self.may_change_statuses and self.may_see(alert)
 
 
 SYSTEM = Principal(name="system", role="admin")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -33,12 +34,17 @@ def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep)
     works = {w.work_id: w.title for w in first}
     if filters.work_id and filters.work_id not in works:
         works[filters.work_id] = filters.work_id
+    tabs = c.app.store.count_by_status(filters.query(principal, paged=False))
     return render(
         c,
         request,
         "alerts.html",
         filters=filters,
         page=page,
+        tabs=tabs,
+        may_bulk=principal.may_change_statuses,
+        bulk_statuses=alert_rules.BULK_STATUSES,
+        done=_done(request),
         number=alert_rules.page_number(filters, page),
         pages=alert_rules.page_count(filters, page),
         chart_keys=CHART_KEYS,
@@ -138,6 +144,39 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         blob_ok=c.app.blobs.exists(alert.media_sha256),
         custody=custody_or_none(c.app, alert),
     )
+
+
+def _done(request: Request) -> dict[str, int] | None:
+    """What the last bulk action did, from the redirect's query (None when it was not one)."""
+    q = request.query_params
+    if "changed" not in q:
+        return None
+    try:
+        return {"changed": int(q["changed"]), "refused": int(q.get("refused", "0"))}
+    except ValueError:
+        return None
+
+
+@router.post("/alerts/status")
+def alerts_status(
+    filters: Filters,
+    who: AnyUser,
+    c: ConsoleDep,
+    status: Annotated[str, Form()],
+    ids: Annotated[list[str] | None, Form()] = None,
+    everything: Annotated[bool, Form(alias="all")] = False,
+    comment: Annotated[str, Form()] = "",
+) -> Response:
+    """The list's bulk action: the rows ticked, or every alert the list's filters match.
+
+    The filters come in the form's URL (the list's own query), so the answer is the
+    same list again, with how many alerts moved and how many could not.
+    """
+    query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
+    done = alert_rules.change_many(c.app.store, who.principal, query, status, comment, c.app.clock)
+    outcome = urlencode({"changed": len(done.changed), "refused": sum(done.refused.values())})
+    kept = filters.link()
+    return redirect(f"/alerts?{kept}&{outcome}" if kept else f"/alerts?{outcome}")
 
 
 @router.post("/alerts/{alert_id}/status")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from typing import Annotated
+from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
@@ -11,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from tanba.console.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
+    Caller,
     check_login_csrf,
     identify,
     new_login_token,
@@ -21,6 +23,8 @@ from tanba.console.exceptions import TooManyLogins
 from tanba.console.i18n import pick_language
 from tanba.console.rendering import redirect, render
 
+# The time zones the account page offers (the input takes any IANA name).
+ZONES = sorted(available_timezones())
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 
 
@@ -114,9 +118,7 @@ def home(request: Request) -> Response:
 
 @router.get("/account")
 def account_page(request: Request, who: AnyUser, c: ConsoleDep) -> Response:
-    return render(
-        c, request, "account.html", tokens=c.sessions.tokens(who.user.username), new_token=""
-    )
+    return _account(c, request, who, new_token="")
 
 
 @router.post("/account/language")
@@ -132,13 +134,32 @@ def account_language(
     return response
 
 
+@router.post("/account/timezone")
+def account_timezone(
+    who: AnyUser, c: ConsoleDep, timezone: Annotated[str, Form()] = ""
+) -> Response:
+    c.users.update(who.user.username, timezone=timezone)
+    return redirect("/account")
+
+
 @router.post("/account/tokens")
 def account_token(
     request: Request, who: AnyUser, c: ConsoleDep, label: Annotated[str, Form()] = ""
 ) -> Response:
     _, raw = c.sessions.issue_token(who.user.username, label)
+    return _account(c, request, who, new_token=raw)
+
+
+def _account(c: Console, request: Request, who: Caller, new_token: str) -> Response:
+    """The account page: who the caller is, their time zone, their tokens (a new one once)."""
     return render(
-        c, request, "account.html", tokens=c.sessions.tokens(who.user.username), new_token=raw
+        c,
+        request,
+        "account.html",
+        tokens=c.sessions.tokens(who.user.username),
+        new_token=new_token,
+        zones=ZONES,
+        default_zone=c.app.settings.evidence_timezone,
     )
 
 

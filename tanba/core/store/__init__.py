@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tanba.core.settings import EMBEDDED, Settings
-from tanba.core.store.base import AlertPage, AlertQuery, AlertStore
+from tanba.core.store.base import AlertPage, AlertQuery, AlertStore, BulkChange
 
 
 def open_store(settings: Settings) -> AlertStore:
@@ -17,4 +17,4 @@ def open_store(settings: Settings) -> AlertStore:
     return ElasticAlertStore(settings.store, namespace=settings.namespace)
 
 
-__all__ = ["AlertPage", "AlertQuery", "AlertStore", "open_store"]
+__all__ = ["AlertPage", "AlertQuery", "AlertStore", "BulkChange", "open_store"]

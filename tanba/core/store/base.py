@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from tanba.core.alerts import TRANSITIONS, Alert, StatusChange
+from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
 from tanba.core.exceptions import InputError
 
 SortKey = Literal["last_seen", "first_seen", "score"]
@@ -36,6 +36,7 @@ class AlertQuery:
     descending: bool = True
     limit: int = 50
     offset: int = 0
+    ids: tuple[str, ...] = field(default=())  # only these alerts (a selection in the list)
     owners: tuple[str, ...] = field(default=())  # access control: only these owners
     jurisdictions: tuple[str, ...] = field(default=())  # access control: only these codes
     # Keyset paging (see tanba.core.store.keyset): at most one of these, and then no offset.
@@ -67,6 +68,19 @@ class TopCounts:
     other: int = 0
 
 
+@dataclass(frozen=True)
+class BulkChange:
+    """What one change of many alerts did: the ids it moved, and why it left the others.
+
+    ``refused`` counts the matching alerts whose status may not move to the new one,
+    by their status (``{"removed": 3}``): a bulk change skips them instead of failing,
+    so one odd alert in 5,000 does not block the rest.
+    """
+
+    changed: tuple[str, ...]
+    refused: dict[str, int] = field(default_factory=dict)
+
+
 class AlertStore(ABC):
     """Where alerts live: written by the matcher, read by the console and evidence export."""
 
@@ -90,6 +104,25 @@ class AlertStore(ABC):
     def count_by(self, key: CountKey, query: AlertQuery) -> dict[str, int]:
         """How many alerts matching ``query`` fall in each value of ``key`` (``day`` = last_seen)."""
 
+    def count_by_status(self, query: AlertQuery) -> dict[str, int]:
+        """How many alerts ``query`` matches in each status, whatever its own status filter.
+
+        Every status is a key (0 when none), in lifecycle order: the list's tabs show
+        them all. One request to the store (one GROUP BY, one aggregation).
+        """
+        counts = self.count_by("status", replace(query, status=""))
+        return {s: counts.get(s, 0) for s in STATUSES}
+
+    @abstractmethod
+    def change_many(self, query: AlertQuery, change: StatusChange) -> BulkChange:
+        """Move every alert ``query`` matches (paging fields ignored) to ``change.status``.
+
+        Each moved alert gets ``change`` appended to its history, as
+        :meth:`change_status` does; alerts whose status may not move there are left
+        as they are and counted in ``refused``. One transaction (SQLite) or a few bulk
+        requests (Elasticsearch), not a request per alert: thousands take seconds.
+        """
+
     def top_counts(self, key: CountKey, query: AlertQuery, size: int) -> TopCounts:
         """The ``size`` values of ``key`` with most alerts, and the alerts of all the others.
 
@@ -104,14 +137,12 @@ class AlertStore(ABC):
         alert = self.get(alert_id)
         if alert is None:
             raise InputError(f"no alert {alert_id!r}; list them with 'tanba alerts list'")
-        allowed = TRANSITIONS[alert.status]
-        if change.status not in allowed:
+        updated = moved(alert, change)
+        if updated is None:
+            allowed = TRANSITIONS[alert.status]
             raise InputError(
                 f"alert {alert_id} is {alert.status!r}; it can move to {', '.join(allowed)}"
             )
-        updated = alert.model_copy(
-            update={"status": change.status, "history": [*alert.history, change]}
-        )
         self._replace(updated)
         return updated
 
@@ -131,3 +162,11 @@ class AlertStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+def moved(alert: Alert, change: StatusChange) -> Alert | None:
+    """``alert`` with ``change`` applied and appended to its history; None if the lifecycle
+    forbids it. The one rule for single and bulk changes in every store."""
+    if change.status not in TRANSITIONS[alert.status]:
+        return None
+    return alert.model_copy(update={"status": change.status, "history": [*alert.history, change]})

@@ -63,15 +63,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
-from tanba.core.alerts import Alert, merge_seen
+from tanba.core.alerts import Alert, StatusChange, merge_seen
 from tanba.core.exceptions import TanbaError, TransientError
-from tanba.core.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
+from tanba.core.store.base import (
+    AlertPage,
+    AlertQuery,
+    AlertStore,
+    BulkChange,
+    CountKey,
+    TopCounts,
+    moved,
+)
 from tanba.core.store.elastic_dsl import COUNT_FIELDS, filters_of, mappings, row_of, sort_of
 from tanba.core.store.keyset import Position, Row, keyset_page, mode, offset_page
 
@@ -86,6 +95,8 @@ _RETRY_STATUSES = (429, 502, 503, 504)
 _WRITE_ATTEMPTS = 8
 _MAX_BACKOFF_S = 5.0
 _COMPOSITE_PAGE = 1000
+# Documents per read page and per bulk request of a change of many alerts.
+_BULK_PAGE = 1000
 # How often new alerts become searchable; a write waits for the next refresh (see above).
 REFRESH_INTERVAL = "250ms"
 # The type of each sort key's values in a cursor: Elasticsearch sorts dates as epoch ms.
@@ -268,14 +279,18 @@ class ElasticAlertStore(AlertStore):
                 actions.append(_Action(alert.id, {"delete": delete}))
         return actions
 
-    def _bulk(self, actions: list[_Action]) -> tuple[set[str], bool]:
-        """Run a bulk request; the alert ids to redo, and whether the cluster pushed back."""
+    def _bulk(self, actions: list[_Action], wait: bool = True) -> tuple[set[str], bool]:
+        """Run a bulk request; the alert ids to redo, and whether the cluster pushed back.
+
+        ``wait``: return once a refresh has made the writes searchable (see above); a
+        series of requests waits on its last one only, whose refresh shows them all.
+        """
         operations: list[dict[str, Any]] = []
         for a in actions:
             operations += [a.action] if a.source is None else [a.action, a.source]
         response = self._call(
             f"writing {len(actions)} alert documents",
-            lambda: self._es.bulk(operations=operations, refresh="wait_for"),
+            lambda: self._es.bulk(operations=operations, refresh="wait_for" if wait else False),
         )
         if not response.get("errors"):
             return set(), False
@@ -321,6 +336,74 @@ class ElasticAlertStore(AlertStore):
         failed, _ = self._bulk(actions)
         if failed:
             raise TransientError(f"Elasticsearch at {self.url}: alert {alert.id} was not replaced")
+
+    def change_many(self, query: AlertQuery, change: StatusChange) -> BulkChange:
+        """Read the matching documents, rewrite those that may move with optimistic concurrency.
+
+        Not ``update_by_query``: it needs a script, and this distribution has none. The
+        documents are read a page at a time with their sequence numbers and written back
+        in bulk requests with ``if_seq_no``; an alert another writer changed meanwhile
+        (409) is read again and decided again, so a concurrent sighting keeps the new
+        status and a concurrent status change is not overwritten.
+        """
+        self._ensure()
+        changed: dict[str, None] = {}
+        refused: Counter[str] = Counter()
+        pending = query
+        delay = 0.1
+        for _ in range(_WRITE_ATTEMPTS):
+            actions: list[_Action] = []
+            for hit in self._scan(pending):
+                alert = Alert.model_validate(hit["_source"])
+                updated = moved(alert, change)
+                if updated is None:
+                    refused[alert.status] += 1
+                    continue
+                meta = {
+                    "_index": hit["_index"],
+                    "_id": alert.id,
+                    "if_seq_no": hit["_seq_no"],
+                    "if_primary_term": hit["_primary_term"],
+                }
+                actions.append(_Action(alert.id, {"index": meta}, updated.model_dump(mode="json")))
+            failed: set[str] = set()
+            busy = False
+            for start in range(0, len(actions), _BULK_PAGE):
+                chunk = actions[start : start + _BULK_PAGE]
+                last = start + _BULK_PAGE >= len(actions)
+                chunk_failed, chunk_busy = self._bulk(chunk, wait=last)
+                failed |= chunk_failed
+                busy = busy or chunk_busy
+            changed.update((a.alert_id, None) for a in actions if a.alert_id not in failed)
+            if not failed:
+                return BulkChange(tuple(changed), dict(refused))
+            pending = replace(query, ids=tuple(sorted(failed)))
+            if busy:
+                self._sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF_S)
+        raise TransientError(
+            f"Elasticsearch at {self.url}: {len(failed)} alerts still conflicting or rejected "
+            f"after {_WRITE_ATTEMPTS} attempts; {len(changed)} were changed, try the rest again"
+        )
+
+    def _scan(self, query: AlertQuery) -> Iterable[dict[str, Any]]:
+        """Every hit of ``query`` with its sequence number, in id order, a page at a time."""
+        size = min(_BULK_PAGE, self.max_result_window)
+        after: list[Any] | None = None
+        while True:
+            response = self._search(
+                query,
+                track_total_hits=False,
+                sort=[{"id": "asc"}],
+                size=size,
+                search_after=after,
+                seq_no_primary_term=True,
+            )
+            hits = response["hits"]["hits"]
+            yield from hits
+            if len(hits) < size:
+                return
+            after = hits[-1]["sort"]
 
     # --- reads ---------------------------------------------------------------------------
 

@@ -77,6 +77,8 @@ def filters_of(q: AlertQuery) -> dict[str, Any]:
         value = getattr(q, name)
         if value:
             clauses.append({"term": {name: value}})
+    if q.ids:
+        clauses.append({"ids": {"values": list(q.ids)}})
     for name, values in (("owner", q.owners), ("jurisdiction", q.jurisdictions)):
         if values:
             clauses.append({"terms": {name: list(values)}})

@@ -7,14 +7,24 @@ space ran out; the transaction is rolled back, so a retry starts clean.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from tanba.core.alerts import Alert, merge_seen
+from tanba.core.alerts import Alert, StatusChange, merge_seen
 from tanba.core.exceptions import InputError
 from tanba.core.sqlite import Database, Where
-from tanba.core.store.base import AlertPage, AlertQuery, AlertStore, CountKey, TopCounts
+from tanba.core.store.base import (
+    AlertPage,
+    AlertQuery,
+    AlertStore,
+    BulkChange,
+    CountKey,
+    TopCounts,
+    moved,
+)
 from tanba.core.store.keyset import Position, Row, keyset_page, mode, offset_page
 
 _SCHEMA = """
@@ -111,6 +121,25 @@ class EmbeddedAlertStore(AlertStore):
             ),
         )
 
+    def change_many(self, query: AlertQuery, change: StatusChange) -> BulkChange:
+        """One write transaction: read the matching documents, rewrite those that may move."""
+        where, params = _where(query)
+        changed: list[str] = []
+        refused: Counter[str] = Counter()
+        with self._db.write() as conn:
+            rows = conn.execute(f"SELECT doc FROM alerts{where}", params).fetchall()
+            updates = []
+            for (doc,) in rows:
+                alert = Alert.model_validate_json(doc)
+                updated = moved(alert, change)
+                if updated is None:
+                    refused[alert.status] += 1
+                    continue
+                updates.append((updated.status, updated.model_dump_json(), updated.id))
+                changed.append(updated.id)
+            conn.executemany("UPDATE alerts SET status = ?, doc = ? WHERE id = ?", updates)
+        return BulkChange(tuple(changed), dict(refused))
+
     def get(self, alert_id: str) -> Alert | None:
         row = self._conn().execute("SELECT doc FROM alerts WHERE id = ?", (alert_id,)).fetchone()
         return Alert.model_validate_json(row[0]) if row else None
@@ -192,6 +221,8 @@ def _where(q: AlertQuery) -> tuple[str, list[Any]]:
     """SQL WHERE clause for a query; column names are fixed here, values are parameters."""
     where = Where()
     where.equal(q, ("jurisdiction", "work_id", "owner", "status", "site", "media", "target"))
+    if q.ids:  # thousands of ids: one JSON parameter, not one parameter each
+        where.add("id IN (SELECT value FROM json_each(?))", json.dumps(list(q.ids)))
     for column, values in (("owner", q.owners), ("jurisdiction", q.jurisdictions)):
         if values:
             where.add(f"{column} IN ({','.join('?' * len(values))})", *values)

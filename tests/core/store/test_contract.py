@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from tanba.core.alerts import Alert, StatusChange
+from tanba.core.alerts import STATUSES, Alert, StatusChange
 from tanba.core.exceptions import InputError
 from tanba.core.store import AlertQuery, AlertStore
 from tanba.core.store.base import SortKey, TopCounts
@@ -303,3 +303,61 @@ def test_top_counts_keep_the_largest_values_and_count_the_rest(
     assert store.top_counts("site", AlertQuery(work_id=w, jurisdiction="RU"), 2) == TopCounts(
         {"d.example.ru": 1}, 0
     )
+
+
+def test_count_by_status_counts_every_status_whatever_the_status_filter(
+    store: AlertStore, run_id: str
+) -> None:
+    w = f"w-{run_id}"
+    alerts = [make_alert(work_id=w, page=f"http://kino.example.kz/{i}") for i in range(4)]
+    store.upsert([*alerts, make_alert(work_id=f"other-{run_id}")])
+    store.change_status(
+        alerts[0].id, StatusChange(status="dismissed", actor="x", at="2026-03-02T00:00:00.000Z")
+    )
+    counts = store.count_by_status(AlertQuery(work_id=w, status="new"))
+    assert list(counts) == list(STATUSES)
+    assert counts == {s: {"new": 3, "dismissed": 1}.get(s, 0) for s in STATUSES}
+
+
+def test_change_many_moves_the_matching_alerts_records_history_and_skips_the_rest(
+    store: AlertStore, run_id: str
+) -> None:
+    w = f"w-{run_id}"
+    kz = [make_alert(work_id=w, page=f"http://kino.example.kz/{i}") for i in range(30)]
+    ru = make_alert(work_id=w, page="http://x.example.ru/1", jurisdiction="RU", site="x.example.ru")
+    store.upsert([*kz, ru])
+    store.change_status(
+        kz[0].id, StatusChange(status="dismissed", actor="x", at="2026-03-02T00:00:00.000Z")
+    )
+    change = StatusChange(status="confirmed", actor="kz-agency", at="2026-03-03T00:00:00.000Z")
+
+    done = store.change_many(AlertQuery(work_id=w, jurisdictions=("KZ",)), change)
+
+    assert sorted(done.changed) == sorted(a.id for a in kz[1:])
+    assert done.refused == {"dismissed": 1}
+    for a in kz[1:]:
+        stored = store.get(a.id)
+        assert stored is not None and stored.status == "confirmed"
+        assert [(h.status, h.actor) for h in stored.history] == [("confirmed", "kz-agency")]
+    untouched = store.get(ru.id)
+    assert untouched is not None and untouched.status == "new" and untouched.history == []
+    assert store.count_by_status(AlertQuery(work_id=w))["confirmed"] == 29
+
+
+def test_change_many_by_ids_changes_only_those_within_the_query(
+    store: AlertStore, run_id: str
+) -> None:
+    w = f"w-{run_id}"
+    alerts = [make_alert(work_id=w, page=f"http://kino.example.kz/{i}") for i in range(5)]
+    ru = make_alert(work_id=w, page="http://x.example.ru/1", jurisdiction="RU", site="x.example.ru")
+    store.upsert([*alerts, ru])
+    change = StatusChange(status="dismissed", actor="kz", at="2026-03-03T00:00:00.000Z")
+    picked = (alerts[1].id, alerts[3].id, ru.id, "no-such-alert")
+
+    done = store.change_many(AlertQuery(ids=picked, jurisdictions=("KZ",)), change)
+
+    assert sorted(done.changed) == sorted((alerts[1].id, alerts[3].id))
+    assert store.search(AlertQuery(work_id=w, ids=picked)).total == 3
+    statuses = {a.id: a.status for a in store.search(AlertQuery(work_id=w)).alerts}
+    assert [statuses[a.id] for a in alerts] == ["new", "dismissed", "new", "dismissed", "new"]
+    assert statuses[ru.id] == "new"

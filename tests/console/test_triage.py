@@ -1,0 +1,167 @@
+"""The alert list made for triage: status tabs with counts, and bulk status changes (page, API).
+
+Runs on the embedded store and on the real Elasticsearch: the counts and the bulk
+change are one store request each, written differently in each store.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tanba.core.alerts import Alert
+from tanba.core.settings import Settings
+from tanba.core.wiring import App
+from tests.console.conftest import Session
+from tests.services import drop_namespace, elastic_url, new_namespace  # noqa: F401 - fixture
+
+
+@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.services)])
+def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
+    """The console's settings, its alerts in SQLite or in a namespace of Elasticsearch."""
+    if request.param == "embedded":
+        yield Settings.from_env({}, home=tmp_path / "home", console_scheduler=False)
+        return
+    ns = new_namespace("tri")
+    yield Settings.from_env(
+        {},
+        home=tmp_path / "home",
+        store=request.getfixturevalue("elastic_url"),
+        namespace=ns,
+        console_scheduler=False,
+    )
+    drop_namespace(ns, kafka=False)
+
+
+def _tab(html: str, status: str) -> int:
+    found = re.search(rf'id="tab-{status}">[^<]*<span class="count">(\d+)</span>', html)
+    assert found is not None, html
+    return int(found.group(1))
+
+
+def _status(app: App, alert: Alert) -> tuple[str, list[tuple[str, str]]]:
+    stored = app.store.get(alert.id)
+    assert stored is not None
+    return stored.status, [(h.status, h.actor) for h in stored.history]
+
+
+def test_tabs_count_each_status_of_what_the_caller_sees_whatever_the_status_filter(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    admin = login("admin")
+    admin.post(
+        f"/alerts/{seeded['b_by'].id}/status",
+        data={"status": "dismissed", "csrf_token": admin.csrf},
+    )
+    page = admin.client.get("/alerts?status=dismissed").text
+    assert (_tab(page, "all"), _tab(page, "new"), _tab(page, "dismissed")) == (5, 4, 1)
+    assert _tab(page, "removed") == 0
+    assert 'class="current" id="tab-dismissed"' in page
+    agency = login("kz-agency").client.get("/alerts").text
+    assert (_tab(agency, "all"), _tab(agency, "new"), _tab(agency, "dismissed")) == (3, 3, 0)
+
+
+def test_ticked_rows_are_confirmed_with_history_and_rows_outside_the_jurisdiction_are_not(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    page = agency.client.get("/alerts").text
+    assert 'name="ids" value="' + seeded["a_kz"].id in page and 'id="bulk-all"' in page
+    picked = [seeded["a_kz"].id, seeded["b_kz"].id, seeded["a_ru"].id]  # a_ru is in RU
+    done = agency.client.post(
+        "/alerts/status?site=kino.example.kz",
+        data={"status": "confirmed", "ids": picked, "csrf_token": agency.csrf},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == "/alerts?site=kino.example.kz&changed=2&refused=0"
+    for key in ("a_kz", "b_kz"):
+        assert _status(app, seeded[key]) == ("confirmed", [("confirmed", "kz-agency")])
+    assert _status(app, seeded["a_ru"]) == ("new", [])
+    shown = agency.client.get(done.headers["location"]).text
+    assert 'id="bulk-done"' in shown and "2 alerts changed." in shown
+
+
+def test_all_matching_the_filter_changes_every_such_alert_and_skips_those_that_cannot_move(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    alice = login("alice")  # Owner A: a_kz, a_ru, a_kz_audio
+    alice.post(
+        f"/alerts/{seeded['a_kz'].id}/status",
+        data={"status": "dismissed", "csrf_token": alice.csrf},
+    )
+    done = alice.client.post(
+        "/alerts/status",
+        data={"status": "confirmed", "all": "true", "csrf_token": alice.csrf},
+        follow_redirects=False,
+    )
+    assert done.headers["location"] == "/alerts?changed=2&refused=1"
+    assert _status(app, seeded["a_ru"]) == ("confirmed", [("confirmed", "alice")])
+    assert _status(app, seeded["a_kz"])[0] == "dismissed"
+    assert _status(app, seeded["b_kz"]) == ("new", [])  # Owner B's
+    nothing = alice.client.post(
+        "/alerts/status", data={"status": "confirmed", "csrf_token": alice.csrf}
+    )
+    assert nothing.status_code == 400 and "select some alerts" in nothing.text
+
+
+def test_the_api_changes_by_ids_or_by_filter_within_the_callers_scope(
+    app: App,
+    seeded: dict[str, Alert],
+    token_for: Callable[[str], dict[str, str]],
+    login: Callable[[str], Session],
+) -> None:
+    client = login("admin").client
+    agency = token_for("kz-agency")
+    by_ids = client.post(
+        "/api/alerts/status",
+        json={"status": "dismissed", "ids": [seeded["a_ru"].id, seeded["b_by"].id]},
+        headers=agency,
+    )
+    assert by_ids.status_code == 200, by_ids.text
+    assert by_ids.json() == {"changed": 0, "ids": [], "refused": {}}
+    assert _status(app, seeded["a_ru"]) == ("new", [])
+    by_filter = client.post(
+        "/api/alerts/status",
+        json={"status": "confirmed", "comment": "checked", "filter": {"media": "image"}},
+        headers=agency,
+    )
+    assert by_filter.status_code == 200, by_filter.text
+    assert sorted(by_filter.json()["ids"]) == sorted((seeded["a_kz"].id, seeded["b_kz"].id))
+    stored = app.store.get(seeded["b_kz"].id)
+    assert stored is not None and stored.history[-1].comment == "checked"
+    assert _status(app, seeded["a_kz_audio"]) == ("new", [])
+    refused = client.post(
+        "/api/alerts/status",
+        json={"status": "confirmed", "ids": [seeded["a_kz_audio"].id]},
+        headers=token_for("ops"),
+    )
+    assert refused.status_code == 403
+    assert _status(app, seeded["a_kz_audio"]) == ("new", [])
+    unknown = client.post(
+        "/api/alerts/status", json={"status": "gone", "ids": [seeded["a_kz"].id]}, headers=agency
+    )
+    assert unknown.status_code == 400 and "unknown status" in unknown.json()["detail"]
+    both = client.post(
+        "/api/alerts/status",
+        json={"status": "dismissed", "ids": [seeded["a_kz_audio"].id], "filter": {}},
+        headers=agency,
+    )
+    assert both.status_code == 400 and "not both" in both.json()["detail"]
+    assert _status(app, seeded["a_kz_audio"]) == ("new", [])
+
+
+def test_the_tabs_and_bulk_actions_speak_the_users_language(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    for language, words in (("ru", ("Все", "Подтвердить")), ("kk", ("Барлығы", "ескерту"))):
+        agency.client.put(
+            "/api/me/language", json={"language": language}, headers={"X-CSRF-Token": agency.csrf}
+        )
+        page = agency.client.get("/alerts").text
+        assert all(w in page for w in words), (language, words)
+    assert 'id="bulk-all"' not in login("ops").client.get("/alerts").text
