@@ -240,13 +240,16 @@ class ElasticAlertStore(AlertStore):
             if not failed:
                 return
             pending = {alert_id: incoming[alert_id] for alert_id in failed}
-            if busy:
-                self._sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_S)
+            delay = self._back_off(delay) if busy else delay
         raise TransientError(
             f"Elasticsearch at {self.url}: {len(pending)} alerts still conflicting or rejected "
             f"after {_WRITE_ATTEMPTS} attempts; the batch will be retried"
         )
+
+    def _back_off(self, delay: float) -> float:
+        """Wait ``delay`` seconds (the cluster said it was busy); the next wait is twice as long."""
+        self._sleep(delay)
+        return min(delay * 2, _MAX_BACKOFF_S)
 
     def _merge_actions(self, alert: Alert, copies: list[_Stored]) -> list[_Action]:
         """Bulk actions writing ``alert`` merged with its stored copies, and removing stale ones."""
@@ -378,9 +381,7 @@ class ElasticAlertStore(AlertStore):
             if not failed:
                 return BulkChange(tuple(changed), dict(refused))
             pending = replace(query, ids=tuple(sorted(failed)))
-            if busy:
-                self._sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF_S)
+            delay = self._back_off(delay) if busy else delay
         raise TransientError(
             f"Elasticsearch at {self.url}: {len(failed)} alerts still conflicting or rejected "
             f"after {_WRITE_ATTEMPTS} attempts; {len(changed)} were changed, try the rest again"

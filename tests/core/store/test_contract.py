@@ -319,13 +319,21 @@ def test_count_by_status_counts_every_status_whatever_the_status_filter(
     assert counts == {s: {"new": 3, "dismissed": 1}.get(s, 0) for s in STATUSES}
 
 
+def _kz_and_one_ru(store: AlertStore, work_id: str, count: int) -> tuple[list[Alert], Alert]:
+    """``count`` alerts of the work on a KZ site and one on a RU site, stored."""
+    kz = [make_alert(work_id=work_id, page=f"http://kino.example.kz/{i}") for i in range(count)]
+    ru = make_alert(
+        work_id=work_id, page="http://x.example.ru/1", jurisdiction="RU", site="x.example.ru"
+    )
+    store.upsert([*kz, ru])
+    return kz, ru
+
+
 def test_change_many_moves_the_matching_alerts_records_history_and_skips_the_rest(
     store: AlertStore, run_id: str
 ) -> None:
     w = f"w-{run_id}"
-    kz = [make_alert(work_id=w, page=f"http://kino.example.kz/{i}") for i in range(30)]
-    ru = make_alert(work_id=w, page="http://x.example.ru/1", jurisdiction="RU", site="x.example.ru")
-    store.upsert([*kz, ru])
+    kz, ru = _kz_and_one_ru(store, w, 30)
     store.change_status(
         kz[0].id, StatusChange(status="dismissed", actor="x", at="2026-03-02T00:00:00.000Z")
     )
@@ -348,9 +356,7 @@ def test_change_many_by_ids_changes_only_those_within_the_query(
     store: AlertStore, run_id: str
 ) -> None:
     w = f"w-{run_id}"
-    alerts = [make_alert(work_id=w, page=f"http://kino.example.kz/{i}") for i in range(5)]
-    ru = make_alert(work_id=w, page="http://x.example.ru/1", jurisdiction="RU", site="x.example.ru")
-    store.upsert([*alerts, ru])
+    alerts, ru = _kz_and_one_ru(store, w, 5)
     change = StatusChange(status="dismissed", actor="kz", at="2026-03-03T00:00:00.000Z")
     picked = (alerts[1].id, alerts[3].id, ru.id, "no-such-alert")
 
