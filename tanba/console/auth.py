@@ -54,12 +54,15 @@ class Caller:
     def cache_key(self) -> str:
         """A value of this login session alone, for URLs a browser may cache (see tanba.console.caching).
 
-        A digest of the session id: unguessable, different for every login, and it
-        reveals nothing of the id. API tokens have none (scripts get no caching).
+        A digest of the session id and the user's language: unguessable, different
+        for every login, it reveals nothing of the id, and a change of language
+        gives new URLs, so a cached chart is never shown in the previous language.
+        API tokens have none (scripts get no caching).
         """
         if self.session is None:
             return ""
-        return hashlib.sha256(b"tanba-cache\0" + self.session.id.encode()).hexdigest()[:32]
+        seed = f"tanba-cache\0{self.session.id}\0{self.user.language}"
+        return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
 async def sent_csrf(request: Request) -> str:

@@ -87,7 +87,8 @@ def test_pages_render_in_the_users_language(
     web: Any, login: Callable[[str], Any], seeded: dict[str, Alert], console: Console
 ) -> None:
     s = login("kz-agency")
-    assert "Alerts" in s.client.get("/alerts").text
+    before = s.client.get("/alerts").text
+    assert "Alerts" in before
     switched = s.client.post(
         "/account/language",
         data={"language": "ru", "next": "/works", "csrf_token": s.csrf},
@@ -97,6 +98,10 @@ def test_pages_render_in_the_users_language(
     assert console.users.require("kz-agency").language == "ru"
     page = s.client.get("/alerts").text
     assert "Оповещения" in page and "Казахстан" in page  # jurisdiction names in the user's language
+    # Charts are cached by the browser under a key of the session: a new language, a new key.
+    chart = re.compile(r'src="/alerts/charts/day\.svg\?v=([0-9a-f]{32})')
+    old_key, new_key = chart.search(before), chart.search(page)
+    assert old_key and new_key and old_key.group(1) != new_key.group(1)
     evil = s.client.post(
         "/account/language",
         data={"language": "ru", "next": "https://evil.example/", "csrf_token": s.csrf},
