@@ -47,7 +47,8 @@ KIND_BY_PATH: dict[str, str] = {
     "console/test_targets.py": UNIT,  # the targets pages over the registry, in this process
     "console/test_dates.py": UNIT,  # TestClient, and a users table of the old schema
     "console/test_triage.py": UNIT,  # TestClient; its Elasticsearch runs are marked "services"
-    "console/test_works_list.py": UNIT,  # TestClient, and `tanba works list` on SQLite files
+    "console/test_works_list.py": UNIT,  # TestClient over the works catalogue
+    "console/test_works_cli.py": INTEGRATION,  # `tanba works list` in child processes
     "core": UNIT,  # embedded bus and store; the Kafka/Elasticsearch runs are "services"
     "core/bus/test_kafka.py": INTEGRATION,  # what only the real Kafka does
     "core/store/test_elastic.py": INTEGRATION,  # what only the real Elasticsearch does
