@@ -104,7 +104,8 @@ class AudioSignal(SignalIndex):
             return []
         rule = audio_rule(self.settings)
         matches = {}
-        for hit in self.index.query(audio.items(), rule):
+        items = audio.items()
+        for hit in self.index.query(items, rule):
             effective = rule.effective_ber(hit.ber, hit.llr, hit.span)
             alignment = Alignment(hit.ber, hit.work_offset, hit.query_offset, hit.span, hit.llr)
             matches[hit.work_id] = _scored(
@@ -113,7 +114,7 @@ class AudioSignal(SignalIndex):
                 alignment,
                 effective,
                 audio.algorithm,
-                self._spans(hit.work_id, audio, alignment, rule),
+                self._spans(hit.work_id, items, alignment, rule),
             )
         limit = self.settings.audio_landmark_min_llr
         for candidate in self.landmark_candidates(audio, self.settings.audio_landmark_min_votes):
@@ -122,14 +123,14 @@ class AudioSignal(SignalIndex):
                 continue
             effective = rule.effective_ber(alignment.ber, alignment.llr, alignment.span, limit)
             algorithm = f"{audio.landmarks}+{audio.algorithm}"
-            spans = self._spans(work_id, audio, alignment, rule)
+            spans = self._spans(work_id, items, alignment, rule)
             matches[work_id] = _scored(
                 work_id, audio, alignment, effective, algorithm, spans, votes=candidate.hit.votes
             )
         return ranked(list(matches.values()))
 
     def _spans(
-        self, work_id: str, audio: AudioPrint, best: Alignment, rule: AudioRule
+        self, work_id: str, items: np.ndarray, best: Alignment, rule: AudioRule
     ) -> list[Alignment]:
         """Every position of the work where the copy's matched passage occurs, best first.
 
@@ -144,7 +145,7 @@ class AudioSignal(SignalIndex):
         alignment stays first.
         """
         ref = self._items.get(work_id)
-        passage = audio.items()[best.query_offset : best.query_offset + best.span]
+        passage = items[best.query_offset : best.query_offset + best.span]
         if ref is None or not 0 < len(passage) <= len(ref):
             return [best]
         errors = np.bitwise_count(

@@ -347,11 +347,12 @@ class SegmentedImageIndex(ImageIndex):
         with self._lock:
             if not self._delta:
                 return
-            works = [(w, v, d, n) for w, (v, d, n) in self._delta.items()]
+            segment = self._delta_segment()
             self._delta.clear()
             self._delta_rows = 0
             self._delta_cache = None
-            self._append(Segment.build(_windows_of(works), tables_from=self.tuning.tables_from))
+            assert segment is not None
+            self._append(segment)
         self._maybe_merge()
 
     def add_block(self, windows: Windows) -> None:
@@ -411,24 +412,14 @@ class SegmentedImageIndex(ImageIndex):
             with self._lock:
                 # Works removed while the merge ran are dead in their old segment now.
                 start = next(i for i, s in enumerate(self._segments) if s is chosen[0])
-                dead_now = self._dead[start : start + len(chosen)]
-                still = np.concatenate(
-                    [~now[~then] for now, then in zip(dead_now, dead_then, strict=True)]
-                )
-                ids = [merged.work_id(k) for k in range(merged.works)] if not still.all() else []
                 dead = np.zeros(merged.works, bool)
-                if ids:
-                    # ``still`` is in the order works were gathered; the merged segment sorts them.
-                    gathered = [
-                        s.work_id(int(k))
-                        for s, then in zip(chosen, dead_then, strict=True)
-                        for k in np.flatnonzero(~then)
-                    ]
-                    for work_id, alive in zip(gathered, still, strict=True):
-                        if not alive:
-                            number = merged.number_of(work_id)
-                            assert number is not None
-                            dead[number] = True
+                for segment, then, now in zip(
+                    chosen, dead_then, self._dead[start : start + len(chosen)], strict=True
+                ):
+                    for k in np.flatnonzero(now & ~then).tolist():
+                        number = merged.number_of(segment.work_id(k))
+                        assert number is not None
+                        dead[number] = True
                 self._segments[start : start + len(chosen)] = [merged]
                 self._dead[start : start + len(chosen)] = [dead]
         except BaseException as error:  # surfaced by wait(): a failed merge leaves the old segments

@@ -47,16 +47,18 @@ class WorkShelf(MutableMapping[str, Work]):
     """Works by id in SQLite, decoded when read: a million of them take no memory.
 
     Writes inside :meth:`batch` share one transaction (one fsync for a replay of
-    thousands of events); outside it, each write commits by itself.
+    thousands of events); outside it, each write commits by itself. Pending
+    writes are kept by work id (the last one wins, as it would in the table), so
+    reading one back during a replay of a million events is a dictionary lookup.
     """
 
     def __init__(self, path: Path) -> None:
         self.db = Database(path, _SCHEMA, "the matcher's works")
-        self._batch: list[tuple[str, Work | None]] | None = None
+        self._batch: dict[str, Work | None] | None = None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        self._batch = []
+        self._batch = {}
         try:
             yield
             pending, self._batch = self._batch, None
@@ -66,8 +68,8 @@ class WorkShelf(MutableMapping[str, Work]):
             self._batch = None
 
     @staticmethod
-    def _apply(conn: sqlite3.Connection, pending: list[tuple[str, Work | None]]) -> None:
-        for work_id, work in pending:
+    def _apply(conn: sqlite3.Connection, pending: dict[str, Work | None]) -> None:
+        for work_id, work in pending.items():
             if work is None:
                 conn.execute("DELETE FROM works WHERE work_id = ?", (work_id,))
             else:
@@ -78,10 +80,10 @@ class WorkShelf(MutableMapping[str, Work]):
 
     def _change(self, work_id: str, work: Work | None) -> None:
         if self._batch is not None:
-            self._batch.append((work_id, work))
+            self._batch[work_id] = work
         else:
             with self.db.write() as conn:
-                self._apply(conn, [(work_id, work)])
+                self._apply(conn, {work_id: work})
 
     def __setitem__(self, work_id: str, work: Work) -> None:
         self._change(work_id, work)
@@ -92,10 +94,9 @@ class WorkShelf(MutableMapping[str, Work]):
         self._change(work_id, None)
 
     def _pending(self, work_id: str) -> tuple[bool, Work | None]:
-        for pending_id, work in reversed(self._batch or []):
-            if pending_id == work_id:
-                return True, work
-        return False, None
+        if self._batch is None or work_id not in self._batch:
+            return False, None
+        return True, self._batch[work_id]
 
     def __getitem__(self, work_id: str) -> Work:
         found, work = self._pending(work_id)
