@@ -49,14 +49,18 @@ from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 import tanba.fingerprint
+from bench import media, quality
+from bench.image_alterations import ALTERATIONS, Alteration
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImagePrint, similarity
+from tanba.core.signals.image_detail import print_details, print_thumbnail
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.image import QUERY, REFERENCE, Windows, image_print, to_print
 from tanba.matcher.image_signal import ImageSignal
@@ -107,10 +111,14 @@ class Printed:
     hashes: np.ndarray  # uint64
     descriptors: np.ndarray  # int8 (n, 63)
     refused: str = ""
+    details: np.ndarray | None = None  # a query's: int8 (n, DETAIL_LENGTH)
+    thumbnail: np.ndarray | None = None  # a work's: uint8 square
 
     def image(self) -> ImagePrint:
-        windows = Windows(self.variants, [int(h) for h in self.hashes], self.descriptors)
-        return to_print(self.width, self.height, windows)
+        windows = Windows(
+            self.variants, [int(h) for h in self.hashes], self.descriptors, self.details
+        )
+        return to_print(self.width, self.height, windows, self.thumbnail)
 
 
 def _code_key() -> str:
@@ -158,6 +166,8 @@ def _compute(path: Path, variants: str, web: bool) -> Printed:
         image.descriptor_rows().reshape(-1, DESCRIPTOR_LENGTH).astype(np.int8)
         if image.hashes
         else np.zeros((0, DESCRIPTOR_LENGTH), np.int8),
+        details=print_details(image),
+        thumbnail=print_thumbnail(image),
     )
 
 
@@ -177,20 +187,26 @@ def _cached(job: tuple[Path, str, bool, Path]) -> Printed:
                 z["hashes"],
                 z["descriptors"],
                 str(z["refused"]),
+                z.get("details"),
+                z.get("thumbnail"),
             )
     printed = _compute(path, variants, web)
     where.mkdir(parents=True, exist_ok=True)
     partial = file.with_suffix(f".{os.getpid()}.partial")
+    arrays: dict[str, Any] = {
+        "width": printed.width,
+        "height": printed.height,
+        "variants": np.array(printed.variants, dtype=str),
+        "hashes": printed.hashes,
+        "descriptors": printed.descriptors,
+        "refused": printed.refused,
+    }
+    if printed.details is not None:
+        arrays["details"] = printed.details
+    if printed.thumbnail is not None:
+        arrays["thumbnail"] = printed.thumbnail
     with open(partial, "wb") as f:
-        np.savez(
-            f,
-            width=printed.width,
-            height=printed.height,
-            variants=np.array(printed.variants, dtype=str),
-            hashes=printed.hashes,
-            descriptors=printed.descriptors,
-            refused=printed.refused,
-        )
+        np.savez(f, **arrays)
     partial.replace(file)
     return printed
 
@@ -246,12 +262,29 @@ def gather(
     return side
 
 
+def split_queries(side: Side, split: str) -> Side:
+    """The queries of one half (``media.in_pool``: by a hash of the path), or all of them."""
+    keep = [i for i, path in enumerate(side.paths) if media.in_pool(path, split)]
+    return Side(
+        [side.paths[i] for i in keep],
+        [side.packages[i] for i in keep],
+        [side.prints[i] for i in keep],
+        side.skipped,
+    )
+
+
 def register(works: Side, settings: Settings) -> ImageSignal:
     """The matcher's image signal holding every work, its index filled in one block."""
-    signal = ImageSignal(settings)
+    prints = works.prints
+    thumbnails = {
+        f"w{i}": (p.thumbnail, p.width, p.height)
+        for i, p in enumerate(prints)
+        if p.thumbnail is not None
+    }
+    signal = ImageSignal(settings, thumbnails=thumbnails.get)
+    signal.thumbnails = thumbnails  # type: ignore[attr-defined]  # more works join in recall()
     index = signal.index
     assert isinstance(index, SegmentedImageIndex)
-    prints = works.prints
     names: dict[str, int] = {}
     variant = [names.setdefault(v, len(names)) for p in prints for v in p.variants]
     sizes = [len(p.hashes) for p in prints]
@@ -284,6 +317,7 @@ class FalseMatch:
     query_window: str
     work_window: str
     pixel_correlation: float  # of the two files' pixels; see pixel_correlation()
+    detail: float | None = None  # the finer coefficients' similarity (None: not checked)
 
     @property
     def shared_art(self) -> bool:
@@ -343,9 +377,15 @@ class Results:
 
 
 def query_all(signal: ImageSignal, works: Side, queries: Side, form: str, results: Results) -> None:
-    """Ask the matcher about every query; the floorless twin gives the best wrong score."""
+    """Ask the matcher about every query; the floorless twin gives the best wrong score.
+
+    Floorless down to the lowest level reported: below it, every candidate pair would go
+    through the detail check, for a figure no one reads.
+    """
     floorless = ImageSignal(
-        signal.settings.model_copy(update={"image_min_similarity": 0.0}), signal.index
+        signal.settings.model_copy(update={"image_min_similarity": min(LEVELS)}),
+        signal.index,
+        signal.thumbnail,
     )
     asked = zip(queries.paths, queries.packages, queries.prints, strict=True)
     for i, (path, package, printed) in enumerate(asked, 1):
@@ -368,10 +408,95 @@ def query_all(signal: ImageSignal, works: Side, queries: Side, form: str, result
             results.false.append(
                 FalseMatch(
                     str(path), package, form, min(printed.width, printed.height), work,
-                    works.packages[k], m.score, bits, query_window, work_window,
-                    pixel_correlation(str(path), work),
+                    works.packages[k], m.score, m.detail.distance or bits, query_window,
+                    m.detail.variant or work_window, pixel_correlation(str(path), work),
+                    m.detail.detail,
                 )
             )  # fmt: skip
+
+
+GRAPHICS_SAMPLE = 300
+
+
+@dataclass
+class Recall:
+    """True copies asked inside the catalogue: found / asked per set, and their wrong matches."""
+
+    found: Counter[str] = field(default_factory=Counter)
+    asked: Counter[str] = field(default_factory=Counter)
+    wrong: Counter[str] = field(default_factory=Counter)
+    details: list[float] = field(default_factory=list)  # of the true matches (calibration)
+
+
+def _ask(signal: ImageSignal, data: bytes, work_id: str, row: str, recall: Recall) -> None:
+    image = image_print(data, max_pixels=MAX_PIXELS, variants=QUERY)
+    matches = signal.match(Fingerprint(media=IMAGE, sha256="0" * 64, image=image))
+    matched = {m.work_id for m in matches}
+    recall.asked[row] += 1
+    recall.found[row] += work_id in matched
+    recall.wrong[row] += len(matched - {work_id})
+    recall.details += [m.detail.detail for m in matches if m.work_id == work_id and m.detail.detail]
+
+
+def _crop_copy(data: bytes, rng: np.random.Generator) -> bytes:
+    """10% of the width and height cut, split at random between the sides; then a web copy."""
+    with Image.open(io.BytesIO(data)) as image:
+        image.load()
+        w, h = image.size
+        left, top = rng.uniform(0, 0.1) * w, rng.uniform(0, 0.1) * h
+        box = (round(left), round(top), round(left + 0.9 * w), round(top + 0.9 * h))
+        out = io.BytesIO()
+        image.crop(box).save(out, "PNG")
+    return web_copy(out.getvalue())
+
+
+def recall(signal: ImageSignal, works: Side, cache: Path) -> Recall:
+    """Copies of registered works, asked against the whole catalogue.
+
+    Photos: bench.quality's works (wallpapers), registered beside the catalogue and
+    asked in its 15 alterations (its cache of them is shared). Graphics: a seeded
+    sample of the catalogue's own works of at least 64 px a side, asked as a web copy
+    and as a 10% crop of it: the rules that drop plain windows must not drop these.
+    """
+    out = Recall()
+    thumbnails = signal.thumbnails  # type: ignore[attr-defined]
+    photos = media.work_photos()
+    for place, path in enumerate(photos):
+        printed = image_print(path.read_bytes(), max_pixels=MAX_PIXELS, variants=REFERENCE)
+        if not printed.hashes:
+            continue
+        work_id = f"p{place}"
+        signal.index.add(work_id, printed.hashes, printed.descriptor_rows())
+        thumbnail = print_thumbnail(printed)
+        if thumbnail is not None:
+            thumbnails[work_id] = (thumbnail, printed.width, printed.height)
+    for place, path in enumerate(photos):
+        source: Image.Image | None = None
+        for a, alteration in enumerate(ALTERATIONS):
+
+            def make(
+                a: int = a, alteration: Alteration = alteration, place: int = place,
+                path: Path = path,
+            ) -> bytes:  # fmt: skip
+                nonlocal source
+                source = source or quality._source(path)
+                return alteration.apply(source, np.random.default_rng([place, a]))
+
+            data = quality._cached(cache, f"img|{path}|{alteration.name}|v1", make)
+            _ask(signal, data, f"p{place}", f"photo {alteration.name}", out)
+    rng = np.random.default_rng(7)
+    sizeable = [i for i, p in enumerate(works.prints) if min(p.width, p.height) >= 64]
+    for k in sorted(rng.choice(sizeable, min(GRAPHICS_SAMPLE, len(sizeable)), replace=False)):
+        data = works.paths[k].read_bytes()
+        _ask(signal, web_copy(data), f"w{k}", "graphic web copy", out)
+        _ask(
+            signal,
+            _crop_copy(data, np.random.default_rng([int(k)])),
+            f"w{k}",
+            "graphic crop 10%",
+            out,
+        )
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -380,9 +505,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache", type=Path, default=Path.home() / ".cache" / "tanba-bench" / "real-catalogue"
     )
+    parser.add_argument(
+        "--quality-cache",
+        type=Path,
+        default=Path.home() / ".cache" / "tanba-bench",
+        help="bench.quality's altered copies (made there when missing)",
+    )
     parser.add_argument("--min-side", type=int, default=32, help="skip images smaller (px)")
     parser.add_argument("--limit", type=int, help="at most this many files a package (a quick try)")
     parser.add_argument("--no-web", action="store_true", help="query the files as served only")
+    parser.add_argument(
+        "--split",
+        choices=(media.ANY, media.CALIBRATION, media.HELD_OUT),
+        default=media.ANY,
+        help="ask one half of the queries (thresholds are chosen on calibration)",
+    )
+    parser.add_argument("--no-recall", action="store_true", help="skip the true copies")
     args = parser.parse_args(argv)
     cache = args.cache / _code_key()
     settings = Settings()
@@ -394,14 +532,26 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_web:
             forms["web"] = gather(QUERIES, QUERY, True, args.min_side, cache, pool, args.limit)
         clock["queries printed"] = time.perf_counter()
+    forms = {form: split_queries(side, args.split) for form, side in forms.items()}
     signal = register(works, settings)
     clock["registered"] = time.perf_counter()
     results = Results()
     for form, queries in forms.items():
         query_all(signal, works, queries, form, results)
     clock["queried"] = time.perf_counter()
+    found = None if args.no_recall else recall(signal, works, args.quality_cache)
+    clock["recall asked"] = time.perf_counter()
 
+    print(f"queries: {args.split} split")
     report(signal, works, forms, results, clock)
+    if found is not None:
+        print("TRUE COPIES inside the catalogue (found/asked; wrong works matched):")
+        for row in found.asked:
+            print(f"  {row}: {found.found[row]}/{found.asked[row]}; wrong {found.wrong[row]}")
+        print(
+            f"  all: {sum(found.found.values())}/{sum(found.asked.values())}; "
+            f"wrong {sum(found.wrong.values())}"
+        )
     args.out.write_text(json.dumps([asdict(f) for f in results.false], indent=1))
     print(f"false-match pairs written to {args.out}")
     return 0

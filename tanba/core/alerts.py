@@ -76,6 +76,7 @@ class MatchDetail(Model):
     algorithm: str
     distance: int | None = None  # image: Hamming distance of the best hash pair
     variant: str = ""  # image: which variant of the reference matched
+    detail: float | None = None  # image: finer-coefficient similarity of that window pair
     ber: float | None = None  # audio: bit error rate over the aligned span
     offset_s: float | None = None  # audio: where in the work the copy starts
     duration_s: float | None = None  # audio: length of the aligned span

@@ -132,6 +132,26 @@ class Settings(BaseSettings):
         "Image match: least cosine similarity (0..1) of a candidate pair's DCT descriptors for "
         "a match; it is the match score (calibrated by make bench-quality).",
     )
+    image_min_detail: float = setting(
+        0.93,
+        "TANBA_IMAGE_MIN_DETAIL",
+        "Image match: least cosine similarity (0..1) of the finer coefficients of a candidate's "
+        "window pair, the copy's against the work's cut from its thumbnail (calibrated by "
+        "python -m bench.real_catalogue --split calibration); prints made before the detail "
+        "check skip it.",
+    )
+    image_lookalike_similarity: float = setting(
+        0.90,
+        "TANBA_IMAGE_LOOKALIKE_SIMILARITY",
+        "Image match: descriptor similarity at which a registered work counts as a look-alike "
+        "of a copy's window (see TANBA_IMAGE_MAX_LOOKALIKES).",
+    )
+    image_max_lookalikes: int = setting(
+        2,
+        "TANBA_IMAGE_MAX_LOOKALIKES",
+        "Image match: a copy's window that looks like more registered works than this is too "
+        "plain to be evidence (a dot, a frame, a blank button); 0 turns the rule off.",
+    )
     audio_max_ber: float = setting(
         0.22,
         "TANBA_AUDIO_MAX_BER",
@@ -326,6 +346,12 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_IMAGE_PROBE_BITS must be between 0 and 21.")
         if not 0.0 <= self.image_min_similarity <= 1.0:
             raise SettingsError("TANBA_IMAGE_MIN_SIMILARITY must be between 0 and 1.")
+        if not 0.0 <= self.image_min_detail <= 1.0:
+            raise SettingsError("TANBA_IMAGE_MIN_DETAIL must be between 0 and 1.")
+        if not 0.0 <= self.image_lookalike_similarity <= 1.0:
+            raise SettingsError("TANBA_IMAGE_LOOKALIKE_SIMILARITY must be between 0 and 1.")
+        if self.image_max_lookalikes < 0:
+            raise SettingsError("TANBA_IMAGE_MAX_LOOKALIKES must be 0 (off) or more.")
         if not 0.0 < self.audio_max_ber < 0.5:
             raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
         if self.audio_min_items < 1 or self.audio_full_span_items < 1:

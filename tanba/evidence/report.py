@@ -276,6 +276,8 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
         rows.append((t("distance"), m.match.distance))
     if m.match.variant:
         rows.append((t("variant"), wording.variant_name(m.match.variant, lang)))
+    if m.match.detail is not None:
+        rows.append((t("fine_detail"), f"{m.match.detail:.3f}"))
     if m.image_region is not None:
         r = m.image_region
         share = f"{r.share_of_reference:.0%}"

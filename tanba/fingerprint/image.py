@@ -42,6 +42,17 @@ from PIL import Image
 from scipy.fftpack import dct
 
 from tanba.core.signals.image import DESCRIPTOR, DESCRIPTOR_LENGTH, FULL, PHASH, ImagePrint
+from tanba.core.signals.image_detail import (
+    DETAIL,
+    DETAIL_LENGTH,
+    ROTATED_WINDOW,
+    THUMBNAIL,
+    THUMBNAIL_SIDE,
+    crop_variant,
+    detail_rows,
+    pack,
+    rotation_variant,
+)
 from tanba.fingerprint.decode import decode
 from tanba.fingerprint.regions import content_boxes
 from tanba.fingerprint.resample import N as _N
@@ -56,6 +67,8 @@ _K = 8  # low-frequency coefficients kept per axis
 _U, _V = np.meshgrid(np.arange(_K), np.arange(_K), indexing="ij")
 _WHITEN = np.hypot(_U, _V).reshape(-1)[1:]  # 1/f spectrum: coefficient (u, v) times |(u, v)|
 _MIRROR_SIGNS = np.where(_V % 2 == 1, -1.0, 1.0)  # _V is the horizontal frequency (axis 1)
+_K2 = 2 * _K  # coefficients per axis a copy's details are taken from
+_MIRROR_SIGNS_2 = np.where(np.arange(_K2) % 2 == 1, -1.0, 1.0)[None, :].repeat(_K2, 0).reshape(-1)
 # A window whose resampled pixels vary less than this (0..255 grey) is too flat to hash.
 FLAT_STD = 6.0
 # Reference windows: crops cutting these (left, right) shares of the width, each
@@ -73,7 +86,7 @@ _AXIS_CUTS = (
 )  # fmt: skip
 _ANGLES = (-4.0, 4.0)
 # Query windows besides the whole image: (left, right, top, bottom) shares cut.
-_INNER = (0.08, 0.08, 0.08, 0.08)
+_INNER = ROTATED_WINDOW
 _UPPER = (0.0, 0.0, 0.0, 0.24)
 _MIDDLE = (0.0, 0.0, 0.12, 0.24)
 _QUERY_CUTS = (_INNER, _UPPER, _MIDDLE)
@@ -98,7 +111,8 @@ _REFERENCE_SIDE = 512
 @dataclass(frozen=True)
 class Windows:
     """Hashed windows, in order: variant names, pHashes, and whitened descriptors (int8,
-    one row of 63 values per window).
+    one row of 63 values per window); a copy's windows also have details (int8, one row of
+    :data:`DETAIL_LENGTH` values each; :mod:`tanba.core.signals.image_detail`).
 
     Kept as one batch, as they are computed: a print is made of all of them at once.
     """
@@ -106,10 +120,16 @@ class Windows:
     variants: list[str]
     phashes: list[int]
     descriptors: np.ndarray
+    details: np.ndarray | None = None
 
     @staticmethod
-    def none() -> Windows:
-        return Windows([], [], np.zeros((0, DESCRIPTOR_LENGTH), np.int8))
+    def none(details: bool = False) -> Windows:
+        return Windows(
+            [],
+            [],
+            np.zeros((0, DESCRIPTOR_LENGTH), np.int8),
+            np.zeros((0, DETAIL_LENGTH), np.int8) if details else None,
+        )
 
 
 def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> ImagePrint:
@@ -120,12 +140,24 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
     """
     side = _REFERENCE_SIDE if variants == REFERENCE else _QUERY_SIDE
     grey, width, height = decode(data, max_pixels, side)
-    windows = reference_windows(grey) if variants == REFERENCE else query_windows(grey)
-    return to_print(width, height, windows)
+    if variants == REFERENCE:
+        windows = reference_windows(grey)
+        return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
+    return to_print(width, height, query_windows(grey))
 
 
-def to_print(width: int, height: int, windows: Windows) -> ImagePrint:
-    """The schema form of hashed windows: hashes in order, descriptors packed alongside.
+def thumbnail(grey: np.ndarray) -> np.ndarray:
+    """The whole picture squeezed to a THUMBNAIL_SIDE² grey square (uint8): what a candidate's
+    details are cut from (:func:`tanba.core.signals.image_detail.detail_similarity`)."""
+    small = Image.fromarray(grey).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
+    return np.asarray(small, np.uint8)
+
+
+def to_print(
+    width: int, height: int, windows: Windows, thumbnail: np.ndarray | None = None
+) -> ImagePrint:
+    """The schema form of hashed windows: hashes in order, descriptors (and a copy's details,
+    a work's thumbnail) packed alongside.
 
     Validated from plain values in one call: pydantic-core builds the dozen nested
     models faster than Python builds them one by one (even unvalidated, with
@@ -141,6 +173,16 @@ def to_print(width: int, height: int, windows: Windows) -> ImagePrint:
             ],
             "descriptor": DESCRIPTOR,
             "descriptors_b64": base64.b64encode(windows.descriptors.tobytes()).decode(),
+            **(
+                {"detail": DETAIL, "details_b64": pack(windows.details)}
+                if windows.details is not None and windows.variants
+                else {}
+            ),
+            **(
+                {"thumbnail": THUMBNAIL, "thumbnail_b64": pack(thumbnail)}
+                if thumbnail is not None
+                else {}
+            ),
         }
     )
 
@@ -194,9 +236,10 @@ def _windows(
     *,
     mirror: bool = False,
     plain: list[tuple[np.ndarray, list[Region]]] | None = None,
+    details: bool = False,
 ) -> Windows:
     """Each (variant, box) region of each image hashed, with its mirror if asked;
-    then those of ``plain``, never mirrored, in the same batch.
+    then those of ``plain``, never mirrored, in the same batch (with their details if asked).
 
     Too flat windows are left out. The windows come out image by image, each
     image's mirrors after its own windows. All regions of all images go through
@@ -208,29 +251,43 @@ def _windows(
     everything = images + (plain or [])
     names = [name for _, regions in everything for name, _ in regions]
     if not names:
-        return Windows.none()
+        return Windows.none(details)
     mirrored = sum(len(regions) for _, regions in images)
     pixels = resampled(everything).reshape(len(names), _N * _N)
     kept = (_std(pixels) >= FLAT_STD).tolist()
     if not all(kept):
         if not any(kept):
-            return Windows.none()
+            return Windows.none(details)
         pixels = pixels[kept]
         names = [name for name, keep in zip(names, kept, strict=True) if keep]
-    # As _dct, per window; the second transform only on the 8 rows that are kept.
-    coeffs = dct(dct(pixels.reshape(-1, _N, _N), axis=1)[:, :_K], axis=2)[:, :, :_K]
-    rows = coeffs.reshape(len(coeffs), _K * _K)
+    # As _dct, per window; the second transform only on the rows that are kept (the 8×8
+    # block comes out the same whether 8 or 16 rows go through it: each row alone).
+    k = _K2 if details else _K
+    block = dct(dct(pixels.reshape(-1, _N, _N), axis=1)[:, :k], axis=2)[:, :, :k]
+    rows = np.ascontiguousarray(block[:, :_K, :_K]).reshape(len(block), _K * _K)
+    fine = block.reshape(len(block), k * k) if details else None
     if mirror:
         # Mirroring left-right negates the odd horizontal frequencies: no second transform.
         count = sum(kept[:mirrored])
-        own, rest = rows[:count], rows[count:]
-        own_names, rest_names = names[:count], names[count:]
-        own = np.concatenate([own, own * _MIRROR_SIGNS.reshape(-1)])
-        own_names += [MIRROR if n == FULL else f"{n}-{MIRROR}" for n in own_names]
         order = _mirrors_after_their_image(images, kept[:mirrored])
-        rows = np.concatenate([own[order], rest])
+        rows = _with_mirrors(rows, count, order, _MIRROR_SIGNS.reshape(-1))
+        if fine is not None:
+            fine = _with_mirrors(fine, count, order, _MIRROR_SIGNS_2)
+        own_names, rest_names = names[:count], names[count:]
+        own_names += [MIRROR if n == FULL else f"{n}-{MIRROR}" for n in own_names]
         names = [own_names[i] for i in order] + rest_names
-    return Windows(names, _phashes(rows).tolist(), _descriptors(rows))
+    return Windows(
+        names,
+        _phashes(rows).tolist(),
+        _descriptors(rows),
+        None if fine is None else detail_rows(fine),
+    )
+
+
+def _with_mirrors(rows: np.ndarray, count: int, order: list[int], signs: np.ndarray) -> np.ndarray:
+    """The first ``count`` rows and their mirrors (``signs`` applied) in ``order``, then the rest."""
+    own = rows[:count]
+    return np.concatenate([np.concatenate([own, own * signs])[order], rows[count:]])
 
 
 def _std(rows: np.ndarray) -> np.ndarray:
@@ -278,12 +335,8 @@ def _box(
     )
 
 
-def _crop_name(left: float, right: float, top: float, bottom: float) -> str:
-    return f"crop:{left * 100:02.0f}-{right * 100:02.0f}-{top * 100:02.0f}-{bottom * 100:02.0f}"
-
-
-_QUERY_CROPS = [(_crop_name(*cut), cut) for cut in _QUERY_CUTS]
-_SUB_CROPS = [(f"sub:{_crop_name(*cut)}", cut) for cut in _SUB_CUTS]
+_QUERY_CROPS = [(crop_variant(*cut), cut) for cut in _QUERY_CUTS]
+_SUB_CROPS = [(f"sub:{crop_variant(*cut)}", cut) for cut in _SUB_CUTS]
 
 
 def query_windows(grey: np.ndarray) -> Windows:
@@ -313,7 +366,7 @@ def query_windows(grey: np.ndarray) -> Windows:
     ]
     # The sub-crops are not mirrored: a mirrored copy is rarely cropped too, and their
     # mirrors would add as many windows again to every crawled image's cost.
-    return _windows([(half, fixed), (grey, boxes)], mirror=True, plain=[(half, subs)])
+    return _windows([(half, fixed), (grey, boxes)], mirror=True, plain=[(half, subs)], details=True)
 
 
 def _halved(grey: np.ndarray) -> np.ndarray:
@@ -334,7 +387,7 @@ def reference_windows(grey: np.ndarray) -> Windows:
     cuts = [(lr[0], lr[1], tb[0], tb[1]) for lr in _AXIS_CUTS for tb in _AXIS_CUTS]
     regions: list[Region] = [(FULL, None)]
     regions += [
-        (_crop_name(*cut), _box(grey, *cut))
+        (crop_variant(*cut), _box(grey, *cut))
         for cut in cuts[1:] + [c for c in _QUERY_CUTS if c not in cuts]
     ]
     images = [(grey, regions)]
@@ -342,5 +395,5 @@ def reference_windows(grey: np.ndarray) -> Windows:
         rotated = np.asarray(
             Image.fromarray(grey).rotate(angle, Image.Resampling.BICUBIC, expand=False)
         )
-        images.append((rotated, [(f"rot:{angle:+.0f}", _box(rotated, *_INNER))]))
+        images.append((rotated, [(rotation_variant(angle), _box(rotated, *_INNER))]))
     return _windows(images)

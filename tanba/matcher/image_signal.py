@@ -1,30 +1,64 @@
-"""Image matching: pHash candidates from an index, verified by descriptor similarity.
+"""Image matching: pHash candidates from an index, verified by descriptors, then by details.
 
 Contract: :class:`ImageSignal` is the image :class:`~tanba.matcher.signal.SignalIndex`.
 A registered work is indexed under every hashed window of its print; a query's
-windows find candidates within ``image_max_distance`` bits (exact: the index
-leaves nothing out), and the cosine similarity of the two windows' descriptors
-decides and is the score. A print without descriptors (made before they
-existed) falls back to the Hamming radius alone.
+windows find candidates within ``image_max_distance`` bits. A work matches when
+one of its window pairs passes three tests, in order of cost:
+
+1. the cosine similarity of the two windows' descriptors is at least
+   ``image_min_similarity`` (it is the match score);
+2. the copy's window is not a look-alike of many works: a window whose descriptor
+   comes within ``image_lookalike_similarity`` of more than ``image_max_lookalikes``
+   registered works is too plain to tell them apart (a dot, a frame, a blank
+   button; the stop list of text retrieval, learnt from the catalogue itself, so
+   it grows with it);
+3. the finer coefficients agree: the copy's window details against the work's
+   window cut from its thumbnail (:mod:`tanba.core.signals.image_detail`) at least
+   ``image_min_detail``.
+
+Prints made before the detail check (no details or no thumbnail) skip test 3; a
+print without descriptors falls back to the Hamming radius alone. Why three
+tests: on ``bench/real_catalogue.py`` (55,676 real works, 15,878 unrelated
+queries) the descriptor alone let 21,263 false pairs through.
 """
 
 from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
 
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import similarity
-from tanba.matcher.index import ImageIndex
+from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
+from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 
+# Window pairs of one work given the detail check, best descriptor score first: a copy's
+# true pair is almost always among its best few, and each check cuts 75 alignments.
+DETAIL_TRIES = 4
+
+# A registered work's thumbnail and picture size (width, height), by work id.
+Thumbnails = Callable[[str], tuple[np.ndarray, int, int] | None]
+
 
 class ImageSignal(SignalIndex):
-    """Registered image prints: a Hamming index of their windows and the windows' descriptors."""
+    """Registered image prints: a Hamming index of their windows, descriptors and thumbnails."""
 
     kind = IMAGE
 
-    def __init__(self, settings: Settings, index: ImageIndex | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        index: ImageIndex | None = None,
+        thumbnails: Thumbnails | None = None,
+    ) -> None:
+        """``thumbnails``: where a registered work's thumbnail is read (the matcher's works
+        store keeps it with the work); None: this index keeps them itself."""
         self.settings = settings
         # The index keeps each window's descriptor beside its hash, for verifying candidates.
         self.index = (
@@ -32,6 +66,10 @@ class ImageSignal(SignalIndex):
             if index is not None
             else SegmentedImageIndex(tuning=Tuning(probe_bits=settings.image_probe_bits))
         )
+        self._own: dict[str, tuple[np.ndarray, int, int]] | None = None
+        self._thumbnails = thumbnails
+        if thumbnails is None:
+            self._own = {}
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
         image = fingerprint.image
@@ -39,9 +77,23 @@ class ImageSignal(SignalIndex):
             return
         rows = image.descriptor_rows() if image.descriptors_b64 else None
         self.index.add(work_id, image.hashes, rows)
+        if self._own is not None:
+            self._own.pop(work_id, None)
+            thumbnail = print_thumbnail(image)
+            if thumbnail is not None:
+                self._own[work_id] = (thumbnail, image.width, image.height)
 
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
+        if self._own is not None:
+            self._own.pop(work_id, None)
+
+    def thumbnail(self, work_id: str) -> tuple[np.ndarray, int, int] | None:
+        """The work's thumbnail and picture size, if its print has one."""
+        if self._own is not None:
+            return self._own.get(work_id)
+        assert self._thumbnails is not None
+        return self._thumbnails(work_id)
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         image = fingerprint.image
@@ -49,25 +101,73 @@ class ImageSignal(SignalIndex):
             return []
         s = self.settings
         queries = image.descriptor_rows() if image.descriptors_b64 else None
-        best: dict[str, tuple[float, int, str]] = {}
-        for hit in self.index.candidates(image.hashes, s.image_max_distance):
-            reference = hit.reference
-            if queries is None or reference is None or not reference.any():
-                score = 1 - hit.distance / 64
-            else:
-                score = float(similarity(reference, queries[hit.query])[0])
-                if score < s.image_min_similarity:
-                    continue
-            if hit.work_id not in best or score > best[hit.work_id][0]:
-                best[hit.work_id] = (score, hit.distance, hit.variant)
+        scored = [
+            (self._score(hit, queries), hit)
+            for hit in self.index.candidates(image.hashes, s.image_max_distance)
+        ]
+        plain = self._plain_windows(scored)
+        pairs: dict[str, list[tuple[float, ImageHit]]] = defaultdict(list)
+        for score, hit in scored:
+            if score >= s.image_min_similarity and hit.query not in plain:
+                pairs[hit.work_id].append((score, hit))
+        details = print_details(image)
+        matches = []
         algorithm = image.hashes[0].algorithm if image.hashes else ""
-        return ranked(
-            [
+        for work_id, candidates in pairs.items():
+            candidates.sort(key=lambda pair: -pair[0])
+            verified = self._verify(work_id, candidates, details)
+            if verified is None:
+                continue
+            score, hit, agreement = verified
+            matches.append(
                 SignalMatch(
                     work_id,
                     round(max(0.0, score), 4),
-                    MatchDetail(algorithm=algorithm, distance=distance, variant=variant),
+                    MatchDetail(
+                        algorithm=algorithm,
+                        distance=hit.distance,
+                        variant=hit.variant,
+                        detail=None if agreement is None else round(agreement, 4),
+                    ),
                 )
-                for work_id, (score, distance, variant) in best.items()
-            ]
-        )
+            )
+        return ranked(matches)
+
+    @staticmethod
+    def _score(hit: ImageHit, queries: np.ndarray | None) -> float:
+        reference = hit.reference
+        if queries is None or reference is None or not reference.any():
+            return 1 - hit.distance / 64
+        return float(similarity(reference, queries[hit.query])[0])
+
+    def _plain_windows(self, scored: list[tuple[float, ImageHit]]) -> set[int]:
+        """The copy's windows that look like more registered works than the settings allow."""
+        limit = self.settings.image_max_lookalikes
+        if not limit:
+            return set()
+        lookalikes: dict[int, set[str]] = defaultdict(set)
+        for score, hit in scored:
+            if score >= self.settings.image_lookalike_similarity:
+                lookalikes[hit.query].add(hit.work_id)
+        return {query for query, works in lookalikes.items() if len(works) > limit}
+
+    def _verify(
+        self,
+        work_id: str,
+        candidates: list[tuple[float, ImageHit]],
+        details: np.ndarray | None,
+    ) -> tuple[float, ImageHit, float | None] | None:
+        """The best pair whose details agree (score, pair, detail similarity); with no
+        details on either side, the best pair unchecked; None when every tried pair disagrees."""
+        thumbnail = self.thumbnail(work_id) if details is not None else None
+        if thumbnail is None or details is None:
+            score, hit = candidates[0]
+            return score, hit, None
+        pixels, width, height = thumbnail
+        for score, hit in candidates[:DETAIL_TRIES]:
+            agreement = detail_similarity(details[hit.query], pixels, width, height, hit.variant)
+            if agreement is None:
+                return score, hit, None  # a window the detail check cannot cut: unchecked
+            if agreement >= self.settings.image_min_detail:
+                return score, hit, agreement
+        return None

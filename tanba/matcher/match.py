@@ -11,33 +11,66 @@ from __future__ import annotations
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
 
+import numpy as np
+
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import Fingerprint, MediaKind
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
+from tanba.core.signals.image import ImagePrint
+from tanba.core.signals.image_detail import print_thumbnail
 from tanba.matcher.audio_signal import AudioSignal
-from tanba.matcher.image_signal import ImageSignal
+from tanba.matcher.image_signal import ImageSignal, Thumbnails
 from tanba.matcher.index import ImageIndex
 from tanba.matcher.signal import SignalIndex
 
 
 def default_signals(
-    settings: Settings, images: ImageIndex | None = None
+    settings: Settings, images: ImageIndex | None = None, works: Mapping[str, Work] | None = None
 ) -> dict[MediaKind, SignalIndex]:
-    """One signal index per medium, with the fast indexes behind them (``images``: a saved one)."""
-    signals: list[SignalIndex] = [ImageSignal(settings, images), AudioSignal(settings)]
+    """One signal index per medium, with the fast indexes behind them (``images``: a saved
+    one; ``works``: the store whose works keep their thumbnails, see :func:`without_image_print`)."""
+    thumbnails = None if works is None else thumbnails_in(works)
+    signals: list[SignalIndex] = [ImageSignal(settings, images, thumbnails), AudioSignal(settings)]
     return {s.kind: s for s in signals}
 
 
 def without_image_print(work: Work) -> Work:
-    """The work as the matcher keeps it: an image print lives in its signal index only
-    (in the index's compact form; a decoded print is most of a work's memory)."""
+    """The work as the matcher keeps it: an image print lives in its signal index (in the
+    index's compact form; a decoded print is most of a work's memory), but for its size and
+    thumbnail (4 KiB, read when a candidate's details are checked)."""
     fingerprint = work.fingerprint
-    if fingerprint.image is None:
+    image = fingerprint.image
+    if image is None:
         return work
+    kept = None
+    if image.thumbnail_b64:
+        kept = ImagePrint(
+            width=image.width,
+            height=image.height,
+            hashes=[],
+            thumbnail=image.thumbnail,
+            thumbnail_b64=image.thumbnail_b64,
+        )
     return work.model_copy(
-        update={"fingerprint": Fingerprint(media=fingerprint.media, sha256=fingerprint.sha256)}
+        update={
+            "fingerprint": Fingerprint(
+                media=fingerprint.media, sha256=fingerprint.sha256, image=kept
+            )
+        }
     )
+
+
+def thumbnails_in(works: Mapping[str, Work]) -> Thumbnails:
+    """The thumbnail lookup of an :class:`ImageSignal` whose works live in ``works``."""
+
+    def thumbnail(work_id: str) -> tuple[np.ndarray, int, int] | None:
+        work = works.get(work_id)
+        image = None if work is None else work.fingerprint.image
+        pixels = None if image is None else print_thumbnail(image)
+        return None if pixels is None or image is None else (pixels, image.width, image.height)
+
+    return thumbnail
 
 
 @dataclass(frozen=True)
@@ -61,7 +94,9 @@ class Matcher:
         self.settings = settings
         # A dict, or a shelf on disk (tanba.matcher.state) for a catalogue of millions.
         self.works: MutableMapping[str, Work] = works if works is not None else {}
-        self.signals = dict(signals) if signals is not None else default_signals(settings)
+        self.signals = (
+            dict(signals) if signals is not None else default_signals(settings, works=self.works)
+        )
 
     def add(self, work: Work) -> None:
         """Index a work (again, if it changed); it is kept :func:`without_image_print`."""

@@ -69,7 +69,7 @@ class MatcherStage(Stage):
             self.matcher = Matcher(settings)
             self._works_position: dict[int, int] = {}
         else:
-            signals = default_signals(settings, state.images)
+            signals = default_signals(settings, state.images, state.works)
             self.matcher = Matcher(settings, signals, state.works)
             self._works_position = dict(state.positions)
             for work in state.works.of_medium(AUDIO):  # audio prints are not saved apart

@@ -43,6 +43,13 @@ class ImagePrint(Model):
     # hash, in the same order, base64; ``descriptor`` names its algorithm. Empty in older prints.
     descriptor: str = ""
     descriptors_b64: str = ""
+    # Optional (added with the detail check, tanba.core.signals.image_detail): a crawled
+    # copy's finer coefficients per hash (``detail`` names them), or a registered work's
+    # grey thumbnail (``thumbnail`` names it). Empty in older prints: no detail check then.
+    detail: str = ""
+    details_b64: str = ""
+    thumbnail: str = ""
+    thumbnail_b64: str = ""
 
     def descriptor_rows(self) -> np.ndarray:
         """The int8 descriptors, one row per hash (rows of zeros for a print without them)."""

@@ -1,0 +1,182 @@
+"""The detail check and the look-alike rule of image matching.
+
+Pictures whose 8×8 sketches agree but whose finer structure differs are made
+here from DCT coefficients (a shared coarse part, a texture of its own each), so
+the descriptor alone would match them and only the details tell them apart.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy.fftpack import idct
+
+from tanba.core.schemas.common import IMAGE, Fingerprint
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.core.signals.image import similarity
+from tanba.core.signals.image_detail import (
+    crop_variant,
+    detail_similarity,
+    print_details,
+    print_thumbnail,
+    reference_windows,
+    rotation_variant,
+    window_geometry,
+)
+from tanba.fingerprint.image import REFERENCE, image_print
+from tanba.fingerprint.resample import resampled
+from tanba.matcher.image_signal import ImageSignal
+from tanba.matcher.index import LinearImageIndex
+from tanba.matcher.match import Matcher, default_signals, without_image_print
+from tanba.matcher.state import MatcherState
+
+MAX = 10**9
+SETTINGS = Settings.from_env({})
+
+
+def _picture(coarse_seed: int, texture_seed: int, texture: float = 1.0) -> Image.Image:
+    """512 px grey picture: random coarse DCT coefficients (below 8 per axis) shared by
+    seed, and a texture of the band 9..15 of its own."""
+    coefficients = np.zeros((32, 32))
+    u, v = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
+    coarse = np.random.default_rng(coarse_seed).normal(size=(32, 32)) / np.maximum(
+        np.hypot(u, v), 1
+    )
+    fine = np.random.default_rng(texture_seed).normal(size=(32, 32)) / np.maximum(np.hypot(u, v), 1)
+    coefficients[(u < 8) & (v < 8)] = coarse[(u < 8) & (v < 8)]
+    band = (np.maximum(u, v) >= 9) & (np.maximum(u, v) < 16)
+    coefficients[band] = texture * fine[band]
+    coefficients[0, 0] = 0
+    pixels = idct(idct(coefficients, axis=0, norm="ortho"), axis=1, norm="ortho")
+    pixels = 128 + 100 * pixels / np.abs(pixels).max()
+    small = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
+    return small.resize((512, 512), Image.Resampling.BICUBIC)
+
+
+def _bytes(image: Image.Image, size: int = 512, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.resize((size, size), Image.Resampling.LANCZOS).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _fingerprint(data: bytes, variants: str = "query") -> Fingerprint:
+    image = image_print(data, max_pixels=MAX, variants=variants)
+    return Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
+
+
+def _work(work_id: str, fingerprint: Fingerprint) -> Work:
+    return Work(
+        work_id=work_id,
+        owner="o",
+        media=IMAGE,
+        sha256="0" * 64,
+        registered_at="2026-01-01T00:00:00Z",
+        fingerprint=fingerprint,
+    )
+
+
+def test_variant_names_give_their_window_back() -> None:
+    assert window_geometry("full") == (0.0, 0.0, 0.0, 0.0, 0.0)
+    assert window_geometry(crop_variant(0.05, 0.2, 0.1, 0.15)) == (0.05, 0.2, 0.1, 0.15, 0.0)
+    assert window_geometry(rotation_variant(-4.0)) == (0.08, 0.08, 0.08, 0.08, -4.0)
+    assert window_geometry("box0") is None  # a copy's own window: not a work's
+
+
+@pytest.mark.parametrize("variant", ["full", "crop:05-20-10-15", "rot:+4", "rot:-4"])
+def test_a_window_cut_from_the_thumbnail_is_the_window_the_fingerprinter_hashed(
+    variant: str,
+) -> None:
+    """Cut from the 64 px thumbnail, the window is the full-size one (rotations turn the
+    same way as Pillow's), up to the thumbnail's blur."""
+    picture = _picture(1, 2)
+    grey = np.asarray(picture.resize((512, 384)))  # not square: proportions matter to turns
+    work = image_print(
+        _bytes(picture.resize((512, 384)), 512, 95), max_pixels=MAX, variants=REFERENCE
+    )
+    thumbnail = print_thumbnail(work)
+    assert thumbnail is not None
+    left, right, top, bottom, angle = window_geometry(variant) or (0, 0, 0, 0, 0)
+    turned = (
+        np.asarray(Image.fromarray(grey).rotate(angle, Image.Resampling.BICUBIC)) if angle else grey
+    )
+    h, w = turned.shape
+    box = (round(left * w), round(top * h), round(w - right * w), round(h - bottom * h))
+    truth = resampled([(turned, [(variant, box)])])[0]
+    windows = reference_windows(thumbnail, work.width, work.height, variant)
+    assert windows is not None
+    centred = windows[len(windows) // 2]  # the alignment without shift or scale
+    assert np.corrcoef(truth.ravel(), centred.ravel())[0, 1] > 0.97
+
+
+def test_copies_keep_their_details_and_sketch_alikes_do_not() -> None:
+    work = image_print(_bytes(_picture(1, 2)), max_pixels=MAX, variants=REFERENCE)
+    thumbnail = print_thumbnail(work)
+    assert thumbnail is not None
+    copy = image_print(_bytes(_picture(1, 2), 300, 75), max_pixels=MAX)
+    alike = image_print(_bytes(_picture(1, 3), 300, 75), max_pixels=MAX)
+    for query, low, high in ((copy, 0.93, 1.0), (alike, -1.0, 0.8)):
+        details = print_details(query)
+        assert details is not None
+        assert query.hashes[0].variant == "full"
+        found = detail_similarity(details[0], thumbnail, work.width, work.height, "full")
+        assert found is not None and low <= found <= high
+    # The descriptor alone cannot tell the sketch-alike apart: both score as a copy.
+    full = work.descriptor_rows()[0]
+    assert similarity(full, alike.descriptor_rows()[0])[0] > SETTINGS.image_min_similarity
+
+
+@pytest.mark.parametrize("index", ["linear", "fast"])
+def test_a_sketch_alike_is_refused_unless_its_print_predates_details(index: str) -> None:
+    signal = ImageSignal(SETTINGS, LinearImageIndex() if index == "linear" else None)
+    signal.add("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
+    copy = _fingerprint(_bytes(_picture(1, 2), 300, 75))
+    alike = _fingerprint(_bytes(_picture(1, 3), 300, 75))
+    found = signal.match(copy)
+    assert [m.work_id for m in found] == ["w"]
+    assert found[0].detail.detail is not None and found[0].detail.detail >= 0.93
+    assert signal.match(alike) == []
+    assert alike.image is not None
+    older = alike.model_copy(
+        update={"image": alike.image.model_copy(update={"detail": "", "details_b64": ""})}
+    )
+    assert [m.work_id for m in signal.match(older)] == ["w"]  # no details: descriptor decides
+
+
+def test_a_window_that_looks_like_many_works_is_no_evidence() -> None:
+    """Three works with one sketch and three textures: a copy of the sketch's texture-less
+    form looks like all three; allowed two look-alikes, it is evidence for none."""
+    settings = SETTINGS.with_(image_min_detail=0.0)  # the rule alone
+    signal = ImageSignal(settings)
+    for k in range(3):
+        signal.add(f"w{k}", _fingerprint(_bytes(_picture(1, 10 + k, 0.3)), REFERENCE))
+    plain = _fingerprint(_bytes(_picture(1, 99, 0.0), 300, 75))
+    assert signal.match(plain) == []
+    counted = ImageSignal(settings.with_(image_max_lookalikes=0), signal.index)
+    assert len(counted.match(plain)) == 3
+
+
+def test_the_matcher_keeps_a_work_s_thumbnail_beside_it_and_after_a_restart(
+    tmp_path: Path,
+) -> None:
+    work = _work("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
+    kept = without_image_print(work)
+    assert kept.fingerprint.image is not None and kept.fingerprint.image.hashes == []
+    assert print_thumbnail(kept.fingerprint.image) is not None
+    state = MatcherState(tmp_path / "state")
+    matcher = Matcher(SETTINGS, default_signals(SETTINGS, state.images, state.works), state.works)
+    matcher.add(work)
+    state.save({0: 1})
+    state.close()
+    reopened = MatcherState(tmp_path / "state")
+    signals = default_signals(SETTINGS, reopened.images, reopened.works)
+    restarted = Matcher(SETTINGS, signals, reopened.works)
+    copy = _fingerprint(_bytes(_picture(1, 2), 300, 75))
+    found = restarted.match(copy)
+    assert [m.work.work_id for m in found] == ["w"]
+    assert found[0].detail.detail is not None  # checked against the saved thumbnail
+    assert restarted.match(_fingerprint(_bytes(_picture(1, 3), 300, 75))) == []
