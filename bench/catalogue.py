@@ -52,6 +52,7 @@ from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.fingerprint.image import REFERENCE, image_print
+from tanba.matcher.match import without_image_print
 from tanba.matcher.segments import SegmentedImageIndex, Tuning, Windows
 from tanba.matcher.state import MatcherState, WorkShelf
 from tanba.matcher.worker import MatcherStage
@@ -60,6 +61,7 @@ MAX_PIXELS = 200_000_000
 BLOCK = 100_000  # works per block written as one segment
 FLIPS = 12
 SHOWN = ("crop_25", "page_canvas", "jpeg_q30", "mirror")
+THUMBNAILS_MARK = "thumbnails"  # a catalogue whose shelved works keep their thumbnails
 
 
 def _rss() -> tuple[float, float]:
@@ -88,23 +90,37 @@ def _real_prints(count: int) -> tuple[list[str], list[ImagePrint]]:
     return names, prints
 
 
-def _shelve(shelf: WorkShelf, ids: list[int]) -> None:
-    """The works' metadata as the matcher keeps it (without image prints), in one transaction."""
-    template = Work(
-        work_id="ID",
-        owner="agency",
-        title="TITLE",
-        media=IMAGE,
-        sha256="0" * 64,
-        registered_at="2026-12-06T00:00:00Z",
-        fingerprint=Fingerprint(media=IMAGE, sha256="0" * 64),
-    ).model_dump_json()
-    rows = [
-        (f"w{i:07d}", IMAGE, template.replace("ID", f"w{i:07d}").replace("TITLE", f"photo {i}"))
-        for i in ids
-    ]
+def _shelve(shelf: WorkShelf, ids: list[int], prints: list[ImagePrint]) -> None:
+    """The works as the matcher keeps them (without image prints, but for the thumbnail of
+    the print each re-uses), in one transaction."""
+    rows = []
+    for i in ids:
+        source = prints[i % len(prints)]
+        work = Work(
+            work_id=f"w{i:07d}",
+            owner="agency",
+            title=f"photo {i}",
+            media=IMAGE,
+            sha256="0" * 64,
+            registered_at="2026-12-06T00:00:00Z",
+            fingerprint=Fingerprint(media=IMAGE, sha256="0" * 64, image=source),
+        )
+        rows.append((work.work_id, IMAGE, without_image_print(work).model_dump_json()))
     with shelf.db.write() as conn:
         conn.executemany("INSERT OR REPLACE INTO works VALUES (?, ?, ?)", rows)
+
+
+def reshelve(directory: Path, works: int, real: int) -> None:
+    """Give the shelved works of a catalogue built before thumbnails their thumbnails
+    (the index is left as it is: its windows did not change)."""
+    names, prints = _real_prints(real)
+    if names != json.loads((directory / "real.json").read_text()):
+        raise SystemExit(f"{directory} holds other real pictures: delete it to rebuild")
+    shelf = WorkShelf(directory / "works.sqlite")
+    for first in range(0, works, BLOCK):
+        _shelve(shelf, list(range(first, min(works, first + BLOCK))), prints)
+        print(f"  thumbnails {min(works, first + BLOCK):,}", file=sys.stderr, end="\r")
+    (directory / THUMBNAILS_MARK).write_text("1")
 
 
 def build(directory: Path, works: int, real: int) -> dict[str, object]:
@@ -145,10 +161,11 @@ def build(directory: Path, works: int, real: int) -> dict[str, object]:
                 list(variants),
             )
         )
-        _shelve(shelf, ids)
+        _shelve(shelf, ids, prints)
         print(f"  works {ids[-1] + 1:,}", file=sys.stderr, end="\r")
     index.save({"works_positions": {}})  # what MatcherState reads: nothing replayed yet
     (directory / "real.json").write_text(json.dumps(names))
+    (directory / THUMBNAILS_MARK).write_text("1")
     stats = index.stats()
     return {
         "real prints": len(prints),
@@ -280,6 +297,9 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
         "RSS GiB": round(rss, 2),
         "peak RSS GiB": round(peak, 2),
         "baseline brute-force scan ms/query": round(scan_ms, 1),
+        "state on disk GiB (index, shelf with thumbnails)": round(
+            sum(f.stat().st_size for f in directory.rglob("*") if f.is_file()) / 2**30, 2
+        ),
     }
 
 
@@ -300,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         directory.mkdir(parents=True, exist_ok=True)
         built = build(directory, args.works, args.real)
         print(f"CATALOGUE built: {json.dumps(built)}", flush=True)
+    elif not (directory / THUMBNAILS_MARK).is_file():
+        reshelve(directory, args.works, args.real)
     child = subprocess.run(
         [sys.executable, "-m", "bench.catalogue", "--measure-only", "--works", str(args.works),
          "--queries", str(args.queries), "--baseline", str(args.baseline), "--dir", str(args.dir)],

@@ -7,11 +7,13 @@ one of its window pairs passes three tests, in order of cost:
 
 1. the cosine similarity of the two windows' descriptors is at least
    ``image_min_similarity`` (it is the match score);
-2. the copy's window is not a look-alike of many works: a window whose descriptor
-   comes within ``image_lookalike_similarity`` of more than ``image_max_lookalikes``
-   registered works is too plain to tell them apart (a dot, a frame, a blank
-   button; the stop list of text retrieval, learnt from the catalogue itself, so
-   it grows with it);
+2. the copy's window is not a look-alike of many pictures: a window whose
+   descriptor comes within ``image_lookalike_similarity`` of more than
+   ``image_max_lookalikes`` distinct registered pictures is too plain to tell them
+   apart (a dot, a frame, a blank button; the stop list of text retrieval, learnt
+   from the catalogue itself, so it grows with it). Works that are one picture (a
+   wallpaper at three sizes) count once. The count is of the works this matcher
+   holds: with shards, of the shard's;
 3. the finer coefficients agree: the copy's window details against the work's
    window cut from its thumbnail (:mod:`tanba.core.signals.image_detail`) at least
    ``image_min_detail``.
@@ -43,6 +45,9 @@ from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 DETAIL_TRIES = 4
 
 # A registered work's thumbnail and picture size (width, height), by work id.
+# Descriptor similarity at which two registered windows are one picture (see _pictures).
+SAME_PICTURE = 0.98
+
 Thumbnails = Callable[[str], tuple[np.ndarray, int, int] | None]
 
 
@@ -141,15 +146,25 @@ class ImageSignal(SignalIndex):
         return float(similarity(reference, queries[hit.query])[0])
 
     def _plain_windows(self, scored: list[tuple[float, ImageHit]]) -> set[int]:
-        """The copy's windows that look like more registered works than the settings allow."""
+        """The copy's windows that look like more distinct registered pictures than allowed.
+
+        Look-alike works whose windows are one picture (their descriptors within
+        :data:`SAME_PICTURE` of each other: a wallpaper registered at three sizes, an
+        icon at 16, 32 and 48 px) count once: a catalogue may hold a picture several
+        times, and its copies must still match.
+        """
         limit = self.settings.image_max_lookalikes
         if not limit:
             return set()
-        lookalikes: dict[int, set[str]] = defaultdict(set)
+        lookalikes: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
         for score, hit in scored:
-            if score >= self.settings.image_lookalike_similarity:
-                lookalikes[hit.query].add(hit.work_id)
-        return {query for query, works in lookalikes.items() if len(works) > limit}
+            if score >= self.settings.image_lookalike_similarity and hit.reference is not None:
+                lookalikes[hit.query].setdefault(hit.work_id, hit.reference)
+        return {
+            query
+            for query, works in lookalikes.items()
+            if len(works) > limit and _pictures(list(works.values()), limit) > limit
+        }
 
     def _verify(
         self,
@@ -171,3 +186,15 @@ class ImageSignal(SignalIndex):
             if agreement >= self.settings.image_min_detail:
                 return score, hit, agreement
         return None
+
+
+def _pictures(windows: list[np.ndarray], enough: int) -> int:
+    """How many distinct pictures the windows show (greedy: a window within SAME_PICTURE of
+    an earlier picture's first window is that picture); counting stops past ``enough``."""
+    firsts: list[np.ndarray] = []
+    for window in windows:
+        if not firsts or similarity(np.array(firsts), window).max() < SAME_PICTURE:
+            firsts.append(window)
+            if len(firsts) > enough:
+                break
+    return len(firsts)
