@@ -10,6 +10,7 @@ stops the collection with an error that names it.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -113,6 +114,16 @@ def kind_of(
     if kind == UNIT and (services or INTEGRATION_FIXTURES & set(fixtures)):
         return INTEGRATION
     return kind
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Collect cyclic garbage a tenth as often as Python's defaults (700, 10, 10) do.
+
+    A session keeps real media, prints and imported stages alive from test to test, and
+    at the default thresholds the collector walked that heap about 25 times in a unit run,
+    4 to 5 s of it; at these, 5 times and about 2 s in all. What is collected is the same.
+    """
+    gc.set_threshold(7000, 10, 10)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

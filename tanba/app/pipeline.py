@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -29,7 +28,7 @@ from typing import TextIO
 
 from tanba.app.output import failure_lines
 from tanba.core import topics
-from tanba.core.clock import iso
+from tanba.core.clock import Every, iso
 from tanba.core.exceptions import TransientError
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
@@ -165,14 +164,12 @@ def run(
     threads = start_stages([fingerprinter, matcher], crawl_done.is_set)
 
     interactive = out.isatty()
-    last_line = [0.0]
+    lines = Every(10)
 
     def progress(stats: CrawlStats) -> None:
         # A terminal gets one line rewritten in place; a log file gets a line every 10 s.
-        now = time.monotonic()
-        if not interactive and now - last_line[0] < 10:
+        if not (interactive or lines.turn()):
             return
-        last_line[0] = now
         total = stats.total()
         line = (
             f"crawl: {total.pages} pages, {total.media_published} media"

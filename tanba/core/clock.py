@@ -1,7 +1,12 @@
-"""The clock seam: everything that stamps a time asks a Clock, so tests can fix it."""
+"""The clock seam: everything that stamps a time asks a Clock, so tests can fix it.
+
+:class:`Every` is the one rate limit on a monotonic clock (which a test passes in too).
+"""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -30,6 +35,37 @@ class FixedClock:
 
     def advance(self, seconds: float) -> None:
         self._now += timedelta(seconds=seconds)
+
+
+class Every:
+    """A turn at most once per ``interval_s`` seconds of a monotonic clock.
+
+    For work worth skipping when it ran a moment ago: asking the broker for a lag,
+    folding new events into a read model, printing a progress line. :meth:`due` says
+    whether a turn is due (always before the first); :meth:`took` starts the interval
+    again from the time that :meth:`due` read, so a turn that fails can leave it
+    unstarted; :meth:`turn` is both at once.
+    """
+
+    def __init__(self, interval_s: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._monotonic = monotonic
+        self._last: float | None = None
+        self._asked = 0.0
+
+    def due(self) -> bool:
+        self._asked = self._monotonic()
+        return self._last is None or self._asked - self._last >= self.interval_s
+
+    def took(self) -> None:
+        self._last = self._asked
+
+    def turn(self) -> bool:
+        """True, and the interval starts again, when a turn is due; False otherwise."""
+        if not self.due():
+            return False
+        self.took()
+        return True
 
 
 def iso(moment: datetime) -> str:

@@ -13,6 +13,8 @@ from typing import Protocol
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from tanba.core.clock import Every
+
 MESSAGES = Counter("tanba_messages_processed_total", "Messages processed", ["stage"])
 FAILURES = Counter(
     "tanba_messages_failed_total", "Messages sent to the dead-letter topic", ["stage"]
@@ -49,15 +51,11 @@ class LagReporter:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stage = stage
-        self.interval_s = interval_s
-        self._monotonic = monotonic
-        self._last: float | None = None
+        self._every = Every(interval_s, monotonic)
 
     def __call__(self, consumer: HasLag) -> None:
-        now = self._monotonic()
-        if self._last is not None and now - self._last < self.interval_s:
+        if not self._every.turn():
             return
-        self._last = now
         lag = consumer.lag()
         if lag is not None:
             LAG.labels(self.stage).set(lag)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable
 
 from tanba.core import topics
 from tanba.core.bus import Bus, Record
+from tanba.core.clock import Every
 from tanba.core.exceptions import InputError, NotFound, TransientError
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.works import Work, WorkRegistered, WorkRemoved
@@ -39,8 +40,7 @@ class WorkRegistry:
     ) -> None:
         self.bus = bus
         self._catalog = catalog
-        self._clock = clock
-        self._caught_up_at: float | None = None
+        self._catch_ups = Every(CATCH_UP_EVERY_S, clock)
 
     def register(self, works: Iterable[Work]) -> None:
         """Publish works (new or changed); durable when this returns, listed as soon as the
@@ -109,8 +109,7 @@ class WorkRegistry:
         """
         if self._catalog is None:
             return
-        now = self._clock()
-        due = self._caught_up_at is None or now - self._caught_up_at >= CATCH_UP_EVERY_S
+        due = self._catch_ups.due()
         if not (after_write or due):
             return
         try:
@@ -120,7 +119,7 @@ class WorkRegistry:
                 raise
             log.warning("the works catalogue is behind the topic until its next catch-up: %s", exc)
             return
-        self._caught_up_at = now
+        self._catch_ups.took()
 
 
 def apply_work_event(works: dict[str, Work], raw: bytes) -> str:

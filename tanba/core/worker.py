@@ -33,6 +33,7 @@ from tanba.core.settings import Settings
 
 log = logging.getLogger("tanba.core.worker")
 
+#: How long one poll waits for messages before the worker looks at its stop event again.
 _POLL_TIMEOUT_S = 0.5
 _MAX_BACKOFF_S = 30.0
 
@@ -93,13 +94,19 @@ class Worker:
         stop: threading.Event | None = None,
         clock: Clock | None = None,
         on_batch: Callable[[WorkerStats], None] | None = None,
+        poll_timeout_s: float = _POLL_TIMEOUT_S,
     ) -> None:
+        """``poll_timeout_s``: how long each poll waits for messages. A drained worker stops
+        only after an empty poll, so tests on the embedded bus (whose poll answers from its
+        file at once) pass a short one; Kafka needs the default (with 50 ms polls a chain of
+        two stages did not drain within 120 s)."""
         self.stage = stage
         self.bus = bus
         self.settings = settings
         self.stop = stop or threading.Event()
         self.clock = clock or SystemClock()
         self.on_batch = on_batch
+        self.poll_timeout_s = poll_timeout_s
         self.stats = WorkerStats()
         self.finished = threading.Event()  # set when run() returns; downstream stages drain on it
 
@@ -126,7 +133,7 @@ class Worker:
                 # Asked before the poll: once the upstream was done before an empty poll and
                 # the group shows no lag after it, nothing is left that this stage must see.
                 upstream_done = drained is not None and drained()
-                batch = consumer.poll(self.settings.batch_size, _POLL_TIMEOUT_S)
+                batch = consumer.poll(self.settings.batch_size, self.poll_timeout_s)
                 if not batch:
                     report_lag(consumer)
                     if upstream_done and self._caught_up():

@@ -3,26 +3,10 @@
 Contract: the data lives in ``jurisdictions.yaml`` (agencies correct it there, or point the
 setting ``TANBA_JURISDICTIONS`` at a corrected copy); ``default_registry()`` loads and
 validates it once per process; ``codes`` holds the stable ISO 3166-1 codes used as keys
-everywhere else in Tanba. See ``registry`` for the loader and the host lookup.
+everywhere else in Tanba, and is where they are imported from (this package gives the
+registry, its model and its errors). See ``registry`` for the loader and the host lookup.
 """
 
-from tanba.core.jurisdictions.codes import (
-    ALL_CODES,
-    AM,
-    ASSOCIATE_CODES,
-    AZ,
-    BY,
-    KG,
-    KZ,
-    MD,
-    MEMBER_CODES,
-    RU,
-    STATE_CODES,
-    TJ,
-    TM,
-    UNASSIGNED,
-    UZ,
-)
 from tanba.core.jurisdictions.exceptions import JurisdictionDataError, UnknownJurisdiction
 from tanba.core.jurisdictions.model import Authority, CopyrightTerm, Jurisdiction
 from tanba.core.jurisdictions.registry import (
@@ -32,22 +16,7 @@ from tanba.core.jurisdictions.registry import (
 )
 
 __all__ = [
-    "ALL_CODES",
-    "AM",
-    "ASSOCIATE_CODES",
-    "AZ",
-    "BY",
     "JURISDICTIONS_ENV",
-    "KG",
-    "KZ",
-    "MD",
-    "MEMBER_CODES",
-    "RU",
-    "STATE_CODES",
-    "TJ",
-    "TM",
-    "UNASSIGNED",
-    "UZ",
     "Authority",
     "CopyrightTerm",
     "Jurisdiction",

@@ -18,12 +18,20 @@ import yaml
 
 from tanba.core.exceptions import TanbaError
 from tanba.core.jurisdictions import (
+    JURISDICTIONS_ENV,
+    CopyrightTerm,
+    Jurisdiction,
+    JurisdictionDataError,
+    JurisdictionRegistry,
+    UnknownJurisdiction,
+    default_registry,
+)
+from tanba.core.jurisdictions.codes import (
     ALL_CODES,
     AM,
     ASSOCIATE_CODES,
     AZ,
     BY,
-    JURISDICTIONS_ENV,
     KG,
     KZ,
     MD,
@@ -34,12 +42,6 @@ from tanba.core.jurisdictions import (
     TM,
     UNASSIGNED,
     UZ,
-    CopyrightTerm,
-    Jurisdiction,
-    JurisdictionDataError,
-    JurisdictionRegistry,
-    UnknownJurisdiction,
-    default_registry,
 )
 
 REGISTRY = JurisdictionRegistry.load()
