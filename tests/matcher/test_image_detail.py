@@ -16,7 +16,6 @@ from PIL import Image
 from scipy.fftpack import idct
 
 from tanba.core.schemas.common import IMAGE, Fingerprint
-from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.image import similarity
 from tanba.core.signals.image_detail import (
@@ -34,6 +33,7 @@ from tanba.matcher.image_signal import ImageSignal
 from tanba.matcher.index import LinearImageIndex
 from tanba.matcher.match import Matcher, default_signals, without_image_print
 from tanba.matcher.state import MatcherState
+from tests.support.works import registered
 
 MAX = 10**9
 SETTINGS = Settings.from_env({})
@@ -69,17 +69,6 @@ def _bytes(image: Image.Image, size: int = 512, quality: int = 90) -> bytes:
 def _fingerprint(data: bytes, variants: str = "query") -> Fingerprint:
     image = image_print(data, max_pixels=MAX, variants=variants)
     return Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
-
-
-def _work(work_id: str, fingerprint: Fingerprint) -> Work:
-    return Work(
-        work_id=work_id,
-        owner="o",
-        media=IMAGE,
-        sha256="0" * 64,
-        registered_at="2026-01-01T00:00:00Z",
-        fingerprint=fingerprint,
-    )
 
 
 def test_variant_names_give_their_window_back() -> None:
@@ -176,7 +165,7 @@ def test_one_picture_registered_several_times_still_matches() -> None:
 def test_the_matcher_keeps_a_work_s_thumbnail_beside_it_and_after_a_restart(
     tmp_path: Path,
 ) -> None:
-    work = _work("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
+    work = registered("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
     kept = without_image_print(work)
     assert kept.fingerprint.image is not None and kept.fingerprint.image.hashes == []
     assert print_thumbnail(kept.fingerprint.image) is not None

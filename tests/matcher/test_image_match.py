@@ -17,6 +17,7 @@ from tanba.core.signals.image import ImageHash, ImagePrint
 from tanba.fingerprint.image import REFERENCE, image_print
 from tanba.matcher.match import Matcher
 from tests.support.media import web_photo
+from tests.support.works import registered
 
 MAX = 10**9
 WORKS = 6
@@ -40,24 +41,12 @@ def _original(path: Path) -> Image.Image:
     return image
 
 
-def _work(work_id: str, image: ImagePrint) -> Work:
-    fingerprint = Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
-    return Work(
-        work_id=work_id,
-        owner="o",
-        media=IMAGE,
-        sha256="0" * 64,
-        registered_at="2026-01-01T00:00:00Z",
-        fingerprint=fingerprint,
-    )
-
-
 @pytest.fixture(scope="module")
 def matcher(photos: list[Path]) -> Matcher:
     m = Matcher(Settings.from_env({}))
     for i, path in enumerate(photos[:WORKS]):
         image = image_print(_jpeg(_original(path), 95), max_pixels=MAX, variants=REFERENCE)
-        m.add(_work(f"w{i}", image))
+        m.add(_registered_image(f"w{i}", image))
     return m
 
 
@@ -141,7 +130,7 @@ def test_prints_without_descriptors_fall_back_to_the_hamming_radius(photos: list
     settings = Settings.from_env({})
     m = Matcher(settings)
     full = image_print(_jpeg(_original(photos[0])), max_pixels=MAX).hashes[0]
-    m.add(_work("old", ImagePrint(width=1, height=1, hashes=[full])))
+    m.add(_registered_image("old", ImagePrint(width=1, height=1, hashes=[full])))
     near = ImageHash(algorithm=full.algorithm, value=f"{full.as_int() ^ 0b111:016x}")
     far = ImageHash(algorithm=full.algorithm, value=f"{full.as_int() ^ (2**40 - 1):016x}")
     for hashes, expected in (([near], ["old"]), ([far], [])):
@@ -149,3 +138,7 @@ def test_prints_without_descriptors_fall_back_to_the_hamming_radius(photos: list
             media=IMAGE, sha256="0" * 64, image=ImagePrint(width=1, height=1, hashes=hashes)
         )
         assert [x.work.work_id for x in m.match(query)] == expected
+
+
+def _registered_image(work_id: str, image: ImagePrint) -> Work:
+    return registered(work_id, Fingerprint(media=IMAGE, sha256="0" * 64, image=image))

@@ -33,3 +33,15 @@ def work(
         registered_at="2026-03-01T00:00:00.000Z",
         fingerprint=fingerprint,
     )
+
+
+def registered(work_id: str, fingerprint: Fingerprint) -> Work:
+    """A work of owner "o" registered with this print (for matcher tests on real prints)."""
+    return Work(
+        work_id=work_id,
+        owner="o",
+        media=fingerprint.media,
+        sha256="0" * 64,
+        registered_at="2026-01-01T00:00:00Z",
+        fingerprint=fingerprint,
+    )
