@@ -41,7 +41,7 @@ from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 
 # Window pairs of one work given the detail check, best descriptor score first: a copy's
-# true pair is almost always among its best few, and each check cuts 75 alignments.
+# true pair is almost always among its best few, and each check cuts 225 alignments.
 DETAIL_TRIES = 4
 
 # A registered work's thumbnail and picture size (width, height), by work id.

@@ -19,10 +19,12 @@ from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import similarity
 from tanba.core.signals.image_detail import (
+    coefficients16,
     crop_variant,
     detail_similarity,
     print_details,
     print_thumbnail,
+    reference_coefficients,
     reference_windows,
     rotation_variant,
     window_geometry,
@@ -182,3 +184,14 @@ def test_the_matcher_keeps_a_work_s_thumbnail_beside_it_and_after_a_restart(
     assert [m.work.work_id for m in found] == ["w"]
     assert found[0].detail.detail is not None  # checked against the saved thumbnail
     assert restarted.match(_fingerprint(_bytes(_picture(1, 3), 300, 75))) == []
+
+
+@pytest.mark.parametrize("variant", ["full", "crop:05-20-10-15", "crop:25-00-00-25"])
+def test_the_fast_cut_gives_the_reference_cut_s_coefficients(variant: str) -> None:
+    """reference_coefficients folds sampling into the DCT: the same numbers as sampling
+    each window (reference_windows) and transforming it."""
+    thumbnail = np.random.default_rng(0).integers(0, 256, (64, 64)).astype(np.uint8)
+    fast = reference_coefficients(thumbnail, 640, 480, variant)
+    windows = reference_windows(thumbnail, 640, 480, variant)
+    assert fast is not None and windows is not None
+    np.testing.assert_allclose(fast, coefficients16(windows), rtol=0, atol=1e-6)

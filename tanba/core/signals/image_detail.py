@@ -46,11 +46,24 @@ _WHITEN = np.hypot(_U, _V).reshape(-1)[_BAND]
 DETAIL_LENGTH = int(_BAND.sum())  # 192
 # Mirroring left-right negates the odd horizontal frequencies (_V is axis 1, horizontal).
 MIRROR_SIGNS = np.where(_V % 2 == 1, -1.0, 1.0).reshape(-1)[_BAND]
-# Alignment tried between a copy's window and the work's: shifts (shares of the window's
-# side) and scales. The grid of reference windows leaves up to about 2.5% per side.
+# Alignments tried between a copy's window and the work's: shifts (shares of the window's
+# side) and a scale per axis. The grid of reference windows leaves up to about 2.5% per
+# side, and a crop cuts each axis its own share, so the two sides of a window can be off
+# by 5% in width and in height independently.
 _SHIFTS = (-0.03, -0.015, 0.0, 0.015, 0.03)
-_SCALES = (0.97, 1.0, 1.03)
-_ALIGNMENTS = np.array([(dx, dy, s) for dx in _SHIFTS for dy in _SHIFTS for s in _SCALES])
+_SCALES = (0.96, 1.0, 1.04)
+_ALIGNMENTS = np.array(
+    [(dx, dy, sx, sy) for dx in _SHIFTS for dy in _SHIFTS for sx in _SCALES for sy in _SCALES]
+)
+_ALIGNMENT_INDEX = np.array(
+    [
+        (a, b, c, d)
+        for a in range(len(_SHIFTS))
+        for b in range(len(_SHIFTS))
+        for c in range(len(_SCALES))
+        for d in range(len(_SCALES))
+    ]
+)
 
 _CROP = re.compile(r"^crop:(\d\d)-(\d\d)-(\d\d)-(\d\d)$")
 _ROTATION = re.compile(r"^rot:([+-]\d+)$")
@@ -114,29 +127,41 @@ def thumbnail_rows(thumbnail_b64: str) -> np.ndarray | None:
     return np.frombuffer(raw, dtype=np.uint8).reshape(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
 
 
+def _geometry(
+    width: int, height: int, variant: str
+) -> tuple[float, float, float, float, float] | None:
+    """(centre x, centre y, width, height, angle) of the work's window in picture pixels."""
+    geometry = window_geometry(variant)
+    if geometry is None or width <= 0 or height <= 0:
+        return None
+    left, right, top, bottom, angle = geometry
+    x0, x1 = left * width, width - right * width
+    y0, y1 = top * height, height - bottom * height
+    return (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0, angle
+
+
+_GRID = (np.arange(_N) + 0.5) / _N - 0.5  # sample positions across a window, -0.5..0.5
+
+
 def reference_windows(
     thumbnail: np.ndarray, width: int, height: int, variant: str
 ) -> np.ndarray | None:
     """The work's window named ``variant``, cut from its thumbnail at every alignment of
-    :data:`_ALIGNMENTS` and resampled to 32×32 (a × 32 × 32, float64); None if unknown.
+    :data:`_ALIGNMENTS` and resampled to 32×32 (a × 32 × 32, float64, bilinear); None if
+    unknown. The reference for :func:`reference_coefficients`, which is faster.
 
     The thumbnail squeezes the picture to a square, so shares of the width and height map
     straight onto it; a rotation is turned in the picture's own proportions (``width`` ×
     ``height``), as the fingerprinter turned the full-size picture.
     """
-    geometry = window_geometry(variant)
-    if geometry is None or width <= 0 or height <= 0:
+    found = _geometry(width, height, variant)
+    if found is None:
         return None
-    left, right, top, bottom, angle = geometry
+    cx, cy, w, h, angle = found
     side = thumbnail.shape[0]
-    # Window centre and size in picture pixels.
-    x0, x1 = left * width, width - right * width
-    y0, y1 = top * height, height - bottom * height
-    cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
-    grid = (np.arange(_N) + 0.5) / _N - 0.5
-    dx, dy, scale = (_ALIGNMENTS[:, i, None, None] for i in range(3))
-    xs = cx + dx * w + grid[None, None, :] * w * scale
-    ys = cy + dy * h + grid[None, :, None] * h * scale
+    dx, dy, sx, sy = (_ALIGNMENTS[:, i, None, None] for i in range(4))
+    xs = cx + dx * w + _GRID[None, None, :] * w * sx
+    ys = cy + dy * h + _GRID[None, :, None] * h * sy
     xs, ys = np.broadcast_arrays(xs, ys)
     if angle:
         # Pillow's rotate(angle) turns the picture counter-clockwise about its centre: the
@@ -153,15 +178,71 @@ def reference_windows(
     return np.asarray(sampled, np.float64)
 
 
+# The 16 × 32 matrix of the unnormalised DCT-II (scipy's): row k, column n.
+_DCT = 2 * np.cos(np.pi * np.arange(_K)[:, None] * (2 * np.arange(_N)[None, :] + 1) / (2 * _N))
+
+
+def _bilinear(positions: np.ndarray, size: int) -> np.ndarray:
+    """The (len(positions) × size) matrix that samples a line of ``size`` pixels bilinearly at
+    ``positions`` (pixel centres at integers; beyond the ends, the end pixel)."""
+    clamped = np.clip(positions, 0, size - 1)
+    low = np.minimum(np.floor(clamped).astype(int), size - 2)
+    frac = clamped - low
+    weights = np.zeros((len(positions), size))
+    rows = np.arange(len(positions))
+    weights[rows, low] = 1 - frac
+    weights[rows, low + 1] += frac
+    return weights
+
+
+def reference_coefficients(
+    thumbnail: np.ndarray, width: int, height: int, variant: str
+) -> np.ndarray | None:
+    """The 16×16 coefficients (a × 256) of :func:`reference_windows`, the same numbers but
+    for rounding.
+
+    Why a second way: an unrotated window is sampled separably (rows, then columns), so
+    sampling and the DCT fold into two small matrices per axis and alignment; 225
+    alignments take about a millisecond instead of the ten that sampling each pixel and
+    transforming each window take (measured). Rotated windows take the general way.
+    """
+    found = _geometry(width, height, variant)
+    if found is None:
+        return None
+    cx, cy, w, h, angle = found
+    if angle:
+        windows = reference_windows(thumbnail, width, height, variant)
+        return None if windows is None else coefficients16(windows)
+    side = thumbnail.shape[0]
+    # One (16 × side) matrix per shift and scale of an axis: DCT rows of its bilinear samples.
+    axis = [(d, scale) for d in _SHIFTS for scale in _SCALES]
+    across = np.array(
+        [_DCT @ _bilinear((cx + d * w + _GRID * w * k) * side / width - 0.5, side) for d, k in axis]
+    )
+    down = np.array(
+        [
+            _DCT @ _bilinear((cy + d * h + _GRID * h * k) * side / height - 0.5, side)
+            for d, k in axis
+        ]
+    )
+    rows = down @ np.asarray(thumbnail, np.float64)  # (y alignments) × 16 × side
+    blocks = np.einsum("yak,xbk->yxab", rows, across)  # every (y, x) alignment pair
+    # In the order of _ALIGNMENTS (dx, dy, sx, sy), as reference_windows gives them.
+    n = len(_SCALES)
+    x = _ALIGNMENT_INDEX[:, 0] * n + _ALIGNMENT_INDEX[:, 2]
+    y = _ALIGNMENT_INDEX[:, 1] * n + _ALIGNMENT_INDEX[:, 3]
+    return blocks[y, x].reshape(len(_ALIGNMENTS), _K * _K)
+
+
 def detail_similarity(
     query: np.ndarray, thumbnail: np.ndarray, width: int, height: int, variant: str
 ) -> float | None:
     """The best cosine between a copy's window details (``query``, int8) and the work's
     window ``variant`` cut from its thumbnail at each alignment; None when it cannot be cut."""
-    windows = reference_windows(thumbnail, width, height, variant)
-    if windows is None:
+    coefficients = reference_coefficients(thumbnail, width, height, variant)
+    if coefficients is None:
         return None
-    reference = _unit(coefficients16(windows)[:, _BAND] * _WHITEN)
+    reference = _unit(coefficients[:, _BAND] * _WHITEN)
     q = _unit(np.asarray(query, np.float64).reshape(1, -1))[0]
     return float((reference @ q).max())
 
