@@ -14,11 +14,11 @@ returns the best cosine with the copy's details.
 
 Why: the descriptor sees an 8×8 sketch of a window. Real catalogues hold many
 pictures whose sketches agree by chance (a round planet and a round badge, one
-dialog frame and another): on ``bench/real_catalogue.py`` most false matches scored
-above 0.98 on the descriptor. Their details disagree; a copy's agree, once the
+dialog frame and another): on ``bench/real_catalogue.py`` the worst false matches
+scored 0.9999 on the descriptor. Their details disagree; a copy's agree, once the
 copy's window is aligned to within a pixel or so of the work's (the grid of
 windows leaves up to about 2.5% of a side between them, which turns the finer
-coefficients' phase around, hence the search over shifts).
+coefficients' phase around, hence the search over shifts and scales).
 """
 
 from __future__ import annotations
