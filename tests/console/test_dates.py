@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tanba.console.users import UserStore
-from tanba.core.alerts import Alert
+from tanba.core.alerts import Alert, MatchDetail
 from tanba.core.clock import FixedClock
 from tanba.core.sqlite import Database
+from tanba.core.wiring import App
 from tests.console.conftest import FAST_HASHER, Session
+from tests.support.alerts import make_alert
 
 
 def test_list_and_detail_show_dates_in_the_users_language_and_time_zone(
@@ -67,3 +69,21 @@ def test_a_users_table_from_before_time_zones_gets_the_column(
     assert users.require("olga").timezone == ""
     assert users.update("olga", timezone="Asia/Almaty").timezone == "Asia/Almaty"
     assert users.require("olga").timezone == "Asia/Almaty"
+
+
+def test_the_alert_page_says_which_part_of_the_work_matched_in_the_users_words(
+    app: App, login: Callable[[str], Session]
+) -> None:
+    """The window's code (crop:00-00-00-24-mirror) in words, and the fine-detail agreement."""
+    match = MatchDetail(
+        algorithm="phash64", distance=3, variant="crop:00-00-00-24-mirror", detail=0.987
+    )
+    alert = make_alert(work_id="w-a", owner="Owner A", match=match)
+    app.store.upsert([alert])
+    alice = login("alice")
+    page = alice.client.get(f"/alerts/{alert.id}").text
+    assert "bottom 24%" in page and "mirrored" in page and "crop:00" not in page
+    assert "fine detail 99%" in page
+    alice.post("/account/language", data={"language": "ru", "csrf_token": alice.csrf})
+    page = alice.client.get(f"/alerts/{alert.id}").text
+    assert "снизу 24%" in page and "зеркально" in page and "мелкие детали 99%" in page

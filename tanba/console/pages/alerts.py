@@ -19,6 +19,7 @@ from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import NotFound
 from tanba.core.store.base import CountKey
 from tanba.core.works_catalog import WorkQuery
+from tanba.evidence.wording import variant_name
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 WORK_CHOICES = 200
@@ -143,6 +144,7 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         may_export=who.user.role != "operator",
         blob_ok=c.app.blobs.exists(alert.media_sha256),
         custody=custody_or_none(c.app, alert),
+        variant_words=variant_name,  # "the work with a margin cut off: … bottom 24%", not a code
     )
 
 
