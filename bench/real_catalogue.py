@@ -279,16 +279,19 @@ def split_queries(side: Side, split: str) -> Side:
     )
 
 
-def register(works: Side, settings: Settings) -> ImageSignal:
-    """The matcher's image signal holding every work, its index filled in one block."""
+Thumbnails = dict[str, tuple[np.ndarray, int, int]]
+
+
+def register(works: Side, settings: Settings) -> tuple[ImageSignal, Thumbnails]:
+    """The matcher's image signal holding every work, its index filled in one block, and the
+    works' thumbnails it reads (more works join them in :func:`recall`)."""
     prints = works.prints
-    thumbnails = {
+    thumbnails: Thumbnails = {
         f"w{i}": (p.thumbnail, p.width, p.height)
         for i, p in enumerate(prints)
         if p.thumbnail is not None
     }
     signal = ImageSignal(settings, thumbnails=thumbnails.get)
-    signal.thumbnails = thumbnails  # type: ignore[attr-defined]  # more works join in recall()
     index = signal.index
     assert isinstance(index, SegmentedImageIndex)
     names: dict[str, int] = {}
@@ -305,7 +308,7 @@ def register(works: Side, settings: Settings) -> ImageSignal:
         )
     )
     index.wait()
-    return signal
+    return signal, thumbnails
 
 
 @dataclass(frozen=True)
@@ -458,7 +461,7 @@ def _crop_copy(data: bytes, rng: np.random.Generator) -> bytes:
     return web_copy(out.getvalue())
 
 
-def recall(signal: ImageSignal, works: Side, cache: Path) -> Recall:
+def recall(signal: ImageSignal, thumbnails: Thumbnails, works: Side, cache: Path) -> Recall:
     """Copies of registered works, asked against the whole catalogue.
 
     Photos: bench.quality's works (wallpapers), registered beside the catalogue and
@@ -467,7 +470,6 @@ def recall(signal: ImageSignal, works: Side, cache: Path) -> Recall:
     and as a 10% crop of it: the rules that drop plain windows must not drop these.
     """
     out = Recall()
-    thumbnails = signal.thumbnails  # type: ignore[attr-defined]
     photos = media.work_photos()
     registered = []
     for place, path in enumerate(photos):
@@ -544,14 +546,14 @@ def main(argv: list[str] | None = None) -> int:
             forms["web"] = gather(QUERIES, QUERY, True, args.min_side, cache, pool, args.limit)
         clock["queries printed"] = time.perf_counter()
     forms = {form: split_queries(side, args.split) for form, side in forms.items()}
-    signal = register(works, settings)
+    signal, thumbnails = register(works, settings)
     clock["registered"] = time.perf_counter()
     results = Results()
     for form, queries in forms.items():
         if not args.recall_only:
             query_all(signal, works, queries, form, results)
     clock["queried"] = time.perf_counter()
-    found = None if args.no_recall else recall(signal, works, args.quality_cache)
+    found = None if args.no_recall else recall(signal, thumbnails, works, args.quality_cache)
     clock["recall asked"] = time.perf_counter()
 
     print(f"queries: {args.split} split")

@@ -13,7 +13,6 @@ both word the case through here, so they cannot disagree.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -22,6 +21,8 @@ from zoneinfo import ZoneInfo
 from tanba.core.access import SYSTEM
 from tanba.core.alerts import Alert, Signal
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.signals.image import FULL
+from tanba.core.signals.image_detail import window_geometry
 from tanba.evidence.capturerecord import CaptureRecord, Exchange
 from tanba.evidence.custody import (
     CAPTURE_FAILED,
@@ -51,8 +52,6 @@ _ITEMS = (
     ("manifest", "manifest.json"),
     ("timestamp", "manifest.tsr"),
 )
-_CROP = re.compile(r"^crop:(\d+)-(\d+)-(\d+)-(\d+)$")
-_ROTATION = re.compile(r"^rot:([+-]?\d+(?:\.\d+)?)$")
 _MIRROR = "-mirror"
 
 
@@ -229,14 +228,17 @@ def algorithm_name(algorithm: str, lang: str) -> str:
 def variant_name(variant: str, lang: str) -> str:
     """Which window of the work matched: whole, cropped, turned, mirrored."""
     base = variant.removesuffix(_MIRROR)
-    crop, turn = _CROP.match(base), _ROTATION.match(base)
-    if base == "full":
-        words = text(lang, "variant.full")
-    elif crop is not None:
-        left, right, top, bottom = (int(v) for v in crop.groups())
-        words = text(lang, "variant.crop", left=left, right=right, top=top, bottom=bottom)
-    elif turn is not None:
-        words = text(lang, "variant.rotation", angle=f"{float(turn.group(1)):+g}")
-    else:
+    geometry = window_geometry(base)
+    if geometry is None:
         return text(lang, "variant.other", name=variant)
+    left, right, top, bottom, angle = geometry
+    if base == FULL:
+        words = text(lang, "variant.full")
+    elif base.startswith("rot:"):
+        words = text(lang, "variant.rotation", angle=f"{angle:+g}")
+    else:
+        cut = dict(zip(("left", "right", "top", "bottom"), (left, right, top, bottom), strict=True))
+        words = text(
+            lang, "variant.crop", **{side: round(share * 100) for side, share in cut.items()}
+        )
     return text(lang, "variant.mirrored", variant=words) if variant != base else words

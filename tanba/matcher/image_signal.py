@@ -71,10 +71,13 @@ class ImageSignal(SignalIndex):
             if index is not None
             else SegmentedImageIndex(tuning=Tuning(probe_bits=settings.image_probe_bits))
         )
+        # Thumbnails kept here when no store is given (tests, benchmarks, `tanba match`).
         self._own: dict[str, tuple[np.ndarray, int, int]] | None = None
-        self._thumbnails = thumbnails
         if thumbnails is None:
             self._own = {}
+            thumbnails = self._own.get
+        self.thumbnail: Thumbnails = thumbnails
+        """The work's thumbnail and picture size, if its print has one."""
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
         image = fingerprint.image
@@ -92,13 +95,6 @@ class ImageSignal(SignalIndex):
         self.index.remove(work_id)
         if self._own is not None:
             self._own.pop(work_id, None)
-
-    def thumbnail(self, work_id: str) -> tuple[np.ndarray, int, int] | None:
-        """The work's thumbnail and picture size, if its print has one."""
-        if self._own is not None:
-            return self._own.get(work_id)
-        assert self._thumbnails is not None
-        return self._thumbnails(work_id)
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         image = fingerprint.image
