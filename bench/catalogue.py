@@ -52,7 +52,7 @@ from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.fingerprint.image import REFERENCE, image_print
-from tanba.matcher.match import without_image_print
+from tanba.matcher.match import without_print
 from tanba.matcher.segments import SegmentedImageIndex, Tuning, Windows
 from tanba.matcher.state import MatcherState, WorkShelf
 from tanba.matcher.worker import MatcherStage
@@ -105,7 +105,7 @@ def _shelve(shelf: WorkShelf, ids: list[int], prints: list[ImagePrint]) -> None:
             registered_at="2026-12-06T00:00:00Z",
             fingerprint=Fingerprint(media=IMAGE, sha256="0" * 64, image=source),
         )
-        rows.append((work.work_id, IMAGE, without_image_print(work).model_dump_json()))
+        rows.append((work.work_id, IMAGE, without_print(work).model_dump_json()))
     with shelf.db.write() as conn:
         conn.executemany("INSERT OR REPLACE INTO works VALUES (?, ?, ?)", rows)
 

@@ -322,7 +322,7 @@ class _AudioMethod(Protocol):
     def accept(self, work_id: str, score: float) -> bool: ...
 
 
-_LANDMARK_GRID = ((8, 10, 12, 14, 16, 20), (1.0, 1.5, 2.0, 2.5, 3.0))
+_LANDMARK_GRID = ((2, 3, 4, 5, 6, 8), (1.0, 1.5, 2.0, 2.5, 3.0))
 
 
 def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:

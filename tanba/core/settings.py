@@ -179,12 +179,12 @@ class Settings(BaseSettings):
         "ITEMS / span) on shorter spans; 0 turns the test off (calibrated by make bench-quality).",
     )
     audio_landmark_min_votes: int = setting(
-        12,
+        4,
         "TANBA_AUDIO_LANDMARK_MIN_VOTES",
-        "Audio match, landmark path (short excerpts under a voice): fewest peak-pair hash hits "
-        "on one time offset within about 10 s of the copy for a work to be a candidate, which "
-        "Chromaprint then verifies; 0 turns the path off (chosen with python -m bench.quality "
-        "--calibrate-landmarks).",
+        "Audio match, landmark path (excerpts under a voice): fewest peak-pair hash hits "
+        "(of the quarter of hashes the index keeps) on one time offset within about 10 s of "
+        "the copy for a work to be a candidate, which Chromaprint then verifies; 0 turns the "
+        "path off (chosen with python -m bench.quality --calibrate-landmarks).",
     )
     audio_landmark_min_llr: float = setting(
         2.0,

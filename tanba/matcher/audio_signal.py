@@ -30,7 +30,7 @@ from tanba.core.signals.audio import FRAME_S, AudioPrint
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_score import Alignment, AudioRule, aligned, default_model, moving_counts
 from tanba.matcher.index import AudioIndex
-from tanba.matcher.landmark_index import LandmarkHit, LandmarkIndex, SortedLandmarkIndex
+from tanba.matcher.landmark_index import LandmarkHit, LandmarkIndex, SortedLandmarkIndex, sampled
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 
 # Another position of a matched passage counts when its BER is this close to the best one's.
@@ -76,26 +76,20 @@ class AudioSignal(SignalIndex):
         self.settings = settings
         self.index = index or InvertedAudioIndex()
         self.landmarks = landmarks or SortedLandmarkIndex()
-        # Per track, its Chromaprint items: for verifying landmark candidates and for
-        # finding every position of a repeated passage (4 bytes an item, 8 items a second).
-        self._items: dict[str, np.ndarray] = {}
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
         audio = fingerprint.audio
         if audio is None:
             return
         self.remove(work_id)
-        items = audio.items()
-        self.index.add(work_id, items)
-        self._items[work_id] = items
+        self.index.add(work_id, audio.items())
         table = audio.landmark_table()
         if table is not None:
-            self.landmarks.add(work_id, table)
+            self.landmarks.add(work_id, sampled(table))
 
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
         self.landmarks.remove(work_id)
-        self._items.pop(work_id, None)
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         """Chromaprint index hits under the audio rule, then verified landmark candidates."""
@@ -144,7 +138,7 @@ class AudioSignal(SignalIndex):
         the span to a better one are the same occurrence. The reported
         alignment stays first.
         """
-        ref = self._items.get(work_id)
+        ref = self.index.items(work_id)
         passage = items[best.query_offset : best.query_offset + best.span]
         if ref is None or not 0 < len(passage) <= len(ref):
             return [best]
@@ -185,15 +179,19 @@ class AudioSignal(SignalIndex):
         counts = moving_counts(items)
         frame_items = FRAME_S / audio.item_s
         found = []
-        for hit in self.landmarks.query(table, min_votes):
+        for hit in self.landmarks.query(sampled(table), min_votes):
             first = int(hit.start * frame_items)
             window = items[first : int(np.ceil(hit.end * frame_items))]
             shift = round(hit.offset * frame_items) + first
-            ref = self._items[hit.work_id]
+            ref = self.index.items(hit.work_id)
+            if ref is None:
+                continue
             best = max(
                 (aligned(ref, window, shift + k, default_model()) for k in range(-2, 3)),
                 key=lambda a: a.llr,
             )
+            if best.span < rule.min_items:
+                continue  # hardly any overlap (votes at the copy's or the work's very end)
             best = replace(best, query_offset=best.query_offset + first)  # in the whole copy
             moving = int(counts[best.query_offset + best.span] - counts[best.query_offset])
             found.append(LandmarkCandidate(hit, best, rule.judgeable(best.span, moving)))

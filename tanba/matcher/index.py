@@ -97,6 +97,10 @@ class AudioIndex(ABC):
     def remove(self, work_id: str) -> None:
         """Forget a work; unknown ids are ignored."""
 
+    @abstractmethod
+    def items(self, work_id: str) -> np.ndarray | None:
+        """A registered work's items (None if unknown): for verifying other evidence on them."""
+
     def query(self, items: np.ndarray, rule: AudioRule) -> list[AudioHit]:
         """Works with an alignment that :class:`AudioRule` accepts, best first (by BER).
 
@@ -206,6 +210,9 @@ class LinearAudioIndex(AudioIndex):
 
     def remove(self, work_id: str) -> None:
         self._works.pop(work_id, None)
+
+    def items(self, work_id: str) -> np.ndarray | None:
+        return self._works.get(work_id)
 
     def _query(self, query: np.ndarray, rule: AudioRule) -> list[AudioHit]:
         moving = moving_counts(query)

@@ -22,12 +22,15 @@ sorted table of all works; both return the same hits
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from tanba.core.signals.audio import FRAME_S, Landmarks
+from tanba.core.signals.audio import FRAME_S, LANDMARK_KEY_BITS, Landmarks, landmark_key
+from tanba.matcher.key_table import KeyTable
 
 WINDOW_FRAMES = round(10.0 / FRAME_S)
 # Best windows kept per work: a shared drum loop may outvote the copy's own window.
@@ -35,6 +38,14 @@ PER_WORK = 3
 # Works added since the sorted table was built are searched one by one; past this
 # many the table is rebuilt (a rebuild sorts every work's hashes again).
 _RECENT_LIMIT = 32
+# Landmarks kept for matching: one hash value in SAMPLE (see sampled()).
+SAMPLE = 4
+_SAMPLE_MIX = 0x9E3779B1  # odd: spreads hash values evenly before the cut
+# Past this many hash hits a query counts only the busiest offsets exactly (_busiest).
+_PREFILTER = 1 << 17
+_BUCKETS = 1 << 20
+_BUSY = 4096
+_MIX = 0x9E3779B97F4A7C15 >> 40  # odd multiplier (24 bits: no int64 overflow on frame numbers)
 # A vote's cell packs owner (23 bits), window (16) and biased offset (24: ±37 hours of frames).
 _OFFSET_BIAS = 1 << 23
 
@@ -113,46 +124,141 @@ def vote(
     return kept
 
 
-def _hits(table: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(position in ``table``, position in ``hashes``) of every equal pair; ``table`` sorted."""
-    lo = np.searchsorted(table, hashes, side="left")
-    hi = np.searchsorted(table, hashes, side="right")
-    counts = hi - lo
-    total = int(counts.sum())
-    at = np.repeat(lo, counts) + (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts))
-    return at, np.repeat(np.arange(len(hashes)), counts)
-
-
-def _ranked(hits: list[LandmarkHit]) -> list[LandmarkHit]:
+def ranked(hits: list[LandmarkHit]) -> list[LandmarkHit]:
     return sorted(hits, key=lambda h: (-h.votes, h.work_id, h.offset, h.start))
 
 
-@dataclass(frozen=True)
-class _Table:
-    """Hashes sorted, with each one's frame and owner (a position in ``ids``)."""
+def sampled(marks: Landmarks) -> Landmarks:
+    """The landmarks kept for matching: one hash value in :data:`SAMPLE`, the same on every print.
 
-    ids: list[str]
-    hashes: np.ndarray
-    frames: np.ndarray
-    owners: np.ndarray
+    A registered track keeps about 300 landmarks a second, 12 bytes each in a
+    table: 80 GB for 100,000 songs. Keeping the hashes whose mixed value falls in
+    one quarter of the range (on registered and crawled prints alike, so a copy's
+    kept hashes meet the work's) cuts the table, the votes and chance hits four
+    times; a 10 s voice-over excerpt still gathers 10 votes where unrelated music
+    gathers 5 (measured on 229 game tracks, see the README).
+    """
+    mixed = (marks.hashes.astype(np.uint64) * _SAMPLE_MIX) & 0xFFFFFFFF
+    keep = mixed < (1 << 32) // SAMPLE
+    return Landmarks(marks.hashes[keep], marks.frames[keep])
+
+
+def _busiest(starts: np.ndarray) -> np.ndarray:
+    """Which votes fall on the most voted offsets (``starts``: segment frame - copy frame).
+
+    Hundreds of thousands of votes (a catalogue of 100,000 tracks gives a 10 s excerpt
+    millions) cost a sort to count exactly. They are first counted in hashed buckets
+    of 8 neighbouring offsets, on two groupings 4 apart (so an offset and its two
+    neighbours, which :func:`vote` sums, lie whole inside one group of one of them);
+    only the votes in the :data:`_BUSY` busiest groups of either are counted exactly.
+    A cell's group holds at least its own votes, so a well voted cell stays.
+    """
+    keep = np.zeros(len(starts), bool)
+    for lag in (0, 4):
+        bucket = (((starts + lag) >> 3) * _MIX) >> 7 & (_BUCKETS - 1)
+        per_bucket = np.bincount(bucket, minlength=_BUCKETS)
+        busy = np.zeros(_BUCKETS, bool)
+        busy[np.argpartition(-per_bucket, _BUSY)[:_BUSY]] = True
+        keep |= busy[bucket]
+    return keep
+
+
+class LandmarkSegment:
+    """Tracks' landmarks filed by key: frame ``bases[w] + f`` is frame f of track w.
+
+    Immutable; the arrays may be memory-mapped. 4 bytes a landmark (its row) in
+    the key table, and 16 MB of key offsets.
+    """
+
+    def __init__(self, ids: list[str], bases: np.ndarray, table: KeyTable) -> None:
+        self.ids = ids
+        self.bases = bases
+        self.table = table
+        self._numbers: dict[str, int] | None = None
+
+    def number(self, work_id: str) -> int:
+        """The track number of a work id here (a dictionary made on first use)."""
+        if self._numbers is None:
+            self._numbers = {w: i for i, w in enumerate(self.ids)}
+        return self._numbers[work_id]
 
     @classmethod
-    def of(cls, works: dict[str, Landmarks]) -> _Table:
-        ids = list(works)
+    def build(cls, works: dict[str, Landmarks]) -> LandmarkSegment:
         marks = list(works.values())
-        hashes = np.concatenate([m.hashes for m in marks]) if marks else np.zeros(0, np.uint32)
-        frames = np.concatenate([m.frames for m in marks]) if marks else np.zeros(0, np.uint32)
-        owners = np.repeat(np.arange(len(marks), dtype=np.int32), [len(m.hashes) for m in marks])
-        order = np.argsort(hashes, kind="stable")
-        return cls(ids, hashes[order], frames[order], owners[order])
+        spans = np.array([int(m.frames.max()) + 1 if len(m.frames) else 0 for m in marks], np.int64)
+        bases = np.zeros(len(marks) + 1, np.int64)
+        np.cumsum(spans, out=bases[1:])
+        if bases[-1] >= 1 << 32:
+            raise ValueError("a landmark segment holds at most 2^32 frames (about 2 years)")
+        keys = (
+            np.concatenate([landmark_key(m.hashes) for m in marks])
+            if marks
+            else np.zeros(0, np.int64)
+        )
+        rows = (
+            np.concatenate(
+                [m.frames.astype(np.int64) + b for m, b in zip(marks, bases, strict=False)]
+            )
+            if marks
+            else np.zeros(0, np.int64)
+        )
+        return cls(list(works), bases, KeyTable.build(keys, rows, 1 << LANDMARK_KEY_BITS))
 
-    def query(self, marks: Landmarks, min_votes: int) -> list[LandmarkHit]:
-        at, q = _hits(self.hashes, marks.hashes)
-        frame = marks.frames[q].astype(np.int64)
-        offset = self.frames[at].astype(np.int64) - frame
+    @classmethod
+    def merged(cls, segments: list[LandmarkSegment], alive: list[np.ndarray]) -> LandmarkSegment:
+        """The live tracks of ``segments`` in one segment (no sort: key runs are joined)."""
+        ids: list[str] = []
+        spans = []
+        renumber = []
+        next_base = 0
+        for segment, live in zip(segments, alive, strict=True):
+            span = np.diff(segment.bases)
+            new_base = np.full(len(span), -1, np.int64)
+            new_base[live] = next_base + np.concatenate([[0], np.cumsum(span[live])[:-1]])
+            next_base += int(span[live].sum())
+            ids += [w for w, keep in zip(segment.ids, live, strict=True) if keep]
+            spans.append(span[live])
+            owner = np.searchsorted(segment.bases, segment.table.rows, "right") - 1
+            rows = segment.table.rows.astype(np.int64) - segment.bases[owner] + new_base[owner]
+            renumber.append(np.where(new_base[owner] >= 0, rows, -1))
+        bases = np.zeros(len(ids) + 1, np.int64)
+        np.cumsum(np.concatenate(spans), out=bases[1:])
+        tables = [s.table for s in segments]
+        return cls(ids, bases, KeyTable.merged(tables, renumber))
+
+    @property
+    def rows(self) -> int:
+        return len(self.table.rows)
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        np.save(directory / "bases.npy", self.bases)
+        self.table.save(directory, "marks")
+        (directory / "ids.json").write_text(json.dumps({"ids": self.ids}))
+
+    @classmethod
+    def load(cls, directory: Path) -> LandmarkSegment:
+        ids = json.loads((directory / "ids.json").read_text())["ids"]
+        bases = np.load(directory / "bases.npy", mmap_mode="r")
+        return cls(ids, bases, KeyTable.load(directory, "marks"))
+
+    def query(
+        self, marks: Landmarks, min_votes: int, alive: np.ndarray | None = None
+    ) -> list[LandmarkHit]:
+        """The hits of this segment's (live) tracks, as :meth:`LandmarkIndex.query` ranks them."""
+        rows, which = self.table.lookup(landmark_key(marks.hashes))
+        if len(rows) > _PREFILTER:
+            keep = _busiest(rows.astype(np.int64) - marks.frames[which])
+            rows, which = rows[keep], which[keep]
+        owner = np.searchsorted(self.bases, rows, "right") - 1
+        if alive is not None:
+            keep = alive[owner]
+            rows, which, owner = rows[keep], which[keep], owner[keep]
+        frame = marks.frames[which].astype(np.int64)
+        offset = rows.astype(np.int64) - self.bases[owner] - frame
         return [
             LandmarkHit(self.ids[w], votes, off, start, start + WINDOW_FRAMES)
-            for w, votes, off, start in vote(self.owners[at], frame, offset, min_votes)
+            for w, votes, off, start in vote(owner, frame, offset, min_votes)
         ]
 
 
@@ -160,16 +266,16 @@ class LinearLandmarkIndex(LandmarkIndex):
     """Each work's hashes searched in turn: the reference."""
 
     def __init__(self) -> None:
-        self._works: dict[str, _Table] = {}
+        self._works: dict[str, LandmarkSegment] = {}
 
     def add(self, work_id: str, marks: Landmarks) -> None:
-        self._works[work_id] = _Table.of({work_id: marks})
+        self._works[work_id] = LandmarkSegment.build({work_id: marks})
 
     def remove(self, work_id: str) -> None:
         self._works.pop(work_id, None)
 
     def query(self, marks: Landmarks, min_votes: int) -> list[LandmarkHit]:
-        return _ranked([h for t in self._works.values() for h in t.query(marks, min_votes)])
+        return ranked([h for t in self._works.values() for h in t.query(marks, min_votes)])
 
 
 class SortedLandmarkIndex(LandmarkIndex):
@@ -184,13 +290,13 @@ class SortedLandmarkIndex(LandmarkIndex):
 
     def __init__(self) -> None:
         self._works: dict[str, Landmarks] = {}
-        self._table: _Table | None = None
-        self._recent: dict[str, _Table] = {}
+        self._table: LandmarkSegment | None = None
+        self._recent: dict[str, LandmarkSegment] = {}
 
     def add(self, work_id: str, marks: Landmarks) -> None:
         self.remove(work_id)
         self._works[work_id] = marks
-        self._recent[work_id] = _Table.of({work_id: marks})
+        self._recent[work_id] = LandmarkSegment.build({work_id: marks})
         if len(self._recent) > _RECENT_LIMIT:
             self._table = None
 
@@ -202,6 +308,6 @@ class SortedLandmarkIndex(LandmarkIndex):
 
     def query(self, marks: Landmarks, min_votes: int) -> list[LandmarkHit]:
         if self._table is None:
-            self._table, self._recent = _Table.of(self._works), {}
+            self._table, self._recent = LandmarkSegment.build(self._works), {}
         hits = self._table.query(marks, min_votes)
-        return _ranked(hits + [h for t in self._recent.values() for h in t.query(marks, min_votes)])
+        return ranked(hits + [h for t in self._recent.values() for h in t.query(marks, min_votes)])

@@ -17,29 +17,48 @@ from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import Fingerprint, MediaKind
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
+from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
 from tanba.core.signals.image_detail import print_thumbnail
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.image_signal import ImageSignal, Thumbnails
-from tanba.matcher.index import ImageIndex
+from tanba.matcher.index import AudioIndex, ImageIndex
+from tanba.matcher.landmark_index import LandmarkIndex
 from tanba.matcher.signal import SignalIndex
 
 
 def default_signals(
-    settings: Settings, images: ImageIndex | None = None, works: Mapping[str, Work] | None = None
+    settings: Settings,
+    images: ImageIndex | None = None,
+    works: Mapping[str, Work] | None = None,
+    audio: tuple[AudioIndex, LandmarkIndex] | None = None,
 ) -> dict[MediaKind, SignalIndex]:
-    """One signal index per medium, with the fast indexes behind them (``images``: a saved
-    one; ``works``: the store whose works keep their thumbnails, see :func:`without_image_print`)."""
+    """One signal index per medium, with the fast indexes behind them (``images``, ``audio``:
+    saved ones; ``works``: the store whose works keep their thumbnails, see :func:`without_print`)."""
     thumbnails = None if works is None else thumbnails_in(works)
-    signals: list[SignalIndex] = [ImageSignal(settings, images, thumbnails), AudioSignal(settings)]
+    signals: list[SignalIndex] = [
+        ImageSignal(settings, images, thumbnails),
+        AudioSignal(settings, *(audio or (None, None))),
+    ]
     return {s.kind: s for s in signals}
 
 
-def without_image_print(work: Work) -> Work:
-    """The work as the matcher keeps it: an image print lives in its signal index (in the
-    index's compact form; a decoded print is most of a work's memory), but for its size and
-    thumbnail (4 KiB, read when a candidate's details are checked)."""
+def without_print(work: Work) -> Work:
+    """The work as the matcher keeps it: a print lives in its signal index (in the index's
+    compact form; a decoded print is most of a work's memory), but for an image's size and
+    thumbnail (4 KiB, read when a candidate's details are checked) and a track's duration."""
     fingerprint = work.fingerprint
+    audio = fingerprint.audio
+    if audio is not None:
+        kept_audio = AudioPrint(
+            algorithm=audio.algorithm,
+            duration_s=audio.duration_s,
+            item_s=audio.item_s,
+            items_b64="",
+        )
+        return work.model_copy(
+            update={"fingerprint": fingerprint.model_copy(update={"audio": kept_audio})}
+        )
     image = fingerprint.image
     if image is None:
         return work
@@ -99,9 +118,9 @@ class Matcher:
         )
 
     def add(self, work: Work) -> None:
-        """Index a work (again, if it changed); it is kept :func:`without_image_print`."""
+        """Index a work (again, if it changed); it is kept :func:`without_print`."""
         self.remove(work.work_id)
-        self.works[work.work_id] = without_image_print(work)
+        self.works[work.work_id] = without_print(work)
         signal = self.signals.get(work.fingerprint.media)
         if signal is not None:
             signal.add(work.work_id, work.fingerprint)

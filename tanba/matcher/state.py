@@ -3,8 +3,9 @@
 Contract: :class:`MatcherState` opens (or creates) a directory that one matcher
 process owns (an exclusive lock; a second process gets :class:`StateBusy`). It
 holds the image catalogue (:class:`~tanba.matcher.segments.SegmentedImageIndex`,
-its manifest carrying the works-topic positions it reflects) and
-:class:`WorkShelf`, the works without their image prints in SQLite. A restarted
+its manifest carrying the works-topic positions it reflects), the audio catalogue
+(:mod:`tanba.matcher.audio_segments`: Chromaprint and landmark segments) and
+:class:`WorkShelf`, the works without their prints in SQLite. A restarted
 matcher maps the catalogue, reads the positions, and replays only the works
 events after them: a million images start in seconds instead of a replay of
 the whole topic (``bench/catalogue.py``). The works topic stays the source of
@@ -26,6 +27,12 @@ from pathlib import Path
 
 from tanba.core.schemas.works import Work
 from tanba.core.sqlite import Database
+from tanba.matcher.audio_segments import (
+    DEFAULT_AUDIO_TUNING,
+    AudioTuning,
+    SegmentedAudioIndex,
+    SegmentedLandmarkIndex,
+)
 from tanba.matcher.segments import DEFAULT_TUNING, SegmentedImageIndex, Tuning
 
 _SCHEMA = """
@@ -34,7 +41,7 @@ CREATE TABLE IF NOT EXISTS works (
     media TEXT NOT NULL,
     work TEXT NOT NULL
 );
--- A restarted matcher reads back its audio works only (their prints are not saved apart).
+-- A matcher state from before the audio catalogue re-indexes its audio works from here.
 CREATE INDEX IF NOT EXISTS works_by_media ON works (media);
 """
 
@@ -139,7 +146,12 @@ class WorkShelf(MutableMapping[str, Work]):
 class MatcherState:
     """One matcher's directory: a lock, the image catalogue and the works shelf."""
 
-    def __init__(self, directory: Path, tuning: Tuning = DEFAULT_TUNING) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        tuning: Tuning = DEFAULT_TUNING,
+        audio_tuning: AudioTuning = DEFAULT_AUDIO_TUNING,
+    ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self._lock = os.open(directory / "lock", os.O_CREAT | os.O_RDWR, 0o644)
@@ -152,14 +164,24 @@ class MatcherState:
                 "TANBA_MATCHER_STATE directory (or run one matcher per shard)"
             ) from None
         self.images, extra = SegmentedImageIndex.open(directory / "images", tuning)
+        self.audio = SegmentedAudioIndex(directory / "audio" / "chromaprint", audio_tuning)
+        self.landmarks = SegmentedLandmarkIndex(directory / "audio" / "landmarks", audio_tuning)
         self.positions: dict[int, int] = {
             int(p): int(o) for p, o in extra.get("works_positions", {}).items()
         }
         self.works = WorkShelf(directory / "works.sqlite")
 
     def save(self, positions: dict[int, int]) -> None:
-        """Record that the catalogue and shelf reflect the works topic up to ``positions``."""
+        """Record that the catalogue and shelf reflect the works topic up to ``positions``.
+
+        The audio segments are saved first: the positions, in the image manifest, are
+        written last, so they never claim events the audio catalogue lacks.
+        """
+        self.audio.store.save()
+        self.landmarks.store.save()
         self.images.save({"works_positions": {str(p): o for p, o in positions.items()}})
 
     def close(self) -> None:
+        self.audio.store.wait()
+        self.landmarks.store.wait()
         os.close(self._lock)

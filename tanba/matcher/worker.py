@@ -69,16 +69,29 @@ class MatcherStage(Stage):
             self.matcher = Matcher(settings)
             self._works_position: dict[int, int] = {}
         else:
-            signals = default_signals(settings, state.images, state.works)
+            audio = (state.audio, state.landmarks)
+            signals = default_signals(settings, state.images, state.works, audio)
             self.matcher = Matcher(settings, signals, state.works)
             self._works_position = dict(state.positions)
-            for work in state.works.of_medium(AUDIO):  # audio prints are not saved apart
-                signals[AUDIO].add(work.work_id, work.fingerprint)
+            self._migrate_audio(state)
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._saved_once = False  # the first replay at start is saved at once
         self.alerts = 0
         self.suppressed = 0
+
+    def _migrate_audio(self, state: MatcherState) -> None:
+        """Index the audio works a state from before the audio catalogue kept on its shelf."""
+        old = [
+            w
+            for w in state.works.of_medium(AUDIO)
+            if w.fingerprint.audio and w.fingerprint.audio.items_b64
+        ]
+        if old:
+            with state.works.batch():
+                for work in old:
+                    self.matcher.add(work)  # indexed, and shelved without its print
+            log.info("matcher: %d audio works moved to the audio catalogue", len(old))
 
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start).

@@ -33,7 +33,7 @@ from tanba.fingerprint.image import REFERENCE, image_print
 from tanba.fingerprint.resample import resampled
 from tanba.matcher.image_signal import ImageSignal
 from tanba.matcher.index import LinearImageIndex
-from tanba.matcher.match import Matcher, default_signals, without_image_print
+from tanba.matcher.match import Matcher, default_signals, without_print
 from tanba.matcher.state import MatcherState
 from tests.support.works import registered
 
@@ -168,7 +168,7 @@ def test_the_matcher_keeps_a_work_s_thumbnail_beside_it_and_after_a_restart(
     tmp_path: Path,
 ) -> None:
     work = registered("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
-    kept = without_image_print(work)
+    kept = without_print(work)
     assert kept.fingerprint.image is not None and kept.fingerprint.image.hashes == []
     assert print_thumbnail(kept.fingerprint.image) is not None
     state = MatcherState(tmp_path / "state")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 
-from tanba.core.signals.audio import Landmarks
+from tanba.core.signals.audio import Landmarks, landmark_key
+from tanba.matcher.audio_segments import AudioTuning, SegmentedLandmarkIndex
 from tanba.matcher.landmark_index import (
+    _PREFILTER,
     PER_WORK,
     WINDOW_FRAMES,
     LandmarkIndex,
@@ -15,17 +19,41 @@ from tanba.matcher.landmark_index import (
     vote,
 )
 
-INDEXES = [LinearLandmarkIndex, SortedLandmarkIndex]
+INDEXES: dict[str, Callable[[], LandmarkIndex]] = {
+    "linear": LinearLandmarkIndex,
+    "sorted": SortedLandmarkIndex,
+    "segmented": SegmentedLandmarkIndex,
+    # Every few works a segment, merged as they come.
+    "segments-merged": lambda: SegmentedLandmarkIndex(
+        tuning=AudioTuning(freeze_tracks=3, background=False)
+    ),
+}
 
 
-@pytest.fixture(params=INDEXES, ids=lambda c: c.__name__)
+@pytest.fixture(params=list(INDEXES))
 def index(request: pytest.FixtureRequest) -> LandmarkIndex:
-    return request.param()
+    return INDEXES[request.param]()
 
 
-def _marks(hashes: np.ndarray, frames: np.ndarray) -> Landmarks:
+def _valid(values: np.ndarray) -> np.ndarray:
+    """Any integers as peak-pair hashes a print can hold (one per value below 357 x 48 x 97)."""
+    v = np.asarray(values, np.int64)
+    f, rest = v % 357, v // 357
+    dt, df = 1 + rest % 48, (rest // 48) % 97 - 48
+    return (f << 16) | ((df + 128) << 8) | dt
+
+
+def _marks(values: np.ndarray, frames: np.ndarray) -> Landmarks:
+    """Landmarks in time order; ``values`` below 2 ** 32 made valid hashes, hashes kept."""
     order = np.argsort(frames, kind="stable")
-    return Landmarks(np.asarray(hashes, np.uint32)[order], np.asarray(frames, np.uint32)[order])
+    v = np.asarray(values, np.int64)
+    hashes = np.where(v >= 1 << 32, v - (1 << 32), _valid(v)).astype(np.uint32)
+    return Landmarks(hashes[order], np.asarray(frames, np.uint32)[order])
+
+
+def _kept(hashes: np.ndarray) -> np.ndarray:
+    """Hashes of a print, passed through :func:`_marks` as they are."""
+    return hashes.astype(np.int64) + (1 << 32)
 
 
 def _random_work(rng: np.random.Generator, n: int, frames: int = 20_000) -> Landmarks:
@@ -67,7 +95,7 @@ def test_a_planted_copy_is_found_at_its_offset(index: LandmarkIndex) -> None:
     keep = (f >= 5000) & (f < 5300) & (rng.random(len(f)) < 0.5)  # half the hashes lost
     noise = rng.integers(0, 1 << 25, size=200), rng.integers(0, 300, size=200)
     query = _marks(
-        np.concatenate([h[keep], noise[0]]),
+        np.concatenate([_kept(h[keep]), noise[0]]),
         np.concatenate([f[keep] - 5000 + rng.integers(0, 2, size=int(keep.sum())), noise[1]]),
     )
     hits = index.query(query, 12)
@@ -90,9 +118,10 @@ def test_remove_and_replace(index: LandmarkIndex) -> None:
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_the_sorted_index_returns_the_linear_references_hits(seed: int) -> None:
+@pytest.mark.parametrize("kind", ["sorted", "segments-merged"])
+def test_the_fast_indexes_return_the_linear_references_hits(seed: int, kind: str) -> None:
     rng = np.random.default_rng(seed)
-    linear, fast = LinearLandmarkIndex(), SortedLandmarkIndex()
+    linear, fast = LinearLandmarkIndex(), INDEXES[kind]()
     # A small hash alphabet, so chance hits pile up and thresholds are crossed both ways;
     # more works than the sorted index keeps aside, added and removed between queries, so
     # both its table and its list of recent works answer.
@@ -113,7 +142,7 @@ def test_the_sorted_index_returns_the_linear_references_hits(seed: int) -> None:
         start = int(rng.integers(0, 4000))
         keep = (f >= start) & (f < start + 400) & (rng.random(len(f)) < k / 10)
         query = _marks(
-            np.concatenate([marks.hashes[keep], rng.integers(0, 3000, size=300)]),
+            np.concatenate([_kept(marks.hashes[keep]), rng.integers(0, 3000, size=300)]),
             np.concatenate([f[keep] - start, rng.integers(0, 400, size=300)]),
         )
         for min_votes in (3, 8, 16):
@@ -121,3 +150,26 @@ def test_the_sorted_index_returns_the_linear_references_hits(seed: int) -> None:
             assert hits == linear.query(query, min_votes)
             per_work = [h.work_id for h in hits]
             assert all(per_work.count(w) <= PER_WORK for w in per_work)
+
+
+def test_a_copy_among_millions_of_chance_hits_keeps_the_votes_the_reference_gives_it() -> None:
+    # A small hash alphabet over many works: a query's hashes hit millions of rows, so the
+    # segmented index counts only the busiest offsets exactly; the planted copy's cell is
+    # one of them, with the votes the linear reference counts.
+    rng = np.random.default_rng(9)
+    works = {
+        f"w{i}": _marks(rng.integers(0, 60, 4000), rng.integers(0, 20_000, 4000)) for i in range(60)
+    }
+    linear, fast = LinearLandmarkIndex(), SegmentedLandmarkIndex()
+    for work_id, marks in works.items():
+        linear.add(work_id, marks)
+        fast.add(work_id, marks)
+    h, f = works["w7"].hashes, works["w7"].frames.astype(np.int64)
+    keep = (f >= 9000) & (f < 9600)
+    query = _marks(_kept(h[keep]), f[keep] - 9000)
+    want = next(h for h in linear.query(query, 40) if h.work_id == "w7")
+    got = fast.query(query, 40)
+    assert got[0] == want and abs(want.offset - 9000) <= 1
+    ((segment, _),) = fast.store.searchable()
+    hits, _ = segment.table.lookup(landmark_key(query.hashes))
+    assert len(hits) > _PREFILTER  # the busiest offsets alone were counted

@@ -12,9 +12,10 @@ from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.registry import WorkRegistry
-from tanba.core.schemas.common import IMAGE, Fingerprint
+from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
+from tanba.core.signals.audio import CHROMAPRINT, ITEM_S, AudioPrint
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImagePrint
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.matcher.state import MatcherState, StateBusy, WorkShelf
@@ -114,3 +115,61 @@ def test_a_restarted_matcher_starts_from_its_state_and_replays_only_new_events(
     (match,) = restarted.matcher.match(_copy(50))
     assert match.work.work_id == "late" and match.work.title == "title of late"
     assert match.work.fingerprint.image is None  # the print lives in the catalogue only
+
+
+def _track(seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 2**32, size=1200, dtype=np.uint32)
+
+
+def _audio_print(items: np.ndarray) -> AudioPrint:
+    return AudioPrint.from_items(CHROMAPRINT, len(items) * ITEM_S, ITEM_S, items)
+
+
+def _audio_work(work_id: str, seed: int) -> Work:
+    fingerprint = Fingerprint(media=AUDIO, sha256="0" * 64, audio=_audio_print(_track(seed)))
+    return _work(work_id, 0).model_copy(update={"media": AUDIO, "fingerprint": fingerprint})
+
+
+def _excerpt(seed: int) -> Fingerprint:
+    return Fingerprint(media=AUDIO, sha256="2" * 64, audio=_audio_print(_track(seed)[300:400]))
+
+
+def test_a_restarted_matcher_maps_its_audio_catalogue_instead_of_decoding_every_track(
+    tmp_path: Path,
+) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    registry = WorkRegistry(bus)
+    registry.register([_audio_work(f"t{i}", 10 + i) for i in range(4)])
+    state = MatcherState(tmp_path / "state")
+    _stage(tmp_path, bus, state).before_batch()
+    state.close()
+    shelved = WorkShelf(tmp_path / "state" / "works.sqlite")["t1"].fingerprint.audio
+    assert shelved is not None and shelved.items_b64 == "" and shelved.duration_s > 0
+
+    registry.remove("t2", "2026-12-06T01:00:00Z")
+    registry.register([_audio_work("late", 50)])
+    state = MatcherState(tmp_path / "state")
+    restarted = _stage(tmp_path, bus, state)
+    assert [m.work.work_id for m in restarted.matcher.match(_excerpt(11))] == ["t1"]
+    assert [m.work.work_id for m in restarted.matcher.match(_excerpt(12))] == ["t2"]
+    assert restarted.matcher.match(_excerpt(50)) == []  # not replayed yet
+    restarted.before_batch()
+    assert restarted.matcher.match(_excerpt(12)) == []
+    assert [m.work.work_id for m in restarted.matcher.match(_excerpt(50))] == ["late"]
+
+
+def test_audio_works_shelved_by_an_older_matcher_move_to_the_audio_catalogue(
+    tmp_path: Path,
+) -> None:
+    # A state from before the audio catalogue: its shelf holds the audio works whole.
+    state = MatcherState(tmp_path / "state")
+    with state.works.batch():
+        state.works["old"] = _audio_work("old", 7)
+    state.save({})
+    state.close()
+
+    state = MatcherState(tmp_path / "state")
+    stage = _stage(tmp_path, EmbeddedBus(tmp_path / "bus.sqlite"), state)
+    assert [m.work.work_id for m in stage.matcher.match(_excerpt(7))] == ["old"]
+    shelved = state.works["old"].fingerprint.audio
+    assert shelved is not None and shelved.items_b64 == ""

@@ -21,6 +21,10 @@ from tanba.core.schemas.base import Model
 # the items or the hashes is a new id (and registered works are fingerprinted again).
 CHROMAPRINT = "chromaprint2-raw"  # Chromaprint's default algorithm (TEST2), raw items
 LANDMARKS = "peakpairs1"
+# A peakpairs1 hash packs a peak's frequency bin (9 bits), the step to its pair's
+# (frequency step + 128: 80 to 176) and the time step (1 to 48 frames); its key keeps
+# what varies, 22 bits, one key per hash (tanba.matcher.landmark_index files hashes by key).
+LANDMARK_KEY_BITS = 22
 # Both are computed from mono PCM at this rate (one decode feeds both).
 RATE = 11025
 # Chromaprint hops 4096/3 samples (integer division) between items.
@@ -51,6 +55,12 @@ class Landmarks:
         raw = np.frombuffer(zlib.decompress(base64.b64decode(packed)), dtype="<u4")
         half = len(raw) // 2
         return cls(raw[:half].astype(np.uint32), raw[half:].astype(np.uint32))
+
+
+def landmark_key(hashes: np.ndarray) -> np.ndarray:
+    """The dense key (< 2 ** LANDMARK_KEY_BITS) of each :data:`LANDMARKS` hash; one key per hash."""
+    h = np.asarray(hashes, dtype=np.int64)
+    return ((h >> 16) << 13) | (((h >> 8) & 0x7F) << 6) | (h & 0x3F)
 
 
 class AudioPrint(Model):
