@@ -114,6 +114,7 @@ class SegmentStore(Generic[S, P]):
         self._delta_segment: S | None = None
         self._merging = False
         self._merge_thread: threading.Thread | None = None
+        self._retired: list[str] = []  # merged away: deleted once a manifest no longer names them
         if directory is not None:
             self._open(directory)
 
@@ -149,14 +150,18 @@ class SegmentStore(Generic[S, P]):
         self._maybe_merge()
 
     def _append(self, segment: S) -> _Live[S]:
+        live = self._written(segment)
+        self._segments.append(live)
+        for work_id in segment.ids:
+            self._where[work_id] = live.name
+        return live
+
+    def _written(self, segment: S) -> _Live[S]:
+        """The segment under a new name, written to disk first when there is a directory."""
         name = f"{self.kind.name}-{uuid.uuid4().hex[:12]}"
         if self.directory is not None:
             segment.save(self.directory / name)
-        live: _Live[S] = _Live(name, segment)
-        self._segments.append(live)
-        for work_id in segment.ids:
-            self._where[work_id] = name
-        return live
+        return _Live(name, segment)
 
     # -- merges -------------------------------------------------------------------------
     def _maybe_merge(self) -> None:
@@ -193,18 +198,19 @@ class SegmentStore(Generic[S, P]):
         return []
 
     def _merge(self, chosen: list[_Live[S]]) -> None:
+        """Merge and write outside the lock (seconds for big segments); swap under it."""
         try:
             merged = self.kind.merge([c.segment for c in chosen], [c.alive for c in chosen])
+            live = self._written(merged)
             with self._lock:
                 names = {c.name for c in chosen}
-                self._segments = [s for s in self._segments if s.name not in names]
-                live = self._append(merged)
                 # Tracks removed or replaced while the merge ran are dead in the result.
-                for k, work_id in enumerate(merged.ids):
-                    if self._where.get(work_id) not in names | {live.name}:
-                        live.alive[k] = False
-                    elif work_id in self._where and self._where[work_id] in names:
+                live.alive = np.array([self._where.get(w) in names for w in merged.ids], bool)
+                for work_id, alive in zip(merged.ids, live.alive, strict=True):
+                    if alive:
                         self._where[work_id] = live.name
+                self._segments = [s for s in self._segments if s.name not in names] + [live]
+                self._retired += sorted(names)
         finally:
             with self._lock:
                 self._merging = False
@@ -258,6 +264,7 @@ class SegmentStore(Generic[S, P]):
             return
         self.freeze()
         with self._lock:
+            retired, self._retired = self._retired, []
             manifest = {
                 "meta": self.kind.meta,
                 "segments": [
@@ -275,6 +282,8 @@ class SegmentStore(Generic[S, P]):
             out.flush()
             os.fsync(out.fileno())
         os.replace(tmp, path)
+        for name in retired:  # searches still reading them keep their open maps
+            shutil.rmtree(self.directory / name, ignore_errors=True)
 
     def _open(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from tanba.core.schemas.works import Work
 from tanba.core.sqlite import Database
 from tanba.matcher.audio_segments import (
     DEFAULT_AUDIO_TUNING,
+    MANIFEST,
     AudioTuning,
     SegmentedAudioIndex,
     SegmentedLandmarkIndex,
@@ -164,6 +165,9 @@ class MatcherState:
                 "TANBA_MATCHER_STATE directory (or run one matcher per shard)"
             ) from None
         self.images, extra = SegmentedImageIndex.open(directory / "images", tuning)
+        # A state saved before the audio catalogue existed keeps its audio works whole on
+        # the shelf: the matcher moves them into the catalogue (MatcherStage).
+        self.audio_saved = (directory / "audio" / "chromaprint" / MANIFEST).is_file()
         self.audio = SegmentedAudioIndex(directory / "audio" / "chromaprint", audio_tuning)
         self.landmarks = SegmentedLandmarkIndex(directory / "audio" / "landmarks", audio_tuning)
         self.positions: dict[int, int] = {

@@ -73,7 +73,8 @@ class MatcherStage(Stage):
             signals = default_signals(settings, state.images, state.works, audio)
             self.matcher = Matcher(settings, signals, state.works)
             self._works_position = dict(state.positions)
-            self._migrate_audio(state)
+            if not state.audio_saved:
+                self._migrate_audio(state)
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._saved_once = False  # the first replay at start is saved at once

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tanba.core.signals.audio import LANDMARK_KEY_BITS, Landmarks, landmark_key
+from tanba.matcher.audio_index import ChromaprintSegment
 from tanba.matcher.audio_score import AudioRule
 from tanba.matcher.audio_segments import (
     AudioTuning,
@@ -93,7 +95,8 @@ def test_a_saved_catalogue_reopens_with_the_same_tracks_removals_and_replacement
     assert reopened.query(_track(1)[100:200], RULE) == []
     assert reopened.query(_track(3)[100:200], RULE) == []
     assert [h.work_id for h in reopened.query(_track(33)[100:200], RULE)] == ["t3"]
-    assert np.array_equal(reopened.items("t6"), _track(6))
+    items = reopened.items("t6")
+    assert items is not None and np.array_equal(items, _track(6))
     assert reopened.items("t1") is None
 
 
@@ -118,3 +121,38 @@ def test_a_catalogue_made_with_other_landmark_sampling_asks_for_a_rebuild(
     manifest.write_text(manifest.read_text().replace(f'"sample": {SAMPLE}', '"sample": 99'))
     with pytest.raises(StateMismatch, match="delete the matcher state directory"):
         SegmentedLandmarkIndex(tmp_path, NOW)
+
+
+def test_a_track_removed_or_replaced_while_a_merge_runs_stays_so_and_merged_files_go(
+    tmp_path: Path,
+) -> None:
+    index = SegmentedAudioIndex(tmp_path, NOW)
+    store = index.store
+    merge = store.kind.merge
+
+    def merge_while_the_catalogue_changes(
+        segments: list[ChromaprintSegment], alive: list[np.ndarray]
+    ) -> ChromaprintSegment:
+        merged = merge(segments, alive)
+        index.remove("t0")  # as another thread would, between the merge and the swap
+        index.add("t1", _track(41))
+        return merged
+
+    store.kind = replace(store.kind, merge=merge_while_the_catalogue_changes)
+    for i in range(4):  # two segments of two: merged once
+        index.add(f"t{i}", _track(i))
+    store.kind = replace(store.kind, merge=merge)
+    assert index.query(_track(0)[100:200], RULE) == []
+    assert index.query(_track(1)[100:200], RULE) == []
+    assert [h.work_id for h in index.query(_track(41)[100:200], RULE)] == ["t1"]
+    assert [h.work_id for h in index.query(_track(2)[100:200], RULE)] == ["t2"]
+    before = {p.name for p in tmp_path.iterdir() if p.is_dir()}
+    index.store.save()
+    after = {p.name for p in tmp_path.iterdir() if p.is_dir()}
+    assert len(before - after) == 2  # the two merged segments, once no manifest names them
+    reopened = SegmentedAudioIndex(tmp_path, NOW)
+    assert sorted(w for w in ("t0", "t1", "t2", "t3") if reopened.items(w) is not None) == [
+        "t1",
+        "t2",
+        "t3",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -167,6 +168,7 @@ def test_audio_works_shelved_by_an_older_matcher_move_to_the_audio_catalogue(
         state.works["old"] = _audio_work("old", 7)
     state.save({})
     state.close()
+    shutil.rmtree(tmp_path / "state" / "audio")  # as an older matcher left it: no catalogue
 
     state = MatcherState(tmp_path / "state")
     stage = _stage(tmp_path, EmbeddedBus(tmp_path / "bus.sqlite"), state)
