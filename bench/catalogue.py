@@ -209,15 +209,10 @@ def _source_of(work_id: str, real: list[str]) -> str:
     return source if number < len(real) else f"(perturbed {source})"
 
 
-def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
-    settings = Settings()
-    real = json.loads((directory / "real.json").read_text())
-    before = _rss()[0]
+def restarted_stage(settings: Settings, state: MatcherState) -> MatcherStage:
+    """The matcher stage as ``tanba worker matcher`` builds it on a saved state, its first
+    batch read (an empty works topic here: nothing was registered after the save)."""
     scratch = Path(tempfile.mkdtemp(prefix="tanba-catalogue-"))
-    # Cold start: the matcher stage as `tanba worker matcher` builds it, on its saved state
-    # (an empty works topic here: nothing was registered after the save).
-    started = time.perf_counter()
-    state = MatcherState(directory, Tuning(probe_bits=settings.image_probe_bits))
     stage = MatcherStage(
         settings,
         EmbeddedBus(scratch / "bus.sqlite"),
@@ -227,6 +222,17 @@ def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
         state=state,
     )
     stage.before_batch()
+    return stage
+
+
+def measure(directory: Path, queries: int, baseline: int) -> dict[str, object]:
+    settings = Settings()
+    real = json.loads((directory / "real.json").read_text())
+    before = _rss()[0]
+    # Cold start: the matcher stage as `tanba worker matcher` builds it, on its saved state.
+    started = time.perf_counter()
+    state = MatcherState(directory, Tuning(probe_bits=settings.image_probe_bits))
+    stage = restarted_stage(settings, state)
     opened = time.perf_counter() - started
     rss_open = _rss()[0] - before
     index = state.images
@@ -322,16 +328,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CATALOGUE built: {json.dumps(built)}", flush=True)
     elif not (directory / THUMBNAILS_MARK).is_file():
         reshelve(directory, args.works, args.real)
-    child = subprocess.run(
-        [sys.executable, "-m", "bench.catalogue", "--measure-only", "--works", str(args.works),
-         "--queries", str(args.queries), "--baseline", str(args.baseline), "--dir", str(args.dir)],
-        check=True, capture_output=True, text=True,
+    figures = measured_apart(
+        "bench.catalogue",
+        ["--works", str(args.works), "--queries", str(args.queries),
+         "--baseline", str(args.baseline), "--dir", str(args.dir)],
     )  # fmt: skip
-    figures = json.loads(child.stdout.strip().splitlines()[-1])
     print(f"CATALOGUE of {args.works:,} registered images (a restarted matcher process):")
     for key, value in figures.items():
         print(f"  {key:36s} {value}")
     return 0
+
+
+def measured_apart(module: str, arguments: list[str]) -> dict[str, object]:
+    """The figures ``python -m module --measure-only ...`` prints: measured in a fresh process,
+    as a restarted matcher would be (nothing of the build in its memory)."""
+    child = subprocess.run(
+        [sys.executable, "-m", module, "--measure-only", *arguments],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    figures: dict[str, object] = json.loads(child.stdout.strip().splitlines()[-1])
+    return figures
 
 
 if __name__ == "__main__":
