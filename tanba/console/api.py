@@ -23,7 +23,7 @@ from tanba.console import works as work_rules
 from tanba.console.alerts import MAX_OFFSET, AlertFilters
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
 from tanba.console.evidence import custody_entries, export_response
-from tanba.console.media import blob_response, thumbnail_response
+from tanba.console.media import ThumbSize, blob_response, thumbnail_response
 from tanba.console.models import (
     AlertDetail,
     AlertList,
@@ -195,10 +195,26 @@ def alert_media(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
     return blob_response(c, alert.media_sha256)
 
 
+ThumbSizeQuery = Annotated[
+    ThumbSize, Query(description="'page': 360 pixels a side at most; 'list': 128")
+]
+DigestQuery = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="the start of the file's SHA-256 the link expects (the pages put it): "
+        "when it matches, the answer may be cached for a year",
+    ),
+]
+
+
 @router.get("/alerts/{alert_id}/thumbnail", tags=["alerts"], response_class=FileResponse)
-def alert_thumbnail(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+def alert_thumbnail(
+    alert_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
+) -> FileResponse:
+    """A JPEG thumbnail of the found copy (400 when the copy is not an image)."""
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
-    return thumbnail_response(c, alert.media_sha256)
+    return thumbnail_response(c, alert.media_sha256, size, d)
 
 
 @router.post(
@@ -291,8 +307,11 @@ def work_media(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
 @router.get(
     "/works/{work_id}/thumbnail", tags=["works"], response_class=FileResponse, responses=WITHHELD
 )
-def work_thumbnail(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
-    return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256)
+def work_thumbnail(
+    work_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
+) -> FileResponse:
+    """A JPEG thumbnail of the registered reference, for those who may have the reference."""
+    return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256, size, d)
 
 
 @router.get("/jurisdictions", response_model=list[JurisdictionOut], tags=["works"])

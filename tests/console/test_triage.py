@@ -165,3 +165,92 @@ def test_the_tabs_and_bulk_actions_speak_the_users_language(
         page = agency.client.get("/alerts").text
         assert all(w in page for w in words), (language, words)
     assert 'id="bulk-all"' not in login("ops").client.get("/alerts").text
+
+
+# --- grouping, sorting and the pictures of each row ---------------------------------------
+
+
+def _groups(html: str) -> list[tuple[str, int]]:
+    """(link query, count) of each row of the grouped list."""
+    table = html.split('id="groups"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r'<a href="/alerts\?([^"]*)">.*?</a>.*?<td class="num">(\d+)</td>', table, re.S
+    )
+    return [(query.replace("&amp;", "&"), int(n)) for query, n in rows]
+
+
+def test_the_list_groups_by_site_and_by_work_with_counts_that_open_the_filtered_list(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    admin = login("admin").client
+    by_site = admin.get("/alerts?group=site").text
+    assert _groups(by_site) == [
+        ("site=kino.example.kz", 2),
+        ("site=films.example.ru", 1),
+        ("site=music.example.kz", 1),
+        ("site=shop.example.by", 1),
+    ]
+    opened = admin.get("/api/alerts?site=kino.example.kz").json()
+    assert sorted(a["id"] for a in opened["alerts"]) == sorted(
+        (seeded["a_kz"].id, seeded["b_kz"].id)
+    )
+    # The other filters stay on the groups and on the rows' links; the tabs count alerts.
+    kz_new = admin.get("/alerts?group=site&jurisdiction=KZ&status=new").text
+    assert _groups(kz_new) == [
+        ("jurisdiction=KZ&site=kino.example.kz&status=new", 2),
+        ("jurisdiction=KZ&site=music.example.kz&status=new", 1),
+    ]
+    assert _tab(kz_new, "new") == 3
+    by_work = admin.get("/alerts?group=work").text
+    assert _groups(by_work) == [("work_id=w-a", 2), ("work_id=w-b", 2), ("work_id=w-a2", 1)]
+    # Scoped like the list: an agency groups its jurisdiction's alerts only.
+    agency = login("kz-agency").client.get("/alerts?group=site").text
+    assert _groups(agency) == [("site=kino.example.kz", 2), ("site=music.example.kz", 1)]
+    assert login("kz-agency").client.get("/alerts?group=site&after=abc").status_code == 400
+
+
+def test_groups_page_by_number_and_escape_what_sites_are_called(
+    app: App, alert_factory: Callable[..., Alert], login: Callable[[str], Session]
+) -> None:
+    hostile = '<img src=x onerror="alert(1)">.example.kz'
+    app.store.upsert(
+        [
+            alert_factory(page=f"http://s{i}.example.kz/1", site=f"s{i:02d}.example.kz")
+            for i in range(3)
+        ]
+        + [alert_factory(page="http://h.example.kz/1", site=hostile)]
+    )
+    admin = login("admin").client
+    first = admin.get("/alerts?group=site&per_page=2").text
+    assert len(_groups(first)) == 2 and 'id="pager-next"' in first
+    assert "page 1 of 2" in first
+    second = admin.get("/alerts?group=site&per_page=2&page=2").text
+    assert len(_groups(second)) == 2 and 'id="pager-next"' not in second
+    shown = first + second
+    assert hostile not in shown and "&lt;img src=x onerror=" in shown
+
+
+def test_the_list_sorts_by_last_seen_first_seen_and_score(
+    app: App,
+    seeded: dict[str, Alert],
+    alert_factory: Callable[..., Alert],
+    login: Callable[[str], Session],
+) -> None:
+    # a_kz, first seen on 1 March, is seen again on 9 March: the latest seen, the earliest found.
+    again = seeded["a_kz"]
+    app.store.upsert(
+        [alert_factory(work_id=again.work_id, page=again.page_url, seen="2026-03-09T10:00:00.000Z")]
+    )
+    client = login("admin").client
+
+    def order(sort: str) -> list[str]:
+        ids = {a.id: key for key, a in seeded.items()}
+        return [ids[a["id"]] for a in client.get(f"/api/alerts?sort={sort}").json()["alerts"]]
+
+    assert order("recent") == ["a_kz", "b_by", "b_kz", "a_kz_audio", "a_ru"]
+    assert order("first_seen") == ["b_by", "b_kz", "a_kz_audio", "a_ru", "a_kz"]
+    assert order("score") == ["b_kz", "a_kz", "a_kz_audio", "a_ru", "b_by"]
+    page = client.get("/alerts?sort=first_seen").text
+    assert '<option value="first_seen" selected>' in page
+    assert page.index(seeded["b_by"].id) < page.index(seeded["a_kz"].id)
+    assert client.get("/api/alerts?sort=oldest").status_code == 422
