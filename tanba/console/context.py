@@ -21,6 +21,7 @@ from tanba.console.alerts import CountCache
 from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
 from tanba.console.i18n import pick_language
+from tanba.console.media import digest_of
 from tanba.console.sessions import SessionStore
 from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.throttle import LoginThrottle
@@ -86,6 +87,7 @@ def templates() -> Environment:
     env.filters["href"] = safe_href
     env.filters["q"] = lambda v: quote(str(v), safe="")
     env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
+    env.filters["digest"] = digest_of  # a thumbnail URL's d=: the file it names, for good
     return env
 
 

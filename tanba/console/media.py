@@ -20,14 +20,16 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from fastapi.responses import FileResponse
 from PIL import Image, UnidentifiedImageError
 
-from tanba.console.context import Console
 from tanba.core.blobs import BlobStore
 from tanba.core.exceptions import InputError, NotFound
+
+if TYPE_CHECKING:  # the context imports this module for its template filter
+    from tanba.console.context import Console
 
 THUMB_SIDE = 360
 # The alert list shows two 64-pixel pictures a row; 128 keeps them sharp on 2x screens,

@@ -6,15 +6,19 @@ change are one store request each, written differently in each store.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from tanba.app.demo import media
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import Session
 from tests.services import drop_namespace, elastic_url, new_namespace  # noqa: F401 - fixture
 
@@ -254,3 +258,93 @@ def test_the_list_sorts_by_last_seen_first_seen_and_score(
     assert '<option value="first_seen" selected>' in page
     assert page.index(seeded["b_by"].id) < page.index(seeded["a_kz"].id)
     assert client.get("/api/alerts?sort=oldest").status_code == 422
+
+
+@pytest.fixture
+def pictured(
+    app: App, people: dict[str, str], small_photos: list[Path], alert_factory: Callable[..., Alert]
+) -> dict[str, Alert]:
+    """Owner A's registered photo "steppe" with a found copy stored; a recording; a copy not kept."""
+    register(
+        app, [WorkSpec(path=small_photos[0], owner="Owner A", title="Steppe", work_id="steppe")]
+    )
+    copy = app.blobs.put(media.web_jpeg(small_photos[0], width=500))
+    alerts = {
+        "photo": alert_factory(work_id="steppe", media_sha256=copy),
+        "recording": alert_factory(work_id="song", page="http://kino.example.kz/2", media="audio"),
+        "gone": alert_factory(work_id="steppe", page="http://kino.example.kz/3"),
+    }
+    app.store.upsert(list(alerts.values()))
+    return alerts
+
+
+def _row(html: str, alert: Alert) -> str:
+    """The list's row of ``alert``."""
+    row = html.split(f'value="{alert.id}"', 1)[1].split("</tr>", 1)[0]
+    return row
+
+
+def _srcs(row: str) -> list[str]:
+    return [
+        src.replace("&amp;", "&") for src in re.findall(r'<img class="thumb" src="([^"]+)"', row)
+    ]
+
+
+def test_each_row_shows_the_copy_and_the_reference_side_by_side_or_says_why_not(
+    app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    alice = login("alice")
+    page = alice.client.get("/alerts").text
+    photo = pictured["photo"]
+    copy_src, reference_src = _srcs(_row(page, photo))
+    reference = app.works.entry("steppe")
+    assert reference is not None
+    assert copy_src.startswith(
+        f"/api/alerts/{photo.id}/thumbnail?size=list&d={photo.media_sha256[:16]}&v="
+    )
+    assert reference_src.startswith(
+        f"/api/works/steppe/thumbnail?size=list&d={reference.sha256[:16]}&v="
+    )
+    for src in (copy_src, reference_src):
+        got = alice.client.get(src)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+        assert got.headers["cache-control"] == "private, max-age=31536000, immutable"
+        with Image.open(io.BytesIO(got.content)) as im:
+            assert max(im.size) == 128
+    # Made once, kept by the file's digest and size.
+    kept = app.settings.home / "console" / "thumbnails" / photo.media_sha256[:2]
+    assert (kept / f"{photo.media_sha256}-128.jpg").is_file()
+    # Without the digest, or with another one, the answer is kept a day only.
+    for query in ("size=list", "size=list&d=" + "0" * 16):
+        other = alice.client.get(f"/api/alerts/{photo.id}/thumbnail?{query}")
+        assert other.headers["cache-control"] != "private, max-age=31536000, immutable"
+    assert alice.client.get(f"/api/alerts/{photo.id}/thumbnail?size=9999").status_code == 422
+    recording = _row(page, pictured["recording"])
+    assert _srcs(recording) == [] and recording.count('title="a recording: no picture"') == 2
+    gone = _row(page, pictured["gone"])
+    assert 'title="the file is not stored here"' in gone and len(_srcs(gone)) == 1
+    # Nobody else's pictures: an alert or work the caller may not see is not found.
+    assert login("bob").client.get(copy_src).status_code == 404
+    assert login("bob").client.get(reference_src).status_code == 404
+
+
+def test_an_agency_sees_the_copy_but_not_a_withheld_reference(
+    app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    assert len(_srcs(_row(agency.client.get("/alerts").text, pictured["photo"]))) == 2
+    app.organisations.set("Owner A", withhold_references=True, actor="alice")
+    row = _row(agency.client.get("/alerts").text, pictured["photo"])
+    [copy_src] = _srcs(row)
+    assert copy_src.startswith(f"/api/alerts/{pictured['photo'].id}/thumbnail?")
+    assert "/api/works/" not in row and "withholds its reference files" in row
+
+
+def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(
+    app: App, alert_with_blob: Callable[..., Alert], login: Callable[[str], Session]
+) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    alert = alert_with_blob(svg)
+    answer = login("admin").client.get(f"/api/alerts/{alert.id}/thumbnail?size=list")
+    assert answer.status_code == 400 and "not an image" in answer.text
+    assert not (app.settings.home / "console" / "thumbnails" / alert.media_sha256[:2]).exists()
