@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from PIL import Image, UnidentifiedImageError
 
 from tanba.core.blobs import BlobStore
@@ -129,7 +129,7 @@ def blob_response(c: Console, sha256: str) -> FileResponse:
 
 def thumbnail_response(
     c: Console, sha256: str, size: ThumbSize = "page", digest: str = ""
-) -> FileResponse:
+) -> Response:
     """A JPEG thumbnail of a stored image, made once and kept under the home.
 
     ``digest``: the start of the digest the page that linked it expected (see
@@ -145,8 +145,12 @@ def thumbnail_response(
         THUMB_SIDES[size],
     )
     named = len(digest) == DIGEST_CHARS and sha256.startswith(digest.lower())
-    return FileResponse(
-        path, media_type="image/jpeg", headers={"Cache-Control": IMMUTABLE if named else ONE_DAY}
+    # A few kilobytes: read at once, not streamed from a worker thread as a FileResponse
+    # is (a list page asks for a hundred of them).
+    return Response(
+        path.read_bytes(),
+        media_type="image/jpeg",
+        headers={"Cache-Control": IMMUTABLE if named else ONE_DAY},
     )
 
 

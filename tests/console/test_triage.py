@@ -211,6 +211,10 @@ def test_the_list_groups_by_site_and_by_work_with_counts_that_open_the_filtered_
     agency = login("kz-agency").client.get("/alerts?group=site").text
     assert _groups(agency) == [("site=kino.example.kz", 2), ("site=music.example.kz", 1)]
     assert login("kz-agency").client.get("/alerts?group=site&after=abc").status_code == 400
+    api = admin.get("/api/alerts/groups/work?per_page=2&page=2").json()
+    assert (api["total"], api["exact"], api["page"]) == (3, True, 2)
+    assert [(g["value"], g["count"]) for g in api["groups"]] == [("w-a2", 1)]
+    assert api["groups"][0]["last_seen"] == seeded["a_kz_audio"].last_seen
 
 
 def test_groups_page_by_number_and_escape_what_sites_are_called(

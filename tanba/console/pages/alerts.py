@@ -58,8 +58,7 @@ def _grouped_page(
     grouped = alert_rules.groups(c.app.store, who.principal, filters)
     titles: dict[str, str] = {}
     if filters.group == "work":
-        listed = work_rules.listed(c.app, (g.key for g in grouped.groups))
-        titles = {work_id: w.title for work_id, w in listed.items()}
+        titles = work_rules.titles(c.app, (g.key for g in grouped.groups))
     alerts = tabs[filters.status] if filters.status else sum(tabs.values())
     return render(
         c,
