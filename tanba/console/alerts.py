@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal, TypeVar, cast
 from urllib.parse import urlencode
@@ -23,9 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tanba.console.exceptions import Forbidden, PageTooDeep
 from tanba.core.access import Principal, visible_alert
-from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
+from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, Signal, StatusChange
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError
+from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.store import AlertPage, AlertQuery, AlertStore, BulkChange
 from tanba.core.store.base import CountKey, GroupKey, GroupPage, SortKey, TopCounts
 from tanba.core.store.exceptions import BadCursor
@@ -274,6 +275,24 @@ class CountCache:
 
 def _count_query(principal: Principal, filters: AlertFilters) -> AlertQuery:
     return replace(filters.query(principal, paged=False), sort="last_seen")
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How sure an alert's jurisdiction is, and the signals for and against it, for the page."""
+
+    value: float  # tanba.core.jurisdictions.attribution.confidence
+    backing: tuple[Signal, ...]
+    against: tuple[Signal, ...]
+
+
+def jurisdiction_confidence(alert: Alert) -> Confidence:
+    """The alert's confidence by the current rule (not the figure stored under an older one)."""
+    return Confidence(
+        value=alert_confidence(alert),
+        backing=tuple(s for s in alert.signals if s.value == alert.jurisdiction),
+        against=tuple(s for s in alert.signals if s.value != alert.jurisdiction),
+    )
 
 
 def visible(store: AlertStore, principal: Principal, alert_id: str) -> Alert:

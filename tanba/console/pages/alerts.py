@@ -188,6 +188,7 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         may_export=who.user.role != "operator",
         blob_ok=c.app.blobs.exists(alert.media_sha256),
         custody=custody_or_none(c.app, alert),
+        confidence=alert_rules.jurisdiction_confidence(alert),
         variant_words=variant_name,  # "the work with a margin cut off: … bottom 24%", not a code
     )
 
