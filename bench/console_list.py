@@ -227,8 +227,9 @@ def api_url(query: str) -> str:
 
 
 def pictures_of(page: str) -> list[str]:
-    """The thumbnail URLs a list page links (its img elements)."""
-    return [html.unescape(src) for src in re.findall(r'<img class="thumb" src="([^"]+)"', page)]
+    """The thumbnail URLs a list page links (its img elements), each once as a browser asks."""
+    found = re.findall(r'<img class="thumb" src="([^"]+)"', page)
+    return list(dict.fromkeys(html.unescape(src) for src in found))
 
 
 def fetch_all(client: httpx.Client, urls: list[str]) -> float:
