@@ -162,17 +162,12 @@ def group_alerts(
     titles: dict[str, str] = {}
     if key == "work":
         titles = work_rules.titles(c.app, (g.key for g in found.groups))
-    return GroupList(
-        key=key,
-        total=found.total,
-        exact=found.exact,
-        page=filters.page,
-        per_page=filters.per_page,
-        groups=[
-            GroupOut(value=g.key, count=g.count, last_seen=g.last_seen, title=titles.get(g.key, ""))
-            for g in found.groups
-        ],
-    )
+    groups = [
+        GroupOut(value=g.key, count=g.count, last_seen=g.last_seen, title=titles.get(g.key, ""))
+        for g in found.groups
+    ]
+    paging = filters.model_dump(include={"page", "per_page"})
+    return GroupList(key=key, total=found.total, exact=found.exact, groups=groups, **paging)
 
 
 @router.post(

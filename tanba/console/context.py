@@ -18,10 +18,10 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from tanba.console.alerts import CountCache
+from tanba.console.caching import digest_of
 from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
 from tanba.console.i18n import pick_language
-from tanba.console.media import digest_of
 from tanba.console.sessions import SessionStore
 from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.throttle import LoginThrottle

@@ -11,8 +11,9 @@ so a caller cannot make the server decode and store a file per size it invents.
 Each is decoded once, only by the Pillow plugins of the types sniffed here, and
 kept under the home by the blob's digest and its size (content-addressed: the
 same picture found on a thousand pages is one file). A URL that carries the
-digest's first :data:`DIGEST_CHARS` characters (``d=``) names that content for
-good, so its answer may be cached for a year (:data:`IMMUTABLE`); without it, a day.
+digest's first characters (``d=``, :func:`tanba.console.caching.digest_of`) names
+that content for good, so its answer may be cached for a year
+(:data:`tanba.console.caching.IMMUTABLE`); without it, a day.
 """
 
 from __future__ import annotations
@@ -20,16 +21,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from fastapi.responses import FileResponse, Response
 from PIL import Image, UnidentifiedImageError
 
+from tanba.console.caching import IMMUTABLE, ONE_DAY, names_content
+from tanba.console.context import Console
 from tanba.core.blobs import BlobStore
 from tanba.core.exceptions import InputError, NotFound
-
-if TYPE_CHECKING:  # the context imports this module for its template filter
-    from tanba.console.context import Console
 
 THUMB_SIDE = 360
 # The alert list shows two 64-pixel pictures a row; 128 keeps them sharp on 2x screens,
@@ -41,10 +41,6 @@ OCTET = "application/octet-stream"
 # The Pillow plugins a thumbnail may be decoded by: the image types content_type() sniffs.
 # (Image.open would otherwise try every plugin, EPS and friends included.)
 IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
-# How much of a blob's digest a thumbnail URL carries to name its content (64 bits).
-DIGEST_CHARS = 16
-IMMUTABLE = "private, max-age=31536000, immutable"
-ONE_DAY = "private, max-age=86400"
 
 
 def content_type(head: bytes) -> str:
@@ -132,8 +128,9 @@ def thumbnail_response(
 ) -> Response:
     """A JPEG thumbnail of a stored image, made once and kept under the home.
 
-    ``digest``: the start of the digest the page that linked it expected (see
-    :func:`digest_of`); when it is this blob's, the answer is cached for a year.
+    ``digest``: the start of the digest the page that linked it expected
+    (:func:`tanba.console.caching.digest_of`); when it is this blob's, the answer is
+    cached for a year.
     """
     if not c.app.blobs.exists(sha256):
         raise NotFound("the media file is not stored here (blob missing)")
@@ -144,7 +141,7 @@ def thumbnail_response(
         c.app.settings.image_max_pixels,
         THUMB_SIDES[size],
     )
-    named = len(digest) == DIGEST_CHARS and sha256.startswith(digest.lower())
+    named = names_content(sha256, digest)
     # A few kilobytes: read at once, not streamed from a worker thread as a FileResponse
     # is (a list page asks for a hundred of them).
     return Response(
@@ -152,8 +149,3 @@ def thumbnail_response(
         media_type="image/jpeg",
         headers={"Cache-Control": IMMUTABLE if named else ONE_DAY},
     )
-
-
-def digest_of(sha256: str) -> str:
-    """What a thumbnail URL carries to name its content (``d=``)."""
-    return sha256[:DIGEST_CHARS]

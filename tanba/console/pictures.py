@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlencode
 
-from tanba.console.media import digest_of
+from tanba.console.caching import digest_of
 from tanba.console.works import listed
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
