@@ -22,6 +22,7 @@ from tanba.console.caching import digest_of
 from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
 from tanba.console.i18n import pick_language
+from tanba.console.pictures import Grants
 from tanba.console.sessions import SessionStore
 from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.throttle import LoginThrottle
@@ -48,6 +49,7 @@ class Console:
     reports: CrawlReports
     counts: CountCache
     throttle: LoginThrottle
+    grants: Grants  # the pictures the alert list just showed, and to whom
     templates: Environment = field(repr=False)
 
 
@@ -112,6 +114,7 @@ def build_console(
         reports=CrawlReports(app.bus),
         counts=CountCache(app.store),
         throttle=LoginThrottle(db, app.clock),
+        grants=Grants(),
         templates=templates(),
     )
 

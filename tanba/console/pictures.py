@@ -15,11 +15,21 @@ read without the caller's scope: every alert here is one the caller may see,
 and whoever sees an alert sees its work (:mod:`tanba.core.access`); whether they
 may have the reference file is asked as everywhere else, through
 :meth:`~tanba.core.access.Access.withheld_references`.
+
+What the page decided is remembered a minute (:class:`Grants`), so the hundred
+picture requests that follow it do not each ask the alert store or the works
+catalogue again (on Elasticsearch a search per copy): a change of access (an
+organisation withholding its references, a narrower scope) reaches the pictures
+at most that long after the page that showed them; a request with no grant is
+checked against the stores as always.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlencode
@@ -32,6 +42,45 @@ from tanba.core.exceptions import NotFound
 from tanba.core.wiring import App
 
 Missing = Literal["", "audio", "not_stored", "withheld", "no_reference"]
+Kind = Literal["alert", "work"]
+
+
+class Grants:
+    """The files the list just showed to whom, for ``ttl_s`` seconds: (principal, kind, id) -> digest.
+
+    The principal is the whole value (name, role, owners, jurisdictions), so a user whose
+    role or scope changed has no grant. At most ``size`` entries, the oldest dropped.
+    Thread-safe: pages and pictures are served from several threads.
+    """
+
+    def __init__(
+        self, ttl_s: float = 60.0, size: int = 20_000, now: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ttl = ttl_s
+        self._size = size
+        self._now = now
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[tuple[Principal, Kind, str], tuple[float, str]] = OrderedDict()
+
+    def grant(self, principal: Principal, kind: Kind, key: str, sha256: str) -> None:
+        with self._lock:
+            self._entries[(principal, kind, key)] = (self._now(), sha256)
+            self._entries.move_to_end((principal, kind, key))
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+    def revoke(self, principal: Principal, kind: Kind, key: str) -> None:
+        """Forget a grant (the list now shows that file withheld)."""
+        with self._lock:
+            self._entries.pop((principal, kind, key), None)
+
+    def get(self, principal: Principal, kind: Kind, key: str) -> str | None:
+        """The digest granted, or None when there is none or it is older than ``ttl_s``."""
+        with self._lock:
+            hit = self._entries.get((principal, kind, key))
+        if hit is None or self._now() - hit[0] >= self._ttl:
+            return None
+        return hit[1]
 
 
 @dataclass(frozen=True)
@@ -43,22 +92,28 @@ class Picture:
 
 
 def list_pictures(
-    app: App, principal: Principal, alerts: Sequence[Alert]
+    app: App, grants: Grants, principal: Principal, alerts: Sequence[Alert]
 ) -> dict[str, tuple[Picture, Picture]]:
-    """The (copy, reference) pictures of each alert, by alert id; see the module doc."""
+    """The (copy, reference) pictures of each alert, by alert id, each one shown granted to
+    ``principal`` in ``grants``; see the module doc."""
     entries = listed(app, (a.work_id for a in alerts))
     withheld = app.access.withheld_references(principal, entries.values())
     out = {}
     for a in alerts:
         entry = entries.get(a.work_id)
         copy = _picture(app, a.media, a.media_sha256, f"/api/alerts/{quote(a.id, safe='')}")
+        if copy.url:
+            grants.grant(principal, "alert", a.id, a.media_sha256)
         if entry is None:
             reference = Picture(missing="audio" if a.media == "audio" else "no_reference")
         elif entry.work_id in withheld:
             reference = Picture(missing="withheld")
+            grants.revoke(principal, "work", entry.work_id)
         else:
             path = f"/api/works/{quote(entry.work_id, safe='')}"
             reference = _picture(app, entry.media, entry.sha256, path)
+            if reference.url:
+                grants.grant(principal, "work", entry.work_id, entry.sha256)
         out[a.id] = (copy, reference)
     return out
 

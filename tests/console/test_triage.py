@@ -9,12 +9,16 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from tanba.app.demo import media
+from tanba.console.context import Console
+from tanba.console.pictures import Grants
+from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
@@ -342,6 +346,40 @@ def test_an_agency_sees_the_copy_but_not_a_withheld_reference(
     [copy_src] = _srcs(row)
     assert copy_src.startswith(f"/api/alerts/{pictured['photo'].id}/thumbnail?")
     assert "/api/works/" not in row and "withholds its reference files" in row
+    withheld = agency.client.get(f"/api/works/steppe/thumbnail?size=list&d={copy_src[-16:]}")
+    assert withheld.status_code == 403  # the list that withholds it forgot the grant
+
+
+def test_the_pictures_the_list_showed_are_granted_to_that_caller_for_a_minute(
+    app: App, console: Console, pictured: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    clock = [0.0]
+    console.grants = Grants(now=lambda: clock[0])
+    alice = login("alice")
+    copy_src, reference_src = _srcs(_row(alice.client.get("/alerts").text, pictured["photo"]))
+    principal = Principal(name="alice", role="rights_holder", owners=("Owner A",))
+    granted = console.grants.get(principal, "alert", pictured["photo"].id)
+    assert granted == pictured["photo"].media_sha256
+    # Within the minute the picture needs no store: even with the alert gone, it is served.
+    app.store.upsert([pictured["photo"].model_copy(update={"owner": "Owner C"})])
+    assert alice.client.get(copy_src).status_code == 200
+    assert login("bob").client.get(copy_src).status_code == 404  # a grant is one caller's
+    clock[0] = 60.0  # a minute later the store is asked again: no longer Owner A's alert
+    assert console.grants.get(principal, "alert", pictured["photo"].id) is None
+    assert alice.client.get(copy_src).status_code == 404
+    assert alice.client.get(reference_src).status_code == 200  # still Owner A's work
+
+
+def test_grants_are_bounded_and_keyed_by_the_whole_principal() -> None:
+    grants = Grants(size=2, now=lambda: 0.0)
+    agency = Principal(name="kz", role="agency", jurisdictions=("KZ",))
+    grants.grant(agency, "alert", "a1", "1" * 64)
+    assert grants.get(replace(agency, jurisdictions=("RU",)), "alert", "a1") is None
+    assert grants.get(agency, "work", "a1") is None
+    grants.grant(agency, "alert", "a2", "2" * 64)
+    grants.grant(agency, "alert", "a3", "3" * 64)
+    assert grants.get(agency, "alert", "a1") is None  # the oldest dropped
+    assert grants.get(agency, "alert", "a3") == "3" * 64
 
 
 def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(

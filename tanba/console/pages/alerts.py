@@ -45,7 +45,7 @@ def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep)
         **_list_context(request, filters, who, c, tabs),
         page=page,
         grouped=None,
-        pictures=list_pictures(c.app, principal, page.alerts),
+        pictures=list_pictures(c.app, c.grants, principal, page.alerts),
         number=alert_rules.page_number(filters, page),
         pages=alert_rules.page_count(filters, page),
     )
