@@ -249,10 +249,11 @@ def alert_thumbnail(
     alert_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
 ) -> Response:
     """A JPEG thumbnail of the found copy (400 when the copy is not an image)."""
-    sha256 = c.grants.get(who.principal, "alert", alert_id)  # the list just showed it
-    if sha256 is None:
-        sha256 = alert_rules.visible(c.app.store, who.principal, alert_id).media_sha256
-    return thumbnail_response(c, sha256, size, d)
+    granted = c.grants.get(who.principal, "alert", alert_id)  # the list just showed it
+    if granted is not None:
+        return thumbnail_response(c, granted.sha256, size, d)
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    return thumbnail_response(c, alert.media_sha256, size, d)
 
 
 @router.post(
@@ -352,10 +353,10 @@ def work_thumbnail(
     work_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
 ) -> Response:
     """A JPEG thumbnail of the registered reference, for those who may have the reference."""
-    sha256 = c.grants.get(who.principal, "work", work_id)  # the alert list just showed it
-    if sha256 is None:
-        sha256 = c.app.access.reference(who.principal, work_id).sha256
-    return thumbnail_response(c, sha256, size, d)
+    granted = c.grants.get(who.principal, "work", work_id)  # the alert list just showed it
+    if granted is not None and not c.app.access.withholding_owners(who.principal, [granted.owner]):
+        return thumbnail_response(c, granted.sha256, size, d)
+    return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256, size, d)
 
 
 @router.get("/jurisdictions", response_model=list[JurisdictionOut], tags=["works"])

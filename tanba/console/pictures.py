@@ -18,10 +18,12 @@ may have the reference file is asked as everywhere else, through
 
 What the page decided is remembered a minute (:class:`Grants`), so the hundred
 picture requests that follow it do not each ask the alert store or the works
-catalogue again (on Elasticsearch a search per copy): a change of access (an
-organisation withholding its references, a narrower scope) reaches the pictures
-at most that long after the page that showed them; a request with no grant is
-checked against the stores as always.
+catalogue again (on Elasticsearch a search per copy): a change of which alerts a
+caller sees (an alert's site moving to another state) reaches the pictures at most
+that long after the page that showed them. An organisation's choice to withhold its
+references is asked again on every reference picture, granted or not (it is a
+policy its owner expects to hold at once); a request with no grant is checked
+against the stores as always.
 """
 
 from __future__ import annotations
@@ -45,8 +47,16 @@ Missing = Literal["", "audio", "not_stored", "withheld", "no_reference"]
 Kind = Literal["alert", "work"]
 
 
+@dataclass(frozen=True)
+class Grant:
+    """A file the list showed: its digest, and the owner of its alert or work."""
+
+    sha256: str
+    owner: str
+
+
 class Grants:
-    """The files the list just showed to whom, for ``ttl_s`` seconds: (principal, kind, id) -> digest.
+    """The files the list just showed to whom, for ``ttl_s`` seconds: (principal, kind, id) -> Grant.
 
     The principal is the whole value (name, role, owners, jurisdictions), so a user whose
     role or scope changed has no grant. At most ``size`` entries, the oldest dropped.
@@ -60,22 +70,17 @@ class Grants:
         self._size = size
         self._now = now
         self._lock = threading.Lock()
-        self._entries: OrderedDict[tuple[Principal, Kind, str], tuple[float, str]] = OrderedDict()
+        self._entries: OrderedDict[tuple[Principal, Kind, str], tuple[float, Grant]] = OrderedDict()
 
-    def grant(self, principal: Principal, kind: Kind, key: str, sha256: str) -> None:
+    def grant(self, principal: Principal, kind: Kind, key: str, grant: Grant) -> None:
         with self._lock:
-            self._entries[(principal, kind, key)] = (self._now(), sha256)
+            self._entries[(principal, kind, key)] = (self._now(), grant)
             self._entries.move_to_end((principal, kind, key))
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)
 
-    def revoke(self, principal: Principal, kind: Kind, key: str) -> None:
-        """Forget a grant (the list now shows that file withheld)."""
-        with self._lock:
-            self._entries.pop((principal, kind, key), None)
-
-    def get(self, principal: Principal, kind: Kind, key: str) -> str | None:
-        """The digest granted, or None when there is none or it is older than ``ttl_s``."""
+    def get(self, principal: Principal, kind: Kind, key: str) -> Grant | None:
+        """The grant, or None when there is none or it is older than ``ttl_s``."""
         with self._lock:
             hit = self._entries.get((principal, kind, key))
         if hit is None or self._now() - hit[0] >= self._ttl:
@@ -103,17 +108,16 @@ def list_pictures(
         entry = entries.get(a.work_id)
         copy = _picture(app, a.media, a.media_sha256, f"/api/alerts/{quote(a.id, safe='')}")
         if copy.url:
-            grants.grant(principal, "alert", a.id, a.media_sha256)
+            grants.grant(principal, "alert", a.id, Grant(a.media_sha256, a.owner))
         if entry is None:
             reference = Picture(missing="audio" if a.media == "audio" else "no_reference")
         elif entry.work_id in withheld:
             reference = Picture(missing="withheld")
-            grants.revoke(principal, "work", entry.work_id)
         else:
             path = f"/api/works/{quote(entry.work_id, safe='')}"
             reference = _picture(app, entry.media, entry.sha256, path)
             if reference.url:
-                grants.grant(principal, "work", entry.work_id, entry.sha256)
+                grants.grant(principal, "work", entry.work_id, Grant(entry.sha256, entry.owner))
         out[a.id] = (copy, reference)
     return out
 

@@ -17,7 +17,7 @@ from PIL import Image
 
 from tanba.app.demo import media
 from tanba.console.context import Console
-from tanba.console.pictures import Grants
+from tanba.console.pictures import Grant, Grants
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
@@ -340,14 +340,16 @@ def test_an_agency_sees_the_copy_but_not_a_withheld_reference(
     app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
 ) -> None:
     agency = login("kz-agency")
-    assert len(_srcs(_row(agency.client.get("/alerts").text, pictured["photo"]))) == 2
+    before = _srcs(_row(agency.client.get("/alerts").text, pictured["photo"]))
+    assert len(before) == 2 and agency.client.get(before[1]).status_code == 200
     app.organisations.set("Owner A", withhold_references=True, actor="alice")
+    assert agency.client.get(before[1]).status_code == 403  # at once, granted or not
     row = _row(agency.client.get("/alerts").text, pictured["photo"])
     [copy_src] = _srcs(row)
     assert copy_src.startswith(f"/api/alerts/{pictured['photo'].id}/thumbnail?")
     assert "/api/works/" not in row and "withholds its reference files" in row
     withheld = agency.client.get(f"/api/works/steppe/thumbnail?size=list&d={copy_src[-16:]}")
-    assert withheld.status_code == 403  # the list that withholds it forgot the grant
+    assert withheld.status_code == 403
 
 
 def test_the_pictures_the_list_showed_are_granted_to_that_caller_for_a_minute(
@@ -359,7 +361,7 @@ def test_the_pictures_the_list_showed_are_granted_to_that_caller_for_a_minute(
     copy_src, reference_src = _srcs(_row(alice.client.get("/alerts").text, pictured["photo"]))
     principal = Principal(name="alice", role="rights_holder", owners=("Owner A",))
     granted = console.grants.get(principal, "alert", pictured["photo"].id)
-    assert granted == pictured["photo"].media_sha256
+    assert granted == Grant(pictured["photo"].media_sha256, "Owner A")
     # Within the minute the picture needs no store: even with the alert gone, it is served.
     app.store.upsert([pictured["photo"].model_copy(update={"owner": "Owner C"})])
     assert alice.client.get(copy_src).status_code == 200
@@ -373,13 +375,13 @@ def test_the_pictures_the_list_showed_are_granted_to_that_caller_for_a_minute(
 def test_grants_are_bounded_and_keyed_by_the_whole_principal() -> None:
     grants = Grants(size=2, now=lambda: 0.0)
     agency = Principal(name="kz", role="agency", jurisdictions=("KZ",))
-    grants.grant(agency, "alert", "a1", "1" * 64)
+    grants.grant(agency, "alert", "a1", Grant("1" * 64, "o"))
     assert grants.get(replace(agency, jurisdictions=("RU",)), "alert", "a1") is None
     assert grants.get(agency, "work", "a1") is None
-    grants.grant(agency, "alert", "a2", "2" * 64)
-    grants.grant(agency, "alert", "a3", "3" * 64)
+    grants.grant(agency, "alert", "a2", Grant("2" * 64, "o"))
+    grants.grant(agency, "alert", "a3", Grant("3" * 64, "o"))
     assert grants.get(agency, "alert", "a1") is None  # the oldest dropped
-    assert grants.get(agency, "alert", "a3") == "3" * 64
+    assert grants.get(agency, "alert", "a3") == Grant("3" * 64, "o")
 
 
 def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(
