@@ -38,9 +38,17 @@ LIST_SIDE = 128
 ThumbSize = Literal["page", "list"]
 THUMB_SIDES: dict[str, int] = {"page": THUMB_SIDE, "list": LIST_SIDE}
 OCTET = "application/octet-stream"
-# The Pillow plugins a thumbnail may be decoded by: the image types content_type() sniffs.
-# (Image.open would otherwise try every plugin, EPS and friends included.)
-IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
+# The Pillow plugin a thumbnail may be decoded by, from the file's first bytes: the image
+# types crawls keep (tanba.fingerprint.sniff), Image.open trying no other plugin (EPS...).
+_PILLOW_FORMATS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 
 
 def content_type(head: bytes) -> str:
@@ -68,6 +76,15 @@ def is_inline(kind: str) -> bool:
     return kind.startswith(("image/", "audio/"))
 
 
+def pillow_format(path: Path) -> str | None:
+    """The one Pillow plugin to decode ``path`` with, by its first bytes; None for no image."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((plugin for magic, plugin in _PILLOW_FORMATS if head.startswith(magic)), None)
+
+
 def blob_type(blobs: BlobStore, sha256: str) -> str:
     with open(blobs.path(sha256), "rb") as f:
         return content_type(f.read(16))
@@ -78,18 +95,20 @@ def thumbnail(
 ) -> Path:
     """A JPEG of at most ``side`` pixels a side, cached by blob digest and side.
 
-    InputError if the blob is not a JPEG, PNG, GIF or WebP image (by its first bytes)
-    that Pillow reads, or has more than ``max_pixels`` pixels.
+    InputError if the blob is not a JPEG, PNG, GIF, WebP, BMP or TIFF image (by its first
+    bytes) that Pillow reads, or has more than ``max_pixels`` pixels.
     """
     target = cache_dir / sha256[:2] / f"{sha256}-{side}.jpg"
     if target.exists():
         return target
     source = blobs.path(sha256)
-    kind = blob_type(blobs, sha256)
-    if kind not in IMAGE_FORMATS:
-        raise InputError(f"blob {sha256} is not an image ({kind}); it has no thumbnail")
+    plugin = pillow_format(source)
+    if plugin is None:
+        raise InputError(
+            f"blob {sha256} is not an image ({blob_type(blobs, sha256)}); it has no thumbnail"
+        )
     try:
-        with Image.open(source, formats=[IMAGE_FORMATS[kind]]) as im:
+        with Image.open(source, formats=[plugin]) as im:
             if im.width * im.height > max_pixels:
                 raise InputError(f"image {sha256} has too many pixels for a thumbnail")
             im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale

@@ -392,3 +392,9 @@ def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(
     answer = login("admin").client.get(f"/api/alerts/{alert.id}/thumbnail?size=list")
     assert answer.status_code == 400 and "not an image" in answer.text
     assert not (app.settings.home / "console" / "thumbnails" / alert.media_sha256[:2]).exists()
+    # A bitmap, as crawls keep them too, has one.
+    bitmap = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(bitmap, "BMP")
+    shown = alert_with_blob(bitmap.getvalue())
+    answer = login("admin").client.get(f"/api/alerts/{shown.id}/thumbnail?size=list")
+    assert answer.status_code == 200 and answer.content.startswith(b"\xff\xd8\xff")
