@@ -104,11 +104,17 @@ def list_pictures(
     entries = listed(app, (a.work_id for a in alerts))
     withheld = app.access.withheld_references(principal, entries.values())
     out = {}
+    # One file found on several pages of the list (a site repeats its pictures) is shown
+    # by one URL, that of its first alert here, so the browser fetches it once.
+    copies: dict[str, Picture] = {}
     for a in alerts:
         entry = entries.get(a.work_id)
-        copy = _picture(app, a.media, a.media_sha256, f"/api/alerts/{quote(a.id, safe='')}")
-        if copy.url:
-            grants.grant(principal, "alert", a.id, Grant(a.media_sha256, a.owner))
+        copy = copies.get(a.media_sha256) if a.media == "image" else None
+        if copy is None:
+            copy = _picture(app, a.media, a.media_sha256, f"/api/alerts/{quote(a.id, safe='')}")
+            if copy.url:
+                grants.grant(principal, "alert", a.id, Grant(a.media_sha256, a.owner))
+                copies[a.media_sha256] = copy
         if entry is None:
             reference = Picture(missing="audio" if a.media == "audio" else "no_reference")
         elif entry.work_id in withheld:

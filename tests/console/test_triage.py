@@ -331,6 +331,13 @@ def test_each_row_shows_the_copy_and_the_reference_side_by_side_or_says_why_not(
     assert _srcs(recording) == [] and recording.count('title="a recording: no picture"') == 2
     gone = _row(page, pictured["gone"])
     assert 'title="the file is not stored here"' in gone and len(_srcs(gone)) == 1
+    # The same file found on another page is shown by the same URL: fetched once.
+    again = pictured["photo"].model_copy(
+        update={"id": "again", "page_url": "http://kino.example.kz/4"}
+    )
+    app.store.upsert([again])
+    twice = alice.client.get("/alerts").text
+    assert _srcs(_row(twice, again))[0] == _srcs(_row(twice, pictured["photo"]))[0]
     # Nobody else's pictures: an alert or work the caller may not see is not found.
     assert login("bob").client.get(copy_src).status_code == 404
     assert login("bob").client.get(reference_src).status_code == 404
