@@ -14,7 +14,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Literal, TypeVar, cast
 from urllib.parse import urlencode
@@ -23,11 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tanba.console.exceptions import Forbidden, PageTooDeep
 from tanba.core.access import Principal, visible_alert
-from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, StatusChange
+from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, Signal, StatusChange
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError
+from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.store import AlertPage, AlertQuery, AlertStore, BulkChange
-from tanba.core.store.base import CountKey, TopCounts
+from tanba.core.store.base import CountKey, GroupKey, GroupPage, SortKey, TopCounts
 from tanba.core.store.exceptions import BadCursor
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -46,6 +47,14 @@ BULK_STATUSES = ("confirmed", "dismissed", "notice_sent")
 # Most alerts one bulk change moves: a mistaken "all matching" stays undoable by hand.
 MAX_BULK = 10_000
 COUNT_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day", "status", "work_id", "target")
+# The list's sorts and the store's sort keys they mean (all newest or best first).
+SORT_KEYS: dict[str, SortKey] = {
+    "recent": "last_seen",
+    "first_seen": "first_seen",
+    "score": "score",
+}
+# The list's groupings and the store's keys they group by.
+GROUP_KEYS: dict[str, GroupKey] = {"site": "site", "work": "work_id"}
 
 
 class AlertFilters(BaseModel):
@@ -61,7 +70,16 @@ class AlertFilters(BaseModel):
     target: str = ""
     since: str = Field(default="", description="first day, YYYY-MM-DD (by last seen)")
     until: str = Field(default="", description="last day, YYYY-MM-DD, inclusive")
-    sort: Literal["recent", "score"] = "recent"
+    sort: Literal["recent", "first_seen", "score"] = Field(
+        default="recent",
+        description="recent: last seen, newest first; first_seen: first seen, newest first; "
+        "score: best match first",
+    )
+    group: Literal["", "site", "work"] = Field(
+        default="",
+        description="one row per site or per work with its count of alerts, most first "
+        "(paged by number; a row links to the list filtered to it)",
+    )
     page: int = Field(
         default=1,
         ge=1,
@@ -130,7 +148,7 @@ class AlertFilters(BaseModel):
         query = AlertQuery(
             **self.model_dump(include=_AS_GIVEN),
             until=until,
-            sort="score" if self.sort == "score" else "last_seen",
+            sort=SORT_KEYS[self.sort],
             descending=True,
             limit=self.per_page if paged else 0,
             offset=offset,
@@ -171,6 +189,24 @@ class AlertFilters(BaseModel):
 
 def search(store: AlertStore, principal: Principal, filters: AlertFilters) -> AlertPage:
     return store.search(filters.query(principal))
+
+
+def groups(store: AlertStore, principal: Principal, filters: AlertFilters) -> GroupPage:
+    """The page of groups ``filters.group`` asks for (by number; PageTooDeep past MAX_OFFSET).
+
+    Raises InputError when ``filters`` asks for no grouping.
+    """
+    if not filters.group:
+        raise InputError("say what to group by: group=site or group=work")
+    if filters.after or filters.before or filters.last:
+        raise BadCursor("grouped lists page by number ('page'), not by cursor")
+    return store.groups(GROUP_KEYS[filters.group], filters.query(principal))
+
+
+def group_link(filters: AlertFilters, key: str) -> str:
+    """The query string of the alerts of one group: these filters narrowed to it, ungrouped."""
+    narrowed = {"site": key} if filters.group == "site" else {"work_id": key}
+    return filters.link(group="", **narrowed)
 
 
 def page_count(filters: AlertFilters, page: AlertPage) -> int:
@@ -239,6 +275,24 @@ class CountCache:
 
 def _count_query(principal: Principal, filters: AlertFilters) -> AlertQuery:
     return replace(filters.query(principal, paged=False), sort="last_seen")
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """How sure an alert's jurisdiction is, and the signals for and against it, for the page."""
+
+    value: float  # tanba.core.jurisdictions.attribution.confidence
+    backing: tuple[Signal, ...]
+    against: tuple[Signal, ...]
+
+
+def jurisdiction_confidence(alert: Alert) -> Confidence:
+    """The alert's confidence by the current rule (not the figure stored under an older one)."""
+    return Confidence(
+        value=alert_confidence(alert),
+        backing=tuple(s for s in alert.signals if s.value == alert.jurisdiction),
+        against=tuple(s for s in alert.signals if s.value != alert.jurisdiction),
+    )
 
 
 def visible(store: AlertStore, principal: Principal, alert_id: str) -> Alert:

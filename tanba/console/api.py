@@ -11,7 +11,7 @@ lines that hand over to the rules modules, so a client's author reads one file.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse, Response
@@ -23,7 +23,7 @@ from tanba.console import works as work_rules
 from tanba.console.alerts import MAX_OFFSET, AlertFilters
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
 from tanba.console.evidence import custody_entries, export_response
-from tanba.console.media import blob_response, thumbnail_response
+from tanba.console.media import ThumbSize, blob_response, thumbnail_response
 from tanba.console.models import (
     AlertDetail,
     AlertList,
@@ -34,6 +34,8 @@ from tanba.console.models import (
     CrawlOut,
     CrawlRunOut,
     CustodyOut,
+    GroupList,
+    GroupOut,
     JurisdictionOut,
     LanguageIn,
     StatsOut,
@@ -142,6 +144,32 @@ def count_alerts(
     return Counts(key=key, counts=alert_rules.counts(c.app.store, who.principal, filters, key))
 
 
+@router.get(
+    "/alerts/groups/{key}",
+    response_model=GroupList,
+    tags=["alerts"],
+    responses={400: {"description": f"a page past the first {MAX_OFFSET:,} groups"}},
+)
+def group_alerts(
+    key: Literal["site", "work"], filters: Filters, who: AnyUser, c: ConsoleDep
+) -> GroupList:
+    """The alerts the filters match, one row per site or work with its count, most first.
+
+    Page by ``page`` and ``per_page``; list one group's alerts with ``site=`` or ``work_id=``.
+    """
+    filters = filters.model_copy(update={"group": key})
+    found = alert_rules.groups(c.app.store, who.principal, filters)
+    titles: dict[str, str] = {}
+    if key == "work":
+        titles = work_rules.titles(c.app, (g.key for g in found.groups))
+    groups = [
+        GroupOut(value=g.key, count=g.count, last_seen=g.last_seen, title=titles.get(g.key, ""))
+        for g in found.groups
+    ]
+    paging = filters.model_dump(include={"page", "per_page"})
+    return GroupList(key=key, total=found.total, exact=found.exact, groups=groups, **paging)
+
+
 @router.post(
     "/alerts/status",
     response_model=BulkStatusOut,
@@ -195,10 +223,37 @@ def alert_media(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
     return blob_response(c, alert.media_sha256)
 
 
-@router.get("/alerts/{alert_id}/thumbnail", tags=["alerts"], response_class=FileResponse)
-def alert_thumbnail(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "a JPEG thumbnail"}
+}
+ThumbSizeQuery = Annotated[
+    ThumbSize, Query(description="'page': 360 pixels a side at most; 'list': 128")
+]
+DigestQuery = Annotated[
+    str,
+    Query(
+        max_length=64,
+        description="the start of the file's SHA-256 the link expects (the pages put it): "
+        "when it matches, the answer may be cached for a year",
+    ),
+]
+
+
+@router.get(
+    "/alerts/{alert_id}/thumbnail",
+    tags=["alerts"],
+    response_class=Response,
+    responses=JPEG,
+)
+def alert_thumbnail(
+    alert_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
+) -> Response:
+    """A JPEG thumbnail of the found copy (400 when the copy is not an image)."""
+    granted = c.grants.get(who.principal, "alert", alert_id)  # the list just showed it
+    if granted is not None:
+        return thumbnail_response(c, granted.sha256, size, d)
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
-    return thumbnail_response(c, alert.media_sha256)
+    return thumbnail_response(c, alert.media_sha256, size, d)
 
 
 @router.post(
@@ -289,10 +344,19 @@ def work_media(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
 
 
 @router.get(
-    "/works/{work_id}/thumbnail", tags=["works"], response_class=FileResponse, responses=WITHHELD
+    "/works/{work_id}/thumbnail",
+    tags=["works"],
+    response_class=Response,
+    responses=WITHHELD | JPEG,
 )
-def work_thumbnail(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
-    return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256)
+def work_thumbnail(
+    work_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
+) -> Response:
+    """A JPEG thumbnail of the registered reference, for those who may have the reference."""
+    granted = c.grants.get(who.principal, "work", work_id)  # the alert list just showed it
+    if granted is not None and not c.app.access.withholding_owners(who.principal, [granted.owner]):
+        return thumbnail_response(c, granted.sha256, size, d)
+    return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256, size, d)
 
 
 @router.get("/jurisdictions", response_model=list[JurisdictionOut], tags=["works"])

@@ -40,3 +40,20 @@ def headers(requested: str | None, *, url_key: str, caller_key: str | None) -> d
     if "private" in requested and caller_key and url_key == caller_key:
         return {"Cache-Control": requested, "Vary": VARY}
     return {"Cache-Control": NO_STORE, "Vary": VARY}
+
+
+# A URL that names its file's content (the start of its SHA-256, ``d=``) answers the same
+# bytes for as long as it exists: such answers may be kept a year; others a day.
+DIGEST_CHARS = 16  # 64 bits of the digest
+IMMUTABLE = "private, max-age=31536000, immutable"
+ONE_DAY = "private, max-age=86400"
+
+
+def digest_of(sha256: str) -> str:
+    """What a URL carries to name a stored file's content (``d=``)."""
+    return sha256[:DIGEST_CHARS]
+
+
+def names_content(sha256: str, digest: str) -> bool:
+    """Whether ``digest`` (a URL's ``d=``) names the file ``sha256``."""
+    return len(digest) == DIGEST_CHARS and sha256.startswith(digest.lower())

@@ -18,9 +18,11 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from tanba.console.alerts import CountCache
+from tanba.console.caching import digest_of
 from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
 from tanba.console.i18n import pick_language
+from tanba.console.pictures import Grants
 from tanba.console.sessions import SessionStore
 from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.throttle import LoginThrottle
@@ -47,6 +49,7 @@ class Console:
     reports: CrawlReports
     counts: CountCache
     throttle: LoginThrottle
+    grants: Grants  # the pictures the alert list just showed, and to whom
     templates: Environment = field(repr=False)
 
 
@@ -86,6 +89,7 @@ def templates() -> Environment:
     env.filters["href"] = safe_href
     env.filters["q"] = lambda v: quote(str(v), safe="")
     env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
+    env.filters["digest"] = digest_of  # a thumbnail URL's d=: the file it names, for good
     return env
 
 
@@ -110,6 +114,7 @@ def build_console(
         reports=CrawlReports(app.bus),
         counts=CountCache(app.store),
         throttle=LoginThrottle(db, app.clock),
+        grants=Grants(),
         templates=templates(),
     )
 

@@ -4,6 +4,16 @@ Found copies are bytes from strangers' websites. They are served only under a
 type sniffed from their first bytes (never the type the site claimed), and
 only image and audio types are served inline; anything else (HTML, SVG, unknown)
 goes out as an attachment, so a hostile file cannot run as a page of the console.
+
+Thumbnails come in two fixed sizes (:data:`THUMB_SIDES`: the alert and work pages,
+and the alert list's two small pictures a row), never a size the request names,
+so a caller cannot make the server decode and store a file per size it invents.
+Each is decoded once, only by the Pillow plugins of the types sniffed here, and
+kept under the home by the blob's digest and its size (content-addressed: the
+same picture found on a thousand pages is one file). A URL that carries the
+digest's first characters (``d=``, :func:`tanba.console.caching.digest_of`) names
+that content for good, so its answer may be cached for a year
+(:data:`tanba.console.caching.IMMUTABLE`); without it, a day.
 """
 
 from __future__ import annotations
@@ -11,16 +21,34 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Literal
 
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from PIL import Image, UnidentifiedImageError
 
+from tanba.console.caching import IMMUTABLE, ONE_DAY, names_content
 from tanba.console.context import Console
 from tanba.core.blobs import BlobStore
 from tanba.core.exceptions import InputError, NotFound
 
 THUMB_SIDE = 360
+# The alert list shows two 64-pixel pictures a row; 128 keeps them sharp on 2x screens,
+# and a JPEG of that size is a few kilobytes (50 rows: two hundred kilobytes, once).
+LIST_SIDE = 128
+ThumbSize = Literal["page", "list"]
+THUMB_SIDES: dict[str, int] = {"page": THUMB_SIDE, "list": LIST_SIDE}
 OCTET = "application/octet-stream"
+# The Pillow plugin a thumbnail may be decoded by, from the file's first bytes: the image
+# types crawls keep (tanba.fingerprint.sniff), Image.open trying no other plugin (EPS...).
+_PILLOW_FORMATS: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 
 
 def content_type(head: bytes) -> str:
@@ -48,26 +76,46 @@ def is_inline(kind: str) -> bool:
     return kind.startswith(("image/", "audio/"))
 
 
+def pillow_format(path: Path) -> str | None:
+    """The one Pillow plugin to decode ``path`` with, by its first bytes; None for no image."""
+    with open(path, "rb") as f:
+        head = f.read(16)
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return next((plugin for magic, plugin in _PILLOW_FORMATS if head.startswith(magic)), None)
+
+
 def blob_type(blobs: BlobStore, sha256: str) -> str:
     with open(blobs.path(sha256), "rb") as f:
         return content_type(f.read(16))
 
 
-def thumbnail(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -> Path:
-    """A JPEG of at most THUMB_SIDE pixels a side, cached by blob digest; InputError if no image."""
-    target = cache_dir / sha256[:2] / f"{sha256}-{THUMB_SIDE}.jpg"
+def thumbnail(
+    blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int, side: int = THUMB_SIDE
+) -> Path:
+    """A JPEG of at most ``side`` pixels a side, cached by blob digest and side.
+
+    InputError if the blob is not a JPEG, PNG, GIF, WebP, BMP or TIFF image (by its first
+    bytes) that Pillow reads, or has more than ``max_pixels`` pixels.
+    """
+    target = cache_dir / sha256[:2] / f"{sha256}-{side}.jpg"
     if target.exists():
         return target
     source = blobs.path(sha256)
+    plugin = pillow_format(source)
+    if plugin is None:
+        raise InputError(
+            f"blob {sha256} is not an image ({blob_type(blobs, sha256)}); it has no thumbnail"
+        )
     try:
-        with Image.open(source) as im:
+        with Image.open(source, formats=[plugin]) as im:
             if im.width * im.height > max_pixels:
                 raise InputError(f"image {sha256} has too many pixels for a thumbnail")
-            im.draft("RGB", (THUMB_SIDE, THUMB_SIDE))  # JPEG: decode at a reduced scale
+            im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale
             image = im.convert("RGB")
     except (UnidentifiedImageError, OSError) as exc:
         raise InputError(f"blob {sha256} is not an image Pillow can read: {exc}") from None
-    image.thumbnail((THUMB_SIDE, THUMB_SIDE))
+    image.thumbnail((side, side))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
     try:
@@ -94,8 +142,15 @@ def blob_response(c: Console, sha256: str) -> FileResponse:
     )
 
 
-def thumbnail_response(c: Console, sha256: str) -> FileResponse:
-    """A JPEG thumbnail of a stored image, made once and kept under the home."""
+def thumbnail_response(
+    c: Console, sha256: str, size: ThumbSize = "page", digest: str = ""
+) -> Response:
+    """A JPEG thumbnail of a stored image, made once and kept under the home.
+
+    ``digest``: the start of the digest the page that linked it expected
+    (:func:`tanba.console.caching.digest_of`); when it is this blob's, the answer is
+    cached for a year.
+    """
     if not c.app.blobs.exists(sha256):
         raise NotFound("the media file is not stored here (blob missing)")
     path = thumbnail(
@@ -103,7 +158,13 @@ def thumbnail_response(c: Console, sha256: str) -> FileResponse:
         sha256,
         c.app.settings.home / "console" / "thumbnails",
         c.app.settings.image_max_pixels,
+        THUMB_SIDES[size],
     )
-    return FileResponse(
-        path, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"}
+    named = names_content(sha256, digest)
+    # A few kilobytes: read at once, not streamed from a worker thread as a FileResponse
+    # is (a list page asks for a hundred of them).
+    return Response(
+        path.read_bytes(),
+        media_type="image/jpeg",
+        headers={"Cache-Control": IMMUTABLE if named else ONE_DAY},
     )

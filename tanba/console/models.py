@@ -169,6 +169,22 @@ class Counts(BaseModel):
     other: int = Field(default=0, description="with 'top': the alerts of every other value")
 
 
+class GroupOut(BaseModel):
+    value: str = Field(description="the site, or the work id")
+    count: int
+    last_seen: str = Field(description="the latest sighting among its alerts")
+    title: str = Field(default="", description="grouped by work: the work's title")
+
+
+class GroupList(BaseModel):
+    key: str
+    total: int = Field(description="how many groups the filters match")
+    exact: bool = Field(description="false when Elasticsearch could only bound the counts")
+    page: int
+    per_page: int
+    groups: list[GroupOut]
+
+
 class WorkOut(BaseModel):
     work_id: str
     owner: str

@@ -14,7 +14,7 @@ import hashlib
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, BinaryIO, Literal
 
@@ -101,6 +101,24 @@ def visible_works(app: App, principal: Principal, query: WorkQuery) -> WorkPage:
 def visible_work(app: App, principal: Principal, work_id: str) -> WorkEntry:
     """The work if ``principal`` may see it; NotFound otherwise (see :class:`tanba.core.access.Access`)."""
     return app.access.work(principal, work_id)
+
+
+def listed(app: App, work_ids: Iterable[str]) -> dict[str, WorkEntry]:
+    """These works as listed, by id (one catalogue read; a work no longer listed is left out).
+
+    Not scoped: for ids taken from alerts the caller may see, whose works it sees too
+    (:mod:`tanba.core.access`). At most MAX_LIMIT ids (a page of the alert list).
+    """
+    ids = tuple(sorted(set(work_ids)))
+    if not ids:
+        return {}
+    found = app.works.search(WorkQuery(work_ids=ids, limit=min(len(ids), MAX_LIMIT)))
+    return {w.work_id: w for w in found.works}
+
+
+def titles(app: App, work_ids: Iterable[str]) -> dict[str, str]:
+    """The titles of these works, by id (see :func:`listed`: not scoped, one read)."""
+    return {work_id: w.title for work_id, w in listed(app, work_ids).items()}
 
 
 def alert_counts(

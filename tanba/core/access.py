@@ -153,14 +153,17 @@ class Access:
 
     def withheld_references(self, principal: Principal, works: Iterable[AnyWork]) -> set[str]:
         """The ids of those ``works`` whose reference files ``principal`` must not receive."""
+        works = list(works)
+        withheld = self.withholding_owners(principal, {w.owner for w in works})
+        return {w.work_id for w in works if w.owner in withheld}
+
+    def withholding_owners(self, principal: Principal, owners: Iterable[str]) -> set[str]:
+        """Those of ``owners`` that withhold their reference files from ``principal`` (one read
+        of the organisations' policies, and none for roles they never apply to)."""
         if principal.role != "agency":
             return set()
         policies = self.organisations.all()
-        return {
-            w.work_id
-            for w in works
-            if w.owner in policies and policies[w.owner].withhold_references
-        }
+        return {o for o in owners if o in policies and policies[o].withhold_references}
 
     def export_withholds_reference(
         self, principal: Principal, work: AnyWork, requested: bool | None

@@ -15,6 +15,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from tanba.core.alerts import Alert
+from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.wiring import App
 from tanba.evidence.capturerecord import Capture
@@ -30,7 +31,7 @@ def jurisdiction_record(alert: Alert, j: Jurisdiction) -> dict[str, Any]:
         "code": j.code,
         "status": j.status,
         "names": dict(j.names),
-        "confidence": alert.jurisdiction_confidence,
+        "confidence": alert_confidence(alert),
         "signals": [s.model_dump(mode="json") for s in alert.signals],
         "cross_border": alert.cross_border,
         "owner_home": alert.owner_home,

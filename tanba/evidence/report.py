@@ -43,6 +43,7 @@ from reportlab.platypus import (
 )
 
 from tanba.core.alerts import Alert
+from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.evidence import wording
@@ -137,7 +138,7 @@ def render_report(data: ReportInput) -> bytes:
         (t("site"), a.site),
         (t("server_ip"), a.server_ip or t("unknown")),
         (t("jurisdiction"), f"{localized(jur.names, lang)} ({jur.code})"),
-        (t("confidence"), f"{a.jurisdiction_confidence:.2f}"),
+        (t("confidence"), f"{alert_confidence(a):.2f}"),
         (t("first_seen"), local(a.first_seen, tz)),
         (t("last_seen"), local(a.last_seen, tz)),
         (t("status"), wording.status_name(a.status, lang)),

@@ -19,7 +19,7 @@ from tanba.console.context import Console
 from tanba.console.i18n import Translator, catalogue
 from tanba.console.pages import alerts as alert_pages
 from tanba.core.access import ROLES
-from tanba.core.alerts import STATUSES, Alert
+from tanba.core.alerts import STATUSES, Alert, Signal
 from tanba.core.schemas.crawls import FAILURE_REASONS
 from tanba.core.targets import MESSAGES
 from tanba.core.wiring import App
@@ -276,3 +276,34 @@ def test_cli_adds_users_from_stdin_and_prints_tokens(
     assert json.loads(me.text)["jurisdiction"] == "KZ"
     console_args = parser.parse_args(["console", "--host", "127.0.0.1", "--port", "9999"])
     assert (console_args.host, console_args.port) == ("127.0.0.1", 9999)
+
+
+def test_the_jurisdiction_confidence_says_what_it_rests_on_and_is_not_certainty(
+    app: App, alert_factory: Callable[..., Alert], login: Callable[[str], Any]
+) -> None:
+    """The issue: "Confidence 100%" from a single ccTLD signal of weight 0.6."""
+    alone = alert_factory(jurisdiction_confidence=1.0)  # stored under the old rule
+    contested = alert_factory(
+        page="http://kino.example.kz/2",
+        signals=[
+            Signal(name="cctld", value="KZ", weight=0.6, detail="kino.example.kz"),
+            Signal(name="server_ip", value="RU", weight=0.3, detail="10.0.0.1"),
+        ],
+    )
+    app.store.upsert([alone, contested])
+    admin = login("admin")
+
+    def said(alert: Alert) -> str:
+        page = admin.client.get(f"/alerts/{alert.id}").text
+        found = re.search(r'<p id="confidence">(.*?)</p>', page, re.S)
+        assert found is not None and 'id="confidence-how"' in page
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).split())
+
+    assert said(alone) == "Jurisdiction confidence: 60% — based on: country domain"
+    assert said(contested) == (
+        "Jurisdiction confidence: 42% — based on: country domain; against it: server address (RU)"
+    )
+    admin.client.put(
+        "/api/me/language", json={"language": "kk"}, headers={"X-CSRF-Token": admin.csrf}
+    )
+    assert said(alone) == "Юрисдикцияға сенімділік: 60% — негіздері: ел домені"

@@ -6,15 +6,23 @@ change are one store request each, written differently in each store.
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
+from tanba.app.demo import media
+from tanba.console.context import Console
+from tanba.console.pictures import Grant, Grants
+from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
+from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import Session
 from tests.services import drop_namespace, elastic_url, new_namespace  # noqa: F401 - fixture
 
@@ -165,3 +173,235 @@ def test_the_tabs_and_bulk_actions_speak_the_users_language(
         page = agency.client.get("/alerts").text
         assert all(w in page for w in words), (language, words)
     assert 'id="bulk-all"' not in login("ops").client.get("/alerts").text
+
+
+# --- grouping, sorting and the pictures of each row ---------------------------------------
+
+
+def _groups(html: str) -> list[tuple[str, int]]:
+    """(link query, count) of each row of the grouped list."""
+    table = html.split('id="groups"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(
+        r'<a href="/alerts\?([^"]*)">.*?</a>.*?<td class="num">(\d+)</td>', table, re.S
+    )
+    return [(query.replace("&amp;", "&"), int(n)) for query, n in rows]
+
+
+def test_the_list_groups_by_site_and_by_work_with_counts_that_open_the_filtered_list(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    admin = login("admin").client
+    by_site = admin.get("/alerts?group=site").text
+    assert _groups(by_site) == [
+        ("site=kino.example.kz", 2),
+        ("site=films.example.ru", 1),
+        ("site=music.example.kz", 1),
+        ("site=shop.example.by", 1),
+    ]
+    opened = admin.get("/api/alerts?site=kino.example.kz").json()
+    assert sorted(a["id"] for a in opened["alerts"]) == sorted(
+        (seeded["a_kz"].id, seeded["b_kz"].id)
+    )
+    # The other filters stay on the groups and on the rows' links; the tabs count alerts.
+    kz_new = admin.get("/alerts?group=site&jurisdiction=KZ&status=new").text
+    assert _groups(kz_new) == [
+        ("jurisdiction=KZ&site=kino.example.kz&status=new", 2),
+        ("jurisdiction=KZ&site=music.example.kz&status=new", 1),
+    ]
+    assert _tab(kz_new, "new") == 3
+    by_work = admin.get("/alerts?group=work").text
+    assert _groups(by_work) == [("work_id=w-a", 2), ("work_id=w-b", 2), ("work_id=w-a2", 1)]
+    # Scoped like the list: an agency groups its jurisdiction's alerts only.
+    agency = login("kz-agency").client.get("/alerts?group=site").text
+    assert _groups(agency) == [("site=kino.example.kz", 2), ("site=music.example.kz", 1)]
+    assert login("kz-agency").client.get("/alerts?group=site&after=abc").status_code == 400
+    api = admin.get("/api/alerts/groups/work?per_page=2&page=2").json()
+    assert (api["total"], api["exact"], api["page"]) == (3, True, 2)
+    assert [(g["value"], g["count"]) for g in api["groups"]] == [("w-a2", 1)]
+    assert api["groups"][0]["last_seen"] == seeded["a_kz_audio"].last_seen
+
+
+def test_groups_page_by_number_and_escape_what_sites_are_called(
+    app: App, alert_factory: Callable[..., Alert], login: Callable[[str], Session]
+) -> None:
+    hostile = '<img src=x onerror="alert(1)">.example.kz'
+    app.store.upsert(
+        [
+            alert_factory(page=f"http://s{i}.example.kz/1", site=f"s{i:02d}.example.kz")
+            for i in range(3)
+        ]
+        + [alert_factory(page="http://h.example.kz/1", site=hostile)]
+    )
+    admin = login("admin").client
+    first = admin.get("/alerts?group=site&per_page=2").text
+    assert len(_groups(first)) == 2 and 'id="pager-next"' in first
+    assert "page 1 of 2" in first
+    second = admin.get("/alerts?group=site&per_page=2&page=2").text
+    assert len(_groups(second)) == 2 and 'id="pager-next"' not in second
+    shown = first + second
+    assert hostile not in shown and "&lt;img src=x onerror=" in shown
+
+
+def test_the_list_sorts_by_last_seen_first_seen_and_score(
+    app: App,
+    seeded: dict[str, Alert],
+    alert_factory: Callable[..., Alert],
+    login: Callable[[str], Session],
+) -> None:
+    # a_kz, first seen on 1 March, is seen again on 9 March: the latest seen, the earliest found.
+    again = seeded["a_kz"]
+    app.store.upsert(
+        [alert_factory(work_id=again.work_id, page=again.page_url, seen="2026-03-09T10:00:00.000Z")]
+    )
+    client = login("admin").client
+
+    def order(sort: str) -> list[str]:
+        ids = {a.id: key for key, a in seeded.items()}
+        return [ids[a["id"]] for a in client.get(f"/api/alerts?sort={sort}").json()["alerts"]]
+
+    assert order("recent") == ["a_kz", "b_by", "b_kz", "a_kz_audio", "a_ru"]
+    assert order("first_seen") == ["b_by", "b_kz", "a_kz_audio", "a_ru", "a_kz"]
+    assert order("score") == ["b_kz", "a_kz", "a_kz_audio", "a_ru", "b_by"]
+    page = client.get("/alerts?sort=first_seen").text
+    assert '<option value="first_seen" selected>' in page
+    assert page.index(seeded["b_by"].id) < page.index(seeded["a_kz"].id)
+    assert client.get("/api/alerts?sort=oldest").status_code == 422
+
+
+@pytest.fixture
+def pictured(
+    app: App, people: dict[str, str], small_photos: list[Path], alert_factory: Callable[..., Alert]
+) -> dict[str, Alert]:
+    """Owner A's registered photo "steppe" with a found copy stored; a recording; a copy not kept."""
+    register(
+        app, [WorkSpec(path=small_photos[0], owner="Owner A", title="Steppe", work_id="steppe")]
+    )
+    copy = app.blobs.put(media.web_jpeg(small_photos[0], width=500))
+    alerts = {
+        "photo": alert_factory(work_id="steppe", media_sha256=copy),
+        "recording": alert_factory(work_id="song", page="http://kino.example.kz/2", media="audio"),
+        "gone": alert_factory(work_id="steppe", page="http://kino.example.kz/3"),
+    }
+    app.store.upsert(list(alerts.values()))
+    return alerts
+
+
+def _row(html: str, alert: Alert) -> str:
+    """The list's row of ``alert``."""
+    row = html.split(f'value="{alert.id}"', 1)[1].split("</tr>", 1)[0]
+    return row
+
+
+def _srcs(row: str) -> list[str]:
+    return [
+        src.replace("&amp;", "&") for src in re.findall(r'<img class="thumb" src="([^"]+)"', row)
+    ]
+
+
+def test_each_row_shows_the_copy_and_the_reference_side_by_side_or_says_why_not(
+    app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    alice = login("alice")
+    page = alice.client.get("/alerts").text
+    photo = pictured["photo"]
+    copy_src, reference_src = _srcs(_row(page, photo))
+    reference = app.works.entry("steppe")
+    assert reference is not None
+    assert copy_src.startswith(
+        f"/api/alerts/{photo.id}/thumbnail?size=list&d={photo.media_sha256[:16]}&v="
+    )
+    assert reference_src.startswith(
+        f"/api/works/steppe/thumbnail?size=list&d={reference.sha256[:16]}&v="
+    )
+    for src in (copy_src, reference_src):
+        got = alice.client.get(src)
+        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+        assert got.headers["cache-control"] == "private, max-age=31536000, immutable"
+        with Image.open(io.BytesIO(got.content)) as im:
+            assert max(im.size) == 128
+    # Made once, kept by the file's digest and size.
+    kept = app.settings.home / "console" / "thumbnails" / photo.media_sha256[:2]
+    assert (kept / f"{photo.media_sha256}-128.jpg").is_file()
+    # Without the digest, or with another one, the answer is kept a day only.
+    for query in ("size=list", "size=list&d=" + "0" * 16):
+        other = alice.client.get(f"/api/alerts/{photo.id}/thumbnail?{query}")
+        assert other.headers["cache-control"] != "private, max-age=31536000, immutable"
+    assert alice.client.get(f"/api/alerts/{photo.id}/thumbnail?size=9999").status_code == 422
+    recording = _row(page, pictured["recording"])
+    assert _srcs(recording) == [] and recording.count('title="a recording: no picture"') == 2
+    gone = _row(page, pictured["gone"])
+    assert 'title="the file is not stored here"' in gone and len(_srcs(gone)) == 1
+    # The same file found on another page is shown by the same URL: fetched once.
+    again = pictured["photo"].model_copy(
+        update={"id": "again", "page_url": "http://kino.example.kz/4"}
+    )
+    app.store.upsert([again])
+    twice = alice.client.get("/alerts").text
+    assert _srcs(_row(twice, again))[0] == _srcs(_row(twice, pictured["photo"]))[0]
+    # Nobody else's pictures: an alert or work the caller may not see is not found.
+    assert login("bob").client.get(copy_src).status_code == 404
+    assert login("bob").client.get(reference_src).status_code == 404
+
+
+def test_an_agency_sees_the_copy_but_not_a_withheld_reference(
+    app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    before = _srcs(_row(agency.client.get("/alerts").text, pictured["photo"]))
+    assert len(before) == 2 and agency.client.get(before[1]).status_code == 200
+    app.organisations.set("Owner A", withhold_references=True, actor="alice")
+    assert agency.client.get(before[1]).status_code == 403  # at once, granted or not
+    row = _row(agency.client.get("/alerts").text, pictured["photo"])
+    [copy_src] = _srcs(row)
+    assert copy_src.startswith(f"/api/alerts/{pictured['photo'].id}/thumbnail?")
+    assert "/api/works/" not in row and "withholds its reference files" in row
+    withheld = agency.client.get(f"/api/works/steppe/thumbnail?size=list&d={copy_src[-16:]}")
+    assert withheld.status_code == 403
+
+
+def test_the_pictures_the_list_showed_are_granted_to_that_caller_for_a_minute(
+    app: App, console: Console, pictured: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    clock = [0.0]
+    console.grants = Grants(now=lambda: clock[0])
+    alice = login("alice")
+    copy_src, reference_src = _srcs(_row(alice.client.get("/alerts").text, pictured["photo"]))
+    principal = Principal(name="alice", role="rights_holder", owners=("Owner A",))
+    granted = console.grants.get(principal, "alert", pictured["photo"].id)
+    assert granted == Grant(pictured["photo"].media_sha256, "Owner A")
+    # Within the minute the picture needs no store: even with the alert gone, it is served.
+    app.store.upsert([pictured["photo"].model_copy(update={"owner": "Owner C"})])
+    assert alice.client.get(copy_src).status_code == 200
+    assert login("bob").client.get(copy_src).status_code == 404  # a grant is one caller's
+    clock[0] = 60.0  # a minute later the store is asked again: no longer Owner A's alert
+    assert console.grants.get(principal, "alert", pictured["photo"].id) is None
+    assert alice.client.get(copy_src).status_code == 404
+    assert alice.client.get(reference_src).status_code == 200  # still Owner A's work
+
+
+def test_grants_are_bounded_and_keyed_by_the_whole_principal() -> None:
+    grants = Grants(size=2, now=lambda: 0.0)
+    agency = Principal(name="kz", role="agency", jurisdictions=("KZ",))
+    grants.grant(agency, "alert", "a1", Grant("1" * 64, "o"))
+    assert grants.get(replace(agency, jurisdictions=("RU",)), "alert", "a1") is None
+    assert grants.get(agency, "work", "a1") is None
+    grants.grant(agency, "alert", "a2", Grant("2" * 64, "o"))
+    grants.grant(agency, "alert", "a3", Grant("3" * 64, "o"))
+    assert grants.get(agency, "alert", "a1") is None  # the oldest dropped
+    assert grants.get(agency, "alert", "a3") == Grant("3" * 64, "o")
+
+
+def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(
+    app: App, alert_with_blob: Callable[..., Alert], login: Callable[[str], Session]
+) -> None:
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    alert = alert_with_blob(svg)
+    answer = login("admin").client.get(f"/api/alerts/{alert.id}/thumbnail?size=list")
+    assert answer.status_code == 400 and "not an image" in answer.text
+    assert not (app.settings.home / "console" / "thumbnails" / alert.media_sha256[:2]).exists()
+    # A bitmap, as crawls keep them too, has one.
+    bitmap = io.BytesIO()
+    Image.new("RGB", (300, 200), (200, 30, 30)).save(bitmap, "BMP")
+    shown = alert_with_blob(bitmap.getvalue())
+    answer = login("admin").client.get(f"/api/alerts/{shown.id}/thumbnail?size=list")
+    assert answer.status_code == 200 and answer.content.startswith(b"\xff\xd8\xff")

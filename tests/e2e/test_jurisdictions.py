@@ -64,7 +64,7 @@ def test_attribution_licences_terms_and_cross_border(tmp_path: Path) -> None:
     assert sorted(suppressed) == ["old.example.by", "valid.example.kz"]
 
     com = alerts["films.com"]
-    assert com["jurisdiction"] == "KZ" and com["jurisdiction_confidence"] == 1.0
+    assert com["jurisdiction"] == "KZ" and com["jurisdiction_confidence"] == 0.405  # 1 - 0.7 x 0.85
     assert {s["name"] for s in com["signals"]} == {"server_ip", "page_language"}
     assert (
         com["cross_border"] is True and com["owner_home"] == "RU"

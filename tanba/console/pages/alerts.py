@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import math
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
@@ -11,12 +12,17 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from tanba.console import alerts as alert_rules
 from tanba.console import charts
 from tanba.console import works as work_rules
+from tanba.console.alerts import AlertFilters
+from tanba.console.auth import Caller
+from tanba.console.context import Console
 from tanba.console.deps import AnyUser, ConsoleDep, Filters
 from tanba.console.evidence import custody_or_none, export_response
 from tanba.console.i18n import Translator
 from tanba.console.models import StatusIn
+from tanba.console.pictures import list_pictures
 from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import NotFound
+from tanba.core.store import AlertPage
 from tanba.core.store.base import CountKey
 from tanba.core.works_catalog import WorkQuery
 from tanba.evidence.wording import variant_name
@@ -28,31 +34,69 @@ WORK_CHOICES = 200
 @router.get("/alerts")
 def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep) -> Response:
     principal = who.principal
+    tabs = c.app.store.count_by_status(filters.query(principal, paged=False))
+    if filters.group:
+        return _grouped_page(request, filters, who, c, tabs)
     page = alert_rules.search(c.app.store, principal, filters)
+    return render(
+        c,
+        request,
+        "alerts.html",
+        **_list_context(request, filters, who, c, tabs),
+        page=page,
+        grouped=None,
+        pictures=list_pictures(c.app, c.grants, principal, page.alerts),
+        number=alert_rules.page_number(filters, page),
+        pages=alert_rules.page_count(filters, page),
+    )
+
+
+def _grouped_page(
+    request: Request, filters: AlertFilters, who: Caller, c: Console, tabs: dict[str, int]
+) -> Response:
+    """The list as one row per site or work with its count (``group=site|work``)."""
+    grouped = alert_rules.groups(c.app.store, who.principal, filters)
+    titles: dict[str, str] = {}
+    if filters.group == "work":
+        titles = work_rules.titles(c.app, (g.key for g in grouped.groups))
+    alerts = tabs[filters.status] if filters.status else sum(tabs.values())
+    return render(
+        c,
+        request,
+        "alerts.html",
+        **_list_context(request, filters, who, c, tabs),
+        page=AlertPage([], alerts),  # the title's total: alerts, not groups
+        grouped=grouped,
+        group_link=alert_rules.group_link,
+        titles=titles,
+        number=filters.page,
+        pages=max(1, math.ceil(grouped.total / filters.per_page)),
+        max_offset=alert_rules.MAX_OFFSET,
+    )
+
+
+def _list_context(
+    request: Request, filters: AlertFilters, who: Caller, c: Console, tabs: dict[str, int]
+) -> dict[str, Any]:
+    """What the list shows grouped or not: filters and their choices, tabs, charts, bulk."""
+    principal = who.principal
     # The work filter offers the first works of the list (a catalogue may hold a million)
     # and the one filtered on; any other is reached from its work page's alert links.
     first = work_rules.visible_works(c.app, principal, WorkQuery(limit=WORK_CHOICES)).works
     works = {w.work_id: w.title for w in first}
     if filters.work_id and filters.work_id not in works:
         works[filters.work_id] = filters.work_id
-    tabs = c.app.store.count_by_status(filters.query(principal, paged=False))
-    return render(
-        c,
-        request,
-        "alerts.html",
-        filters=filters,
-        page=page,
-        tabs=tabs,
-        may_bulk=principal.may_change_statuses,
-        bulk_statuses=alert_rules.BULK_STATUSES,
-        done=_done(request),
-        number=alert_rules.page_number(filters, page),
-        pages=alert_rules.page_count(filters, page),
-        chart_keys=CHART_KEYS,
-        chart_heights=CHART_HEIGHTS,
-        works=works,
-        visible_codes=principal.jurisdictions or c.app.jurisdictions.codes(),
-    )
+    return {
+        "filters": filters,
+        "tabs": tabs,
+        "may_bulk": principal.may_change_statuses,
+        "bulk_statuses": alert_rules.BULK_STATUSES,
+        "chart_keys": CHART_KEYS,
+        "chart_heights": CHART_HEIGHTS,
+        "works": works,
+        "visible_codes": principal.jurisdictions or c.app.jurisdictions.codes(),
+        "done": _done(request),
+    }
 
 
 CHART_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day")
@@ -144,6 +188,7 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         may_export=who.user.role != "operator",
         blob_ok=c.app.blobs.exists(alert.media_sha256),
         custody=custody_or_none(c.app, alert),
+        confidence=alert_rules.jurisdiction_confidence(alert),
         variant_words=variant_name,  # "the work with a margin cut off: … bottom 24%", not a code
     )
 

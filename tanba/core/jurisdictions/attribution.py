@@ -3,17 +3,27 @@
 Signals, strongest first: the operator's override on the target (decisive), the
 host's country-code TLD, the country of the server's IP address (from a pluggable
 offline lookup), and the page's language where only one state's web uses it.
-Signals that disagree lower the confidence; all of them are kept so an agency
-sees why, and what spoke against it.
+All of them are kept on the alert so an agency sees why, and what spoke against it.
+
+The confidence (:func:`confidence`) says how sure the decided jurisdiction is,
+not how much the signals agree: each signal's weight is read as the chance that
+it alone names the right state, so one country-code domain and nothing else is
+60%, not 100% (an earlier rule divided the agreeing weight by all the weight,
+and a single signal of any strength came out certain). The weights are set by
+hand from what each signal is (a ``.kz`` site may be hosted and run anywhere; a
+server's country says where the machine is, not the site's audience), not
+measured: read the figure as the strength of the evidence at hand.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from tanba.core.alerts import Signal
+from tanba.core.alerts import Alert, Signal
 from tanba.core.jurisdictions.codes import UNASSIGNED
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.schemas.common import MediaOccurrence
@@ -57,14 +67,46 @@ def attribute(
     weights: dict[str, float] = defaultdict(float)
     for s in signals:
         weights[s.value] += s.weight
-    total = sum(weights.values())
     if override is not None:
         code = override.value
     elif weights:
         code = max(sorted(weights), key=lambda c: weights[c])
     else:
         return Attribution(UNASSIGNED, 0.0, [])
-    return Attribution(code, round(weights[code] / total, 3), signals)
+    return Attribution(code, confidence(code, signals), signals)
+
+
+def confidence(code: str, signals: Sequence[Signal]) -> float:
+    """How sure it is that the page falls under ``code``, from 0 to 1, given ``signals``.
+
+    Each signal counts as an independent witness that is right with the chance of
+    its weight. Those naming ``code`` together make it ``1 - prod(1 - w)``; those
+    naming another state count against it the same way; the confidence is the
+    first times one minus the second, rounded to three places. So a ccTLD alone
+    (0.6) gives 0.6; a ccTLD and the server's country agreeing, 0.72; a ccTLD
+    contradicted by the server's country, 0.6 x 0.7 = 0.42; the operator's override
+    (1.0) gives 1.0 unless the page's own signals name another state. No signal
+    for ``code``: 0.
+    """
+
+    def together(ws: list[float]) -> float:
+        return 1.0 - math.prod(1.0 - min(1.0, max(0.0, w)) for w in ws)
+
+    backing = together([s.weight for s in signals if s.value == code])
+    against = together([s.weight for s in signals if s.value != code])
+    return round(backing * (1.0 - against), 3)
+
+
+def alert_confidence(alert: Alert) -> float:
+    """The confidence of an alert's jurisdiction by the rule above, from the signals it keeps.
+
+    Alerts stored before this rule carry the old figure in ``jurisdiction_confidence``
+    (1.0 for a single ccTLD); readers that show a confidence ask here. An alert kept
+    without signals keeps the figure it was stored with.
+    """
+    if not alert.signals:
+        return alert.jurisdiction_confidence
+    return confidence(alert.jurisdiction, alert.signals)
 
 
 def _signals(

@@ -17,6 +17,8 @@ from tanba.core.exceptions import InputError
 
 SortKey = Literal["last_seen", "first_seen", "score"]
 CountKey = Literal["jurisdiction", "site", "day", "status", "work_id", "target"]
+# What the alert list groups by: a site's copies, or a work's.
+GroupKey = Literal["site", "work_id"]
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,28 @@ class TopCounts:
 
     counts: dict[str, int]
     other: int = 0
+
+
+@dataclass(frozen=True)
+class Group:
+    """One value of a grouping (a site, a work) and its alerts: how many, and the latest sighting."""
+
+    key: str
+    count: int
+    last_seen: str  # the latest last_seen of its alerts, ISO UTC
+
+
+@dataclass(frozen=True)
+class GroupPage:
+    """A page of groups, most alerts first (ties by key), and how many groups there are.
+
+    ``exact`` is False when a store could only bound the counts (Elasticsearch's
+    ``terms`` over several indices reports an error bound above 0): the list says so.
+    """
+
+    groups: list[Group]
+    total: int
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +155,15 @@ class AlertStore(ABC):
         """
         ranked = sorted(self.count_by(key, query).items(), key=lambda kv: (-kv[1], kv[0]))
         return TopCounts(dict(ranked[:size]), sum(n for _, n in ranked[size:]))
+
+    @abstractmethod
+    def groups(self, key: GroupKey, query: AlertQuery) -> GroupPage:
+        """The values of ``key`` among the alerts ``query`` matches, as groups with their counts.
+
+        Most alerts first, ties by key ascending; paged by ``query.offset`` and
+        ``query.limit`` (no cursors; the sort and cursor fields are ignored). ``total``
+        is the number of groups; one or two requests to the store, not one per group.
+        """
 
     def change_status(self, alert_id: str, change: StatusChange) -> Alert:
         """Move an alert to a new status, appending to its history; checks the lifecycle."""

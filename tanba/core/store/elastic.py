@@ -44,7 +44,8 @@ callers but walk there with ``search_after`` a window at a time, which costs
 seconds at 100,000 (use a cursor). No point in time is kept, so a page may
 shift if alerts are written meanwhile. Counts use a ``composite`` aggregation,
 paged to the end, so they are exact whatever the number of sites or days;
-:meth:`ElasticAlertStore.top_counts` (the site chart) is one bounded ``terms``
+:meth:`ElasticAlertStore.top_counts` (the site chart) and
+:meth:`ElasticAlertStore.groups` (the list grouped by site or work) are one bounded ``terms``
 aggregation instead, exact as long as a site's alerts sit in one jurisdiction's
 index (per-index counts are exact; a value split over indices could be missed
 from the top by at most ``doc_count_error_upper_bound``).
@@ -52,7 +53,7 @@ from the top by at most ``doc_count_error_upper_bound``).
 An alert whose jurisdiction changed (its site moved) is written to its new
 index and its copy in the old index is deleted in the same bulk request.
 
-Why one module of about 500 lines: it is one implementation of the
+Why one module of about 650 lines: it is one implementation of the
 :class:`~tanba.core.store.AlertStore` contract, whose write path (bulk with
 retries, merging copies across indices) and read path (cursors, counts) share
 the client, the index naming and the retry rule; the mappings and the query
@@ -78,6 +79,9 @@ from tanba.core.store.base import (
     AlertStore,
     BulkChange,
     CountKey,
+    Group,
+    GroupKey,
+    GroupPage,
     TopCounts,
     moved,
 )
@@ -107,6 +111,9 @@ _VALUE_TYPES: dict[str, tuple[type, ...]] = {
 }
 # Per-index candidates a terms aggregation collects for each value it returns.
 _SHARD_SIZE_FACTOR = 4
+# Below this many distinct values a cardinality aggregation counts them (all but) exactly;
+# the highest Elasticsearch takes.
+_CARDINALITY_PRECISION = 40_000
 
 
 @dataclass(frozen=True)
@@ -563,6 +570,48 @@ class ElasticAlertStore(AlertStore):
             return TopCounts({})
         counts = {str(b["key"]): int(b["doc_count"]) for b in top["buckets"]}
         return TopCounts(counts, int(top.get("sum_other_doc_count", 0)))
+
+    def groups(self, key: GroupKey, query: AlertQuery) -> GroupPage:
+        """One request: a ``terms`` aggregation (most alerts first, the latest sighting of
+        each) cut to the page, and a ``cardinality`` for the number of groups."""
+        self._ensure()
+        size = max(1, query.offset + query.limit)
+        terms = {
+            "field": COUNT_FIELDS[key],
+            "size": size,
+            "shard_size": max(size * _SHARD_SIZE_FACTOR, 50),
+            "order": [{"_count": "desc"}, {"_key": "asc"}],
+        }
+        response = self._call(
+            f"grouping alerts by {key}",
+            lambda: self._es.search(
+                index=self._indices(query),
+                query=filters_of(query),
+                size=0,
+                aggs={
+                    "g": {"terms": terms, "aggs": {"seen": {"max": {"field": "last_seen"}}}},
+                    "n": {
+                        "cardinality": {
+                            "field": COUNT_FIELDS[key],
+                            "precision_threshold": _CARDINALITY_PRECISION,
+                        }
+                    },
+                },
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            ),
+        )
+        aggs = response.get("aggregations") or {}
+        if not aggs:  # no index yet
+            return GroupPage([], 0)
+        buckets = aggs["g"]["buckets"][query.offset : query.offset + query.limit]
+        groups = [
+            Group(str(b["key"]), int(b["doc_count"]), str(b["seen"]["value_as_string"]))
+            for b in buckets
+        ]
+        total = int(aggs["n"]["value"])
+        exact = aggs["g"].get("doc_count_error_upper_bound", 0) == 0
+        return GroupPage(groups, total, exact and total < _CARDINALITY_PRECISION)
 
     def _aggregate(self, what: str, query: AlertQuery, aggregation: dict[str, Any]) -> Any:
         """The result of one aggregation over the alerts ``query`` matches (None when empty)."""

@@ -10,7 +10,7 @@ import pytest
 from tanba.core.alerts import STATUSES, Alert, StatusChange
 from tanba.core.exceptions import InputError
 from tanba.core.store import AlertQuery, AlertStore
-from tanba.core.store.base import SortKey, TopCounts
+from tanba.core.store.base import GroupPage, SortKey, TopCounts
 from tanba.core.store.exceptions import BadCursor
 from tests.support.alerts import make_alert
 
@@ -303,6 +303,46 @@ def test_top_counts_keep_the_largest_values_and_count_the_rest(
     assert store.top_counts("site", AlertQuery(work_id=w, jurisdiction="RU"), 2) == TopCounts(
         {"d.example.ru": 1}, 0
     )
+
+
+def test_groups_by_site_and_work_count_page_and_know_their_latest_sighting(
+    store: AlertStore, run_id: str
+) -> None:
+    """Most alerts first, ties by key; offset pages; the filter applies; total counts groups."""
+    w, v = f"w-{run_id}", f"v-{run_id}"
+    alerts = [
+        make_alert(
+            work_id=w if i % 2 else v,
+            page=f"http://{site}/{i}",
+            site=site,
+            jurisdiction=code,
+            seen=f"2026-03-{i + 1:02d}T08:00:00.000Z",
+        )
+        for site, n, code in (
+            ("b.example.kz", 3, "KZ"),
+            ("a.example.kz", 3, "KZ"),
+            ("c.example.ru", 4, "RU"),
+            ("d.example.kz", 1, "KZ"),
+        )
+        for i in range(n)
+    ]
+    store.upsert(alerts)
+    mine = AlertQuery(owner="Owner A", ids=tuple(a.id for a in alerts), limit=3)
+    page = store.groups("site", mine)
+    assert [(g.key, g.count) for g in page.groups] == [
+        ("c.example.ru", 4),
+        ("a.example.kz", 3),
+        ("b.example.kz", 3),
+    ]
+    assert page.total == 4 and page.exact
+    assert page.groups[0].last_seen == "2026-03-04T08:00:00.000Z"
+    rest = store.groups("site", replace(mine, offset=3))
+    assert [(g.key, g.count) for g in rest.groups] == [("d.example.kz", 1)] and rest.total == 4
+    kz = store.groups("site", replace(mine, jurisdiction="KZ", limit=50))
+    assert [g.key for g in kz.groups] == ["a.example.kz", "b.example.kz", "d.example.kz"]
+    by_work = store.groups("work_id", replace(mine, limit=50))
+    assert [(g.key, g.count) for g in by_work.groups] == [(v, 7), (w, 4)]
+    assert store.groups("site", AlertQuery(work_id=f"none-{run_id}")) == GroupPage([], 0)
 
 
 def test_count_by_status_counts_every_status_whatever_the_status_filter(
