@@ -297,7 +297,7 @@ def measure(directory: Path, per_kind: int) -> dict[str, object]:
         "cold start of the matcher stage s": round(opened, 2),
         "RSS after start GiB": round(rss_open, 2),
         "tracks": count,
-        "queries (10 s excerpts)": len(queries),
+        "queries (10 s excerpts and 5 s voice-overs)": len(queries),
         "recall per alteration": {k: f"{sum(v)}/{len(v)}" for k, v in recall.items()},
         "false matches": false,
         "false matches seen": wrong[:12],

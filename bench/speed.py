@@ -275,8 +275,8 @@ def audio_index(tracks: int, queries: int, settings: Settings) -> str:
         linear.query(q, rule)
     linear_s = time.perf_counter() - started
     total_items = sum(len(v) for v in derived.values())
-    # A crawled file is usually a whole track of unrelated music: the voice test's
-    # candidate keys make such a query cost more than an excerpt's.
+    # A crawled file is usually a whole track of unrelated music: many more items to
+    # vote with than an excerpt, and the voice (LLR) test on every candidate.
     whole = [
         audio_print(t, max_seconds=900, timeout_s=120).items()
         for t in media.distractor_tracks()[:3]

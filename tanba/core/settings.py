@@ -171,27 +171,30 @@ class Settings(BaseSettings):
         "sqrt(span / this), as chance agreement grows on few items.",
     )
     audio_min_llr: float = setting(
-        3.5,
+        4.0,
         "TANBA_AUDIO_MIN_LLR",
         "Audio match, second test (for a voice or noise over the music, where the BER is too "
         "high): least mean log-likelihood ratio per item of the classifiers' codes over the "
         "aligned span (model: tanba/matcher/chromaprint_llr.json), times sqrt(TANBA_AUDIO_FULL_SPAN_"
-        "ITEMS / span) on shorter spans; 0 turns the test off (calibrated by make bench-quality).",
+        "ITEMS / span) on shorter spans; 0 turns the test off (chosen on the calibration half of "
+        "python -m bench.audio_catalogue's queries at 100,000 tracks: 3.5 let one through).",
     )
     audio_landmark_min_votes: int = setting(
-        4,
+        5,
         "TANBA_AUDIO_LANDMARK_MIN_VOTES",
         "Audio match, landmark path (excerpts under a voice): fewest peak-pair hash hits "
         "(of the quarter of hashes the index keeps) on one time offset within about 10 s of "
         "the copy for a work to be a candidate, which Chromaprint then verifies; 0 turns the "
-        "path off (chosen with python -m bench.quality --calibrate-landmarks).",
+        "path off (chosen on the calibration half of python -m bench.audio_catalogue's queries "
+        "at 100,000 tracks, where 4 gave six times the candidates to verify).",
     )
     audio_landmark_min_llr: float = setting(
-        2.0,
+        2.5,
         "TANBA_AUDIO_LANDMARK_MIN_LLR",
         "Audio match, landmark path: least mean log-likelihood ratio per item of the "
         "Chromaprint items over a candidate's aligned span (at least TANBA_AUDIO_MIN_ITEMS "
-        "items, 40% of them moving) for it to match (chosen with --calibrate-landmarks too).",
+        "items, 40% of them moving) for it to match (chosen with the votes on the calibration "
+        "half of python -m bench.audio_catalogue's queries at 100,000 tracks).",
     )
     audio_llr_min_items: int = setting(
         32,

@@ -28,7 +28,13 @@ from tanba.core.schemas.common import AUDIO, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import FRAME_S, AudioPrint
 from tanba.matcher.audio_index import InvertedAudioIndex
-from tanba.matcher.audio_score import Alignment, AudioRule, aligned, default_model, moving_counts
+from tanba.matcher.audio_score import (
+    Alignment,
+    AudioRule,
+    best_aligned,
+    default_model,
+    moving_counts,
+)
 from tanba.matcher.index import AudioIndex
 from tanba.matcher.landmark_index import LandmarkHit, LandmarkIndex, SortedLandmarkIndex, sampled
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
@@ -186,10 +192,7 @@ class AudioSignal(SignalIndex):
             ref = self.index.items(hit.work_id)
             if ref is None:
                 continue
-            best = max(
-                (aligned(ref, window, shift + k, default_model()) for k in range(-2, 3)),
-                key=lambda a: a.llr,
-            )
+            best = best_aligned(ref, window, shift + np.arange(-2, 3), default_model())
             if best.span < rule.min_items:
                 continue  # hardly any overlap (votes at the copy's or the work's very end)
             best = replace(best, query_offset=best.query_offset + first)  # in the whole copy

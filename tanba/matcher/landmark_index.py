@@ -44,7 +44,6 @@ _SAMPLE_MIX = 0x9E3779B1  # odd: spreads hash values evenly before the cut
 # Past this many hash hits a query counts only the busiest offsets exactly (_busiest).
 _PREFILTER = 1 << 17
 _BUCKETS = 1 << 20
-_BUSY = 4096
 _MIX = 0x9E3779B97F4A7C15 >> 40  # odd multiplier (24 bits: no int64 overflow on frame numbers)
 # A vote's cell packs owner (23 bits), window (16) and biased offset (24: ±37 hours of frames).
 _OFFSET_BIAS = 1 << 23
@@ -135,31 +134,29 @@ def sampled(marks: Landmarks) -> Landmarks:
     table: 80 GB for 100,000 songs. Keeping the hashes whose mixed value falls in
     one quarter of the range (on registered and crawled prints alike, so a copy's
     kept hashes meet the work's) cuts the table, the votes and chance hits four
-    times; a 10 s voice-over excerpt still gathers 10 votes where unrelated music
-    gathers 5 (measured on 229 game tracks, see the README).
+    times; a 10 s voice-over excerpt of one of 229 registered game tracks still gathered
+    10 votes or more on its offset 9 times in 10, where unrelated voice-overs reached 5 at
+    most (and ``python -m bench.audio_catalogue`` measures the path at 100,000 tracks).
     """
     mixed = (marks.hashes.astype(np.uint64) * _SAMPLE_MIX) & 0xFFFFFFFF
     keep = mixed < (1 << 32) // SAMPLE
     return Landmarks(marks.hashes[keep], marks.frames[keep])
 
 
-def _busiest(starts: np.ndarray) -> np.ndarray:
-    """Which votes fall on the most voted offsets (``starts``: segment frame - copy frame).
+def _busiest(starts: np.ndarray, min_votes: int) -> np.ndarray:
+    """Which votes may belong to a cell of ``min_votes`` (``starts``: segment frame - copy frame).
 
     Hundreds of thousands of votes (a catalogue of 100,000 tracks gives a 10 s excerpt
     millions) cost a sort to count exactly. They are first counted in hashed buckets
-    of 8 neighbouring offsets, on two groupings 4 apart (so an offset and its two
-    neighbours, which :func:`vote` sums, lie whole inside one group of one of them);
-    only the votes in the :data:`_BUSY` busiest groups of either are counted exactly.
-    A cell's group holds at least its own votes, so a well voted cell stays.
+    of 8 neighbouring offsets, on two groupings 4 apart: an offset and its two
+    neighbours, which :func:`vote` sums, lie whole inside one group of one of them,
+    so a cell of ``min_votes`` lies in a bucket of at least as many. Only votes in
+    such buckets are counted exactly: nothing :func:`vote` would keep is lost.
     """
     keep = np.zeros(len(starts), bool)
     for lag in (0, 4):
         bucket = (((starts + lag) >> 3) * _MIX) >> 7 & (_BUCKETS - 1)
-        per_bucket = np.bincount(bucket, minlength=_BUCKETS)
-        busy = np.zeros(_BUCKETS, bool)
-        busy[np.argpartition(-per_bucket, _BUSY)[:_BUSY]] = True
-        keep |= busy[bucket]
+        keep |= (np.bincount(bucket, minlength=_BUCKETS) >= min_votes)[bucket]
     return keep
 
 
@@ -248,7 +245,7 @@ class LandmarkSegment:
         """The hits of this segment's (live) tracks, as :meth:`LandmarkIndex.query` ranks them."""
         rows, which = self.table.lookup(landmark_key(marks.hashes))
         if len(rows) > _PREFILTER:
-            keep = _busiest(rows.astype(np.int64) - marks.frames[which])
+            keep = _busiest(rows.astype(np.int64) - marks.frames[which], min_votes)
             rows, which = rows[keep], which[keep]
         owner = np.searchsorted(self.bases, rows, "right") - 1
         if alive is not None:

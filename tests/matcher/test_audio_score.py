@@ -13,6 +13,7 @@ from tanba.matcher.audio_score import (
     AudioRule,
     ItemModel,
     aligned,
+    best_aligned,
     default_model,
     moving_counts,
 )
@@ -86,3 +87,27 @@ def test_moving_items_are_those_that_change_two_bits_or_more() -> None:
     # item 0 has no predecessor; then 0 bits, 2 bits, 1 bit, 3 bits, 0 bits.
     assert moving_counts(items).tolist() == [0, 0, 0, 1, 1, 2, 2]
     assert moving_counts(np.zeros(0, np.uint32)).tolist() == [0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_best_of_many_shifts_is_the_one_aligning_each_in_turn_finds(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    ref = rng.integers(0, 2**32, size=int(rng.integers(30, 200)), dtype=np.uint64).astype(np.uint32)
+    start = int(rng.integers(0, len(ref) - 20))
+    query = ref[start : start + int(rng.integers(20, 80))].copy()
+    query[::2] ^= np.uint32(0x0F0F0F0F)  # damaged, so the shifts score apart
+    model = default_model()
+    # Shifts around the true one, and ones past either end (no overlap at all).
+    for centre in (start, start - 1, -len(query) - 3, len(ref) + 5):
+        shifts = centre + np.arange(-2, 3)
+        want = max((aligned(ref, query, int(s), model) for s in shifts), key=lambda a: a.llr)
+        got = best_aligned(ref, query, shifts, model)
+        assert (got.work_offset, got.query_offset, got.span) == (
+            want.work_offset,
+            want.query_offset,
+            want.span,
+        )
+        if want.span:
+            assert got.ber == pytest.approx(want.ber) and got.llr == pytest.approx(
+                want.llr, abs=1e-5
+            )
