@@ -143,6 +143,7 @@ def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
         app.ip_lookup,
         shard=shard,
         state=state,
+        blobs=app.blobs,
     )
 
 

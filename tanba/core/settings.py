@@ -103,9 +103,10 @@ class Settings(BaseSettings):
         "Images with more pixels than this are refused (decompression-bomb guard).",
     )
     audio_max_seconds: int = setting(
-        900,
+        10_800,
         "TANBA_AUDIO_MAX_SECONDS",
-        "Audio is fingerprinted up to this many seconds; longer files are cut there.",
+        "Audio is fingerprinted up to this many seconds (a film's soundtrack of 3 hours); "
+        "longer files are cut there.",
     )
     decode_timeout_s: float = setting(
         60.0,

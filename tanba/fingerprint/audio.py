@@ -5,7 +5,8 @@ the file is probed once for its audio stream and declared duration, then an
 FFmpeg filter graph reads, decodes and resamples it to 16-bit mono PCM at
 11025 Hz (Chromaprint's working rate) and hands it over in chunks of ~6 s,
 which are fed to Chromaprint as they come and kept for the landmarks (at
-most ``max_seconds`` of 16-bit samples: 20 MB for 15 minutes).
+most ``max_seconds`` of 16-bit samples: 238 MB for 3 hours, turned into floats chunk by
+chunk as the landmarks need them, so a film stays within the sandbox's memory budget).
 The resampler runs with the options ``fpcalc`` gives swresample (its
 "compatible mode"), so the items equal ``fpcalc``'s on the same decoder.
 Starting an ``ffmpeg`` process per file cost about as much as the decode of a

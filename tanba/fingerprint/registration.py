@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tanba.core.clock import iso
 from tanba.core.exceptions import InputError
+from tanba.core.print_blobs import travelling
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.wiring import App
 from tanba.fingerprint.compute import fingerprint_file
@@ -136,7 +137,7 @@ def build_work(app: App, spec: WorkSpec, *, sandbox: Sandbox | None = None) -> W
         author_death_year=spec.author_death_year,
         publication_year=spec.publication_year,
         registered_at=iso(app.clock.now()),
-        fingerprint=fingerprint,
+        fingerprint=travelling(fingerprint, app.blobs),  # a film's print is a blob
     )
 
 

@@ -10,6 +10,7 @@ from tanba.core import topics
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
+from tanba.core.print_blobs import travelling
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import Fingerprint
 from tanba.core.schemas.fingerprints import FingerprintComputed
@@ -63,7 +64,7 @@ class FingerprintStage(PublishingStage):
                 quarantined_at=iso(self.clock.now()),
             )
             return [(topics.QUARANTINE, Record(occurrence.sha256, encode(out)))]
-        out = FingerprintComputed(occurrence=occurrence, fingerprint=result)
+        out = FingerprintComputed(occurrence=occurrence, fingerprint=travelling(result, self.blobs))
         return [(topics.FINGERPRINTS, Record(message.key, encode(out)))]
 
     def apply(self, effects: Sequence[Any]) -> None:

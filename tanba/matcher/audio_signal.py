@@ -84,7 +84,7 @@ class AudioSignal(SignalIndex):
         self.landmarks = landmarks or SortedLandmarkIndex()
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
-        audio = fingerprint.audio
+        audio = _whole(fingerprint)
         if audio is None:
             return
         self.remove(work_id)
@@ -99,7 +99,7 @@ class AudioSignal(SignalIndex):
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         """Chromaprint index hits under the audio rule, then verified landmark candidates."""
-        audio = fingerprint.audio
+        audio = _whole(fingerprint)
         if audio is None:
             return []
         rule = audio_rule(self.settings)
@@ -199,6 +199,17 @@ class AudioSignal(SignalIndex):
             moving = int(counts[best.query_offset + best.span] - counts[best.query_offset])
             found.append(LandmarkCandidate(hit, best, rule.judgeable(best.span, moving)))
         return found
+
+
+def _whole(fingerprint: Fingerprint) -> AudioPrint | None:
+    """The audio print, which must be whole: a stub's items are in the blob store."""
+    audio = fingerprint.audio
+    if audio is not None and audio.blob:
+        raise ValueError(
+            f"the print of {fingerprint.sha256} is a stub for blob {audio.blob}: resolve it "
+            "with tanba.core.print_blobs.resolved before indexing or matching it"
+        )
+    return audio
 
 
 def _scored(

@@ -10,11 +10,13 @@ from typing import Any
 
 from tanba.core import topics
 from tanba.core.alerts import Alert, alert_id
+from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import TransientError
 from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.print_blobs import resolved, with_print
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import AUDIO, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
@@ -56,6 +58,7 @@ class MatcherStage(Stage):
         *,
         shard: Shard | None = None,
         state: MatcherState | None = None,
+        blobs: BlobStore | None = None,
     ) -> None:
         self.shard = shard or Shard.parse(settings.matcher_shard)
         self.group = self.shard.group(topics.GROUP_MATCHER)
@@ -65,6 +68,7 @@ class MatcherStage(Stage):
         self.jurisdictions = jurisdictions
         self.ip_lookup = ip_lookup
         self.state = state
+        self.blobs = blobs  # where prints too large for an event are (tanba.core.print_blobs)
         if state is None:
             self.matcher = Matcher(settings)
             self._works_position: dict[int, int] = {}
@@ -109,7 +113,7 @@ class MatcherStage(Stage):
                     continue  # another shard's work: not even decoded (the key is the work id)
                 event = decode(message.value, WorkRegistered, WorkRemoved)
                 if isinstance(event, WorkRegistered):
-                    self.matcher.add(event.work)
+                    self.matcher.add(with_print(event.work, self.blobs))  # a film's: a blob
                 elif isinstance(event, WorkRemoved):
                     self.matcher.remove(event.work_id)
         self._unsaved |= positions != self._works_position
@@ -139,7 +143,8 @@ class MatcherStage(Stage):
     def handle(self, message: Message) -> list[Any]:
         event = decode(message.value, FingerprintComputed)
         return [
-            self.judge(event.occurrence, match) for match in self.matcher.match(event.fingerprint)
+            self.judge(event.occurrence, match)
+            for match in self.matcher.match(resolved(event.fingerprint, self.blobs))
         ]
 
     def judge(self, occurrence: MediaOccurrence, match: Match) -> Alert | MatchSuppressed:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from tanba.app.output import emit
+from tanba.core.print_blobs import with_print
 from tanba.core.wiring import App
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
@@ -46,7 +47,7 @@ def _match(app: App, args: argparse.Namespace) -> int:
 
     matcher = Matcher(app.settings)
     for work in app.works.all().values():
-        matcher.add(work)
+        matcher.add(with_print(work, app.blobs))
     done = 0
     for f, fingerprint in _local_fingerprints(app, args.files):
         done += 1

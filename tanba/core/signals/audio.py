@@ -75,6 +75,9 @@ class AudioPrint(Model):
     # Empty in older prints, which are then matched by their items alone.
     landmarks: str = ""
     landmarks_b64: str = ""
+    # Set on a print that travels apart (tanba.core.print_blobs): the SHA-256 of the blob
+    # holding the whole print; the items and landmarks here are then empty.
+    blob: str = ""
 
     @classmethod
     def from_items(
