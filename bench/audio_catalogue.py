@@ -60,7 +60,8 @@ from tanba.fingerprint.audio import audio_print
 from tanba.matcher.audio_score import AudioRule
 from tanba.matcher.audio_segments import AudioTuning
 from tanba.matcher.index import LinearAudioIndex
-from tanba.matcher.landmark_index import sampled
+from tanba.matcher.key_table import KeyTable, joined
+from tanba.matcher.landmark_index import LandmarkSegment, sampled
 from tanba.matcher.state import MatcherState
 
 PRINTS = Path.home() / ".cache" / "tanba-bench" / "audio-prints"
@@ -315,6 +316,32 @@ def measure(directory: Path, per_kind: int) -> dict[str, object]:
     }
 
 
+def merge(directory: Path, how: str) -> dict[str, object]:
+    """Merge the two smallest landmark segments as the matcher does (``chunked``) or by
+    sorting every kept row again (``sorted``, the baseline): time and peak memory."""
+    root = directory / "audio" / "landmarks"
+    names = [e["name"] for e in json.loads((root / "manifest.json").read_text())["segments"]]
+    segments = sorted((LandmarkSegment.load(root / n) for n in names), key=lambda s: s.rows)[:2]
+    alive = [np.ones(len(s.ids), bool) for s in segments]
+    before = _rss()[0]
+    started = time.perf_counter()
+    if how == "chunked":
+        rows = LandmarkSegment.merged(segments, alive).rows
+    else:
+        _, _, renumber = joined([s.bases for s in segments], [s.ids for s in segments], alive)
+        keys = np.concatenate([s.table.keys_between(0, s.rows) for s in segments])
+        new = np.concatenate(
+            [renumber(i, np.asarray(s.table.rows)) for i, s in enumerate(segments)]
+        )
+        rows = len(KeyTable.build(keys, new, segments[0].table.size).rows)
+    return {
+        "rows": rows,
+        "s": round(time.perf_counter() - started, 1),
+        "peak RSS GiB": round(_rss()[1], 2),
+        "RSS before GiB": round(before, 2),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tracks", type=int, default=100_000)
@@ -323,8 +350,23 @@ def main(argv: list[str] | None = None) -> int:
         "--dir", type=Path, default=Path.home() / ".cache" / "tanba-audio-catalogue"
     )
     parser.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--merge", action="store_true", help="time a merge of the two smallest landmark segments"
+    )
+    parser.add_argument("--how", choices=("chunked", "sorted"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     directory = args.dir / f"{args.tracks}"
+    if args.measure_only and args.how:
+        print(json.dumps(merge(directory, args.how)))
+        return 0
+    if args.merge:
+        for how in ("chunked", "sorted"):  # each in a fresh process: its own peak memory
+            figures = measured_apart(
+                "bench.audio_catalogue",
+                ["--tracks", str(args.tracks), "--dir", str(args.dir), "--how", how],
+            )
+            print(f"MERGE of two landmark segments, {how}: {json.dumps(figures)}")
+        return 0
     if args.measure_only:
         print(json.dumps(measure(directory, args.queries)))
         return 0

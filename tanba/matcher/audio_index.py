@@ -32,7 +32,7 @@ import numpy as np
 
 from tanba.matcher.audio_score import AudioRule, ItemModel, default_model, moving_counts
 from tanba.matcher.index import AudioHit, AudioIndex, best_llr_alignment
-from tanba.matcher.key_table import KeyTable
+from tanba.matcher.key_table import KeyTable, joined
 
 _HALF = 16
 _HALF_KEYS = 1 << (_HALF + 1)  # 16 bits of value and one bit for which half
@@ -113,28 +113,14 @@ class ChromaprintSegment:
         cls, segments: list[ChromaprintSegment], alive: list[np.ndarray]
     ) -> ChromaprintSegment:
         """The live tracks of ``segments`` in one segment (no sort: key runs are joined)."""
-        ids: list[str] = []
-        items, lengths, renumber = [], [], []
-        next_base = 0
-        for segment, live in zip(segments, alive, strict=True):
-            length = np.diff(segment.bases)
-            kept = np.repeat(live, length)
-            new_base = next_base + np.concatenate([[0], np.cumsum(length[live])[:-1]])
-            shift = np.zeros(len(length), np.int64)
-            shift[live] = new_base - segment.bases[:-1][live]
-            new_row = np.where(kept, np.arange(len(kept)) + np.repeat(shift, length), -1)
-            next_base += int(length[live].sum())
-            ids += [w for w, keep in zip(segment.ids, live, strict=True) if keep]
-            items.append(segment.items[kept])
-            lengths.append(length[live])
-            renumber.append(new_row)
-        bases = np.zeros(len(ids) + 1, np.int64)
-        np.cumsum(np.concatenate(lengths), out=bases[1:])
-        halves = KeyTable.merged(
-            [s.halves for s in segments],
-            [r[s.halves.rows] for s, r in zip(segments, renumber, strict=True)],
+        ids, bases, moves = joined([s.bases for s in segments], [s.ids for s in segments], alive)
+        items = np.concatenate(
+            [
+                s.items[np.repeat(live, np.diff(s.bases))]
+                for s, live in zip(segments, alive, strict=True)
+            ]
         )
-        return cls(ids, bases, np.concatenate(items), halves)
+        return cls(ids, bases, items, KeyTable.merged([s.halves for s in segments], moves))
 
     @property
     def rows(self) -> int:

@@ -15,10 +15,14 @@ libraries hold neither. The arrays are plain ``.npy`` files, memory-mapped.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+# Entries a merge renumbers and places at a time.
+CHUNK = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -49,38 +53,51 @@ class KeyTable:
         at = np.repeat(lo - first, counts) + np.arange(total)
         return self.rows[at], np.repeat(np.arange(len(keys)), counts)
 
-    def keys_of_rows(self) -> np.ndarray:
-        """The key of each entry of ``rows`` (int32)."""
-        return np.repeat(np.arange(self.size, dtype=np.int32), np.diff(self.starts))
+    def keys_between(self, lo: int, hi: int) -> np.ndarray:
+        """The key of each entry ``lo:hi`` of ``rows`` (int32)."""
+        first = int(np.searchsorted(self.starts, lo, "right")) - 1
+        last = int(np.searchsorted(self.starts, hi, "left"))
+        edges = np.clip(self.starts[first : last + 1], lo, hi)
+        return np.repeat(np.arange(first, last, dtype=np.int32), np.diff(edges))
 
     @classmethod
-    def merged(cls, tables: list[KeyTable], renumber: list[np.ndarray]) -> KeyTable:
-        """One table of every table's rows renumbered by ``renumber[i][entry]`` (-1: dropped).
+    def merged(
+        cls,
+        tables: list[KeyTable],
+        renumber: Callable[[int, np.ndarray], np.ndarray],
+        chunk: int = CHUNK,
+    ) -> KeyTable:
+        """One table of every table's rows renumbered by ``renumber(table, rows)`` (-1: dropped).
 
-        Within a key, the first table's rows come first, then the second's, each
-        in its own order: the result equals :meth:`build` over the concatenation.
+        Within a key, the first table's rows come first, then the second's, each in
+        its own order: the result equals :meth:`build` over the concatenation. Two
+        passes over ``chunk`` entries at a time (count, then place), so a merge needs
+        the result and a few arrays of a chunk: merging segments of 268 M rows in a
+        matcher that serves queries must not double its memory.
         """
         size = tables[0].size
-        kept_keys = []
-        kept_rows = []
+
+        def chunks() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for number, table in enumerate(tables):
+                for lo in range(0, len(table.rows), chunk):
+                    hi = min(len(table.rows), lo + chunk)
+                    new = renumber(number, np.asarray(table.rows[lo:hi]))
+                    keep = new >= 0
+                    yield table.keys_between(lo, hi)[keep], new[keep]
+
         counts = np.zeros(size, np.int64)
-        for table, new in zip(tables, renumber, strict=True):
-            keep = new >= 0
-            keys = table.keys_of_rows()[keep]
-            kept_keys.append(keys)
-            kept_rows.append(new[keep])
+        for keys, _ in chunks():
             counts += np.bincount(keys, minlength=size)
         starts = np.zeros(size + 1, np.int64)
         np.cumsum(counts, out=starts[1:])
         rows = np.empty(int(starts[-1]), np.uint32)
         filled = starts[:-1].copy()  # next free place of each key
-        for keys, new in zip(kept_keys, kept_rows, strict=True):
-            # keys is sorted (a table's entries are in key order): rank of each entry in its run.
-            own = np.zeros(size + 1, np.int64)
-            np.cumsum(np.bincount(keys, minlength=size), out=own[1:])
-            rank = np.arange(len(keys)) - own[keys]
+        for keys, new in chunks():
+            # A chunk's keys are sorted (a table's entries are in key order): an entry's
+            # rank among its key's entries in the chunk is its distance from the first.
+            rank = np.arange(len(keys)) - np.searchsorted(keys, keys, "left")
             rows[filled[keys] + rank] = new
-            filled += np.diff(own)
+            filled += np.bincount(keys, minlength=size)
         return cls(starts, rows)
 
     def save(self, directory: Path, name: str) -> None:
@@ -93,3 +110,34 @@ class KeyTable:
             np.load(directory / f"{name}_starts.npy", mmap_mode="r"),
             np.load(directory / f"{name}_rows.npy", mmap_mode="r"),
         )
+
+
+def joined(
+    bases: list[np.ndarray], ids: list[list[str]], alive: list[np.ndarray]
+) -> tuple[list[str], np.ndarray, Callable[[int, np.ndarray], np.ndarray]]:
+    """Segments' live tracks end to end: their ids, their new bases, and the row renumbering.
+
+    ``bases[i]`` are segment i's track starts (one more than its tracks); the
+    renumbering maps rows of segment i to rows of the joined segment, -1 for the rows
+    of dead tracks. Shared by the Chromaprint and the landmark segments' merges.
+    """
+    kept_ids: list[str] = []
+    spans, moved = [], []
+    next_base = 0
+    for base, names, live in zip(bases, ids, alive, strict=True):
+        span = np.diff(base)
+        new_base = np.full(len(span), -1, np.int64)
+        new_base[live] = next_base + np.concatenate([[0], np.cumsum(span[live])[:-1]])
+        next_base += int(span[live].sum())
+        kept_ids += [w for w, keep in zip(names, live, strict=True) if keep]
+        spans.append(span[live])
+        moved.append(new_base)
+    new_bases = np.zeros(len(kept_ids) + 1, np.int64)
+    np.cumsum(np.concatenate(spans), out=new_bases[1:])
+
+    def renumber(segment: int, rows: np.ndarray) -> np.ndarray:
+        owner = np.searchsorted(bases[segment], rows, "right") - 1
+        target = moved[segment][owner]
+        return np.where(target >= 0, rows.astype(np.int64) - bases[segment][owner] + target, -1)
+
+    return kept_ids, new_bases, renumber

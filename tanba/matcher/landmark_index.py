@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from tanba.core.signals.audio import FRAME_S, LANDMARK_KEY_BITS, Landmarks, landmark_key
-from tanba.matcher.key_table import KeyTable
+from tanba.matcher.key_table import KeyTable, joined
 
 WINDOW_FRAMES = round(10.0 / FRAME_S)
 # Best windows kept per work: a shared drum loop may outvote the copy's own window.
@@ -204,24 +204,9 @@ class LandmarkSegment:
     @classmethod
     def merged(cls, segments: list[LandmarkSegment], alive: list[np.ndarray]) -> LandmarkSegment:
         """The live tracks of ``segments`` in one segment (no sort: key runs are joined)."""
-        ids: list[str] = []
-        spans = []
-        renumber = []
-        next_base = 0
-        for segment, live in zip(segments, alive, strict=True):
-            span = np.diff(segment.bases)
-            new_base = np.full(len(span), -1, np.int64)
-            new_base[live] = next_base + np.concatenate([[0], np.cumsum(span[live])[:-1]])
-            next_base += int(span[live].sum())
-            ids += [w for w, keep in zip(segment.ids, live, strict=True) if keep]
-            spans.append(span[live])
-            owner = np.searchsorted(segment.bases, segment.table.rows, "right") - 1
-            rows = segment.table.rows.astype(np.int64) - segment.bases[owner] + new_base[owner]
-            renumber.append(np.where(new_base[owner] >= 0, rows, -1))
-        bases = np.zeros(len(ids) + 1, np.int64)
-        np.cumsum(np.concatenate(spans), out=bases[1:])
-        tables = [s.table for s in segments]
-        return cls(ids, bases, KeyTable.merged(tables, renumber))
+        ids, bases, moves = joined([s.bases for s in segments], [s.ids for s in segments], alive)
+        table = KeyTable.merged([s.table for s in segments], moves)
+        return cls(ids, bases, table)
 
     @property
     def rows(self) -> int:

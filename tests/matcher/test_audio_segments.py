@@ -33,30 +33,29 @@ def _found(index: SegmentedAudioIndex, seed: int) -> list[tuple[str, float, int,
     return [(h.work_id, h.ber, h.work_offset, h.span) for h in hits]
 
 
-def test_merged_key_tables_equal_one_built_over_the_kept_rows() -> None:
+@pytest.mark.parametrize("chunk", [1, 7, 1 << 24])
+def test_merged_key_tables_equal_one_built_over_the_kept_rows(chunk: int) -> None:
     rng = np.random.default_rng(1)
     keys = [rng.integers(0, 50, size=n) for n in (300, 1, 0, 120)]
     rows = [rng.integers(0, 10_000, size=len(k)) for k in keys]
     tables = [KeyTable.build(k, r, 50) for k, r in zip(keys, rows, strict=True)]
     # Renumber: drop about a third of each table's entries, move the rest.
-    renumber = []
-    for t in tables:
-        new = t.rows.astype(np.int64) + 7
-        new[rng.random(len(new)) < 0.3] = -1
-        renumber.append(new)
-    merged = KeyTable.merged(tables, renumber)
-    kept_keys = np.concatenate(
-        [t.keys_of_rows()[r >= 0] for t, r in zip(tables, renumber, strict=True)]
-    )
-    kept_rows = np.concatenate([r[r >= 0] for r in renumber])
-    expected = KeyTable.build(kept_keys, kept_rows, 50)
+    dropped = [rng.random(10_000) < 0.3 for _ in tables]
+
+    def renumber(table: int, found: np.ndarray) -> np.ndarray:
+        return np.where(dropped[table][found], -1, found.astype(np.int64) + 7 * table)
+
+    merged = KeyTable.merged(tables, renumber, chunk=chunk)
+    kept_keys = np.concatenate([t.keys_between(0, len(t.rows)) for t in tables])
+    all_new = np.concatenate([renumber(i, t.rows) for i, t in enumerate(tables)])
+    expected = KeyTable.build(kept_keys[all_new >= 0], all_new[all_new >= 0], 50)
     assert np.array_equal(merged.starts, expected.starts)
     assert np.array_equal(merged.rows, expected.rows)
     found, which = merged.lookup(np.array([3, 3, 49]))
     assert list(found) == list(merged.rows[merged.starts[3] : merged.starts[4]]) * 2 + list(
         merged.rows[merged.starts[49] : merged.starts[50]]
     )
-    assert sorted(set(which.tolist())) <= [0, 1, 2]
+    assert set(which.tolist()) <= {0, 1, 2}
 
 
 def test_every_peak_pair_hash_has_its_own_key() -> None:
