@@ -113,8 +113,7 @@ def bundle_response(
     who: Caller,
     query: AlertQuery,
     interface: Literal["console", "api"],
-    *,
-    mark_notice_sent: bool = False,
+    mark_notice_sent: bool,
 ) -> FileResponse:
     """Export every alert of ``query`` (scoped to the caller) as one bundle of signed packages.
 

@@ -22,6 +22,7 @@ from tanba.console.models import StatusIn
 from tanba.console.pictures import list_pictures
 from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import NotFound
+from tanba.core.hosts import for_people
 from tanba.core.store import AlertPage
 from tanba.core.store.base import CountKey
 from tanba.core.works_catalog import WorkQuery
@@ -140,7 +141,7 @@ def alerts_chart(
             key,
             top.counts,
             top=CHART_TOP,
-            label=lambda k: k[:18],
+            label=lambda k: for_people(k)[:18],
             href=lambda k: link(site=k),
             other=top.other,
             other_label=t("chart.other"),
