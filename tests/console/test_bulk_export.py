@@ -160,10 +160,10 @@ def test_more_than_one_export_holds_is_refused_saying_what_to_do_and_nothing_is_
 
 
 def test_the_api_exports_by_filter_and_operators_may_not_export(
-    app: App,
-    cases: dict[str, Alert],
     token_for: Callable[[str], dict[str, str]],
     login: Callable[[str], Session],
+    app: App,
+    cases: dict[str, Alert],
 ) -> None:
     client = login("admin").client
     answer = client.post(
