@@ -8,6 +8,7 @@ chain of custody names the export and its actor.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tanba.app.cli import main
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.exceptions import InputError
@@ -25,6 +27,7 @@ from tanba.core.wiring import App
 from tanba.evidence import bundle
 from tanba.evidence.custody import CustodyLog
 from tanba.evidence.signing import load_signing_key, verify_signature
+from tanba.evidence.trust import TrustedKey
 from tests.console.conftest import Session
 from tests.services import elastic_url  # noqa: F401 - fixture
 from tests.support.alerts import make_alert, with_page_capture
@@ -82,8 +85,9 @@ def test_the_rows_ticked_are_exported_as_one_archive_of_signed_packages_with_a_s
     assert index["format"] == bundle.FORMAT and index["exported_by"] == "kz-agency"
     key = load_signing_key(app.settings.home)
     assert index["signed_by"] == key.fingerprint
-    assert verify_signature(key.public, members[bundle.SIGNATURE], members[bundle.INDEX])
-    assert not verify_signature(key.public, members[bundle.SIGNATURE], members[bundle.INDEX][1:])
+    signature = base64.b64decode(members[bundle.SIGNATURE])
+    assert verify_signature(key.public, signature, members[bundle.INDEX])
+    assert not verify_signature(key.public, signature, members[bundle.INDEX][1:])
     for entry in index["packages"]:
         package = members[entry["file"]]
         digest = hashlib.sha256(package).hexdigest()
@@ -196,3 +200,57 @@ def test_the_export_button_speaks_the_users_language(
         )
         page = agency.client.get("/alerts").text
         assert 'id="bulk-export"' in page and words in page, language
+
+
+def _rezip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_tanba_evidence_verify_checks_every_package_and_the_signed_index(
+    app: App,
+    cases: dict[str, Alert],
+    login: Callable[[str], Session],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    admin = login("admin")
+    data = admin.client.post(
+        "/alerts/evidence?jurisdiction=KZ", data={"all": "true", "csrf_token": admin.csrf}
+    ).content
+    key = load_signing_key(app.settings.home)
+    trusted = [TrustedKey(key.fingerprint, "this installation", key.public)]
+    intact = bundle.verify_bundle(data, trusted)
+    assert intact.ok and len(intact.packages) == 3, intact
+    members = _members(data)
+    first, second = sorted(m for m in members if m.startswith("packages/"))[:2]
+    index = json.loads(members[bundle.INDEX])
+    index["exported_by"] = "somebody else"
+    broken = {
+        "swapped": {**members, first: members[second]},
+        "removed": {k: v for k, v in members.items() if k != first},
+        "added": {**members, "packages/extra.zip": members[second]},
+        "index changed": {**members, bundle.INDEX: json.dumps(index).encode()},
+    }
+    said = {
+        "swapped": f"{first} was changed or swapped",
+        "removed": f"{first} is missing",
+        "added": "packages/extra.zip was added",
+        "index changed": "the signature does not verify",
+    }
+    for case, tampered in broken.items():
+        found = bundle.verify_bundle(_rezip(tampered), trusted)
+        assert not found.ok and any(said[case] in p for p in found.problems), (case, found)
+    stranger = bundle.verify_bundle(data, [])
+    assert not stranger.ok and stranger.unknown_signer == key.fingerprint
+    archive = tmp_path / "archive.zip"
+    archive.write_bytes(data)
+    home = str(app.settings.home)
+    assert main(["--home", home, "evidence", "verify", str(archive)]) == 0
+    assert "OK: " in capsys.readouterr().out
+    archive.write_bytes(_rezip(broken["swapped"]))
+    assert main(["--home", home, "evidence", "verify", str(archive)]) == 1
+    assert "FAILED: " in capsys.readouterr().out
