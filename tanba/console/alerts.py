@@ -26,7 +26,7 @@ from tanba.core.access import Principal, visible_alert
 from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, Signal, StatusChange
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError
-from tanba.core.hosts import ascii_host
+from tanba.core.hosts import stored_host
 from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.store import AlertPage, AlertQuery, AlertStore, BulkChange
 from tanba.core.store.base import CountKey, GroupKey, GroupPage, SortKey, TopCounts
@@ -113,10 +113,7 @@ class AlertFilters(BaseModel):
     @classmethod
     def _site(cls, v: str) -> str:
         """A site as the store keeps it: фильмы.рф and xn--h1agd3a1be.xn--p1ai are one site."""
-        try:
-            return ascii_host(v)
-        except ValueError:
-            return v.strip()  # matches no site, as any other name that is none
+        return stored_host(v)
 
     @field_validator("status")
     @classmethod

@@ -33,6 +33,15 @@ def ascii_host(host: str) -> str:
         raise ValueError(f"{host!r} is not a valid internationalised host name ({exc})") from None
 
 
+def stored_host(text: str) -> str:
+    """A host as Tanba stores and compares it, for looking one up: :func:`ascii_host`, or
+    the text trimmed and lower-cased when it cannot be a host (it then matches no site)."""
+    try:
+        return ascii_host(text)
+    except ValueError:
+        return text.strip().lower().rstrip(".")
+
+
 # A bare host name in its ASCII form: labels of letters, digits and hyphens, dot-separated.
 _BARE = re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)*[a-z0-9-]{1,63}$")
 

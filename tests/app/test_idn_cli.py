@@ -70,3 +70,6 @@ def test_alerts_list_and_works_list_print_unicode(
     assert cli(home, "alerts", "list") == 0
     listed = capsys.readouterr().out
     assert "http://мысал.қаз/p/1" in listed and "xn--" not in listed
+    for site in ("Мысал.Қаз", KAZ):
+        assert cli(home, "alerts", "list", "--site", site, "--json") == 0
+        assert json.loads(capsys.readouterr().out)["page_url"] == f"http://{KAZ}/p/1"

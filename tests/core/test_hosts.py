@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tanba.core.exceptions import InputError
-from tanba.core.hosts import bare_host, for_people
+from tanba.core.hosts import bare_host, for_people, stored_host
 from tanba.core.resolve import canonical_resolve, parse_resolve
 from tanba.core.schemas.works import Licence
 from tanba.core.target_registry import check_resolve
@@ -23,6 +23,11 @@ KAZ = "xn--80awbu3c.xn--80ao21a"  # мысал.қаз
 @pytest.mark.parametrize("typed", ["фильмы.рф", "ФИЛЬМЫ.РФ.", RF, RF.upper(), " фильмы.рф "])
 def test_a_name_however_typed_is_one_bare_host(typed: str) -> None:
     assert bare_host(typed) == RF
+
+
+def test_a_name_looked_up_is_its_stored_form_and_a_non_name_matches_nothing() -> None:
+    assert stored_host(" Фильмы.РФ. ") == stored_host(RF.upper()) == RF
+    assert stored_host(" Not A Host! ") == "not a host!"
 
 
 @pytest.mark.parametrize("typed", ["https://фильмы.рф/", "фильмы.рф:443", "a b.kz", "", "x/y"])

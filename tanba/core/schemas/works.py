@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from pydantic import Field, field_validator
 
-from tanba.core.hosts import ascii_host
+from tanba.core.hosts import stored_host
 from tanba.core.schemas.base import Event, Model
 from tanba.core.schemas.common import Fingerprint, MediaKind
 
@@ -30,10 +30,7 @@ class Licence(Model):
         ``xn--h1agd3a1be.xn--p1ai``), so a licence written in Unicode covers its site;
         events written before are read the same way. A name that cannot be a host is kept
         as written: who registers a licence checks it (this is also how events are read)."""
-        try:
-            return ascii_host(v)
-        except ValueError:
-            return v.strip().lower().rstrip(".")
+        return stored_host(v)
 
 
 class WorkMetadata(Model):
