@@ -71,6 +71,13 @@ def unicode_host(host: str) -> str:
         return host
 
 
+def readable_and_exact(host: str) -> str:
+    """``фильмы.рф (xn--h1agd3a1be.xn--p1ai)`` for an internationalised name, the name
+    alone otherwise: for documents, where a reader needs the name and a check the bytes."""
+    shown = unicode_host(host)
+    return host if shown == host else f"{shown} ({host})"
+
+
 # A dotted name with at least one punycode label, not inside a longer word or name.
 _PUNYCODE_NAME = re.compile(
     r"(?<![\w.-])((?:[a-z0-9-]+\.)*xn--[a-z0-9-]+(?:\.[a-z0-9-]+)*)(?![\w-])", re.IGNORECASE

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tanba.core.exceptions import InputError
-from tanba.core.hosts import bare_host, for_people, stored_host
+from tanba.core.hosts import bare_host, for_people, readable_and_exact, stored_host
 from tanba.core.resolve import canonical_resolve, parse_resolve
 from tanba.core.schemas.works import Licence
 from tanba.core.target_registry import check_resolve
@@ -63,3 +63,8 @@ def test_texts_show_each_internationalised_name_as_people_read_it() -> None:
     assert for_people(f"sub.{RF.upper()}, {KAZ}") == "sub.фильмы.рф, мысал.қаз"
     assert for_people("xn--zz.kz and axn--p1ai") == "xn--zz.kz and axn--p1ai"  # not names: kept
     assert for_people("kino.example.kz") == "kino.example.kz"
+
+
+def test_documents_name_an_internationalised_site_as_read_and_as_crawled() -> None:
+    assert readable_and_exact(RF) == f"фильмы.рф ({RF})"
+    assert readable_and_exact("kino.example.kz") == "kino.example.kz"
