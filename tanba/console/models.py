@@ -147,7 +147,7 @@ class BulkExportIn(BaseModel):
     filter: AlertFilters | None = Field(
         default=None,
         description="the list's filters (as GET /api/alerts takes them); every alert they "
-        "match is exported, up to the export's maximum (200)",
+        "match is exported, up to the export's maximum (50)",
     )
     mark_notice_sent: bool = Field(
         default=False,

@@ -57,8 +57,11 @@ from tanba.evidence.signing import fingerprint, load_public_key, load_signing_ke
 from tanba.evidence.trust import TrustedKey
 from tanba.evidence.verify import Verification, read_members, verify_package
 
-# Most cases one bundle holds (each package is built and signed while the caller waits).
-MAX_BUNDLE = 200
+# Most cases one bundle holds: each package is built and signed while the caller waits, and
+# a case with real media costs ~0.7 s and ~3 MB (bench/evidence_bundle.py, cases of a
+# wallpaper on 2 shared cores: 200 took 137 s and 663 MB, 50 took 36.8 s and 166 MB), so
+# 50 stay within a web request's minute.
+MAX_BUNDLE = 50
 INDEX = "index.json"
 SIGNATURE = "index.json.sig"
 FORMAT = "tanba-evidence-bundle/1"

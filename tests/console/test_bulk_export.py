@@ -191,9 +191,9 @@ def test_the_export_button_speaks_the_users_language(
 ) -> None:
     agency = login("kz-agency")
     for language, words in (
-        ("en", "Export evidence (up to 200)"),
-        ("ru", "Выгрузить доказательства (не более 200)"),
-        ("kk", "Дәлелдемелерді жүктеу (200 дейін)"),
+        ("en", "Export evidence (up to 50)"),
+        ("ru", "Выгрузить доказательства (не более 50)"),
+        ("kk", "Дәлелдемелерді жүктеу (50 дейін)"),
     ):
         agency.client.put(
             "/api/me/language", json={"language": language}, headers={"X-CSRF-Token": agency.csrf}

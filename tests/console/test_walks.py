@@ -32,7 +32,7 @@ from tanba.console.i18n import Translator
 from tanba.core.alerts import Alert, StatusChange
 from tanba.core.store import AlertQuery
 from tanba.core.wiring import App
-from tanba.evidence.bundle import INDEX
+from tanba.evidence.bundle import INDEX, MAX_BUNDLE
 from tanba.evidence.custody import CustodyLog
 from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import SignIn, shot
@@ -125,7 +125,7 @@ def test_an_agency_exports_a_case_and_marks_the_notice_sent(
     page.click("form.filters button")
     rows = page.locator("#alerts tbody tr")
     expect(rows).to_have_count(3)
-    expect(page.locator("#bulk-export")).to_have_text(t("bulk.export", most=200))
+    expect(page.locator("#bulk-export")).to_have_text(t("bulk.export", most=MAX_BUNDLE))
     for i in range(3):
         rows.nth(i).locator("input[name=ids]").check()
     page.check("#bulk-mark-notice-sent")
