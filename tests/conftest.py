@@ -45,6 +45,7 @@ KIND_BY_PATH: dict[str, str] = {
     # are marked integration
     "console": UNIT,  # FastAPI's TestClient in this process, alerts written to the store
     "console/test_browser.py": INTEGRATION,  # Chromium against uvicorn, crawls started
+    "console/test_walks.py": INTEGRATION,  # each role's day in Chromium, crawls started
     "console/test_targets.py": UNIT,  # the targets pages over the registry, in this process
     "console/test_dates.py": UNIT,  # TestClient, and a users table of the old schema
     "console/test_triage.py": UNIT,  # TestClient; its Elasticsearch runs are marked "services"

@@ -18,6 +18,7 @@ from pathlib import Path
 from tanba.app.commands import local, logs, stages, targets, works
 from tanba.console import cli as console_cli
 from tanba.core.exceptions import TanbaError
+from tanba.core.hosts import for_people
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.evidence import cli as evidence_cli
@@ -39,7 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             app.close()
     except TanbaError as exc:
-        print(f"tanba: {exc}", file=sys.stderr)
+        print(f"tanba: {for_people(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # The reader stopped reading (``tanba alerts list --json | head -1``): not a failure.

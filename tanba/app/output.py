@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tanba.core.hosts import for_people
 from tanba.core.schemas.crawls import FAILURE_REASONS, FetchFailure
 from tanba.core.wiring import App
 from tanba.crawlers.stats import CrawlStats
@@ -21,7 +22,11 @@ Handler = Callable[[App, argparse.Namespace], int]
 
 
 def emit(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> None:
-    """Rows as JSON lines, or as a table of ``columns`` (cells cut at 60 characters)."""
+    """Rows as JSON lines, or as a table of ``columns`` (cells cut at 60 characters).
+
+    JSON carries what is stored (host names in their ASCII form, one string per name, for
+    scripts); the table shows them as people read them (мысал.қаз, :func:`for_people`).
+    """
     if as_json:
         for row in rows:
             print(json.dumps(row, ensure_ascii=False, sort_keys=True))
@@ -29,10 +34,11 @@ def emit(rows: list[dict[str, Any]], as_json: bool, columns: Sequence[str]) -> N
     if not rows:
         print("(none)")
         return
-    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) for c in columns}
+    cells = [{c: for_people(str(r.get(c, ""))) for c in columns} for r in rows]
+    widths = {c: max(len(c), *(len(r[c]) for r in cells)) for c in columns}
     print("  ".join(c.ljust(min(widths[c], 60)) for c in columns))
-    for r in rows:
-        print("  ".join(str(r.get(c, ""))[:60].ljust(min(widths[c], 60)) for c in columns))
+    for r in cells:
+        print("  ".join(r[c][:60].ljust(min(widths[c], 60)) for c in columns))
 
 
 def reason_counts(failures: dict[str, int]) -> str:
@@ -45,7 +51,7 @@ def failure_line(failure: FetchFailure) -> str:
     """One failed fetch: its URL, then why, in words, and what the crawler saw."""
     where = f" (linked from {failure.referrer})" if failure.referrer else ""
     detail = f": {failure.detail}" if failure.detail else ""
-    return f"{failure.url}{where}\n      {failure.kind}, {failure.reason_text}{detail}"
+    return for_people(f"{failure.url}{where}\n      {failure.kind}, {failure.reason_text}{detail}")
 
 
 def failure_lines(stats: CrawlStats, limit: int = FAILURES_SHOWN) -> list[str]:

@@ -26,6 +26,7 @@ from tanba.core.access import Principal, visible_alert
 from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, Signal, StatusChange
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import stored_host
 from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.store import AlertPage, AlertQuery, AlertStore, BulkChange
 from tanba.core.store.base import CountKey, GroupKey, GroupPage, SortKey, TopCounts
@@ -103,10 +104,16 @@ class AlertFilters(BaseModel):
     def _upper(cls, v: str) -> str:
         return v.strip().upper()
 
-    @field_validator("work_id", "site", "target")
+    @field_validator("work_id", "target")
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("site")
+    @classmethod
+    def _site(cls, v: str) -> str:
+        """A site as the store keeps it: фильмы.рф and xn--h1agd3a1be.xn--p1ai are one site."""
+        return stored_host(v)
 
     @field_validator("status")
     @classmethod

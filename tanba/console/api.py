@@ -22,12 +22,13 @@ from tanba.console import users as user_rules
 from tanba.console import works as work_rules
 from tanba.console.alerts import MAX_OFFSET, AlertFilters
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
-from tanba.console.evidence import custody_entries, export_response
+from tanba.console.evidence import bundle_response, custody_entries, export_response
 from tanba.console.media import ThumbSize, blob_response, thumbnail_response
 from tanba.console.models import (
     AlertDetail,
     AlertList,
     AlertSummary,
+    BulkExportIn,
     BulkStatusIn,
     BulkStatusOut,
     Counts,
@@ -192,6 +193,31 @@ def change_statuses(body: BulkStatusIn, who: AnyUser, c: ConsoleDep) -> BulkStat
         c.app.store, who.principal, query, body.status, body.comment, c.app.clock
     )
     return BulkStatusOut(changed=len(done.changed), ids=list(done.changed), refused=done.refused)
+
+
+@router.post(
+    "/alerts/evidence",
+    tags=["alerts"],
+    response_class=FileResponse,
+    responses={
+        400: {"description": "nothing selected, or more alerts than one export holds"},
+        409: {"description": "mark_notice_sent, and an alert is not confirmed"},
+        501: {"description": "evidence export is not installed"},
+    },
+)
+def alerts_evidence(body: BulkExportIn, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    """One zip of the signed evidence packages of many alerts: the ``ids`` given, or all that
+    ``filter`` matches (packages/<id>.zip each, index.json and its signature index.json.sig).
+
+    Each package is recorded in its alert's chain of custody with the caller as actor,
+    through "api"; alerts the caller may not see are left out, as ids that do not exist.
+    """
+    if body.ids and body.filter is not None:
+        raise InputError("give the alerts' ids or a filter, not both")
+    query = alert_rules.bulk_query(
+        who.principal, body.filter or AlertFilters(), body.ids, body.filter is not None
+    )
+    return bundle_response(c, who, query, "api", mark_notice_sent=body.mark_notice_sent)
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertDetail, tags=["alerts"])

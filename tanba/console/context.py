@@ -28,6 +28,7 @@ from tanba.console.targets import ConsoleTargets, migrate_console_targets
 from tanba.console.throttle import LoginThrottle
 from tanba.console.users import UserStore
 from tanba.core.crawl_reports import CrawlReports
+from tanba.core.hosts import for_people
 from tanba.core.settings import Settings
 from tanba.core.sqlite import Database
 from tanba.core.wiring import App
@@ -90,6 +91,7 @@ def templates() -> Environment:
     env.filters["q"] = lambda v: quote(str(v), safe="")
     env.filters["pct"] = lambda v: f"{float(v) * 100:.0f}%"
     env.filters["digest"] = digest_of  # a thumbnail URL's d=: the file it names, for good
+    env.filters["idn"] = for_people  # host names as people read them (мысал.қаз, not xn--)
     return env
 
 

@@ -13,6 +13,7 @@ so the button and routes exist before the exporter does.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,10 +25,13 @@ from tanba.console.context import Console
 from tanba.console.exceptions import Conflict, EvidenceUnavailable, Forbidden
 from tanba.core.access import Principal
 from tanba.core.alerts import TRANSITIONS, Alert
+from tanba.core.exceptions import InputError
+from tanba.core.store import AlertQuery
 from tanba.core.wiring import App
 
 if TYPE_CHECKING:
     from tanba.evidence.custody import CustodyEntry
+    from tanba.evidence.package import ExportOptions
 
 MISSING = (
     "evidence export is not installed in this Tanba (the 'evidence' package is missing);"
@@ -47,12 +51,11 @@ def export_evidence(
 ) -> Path:
     """Write the evidence package of one alert to ``out_path``; returns the file written."""
     try:
-        from tanba.evidence.package import ExportOptions, export
+        from tanba.evidence.package import export
     except ImportError:
         raise EvidenceUnavailable(MISSING) from None
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    options = ExportOptions(lang=lang, recapture="never", interface=interface)
-    results = export(app, [alert_id], out_path, principal, options)
+    results = export(app, [alert_id], out_path, principal, _options(lang, interface))
     return Path(results[0].path)
 
 
@@ -88,13 +91,12 @@ def export_response(
     other, with the caller as its actor.
     """
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
-    if who.user.role == "operator":
-        raise Forbidden("operators do not export evidence; an agency or the rights holder does")
+    _may_export(who)
     if mark_notice_sent and NOTICE_SENT not in alert_rules.next_statuses(who.principal, alert):
         raise Conflict(
             f"the alert is {alert.status!r}: a notice can be marked as sent only from "
-            f"{' or '.join(repr(s) for s, nxt in TRANSITIONS.items() if NOTICE_SENT in nxt)}; "
-            "nothing was exported. Confirm the alert first, or export without marking it"
+            f"{_from_statuses()}; nothing was exported. Confirm the alert first, or export "
+            "without marking it"
         )
     stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
     out = c.app.settings.path("console", "evidence", f"{alert.id}-{stamp}.zip")
@@ -104,3 +106,77 @@ def export_response(
             c.app.store, who.principal, alert.id, NOTICE_SENT, "", c.app.clock
         )
     return FileResponse(path, filename=path.name, content_disposition_type="attachment")
+
+
+def bundle_response(
+    c: Console,
+    who: Caller,
+    query: AlertQuery,
+    interface: Literal["console", "api"],
+    mark_notice_sent: bool,
+) -> FileResponse:
+    """Export every alert of ``query`` (scoped to the caller) as one bundle of signed packages.
+
+    At most :data:`tanba.evidence.bundle.MAX_BUNDLE` alerts (InputError beyond, saying
+    to narrow the selection); each package is recorded in its alert's chain of custody
+    with the caller as actor. With ``mark_notice_sent`` every alert must be able to move
+    to notice_sent (Conflict otherwise, nothing exported); after the export they move in
+    one store request, each with its history entry.
+    """
+    _may_export(who)
+    try:
+        from tanba.evidence.bundle import MAX_BUNDLE, export_bundle
+    except ImportError:
+        raise EvidenceUnavailable(MISSING) from None
+    scoped = who.principal.scope(query)
+    found = c.app.store.search(replace(scoped, limit=MAX_BUNDLE + 1, offset=0))
+    if found.total > MAX_BUNDLE:
+        raise InputError(
+            f"{found.total:,} alerts are selected; one export holds at most {MAX_BUNDLE:,}: "
+            "narrow the filter (a site, a work, a status or a date range) and export the "
+            "alerts part by part"
+        )
+    if not found.alerts:
+        raise InputError("no alert you may see is selected; select some, or change the filter")
+    if mark_notice_sent:
+        stuck = [a for a in found.alerts if NOTICE_SENT not in alert_rules.next_statuses(
+            who.principal, a)]  # fmt: skip
+        if stuck:
+            raise Conflict(
+                f"{len(stuck)} of the {len(found.alerts)} alerts cannot be marked as notified "
+                f"(e.g. {stuck[0].id} is {stuck[0].status!r}; only {_from_statuses()} can): "
+                "nothing was exported. Confirm them first, or export without marking them"
+            )
+    ids = [a.id for a in found.alerts]
+    stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
+    out = c.app.settings.path("console", "evidence", f"evidence-{stamp}-{len(ids)}-alerts.zip")
+    options = _options(who.user.language, interface)
+    bundle = export_bundle(c.app, ids, out, who.principal, options)
+    if mark_notice_sent:
+        alert_rules.change_many(
+            c.app.store,
+            who.principal,
+            AlertQuery(ids=tuple(ids), limit=0),
+            NOTICE_SENT,
+            "",
+            c.app.clock,
+        )
+    return FileResponse(bundle.path, filename=out.name, content_disposition_type="attachment")
+
+
+def _options(lang: str, interface: Literal["console", "api"]) -> ExportOptions:
+    """How the console exports: in the caller's language, never recapturing (a web request
+    must not wait for a crawl), recorded with the interface it came through."""
+    from tanba.evidence.package import ExportOptions
+
+    return ExportOptions(lang=lang, recapture="never", interface=interface)
+
+
+def _may_export(who: Caller) -> None:
+    if who.user.role == "operator":
+        raise Forbidden("operators do not export evidence; an agency or the rights holder does")
+
+
+def _from_statuses() -> str:
+    """The statuses a notice can be marked as sent from, for messages."""
+    return " or ".join(repr(s) for s, nxt in TRANSITIONS.items() if NOTICE_SENT in nxt)

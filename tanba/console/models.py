@@ -140,6 +140,22 @@ class BulkStatusIn(BaseModel):
     )
 
 
+class BulkExportIn(BaseModel):
+    """An evidence export of many alerts: the ``ids`` picked, or every alert ``filter`` matches."""
+
+    ids: list[str] = Field(default_factory=list, max_length=10_000)
+    filter: AlertFilters | None = Field(
+        default=None,
+        description="the list's filters (as GET /api/alerts takes them); every alert they "
+        "match is exported, up to the export's maximum (50)",
+    )
+    mark_notice_sent: bool = Field(
+        default=False,
+        description="after the export, set each alert's status to notice_sent (all must be "
+        "confirmed, or nothing is exported)",
+    )
+
+
 class BulkStatusOut(BaseModel):
     """What a bulk change did: the alerts moved, and per status how many could not move."""
 

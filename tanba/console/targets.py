@@ -26,7 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.sqlite import Database, transaction
-from tanba.core.target_registry import TargetRegistry, check_resolve, new_record, record_target
+from tanba.core.target_registry import (
+    Imported,
+    TargetRegistry,
+    check_resolve,
+    new_record,
+    record_target,
+)
 from tanba.core.targets import (
     ALLOWED_KEYS,
     Problem,
@@ -34,6 +40,7 @@ from tanba.core.targets import (
     TargetInvalid,
     check_target,
     invalid,
+    parse_entries,
     target_problems,
 )
 
@@ -169,6 +176,24 @@ class ConsoleTargets:
         return self.registry.update(
             target_id, target, actor, None if resolve is None else check_resolve(resolve)
         )
+
+    def import_file(
+        self, text: str, source: str, resolve: Sequence[str], actor: str
+    ) -> list[Imported]:
+        """Record a targets file's targets, as ``tanba targets import`` does.
+
+        The whole file is checked first (TargetsError naming each bad target, nothing
+        written); a console that refuses private addresses refuses a file that asks
+        for them, or ``resolve`` entries, as it refuses them in the form.
+        """
+        parsed = parse_entries(text, source)
+        entries = check_resolve(resolve)
+        if not self.allow_private:
+            if entries:
+                raise invalid([_private_refused("resolve")])
+            if any(p.target.allow_private_addresses for p in parsed):
+                raise invalid([_private_refused("allow_private_addresses")])
+        return self.registry.import_targets(parsed, actor, entries)
 
     def launchable(self, record: TargetRecord) -> Target:
         """The Target a crawl started here would crawl; TargetInvalid if the console refuses it."""

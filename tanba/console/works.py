@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from tanba.console.exceptions import Conflict, Forbidden
 from tanba.core.access import AnyWork, Principal
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import bare_host
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.store import AlertQuery, AlertStore
 from tanba.core.wiring import App
@@ -31,9 +32,6 @@ from tanba.core.works_catalog import WorkEntry, WorkPage, WorkQuery
 from tanba.core.works_catalog.base import MAX_LIMIT
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_DOMAIN = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9\u00a1-\uffff-]{1,63}\.)*[a-z0-9\u00a1-\uffff-]{1,63}$"
-)
 _SAFE_SUFFIX = re.compile(r"^\.[A-Za-z0-9]{1,8}$")
 PER_PAGE = 50
 
@@ -178,9 +176,10 @@ def edit(app: App, principal: Principal, work_id: str, change: WorkEdit) -> Work
     territories = _codes([t for t in change.territories if t.strip()], codes.codes())
     licences = []
     for lic in change.licences:
-        domain = lic.domain.strip().lower().strip(".")
-        if not _DOMAIN.match(domain):
-            raise InputError(f"licensee {lic.domain!r} is not a domain name such as example.kz")
+        try:
+            domain = bare_host(lic.domain)  # in its ASCII form, as the sites crawled
+        except ValueError as exc:
+            raise InputError(f"licensee: {exc}") from None
         for day in (lic.valid_from, lic.valid_until):
             if day and not _DAY.match(day):
                 raise InputError(f"licence dates are written YYYY-MM-DD, not {day!r}")

@@ -39,21 +39,35 @@ def parse_resolve(entries: Iterable[str] | None) -> dict[str, str]:
     """Parse ``--resolve`` entries into a host → address map; InputError on a bad entry."""
     mapping: dict[str, str] = {}
     for entry in entries or ():
-        host, sep1, rest = entry.strip().partition(":")
-        port, sep2, address = rest.partition(":")
-        address = address.strip()
-        if address.startswith("[") and address.endswith("]"):
-            address = address[1:-1]
-        if not (sep1 and sep2 and host and port.isdigit() and 0 < int(port) < 65536):
-            raise InputError(f"--resolve {entry!r} is not understood; expected {SYNTAX}.")
-        try:
-            ipaddress.ip_address(address)
-        except ValueError:
-            raise InputError(
-                f"--resolve {entry!r}: {address!r} is not an IP address; expected {SYNTAX}."
-            ) from None
-        try:
-            mapping[ascii_host(host)] = address
-        except ValueError as exc:
-            raise InputError(f"--resolve {entry!r}: {exc}; expected {SYNTAX}.") from None
+        host, _, address = _parse(entry)
+        mapping[host] = address
     return mapping
+
+
+def canonical_resolve(entry: str) -> str:
+    """The entry as Tanba keeps it: ``HOST:PORT:ADDRESS`` with the host in its ASCII form
+    (``мысал.қаз:443:127.0.0.1`` -> ``xn--80awbu3c.xn--80ao21a:443:127.0.0.1``), IPv6
+    addresses bracketed; InputError on a bad entry."""
+    host, port, address = _parse(entry)
+    return f"{host}:{port}:[{address}]" if ":" in address else f"{host}:{port}:{address}"
+
+
+def _parse(entry: str) -> tuple[str, int, str]:
+    """(host in ASCII form, port, address) of one entry; InputError quoting the syntax."""
+    host, sep1, rest = entry.strip().partition(":")
+    port, sep2, address = rest.partition(":")
+    address = address.strip()
+    if address.startswith("[") and address.endswith("]"):
+        address = address[1:-1]
+    if not (sep1 and sep2 and host and port.isdigit() and 0 < int(port) < 65536):
+        raise InputError(f"--resolve {entry!r} is not understood; expected {SYNTAX}.")
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        raise InputError(
+            f"--resolve {entry!r}: {address!r} is not an IP address; expected {SYNTAX}."
+        ) from None
+    try:
+        return ascii_host(host), int(port), address
+    except ValueError as exc:
+        raise InputError(f"--resolve {entry!r}: {exc}; expected {SYNTAX}.") from None

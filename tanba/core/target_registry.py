@@ -37,7 +37,7 @@ from tanba.core import topics
 from tanba.core.bus import Bus, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.exceptions import InputError, NotFound
-from tanba.core.resolve import parse_resolve
+from tanba.core.resolve import canonical_resolve
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.targets import TargetRecord, TargetRecorded
 from tanba.core.targets import (
@@ -64,17 +64,17 @@ class Imported:
 
 
 def check_resolve(entries: Iterable[str]) -> list[str]:
-    """``--resolve`` entries to record with a target, stripped; TargetInvalid on a bad one."""
+    """``--resolve`` entries to record with a target, in their canonical form (host in ASCII,
+    :func:`tanba.core.resolve.canonical_resolve`); TargetInvalid on a bad one."""
     clean = [e.strip() for e in entries if e.strip()]
     if len(clean) > LIMITS.list_length:
         raise invalid(
             [Problem("resolve", "too_many", {"count": len(clean), "max": LIMITS.list_length})]
         )
     try:
-        parse_resolve(clean)
+        return [canonical_resolve(e) for e in clean]
     except InputError as exc:
         raise invalid([Problem("resolve", "resolve", {"detail": str(exc)})]) from None
-    return clean
 
 
 def record_target(record: TargetRecord) -> Target:

@@ -30,7 +30,7 @@ from twisted.internet.threads import deferToThread
 
 from tanba.core.net import IPAddress, is_public_address
 from tanba.crawlers.component import CrawlerComponent
-from tanba.crawlers.resolve import RESOLVE_SETTING
+from tanba.crawlers.resolve import RESOLVE_SETTING, never_resolves
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -110,7 +110,10 @@ async def _lookup(host: str, port: int | None) -> list[str]:
 
 
 def resolve(host: str, port: int | None) -> list[str]:
-    """Every address the system resolver gives for ``host`` (also inet_aton spellings)."""
+    """Every address the system resolver gives for ``host`` (also inet_aton spellings);
+    none for a name under ``invalid``, which is not asked (RFC 6761)."""
+    if never_resolves(host.lower().rstrip(".")):
+        return []
     try:
         infos: list[Any] = socket.getaddrinfo(host, port or 80, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):

@@ -3,8 +3,10 @@
 Contract: the map comes from :func:`tanba.core.resolve.parse_resolve`;
 :class:`MappedResolver` is a Scrapy resolver (setting ``TWISTED_DNS_RESOLVER``,
   the name Scrapy 2.19 gives to the deprecated ``DNS_RESOLVER``) that answers
-mapped names from the map stored in the ``TANBA_RESOLVE`` setting and asks
-Scrapy's caching resolver for every other name.
+mapped names from the map stored in the ``TANBA_RESOLVE`` setting, answers a
+name under the special-use ``invalid`` domain at once with a DNS error (RFC 6761,
+§6.4: such names never resolve, and no query leaves the machine for them), and
+asks Scrapy's caching resolver for every other name.
 
 Why: tests and demos serve made-up hosts (``kino.example.kz``) from a loopback
 server. Mapping the name, rather than rewriting URLs to 127.0.0.1, keeps every
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from scrapy.resolver import CachingThreadedResolver
 from twisted.internet import defer
+from twisted.internet.error import DNSLookupError
 
 if TYPE_CHECKING:
     from twisted.internet.base import ReactorBase
@@ -46,7 +49,16 @@ class MappedResolver(CachingThreadedResolver):
         )
 
     def getHostByName(self, name: str, timeout: Sequence[int] = ()) -> defer.Deferred[str]:
-        mapped = self.mapping.get(name.lower().rstrip("."))
+        host = name.lower().rstrip(".")
+        mapped = self.mapping.get(host)
         if mapped is not None:
             return defer.succeed(mapped)
+        if never_resolves(host):
+            return defer.fail(DNSLookupError(f"{name}: names under .invalid never resolve"))
         return super().getHostByName(name, timeout)
+
+
+def never_resolves(host: str) -> bool:
+    """True for names under the special-use ``invalid`` domain (RFC 6761), which no
+    resolver may answer: a seed written there fails as a DNS error without asking one."""
+    return host == "invalid" or host.endswith(".invalid")

@@ -25,8 +25,10 @@ from tanba.core.wiring import App
 from tanba.evidence.strings import DEFAULT_LANGUAGE, LANGUAGES
 
 if TYPE_CHECKING:  # the commands import what they use, so 'tanba' starts fast
+    from tanba.evidence.bundle import BundleVerification
     from tanba.evidence.config import EvidenceConfig
     from tanba.evidence.trust import TrustedKey, TrustStore
+    from tanba.evidence.verify import Verification
 
 
 def register(sub: Any) -> None:
@@ -77,7 +79,8 @@ def register(sub: Any) -> None:
 
     ver = evidence.add_parser(
         "verify",
-        help="check a package's hashes, signature and timestamp, and that a trusted key signed it",
+        help="check a package's hashes, signature and timestamp, and that a trusted key signed "
+        "it (or each package of an archive of many, and the archive's signed index)",
     )
     ver.add_argument("file", type=Path, metavar="FILE")
     ver.add_argument(
@@ -184,12 +187,18 @@ def _capture(app: App, args: argparse.Namespace) -> int:
 
 
 def _verify(app: App, args: argparse.Namespace) -> int:
+    from tanba.evidence.bundle import bundle_summary, is_bundle, verify_bundle
     from tanba.evidence.verify import summary, verify_package
 
     data = _read(args.file)
     trusted = _trusted(app, args)
-    result = verify_package(data, trusted, name=str(args.file))
-    print(summary(result, str(args.file)))
+    result: Verification | BundleVerification
+    if is_bundle(data):  # an archive of many cases (the console's bulk export)
+        result = verify_bundle(data, trusted, name=str(args.file))
+        print(bundle_summary(result, str(args.file)))
+    else:
+        result = verify_package(data, trusted, name=str(args.file))
+        print(summary(result, str(args.file)))
     if result.unknown_signer:
         print(_unknown_key_advice(str(args.file), result.unknown_signer))
     return 0 if result.ok else 1

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 
 from tanba.core.alerts import Alert
+from tanba.core.hosts import readable_and_exact
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.schemas.works import Work
 from tanba.evidence import wording
@@ -70,6 +71,7 @@ def render_notices(context: NoticeContext, templates_dir: Path | None = None) ->
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["site"] = readable_and_exact  # фильмы.рф (xn--h1agd3a1be.xn--p1ai)
     values = {
         "alert": context.alert,
         "work": context.work,

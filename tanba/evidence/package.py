@@ -32,7 +32,7 @@ from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.exceptions import InputError
 from tanba.core.wiring import App
-from tanba.evidence.assembly import ExportOptions, build_package
+from tanba.evidence.assembly import ExportOptions, Interface, build_package
 from tanba.evidence.config import EvidenceConfig
 from tanba.evidence.custody import EXPORTED, INTERFACES, CustodyLog
 from tanba.evidence.dates import zone
@@ -42,7 +42,7 @@ from tanba.evidence.strings import LANGUAGES
 from tanba.evidence.timestamp import Rfc3161Client
 
 # ExportOptions is defined with the assembly it steers; callers take it from here.
-__all__ = ["ExportOptions", "ExportResult", "authorize", "export"]
+__all__ = ["ExportOptions", "ExportResult", "authorize", "export", "record_export"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,8 @@ class ExportResult:
     package_sha256: str
     files: int
     timestamped: bool
+    signer: str = ""  # the signing key's fingerprint
+    tsa_url: str = ""  # the time-stamping authority asked, if any
 
 
 def export(
@@ -63,8 +65,15 @@ def export(
     out: Path,
     principal: Principal,
     options: ExportOptions | None = None,
+    *,
+    record: bool = True,
 ) -> list[ExportResult]:
-    """Write one package per alert (see the module doc); AccessDenied before writing anything."""
+    """Write one package per alert (see the module doc); AccessDenied before writing anything.
+
+    With ``record=False`` nothing is logged on the custody topic: the caller logs each
+    result with :func:`record_export` once the packages have reached their reader (a
+    bundle is written only after every package is).
+    """
     options = options or ExportOptions()
     if options.lang not in LANGUAGES:
         raise InputError(f"language {options.lang!r} is not available; use {', '.join(LANGUAGES)}")
@@ -86,23 +95,37 @@ def export(
             key=key, tsa=tsa, config=config, custody=custody, tz=tz, name=target.name,
         )  # fmt: skip
         _write_atomically(target, data)
-        manifest_sha = app.blobs.put(manifest_json)
-        package_sha = hashlib.sha256(data).hexdigest()
-        custody.record(
+        result = ExportResult(
             alert.id,
-            principal.name,
-            EXPORTED,
-            f"package {target.name} (SHA-256 {package_sha}) through the {options.interface}: "
-            f"{count} files, signed by {key.fingerprint}"
-            + (f", timestamped by {tsa.url}" if tsa else ""),
-            subject=manifest_sha,
-            interface=options.interface,
-            package_sha256=package_sha,
+            target,
+            app.blobs.put(manifest_json),
+            hashlib.sha256(data).hexdigest(),
+            count,
+            tsa is not None,
+            key.fingerprint,
+            tsa.url if tsa else "",
         )
-        results.append(
-            ExportResult(alert.id, target, manifest_sha, package_sha, count, tsa is not None)
-        )
+        if record:
+            record_export(custody, principal, options.interface, result)
+        results.append(result)
     return results
+
+
+def record_export(
+    custody: CustodyLog, principal: Principal, interface: Interface, result: ExportResult
+) -> None:
+    """Log one written package in its case's chain of custody: who, the zip, its signer."""
+    custody.record(
+        result.alert_id,
+        principal.name,
+        EXPORTED,
+        f"package {result.path.name} (SHA-256 {result.package_sha256}) through the {interface}: "
+        f"{result.files} files, signed by {result.signer}"
+        + (f", timestamped by {result.tsa_url}" if result.tsa_url else ""),
+        subject=result.manifest_sha256,
+        interface=interface,
+        package_sha256=result.package_sha256,
+    )
 
 
 def authorize(app: App, alert_id: str, principal: Principal) -> Alert:

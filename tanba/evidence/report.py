@@ -43,6 +43,7 @@ from reportlab.platypus import (
 )
 
 from tanba.core.alerts import Alert
+from tanba.core.hosts import readable_and_exact
 from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
@@ -135,7 +136,7 @@ def render_report(data: ReportInput) -> bytes:
         (t("owner"), a.owner),
         (t("page"), a.page_url),
         (t("media_url"), a.media_url),
-        (t("site"), a.site),
+        (t("site"), readable_and_exact(a.site)),
         (t("server_ip"), a.server_ip or t("unknown")),
         (t("jurisdiction"), f"{localized(jur.names, lang)} ({jur.code})"),
         (t("confidence"), f"{alert_confidence(a):.2f}"),

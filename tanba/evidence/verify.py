@@ -65,12 +65,10 @@ def verify_package(
     """Check a package's bytes against the ``trusted`` keys (see the module doc)."""
     result = Verification()
     problems = result.problems
-    try:
-        members, damaged = read_zip(data, name)
-    except PackageError as exc:
-        problems.append(str(exc))
+    opened = read_members(data, name, problems)
+    if opened is None:
         return result
-    problems += [f"{m} is damaged and cannot be read ({why})" for m, why in sorted(damaged.items())]
+    members, damaged = opened
 
     manifest_json = members.get(mf.MANIFEST)
     if manifest_json is None:
@@ -144,6 +142,20 @@ def verify_package(
     else:
         result.notes.append("no timestamp: no time-stamping authority was configured at export")
     return result
+
+
+def read_members(
+    data: bytes, name: str, problems: list[str]
+) -> tuple[dict[str, bytes], dict[str, str]] | None:
+    """The zip's readable members and its damaged ones (each damaged one added to
+    ``problems``), or None when it is no readable zip at all (that said in ``problems``)."""
+    try:
+        members, damaged = read_zip(data, name)
+    except PackageError as exc:
+        problems.append(str(exc))
+        return None
+    problems += [f"{m} is damaged and cannot be read ({why})" for m, why in sorted(damaged.items())]
+    return members, damaged
 
 
 def _key(

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tanba.core.clock import iso
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import bare_host
 from tanba.core.print_blobs import travelling
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.wiring import App
@@ -32,9 +33,6 @@ from tanba.fingerprint.sandbox import Sandbox
 MANIFEST_HEADER = ("path", "work_id", "owner", "title", "territories", "licensees")
 MANIFEST_OPTIONAL = ("owner_home", "author_death_year", "publication_year")
 _WORK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_DOMAIN = re.compile(
-    r"^(?=.{1,253}$)([a-z0-9\u00a1-\uffff-]{1,63}\.)*[a-z0-9\u00a1-\uffff-]{1,63}$"
-)
 
 
 @dataclass(frozen=True)
@@ -195,11 +193,12 @@ def _licence(text: str, where: str) -> Licence:
     """Parse ``DOMAIN[:FROM[:UNTIL]]``."""
     domain, _, dates = text.strip().partition(":")
     valid_from, _, valid_until = dates.partition(":")
-    d = domain.lower().strip(".")
-    if not _DOMAIN.match(d):
+    try:
+        d = bare_host(domain)  # фильмы.рф is kept as xn--h1agd3a1be.xn--p1ai, as sites are
+    except ValueError:
         raise InputError(
             f"{where}licensee {text!r} is not DOMAIN[:FROM[:UNTIL]] such as partner.kz"
-        )
+        ) from None
     for day in (valid_from, valid_until):
         try:
             if day:

@@ -2,20 +2,26 @@
 
 Alerts are written straight into the store (no crawl needed); users get cheap
 Argon2 parameters so that logging in five roles stays fast. ``login(name)``
-returns a TestClient with a session cookie and that session's CSRF token.
+returns a TestClient with a session cookie and that session's CSRF token. The browser
+tests' ``live`` console (uvicorn on an ephemeral loopback port), ``page`` (a Chromium
+page) and ``sign_in(name)`` (the login form, filled in like a person) are here too.
 """
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from playwright.sync_api import Browser, Page, expect
 
 from tanba.console.context import Console
 from tanba.console.web import create_app
@@ -188,3 +194,63 @@ def alert_with_blob(app: App) -> Callable[..., Alert]:
 def alert_factory() -> Callable[..., Alert]:
     """:func:`tests.support.alerts.make_alert`, as a fixture the console's tests ask for."""
     return make_alert
+
+
+# --- the browser tests: the console in uvicorn, a Chromium page, a person logging in -----
+
+
+@pytest.fixture
+def live(web: FastAPI) -> Iterator[str]:
+    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    yield pg
+    context.close()
+
+
+@dataclass
+class Browsing:
+    """A browser page logged in as one user, and the console's base URL."""
+
+    page: Page
+    base: str
+
+    def goto(self, path: str) -> None:
+        self.page.goto(f"{self.base}{path}")
+
+
+SignIn = Callable[[str], Browsing]
+
+
+@pytest.fixture
+def sign_in(page: Page, live: str, people: dict[str, str]) -> SignIn:
+    """Log a user in through the login form, like a person, in this test's browser page."""
+
+    def go(name: str) -> Browsing:
+        page.goto(f"{live}/login")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form[action='/login'] button")
+        expect(page.locator("header")).to_contain_text(name)
+        return Browsing(page, live)
+
+    return go
+
+
+def shot(page: Page, artifacts: Path, name: str) -> None:
+    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)

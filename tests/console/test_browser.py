@@ -7,50 +7,22 @@ in through the login form like a person, and keeps screenshots under
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from tanba.app.demo import media
 from tanba.app.demo.server import SiteServer
 from tanba.core.alerts import Alert, MatchDetail, Signal
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
+from tests.console.conftest import SignIn, shot
 from tests.support.alerts import make_alert
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture
-def live(web: FastAPI) -> Iterator[str]:
-    server = uvicorn.Server(uvicorn.Config(web, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
 
 
 # The registered works of the gallery: work id -> (owner, title).
@@ -162,39 +134,6 @@ def make() -> Callable[..., Alert]:
         )
 
     return build
-
-
-@dataclass
-class Browsing:
-    """A browser page logged in as one user, and the console's base URL."""
-
-    page: Page
-    base: str
-
-    def goto(self, path: str) -> None:
-        self.page.goto(f"{self.base}{path}")
-
-
-SignIn = Callable[[str], Browsing]
-
-
-@pytest.fixture
-def sign_in(page: Page, live: str, people: dict[str, str]) -> SignIn:
-    """Log a user in through the login form, like a person, in this test's browser page."""
-
-    def go(name: str) -> Browsing:
-        page.goto(f"{live}/login")
-        page.fill("input[name=username]", name)
-        page.fill("input[name=password]", PASSWORD)
-        page.click("form[action='/login'] button")
-        expect(page.locator("header")).to_contain_text(name)
-        return Browsing(page, live)
-
-    return go
-
-
-def shot(page: Page, artifacts: Path, name: str) -> None:
-    page.screenshot(path=str(artifacts / f"{name}.png"), full_page=True)
 
 
 @pytest.mark.parametrize(

@@ -24,24 +24,14 @@ from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import Session
-from tests.services import drop_namespace, elastic_url, new_namespace  # noqa: F401 - fixture
+from tests.services import elastic_url  # noqa: F401 - fixture
+from tests.support.backends import CONSOLE_STORES, console_settings
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.services)])
+@pytest.fixture(params=CONSOLE_STORES)
 def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Settings]:
     """The console's settings, its alerts in SQLite or in a namespace of Elasticsearch."""
-    if request.param == "embedded":
-        yield Settings.from_env({}, home=tmp_path / "home", console_scheduler=False)
-        return
-    ns = new_namespace("tri")
-    yield Settings.from_env(
-        {},
-        home=tmp_path / "home",
-        store=request.getfixturevalue("elastic_url"),
-        namespace=ns,
-        console_scheduler=False,
-    )
-    drop_namespace(ns, kafka=False)
+    yield from console_settings(request, tmp_path, "tri")
 
 
 def _tab(html: str, status: str) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -51,3 +52,17 @@ def test_an_agency_copy_wins_and_a_broken_template_names_itself(tmp_path: Path) 
     (tmp_path / "KZ" / "notice.txt.j2").write_text("{{ alert.sight }}\n")
     with pytest.raises(EvidenceError, match=r"notice template for KZ .* broken: .*sight"):
         render_notices(_context("en", cross_border=False), tmp_path)
+
+
+def test_an_internationalised_site_is_named_as_read_and_as_crawled() -> None:
+    context = _context("ru", cross_border=True)
+    idn = context.alert.model_copy(
+        update={
+            "site": "xn--h1agd3a1be.xn--p1ai",
+            "page_url": "http://xn--h1agd3a1be.xn--p1ai/1.html",
+        }
+    )
+    letters = render_notices(replace(context, alert=idn))
+    for letter in letters.values():
+        assert "фильмы.рф (xn--h1agd3a1be.xn--p1ai)" in letter
+        assert "http://xn--h1agd3a1be.xn--p1ai/1.html" in letter  # the URL exactly as crawled

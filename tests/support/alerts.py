@@ -10,9 +10,11 @@ says only what it is about.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tanba.core.alerts import Alert, MatchDetail, Signal, alert_id
+from tanba.core.clock import Clock
 
 # The match figures of an alert on each medium (as the matcher reports them).
 MATCHES = {
@@ -57,3 +59,25 @@ def make_alert(
         "last_seen": seen,
     }
     return Alert(**(values | fields))
+
+
+def with_page_capture(alert: Alert, captures_dir: Path, clock: Clock) -> Alert:
+    """``alert`` with a crawl capture of its page (a small HTML page in a WARC of
+    ``captures_dir``), as a crawl keeps it: what an evidence export replays."""
+    from scrapy.http import HtmlResponse, Request
+
+    from tanba.crawlers.warc import WarcWriter
+
+    body = f"<html><head><title>{alert.page_title or alert.site}</title></head>".encode()
+    response = HtmlResponse(
+        alert.page_url,
+        body=body + b"<body><img src='photo.jpg'></body></html>",
+        headers={"Content-Type": "text/html; charset=utf-8"},
+        request=Request(alert.page_url),
+    )
+    writer = WarcWriter(captures_dir, f"test/{alert.id}.warc.gz", clock=clock)
+    try:
+        ref = writer.write(response)
+    finally:
+        writer.close()
+    return alert.model_copy(update={"page_capture": ref})

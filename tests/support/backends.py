@@ -21,9 +21,10 @@ import pytest
 
 from tanba.core.bus import Bus
 from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.settings import Settings
 from tanba.core.store import AlertStore
 from tanba.core.store.embedded import EmbeddedAlertStore
-from tests.services import drop_later, new_namespace
+from tests.services import drop_later, drop_namespace, new_namespace
 
 
 class _Closable(Protocol):
@@ -79,3 +80,26 @@ def elastic_store(elastic_url: str) -> Iterator[AlertStore]:
     yield instance
     instance.drop()
     instance.close()
+
+
+# The params of a fixture that runs a console test on each alert store.
+CONSOLE_STORES = ["embedded", _on_server("elasticsearch")]
+
+
+def console_settings(
+    request: pytest.FixtureRequest, tmp_path: Path, prefix: str
+) -> Iterator[Settings]:
+    """A console's settings, its alerts in SQLite or in a new namespace of Elasticsearch
+    (dropped after the test), as ``request.param`` says (one of :data:`CONSOLE_STORES`)."""
+    if request.param == "embedded":
+        yield Settings.from_env({}, home=tmp_path / "home", console_scheduler=False)
+        return
+    ns = new_namespace(prefix)
+    yield Settings.from_env(
+        {},
+        home=tmp_path / "home",
+        store=request.getfixturevalue("elastic_url"),
+        namespace=ns,
+        console_scheduler=False,
+    )
+    drop_namespace(ns, kafka=False)

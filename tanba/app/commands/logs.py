@@ -12,6 +12,7 @@ from tanba.core import topics
 from tanba.core.alerts import STATUSES, StatusChange
 from tanba.core.clock import iso
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import stored_host
 from tanba.core.schemas.base import Event, decode
 from tanba.core.schemas.deadletter import DeadLetter
 from tanba.core.schemas.quarantine import MediaQuarantined
@@ -63,7 +64,7 @@ def _alerts_list(app: App, args: argparse.Namespace) -> int:
         jurisdiction=args.jurisdiction.upper(),
         status=args.status,
         work_id=args.work,
-        site=args.site,
+        site=stored_host(args.site) if args.site else "",  # фильмы.рф or its punycode
         limit=args.limit,
     )
     alerts = app.store.search(query).alerts

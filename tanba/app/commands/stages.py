@@ -24,6 +24,7 @@ from tanba.app.output import failure_lines
 from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
+from tanba.core.hosts import for_people
 from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.shards import Shard
 from tanba.core.target_registry import Imported, record_target
@@ -146,7 +147,7 @@ def _run(app: App, args: argparse.Namespace) -> int:
     chosen = _targets(app, args)
     summary = run(app, chosen.targets, chosen.resolve)
     chosen.record(app)
-    print("\n".join(summary.lines()))
+    print(for_people("\n".join(summary.lines())))
     return 0
 
 

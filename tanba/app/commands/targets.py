@@ -25,6 +25,7 @@ import yaml
 from tanba.app.output import emit, failure_line, reason_counts
 from tanba.core.crawl_reports import CrawlReports, TargetCrawl
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import for_people
 from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.target_registry import Imported, record_target
@@ -180,9 +181,9 @@ def _show(app: App, args: argparse.Namespace) -> int:
         fields = target_fields(record_target(record))
     except TargetInvalid:
         fields = record.spec
-    print(yaml.safe_dump(fields, allow_unicode=True, sort_keys=False).rstrip())
+    print(for_people(yaml.safe_dump(fields, allow_unicode=True, sort_keys=False).rstrip()))
     if record.resolve:
-        print(f"resolve: {' '.join(record.resolve)}")
+        print(for_people(f"resolve: {' '.join(record.resolve)}"))
     print(f"crawls: {len(crawls)}")
     for c in crawls[-10:]:
         f = _figures(c)

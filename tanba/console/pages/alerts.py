@@ -16,15 +16,17 @@ from tanba.console.alerts import AlertFilters
 from tanba.console.auth import Caller
 from tanba.console.context import Console
 from tanba.console.deps import AnyUser, ConsoleDep, Filters
-from tanba.console.evidence import custody_or_none, export_response
+from tanba.console.evidence import bundle_response, custody_or_none, export_response
 from tanba.console.i18n import Translator
 from tanba.console.models import StatusIn
 from tanba.console.pictures import list_pictures
 from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import NotFound
+from tanba.core.hosts import for_people
 from tanba.core.store import AlertPage
 from tanba.core.store.base import CountKey
 from tanba.core.works_catalog import WorkQuery
+from tanba.evidence.bundle import MAX_BUNDLE
 from tanba.evidence.wording import variant_name
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
@@ -90,6 +92,8 @@ def _list_context(
         "filters": filters,
         "tabs": tabs,
         "may_bulk": principal.may_change_statuses,
+        "may_export": who.user.role != "operator",
+        "max_export": MAX_BUNDLE,
         "bulk_statuses": alert_rules.BULK_STATUSES,
         "chart_keys": CHART_KEYS,
         "chart_heights": CHART_HEIGHTS,
@@ -137,7 +141,7 @@ def alerts_chart(
             key,
             top.counts,
             top=CHART_TOP,
-            label=lambda k: k[:18],
+            label=lambda k: for_people(k)[:18],
             href=lambda k: link(site=k),
             other=top.other,
             other_label=t("chart.other"),
@@ -224,6 +228,21 @@ def alerts_status(
     outcome = urlencode({"changed": len(done.changed), "refused": sum(done.refused.values())})
     kept = filters.link()
     return redirect(f"/alerts?{kept}&{outcome}" if kept else f"/alerts?{outcome}")
+
+
+@router.post("/alerts/evidence", response_class=FileResponse)
+def alerts_evidence(
+    filters: Filters,
+    who: AnyUser,
+    c: ConsoleDep,
+    ids: Annotated[list[str] | None, Form()] = None,
+    everything: Annotated[bool, Form(alias="all")] = False,
+    mark_notice_sent: Annotated[bool, Form()] = False,
+) -> FileResponse:
+    """The list's bulk export: the rows ticked, or every alert the filters match, as one
+    archive of signed packages (at most :data:`tanba.evidence.bundle.MAX_BUNDLE`)."""
+    query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
+    return bundle_response(c, who, query, "console", mark_notice_sent=mark_notice_sent)
 
 
 @router.post("/alerts/{alert_id}/status")

@@ -9,8 +9,9 @@ form redirects (post/redirect/get).
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from tanba.console import charts
@@ -19,7 +20,7 @@ from tanba.console.deps import ConsoleDep, Operator
 from tanba.console.rendering import redirect, render
 from tanba.console.stats import target_statistics, targets_overview
 from tanba.console.targets import FORM_FIELDS, TargetForm, form_values
-from tanba.core.exceptions import NotFound
+from tanba.core.exceptions import NotFound, TargetsError
 from tanba.core.schemas.crawls import FAILURE_REASONS
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.targets import Problem, TargetInvalid
@@ -43,6 +44,7 @@ def _list_page(
     archived: bool = False,
     values: dict[str, str] | None = None,
     error: TargetInvalid | None = None,
+    import_error: TargetsError | None = None,
 ) -> Response:
     records = c.targets.registry.records(archived)
     figures = targets_overview([r.id for r in records], c.reports, c.app.store)
@@ -51,9 +53,11 @@ def _list_page(
         c,
         request,
         "targets.html",
-        status_code=UNPROCESSABLE if error else 200,
+        status_code=UNPROCESSABLE if error or import_error else 200,
         rows=rows,
         archived=archived,
+        imported=_imported(request),
+        import_error=import_error,
         values=values or form_values(None),
         problems=_problems(error),
         allow_private=c.settings.console_allow_private_targets,
@@ -76,6 +80,48 @@ def target_add(
     except TargetInvalid as exc:
         return _list_page(c, request, values=form.values(), error=exc)
     return redirect(f"/targets/{record.id}")
+
+
+# Largest targets file the console takes (a file of 1,000 targets is about 200 KB).
+MAX_TARGETS_FILE = 1 << 20
+
+
+@router.post("/targets/import")
+async def targets_import(
+    request: Request,
+    who: Operator,
+    c: ConsoleDep,
+    file: Annotated[UploadFile, File()],
+    resolve: Annotated[str, Form()] = "",
+) -> Response:
+    """Import a targets file (YAML, as ``tanba targets import``): the list again with what
+    changed, or with why nothing was (the file's problems, each target named)."""
+    data = await file.read(MAX_TARGETS_FILE + 1)
+    name = file.filename or "targets.yaml"
+    try:
+        if len(data) > MAX_TARGETS_FILE:
+            raise TargetsError(f"{name}: larger than {MAX_TARGETS_FILE:,} bytes; split the file")
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TargetsError(f"{name}: the targets file is not UTF-8 text: {exc}") from None
+        entries = [e for e in resolve.replace(",", "\n").split() if e]
+        done = c.targets.import_file(text, name, entries, who.user.username)
+    except TargetsError as exc:
+        return _list_page(c, request, import_error=exc)
+    counts = {a: sum(1 for i in done if i.action == a) for a in ("added", "updated", "unchanged")}
+    return redirect("/targets?" + urlencode({"imported": len(done), **counts}))
+
+
+def _imported(request: Request) -> dict[str, int] | None:
+    """What the last import did, from its redirect's query (None when there was none)."""
+    q = request.query_params
+    if "imported" not in q:
+        return None
+    try:
+        return {k: int(q.get(k, "0")) for k in ("imported", "added", "updated", "unchanged")}
+    except ValueError:
+        return None
 
 
 def _target_page(

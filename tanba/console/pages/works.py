@@ -14,6 +14,7 @@ from tanba.console import works as work_rules
 from tanba.console.deps import AnyUser, ConsoleDep
 from tanba.console.rendering import redirect, render
 from tanba.core.exceptions import InputError
+from tanba.core.hosts import for_people
 from tanba.core.schemas.works import Licence
 from tanba.core.store import AlertQuery
 
@@ -78,7 +79,7 @@ def work_page(request: Request, work_id: str, who: AnyUser, c: ConsoleDep) -> Re
 
 
 def _licence_line(lic: Licence) -> str:
-    parts = [lic.domain]
+    parts = [for_people(lic.domain)]  # the textarea shows фильмы.рф, saved back as stored
     if lic.territories:
         parts.append(",".join(lic.territories))
     if lic.valid_from or lic.valid_until:

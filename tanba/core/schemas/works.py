@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
+from tanba.core.hosts import stored_host
 from tanba.core.schemas.base import Event, Model
 from tanba.core.schemas.common import Fingerprint, MediaKind
 
@@ -21,6 +22,15 @@ class Licence(Model):
     territories: list[str] = Field(default_factory=list)  # empty = everywhere
     valid_from: str = ""  # ISO date, empty = open
     valid_until: str = ""  # ISO date inclusive, empty = open
+
+    @field_validator("domain")
+    @classmethod
+    def _canonical(cls, v: str) -> str:
+        """The domain in its ASCII form, as crawled sites are (``фильмы.рф`` is kept as
+        ``xn--h1agd3a1be.xn--p1ai``), so a licence written in Unicode covers its site;
+        events written before are read the same way. A name that cannot be a host is kept
+        as written: who registers a licence checks it (this is also how events are read)."""
+        return stored_host(v)
 
 
 class WorkMetadata(Model):

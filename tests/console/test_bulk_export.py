@@ -1,0 +1,256 @@
+"""Evidence of many alerts in one action: the list's bulk export and ``POST /api/alerts/evidence``.
+
+Runs on the embedded store and on the real Elasticsearch (the selection is one store
+query, the notice-sent marking one bulk change). Each archive holds every case's
+signed package as a single export writes it and a signed index of them; each case's
+chain of custody names the export and its actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tanba.app.cli import main
+from tanba.core.access import Principal
+from tanba.core.alerts import Alert
+from tanba.core.exceptions import InputError
+from tanba.core.settings import Settings
+from tanba.core.wiring import App
+from tanba.evidence import bundle
+from tanba.evidence.custody import CustodyLog
+from tanba.evidence.signing import load_signing_key, verify_signature
+from tanba.evidence.trust import TrustedKey
+from tests.console.conftest import Session
+from tests.services import elastic_url  # noqa: F401 - fixture
+from tests.support.alerts import make_alert, with_page_capture
+from tests.support.backends import CONSOLE_STORES, console_settings
+
+ADMIN = Principal("admin", "admin")
+
+
+@pytest.fixture(params=CONSOLE_STORES)
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Settings]:
+    """The console's settings on each store; packages signed by the home's key, no TSA."""
+    monkeypatch.setenv("TANBA_TSA_URL", "")
+    monkeypatch.delenv("TANBA_SIGNING_KEY", raising=False)
+    yield from console_settings(request, tmp_path, "bex")
+
+
+@pytest.fixture
+def cases(app: App, seeded: dict[str, Alert]) -> dict[str, Alert]:
+    """The seeded alerts, each with a crawl capture of its page (what a package replays)."""
+    captured = {k: with_page_capture(a, app.captures_dir, app.clock) for k, a in seeded.items()}
+    app.store.upsert(list(captured.values()))
+    return captured
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def _exports(app: App, alert: Alert) -> list[tuple[str, str, str]]:
+    """(actor, interface, package SHA-256) of each export in the alert's chain of custody."""
+    log = CustodyLog(app.bus, app.clock).case_log(alert)
+    return [(e.actor, e.interface, e.package_sha256) for e in log if e.action == "exported"]
+
+
+def test_the_rows_ticked_are_exported_as_one_archive_of_signed_packages_with_a_signed_index(
+    app: App, cases: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    picked = [cases["a_kz"].id, cases["b_kz"].id, cases["a_ru"].id]  # a_ru is in RU
+    answer = agency.client.post(
+        "/alerts/evidence?site=kino.example.kz",
+        data={"ids": picked, "csrf_token": agency.csrf},
+    )
+    assert answer.status_code == 200, answer.text
+    assert "attachment" in answer.headers["content-disposition"]
+    members = _members(answer.content)
+    mine = sorted((cases["a_kz"].id, cases["b_kz"].id))
+    assert sorted(members) == sorted(
+        [f"packages/{i}.zip" for i in mine] + [bundle.INDEX, bundle.SIGNATURE]
+    )
+    index = json.loads(members[bundle.INDEX])
+    assert index["format"] == bundle.FORMAT and index["exported_by"] == "kz-agency"
+    key = load_signing_key(app.settings.home)
+    assert index["signed_by"] == key.fingerprint
+    signature = base64.b64decode(members[bundle.SIGNATURE])
+    assert verify_signature(key.public, signature, members[bundle.INDEX])
+    assert not verify_signature(key.public, signature, members[bundle.INDEX][1:])
+    for entry in index["packages"]:
+        package = members[entry["file"]]
+        digest = hashlib.sha256(package).hexdigest()
+        assert entry["package_sha256"] == digest
+        assert "manifest.json" in _members(package)  # a package as a single export writes it
+        alert = next(a for a in cases.values() if a.id == entry["alert_id"])
+        assert _exports(app, alert) == [("kz-agency", "console", digest)]
+    assert _exports(app, cases["a_ru"]) == []  # not the agency's to export: left out
+
+
+def test_export_and_mark_sent_needs_every_alert_confirmed_then_moves_each_with_its_history(
+    app: App, cases: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    alice = login("alice")  # Owner A: a_kz, a_ru, a_kz_audio
+    form = {"all": "true", "mark_notice_sent": "true", "csrf_token": alice.csrf}
+    refused = alice.client.post("/alerts/evidence?media=image", data=form)
+    assert refused.status_code == 409 and "nothing was exported" in refused.text
+    assert _exports(app, cases["a_kz"]) == []
+    alice.post(
+        "/alerts/status?media=image",
+        data={"status": "confirmed", "all": "true", "csrf_token": alice.csrf},
+    )
+    done = alice.client.post("/alerts/evidence?media=image", data=form)
+    assert done.status_code == 200, done.text
+    for key in ("a_kz", "a_ru"):
+        stored = app.store.get(cases[key].id)
+        assert stored is not None and stored.status == "notice_sent"
+        assert [(h.status, h.actor) for h in stored.history] == [
+            ("confirmed", "alice"),
+            ("notice_sent", "alice"),
+        ]
+        assert [e[:2] for e in _exports(app, cases[key])] == [("alice", "console")]
+    audio = app.store.get(cases["a_kz_audio"].id)
+    assert audio is not None and audio.status == "new"  # not in the image filter
+
+
+def test_a_bundle_that_fails_is_in_no_cases_log_and_leaves_no_file(
+    app: App, cases: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    uncaptured = make_alert(page="http://kino.example.kz/77", seen="2026-03-09T10:00:00.000Z")
+    app.store.upsert([uncaptured])
+    agency = login("kz-agency")
+    failed = agency.client.post(
+        "/alerts/evidence?site=kino.example.kz", data={"all": "true", "csrf_token": agency.csrf}
+    )
+    assert failed.status_code >= 400 and uncaptured.id in failed.text
+    assert all(_exports(app, a) == [] for a in [*cases.values(), uncaptured])
+    written = app.settings.path("console", "evidence")
+    assert not written.exists() or list(written.iterdir()) == []
+
+
+def test_more_than_one_export_holds_is_refused_saying_what_to_do_and_nothing_is_written(
+    app: App,
+    cases: dict[str, Alert],
+    login: Callable[[str], Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(bundle, "MAX_BUNDLE", 2)
+    admin = login("admin")
+    too_many = admin.client.post("/alerts/evidence", data={"all": "true", "csrf_token": admin.csrf})
+    assert too_many.status_code == 400
+    assert "5 alerts are selected" in too_many.text and "at most 2" in too_many.text
+    assert "narrow the filter" in too_many.text
+    assert all(_exports(app, a) == [] for a in cases.values())
+    fits = admin.client.post(
+        "/alerts/evidence?jurisdiction=RU", data={"all": "true", "csrf_token": admin.csrf}
+    )
+    assert fits.status_code == 200, fits.text
+    with pytest.raises(InputError, match="at most 2"):  # the exporter holds the bound itself
+        bundle.export_bundle(
+            app, [a.id for a in cases.values()], app.settings.home / "x.zip", ADMIN
+        )
+    assert not (app.settings.home / "x.zip").exists()
+
+
+def test_the_api_exports_by_filter_and_operators_may_not_export(
+    token_for: Callable[[str], dict[str, str]],
+    login: Callable[[str], Session],
+    app: App,
+    cases: dict[str, Alert],
+) -> None:
+    client = login("admin").client
+    answer = client.post(
+        "/api/alerts/evidence", json={"filter": {"jurisdiction": "KZ"}}, headers=token_for("bob")
+    )
+    assert answer.status_code == 200, answer.text
+    index = json.loads(_members(answer.content)[bundle.INDEX])
+    assert [p["alert_id"] for p in index["packages"]] == [cases["b_kz"].id]
+    assert [e[:2] for e in _exports(app, cases["b_kz"])] == [("bob", "api")]
+    nothing = client.post(
+        "/api/alerts/evidence", json={"ids": [cases["a_kz"].id]}, headers=token_for("bob")
+    )
+    assert nothing.status_code == 400 and "no alert you may see" in nothing.json()["detail"]
+    operator = client.post("/api/alerts/evidence", json={"filter": {}}, headers=token_for("ops"))
+    assert operator.status_code == 403
+    assert all(e[0] == "bob" for a in cases.values() for e in _exports(app, a))
+
+
+def test_the_export_button_speaks_the_users_language(
+    app: App, cases: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    for language, words in (
+        ("en", "Export evidence (up to 50)"),
+        ("ru", "Выгрузить доказательства (не более 50)"),
+        ("kk", "Дәлелдемелерді жүктеу (50 дейін)"),
+    ):
+        agency.client.put(
+            "/api/me/language", json={"language": language}, headers={"X-CSRF-Token": agency.csrf}
+        )
+        page = agency.client.get("/alerts").text
+        assert 'id="bulk-export"' in page and words in page, language
+
+
+def _rezip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return out.getvalue()
+
+
+def test_tanba_evidence_verify_checks_every_package_and_the_signed_index(
+    app: App,
+    cases: dict[str, Alert],
+    login: Callable[[str], Session],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    admin = login("admin")
+    data = admin.client.post(
+        "/alerts/evidence?jurisdiction=KZ", data={"all": "true", "csrf_token": admin.csrf}
+    ).content
+    key = load_signing_key(app.settings.home)
+    trusted = [TrustedKey(key.fingerprint, "this installation", key.public)]
+    intact = bundle.verify_bundle(data, trusted)
+    assert intact.ok and len(intact.packages) == 3, intact
+    members = _members(data)
+    first, second = sorted(m for m in members if m.startswith("packages/"))[:2]
+    index = json.loads(members[bundle.INDEX])
+    index["exported_by"] = "somebody else"
+    broken = {
+        "swapped": {**members, first: members[second]},
+        "removed": {k: v for k, v in members.items() if k != first},
+        "added": {**members, "packages/extra.zip": members[second]},
+        "index changed": {**members, bundle.INDEX: json.dumps(index).encode()},
+    }
+    said = {
+        "swapped": f"{first} was changed or swapped",
+        "removed": f"{first} is missing",
+        "added": "packages/extra.zip was added",
+        "index changed": "the signature does not verify",
+    }
+    for case, tampered in broken.items():
+        found = bundle.verify_bundle(_rezip(tampered), trusted)
+        assert not found.ok and any(said[case] in p for p in found.problems), (case, found)
+    stranger = bundle.verify_bundle(data, [])
+    assert not stranger.ok and stranger.unknown_signer == key.fingerprint
+    archive = tmp_path / "archive.zip"
+    archive.write_bytes(data)
+    home = str(app.settings.home)
+    assert main(["--home", home, "evidence", "verify", str(archive)]) == 0
+    assert "OK: " in capsys.readouterr().out
+    archive.write_bytes(_rezip(broken["swapped"]))
+    assert main(["--home", home, "evidence", "verify", str(archive)]) == 1
+    assert "FAILED: " in capsys.readouterr().out
