@@ -110,7 +110,7 @@ class ItemModel:
 
     ``tables[b][(work_byte << 8) | copy_byte]`` is the summed LLR of the four classifiers
     in byte ``b``; ``robust_bits`` ranks the item's bits from least to most often
-    flipped under a voice (the inverted index keys on the first ones).
+    flipped under a voice (measured with the model; no index keys on them any more).
     """
 
     tables: np.ndarray  # (4, 65536) float32

@@ -110,6 +110,12 @@ class AudioIndex(ABC):
         LLR test). Per work, the
         alignment reported is the lowest-BER one the BER test accepts, else the
         highest-LLR one the LLR test accepts.
+
+        The linear reference tries every alignment. A fast index tries those its key
+        votes point to: it finds what the reference finds where the copy's items come
+        through partly whole (coding, noise, gain), and never accepts what the
+        reference refuses (``tests/matcher/test_index_contract.py``). A voice at the
+        music's loudness leaves few keys whole; such copies are the landmark path's.
         """
         return self._query(np.asarray(items, dtype=np.uint32), rule)
 
