@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
@@ -12,7 +12,13 @@ from tanba.core.signals.image import ImageHash
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_score import MODEL_FILE, AudioRule
 from tanba.matcher.audio_segments import AudioTuning, SegmentedAudioIndex
-from tanba.matcher.index import AudioIndex, ImageIndex, LinearAudioIndex, LinearImageIndex
+from tanba.matcher.index import (
+    AudioHit,
+    AudioIndex,
+    ImageIndex,
+    LinearAudioIndex,
+    LinearImageIndex,
+)
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 
 IMAGE_INDEXES: dict[str, Callable[[], ImageIndex]] = {
@@ -212,32 +218,47 @@ def _coded(items: np.ndarray, ber: float, seed: int) -> np.ndarray:
     return out
 
 
+def _both_asked(
+    kind: str, seed: int, damage: Callable[[np.ndarray, int], np.ndarray]
+) -> Iterator[tuple[list[AudioHit], list[AudioHit]]]:
+    """(fast index's hits, linear scan's hits) for 12 damaged excerpts of 8 tracks,
+    long and short, the voice (LLR) test on."""
+    tracks = _tracks(seed, count=8)
+    linear, fast = LinearAudioIndex(), AUDIO_INDEXES[kind]()
+    for work_id, items in tracks.items():
+        linear.add(work_id, items)
+        fast.add(work_id, items)
+    rng = np.random.default_rng(seed)
+    rule = AudioRule(0.22, 16, **_VOICE_RULE)
+    for k in range(12):
+        work_id = f"t{int(rng.integers(8))}"
+        length = int(rng.choice([20, 40, 60, 140]))
+        start = int(rng.integers(0, 1200 - length))
+        excerpt = damage(tracks[work_id][start : start + length], k)
+        yield fast.query(excerpt, rule), linear.query(excerpt, rule)
+
+
+def _same_hit(got: AudioHit, want: AudioHit) -> None:
+    assert (got.work_id, got.work_offset, got.query_offset, got.span) == (
+        want.work_id,
+        want.work_offset,
+        want.query_offset,
+        want.span,
+    )
+    assert got.ber == pytest.approx(want.ber) and got.llr == pytest.approx(want.llr, abs=1e-4)
+
+
 @pytest.mark.parametrize("ber", [0.05, 0.12, 0.2, 0.3])
 @pytest.mark.parametrize("kind", ["inverted", "segments-merged"])
 def test_audio_fast_indexes_return_the_linear_scans_hits_where_items_survive(
     ber: float, kind: str
 ) -> None:
-    # Coding damage from light to past the BER limit, long and short excerpts: where
-    # items come through whole, as after MP3 coding, the fast index accepts exactly
-    # what the linear scan accepts, with the same figures.
-    tracks = _tracks(40 + int(100 * ber), count=8)
-    linear, fast = LinearAudioIndex(), AUDIO_INDEXES[kind]()
-    for work_id, items in tracks.items():
-        linear.add(work_id, items)
-        fast.add(work_id, items)
-    rng = np.random.default_rng(int(100 * ber))
-    for k in range(12):
-        work_id = f"t{int(rng.integers(8))}"
-        length = int(rng.choice([20, 40, 60, 140]))
-        start = int(rng.integers(0, 1200 - length))
-        excerpt = _coded(tracks[work_id][start : start + length], ber, seed=k)
-        want = linear.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE))
-        got = fast.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE))
-        assert [(h.work_id, h.work_offset, h.query_offset, h.span) for h in got] == [
-            (h.work_id, h.work_offset, h.query_offset, h.span) for h in want
-        ]
+    # Coding damage from light to past the BER limit: where items come through whole,
+    # as after MP3 coding, the fast index accepts exactly what the linear scan accepts.
+    for got, want in _both_asked(kind, 40 + int(100 * ber), lambda e, k: _coded(e, ber, k)):
+        assert len(got) == len(want)
         for g, w in zip(got, want, strict=True):
-            assert g.ber == pytest.approx(w.ber) and g.llr == pytest.approx(w.llr, abs=1e-4)
+            _same_hit(g, w)
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.5, 0.8, 1.0, 2.0])
@@ -247,26 +268,13 @@ def test_audio_fast_indexes_accept_nothing_the_linear_scan_refuses(
 ) -> None:
     # From unrelated (0) through borderline to clean-ish (2) voice-like damage: whatever
     # the fast index accepts, the linear scan accepts too, at the same alignment.
-    tracks = _tracks(20 + int(10 * strength), count=8)
-    linear, inverted = LinearAudioIndex(), AUDIO_INDEXES[kind]()
-    for work_id, items in tracks.items():
-        linear.add(work_id, items)
-        inverted.add(work_id, items)
-    rng = np.random.default_rng(int(100 * strength))
-    for k in range(12):
-        work_id = f"t{int(rng.integers(8))}"
-        length = int(rng.choice([20, 40, 60, 140]))
-        start = int(rng.integers(0, 1200 - length))
-        excerpt = _voiced(tracks[work_id][start : start + length], seed=k, strength=strength)
-        want = {h.work_id: h for h in linear.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE))}
-        for g in inverted.query(excerpt, AudioRule(0.22, 16, **_VOICE_RULE)):
-            w = want[g.work_id]
-            assert (g.work_offset, g.query_offset, g.span) == (
-                w.work_offset,
-                w.query_offset,
-                w.span,
-            )
-            assert g.ber == pytest.approx(w.ber) and g.llr == pytest.approx(w.llr, abs=1e-4)
+    def voiced(excerpt: np.ndarray, k: int) -> np.ndarray:
+        return _voiced(excerpt, seed=k, strength=strength)
+
+    for got, want in _both_asked(kind, 20 + int(10 * strength), voiced):
+        by_work = {h.work_id: h for h in want}
+        for g in got:
+            _same_hit(g, by_work[g.work_id])
 
 
 @pytest.mark.parametrize("radius", [0, 3, 7, 12, 16])
