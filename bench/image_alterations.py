@@ -119,8 +119,11 @@ def _words(rng: np.random.Generator, n: int) -> str:
     return " ".join(str(w) for w in rng.choice(_WORDS, size=n))
 
 
-def page_canvas(image: Image.Image, rng: np.random.Generator) -> Image.Image:
-    """A screenshot-like news page: header, menu, sidebar, text and the photo in the column."""
+def page_canvas(
+    image: Image.Image, rng: np.random.Generator, photo_width: int | None = None
+) -> Image.Image:
+    """A screenshot-like news page: header, menu, sidebar, text and the photo in the column
+    (``photo_width`` px wide; by default 640 to 859)."""
     page_w, page_h = 1366, 1100
     page = Image.new("RGB", (page_w, page_h), (255, 255, 255))
     draw = ImageDraw.Draw(page)
@@ -132,7 +135,7 @@ def page_canvas(image: Image.Image, rng: np.random.Generator) -> Image.Image:
     draw.line((0, 115, page_w, 115), fill=(200, 200, 200), width=2)
     column_x = 40
     draw.text((column_x, 130), _words(rng, 6), font=font(28), fill=(20, 20, 20))
-    photo_w = int(rng.integers(640, 860))
+    photo_w = int(rng.integers(640, 860)) if photo_width is None else photo_width
     photo = image.resize(
         (photo_w, round(photo_w * image.height / image.width)), Image.Resampling.LANCZOS
     )
