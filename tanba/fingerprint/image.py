@@ -54,7 +54,7 @@ from tanba.core.signals.image_detail import (
     rotation_variant,
 )
 from tanba.fingerprint.decode import decode
-from tanba.fingerprint.regions import content_boxes
+from tanba.fingerprint.regions import content_boxes, is_page_like
 from tanba.fingerprint.resample import N as _N
 from tanba.fingerprint.resample import Region, resampled
 
@@ -106,6 +106,13 @@ _SUB_CUTS = (
 # bench/speed.py's files).
 _QUERY_SIDE = 160
 _REFERENCE_SIDE = 512
+# A page-like copy (a uniform background around its edge) is decoded again at this long
+# side, where a picture shown 120 px wide in a 1,366-px screenshot is 56 px wide, and
+# boxes down to _PAGE_MIN_SIDE of its sides are hashed from it.
+_PAGE_SIDE = 640
+_PAGE_MIN_SIDE = 0.05
+_PAGE_MIN_AREA = 0.003
+_PAGE_BOXES = 4
 
 
 @dataclass(frozen=True)
@@ -143,7 +150,10 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
     if variants == REFERENCE:
         windows = reference_windows(grey)
         return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
-    return to_print(width, height, query_windows(grey))
+    fine = None
+    if max(width, height) >= 2 * _PAGE_SIDE and is_page_like(grey):
+        fine = decode(data, max_pixels, _PAGE_SIDE)[0]
+    return to_print(width, height, query_windows(grey, fine))
 
 
 def thumbnail(grey: np.ndarray) -> np.ndarray:
@@ -339,7 +349,7 @@ _QUERY_CROPS = [(crop_variant(*cut), cut) for cut in _QUERY_CUTS]
 _SUB_CROPS = [(f"sub:{crop_variant(*cut)}", cut) for cut in _SUB_CUTS]
 
 
-def query_windows(grey: np.ndarray) -> Windows:
+def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
     """A crawled copy's windows: whole, inner, upper, each content box and their mirrors; sub-crops.
 
     The inner window (8% off each side) drops a frame's edge, a watermark in a
@@ -364,9 +374,22 @@ def query_windows(grey: np.ndarray) -> Windows:
         (f"box{i}", (left + 1, top + 1, right - 1, bottom - 1))
         for i, (left, top, right, bottom) in enumerate(content_boxes(grey))
     ]
+    groups = [(half, fixed), (grey, boxes)]
+    if page is not None:
+        # Smaller pictures of a page, from its finer decoding (the edge dropped likewise).
+        small = content_boxes(page, _PAGE_MIN_SIDE, _PAGE_MIN_AREA, _PAGE_BOXES)
+        groups.append(
+            (
+                page,
+                [
+                    (f"box{len(boxes) + i}", (left + 1, top + 1, right - 1, bottom - 1))
+                    for i, (left, top, right, bottom) in enumerate(small)
+                ],
+            )
+        )
     # The sub-crops are not mirrored: a mirrored copy is rarely cropped too, and their
     # mirrors would add as many windows again to every crawled image's cost.
-    return _windows([(half, fixed), (grey, boxes)], mirror=True, plain=[(half, subs)], details=True)
+    return _windows(groups, mirror=True, plain=[(half, subs)], details=True)
 
 
 def _halved(grey: np.ndarray) -> np.ndarray:

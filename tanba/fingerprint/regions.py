@@ -44,8 +44,15 @@ _CROSS = ndimage.generate_binary_structure(2, 1)  # blocks join along edges, not
 Box = tuple[int, int, int, int]  # left, top, right, bottom
 
 
-def content_boxes(grey: np.ndarray) -> list[Box]:
-    """Up to three (left, top, right, bottom) boxes of content on a uniform background, largest first.
+def content_boxes(
+    grey: np.ndarray,
+    min_side: float = _MIN_SIDE,
+    min_area: float = _MIN_AREA,
+    max_boxes: int = _MAX_BOXES,
+) -> list[Box]:
+    """Up to ``max_boxes`` (left, top, right, bottom) boxes of content on a uniform
+    background, largest first, each at least ``min_side`` of the image's sides and
+    ``min_area`` of its area.
 
     ``grey`` is a uint8 greyscale array (rows × columns).
     """
@@ -71,20 +78,20 @@ def content_boxes(grey: np.ndarray) -> list[Box]:
         # Refining only shrinks a box after growing it: a block still too small at
         # its most grown (both growths) cannot become a box, and most blocks are.
         reach = _grown(_scaled(_grown(block, coarse_grow, coarse.shape), step), step, grey.shape)
-        if not _large_enough(reach, width, height):
+        if not _large_enough(reach, width, height, min_side, min_area):
             continue
         box = _refine(coarse, block, coarse_grow)
         if box is None:
             continue
         box = _refine(differs, _scaled(box, step), step)
-        if box is None or not _large_enough(box, width, height):
+        if box is None or not _large_enough(box, width, height, min_side, min_area):
             continue
         left, top, right, bottom = box
         if right - left >= _WHOLE * width and bottom - top >= _WHOLE * height:
             continue
         boxes.append(box)
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
-    return boxes[:_MAX_BOXES]
+    return boxes[:max_boxes]
 
 
 def _blocks(dense: np.ndarray) -> list[Box]:
@@ -106,6 +113,11 @@ def _blocks(dense: np.ndarray) -> list[Box]:
         for found in ndimage.find_objects(labels, max_label=_MAX_BLOCKS)
         if found is not None
     ]
+
+
+def is_page_like(grey: np.ndarray) -> bool:
+    """Whether the image's outer ring is one uniform background (a page, a banner, a frame)."""
+    return min(grey.shape) >= 16 and _background(grey) is not None
 
 
 def _background(grey: np.ndarray) -> float | None:
@@ -193,11 +205,9 @@ def _scaled(box: Box, step: int) -> Box:
     return box[0] * step, box[1] * step, box[2] * step, box[3] * step
 
 
-def _large_enough(box: Box, width: int, height: int) -> bool:
+def _large_enough(box: Box, width: int, height: int, min_side: float, min_area: float) -> bool:
     w, h = box[2] - box[0], box[3] - box[1]
-    return (
-        w >= _MIN_SIDE * width and h >= _MIN_SIDE * height and w * h >= _MIN_AREA * width * height
-    )
+    return w >= min_side * width and h >= min_side * height and w * h >= min_area * width * height
 
 
 def _refine(differs: np.ndarray, box: Box, grow: int) -> Box | None:

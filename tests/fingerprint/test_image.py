@@ -8,10 +8,11 @@ from pathlib import Path
 import imagehash
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
+from tanba.fingerprint import image as image_module
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.decode import _may_be_multi_picture, _plain_jpeg_size, _turbo_grey, decode
 from tanba.fingerprint.exceptions import Unfingerprintable
@@ -301,3 +302,61 @@ def test_a_photo_inside_a_page_is_hashed_without_its_blended_edge(photos: list[P
         similarity(reference.descriptor_rows(), row).max() for row in query.descriptor_rows()[boxes]
     )
     assert best >= 0.985
+
+
+def _page_with(photo: Image.Image, width: int) -> bytes:
+    """A 1,366-px page screenshot: a header, text lines, and ``photo`` shown ``width`` px wide."""
+    rng = np.random.default_rng(width)
+    page = Image.new("RGB", (1366, 1100), (255, 255, 255))
+    draw = ImageDraw.Draw(page)
+    draw.rectangle((0, 0, 1366, 70), fill=(30, 60, 120))
+    for y in range(100, 1080, 26):
+        x = 40 + int(rng.integers(0, 40))
+        draw.text((x, y), "lorem ipsum dolor sit amet " * 4, fill=(30, 30, 30))
+    shown = photo.resize((width, round(width * photo.height / photo.width)))
+    draw.rectangle((600, 300, 620 + width, 320 + shown.height), fill=(255, 255, 255))
+    page.paste(shown, (610, 310))
+    out = io.BytesIO()
+    page.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", [200, 320])
+def test_a_picture_shown_small_in_a_page_gets_a_window_of_its_own(
+    photos: list[Path], width: int
+) -> None:
+    # At 160 px (the copy's working size) the picture is 23 to 37 px wide and no box;
+    # the page pass decodes the page again and hashes the picture from there.
+    photo = Image.open(photos[2]).convert("RGB")
+    reference = image_print(photos[2].read_bytes(), max_pixels=10**9, variants=REFERENCE)
+    copy = image_print(_page_with(photo, width), max_pixels=10**9)
+    best = max(
+        similarity(reference.descriptor_rows(), copy.descriptor_rows()[q]).max()
+        for q, h in enumerate(copy.hashes)
+        if h.variant.startswith("box")
+    )
+    assert best >= 0.94
+
+
+@pytest.mark.parametrize(("size", "decodes"), [((640, 440), 1), ((1366, 1100), 2)])
+def test_only_a_large_page_like_image_is_decoded_a_second_time(
+    photos: list[Path], monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], decodes: int
+) -> None:
+    # Under twice the page pass's size a finer decoding would show nothing new; a
+    # photo (no uniform ring) is never decoded twice whatever its size.
+    calls: list[int] = []
+
+    def counted(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
+        calls.append(side)
+        return decode(data, max_pixels, side)
+
+    monkeypatch.setattr(image_module, "decode", counted)
+    photo = Image.open(photos[2]).convert("RGB")
+    framed = Image.new("RGB", size, (255, 255, 255))
+    framed.paste(photo.resize((size[0] // 2, size[1] // 2)), (size[0] // 4, size[1] // 4))
+    for picture, expected in ((framed, decodes), (photo.resize(size), 1)):
+        out = io.BytesIO()
+        picture.save(out, "JPEG", quality=90)
+        calls.clear()
+        image_print(out.getvalue(), max_pixels=10**9)
+        assert len(calls) == expected
