@@ -30,6 +30,9 @@ operations as possible (each costs microseconds of dispatch, more than the
 arithmetic on these small arrays). Arithmetic rewritten for speed gives the same
 floats to the bit as the plain form it replaced, so such a rewrite changes no
 print (checked on the benchmarks' images); only a change of what is hashed does.
+
+Why one module of about 420 lines: a copy's windows must meet the work's (the same
+crops, boxes, resampling and descriptors), so both definitions stay side by side.
 """
 
 from __future__ import annotations
