@@ -138,7 +138,9 @@ def crawl(
         try:
             publisher.tick()
         except Exception as exc:  # kept for the next tick and the final flush
-            log.warning("publishing crawl events failed, will retry: %s", exc)
+            log.warning(
+                "%d crawl events kept in memory for the next try: %s", publisher.pending, exc
+            )
 
     def progress_tick() -> None:
         sync()

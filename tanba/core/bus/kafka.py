@@ -12,6 +12,11 @@ Delivery, as the contract asks:
 * ``publish`` sends with ``acks=all`` on an idempotent producer (retries
   cannot duplicate within a producer session), flushes, and checks every
   record's future: it returns only when the brokers acknowledged all of them.
+  When it raises, the producer has given up on every record of the call (it
+  waits out ``DELIVERY_TIMEOUT_MS``), so the caller's retry cannot race a late
+  delivery of the same records and write them twice. And the producer is then
+  replaced by a new one: after a 30 s outage a producer that had expired
+  records never delivered anything again (each later publish timed out).
   Records are keyed, and a key always lands on the same partition, so one
   site's media stay in order.
 * A consumer is a member of a consumer group with auto-commit off: the group
@@ -35,6 +40,7 @@ errors into Tanba's; split apart they would import each other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -64,6 +70,12 @@ from tanba.core.exceptions import TanbaError, TransientError
 log = logging.getLogger("tanba.core.bus.kafka")
 # kafka-python logs every connection and rebalance step at INFO; `tanba -v` is for batch lines.
 logging.getLogger("kafka").setLevel(logging.WARNING)
+# While a broker is down, these write hundreds of ERROR lines a minute per process (each
+# reconnect, metadata refresh, heartbeat and expired producer batch). Every call that fails
+# because of it already raises into one Tanba line that says what failed and what to do
+# (TransientError), so they are silenced; the producer's, consumer's and admin client's stay.
+for _chatty in ("kafka.net", "kafka.cluster", "kafka.coordinator"):
+    logging.getLogger(_chatty).setLevel(logging.CRITICAL)
 
 T = TypeVar("T")
 Client = TypeVar("Client", KafkaProducer, KafkaAdminClient, KafkaConsumer)
@@ -85,6 +97,9 @@ REPLAY_CHUNK = 5_000
 REQUEST_TIMEOUT_MS = 15_000
 MAX_BLOCK_MS = 10_000
 DELIVERY_TIMEOUT_MS = 30_000
+# How much longer than DELIVERY_TIMEOUT_MS publish waits for the producer's verdict on its
+# records (its I/O thread expires them a little after the timeout).
+VERDICT_MARGIN_S = 5.0
 
 _FOREVER = {"retention.ms": "-1"}
 # Per-topic settings beyond the broker's defaults; logical names (before the namespace).
@@ -223,12 +238,16 @@ class KafkaBus(Bus):
     def translate(self, what: str, exc: KafkaError) -> TanbaError:
         """The Tanba error for a Kafka error: TransientError when retrying later can help."""
         where = ",".join(self.servers)
+        # kafka-python's errors already start with their class name.
+        detail = (
+            str(exc) if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {exc}"
+        )
         if isinstance(exc, _UNREACHABLE) or getattr(exc, "retriable", False):
             return TransientError(
-                f"Kafka at {where}: {what} failed ({type(exc).__name__}: {exc}); "
+                f"Kafka at {where}: {what} failed ({detail}); "
                 "retrying; check that the brokers run ('scripts/services status kafka')"
             )
-        return TanbaError(f"Kafka at {where}: {what} failed: {type(exc).__name__}: {exc}")
+        return TanbaError(f"Kafka at {where}: {what} failed: {detail}")
 
     # --- topics ------------------------------------------------------------------
 
@@ -280,12 +299,40 @@ class KafkaBus(Bus):
                 )
                 for r in records
             ]
-            producer.flush(timeout=DELIVERY_TIMEOUT_MS / 1000)
+            # Until each record is acknowledged or expired: a publish that raised while
+            # records still waited in the producer would have them delivered after the
+            # caller's retry had sent them again (a 30 s outage did, as "Timeout waiting
+            # for future" with both waits at the delivery timeout).
+            verdict_s = DELIVERY_TIMEOUT_MS / 1000 + VERDICT_MARGIN_S
+            with contextlib.suppress(KafkaTimeoutError):  # each future says what became of it
+                producer.flush(timeout=verdict_s)
             for future in futures:
                 # Raises the record's error, if the brokers did not acknowledge it.
-                future.get(timeout=DELIVERY_TIMEOUT_MS / 1000)
+                future.get(timeout=VERDICT_MARGIN_S)
 
-        self.call(f"publishing {len(records)} records to {name}", send_all)
+        try:
+            self.call(f"publishing {len(records)} records to {name}", send_all)
+        except TanbaError:
+            self._discard_producer(producer)
+            raise
+
+    def _discard_producer(self, producer: KafkaProducer) -> None:
+        """Forget and close a producer that failed a publish: the next one opens a new one.
+
+        Closed at once: the records it still holds (another thread's, or its own if it is
+        stuck) fail, and their publish raises and is retried, instead of being delivered
+        late beside the retry. kafka-python's ``close(timeout=0)`` first flushes with no
+        wait and raises when records are pending, so its forced close is then called.
+        """
+        with self._lock:
+            if self._clients.get("producer") is producer:
+                del self._clients["producer"]
+        try:
+            producer.close(timeout=0)
+        except KafkaError:
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
         return KafkaGroupConsumer(self, group, list(topics))
@@ -567,7 +614,7 @@ class KafkaGroupConsumer(Consumer):
                 lag += ends[tp] - (done if done is not None else starts[tp])
             return lag
         except KafkaError as exc:
-            log.warning("group %s: lag unknown: %s", self.group, exc)
+            log.warning("%s", self._bus.translate(f"reading the lag of group {self.group}", exc))
             return None
 
     def close(self) -> None:
