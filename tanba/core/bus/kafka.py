@@ -43,6 +43,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -100,6 +101,10 @@ DELIVERY_TIMEOUT_MS = 30_000
 # How much longer than DELIVERY_TIMEOUT_MS publish waits for the producer's verdict on its
 # records (its I/O thread expires them a little after the timeout).
 VERDICT_MARGIN_S = 5.0
+# While publish waits for acknowledgements, how often it checks that a broker still accepts
+# connections, and how long such a check may take.
+PROBE_INTERVAL_S = 0.5
+PROBE_TIMEOUT_S = 2.0
 
 _FOREVER = {"retention.ms": "-1"}
 # Per-topic settings beyond the broker's defaults; logical names (before the namespace).
@@ -189,20 +194,24 @@ class KafkaBus(Bus):
         return clients
 
     def _producer_client(self) -> KafkaProducer:
-        return self._client(
-            "producer",
-            lambda: KafkaProducer(
-                **self._common(),
-                client_id="tanba-producer",
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=5,
-                max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
-                delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
-                max_request_size=MAX_MESSAGE_BYTES,
-                # Topics come from ensure_topics, with their settings (compaction...).
-                allow_auto_create_topics=False,
-            ),
+        return self._client("producer", self._new_producer)
+
+    def _new_producer(self) -> KafkaProducer:
+        # Not while no broker accepts connections: the producer would then spin (see
+        # _await_verdict) on the records handed to it, and a failed publish replaces it.
+        if not self.reachable():
+            raise KafkaConnectionError(f"no broker of {','.join(self.servers)} accepts connections")
+        return KafkaProducer(
+            **self._common(),
+            client_id="tanba-producer",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
+            delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+            max_request_size=MAX_MESSAGE_BYTES,
+            # Topics come from ensure_topics, with their settings (compaction...).
+            allow_auto_create_topics=False,
         )
 
     def _admin_client(self) -> KafkaAdminClient:
@@ -299,13 +308,10 @@ class KafkaBus(Bus):
                 )
                 for r in records
             ]
-            # Until each record is acknowledged or expired: a publish that raised while
-            # records still waited in the producer would have them delivered after the
-            # caller's retry had sent them again (a 30 s outage did, as "Timeout waiting
-            # for future" with both waits at the delivery timeout).
-            verdict_s = DELIVERY_TIMEOUT_MS / 1000 + VERDICT_MARGIN_S
-            with contextlib.suppress(KafkaTimeoutError):  # each future says what became of it
-                producer.flush(timeout=verdict_s)
+            if not self._await_verdict(producer, futures):
+                raise KafkaConnectionError(
+                    f"no broker accepts connections; {len(records)} records withdrawn"
+                )
             for future in futures:
                 # Raises the record's error, if the brokers did not acknowledge it.
                 future.get(timeout=VERDICT_MARGIN_S)
@@ -315,6 +321,42 @@ class KafkaBus(Bus):
         except TanbaError:
             self._discard_producer(producer)
             raise
+
+    def _await_verdict(self, producer: KafkaProducer, futures: list[Any]) -> bool:
+        """Wait until every record is acknowledged or failed, for at most the delivery timeout.
+
+        False when it discarded the producer instead (its records then fail).
+
+        Until a verdict: a publish that raised while records still waited in the producer
+        would have them delivered after the caller's retry had sent them again (a 30 s
+        outage did, as "Timeout waiting for future" with both waits at the delivery
+        timeout). But not while no broker accepts connections: kafka-python's producer then
+        retries in a busy loop (a whole core for the 30 s of an outage, the leaders being
+        unknown), so the producer is discarded at once, failing its records.
+        """
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000 + VERDICT_MARGIN_S
+        while not all(f.is_done for f in futures):
+            pending = next(f for f in futures if not f.is_done)
+            wait = min(PROBE_INTERVAL_S, deadline - time.monotonic())
+            if wait <= 0:
+                return True
+            with contextlib.suppress(KafkaError):  # its error is raised by the caller
+                pending.get(timeout=wait)
+            if not pending.is_done and not self.reachable():
+                self._discard_producer(producer)
+                return False
+        return True
+
+    def reachable(self) -> bool:
+        """True when some bootstrap server accepts a TCP connection within PROBE_TIMEOUT_S."""
+        for server in self.servers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S):
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
 
     def _discard_producer(self, producer: KafkaProducer) -> None:
         """Forget and close a producer that failed a publish: the next one opens a new one.
