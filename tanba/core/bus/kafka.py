@@ -14,9 +14,12 @@ Delivery, as the contract asks:
   record's future: it returns only when the brokers acknowledged all of them.
   When it raises, the producer has given up on every record of the call (it
   waits out ``DELIVERY_TIMEOUT_MS``), so the caller's retry cannot race a late
-  delivery of the same records and write them twice. And the producer is then
-  replaced by a new one: after a 30 s outage a producer that had expired
-  records never delivered anything again (each later publish timed out).
+  delivery of the same records and write them twice; except that as soon as
+  no broker accepts connections it withdraws them by discarding the producer,
+  whose retries would spin (then a record the broker wrote just before it
+  stopped can be written again: at-least-once). A producer that failed a
+  publish is replaced by a new one: after a 30 s outage a producer that had
+  expired records never delivered anything again (each later publish timed out).
   Records are keyed, and a key always lands on the same partition, so one
   site's media stay in order.
 * A consumer is a member of a consumer group with auto-commit off: the group
@@ -32,7 +35,7 @@ from ``publish``, ``commit`` and ``replay`` so the worker retries without
 committing; ``poll`` instead returns nothing after its timeout (and logs), so
 a worker waits for the broker instead of dying.
 
-Why one module of about 550 lines: the bus and its group consumer are one
+Why one module of about 670 lines: the bus and its group consumer are one
 implementation of the :class:`~tanba.core.bus.Bus` contract sharing the
 clients' settings, the namespacing of names and the translation of Kafka's
 errors into Tanba's; split apart they would import each other.
@@ -77,6 +80,8 @@ logging.getLogger("kafka").setLevel(logging.WARNING)
 # (TransientError), so they are silenced; the producer's, consumer's and admin client's stay.
 for _chatty in ("kafka.net", "kafka.cluster", "kafka.coordinator"):
     logging.getLogger(_chatty).setLevel(logging.CRITICAL)
+# Its warnings are a line per partition per retried request; its errors (data loss) stay.
+logging.getLogger("kafka.producer.sender").setLevel(logging.ERROR)
 
 T = TypeVar("T")
 Client = TypeVar("Client", KafkaProducer, KafkaAdminClient, KafkaConsumer)
