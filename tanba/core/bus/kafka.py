@@ -204,7 +204,7 @@ class KafkaBus(Bus):
     def _new_producer(self) -> KafkaProducer:
         # Not while no broker accepts connections: the producer would then spin (see
         # _await_verdict) on the records handed to it, and a failed publish replaces it.
-        if not self.reachable():
+        if not self._reachable():
             raise KafkaConnectionError(f"no broker of {','.join(self.servers)} accepts connections")
         return KafkaProducer(
             **self._common(),
@@ -347,12 +347,12 @@ class KafkaBus(Bus):
                 return True
             with contextlib.suppress(KafkaError):  # its error is raised by the caller
                 pending.get(timeout=wait)
-            if not pending.is_done and not self.reachable():
+            if not pending.is_done and not self._reachable():
                 self._discard_producer(producer)
                 return False
         return True
 
-    def reachable(self) -> bool:
+    def _reachable(self) -> bool:
         """True when some bootstrap server accepts a TCP connection within PROBE_TIMEOUT_S."""
         for server in self.servers:
             host, _, port = server.rpartition(":")
