@@ -57,6 +57,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import (
     CommitFailedError,
     IllegalGenerationError,
+    IllegalStateError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -126,6 +127,7 @@ _UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError)
 _LOST_GENERATION = (
     CommitFailedError,
     IllegalGenerationError,
+    IllegalStateError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
@@ -318,8 +320,14 @@ class KafkaBus(Bus):
                     f"no broker accepts connections; {len(records)} records withdrawn"
                 )
             for future in futures:
-                # Raises the record's error, if the brokers did not acknowledge it.
-                future.get(timeout=VERDICT_MARGIN_S)
+                try:
+                    # Raises the record's error, if the brokers did not acknowledge it.
+                    future.get(timeout=VERDICT_MARGIN_S)
+                except IllegalStateError as exc:
+                    # Another thread's publish discarded the producer: retry like it does.
+                    raise KafkaConnectionError(
+                        f"records withdrawn with the producer ({exc})"
+                    ) from exc
 
         try:
             self.call(f"publishing {len(records)} records to {name}", send_all)
