@@ -134,11 +134,25 @@ def crawl(
             if sync_stats is not None:
                 sync_stats()
 
+    # After a failed publish the ticks back off (doubling up to _MAX_BACKOFF_S), so a bus
+    # that is down costs a log line per try, not two a second.
+    backoff = {"delay": 0.0, "until": 0.0}
+
     def flush_tick() -> None:
+        if time.monotonic() < backoff["until"]:
+            return
         try:
             publisher.tick()
+            backoff["delay"] = 0.0
         except Exception as exc:  # kept for the next tick and the final flush
-            log.warning("publishing crawl events failed, will retry: %s", exc)
+            backoff["delay"] = min(max(2 * backoff["delay"], 1.0), _MAX_BACKOFF_S)
+            backoff["until"] = time.monotonic() + backoff["delay"]
+            log.warning(
+                "%d crawl events kept in memory, next try in %.0f s: %s",
+                publisher.pending,
+                backoff["delay"],
+                exc,
+            )
 
     def progress_tick() -> None:
         sync()

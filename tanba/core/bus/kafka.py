@@ -12,6 +12,14 @@ Delivery, as the contract asks:
 * ``publish`` sends with ``acks=all`` on an idempotent producer (retries
   cannot duplicate within a producer session), flushes, and checks every
   record's future: it returns only when the brokers acknowledged all of them.
+  When it raises, the producer has given up on every record of the call (it
+  waits out ``DELIVERY_TIMEOUT_MS``), so the caller's retry cannot race a late
+  delivery of the same records and write them twice; except that as soon as
+  no broker accepts connections it withdraws them by discarding the producer,
+  whose retries would spin (then a record the broker wrote just before it
+  stopped can be written again: at-least-once). A producer that failed a
+  publish is replaced by a new one: after a 30 s outage a producer that had
+  expired records never delivered anything again (each later publish timed out).
   Records are keyed, and a key always lands on the same partition, so one
   site's media stay in order.
 * A consumer is a member of a consumer group with auto-commit off: the group
@@ -27,7 +35,7 @@ from ``publish``, ``commit`` and ``replay`` so the worker retries without
 committing; ``poll`` instead returns nothing after its timeout (and logs), so
 a worker waits for the broker instead of dying.
 
-Why one module of about 550 lines: the bus and its group consumer are one
+Why one module of about 670 lines: the bus and its group consumer are one
 implementation of the :class:`~tanba.core.bus.Bus` contract sharing the
 clients' settings, the namespacing of names and the translation of Kafka's
 errors into Tanba's; split apart they would import each other.
@@ -35,8 +43,10 @@ errors into Tanba's; split apart they would import each other.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,6 +57,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import (
     CommitFailedError,
     IllegalGenerationError,
+    IllegalStateError,
     KafkaConnectionError,
     KafkaError,
     KafkaTimeoutError,
@@ -64,6 +75,14 @@ from tanba.core.exceptions import TanbaError, TransientError
 log = logging.getLogger("tanba.core.bus.kafka")
 # kafka-python logs every connection and rebalance step at INFO; `tanba -v` is for batch lines.
 logging.getLogger("kafka").setLevel(logging.WARNING)
+# While a broker is down, these write hundreds of ERROR lines a minute per process (each
+# reconnect, metadata refresh, heartbeat and expired producer batch). Every call that fails
+# because of it already raises into one Tanba line that says what failed and what to do
+# (TransientError), so they are silenced; the producer's, consumer's and admin client's stay.
+for _chatty in ("kafka.net", "kafka.cluster", "kafka.coordinator"):
+    logging.getLogger(_chatty).setLevel(logging.CRITICAL)
+# Its warnings are a line per partition per retried request; its errors (data loss) stay.
+logging.getLogger("kafka.producer.sender").setLevel(logging.ERROR)
 
 T = TypeVar("T")
 Client = TypeVar("Client", KafkaProducer, KafkaAdminClient, KafkaConsumer)
@@ -85,6 +104,13 @@ REPLAY_CHUNK = 5_000
 REQUEST_TIMEOUT_MS = 15_000
 MAX_BLOCK_MS = 10_000
 DELIVERY_TIMEOUT_MS = 30_000
+# How much longer than DELIVERY_TIMEOUT_MS publish waits for the producer's verdict on its
+# records (its I/O thread expires them a little after the timeout).
+VERDICT_MARGIN_S = 5.0
+# While publish waits for acknowledgements, how often it checks that a broker still accepts
+# connections, and how long such a check may take.
+PROBE_INTERVAL_S = 0.5
+PROBE_TIMEOUT_S = 2.0
 
 _FOREVER = {"retention.ms": "-1"}
 # Per-topic settings beyond the broker's defaults; logical names (before the namespace).
@@ -101,6 +127,7 @@ _UNREACHABLE = (KafkaTimeoutError, KafkaConnectionError, NodeNotReadyError)
 _LOST_GENERATION = (
     CommitFailedError,
     IllegalGenerationError,
+    IllegalStateError,
     RebalanceInProgressError,
     UnknownMemberIdError,
 )
@@ -174,20 +201,24 @@ class KafkaBus(Bus):
         return clients
 
     def _producer_client(self) -> KafkaProducer:
-        return self._client(
-            "producer",
-            lambda: KafkaProducer(
-                **self._common(),
-                client_id="tanba-producer",
-                acks="all",
-                enable_idempotence=True,
-                linger_ms=5,
-                max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
-                delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
-                max_request_size=MAX_MESSAGE_BYTES,
-                # Topics come from ensure_topics, with their settings (compaction...).
-                allow_auto_create_topics=False,
-            ),
+        return self._client("producer", self._new_producer)
+
+    def _new_producer(self) -> KafkaProducer:
+        # Not while no broker accepts connections: the producer would then spin (see
+        # _await_verdict) on the records handed to it, and a failed publish replaces it.
+        if not self._reachable():
+            raise KafkaConnectionError(f"no broker of {','.join(self.servers)} accepts connections")
+        return KafkaProducer(
+            **self._common(),
+            client_id="tanba-producer",
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=5,
+            max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
+            delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+            max_request_size=MAX_MESSAGE_BYTES,
+            # Topics come from ensure_topics, with their settings (compaction...).
+            allow_auto_create_topics=False,
         )
 
     def _admin_client(self) -> KafkaAdminClient:
@@ -223,12 +254,16 @@ class KafkaBus(Bus):
     def translate(self, what: str, exc: KafkaError) -> TanbaError:
         """The Tanba error for a Kafka error: TransientError when retrying later can help."""
         where = ",".join(self.servers)
+        # kafka-python's errors already start with their class name.
+        detail = (
+            str(exc) if str(exc).startswith(type(exc).__name__) else f"{type(exc).__name__}: {exc}"
+        )
         if isinstance(exc, _UNREACHABLE) or getattr(exc, "retriable", False):
             return TransientError(
-                f"Kafka at {where}: {what} failed ({type(exc).__name__}: {exc}); "
+                f"Kafka at {where}: {what} failed ({detail}); "
                 "retrying; check that the brokers run ('scripts/services status kafka')"
             )
-        return TanbaError(f"Kafka at {where}: {what} failed: {type(exc).__name__}: {exc}")
+        return TanbaError(f"Kafka at {where}: {what} failed: {detail}")
 
     # --- topics ------------------------------------------------------------------
 
@@ -280,12 +315,79 @@ class KafkaBus(Bus):
                 )
                 for r in records
             ]
-            producer.flush(timeout=DELIVERY_TIMEOUT_MS / 1000)
+            if not self._await_verdict(producer, futures):
+                raise KafkaConnectionError(
+                    f"no broker accepts connections; {len(records)} records withdrawn"
+                )
             for future in futures:
-                # Raises the record's error, if the brokers did not acknowledge it.
-                future.get(timeout=DELIVERY_TIMEOUT_MS / 1000)
+                try:
+                    # Raises the record's error, if the brokers did not acknowledge it.
+                    future.get(timeout=VERDICT_MARGIN_S)
+                except IllegalStateError as exc:
+                    # Another thread's publish discarded the producer: retry like it does.
+                    raise KafkaConnectionError(
+                        f"records withdrawn with the producer ({exc})"
+                    ) from exc
 
-        self.call(f"publishing {len(records)} records to {name}", send_all)
+        try:
+            self.call(f"publishing {len(records)} records to {name}", send_all)
+        except TanbaError:
+            self._discard_producer(producer)
+            raise
+
+    def _await_verdict(self, producer: KafkaProducer, futures: list[Any]) -> bool:
+        """Wait until every record is acknowledged or failed, for at most the delivery timeout.
+
+        False when it discarded the producer instead (its records then fail).
+
+        Until a verdict: a publish that raised while records still waited in the producer
+        would have them delivered after the caller's retry had sent them again (a 30 s
+        outage did, as "Timeout waiting for future" with both waits at the delivery
+        timeout). But not while no broker accepts connections: kafka-python's producer then
+        retries in a busy loop (a whole core for the 30 s of an outage, the leaders being
+        unknown), so the producer is discarded at once, failing its records.
+        """
+        deadline = time.monotonic() + DELIVERY_TIMEOUT_MS / 1000 + VERDICT_MARGIN_S
+        while not all(f.is_done for f in futures):
+            pending = next(f for f in futures if not f.is_done)
+            wait = min(PROBE_INTERVAL_S, deadline - time.monotonic())
+            if wait <= 0:
+                return True
+            with contextlib.suppress(KafkaError):  # its error is raised by the caller
+                pending.get(timeout=wait)
+            if not pending.is_done and not self._reachable():
+                self._discard_producer(producer)
+                return False
+        return True
+
+    def _reachable(self) -> bool:
+        """True when some bootstrap server accepts a TCP connection within PROBE_TIMEOUT_S."""
+        for server in self.servers:
+            host, _, port = server.rpartition(":")
+            try:
+                with socket.create_connection((host.strip("[]"), int(port)), PROBE_TIMEOUT_S):
+                    return True
+            except (OSError, ValueError):
+                continue
+        return False
+
+    def _discard_producer(self, producer: KafkaProducer) -> None:
+        """Forget and close a producer that failed a publish: the next one opens a new one.
+
+        Closed at once: the records it still holds (another thread's, or its own if it is
+        stuck) fail, and their publish raises and is retried, instead of being delivered
+        late beside the retry. kafka-python's ``close(timeout=0)`` first flushes with no
+        wait and raises when records are pending, so its forced close is then called.
+        """
+        with self._lock:
+            if self._clients.get("producer") is producer:
+                del self._clients["producer"]
+        try:
+            producer.close(timeout=0)
+        except KafkaError:
+            sender = getattr(producer, "_sender", None)
+            if sender is not None:
+                sender.force_close()
 
     def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
         return KafkaGroupConsumer(self, group, list(topics))
@@ -567,7 +669,7 @@ class KafkaGroupConsumer(Consumer):
                 lag += ends[tp] - (done if done is not None else starts[tp])
             return lag
         except KafkaError as exc:
-            log.warning("group %s: lag unknown: %s", self.group, exc)
+            log.warning("%s", self._bus.translate(f"reading the lag of group {self.group}", exc))
             return None
 
     def close(self) -> None:
