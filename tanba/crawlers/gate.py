@@ -11,6 +11,8 @@ bus that cannot take events) the write is parked instead:
 - the parked writes are retried in the order they were refused (``retry`` if
   given, else ``attempt`` again), after 1 s, then with the wait doubling up to
   30 s; a round that still fails logs ``<target>: still paused: <error>``;
+- each of these lines is said at most once every 30 s for all targets alike
+  (:class:`Repeats`), with how many times it was held back meanwhile;
 - when the last one has gone through, the crawl resumes
   (``<target>: writes succeed again; crawl resumed``) and every parked
   ``write`` returns its result. A parked write that fails with any other error
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -64,6 +67,36 @@ def no_engine() -> Pausable | None:
     return None
 
 
+class Repeats:
+    """Lets a line through at most once per ``interval_s`` for each text, across every gate.
+
+    Every target has a gate, and while one bus or disk refuses them all, a line per
+    target per round would be 5,000 lines a round for 5,000 targets: each text is
+    logged once a window, with how many targets said it meanwhile.
+    """
+
+    def __init__(
+        self, interval_s: float = MAX_RETRY_S, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.interval_s = interval_s
+        self._monotonic = monotonic
+        self._said: dict[str, tuple[float, int]] = {}  # text -> (when said, times held back)
+
+    def held(self, text: str) -> int | None:
+        """None to hold the line back; else how many were held back since it was last said."""
+        now = self._monotonic()
+        said = self._said.get(text)
+        if said is not None and now - said[0] < self.interval_s:
+            self._said[text] = (said[0], said[1] + 1)
+            return None
+        self._said[text] = (now, 0)
+        return 0 if said is None else said[1]
+
+
+# One per process: the gates of all its targets share what they said.
+REPEATS = Repeats()
+
+
 @dataclass
 class _Parked(Generic[T]):
     write: Callable[[], T]
@@ -80,8 +113,10 @@ class WriteGate:
         *,
         engine: Callable[[], Pausable | None] = no_engine,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        repeats: Repeats = REPEATS,
     ) -> None:
         self.name = name
+        self._repeats = repeats
         self.tally = tally
         self._engine = engine
         self._sleep = sleep
@@ -115,7 +150,7 @@ class WriteGate:
 
     def _pause(self, exc: TransientError) -> None:
         self.tally.paused += 1
-        log.error("%s: %s; crawl paused, nothing fetched is lost", self.name, exc)
+        self._say(logging.ERROR, f"{exc}; crawl paused, nothing fetched is lost")
         engine = self._engine()
         if engine is not None:
             engine.pause()
@@ -127,7 +162,7 @@ class WriteGate:
             await self._sleep(delay)
             delay = min(delay * 2, MAX_RETRY_S)
             self._run_parked()
-        log.warning("%s: writes succeed again; crawl resumed", self.name)
+        self._say(logging.WARNING, "writes succeed again; crawl resumed")
         engine = self._engine()
         if engine is not None:
             engine.unpause()
@@ -143,7 +178,7 @@ class WriteGate:
             try:
                 result = parked.write()
             except TransientError as exc:
-                log.warning("%s: still paused: %s", self.name, exc)
+                self._say(logging.WARNING, f"still paused: {exc}")
                 return
             except Exception as exc:  # not the disk or the bus: its caller's failure
                 self._parked.popleft()
@@ -153,3 +188,10 @@ class WriteGate:
             self._parked.popleft()
             if not parked.done.done():  # its caller may have been cancelled meanwhile
                 parked.done.set_result(result)
+
+    def _say(self, level: int, text: str) -> None:
+        """Log ``<target>: text``, unless another gate said the same text a moment ago."""
+        held = self._repeats.held(text)
+        if held is not None:
+            others = f" (and {held} more times by this or other targets)" if held else ""
+            log.log(level, "%s: %s%s", self.name, text, others)

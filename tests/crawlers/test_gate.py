@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from tanba.core.exceptions import DiskFull
-from tanba.crawlers.gate import MAX_RETRY_S, WriteGate
+from tanba.crawlers.gate import MAX_RETRY_S, Repeats, WriteGate
 from tanba.crawlers.stats import TargetStats
 
 
@@ -20,6 +20,7 @@ class Disk:
         self.full_rounds = full_rounds
         self.written: list[str] = []
         self.delays: list[float] = []
+        self.now = 0.0  # the time the sleeps have passed
 
     def writer(self, what: str) -> Callable[[], str]:
         def write() -> str:
@@ -33,6 +34,7 @@ class Disk:
     async def sleep(self, seconds: float) -> None:
         # Each retry round starts after a sleep; the disk frees up after full_rounds of them.
         self.delays.append(seconds)
+        self.now += seconds
         self.full_rounds -= 1
         await asyncio.sleep(0)  # others run meanwhile, as during a real wait
 
@@ -50,8 +52,16 @@ class Engine:
         self.calls.append("unpause")
 
 
-def gate_for(disk: Disk, engine: Engine | None = None) -> WriteGate:
-    return WriteGate("kino", TargetStats(), engine=lambda: engine, sleep=disk.sleep)
+def gate_for(
+    disk: Disk, engine: Engine | None = None, name: str = "kino", repeats: Repeats | None = None
+) -> WriteGate:
+    return WriteGate(
+        name,
+        TargetStats(),
+        engine=lambda: engine,
+        sleep=disk.sleep,
+        repeats=repeats or Repeats(monotonic=lambda: disk.now),
+    )
 
 
 def test_a_write_that_goes_through_returns_at_once() -> None:
@@ -85,8 +95,31 @@ def test_refused_writes_pause_once_go_through_in_order_and_resume(
         "kino: disk full: cannot write page (test); crawl paused, nothing fetched is lost"
     )
     assert sum("crawl paused" in m for m in messages) == 1
-    assert sum(m.startswith("kino: still paused: disk full") for m in messages) == 2
+    # Rounds after 1, 3 and 7 s: the line is said once in its 30 s.
+    assert sum(m.startswith("kino: still paused: disk full") for m in messages) == 1
     assert messages[-1] == "kino: writes succeed again; crawl resumed"
+
+
+def test_many_targets_waiting_for_one_disk_say_each_line_once_a_window(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # 200 targets behind one full disk, refused for 8 rounds (1 + 2 + ... + 30 s of
+    # waits: past one 30 s window): a line a target a round would be 1,800 lines.
+    disk = Disk(full_rounds=8 * 200)
+    repeats = Repeats(monotonic=lambda: disk.now / 200)  # 200 gates share each round's time
+    gates = [gate_for(disk, name=f"site{i}", repeats=repeats) for i in range(200)]
+
+    async def one_write_each() -> list[str]:
+        return list(await asyncio.gather(*(g.write(disk.writer("page")) for g in gates)))
+
+    with caplog.at_level(logging.WARNING, logger="tanba.crawlers.gate"):
+        assert len(asyncio.run(one_write_each())) == 200
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("crawl paused" in m for m in messages) == 1
+    assert 2 <= sum("still paused" in m for m in messages) <= 4
+    assert sum("crawl resumed" in m for m in messages) == 1
+    later = [m for m in messages if "still paused" in m][1]
+    assert "more times by this or other targets" in later
 
 
 def test_the_wait_between_retries_stops_growing_at_the_maximum() -> None:
