@@ -55,7 +55,7 @@ from bench.quality import _cached
 from tanba.core.schemas.common import AUDIO, Fingerprint
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
-from tanba.core.signals.audio import CHROMAPRINT, ITEM_S, AudioPrint, Landmarks
+from tanba.core.signals.audio import CHROMAPRINT, FRAME_S, ITEM_S, AudioPrint, Landmarks
 from tanba.fingerprint.audio import audio_print
 from tanba.matcher.audio_score import AudioRule
 from tanba.matcher.audio_segments import AudioTuning
@@ -134,9 +134,9 @@ def derived(source: dict[str, object], rng: np.random.Generator) -> tuple[np.nda
     mask = np.uint32(sum(1 << int(b) for b in rng.choice(32, MASK_BITS, replace=False)))
     new_items = np.roll(items, -start)[:count] ^ mask
     span = int(frames.max()) + 1
-    frame_start = int(start * ITEM_S / (176 / 11025))
+    frame_start = int(start * ITEM_S / FRAME_S)
     new_frames = (frames - frame_start) % span
-    keep = new_frames < int(count * ITEM_S / (176 / 11025))
+    keep = new_frames < int(count * ITEM_S / FRAME_S)
     f, df, dt = hashes >> 16, ((hashes >> 8) & 0xFF) - 128, hashes & 0xFF
     f = (f + int(rng.integers(1, BINS))) % BINS
     if rng.random() < 0.5:

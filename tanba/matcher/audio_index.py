@@ -143,7 +143,7 @@ class ChromaprintSegment:
             meta["ids"],
             np.load(directory / "bases.npy", mmap_mode="r"),
             np.load(directory / "items.npy", mmap_mode="r"),
-            KeyTable.load(directory, "halves"),
+            KeyTable.load(directory, "halves", _HALF_KEYS),
         )
 
     def candidates(self, query: np.ndarray) -> list[tuple[int, int]]:

@@ -318,14 +318,14 @@ CHROMAPRINT_KIND: SegmentKind[ChromaprintSegment, np.ndarray] = SegmentKind(
     ChromaprintSegment.build,
     ChromaprintSegment.merged,
     ChromaprintSegment.load,
-    {"keys": "halves16"},
+    {"keys": "halves16", "table": "sparse"},
 )
 LANDMARK_KIND: SegmentKind[LandmarkSegment, Landmarks] = SegmentKind(
     "landmarks",
     LandmarkSegment.build,
     LandmarkSegment.merged,
     LandmarkSegment.load,
-    {"sample": SAMPLE},
+    {"sample": SAMPLE, "table": "sparse"},
 )
 
 

@@ -1,8 +1,7 @@
 """A counting-sort table from small integer keys to rows: built once, looked up, merged without a sort.
 
 Contract: :class:`KeyTable` maps each key in ``[0, size)`` to the rows filed under
-it, in the order they were given (``starts[k]:starts[k + 1]`` of ``rows``, as in
-a CSR matrix). :meth:`KeyTable.lookup` expands many keys into (row, which key)
+it, in the order they were given (a CSR matrix over the keys that have rows). :meth:`KeyTable.lookup` expands many keys into (row, which key)
 pairs; :meth:`KeyTable.merged` joins tables whose rows were renumbered (rows
 mapped to -1 are dropped) in one pass, key run by key run, so merging the
 segments of a catalogue of 100,000 tracks needs no sort of its hundreds of
@@ -27,38 +26,50 @@ CHUNK = 1 << 24
 
 @dataclass(frozen=True)
 class KeyTable:
-    """``rows`` grouped by key: the rows of key ``k`` are ``rows[starts[k]:starts[k + 1]]``."""
+    """``rows`` grouped by key: the rows of ``keys[i]`` are ``rows[starts[i]:starts[i + 1]]``.
 
-    starts: np.ndarray  # int64, size + 1
+    Only the keys that have rows are kept (sorted, each run non-empty), so a table of
+    one track costs its rows, not offsets for all ``size`` keys (32 MB for the 2^22
+    landmark keys: the in-memory indexes keep a table per recent track).
+    """
+
+    keys: np.ndarray  # int32, sorted, the keys with rows
+    starts: np.ndarray  # int64, len(keys) + 1
     rows: np.ndarray  # uint32
+    size: int  # keys are in [0, size)
 
     @classmethod
     def build(cls, keys: np.ndarray, rows: np.ndarray, size: int) -> KeyTable:
         """Rows filed under their keys (stable: a key's rows keep their given order)."""
         order = np.argsort(keys, kind="stable")
-        starts = np.zeros(size + 1, np.int64)
-        np.cumsum(np.bincount(keys, minlength=size), out=starts[1:])
-        return cls(starts, np.ascontiguousarray(rows[order], dtype=np.uint32))
-
-    @property
-    def size(self) -> int:
-        return len(self.starts) - 1
+        ordered = np.asarray(keys)[order]
+        firsts = np.flatnonzero(np.diff(ordered)) + 1  # where each key's run begins, but the first
+        firsts = np.concatenate([[0], firsts]).astype(np.int64) if len(ordered) else firsts
+        return cls(
+            ordered[firsts].astype(np.int32),
+            np.append(firsts, len(ordered)),
+            np.ascontiguousarray(np.asarray(rows)[order], dtype=np.uint32),
+            size,
+        )
 
     def lookup(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(row, index into ``keys``) of every row filed under each of ``keys``."""
-        lo = self.starts[keys]
-        counts = self.starts[keys + 1] - lo
+        if not len(self.keys):
+            return np.zeros(0, np.uint32), np.zeros(0, np.int64)
+        at = np.minimum(np.searchsorted(self.keys, keys), len(self.keys) - 1)
+        lo = self.starts[at]
+        counts = np.where(self.keys[at] == keys, self.starts[at + 1] - lo, 0)
         total = int(counts.sum())
         first = np.cumsum(counts) - counts
-        at = np.repeat(lo - first, counts) + np.arange(total)
-        return self.rows[at], np.repeat(np.arange(len(keys)), counts)
+        found = np.repeat(lo - first, counts) + np.arange(total)
+        return self.rows[found], np.repeat(np.arange(len(keys)), counts)
 
     def keys_between(self, lo: int, hi: int) -> np.ndarray:
         """The key of each entry ``lo:hi`` of ``rows`` (int32)."""
         first = int(np.searchsorted(self.starts, lo, "right")) - 1
         last = int(np.searchsorted(self.starts, hi, "left"))
         edges = np.clip(self.starts[first : last + 1], lo, hi)
-        return np.repeat(np.arange(first, last, dtype=np.int32), np.diff(edges))
+        return np.repeat(np.asarray(self.keys[first:last], np.int32), np.diff(edges))
 
     @classmethod
     def merged(
@@ -88,27 +99,31 @@ class KeyTable:
         counts = np.zeros(size, np.int64)
         for keys, _ in chunks():
             counts += np.bincount(keys, minlength=size)
-        starts = np.zeros(size + 1, np.int64)
-        np.cumsum(counts, out=starts[1:])
-        rows = np.empty(int(starts[-1]), np.uint32)
-        filled = starts[:-1].copy()  # next free place of each key
+        dense = np.zeros(size + 1, np.int64)
+        np.cumsum(counts, out=dense[1:])
+        rows = np.empty(int(dense[-1]), np.uint32)
+        filled = dense[:-1].copy()  # next free place of each key
         for keys, new in chunks():
             # A chunk's keys are sorted (a table's entries are in key order): an entry's
             # rank among its key's entries in the chunk is its distance from the first.
             rank = np.arange(len(keys)) - np.searchsorted(keys, keys, "left")
             rows[filled[keys] + rank] = new
             filled += np.bincount(keys, minlength=size)
-        return cls(starts, rows)
+        used = np.flatnonzero(counts)
+        return cls(used.astype(np.int32), np.append(dense[used], len(rows)), rows, size)
 
     def save(self, directory: Path, name: str) -> None:
+        np.save(directory / f"{name}_keys.npy", self.keys)
         np.save(directory / f"{name}_starts.npy", self.starts)
         np.save(directory / f"{name}_rows.npy", self.rows)
 
     @classmethod
-    def load(cls, directory: Path, name: str) -> KeyTable:
+    def load(cls, directory: Path, name: str, size: int) -> KeyTable:
         return cls(
+            np.load(directory / f"{name}_keys.npy", mmap_mode="r"),
             np.load(directory / f"{name}_starts.npy", mmap_mode="r"),
             np.load(directory / f"{name}_rows.npy", mmap_mode="r"),
+            size,
         )
 
 

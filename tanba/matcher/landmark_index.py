@@ -164,7 +164,7 @@ class LandmarkSegment:
     """Tracks' landmarks filed by key: frame ``bases[w] + f`` is frame f of track w.
 
     Immutable; the arrays may be memory-mapped. 4 bytes a landmark (its row) in
-    the key table, and 16 MB of key offsets.
+    the key table, and 12 bytes per key that has rows.
     """
 
     def __init__(self, ids: list[str], bases: np.ndarray, table: KeyTable) -> None:
@@ -222,7 +222,7 @@ class LandmarkSegment:
     def load(cls, directory: Path) -> LandmarkSegment:
         ids = json.loads((directory / "ids.json").read_text())["ids"]
         bases = np.load(directory / "bases.npy", mmap_mode="r")
-        return cls(ids, bases, KeyTable.load(directory, "marks"))
+        return cls(ids, bases, KeyTable.load(directory, "marks", 1 << LANDMARK_KEY_BITS))
 
     def query(
         self, marks: Landmarks, min_votes: int, alive: np.ndarray | None = None
@@ -266,8 +266,9 @@ class SortedLandmarkIndex(LandmarkIndex):
     Works added since the table was built wait in a short list searched work by
     work, so registering a work does not sort every other work's hashes again;
     the table is rebuilt when that list grows long or a settled work is removed.
-    Memory: 12 bytes per landmark, about 200 KB per minute of music (``python -m
-    bench.speed``: 732 MiB for 1,000 tracks of about 4 minutes, sorted in 11.5-19 s).
+    Memory: the prints it was given (8 bytes per landmark) and one
+    :class:`LandmarkSegment` of them (4 bytes per kept landmark); for 100,000 tracks
+    use the segmented index (:mod:`tanba.matcher.audio_segments`).
     """
 
     def __init__(self) -> None:
