@@ -200,13 +200,27 @@ def run(
 
 
 def crawl_report(app: App, crawl_id: str = "") -> CrawlFinished | None:
-    """The report of crawl ``crawl_id`` (the latest crawl when empty) from ``tanba.crawls``."""
-    found = None
+    """The report of crawl ``crawl_id`` (the latest crawl when empty) from ``tanba.crawls``.
+
+    A crawl is reported job by job (one message per target, a re-run job's replacing its
+    earlier one), so its reports are merged into one, each target's latest.
+    """
+    reports: list[CrawlFinished] = []
     for message in app.bus.replay(topics.CRAWLS):
         report = decode(message.value, CrawlFinished)
+        if not crawl_id and (not reports or reports[-1].crawl_id != report.crawl_id):
+            reports = []
         if not crawl_id or report.crawl_id == crawl_id:
-            found = report
-    return found
+            reports.append(report)
+    if not reports:
+        return None
+    targets = {key: t for r in reports for key, t in r.targets.items()}
+    return CrawlFinished(
+        crawl_id=reports[0].crawl_id,
+        started_at=min(r.started_at for r in reports),
+        finished_at=max(r.finished_at for r in reports),
+        targets=targets,
+    )
 
 
 def start_stages(

@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from tanba.console.alerts import CountCache
 from tanba.console.caching import digest_of
-from tanba.console.crawls import CrawlLauncher, RunLog, SubprocessLauncher
+from tanba.console.crawls import CrawlLauncher, JobLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
 from tanba.console.i18n import pick_language
 from tanba.console.pictures import Grants
@@ -105,6 +105,13 @@ def build_console(
     runs = RunLog(db)
     migrate_console_targets(db, app.targets)
     targets = ConsoleTargets(app.targets, allow_private=app.settings.console_allow_private_targets)
+    reports = CrawlReports(app.bus)
+    if launcher is None:
+        launcher = (
+            JobLauncher(app.bus, runs, reports, app.clock)
+            if app.settings.console_crawl_command == "jobs"
+            else SubprocessLauncher(app.settings, runs, app.clock)
+        )
     return Console(
         app=app,
         settings=app.settings,
@@ -112,8 +119,8 @@ def build_console(
         sessions=SessionStore(db, app.clock, timedelta(hours=app.settings.console_session_hours)),
         targets=targets,
         runs=runs,
-        launcher=launcher or SubprocessLauncher(app.settings, runs, app.clock),
-        reports=CrawlReports(app.bus),
+        launcher=launcher,
+        reports=reports,
         counts=CountCache(app.store),
         throttle=LoginThrottle(db, app.clock),
         grants=Grants(),

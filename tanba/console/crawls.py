@@ -1,7 +1,13 @@
-"""Starting crawls from the console: one subprocess per run, a log of runs, and a scheduler.
+"""Starting crawls from the console: a crawl job per run, a log of runs, and a scheduler.
 
-A run starts ``python -m tanba.app.cli --home HOME {run|crawl} --target ID``
-with the console's settings in its environment, its output in
+Every run is a crawl job on ``tanba.crawl-jobs`` (:mod:`tanba.core.crawl_jobs`), published
+one of two ways (``TANBA_CONSOLE_CRAWL_COMMAND``). With ``jobs``, :class:`JobLauncher`
+publishes it from the console and the crawler workers (``tanba worker crawler``) run it;
+the run is finished when the job's report is on ``tanba.crawls``. With ``run`` or
+``crawl`` (the embedded set-up, where no crawler runs beside the console), a run starts
+``python -m tanba.app.cli --home HOME {run|crawl} --target ID``, which publishes the job
+and crawls it in that process, as ``tanba crawl`` does, with the console's settings in
+its environment and its output in
 ``home/console/crawls/<run id>/crawl.log``: the child reads the target (and the
 ``--resolve`` entries recorded with it) from the target registry, as any
 ``tanba run`` does. A subprocess, because Twisted's reactor runs once per process
@@ -28,13 +34,21 @@ from typing import Protocol
 
 from tanba.console.exceptions import Conflict
 from tanba.console.targets import ConsoleTargets
+from tanba.core.bus import Bus
 from tanba.core.clock import Clock, iso, parse_iso
+from tanba.core.crawl_jobs import job_for, job_record
+from tanba.core.crawl_reports import CrawlReports
 from tanba.core.exceptions import InputError, TanbaError
+from tanba.core.resolve import parse_resolve
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.settings import Settings
 from tanba.core.sqlite import Database, transaction
+from tanba.core.target_registry import record_target
+from tanba.core.topics import CRAWL_JOBS
 
 log = logging.getLogger(__name__)
+#: How a run the JobLauncher published is recorded in ``crawl_runs.command``: ``job <job id>``.
+JOB_COMMAND = "job"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS crawl_runs (
@@ -121,6 +135,70 @@ class CrawlLauncher(Protocol):
     def start(self, record: TargetRecord, actor: str) -> CrawlRun: ...
 
 
+def _check_launchable(record: TargetRecord, runs: RunLog) -> None:
+    if record.archived:
+        raise InputError(f"target {record.name!r} is archived; restore it before crawling")
+    if record.spec.get("paused"):
+        raise InputError(f"target {record.name!r} is paused; resume it before crawling")
+    last = runs.last(record.id)
+    if last is not None and last.running:
+        raise Conflict(
+            f"a crawl of {record.name!r} is running since {last.started_at}; wait for it"
+        )
+
+
+class JobLauncher:
+    """Publishes each run as a crawl job for the crawler workers; a run ends with its report.
+
+    ``refresh`` marks a run finished once a report of its crawl for its target is on
+    ``tanba.crawls`` (whichever crawler ran it); :meth:`start` and the scheduler's tick
+    call it, so a target is started again only after its last job is done.
+    """
+
+    def __init__(self, bus: Bus, runs: RunLog, reports: CrawlReports, clock: Clock) -> None:
+        self._bus = bus
+        self._runs = runs
+        self._reports = reports
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def start(self, record: TargetRecord, actor: str) -> CrawlRun:
+        with self._lock:
+            self.refresh(record.id)
+            _check_launchable(record, self._runs)
+            now = self._clock.now()
+            crawl_id = now.strftime("%Y%m%dT%H%M%SZ")
+            job = job_for(
+                record_target(record),
+                crawl_id,
+                parse_resolve(record.resolve),
+                requested_at=iso(now),
+                requested_by=actor,
+            )
+            self._bus.publish(CRAWL_JOBS, [job_record(job)])
+            run = CrawlRun(
+                id=f"{crawl_id}-{record.id}-{secrets.token_hex(3)}",
+                target=record.id,
+                started_at=iso(now),
+                started_by=actor,
+                command=f"{JOB_COMMAND} {job.job_id}",
+                log="",
+                pid=0,
+            )
+            self._runs.add(run)
+            return run
+
+    def refresh(self, target: str) -> None:
+        """Finish ``target``'s last run if it is a job whose report has arrived."""
+        last = self._runs.last(target)
+        if last is None or not last.running or not last.command.startswith(JOB_COMMAND):
+            return
+        crawl_id = last.command.removeprefix(JOB_COMMAND).strip().split("/", 1)[0]
+        report = self._reports.crawl(target, crawl_id)
+        if report is not None:
+            self._runs.finish(last.id, report.finished_at, 0)
+
+
 def subprocess_env(settings: Settings) -> dict[str, str]:
     """The environment of a child Tanba process: this one's, with every setting made explicit."""
     env = {**os.environ, **settings.variables()}
@@ -141,16 +219,8 @@ class SubprocessLauncher:
         runs.close_orphans(iso(clock.now()))
 
     def start(self, record: TargetRecord, actor: str) -> CrawlRun:
-        if record.archived:
-            raise InputError(f"target {record.name!r} is archived; restore it before crawling")
-        if record.spec.get("paused"):
-            raise InputError(f"target {record.name!r} is paused; resume it before crawling")
         with self._lock:
-            last = self._runs.last(record.id)
-            if last is not None and last.running:
-                raise Conflict(
-                    f"a crawl of {record.name!r} is running since {last.started_at}; wait for it"
-                )
+            _check_launchable(record, self._runs)
             now = self._clock.now()
             run_id = f"{now.strftime('%Y%m%dT%H%M%SZ')}-{record.id}-{secrets.token_hex(3)}"
             folder = self._settings.path("console", "crawls", run_id)
@@ -238,6 +308,8 @@ class Scheduler:
             hours = float(record.spec.get("schedule_hours") or 0)
             if record.spec.get("paused") or hours <= 0:
                 continue
+            if isinstance(self._launcher, JobLauncher):
+                self._launcher.refresh(record.id)
             last = self._runs.last(record.id)
             if last is None or (
                 not last.running and now - parse_iso(last.started_at) >= timedelta(hours=hours)

@@ -1,7 +1,8 @@
 """The crawl reports of ``tanba.crawls``, read incrementally and looked up per target.
 
 Contract: :class:`CrawlReports` replays the topic (only what is new on each
-:meth:`~CrawlReports.refresh`) and keeps every report, so :meth:`for_target`
+:meth:`~CrawlReports.refresh`) and keeps every report (for each target and crawl the
+latest: a crawl job run twice reports twice), so :meth:`for_target`
 gives one target's crawls, oldest first, and :meth:`crawl` one of them with its
 counters and the failed fetches it listed. Reports are keyed by target id
 (:mod:`tanba.core.target_registry`); reports written before targets had ids are
@@ -49,7 +50,11 @@ class CrawlReports:
                 self._after[message.partition] = message.offset
                 report = decode(message.value, CrawlFinished)
                 for key, counters in report.targets.items():
-                    self._by_target[key].append(
+                    crawls = self._by_target[key]
+                    # A re-run crawl job (its crawler was killed after reporting, before
+                    # committing) reports the same crawl again: the latest replaces it.
+                    crawls[:] = [c for c in crawls if c.crawl_id != report.crawl_id]
+                    crawls.append(
                         TargetCrawl(
                             report.crawl_id, report.started_at, report.finished_at, counters
                         )

@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         "TANBA_CRAWL_CONCURRENCY_PER_DOMAIN",
         "Concurrent requests per domain.",
     )
+    crawler_jobs: int = setting(
+        8,
+        "TANBA_CRAWLER_JOBS",
+        "Crawl jobs (one site each) one crawler process runs at once; 'tanba worker crawler' and 'tanba crawl'.",
+    )
     user_agent: str = setting(
         "TanbaBot/0.1 (+https://tanba.invalid/bot)",
         "TANBA_USER_AGENT",
@@ -271,7 +276,7 @@ class Settings(BaseSettings):
     console_crawl_command: str = setting(
         "run",
         "TANBA_CONSOLE_CRAWL_COMMAND",
-        "What the console's 'start crawl' runs: 'run' (crawl, fingerprint and match in one process, for the embedded set-up) or 'crawl' (crawl only, when workers run as their own processes).",
+        "What the console's 'start crawl' and its scheduler do: 'run' (a process that publishes the crawl job, then crawls, fingerprints and matches: the embedded set-up), 'crawl' (a process that publishes the job and crawls it, when the other stages run as their own processes) or 'jobs' (publish the job only; 'tanba worker crawler' processes run it).",
     )
     console_allow_private_targets: bool = setting(
         False,
@@ -370,8 +375,8 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_AUDIO_LANDMARK_MIN_VOTES must be 0 (path off) or above.")
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
-        if self.console_crawl_command not in ("run", "crawl"):
-            raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run' or 'crawl'.")
+        if self.console_crawl_command not in ("run", "crawl", "jobs"):
+            raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run', 'crawl' or 'jobs'.")
         if not 1 <= self.console_page_size <= 500:
             raise SettingsError("TANBA_CONSOLE_PAGE_SIZE must be between 1 and 500.")
         Shard.parse(self.matcher_shard)

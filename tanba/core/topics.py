@@ -25,6 +25,9 @@ CUSTODY = "tanba.custody"
 ORGANISATIONS = "tanba.organisations"
 # TargetRecorded (tanba.core.schemas.targets), log-compacted, key = target id: the crawl targets.
 TARGETS = "tanba.targets"
+# CrawlJobRequested (tanba.core.schemas.crawl_jobs), key = the target's site (registrable domain),
+# so one site's jobs land on one partition and one crawler crawls a site at a time.
+CRAWL_JOBS = "tanba.crawl-jobs"
 
 ALL = (
     MEDIA,
@@ -32,6 +35,7 @@ ALL = (
     WORKS,
     ORGANISATIONS,
     TARGETS,
+    CRAWL_JOBS,
     QUARANTINE,
     SUPPRESSIONS,
     CRAWLS,
@@ -44,3 +48,4 @@ COMPACTED = (WORKS, ORGANISATIONS, TARGETS)
 # Consumer groups of the stages.
 GROUP_FINGERPRINT = "tanba-fingerprint"
 GROUP_MATCHER = "tanba-matcher"
+GROUP_CRAWLER = "tanba-crawler"

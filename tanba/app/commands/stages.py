@@ -31,7 +31,13 @@ from tanba.core.target_registry import Imported, record_target
 from tanba.core.targets import Target, load_entries
 from tanba.core.wiring import App
 from tanba.core.worker import Worker
-from tanba.crawlers.runner import CrawlStats, until_durable
+from tanba.crawlers.runner import (
+    CrawlerWorker,
+    CrawlStats,
+    new_crawl_id,
+    publish_jobs,
+    until_durable,
+)
 
 
 def register(sub: Any) -> None:
@@ -49,10 +55,15 @@ def register(sub: Any) -> None:
     crawl.add_argument(
         "--progress", action="store_true", help="print a JSON line of totals to stderr each second"
     )
+    crawl.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="publish the crawl's jobs and return: crawler workers ('tanba worker crawler') run them",
+    )
     crawl.set_defaults(handler=_crawl)
 
     worker = sub.add_parser("worker", help="run one stage as its own process")
-    worker.add_argument("stage", choices=["fingerprint", "matcher"])
+    worker.add_argument("stage", choices=["crawler", "fingerprint", "matcher"])
     worker.add_argument("--until-idle", action="store_true", help="exit once nothing is waiting")
     worker.add_argument(
         "--shard",
@@ -158,6 +169,13 @@ def _crawl(app: App, args: argparse.Namespace) -> int:
         print(json.dumps(stats.as_json()["total"], sort_keys=True), file=sys.stderr, flush=True)
 
     chosen = _targets(app, args)
+    if args.no_wait:
+        active = [t for t in chosen.targets if not t.paused]
+        crawl_id = args.crawl_id or new_crawl_id(app.clock)
+        jobs = publish_jobs(active, app.bus, crawl_id, chosen.resolve, app.clock, "cli")
+        chosen.record(app)
+        print(f"crawl {crawl_id}: {len(jobs)} jobs published")
+        return 0
     stats = crawl_targets(
         app,
         chosen.targets,
@@ -181,6 +199,17 @@ def _worker(app: App, args: argparse.Namespace) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     metrics.serve(app.settings.metrics_port)
+    if args.stage == "crawler":
+        if args.shard is not None:
+            raise InputError("--shard is for 'tanba worker matcher'; crawlers scale by partitions")
+        # The crawler runs Scrapy's reactor in this (main) thread and handles the signals itself.
+        crawler = CrawlerWorker(app.settings, app.bus, app.blobs, clock=app.clock, stop=stop)
+        done = crawler.run(until_idle=args.until_idle)
+        print(
+            f"crawler: {done.done} jobs done, {done.interrupted} interrupted,"
+            f" {done.dead_lettered} dead-lettered"
+        )
+        return 0
     if args.shard is not None and args.stage != "matcher":
         raise InputError(
             "--shard is for 'tanba worker matcher'; fingerprint workers scale by partitions"

@@ -9,8 +9,12 @@ once the records are durable (fsync'd, or acknowledged by the brokers).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+
+#: Called by a group member, inside ``poll``, with the (topic, partition) pairs that leave it
+#: in a rebalance (or that it lost), before any other member can be given them.
+OnRevoked = Callable[[list[tuple[str, int]]], None]
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,11 @@ class Consumer(ABC):
     def close(self) -> None:
         """Leave the group; uncommitted messages go to the next member."""
 
+    def pause(self, paused: bool) -> None:  # noqa: B027 - optional, a no-op by default
+        """Stop (True) or resume (False) fetching new messages; ``poll`` still keeps the
+        membership alive meanwhile (and returns nothing new). For a member whose messages
+        take long (a crawl job can take hours) and that buffers what it polled."""
+
     def lag(self) -> int | None:
         """Messages of this member's partitions not committed yet; None when unknown.
 
@@ -64,8 +73,15 @@ class Bus(ABC):
         """Append records to a topic; returns when they are durable. Raises TransientError."""
 
     @abstractmethod
-    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
-        """Join ``group`` on ``topics``; a new group starts at the earliest message."""
+    def consumer(
+        self, group: str, topics: Sequence[str], *, on_revoked: OnRevoked | None = None
+    ) -> Consumer:
+        """Join ``group`` on ``topics``; a new group starts at the earliest message.
+
+        ``on_revoked``: the member wants to know which partitions leave it, and must
+        keep the others through a rebalance (Kafka's cooperative protocol: a member
+        working long on a partition's message stops only if that partition moves).
+        """
 
     @abstractmethod
     def replay(self, topic: str, after: dict[int, int] | None = None) -> Iterator[Message]:

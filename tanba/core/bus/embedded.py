@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tanba.core.bus.base import Bus, Consumer, Message, Record
+from tanba.core.bus.base import Bus, Consumer, Message, OnRevoked, Record
 from tanba.core.sqlite import Database
 
 _SCHEMA = """
@@ -65,7 +65,10 @@ class EmbeddedBus(Bus):
                 [(topic, r.key, r.value) for r in records],
             )
 
-    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
+    def consumer(
+        self, group: str, topics: Sequence[str], *, on_revoked: OnRevoked | None = None
+    ) -> Consumer:
+        # One partition and no assignment: nothing is ever revoked, so on_revoked is not called.
         return EmbeddedConsumer(self, group, list(topics))
 
     def replay(self, topic: str, after: dict[int, int] | None = None) -> Iterator[Message]:
@@ -102,6 +105,7 @@ class EmbeddedConsumer(Consumer):
         self.topics = topics
         # Positions handed out but maybe not committed yet; starts at the committed ones.
         self._position = {t: self._committed(t) for t in topics}
+        self._paused = False
 
     def _committed(self, topic: str) -> int:
         row = (
@@ -114,7 +118,13 @@ class EmbeddedConsumer(Consumer):
         )
         return int(row[0]) if row else 0
 
+    def pause(self, paused: bool) -> None:
+        self._paused = paused
+
     def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        if self._paused:
+            time.sleep(timeout_s)
+            return []
         deadline = time.monotonic() + timeout_s
         while True:
             batch: list[Message] = []

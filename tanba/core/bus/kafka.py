@@ -54,6 +54,8 @@ from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.coordinator.assignors.cooperative_sticky import CooperativeStickyAssignor
 from kafka.errors import (
     CommitFailedError,
     IllegalGenerationError,
@@ -69,7 +71,7 @@ from kafka.errors import (
 from kafka.structs import OffsetAndMetadata
 
 from tanba.core import topics as names
-from tanba.core.bus.base import Bus, Consumer, Message, Record
+from tanba.core.bus.base import Bus, Consumer, Message, OnRevoked, Record
 from tanba.core.exceptions import TanbaError, TransientError
 
 log = logging.getLogger("tanba.core.bus.kafka")
@@ -111,6 +113,10 @@ VERDICT_MARGIN_S = 5.0
 # connections, and how long such a check may take.
 PROBE_INTERVAL_S = 0.5
 PROBE_TIMEOUT_S = 2.0
+
+# Topics with more partitions than PARTITIONS: crawl jobs, so that many crawlers can share
+# them (a partition's sites go to one crawler; each crawler runs several sites at once).
+TOPIC_PARTITIONS: dict[str, int] = {names.CRAWL_JOBS: 16}
 
 _FOREVER = {"retention.ms": "-1"}
 # Per-topic settings beyond the broker's defaults; logical names (before the namespace).
@@ -275,7 +281,7 @@ class KafkaBus(Bus):
         admin = self.call("connecting (admin)", self._admin_client)
         specs = {
             self.topic_name(t): {
-                "num_partitions": self.partitions,
+                "num_partitions": max(self.partitions, TOPIC_PARTITIONS.get(t, 0)),
                 "replication_factor": -1,  # the broker's default.replication.factor
                 "configs": {
                     "max.message.bytes": str(MAX_MESSAGE_BYTES),
@@ -389,8 +395,10 @@ class KafkaBus(Bus):
             if sender is not None:
                 sender.force_close()
 
-    def consumer(self, group: str, topics: Sequence[str]) -> Consumer:
-        return KafkaGroupConsumer(self, group, list(topics))
+    def consumer(
+        self, group: str, topics: Sequence[str], *, on_revoked: OnRevoked | None = None
+    ) -> Consumer:
+        return KafkaGroupConsumer(self, group, list(topics), on_revoked)
 
     def replay(self, topic: str, after: dict[int, int] | None = None) -> Iterator[Message]:
         # Read a chunk under the lock, hand it out, then read on from where it ended: the
@@ -574,10 +582,14 @@ class KafkaBus(Bus):
 class KafkaGroupConsumer(Consumer):
     """A member of a Kafka consumer group; the client connects on the first poll."""
 
-    def __init__(self, bus: KafkaBus, group: str, topics: list[str]) -> None:
+    def __init__(
+        self, bus: KafkaBus, group: str, topics: list[str], on_revoked: OnRevoked | None = None
+    ) -> None:
         self._bus = bus
         self.group = group
         self.topics = topics
+        self._on_revoked = on_revoked
+        self._paused = False
         self._client: KafkaConsumer | None = None
 
     def _connected(self) -> KafkaConsumer:
@@ -594,8 +606,15 @@ class KafkaGroupConsumer(Consumer):
                 heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
                 max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
                 max_partition_fetch_bytes=MAX_MESSAGE_BYTES,
+                # With a revocation callback, only the partitions that move are revoked.
+                **(
+                    {"partition_assignment_strategy": (CooperativeStickyAssignor,)}
+                    if self._on_revoked is not None
+                    else {}
+                ),
             )
-            client.subscribe([self._bus.topic_name(t) for t in self.topics])
+            listener = None if self._on_revoked is None else _Revocations(self, self._on_revoked)
+            client.subscribe([self._bus.topic_name(t) for t in self.topics], listener=listener)
             self._client = client
         return self._client
 
@@ -603,6 +622,8 @@ class KafkaGroupConsumer(Consumer):
         started = time.monotonic()
         try:
             client = self._bus.call(f"joining group {self.group}", self._connected)
+            if self._paused:  # partitions assigned since the pause are paused too
+                client.pause(*client.assignment())
             batches = self._bus.call(
                 f"polling {self.topics}",
                 lambda: client.poll(timeout_ms=int(timeout_s * 1000), max_records=max_messages),
@@ -652,6 +673,12 @@ class KafkaGroupConsumer(Consumer):
                 return
             raise
 
+    def pause(self, paused: bool) -> None:
+        self._paused = paused
+        client = self._client
+        if client is not None and not paused:
+            client.resume(*client.paused())
+
     def lag(self) -> int | None:
         """End offsets minus committed offsets over this member's partitions."""
         client = self._client
@@ -680,3 +707,22 @@ class KafkaGroupConsumer(Consumer):
             client.close(autocommit=False)  # leave the group now, so the others rebalance at once
         except KafkaError as exc:
             log.warning("group %s: leaving the group failed: %s", self.group, exc)
+
+
+class _Revocations(ConsumerRebalanceListener):
+    """Tells a member's callback which (logical topic, partition) pairs leave it."""
+
+    def __init__(self, consumer: KafkaGroupConsumer, callback: OnRevoked) -> None:
+        self._consumer = consumer
+        self._callback = callback
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        bus = self._consumer._bus
+        self._callback(sorted((bus.logical_topic(tp.topic), tp.partition) for tp in revoked))
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        pass
+
+    def on_partitions_lost(self, lost: Any) -> None:
+        # Lost (the session expired): others may already own them; stop all the same.
+        self.on_partitions_revoked(lost)
