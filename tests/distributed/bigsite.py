@@ -9,7 +9,8 @@ the photos are registered works, so every variant of them on a page is one
 expected alert; variants of the four others must raise none.
 
 Used by the distributed end-to-end and fault tests and by
-``bench/pipeline_throughput.py``.
+``bench/pipeline_throughput.py``; :func:`many_sites` gives hundreds of sites (each its
+own registrable domain, so crawl jobs spread over the partitions) for the crawl-job tests.
 """
 
 from __future__ import annotations
@@ -52,13 +53,18 @@ class BigSite:
     works: list[dict[str, str]]
     expected: list[Expected]
     media_count: int
+    hosts: tuple[tuple[str, str], ...] = SITES
 
     def write_manifest(self, path: Path) -> Path:
         return write_manifest(self.works, path)
 
-    def write_targets(self, path: Path, port: int) -> Path:
+    def write_targets(
+        self, path: Path, port: int, first: int = 0, count: int | None = None
+    ) -> Path:
+        """A targets file of the sites ``first`` to ``first + count`` (default: all), ``site-I``."""
         lines = ["targets:"]
-        for i, (host, _) in enumerate(SITES):
+        chosen = list(enumerate(self.hosts))[first : None if count is None else first + count]
+        for i, (host, _) in chosen:
             lines.append(
                 f"  - name: site-{i}\n"
                 f'    seeds: ["http://{host}:{port}/"]\n'
@@ -76,8 +82,18 @@ class BigSite:
         return {e.key(port) for e in self.expected}
 
 
-def build(pages: int = 16, per_page: int = 4) -> BigSite:
-    """``len(SITES) * pages * per_page`` media (512 by default); deterministic."""
+def many_sites(count: int) -> tuple[tuple[str, str], ...]:
+    """``count`` hosts ``site-NNN.<ccTLD>``, each its own site (registrable domain)."""
+    tlds = [(host.rsplit(".", 1)[1], jurisdiction) for host, jurisdiction in SITES]
+    return tuple(
+        (f"site-{i:03d}.{tlds[i % len(tlds)][0]}", tlds[i % len(tlds)][1]) for i in range(count)
+    )
+
+
+def build(
+    pages: int = 16, per_page: int = 4, hosts: tuple[tuple[str, str], ...] = SITES
+) -> BigSite:
+    """``len(hosts) * pages * per_page`` media (512 by default); deterministic."""
     photos = media.photos()
     chosen = [photos[i] for i in PHOTOS]
     bases = [_downscaled(p) for p in chosen]
@@ -95,7 +111,7 @@ def build(pages: int = 16, per_page: int = 4) -> BigSite:
     sites: dict[str, dict[str, tuple[bytes, str]]] = {}
     expected: list[Expected] = []
     serial = 0
-    for s, (host, jurisdiction) in enumerate(SITES):
+    for s, (host, jurisdiction) in enumerate(hosts):
         links = " ".join(f'<a href="/p/{j}.html">{j}</a>' for j in range(pages))
         content: dict[str, tuple[bytes, str]] = {"/": (_page(host, links), "text/html")}
         for j in range(pages):
@@ -112,7 +128,7 @@ def build(pages: int = 16, per_page: int = 4) -> BigSite:
                 serial += 1
             content[f"/p/{j}.html"] = (_page(f"{host} {j}", "".join(imgs)), "text/html")
         sites[host] = content
-    return BigSite(sites=sites, works=works, expected=expected, media_count=serial)
+    return BigSite(sites=sites, works=works, expected=expected, media_count=serial, hosts=hosts)
 
 
 def _downscaled(path: Path) -> Image.Image:
