@@ -121,4 +121,6 @@ def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
         "URLLENGTH_LIMIT": 0,  # the spider enforces its own limit before counting a page
         "DEPTH_LIMIT": 0,  # the spider counts depth itself (media requests do not deepen)
         "AUTOTHROTTLE_ENABLED": False,
+        # Holds CONCURRENT_REQUESTS_PER_DOMAIN exactly (tanba.crawlers.downloader says why).
+        "DOWNLOADER": "tanba.crawlers.downloader.Downloader",
     }

@@ -3,8 +3,10 @@
 :class:`CountingServer` is the demo's :class:`~tanba.app.demo.server.SiteServer` with
 three additions for the crawl-job tests:
 
-* ``peak[host]``: the most requests to ``host`` it ever served at the same time (a
-  request counts from its arrival until its answer is written);
+* ``peak[host]``: the most requests to ``host`` it ever had at the same time (a
+  request counts from its arrival until its answer starts: a subset of the time the
+  client waits for it, so a peak above the crawler's limit is a real overlap, never
+  one the server's own threads made by answering late);
 * ``hold_s``: every answer waits this long first, so a crawler that keeps more
   requests to a site in flight than its per-domain limit is seen doing so;
 * ``gate``: requests to the hosts in ``gated`` wait until the gate is opened (or the
@@ -76,9 +78,12 @@ class CountingServer(SiteServer):
         server = self
 
         class Counting(base):  # type: ignore[misc,valid-type]
+            counted = ""
+
             def _serve(self, send_body: bool) -> None:
                 host = self.headers.get("Host", "").lower().rsplit(":", 1)[0]
                 server._enter(host)
+                self.counted = host
                 try:
                     server._wait_at_gate(host)
                     server._closing.wait(server.hold_s)
@@ -87,6 +92,18 @@ class CountingServer(SiteServer):
                     except OSError:  # the crawler was killed: its socket is gone
                         self.close_connection = True
                 finally:
-                    server._leave(host)
+                    self._uncount()
+
+            def send_response(self, code: int, message: str | None = None) -> None:
+                # Out of flight before any byte of the answer leaves: the client cannot
+                # have its answer (and ask again) while it still counts here, so every
+                # overlap counted is one the crawler really made.
+                self._uncount()
+                super().send_response(code, message)
+
+            def _uncount(self) -> None:
+                if self.counted:
+                    server._leave(self.counted)
+                    self.counted = ""
 
         return Counting
