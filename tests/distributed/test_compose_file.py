@@ -36,12 +36,16 @@ def test_every_stage_is_its_own_service_on_kafka_and_elasticsearch() -> None:
         assert services[name]["depends_on"]["kafka"]["condition"] == "service_healthy"
     assert services["fingerprint"]["command"] == ["worker", "fingerprint"]
     assert services["matcher"]["command"] == ["worker", "matcher"]
-    assert "tanba crawl" in services["crawler"]["command"][0]
+    assert services["crawler"]["command"] == ["worker", "crawler"]
+    # The console publishes the jobs of scheduled targets; the crawlers run them.
+    assert services["console"]["environment"]["TANBA_CONSOLE_CRAWL_COMMAND"] == "jobs"
+    assert "--no-scheduler" not in services["console"]["command"]
 
 
-def test_fingerprint_workers_scale_and_share_the_blobs_the_crawler_writes() -> None:
+def test_crawlers_and_fingerprint_workers_scale_and_share_the_blobs_the_crawlers_write() -> None:
     services = compose()["services"]
     assert str(services["fingerprint"]["deploy"]["replicas"]).startswith("${FINGERPRINT_REPLICAS")
+    assert str(services["crawler"]["deploy"]["replicas"]).startswith("${CRAWLER_REPLICAS")
 
     def mounts(name: str) -> dict[str, str]:
         return {v.split(":")[1]: v.split(":")[0] for v in services[name]["volumes"]}
