@@ -165,6 +165,7 @@ class MatcherStage(Stage):
                 reason=suppressed.reason,
                 detail=suppressed.detail,
                 at=iso(self.clock.now()),
+                crawl_id=occurrence.crawl_id,
             )
         return Alert(
             id=ident,

@@ -49,3 +49,21 @@ def test_a_job_is_keyed_by_site_with_an_id_from_crawl_and_target() -> None:
     decoded = decode(record.value, CrawlJobRequested)
     assert decoded == job
     assert job_target(decoded) == target
+
+
+def test_a_match_suppressed_twice_in_one_crawl_is_listed_once() -> None:
+    from tanba.core.schemas.suppressions import MatchSuppressed, once_per_crawl
+
+    def suppressed(crawl_id: str, at: str) -> MatchSuppressed:
+        return MatchSuppressed(
+            alert_id="a1", work_id="w", page_url="p", media_url="m", jurisdiction="KZ",
+            reason="licensed", detail="", at=at, crawl_id=crawl_id,
+        )  # fmt: skip
+
+    first, rerun, next_crawl = (
+        suppressed("c1", "t1"),
+        suppressed("c1", "t2"),
+        suppressed("c2", "t3"),
+    )
+    old = suppressed("", "t0")  # written before events carried their crawl: kept as they are
+    assert once_per_crawl([old, old, first, rerun, next_crawl]) == [old, old, first, next_crawl]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from tanba.app.output import Handler, emit
@@ -16,7 +17,7 @@ from tanba.core.hosts import stored_host
 from tanba.core.schemas.base import Event, decode
 from tanba.core.schemas.deadletter import DeadLetter
 from tanba.core.schemas.quarantine import MediaQuarantined
-from tanba.core.schemas.suppressions import MatchSuppressed
+from tanba.core.schemas.suppressions import MatchSuppressed, once_per_crawl
 from tanba.core.settings import Settings
 from tanba.core.store import AlertQuery
 from tanba.core.wiring import App
@@ -127,15 +128,33 @@ def _log_lister(name: str) -> Handler:
             "deadletters": (topics.DEAD_LETTER, DeadLetter, ("stage", "topic", "offset", "error")),
         }
         topic, kind, columns = spec[name]
+        events: list[Event] = [decode(message.value, kind) for message in app.bus.replay(topic)]
+        if name == "suppressions":  # a crawl job run twice suppresses its matches twice
+            events = list(once_per_crawl(e for e in events if isinstance(e, MatchSuppressed)))
+        if name == "quarantine":  # likewise a file it found twice
+            events = list(_quarantined_once(e for e in events if isinstance(e, MediaQuarantined)))
         rows = []
-        for message in app.bus.replay(topic):
-            row: dict[str, Any] = decode(message.value, kind).model_dump(mode="json")
+        for event in events:
+            row: dict[str, Any] = event.model_dump(mode="json")
             row |= row.pop("occurrence", {}) if "occurrence" in row else {}
             rows.append(row)
         emit(rows, args.json, columns)
         return 0
 
     return handler
+
+
+def _quarantined_once(events: Iterable[MediaQuarantined]) -> list[MediaQuarantined]:
+    """Each (page, media URL, crawl, stage, reason) once: the first, in order."""
+    seen: set[tuple[str, ...]] = set()
+    out: list[MediaQuarantined] = []
+    for e in events:
+        o = e.occurrence
+        key = (o.page_url, o.media_url, o.crawl_id, e.stage, e.reason)
+        if not o.crawl_id or key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def _settings(app: App, args: argparse.Namespace) -> int:
