@@ -373,6 +373,10 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_AUDIO_MIN_LLR must be 0 (test off) or above.")
         if self.audio_landmark_min_votes < 0:
             raise SettingsError("TANBA_AUDIO_LANDMARK_MIN_VOTES must be 0 (path off) or above.")
+        if self.crawler_jobs < 1:
+            raise SettingsError(
+                "TANBA_CRAWLER_JOBS must be at least 1 (sites a crawler runs at once)."
+            )
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
         if self.console_crawl_command not in ("run", "crawl", "jobs"):
