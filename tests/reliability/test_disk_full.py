@@ -167,10 +167,20 @@ def test_the_pipeline_pauses_on_a_full_disk_and_loses_nothing(
         EmbeddedAlertStore(home / "alerts.sqlite3").close()  # an installation has its store
         targets = demo.write_targets(tmp_path / "targets.yaml", server.port)
         where = f"the file system at {disk} has"
+        # The crawl's jobs are published while there is room; a crawler then takes them
+        # and meets the full disk at its first capture (`tanba crawl` started on a full
+        # disk would wait at publishing its jobs instead, before any fetch).
+        published = subprocess.run(
+            tanba_command(home, "crawl", str(targets), "--no-wait", *server.resolve_args()),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert published.returncode == 0, published.stderr
         _stage_through_a_full_disk(
             home,
             disk,
-            ["crawl", str(targets), *server.resolve_args()],
+            ["worker", "crawler", "--until-idle"],
             ["disk full: cannot write the WARC capture", where, "crawl paused", "crawl resumed"],
             logs,
         )
