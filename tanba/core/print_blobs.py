@@ -68,7 +68,7 @@ def resolved(fingerprint: Fingerprint, blobs: BlobStore | None) -> Fingerprint:
     except NotFound:
         raise PrintMissing(
             f"the print of {fingerprint.sha256} is blob {audio.blob}, which is not in "
-            f"{blobs.root}: every stage must share one blob store (the shared blobs volume)"
+            f"{blobs.where}: every stage must share one blob store (the shared blobs volume)"
         ) from None
     return fingerprint.model_copy(update={"audio": whole})
 

@@ -47,6 +47,8 @@ class FingerprintStage(PublishingStage):
         self.bus = bus
         self.blobs = blobs
         self.clock = clock
+        # Where copies of remote blobs wait for the sandbox (removed after each file).
+        self._tmp_dir = settings.home / "tmp"
         # The same file often appears on many pages: fingerprint it once (or fail once).
         self._cache: OrderedDict[str, Fingerprint | str] = OrderedDict()
         self.fingerprinted = 0
@@ -78,13 +80,15 @@ class FingerprintStage(PublishingStage):
             self._cache.move_to_end(sha256)
             return self._cache[sha256]
         try:
-            result: Fingerprint | str = fingerprint_file(
-                self.blobs.path(sha256),
-                sha256,
-                self.settings,
-                claimed_type=content_type,
-                sandbox=self.sandbox,
-            )
+            # The blob's own file, or a checked copy of a remote one for the sandbox to read.
+            with self.blobs.local_path(sha256, self._tmp_dir) as path:
+                result: Fingerprint | str = fingerprint_file(
+                    path,
+                    sha256,
+                    self.settings,
+                    claimed_type=content_type,
+                    sandbox=self.sandbox,
+                )
         except Unfingerprintable as exc:
             result = str(exc)
         self._cache[sha256] = result

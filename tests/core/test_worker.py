@@ -96,13 +96,13 @@ def test_a_failing_message_goes_to_the_dead_letter_topic_and_the_rest_goes_on(
 
 
 def test_a_malformed_event_is_dead_lettered_without_retries(settings: Settings) -> None:
-    from tanba.core.blobs import BlobStore
+    from tanba.core.blobs import FileBlobStore
     from tanba.core.clock import SystemClock
     from tanba.fingerprint.worker import FingerprintStage
 
     bus = EmbeddedBus(settings.path("bus.sqlite3"))
     bus.publish(topics.MEDIA, [Record("k", b"{not json")])
-    stage = FingerprintStage(settings, bus, BlobStore(settings.home / "blobs"), SystemClock())
+    stage = FingerprintStage(settings, bus, FileBlobStore(settings.home / "blobs"), SystemClock())
     _worker(stage, bus, settings).run(drained=lambda: True)
     [letter] = [decode(m.value, DeadLetter) for m in bus.replay(topics.DEAD_LETTER)]
     assert letter.attempts == 1 and letter.error.startswith("EventDecodeError")

@@ -54,6 +54,7 @@ from scrapy.pipelines.media import FileInfo, FileInfoOrError
 from scrapy.pipelines.media import MediaPipeline as ScrapyMediaPipeline
 from scrapy.utils.defer import deferred_from_coro
 
+from tanba.core.blobs import blob_key
 from tanba.core.clock import iso
 from tanba.core.schemas.crawls import FetchFailure
 from tanba.crawlers.context import TargetCrawl
@@ -222,8 +223,7 @@ class MediaPipeline(ScrapyMediaPipeline):
         return self._blob_path(hashlib.sha256(response.body).hexdigest())
 
     def _blob_path(self, sha256: str) -> str:
-        blobs = self.target_crawl.blobs
-        return blobs.path(sha256).relative_to(blobs.root).as_posix()
+        return blob_key(sha256)
 
 
 def _referer(value: str | None) -> dict[str, str] | None:
