@@ -140,6 +140,21 @@ def s3_environment(prefix: str) -> dict[str, str]:
     }
 
 
+def drop_s3_prefix(prefix: str) -> None:
+    """Delete every object under ``prefix`` in the test bucket (best effort, for teardown)."""
+    from tanba.core.blobs.s3 import s3_client
+    from tanba.core.settings import Settings
+
+    if not s3_up():
+        return
+    client = s3_client(Settings.from_env(s3_environment(prefix)))
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=S3_BUCKET, Prefix=f"{prefix}/"
+    ):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=S3_BUCKET, Key=item["Key"])
+
+
 @pytest.fixture(scope="session")
 def s3_url() -> str:
     require("s3")

@@ -27,7 +27,7 @@ from tanba.core.captures import Captures, FileCaptures, ObjectCaptures, open_cap
 from tanba.core.exceptions import NotFound, TransientError
 from tanba.core.schemas.common import CaptureRef
 from tanba.core.settings import Settings
-from tests.services import s3_environment, s3_url  # noqa: F401 - fixture
+from tests.services import drop_s3_prefix, s3_environment, s3_url  # noqa: F401 - fixture
 
 PART = 5 << 20  # S3's smallest part: a store with this part size uploads 12 MiB in 3 parts
 
@@ -60,7 +60,9 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
         yield Subject(store, environ, file_writes, lambda: 0)
         return
     request.getfixturevalue("s3_url")
-    environ |= s3_environment(f"test-{uuid.uuid4().hex[:12]}")
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    request.addfinalizer(lambda: drop_s3_prefix(prefix))
+    environ |= s3_environment(prefix)
     store = open_blobs(_settings(environ))
     assert isinstance(store, S3BlobStore)
     calls = {"PutObject": 0, "CreateMultipartUpload": 0}
@@ -221,7 +223,9 @@ def captures_env(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, st
     environ = {"TANBA_HOME": str(tmp_path / "home")}
     if request.param == "s3":
         request.getfixturevalue("s3_url")
-        environ |= s3_environment(f"test-{uuid.uuid4().hex[:12]}")
+        prefix = f"test-{uuid.uuid4().hex[:12]}"
+        request.addfinalizer(lambda: drop_s3_prefix(prefix))
+        environ |= s3_environment(prefix)
     return environ
 
 
