@@ -40,7 +40,7 @@ from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Record
 from tanba.core.captures import Captures, open_captures
 from tanba.core.clock import Clock, SystemClock, iso
-from tanba.core.exceptions import TransientError
+from tanba.core.exceptions import TanbaError, TransientError
 from tanba.core.schemas.base import encode
 from tanba.core.schemas.crawls import CrawlFinished
 from tanba.core.settings import Settings
@@ -102,7 +102,13 @@ def crawl(
 
     # Temporary files of blob writes a kill cut short (older than an hour, so never one
     # another process is writing now).
-    swept = blobs.sweep()
+    # (Object storage: multipart uploads a killed crawl left.) Housekeeping: a store
+    # that refuses it now must not stop the crawl.
+    try:
+        swept = blobs.sweep()
+    except TanbaError as exc:
+        log.warning("could not sweep what interrupted blob writes left: %s", exc)
+        swept = 0
     if swept:
         log.info("removed %d temporary blob files left by an interrupted run", swept)
     captures = captures or open_captures(settings)
