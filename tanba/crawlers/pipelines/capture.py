@@ -15,7 +15,7 @@ durable before the media pipeline and the publish pipeline run.
 
 from __future__ import annotations
 
-from twisted.internet.defer import Deferred
+from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.threads import deferToThread
 
 from tanba.crawlers.items import PageItem
@@ -35,7 +35,7 @@ class CapturePipeline(TargetPipeline):
             item.response = None
         return item
 
-    def close_spider(self) -> Deferred[None]:
+    async def close_spider(self) -> None:
         """Close the WARC file, then store it (in a thread: an upload must not stall the crawl)."""
         self.target_crawl.close()
-        return deferToThread(self.target_crawl.publish)
+        await maybe_deferred_to_future(deferToThread(self.target_crawl.publish))
