@@ -76,6 +76,8 @@ class BlobStore(ABC):
 
     #: Where the blobs are, for messages (a directory or an s3:// URL).
     where: str
+    #: Puts and gets go over the network: code in an event loop runs them in a thread.
+    remote: bool = False
 
     @abstractmethod
     def put(self, data: bytes) -> str:

@@ -33,6 +33,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
@@ -302,7 +303,13 @@ class _BodyReader(io.RawIOBase):
 
 
 class S3BlobStore(BlobStore):
-    """Blobs as objects ``prefix/aa/bb/<sha256>`` in an S3 bucket (see the module doc)."""
+    """Blobs as objects ``prefix/aa/bb/<sha256>`` in an S3 bucket (see the module doc).
+
+    Safe to use from several threads (boto3's client is; the memory of stored digests
+    has a lock).
+    """
+
+    remote = True
 
     def __init__(self, location: S3Location, client: S3Client, part_bytes: int = 16 << 20) -> None:
         self.location = location
@@ -311,15 +318,17 @@ class S3BlobStore(BlobStore):
         # Digests known to be stored: blobs are never changed, so once seen, always there
         # (the same picture on a thousand pages costs one HEAD, a list page's pictures none).
         self._known: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def _key(self, sha256: str) -> str:
         return self.location.key(blob_key(sha256))
 
     def _remember(self, sha256: str) -> None:
-        self._known[sha256] = None
-        self._known.move_to_end(sha256)
-        if len(self._known) > _KNOWN:
-            self._known.popitem(last=False)
+        with self._lock:
+            self._known[sha256] = None
+            self._known.move_to_end(sha256)
+            if len(self._known) > _KNOWN:
+                self._known.popitem(last=False)
 
     def put(self, data: bytes) -> str:
         digest = hashlib.sha256(data).hexdigest()
@@ -343,8 +352,9 @@ class S3BlobStore(BlobStore):
             raise NotFound(f"blob {sha256} is not in {self.where}") from None
 
     def exists(self, sha256: str) -> bool:
-        if sha256 in self._known:
-            return True
+        with self._lock:
+            if sha256 in self._known:
+                return True
         if self.objects.exists(self._key(sha256)):
             self._remember(sha256)
             return True
