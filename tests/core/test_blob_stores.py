@@ -295,3 +295,32 @@ def test_captures_a_killed_crawl_left_are_published_later(
     else:
         assert published == 0
         assert next_crawl.read(ref) == b"referenced record"
+
+
+# ---------------------------------------------------------------- settings
+
+
+def test_s3_settings_are_checked_and_the_secret_is_printed_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tanba.app.commands.logs import _settings
+    from tanba.core.exceptions import SettingsError
+    from tanba.core.wiring import App
+
+    for wrong, message in (
+        ({"TANBA_BLOBS": "/mnt/nfs/blobs"}, "TANBA_BLOBS='/mnt/nfs/blobs' is not understood"),
+        ({"TANBA_BLOBS": "s3://b", "TANBA_S3_PART_MB": "4"}, "at least 5"),
+        ({"TANBA_S3_ACCESS_KEY": "id"}, "set TANBA_S3_SECRET_KEY too"),
+    ):
+        with pytest.raises(SettingsError, match=message):
+            Settings.from_env(wrong)
+    settings = Settings.from_env(
+        {"TANBA_HOME": str(tmp_path), **s3_environment("x"), "TANBA_S3_SECRET_KEY": "hush-42"}
+    )
+    # A child process gets the secret (the console's crawls); a reader never sees it.
+    assert settings.variables()["TANBA_S3_SECRET_KEY"] == "hush-42"
+    assert "hush-42" not in repr(settings)
+    _settings(App(settings), None)  # type: ignore[arg-type]
+    printed = capsys.readouterr().out
+    assert "TANBA_S3_SECRET_KEY=**********" in printed and "hush-42" not in printed
+    assert "TANBA_BLOBS=s3://tanba/x" in printed
