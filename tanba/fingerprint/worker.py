@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tanba.core import topics
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import BlobStore, sweep_copies
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.print_blobs import travelling
@@ -47,8 +47,10 @@ class FingerprintStage(PublishingStage):
         self.bus = bus
         self.blobs = blobs
         self.clock = clock
-        # Where copies of remote blobs wait for the sandbox (removed after each file).
+        # Where copies of remote blobs wait for the sandbox (removed after each file; those
+        # a killed worker left, here).
         self._tmp_dir = settings.home / "tmp"
+        sweep_copies(self._tmp_dir)
         # The same file often appears on many pages: fingerprint it once (or fail once).
         self._cache: OrderedDict[str, Fingerprint | str] = OrderedDict()
         self.fingerprinted = 0

@@ -146,6 +146,18 @@ def test_streaming_and_local_copies(subject: Subject, tmp_path: Path) -> None:
         assert path == store.file(digest) and path.exists()
 
 
+def test_copies_a_killed_reader_left_are_swept_once_old(tmp_path: Path) -> None:
+    from tanba.core.blobs import sweep_copies
+
+    old, fresh = tmp_path / ".blob-aaaa-1", tmp_path / ".blob-bbbb-2"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (0, 0))  # from 1970: no live reader still has it
+    assert sweep_copies(tmp_path) == 1
+    assert not old.exists() and fresh.exists()
+    assert sweep_copies(tmp_path / "absent") == 0
+
+
 # The child puts a 12 MiB file and kills itself part-way: after the first part is sent
 # (S3), or when the data is written but before it is renamed into place (files).
 _CHILD = """

@@ -31,6 +31,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -136,6 +137,23 @@ class BlobStore(ABC):
         return 0
 
 
+def sweep_copies(tmp_dir: Path, older_than_s: float = 3600.0) -> int:
+    """Remove local copies (:meth:`BlobStore.local_path`) a killed process left; how many.
+
+    Only those older than ``older_than_s``: a younger one may be another live process's.
+    """
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for copy in tmp_dir.glob(".blob-*"):
+        try:
+            if copy.stat().st_mtime < cutoff:
+                copy.unlink()
+                removed += 1
+        except FileNotFoundError:
+            pass  # its process removed it meanwhile
+    return removed
+
+
 def open_blobs(settings: Settings) -> BlobStore:
     """The blob store ``TANBA_BLOBS`` names: files under the home, or an S3 bucket."""
     from tanba.core.blobs.files import FileBlobStore
@@ -154,6 +172,7 @@ __all__ = [
     "blob_key",
     "open_blobs",
     "sha256_of_file",
+    "sweep_copies",
 ]
 
 # The reference store, importable from here (it imports BlobStore above).
