@@ -82,6 +82,7 @@ INTEGRATION_FIXTURES = frozenset(
         "browser",  # Chromium
         "kafka_bootstrap",  # the real Kafka
         "elastic_url",  # the real Elasticsearch
+        "s3_url",  # the real S3 server (S3Proxy)
         "crawl_run",  # `tanba crawl` in a child process (tests/crawlers/conftest.py)
         "demo_case",  # `tanba run` on the demo web in a child process (evidence)
     }

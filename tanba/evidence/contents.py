@@ -15,6 +15,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from tanba.core.alerts import Alert
+from tanba.core.exceptions import NotFound
 from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.wiring import App
@@ -66,11 +67,9 @@ def web_archive(app: App, alert: Alert, current: Capture | None, created: str) -
         if ref is None:
             continue
         try:
-            with open(app.captures_dir / ref.warc, "rb") as f:
-                f.seek(ref.offset)
-                chunk = f.read(ref.length)
-        except OSError:
-            continue  # captures pruned: the recapture still stands
+            chunk = app.captures.read(ref)
+        except NotFound:
+            continue  # captures pruned (or not yet uploaded): the recapture still stands
         crawl += chunk
         if ref is alert.page_capture:
             crawl_date = warc_date(chunk)

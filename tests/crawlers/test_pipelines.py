@@ -21,7 +21,7 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 from warcio.archiveiterator import ArchiveIterator
 
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.clock import FixedClock
 from tanba.core.exceptions import DiskFull
 from tanba.core.schemas.common import CaptureRef
@@ -44,7 +44,7 @@ PHOTO = "http://cdn.example.ru/img/photo.jpg"
 JPEG = b"\xff\xd8\xff\xe0not-really-a-jpeg\xff\xd9"
 
 
-class FullDisk(BlobStore):
+class FullDisk(FileBlobStore):
     """A blob store whose disk is full until ``space_back`` is set."""
 
     space_back = False
@@ -59,7 +59,7 @@ def crawler_for(tmp_path: Path, **parts: object) -> tuple[Crawler, TargetCrawl]:
     target = Target(name="kino", seeds=(f"{SITE}/",), jurisdiction="KZ")
     settings = Settings(home=tmp_path, page_max_bytes=1000, media_max_bytes=5000)
     fields: dict[str, object] = {
-        "blobs": BlobStore(tmp_path / "blobs"),
+        "blobs": FileBlobStore(tmp_path / "blobs"),
         "sink": ListSink(),
         **parts,
     }
@@ -156,7 +156,7 @@ def test_the_fingerprint_is_the_canonical_url(tmp_path: Path) -> None:
 def test_a_status_200_media_is_captured_stored_and_counted(tmp_path: Path) -> None:
     crawler, target_crawl = crawler_for(tmp_path)
     media = download(media_pipeline(crawler), media_response())
-    assert BlobStore(tmp_path / "blobs").get(media["checksum"] or "") == JPEG
+    assert FileBlobStore(tmp_path / "blobs").get(media["checksum"] or "") == JPEG
     assert (tmp_path / "blobs" / media["path"]).read_bytes() == JPEG
     assert (media["size"], media["content_type"], media["http_status"]) == (
         len(JPEG),

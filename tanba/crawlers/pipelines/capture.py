@@ -6,13 +6,17 @@ response records to the target's WARC file (fsync'd), sets the item's
 (an item may wait a while for its media; the page's bytes need not wait with
 it). A full disk pauses the crawl until the record is written (see
 :mod:`tanba.crawlers.gate`). :meth:`CapturePipeline.close_spider` closes the WARC
-file once every item is through.
+file once every item is through and hands it to the captures store (an upload to
+object storage, in a thread).
 
 Why first: every event names the capture of its page, so the capture must be
 durable before the media pipeline and the publish pipeline run.
 """
 
 from __future__ import annotations
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
 
 from tanba.crawlers.items import PageItem
 from tanba.crawlers.pipelines.base import TargetPipeline
@@ -31,5 +35,7 @@ class CapturePipeline(TargetPipeline):
             item.response = None
         return item
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
+        """Close the WARC file, then store it (in a thread: an upload must not stall the crawl)."""
         self.target_crawl.close()
+        await maybe_deferred_to_future(deferToThread(self.target_crawl.publish))

@@ -54,6 +54,7 @@ from scrapy.pipelines.media import FileInfo, FileInfoOrError
 from scrapy.pipelines.media import MediaPipeline as ScrapyMediaPipeline
 from scrapy.utils.defer import deferred_from_coro
 
+from tanba.core.blobs import blob_key
 from tanba.core.clock import iso
 from tanba.core.schemas.crawls import FetchFailure
 from tanba.crawlers.context import TargetCrawl
@@ -162,13 +163,22 @@ class MediaPipeline(ScrapyMediaPipeline):
                 )
             )
             raise NotPublished(f"{request.url}: HTTP status {response.status}")
-        return await self.target_crawl.gate.write(lambda: self._store(response))
+        blobs, gate = self.target_crawl.blobs, self.target_crawl.gate
+        sha256 = (
+            # An upload over the network must not stall every other request of the crawl.
+            await gate.write_in_thread(lambda: blobs.put(response.body)) if blobs.remote else None
+        )
+        return await gate.write(lambda: self._store(response, sha256))
 
-    def _store(self, response: Response) -> FetchedMedia:
-        """Capture and store one media response; both writes come before anything is counted."""
+    def _store(self, response: Response, sha256: str | None = None) -> FetchedMedia:
+        """Capture and store one media response; both writes come before anything is counted.
+
+        ``sha256``: the body is already stored under it (by a remote store, in a thread).
+        """
         target_crawl = self.target_crawl
         capture = target_crawl.warc().write(response)
-        sha256 = target_crawl.blobs.put(response.body)
+        if sha256 is None:
+            sha256 = target_crawl.blobs.put(response.body)
         target_crawl.tally.media_downloaded += 1
         return FetchedMedia(
             url=response.url,
@@ -222,8 +232,7 @@ class MediaPipeline(ScrapyMediaPipeline):
         return self._blob_path(hashlib.sha256(response.body).hexdigest())
 
     def _blob_path(self, sha256: str) -> str:
-        blobs = self.target_crawl.blobs
-        return blobs.path(sha256).relative_to(blobs.root).as_posix()
+        return blob_key(sha256)
 
 
 def _referer(value: str | None) -> dict[str, str] | None:
