@@ -7,13 +7,18 @@ its ``<html lang>``. Media come from:
 - ``img``: ``src``, every ``srcset`` candidate, lazy-loading ``data-src``,
   ``data-srcset``, ``data-lazy-src``, ``data-original``;
 - ``picture > source[srcset]``;
-- ``audio``/``video`` ``src`` and their ``source[src]`` children (a video is
-  hinted ``"audio"``: the fingerprint stage matches its soundtrack), ``video[poster]``;
+- ``audio``/``video`` ``src`` and their ``source[src]`` children, hinted as their
+  element (``"audio"``, ``"video"``), and ``video[poster]``; a stream's manifest
+  (``.m3u8``, ``.mpd``) is media hinted ``"video"`` wherever it is referenced;
 - ``a[href]`` to a file with a media extension (such links are media, not pages);
 - ``meta`` ``og:image``/``og:audio`` (and their ``:url``/``:secure_url`` forms),
   ``twitter:image``;
 - CSS ``background``/``background-image: url(...)`` in ``style`` attributes and
   ``<style>`` blocks.
+
+Besides links and media, ``iframe[src]`` and ``frame[src]`` are listed as
+``frames``: the player pages a page embeds, which the spider fetches as part
+of the page (:mod:`tanba.crawlers.spiders.site`), not as pages of their own.
 
 All URLs are absolute (resolved against ``<base href>`` when present), http(s)
 only, without fragment, de-duplicated in document order (the first occurrence
@@ -37,11 +42,13 @@ from lxml.etree import _Element
 from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
-KindHint = Literal["image", "audio"]
+KindHint = Literal["image", "audio", "video"]
 
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "avif"})
 AUDIO_EXTENSIONS = frozenset({"mp3", "ogg", "oga", "opus", "wav", "flac", "m4a", "aac"})
-VIDEO_EXTENSIONS = frozenset({"mp4", "webm"})
+VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "webm", "mkv", "mov", "avi"})
+# Stream manifests: HLS playlists and DASH MPDs (tanba.crawlers.streams samples them).
+MANIFEST_EXTENSIONS = frozenset({"m3u8", "mpd"})
 _META_MEDIA: dict[str, KindHint] = {
     "og:image": "image",
     "og:image:url": "image",
@@ -68,6 +75,8 @@ class MediaRef:
     url: str
     kind_hint: KindHint
     source: str  # e.g. "img.src", "img.srcset", "meta.og:image", "style.background"
+    # The player page (an iframe's document) the media was found on, "" for the page itself.
+    player_url: str = ""
 
 
 @dataclass
@@ -76,6 +85,7 @@ class Extracted:
 
     links: list[str] = field(default_factory=list)
     media: list[MediaRef] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)  # iframe/frame src: embedded players
     title: str = ""
     lang: str = ""
 
@@ -114,7 +124,13 @@ def _extract(html: str | bytes, base_url: str) -> Extracted:
     title_nodes = root.xpath("//title")
     title = " ".join("".join(title_nodes[0].itertext()).split()) if title_nodes else ""
     lang = root.get("lang") if root.tag == "html" else None
-    return Extracted(links=out.links, media=out.media, title=title, lang=(lang or "").strip()[:35])
+    return Extracted(
+        links=out.links,
+        media=out.media,
+        frames=out.frames,
+        title=title,
+        lang=(lang or "").strip()[:35],
+    )
 
 
 class _Collector:
@@ -124,6 +140,7 @@ class _Collector:
         self.base = base
         self.links: list[str] = []
         self.media: list[MediaRef] = []
+        self.frames: list[str] = []
         self._links_seen: set[str] = set()
         self._media_seen: set[str] = set()
 
@@ -140,12 +157,20 @@ class _Collector:
             parent_tag = _container(el)
             if parent_tag == "picture":
                 self.add_srcset(get("srcset"), "image", "picture.source.srcset")
-            elif parent_tag in ("audio", "video"):
-                self.add_media(get("src"), "audio", f"{parent_tag}.source.src")
-        elif tag in ("audio", "video"):
-            self.add_media(get("src"), "audio", f"{tag}.src")
-            if tag == "video":
-                self.add_media(get("poster"), "image", "video.poster")
+            elif parent_tag == "audio":
+                self.add_media(get("src"), "audio", "audio.source.src")
+            elif parent_tag == "video":
+                self.add_media(get("src"), "video", "video.source.src")
+        elif tag == "audio":
+            self.add_media(get("src"), "audio", "audio.src")
+        elif tag == "video":
+            self.add_media(get("src"), "video", "video.src")
+            self.add_media(get("poster"), "image", "video.poster")
+        elif tag in ("iframe", "frame"):
+            src = get("src")
+            url = _absolute(self.base, src) if src else None
+            if url and url not in self.frames:
+                self.frames.append(url)
         elif tag in ("a", "area"):
             href = get("href")
             url = _absolute(self.base, href) if href else None
@@ -236,8 +261,10 @@ def media_kind_of(url: str) -> KindHint | None:
     ext = ext.lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
-    if ext in AUDIO_EXTENSIONS or ext in VIDEO_EXTENSIONS:
+    if ext in AUDIO_EXTENSIONS:
         return "audio"
+    if ext in VIDEO_EXTENSIONS or ext in MANIFEST_EXTENSIONS:
+        return "video"
     return None
 
 
