@@ -16,7 +16,12 @@ Contract (Scrapy's :class:`~scrapy.pipelines.media.MediaPipeline`, one per targe
 - :meth:`MediaPipeline.media_downloaded` stores a status-200 body: its WARC
   record, then its blob (content-addressed SHA-256 in the blob store), then
   counts ``media_downloaded``; a full disk pauses the crawl until both are
-  written (:mod:`tanba.crawlers.gate`). Any other status counts as ``http_errors``
+  written (:mod:`tanba.crawlers.gate`). A body that is a stream's manifest
+  (HLS, DASH) is sampled instead (:mod:`tanba.crawlers.streams`): the blob is
+  the file joined from the sampled segments, and the capture one span of the
+  WARC holding the manifest, the playlists and every segment fetched (so the
+  evidence package replays them); a stream that gives no file is a failed
+  fetch of reason ``other`` saying why. Any other status counts as ``http_errors``
   and is not published; :meth:`MediaPipeline.media_failed` counts a failed
   download as the spider counts a failed page (:mod:`tanba.crawlers.failures`). A
   failure is final for the crawl: later pages referencing the URL get it too.
@@ -53,14 +58,23 @@ from scrapy import Request
 from scrapy.pipelines.media import FileInfo, FileInfoOrError
 from scrapy.pipelines.media import MediaPipeline as ScrapyMediaPipeline
 from scrapy.utils.defer import deferred_from_coro
+from twisted.python.failure import Failure
 
 from tanba.core.clock import iso
+from tanba.core.schemas.common import CaptureRef
 from tanba.core.schemas.crawls import FetchFailure
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.failures import count_failure, referrer_of
 from tanba.crawlers.headers import first_header, header_text
 from tanba.crawlers.items import FetchedMedia, PageItem
 from tanba.crawlers.scope import KIND_META, MEDIA
+from tanba.crawlers.streams import (
+    JOINED_CONTENT_TYPE,
+    SampledStream,
+    StreamRefused,
+    is_manifest,
+    sample_stream,
+)
 from tanba.crawlers.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -68,7 +82,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.internet.defer import Deferred
-    from twisted.python.failure import Failure
 
 _SCRAPY_MEDIA_LOGGER = "scrapy.pipelines.media"
 
@@ -162,7 +175,82 @@ class MediaPipeline(ScrapyMediaPipeline):
                 )
             )
             raise NotPublished(f"{request.url}: HTTP status {response.status}")
+        if is_manifest(response):
+            return await self._stream(response, request)
         return await self.target_crawl.gate.write(lambda: self._store(response))
+
+    async def _stream(self, response: Response, request: Request) -> FetchedMedia:
+        """A stream's manifest: sample, join and store the stream (:mod:`tanba.crawlers.streams`)."""
+        target_crawl = self.target_crawl
+        try:
+            sampled = await sample_stream(
+                response,
+                self.crawler.engine.download_async,
+                target_crawl.settings,
+                self._segment_failed,
+            )
+        except StreamRefused as exc:
+            target_crawl.tally.errors += 1
+            target_crawl.tally.fail(
+                FetchFailure(
+                    url=request.url,
+                    reason="other",
+                    detail=f"stream not sampled: {exc}"[:300],
+                    kind="media",
+                    referrer=referrer_of(request),
+                    at=iso(target_crawl.clock.now()),
+                )
+            )
+            raise NotPublished(f"{request.url}: stream not sampled: {exc}") from None
+        return await target_crawl.gate.write(lambda: self._store_stream(response, sampled))
+
+    def _segment_failed(self, request: Request, error: Exception | int) -> None:
+        """A playlist or segment of a stream that gave nothing: counted as a failed media fetch."""
+        target_crawl = self.target_crawl
+        at = iso(target_crawl.clock.now())
+        if isinstance(error, int):
+            target_crawl.tally.http_errors += 1
+            target_crawl.tally.fail(
+                FetchFailure(
+                    url=request.url,
+                    reason="http_status",
+                    detail=f"HTTP {error}",
+                    kind="media",
+                    referrer=referrer_of(request),
+                    at=at,
+                )
+            )
+            return
+        count_failure(
+            target_crawl.tally, Failure(error), self.crawler.stats, request, kind="media", at=at
+        )
+
+    def _store_stream(self, manifest: Response, sampled: SampledStream) -> FetchedMedia:
+        """Capture every exchange of a stream (one span, manifest first) and store its file."""
+        target_crawl = self.target_crawl
+        warc = target_crawl.warc()
+        refs = [warc.write(r) for r in sampled.responses]
+        first, last = refs[0], refs[-1]
+        span = CaptureRef(
+            warc=first.warc, offset=first.offset, length=last.offset + last.length - first.offset
+        )
+        sha256 = target_crawl.blobs.put(sampled.data)
+        target_crawl.tally.media_downloaded += 1
+        target_crawl.tally.streams += 1
+        return FetchedMedia(
+            url=manifest.url,
+            path=self._blob_path(sha256),
+            checksum=sha256,
+            status="downloaded",
+            size=len(sampled.data),
+            content_type=JOINED_CONTENT_TYPE,
+            http_status=manifest.status,
+            headers={header_text(k): header_text(v[0]) for k, v in manifest.headers.items() if v},
+            server_ip=str(manifest.ip_address) if manifest.ip_address is not None else "",
+            fetched_at=iso(target_crawl.clock.now()),
+            capture=span,
+            stream=sampled.sample,
+        )
 
     def _store(self, response: Response) -> FetchedMedia:
         """Capture and store one media response; both writes come before anything is counted."""
@@ -182,6 +270,7 @@ class MediaPipeline(ScrapyMediaPipeline):
             server_ip=str(response.ip_address) if response.ip_address is not None else "",
             fetched_at=iso(target_crawl.clock.now()),
             capture=capture,
+            stream=None,
         )
 
     def media_failed(

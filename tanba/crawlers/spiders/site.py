@@ -187,6 +187,7 @@ class SiteSpider(Spider):
             title=found.title,
             lang=found.lang or content_language,
             media=tuple(found.media),
+            frames=tuple(found.frames),
             response=response,
             referrer_policy=self._referrer_policy(response),
         )
