@@ -338,3 +338,42 @@ def _response_sizes(run: CrawlRun, event: MediaDiscovered) -> list[int]:
         for r in ArchiveIterator(io.BytesIO(chunk))
         if r.rec_type == "response"
     ]
+
+
+def test_a_playlist_pointing_at_a_private_address_is_refused_by_the_guard(
+    streams: Path, tmp_path: Path
+) -> None:
+    """The site may be reached (its network is allowed); the playlist's segment host may not."""
+    sites: dict[str, object] = {"kino.example.kz": {}, "media.example.kz": {}}
+    with SiteServer(sites) as server:  # type: ignore[arg-type]
+        intranet = f"http://intranet.example.ru:{server.port}"
+        playlist = (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:4\n"
+            + "".join(f"#EXTINF:4,\n{intranet}/hls/low/seg{i:02d}.ts\n" for i in range(SEGMENTS))
+            + "#EXT-X-ENDLIST\n"
+        )
+        sites["media.example.kz"]["/film.m3u8"] = playlist.encode()  # type: ignore[index]
+        sites["kino.example.kz"]["/"] = _html(  # type: ignore[index]
+            f'<video><source src="{server.url("media.example.kz")}film.m3u8"></video>'
+        )
+        targets = tmp_path / "targets.yaml"
+        targets.write_text(
+            f'targets:\n  - name: kino\n    seeds: ["{server.url("kino.example.kz")}"]\n'
+            '    allowed_networks: ["127.0.0.1/32"]\n',
+            encoding="utf-8",
+        )
+        (tmp_path / "home").mkdir()
+        run = run_crawl(
+            server,
+            targets,
+            tmp_path / "home",
+            env={"TANBA_STREAM_MAX_SEGMENTS": "3"},
+            extra_args=["--resolve", f"intranet.example.ru:{server.port}:127.0.0.2"],
+        )
+    assert run.events == []
+    failed = run.stats["targets"]["kino"]["failed"]
+    refused = [f for f in failed if f["reason"] == "private_address"]
+    assert {f["url"].rsplit("/", 1)[1] for f in refused} >= {"seg02.ts", "seg07.ts", "seg12.ts"}
+    (stream,) = [f for f in failed if f["url"].endswith("/film.m3u8")]
+    assert stream["reason"] == "other" and "no segment" in stream["detail"]
+    assert "intranet.example.ru" not in run.requests
