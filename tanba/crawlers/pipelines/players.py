@@ -43,6 +43,7 @@ from tanba.crawlers.extract import MediaRef, extract
 from tanba.crawlers.failures import count_failure
 from tanba.crawlers.items import PageItem, PlayerPage
 from tanba.crawlers.pipelines.base import TargetPipeline
+from tanba.crawlers.render import merge
 from tanba.crawlers.scope import KIND_META, PLAYER
 from tanba.crawlers.urls import canonicalize, host_of
 
@@ -133,7 +134,7 @@ class PlayerPipeline(TargetPipeline):
             return None
         tally.pages += 1
         tally.players += 1
-        found = extract(response.body, response.url)
+        found = merge(extract(response.body, response.url), response)
         tally.media_found += len(found.media)
         player = PlayerPage(response.url, host_of(response.url), parent, response)
         refs = tuple(
