@@ -16,7 +16,8 @@ its ``<html lang>``. Media come from:
 - CSS ``background``/``background-image: url(...)`` in ``style`` attributes and
   ``<style>`` blocks.
 
-Besides links and media, ``iframe[src]`` and ``frame[src]`` are listed as
+An ``iframe``/``frame``/``embed`` ``src`` or ``object[data]`` naming a media file
+is media; otherwise ``iframe[src]`` and ``frame[src]`` are listed as
 ``frames``: the player pages a page embeds, which the spider fetches as part
 of the page (:mod:`tanba.crawlers.spiders.site`), not as pages of their own.
 
@@ -166,10 +167,13 @@ class _Collector:
         elif tag == "video":
             self.add_media(get("src"), "video", "video.src")
             self.add_media(get("poster"), "image", "video.poster")
-        elif tag in ("iframe", "frame"):
-            src = get("src")
+        elif tag in ("iframe", "frame", "embed", "object"):
+            src = get("data") if tag == "object" else get("src")
             url = _absolute(self.base, src) if src else None
-            if url and url not in self.frames:
+            kind = media_kind_of(url) if url else None
+            if url and kind:  # a frame or plug-in showing a media file itself
+                self.add_media(url, kind, f"{tag}.{'data' if tag == 'object' else 'src'}")
+            elif url and tag in ("iframe", "frame") and url not in self.frames:
                 self.frames.append(url)
         elif tag in ("a", "area"):
             href = get("href")

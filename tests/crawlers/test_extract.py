@@ -112,6 +112,19 @@ def test_iframes_are_frames_not_links_or_media() -> None:
     assert found.links == [] and found.media == []
 
 
+def test_frames_and_plugins_showing_a_media_file_are_media() -> None:
+    html = (
+        '<iframe src="/v/film.mp4"></iframe><embed src="clip.webm">'
+        '<object data="https://cdn.example.ru/s.m3u8"></object><embed src="game.swf">'
+    )
+    assert media(html) == [
+        ("http://kino.example.kz/v/film.mp4", "video", "iframe.src"),
+        ("http://kino.example.kz/films/clip.webm", "video", "embed.src"),
+        ("https://cdn.example.ru/s.m3u8", "video", "object.data"),
+    ]
+    assert extract(html, BASE).frames == []
+
+
 @pytest.mark.parametrize(
     ("href", "kind"),
     [
