@@ -10,7 +10,7 @@ file and how long it lasts (:class:`Joined`); :class:`JoinFailed` says why not.
 The file is opened again once written and its first video (else audio) frame
 decoded, so a file that does not play is never published.
 
-The work runs in a child process (``python -m tanba.crawlers.join SPEC``) under
+The work runs in a child process (``python -m tanba.crawlers.join SPEC MEMORY CPU``) under
 ``RLIMIT_AS`` (``memory_bytes``) and ``RLIMIT_CPU`` and a wall-clock timeout: the
 segments are the site's bytes, and FFmpeg's demuxers are what parses them, so a
 segment that crashes or hangs a demuxer takes down the child, not the crawler.
@@ -91,15 +91,14 @@ def join(
             spec.append(entry)
         out = work / "joined.mkv"
         (work / "spec.json").write_text(json.dumps({"windows": spec, "out": str(out)}))
-        command = [sys.executable, "-m", "tanba.crawlers.join", str(work / "spec.json")]
+        command = [
+            sys.executable, "-m", "tanba.crawlers.join", str(work / "spec.json"),
+            str(memory_bytes), str(cpu_s),
+        ]  # fmt: skip
         try:
-            done = subprocess.run(
-                command,
-                capture_output=True,
-                timeout=timeout_s,
-                preexec_fn=lambda: _limits(memory_bytes, cpu_s),
-                check=False,
-            )
+            # The child sets its own limits before it loads FFmpeg (no preexec_fn: the
+            # crawler has threads, and forking them into a callback may deadlock).
+            done = subprocess.run(command, capture_output=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired:
             raise JoinFailed(f"joining the segments took longer than {timeout_s:.0f} s") from None
         if done.returncode != 0:
@@ -214,6 +213,7 @@ def _s(value: int, packet: Any) -> Fraction:
 
 
 if __name__ == "__main__":
+    _limits(int(sys.argv[2]), int(sys.argv[3]))
     result = _remux(json.loads(Path(sys.argv[1]).read_text()))
     sys.stdout.write(json.dumps(result))
     os._exit(0)

@@ -151,3 +151,11 @@ def test_the_input_format_is_named_never_probed() -> None:
 
 def test_the_film_has_the_segments_the_tests_count_on(streams: Path) -> None:
     assert len(list((streams / "hls" / "low").glob("*.ts"))) == SEGMENTS
+
+
+def test_the_join_runs_under_its_memory_limit(streams: Path) -> None:
+    """With too little address space the child cannot even load FFmpeg: a reason, no crash."""
+    segment = (streams / "hls" / "low" / "seg01.ts").read_bytes()
+    with pytest.raises(JoinFailed, match="do not join"):
+        join([[Part(segment)]], timeout_s=60, memory_bytes=64 << 20)
+    assert join([[Part(segment)]], timeout_s=60, memory_bytes=1 << 30).video
