@@ -82,7 +82,10 @@ def web(streams: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Vid
                     f'<iframe src="{player}embed/1" allowfullscreen></iframe>',
                     title="Фильм онлайн",
                 ),
-                "/dash.html": _html(f'<video><source src="{media}dash/film.mpd"></video>'),
+                "/dash.html": _html(
+                    f'<video><source src="{media}dash/film.mpd"></video>'
+                    f'<iframe src="{player}embed/1"></iframe>'  # the same player again
+                ),
             }
         )
         sites["player.example.ru"].update(  # type: ignore[attr-defined]
@@ -251,7 +254,15 @@ def test_a_player_on_another_host_is_followed_for_its_media_with_both_pages_kept
     web: VideoWeb,
 ) -> None:
     run = web.run
-    event = _event(run, "/fmp4/index.m3u8")
+    events = [e for _, e in run.events if e.occurrence.media_url.endswith("/fmp4/index.m3u8")]
+    # One event per page embedding the player; the player and its stream fetched once.
+    assert sorted(e.occurrence.page_url for e in events) == [
+        run_url(run, "kino.example.kz", "/"),
+        run_url(run, "kino.example.kz", "/dash.html"),
+    ]
+    assert len({e.occurrence.player_capture for e in events}) == 1
+    assert len({e.occurrence.media_capture for e in events}) == 1
+    event = next(e for e in events if e.occurrence.page_url.endswith(f":{run.port}/"))
     o = event.occurrence
     assert o.page_url == run_url(run, "kino.example.kz", "/") and o.site == "kino.example.kz"
     assert o.player_url == run_url(run, "player.example.ru", "/embed/1")
@@ -264,6 +275,7 @@ def test_a_player_on_another_host_is_followed_for_its_media_with_both_pages_kept
     assert len([p for p in requested if p.endswith(".m4s")]) == MAX_SEGMENTS
     _, video_frames, _, _, _ = _decoded(_blob(run, event))
     assert video_frames == MAX_SEGMENTS * SEGMENT_S * 10
+    assert run.requests["cdn.example.ru"].count("/fmp4/index.m3u8") == 1
 
 
 def test_players_are_followed_two_frames_deep_and_never_for_their_links(web: VideoWeb) -> None:
@@ -271,9 +283,14 @@ def test_players_are_followed_two_frames_deep_and_never_for_their_links(web: Vid
     assert run.requests.get("player.example.ru") == ["/robots.txt", "/embed/1"]
     assert "/e/2" in run.requests.get("deep.example.ru", [])
     assert "deeper.example.ru" not in run.requests  # a third frame: past the two hops
-    poster = _event(run, "/poster.jpg").occurrence
-    assert poster.page_url == run_url(run, "kino.example.kz", "/")
-    assert poster.player_url == run_url(run, "deep.example.ru", "/e/2")
+    posters = [
+        e.occurrence for _, e in run.events if e.occurrence.media_url.endswith("/poster.jpg")
+    ]
+    assert {p.page_url for p in posters} == {
+        run_url(run, "kino.example.kz", "/"),
+        run_url(run, "kino.example.kz", "/dash.html"),
+    }
+    assert {p.player_url for p in posters} == {run_url(run, "deep.example.ru", "/e/2")}
 
 
 def test_the_crawl_counts_streams_and_players(web: VideoWeb) -> None:

@@ -31,6 +31,7 @@ are written together and nothing waits on another item.
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from scrapy import Request
@@ -51,12 +52,18 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 
+# A player page, its media and the frames it embeds.
+_Found = tuple[PlayerPage, tuple[MediaRef, ...], tuple[str, ...]]
+
+
 class PlayerPipeline(TargetPipeline):
     """Fetches the players each page embeds (see the module doc)."""
 
     def open_spider(self) -> None:
         # Player pages fetched in this crawl, by canonical URL: their page and media.
-        self._seen: dict[str, tuple[PlayerPage, tuple[MediaRef, ...], tuple[str, ...]] | None] = {}
+        # The fetch of each player, shared: a page embedding a player that another page's
+        # item is still fetching waits for that fetch instead of getting nothing.
+        self._seen: dict[str, asyncio.Future[_Found | None]] = {}
 
     async def process_item(self, item: PageItem) -> PageItem:
         hops = self.target_crawl.settings.crawl_frame_hops
@@ -83,19 +90,26 @@ class PlayerPipeline(TargetPipeline):
         item.media = tuple(media)
         return item
 
-    async def _player(
-        self, url: str, parent: str
-    ) -> tuple[PlayerPage, tuple[MediaRef, ...], tuple[str, ...]] | None:
-        """The player page at ``url``, its media and its frames (None when it gives none)."""
+    async def _player(self, url: str, parent: str) -> _Found | None:
+        """The player page at ``url``, its media and its frames (None when it gives none).
+
+        Fetched once per crawl; another page embedding it gets the same player object
+        (its record written once: the capture pipeline lets go of its response).
+        """
         key = canonicalize(url)
         if key in self._seen:
-            seen = self._seen[key]
-            if seen is None:
-                return None
-            # Again for another page: the same player object, its record written once (the
-            # capture pipeline lets go of its response after the first page).
-            return seen
-        self._seen[key] = None
+            return await asyncio.shield(self._seen[key])
+        done: asyncio.Future[_Found | None] = asyncio.get_running_loop().create_future()
+        self._seen[key] = done
+        try:
+            found = await self._fetch(url, parent)
+        except BaseException:
+            done.set_result(None)
+            raise
+        done.set_result(found)
+        return found
+
+    async def _fetch(self, url: str, parent: str) -> _Found | None:
         target_crawl = self.target_crawl
         tally = target_crawl.tally
         if tally.pages >= target_crawl.target.max_pages:
@@ -141,6 +155,4 @@ class PlayerPipeline(TargetPipeline):
             MediaRef(ref.url, ref.kind_hint, f"iframe.{ref.source}", player_url=response.url)
             for ref in found.media
         )
-        result = (player, refs, tuple(found.frames))
-        self._seen[key] = result
-        return result
+        return player, refs, tuple(found.frames)
