@@ -25,9 +25,10 @@ Bounds: a track's segments are computed by index (a template of a 100,000-segmen
 film is not expanded), at most :data:`MAX_SEGMENTS` per track; an MPD with a
 ``DOCTYPE`` (entities) is refused before it is parsed; a master playlist that
 names itself, or a media playlist where a variant's is expected, is a loop the
-caller stops (see :mod:`tanba.crawlers.streams`). Encrypted HLS (``EXT-X-KEY``
-other than ``NONE``) and DRM-protected DASH (``ContentProtection``) are refused:
-their segments do not decode without a key.
+caller stops (see :mod:`tanba.crawlers.streams`). HLS segments under an AES-128
+``EXT-X-KEY`` carry the key's URL and IV (the caller fetches the key and decrypts:
+it is a clear key any player fetches); other methods (``SAMPLE-AES``, DRM) and
+DRM-protected DASH (``ContentProtection``) are refused: no key is to be had.
 
 Why the libraries: ``m3u8`` and ``mpegdash`` are maintained parsers of the two
 formats' syntax (attribute lists, durations, byte ranges, XML namespaces); the
@@ -80,6 +81,9 @@ class Segment:
     start_s: float
     duration_s: float
     byterange: tuple[int, int] | None = None
+    # HLS AES-128: the key's URL and the IV (the playlist's, else the media sequence number).
+    key_url: str = ""
+    iv: bytes = b""
 
 
 class Segments(Sequence[Segment]):
@@ -266,9 +270,11 @@ def parse_hls(text: str, url: str) -> Master | Track:
             raise StreamRefused("the multivariant HLS playlist names no variant")
         return Master(url, tuple(variants))
     for key in playlist.keys:
-        if key is not None and (key.method or "NONE").upper() != "NONE":
+        method = (key.method or "NONE").upper() if key is not None else "NONE"
+        if method not in ("NONE", "AES-128"):
             raise StreamRefused(
-                f"the HLS stream is encrypted ({key.method}); its segments are not sampled"
+                f"the HLS stream is encrypted with {key.method} (DRM or sample encryption); "  # type: ignore[union-attr]
+                "its segments are not sampled"
             )
     if len(playlist.segments) > MAX_SEGMENTS:
         raise StreamRefused(
@@ -287,13 +293,31 @@ def parse_hls(text: str, url: str) -> Master | Track:
         byterange = _byterange(seg.byterange, next_offset)
         if byterange is not None:
             next_offset = byterange[0] + byterange[1]
-        segments.append(Segment(seg.absolute_uri, start, duration, byterange))
+        key_url, iv = _key(seg.key, int(playlist.media_sequence or 0) + len(segments))
+        segments.append(Segment(seg.absolute_uri, start, duration, byterange, key_url, iv))
         start += duration
     if not segments:
         raise StreamRefused("the HLS playlist lists no segment")
     return Track(
         url=url, segments=ListedSegments(segments), init=init, live=not playlist.is_endlist
     )
+
+
+def _key(key: m3u8.Key | None, sequence: int) -> tuple[str, bytes]:
+    """The AES-128 key URL and IV of a segment ("", b"" when it is not encrypted)."""
+    if key is None or (key.method or "NONE").upper() != "AES-128":
+        return "", b""
+    if not key.uri:
+        raise StreamRefused("an AES-128 key of the HLS playlist has no URI")
+    if key.iv:
+        try:
+            iv = bytes.fromhex(key.iv[2:] if key.iv.lower().startswith("0x") else key.iv)
+        except ValueError:
+            raise StreamRefused(f"the HLS key's IV {key.iv!r} is not hexadecimal") from None
+        iv = iv.rjust(16, b"\0")[-16:]
+    else:
+        iv = sequence.to_bytes(16, "big")
+    return key.absolute_uri, iv
 
 
 def _byterange(value: str | None, next_offset: int) -> tuple[int, int] | None:

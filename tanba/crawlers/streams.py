@@ -14,7 +14,8 @@ apply to every playlist and segment as to any request) and:
 2. picks at most ``TANBA_STREAM_MAX_SEGMENTS`` segments, at most
    ``TANBA_STREAM_MAX_SECONDS`` of the stream, spread evenly over its duration
    (:func:`tanba.crawlers.manifests.sample`), and fetches them with their init
-   segments (fMP4) and the audio segments under the same time, while the bytes
+   segments (fMP4) and the audio segments under the same time (HLS AES-128
+   segments decrypted with their key, fetched once), while the bytes
    fetched for the stream (playlists included) stay within
    ``TANBA_STREAM_MAX_BYTES``: each request may take at most what is left, and
    the sampling stops where the budget does (the picks are fetched in an order
@@ -41,6 +42,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from scrapy import Request
 from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
@@ -249,6 +252,7 @@ async def _fetch_windows(
         max_bytes=settings.stream_max_bytes,
     )
     inits: dict[str, bytes] = {}
+    keys: dict[str, bytes] = {}
     fetched: dict[int, tuple[list[Part], StreamPiece]] = {}
     for index in picks:
         segment = main.segments[index]
@@ -262,14 +266,14 @@ async def _fetch_windows(
             init = b""
             if track.init is not None:
                 if track.init.url not in inits:
-                    got = await _get(track.init, manifest, fetch, budget, responses, failed)
+                    got = await _get(track.init, manifest, fetch, budget, responses, failed, keys)
                     if got is None:
                         return _in_order(fetched)
                     inits[track.init.url] = got
                 init = inits[track.init.url]
             body = b""
             for piece in segments:
-                got = await _get(piece, manifest, fetch, budget, responses, failed)
+                got = await _get(piece, manifest, fetch, budget, responses, failed, keys)
                 if got is None:
                     break
                 body += got
@@ -316,8 +320,10 @@ async def _get(
     budget: _Budget,
     responses: list[Response],
     failed: Failed,
+    keys: dict[str, bytes],
 ) -> bytes | None:
-    """One segment's bytes within the budget; None when it failed (reported) or did not fit."""
+    """One segment's bytes (in clear) within the budget; None when it failed (reported) or
+    did not fit. AES-128 keys are fetched once each and kept in ``keys``."""
     if budget.left <= 0:
         return None
     request = _request(segment.url, manifest.url, budget.left, segment.byterange)
@@ -335,7 +341,31 @@ async def _get(
         failed(request, response.status)
         return None
     responses.append(response)
-    return response.body
+    if not segment.key_url:
+        return response.body
+    key = keys.get(segment.key_url)
+    if key is None:
+        key = await _get(
+            Segment(segment.key_url, 0.0, 0.0), manifest, fetch, budget, responses, failed, keys
+        )
+        if key is None:
+            return None
+        keys[segment.key_url] = key
+    try:
+        return decrypt(response.body, key, segment.iv)
+    except ValueError as exc:
+        failed(request, StreamRefused(f"the segment does not decrypt with its AES-128 key: {exc}"))
+        return None
+
+
+def decrypt(body: bytes, key: bytes, iv: bytes) -> bytes:
+    """An HLS AES-128 segment in clear: AES-CBC with the playlist's key and IV, PKCS#7 unpadded."""
+    if len(key) != 16:
+        raise ValueError(f"the key is {len(key)} bytes, not 16")
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    unpadder = padding.PKCS7(128).unpadder()
+    clear = decryptor.update(body) + decryptor.finalize()
+    return unpadder.update(clear) + unpadder.finalize()
 
 
 def _too_large(exc: Exception) -> bool:

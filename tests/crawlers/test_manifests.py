@@ -79,6 +79,21 @@ def test_a_media_playlist_gives_timed_segments_init_and_byte_ranges() -> None:
     assert track.duration_s == 7.5
 
 
+def test_aes_128_segments_carry_their_key_and_iv() -> None:
+    text = media_playlist(3, extra='#EXT-X-MEDIA-SEQUENCE:7\n#EXT-X-KEY:METHOD=AES-128,URI="k.bin"')
+    text = text.replace(
+        "seg2.ts",
+        '#EXT-X-KEY:METHOD=AES-128,URI="k2.bin",IV=0x0000000000000000000000000000abcd\nseg2.ts',
+    )
+    track = parse_hls(text, BASE + "v.m3u8")
+    assert isinstance(track, Track)
+    assert [(s.key_url, s.iv) for s in track.segments] == [
+        (BASE + "k.bin", (7).to_bytes(16, "big")),  # no IV: the media sequence number
+        (BASE + "k.bin", (8).to_bytes(16, "big")),
+        (BASE + "k2.bin", (0xABCD).to_bytes(16, "big")),
+    ]
+
+
 def test_a_playlist_without_an_end_is_live() -> None:
     track = parse_hls(media_playlist(5, end=False), BASE + "live.m3u8")
     assert isinstance(track, Track) and track.live and len(track.segments) == 5
@@ -88,7 +103,7 @@ def test_a_playlist_without_an_end_is_live() -> None:
     ("text", "reason"),
     [
         ("<html>not a playlist</html>", "does not start with #EXTM3U"),
-        (media_playlist(3, extra='#EXT-X-KEY:METHOD=AES-128,URI="k"'), "encrypted"),
+        (media_playlist(3, extra='#EXT-X-KEY:METHOD=SAMPLE-AES,URI="k"'), "SAMPLE-AES"),
         ("#EXTM3U\n#EXT-X-ENDLIST\n", "no segment"),
         (media_playlist(MAX_SEGMENTS + 1, duration=1.0), f"at most {MAX_SEGMENTS}"),
     ],

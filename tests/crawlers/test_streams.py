@@ -73,6 +73,24 @@ def test_a_live_playlist_is_sampled_as_listed_and_never_polled(
     assert len(web.asked) == 3 and not any(u.endswith(".m3u8") for u in web.asked)
 
 
+def test_aes_128_segments_are_decrypted_with_a_key_fetched_once(
+    streams: Path, tmp_path: Path
+) -> None:
+    aes = streams / "aes"
+    files = {BASE + p.name: p.read_bytes() for p in aes.iterdir()}
+    web = FakeWeb(files)
+    sampled = web.sample(BASE + "index.m3u8", settings(tmp_path, stream_max_segments=3))
+    assert web.asked.count(BASE + "film.key") == 1
+    assert len(sampled.sample.pieces) == 3  # type: ignore[attr-defined]
+    assert web.failures == []
+    wrong = FakeWeb({**files, BASE + "film.key": bytes(16)})
+    # A wrong key fails the padding check (or, by a 1-in-256 chance per segment, gives bytes
+    # that then do not join): never a file.
+    with pytest.raises(StreamRefused, match=r"no segment|do not join"):
+        wrong.sample(BASE + "index.m3u8", settings(tmp_path, stream_max_segments=3))
+    assert any("does not decrypt" in str(error) for _, error in wrong.failures)
+
+
 def test_segments_that_fail_are_reported_and_skipped(streams: Path, tmp_path: Path) -> None:
     low = streams / "hls" / "low"
     files = {BASE + "v.m3u8": (low / "index.m3u8").read_bytes()}

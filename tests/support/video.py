@@ -8,6 +8,8 @@ pattern with a clock, and a tone that rises over time) as:
   variant ``hls/low/`` and a 320x240 TS variant ``hls/high/``;
 - ``fmp4/index.m3u8``: a media playlist of fragmented MP4 segments with an
   ``EXT-X-MAP`` init segment;
+- ``aes/index.m3u8``: TS segments encrypted with AES-128 (key ``aes/film.key``,
+  bytes 0..15, no IV in the playlist: the media sequence number is the IV);
 - ``dash/film.mpd``: DASH with a SegmentTimeline, video and audio in separate
   adaptation sets;
 - ``film.mp4``: the film as one file.
@@ -72,6 +74,16 @@ def make_streams(root: Path) -> Path:
         "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", "seg%02d.m4s",
         "index.m3u8",
         cwd=fmp4,
+    )  # fmt: skip
+    aes = root / "aes"
+    aes.mkdir()
+    (aes / "film.key").write_bytes(bytes(range(16)))
+    (aes / "keyinfo").write_text(f"film.key\n{aes / 'film.key'}\n")
+    _ffmpeg(
+        *_inputs("160x120"), *_CODECS, "-f", "hls", "-hls_time", str(SEGMENT_S),
+        "-hls_playlist_type", "vod", "-hls_key_info_file", "keyinfo",
+        "-hls_segment_filename", "seg%02d.ts", "index.m3u8",
+        cwd=aes,
     )  # fmt: skip
     dash = root / "dash"
     dash.mkdir()
