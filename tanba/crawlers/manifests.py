@@ -239,6 +239,11 @@ def parse_hls(text: str, url: str) -> Master | Track:
     """The variants of a multivariant playlist, or the segments of a media playlist."""
     if not text.lstrip("\ufeff").lstrip().startswith("#EXTM3U"):
         raise StreamRefused("not an HLS playlist: it does not start with #EXTM3U")
+    listed = text.count("#EXTINF")
+    if listed > MAX_SEGMENTS:  # refused before the parser spends seconds on it
+        raise StreamRefused(
+            f"the playlist lists {listed} segments; at most {MAX_SEGMENTS} are read"
+        )
     try:
         playlist = m3u8.loads(text, uri=url)
     except Exception as exc:  # the parser's errors are its own types and ValueErrors

@@ -26,7 +26,9 @@ apply to every playlist and segment as to any request) and:
    :class:`~tanba.core.schemas.stream.StreamSample` saying which stream time each
    stretch of the file came from.
 
-A live playlist (no ``EXT-X-ENDLIST``, a dynamic MPD) is sampled as it is listed
+Manifests are parsed in a thread (a playlist of 100,000 segments takes the ``m3u8``
+parser about 6 s, which the crawl's other requests must not wait for). A live
+playlist (no ``EXT-X-ENDLIST``, a dynamic MPD) is sampled as it is listed
 when fetched: it is never polled, so a playlist that never ends costs one
 fetch. :class:`StreamRefused` says why a stream gave no file (the caller lists
 it as a failed fetch); a segment that fails is reported to ``failed`` and
@@ -137,7 +139,7 @@ async def sample_stream(
     responses = [first]
     variant_url = ""
     if protocol == HLS:
-        parsed = parse_hls(_text(first), first.url)
+        parsed = await asyncio.to_thread(parse_hls, _text(first), first.url)
         if isinstance(parsed, Master):
             variant = choose_variant(parsed)
             variant_url = variant.url
@@ -161,7 +163,7 @@ async def sample_stream(
         else:
             stream = Stream(main=parsed)
     else:
-        stream = parse_dash(_text(first), first.url)
+        stream = await asyncio.to_thread(parse_dash, _text(first), first.url)
     windows, pieces = await _fetch_windows(
         stream, first, fetch, settings, budget, responses, failed
     )
@@ -226,7 +228,7 @@ async def _media_playlist(
     if response.status != 200:
         raise StreamRefused(f"the media playlist {url} answered HTTP {response.status}")
     responses.append(response)
-    parsed = parse_hls(_text(response), response.url)
+    parsed = await asyncio.to_thread(parse_hls, _text(response), response.url)
     if isinstance(parsed, Master):
         raise StreamRefused(
             f"the variant playlist {url} is itself a multivariant playlist (a loop); refused"
