@@ -9,7 +9,10 @@ player, and which stretches of the stream the matched file was joined from.
 
 from __future__ import annotations
 
+import io
+import json
 import subprocess
+import zipfile
 from pathlib import Path
 
 from tanba.app.demo import media
@@ -68,3 +71,17 @@ def test_a_stream_in_a_player_is_sampled_and_matched_with_both_pages_on_the_aler
     query = alert["match"]["query_offset_s"]
     assert any(p["file_start_s"] <= query < p["file_start_s"] + p["duration_s"] for p in pieces)
     assert stream["bytes_fetched"] < sum(f.stat().st_size for f in hls.iterdir())
+
+    # The evidence package's web archive holds the page, the player, the playlist and
+    # every segment the match was made from.
+    package = tmp_path / "case.zip"
+    ok(tanba(home, "evidence", "export", alert["id"], "-o", str(package), "--no-recapture"))
+    with (
+        zipfile.ZipFile(package) as z,
+        zipfile.ZipFile(io.BytesIO(z.read("web-archive.wacz"))) as w,
+    ):
+        index = w.read("indexes/index.cdx").decode().splitlines()
+    archived = {json.loads(line.split(" ", 2)[2])["url"] for line in index}
+    segments = {url for p in pieces for url in p["urls"]}
+    assert len(segments) == 12
+    assert {alert["page_url"], player, alert["media_url"], *segments} <= archived
