@@ -407,6 +407,11 @@ def _dash_track(
     init: Segment | None = None
     segments: Segments
     if template is not None and template.media:
+        if live and not template.segment_timelines:
+            raise StreamRefused(
+                "a live DASH stream addressed by segment number: which segments exist depends "
+                "on the clock (availabilityStartTime); not sampled"
+            )
         timescale = int(template.timescale or 1)
         runs: list[_Run] = []
         start_number = int(template.start_number if template.start_number is not None else 1)

@@ -182,6 +182,7 @@ def test_a_template_of_a_hundred_thousand_segments_is_not_expanded() -> None:
              "</Representation></AdaptationSet>"), "SegmentBase"),
         ("<MPD><Period><AdaptationSet", "does not parse"),
         (mpd(""), "no video or audio"),
+        (mpd(VIDEO_SET, kind="dynamic"), "live DASH"),
     ],
 )  # fmt: skip
 def test_manifests_that_are_not_sampled_say_why(text: str, reason: str) -> None:
@@ -208,3 +209,19 @@ def test_spread_order_is_a_permutation_whose_prefixes_are_spread(n: int) -> None
     assert sorted(order) == list(range(n))
     if n >= 3:
         assert order[:2] == [0, n - 1] and abs(order[2] - (n - 1) / 2) <= 0.5
+
+
+def test_a_stream_sample_maps_file_time_to_stream_time() -> None:
+    from tanba.core.schemas.stream import StreamPiece, StreamSample
+
+    sample_ = StreamSample(
+        protocol="hls",
+        manifest_url=BASE + "m.m3u8",
+        pieces=[
+            StreamPiece(stream_start_s=300, file_start_s=0, duration_s=6, urls=[], bytes=1),
+            StreamPiece(stream_start_s=900, file_start_s=6, duration_s=6, urls=[], bytes=1),
+        ],
+    )
+    assert sample_.stream_time(0) == 300 and sample_.stream_time(5.5) == 305.5
+    assert sample_.stream_time(6) == 900 and sample_.stream_time(11.9) == pytest.approx(905.9)
+    assert sample_.stream_time(12) is None and sample_.stream_time(-1) is None

@@ -54,3 +54,21 @@ class StreamSample(Model):
     bytes_fetched: int = 0  # every byte fetched for this stream, manifests included
     container: str = ""  # the sampled file's format ("matroska")
     pieces: list[StreamPiece] = Field(default_factory=list)
+
+    def piece_at(self, file_s: float) -> StreamPiece | None:
+        """The piece of the sampled file playing at ``file_s`` seconds (None past the pieces)."""
+        for piece in self.pieces:
+            if piece.file_start_s <= file_s < piece.file_start_s + piece.duration_s:
+                return piece
+        return None
+
+    def stream_time(self, file_s: float) -> float | None:
+        """Where ``file_s`` seconds into the sampled file are in the stream (None: nowhere).
+
+        A span of the file that crosses from one piece into the next is not one span
+        of the stream: matchers take offsets per piece.
+        """
+        piece = self.piece_at(file_s)
+        if piece is None:
+            return None
+        return piece.stream_start_s + (file_s - piece.file_start_s)
