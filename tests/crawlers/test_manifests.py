@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tanba.crawlers.manifests import (
     MAX_SEGMENTS,
@@ -225,3 +227,40 @@ def test_a_stream_sample_maps_file_time_to_stream_time() -> None:
     assert sample_.stream_time(0) == 300 and sample_.stream_time(5.5) == 305.5
     assert sample_.stream_time(6) == 900 and sample_.stream_time(11.9) == pytest.approx(905.9)
     assert sample_.stream_time(12) is None and sample_.stream_time(-1) is None
+
+
+def _linear_at(segments: list[tuple[float, float]], t: float) -> int:
+    """The reference: the last segment starting at or before ``t`` (0 before the first)."""
+    index = 0
+    for i, (start, _) in enumerate(segments):
+        if start <= t:
+            index = i
+    return index
+
+
+@given(
+    runs=st.lists(st.tuples(st.integers(1, 9000), st.integers(0, 5)), min_size=1, max_size=12),
+    probes=st.lists(st.floats(-5, 400, allow_nan=False), min_size=1, max_size=20),
+)
+def test_timeline_segments_and_their_lookup_match_a_plain_expansion(
+    runs: list[tuple[int, int]], probes: list[float]
+) -> None:
+    """A SegmentTimeline computed by index equals one expanded entry by entry."""
+    timeline = "".join(f'<S d="{d}" r="{r}"/>' for d, r in runs)
+    body = (
+        '<AdaptationSet mimeType="video/mp4"><Representation id="v" bandwidth="1">'
+        '<SegmentTemplate timescale="1000" media="$Time$.m4s" startNumber="5">'
+        f"<SegmentTimeline>{timeline}</SegmentTimeline></SegmentTemplate>"
+        "</Representation></AdaptationSet>"
+    )
+    track = parse_dash(mpd(body), BASE + "f.mpd").main
+    expected, t = [], 0
+    for d, r in runs:
+        for _ in range(r + 1):
+            expected.append((BASE + f"{t}.m4s", t / 1000, d / 1000))
+            t += d
+    got = [(s.url, s.start_s, s.duration_s) for s in track.segments]
+    assert got == expected
+    plain = [(start, duration) for _, start, duration in expected]
+    for probe in probes:
+        assert track.segments.at(probe) == _linear_at(plain, probe)
