@@ -1,4 +1,4 @@
-"""Link and media extraction from one HTML page: a pure function, safe on any input.
+r"""Link and media extraction from one HTML page: a pure function, safe on any input.
 
 Contract: :func:`extract` takes the page's HTML (text or bytes) and its URL and
 returns the page's outgoing links, the media it references, its ``<title>`` and
@@ -11,6 +11,8 @@ its ``<html lang>``. Media come from:
   element (``"audio"``, ``"video"``), and ``video[poster]``; a stream's manifest
   (``.m3u8``, ``.mpd``) is media hinted ``"video"`` wherever it is referenced;
 - ``a[href]`` to a file with a media extension (such links are media, not pages);
+- quoted URLs of video files and manifests in inline ``<script>``s (a player's
+  configuration: ``file: "https://…/master.m3u8"``), JSON's ``\/`` included;
 - ``meta`` ``og:image``/``og:audio`` (and their ``:url``/``:secure_url`` forms),
   ``twitter:image``;
 - CSS ``background``/``background-image: url(...)`` in ``style`` attributes and
@@ -65,6 +67,14 @@ _LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 # Only background declarations: @font-face and @import also use url(), and are not media.
 _CSS_BACKGROUND = re.compile(r"background(?:-image)?\s*:([^;}]*)", re.IGNORECASE)
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.IGNORECASE)
+# A quoted URL (absolute, or a path) in a script ending in a video or manifest extension,
+# with JSON's escaped slashes allowed: how players (Playerjs, video.js, hls.js set-ups)
+# are given their file.
+_SCRIPT_MEDIA_URL = re.compile(
+    r"""(["'])((?:https?:)?(?:\\?/)[^"'\s<>]*?\.(?:m3u8|mpd|mp4|m4v|webm|mkv|mov)(?:\?[^"'\s<>]*)?)\1""",
+    re.IGNORECASE,
+)
+_SCRIPT_MAX_CHARS = 1 << 20  # a page's script beyond a megabyte is a bundle, not a config
 # XML 1.0 refuses these code points; lxml raises on them instead of skipping them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -158,15 +168,16 @@ class _Collector:
             parent_tag = _container(el)
             if parent_tag == "picture":
                 self.add_srcset(get("srcset"), "image", "picture.source.srcset")
-            elif parent_tag == "audio":
-                self.add_media(get("src"), "audio", "audio.source.src")
-            elif parent_tag == "video":
-                self.add_media(get("src"), "video", "video.source.src")
-        elif tag == "audio":
-            self.add_media(get("src"), "audio", "audio.src")
-        elif tag == "video":
-            self.add_media(get("src"), "video", "video.src")
-            self.add_media(get("poster"), "image", "video.poster")
+            elif parent_tag in ("audio", "video"):
+                hint: KindHint = "audio" if parent_tag == "audio" else "video"
+                self.add_media(get("src"), hint, f"{parent_tag}.source.src")
+                self.add_media(get("data-src"), hint, f"{parent_tag}.source.data-src")
+        elif tag in ("audio", "video"):
+            hint = "audio" if tag == "audio" else "video"
+            self.add_media(get("src"), hint, f"{tag}.src")
+            self.add_media(get("data-src"), hint, f"{tag}.data-src")
+            if tag == "video":
+                self.add_media(get("poster"), "image", "video.poster")
         elif tag in ("iframe", "frame", "embed", "object"):
             src = get("data") if tag == "object" else get("src")
             url = _absolute(self.base, src) if src else None
@@ -192,6 +203,8 @@ class _Collector:
                 self.add_media(get("content"), kind, f"meta.{key}")
         elif tag == "style":
             self.add_css(el.text or "", "style")
+        elif tag == "script":
+            self.add_script(el.text or "")
         style = get("style")
         if style:
             self.add_css(style, "style.attr")
@@ -201,6 +214,13 @@ class _Collector:
         if url and url not in self._media_seen:
             self._media_seen.add(url)
             self.media.append(MediaRef(url=url, kind_hint=kind, source=source))
+
+    def add_script(self, script: str) -> None:
+        """Stream and video URLs written in a script (a player's config), as quoted strings."""
+        for match in _SCRIPT_MEDIA_URL.finditer(script[:_SCRIPT_MAX_CHARS]):
+            value = match.group(2).replace("\\/", "/")
+            if media_kind_of(_absolute(self.base, value) or "") == "video":
+                self.add_media(value, "video", "script.url")
 
     def add_srcset(self, value: str | None, kind: KindHint, source: str) -> None:
         for candidate in parse_srcset(value or ""):

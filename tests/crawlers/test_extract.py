@@ -275,3 +275,20 @@ def test_fuzz_never_raises_and_only_yields_absolute_http_urls(html: str | bytes,
     assert len({m.url for m in found.media}) == len(found.media)
     if base == BASE:  # a random base is no URL to resolve against
         assert "http://kino.example.kz/fuzz-sentinel.jpg" in [m.url for m in found.media]
+
+
+def test_player_configs_in_scripts_give_their_video_urls() -> None:
+    html = (
+        '<script>var p = new Playerjs({id: "p", file: "https://cdn.example.ru/f/master.m3u8?t=1"});'
+        '\nvar c = {"sources": [{"src": "https:\\/\\/cdn.example.ru\\/v\\/film.mp4"}],'
+        ' "poster": "/p.jpg", "app": "/static/app.js", "other": "//cdn.example.ru/d/film.mpd"};'
+        "\nvar note = 'film.mp4 is great';</script>"
+        '<video data-src="/lazy.webm"><source data-src="/lazy.mp4"></video>'
+    )
+    assert media(html) == [
+        ("https://cdn.example.ru/f/master.m3u8?t=1", "video", "script.url"),
+        ("https://cdn.example.ru/v/film.mp4", "video", "script.url"),
+        ("http://cdn.example.ru/d/film.mpd", "video", "script.url"),
+        ("http://kino.example.kz/lazy.webm", "video", "video.data-src"),
+        ("http://kino.example.kz/lazy.mp4", "video", "video.source.data-src"),
+    ]
