@@ -53,6 +53,9 @@ class Part:
 
     body: bytes
     init: bytes = b""
+    # Packets stored past this many bytes of the part are dropped (0: none): a file's
+    # first bytes with its index moved after them (tanba.crawlers.progressive).
+    limit: int = 0
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Joined:
     placed: list[Placed]
     video: bool
     audio: bool
+    declared_s: float = 0.0  # the duration the first window's main part declares (0: none)
 
 
 def join(
@@ -81,13 +85,13 @@ def join(
         raise JoinFailed("no segment to join")
     with tempfile.TemporaryDirectory(prefix="tanba-join-") as tmp:
         work = Path(tmp)
-        spec: list[list[dict[str, str]]] = []
+        spec: list[list[dict[str, object]]] = []
         for w, parts in enumerate(windows):
             entry = []
             for t, part in enumerate(parts):
                 body = work / f"w{w}-t{t}.bin"
                 body.write_bytes(part.init + part.body)
-                entry.append({"path": str(body), "format": input_format(part)})
+                entry.append({"path": str(body), "format": input_format(part), "limit": part.limit})
             spec.append(entry)
         out = work / "joined.mkv"
         (work / "spec.json").write_text(json.dumps({"windows": spec, "out": str(out)}))
@@ -110,11 +114,12 @@ def join(
             placed=[Placed(p[0], p[1]) for p in result["placed"]],
             video=bool(result["video"]),
             audio=bool(result["audio"]),
+            declared_s=float(result.get("declared", 0.0)),
         )
 
 
 def input_format(part: Part) -> str:
-    """The demuxer for a segment, from its first bytes: mpegts, mp4 or aac."""
+    """The demuxer for a segment, from its first bytes: mpegts, mp4, matroska or aac."""
     head = part.init[:16] if part.init else part.body[: _TS_PACKET + 1]
     body = part.body
     if (
@@ -128,6 +133,8 @@ def input_format(part: Part) -> str:
         b"moof",
     ):
         return "mp4"
+    if body[:4] == b"\x1aE\xdf\xa3":
+        return "matroska"
     if body[:2] in (b"\xff\xf1", b"\xff\xf9") or body[:3] == b"ID3":
         return "aac"
     raise JoinFailed(f"a segment is neither MPEG-TS, fragmented MP4 nor AAC (starts {body[:8]!r})")
@@ -150,10 +157,12 @@ def _remux(spec: dict[str, Any]) -> dict[str, Any]:
     last_dts: dict[str, Fraction] = {}
     cursor = Fraction(0)
     placed: list[tuple[float, float]] = []
+    durations: list[float] = []  # what each window's main part declares (a whole file's length)
     for parts in spec["windows"]:
         packets: list[tuple[str, Any]] = []  # (kind, packet), main track first
         for t, part in enumerate(parts):
             container = av.open(part["path"], format=part["format"])
+            limit = int(part.get("limit") or 0)
             have = {k for k, _ in packets}
             # The main track gives its video and audio; a separate track only audio it lacks.
             kinds = ("video", "audio") if t == 0 else ("audio",)
@@ -164,11 +173,18 @@ def _remux(spec: dict[str, Any]) -> dict[str, Any]:
             for kind, stream in chosen.items():
                 if kind not in outputs:
                     outputs[kind] = out.add_stream_from_template(stream)
+            if t == 0:
+                durations.append((container.duration or 0) / 1_000_000)
             if chosen:
-                for packet in container.demux(list(chosen.values())):
-                    if packet.pts is None or packet.dts is None or packet.size == 0:
-                        continue
-                    packets.append((packet.stream.type, packet))
+                try:
+                    for packet in container.demux(list(chosen.values())):
+                        if packet.pts is None or packet.dts is None or packet.size == 0:
+                            continue
+                        if limit and (packet.pos < 0 or packet.pos + packet.size >= limit):
+                            continue  # stored past (or cut at) the end of the bytes fetched
+                        packets.append((packet.stream.type, packet))
+                except av.FFmpegError:
+                    pass  # cut short (a file's first bytes, a damaged segment): what came before
         if not packets:
             continue
         lead = "video" if any(k == "video" for k, _ in packets) else "audio"
@@ -205,7 +221,12 @@ def _remux(spec: dict[str, Any]) -> dict[str, Any]:
         break
     else:
         raise SystemExit("the joined file does not decode")
-    return {"placed": placed, "video": "video" in outputs, "audio": "audio" in outputs}
+    return {
+        "placed": placed,
+        "video": "video" in outputs,
+        "audio": "audio" in outputs,
+        "declared": durations[0] if durations else 0.0,
+    }
 
 
 def _s(value: int, packet: Any) -> Fraction:

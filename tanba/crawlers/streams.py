@@ -51,7 +51,7 @@ from scrapy.exceptions import DownloadCancelledError
 from scrapy.http import Response
 from twisted.internet.defer import CancelledError
 
-from tanba.core.schemas.stream import DASH, HLS, StreamPiece, StreamSample
+from tanba.core.schemas.stream import DASH, HLS, PROGRESSIVE, StreamPiece, StreamSample
 from tanba.core.settings import Settings
 from tanba.crawlers.headers import first_header
 from tanba.crawlers.join import CONTAINER, JoinFailed, Part, join
@@ -66,6 +66,7 @@ from tanba.crawlers.manifests import (
     parse_hls,
     sample,
 )
+from tanba.crawlers.progressive import find_box, moov_offset, with_moov
 from tanba.crawlers.scope import KIND_META, MEDIA
 
 HLS_TYPES = ("application/vnd.apple.mpegurl", "application/x-mpegurl", "audio/mpegurl")
@@ -78,7 +79,16 @@ Fetch = Callable[[Request], Awaitable[Response]]
 # Told of a request that failed: its exception, or the HTTP status it answered.
 Failed = Callable[[Request, Exception | int], None]
 
-__all__ = ["SampledStream", "StreamRefused", "is_manifest", "sample_stream"]
+__all__ = [
+    "SampledStream",
+    "StreamRefused",
+    "is_manifest",
+    "prefix_range",
+    "sample_file",
+    "sample_stream",
+]
+# Of the budget, the share a big file's first bytes may take; the rest is for its index.
+_PREFIX_SHARE = 7 / 8
 
 
 @dataclass
@@ -206,6 +216,82 @@ async def sample_stream(
                     }
                 )
                 for piece, placed in zip(pieces, joined.placed, strict=False)
+            ],
+        ),
+    )
+
+
+def prefix_range(settings: Settings) -> str:
+    """The ``Range`` header asking a video file for the first bytes the budget allows."""
+    return f"bytes=0-{int(settings.stream_max_bytes * _PREFIX_SHARE) - 1}"
+
+
+async def sample_file(
+    first: Response, total: int | None, fetch: Fetch, settings: Settings, failed: Failed
+) -> SampledStream:
+    """A video file's first bytes (a 206 answer to :func:`prefix_range`) made playable.
+
+    An MP4 whose index is at its end gets the index fetched (a second Range request,
+    within what is left of ``TANBA_STREAM_MAX_BYTES``) and moved up
+    (:mod:`tanba.crawlers.progressive`); the bytes are remuxed like a stream's
+    segments, so the file is one piece from the start of the film.
+    """
+    budget = _Budget(settings.stream_max_bytes)
+    budget.take(first)
+    responses = [first]
+    data, limit = first.body, len(first.body)  # a packet cut at the end is dropped
+    at = moov_offset(first.body)
+    if at is not None:
+        if total is None or at >= total:
+            raise StreamRefused("the file's index (moov) is not after its first bytes")
+        if budget.left <= 0:
+            raise StreamRefused("no budget left for the file's index (moov)")
+        request = _request(first.url, first.url, budget.left, (at, total - at))
+        try:
+            tail = await fetch(request)
+        except Exception as exc:
+            if _too_large(exc):
+                raise StreamRefused(
+                    f"the file's index (moov, from byte {at} of {total}) does not fit in what is "
+                    "left of TANBA_STREAM_MAX_BYTES"
+                ) from None
+            failed(request, exc)
+            raise StreamRefused("the file's index (moov) could not be fetched") from None
+        budget.take(tail)
+        moov = find_box(tail.body, b"moov") if tail.status == 206 else None
+        if moov is None:
+            raise StreamRefused(f"no moov box at byte {at} of the file (HTTP {tail.status})")
+        responses.append(tail)
+        data, limit = with_moov(first.body, moov)
+    try:
+        joined = await asyncio.to_thread(
+            join,
+            [[Part(body=data, limit=limit)]],
+            timeout_s=settings.decode_timeout_s,
+            memory_bytes=max(_MIN_JOIN_MEMORY, 4 * settings.stream_max_bytes),
+        )
+    except JoinFailed as exc:
+        raise StreamRefused(
+            f"the file's first {len(first.body)} bytes do not play: {exc}"
+        ) from None
+    placed = joined.placed[0]
+    return SampledStream(
+        data=joined.data,
+        responses=responses,
+        sample=StreamSample(
+            protocol=PROGRESSIVE,
+            manifest_url=first.url,
+            stream_duration_s=round(joined.declared_s, 3),
+            bytes_fetched=budget.used,
+            container=CONTAINER,
+            pieces=[
+                StreamPiece(
+                    stream_start_s=0.0,
+                    file_start_s=round(placed.file_start_s, 3),
+                    duration_s=round(placed.duration_s, 3),
+                    urls=[first.url],
+                    bytes=budget.used,
+                )
             ],
         ),
     )

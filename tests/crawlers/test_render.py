@@ -6,7 +6,8 @@ process, Debian's Chromium through Playwright):
 - ``/watch.html`` has no media in its HTML: a script fetches ``/api/film.json``,
   then fetches the HLS playlist it names (as hls.js does) and gives the
   ``<video>`` a ``blob:`` URL, so the playlist is only in the network log;
-- ``/clip.html`` builds a ``<video src=...mp4>`` element by script (the rendered DOM);
+- ``/clip.html`` builds a ``<video src=...mp4>`` element by script, from pieces, so
+  the URL is in no quoted string the HTML's extraction would see (the rendered DOM);
 - the same script asks ``intranet.example.ru``, served on another loopback address
   that the target's ``allowed_networks`` does not hold: the browser must not reach it;
 - the target ``plain`` crawls the same pages without rendering, and finds nothing.
@@ -34,7 +35,7 @@ CLIP = """<!doctype html><html><body><div id="p"></div>
 <script>
 const v = document.createElement('video');
 v.preload = 'none';
-v.src = '/files/film.mp4';
+v.src = ['', 'files', 'film.mp4'].join('/');  // no URL in the text for the HTML's scan
 document.getElementById('p').appendChild(v);
 </script></body></html>"""
 

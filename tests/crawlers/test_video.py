@@ -394,3 +394,40 @@ def test_a_playlist_pointing_at_a_private_address_is_refused_by_the_guard(
     (stream,) = [f for f in failed if f["url"].endswith("/film.m3u8")]
     assert stream["reason"] == "other" and "no segment" in stream["detail"]
     assert "intranet.example.ru" not in run.requests
+
+
+def test_a_video_file_over_the_budget_gives_its_first_minutes(
+    streams: Path, tmp_path: Path
+) -> None:
+    """Its first bytes by a Range request; an index at the end fetched too, and moved up."""
+    size = (streams / "film.mp4").stat().st_size
+    budget = size // 2  # the first 7/8 of that: well under half the film
+    sites: dict[str, object] = {"kino.example.kz": {}, "media.example.kz": streams}
+    with SiteServer(sites) as server:  # type: ignore[arg-type]
+        media = server.url("media.example.kz")
+        sites["kino.example.kz"]["/"] = _html(  # type: ignore[index]
+            f'<video src="{media}film.mp4"></video><video src="{media}film-fast.mp4"></video>'
+        )
+        targets = tmp_path / "targets.yaml"
+        targets.write_text(
+            f'targets:\n  - name: kino\n    seeds: ["{server.url("kino.example.kz")}"]\n'
+            "    allow_private_addresses: true\n",
+            encoding="utf-8",
+        )
+        (tmp_path / "home").mkdir()
+        run = run_crawl(
+            server, targets, tmp_path / "home", env={"TANBA_STREAM_MAX_BYTES": str(budget)}
+        )
+    for name, requests in (("film.mp4", 2), ("film-fast.mp4", 1)):
+        event = _event(run, "/" + name)
+        stream = event.occurrence.stream
+        assert stream is not None and stream.protocol == "progressive", name
+        assert stream.bytes_fetched <= budget and stream.stream_duration_s == pytest.approx(60)
+        (piece,) = stream.pieces
+        assert piece.stream_start_s == 0 and 5 < piece.duration_s < 30
+        duration, video_frames, audio_frames, _, _ = _decoded(_blob(run, event))
+        assert duration == pytest.approx(piece.duration_s, abs=0.2)
+        assert video_frames >= 10 * (piece.duration_s - 1) and audio_frames > 0
+        assert run.requests["media.example.kz"].count("/" + name) == requests, name
+        assert len(_response_sizes(run, event)) == requests
+    assert run.stats["total"]["failures"] == {}

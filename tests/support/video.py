@@ -12,7 +12,8 @@ pattern with a clock, and a tone that rises over time) as:
   bytes 0..15, no IV in the playlist: the media sequence number is the IV);
 - ``dash/film.mpd``: DASH with a SegmentTimeline, video and audio in separate
   adaptation sets;
-- ``film.mp4``: the film as one file.
+- ``film.mp4``: the film as one file, its index (``moov``) at the end, and
+  ``film-fast.mp4``, the same with the index first ("fast start").
 
 Every segment is 4 s (a keyframe every second), so the film has 15 per track.
 """
@@ -92,5 +93,6 @@ def make_streams(root: Path) -> Path:
         "-use_timeline", "1", "-use_template", "1", "film.mpd",
         cwd=dash,
     )  # fmt: skip
-    _ffmpeg(*_inputs("160x120"), *_CODECS, "film.mp4", cwd=root)
+    _ffmpeg(*_inputs("160x120"), *_CODECS, "film.mp4", cwd=root)  # its index at the end
+    _ffmpeg("-i", "film.mp4", "-c", "copy", "-movflags", "+faststart", "film-fast.mp4", cwd=root)
     return root

@@ -23,9 +23,11 @@ from pydantic import Field
 
 from tanba.core.schemas.base import Model
 
-StreamProtocol = Literal["hls", "dash"]
+StreamProtocol = Literal["hls", "dash", "progressive"]
 HLS: StreamProtocol = "hls"
 DASH: StreamProtocol = "dash"
+# One video file too big to fetch whole: its first bytes (tanba.crawlers.progressive).
+PROGRESSIVE: StreamProtocol = "progressive"
 
 
 class StreamPiece(Model):
@@ -42,7 +44,7 @@ class StreamSample(Model):
     """Which stream was sampled, how, and where each part of the sampled file comes from."""
 
     protocol: StreamProtocol
-    manifest_url: str  # the manifest the page references (a master playlist, an MPD)
+    manifest_url: str  # the manifest the page references (a master playlist, an MPD; the file)
     variant_url: str = ""  # HLS: the media playlist sampled; DASH: "" (one MPD)
     bandwidth: int = 0  # the variant's declared bits per second (0: not declared)
     width: int = 0

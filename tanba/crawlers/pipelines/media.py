@@ -21,7 +21,13 @@ Contract (Scrapy's :class:`~scrapy.pipelines.media.MediaPipeline`, one per targe
   the file joined from the sampled segments, and the capture one span of the
   WARC holding the manifest, the playlists and every segment fetched (so the
   evidence package replays them); a stream that gives no file is a failed
-  fetch of reason ``other`` saying why. Any other status counts as ``http_errors``
+  fetch of reason ``other`` saying why. A media reference hinted ``video``
+  (not a manifest) is asked with a ``Range`` for the first 7/8 of
+  ``TANBA_STREAM_MAX_BYTES``: a 206 holding the whole file is stored as a
+  file; one holding the first bytes of a bigger file is made playable
+  (:func:`tanba.crawlers.streams.sample_file`) and stored like a stream's
+  sample (``protocol`` ``progressive``); a server that ignores ``Range``
+  answers 200 and is capped at ``TANBA_MEDIA_MAX_BYTES`` as before. Any other status counts as ``http_errors``
   and is not published; :meth:`MediaPipeline.media_failed` counts a failed
   download as the spider counts a failed page (:mod:`tanba.crawlers.failures`). A
   failure is final for the crawl: later pages referencing the URL get it too.
@@ -67,12 +73,15 @@ from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.failures import count_failure, referrer_of
 from tanba.crawlers.headers import first_header, header_text
 from tanba.crawlers.items import FetchedMedia, PageItem
+from tanba.crawlers.progressive import content_range
 from tanba.crawlers.scope import KIND_META, MEDIA
 from tanba.crawlers.streams import (
     JOINED_CONTENT_TYPE,
     SampledStream,
     StreamRefused,
     is_manifest,
+    prefix_range,
+    sample_file,
     sample_stream,
 )
 from tanba.crawlers.urls import canonicalize
@@ -126,20 +135,26 @@ class MediaPipeline(ScrapyMediaPipeline):
 
     def get_media_requests(self, item: Any, info: ScrapyMediaPipeline.SpiderInfo) -> list[Request]:
         page = cast(PageItem, item)
-        max_bytes = self.target_crawl.settings.media_max_bytes
+        settings = self.target_crawl.settings
         policy = page.referrer_policy
-        return [
-            Request(
-                ref.url,
-                headers=_referer(policy.referrer(page.url, ref.url) if policy else None),
-                meta={
-                    KIND_META: MEDIA,
-                    "download_maxsize": max_bytes,
-                    "allow_offsite": True,  # in case Scrapy's OffsiteMiddleware is re-enabled
-                },
+        requests = []
+        for ref in page.media:
+            headers = _referer(policy.referrer(page.url, ref.url) if policy else None) or {}
+            if ref.kind_hint == "video" and not _is_manifest_url(ref.url):
+                # A film may be gigabytes: its first bytes are what the budget allows.
+                headers["Range"] = prefix_range(settings)
+            requests.append(
+                Request(
+                    ref.url,
+                    headers=headers or None,
+                    meta={
+                        KIND_META: MEDIA,
+                        "download_maxsize": settings.media_max_bytes,
+                        "allow_offsite": True,  # in case Scrapy's OffsiteMiddleware is re-enabled
+                    },
+                )
             )
-            for ref in page.media
-        ]
+        return requests
 
     def media_to_download(
         self, request: Request, info: ScrapyMediaPipeline.SpiderInfo, *, item: Any = None
@@ -161,7 +176,15 @@ class MediaPipeline(ScrapyMediaPipeline):
         *,
         item: Any = None,
     ) -> FetchedMedia:
-        if response.status != 200:
+        status = response.status
+        if status == 206:
+            found = content_range(first_header(response, b"Content-Range"))
+            if found is None or found[0] != 0:
+                status = 0  # not the first bytes asked for: not published
+            elif found[2] is None or found[1] + 1 < found[2]:
+                # The first bytes of a bigger video file (its Range request).
+                return await self._stream(response, request, found[2])
+        if status not in (200, 206):
             tally = self.target_crawl.tally
             tally.http_errors += 1
             tally.fail(
@@ -179,16 +202,23 @@ class MediaPipeline(ScrapyMediaPipeline):
             return await self._stream(response, request)
         return await self.target_crawl.gate.write(lambda: self._store(response))
 
-    async def _stream(self, response: Response, request: Request) -> FetchedMedia:
-        """A stream's manifest: sample, join and store the stream (:mod:`tanba.crawlers.streams`)."""
+    async def _stream(
+        self, response: Response, request: Request, total: int | None = -1
+    ) -> FetchedMedia:
+        """A stream's manifest (``total`` -1), or the first bytes of a video file of
+        ``total`` bytes (None: unknown): sampled, joined and stored
+        (:mod:`tanba.crawlers.streams`)."""
         target_crawl = self.target_crawl
+        fetch = self.crawler.engine.download_async
         try:
-            sampled = await sample_stream(
-                response,
-                self.crawler.engine.download_async,
-                target_crawl.settings,
-                self._segment_failed,
-            )
+            if total == -1:
+                sampled = await sample_stream(
+                    response, fetch, target_crawl.settings, self._segment_failed
+                )
+            else:
+                sampled = await sample_file(
+                    response, total, fetch, target_crawl.settings, self._segment_failed
+                )
         except StreamRefused as exc:
             target_crawl.tally.errors += 1
             target_crawl.tally.fail(
@@ -313,6 +343,10 @@ class MediaPipeline(ScrapyMediaPipeline):
     def _blob_path(self, sha256: str) -> str:
         blobs = self.target_crawl.blobs
         return blobs.path(sha256).relative_to(blobs.root).as_posix()
+
+
+def _is_manifest_url(url: str) -> bool:
+    return url.split("?", 1)[0].lower().endswith((".m3u8", ".mpd"))
 
 
 def _referer(value: str | None) -> dict[str, str] | None:
