@@ -19,7 +19,7 @@ import pytest
 
 from tanba.app.demo.server import SiteServer
 from tests.support.crawling import run_crawl
-from tests.support.video import make_streams
+from tests.support.streams import make_streams
 
 WATCH = """<!doctype html><html><head><title>Смотреть</title></head><body>
 <video id="v" controls></video>

@@ -16,7 +16,7 @@ from scrapy.http import Response
 from tanba.core.settings import Settings
 from tanba.crawlers.join import JoinFailed, Part, input_format, join
 from tanba.crawlers.streams import StreamRefused, is_manifest, sample_stream
-from tests.support.video import SEGMENTS, make_streams
+from tests.support.streams import SEGMENTS, make_streams
 
 BASE = "http://cdn.example.ru/"
 

@@ -1,7 +1,7 @@
 """Video in a real crawl: files, HLS and DASH streams sampled within budget, players in iframes.
 
 One crawl (``tanba crawl`` in a subprocess, as the other crawler tests) of a
-loopback web made with ffmpeg (:mod:`tests.support.video`):
+loopback web made with ffmpeg (:mod:`tests.support.streams`):
 
 - ``kino.example.kz/`` (the target) shows an HLS stream (a multivariant playlist:
   an audio-only variant, 160x120 and 320x240 TS variants) and a plain MP4, links
@@ -33,7 +33,7 @@ from tanba.core.schemas.media import MediaDiscovered
 from tanba.core.settings import Settings
 from tanba.fingerprint.compute import fingerprint_file
 from tests.support.crawling import CrawlRun, image_bytes, run_crawl
-from tests.support.video import SEGMENT_S, SEGMENTS, make_streams
+from tests.support.streams import SEGMENT_S, SEGMENTS, make_streams
 
 MAX_SEGMENTS = 4
 
