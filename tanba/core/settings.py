@@ -129,6 +129,33 @@ class Settings(BaseSettings):
         "TANBA_CRAWL_CONCURRENCY_PER_DOMAIN",
         "Concurrent requests per domain.",
     )
+    crawl_frame_hops: int = setting(
+        2,
+        "TANBA_CRAWL_FRAME_HOPS",
+        "Players (iframes) a page embeds are fetched on any host, for their page and media only,"
+        " up to this many frames deep (a player inside a player is 2); 0 fetches none.",
+    )
+    stream_max_segments: int = setting(
+        12,
+        "TANBA_STREAM_MAX_SEGMENTS",
+        "Segments sampled from one stream (HLS, DASH), spread evenly over its duration.",
+    )
+    stream_max_bytes: int = setting(
+        32 * 1024 * 1024,
+        "TANBA_STREAM_MAX_BYTES",
+        "Bytes fetched for one stream at most: its playlists, init segments and sampled segments.",
+    )
+    stream_max_seconds: float = setting(
+        120.0,
+        "TANBA_STREAM_MAX_SECONDS",
+        "Seconds of a stream sampled at most (the sampled segments' durations added up).",
+    )
+    stream_manifest_max_bytes: int = setting(
+        4 * 1024 * 1024,
+        "TANBA_STREAM_MANIFEST_MAX_BYTES",
+        "Largest HLS playlist or DASH manifest read, in bytes (a 2-hour film in 2 s segments"
+        " is about 200 KB).",
+    )
     user_agent: str = setting(
         "TanbaBot/0.1 (+https://tanba.invalid/bot)",
         "TANBA_USER_AGENT",

@@ -15,6 +15,7 @@ Contract: :func:`load_targets` / :func:`parse_targets` read YAML of the form::
         delay_s: 1.0                    # optional politeness override, 0 to 60 seconds
         schedule_hours: 24              # 0: only when started; else 5 minutes to 8,760 hours
         paused: false                   # paused targets are skipped
+        render: false                   # true: pages rendered in headless Chromium too
 
 and return frozen :class:`Target` objects, or raise :class:`TargetsError`
 naming the file, the target and the field of every problem, with what to fix.
@@ -113,6 +114,9 @@ class Target:
     allowed_networks: tuple[str, ...] = ()
     max_pages_per_pattern: int = 0  # 0 means: the default of pattern_budget
     schedule_hours: float = 0.0  # 0: crawled only when started; read by the console's scheduler
+    # Pages (and players) are also rendered in headless Chromium, for media that a script
+    # builds (tanba.crawlers.render); off by default: a browser costs far more than a fetch.
+    render: bool = False
     id: str = ""
 
     def __post_init__(self) -> None:
@@ -405,6 +409,7 @@ def check_target(entry: Mapping[str, Any], *, target_id: str = "") -> Target:
 
     allow_private = _bool(entry, "allow_private_addresses", bad)
     paused = _bool(entry, "paused", bad)
+    render = _bool(entry, "render", bad)
     if problems:
         raise invalid(problems)
     return Target(
@@ -420,6 +425,7 @@ def check_target(entry: Mapping[str, Any], *, target_id: str = "") -> Target:
         allowed_networks=tuple(dict.fromkeys(networks)),
         max_pages_per_pattern=per_pattern,
         schedule_hours=float(schedule),
+        render=render,
         id=target_id,
     )
 

@@ -63,7 +63,9 @@ def web_archive(app: App, alert: Alert, current: Capture | None, created: str) -
     pages: list[Page] = []
     crawl = b""
     crawl_date = ""
-    for ref in (alert.page_capture, alert.media_capture):
+    # A player's page (an iframe's document) comes between the page and the media it shows;
+    # a stream's media capture spans its manifest and every segment fetched.
+    for ref in (alert.page_capture, alert.player_capture, alert.media_capture):
         if ref is None:
             continue
         try:

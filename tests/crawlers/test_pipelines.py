@@ -84,7 +84,7 @@ def media_pipeline(crawler: Crawler) -> MediaPipeline:
 
 def page_item(url: str = f"{SITE}/", *media: str) -> PageItem:
     response = HtmlResponse(url, body=b"<html>page</html>", request=Request(url), encoding="utf-8")
-    refs = tuple(MediaRef(m, "audio" if m.endswith(".mp4") else "image", "img.src") for m in media)
+    refs = tuple(MediaRef(m, "video" if m.endswith(".mp4") else "image", "img.src") for m in media)
     return PageItem(url, "kino.example.kz", "Home", "kk", refs, response=response)
 
 
@@ -291,7 +291,7 @@ def test_publish_gives_one_event_per_page_and_media_pair(tmp_path: Path) -> None
     assert target_crawl.tally.media_published == 3
     video_event, photo_again = events[1], events[2]
     o = video_event.occurrence
-    assert video_event.kind_hint == "audio"
+    assert video_event.kind_hint == "video"
     assert (o.target, o.site, o.page_title, o.page_lang) == (
         "kino",
         "kino.example.kz",

@@ -90,7 +90,7 @@ def test_a_page_gives_one_item_with_its_media_then_its_links(tmp_path: Path) -> 
     )
     assert [(m.url, m.kind_hint) for m in item.media] == [
         (PHOTO, "image"),
-        (f"{SITE}/v.mp4", "audio"),
+        (f"{SITE}/v.mp4", "video"),
         (f"{SITE}/a.jpg", "image"),
     ]
     assert item.response is not None and item.response.url == f"{SITE}/"
