@@ -60,15 +60,16 @@ def resolved(fingerprint: Fingerprint, blobs: BlobStore | None) -> Fingerprint:
     if blobs is None:
         raise PrintMissing(
             f"the print of {fingerprint.sha256} travels as blob {audio.blob}, and this stage "
-            "has no blob store: give every stage the same blob store (TANBA_HOME's blobs, or "
-            "the shared blobs volume)"
+            "has no blob store: give every stage the same blob store (TANBA_BLOBS=s3://..., or "
+            "TANBA_HOME's blobs on a shared file system)"
         )
     try:
         whole = AudioPrint.model_validate_json(blobs.get(audio.blob))
     except NotFound:
         raise PrintMissing(
             f"the print of {fingerprint.sha256} is blob {audio.blob}, which is not in "
-            f"{blobs.root}: every stage must share one blob store (the shared blobs volume)"
+            f"{blobs.where}: every stage must share one blob store (the same TANBA_BLOBS=s3://..., "
+            "or one shared blobs directory)"
         ) from None
     return fingerprint.model_copy(update={"audio": whole})
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus
+from tanba.core.captures import Captures
 from tanba.core.clock import Clock, SystemClock, iso
 from tanba.core.crawl_jobs import job_for, job_record
 from tanba.core.schemas.base import decode
@@ -49,6 +50,7 @@ def crawl(
     settings: Settings,
     bus: Bus,
     blobs: BlobStore,
+    captures: Captures | None = None,
     resolve: dict[str, str] | None = None,
     clock: Clock | None = None,
     crawl_id: str | None = None,
@@ -71,7 +73,14 @@ def crawl(
         return stats
     publish_jobs(active, bus, crawl_id, resolve or {}, clock, requested_by)
     worker = CrawlerWorker(
-        settings, bus, blobs, clock=clock, progress=progress, watch=crawl_id, expect=active
+        settings,
+        bus,
+        blobs,
+        captures=captures,
+        clock=clock,
+        progress=progress,
+        watch=crawl_id,
+        expect=active,
     )
     worker.run(until_idle=True)
     stats = worker.stats_of(crawl_id)

@@ -12,8 +12,13 @@ Contract (:func:`tanba.crawlers.runner.crawl` runs one in ``tanba crawl`` and ``
   found is published; they stay uncommitted and run again elsewhere or next time),
   leaves the group and returns.
 * Events go to ``tanba.media`` through a :class:`~tanba.crawlers.publish.BatchPublisher`;
-  media bytes to ``blobs``; WARC files to ``home/captures/<crawl_id>/<target key>.warc.gz``
-  (a re-run job appends to the file its interrupted run left, repaired). When the bus
+  media bytes to ``blobs``; WARC files to ``<captures spool>/<crawl_id>/<target key>.warc.gz``
+  (a re-run job appends to the file its interrupted run left, repaired), each stored in
+  ``captures`` (:mod:`tanba.core.captures`: uploaded to object storage when TANBA_BLOBS
+  is s3://) when its job ends, and any a killed crawler left at the start and end of the
+  next run. With object storage, a job re-run on another machine does not see the WARC
+  file its killed run left in that machine's spool: crawlers share one spool (compose:
+  the ``crawler-spool`` volume), or the first upload of that name is overwritten. When the bus
   cannot take events for now (a :class:`~tanba.core.exceptions.TransientError`, e.g. a
   full disk), they are kept and retried with backoff; nothing is committed meanwhile.
 
@@ -72,9 +77,10 @@ from typing import TYPE_CHECKING, Any, cast
 from tanba.core import topics
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Consumer, Message, Record
+from tanba.core.captures import Captures, open_captures
 from tanba.core.clock import Clock, SystemClock, iso
 from tanba.core.crawl_jobs import job_target
-from tanba.core.exceptions import EventDecodeError, TargetsError, TransientError
+from tanba.core.exceptions import EventDecodeError, TanbaError, TargetsError, TransientError
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.crawl_jobs import CrawlJobRequested
 from tanba.core.schemas.crawls import CrawlFinished
@@ -144,6 +150,7 @@ class CrawlerWorker:
         bus: Bus,
         blobs: BlobStore,
         *,
+        captures: Captures | None = None,
         clock: Clock | None = None,
         stop: threading.Event | None = None,
         progress: Callable[[CrawlStats], None] | None = None,
@@ -154,6 +161,7 @@ class CrawlerWorker:
         self.settings = settings
         self.bus = bus
         self.blobs = blobs
+        self.captures = captures or open_captures(settings)
         self.clock = clock or SystemClock()
         self.stop = stop or threading.Event()
         self.progress = progress
@@ -196,9 +204,17 @@ class CrawlerWorker:
         from scrapy.crawler import CrawlerProcess
 
         with self._exclusive():
-            swept = self.blobs.sweep()
+            # Housekeeping (temporary blob files, multipart uploads a kill left): a store
+            # that refuses it now must not stop the crawler.
+            try:
+                swept = self.blobs.sweep()
+            except TanbaError as exc:
+                log.warning("could not sweep what interrupted blob writes left: %s", exc)
+                swept = 0
             if swept:
                 log.info("removed %d temporary blob files left by an interrupted run", swept)
+            # WARC files of a crawler killed before it stored them (object storage only).
+            _publish_pending(self.captures)
             self._process = CrawlerProcess(process_settings(self.settings, {}))
             # Install the reactor Scrapy asks for (asyncio) before anything imports one:
             # importing twisted.internet.reactor first would install Twisted's default.
@@ -235,6 +251,7 @@ class CrawlerWorker:
                 self._publisher.flush,
                 lambda: f"{self._publisher.pending} crawl events wait in memory",
             )
+            _publish_pending(self.captures)
             self._progress_tick()
         return self.summary
 
@@ -420,7 +437,8 @@ class CrawlerWorker:
             crawl_id=job.crawl_id,
             blobs=self.blobs,
             sink=self._publisher,
-            captures_dir=self.settings.home / "captures",
+            captures_dir=self.captures.spool,
+            captures=self.captures,
             clock=self.clock,
             tally=tally,
             engine=partial(_engine_of, crawler),
@@ -554,6 +572,19 @@ def _extend_resolver(mapping: dict[str, str]) -> None:
     resolver = getattr(reactor, "resolver", None)
     if isinstance(resolver, MappedResolver):
         resolver.mapping.update({k.lower(): v for k, v in mapping.items()})
+
+
+def _publish_pending(captures: Captures) -> None:
+    """Store every WARC file no live crawl writes that is not stored yet (retried while down)."""
+    until_durable(
+        lambda: _log_published(captures.publish_pending()),
+        lambda: "WARC captures wait on this machine",
+    )
+
+
+def _log_published(count: int) -> None:
+    if count:
+        log.info("stored %d WARC capture files left unpublished", count)
 
 
 def until_durable(write: Callable[[], None], waiting: Callable[[], str]) -> None:

@@ -203,7 +203,9 @@ def _worker(app: App, args: argparse.Namespace) -> int:
         if args.shard is not None:
             raise InputError("--shard is for 'tanba worker matcher'; crawlers scale by partitions")
         # The crawler runs Scrapy's reactor in this (main) thread and handles the signals itself.
-        crawler = CrawlerWorker(app.settings, app.bus, app.blobs, clock=app.clock, stop=stop)
+        crawler = CrawlerWorker(
+            app.settings, app.bus, app.blobs, captures=app.captures, clock=app.clock, stop=stop
+        )
         done = crawler.run(until_idle=args.until_idle)
         print(
             f"crawler: {done.done} jobs done, {done.interrupted} interrupted,"
