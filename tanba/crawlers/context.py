@@ -57,6 +57,8 @@ class TargetCrawl:
     tally: TargetStats = field(default_factory=TargetStats)
     # The crawler's engine, once it has one (the gate pauses it); none outside a crawl.
     engine: Callable[[], Pausable | None] = no_engine
+    # Set, the WARC file is this run's own (``<target key>.<attempt>.warc.gz``): see warc_name.
+    attempt: str = ""
     gate: WriteGate = field(init=False)
     _warc: WarcWriter | None = field(default=None, init=False, repr=False)
 
@@ -84,7 +86,15 @@ class TargetCrawl:
 
     @property
     def warc_name(self) -> str:
-        """The WARC file's name under the captures, ``<crawl_id>/<target key>.warc.gz``."""
+        """The WARC file's name under the captures, ``<crawl_id>/<target key>.warc.gz``.
+
+        With ``attempt``, ``<crawl_id>/<target key>.<attempt>.warc.gz``: a crawl job re-run
+        on another machine (its crawler killed) must not store a file of the name the
+        killed run's spool still holds, which that machine uploads when it comes back
+        and which would replace the re-run's (whose events point into it).
+        """
+        if self.attempt:
+            return f"{self.crawl_id}/{self.target.key}.{self.attempt}.warc.gz"
         return f"{self.crawl_id}/{self.target.key}.warc.gz"
 
     def publish(self) -> None:

@@ -16,9 +16,9 @@ Contract (:func:`tanba.crawlers.runner.crawl` runs one in ``tanba crawl`` and ``
   (a re-run job appends to the file its interrupted run left, repaired), each stored in
   ``captures`` (:mod:`tanba.core.captures`: uploaded to object storage when TANBA_BLOBS
   is s3://) when its job ends, and any a killed crawler left at the start and end of the
-  next run. With object storage, a job re-run on another machine does not see the WARC
-  file its killed run left in that machine's spool: crawlers share one spool (compose:
-  the ``crawler-spool`` volume), or the first upload of that name is overwritten. When the bus
+  next run. With object storage each run of a job writes a file of its own
+  (``<target key>.<attempt>.warc.gz``), so a job re-run on another machine never
+  replaces the file its killed run left, which that machine uploads when it restarts. When the bus
   cannot take events for now (a :class:`~tanba.core.exceptions.TransientError`, e.g. a
   full disk), they are kept and retried with backoff; nothing is committed meanwhile.
 
@@ -66,6 +66,7 @@ import contextlib
 import fcntl
 import json
 import logging
+import secrets
 import signal
 import threading
 import time
@@ -77,7 +78,7 @@ from typing import TYPE_CHECKING, Any, cast
 from tanba.core import topics
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Consumer, Message, Record
-from tanba.core.captures import Captures, open_captures
+from tanba.core.captures import Captures, FileCaptures, open_captures
 from tanba.core.clock import Clock, SystemClock, iso
 from tanba.core.crawl_jobs import job_target
 from tanba.core.exceptions import EventDecodeError, TanbaError, TargetsError, TransientError
@@ -442,6 +443,9 @@ class CrawlerWorker:
             clock=self.clock,
             tally=tally,
             engine=partial(_engine_of, crawler),
+            # In object storage each run of a job writes a WARC file of its own (a shared
+            # file system is the store itself: a re-run appends to the one file).
+            attempt="" if isinstance(self.captures, FileCaptures) else secrets.token_hex(4),
         )
         d = self._process.crawl(crawler, target_crawl=target_crawl)
         d.addErrback(
