@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from tanba.core.alerts import MatchDetail
-from tanba.core.print_blobs import stub_of
 from tanba.core.schemas.common import Fingerprint, MediaKind
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
@@ -52,14 +51,14 @@ def default_signals(
 def without_print(work: Work) -> Work:
     """The work as the matcher keeps it: a print lives in its signal index (in the index's
     compact form; a decoded print is most of a work's memory), but for an image's size and
-    thumbnail (4 KiB, read when a candidate's details are checked) and a track's or a
-    video's duration and size."""
+    thumbnail (4 KiB, read when a candidate's details are checked) and a track's duration;
+    a video's print stays whole."""
     fingerprint = work.fingerprint
     if fingerprint.video is not None:
-        stub = Fingerprint(
-            media=fingerprint.media, sha256=fingerprint.sha256, video=stub_of(fingerprint.video)
-        )
-        return work.model_copy(update={"fingerprint": stub})
+        # Kept whole (about 0.6 MB for a 2-hour film, and its soundtrack): a saved matcher
+        # state has no video catalogue of its own and indexes its video works from the
+        # shelf at start (tanba.matcher.worker).
+        return work
     audio = fingerprint.audio
     if audio is not None:
         kept_audio = AudioPrint(
