@@ -15,10 +15,12 @@ The picture, per registered work:
    neighbours counting with it), at the three speeds pirates use
    (:data:`SCALES`: as is, the PAL speed-up 25/24 and its inverse), and the bin
    with the most distinct copy frames wins;
-3. every frame of the copy is then compared with the work's frames near the time
-   that offset puts it at (within :data:`TOLERANCE_S`): the copy matches when at
-   least ``video_min_frames`` agree and they are at least ``video_min_share`` of the
-   copy's frames between the first and the last that agree.
+3. offsets around that bin (every 0.25 s within 1.5 s) are tried: every frame of the
+   copy is compared with the work's frames near the time the offset puts it at (within
+   :data:`TOLERANCE_S`), and the offset with the most agreeing frames, then the
+   smallest mean distance, is kept; the copy matches when at least
+   ``video_min_frames`` agree and they are at least ``video_min_share`` of the copy's
+   frames between the first and the last that agree.
 
 The mirrored hashes of a crawled copy go through the same steps; the better of the
 two is kept (``variant: "mirrored"``). The score is that share of agreeing
@@ -48,6 +50,8 @@ BIN_S = 1.0  # offset vote bins
 # A copy frame is compared with the work's frames this close to where the offset puts it.
 TOLERANCE_S = 0.6
 _NEIGHBOURS = np.arange(-6, 7)  # work frames around that time (two hashes a frame)
+# Offsets tried around the voted bin (seconds).
+_FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,12 @@ class PictureMatch:
     duration_s: float
     distance: int  # median distance of the agreeing frames
     variant: str  # "" or "mirrored"
+    mean_distance: float  # of the agreeing frames (the finer alignment's measure)
+
+    @property
+    def key(self) -> tuple[int, float]:
+        """Better alignments sort higher: more agreeing frames, then closer ones."""
+        return self.agree, -self.mean_distance
 
 
 class VideoSignal(SignalIndex):
@@ -150,11 +160,12 @@ def align(
         voted = _voted_bin(bins, pairs.query)
         if voted is None:
             continue
-        near = np.abs(bins - voted) <= 1
-        offset = float(np.median(offsets[near]))
-        found = _checked(times, query, work, scale, offset, settings, frame_s, variant)
-        if found is not None and (best is None or found.agree > best.agree):
-            best = found
+        # The vote is coarse (a slow pan keeps frames alike for a second or more): the offset
+        # is the one near it where the copy's frames come closest to the work's.
+        for offset in voted * BIN_S + _FINE_STEPS:
+            found = _checked(times, query, work, scale, float(offset), settings, frame_s, variant)
+            if found is not None and (best is None or found.key > best.key):
+                best = found
     return best
 
 
@@ -207,6 +218,7 @@ def _checked(
         duration_s=float(times[last] - times[first] + frame_s),
         distance=int(np.median(best[agree])),
         variant=variant,
+        mean_distance=float(best[agree].mean()),
     )
 
 
