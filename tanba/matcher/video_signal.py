@@ -38,7 +38,7 @@ import numpy as np
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import AUDIO, VIDEO, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.video import VideoPrint, pair_distances, words
+from tanba.core.signals.video import VideoPrint, words
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 from tanba.matcher.video_index import ChunkVideoIndex, FramePairs, VideoIndex, WorkFrames
@@ -49,7 +49,6 @@ SCALES = (1.0, 25 / 24, 24 / 25)
 BIN_S = 1.0  # offset vote bins
 # A copy frame is compared with the work's frames this close to where the offset puts it.
 TOLERANCE_S = 0.6
-_NEIGHBOURS = np.arange(-6, 7)  # work frames around that time (two hashes a frame)
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
@@ -161,9 +160,14 @@ def align(
         if voted is None:
             continue
         # The vote is coarse (a slow pan keeps frames alike for a second or more): the offset
-        # is the one near it where the copy's frames come closest to the work's.
+        # is the one near it where the copy's frames come closest to the work's. The work's
+        # frames within reach of every offset tried are compared with the copy's once.
+        near_times, near_d = _near(times, query, work, scale, voted * BIN_S)
         for offset in voted * BIN_S + _FINE_STEPS:
-            found = _checked(times, query, work, scale, float(offset), settings, frame_s, variant)
+            expected = scale * times + offset
+            close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
+            nearest = np.where(close, near_d, 256).min(axis=1)
+            found = _checked(times, expected, nearest, scale, settings, frame_s, variant)
             if found is not None and (best is None or found.key > best.key):
                 best = found
     return best
@@ -181,27 +185,36 @@ def _voted_bin(bins: np.ndarray, query: np.ndarray) -> int | None:
     return int(lo + np.argmax(smoothed))
 
 
+def _near(
+    times: np.ndarray, query: np.ndarray, work: WorkFrames, scale: float, centre: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each copy frame, the times of the work's frames near ``scale * t + centre`` (within
+    the fine steps and the tolerance; +inf where there are fewer) and their distances to it."""
+    reach = float(np.abs(_FINE_STEPS).max()) + TOLERANCE_S
+    expected = scale * times + centre
+    lo = np.searchsorted(work.times, expected - reach)
+    hi = np.searchsorted(work.times, expected + reach, "right")
+    width = max(int((hi - lo).max()), 1)
+    j = lo[:, None] + np.arange(width)
+    inside = j < hi[:, None]
+    j = np.minimum(j, len(work.times) - 1)
+    d = np.bitwise_count(query[:, None, :] ^ work.words[j]).sum(axis=2, dtype=np.int32)
+    return np.where(inside, work.times[j], np.inf), d
+
+
 def _checked(
     times: np.ndarray,
-    query: np.ndarray,
-    work: WorkFrames,
+    expected: np.ndarray,
+    nearest: np.ndarray,
     scale: float,
-    offset: float,
     settings: Settings,
     frame_s: float,
     variant: str,
 ) -> PictureMatch | None:
-    """Every copy frame against the work's frames near ``scale * t + offset``; None when the
-    agreeing frames are too few or too sparse."""
-    expected = scale * times + offset
-    at = np.searchsorted(work.times, expected)
-    best = np.full(len(times), 256, np.int32)
-    for step in _NEIGHBOURS:
-        j = np.clip(at + step, 0, len(work.times) - 1)
-        close = np.abs(work.times[j] - expected) <= TOLERANCE_S
-        d = pair_distances(query, work.words[j])
-        best = np.where(close, np.minimum(best, d), best)
-    agree = np.flatnonzero(best <= settings.video_max_distance)
+    """The alignment that puts each copy frame at ``expected`` in the work, where ``nearest``
+    is its distance to the closest work frame there; None when the agreeing frames are too
+    few or too sparse."""
+    agree = np.flatnonzero(nearest <= settings.video_max_distance)
     if len(agree) < settings.video_min_frames:
         return None
     first, last = int(agree[0]), int(agree[-1])
@@ -216,9 +229,9 @@ def _checked(
         offset_s=float(expected[first]),
         query_offset_s=float(times[first]),
         duration_s=float(times[last] - times[first] + frame_s),
-        distance=int(np.median(best[agree])),
+        distance=int(np.median(nearest[agree])),
         variant=variant,
-        mean_distance=float(best[agree].mean()),
+        mean_distance=float(nearest[agree].mean()),
     )
 
 
