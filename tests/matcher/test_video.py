@@ -35,11 +35,11 @@ def clips(tmp_path_factory: pytest.TempPathFactory, tracks: list[Path]) -> dict[
     for name, args in ALTERATIONS.items():
         made[name] = excerpt(directory, made["film"], name, args)
     made["muted"] = excerpt(directory, made["film"], "muted", ["-an"])
-    made["gradients"] = unrelated(directory, "gradients")
+    made["mandelbrot"] = unrelated(directory, "mandelbrot")
     made["cellauto"] = unrelated(directory, "cellauto")
     # The film's sound under an unrelated picture: a copy with its picture replaced.
     new_picture = directory / "new-picture.mp4"
-    ffmpeg("-i", str(made["gradients"]), "-ss", str(START), "-t", "10", "-i", str(made["film"]),
+    ffmpeg("-i", str(made["mandelbrot"]), "-ss", str(START), "-t", "10", "-i", str(made["film"]),
            "-map", "0:v", "-map", "1:a", "-t", "10", "-c:v", "copy", "-c:a", "aac",
            str(new_picture))  # fmt: skip
     made["new-picture"] = new_picture
@@ -86,7 +86,7 @@ def test_an_altered_excerpt_is_found_where_it_was_cut(
 @pytest.mark.parametrize("kind", INDEXES)
 def test_unrelated_videos_stay_apart(prints: dict[str, Fingerprint], kind: str) -> None:
     signal = _signal(kind, prints)
-    for name in ("gradients", "cellauto"):
+    for name in ("mandelbrot", "cellauto"):
         assert signal.match(prints[name]) == [], name
 
 
@@ -104,7 +104,7 @@ def test_picture_sound_or_both_say_what_agreed(prints: dict[str, Fingerprint], k
 
 def test_the_chunk_index_finds_what_the_linear_one_finds(prints: dict[str, Fingerprint]) -> None:
     linear, chunks = _signal("linear", prints), _signal("chunks", prints)
-    for name in [*ALTERATIONS, "muted", "gradients", "cellauto"]:
+    for name in [*ALTERATIONS, "muted", "mandelbrot", "cellauto"]:
         a, b = linear.match(prints[name]), chunks.match(prints[name])
         assert [(m.work_id, m.detail.offset_s) for m in a] == [
             (m.work_id, m.detail.offset_s) for m in b

@@ -3,7 +3,7 @@
 The film is FFmpeg's seeded Game of Life on an 80x60 board scaled up (a picture
 that changes all the time, so every second of it is told from the others; not a
 zoom, where a crop would be a later frame) with a real track as its soundtrack; unrelated videos are
-FFmpeg's random gradients and a cellular automaton. Every source is seeded or
+FFmpeg's Mandelbrot zoom and a cellular automaton. Every source is seeded or
 deterministic, so two runs make the same files.
 """
 
@@ -38,9 +38,9 @@ def film(directory: Path, track: Path, name: str = "film.mp4") -> Path:
 
 
 def unrelated(directory: Path, kind: str) -> Path:
-    """A video unrelated to the film: ``gradients`` or ``cellauto`` (20 s, silent)."""
+    """A video unrelated to the film: ``mandelbrot`` (a zoom) or ``cellauto`` (20 s, silent)."""
     source = {
-        "gradients": f"gradients=s={SIZE}:r={RATE}:seed=1:speed=0.05:n=5",
+        "mandelbrot": f"mandelbrot=s={SIZE}:r={RATE}",
         "cellauto": f"cellauto=s={SIZE}:r={RATE}:seed=5:rule=30",
     }[kind]
     out = directory / f"{kind}.mp4"
