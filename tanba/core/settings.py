@@ -122,8 +122,9 @@ class Settings(BaseSettings):
     video_decode_timeout_s: float = setting(
         900.0,
         "TANBA_VIDEO_DECODE_TIMEOUT_S",
-        "Seconds decoding one video's picture may take before it is stopped (a 2-hour film "
-        "at 720p decodes in about 5 minutes on one core; see bench/video.py).",
+        "Seconds decoding one video's picture may take before it is stopped, and its soundtrack "
+        "as much again (a 2-hour film at 720p decodes in about 5 minutes on one core; see "
+        "bench/video.py).",
     )
     video_max_distance: int = setting(
         64,

@@ -156,8 +156,10 @@ def _video(
         settings.video_decode_timeout_s,
         reference,
         settings.audio_max_seconds,
-        settings.decode_timeout_s,
-        timeout_s=settings.video_decode_timeout_s + 2 * settings.decode_timeout_s + _AUDIO_SLACK_S,
+        # A film's soundtrack is as long as its picture: it gets the picture's time limit
+        # (a 2-hour soundtrack takes minutes; TANBA_DECODE_TIMEOUT_S is sized for songs).
+        settings.video_decode_timeout_s,
+        timeout_s=2 * settings.video_decode_timeout_s + _AUDIO_SLACK_S,
         what="decoding the video",
     )
     audio = None if prints.get("audio") is None else AudioPrint.model_validate(prints["audio"])
