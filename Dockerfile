@@ -31,8 +31,10 @@ COPY console ./console
 COPY evidence ./evidence
 RUN pip install --no-deps .
 
-# Never root: the state directory belongs to an unprivileged user; blobs and captures
-# are volumes shared by the crawler (writes), the fingerprint workers and the console.
+# Never root: the state directory belongs to an unprivileged user. With the default
+# TANBA_BLOBS=embedded, blobs and captures are volumes shared by the crawler (writes), the
+# fingerprint workers and the console; with s3:// (docker-compose.yml) they are in the
+# object store and captures/ is only the crawler's spool.
 RUN useradd --system --uid 10001 --home-dir /var/lib/tanba --shell /usr/sbin/nologin tanba \
  && mkdir -p /var/lib/tanba/blobs /var/lib/tanba/captures \
  && chown -R tanba: /var/lib/tanba

@@ -43,7 +43,7 @@ from PIL import Image, ImageOps
 
 from tanba.app.demo import media
 from tanba.core import topics
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.bus import Record
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.schemas.base import encode
@@ -153,7 +153,7 @@ def soak(home: Path, items: int, distinct: int, seed: int, log: object = print) 
     registered = [str(p) for p in photos[:REGISTERED]]
     subprocess.run([*tanba, "works", "add", *registered, "--owner", "Soak"], check=True)
     say(f"registered {REGISTERED} works; making {distinct} variants ...")
-    blobs = BlobStore(home / "blobs")
+    blobs = FileBlobStore(home / "blobs")
     shas = [blobs.put(v) for v in variants(photos, distinct, rng)]
     bus = EmbeddedBus(home / "bus.sqlite3")
     order = [rng.randrange(distinct) for _ in range(items)]

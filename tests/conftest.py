@@ -60,6 +60,8 @@ KIND_BY_PATH: dict[str, str] = {
     "crawlers/test_crawl.py": INTEGRATION,  # one real `tanba crawl` in a child process
     "crawlers/test_failure_reasons.py": INTEGRATION,  # a real crawl failing every way, a child
     "crawlers/test_media_sharing.py": INTEGRATION,  # real crawls in a child process
+    "crawlers/test_video.py": INTEGRATION,  # real crawls of streams and players, a child
+    "crawlers/test_render.py": INTEGRATION,  # a real crawl rendering pages in Chromium
     "distributed": E2E,  # every stage its own process on the real Kafka and Elasticsearch
     "distributed/test_compose_file.py": UNIT,  # reads docker-compose.yml
     "e2e": E2E,  # `tanba run` over a loopback web of real media
@@ -82,6 +84,7 @@ INTEGRATION_FIXTURES = frozenset(
         "browser",  # Chromium
         "kafka_bootstrap",  # the real Kafka
         "elastic_url",  # the real Elasticsearch
+        "s3_url",  # the real S3 server (S3Proxy)
         "crawl_run",  # `tanba crawl` in a child process (tests/crawlers/conftest.py)
         "demo_case",  # `tanba run` on the demo web in a child process (evidence)
     }

@@ -1,7 +1,7 @@
-"""The real Kafka and Elasticsearch for tests: found running, started, or a failure in CI.
+"""The real Kafka, Elasticsearch and S3 server for tests: found running, started, or a failure in CI.
 
-Tests that need the servers use the ``kafka_bootstrap`` / ``elastic_url``
-fixtures (imported by the conftests that need them). When a server does not
+Tests that need the servers use the ``kafka_bootstrap`` / ``elastic_url`` /
+``s3_settings`` fixtures (imported by the conftests that need them). When a server does not
 answer: in CI (``CI=true``) the test fails, saying how to start it, since a
 skipped test would hide a broken set-up; locally the fixture runs
 ``scripts/services start`` once and checks again. Each test gets its own
@@ -26,6 +26,10 @@ REPO = Path(__file__).resolve().parent.parent
 SERVICES = REPO / "scripts" / "services"
 KAFKA = os.environ.get("TANBA_TEST_KAFKA", "127.0.0.1:9092")
 ELASTIC = os.environ.get("TANBA_TEST_ELASTIC", "http://127.0.0.1:9200")
+# scripts/services' S3Proxy, its development credentials and bucket.
+S3 = os.environ.get("TANBA_TEST_S3", "http://127.0.0.1:8333")
+S3_BUCKET = "tanba"
+S3_KEYS = {"TANBA_S3_ACCESS_KEY": "tanba-dev", "TANBA_S3_SECRET_KEY": "tanba-dev-secret"}
 
 _started: set[str] = set()
 
@@ -57,12 +61,26 @@ def elastic_up(url: str = ELASTIC) -> bool:
         client.close()
 
 
+def s3_up(url: str = S3) -> bool:
+    """True when the S3 server answers HTTP (an anonymous request is refused, as it should be)."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(url, timeout=3).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def require(service: str) -> None:
-    """Make sure ``service`` ('kafka' or 'elasticsearch') answers; start it or fail."""
-    probe = kafka_up if service == "kafka" else elastic_up
+    """Make sure ``service`` ('kafka', 'elasticsearch' or 's3') answers; start it or fail."""
+    probe = {"kafka": kafka_up, "elasticsearch": elastic_up, "s3": s3_up}[service]
     if probe():
         return
-    where = KAFKA if service == "kafka" else ELASTIC
+    where = {"kafka": KAFKA, "elasticsearch": ELASTIC, "s3": S3}[service]
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(
             f"{service} does not answer at {where}; CI must start it before the tests "
@@ -111,6 +129,36 @@ def kafka_bootstrap() -> Iterator[str]:
 def elastic_url() -> str:
     require("elasticsearch")
     return ELASTIC
+
+
+def s3_environment(prefix: str) -> dict[str, str]:
+    """The TANBA_* variables that put blobs and captures in the test S3 bucket under ``prefix``."""
+    return {
+        "TANBA_BLOBS": f"s3://{S3_BUCKET}/{prefix}",
+        "TANBA_S3_ENDPOINT": S3,
+        **S3_KEYS,
+    }
+
+
+def drop_s3_prefix(prefix: str) -> None:
+    """Delete every object under ``prefix`` in the test bucket (best effort, for teardown)."""
+    from tanba.core.blobs.s3 import s3_client
+    from tanba.core.settings import Settings
+
+    if not s3_up():
+        return
+    client = s3_client(Settings.from_env(s3_environment(prefix)))
+    for page in client.get_paginator("list_objects_v2").paginate(
+        Bucket=S3_BUCKET, Prefix=f"{prefix}/"
+    ):
+        for item in page.get("Contents", []):
+            client.delete_object(Bucket=S3_BUCKET, Key=item["Key"])
+
+
+@pytest.fixture(scope="session")
+def s3_url() -> str:
+    require("s3")
+    return S3
 
 
 @pytest.fixture

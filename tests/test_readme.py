@@ -12,7 +12,7 @@ README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8"
 
 
 def test_every_setting_is_in_the_readme_table() -> None:
-    documented = set(re.findall(r"^\| `(TANBA_[A-Z_]+)` \|", README, flags=re.M))
+    documented = set(re.findall(r"^\| `(TANBA_[A-Z0-9_]+)` \|", README, flags=re.M))
     assert documented == {env for env, _, _ in Settings.documentation()}
 
 

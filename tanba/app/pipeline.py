@@ -107,6 +107,7 @@ def crawl_targets(
         settings=app.settings,
         bus=app.bus,
         blobs=app.blobs,
+        captures=app.captures,
         resolve=resolve,
         clock=app.clock,
         crawl_id=crawl_id,

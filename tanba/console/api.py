@@ -244,7 +244,7 @@ def change_status(alert_id: str, body: StatusIn, who: AnyUser, c: ConsoleDep) ->
     response_class=FileResponse,
     responses={200: {"description": "the found copy, as fetched"}},
 )
-def alert_media(alert_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+def alert_media(alert_id: str, who: AnyUser, c: ConsoleDep) -> Response:
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
     return blob_response(c, alert.media_sha256)
 
@@ -364,7 +364,7 @@ WITHHELD: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/works/{work_id}/media", tags=["works"], response_class=FileResponse, responses=WITHHELD
 )
-def work_media(work_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+def work_media(work_id: str, who: AnyUser, c: ConsoleDep) -> Response:
     """The registered reference file, for those who may have it (tanba.core.access.Access.reference)."""
     return blob_response(c, c.app.access.reference(who.principal, work_id).sha256)
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from PIL import Image, UnidentifiedImageError
 
 from tanba.console.caching import IMMUTABLE, ONE_DAY, names_content
 from tanba.console.context import Console
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import CHUNK, BlobStore
 from tanba.core.exceptions import InputError, NotFound
 
 THUMB_SIDE = 360
@@ -86,7 +87,7 @@ def pillow_format(path: Path) -> str | None:
 
 
 def blob_type(blobs: BlobStore, sha256: str) -> str:
-    with open(blobs.path(sha256), "rb") as f:
+    with blobs.open(sha256) as f:
         return content_type(f.read(16))
 
 
@@ -101,20 +102,21 @@ def thumbnail(
     target = cache_dir / sha256[:2] / f"{sha256}-{side}.jpg"
     if target.exists():
         return target
-    source = blobs.path(sha256)
-    plugin = pillow_format(source)
-    if plugin is None:
-        raise InputError(
-            f"blob {sha256} is not an image ({blob_type(blobs, sha256)}); it has no thumbnail"
-        )
-    try:
-        with Image.open(source, formats=[plugin]) as im:
-            if im.width * im.height > max_pixels:
-                raise InputError(f"image {sha256} has too many pixels for a thumbnail")
-            im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale
-            image = im.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(f"blob {sha256} is not an image Pillow can read: {exc}") from None
+    # The blob's file, or a copy of a remote one (once: the thumbnail is kept).
+    with blobs.local_path(sha256, cache_dir / "tmp") as source:
+        plugin = pillow_format(source)
+        if plugin is None:
+            raise InputError(
+                f"blob {sha256} is not an image ({blob_type(blobs, sha256)}); it has no thumbnail"
+            )
+        try:
+            with Image.open(source, formats=[plugin]) as im:
+                if im.width * im.height > max_pixels:
+                    raise InputError(f"image {sha256} has too many pixels for a thumbnail")
+                im.draft("RGB", (side, side))  # JPEG: decode at a reduced scale
+                image = im.convert("RGB")
+        except (UnidentifiedImageError, OSError) as exc:
+            raise InputError(f"blob {sha256} is not an image Pillow can read: {exc}") from None
     image.thumbnail((side, side))
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
@@ -128,18 +130,35 @@ def thumbnail(
     return target
 
 
-def blob_response(c: Console, sha256: str) -> FileResponse:
-    """A stored blob as a download (inline when a browser shows it safely), cached per user."""
-    if not c.app.blobs.exists(sha256):
+def blob_response(c: Console, sha256: str) -> Response:
+    """A stored blob as a download (inline when a browser shows it safely), cached per user.
+
+    A blob on this machine is served as a file (with ranges, for seeking in audio); one
+    in object storage is streamed from it.
+    """
+    blobs = c.app.blobs
+    if not blobs.exists(sha256):
         raise NotFound("the media file is not stored here (blob missing)")
-    kind = blob_type(c.app.blobs, sha256)
-    return FileResponse(
-        c.app.blobs.path(sha256),
-        media_type=kind,
-        content_disposition_type="inline" if is_inline(kind) else "attachment",
-        filename=sha256[:16],
-        headers={"Cache-Control": "private, max-age=86400"},
-    )
+    kind = blob_type(blobs, sha256)
+    disposition = "inline" if is_inline(kind) else "attachment"
+    headers = {"Cache-Control": "private, max-age=86400"}
+    own = blobs.file(sha256)
+    if own is not None:
+        return FileResponse(
+            own,
+            media_type=kind,
+            content_disposition_type=disposition,
+            filename=sha256[:16],
+            headers=headers,
+        )
+    stream = blobs.open(sha256)
+
+    def chunks() -> Iterator[bytes]:
+        with stream:
+            yield from iter(lambda: stream.read(CHUNK), b"")
+
+    headers["Content-Disposition"] = f'{disposition}; filename="{sha256[:16]}"'
+    return StreamingResponse(chunks(), media_type=kind, headers=headers)
 
 
 def thumbnail_response(

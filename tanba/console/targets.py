@@ -82,6 +82,7 @@ class TargetSpec(BaseModel):
     allow_private_addresses: bool = False
     allowed_networks: list[str] = Field(default_factory=list)
     max_pages_per_pattern: int = 0
+    render: bool = False  # pages rendered in headless Chromium too (tanba.crawlers.render)
     resolve: list[str] = Field(default_factory=list)  # HOST:PORT:ADDR, tests and demos only
 
     def fields(self) -> dict[str, Any]:

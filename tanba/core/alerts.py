@@ -14,6 +14,7 @@ from pydantic import Field
 
 from tanba.core.schemas.base import Model
 from tanba.core.schemas.common import CaptureRef, MediaKind
+from tanba.core.schemas.stream import StreamSample
 
 Status = Literal["new", "confirmed", "dismissed", "licensed", "notice_sent", "removed", "persists"]
 STATUSES: tuple[Status, ...] = (
@@ -125,6 +126,14 @@ class Alert(Model):
     )  # later crawls that fetched the page without it
     page_capture: CaptureRef | None = None
     media_capture: CaptureRef | None = None
+    # Found in a player the page embeds (an iframe, maybe on another host): the player's
+    # page, host and WARC record; empty for media on the page itself.
+    player_url: str = ""
+    player_site: str = ""
+    player_capture: CaptureRef | None = None
+    # A stream (HLS, DASH): which segments the matched file was joined from, so an offset
+    # in it maps back to the stream's time (tanba.core.schemas.stream).
+    stream: StreamSample | None = None
 
     @property
     def offset_s(self) -> float | None:

@@ -91,15 +91,16 @@ def _read(fingerprint: Fingerprint, blob: str, blobs: BlobStore | None) -> bytes
     if blobs is None:
         raise PrintMissing(
             f"the print of {fingerprint.sha256} travels as blob {blob}, and this stage "
-            "has no blob store: give every stage the same blob store (TANBA_HOME's blobs, or "
-            "the shared blobs volume)"
+            "has no blob store: give every stage the same blob store (TANBA_BLOBS=s3://..., or "
+            "TANBA_HOME's blobs on a shared file system)"
         )
     try:
         return blobs.get(blob)
     except NotFound:
         raise PrintMissing(
             f"the print of {fingerprint.sha256} is blob {blob}, which is not in "
-            f"{blobs.root}: every stage must share one blob store (the shared blobs volume)"
+            f"{blobs.where}: every stage must share one blob store (the same TANBA_BLOBS=s3://..., "
+            "or one shared blobs directory)"
         ) from None
 
 

@@ -21,7 +21,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from tanba.core.exceptions import SettingsError
@@ -67,6 +67,43 @@ class Settings(BaseSettings):
         "TANBA_STORE",
         "Alert store: 'embedded' (SQLite under home) or an Elasticsearch URL 'http://host:9200'.",
     )
+    blobs: str = setting(
+        EMBEDDED,
+        "TANBA_BLOBS",
+        "Where media, reference files and WARC captures are kept: 'embedded' (files under "
+        "home/blobs and home/captures; every stage must share that file system) or "
+        "'s3://BUCKET[/PREFIX]' (an S3-compatible object store, see TANBA_S3_ENDPOINT; no "
+        "shared file system needed).",
+    )
+    s3_endpoint: str = setting(
+        "",
+        "TANBA_S3_ENDPOINT",
+        "URL of the S3-compatible server when TANBA_BLOBS is s3:// (e.g. "
+        "'http://127.0.0.1:8333' for scripts/services' S3Proxy); empty means Amazon S3 itself.",
+    )
+    s3_region: str = setting(
+        "us-east-1",
+        "TANBA_S3_REGION",
+        "Region the S3 requests are signed for (most S3-compatible servers accept any).",
+    )
+    s3_access_key: str = setting(
+        "",
+        "TANBA_S3_ACCESS_KEY",
+        "Access key id for the object store; empty means boto3's usual chain "
+        "(AWS_ACCESS_KEY_ID, ~/.aws/credentials, an instance role).",
+    )
+    s3_secret_key: SecretStr = setting(
+        SecretStr(""),
+        "TANBA_S3_SECRET_KEY",
+        "Secret key that goes with TANBA_S3_ACCESS_KEY (read from the environment only; "
+        "'tanba settings' shows it masked).",
+    )
+    s3_part_mb: int = setting(
+        16,
+        "TANBA_S3_PART_MB",
+        "Objects larger than this many MiB are uploaded in parts of this size (S3 multipart), "
+        "several at once; at least 5 (S3's smallest part).",
+    )
     media_max_bytes: int = setting(
         64 * 1024 * 1024,
         "TANBA_MEDIA_MAX_BYTES",
@@ -91,6 +128,33 @@ class Settings(BaseSettings):
         4,
         "TANBA_CRAWL_CONCURRENCY_PER_DOMAIN",
         "Concurrent requests per domain.",
+    )
+    crawl_frame_hops: int = setting(
+        2,
+        "TANBA_CRAWL_FRAME_HOPS",
+        "Players (iframes) a page embeds are fetched on any host, for their page and media only,"
+        " up to this many frames deep (a player inside a player is 2); 0 fetches none.",
+    )
+    stream_max_segments: int = setting(
+        12,
+        "TANBA_STREAM_MAX_SEGMENTS",
+        "Segments sampled from one stream (HLS, DASH), spread evenly over its duration.",
+    )
+    stream_max_bytes: int = setting(
+        32 * 1024 * 1024,
+        "TANBA_STREAM_MAX_BYTES",
+        "Bytes fetched for one stream at most: its playlists, init segments and sampled segments.",
+    )
+    stream_max_seconds: float = setting(
+        120.0,
+        "TANBA_STREAM_MAX_SECONDS",
+        "Seconds of a stream sampled at most (the sampled segments' durations added up).",
+    )
+    stream_manifest_max_bytes: int = setting(
+        4 * 1024 * 1024,
+        "TANBA_STREAM_MANIFEST_MAX_BYTES",
+        "Largest HLS playlist or DASH manifest read, in bytes (a 2-hour film in 2 s segments"
+        " is about 200 KB).",
     )
     user_agent: str = setting(
         "TanbaBot/0.1 (+https://tanba.invalid/bot)",
@@ -373,6 +437,15 @@ class Settings(BaseSettings):
                 f"TANBA_STORE={self.store!r} is not understood: use 'embedded' or an "
                 "Elasticsearch URL such as 'http://127.0.0.1:9200'."
             )
+        if self.blobs != EMBEDDED and not self.blobs.startswith("s3://"):
+            raise SettingsError(
+                f"TANBA_BLOBS={self.blobs!r} is not understood: use 'embedded' or "
+                "'s3://BUCKET[/PREFIX]' (with TANBA_S3_ENDPOINT for a server other than AWS)."
+            )
+        if self.s3_part_mb < 5:
+            raise SettingsError("TANBA_S3_PART_MB must be at least 5 (S3's smallest part).")
+        if self.s3_access_key and not self.s3_secret_key.get_secret_value():
+            raise SettingsError("TANBA_S3_ACCESS_KEY is set: set TANBA_S3_SECRET_KEY too.")
         if not 0 <= self.image_max_distance <= 64:
             raise SettingsError("TANBA_IMAGE_MAX_DISTANCE must be between 0 and 64.")
         if not 0 <= self.image_probe_bits <= 21:
@@ -435,9 +508,19 @@ class Settings(BaseSettings):
             for f in Settings.model_fields.values()
         ]
 
-    def variables(self) -> dict[str, str]:
-        """Every setting as its variable and value: the environment that reproduces these."""
+    def variables(self, reveal: bool = True) -> dict[str, str]:
+        """Every setting as its variable and value: the environment that reproduces these.
+
+        Secrets are given as they are (a child process needs them) unless ``reveal`` is
+        False, as for printing.
+        """
         return {
-            str(f.validation_alias): str(getattr(self, name))
+            str(f.validation_alias): _text(getattr(self, name), reveal)
             for name, f in Settings.model_fields.items()
         }
+
+
+def _text(value: Any, reveal: bool) -> str:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value() if reveal else str(value)
+    return str(value)

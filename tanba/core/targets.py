@@ -15,6 +15,7 @@ Contract: :func:`load_targets` / :func:`parse_targets` read YAML of the form::
         delay_s: 1.0                    # optional politeness override, 0 to 60 seconds
         schedule_hours: 24              # 0: only when started; else 5 minutes to 8,760 hours
         paused: false                   # paused targets are skipped
+        render: false                   # true: pages rendered in headless Chromium too
 
 and return frozen :class:`Target` objects, or raise :class:`TargetsError`
 naming the file, the target and the field of every problem, with what to fix.
@@ -113,6 +114,9 @@ class Target:
     allowed_networks: tuple[str, ...] = ()
     max_pages_per_pattern: int = 0  # 0 means: the default of pattern_budget
     schedule_hours: float = 0.0  # 0: crawled only when started; read by the console's scheduler
+    # Pages (and players) are also rendered in headless Chromium, for media that a script
+    # builds (tanba.crawlers.render); off by default: a browser costs far more than a fetch.
+    render: bool = False
     id: str = ""
 
     def __post_init__(self) -> None:
@@ -175,13 +179,45 @@ MESSAGES: dict[str, str] = {
 }
 
 
+# What is wrong with a targets file as a whole, by code (the console translates the codes
+# as ``targets_file.<code>``; these are the command line's English).
+FILE_MESSAGES: dict[str, str] = {
+    "unreadable": "cannot read the targets file: {detail}",
+    "not_utf8": "the targets file is not UTF-8 text; save it as UTF-8 and import it again.",
+    "too_large": "larger than {limit} bytes; split the file.",
+    "not_yaml": "not valid YAML at line {line}, column {column}: {detail}. Check the"
+    " indentation and quoting there.",
+    "no_targets": "expected a mapping with a 'targets' list at the top, e.g."
+    " 'targets:\\n  - name: my-site\\n    seeds: [\"https://example.kz/\"]'.",
+    "top_level_keys": "unknown top-level key(s) {keys}; only 'targets' is allowed.",
+    "empty": "'targets' must be a non-empty list of targets.",
+    "not_a_mapping": "target #{index}: expected a mapping of fields (name, seeds, ...), got"
+    " {kind}.",
+}
+
+
+class TargetsFileError(TargetsError):
+    """The targets file as a whole is unusable: a code and values (for translations), the
+    file's name, and the English message ``source: what to do``."""
+
+    def __init__(self, source: str, code: str, **values: Any) -> None:
+        self.source = source
+        self.code = code
+        self.values = values
+        super().__init__(f"{source}: {FILE_MESSAGES[code].format(**values)}")
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with one field: a code (for translations), its values, and English text."""
+    """One thing wrong with one field: a code (for translations), its values, and English text.
+
+    ``target`` names the target of a file the problem is in (``'name' (#3)``; empty for
+    a form, which has one target)."""
 
     field: str
     code: str
     values: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    target: str = ""
 
     @property
     def message(self) -> str:
@@ -234,9 +270,9 @@ def load_entries(path: str | Path) -> list[ParsedTarget]:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise TargetsError(f"{path}: cannot read the targets file: {exc.strerror or exc}") from exc
+        raise TargetsFileError(str(path), "unreadable", detail=exc.strerror or exc) from exc
     except UnicodeDecodeError as exc:
-        raise TargetsError(f"{path}: the targets file is not UTF-8 text: {exc}") from exc
+        raise TargetsFileError(str(path), "not_utf8") from exc
     return parse_entries(text, source=str(path))
 
 
@@ -255,33 +291,23 @@ def parse_entries(text: str, source: str = "<string>") -> list[ParsedTarget]:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise TargetsError(
-            f"{source}: not valid YAML{where}: {problem}. Check the indentation and quoting there."
-        ) from exc
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        detail = getattr(exc, "problem", None) or str(exc)
+        raise TargetsFileError(source, "not_yaml", line=line, column=column, detail=detail) from exc
     if not isinstance(document, dict) or "targets" not in document:
-        raise TargetsError(
-            f"{source}: expected a mapping with a 'targets' list at the top, e.g. "
-            "'targets:\\n  - name: my-site\\n    seeds: [\"https://example.kz/\"]'."
-        )
+        raise TargetsFileError(source, "no_targets")
     extra = sorted(str(k) for k in document if k != "targets")
     if extra:
-        raise TargetsError(
-            f"{source}: unknown top-level key(s) {extra}; only 'targets' is allowed."
-        )
+        raise TargetsFileError(source, "top_level_keys", keys=", ".join(extra))
     entries = document["targets"]
     if not isinstance(entries, list) or not entries:
-        raise TargetsError(f"{source}: 'targets' must be a non-empty list of targets.")
+        raise TargetsFileError(source, "empty")
     parsed: list[ParsedTarget] = []
     failures: list[TargetInvalid] = []
     seen: dict[str, int] = {}
     for index, entry in enumerate(entries, start=1):
         if not isinstance(entry, dict):
-            raise TargetsError(
-                f"{source}: target #{index}: expected a mapping of fields (name, seeds, ...), "
-                f"got {type(entry).__name__}."
-            )
+            raise TargetsFileError(source, "not_a_mapping", index=index, kind=type(entry).__name__)
         raw_name = entry.get("name")
         label = (
             f"'{raw_name}' (#{index})" if isinstance(raw_name, str) and raw_name else f"#{index}"
@@ -295,7 +321,8 @@ def parse_entries(text: str, source: str = "<string>") -> list[ParsedTarget]:
         elif name:
             seen[name] = index
         if problems:
-            failures.append(invalid(problems, f"{source}: target {label}"))
+            labelled = [dataclasses.replace(p, target=label) for p in problems]
+            failures.append(invalid(labelled, f"{source}: target {label}"))
         elif target is not None:
             parsed.append(ParsedTarget(target, frozenset(str(k) for k in entry)))
     if failures:
@@ -382,6 +409,7 @@ def check_target(entry: Mapping[str, Any], *, target_id: str = "") -> Target:
 
     allow_private = _bool(entry, "allow_private_addresses", bad)
     paused = _bool(entry, "paused", bad)
+    render = _bool(entry, "render", bad)
     if problems:
         raise invalid(problems)
     return Target(
@@ -397,6 +425,7 @@ def check_target(entry: Mapping[str, Any], *, target_id: str = "") -> Target:
         allowed_networks=tuple(dict.fromkeys(networks)),
         max_pages_per_pattern=per_pattern,
         schedule_hours=float(schedule),
+        render=render,
         id=target_id,
     )
 

@@ -6,8 +6,9 @@ from functools import cached_property
 from pathlib import Path
 
 from tanba.core.access import Access
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import BlobStore, open_blobs
 from tanba.core.bus import Bus, open_bus
+from tanba.core.captures import Captures, open_captures
 from tanba.core.clock import Clock, SystemClock
 from tanba.core.jurisdictions.attribution import IpCountryLookup
 from tanba.core.jurisdictions.geoip import open_lookup
@@ -37,7 +38,13 @@ class App:
 
     @cached_property
     def blobs(self) -> BlobStore:
-        return BlobStore(self.settings.home / "blobs")
+        """Media, reference files and recaptures (:mod:`tanba.core.blobs`; TANBA_BLOBS)."""
+        return open_blobs(self.settings)
+
+    @cached_property
+    def captures(self) -> Captures:
+        """The crawls' WARC captures (:mod:`tanba.core.captures`), where TANBA_BLOBS keeps them."""
+        return open_captures(self.settings)
 
     @cached_property
     def catalog(self) -> WorkCatalog:
@@ -72,6 +79,7 @@ class App:
 
     @property
     def captures_dir(self) -> Path:
+        """This machine's spool of WARC files (all of them unless TANBA_BLOBS is s3://)."""
         return self.settings.home / "captures"
 
     def close(self) -> None:

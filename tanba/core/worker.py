@@ -168,6 +168,8 @@ class Worker:
         dead: list[Record] = []
         for message in batch:
             outcome = self._handle(message)
+            if outcome is None:
+                return False  # stopped while a dependency was down: the batch is redone
             if isinstance(outcome, Record):
                 dead.append(outcome)
             else:
@@ -179,14 +181,32 @@ class Worker:
         self._account(batch, effects, dead, time.monotonic() - started)
         return True
 
-    def _handle(self, message: Message) -> list[Any] | Record:
-        """A message's effects, or its dead-letter record after ``max_attempts`` failures."""
+    def _handle(self, message: Message) -> list[Any] | Record | None:
+        """A message's effects, or its dead-letter record after ``max_attempts`` failures.
+
+        A TransientError (a store the stage reads, such as the blob store, down) is not
+        the message's failure: it is retried with backoff, uncounted, until it passes;
+        None when the worker was stopped meanwhile.
+        """
         error = ""
         attempts = 0
+        delay = 0.5
         while attempts < self.settings.max_attempts:
             attempts += 1
             try:
                 return self.stage.handle(message)
+            except TransientError as exc:
+                attempts -= 1
+                log.warning(
+                    "%s: %s; retrying %s in %.1f s, nothing committed",
+                    self.stage.name,
+                    exc,
+                    _pos(message),
+                    delay,
+                )
+                if self.stop.wait(delay):
+                    return None
+                delay = min(delay * 2, _MAX_BACKOFF_S)
             except EventDecodeError as exc:  # retrying cannot fix a malformed message
                 error = f"EventDecodeError: {exc}"
                 break

@@ -18,13 +18,16 @@ store must not be.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tanba.core.blobs import BlobStore
+from tanba.core.captures import Captures
 from tanba.core.clock import Clock, SystemClock
+from tanba.core.exceptions import TanbaError
 from tanba.core.settings import Settings
 from tanba.core.targets import Target
 from tanba.crawlers.gate import Pausable, WriteGate, no_engine
@@ -34,6 +37,8 @@ from tanba.crawlers.warc import WarcWriter
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +51,8 @@ class TargetCrawl:
     blobs: BlobStore
     sink: RecordSink
     captures_dir: Path
+    # Where the WARC file goes once closed (an object store); None: captures_dir is the store.
+    captures: Captures | None = None
     clock: Clock = field(default_factory=SystemClock)
     tally: TargetStats = field(default_factory=TargetStats)
     # The crawler's engine, once it has one (the gate pauses it); none outside a crawl.
@@ -70,10 +77,28 @@ class TargetCrawl:
     def warc(self) -> WarcWriter:
         """The target's WARC writer (opened, or repaired after a crash, on first use)."""
         if self._warc is None:
-            self._warc = WarcWriter(
-                self.captures_dir, f"{self.crawl_id}/{self.target.key}.warc.gz", clock=self.clock
-            )
+            if self.captures is not None:
+                self.captures.prepare(self.warc_name)
+            self._warc = WarcWriter(self.captures_dir, self.warc_name, clock=self.clock)
         return self._warc
+
+    @property
+    def warc_name(self) -> str:
+        """The WARC file's name under the captures, ``<crawl_id>/<target key>.warc.gz``."""
+        return f"{self.crawl_id}/{self.target.key}.warc.gz"
+
+    def publish(self) -> None:
+        """Store the closed WARC file (object storage); a failure is logged, not raised.
+
+        The file stays marked unpublished, and the runner publishes it when the crawl
+        ends (or the next crawl starts), so a store that is down costs no capture.
+        """
+        if self.captures is None or self._warc is None:
+            return
+        try:
+            self.captures.publish(self.warc_name)
+        except TanbaError as exc:
+            log.warning("%s: capture kept on this machine for now: %s", self.target.name, exc)
 
     def close(self) -> None:
         """Close the WARC file (every record in it is already on disk)."""

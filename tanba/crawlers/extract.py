@@ -1,4 +1,4 @@
-"""Link and media extraction from one HTML page: a pure function, safe on any input.
+r"""Link and media extraction from one HTML page: a pure function, safe on any input.
 
 Contract: :func:`extract` takes the page's HTML (text or bytes) and its URL and
 returns the page's outgoing links, the media it references, its ``<title>`` and
@@ -7,13 +7,21 @@ its ``<html lang>``. Media come from:
 - ``img``: ``src``, every ``srcset`` candidate, lazy-loading ``data-src``,
   ``data-srcset``, ``data-lazy-src``, ``data-original``;
 - ``picture > source[srcset]``;
-- ``audio``/``video`` ``src`` and their ``source[src]`` children (a video is
-  hinted ``"audio"``: the fingerprint stage matches its soundtrack), ``video[poster]``;
+- ``audio``/``video`` ``src`` and their ``source[src]`` children, hinted as their
+  element (``"audio"``, ``"video"``), and ``video[poster]``; a stream's manifest
+  (``.m3u8``, ``.mpd``) is media hinted ``"video"`` wherever it is referenced;
 - ``a[href]`` to a file with a media extension (such links are media, not pages);
+- quoted URLs of video files and manifests in inline ``<script>``s (a player's
+  configuration: ``file: "https://…/master.m3u8"``), JSON's ``\/`` included;
 - ``meta`` ``og:image``/``og:audio`` (and their ``:url``/``:secure_url`` forms),
   ``twitter:image``;
 - CSS ``background``/``background-image: url(...)`` in ``style`` attributes and
   ``<style>`` blocks.
+
+An ``iframe``/``frame``/``embed`` ``src`` or ``object[data]`` naming a media file
+is media; otherwise ``iframe[src]`` and ``frame[src]`` are listed as
+``frames``: the player pages a page embeds, which the spider fetches as part
+of the page (:mod:`tanba.crawlers.spiders.site`), not as pages of their own.
 
 All URLs are absolute (resolved against ``<base href>`` when present), http(s)
 only, without fragment, de-duplicated in document order (the first occurrence
@@ -37,11 +45,13 @@ from lxml.etree import _Element
 from parsel import Selector
 from w3lib.encoding import html_to_unicode
 
-KindHint = Literal["image", "audio"]
+KindHint = Literal["image", "audio", "video"]
 
 IMAGE_EXTENSIONS = frozenset({"jpg", "jpeg", "png", "gif", "webp", "bmp", "tif", "tiff", "avif"})
 AUDIO_EXTENSIONS = frozenset({"mp3", "ogg", "oga", "opus", "wav", "flac", "m4a", "aac"})
-VIDEO_EXTENSIONS = frozenset({"mp4", "webm"})
+VIDEO_EXTENSIONS = frozenset({"mp4", "m4v", "webm", "mkv", "mov", "avi"})
+# Stream manifests: HLS playlists and DASH MPDs (tanba.crawlers.streams samples them).
+MANIFEST_EXTENSIONS = frozenset({"m3u8", "mpd"})
 _META_MEDIA: dict[str, KindHint] = {
     "og:image": "image",
     "og:image:url": "image",
@@ -57,6 +67,14 @@ _LAZY_SRCSET = ("data-srcset", "data-lazy-srcset")
 # Only background declarations: @font-face and @import also use url(), and are not media.
 _CSS_BACKGROUND = re.compile(r"background(?:-image)?\s*:([^;}]*)", re.IGNORECASE)
 _CSS_URL = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)""", re.IGNORECASE)
+# A quoted URL (absolute, or a path) in a script ending in a video or manifest extension,
+# with JSON's escaped slashes allowed: how players (Playerjs, video.js, hls.js set-ups)
+# are given their file.
+_SCRIPT_MEDIA_URL = re.compile(
+    r"""(["'])((?:https?:)?(?:\\?/)[^"'\s<>]*?\.(?:m3u8|mpd|mp4|m4v|webm|mkv|mov)(?:\?[^"'\s<>]*)?)\1""",
+    re.IGNORECASE,
+)
+_SCRIPT_MAX_CHARS = 1 << 20  # a page's script beyond a megabyte is a bundle, not a config
 # XML 1.0 refuses these code points; lxml raises on them instead of skipping them.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 
@@ -68,6 +86,8 @@ class MediaRef:
     url: str
     kind_hint: KindHint
     source: str  # e.g. "img.src", "img.srcset", "meta.og:image", "style.background"
+    # The player page (an iframe's document) the media was found on, "" for the page itself.
+    player_url: str = ""
 
 
 @dataclass
@@ -76,6 +96,7 @@ class Extracted:
 
     links: list[str] = field(default_factory=list)
     media: list[MediaRef] = field(default_factory=list)
+    frames: list[str] = field(default_factory=list)  # iframe/frame src: embedded players
     title: str = ""
     lang: str = ""
 
@@ -114,7 +135,13 @@ def _extract(html: str | bytes, base_url: str) -> Extracted:
     title_nodes = root.xpath("//title")
     title = " ".join("".join(title_nodes[0].itertext()).split()) if title_nodes else ""
     lang = root.get("lang") if root.tag == "html" else None
-    return Extracted(links=out.links, media=out.media, title=title, lang=(lang or "").strip()[:35])
+    return Extracted(
+        links=out.links,
+        media=out.media,
+        frames=out.frames,
+        title=title,
+        lang=(lang or "").strip()[:35],
+    )
 
 
 class _Collector:
@@ -124,6 +151,7 @@ class _Collector:
         self.base = base
         self.links: list[str] = []
         self.media: list[MediaRef] = []
+        self.frames: list[str] = []
         self._links_seen: set[str] = set()
         self._media_seen: set[str] = set()
 
@@ -141,11 +169,23 @@ class _Collector:
             if parent_tag == "picture":
                 self.add_srcset(get("srcset"), "image", "picture.source.srcset")
             elif parent_tag in ("audio", "video"):
-                self.add_media(get("src"), "audio", f"{parent_tag}.source.src")
+                hint: KindHint = "audio" if parent_tag == "audio" else "video"
+                self.add_media(get("src"), hint, f"{parent_tag}.source.src")
+                self.add_media(get("data-src"), hint, f"{parent_tag}.source.data-src")
         elif tag in ("audio", "video"):
-            self.add_media(get("src"), "audio", f"{tag}.src")
+            hint = "audio" if tag == "audio" else "video"
+            self.add_media(get("src"), hint, f"{tag}.src")
+            self.add_media(get("data-src"), hint, f"{tag}.data-src")
             if tag == "video":
                 self.add_media(get("poster"), "image", "video.poster")
+        elif tag in ("iframe", "frame", "embed", "object"):
+            src = get("data") if tag == "object" else get("src")
+            url = _absolute(self.base, src) if src else None
+            kind = media_kind_of(url) if url else None
+            if url and kind:  # a frame or plug-in showing a media file itself
+                self.add_media(url, kind, f"{tag}.{'data' if tag == 'object' else 'src'}")
+            elif url and tag in ("iframe", "frame") and url not in self.frames:
+                self.frames.append(url)
         elif tag in ("a", "area"):
             href = get("href")
             url = _absolute(self.base, href) if href else None
@@ -163,6 +203,8 @@ class _Collector:
                 self.add_media(get("content"), kind, f"meta.{key}")
         elif tag == "style":
             self.add_css(el.text or "", "style")
+        elif tag == "script":
+            self.add_script(el.text or "")
         style = get("style")
         if style:
             self.add_css(style, "style.attr")
@@ -172,6 +214,13 @@ class _Collector:
         if url and url not in self._media_seen:
             self._media_seen.add(url)
             self.media.append(MediaRef(url=url, kind_hint=kind, source=source))
+
+    def add_script(self, script: str) -> None:
+        """Stream and video URLs written in a script (a player's config), as quoted strings."""
+        for match in _SCRIPT_MEDIA_URL.finditer(script[:_SCRIPT_MAX_CHARS]):
+            value = match.group(2).replace("\\/", "/")
+            if media_kind_of(_absolute(self.base, value) or "") == "video":
+                self.add_media(value, "video", "script.url")
 
     def add_srcset(self, value: str | None, kind: KindHint, source: str) -> None:
         for candidate in parse_srcset(value or ""):
@@ -236,8 +285,10 @@ def media_kind_of(url: str) -> KindHint | None:
     ext = ext.lower()
     if ext in IMAGE_EXTENSIONS:
         return "image"
-    if ext in AUDIO_EXTENSIONS or ext in VIDEO_EXTENSIONS:
+    if ext in AUDIO_EXTENSIONS:
         return "audio"
+    if ext in VIDEO_EXTENSIONS or ext in MANIFEST_EXTENSIONS:
+        return "video"
     return None
 
 

@@ -141,6 +141,17 @@ class WriteGate:
             self._pause(refused)
         return await done
 
+    async def write_in_thread(self, attempt: Callable[[], T]) -> T:
+        """As :meth:`write`, with ``attempt`` run in a worker thread (a slow upload).
+
+        A refused attempt is parked as :meth:`write` parks it; its retries run as
+        :meth:`write`'s do. ``attempt`` must be safe to run beside the event loop.
+        """
+        try:
+            return await asyncio.to_thread(attempt)
+        except TransientError:
+            return await self.write(attempt)
+
     async def opened(self) -> None:
         """Return once the crawl is not paused (at once when it is not)."""
         if self._parked:

@@ -14,7 +14,15 @@ pipeline turns each pair into one event.
 by every page that references it. It extends Scrapy's ``FileInfo``: ``url`` is
 the URL the file came from (after redirects), ``path`` the blob's path under the blob store, ``checksum``
 the SHA-256 of the body (which names the blob; Scrapy's FilesPipeline puts an
-MD5 there), ``status`` is ``"downloaded"``.
+MD5 there), ``status`` is ``"downloaded"``. For a stream's manifest, the blob is
+the file joined from the sampled segments, ``capture`` spans every exchange of
+the stream, and ``stream`` says what was sampled (:mod:`tanba.crawlers.streams`).
+
+A page that embeds players (``<iframe>``) lists their URLs in ``frames``; the
+player pipeline (:mod:`tanba.crawlers.pipelines.players`) fetches them and
+adds one :class:`PlayerPage` each to ``players``, and their media to ``media``
+with ``player_url`` set, so the media of a player are published as found on
+the page that embeds it, with the player named beside it.
 
 Why a dataclass: Scrapy's item adapters take dataclasses, and the pipelines
 read typed fields instead of dictionary keys.
@@ -29,6 +37,7 @@ from scrapy.pipelines.media import FileInfo
 from scrapy.spidermiddlewares.referer import ReferrerPolicy
 
 from tanba.core.schemas.common import CaptureRef
+from tanba.core.schemas.stream import StreamSample
 from tanba.crawlers.extract import MediaRef
 
 
@@ -42,6 +51,18 @@ class FetchedMedia(FileInfo):
     server_ip: str
     fetched_at: str
     capture: CaptureRef
+    stream: StreamSample | None  # a stream's sampling (the file is joined from segments)
+
+
+@dataclass
+class PlayerPage:
+    """A player page embedded in the item's page (an iframe's document, maybe on another host)."""
+
+    url: str  # after redirects
+    site: str
+    embedded_in: str  # the URL of the page (or player) whose frame it is
+    response: Response | None = field(default=None, repr=False)
+    capture: CaptureRef | None = None
 
 
 @dataclass
@@ -58,3 +79,9 @@ class PageItem:
     referrer_policy: ReferrerPolicy | None = field(default=None, repr=False)
     capture: CaptureRef | None = None
     fetched: list[tuple[MediaRef, FetchedMedia]] = field(default_factory=list)
+    frames: tuple[str, ...] = ()  # iframe/frame URLs of the page, for the player pipeline
+    players: list[PlayerPage] = field(default_factory=list)
+
+    def player(self, url: str) -> PlayerPage | None:
+        """The player page whose URL (after redirects) is ``url``, or None."""
+        return next((p for p in self.players if p.url == url), None)

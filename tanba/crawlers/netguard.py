@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import IgnoreRequest
@@ -55,15 +56,8 @@ class PrivateAddressMiddleware(CrawlerComponent):
 
     def _allows(self, address: str | IPAddress) -> bool:
         """True when the target may fetch from ``address``."""
-        if is_public_address(address):
-            return True
         target = getattr(self.crawler.spider, "target", None)
-        networks = getattr(target, "allowed_networks", ()) or ()
-        try:
-            ip = ipaddress.ip_address(address.strip("[]") if isinstance(address, str) else address)
-        except ValueError:
-            return False
-        return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
+        return address_allowed(address, getattr(target, "allowed_networks", ()) or ())
 
     async def process_request(self, request: Request) -> None:
         if self._allows_private():
@@ -102,6 +96,17 @@ class PrivateAddressMiddleware(CrawlerComponent):
         if host not in self._cache:
             self._cache[host] = await _lookup(host, port)
         return self._cache[host]
+
+
+def address_allowed(address: str | IPAddress, networks: Iterable[str] = ()) -> bool:
+    """True for a public address, or one in ``networks`` (a target's ``allowed_networks``)."""
+    if is_public_address(address):
+        return True
+    try:
+        ip = ipaddress.ip_address(address.strip("[]") if isinstance(address, str) else address)
+    except ValueError:
+        return False
+    return any(ip in ipaddress.ip_network(n, strict=False) for n in networks)
 
 
 async def _lookup(host: str, port: int | None) -> list[str]:

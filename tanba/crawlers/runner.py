@@ -6,7 +6,10 @@ finished, calls ``progress`` about once a second with the running
 :class:`CrawlStats`, publishes the last batch of events, and returns the
 final stats. Events go to ``tanba.media`` through a
 :class:`~tanba.crawlers.publish.BatchPublisher`; media bytes to ``blobs``; WARC
-files to ``settings.home/captures/<crawl_id>/<target key>.warc.gz``; statistics and
+files to ``settings.home/captures/<crawl_id>/<target key>.warc.gz``, each stored in
+``captures`` (:mod:`tanba.core.captures`: uploaded to object storage when
+TANBA_BLOBS is s3://) when its target ends, and any a killed crawl left at the
+start and end of the next one; statistics and
 reports are keyed by each target's :attr:`~tanba.core.targets.Target.key` (its id). When the
 bus cannot take the last events or the crawl report for now (a
 :class:`~tanba.core.exceptions.TransientError`, e.g. a full disk), the crawl logs
@@ -35,8 +38,9 @@ from typing import TYPE_CHECKING, cast
 
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Record
+from tanba.core.captures import Captures, open_captures
 from tanba.core.clock import Clock, SystemClock, iso
-from tanba.core.exceptions import TransientError
+from tanba.core.exceptions import TanbaError, TransientError
 from tanba.core.schemas.base import encode
 from tanba.core.schemas.crawls import CrawlFinished
 from tanba.core.settings import Settings
@@ -70,6 +74,7 @@ def crawl(
     settings: Settings,
     bus: Bus,
     blobs: BlobStore,
+    captures: Captures | None = None,
     resolve: dict[str, str] | None = None,
     clock: Clock | None = None,
     crawl_id: str | None = None,
@@ -97,9 +102,18 @@ def crawl(
 
     # Temporary files of blob writes a kill cut short (older than an hour, so never one
     # another process is writing now).
-    swept = blobs.sweep()
+    # (Object storage: multipart uploads a killed crawl left.) Housekeeping: a store
+    # that refuses it now must not stop the crawl.
+    try:
+        swept = blobs.sweep()
+    except TanbaError as exc:
+        log.warning("could not sweep what interrupted blob writes left: %s", exc)
+        swept = 0
     if swept:
         log.info("removed %d temporary blob files left by an interrupted run", swept)
+    captures = captures or open_captures(settings)
+    # WARC files of a crawl killed before it stored them (object storage only).
+    _publish_pending(captures)
     publisher = BatchPublisher(bus, MEDIA, max_records=32, max_delay_s=FLUSH_INTERVAL_S)
     process = CrawlerProcess(process_settings(settings, resolve))
     # Scrapy sets its logger to DEBUG when it configures logging; keep it at WARNING so
@@ -115,7 +129,8 @@ def crawl(
             crawl_id=crawl_id,
             blobs=blobs,
             sink=publisher,
-            captures_dir=settings.home / "captures",
+            captures_dir=captures.spool,
+            captures=captures,
             clock=clock,
             tally=stats.targets[target.key],
             engine=partial(_engine_of, crawler),
@@ -173,12 +188,26 @@ def crawl(
             loop.stop()
 
     until_durable(publisher.flush, lambda: f"{publisher.pending} crawl events wait in memory")
+    _publish_pending(captures)
     sync()
     finished_at = iso(clock.now())
     until_durable(lambda: _report(bus, stats, started_at, finished_at), lambda: "the crawl report")
     if progress is not None:
         progress(_snapshot(stats))
     return stats
+
+
+def _publish_pending(captures: Captures) -> None:
+    """Store every WARC file no live crawl writes that is not stored yet (retried while down)."""
+    until_durable(
+        lambda: _log_published(captures.publish_pending()),
+        lambda: "WARC captures wait on this machine",
+    )
+
+
+def _log_published(count: int) -> None:
+    if count:
+        log.info("stored %d WARC capture files left unpublished", count)
 
 
 def _engine_of(crawler: Crawler) -> Pausable | None:

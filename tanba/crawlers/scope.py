@@ -4,8 +4,9 @@ Contract: :class:`ScopeMiddleware` (a Scrapy downloader middleware) raises
 :class:`OutOfScope` (an ``IgnoreRequest``) for a page request whose host is
 not one of the spider's ``allowed_domains`` or a subdomain of one. Requests
 the spider marks as media (``meta["tanba_kind"] == "media"``) pass, since
-sites serve images and audio from CDNs on other hosts; so do Scrapy's own
-robots.txt requests. Redirected requests carry the original's meta, so a page
+sites serve images and audio from CDNs on other hosts; so do a page's
+players (``"player"``, its iframes, see :mod:`tanba.crawlers.pipelines.players`)
+and Scrapy's own robots.txt requests. Redirected requests carry the original's meta, so a page
 that redirects off the site is stopped here too.
 
 Why not Scrapy's OffsiteMiddleware (with the ``allow_offsite`` meta for
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 KIND_META = "tanba_kind"
 PAGE = "page"
 MEDIA = "media"
+PLAYER = "player"  # a page's iframe: fetched on any host (tanba.crawlers.pipelines.players)
 
 
 class OutOfScope(IgnoreRequest):

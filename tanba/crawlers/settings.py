@@ -50,6 +50,9 @@ LOG_LEVEL = "WARNING"
 # Priorities: scope first (cheap, no I/O), then the address guard (may resolve a name),
 # then Scrapy's robots.txt middleware at 100, whose robots.txt fetches pass both again.
 SCOPE_MIDDLEWARE = "tanba.crawlers.scope.ScopeMiddleware"
+# Targets with render: true. Its process_response runs after the guard's (lower numbers see
+# responses later), so the address a page came from is checked before a browser renders it.
+RENDER_MIDDLEWARE = "tanba.crawlers.render.RenderMiddleware"
 GUARD_MIDDLEWARE = "tanba.crawlers.netguard.PrivateAddressMiddleware"
 # After Scrapy's RetryMiddleware (550) on the way in, before it on the way out: a 429 is
 # turned into a delayed retry here and never reaches it.
@@ -106,6 +109,7 @@ def scrapy_settings(settings: Settings, target: Target) -> dict[str, Any]:
             SCRAPY_ROBOTS_MIDDLEWARE: None,
             ROBOTS_MIDDLEWARE: 100,
             THROTTLE_MIDDLEWARE: 560,
+            RENDER_MIDDLEWARE: 55 if target.render else None,
         },
         "ITEM_PIPELINES": dict(ITEM_PIPELINES),
         "MEDIA_ALLOW_REDIRECTS": True,

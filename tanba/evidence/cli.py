@@ -45,7 +45,15 @@ def register(sub: Any) -> None:
         type=Path,
         required=True,
         metavar="FILE",
-        help="the zip to write; with several ids, a directory for one <ALERT_ID>.zip each",
+        help="the zip to write; with several ids, a directory for one <ALERT_ID>.zip each "
+        "(or, with --bundle, the one archive)",
+    )
+    ex.add_argument(
+        "--bundle",
+        action="store_true",
+        help="write every case into the one zip FILE with an index signed by the same key, "
+        "as the console's bulk export does (at most 50 cases; 'tanba evidence verify' "
+        "checks it whole)",
     )
     ex.add_argument("--lang", choices=LANGUAGES, default=DEFAULT_LANGUAGE, help="report language")
     ex.add_argument(
@@ -164,6 +172,14 @@ def _export(app: App, args: argparse.Namespace) -> int:
         timezone=args.tz,
         interface="cli",
     )
+    if args.bundle:
+        from tanba.evidence.bundle import export_bundle
+
+        done = export_bundle(app, args.alert_ids, args.output, principal_from(args), options)
+        for result in done.packages:
+            print(f"{result.alert_id}: {result.path} ({result.files} files, signed)")
+        print(f"{done.path}: {len(done.packages)} cases and a signed index, sha256 {done.sha256}")
+        return 0
     for result in export(app, args.alert_ids, args.output, principal_from(args), options):
         stamp = ", time-stamped" if result.timestamped else ""
         print(f"{result.alert_id}: {result.path} ({result.files} files, signed{stamp})")

@@ -15,6 +15,7 @@ from typing import Any
 from warcio.archiveiterator import ArchiveIterator
 
 from tanba.core.alerts import Alert
+from tanba.core.exceptions import NotFound
 from tanba.core.jurisdictions.attribution import alert_confidence
 from tanba.core.jurisdictions.model import Jurisdiction
 from tanba.core.wiring import App
@@ -62,15 +63,15 @@ def web_archive(app: App, alert: Alert, current: Capture | None, created: str) -
     pages: list[Page] = []
     crawl = b""
     crawl_date = ""
-    for ref in (alert.page_capture, alert.media_capture):
+    # A player's page (an iframe's document) comes between the page and the media it shows;
+    # a stream's media capture spans its manifest and every segment fetched.
+    for ref in (alert.page_capture, alert.player_capture, alert.media_capture):
         if ref is None:
             continue
         try:
-            with open(app.captures_dir / ref.warc, "rb") as f:
-                f.seek(ref.offset)
-                chunk = f.read(ref.length)
-        except OSError:
-            continue  # captures pruned: the recapture still stands
+            chunk = app.captures.read(ref)
+        except NotFound:
+            continue  # captures pruned (or not yet uploaded): the recapture still stands
         crawl += chunk
         if ref is alert.page_capture:
             crawl_date = warc_date(chunk)

@@ -20,20 +20,13 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlsplit
 
+from tanba.core.browser import CHROMIUM, CHROMIUM_ARGS, resolver_rules
 from tanba.core.net import is_public_address
+
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ChromiumScreenshotter", "NoScreenshots", "Screenshotter"]
 
 log = logging.getLogger(__name__)
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 VIEWPORT_WIDTH, VIEWPORT_HEIGHT = 1280, 900
 
 
@@ -81,10 +74,7 @@ class ChromiumScreenshotter:
     def shoot(self, url: str, resolve: Mapping[str, str], timeout_s: float) -> bytes:
         from playwright.sync_api import Route, sync_playwright
 
-        args = list(CHROMIUM_ARGS)
-        if resolve:
-            rules = ", ".join(f"MAP {host} {address}" for host, address in sorted(resolve.items()))
-            args.append(f"--host-resolver-rules={rules}")
+        args = [*CHROMIUM_ARGS, *resolver_rules(resolve)]
 
         def guard(route: Route) -> None:
             why = _refusal(route.request.url, resolve)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tanba.core import topics
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import BlobStore, sweep_copies
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.print_blobs import travelling
@@ -47,6 +47,10 @@ class FingerprintStage(PublishingStage):
         self.bus = bus
         self.blobs = blobs
         self.clock = clock
+        # Where copies of remote blobs wait for the sandbox (removed after each file; those
+        # a killed worker left, here).
+        self._tmp_dir = settings.home / "tmp"
+        sweep_copies(self._tmp_dir)
         # The same file often appears on many pages: fingerprint it once (or fail once).
         self._cache: OrderedDict[str, Fingerprint | str] = OrderedDict()
         self.fingerprinted = 0
@@ -78,13 +82,15 @@ class FingerprintStage(PublishingStage):
             self._cache.move_to_end(sha256)
             return self._cache[sha256]
         try:
-            result: Fingerprint | str = fingerprint_file(
-                self.blobs.path(sha256),
-                sha256,
-                self.settings,
-                claimed_type=content_type,
-                sandbox=self.sandbox,
-            )
+            # The blob's own file, or a checked copy of a remote one for the sandbox to read.
+            with self.blobs.local_path(sha256, self._tmp_dir) as path:
+                result: Fingerprint | str = fingerprint_file(
+                    path,
+                    sha256,
+                    self.settings,
+                    claimed_type=content_type,
+                    sandbox=self.sandbox,
+                )
         except Unfingerprintable as exc:
             result = str(exc)
         self._cache[sha256] = result

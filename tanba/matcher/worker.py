@@ -205,6 +205,10 @@ class MatcherStage(Stage):
             crawl_id=occurrence.crawl_id,
             page_capture=occurrence.page_capture,
             media_capture=occurrence.media_capture,
+            player_url=occurrence.player_url,
+            player_site=occurrence.player_site,
+            player_capture=occurrence.player_capture,
+            stream=occurrence.stream,
         )
 
     def apply(self, effects: Sequence[Any]) -> None:

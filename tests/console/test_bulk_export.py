@@ -254,3 +254,30 @@ def test_tanba_evidence_verify_checks_every_package_and_the_signed_index(
     archive.write_bytes(_rezip(broken["swapped"]))
     assert main(["--home", home, "evidence", "verify", str(archive)]) == 1
     assert "FAILED: " in capsys.readouterr().out
+
+
+def test_the_cli_exports_several_cases_as_one_archive_with_a_signed_index(
+    app: App,
+    cases: dict[str, Alert],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    home = str(app.settings.home)
+    monkeypatch.setenv("TANBA_STORE", app.settings.store)  # the CLI reads the same store
+    monkeypatch.setenv("TANBA_NAMESPACE", app.settings.namespace)
+    picked = sorted((cases["a_kz"].id, cases["b_kz"].id))
+    archive = tmp_path / "case.zip"
+    args = ["--home", home, "evidence", "export", *picked, "-o", str(archive), "--bundle"]
+    args += ["--actor", "Aigerim"]
+    assert main(args) == 0
+    said = capsys.readouterr().out
+    assert f"{archive}: 2 cases and a signed index" in said
+    key = load_signing_key(app.settings.home)
+    found = bundle.verify_bundle(
+        archive.read_bytes(), [TrustedKey(key.fingerprint, "this installation", key.public)]
+    )
+    assert found.ok and sorted(found.packages) == [f"packages/{i}.zip" for i in picked], found
+    assert main(["--home", home, "evidence", "verify", str(archive)]) == 0
+    for alert in (cases["a_kz"], cases["b_kz"]):
+        assert [(actor, way) for actor, way, _ in _exports(app, alert)] == [("Aigerim", "cli")]

@@ -155,3 +155,30 @@ def test_a_console_that_refuses_private_addresses_refuses_a_file_asking_for_them
     assert refused.status_code == 422
     assert 'id="import-error"' in refused.text
     assert app.targets.records() == []
+
+
+def test_a_broken_targets_file_is_explained_in_the_users_language_naming_each_target(
+    login: Callable[[str], Session], app: App, console: Console
+) -> None:
+    """Issue 18: a file's parse error came in English under a Russian heading."""
+    console.users.update("ops", language="ru")
+    ops = login("ops")
+    cases = {
+        "targets:\n  - name: a\n\tseeds: []\n": "ошибка YAML в строке 3",
+        "sites:\n  - name: a\n": "файл должен начинаться со списка «targets»",
+        "targets: []\n": "«targets» должен быть непустым списком целей",
+        "targets:\n  - just-a-site\n": "цель №1: ожидались поля",
+    }
+    for text, said in cases.items():
+        refused = _import(ops, text)
+        assert refused.status_code == 422, text
+        shown = html.unescape(refused.text.split('id="import-error"')[1].split("</div>")[0])
+        assert "targets.yaml: " + said in shown, (text, shown)
+    two_bad = (
+        'targets:\n  - name: first\n    seeds: ["ftp://x.kz/"]\n'
+        '  - name: second\n    seeds: ["https://y.kz/"]\n    max_depth: 99999\n'
+    )
+    shown = html.unescape(_import(ops, two_bad).text.split('id="import-error"')[1])
+    assert "Цель 'first' (#1), поле «seeds»:" in shown
+    assert "Цель 'second' (#2), поле «max_depth»:" in shown
+    assert app.targets.records() == []

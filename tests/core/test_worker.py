@@ -96,13 +96,13 @@ def test_a_failing_message_goes_to_the_dead_letter_topic_and_the_rest_goes_on(
 
 
 def test_a_malformed_event_is_dead_lettered_without_retries(settings: Settings) -> None:
-    from tanba.core.blobs import BlobStore
+    from tanba.core.blobs import FileBlobStore
     from tanba.core.clock import SystemClock
     from tanba.fingerprint.worker import FingerprintStage
 
     bus = EmbeddedBus(settings.path("bus.sqlite3"))
     bus.publish(topics.MEDIA, [Record("k", b"{not json")])
-    stage = FingerprintStage(settings, bus, BlobStore(settings.home / "blobs"), SystemClock())
+    stage = FingerprintStage(settings, bus, FileBlobStore(settings.home / "blobs"), SystemClock())
     _worker(stage, bus, settings).run(drained=lambda: True)
     [letter] = [decode(m.value, DeadLetter) for m in bus.replay(topics.DEAD_LETTER)]
     assert letter.attempts == 1 and letter.error.startswith("EventDecodeError")
@@ -128,3 +128,31 @@ def test_stopping_during_an_outage_leaves_the_batch_uncommitted(settings: Settin
     later = Recorder()
     _worker(later, bus, settings).run(drained=lambda: True)
     assert later.applied == [b"a", b"b"]
+
+
+def test_a_store_down_while_handling_is_waited_for_not_dead_lettered(settings: Settings) -> None:
+    # The fingerprint stage reading a blob from an object store that does not answer.
+    bus, stage = _setup(settings, [b"a", b"b"])
+    down = {"left": 5}
+    handle = stage.handle
+
+    def flaky(message: Message) -> list[Any]:
+        if message.value == b"b" and down["left"]:
+            down["left"] -= 1
+            raise TransientError("the object store does not answer")
+        return handle(message)
+
+    stage.handle = flaky  # type: ignore[method-assign]
+    backoffs = Backoffs()
+    stats = _worker(stage, bus, settings.with_(max_attempts=2), stop=backoffs).run(
+        drained=lambda: True
+    )
+    assert stage.applied == [b"a", b"b"] and stats.dead_lettered == 0  # more than 2 tries
+    assert list(bus.replay(topics.DEAD_LETTER)) == []
+    assert backoffs.waits == [0.5, 1.0, 2.0, 4.0, 8.0]
+
+    # Stopped during such a wait: nothing of the batch is committed, it is redone later.
+    bus2, stage2 = _setup(settings.with_(home=settings.home / "second"), [b"b"])
+    stage2.handle = lambda message: (_ for _ in ()).throw(TransientError("down"))  # type: ignore[method-assign]
+    _worker(stage2, bus2, settings, stop=Backoffs(stop_after=2)).run(drained=lambda: True)
+    assert stage2.applied == [] and bus2.group_lag(stage2.group, stage2.topics) == 1

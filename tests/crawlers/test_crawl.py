@@ -8,7 +8,7 @@ import json
 
 from warcio.archiveiterator import ArchiveIterator
 
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tests.support.crawling import CrawlRun
 
 CRAWL_ID = "20260101T000000Z"  # run_crawl's default
@@ -60,7 +60,7 @@ def test_event_fields_describe_page_media_and_target(crawl_run: CrawlRun) -> Non
     assert o.jurisdiction_override == "KZ"
     assert o.crawl_id == CRAWL_ID
     assert o.fetched_at.endswith("Z")
-    assert BlobStore(crawl_run.home / "blobs").get(o.sha256) == photo
+    assert FileBlobStore(crawl_run.home / "blobs").get(o.sha256) == photo
 
 
 def test_events_are_keyed_by_site_host(crawl_run: CrawlRun) -> None:
@@ -116,7 +116,7 @@ def test_oversized_media_is_skipped(crawl_run: CrawlRun) -> None:
     assert _events_for(crawl_run, "/img/big.png") == []
     assert crawl_run.stats["targets"]["kino"]["too_large"] == 1
     digest = hashlib.sha256(crawl_run.files["big.png"]).hexdigest()
-    assert not BlobStore(crawl_run.home / "blobs").exists(digest)
+    assert not FileBlobStore(crawl_run.home / "blobs").exists(digest)
 
 
 def test_http_errors_are_counted_not_published(crawl_run: CrawlRun) -> None:

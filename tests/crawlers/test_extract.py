@@ -78,10 +78,51 @@ def test_audio_and_video_with_sources() -> None:
         ("http://kino.example.kz/films/song.mp3", "audio", "audio.src"),
         ("http://kino.example.kz/films/track.ogg", "audio", "audio.source.src"),
         ("http://kino.example.kz/films/track.m4a", "audio", "audio.source.src"),
-        ("http://kino.example.kz/films/clip.mp4", "audio", "video.src"),
+        ("http://kino.example.kz/films/clip.mp4", "video", "video.src"),
         ("http://kino.example.kz/films/poster.jpg", "image", "video.poster"),
-        ("http://kino.example.kz/films/clip.webm", "audio", "video.source.src"),
+        ("http://kino.example.kz/films/clip.webm", "video", "video.source.src"),
     ]
+
+
+def test_stream_manifests_are_video_wherever_referenced() -> None:
+    html = (
+        '<video><source src="/hls/film.m3u8" type="application/x-mpegURL"></video>'
+        '<a href="/dash/film.mpd">dash</a>'
+        '<video><source src="/play?id=7"></video>'  # no extension: the element decides
+    )
+    assert media(html) == [
+        ("http://kino.example.kz/hls/film.m3u8", "video", "video.source.src"),
+        ("http://kino.example.kz/dash/film.mpd", "video", "a.href"),
+        ("http://kino.example.kz/play?id=7", "video", "video.source.src"),
+    ]
+
+
+def test_iframes_are_frames_not_links_or_media() -> None:
+    found = extract(
+        '<iframe src="https://player.example.ru/embed/42"></iframe>'
+        '<iframe src="/local-player.html"></iframe><iframe src="javascript:void(0)"></iframe>'
+        '<iframe src="https://player.example.ru/embed/42#t=5"></iframe><frame src="f.html">',
+        BASE,
+    )
+    assert found.frames == [
+        "https://player.example.ru/embed/42",
+        "http://kino.example.kz/local-player.html",
+        "http://kino.example.kz/films/f.html",
+    ]
+    assert found.links == [] and found.media == []
+
+
+def test_frames_and_plugins_showing_a_media_file_are_media() -> None:
+    html = (
+        '<iframe src="/v/film.mp4"></iframe><embed src="clip.webm">'
+        '<object data="https://cdn.example.ru/s.m3u8"></object><embed src="game.swf">'
+    )
+    assert media(html) == [
+        ("http://kino.example.kz/v/film.mp4", "video", "iframe.src"),
+        ("http://kino.example.kz/films/clip.webm", "video", "embed.src"),
+        ("https://cdn.example.ru/s.m3u8", "video", "object.data"),
+    ]
+    assert extract(html, BASE).frames == []
 
 
 @pytest.mark.parametrize(
@@ -101,8 +142,11 @@ def test_audio_and_video_with_sources() -> None:
         ("s.wav", "audio"),
         ("s.flac", "audio"),
         ("s.aac", "audio"),
-        ("v.mp4", "audio"),
-        ("v.webm", "audio"),
+        ("v.mp4", "video"),
+        ("v.webm", "video"),
+        ("v.mkv", "video"),
+        ("v.m3u8", "video"),
+        ("v.mpd", "video"),
     ],
 )
 def test_links_to_media_files_are_media_not_pages(href: str, kind: str) -> None:
@@ -231,3 +275,20 @@ def test_fuzz_never_raises_and_only_yields_absolute_http_urls(html: str | bytes,
     assert len({m.url for m in found.media}) == len(found.media)
     if base == BASE:  # a random base is no URL to resolve against
         assert "http://kino.example.kz/fuzz-sentinel.jpg" in [m.url for m in found.media]
+
+
+def test_player_configs_in_scripts_give_their_video_urls() -> None:
+    html = (
+        '<script>var p = new Playerjs({id: "p", file: "https://cdn.example.ru/f/master.m3u8?t=1"});'
+        '\nvar c = {"sources": [{"src": "https:\\/\\/cdn.example.ru\\/v\\/film.mp4"}],'
+        ' "poster": "/p.jpg", "app": "/static/app.js", "other": "//cdn.example.ru/d/film.mpd"};'
+        "\nvar note = 'film.mp4 is great';</script>"
+        '<video data-src="/lazy.webm"><source data-src="/lazy.mp4"></video>'
+    )
+    assert media(html) == [
+        ("https://cdn.example.ru/f/master.m3u8?t=1", "video", "script.url"),
+        ("https://cdn.example.ru/v/film.mp4", "video", "script.url"),
+        ("http://cdn.example.ru/d/film.mpd", "video", "script.url"),
+        ("http://kino.example.kz/lazy.webm", "video", "video.data-src"),
+        ("http://kino.example.kz/lazy.mp4", "video", "video.source.data-src"),
+    ]

@@ -189,3 +189,26 @@ def test_opened_waits_while_paused() -> None:
 
     asyncio.run(run())
     assert order == ["page written", "download starts", "then at once"]
+
+
+def test_a_write_in_a_thread_runs_off_the_loop_and_parks_like_any_other() -> None:
+    import threading
+
+    disk = Disk(full_rounds=0)
+    engine = Engine()
+    gate = gate_for(disk, engine)
+    threads: list[str] = []
+
+    def upload() -> str:
+        threads.append(threading.current_thread().name)
+        return disk.writer("blob")()
+
+    assert asyncio.run(gate.write_in_thread(upload)) == "blob written"
+    assert threads and threads[0] != threading.main_thread().name
+    assert engine.calls == []
+
+    full = Disk(full_rounds=2)  # the store refuses: the crawl pauses, then the write goes
+    gate = gate_for(full, engine)
+    assert asyncio.run(gate.write_in_thread(full.writer("blob"))) == "blob written"
+    assert engine.calls == ["pause", "unpause"] and gate.tally.paused == 1
+    assert full.written == ["blob"]

@@ -21,7 +21,7 @@ from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 from warcio.archiveiterator import ArchiveIterator
 
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.clock import FixedClock
 from tanba.core.exceptions import DiskFull
 from tanba.core.schemas.common import CaptureRef
@@ -44,7 +44,7 @@ PHOTO = "http://cdn.example.ru/img/photo.jpg"
 JPEG = b"\xff\xd8\xff\xe0not-really-a-jpeg\xff\xd9"
 
 
-class FullDisk(BlobStore):
+class FullDisk(FileBlobStore):
     """A blob store whose disk is full until ``space_back`` is set."""
 
     space_back = False
@@ -59,7 +59,7 @@ def crawler_for(tmp_path: Path, **parts: object) -> tuple[Crawler, TargetCrawl]:
     target = Target(name="kino", seeds=(f"{SITE}/",), jurisdiction="KZ")
     settings = Settings(home=tmp_path, page_max_bytes=1000, media_max_bytes=5000)
     fields: dict[str, object] = {
-        "blobs": BlobStore(tmp_path / "blobs"),
+        "blobs": FileBlobStore(tmp_path / "blobs"),
         "sink": ListSink(),
         **parts,
     }
@@ -84,7 +84,7 @@ def media_pipeline(crawler: Crawler) -> MediaPipeline:
 
 def page_item(url: str = f"{SITE}/", *media: str) -> PageItem:
     response = HtmlResponse(url, body=b"<html>page</html>", request=Request(url), encoding="utf-8")
-    refs = tuple(MediaRef(m, "audio" if m.endswith(".mp4") else "image", "img.src") for m in media)
+    refs = tuple(MediaRef(m, "video" if m.endswith(".mp4") else "image", "img.src") for m in media)
     return PageItem(url, "kino.example.kz", "Home", "kk", refs, response=response)
 
 
@@ -156,7 +156,7 @@ def test_the_fingerprint_is_the_canonical_url(tmp_path: Path) -> None:
 def test_a_status_200_media_is_captured_stored_and_counted(tmp_path: Path) -> None:
     crawler, target_crawl = crawler_for(tmp_path)
     media = download(media_pipeline(crawler), media_response())
-    assert BlobStore(tmp_path / "blobs").get(media["checksum"] or "") == JPEG
+    assert FileBlobStore(tmp_path / "blobs").get(media["checksum"] or "") == JPEG
     assert (tmp_path / "blobs" / media["path"]).read_bytes() == JPEG
     assert (media["size"], media["content_type"], media["http_status"]) == (
         len(JPEG),
@@ -291,7 +291,7 @@ def test_publish_gives_one_event_per_page_and_media_pair(tmp_path: Path) -> None
     assert target_crawl.tally.media_published == 3
     video_event, photo_again = events[1], events[2]
     o = video_event.occurrence
-    assert video_event.kind_hint == "audio"
+    assert video_event.kind_hint == "video"
     assert (o.target, o.site, o.page_title, o.page_lang) == (
         "kino",
         "kino.example.kz",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.schemas.crawls import (
@@ -74,7 +74,7 @@ def test_crawl_with_only_paused_targets_does_not_start_scrapy(tmp_path: Path) ->
         [paused],
         settings=Settings(home=tmp_path),
         bus=bus,
-        blobs=BlobStore(tmp_path / "blobs"),
+        blobs=FileBlobStore(tmp_path / "blobs"),
         clock=FixedClock("2026-05-06T07:08:09Z"),
         progress=seen.append,
     )

@@ -12,7 +12,7 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.test import get_crawler
 from twisted.python.failure import Failure
 
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
 from tanba.core.targets import Target
@@ -34,7 +34,7 @@ def make_spider(tmp_path: Path, **target: object) -> SiteSpider:
         target=Target(**fields),  # type: ignore[arg-type]
         settings=Settings(home=tmp_path, page_max_bytes=1000, media_max_bytes=5000),
         crawl_id="c1",
-        blobs=BlobStore(tmp_path / "blobs"),
+        blobs=FileBlobStore(tmp_path / "blobs"),
         sink=ListSink(),
         captures_dir=tmp_path / "captures",
         clock=FixedClock("2026-01-01T00:00:00Z"),
@@ -90,7 +90,7 @@ def test_a_page_gives_one_item_with_its_media_then_its_links(tmp_path: Path) -> 
     )
     assert [(m.url, m.kind_hint) for m in item.media] == [
         (PHOTO, "image"),
-        (f"{SITE}/v.mp4", "audio"),
+        (f"{SITE}/v.mp4", "video"),
         (f"{SITE}/a.jpg", "image"),
     ]
     assert item.response is not None and item.response.url == f"{SITE}/"

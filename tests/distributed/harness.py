@@ -2,7 +2,8 @@
 
 A :class:`Cluster` is one installation in its own namespace (topics, groups and
 indices prefixed, deleted at the end) and its own home (blobs and captures,
-shared by its processes as on one machine). Each stage runs as the real
+shared by its processes as on one machine; with blobs in object storage a process
+may be given a home of its own, as on a machine of its own). Each stage runs as the real
 ``tanba`` command in a subprocess with ``TANBA_BUS``/``TANBA_STORE`` set, its
 output in ``home/logs/<name>.out|.err``.
 
@@ -91,10 +92,10 @@ class Cluster:
     _bus: KafkaBus | None = None
     _store: ElasticAlertStore | None = None
 
-    def env(self, **extra: str) -> dict[str, str]:
+    def env(self, home: Path | None = None, **extra: str) -> dict[str, str]:
         return {
             **os.environ,
-            "TANBA_HOME": str(self.home),
+            "TANBA_HOME": str(home or self.home),
             "TANBA_BUS": f"kafka://{self.kafka}",
             "TANBA_STORE": self.elastic,
             "TANBA_NAMESPACE": self.namespace,
@@ -103,14 +104,15 @@ class Cluster:
             **extra,
         }
 
-    def command(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "tanba.app.cli", "--home", str(self.home), "-v", *args]
+    def command(self, *args: str, home: Path | None = None) -> list[str]:
+        home = home or self.home
+        return [sys.executable, "-m", "tanba.app.cli", "--home", str(home), "-v", *args]
 
-    def run(self, *args: str, timeout: float = 300) -> str:
+    def run(self, *args: str, timeout: float = 300, home: Path | None = None) -> str:
         """Run a ``tanba`` command to its end; its stdout, or a failure with its stderr."""
         done = subprocess.run(
-            self.command(*args),
-            env=self.env(),
+            self.command(*args, home=home),
+            env=self.env(home),
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -119,16 +121,20 @@ class Cluster:
         assert done.returncode == 0, f"tanba {' '.join(args)}: {done.stderr[-3000:]}"
         return done.stdout
 
-    def start(self, name: str, *args: str, metrics: bool = False) -> Proc:
-        """Start a ``tanba`` command in the background (``metrics``: on a free port)."""
+    def start(self, name: str, *args: str, metrics: bool = False, home: Path | None = None) -> Proc:
+        """Start a ``tanba`` command in the background (``metrics``: on a free port).
+
+        ``home``: the process's own home instead of the cluster's (its logs stay in the
+        cluster's).
+        """
         logs = self.home / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         port = free_port() if metrics else 0
         out, err = logs / f"{name}.out", logs / f"{name}.err"
         with open(out, "wb") as o, open(err, "wb") as e:
             popen = subprocess.Popen(
-                self.command(*args),
-                env=self.env(TANBA_METRICS_PORT=str(port)),
+                self.command(*args, home=home),
+                env=self.env(home, TANBA_METRICS_PORT=str(port)),
                 stdout=o,
                 stderr=e,
                 stdin=subprocess.DEVNULL,
@@ -139,8 +145,8 @@ class Cluster:
             self.wait(lambda: _answers(proc), 60, f"{name} serving /metrics")
         return proc
 
-    def worker(self, name: str, stage: str, *args: str) -> Proc:
-        return self.start(name, "worker", stage, *args, metrics=True)
+    def worker(self, name: str, stage: str, *args: str, home: Path | None = None) -> Proc:
+        return self.start(name, "worker", stage, *args, metrics=True, home=home)
 
     def kill(self, name: str) -> None:
         """kill -9: no clean-up, no leave-group, nothing committed for the batch in hand."""

@@ -39,17 +39,31 @@ def test_every_stage_is_its_own_service_on_kafka_and_elasticsearch() -> None:
     assert "tanba crawl" in services["crawler"]["command"][0]
 
 
-def test_fingerprint_workers_scale_and_share_the_blobs_the_crawler_writes() -> None:
+def test_fingerprint_workers_scale_and_share_blobs_through_s3_not_a_file_system() -> None:
     services = compose()["services"]
     assert str(services["fingerprint"]["deploy"]["replicas"]).startswith("${FINGERPRINT_REPLICAS")
 
     def mounts(name: str) -> dict[str, str]:
-        return {v.split(":")[1]: v.split(":")[0] for v in services[name]["volumes"]}
+        return {v.split(":")[1]: v.split(":")[0] for v in services[name].get("volumes", [])}
 
-    for name in ("crawler", "fingerprint", "console"):
-        assert mounts(name)["/var/lib/tanba/blobs"] == "blobs"
-        assert mounts(name)["/var/lib/tanba/captures"] == "captures"
-    assert {"blobs", "captures", "kafka-data", "es-data"} <= set(compose()["volumes"])
+    s3 = services["s3"]["environment"]
+    for name in (*STAGES, "tanba"):
+        env = services[name]["environment"]
+        assert env["TANBA_BLOBS"] == "${TANBA_BLOBS:-s3://tanba}"
+        assert env["TANBA_S3_ENDPOINT"] == "${TANBA_S3_ENDPOINT:-http://s3:80}"
+        # The stages sign with the keys the server is given.
+        assert env["TANBA_S3_ACCESS_KEY"] == s3["S3PROXY_IDENTITY"]
+        assert env["TANBA_S3_SECRET_KEY"] == s3["S3PROXY_CREDENTIAL"]
+        assert services[name]["depends_on"]["s3-bucket"]["condition"] == (
+            "service_completed_successfully"
+        )
+        # No stage shares a file system with another: blobs and captures are in S3.
+        shared = set(mounts(name).values()) & {"blobs", "captures"}
+        assert not shared, f"{name} mounts {shared}"
+    assert mounts("crawler")["/var/lib/tanba/captures"] == "crawler-spool"
+    assert s3["S3PROXY_ENDPOINT"].endswith(":80") and s3["JCLOUDS_PROVIDER"] == "filesystem-nio2"
+    assert services["s3-bucket"]["environment"]["TANBA_BLOBS"] == "${TANBA_BLOBS:-s3://tanba}"
+    assert {"s3-data", "crawler-spool", "kafka-data", "es-data"} <= set(compose()["volumes"])
 
 
 def test_the_dockerfile_installs_the_packages_and_runs_tanba_unprivileged() -> None:

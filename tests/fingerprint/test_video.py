@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tanba.core.blobs import FileBlobStore
 from tanba.core.print_blobs import resolved, travelling
 from tanba.core.settings import Settings
 from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances, words
@@ -120,10 +121,8 @@ def test_only_max_seconds_of_picture_are_read(tmp_path: Path, tracks: list[Path]
 def test_a_large_video_print_travels_as_a_blob(
     tmp_path: Path, tracks: list[Path], settings: Settings
 ) -> None:
-    from tanba.core.blobs import BlobStore
-
     fp = fingerprint_file(film(tmp_path, tracks[0]), "f" * 64, settings)
-    blobs = BlobStore(tmp_path / "blobs")
+    blobs = FileBlobStore(tmp_path / "blobs")
     stub = travelling(fp, blobs, limit=1000)
     assert stub.video is not None and stub.video.blob and not stub.video.hashes_b64
     assert stub.video.duration_s == fp.video.duration_s if fp.video else False

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tanba.core import topics
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.bus import Message
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
@@ -40,7 +40,7 @@ def _print(seed: int, items: int = 20_000) -> Fingerprint:
 
 
 def test_a_large_print_travels_as_a_stub_and_comes_back_whole(tmp_path: Path) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
+    blobs = FileBlobStore(tmp_path / "blobs")
     fingerprint = _print(1)
     small = Fingerprint(media=AUDIO, sha256="2" * 64, audio=_print(2, items=100).audio)
     assert travelling(small, blobs, limit=1 << 20) == small  # a song's print stays inline
@@ -53,9 +53,9 @@ def test_a_large_print_travels_as_a_stub_and_comes_back_whole(tmp_path: Path) ->
 
 
 def test_a_stub_without_its_blob_says_what_to_do(tmp_path: Path) -> None:
-    stub = travelling(_print(3), BlobStore(tmp_path / "here"), limit=100_000)
+    stub = travelling(_print(3), FileBlobStore(tmp_path / "here"), limit=100_000)
     with pytest.raises(PrintMissing, match="share one blob store"):
-        resolved(stub, BlobStore(tmp_path / "elsewhere"))
+        resolved(stub, FileBlobStore(tmp_path / "elsewhere"))
     with pytest.raises(PrintMissing, match="no blob store"):
         resolved(stub, None)
 
@@ -73,7 +73,7 @@ def _occurrence() -> MediaOccurrence:
 
 
 def test_the_matcher_registers_and_matches_prints_that_travelled_as_blobs(tmp_path: Path) -> None:
-    blobs = BlobStore(tmp_path / "blobs")
+    blobs = FileBlobStore(tmp_path / "blobs")
     film = _print(4)
     work = Work(
         work_id="film",

@@ -96,7 +96,7 @@ def run(work_dir: Path, *, seed: int, kills: int) -> CrashResult:
 
 
 def _check(home: Path, acked: dict[int, tuple[str, int]], result: CrashResult) -> None:
-    from tanba.core.blobs import BlobStore
+    from tanba.core.blobs import FileBlobStore
 
     for name in ("bus.sqlite3", "alerts.sqlite3"):
         if not (home / name).exists():
@@ -128,7 +128,7 @@ def _check(home: Path, acked: dict[int, tuple[str, int]], result: CrashResult) -
             result.problems.append(f"acknowledged batch {batch} is not all there")
     result.batches = len(per_batch)
 
-    blobs = BlobStore(home / "blobs")
+    blobs = FileBlobStore(home / "blobs")
     for blob in (home / "blobs").glob("*/*/*"):
         if blob.name.startswith(".tmp-"):
             continue  # a write the kill cut short: never renamed, never referenced
@@ -177,7 +177,7 @@ def _read_warc(warc: Path, acked: dict[int, tuple[str, int]]) -> list[str]:
 def _child(home: Path) -> None:
     from scrapy.http import Request, Response
 
-    from tanba.core.blobs import BlobStore
+    from tanba.core.blobs import FileBlobStore
     from tanba.core.bus import Record
     from tanba.core.bus.embedded import EmbeddedBus
     from tanba.core.store.embedded import EmbeddedAlertStore
@@ -186,7 +186,7 @@ def _child(home: Path) -> None:
     home.mkdir(parents=True, exist_ok=True)
     bus = EmbeddedBus(home / "bus.sqlite3")
     store = EmbeddedAlertStore(home / "alerts.sqlite3")
-    blobs = BlobStore(home / "blobs")
+    blobs = FileBlobStore(home / "blobs")
     warc = WarcWriter(home / "captures", "crash.warc.gz")
     consumer = bus.consumer(GROUP, [TOPIC])
     with sqlite3.connect(home / "bus.sqlite3") as db:

@@ -21,7 +21,7 @@ from PIL import Image
 
 from tanba.app.demo import media
 from tanba.core import topics
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import BlobStore, FileBlobStore
 from tanba.core.bus import Record
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
@@ -360,7 +360,7 @@ def run_through_worker(
         image_max_pixels=PIXEL_CAP, decode_timeout_s=decode_timeout_s
     )
     bus = EmbeddedBus(settings.path("bus.sqlite3"))
-    blobs = BlobStore(settings.home / "blobs")
+    blobs = FileBlobStore(settings.home / "blobs")
     photos = {
         f"photo-{i}.jpg": media.web_jpeg(p, width=640) for i, p in enumerate(media.photos()[:4])
     }

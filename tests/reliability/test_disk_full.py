@@ -26,7 +26,7 @@ from warcio.archiveiterator import ArchiveIterator
 from tanba.app.demo.server import SiteServer
 from tanba.app.demo.site import DemoSite
 from tanba.core.alerts import Alert
-from tanba.core.blobs import BlobStore
+from tanba.core.blobs import FileBlobStore
 from tanba.core.bus import Record
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.exceptions import DiskFull
@@ -63,7 +63,7 @@ def test_each_store_refuses_cleanly_on_a_full_disk_and_works_once_space_is_back(
     batch = consumer.poll(10, 0.1)
     store = EmbeddedAlertStore(disk / "alerts.sqlite3")
     store.upsert([alert(0)])
-    blobs = BlobStore(disk / "blobs")
+    blobs = FileBlobStore(disk / "blobs")
     warc = WarcWriter(disk / "captures", "c/t.warc.gz")
     warc.write(exchange(0))
     checkpoint(disk)

@@ -139,7 +139,7 @@ def _log_lister(name: str) -> Handler:
 
 
 def _settings(app: App, args: argparse.Namespace) -> int:
-    values = app.settings.variables()
+    values = app.settings.variables(reveal=False)
     for env, default, doc in Settings.documentation():
         print(f"{env}={values[env]}  (default {default})\n    {doc}")
     return 0

@@ -27,7 +27,7 @@ for a host not in ``sites`` gets 404 and is still recorded (under that name).
 Paths are matched with their query string first, then without it. A
 directory site serves files under the directory (``/`` → ``index.html``) and
 refuses paths that escape it. Bodies are sent with ``Content-Length``;
-``HEAD`` is supported. Nothing is written to stderr.
+``HEAD`` and single byte ranges (``Range: bytes=A-B``, answered 206) are supported. Nothing is written to stderr.
 
 Why a custom server instead of ``http.server`` on a directory: crawler tests
 need several host names on one port (through ``--resolve``), wrong content
@@ -38,6 +38,7 @@ a page forbidden by robots.txt was never fetched.
 from __future__ import annotations
 
 import mimetypes
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Mapping
@@ -195,6 +196,7 @@ class SiteServer(LoopbackServer):
                 reply = server.lookup(host, self.path) or Reply(
                     b"not found", "text/plain", status=404
                 )
+                reply = _ranged(reply, self.headers.get("Range", ""))
                 self.send_response(reply.status)
                 if reply.content_type:
                     self.send_header("Content-Type", reply.content_type)
@@ -215,6 +217,20 @@ class SiteServer(LoopbackServer):
                 pass  # tests read server.log instead of stderr noise
 
         return Handler
+
+
+def _ranged(reply: Reply, header: str) -> Reply:
+    """The part of a 200 reply a single ``Range: bytes=A-B`` (or ``A-``) asks for, as a 206."""
+    match = re.fullmatch(r"\s*bytes=(\d+)-(\d*)\s*", header)
+    if reply.status != 200 or match is None:
+        return reply
+    size = len(reply.body)
+    first = int(match.group(1))
+    last = min(int(match.group(2)) if match.group(2) else size - 1, size - 1)
+    if first >= size or last < first:
+        return Reply(b"", reply.content_type, 416, {"Content-Range": f"bytes */{size}"})
+    headers = {**reply.headers, "Content-Range": f"bytes {first}-{last}/{size}"}
+    return Reply(reply.body[first : last + 1], reply.content_type, 206, headers)
 
 
 def _host_name(host_header: str) -> str:

@@ -23,7 +23,7 @@ from tanba.console.targets import FORM_FIELDS, TargetForm, form_values
 from tanba.core.exceptions import NotFound, TargetsError
 from tanba.core.schemas.crawls import FAILURE_REASONS
 from tanba.core.schemas.targets import TargetRecord
-from tanba.core.targets import Problem, TargetInvalid
+from tanba.core.targets import Problem, TargetInvalid, TargetsFileError
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 UNPROCESSABLE = 422
@@ -100,11 +100,11 @@ async def targets_import(
     name = file.filename or "targets.yaml"
     try:
         if len(data) > MAX_TARGETS_FILE:
-            raise TargetsError(f"{name}: larger than {MAX_TARGETS_FILE:,} bytes; split the file")
+            raise TargetsFileError(name, "too_large", limit=f"{MAX_TARGETS_FILE:,}")
         try:
             text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise TargetsError(f"{name}: the targets file is not UTF-8 text: {exc}") from None
+        except UnicodeDecodeError:
+            raise TargetsFileError(name, "not_utf8") from None
         entries = [e for e in resolve.replace(",", "\n").split() if e]
         done = c.targets.import_file(text, name, entries, who.user.username)
     except TargetsError as exc:

@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import Field
 
 from tanba.core.schemas.base import Model
+from tanba.core.schemas.stream import StreamSample
 from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
 from tanba.core.signals.video import VideoPrint
@@ -21,7 +22,11 @@ VIDEO: MediaKind = "video"
 
 
 class CaptureRef(Model):
-    """Where the raw HTTP exchange of a fetch is kept: one WARC record in the captures directory."""
+    """Where the raw HTTP exchange of a fetch is kept: one WARC record in the captures directory.
+
+    The record at ``offset`` is a response; ``length`` covers it, or, for a stream,
+    every record of the stream's exchanges written after it (manifests and segments).
+    """
 
     warc: str  # path relative to the captures directory
     offset: int
@@ -29,7 +34,16 @@ class CaptureRef(Model):
 
 
 class MediaOccurrence(Model):
-    """One media file as found on one page of one site at one time."""
+    """One media file as found on one page of one site at one time.
+
+    ``page_url`` is always the page a visitor opens. When the media was found in a
+    player that page embeds (an ``<iframe>``, maybe on another host), ``player_url``
+    is the player page's URL, ``player_site`` its host and ``player_capture`` its
+    WARC record; otherwise they are empty. ``stream`` is set when the media is a
+    stream (HLS, DASH): the blob is then a file joined from sampled segments, and
+    ``media_capture`` spans every exchange of the stream, manifest first
+    (see :mod:`tanba.core.schemas.stream`).
+    """
 
     target: str  # the target's id (tanba.core.target_registry); its name for file-only crawls
     site: str  # host name of the page, lower case
@@ -48,6 +62,10 @@ class MediaOccurrence(Model):
     crawl_id: str = ""
     page_capture: CaptureRef | None = None
     media_capture: CaptureRef | None = None
+    player_url: str = ""
+    player_site: str = ""
+    player_capture: CaptureRef | None = None
+    stream: StreamSample | None = None
 
 
 class Fingerprint(Model):

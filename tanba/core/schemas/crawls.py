@@ -36,7 +36,9 @@ class CrawlCounters:
     past its share of ``max_pages``); ``throttled`` requests the server answered
     with 429 (or 503 and ``Retry-After``) that were retried after the wait it
     asked for; ``paused`` times the crawl paused because a write failed (disk
-    full) until it could write again.
+    full) until it could write again; ``players`` player pages fetched from a
+    page's frames (also counted in ``pages``); ``streams`` streams (HLS, DASH)
+    sampled into a file.
 
     A plain dataclass so that the crawler increments it in place; pydantic
     models inherit its fields as validated model fields.
@@ -54,6 +56,8 @@ class CrawlCounters:
     traps: int = 0
     throttled: int = 0
     paused: int = 0
+    players: int = 0
+    streams: int = 0
 
     @classmethod
     def counter_names(cls) -> tuple[str, ...]:

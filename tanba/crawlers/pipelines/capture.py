@@ -2,11 +2,13 @@
 
 Contract: :meth:`CapturePipeline.process_item` appends the page's request and
 response records to the target's WARC file (fsync'd), sets the item's
-``capture`` to where the response record is, and lets go of the response
+``capture`` to where the response record is (and each new player page's
+``capture`` to its own), and lets go of the response
 (an item may wait a while for its media; the page's bytes need not wait with
 it). A full disk pauses the crawl until the record is written (see
 :mod:`tanba.crawlers.gate`). :meth:`CapturePipeline.close_spider` closes the WARC
-file once every item is through.
+file once every item is through and hands it to the captures store (an upload to
+object storage, in a thread).
 
 Why first: every event names the capture of its page, so the capture must be
 durable before the media pipeline and the publish pipeline run.
@@ -14,8 +16,19 @@ durable before the media pipeline and the publish pipeline run.
 
 from __future__ import annotations
 
+from functools import partial
+from typing import TYPE_CHECKING
+
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.threads import deferToThread
+
+from tanba.core.schemas.common import CaptureRef
+from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.items import PageItem
 from tanba.crawlers.pipelines.base import TargetPipeline
+
+if TYPE_CHECKING:
+    from scrapy.http import Response
 
 
 class CapturePipeline(TargetPipeline):
@@ -29,7 +42,19 @@ class CapturePipeline(TargetPipeline):
                 lambda: target_crawl.warc().write(response)
             )
             item.response = None
+        for player in item.players:
+            if player.response is not None:
+                player.capture = await target_crawl.gate.write(
+                    partial(_capture, target_crawl, player.response)
+                )
+                player.response = None
         return item
 
-    def close_spider(self) -> None:
+    async def close_spider(self) -> None:
+        """Close the WARC file, then store it (in a thread: an upload must not stall the crawl)."""
         self.target_crawl.close()
+        await maybe_deferred_to_future(deferToThread(self.target_crawl.publish))
+
+
+def _capture(target_crawl: TargetCrawl, response: Response) -> CaptureRef:
+    return target_crawl.warc().write(response)

@@ -16,7 +16,18 @@ Contract (Scrapy's :class:`~scrapy.pipelines.media.MediaPipeline`, one per targe
 - :meth:`MediaPipeline.media_downloaded` stores a status-200 body: its WARC
   record, then its blob (content-addressed SHA-256 in the blob store), then
   counts ``media_downloaded``; a full disk pauses the crawl until both are
-  written (:mod:`tanba.crawlers.gate`). Any other status counts as ``http_errors``
+  written (:mod:`tanba.crawlers.gate`). A body that is a stream's manifest
+  (HLS, DASH) is sampled instead (:mod:`tanba.crawlers.streams`): the blob is
+  the file joined from the sampled segments, and the capture one span of the
+  WARC holding the manifest, the playlists and every segment fetched (so the
+  evidence package replays them); a stream that gives no file is a failed
+  fetch of reason ``other`` saying why. A media reference hinted ``video``
+  (not a manifest) is asked with a ``Range`` for the first 7/8 of
+  ``TANBA_STREAM_MAX_BYTES``: a 206 holding the whole file is stored as a
+  file; one holding the first bytes of a bigger file is made playable
+  (:func:`tanba.crawlers.streams.sample_file`) and stored like a stream's
+  sample (``protocol`` ``progressive``); a server that ignores ``Range``
+  answers 200 and is capped at ``TANBA_MEDIA_MAX_BYTES`` as before. Any other status counts as ``http_errors``
   and is not published; :meth:`MediaPipeline.media_failed` counts a failed
   download as the spider counts a failed page (:mod:`tanba.crawlers.failures`). A
   failure is final for the crawl: later pages referencing the URL get it too.
@@ -53,14 +64,27 @@ from scrapy import Request
 from scrapy.pipelines.media import FileInfo, FileInfoOrError
 from scrapy.pipelines.media import MediaPipeline as ScrapyMediaPipeline
 from scrapy.utils.defer import deferred_from_coro
+from twisted.python.failure import Failure
 
+from tanba.core.blobs import blob_key
 from tanba.core.clock import iso
+from tanba.core.schemas.common import CaptureRef
 from tanba.core.schemas.crawls import FetchFailure
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.failures import count_failure, referrer_of
 from tanba.crawlers.headers import first_header, header_text
 from tanba.crawlers.items import FetchedMedia, PageItem
+from tanba.crawlers.progressive import content_range
 from tanba.crawlers.scope import KIND_META, MEDIA
+from tanba.crawlers.streams import (
+    JOINED_CONTENT_TYPE,
+    SampledStream,
+    StreamRefused,
+    is_manifest,
+    prefix_range,
+    sample_file,
+    sample_stream,
+)
 from tanba.crawlers.urls import canonicalize
 
 if TYPE_CHECKING:
@@ -68,7 +92,6 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.internet.defer import Deferred
-    from twisted.python.failure import Failure
 
 _SCRAPY_MEDIA_LOGGER = "scrapy.pipelines.media"
 
@@ -113,20 +136,26 @@ class MediaPipeline(ScrapyMediaPipeline):
 
     def get_media_requests(self, item: Any, info: ScrapyMediaPipeline.SpiderInfo) -> list[Request]:
         page = cast(PageItem, item)
-        max_bytes = self.target_crawl.settings.media_max_bytes
+        settings = self.target_crawl.settings
         policy = page.referrer_policy
-        return [
-            Request(
-                ref.url,
-                headers=_referer(policy.referrer(page.url, ref.url) if policy else None),
-                meta={
-                    KIND_META: MEDIA,
-                    "download_maxsize": max_bytes,
-                    "allow_offsite": True,  # in case Scrapy's OffsiteMiddleware is re-enabled
-                },
+        requests = []
+        for ref in page.media:
+            headers = _referer(policy.referrer(page.url, ref.url) if policy else None) or {}
+            if ref.kind_hint == "video" and not _is_manifest_url(ref.url):
+                # A film may be gigabytes: its first bytes are what the budget allows.
+                headers["Range"] = prefix_range(settings)
+            requests.append(
+                Request(
+                    ref.url,
+                    headers=headers or None,
+                    meta={
+                        KIND_META: MEDIA,
+                        "download_maxsize": settings.media_max_bytes,
+                        "allow_offsite": True,  # in case Scrapy's OffsiteMiddleware is re-enabled
+                    },
+                )
             )
-            for ref in page.media
-        ]
+        return requests
 
     def media_to_download(
         self, request: Request, info: ScrapyMediaPipeline.SpiderInfo, *, item: Any = None
@@ -148,7 +177,15 @@ class MediaPipeline(ScrapyMediaPipeline):
         *,
         item: Any = None,
     ) -> FetchedMedia:
-        if response.status != 200:
+        status = response.status
+        if status == 206:
+            found = content_range(first_header(response, b"Content-Range"))
+            if found is None or found[0] != 0:
+                status = 0  # not the first bytes asked for: not published
+            elif found[2] is None or found[1] + 1 < found[2]:
+                # The first bytes of a bigger video file (its Range request).
+                return await self._stream(response, request, found[2])
+        if status not in (200, 206):
             tally = self.target_crawl.tally
             tally.http_errors += 1
             tally.fail(
@@ -162,13 +199,112 @@ class MediaPipeline(ScrapyMediaPipeline):
                 )
             )
             raise NotPublished(f"{request.url}: HTTP status {response.status}")
-        return await self.target_crawl.gate.write(lambda: self._store(response))
+        if is_manifest(response):
+            return await self._stream(response, request)
+        blobs, gate = self.target_crawl.blobs, self.target_crawl.gate
+        sha256 = (
+            # An upload over the network must not stall every other request of the crawl.
+            await gate.write_in_thread(lambda: blobs.put(response.body)) if blobs.remote else None
+        )
+        return await gate.write(lambda: self._store(response, sha256))
 
-    def _store(self, response: Response) -> FetchedMedia:
-        """Capture and store one media response; both writes come before anything is counted."""
+    async def _stream(
+        self, response: Response, request: Request, total: int | None = -1
+    ) -> FetchedMedia:
+        """A stream's manifest (``total`` -1), or the first bytes of a video file of
+        ``total`` bytes (None: unknown): sampled, joined and stored
+        (:mod:`tanba.crawlers.streams`)."""
+        target_crawl = self.target_crawl
+        fetch = self.crawler.engine.download_async
+        try:
+            if total == -1:
+                sampled = await sample_stream(
+                    response, fetch, target_crawl.settings, self._segment_failed
+                )
+            else:
+                sampled = await sample_file(
+                    response, total, fetch, target_crawl.settings, self._segment_failed
+                )
+        except StreamRefused as exc:
+            target_crawl.tally.errors += 1
+            target_crawl.tally.fail(
+                FetchFailure(
+                    url=request.url,
+                    reason="other",
+                    detail=f"stream not sampled: {exc}"[:300],
+                    kind="media",
+                    referrer=referrer_of(request),
+                    at=iso(target_crawl.clock.now()),
+                )
+            )
+            raise NotPublished(f"{request.url}: stream not sampled: {exc}") from None
+        blobs, gate = target_crawl.blobs, target_crawl.gate
+        sha256 = (
+            await gate.write_in_thread(lambda: blobs.put(sampled.data)) if blobs.remote else None
+        )
+        return await gate.write(lambda: self._store_stream(response, sampled, sha256))
+
+    def _segment_failed(self, request: Request, error: Exception | int) -> None:
+        """A playlist or segment of a stream that gave nothing: counted as a failed media fetch."""
+        target_crawl = self.target_crawl
+        at = iso(target_crawl.clock.now())
+        if isinstance(error, int):
+            target_crawl.tally.http_errors += 1
+            target_crawl.tally.fail(
+                FetchFailure(
+                    url=request.url,
+                    reason="http_status",
+                    detail=f"HTTP {error}",
+                    kind="media",
+                    referrer=referrer_of(request),
+                    at=at,
+                )
+            )
+            return
+        count_failure(
+            target_crawl.tally, Failure(error), self.crawler.stats, request, kind="media", at=at
+        )
+
+    def _store_stream(
+        self, manifest: Response, sampled: SampledStream, sha256: str | None = None
+    ) -> FetchedMedia:
+        """Capture every exchange of a stream (one span, manifest first) and store its file
+        (``sha256``: already stored under it, by a remote store in a thread)."""
+        target_crawl = self.target_crawl
+        warc = target_crawl.warc()
+        refs = [warc.write(r) for r in sampled.responses]
+        first, last = refs[0], refs[-1]
+        span = CaptureRef(
+            warc=first.warc, offset=first.offset, length=last.offset + last.length - first.offset
+        )
+        if sha256 is None:
+            sha256 = target_crawl.blobs.put(sampled.data)
+        target_crawl.tally.media_downloaded += 1
+        target_crawl.tally.streams += 1
+        return FetchedMedia(
+            url=manifest.url,
+            path=self._blob_path(sha256),
+            checksum=sha256,
+            status="downloaded",
+            size=len(sampled.data),
+            content_type=JOINED_CONTENT_TYPE,
+            http_status=manifest.status,
+            headers={header_text(k): header_text(v[0]) for k, v in manifest.headers.items() if v},
+            server_ip=str(manifest.ip_address) if manifest.ip_address is not None else "",
+            fetched_at=iso(target_crawl.clock.now()),
+            capture=span,
+            stream=sampled.sample,
+        )
+
+    def _store(self, response: Response, sha256: str | None = None) -> FetchedMedia:
+        """Capture and store one media response; both writes come before anything is counted.
+
+        ``sha256``: the body is already stored under it (by a remote store, in a thread).
+        """
         target_crawl = self.target_crawl
         capture = target_crawl.warc().write(response)
-        sha256 = target_crawl.blobs.put(response.body)
+        if sha256 is None:
+            sha256 = target_crawl.blobs.put(response.body)
         target_crawl.tally.media_downloaded += 1
         return FetchedMedia(
             url=response.url,
@@ -182,6 +318,7 @@ class MediaPipeline(ScrapyMediaPipeline):
             server_ip=str(response.ip_address) if response.ip_address is not None else "",
             fetched_at=iso(target_crawl.clock.now()),
             capture=capture,
+            stream=None,
         )
 
     def media_failed(
@@ -222,8 +359,11 @@ class MediaPipeline(ScrapyMediaPipeline):
         return self._blob_path(hashlib.sha256(response.body).hexdigest())
 
     def _blob_path(self, sha256: str) -> str:
-        blobs = self.target_crawl.blobs
-        return blobs.path(sha256).relative_to(blobs.root).as_posix()
+        return blob_key(sha256)
+
+
+def _is_manifest_url(url: str) -> bool:
+    return url.split("?", 1)[0].lower().endswith((".m3u8", ".mpd"))
 
 
 def _referer(value: str | None) -> dict[str, str] | None:

@@ -4,7 +4,9 @@ Contract: for each ``(MediaRef, FetchedMedia)`` pair the media pipeline left on
 a page's item, :meth:`PublishPipeline.process_item` counts ``media_published``
 and hands one :class:`~tanba.core.schemas.media.MediaDiscovered` to the target's
 sink (a :class:`~tanba.crawlers.publish.BatchPublisher`), keyed by the page's host.
-The same media on two pages is two events with one blob and one capture. A bus
+The same media on two pages is two events with one blob and one capture. Media
+found in a player the page embeds are published as found on the page, with the
+player's URL, host and capture beside it; a stream carries what was sampled of it. A bus
 that cannot take the events pauses the crawl: the sink keeps them, and the
 pipeline flushes it again with backoff until it can (:mod:`tanba.crawlers.gate`).
 :meth:`PublishPipeline.close_spider` flushes what waits; if the bus still
@@ -28,6 +30,7 @@ from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.extract import MediaRef
 from tanba.crawlers.items import FetchedMedia, PageItem
 from tanba.crawlers.pipelines.base import TargetPipeline
+from tanba.crawlers.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +59,8 @@ class PublishPipeline(TargetPipeline):
 def discovered(
     target_crawl: TargetCrawl, page: PageItem, ref: MediaRef, media: FetchedMedia
 ) -> MediaDiscovered:
-    """The event for media ``ref`` (stored as ``media``) found on ``page``."""
+    """The event for media ``ref`` (stored as ``media``) found on ``page`` (or a player of it)."""
+    player = page.player(ref.player_url) if ref.player_url else None
     occurrence = MediaOccurrence(
         target=target_crawl.target.key,
         site=page.site,
@@ -75,5 +79,9 @@ def discovered(
         crawl_id=target_crawl.crawl_id,
         page_capture=page.capture,
         media_capture=media["capture"],
+        player_url=ref.player_url,
+        player_site=host_of(ref.player_url) if ref.player_url else "",
+        player_capture=player.capture if player is not None else None,
+        stream=media["stream"],
     )
     return MediaDiscovered(occurrence=occurrence, kind_hint=ref.kind_hint)

@@ -8,7 +8,10 @@ Contract (one spider instance per target per crawl):
   (:func:`tanba.crawlers.urls.canonicalize`).
 - For each HTML page it yields one :class:`~tanba.crawlers.items.PageItem`: the
   page's URL, site, title and language, its response, and the media it
-  references (:func:`tanba.crawlers.extract.extract`), counted as ``media_found``.
+  references (:func:`tanba.crawlers.extract.extract`; for a target with
+  ``render: true`` also what its scripts built and asked for in Chromium,
+  :mod:`tanba.crawlers.render`), counted as ``media_found``, and the players it
+  embeds (its ``frames``, fetched by :mod:`tanba.crawlers.pipelines.players`).
   What happens to them is the item pipelines' work (:mod:`tanba.crawlers.pipelines`):
   the page's WARC record, each media URL downloaded once per crawl (from any
   host, still subject to robots.txt and the private-address guard), the blob
@@ -54,6 +57,7 @@ from tanba.crawlers.extract import extract
 from tanba.crawlers.failures import count_failure, sync_robots
 from tanba.crawlers.headers import first_header
 from tanba.crawlers.items import PageItem
+from tanba.crawlers.render import merge
 from tanba.crawlers.scope import KIND_META, PAGE
 from tanba.crawlers.settings import scrapy_settings
 from tanba.crawlers.urls import canonicalize, host_of, in_domains, pattern_of, trap_reason
@@ -174,7 +178,7 @@ class SiteSpider(Spider):
         yield from self._pump()
 
     def _page(self, response: HtmlResponse) -> PageItem:
-        found = extract(response.body, response.url)
+        found = merge(extract(response.body, response.url), response)
         depth = int(response.meta.get(_DEPTH, 0))
         if depth < self.target.max_depth:
             for link in found.links:
@@ -187,6 +191,7 @@ class SiteSpider(Spider):
             title=found.title,
             lang=found.lang or content_language,
             media=tuple(found.media),
+            frames=tuple(found.frames),
             response=response,
             referrer_policy=self._referrer_policy(response),
         )

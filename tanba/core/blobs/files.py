@@ -1,4 +1,7 @@
-"""Content-addressed blob store: files named by their SHA-256 under ``home/blobs``.
+"""The file-system blob store, the reference one: files named by their SHA-256 under a root.
+
+The default (``TANBA_BLOBS=embedded``): ``home/blobs/aa/bb/<sha256>``. Every stage
+must see the same directory (one machine, or one shared file system).
 
 A blob is written to a temporary file in the same directory, fsync'd, then
 renamed into place and the directory fsync'd, so a crash (``kill -9`` or power
@@ -18,26 +21,29 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
+from tanba.core.blobs import BlobStore, blob_key, sha256_of_file
 from tanba.core.exceptions import NotFound
 from tanba.core.sqlite import disk_full_error, is_disk_full
 
 _CHUNK = 1 << 20
 
 
-class BlobStore:
-    """Put bytes, get them back by SHA-256 hex digest."""
+class FileBlobStore(BlobStore):
+    """Blobs as files under ``root`` (see the module doc)."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
+        self.where = str(self.root)
 
     def path(self, sha256: str) -> Path:
         """Where the blob lives (two levels of fan-out keep directories small)."""
-        if len(sha256) != 64 or not all(c in "0123456789abcdef" for c in sha256):
-            raise NotFound(f"{sha256!r} is not a SHA-256 hex digest")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        return self.root / blob_key(sha256)
+
+    def file(self, sha256: str) -> Path | None:
+        return self.path(sha256)
 
     def put(self, data: bytes) -> str:
         """Store ``data``; returns its SHA-256."""
@@ -49,11 +55,7 @@ class BlobStore:
 
     def put_file(self, source: Path) -> str:
         """Store a file's content, streaming it; returns its SHA-256."""
-        h = hashlib.sha256()
-        with open(source, "rb") as f:
-            for chunk in iter(lambda: f.read(_CHUNK), b""):
-                h.update(chunk)
-        digest = h.hexdigest()
+        digest = sha256_of_file(source)
         target = self.path(digest)
         if not target.exists():
 
@@ -69,6 +71,12 @@ class BlobStore:
         """The blob's bytes; :class:`NotFound` when it is not stored."""
         try:
             return self.path(sha256).read_bytes()
+        except FileNotFoundError:
+            raise NotFound(f"blob {sha256} is not in {self.root}") from None
+
+    def open(self, sha256: str) -> IO[bytes]:
+        try:
+            return open(self.path(sha256), "rb")
         except FileNotFoundError:
             raise NotFound(f"blob {sha256} is not in {self.root}") from None
 
