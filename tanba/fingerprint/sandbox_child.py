@@ -6,7 +6,8 @@ the protocol). It imports the decoders, caps its address space at its idle size
 plus ``N`` bytes, says ``{"ready": pid}``, then answers one JSON call per line
 of stdin until EOF, classifying each outcome (:func:`answer`). It exits when
 its parent is gone (:func:`die_with_parent`). The functions it runs for the
-fingerprint stage are here too (:func:`image_print_file`, :func:`audio_print_file`).
+fingerprint stage are here too (:func:`image_print_file`, :func:`audio_print_file`,
+:func:`video_print_file`).
 
 Why a module of its own: the child imports the decoders, the parent never
 needs to, and a test's own child (``tests.reliability.stalling_decoder``)
@@ -83,6 +84,33 @@ def audio_print_file(path: str, max_seconds: int, timeout_s: float) -> dict[str,
     )
 
 
+def video_print_file(
+    path: str,
+    max_seconds: int,
+    timeout_s: float,
+    reference: bool,
+    audio_max_seconds: int,
+    audio_timeout_s: float,
+) -> dict[str, Any]:
+    """The picture's print and the soundtrack's (None when silent) of a video file, as JSON
+    ``{"video": ..., "audio": ...}``; a file without a picture gives ``{"audio": ...}`` alone."""
+    from tanba.fingerprint.audio import audio_print
+    from tanba.fingerprint.video import has_picture, video_print
+
+    file = Path(path)
+    if not has_picture(file, timeout_s):
+        sound = audio_print(file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s)
+        return {"audio": sound.model_dump(mode="json")}
+    picture = video_print(file, max_seconds=max_seconds, timeout_s=timeout_s, reference=reference)
+    try:
+        soundtrack: Any = audio_print(
+            file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s
+        ).model_dump(mode="json")
+    except Unfingerprintable:
+        soundtrack = None  # a muted copy: the picture alone is matched
+    return {"video": picture.model_dump(mode="json"), "audio": soundtrack}
+
+
 # -- the child --------------------------------------------------------------------------------
 
 
@@ -141,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     # Import the decoders now, so their code does not count against the budget per call.
     importlib.import_module("tanba.fingerprint.image")
     importlib.import_module("tanba.fingerprint.audio")
+    importlib.import_module("tanba.fingerprint.video")
     protocol = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
     os.dup2(2, 1)
     limit = virtual_size() + args.memory_budget

@@ -29,21 +29,35 @@ _AUDIO_MAGIC = (
     b"\xff\xf2",
     b"\xff\xf1",  # AAC ADTS
     b"\xff\xf9",
-    b"\x1aE\xdf\xa3",  # Matroska / WebM
 )
+# Containers that may hold a picture: Matroska / WebM, FLV, MPEG program streams.
+_VIDEO_MAGIC = (b"\x1aE\xdf\xa3", b"FLV\x01", b"\x00\x00\x01\xba")
+# ISO media brands that hold sound only (m4a, m4b audiobooks, m4p).
+_AUDIO_BRANDS = (b"M4A ", b"M4B ", b"M4P ", b"F4A ", b"F4B ")
 # Text formats whose content names other files or URLs for the decoder to open.
 _PLAYLIST_MARKERS = (b"#extm3u", b"ffconcat", b"<mpd", b"[playlist]", b"<smil", b"#ext-x-")
 
 
 def sniff(head: bytes) -> str:
-    """'image', 'audio', 'html', 'playlist', 'text', 'empty' or 'unknown' from the first bytes."""
+    """'image', 'audio', 'video', 'html', 'playlist', 'text', 'empty' or 'unknown' from the first
+    bytes. 'video' is a container that may hold a picture (mp4, mov, webm, mkv, avi, flv, MPEG
+    program and transport streams, Ogg with Theora); whether it does is the decoder's to find
+    (an audio-only webm is fingerprinted as audio)."""
     if not head:
         return "empty"
     if head.startswith(_IMAGE_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
         return "image"
     if head[4:8] == b"ftyp":
-        # ISO media: AVIF/HEIC are images, the rest (mp4, m4a) carry audio.
-        return "image" if head[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1") else "audio"
+        # ISO media: AVIF/HEIC are images, m4a sound, the rest (mp4, mov, 3gp) may be video.
+        if head[8:12] in (b"avif", b"avis", b"heic", b"heix", b"mif1"):
+            return "image"
+        return "audio" if head[8:12] in _AUDIO_BRANDS else "video"
+    if head.startswith(_VIDEO_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"AVI "):
+        return "video"
+    if head.startswith(b"OggS") and b"\x80theora" in head:
+        return "video"
+    if len(head) > 376 and head[0] == head[188] == head[376] == 0x47:
+        return "video"  # MPEG transport stream: a sync byte every 188 bytes
     if head.startswith(_AUDIO_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WAVE"):
         return "audio"
     text = head[:512].lstrip().lower()

@@ -25,6 +25,8 @@ from tanba.matcher.image_signal import ImageSignal, Thumbnails
 from tanba.matcher.index import AudioIndex, ImageIndex
 from tanba.matcher.landmark_index import LandmarkIndex
 from tanba.matcher.signal import SignalIndex
+from tanba.matcher.video_index import VideoIndex
+from tanba.matcher.video_signal import VideoSignal
 
 
 def default_signals(
@@ -32,13 +34,16 @@ def default_signals(
     images: ImageIndex | None = None,
     works: Mapping[str, Work] | None = None,
     audio: tuple[AudioIndex, LandmarkIndex] | None = None,
+    video: VideoIndex | None = None,
 ) -> dict[MediaKind, SignalIndex]:
-    """One signal index per medium, with the fast indexes behind them (``images``, ``audio``:
-    saved ones; ``works``: the store whose works keep their thumbnails, see :func:`without_print`)."""
+    """One signal index per medium, with the fast indexes behind them (``images``, ``audio``,
+    ``video``: saved ones; ``works``: the store whose works keep their thumbnails, see
+    :func:`without_print`)."""
     thumbnails = None if works is None else thumbnails_in(works)
     signals: list[SignalIndex] = [
         ImageSignal(settings, images, thumbnails),
         AudioSignal(settings, *(audio or (None, None))),
+        VideoSignal(settings, video),
     ]
     return {s.kind: s for s in signals}
 
@@ -46,8 +51,14 @@ def default_signals(
 def without_print(work: Work) -> Work:
     """The work as the matcher keeps it: a print lives in its signal index (in the index's
     compact form; a decoded print is most of a work's memory), but for an image's size and
-    thumbnail (4 KiB, read when a candidate's details are checked) and a track's duration."""
+    thumbnail (4 KiB, read when a candidate's details are checked) and a track's duration;
+    a video's print stays whole."""
     fingerprint = work.fingerprint
+    if fingerprint.video is not None:
+        # Kept whole (about 0.6 MB for a 2-hour film, and its soundtrack): a saved matcher
+        # state has no video catalogue of its own and indexes its video works from the
+        # shelf at start (tanba.matcher.worker).
+        return work
     audio = fingerprint.audio
     if audio is not None:
         kept_audio = AudioPrint(
@@ -132,8 +143,13 @@ class Matcher:
                 signal.remove(work_id)
 
     def match(self, fingerprint: Fingerprint) -> list[Match]:
-        """Every work the fingerprint matches, best first."""
-        signal = self.signals.get(fingerprint.media)
-        if signal is None:
-            return []
-        return [Match(self.works[m.work_id], m.score, m.detail) for m in signal.match(fingerprint)]
+        """Every work the fingerprint matches, best first.
+
+        Every signal index is asked, and each matches the prints of its medium that the
+        fingerprint carries: a video's soundtrack is matched against registered music by
+        the audio signal, and an audio file against registered films' soundtracks by the
+        video signal (a film's soundtrack ripped to MP3).
+        """
+        found = [m for signal in self.signals.values() for m in signal.match(fingerprint)]
+        found.sort(key=lambda m: (-m.score, m.work_id))
+        return [Match(self.works[m.work_id], m.score, m.detail) for m in found]

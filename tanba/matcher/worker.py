@@ -18,7 +18,7 @@ from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.print_blobs import resolved, with_print
 from tanba.core.schemas.base import decode, encode
-from tanba.core.schemas.common import AUDIO, MediaOccurrence
+from tanba.core.schemas.common import AUDIO, VIDEO, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.schemas.works import WorkRegistered, WorkRemoved
@@ -79,6 +79,7 @@ class MatcherStage(Stage):
             self._works_position = dict(state.positions)
             if not state.audio_saved:
                 self._migrate_audio(state)
+            self._index_videos(state)
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._saved_once = False  # the first replay at start is saved at once
@@ -97,6 +98,19 @@ class MatcherStage(Stage):
                 for work in old:
                     self.matcher.add(work)  # indexed, and shelved without its print
             log.info("matcher: %d audio works moved to the audio catalogue", len(old))
+
+    def _index_videos(self, state: MatcherState) -> None:
+        """Index the video works the shelf keeps whole: the saved state has no video
+        catalogue of its own (scope of the first video slice), so its index is rebuilt here."""
+        signal = self.matcher.signals.get(VIDEO)
+        if signal is None:
+            return
+        count = 0
+        for work in state.works.of_medium(VIDEO):
+            signal.add(work.work_id, work.fingerprint)
+            count += 1
+        if count:
+            log.info("matcher: %d video works indexed from the shelf", count)
 
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start).

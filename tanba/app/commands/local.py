@@ -12,6 +12,7 @@ from typing import Any
 
 from tanba.app.output import emit
 from tanba.core.print_blobs import with_print
+from tanba.core.schemas.common import VIDEO
 from tanba.core.wiring import App
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
@@ -57,6 +58,14 @@ def _match(app: App, args: argparse.Namespace) -> int:
             row |= {"score": m.score, "title": m.work.title, "owner": m.work.owner}
             if m.detail.offset_s is not None:
                 row["offset_s"] = m.detail.offset_s
+            if m.work.media == VIDEO:  # where the copy is in the work, and what agreed
+                row["query_offset_s"] = m.detail.query_offset_s
+                row["duration_s"] = m.detail.duration_s
+                row["evidence"] = m.detail.evidence
+                if m.detail.variant:
+                    row["variant"] = m.detail.variant
+                if m.detail.scale not in (None, 1.0):
+                    row["scale"] = m.detail.scale
             if m.detail.spans:  # every position of a passage the work repeats, best first
                 row["spans"] = [s.model_dump() for s in m.detail.spans]
             rows.append(row)
@@ -75,6 +84,13 @@ def _fingerprint(app: App, args: argparse.Namespace) -> int:
         if args.json:
             row = {"file": str(f), **fp.model_dump(mode="json", exclude_none=True)}
             print(json.dumps(row, ensure_ascii=False, sort_keys=True))
+        elif fp.video is not None:
+            v = fp.video
+            sound = f", soundtrack {fp.audio.duration_s:.1f} s" if fp.audio is not None else ""
+            print(
+                f"{f}: video {v.width}x{v.height} {v.duration_s:.1f} s, "
+                f"{v.frames} frame hashes ({v.algorithm}){sound}"
+            )
         elif fp.image is not None:
             hashes = " ".join(f"{h.algorithm}/{h.variant}={h.value}" for h in fp.image.hashes)
             print(f"{f}: image {fp.image.width}x{fp.image.height} {hashes}")

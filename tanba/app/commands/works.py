@@ -60,7 +60,9 @@ def register(sub: Any) -> None:
         "list", help="list registered works by owner and title (from the works catalogue)"
     )
     ls.add_argument("--owner", default="", help="only this owner's works")
-    ls.add_argument("--media", choices=("image", "audio"), help="only images or only audio")
+    ls.add_argument(
+        "--media", choices=("image", "audio", "video"), help="only images, audio or video"
+    )
     ls.add_argument(
         "--search", default="", metavar="TEXT", help="words that begin the title, file name or id"
     )

@@ -13,10 +13,12 @@ from tanba.core.schemas.base import Model
 from tanba.core.schemas.stream import StreamSample
 from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
+from tanba.core.signals.video import VideoPrint
 
-MediaKind = Literal["image", "audio"]
+MediaKind = Literal["image", "audio", "video"]
 IMAGE: MediaKind = "image"
 AUDIO: MediaKind = "audio"
+VIDEO: MediaKind = "video"
 
 
 class CaptureRef(Model):
@@ -67,9 +69,15 @@ class MediaOccurrence(Model):
 
 
 class Fingerprint(Model):
-    """The fingerprint of one media file; exactly one of image/audio is set, as ``media`` says."""
+    """The fingerprint of one media file: its print of the medium ``media`` says.
+
+    An image sets ``image``, an audio file ``audio``; a video sets ``video`` (its
+    picture) and, when it has a soundtrack, ``audio`` (the soundtrack's print, as an
+    audio file's: it is matched against registered music too).
+    """
 
     media: MediaKind
     sha256: str
     image: ImagePrint | None = None
     audio: AudioPrint | None = None
+    video: VideoPrint | None = None

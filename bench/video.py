@@ -1,0 +1,287 @@
+"""Video matching on real footage: recall per alteration, false matches, offsets, speed.
+
+Real clips (``bench.media.video_clips``, installed by ``bench/fetch-media``):
+Planet Blupi's 14 cartoon movies, Lebiniou's 12 visualiser recordings and six
+single clips (OpenCV's pedestrians, tree and film trailer, Kivy's CC0 city, a
+1906 newsreel, a phone clip). Sorted, every other clip of each package is
+registered (16 works); the other 16 are never registered and are the unrelated
+videos. From each registered clip an excerpt of up to 8 s from its middle is cut
+and altered as pirates do (``ALTERATIONS``); every excerpt and every unrelated
+clip (as is and re-encoded) is queried.
+
+Thresholds: the defaults of ``TANBA_VIDEO_*`` were set on the synthetic test film
+(tests/support/video.py) and a Planet Blupi composite while building; none was
+tuned on this benchmark's figures.
+
+Beside the fast index (``ChunkVideoIndex``) the same queries run on the linear
+reference (``LinearVideoIndex``, every frame against every frame) in the same run.
+A second part registers one film made of the registered clips end to end and
+queries 10 s excerpts of it (re-encoded at 240p): the offset error. Speed: the
+fingerprint's seconds per minute of video (picture and soundtrack, through the
+decoder sandbox), on the clips and on a 720p H.264 encode of the film; query
+milliseconds of each index.
+
+    python -m bench.video [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from bench.media import video_clips
+from tanba.core.schemas.common import Fingerprint
+from tanba.core.settings import Settings
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex
+from tanba.matcher.video_signal import VideoSignal
+
+EXCERPT_S = 8.0
+ALTERATIONS: dict[str, list[str]] = {
+    "copy": [],
+    "reencode-240p-150k": ["-vf", "scale=-2:240", "-b:v", "150k"],
+    "letterbox": ["-vf", "scale=640:270,pad=640:480:0:105"],
+    "pillarbox": ["-vf", "scale=360:480,pad=640:480:140:0"],
+    "crop-10": ["-vf", "crop=iw*0.9:ih*0.9"],
+    "logo": ["-vf", "drawbox=x=iw*0.72:y=ih*0.05:w=iw*0.22:h=ih*0.14:color=white@0.9:t=fill"],
+    "subtitles": [
+        "-vf",
+        "drawtext=fontfile=/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf:"
+        "text='Пиратская копия фильма':fontsize=h/12:fontcolor=white:borderw=2:"
+        "x=(w-text_w)/2:y=h*0.85",
+    ],
+    "mirror": ["-vf", "hflip"],
+    "pal-speedup": ["-vf", "setpts=PTS*24/25", "-af", "atempo=25/24"],
+    "muted": ["-an"],
+    "camcorder": [
+        "-vf",
+        "perspective=x0=W*0.04:y0=H*0.03:x1=W*0.97:y1=0:x2=0:y2=H:x3=W*0.95:y3=H*0.96,"
+        "gblur=sigma=1.2,noise=alls=12:allf=t,eq=brightness=0.06:contrast=0.9",
+    ],
+    "pip": ["-vf", "scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray"],
+}
+# Picture-in-picture and camcorder copies are the issue's hard cases (floor 0.80, not 0.95).
+HARD = ("camcorder", "pip")
+
+
+@dataclass
+class Row:
+    """One alteration's figures on one index."""
+
+    total: int = 0
+    found: int = 0
+    false: int = 0
+    max_error: float = 0.0
+    ms: list[float] = field(default_factory=list)
+    evidence: dict[str, int] = field(default_factory=dict)
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True, timeout=600)
+
+
+def duration(path: Path) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return float(out.strip())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.video")
+    parser.add_argument("--cache", type=Path, default=None, help="keep the altered clips here")
+    parser.add_argument(
+        "--catalogue",
+        type=int,
+        default=0,
+        metavar="FILMS",
+        help="only time a 10 s query against FILMS films of 2 hours (random frame hashes at "
+        "2 a second, beside the real film) on both indexes",
+    )
+    args = parser.parse_args()
+    if args.catalogue:
+        catalogue(args.catalogue, Settings.from_env({}))
+        return
+    cache = args.cache or Path(tempfile.mkdtemp(prefix="tanba-bench-video-"))
+    cache.mkdir(parents=True, exist_ok=True)
+    settings = Settings.from_env({})
+    clips = video_clips()
+    registered, unrelated = clips[::2], clips[1::2]
+    print(f"clips: {len(registered)} registered, {len(unrelated)} unrelated (bench.media)")
+
+    def fp(path: Path, reference: bool = False) -> tuple[Fingerprint | None, float]:
+        started = time.perf_counter()
+        try:
+            result = fingerprint_file(path, path.name.ljust(64, "0")[:64], settings,
+                                      reference=reference)  # fmt: skip
+        except Unfingerprintable as exc:
+            print(f"  not fingerprinted: {path.name}: {exc}")
+            return None, time.perf_counter() - started
+        return result, time.perf_counter() - started
+
+    # -- register -------------------------------------------------------------------------
+    signals = {"chunks": VideoSignal(settings, ChunkVideoIndex()),
+               "linear": VideoSignal(settings, LinearVideoIndex())}  # fmt: skip
+    spent, minutes = 0.0, 0.0
+    for clip in registered:
+        print_, seconds = fp(clip, reference=True)
+        spent += seconds
+        minutes += duration(clip) / 60
+        if print_ is not None:
+            for signal in signals.values():
+                signal.add(clip.name, print_)
+    print(f"fingerprint (works, clips): {spent / minutes:.2f} s per video-minute "
+          f"({minutes:.1f} min of 240-720p clips in {spent:.1f} s)")  # fmt: skip
+
+    # -- queries ---------------------------------------------------------------------------
+    queries: list[tuple[str, str, Path, float]] = []  # alteration, expected work, file, start
+    for clip in registered:
+        length = duration(clip)
+        seconds = min(EXCERPT_S, length - 0.5)
+        start = max(0.0, (length - seconds) / 2)
+        base = cache / f"{clip.stem}.base.mp4"
+        if not base.exists():  # every excerpt from one plain decode at 640x480
+            ffmpeg("-i", str(clip), "-vf", "scale=640:480,setsar=1", "-r", "25",
+                   "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(base))  # fmt: skip
+        for name, extra in ALTERATIONS.items():
+            out = cache / f"{clip.stem}.{name}.mp4"
+            speed = 25 / 24 if name == "pal-speedup" else 1.0
+            if not out.exists():
+                ffmpeg("-ss", f"{start:.2f}", "-t", f"{seconds * speed:.2f}", "-i", str(base),
+                       *extra, str(out))  # fmt: skip
+            queries.append((name, clip.name, out, start))
+    for clip in unrelated:
+        out = cache / f"{clip.stem}.unrelated-reencoded.mp4"
+        if not out.exists():
+            ffmpeg("-i", str(clip), "-vf", "scale=-2:240", "-b:v", "150k", str(out))
+        queries.append(("unrelated", "", clip, 0.0))
+        queries.append(("unrelated-reencoded", "", out, 0.0))
+
+    printed = [(q, fp(q[2])[0]) for q in queries]
+    rows: dict[str, dict[str, Row]] = {k: {} for k in signals}
+    for kind, signal in signals.items():
+        for (name, expected, _path, start), print_ in printed:
+            row = rows[kind].setdefault(name, Row())
+            row.total += 1
+            if print_ is None:
+                continue
+            started = time.perf_counter()
+            matches = signal.match(print_)
+            row.ms.append((time.perf_counter() - started) * 1000)
+            row.false += sum(m.work_id != expected for m in matches)
+            right = [m for m in matches if m.work_id == expected]
+            if right:
+                d = right[0].detail
+                row.found += 1
+                if d.offset_s is not None and d.query_offset_s is not None:
+                    # Where the copy's first second is in the work, against where it was cut.
+                    copy_start = d.offset_s - (d.scale or 1.0) * d.query_offset_s
+                    row.max_error = max(row.max_error, abs(copy_start - start))
+                row.evidence[d.evidence] = row.evidence.get(d.evidence, 0) + 1
+    for kind in signals:
+        print(f"\nindex: {kind}")
+        print(f"  {'alteration':<22} {'recall':>7} {'false':>6} {'max offset err s':>17} "
+              f"{'query ms p50/max':>17}  evidence")  # fmt: skip
+        for name, row in rows[kind].items():
+            recall = "-" if name.startswith("unrelated") else f"{row.found}/{row.total}"
+            times = f"{statistics.median(row.ms):.1f}/{max(row.ms):.1f}" if row.ms else "-"
+            hard = " (hard)" if name in HARD else ""
+            evidence = " ".join(f"{k}:{v}" for k, v in sorted(row.evidence.items()))
+            print(f"  {name + hard:<22} {recall:>7} {row.false:>6} {row.max_error:>17.2f} "
+                  f"{times:>17}  {evidence}")  # fmt: skip
+
+    film_part(cache, registered, settings, fp)
+
+
+Fingerprinter = Callable[..., tuple[Fingerprint | None, float]]
+
+
+def film_part(cache: Path, registered: list[Path], settings: Settings, fp: Fingerprinter) -> None:
+    """One film of the registered clips end to end; 10 s excerpts of it; offsets; 720p speed."""
+    film = cache / "film720.mp4"
+    if not film.exists():
+        inputs, chains, joined = [], [], ""
+        for i, clip in enumerate(registered):
+            inputs += ["-i", str(clip)]
+            chains.append(f"[{i}:v]scale=1280:720,setsar=1,fps=25[v{i}]")
+            joined += f"[v{i}]"
+        graph = ";".join(chains) + f";{joined}concat=n={len(registered)}:v=1:a=0[v]"
+        ffmpeg(*inputs, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
+               "-preset", "veryfast", "-g", "250", str(film))  # fmt: skip
+    length = duration(film)
+    work, seconds = fp(film, reference=True)
+    print(f"\nfilm: {length:.0f} s of 720p H.264 (the registered clips end to end, silent): "
+          f"fingerprinted in {seconds:.1f} s = {seconds / length * 60:.2f} s per video-minute "
+          f"({length / seconds:.0f}x realtime)")  # fmt: skip
+    if work is None:
+        return
+    signal = VideoSignal(settings, ChunkVideoIndex())
+    signal.add("film", work)
+    errors, found, total = [], 0, 0
+    for start in range(5, int(length) - 12, 20):
+        out = cache / f"film.at{start}.mp4"
+        if not out.exists():
+            ffmpeg("-ss", str(start), "-t", "10", "-i", str(film), "-vf", "scale=-2:240",
+                   "-b:v", "150k", str(out))  # fmt: skip
+        total += 1
+        query, _ = fp(out)
+        matches = signal.match(query) if query is not None else []
+        if matches and matches[0].work_id == "film":
+            d = matches[0].detail
+            found += 1
+            errors.append(abs((d.offset_s or 0) - (d.query_offset_s or 0) - start))
+    if errors:
+        print(f"10 s excerpts of the film at 240p/150k: {found}/{total} found, offset error "
+              f"median {statistics.median(errors):.2f} s, max {max(errors):.2f} s")  # fmt: skip
+
+
+def catalogue(films: int, settings: Settings) -> None:
+    """Query time of a real 10 s excerpt against ``films`` two-hour films of random frames.
+
+    Random hashes share chunks with a real frame only by chance (one in 65,536 per chunk), so
+    this measures the lookup and the alignment's cost at that size, not recall.
+    """
+    rng = np.random.default_rng(17)
+    clip = video_clips()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        excerpt = Path(tmp) / "excerpt.mp4"
+        ffmpeg("-ss", "1", "-t", "10", "-i", str(clip), "-vf", "scale=-2:240", str(excerpt))
+        work = fingerprint_file(clip, "1" * 64, settings, reference=True)
+        query = fingerprint_file(excerpt, "2" * 64, settings)
+    frames = 2 * 7200
+    times = np.arange(frames) * 0.5
+    for kind, index in (("chunks", ChunkVideoIndex()), ("linear", LinearVideoIndex())):
+        if kind == "linear" and films > 100:
+            print(f"linear index: not run at {films} films (it compares every frame)")
+            continue
+        signal = VideoSignal(settings, index)
+        started = time.perf_counter()
+        for i in range(films):
+            hashes = rng.integers(0, 2**63, (frames, 4), dtype=np.int64).view(np.uint64)
+            index.add(f"film-{i}", times, hashes)
+        signal.add("real", work)
+        signal.match(query)  # the chunk index builds its table on the first query
+        built = time.perf_counter() - started
+        ms = []
+        for _ in range(5):
+            started = time.perf_counter()
+            matches = signal.match(query)
+            ms.append((time.perf_counter() - started) * 1000)
+        found = [m.work_id for m in matches]
+        print(f"{kind}: {films} films of 2 h ({films * frames:,} frames): built and first query "
+              f"{built:.1f} s; a 10 s query {statistics.median(ms):.1f} ms (median of 5), "
+              f"matches {found}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Video fingerprints: PDQ hashes of frames sampled twice a second, decoded in-process by FFmpeg.
+
+Decoding runs in this process (inside the decoder sandbox, see
+:mod:`tanba.fingerprint.compute`) through PyAV, opening local files only and
+the container formats of :data:`tanba.fingerprint.audio.CONTAINERS` only
+(playlists and manifests are refused, as for audio). The first video stream
+that is not a cover picture is decoded on one thread with FFmpeg's
+``skip_frame=nonref`` (frames no other frame refers to, most B-frames, are not
+decoded: about 1.3x faster on H.264, and a sample is at most a frame or two
+late), ``skip_loop_filter=all`` and ``flags2=fast`` (another 26% off on 720p
+H.264); the first decoded frame at or after each multiple of
+:data:`~tanba.core.signals.video.FRAME_S` seconds is kept. Each kept frame is
+scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
+borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
+frame's uniformly dark edge rows, cut alike in the work and the copy) and PDQ
+hashes what is left; frames PDQ finds too plain (quality under
+:data:`~tanba.core.signals.video.MIN_QUALITY`: black, fades) are dropped. A
+crawled copy also gets each frame's hash mirrored left to right, a registered
+work each frame's central part hashed (:func:`zoomed`).
+
+Bounds: at most ``max_seconds`` of picture are read, and the decode stops with
+:class:`Unfingerprintable` once ``timeout_s`` has passed (checked every
+frame); a call stuck inside FFmpeg is the sandbox's to kill. A video of more
+than :data:`MAX_DECODED_FRAMES` frames (a million tiny frames) is refused when
+it reaches that count.
+
+Measured (``python -m bench.video``): see the README's video section; decoding
+dominates (the hashes cost about 0.3 ms a kept frame).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pdqhash
+
+from tanba.core.signals.video import FRAME_S, MIN_QUALITY, PDQ_FRAMES, ZOOM, VideoPrint
+from tanba.fingerprint.audio import CONTAINERS
+from tanba.fingerprint.exceptions import Unfingerprintable
+
+ALGORITHM = PDQ_FRAMES
+# Each kept frame is scaled to this square before its borders are cut (PDQ works on 64x64).
+WORK_SIDE = 128
+# A border row or column: mean grey at most this and hardly varying (bars are flat black).
+_DARK_MEAN = 40
+_DARK_SPREAD = 12
+# Borders are cut only while at least this share of each side is left (a dark scene stays).
+_MIN_KEPT = 0.4
+# A picture needs at least this many seconds and kept frames to be fingerprinted.
+_MIN_SECONDS = 1.0
+_MIN_FRAMES = 2
+# Decoded frames at most (a video of a million tiny frames is refused there).
+MAX_DECODED_FRAMES = 2_000_000
+_OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(CONTAINERS)}
+
+
+def has_picture(path: Path, timeout_s: float) -> bool:
+    """True when the file has a video stream that is not a cover picture (album art)."""
+    try:
+        with _open(path, timeout_s) as container:
+            return _picture_stream(container) is not None
+    except av.ExitError:
+        raise Unfingerprintable(
+            f"probing took longer than {timeout_s:.0f} s (TANBA_DECODE_TIMEOUT_S); stopped"
+        ) from None
+    except av.FFmpegError as exc:
+        raise Unfingerprintable(f"not decodable as video: {exc.strerror or exc}") from None
+
+
+def video_print(path: Path, *, max_seconds: int, timeout_s: float, reference: bool) -> VideoPrint:
+    """The :class:`VideoPrint` of the picture in ``path``: a registered work's (``reference``:
+    with the zoomed hashes) or a crawled copy's (with the mirrored hashes).
+
+    :class:`Unfingerprintable` when the file has no picture, does not decode,
+    has less than a second or two frames with detail, or takes longer than ``timeout_s``.
+    """
+    deadline = time.monotonic() + timeout_s
+    too_slow = Unfingerprintable(
+        f"decoding the picture took longer than {timeout_s:.0f} s "
+        "(TANBA_VIDEO_DECODE_TIMEOUT_S); stopped"
+    )
+    times: list[float] = []
+    hashes: list[np.ndarray] = []
+    extra: list[np.ndarray] = []  # zoomed (reference) or mirrored (copy) hashes
+    try:
+        with _open(path, timeout_s) as container:
+            stream = _picture_stream(container)
+            if stream is None:
+                raise Unfingerprintable("the file has no video stream")
+            stream.thread_type = "NONE"  # one core: the worker scales by processes
+            # Speed over exactness, alike for works and copies: no in-loop deblocking and
+            # the decoder's fast flags (-26% decode time on 720p H.264, measured).
+            stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
+            stream.codec_context.skip_frame = "NONREF"
+            width, height = stream.codec_context.width, stream.codec_context.height
+            next_t, last_t, decoded = 0.0, 0.0, 0
+            for frame in _frames(container, stream):
+                decoded += 1
+                if decoded > MAX_DECODED_FRAMES:
+                    raise Unfingerprintable(
+                        f"more than {MAX_DECODED_FRAMES:,} frames; refused as a frame bomb"
+                    )
+                if time.monotonic() > deadline:
+                    raise too_slow
+                t = frame.time
+                if t is None or t < next_t:
+                    continue
+                if t > max_seconds:
+                    break
+                last_t = t
+                next_t = (int(t / FRAME_S) + 1) * FRAME_S
+                grey = frame.reformat(
+                    width=WORK_SIDE, height=WORK_SIDE, format="gray", interpolation="AREA"
+                ).to_ndarray()
+                picture = trim_borders(grey)
+                bits, quality = _pdq(picture)
+                if quality < MIN_QUALITY:
+                    continue
+                times.append(t)
+                hashes.append(bits)
+                extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
+    except av.ExitError:
+        raise too_slow from None
+    except av.FFmpegError as exc:
+        if not times:
+            raise Unfingerprintable(f"not decodable as video: {exc.strerror or exc}") from None
+    # A truncated file keeps what decoded: a crawled excerpt is still evidence.
+    duration = max(last_t + FRAME_S, 0.0)
+    if duration < _MIN_SECONDS or len(times) < _MIN_FRAMES:
+        raise Unfingerprintable(
+            f"only {len(times)} frames with detail in {duration:.1f} s of picture; "
+            f"at least {_MIN_FRAMES} in {_MIN_SECONDS:.0f} s are needed"
+        )
+    return VideoPrint.from_frames(
+        ALGORITHM,
+        duration_s=duration,
+        width=width,
+        height=height,
+        frame_s=FRAME_S,
+        times=np.array(times),
+        hashes=np.array(hashes),
+        mirrored=None if reference else np.array(extra),
+        zoomed=np.array(extra) if reference else None,
+    )
+
+
+def zoomed(picture: np.ndarray) -> np.ndarray:
+    """The picture's central :data:`~tanba.core.signals.video.ZOOM` of each side."""
+    h, w = picture.shape
+    dy, dx = round(h * (1 - ZOOM) / 2), round(w * (1 - ZOOM) / 2)
+    return picture[dy : h - dy, dx : w - dx]
+
+
+def trim_borders(grey: np.ndarray) -> np.ndarray:
+    """The picture without its flat dark edge rows and columns (letterbox, pillarbox).
+
+    Rows (then columns) are cut from each edge while they are dark and flat,
+    as long as :data:`_MIN_KEPT` of the side is left; the same rule on the work
+    and on a copy cuts a copy's added bars and nothing the work keeps.
+    """
+    rows = _dark(grey, axis=1)
+    top, bottom = _edges(rows)
+    if bottom - top < _MIN_KEPT * len(rows):
+        top, bottom = 0, len(rows)
+    grey = grey[top:bottom]
+    cols = _dark(grey, axis=0)
+    left, right = _edges(cols)
+    if right - left < _MIN_KEPT * len(cols):
+        left, right = 0, len(cols)
+    return grey[:, left:right]
+
+
+def pdq_bits(picture: np.ndarray) -> tuple[np.ndarray, int]:
+    """PDQ's 256-bit hash of a grey picture, packed in 32 bytes, and its quality (0..100)."""
+    return _pdq(picture)
+
+
+def _pdq(picture: np.ndarray) -> tuple[np.ndarray, int]:
+    rgb = np.ascontiguousarray(np.repeat(picture[:, :, None], 3, axis=2))
+    bits, quality = pdqhash.compute(rgb)
+    return np.packbits(bits.astype(np.uint8)), int(quality)
+
+
+def _dark(grey: np.ndarray, axis: int) -> np.ndarray:
+    mean = grey.mean(axis=axis)
+    spread = grey.max(axis=axis).astype(np.int16) - grey.min(axis=axis)
+    return np.asarray((mean <= _DARK_MEAN) & (spread <= _DARK_SPREAD))
+
+
+def _edges(dark: np.ndarray) -> tuple[int, int]:
+    """The first and one past the last index that is not dark (0, len when all are)."""
+    light = np.flatnonzero(~dark)
+    if not len(light):
+        return 0, len(dark)
+    return int(light[0]), int(light[-1]) + 1
+
+
+def _picture_stream(container: av.container.InputContainer) -> av.VideoStream | None:
+    for stream in container.streams.video:
+        if not stream.disposition & av.stream.Disposition.attached_pic:
+            return stream
+    return None
+
+
+def _frames(container: av.container.InputContainer, stream: av.VideoStream):  # type: ignore[no-untyped-def]
+    """Decoded frames, skipping packets the decoder rejects (as the ``ffmpeg`` command does)."""
+    rejected = 0
+    for packet in container.demux(stream):
+        try:
+            frames = stream.decode(packet)
+        except av.InvalidDataError:
+            rejected += 1
+            if rejected > 1000:
+                raise
+            continue
+        yield from frames
+
+
+def _open(path: Path, timeout_s: float) -> av.container.InputContainer:
+    return av.open(f"file:{path.resolve()}", container_options=_OPEN_OPTIONS, timeout=timeout_s)

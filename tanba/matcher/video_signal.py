@@ -1,0 +1,281 @@
+"""Video matching: frame pairs voted onto one time offset, checked frame by frame; and the sound.
+
+Contract: :class:`VideoSignal` is the video :class:`~tanba.matcher.signal.SignalIndex`.
+It matches a copy's picture (its :class:`~tanba.core.signals.video.VideoPrint`) and
+its soundtrack (the print's :class:`~tanba.core.signals.audio.AudioPrint`) against
+the registered videos, and a match on either alone counts: a muted copy is found
+by its picture, a copy with a new picture or a new soundtrack by what is left.
+``MatchDetail.evidence`` says which agreed: ``picture``, ``sound`` or ``both``.
+
+The picture, per registered work:
+
+1. the :class:`~tanba.matcher.video_index.VideoIndex` proposes frame pairs within
+   ``video_max_distance`` bits;
+2. each pair votes for the offset ``t_work - scale * t_copy`` (1 s bins, a bin's
+   neighbours counting with it), at the three speeds pirates use
+   (:data:`SCALES`: as is, the PAL speed-up 25/24 and its inverse), and the bin
+   with the most distinct copy frames wins;
+3. offsets around that bin (every 0.25 s within 1.5 s) are tried: every frame of the
+   copy is compared with the work's frames near the time the offset puts it at (within
+   :data:`TOLERANCE_S`), and the offset with the most agreeing frames, then the
+   smallest mean distance, is kept; the copy matches when at least
+   ``video_min_frames`` agree and they are at least ``video_min_share`` of the copy's
+   frames between the first and the last that agree.
+
+The mirrored hashes of a crawled copy go through the same steps; the better of the
+two is kept (``variant: "mirrored"``). The score is that share of agreeing
+frames (picture) or the audio score (sound), the higher when both agree.
+``offset_s`` is where in the work the matched span starts, ``query_offset_s``
+where in the copy, ``duration_s`` how long (in the copy's time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from tanba.core.alerts import MatchDetail
+from tanba.core.schemas.common import AUDIO, VIDEO, Fingerprint
+from tanba.core.settings import Settings
+from tanba.core.signals.video import VideoPrint, words
+from tanba.matcher.audio_signal import AudioSignal
+from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
+from tanba.matcher.video_index import ChunkVideoIndex, FramePairs, VideoIndex, WorkFrames
+
+# Speeds of a copy against the work: as is, PAL's 25/24 speed-up of a 24 fps film, and the
+# inverse (a PAL original slowed to 24 fps).
+SCALES = (1.0, 25 / 24, 24 / 25)
+BIN_S = 1.0  # offset vote bins
+# A copy frame is compared with the work's frames this close to where the offset puts it.
+TOLERANCE_S = 0.6
+# Offsets tried around the voted bin (seconds).
+_FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
+
+
+@dataclass(frozen=True)
+class PictureMatch:
+    """The best alignment of a copy's picture with one work."""
+
+    agree: int  # copy frames that agree with the work at the offset
+    share: float  # of the copy's frames between the first and the last that agree
+    scale: float
+    offset_s: float  # work time where the span starts
+    query_offset_s: float
+    duration_s: float
+    distance: int  # median distance of the agreeing frames
+    variant: str  # "" or "mirrored"
+    mean_distance: float  # of the agreeing frames (the finer alignment's measure)
+
+    @property
+    def key(self) -> tuple[int, float]:
+        """Better alignments sort higher: more agreeing frames, then closer ones."""
+        return self.agree, -self.mean_distance
+
+
+class VideoSignal(SignalIndex):
+    """Registered videos: their frames in a :class:`VideoIndex`, their soundtracks in an
+    :class:`AudioSignal` of their own."""
+
+    kind = VIDEO
+
+    def __init__(
+        self,
+        settings: Settings,
+        index: VideoIndex | None = None,
+        soundtracks: AudioSignal | None = None,
+    ) -> None:
+        self.settings = settings
+        self.index = index if index is not None else ChunkVideoIndex()
+        self.soundtracks = soundtracks if soundtracks is not None else AudioSignal(settings)
+
+    def add(self, work_id: str, fingerprint: Fingerprint) -> None:
+        video = _whole(fingerprint)
+        if video is None:
+            return
+        self.remove(work_id)
+        times, hashes = video.times(), video.hashes()
+        zoomed = video.zoomed()
+        if zoomed is not None:  # the central part of each frame, at the same times
+            times, hashes = np.concatenate([times, times]), np.concatenate([hashes, zoomed])
+        order = np.argsort(times, kind="stable")
+        self.index.add(work_id, times[order], words(hashes[order]))
+        if fingerprint.audio is not None:
+            self.soundtracks.add(work_id, _sound(fingerprint))
+
+    def remove(self, work_id: str) -> None:
+        self.index.remove(work_id)
+        self.soundtracks.remove(work_id)
+
+    def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
+        """Works whose picture or soundtrack the copy matches (a crawled audio file's sound
+        is matched against the registered soundtracks too)."""
+        video = _whole(fingerprint)
+        pictures = {} if video is None else self.pictures(video)
+        sounds = {}
+        if fingerprint.audio is not None:
+            sounds = {m.work_id: m for m in self.soundtracks.match(_sound(fingerprint))}
+        found = []
+        for work_id in sorted(set(pictures) | set(sounds)):
+            picture, sound = pictures.get(work_id), sounds.get(work_id)
+            found.append(_scored(work_id, picture, sound, video))
+        return ranked(found)
+
+    def pictures(self, video: VideoPrint) -> dict[str, PictureMatch]:
+        """The works the copy's picture matches, with the best alignment of each."""
+        s = self.settings
+        times = video.times()
+        variants = [("", words(video.hashes()))]
+        mirrored = video.mirrored()
+        if mirrored is not None:
+            variants.append(("mirrored", words(mirrored)))
+        best: dict[str, PictureMatch] = {}
+        for variant, query in variants:
+            for work_id, pairs in self.index.pairs(query, s.video_max_distance).items():
+                work = self.index.frames(work_id)
+                if work is None:
+                    continue
+                found = align(times, query, work, pairs, s, video.frame_s, variant)
+                if found is not None and (work_id not in best or found.agree > best[work_id].agree):
+                    best[work_id] = found
+        return best
+
+
+def align(
+    times: np.ndarray,
+    query: np.ndarray,
+    work: WorkFrames,
+    pairs: FramePairs,
+    settings: Settings,
+    frame_s: float,
+    variant: str = "",
+) -> PictureMatch | None:
+    """The best accepted alignment of the copy's frames with the work's, or None."""
+    best: PictureMatch | None = None
+    tq, tw = times[pairs.query], work.times[pairs.frame]
+    for scale in SCALES:
+        offsets = tw - scale * tq
+        bins = np.round(offsets / BIN_S).astype(np.int64)
+        voted = _voted_bin(bins, pairs.query)
+        if voted is None:
+            continue
+        # The vote is coarse (a slow pan keeps frames alike for a second or more): the offset
+        # is the one near it where the copy's frames come closest to the work's. The work's
+        # frames within reach of every offset tried are compared with the copy's once.
+        near_times, near_d = _near(times, query, work, scale, voted * BIN_S)
+        for offset in voted * BIN_S + _FINE_STEPS:
+            expected = scale * times + offset
+            close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
+            nearest = np.where(close, near_d, 256).min(axis=1)
+            found = _checked(times, expected, nearest, scale, settings, frame_s, variant)
+            if found is not None and (best is None or found.key > best.key):
+                best = found
+    return best
+
+
+def _voted_bin(bins: np.ndarray, query: np.ndarray) -> int | None:
+    """The offset bin (with its two neighbours) that the most distinct copy frames vote for."""
+    if not len(bins):
+        return None
+    distinct = np.unique(np.stack([bins, query]), axis=1)[0]  # one vote per (bin, frame)
+    values, counts = np.unique(distinct, return_counts=True)
+    lo = values.min()
+    dense = np.bincount(values - lo, weights=counts, minlength=int(values.max() - lo) + 1)
+    smoothed = dense + np.concatenate([[0], dense[:-1]]) + np.concatenate([dense[1:], [0]])
+    return int(lo + np.argmax(smoothed))
+
+
+def _near(
+    times: np.ndarray, query: np.ndarray, work: WorkFrames, scale: float, centre: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each copy frame, the times of the work's frames near ``scale * t + centre`` (within
+    the fine steps and the tolerance; +inf where there are fewer) and their distances to it."""
+    reach = float(np.abs(_FINE_STEPS).max()) + TOLERANCE_S
+    expected = scale * times + centre
+    lo = np.searchsorted(work.times, expected - reach)
+    hi = np.searchsorted(work.times, expected + reach, "right")
+    width = max(int((hi - lo).max()), 1)
+    j = lo[:, None] + np.arange(width)
+    inside = j < hi[:, None]
+    j = np.minimum(j, len(work.times) - 1)
+    d = np.bitwise_count(query[:, None, :] ^ work.words[j]).sum(axis=2, dtype=np.int32)
+    return np.where(inside, work.times[j], np.inf), d
+
+
+def _checked(
+    times: np.ndarray,
+    expected: np.ndarray,
+    nearest: np.ndarray,
+    scale: float,
+    settings: Settings,
+    frame_s: float,
+    variant: str,
+) -> PictureMatch | None:
+    """The alignment that puts each copy frame at ``expected`` in the work, where ``nearest``
+    is its distance to the closest work frame there; None when the agreeing frames are too
+    few or too sparse."""
+    agree = np.flatnonzero(nearest <= settings.video_max_distance)
+    if len(agree) < settings.video_min_frames:
+        return None
+    first, last = int(agree[0]), int(agree[-1])
+    covered = last - first + 1
+    share = len(agree) / covered
+    if share < settings.video_min_share:
+        return None
+    return PictureMatch(
+        agree=len(agree),
+        share=share,
+        scale=scale,
+        offset_s=float(expected[first]),
+        query_offset_s=float(times[first]),
+        duration_s=float(times[last] - times[first] + frame_s),
+        distance=int(np.median(nearest[agree])),
+        variant=variant,
+        mean_distance=float(nearest[agree].mean()),
+    )
+
+
+def _scored(
+    work_id: str,
+    picture: PictureMatch | None,
+    sound: SignalMatch | None,
+    video: VideoPrint | None,
+) -> SignalMatch:
+    """One match from the picture's and the sound's: the picture's position when it agreed."""
+    evidence = "both" if picture and sound else "picture" if picture else "sound"
+    sound_detail = sound.detail if sound is not None else None
+    if picture is not None:
+        detail = MatchDetail(
+            algorithm=video.algorithm if video is not None else "",
+            evidence=evidence,
+            distance=picture.distance,
+            variant=picture.variant,
+            frames=picture.agree,
+            scale=round(picture.scale, 4),
+            offset_s=round(picture.offset_s, 2),
+            query_offset_s=round(picture.query_offset_s, 2),
+            duration_s=round(picture.duration_s, 2),
+            ber=None if sound_detail is None else sound_detail.ber,
+            spans=[] if sound_detail is None else sound_detail.spans,
+        )
+        score = max(picture.share, sound.score if sound is not None else 0.0)
+        return SignalMatch(work_id, round(score, 4), detail)
+    assert sound is not None
+    detail = sound.detail.model_copy(update={"evidence": evidence})
+    return SignalMatch(work_id, sound.score, detail)
+
+
+def _sound(fingerprint: Fingerprint) -> Fingerprint:
+    """The soundtrack as an audio file's fingerprint, for the soundtracks' audio signal."""
+    return Fingerprint(media=AUDIO, sha256=fingerprint.sha256, audio=fingerprint.audio)
+
+
+def _whole(fingerprint: Fingerprint) -> VideoPrint | None:
+    """The video print, which must be whole: a stub's frames are in the blob store."""
+    video = fingerprint.video
+    if video is not None and video.blob:
+        raise ValueError(
+            f"the print of {fingerprint.sha256} is a stub for blob {video.blob}: resolve it "
+            "with tanba.core.print_blobs.resolved before indexing or matching it"
+        )
+    return video

@@ -1,0 +1,144 @@
+"""Video prints: the frame hash, border trimming, sniffing, and the hasher through the sandbox."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tanba.core.blobs import FileBlobStore
+from tanba.core.print_blobs import resolved, travelling
+from tanba.core.settings import Settings
+from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances, words
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.sniff import sniff
+from tanba.fingerprint.video import pdq_bits, trim_borders, video_print
+from tests.support.video import ffmpeg, film
+
+
+def _frame() -> np.ndarray:
+    y, x = np.mgrid[0:128, 0:128]
+    return ((np.sin(x / 7.0) * np.cos(y / 11.0) + 1) * 100 + x * 0.4).astype(np.uint8)
+
+
+def test_the_frame_hash_of_a_fixed_frame_is_pdqs() -> None:
+    bits, quality = pdq_bits(_frame())
+    # pdqhash 0.2.8 (pinned): a change here is a new PDQ_FRAMES id, and works are hashed again.
+    assert bits.tobytes().hex() == (
+        "001fffe08a1fffe0801fffe0a01fffe0001fffe0001fffe0001f001fffe0001f"
+    )
+    assert quality == 100
+    mirrored, _ = pdq_bits(_frame()[:, ::-1])
+    assert mirrored.tobytes().hex() == (
+        "d54aaab5d54a0ab5f54aaab5d54a8ab5554aaab5554aaab5554a554aaab5554a"
+    )
+
+
+def test_letterbox_and_pillarbox_bars_are_trimmed_and_a_dark_frame_is_kept() -> None:
+    content = _frame()[16:112]  # 96 rows of picture
+    boxed = np.zeros((128, 128), np.uint8) + 16  # video black
+    boxed[16:112] = content
+    assert np.array_equal(trim_borders(boxed), content)
+    pillar = np.full((96, 160), 16, np.uint8)
+    pillar[:, 16:144] = content
+    assert np.array_equal(trim_borders(pillar), content)
+    night = np.full((128, 128), 20, np.uint8)
+    assert trim_borders(night).shape == (128, 128)  # nothing to tell bars from: all kept
+
+
+@pytest.mark.parametrize("suffix", ["mp4", "mov", "mkv", "webm", "avi", "ts", "mpg", "ogv", "flv"])
+def test_video_containers_are_sniffed_as_video(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"clip.{suffix}"
+    codec = {"webm": "libvpx", "ogv": "libtheora", "flv": "flv"}.get(suffix, "mpeg4")
+    ffmpeg("-f", "lavfi", "-i", "testsrc=s=64x48:r=5", "-t", "1", "-c:v", codec, str(path))
+    assert sniff(path.read_bytes()[:4096]) == "video"
+
+
+def test_an_m4a_is_still_sniffed_as_audio(tmp_path: Path) -> None:
+    path = tmp_path / "song.m4a"
+    ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=1", "-c:a", "aac", str(path))
+    assert sniff(path.read_bytes()[:4096]) == "audio"
+
+
+def test_a_film_gets_frames_twice_a_second_and_its_soundtrack(
+    tmp_path: Path, tracks: list[Path], settings: Settings
+) -> None:
+    path = film(tmp_path, tracks[0])
+    fp = fingerprint_file(path, "a" * 64, settings, reference=True)
+    assert fp.media == "video" and fp.video is not None and fp.audio is not None
+    video = fp.video
+    assert video.algorithm == PDQ_FRAMES and (video.width, video.height) == (320, 240)
+    times = video.times()
+    assert 110 <= video.frames <= 120 and len(times) == len(video.hashes()) == video.frames
+    assert np.all(np.diff(times) >= FRAME_S - 0.11)  # 10 fps: a sample at most a frame late
+    assert abs(video.duration_s - 60) < 1 and abs(fp.audio.duration_s - 60) < 1
+    zoomed = video.zoomed()
+    assert zoomed is not None and video.mirrored() is None  # a work's print: crops, no mirror
+    copy = fingerprint_file(path, "a" * 64, settings)
+    assert copy.video is not None and copy.video.zoomed() is None
+    mirrored = copy.video.mirrored()
+    assert mirrored is not None and len(mirrored) == copy.video.frames
+    # The same file decodes to the same frames, whatever the print is for.
+    assert np.array_equal(copy.video.hashes(), video.hashes())
+
+
+def test_a_silent_video_has_no_soundtrack_and_a_picture_less_file_is_audio(
+    tmp_path: Path, settings: Settings
+) -> None:
+    silent, sound = tmp_path / "silent.mkv", tmp_path / "sound.webm"
+    ffmpeg("-f", "lavfi", "-i", "mandelbrot=s=160x120:r=10", "-t", "5", str(silent))
+    ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=5", "-c:a", "libvorbis", str(sound))
+    fp = fingerprint_file(silent, "b" * 64, settings)
+    assert fp.media == "video" and fp.video is not None and fp.audio is None
+    audio_only = fingerprint_file(sound, "c" * 64, settings)
+    assert audio_only.media == "audio" and audio_only.video is None
+
+
+def test_a_blank_or_broken_video_is_refused_with_a_reason(
+    tmp_path: Path, settings: Settings
+) -> None:
+    black, broken = tmp_path / "black.mp4", tmp_path / "broken.mp4"
+    ffmpeg("-f", "lavfi", "-i", "color=black:s=160x120:r=10", "-t", "5", str(black))
+    with pytest.raises(Unfingerprintable, match="frames with detail"):
+        fingerprint_file(black, "d" * 64, settings)
+    broken.write_bytes(black.read_bytes()[:48] + bytes(4000))
+    with pytest.raises(Unfingerprintable):
+        fingerprint_file(broken, "e" * 64, settings)
+
+
+def test_a_decode_past_its_time_limit_is_stopped(tmp_path: Path, tracks: list[Path]) -> None:
+    with pytest.raises(Unfingerprintable, match="TANBA_VIDEO_DECODE_TIMEOUT_S"):
+        video_print(film(tmp_path, tracks[0]), max_seconds=60, timeout_s=1e-9, reference=False)
+
+
+def test_only_max_seconds_of_picture_are_read(tmp_path: Path, tracks: list[Path]) -> None:
+    cut = video_print(film(tmp_path, tracks[0]), max_seconds=10, timeout_s=60, reference=False)
+    assert cut.times().max() <= 10 and 18 <= cut.frames <= 21
+
+
+def test_a_large_video_print_travels_as_a_blob(
+    tmp_path: Path, tracks: list[Path], settings: Settings
+) -> None:
+    fp = fingerprint_file(film(tmp_path, tracks[0]), "f" * 64, settings)
+    blobs = FileBlobStore(tmp_path / "blobs")
+    stub = travelling(fp, blobs, limit=1000)
+    assert stub.video is not None and stub.video.blob and not stub.video.hashes_b64
+    assert stub.video.duration_s == fp.video.duration_s if fp.video else False
+    assert resolved(stub, blobs) == fp
+
+
+def test_hashes_round_trip_and_distances_count_bits() -> None:
+    rng = np.random.default_rng(1)
+    hashes = rng.integers(0, 256, (5, 32), dtype=np.uint8)
+    v = VideoPrint.from_frames(
+        PDQ_FRAMES, duration_s=3, width=4, height=4, frame_s=FRAME_S,
+        times=np.arange(5) * 0.5, hashes=hashes,
+    )  # fmt: skip
+    assert np.array_equal(v.hashes(), hashes) and np.allclose(v.times(), np.arange(5) * 0.5)
+    flipped = hashes.copy()
+    flipped[0, 0] ^= 0b1011
+    d = distances(words(flipped), words(hashes))
+    assert d[0, 0] == 3 and d[1, 1] == 0
+    assert d[0, 1] == np.unpackbits(flipped[0] ^ hashes[1]).sum()

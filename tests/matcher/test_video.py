@@ -1,0 +1,137 @@
+"""Video matching: the same cases on the linear and the chunk index, and the picture/sound rule.
+
+The film is synthetic (tests/support/video.py: FFmpeg's Mandelbrot zoom with a
+real track as soundtrack), so these run wherever the tests run; bench/video.py
+measures the same alterations on real footage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tanba.core.schemas.common import Fingerprint
+from tanba.core.settings import Settings
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.matcher.signal import SignalMatch
+from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
+from tanba.matcher.video_signal import VideoSignal
+from tests.support.video import ALTERATIONS, START, excerpt, ffmpeg, film, unrelated
+
+INDEXES: dict[str, Callable[[], VideoIndex]] = {
+    "linear": LinearVideoIndex,
+    "chunks": ChunkVideoIndex,
+}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory, tracks: list[Path]) -> dict[str, Path]:
+    directory = tmp_path_factory.mktemp("video")
+    made = {"film": film(directory, tracks[0])}
+    made["other-film"] = film(directory, tracks[1], "other.mp4")  # same picture, other sound
+    for name, args in ALTERATIONS.items():
+        made[name] = excerpt(directory, made["film"], name, args)
+    made["muted"] = excerpt(directory, made["film"], "muted", ["-an"])
+    made["mandelbrot"] = unrelated(directory, "mandelbrot")
+    made["cellauto"] = unrelated(directory, "cellauto")
+    # The film's sound under an unrelated picture: a copy with its picture replaced.
+    new_picture = directory / "new-picture.mp4"
+    ffmpeg("-i", str(made["mandelbrot"]), "-ss", str(START), "-t", "10", "-i", str(made["film"]),
+           "-map", "0:v", "-map", "1:a", "-t", "10", "-c:v", "copy", "-c:a", "aac",
+           str(new_picture))  # fmt: skip
+    made["new-picture"] = new_picture
+    return made
+
+
+@pytest.fixture(scope="module")
+def prints(clips: dict[str, Path]) -> dict[str, Fingerprint]:
+    settings = Settings.from_env({})
+    return {
+        name: fingerprint_file(path, f"{i:064x}", settings, reference=name == "film")
+        for i, (name, path) in enumerate(clips.items())
+    }
+
+
+def _signal(kind: str, prints: dict[str, Fingerprint]) -> VideoSignal:
+    signal = VideoSignal(Settings.from_env({}), INDEXES[kind]())
+    signal.add("film", prints["film"])
+    return signal
+
+
+def _only(matches: list[SignalMatch], work_id: str = "film") -> SignalMatch:
+    assert [m.work_id for m in matches] == [work_id], matches
+    return matches[0]
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+@pytest.mark.parametrize("alteration", [*ALTERATIONS, "muted"])
+def test_an_altered_excerpt_is_found_where_it_was_cut(
+    prints: dict[str, Fingerprint], kind: str, alteration: str
+) -> None:
+    match = _only(_signal(kind, prints).match(prints[alteration]))
+    detail = match.detail
+    assert detail.evidence in ("picture", "both")
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    # Where in the film the matched span starts: START plus where it starts in the copy.
+    scale = detail.scale or 1.0
+    assert abs(detail.offset_s - (START + scale * detail.query_offset_s)) <= 1.0
+    assert detail.query_offset_s <= 2.0 and detail.duration_s is not None
+    assert detail.duration_s >= 7.0
+    assert detail.variant == ("mirrored" if alteration == "mirror" else "")
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_unrelated_videos_stay_apart(prints: dict[str, Fingerprint], kind: str) -> None:
+    signal = _signal(kind, prints)
+    for name in ("mandelbrot", "cellauto"):
+        assert signal.match(prints[name]) == [], name
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_picture_sound_or_both_say_what_agreed(prints: dict[str, Fingerprint], kind: str) -> None:
+    signal = _signal(kind, prints)
+    assert _only(signal.match(prints["reencode-low"])).detail.evidence == "both"
+    assert _only(signal.match(prints["muted"])).detail.evidence == "picture"
+    sound = _only(signal.match(prints["new-picture"]))
+    assert sound.detail.evidence == "sound"
+    assert sound.detail.offset_s is not None and abs(sound.detail.offset_s - START) <= 1.0
+    # The same picture with another soundtrack: found by its picture alone.
+    assert _only(signal.match(prints["other-film"])).detail.evidence == "picture"
+
+
+def test_the_chunk_index_finds_what_the_linear_one_finds(prints: dict[str, Fingerprint]) -> None:
+    linear, chunks = _signal("linear", prints), _signal("chunks", prints)
+    for name in [*ALTERATIONS, "muted", "mandelbrot", "cellauto"]:
+        a, b = linear.match(prints[name]), chunks.match(prints[name])
+        assert [(m.work_id, m.detail.offset_s) for m in a] == [
+            (m.work_id, m.detail.offset_s) for m in b
+        ], name
+
+
+def test_near_pairs_within_15_bits_are_always_found_by_the_chunk_index() -> None:
+    rng = np.random.default_rng(7)
+    registered = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+    query = registered[::10].copy()
+    for row in query:  # 15 random bits flipped: some 16-bit chunk is untouched
+        bits = np.unpackbits(row)
+        bits[rng.choice(256, 15, replace=False)] ^= 1
+        row[:] = np.packbits(bits)
+    words = registered.view("<u8").reshape(-1, 4)
+    times = np.arange(300) * 0.5
+    linear, chunks = LinearVideoIndex(), ChunkVideoIndex()
+    for index in (linear, chunks):
+        index.add("w", times, words)
+    q = query.view("<u8").reshape(-1, 4)
+    a, b = linear.pairs(q, 15)["w"], chunks.pairs(q, 15)["w"]
+    assert sorted(zip(a.query, a.frame, strict=True)) == sorted(zip(b.query, b.frame, strict=True))
+    assert len(a.query) == 30
+
+
+def test_a_removed_work_is_no_longer_matched(prints: dict[str, Fingerprint]) -> None:
+    for kind in INDEXES:
+        signal = _signal(kind, prints)
+        signal.remove("film")
+        assert signal.match(prints["muted"]) == []

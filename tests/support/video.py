@@ -1,0 +1,83 @@
+"""Synthetic films for the video tests, made with the ffmpeg command, and the alterations pirates make.
+
+The film is FFmpeg's seeded Game of Life on an 80x60 board scaled up (a picture
+that changes all the time, so every second of it is told from the others; not a
+zoom, where a crop would be a later frame) with a real track as its soundtrack; unrelated videos are
+FFmpeg's Mandelbrot zoom and a cellular automaton. Every source is seeded or
+deterministic, so two runs make the same files.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+FILM_SECONDS = 60
+SIZE = "320x240"
+RATE = 10
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True, timeout=300)
+
+
+def film(directory: Path, track: Path, name: str = "film.mp4") -> Path:
+    """The registered film: 60 s of Mandelbrot zoom with 60 s of ``track`` from its 30th s."""
+    out = directory / name
+    if not out.exists():
+        ffmpeg(
+            "-f", "lavfi", "-i", f"life=s=80x60:r={RATE}:seed=7:ratio=0.3:mold=8:"
+            "life_color=white:death_color=black:mold_color=0x2080c0,"
+            f"scale={SIZE}:flags=bicubic",
+            "-ss", "30", "-i", str(track),
+            "-t", str(FILM_SECONDS), "-map", "0:v", "-map", "1:a",
+            "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "128k", str(out),
+        )  # fmt: skip
+    return out
+
+
+def unrelated(directory: Path, kind: str) -> Path:
+    """A video unrelated to the film: ``mandelbrot`` (a zoom) or ``cellauto`` (20 s, silent)."""
+    source = {
+        "mandelbrot": f"mandelbrot=s={SIZE}:r={RATE}",
+        "cellauto": f"cellauto=s={SIZE}:r={RATE}:seed=5:rule=30",
+    }[kind]
+    out = directory / f"{kind}.mp4"
+    if not out.exists():
+        ffmpeg("-f", "lavfi", "-i", source, "-t", "20", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+               str(out))  # fmt: skip
+    return out
+
+
+# What pirates do to a 10 s excerpt, as ffmpeg arguments after the input (video filters and
+# codecs); each excerpt starts START s into the film.
+START = 20.0
+ALTERATIONS: dict[str, list[str]] = {
+    "reencode-low": ["-vf", "scale=160:120", "-c:v", "libx264", "-b:v", "60k"],
+    "letterbox": ["-vf", "scale=320:180,pad=320:240:0:30"],
+    "pillarbox": ["-vf", "scale=240:240,pad=320:240:40:0"],
+    "crop-10": ["-vf", "crop=iw*0.9:ih*0.9,scale=320:240"],
+    "logo": ["-vf", "drawbox=x=iw*0.72:y=ih*0.05:w=iw*0.22:h=ih*0.14:color=white@0.9:t=fill"],
+    "mirror": ["-vf", "hflip"],
+    "pal-speedup": ["-vf", "setpts=PTS*24/25", "-af", "atempo=25/24"],
+}
+
+
+def excerpt(
+    directory: Path,
+    source: Path,
+    name: str,
+    args: list[str],
+    *,
+    start: float = START,
+    seconds: float = 10.0,
+) -> Path:
+    """``seconds`` of ``source`` from ``start``, altered by ``args`` (input seeking: the
+    excerpt's first frame is the film's at ``start``)."""
+    out = directory / f"{name}.mp4"
+    if not out.exists():
+        speed = 25 / 24 if "setpts=PTS*24/25" in " ".join(args) else 1.0
+        ffmpeg("-ss", str(start), "-t", str(seconds * speed), "-i", str(source), *args,
+               "-c:a", "aac", str(out))  # fmt: skip
+    return out
