@@ -94,6 +94,56 @@ class MatchDetail(Model):
     spans: list[Span] = Field(default_factory=list)
 
 
+def in_stream_time(detail: MatchDetail, stream: StreamSample | None) -> MatchDetail:
+    """The match with its copy-side times moved from the sampled file to the stream's own.
+
+    A stream's copy is the file the crawler joined from sampled segments
+    (:mod:`tanba.core.schemas.stream`); what a rights holder checks by hand is the
+    stream, so ``query_offset_s`` (and each span's) says where in the stream the
+    passage starts. A span the matcher aligned across a join of two pieces is cut to
+    the piece holding most of it, its start in the work moved alike: the two pieces
+    are far apart in the stream, and only one of them lines up with the work there
+    (an excerpt 0.04 s into one piece and 4 s into the next is the next one's). A
+    span in no piece is left in file time; without a stream, the detail as it is.
+    """
+    if stream is None or not stream.pieces:
+        return detail
+
+    def moved(
+        file_s: float | None, work_s: float | None, length: float | None
+    ) -> tuple[float | None, float | None, float | None]:
+        if file_s is None:
+            return file_s, work_s, length
+        end = file_s + (length or 0.0)
+        best, overlap = None, -1.0
+        for piece in stream.pieces:
+            start, stop = piece.file_start_s, piece.file_start_s + piece.duration_s
+            shared = min(end, stop) - max(file_s, start)
+            if (start <= file_s < stop or shared > 0) and shared > overlap:
+                best, overlap = piece, shared
+        if best is None:
+            return file_s, work_s, length
+        start = max(file_s, best.file_start_s)
+        cut = start - file_s
+        at = best.stream_start_s + (start - best.file_start_s)
+        return (
+            round(at, 3),
+            None if work_s is None else round(work_s + cut, 3),
+            None
+            if length is None
+            else round(max(0.0, min(end, best.file_start_s + best.duration_s) - start), 3),
+        )
+
+    spans = []
+    for span in detail.spans:
+        q, w, d = moved(span.query_offset_s, span.offset_s, span.duration_s)
+        spans.append(span.model_copy(update={"query_offset_s": q, "offset_s": w, "duration_s": d}))
+    q, w, d = moved(detail.query_offset_s, detail.offset_s, detail.duration_s)
+    return detail.model_copy(
+        update={"query_offset_s": q, "offset_s": w, "duration_s": d, "spans": spans}
+    )
+
+
 class Alert(Model):
     """A copy of a registered work, where it was found, and what is being done about it."""
 

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from tanba.core import topics
-from tanba.core.alerts import Alert, alert_id
+from tanba.core.alerts import Alert, alert_id, in_stream_time
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
@@ -188,7 +188,7 @@ class MatcherStage(Stage):
             work_title=work.title,
             media=work.media,
             score=match.score,
-            match=match.detail,
+            match=in_stream_time(match.detail, occurrence.stream),
             page_url=occurrence.page_url,
             page_title=occurrence.page_title,
             media_url=occurrence.media_url,

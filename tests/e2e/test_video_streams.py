@@ -66,10 +66,12 @@ def test_a_stream_in_a_player_is_sampled_and_matched_with_both_pages_on_the_aler
     assert stream["protocol"] == "hls" and stream["segments_listed"] == 20
     pieces = stream["pieces"]
     assert len(pieces) == 12 and sum(p["duration_s"] for p in pieces) == 72
-    # The matched passage of the file lies in one of the pieces, which says where in the
-    # stream (and so in the film) it was.
+    # The match says where in the stream the passage is (not where in the joined file):
+    # inside one of the sampled pieces, and, since the film's soundtrack is the track
+    # from its start, at the work's own offset.
     query = alert["match"]["query_offset_s"]
-    assert any(p["file_start_s"] <= query < p["file_start_s"] + p["duration_s"] for p in pieces)
+    assert any(p["stream_start_s"] <= query < p["stream_start_s"] + p["duration_s"] for p in pieces)
+    assert abs(query - alert["match"]["offset_s"]) <= 1.0, alert["match"]
     assert stream["bytes_fetched"] < sum(f.stat().st_size for f in hls.iterdir())
 
     # The evidence package's web archive holds the page, the player, the playlist and
