@@ -88,7 +88,7 @@ def fingerprint_file(
         raise Unfingerprintable("empty file (0 bytes)")
     if kind == "html":
         served = f" served as {claimed_type}" if claimed_type else ""
-        raise Unfingerprintable(f"an HTML page{served}, not an image or audio file")
+        raise Unfingerprintable(f"an HTML page{served}, not an image, audio or video file")
     if kind == "playlist":
         raise Unfingerprintable(
             "a playlist or manifest (HLS, DASH, ffconcat), not a media file; refused so that "
@@ -96,7 +96,7 @@ def fingerprint_file(
         )
     if kind == "text":
         served = f" served as {claimed_type}" if claimed_type else ""
-        raise Unfingerprintable(f"a text file{served}, not an image or audio file")
+        raise Unfingerprintable(f"a text file{served}, not an image, audio or video file")
     box = sandbox or shared_sandbox(settings)
     # What is neither an image nor text is tried as audio: FFmpeg knows more containers
     # than any magic-number list.
@@ -105,7 +105,7 @@ def fingerprint_file(
         return hasher(box, path, sha256, settings, reference)
     except Unfingerprintable as exc:
         if kind == "unknown":
-            raise Unfingerprintable(f"neither an image nor audio ({exc})") from None
+            raise Unfingerprintable(f"neither an image, audio nor video ({exc})") from None
         raise
 
 

@@ -296,7 +296,7 @@ def build(work_dir: Path) -> list[HostileFile]:
             "bytes that are neither image nor audio, served as audio/mpeg",
             bytes(range(256)) * 64,
             "audio/mpeg",
-            reason="neither an image nor audio",
+            reason="neither an image, audio nor video",
         ),
     ]
 
