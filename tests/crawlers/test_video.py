@@ -22,6 +22,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -322,17 +323,9 @@ def test_the_byte_budget_holds_for_a_stream(streams: Path, tmp_path: Path) -> No
         sites["kino.example.kz"]["/"] = _html(  # type: ignore[index]
             f'<video><source src="{server.url("media.example.kz")}hls/low/index.m3u8"></video>'
         )
-        targets = tmp_path / "targets.yaml"
-        targets.write_text(
-            f'targets:\n  - name: kino\n    seeds: ["{server.url("kino.example.kz")}"]\n'
-            "    allow_private_addresses: true\n",
-            encoding="utf-8",
-        )
-        (tmp_path / "home").mkdir()
-        run = run_crawl(
+        run = _crawl_kino(
             server,
-            targets,
-            tmp_path / "home",
+            tmp_path,
             env={"TANBA_STREAM_MAX_SEGMENTS": "12", "TANBA_STREAM_MAX_BYTES": str(budget)},
             timeout_s=300,
         )
@@ -347,6 +340,25 @@ def test_the_byte_budget_holds_for_a_stream(streams: Path, tmp_path: Path) -> No
     assert sent == ["/hls/low/seg00.ts", "/hls/low/seg14.ts", "/hls/low/seg08.ts"]
     assert sum(_response_sizes(run, event)) == stream.bytes_fetched
     assert run.stats["total"]["failures"] == {}  # a budget reached is not a failure
+
+
+def _crawl_kino(
+    server: SiteServer,
+    tmp_path: Path,
+    network: str = "allow_private_addresses: true",
+    **options: Any,
+) -> CrawlRun:
+    """``tanba crawl`` of one target seeded at kino.example.kz's front page, in a new home
+    under ``tmp_path``; ``network`` is the target's network line, ``options`` go to
+    :func:`run_crawl`."""
+    targets = tmp_path / "targets.yaml"
+    targets.write_text(
+        f'targets:\n  - name: kino\n    seeds: ["{server.url("kino.example.kz")}"]\n'
+        f"    {network}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "home").mkdir()
+    return run_crawl(server, targets, tmp_path / "home", **options)
 
 
 def _response_sizes(run: CrawlRun, event: MediaDiscovered) -> list[int]:
@@ -379,17 +391,10 @@ def test_a_playlist_pointing_at_a_private_address_is_refused_by_the_guard(
         sites["kino.example.kz"]["/"] = _html(  # type: ignore[index]
             f'<video><source src="{server.url("media.example.kz")}film.m3u8"></video>'
         )
-        targets = tmp_path / "targets.yaml"
-        targets.write_text(
-            f'targets:\n  - name: kino\n    seeds: ["{server.url("kino.example.kz")}"]\n'
-            '    allowed_networks: ["127.0.0.1/32"]\n',
-            encoding="utf-8",
-        )
-        (tmp_path / "home").mkdir()
-        run = run_crawl(
+        run = _crawl_kino(
             server,
-            targets,
-            tmp_path / "home",
+            tmp_path,
+            'allowed_networks: ["127.0.0.1/32"]',
             env={"TANBA_STREAM_MAX_SEGMENTS": "3"},
             extra_args=["--resolve", f"intranet.example.ru:{server.port}:127.0.0.2"],
         )
@@ -414,16 +419,7 @@ def test_a_video_file_over_the_budget_gives_its_first_minutes(
         sites["kino.example.kz"]["/"] = _html(  # type: ignore[index]
             f'<video src="{media}film.mp4"></video><video src="{media}film-fast.mp4"></video>'
         )
-        targets = tmp_path / "targets.yaml"
-        targets.write_text(
-            f'targets:\n  - name: kino\n    seeds: ["{server.url("kino.example.kz")}"]\n'
-            "    allow_private_addresses: true\n",
-            encoding="utf-8",
-        )
-        (tmp_path / "home").mkdir()
-        run = run_crawl(
-            server, targets, tmp_path / "home", env={"TANBA_STREAM_MAX_BYTES": str(budget)}
-        )
+        run = _crawl_kino(server, tmp_path, env={"TANBA_STREAM_MAX_BYTES": str(budget)})
     for name, requests in (("film.mp4", 2), ("film-fast.mp4", 1)):
         event = _event(run, "/" + name)
         stream = event.occurrence.stream

@@ -270,55 +270,53 @@ class MediaPipeline(ScrapyMediaPipeline):
     ) -> FetchedMedia:
         """Capture every exchange of a stream (one span, manifest first) and store its file
         (``sha256``: already stored under it, by a remote store in a thread)."""
-        target_crawl = self.target_crawl
-        warc = target_crawl.warc()
+        warc = self.target_crawl.warc()
         refs = [warc.write(r) for r in sampled.responses]
         first, last = refs[0], refs[-1]
         span = CaptureRef(
             warc=first.warc, offset=first.offset, length=last.offset + last.length - first.offset
         )
-        if sha256 is None:
-            sha256 = target_crawl.blobs.put(sampled.data)
-        target_crawl.tally.media_downloaded += 1
-        target_crawl.tally.streams += 1
-        return FetchedMedia(
-            url=manifest.url,
-            path=self._blob_path(sha256),
-            checksum=sha256,
-            status="downloaded",
-            size=len(sampled.data),
-            content_type=JOINED_CONTENT_TYPE,
-            http_status=manifest.status,
-            headers={header_text(k): header_text(v[0]) for k, v in manifest.headers.items() if v},
-            server_ip=str(manifest.ip_address) if manifest.ip_address is not None else "",
-            fetched_at=iso(target_crawl.clock.now()),
-            capture=span,
-            stream=sampled.sample,
-        )
+        stored = self._stored(manifest, sampled.data, JOINED_CONTENT_TYPE, span, sha256, sampled)
+        self.target_crawl.tally.streams += 1  # once stored: a full disk's retry counts once
+        return stored
 
     def _store(self, response: Response, sha256: str | None = None) -> FetchedMedia:
         """Capture and store one media response; both writes come before anything is counted.
 
         ``sha256``: the body is already stored under it (by a remote store, in a thread).
         """
+        capture = self.target_crawl.warc().write(response)
+        content_type = first_header(response, b"Content-Type")
+        return self._stored(response, response.body, content_type, capture, sha256)
+
+    def _stored(
+        self,
+        response: Response,
+        data: bytes,
+        content_type: str,
+        capture: CaptureRef,
+        sha256: str | None,
+        sampled: SampledStream | None = None,
+    ) -> FetchedMedia:
+        """``data`` stored (unless already under ``sha256``) and counted: what Scrapy's
+        pipeline records for the media ``response`` (a stream's: its manifest's)."""
         target_crawl = self.target_crawl
-        capture = target_crawl.warc().write(response)
         if sha256 is None:
-            sha256 = target_crawl.blobs.put(response.body)
+            sha256 = target_crawl.blobs.put(data)
         target_crawl.tally.media_downloaded += 1
         return FetchedMedia(
             url=response.url,
             path=self._blob_path(sha256),
             checksum=sha256,
             status="downloaded",
-            size=len(response.body),
-            content_type=first_header(response, b"Content-Type"),
+            size=len(data),
+            content_type=content_type,
             http_status=response.status,
             headers={header_text(k): header_text(v[0]) for k, v in response.headers.items() if v},
             server_ip=str(response.ip_address) if response.ip_address is not None else "",
             fetched_at=iso(target_crawl.clock.now()),
             capture=capture,
-            stream=None,
+            stream=None if sampled is None else sampled.sample,
         )
 
     def media_failed(
