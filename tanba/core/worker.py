@@ -220,17 +220,7 @@ class Worker:
                     error,
                 )
                 self.stats.retries += 1
-        letter = DeadLetter(
-            stage=self.stage.name,
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            payload_b64=base64.b64encode(message.value).decode(),
-            error=error[:4000],
-            attempts=attempts,
-            failed_at=iso(self.clock.now()),
-        )
+        letter = dead_letter(self.stage.name, message, error, attempts, iso(self.clock.now()))
         metrics.FAILURES.labels(self.stage.name).inc()
         return Record(message.topic, encode(letter))
 
@@ -277,6 +267,22 @@ class Worker:
         )
         if self.on_batch is not None:
             self.on_batch(s)
+
+
+def dead_letter(stage: str, message: Message, error: str, attempts: int, at: str) -> DeadLetter:
+    """The dead letter of ``message``: its bytes kept whole (base64), the error cut to 4,000
+    characters; what every stage writes to the dead-letter topic."""
+    return DeadLetter(
+        stage=stage,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        payload_b64=base64.b64encode(message.value).decode(),
+        error=error[:4000],
+        attempts=attempts,
+        failed_at=at,
+    )
 
 
 def _pos(m: Message) -> str:

@@ -85,10 +85,10 @@ from tanba.core.exceptions import EventDecodeError, TanbaError, TargetsError, Tr
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.crawl_jobs import CrawlJobRequested
 from tanba.core.schemas.crawls import CrawlFinished
-from tanba.core.schemas.deadletter import DeadLetter
 from tanba.core.settings import EMBEDDED, Settings
 from tanba.core.targets import Target
 from tanba.core.topics import CRAWL_JOBS, CRAWLS, GROUP_CRAWLER, MEDIA
+from tanba.core.worker import dead_letter
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.gate import Pausable
 from tanba.crawlers.jobs import Held, JobBoard
@@ -360,19 +360,7 @@ class CrawlerWorker:
         self.board.add(Held(message, job))
 
     def _dead_letter(self, message: Message, error: str) -> None:
-        import base64
-
-        letter = DeadLetter(
-            stage="crawler",
-            topic=message.topic,
-            partition=message.partition,
-            offset=message.offset,
-            key=message.key,
-            payload_b64=base64.b64encode(message.value).decode(),
-            error=error[:4000],
-            attempts=1,
-            failed_at=iso(self.clock.now()),
-        )
+        letter = dead_letter("crawler", message, error, 1, iso(self.clock.now()))
         log.error("crawler: job %s cannot be run: %s", _pos(message), error)
         until_durable(
             lambda: self.bus.publish(topics.DEAD_LETTER, [Record(message.topic, encode(letter))]),
