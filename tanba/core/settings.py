@@ -335,6 +335,13 @@ class Settings(BaseSettings):
         "Which registered works this matcher holds: 'I/N' holds the works whose id hashes to I "
         "of N, and reads every fingerprint through a consumer group of its own (0/1: all).",
     )
+    kafka_partitions: int = setting(
+        4,
+        "TANBA_KAFKA_PARTITIONS",
+        "Partitions of each Kafka topic Tanba creates (crawl jobs get at least 16): the most "
+        "processes of one stage that can share its work. Topics that already exist keep theirs "
+        "(grow them with kafka-topics.sh --alter; see docs/scaling.md).",
+    )
     metrics_port: int = setting(
         0,
         "TANBA_METRICS_PORT",
@@ -487,6 +494,11 @@ class Settings(BaseSettings):
             )
         if self.batch_size < 1 or self.max_attempts < 1:
             raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
+        if not 1 <= self.kafka_partitions <= 1024:
+            raise SettingsError(
+                "TANBA_KAFKA_PARTITIONS must be between 1 and 1024 (the most processes of one "
+                "stage that share its topic)."
+            )
         if self.console_crawl_command not in ("run", "crawl", "jobs"):
             raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run', 'crawl' or 'jobs'.")
         if not 1 <= self.console_page_size <= 500:

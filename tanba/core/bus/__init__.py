@@ -18,7 +18,11 @@ def open_bus(settings: Settings) -> Bus:
         return EmbeddedBus(settings.path("bus.sqlite3"))
     from tanba.core.bus.kafka import KafkaBus
 
-    return KafkaBus(settings.bus.removeprefix("kafka://"), namespace=settings.namespace)
+    return KafkaBus(
+        settings.bus.removeprefix("kafka://"),
+        namespace=settings.namespace,
+        partitions=settings.kafka_partitions,
+    )
 
 
 __all__ = ["Bus", "Consumer", "Message", "Record", "open_bus"]

@@ -11,9 +11,10 @@ from kafka.admin import ConfigResource, ConfigResourceType
 from kafka.partitioner.default import murmur2
 
 from tanba.core import topics
-from tanba.core.bus import Message, Record
+from tanba.core.bus import Message, Record, open_bus
 from tanba.core.bus.kafka import PARTITIONS, KafkaBus
-from tanba.core.exceptions import TransientError
+from tanba.core.exceptions import SettingsError, TransientError
+from tanba.core.settings import Settings
 from tests.services import drop_later
 
 pytestmark = pytest.mark.services
@@ -116,6 +117,32 @@ def test_the_registry_topics_are_compacted_and_others_are_not(
         topics.ORGANISATIONS: "compact",
         topics.MEDIA: "delete",
     }
+
+
+def test_the_partitions_setting_sizes_new_topics_and_crawl_jobs_keep_their_floor(
+    kafka_bootstrap: str, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TANBA_BUS", f"kafka://{kafka_bootstrap}")
+    monkeypatch.setenv("TANBA_NAMESPACE", namespace)
+    monkeypatch.setenv("TANBA_KAFKA_PARTITIONS", "24")
+    bus = open_bus(Settings.from_env())
+    try:
+        bus.ensure_topics([topics.MEDIA, topics.CRAWL_JOBS])
+        admin = bus._admin_client()  # type: ignore[attr-defined]
+        for name in (topics.MEDIA, topics.CRAWL_JOBS):
+            described = admin.describe_topics([f"{namespace}.{name}"])[0]
+            assert len(described["partitions"]) == 24, name
+    finally:
+        bus.close()
+        drop_later(namespace)
+
+
+def test_a_partitions_setting_out_of_range_says_what_to_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TANBA_KAFKA_PARTITIONS", "0")
+    with pytest.raises(SettingsError, match="TANBA_KAFKA_PARTITIONS must be between 1 and 1024"):
+        Settings.from_env()
 
 
 def _config_value(result: object, name: str) -> str:
