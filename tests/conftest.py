@@ -40,6 +40,7 @@ KIND_BY_PATH: dict[str, str] = {
     "test_kinds.py": UNIT,  # this table and kind_of
     "test_layers.py": UNIT,  # reads the source's imports
     "test_readme.py": UNIT,  # reads README.md and the CLI's parser
+    "test_services.py": UNIT,  # the test servers' housekeeping, on rows given to it
     "app": UNIT,  # the pipeline's stages in this process; their Kafka runs are "services"
     "app/test_targets_cli.py": UNIT,  # `tanba targets` in this process; `tanba run` children
     # are marked integration

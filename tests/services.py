@@ -13,10 +13,12 @@ the end of the session (see :func:`drop_later`).
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
 
@@ -125,9 +127,44 @@ def kafka_bootstrap() -> Iterator[str]:
     _kafka_namespaces.clear()
 
 
+# Test namespaces (new_namespace: a short prefix and 10 hex digits) in index names.
+_TEST_INDEX = re.compile(r"[a-z]{1,4}[0-9a-f]{10}-tanba-")
+# An index of a test namespace older than this was left by a killed run: no run lasts so long.
+STALE_TEST_INDEX_HOURS = 6
+
+
+def stale_test_indices(rows: Iterable[Mapping[str, object]], now_ms: int) -> list[str]:
+    """Names among ``_cat/indices`` rows (index, creation.date) of stale test namespaces."""
+    cutoff = now_ms - STALE_TEST_INDEX_HOURS * 3600 * 1000
+    return [
+        str(row["index"])
+        for row in rows
+        if _TEST_INDEX.match(str(row["index"])) and int(str(row["creation.date"])) < cutoff
+    ]
+
+
+def sweep_stale_test_indices() -> list[str]:
+    """Delete the test servers' indices that killed test runs left behind; return their names.
+
+    A run killed before its teardown leaves its namespace's indices, and a long-lived
+    development server then reaches Elasticsearch's 1,000 open shards, when every test
+    that creates an index fails. Only names of test namespaces older than
+    STALE_TEST_INDEX_HOURS are deleted, so runs in progress keep theirs.
+    """
+    from elasticsearch import Elasticsearch
+
+    with closing(Elasticsearch(ELASTIC, request_timeout=30)) as es:
+        rows = es.cat.indices(h="index,creation.date", format="json")
+        stale = stale_test_indices(rows, now_ms=int(time.time() * 1000))
+        for start in range(0, len(stale), 50):  # one URL holds about 50 names
+            es.indices.delete(index=",".join(stale[start : start + 50]), ignore_unavailable=True)
+    return stale
+
+
 @pytest.fixture(scope="session")
 def elastic_url() -> str:
     require("elasticsearch")
+    sweep_stale_test_indices()
     return ELASTIC
 
 
