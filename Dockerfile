@@ -5,7 +5,9 @@
 #   docker run --rm tanba settings          # every setting and its value
 #
 # Decoders come from Debian: ffmpeg (audio) and Chromaprint (fpcalc, libchromaprint);
-# libgeoip1 and geoip-database serve TANBA_GEOIP=auto (the server_ip signal).
+# libgeoip1 and geoip-database serve TANBA_GEOIP=auto (the server_ip signal); chromium
+# renders the pages of targets marked `render: true` (tanba/core/browser.py drives
+# /usr/bin/chromium through Playwright's Python package; no browser is downloaded).
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -16,7 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ffmpeg libchromaprint1 libchromaprint-tools libgeoip1 geoip-database \
+      ffmpeg libchromaprint1 libchromaprint-tools libgeoip1 geoip-database chromium \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/tanba

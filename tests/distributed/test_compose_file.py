@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from tanba.core.browser import CHROMIUM
 from tanba.core.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -75,5 +76,8 @@ def test_the_dockerfile_installs_the_packages_and_runs_tanba_unprivileged() -> N
     for package in ("tanba", "crawlers", "fingerprint", "matcher"):
         assert f"COPY {package} ./{package}" in text
     assert "ffmpeg" in text and "libchromaprint" in text
+    # Targets marked `render: true` need the browser tanba.core.browser drives.
+    installed = text.split("apt-get install", 1)[1].split("&&", 1)[0].split()
+    assert "chromium" in installed and str(CHROMIUM) == "/usr/bin/chromium"
     assert "USER tanba" in text
     assert 'ENTRYPOINT ["tanba"]' in text
