@@ -347,6 +347,12 @@ class Settings(BaseSettings):
         "TANBA_METRICS_PORT",
         "Port for a worker's Prometheus metrics; 0 turns the endpoint off.",
     )
+    metrics_host: str = setting(
+        "127.0.0.1",
+        "TANBA_METRICS_HOST",
+        "Address a worker's Prometheus metrics listen on: loopback by default; 0.0.0.0 where "
+        "Prometheus scrapes from another machine or container.",
+    )
     namespace: str = setting(
         "",
         "TANBA_NAMESPACE",

@@ -75,7 +75,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any, cast
 
-from tanba.core import topics
+from tanba.core import metrics, topics
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Consumer, Message, Record
 from tanba.core.captures import Captures, FileCaptures, open_captures
@@ -103,6 +103,8 @@ if TYPE_CHECKING:
 __all__ = ["CrawlerWorker", "WorkerSummary", "new_crawl_id", "snapshot", "until_durable"]
 
 log = logging.getLogger(__name__)
+# The crawler's name in dead letters and in the workers' metrics (tanba_consumer_lag{stage}).
+STAGE = "crawler"
 PROGRESS_INTERVAL_S = 1.0
 FLUSH_INTERVAL_S = 0.5
 _MAX_BACKOFF_S = 30.0
@@ -303,10 +305,15 @@ class CrawlerWorker:
 
     def _consume(self, until_idle: bool) -> None:
         consumer = self.bus.consumer(GROUP_CRAWLER, [CRAWL_JOBS], on_revoked=self._on_revoked)
+        metrics.stage_started(STAGE)
+        for outcome in metrics.JOB_OUTCOMES:
+            metrics.CRAWL_JOBS.labels(outcome)
+        report_lag = metrics.LagReporter(STAGE)
         last_idle_check = 0.0
         try:
             while not self.stop.is_set():
                 self._commit(consumer)
+                report_lag(consumer)
                 for held in self.board.start_next():
                     self._call_in_reactor(self._start, held)
                 counts = self.board.counts()
@@ -360,13 +367,14 @@ class CrawlerWorker:
         self.board.add(Held(message, job))
 
     def _dead_letter(self, message: Message, error: str) -> None:
-        letter = dead_letter("crawler", message, error, 1, iso(self.clock.now()))
+        letter = dead_letter(STAGE, message, error, 1, iso(self.clock.now()))
         log.error("crawler: job %s cannot be run: %s", _pos(message), error)
         until_durable(
             lambda: self.bus.publish(topics.DEAD_LETTER, [Record(message.topic, encode(letter))]),
             lambda: "a dead letter",
         )
         self.summary.dead_lettered += 1
+        metrics.CRAWL_JOBS.labels("dead_lettered").inc()
 
     def _commit(self, consumer: Consumer) -> None:
         done = self.board.committable()
@@ -420,6 +428,7 @@ class CrawlerWorker:
             stats.names[target.key] = target.name
             running = _Running(held, crawler, tally, iso(self.clock.now()), time.monotonic())
             self._running[id(held)] = running
+            metrics.CRAWL_JOBS_RUNNING.set(len(self._running))
         target_crawl = TargetCrawl(
             target=target,
             settings=self.settings,
@@ -490,6 +499,7 @@ class CrawlerWorker:
         self.board.finish(held, done)
         with self._lock:
             self._running.pop(id(held), None)
+            metrics.CRAWL_JOBS_RUNNING.set(len(self._running))
         job = held.job
         assert job is not None
         if done:
@@ -498,6 +508,14 @@ class CrawlerWorker:
         else:
             self.summary.interrupted += 1
         stats = running.stats if running is not None else TargetStats()
+        seconds = time.monotonic() - running.started if running is not None else 0.0
+        metrics.crawl_job_ended(
+            "done" if done else "interrupted",
+            pages=stats.pages,
+            media=stats.media_published,
+            failures=stats.failures,
+            seconds=seconds,
+        )
         log.info(
             json.dumps(
                 {
@@ -510,9 +528,7 @@ class CrawlerWorker:
                     "media": stats.media_published,
                     "failures": stats.failure_count(),
                     "at": _pos(held.message),
-                    "ms": round((time.monotonic() - running.started) * 1000)
-                    if running is not None
-                    else 0,
+                    "ms": round(seconds * 1000),
                 },
                 sort_keys=True,
             )

@@ -23,7 +23,7 @@ import pytest
 
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
-from tanba.core.topics import CRAWL_JOBS, CRAWLS, GROUP_CRAWLER
+from tanba.core.topics import CRAWL_JOBS, CRAWLS, GROUP_CRAWLER, MEDIA
 from tests.distributed.bigsite import BigSite, build, many_sites
 from tests.distributed.counting import CountingServer
 from tests.distributed.harness import Cluster, Proc
@@ -93,6 +93,14 @@ def wait_jobs_done(cluster: Cluster, timeout: float = 600) -> None:
     )
 
 
+def series(metrics: str, name: str) -> float:
+    """The value of one series (name with its labels, as /metrics prints it)."""
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name} not in the metrics")
+
+
 def reports_by_target(cluster: Cluster) -> dict[str, int]:
     counts: dict[str, int] = {}
     for message in cluster.bus.replay(CRAWLS):
@@ -134,8 +142,16 @@ def test_two_crawlers_crawl_every_site_once_within_its_concurrency(
         crawlers = start_crawlers(cluster, 2)
         publish_jobs(cluster, web, server)
         wait_jobs_done(cluster)
+        # What an operator's Prometheus sees: every job done, every medium counted, no lag.
+        scraped = [proc.metrics() for proc in crawlers]
+        published = sum(cluster.bus.end_offsets(MEDIA).values())
+        for proc in crawlers:
+            cluster.wait(lambda p=proc: p.sample("tanba_consumer_lag", "crawler") == 0, 30, "lag 0")
         for proc in crawlers:
             assert "jobs done" in cluster.stop(proc.name).stdout()
+    assert sum(series(t, 'tanba_crawl_jobs_total{outcome="done"}') for t in scraped) == SITES
+    assert sum(series(t, "tanba_crawl_media_total") for t in scraped) == published > 0
+    assert all(series(t, "tanba_crawl_jobs_running") == 0 for t in scraped)
 
     # Every site crawled exactly once: each of its URLs asked once, by one crawler.
     for host, content in web.sites.items():

@@ -198,7 +198,7 @@ def _worker(app: App, args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    metrics.serve(app.settings.metrics_port)
+    metrics.serve(app.settings.metrics_port, app.settings.metrics_host)
     if args.stage == "crawler":
         if args.shard is not None:
             raise InputError("--shard is for 'tanba worker matcher'; crawlers scale by partitions")
