@@ -121,7 +121,8 @@ class AudioSignal(SignalIndex):
             shifts[c.hit.work_id].append(c.alignment.work_offset - c.alignment.query_offset)
         for hit in self.index.query(items, rule):
             alignment = Alignment(hit.ber, hit.work_offset, hit.query_offset, hit.span, hit.llr)
-            test = PositionTest(rule, voted=_voted(alignment, shifts[hit.work_id]))
+            keyed = hit.ber <= rule.ber_limit(hit.span)
+            test = PositionTest(rule, voted=_voted(alignment, shifts[hit.work_id]), keyed=keyed)
             found = self._positions(hit.work_id, items, audio.item_s, alignment, test)
             matches[hit.work_id] = _scored(hit.work_id, audio, found, test, audio.algorithm)
         limit = self.settings.audio_landmark_min_llr
@@ -129,7 +130,7 @@ class AudioSignal(SignalIndex):
             work_id, alignment = candidate.hit.work_id, candidate.alignment
             if work_id in matches or not candidate.judgeable or not candidate.llr >= limit:
                 continue
-            test = PositionTest(rule, limit, _voted(alignment, shifts[work_id]))
+            test = PositionTest(rule, limit, _voted(alignment, shifts[work_id]), keyed=False)
             found = self._positions(work_id, items, audio.item_s, alignment, test)
             algorithm = f"{audio.landmarks}+{audio.algorithm}"
             matches[work_id] = _scored(
