@@ -192,9 +192,8 @@ def run_repeats(
     for i, path in enumerate(works):
         fp = prints[i]
         items = fp.items()
-        repeating, single, unconfirmed = _passages(
-            items, fp.item_s, fp.duration_s, _spectrogram(_pcm(path))
-        )
+        spec = _spectrogram(_pcm(path))
+        repeating, single, unconfirmed = _passages(items, fp.item_s, fp.duration_s, spec)
         totals["passages R"] += len(repeating)
         totals["passages N"] += len(single)
         totals["candidates unconfirmed"] += unconfirmed
@@ -217,7 +216,9 @@ def run_repeats(
                     else matcher.match(Fingerprint(media=AUDIO, sha256="0" * 64, audio=qp))
                 )
                 mine = [m for m in matches if m.work.work_id == f"t{i}"]
-                _tally(rows[kind], passage, repeats, mine, items, fp.item_s, path, kind)
+                _tally(
+                    rows[kind], passage, repeats, mine, items, fp.item_s, spec, f"{path.name}", kind
+                )
         print(f"  repeats: work {i + 1}/{len(works)}", file=sys.stderr, end="\r")
     finder = "linear reference" if linear else "voted (the matcher's)"
     return _render(rows, totals, len(works), split, time.perf_counter() - started, finder)
@@ -230,7 +231,8 @@ def _tally(
     matches: list[Match],
     items: np.ndarray,
     item_s: float,
-    path: Path,
+    spec: np.ndarray,
+    name: str,
     kind: str,
 ) -> None:
     """Count one excerpt's listed positions against the truth (see the module doc)."""
@@ -268,9 +270,10 @@ def _tally(
             row.false_r += 1
         else:
             row.false_n += 1
+        corr = _correlation(spec, passage.start_s, s, EXCERPT_S)
         row.false_lines.append(
-            f"    {path.name} cut at {passage.start_s:.1f} s ({kind}): listed {s:.1f} s, "
-            f"the track's own BER there {self_ber:.3f}"
+            f"    {name} cut at {passage.start_s:.1f} s ({kind}): listed {s:.1f} s, "
+            f"the track's own BER there {self_ber:.3f}, spectrogram correlation {corr:.2f}"
         )
 
 

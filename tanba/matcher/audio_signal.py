@@ -13,6 +13,11 @@ The score is 1 - 2 x the effective BER: a voice-robust match (LLR test, or a
 landmark candidate) has a high raw BER, and its effective BER puts it on the
 same scale as a BER match (:meth:`AudioRule.effective_ber`), so scores rank
 every kind and every match scores at least ``1 - 2 ber_limit(span)``.
+
+Each match lists every position of the work where its passage occurs, ranked
+(``MatchDetail.positions``; :mod:`tanba.matcher.audio_positions` finds them with
+the rule the match passed): a work that repeats the passage (a chorus, a loop)
+is matched at each occurrence, and naming one as the only one misleads.
 """
 
 from __future__ import annotations
