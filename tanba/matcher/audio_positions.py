@@ -40,7 +40,7 @@ from tanba.matcher.audio_score import AudioRule, ItemModel, default_model, movin
 
 # Two positions this close are one occurrence: a peak's neighbours agree too (a track's own
 # 66-item passages, 143 of them in 7 of bench.quality's works: the BER stays under 0.22 up to
-# 4 items, 0.5 s, from the peak; 2 s leaves room for the LLR test's wider peaks under a voice).
+# 4 items, 0.5 s, from the peak; 2 s is four times that).
 MIN_SEPARATION_S = 2.0
 MAX_POSITIONS = 16  # positions listed at most per match (a loop repeated all song long)
 _PEAKS = 32  # most-voted offsets of the histogram verified per matched work
