@@ -41,7 +41,7 @@ from bench.methods import as_work, audio_print_of
 from bench.quality import _audio_of, _cached, _split
 from tanba.core.schemas.common import AUDIO, Fingerprint
 from tanba.core.settings import Settings
-from tanba.matcher.audio_positions import LinearPositions
+from tanba.matcher.audio_positions import LinearPositions, Position, PositionFinder, PositionTest
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.match import Match, Matcher
 
@@ -154,6 +154,27 @@ def _passages(
     return repeating, single, unconfirmed
 
 
+class _Timed(PositionFinder):
+    """A position finder that adds the seconds its ``positions`` calls take to ``seconds``."""
+
+    def __init__(self, inner: PositionFinder) -> None:
+        super().__init__(inner.model)
+        self.inner = inner
+        self.seconds = 0.0
+
+    def positions(
+        self, ref: np.ndarray, passage: np.ndarray, test: PositionTest, item_s: float
+    ) -> list[Position]:
+        began = time.perf_counter()
+        try:
+            return self.inner.positions(ref, passage, test, item_s)
+        finally:
+            self.seconds += time.perf_counter() - began
+
+    def _offsets(self, ref: np.ndarray, passage: np.ndarray, test: PositionTest) -> np.ndarray:
+        raise NotImplementedError("the inner finder chooses the offsets")
+
+
 def _spread(found: list[Passage], count: int) -> list[Passage]:
     """Up to ``count`` of the passages, evenly spread over the list."""
     if len(found) <= count:
@@ -172,10 +193,12 @@ def run_repeats(
     started = time.perf_counter()
     works = _split(media.work_tracks(), split)
     matcher = Matcher(settings)
-    if linear:
-        signal = matcher.signals[AUDIO]
-        assert isinstance(signal, AudioSignal)
-        signal.positions = LinearPositions()
+    signal = matcher.signals[AUDIO]
+    assert isinstance(signal, AudioSignal)
+    timed = _Timed(LinearPositions() if linear else signal.positions)
+    signal.positions = timed
+    match_ms: list[float] = []
+    finder_ms: list[float] = []
     prints = {}
     for i, path in enumerate(works):
         fp = _audio_of(path, settings)
@@ -210,18 +233,28 @@ def run_repeats(
                     partial(alteration.apply, path, clip, rng),
                 )
                 qp = audio_print_of(query, settings)
+                timed.seconds = 0.0
+                began = time.perf_counter()
                 matches = (
                     []
                     if qp is None
                     else matcher.match(Fingerprint(media=AUDIO, sha256="0" * 64, audio=qp))
                 )
+                match_ms.append(1000 * (time.perf_counter() - began))
+                finder_ms.append(1000 * timed.seconds)
                 mine = [m for m in matches if m.work.work_id == f"t{i}"]
                 _tally(
                     rows[kind], passage, repeats, mine, items, fp.item_s, spec, f"{path.name}", kind
                 )
         print(f"  repeats: work {i + 1}/{len(works)}", file=sys.stderr, end="\r")
     finder = "linear reference" if linear else "voted (the matcher's)"
-    return _render(rows, totals, len(works), split, time.perf_counter() - started, finder)
+    cost = (
+        f"  time per query (matcher.match, all {len(works)} works): p50 "
+        f"{np.percentile(match_ms, 50):.1f} ms, p95 {np.percentile(match_ms, 95):.1f} ms; of it "
+        f"finding positions: p50 {np.percentile(finder_ms, 50):.2f} ms, p95 "
+        f"{np.percentile(finder_ms, 95):.2f} ms, mean {np.mean(finder_ms):.2f} ms\n"
+    )
+    return _render(rows, totals, len(works), split, time.perf_counter() - started, finder) + cost
 
 
 def _tally(
