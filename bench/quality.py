@@ -22,6 +22,8 @@ distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
 measures the voice LLR model (``tanba/matcher/chromaprint_llr.json``) on the calibration
 half only, so the held-out half reports on tracks the model never saw. Distractor
 tracks are queried whole (as a crawled file usually is) and as excerpts.
+``--repeats`` measures whether a match lists every position of a passage the work
+repeats (:mod:`bench.repeats`).
 """
 
 from __future__ import annotations
@@ -513,6 +515,16 @@ def main(argv: list[str] | None = None) -> int:
         help="measure the audio voice model on the calibration half and write it (then stop)",
     )
     parser.add_argument(
+        "--repeats",
+        action="store_true",
+        help="repeated passages: repeats that exist and those a match lists (bench/repeats.py)",
+    )
+    parser.add_argument(
+        "--linear-positions",
+        action="store_true",
+        help="with --repeats: find positions with the linear reference instead of the votes",
+    )
+    parser.add_argument(
         "--calibrate-landmarks",
         action="store_true",
         help="print the landmark path's recall and false matches over a grid of its settings",
@@ -525,6 +537,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.calibrate_audio:
         print(calibrate_audio(settings, args.cache, args.calibrate_audio), end="")
+        return 0
+    if args.repeats:
+        from bench.repeats import run_repeats  # it uses this module's helpers
+
+        print(run_repeats(settings, args.cache, args.split, args.linear_positions), end="")
         return 0
     out = []
     if args.images or both:

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from tanba.core.schemas.base import Model
 from tanba.core.schemas.common import CaptureRef, MediaKind
+from tanba.core.schemas.matches import MatchDetail
 from tanba.core.schemas.stream import StreamSample
 
 Status = Literal["new", "confirmed", "dismissed", "licensed", "notice_sent", "removed", "persists"]
@@ -62,44 +63,12 @@ class StatusChange(Model):
     comment: str = ""
 
 
-class Span(Model):
-    """Where one passage of the copy sits in the work (audio), and how well it agrees there."""
-
-    offset_s: float  # where in the work the passage starts
-    query_offset_s: float  # where in the copy it starts
-    duration_s: float
-    ber: float  # bit error rate over the aligned span
-
-
-class MatchDetail(Model):
-    """How the copy matched: the algorithm and its raw figures, for the evidence report."""
-
-    algorithm: str
-    # image: Hamming distance of the best hash pair; video: median distance of agreeing frames
-    distance: int | None = None
-    # image: which variant of the reference matched; video: "mirrored" for a flipped copy
-    variant: str = ""
-    detail: float | None = None  # image: finer-coefficient similarity of that window pair
-    ber: float | None = None  # audio (and a video's sound): bit error rate over the aligned span
-    offset_s: float | None = None  # audio, video: where in the work the copy starts
-    duration_s: float | None = None  # audio, video: length of the aligned span
-    query_offset_s: float | None = None  # audio, video: where in the copy the span starts
-    votes: int | None = None  # audio: landmark hash hits on the offset (landmark matches)
-    # video: what agreed ("picture", "sound" or "both"; a match on either alone counts)
-    evidence: str = ""
-    frames: int | None = None  # video: copy frames (two a second) that agreed with the work
-    scale: float | None = None  # video: the copy's speed against the work (25/24: PAL speed-up)
-    # audio: every position of the work where the copy's passage occurs, best first (the
-    # first is the one above); more than one where the work repeats the passage.
-    spans: list[Span] = Field(default_factory=list)
-
-
 def in_stream_time(detail: MatchDetail, stream: StreamSample | None) -> MatchDetail:
     """The match with its copy-side times moved from the sampled file to the stream's own.
 
     A stream's copy is the file the crawler joined from sampled segments
     (:mod:`tanba.core.schemas.stream`); what a rights holder checks by hand is the
-    stream, so ``query_offset_s`` (and each span's) says where in the stream the
+    stream, so ``query_offset_s`` (and each position's) says where in the stream the
     passage starts. A span the matcher aligned across a join of two pieces is cut to
     the piece holding most of it, its start in the work moved alike: the two pieces
     are far apart in the stream, and only one of them lines up with the work there
@@ -134,13 +103,15 @@ def in_stream_time(detail: MatchDetail, stream: StreamSample | None) -> MatchDet
             else round(max(0.0, min(end, best.file_start_s + best.duration_s) - start), 3),
         )
 
-    spans = []
-    for span in detail.spans:
+    positions = []
+    for span in detail.positions:
         q, w, d = moved(span.query_offset_s, span.offset_s, span.duration_s)
-        spans.append(span.model_copy(update={"query_offset_s": q, "offset_s": w, "duration_s": d}))
+        positions.append(
+            span.model_copy(update={"query_offset_s": q, "offset_s": w, "duration_s": d})
+        )
     q, w, d = moved(detail.query_offset_s, detail.offset_s, detail.duration_s)
     return detail.model_copy(
-        update={"query_offset_s": q, "offset_s": w, "duration_s": d, "spans": spans}
+        update={"query_offset_s": q, "offset_s": w, "duration_s": d, "positions": positions}
     )
 
 

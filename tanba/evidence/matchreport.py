@@ -11,7 +11,9 @@ fingerprint and the alert's match figures, and draws:
   keeping the placement with the least mean absolute difference; it shows
   crops and reframings, which a whole-image perceptual hash cannot tell;
 - for audio, ``alignment.png``: the work's and the copy's timelines with the
-  aligned span marked at its offsets in each.
+  aligned span marked at its offsets in each; where the work repeats the passage,
+  every other position of it is marked on the work's timeline too, numbered in
+  rank order (``audio_positions`` in the report lists them all, best first).
 
 Captions on the pictures are in the report's language (:func:`captions`,
 :mod:`tanba.evidence.strings`), like every other text of a package a person reads.
@@ -29,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
+from pydantic import Field
 
 from tanba.core.alerts import Alert, MatchDetail
 from tanba.core.schemas.base import Model
@@ -65,6 +68,7 @@ class AudioSpan(Model):
     bit_error_rate: float
     work_duration_s: float
     copy_duration_s: float
+    score: float | None = None  # on the match score's scale; None where not recorded
 
 
 class MatchReport(Model):
@@ -82,6 +86,9 @@ class MatchReport(Model):
     found_fingerprint_error: str = ""
     image_region: ImageRegion | None = None
     audio_span: AudioSpan | None = None
+    # Every position of the work where the copy's passage occurs, best first (the first is
+    # ``audio_span``); more than one where the work repeats the passage.
+    audio_positions: list[AudioSpan] = Field(default_factory=list)
     picture: str = ""  # file name of the overlay or alignment picture in the package
 
 
@@ -126,20 +133,33 @@ def build_match_report(
         except OSError as exc:
             report = report.model_copy(update={"found_fingerprint_error": error or str(exc)})
     elif alert.media == "audio" and alert.match.offset_s is not None:
+        work_s = work.fingerprint.audio.duration_s if work and work.fingerprint.audio else 0.0
+        copy_s = found_print.audio.duration_s if found_print and found_print.audio else 0.0
         span = AudioSpan(
             work_offset_s=alert.match.offset_s or 0.0,
             copy_offset_s=alert.match.query_offset_s or 0.0,
             duration_s=alert.match.duration_s or 0.0,
             bit_error_rate=alert.match.ber if alert.match.ber is not None else 0.0,
-            work_duration_s=work.fingerprint.audio.duration_s
-            if work and work.fingerprint.audio
-            else 0.0,
-            copy_duration_s=found_print.audio.duration_s
-            if found_print and found_print.audio
-            else 0.0,
+            work_duration_s=work_s,
+            copy_duration_s=copy_s,
+            score=alert.score,
         )
-        picture = audio_alignment(span, alert.work_title, lang)
-        report = report.model_copy(update={"audio_span": span, "picture": "alignment.png"})
+        positions = [
+            AudioSpan(
+                work_offset_s=p.offset_s,
+                copy_offset_s=p.query_offset_s,
+                duration_s=p.duration_s,
+                bit_error_rate=p.ber,
+                work_duration_s=work_s,
+                copy_duration_s=copy_s,
+                score=p.score,
+            )
+            for p in alert.match.positions
+        ] or [span]
+        picture = audio_alignment(span, alert.work_title, lang, positions[1:])
+        report = report.model_copy(
+            update={"audio_span": span, "audio_positions": positions, "picture": "alignment.png"}
+        )
     return MatchEvidence(report, picture)
 
 
@@ -250,13 +270,20 @@ def alignment_captions(span: AudioSpan, title: str, lang: str) -> tuple[str, str
     return heading, text(lang, "alignment.work"), text(lang, "alignment.copy")
 
 
-def audio_alignment(span: AudioSpan, title: str, lang: str = DEFAULT_LANGUAGE) -> bytes:
-    """A PNG with the work's and the copy's timelines and the aligned span marked on both."""
+def audio_alignment(
+    span: AudioSpan, title: str, lang: str = DEFAULT_LANGUAGE, others: list[AudioSpan] | None = None
+) -> bytes:
+    """A PNG with the work's and the copy's timelines and the aligned span marked on both.
+
+    ``others``: the passage's other positions in the work (a repeat), marked in orange on
+    the work's timeline and numbered from 2 in the order given.
+    """
     width, height, left, bar = 900, 220, 140, 28
     canvas = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(canvas)
     font = _font(14)
-    longest = max(span.work_duration_s, span.copy_duration_s, span.duration_s, 1.0)
+    ends = [s.work_offset_s + s.duration_s for s in (span, *(others or []))]
+    longest = max(span.work_duration_s, span.copy_duration_s, span.duration_s, *ends, 1.0)
     scale = (width - left - 20) / longest
     heading, work_label, copy_label = alignment_captions(span, title, lang)
     rows = (
@@ -273,6 +300,11 @@ def audio_alignment(span: AudioSpan, title: str, lang: str = DEFAULT_LANGUAGE) -
         start_s = text(lang, "seconds", value=f"{offset:.2f}")
         end_s = text(lang, "seconds", value=f"{offset + span.duration_s:.2f}")
         draw.text((start, y + bar + 4), f"{start_s} – {end_s}", fill="black", font=font)
+    for rank, other in enumerate(others or [], start=2):
+        start = left + round(other.work_offset_s * scale)
+        end = start + max(2, round(other.duration_s * scale))
+        draw.rectangle((start, 50, end, 50 + bar), fill=(245, 150, 0))
+        draw.text((start + 2, 50 - 17), str(rank), fill="black", font=font)
     draw.text((10, 10), heading, fill="black", font=font)
     return _png(canvas)
 

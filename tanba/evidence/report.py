@@ -293,9 +293,11 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
             (t("copy_offset"), t("seconds", value=f"{s.copy_offset_s:.2f}")),
             (t("duration"), t("seconds", value=f"{s.duration_s:.2f}")),
         ]
-    if len(m.match.spans) > 1:  # the work repeats the passage: every occurrence is listed
-        others = ", ".join(t("seconds", value=f"{o.offset_s:.2f}") for o in m.match.spans[1:])
-        rows.append((t("also_at"), others))
+    if len(m.audio_positions) > 1:  # the work repeats the passage: every position, ranked
+        for rank, o in enumerate(m.audio_positions[1:], start=2):
+            at = t("seconds", value=f"{o.work_offset_s:.2f}")
+            score = "" if o.score is None else f" ({t('score')} {o.score:.2f})"
+            rows.append((t("also_at", rank=rank), f"{at}{score}"))
     if data.reference_withheld:
         rows.append(("", t("reference_withheld")))
     story: list[Flowable] = [p(t("match"), h2), pairs(rows)]

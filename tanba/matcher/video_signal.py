@@ -256,7 +256,7 @@ def _scored(
             query_offset_s=round(picture.query_offset_s, 2),
             duration_s=round(picture.duration_s, 2),
             ber=None if sound_detail is None else sound_detail.ber,
-            spans=[] if sound_detail is None else sound_detail.spans,
+            positions=[] if sound_detail is None else sound_detail.positions,
         )
         score = max(picture.share, sound.score if sound is not None else 0.0)
         return SignalMatch(work_id, round(score, 4), detail)

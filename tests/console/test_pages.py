@@ -21,6 +21,7 @@ from tanba.console.pages import alerts as alert_pages
 from tanba.core.access import ROLES
 from tanba.core.alerts import STATUSES, Alert, Signal
 from tanba.core.schemas.crawls import FAILURE_REASONS
+from tanba.core.schemas.matches import MatchDetail, MatchPosition
 from tanba.core.targets import MESSAGES
 from tanba.core.wiring import App
 
@@ -307,3 +308,39 @@ def test_the_jurisdiction_confidence_says_what_it_rests_on_and_is_not_certainty(
         "/api/me/language", json={"language": "kk"}, headers={"X-CSRF-Token": admin.csrf}
     )
     assert said(alone) == "Юрисдикцияға сенімділік: 60% — негіздері: ел домені"
+
+
+def test_an_audio_alert_lists_every_position_of_a_repeated_passage(
+    app: App, alert_factory: Callable[..., Alert], login: Callable[[str], Any]
+) -> None:
+    """A passage the work repeats: each place, ranked, with its score (none for old alerts)."""
+    positions = [
+        MatchPosition(offset_s=54.0, query_offset_s=0.0, duration_s=8.0, ber=0.015, score=0.97),
+        MatchPosition(offset_s=22.0, query_offset_s=0.0, duration_s=8.0, ber=0.047, score=0.91),
+    ]
+    detail = MatchDetail(
+        algorithm="chromaprint2-raw", ber=0.015, offset_s=54.0, duration_s=8.0, positions=positions
+    )
+    repeated = alert_factory(media="audio", match=detail)
+    once = alert_factory(media="audio", page="http://kino.example.kz/2")
+    app.store.upsert([repeated, once])
+    admin = login("admin")
+
+    def rows(alert: Alert) -> list[list[str]]:
+        page = admin.client.get(f"/alerts/{alert.id}").text
+        table = re.search(r'<table id="positions">.*?<tbody>(.*?)</tbody>', page, re.S)
+        if table is None:
+            return []
+        return [
+            [
+                html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                for c in re.findall(r"<td.*?</td>", r)
+            ]
+            for r in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+        ]
+
+    assert rows(repeated) == [
+        ["1", "54.0 s", "0.0 s", "97%", "0.015"],
+        ["2", "22.0 s", "0.0 s", "91%", "0.047"],
+    ]
+    assert rows(once) == []  # one position: the span sentence says it

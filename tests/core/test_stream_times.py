@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tanba.core.alerts import MatchDetail, Span, in_stream_time
+from tanba.core.alerts import MatchDetail, in_stream_time
+from tanba.core.schemas.matches import MatchPosition
 from tanba.core.schemas.stream import HLS, StreamPiece, StreamSample
 
 
@@ -21,14 +22,14 @@ def test_copy_side_times_move_to_the_stream_and_work_side_times_stay() -> None:
         offset_s=612.0,
         query_offset_s=7.5,
         duration_s=4.0,
-        spans=[
-            Span(offset_s=612.0, query_offset_s=7.5, duration_s=4.0, ber=0.1),
-            Span(offset_s=30.0, query_offset_s=13.0, duration_s=4.0, ber=0.2),
+        positions=[
+            MatchPosition(offset_s=612.0, query_offset_s=7.5, duration_s=4.0, ber=0.1),
+            MatchPosition(offset_s=30.0, query_offset_s=13.0, duration_s=4.0, ber=0.2),
         ],
     )
     moved = in_stream_time(detail, _stream())
     assert moved.query_offset_s == 2401.5  # 1.5 s into the second segment
-    assert [s.query_offset_s for s in moved.spans] == [2401.5, 4801.0]
+    assert [s.query_offset_s for s in moved.positions] == [2401.5, 4801.0]
     assert (moved.offset_s, moved.duration_s) == (612.0, 4.0)  # in the work: unchanged
 
 

@@ -40,7 +40,7 @@ def test_a_chorus_heard_three_times_is_found_at_each_occurrence() -> None:
     signal.add("other", _print(_track(3)))
     excerpt = _noisy(chorus, 0.08, 4)
     (match,) = signal.match(_print(excerpt))
-    spans = match.detail.spans
+    spans = match.detail.positions
     starts = [round(s.offset_s / ITEM_S) for s in spans]
     assert starts[0] == round(match.detail.offset_s / ITEM_S)  # the reported one first
     assert sorted(starts) == [200, 700, 1300]
@@ -53,4 +53,4 @@ def test_a_passage_heard_once_has_one_span() -> None:
     signal = AudioSignal(Settings.from_env({}))
     signal.add("song", _print(song))
     (match,) = signal.match(_print(_noisy(song[400:560], 0.08, 6)))
-    assert [round(s.offset_s / ITEM_S) for s in match.detail.spans] == [400]
+    assert [round(s.offset_s / ITEM_S) for s in match.detail.positions] == [400]

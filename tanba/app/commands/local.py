@@ -66,8 +66,8 @@ def _match(app: App, args: argparse.Namespace) -> int:
                     row["variant"] = m.detail.variant
                 if m.detail.scale not in (None, 1.0):
                     row["scale"] = m.detail.scale
-            if m.detail.spans:  # every position of a passage the work repeats, best first
-                row["spans"] = [s.model_dump() for s in m.detail.spans]
+            if m.detail.positions:  # every position of the passage in the work, best first
+                row["positions"] = [p.model_dump() for p in m.detail.positions]
             rows.append(row)
         if args.json:
             emit(rows, True, ())
