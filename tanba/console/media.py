@@ -27,15 +27,14 @@ from typing import Literal
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from PIL import Image, UnidentifiedImageError
 
-from tanba.console.caching import IMMUTABLE, ONE_DAY, names_content
+from tanba.console.caching import IMMUTABLE, NO_STORE, ONE_DAY, names_content
 from tanba.console.context import Console
+from tanba.console.pictures import LIST_SIDE, compose
+from tanba.core.access import Principal
 from tanba.core.blobs import CHUNK, BlobStore
 from tanba.core.exceptions import InputError, NotFound
 
 THUMB_SIDE = 360
-# The alert list shows two 64-pixel pictures a row; 128 keeps them sharp on 2x screens,
-# and a JPEG of that size is a few kilobytes (50 rows: two hundred kilobytes, once).
-LIST_SIDE = 128
 ThumbSize = Literal["page", "list"]
 THUMB_SIDES: dict[str, int] = {"page": THUMB_SIDE, "list": LIST_SIDE}
 OCTET = "application/octet-stream"
@@ -186,4 +185,33 @@ def thumbnail_response(
         path.read_bytes(),
         media_type="image/jpeg",
         headers={"Cache-Control": IMMUTABLE if named else ONE_DAY},
+    )
+
+
+def sheet_response(c: Console, principal: Principal, key: str) -> Response:
+    """The contact sheet of an alert list page this caller was shown in the last minute.
+
+    NotFound for any other key (another caller's, or older than the grants keep it).
+    A reference whose owner withholds it from the caller now is left blank, and that
+    sheet is not kept by the browser (its key named the reference).
+    """
+    sheet = c.grants.get(principal, key)
+    if sheet is None:
+        raise NotFound(
+            "no alert list page showed you this sheet of pictures in the last minute;"
+            " reload the list"
+        )
+    owners = {cell.owner for cell in sheet.cells if cell.kind == "work"}
+    withheld = c.app.access.withholding_owners(principal, owners)
+    home = c.app.settings.home / "console" / "thumbnails"
+    limit = c.app.settings.image_max_pixels
+    jpeg = compose(
+        sheet,
+        lambda sha256: thumbnail(c.app.blobs, sha256, home, limit, LIST_SIDE),
+        blank=lambda cell: cell.kind == "work" and cell.owner in withheld,
+    )
+    return Response(
+        jpeg,
+        media_type="image/jpeg",
+        headers={"Cache-Control": NO_STORE if withheld else IMMUTABLE},
     )
