@@ -342,7 +342,7 @@ def test_each_row_shows_the_copy_and_the_reference_side_by_side_or_says_why_not(
     got = alice.client.get(url)
     assert got.headers["cache-control"] == "private, max-age=31536000, immutable"
     sheet = _sheet(alice.client, page)
-    assert sheet.size == (COLUMNS * LIST_SIDE, LIST_SIDE)  # two cells: one row of the sheet
+    assert COLUMNS == 1 and sheet.size == (LIST_SIDE, 2 * LIST_SIDE)  # two cells, stacked
     reference = app.works.entry("steppe")
     assert reference is not None
     # Each cell is its picture: the copy (a web JPEG of the photo) and the registered photo.
@@ -350,10 +350,10 @@ def test_each_row_shows_the_copy_and_the_reference_side_by_side_or_says_why_not(
     assert copy_file is not None
     assert _like(sheet, copy_cell, copy_file) and _like(sheet, reference_cell, small_photos[0])
     assert not _like(sheet, copy_cell, small_photos[1])  # and the comparison can fail
-    assert _blank(sheet, (2 * LIST_SIDE, 0)) and not _blank(sheet, copy_cell)
-    # Thumbnails made once, kept by the file's digest and size.
+    assert not _blank(sheet, copy_cell) and not _blank(sheet, reference_cell)
+    # Cells made once, kept by the file's digest and size.
     kept = app.settings.home / "console" / "thumbnails" / photo.media_sha256[:2]
-    assert (kept / f"{photo.media_sha256}-128.jpg").is_file()
+    assert (kept / f"{photo.media_sha256}-cell128.jpg").is_file()
     recording = _row(page, pictured["recording"])
     assert _cells(recording) == [] and recording.count('title="a recording: no picture"') == 2
     gone = _row(page, pictured["gone"])
@@ -389,7 +389,7 @@ def test_an_agency_sees_the_copy_but_not_a_withheld_reference(
     assert _cells(row) == [(0, 0)] and "withholds its reference files" in row
     assert _sheet_url(page) != _sheet_url(before)
     now = _sheet(agency.client, page)  # the copy alone
-    assert not _blank(now, (0, 0)) and _blank(now, (LIST_SIDE, 0))
+    assert now.size == (LIST_SIDE, LIST_SIDE) and not _blank(now, (0, 0))
 
 
 def test_the_sheet_the_list_showed_is_granted_to_that_caller_for_a_minute(
