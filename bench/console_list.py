@@ -27,9 +27,9 @@ its img elements and the images its style elements name (the page's sheet of
 pictures, tanba.console.pictures: one image for all of them). First when no
 thumbnail has been made yet ("cold": each file decoded and resized once), then
 again with the thumbnails made (the server's work for a browser whose own
-cache is empty: the sheet is drawn again on every request, the server keeps no
-sheet; a browser that has it asks nothing, its URL names its content and is
-cached for a year). The table says how many pictures the page shows and how
+cache is empty: the sheet is made again from its cells on every request, the
+server keeps no sheet; a browser that has it asks nothing, its URL names its
+content and is cached for a year). The table says how many pictures the page shows and how
 many requests they took.
 
 Then the charts: each chart's first request in a fresh process (counts are

@@ -6,7 +6,9 @@ only image and audio types are served inline; anything else (HTML, SVG, unknown)
 goes out as an attachment, so a hostile file cannot run as a page of the console.
 
 Thumbnails come in two fixed sizes (:data:`THUMB_SIDES`: the alert and work pages,
-and the alert list's two small pictures a row), never a size the request names,
+and the alert list's two small pictures a row), plus the list's cells (:func:`cell`:
+the small one centred on a square, encoded to be stacked into a page's sheet by
+:func:`tanba.console.pictures.stack`), never a size the request names,
 so a caller cannot make the server decode and store a file per size it invents.
 Each is decoded once, only by the Pillow plugins of the types sniffed here, and
 kept under the home by the blob's digest and its size (content-addressed: the
