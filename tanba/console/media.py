@@ -20,11 +20,13 @@ that content for good, so its answer may be cached for a year
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +44,7 @@ THUMB_SIDE = 360
 ThumbSize = Literal["page", "list"]
 THUMB_SIDES: dict[str, int] = {"page": THUMB_SIDE, "list": LIST_SIDE}
 OCTET = "application/octet-stream"
+CELL_MAKERS = 4  # threads making the cells of a sheet nobody has seen yet
 # The Pillow plugin a thumbnail may be decoded by, from the file's first bytes: the image
 # types crawls keep (tanba.fingerprint.sniff), Image.open trying no other plugin (EPS...).
 _PILLOW_FORMATS: tuple[tuple[bytes, str], ...] = (
@@ -115,7 +118,7 @@ def cell(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -> byt
     Made once and kept beside the thumbnails; one kept by another encoder (its tables
     differ from this one's) is made again. InputError as :func:`thumbnail`.
     """
-    target = cache_dir / sha256[:2] / f"{sha256}-cell{LIST_SIDE}.jpg"
+    target = _cell_path(cache_dir, sha256)
     if target.exists():
         kept = target.read_bytes()
         if same_encoding(kept, blank_cell()):
@@ -125,6 +128,26 @@ def cell(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -> byt
     square.paste(picture, ((LIST_SIDE - picture.width) // 2, (LIST_SIDE - picture.height) // 2))
     _write_jpeg(target, square, cell=True)
     return target.read_bytes()
+
+
+def make_cells(blobs: BlobStore, sha256s: Iterable[str], cache_dir: Path, max_pixels: int) -> None:
+    """Make the cells of ``sha256s`` not made yet, a few at a time (Pillow decodes and
+    encodes outside the GIL): a sheet of pictures nobody has seen yet waits for the
+    slowest few, not for all of them one after the other. A file with no picture is
+    left for :func:`cell` to say so."""
+    missing = [sha for sha in dict.fromkeys(sha256s) if not _cell_path(cache_dir, sha).exists()]
+
+    def make(sha256: str) -> None:
+        with contextlib.suppress(InputError, NotFound):
+            cell(blobs, sha256, cache_dir, max_pixels)
+
+    if len(missing) > 1:
+        with ThreadPoolExecutor(max_workers=CELL_MAKERS) as pool:
+            list(pool.map(make, missing))
+
+
+def _cell_path(cache_dir: Path, sha256: str) -> Path:
+    return cache_dir / sha256[:2] / f"{sha256}-cell{LIST_SIDE}.jpg"
 
 
 @functools.cache
@@ -259,6 +282,7 @@ def sheet_response(c: Console, principal: Principal, key: str) -> Response:
     withheld = c.app.access.withholding_owners(principal, owners)
     home = c.app.settings.home / "console" / "thumbnails"
     limit = c.app.settings.image_max_pixels
+    make_cells(c.app.blobs, (x.sha256 for x in sheet.cells), home, limit)
     jpeg = stack(
         sheet,
         lambda sha256: cell(c.app.blobs, sha256, home, limit),
