@@ -72,7 +72,8 @@ BACKGROUND = (250, 250, 250)  # the .thumb box's background (#fafafa)
 
 @dataclass(frozen=True)
 class Cell:
-    """One picture of a sheet: a copy (of an alert) or a reference (of a work), its file and owner."""
+    """One picture of a sheet: a copy (of an alert) or a reference (of a work), its file, and
+    for a reference its owner ('' for a copy)."""
 
     kind: Kind
     sha256: str
@@ -160,18 +161,19 @@ def list_pictures(
     in ``grants``; see the module doc."""
     entries = listed(app, (a.work_id for a in alerts))
     withheld = app.access.withheld_references(principal, entries.values())
-    cells: dict[tuple[Kind, str], int] = {}  # one file shown twice is one cell
-    owners: list[Cell] = []
+    # One file shown twice is one cell; a reference's cell is also its owner's, whose
+    # withholding blanks it (one file registered by two owners is two cells).
+    cells: dict[Cell, int] = {}
 
     def place(kind: Kind, media: str, sha256: str, owner: str) -> Picture:
         if media != "image":
             return Picture(missing="audio")
-        if (kind, sha256) not in cells:
+        one = Cell(kind, sha256, owner if kind == "work" else "")
+        if one not in cells:
             if not _stored(app.blobs, sha256):
                 return Picture(missing="not_stored")
-            cells[(kind, sha256)] = len(owners)
-            owners.append(Cell(kind, sha256, owner))
-        return Picture(cell=cells[(kind, sha256)])
+            cells[one] = len(cells)
+        return Picture(cell=cells[one])
 
     rows = {}
     for a in alerts:
@@ -184,7 +186,7 @@ def list_pictures(
         else:
             reference = place("work", entry.media, entry.sha256, entry.owner)
         rows[a.id] = (copy, reference)
-    sheet = Sheet(tuple(owners)) if owners else None
+    sheet = Sheet(tuple(cells)) if cells else None
     if sheet is not None:
         grants.grant(principal, sheet)
     return ListPictures(rows, sheet)

@@ -405,7 +405,7 @@ def test_the_sheet_the_list_showed_is_granted_to_that_caller_for_a_minute(
     reference = app.works.entry("steppe")
     assert granted is not None and reference is not None
     assert set(granted.cells) == {
-        Cell("alert", pictured["photo"].media_sha256, "Owner A"),
+        Cell("alert", pictured["photo"].media_sha256, ""),
         Cell("work", reference.sha256, "Owner A"),
     }
     # Within the minute the sheet needs no store: even with the alert gone, it is drawn.
