@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import random
 import re
 import shutil
@@ -318,6 +319,7 @@ def main() -> int:
     app = App(settings)
     took = load(app, args.alerts)
     print(f"store: {settings.store}, home: {home}")
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(
         f"loaded {args.alerts} alerts in {took:.1f} s"
         if took
@@ -404,6 +406,7 @@ def main() -> int:
                     print(f"{who:12} {label + ' / ' + key:40} {cold:9.1f} {warm:17.1f}")
     print(f"\nworst cold chart: {worst_cold:.1f} ms")
     store_side_by_side(app, args.repeat)
+    print(f"\nload average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     server.should_exit = True
     thread.join(timeout=10)
     app.close()
