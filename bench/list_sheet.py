@@ -32,22 +32,11 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.console_list import picture
 from tanba.console.media import blank_cell, cell
 from tanba.console.pictures import LIST_SIDE, Cell, Sheet, stack
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
-
-
-def picture(seed: int) -> bytes:
-    """A 640 x 480 JPEG of smooth blobs and noise, as bench/console_list.py makes them."""
-    rnd = np.random.default_rng(seed)
-    coarse = rnd.integers(0, 256, size=(6, 8, 3), dtype=np.uint8)
-    image = Image.fromarray(coarse).resize((640, 480), Image.Resampling.BICUBIC)
-    noise = rnd.integers(-12, 13, size=(480, 640, 3))
-    pixels = np.clip(np.asarray(image, dtype=np.int16) + noise, 0, 255).astype(np.uint8)
-    out = io.BytesIO()
-    Image.fromarray(pixels).save(out, "JPEG", quality=88)
-    return out.getvalue()
 
 
 def drawn_simplejpeg(cells: list[bytes]) -> bytes:
@@ -88,7 +77,10 @@ def main() -> int:
     app = App(Settings.from_env({}, home=home))
     try:
         thumbnails = home / "console" / "thumbnails"
-        shas = [app.blobs.put(picture(i)) for i in range(args.cells)]
+        made = home / "pictures"
+        made.mkdir()
+        # The pictures of bench/console_list.py, as its found copies are made.
+        shas = [app.blobs.put_file(picture(made / f"{i}.jpg", i)) for i in range(args.cells)]
         cells = {sha: cell(app.blobs, sha, thumbnails, 10**8) for sha in shas}
         sheet = Sheet(tuple(Cell("alert", sha, "") for sha in shas))
         order = [cells[sha] for sha in shas]

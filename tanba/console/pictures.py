@@ -18,7 +18,7 @@ across pages; a sheet is cached by the browser for a year all the same, its URL
 naming its content (the digest of its cells).
 
 Why stacked without decoding: drawing a sheet (decoding 85 cells, encoding the
-sheet) takes 22 to 26 ms median and up to 100 ms at the 95th percentile on a busy
+sheet) takes 13 to 26 ms median and up to 100 ms at the 95th percentile on a busy
 machine. Each cell is instead kept as a JPEG encoded so that cells join as they are
 (:func:`tanba.console.media.cell`): a sheet is their bytes joined, a quarter of a
 millisecond (``bench/list_sheet.py``), and shows each cell's pixels as they are. A
