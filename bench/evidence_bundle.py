@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tanba.app.demo import media
+from tanba.app.demo.alerts import make_alert, with_page_capture
 from tanba.core.access import Principal
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
@@ -32,7 +33,6 @@ from tanba.evidence.package import ExportOptions
 from tanba.evidence.signing import load_signing_key
 from tanba.evidence.trust import TrustedKey
 from tanba.fingerprint.registration import WorkSpec, register
-from tests.support.alerts import make_alert, with_page_capture
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from tanba.console import works as work_rules
 from tanba.console.alerts import MAX_OFFSET, AlertFilters
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
 from tanba.console.evidence import bundle_response, custody_entries, export_response
-from tanba.console.media import ThumbSize, blob_response, thumbnail_response
+from tanba.console.media import ThumbSize, blob_response, sheet_response, thumbnail_response
 from tanba.console.models import (
     AlertDetail,
     AlertList,
@@ -275,11 +275,23 @@ def alert_thumbnail(
     alert_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
 ) -> Response:
     """A JPEG thumbnail of the found copy (400 when the copy is not an image)."""
-    granted = c.grants.get(who.principal, "alert", alert_id)  # the list just showed it
-    if granted is not None:
-        return thumbnail_response(c, granted.sha256, size, d)
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
     return thumbnail_response(c, alert.media_sha256, size, d)
+
+
+@router.get(
+    "/sheets/{key}",
+    tags=["alerts"],
+    response_class=Response,
+    responses=JPEG | {404: {"description": "no list page showed this caller the sheet lately"}},
+)
+def picture_sheet(key: str, who: AnyUser, c: ConsoleDep) -> Response:
+    """The pictures of an alert list page the caller was shown in the last minute, on one JPEG.
+
+    Cells of 128 pixels, ten a row, in the order the page placed them
+    (tanba.console.pictures); the page's markup says which cell is which row's.
+    """
+    return sheet_response(c, who.principal, key)
 
 
 @router.post(
@@ -379,9 +391,6 @@ def work_thumbnail(
     work_id: str, who: AnyUser, c: ConsoleDep, size: ThumbSizeQuery = "page", d: DigestQuery = ""
 ) -> Response:
     """A JPEG thumbnail of the registered reference, for those who may have the reference."""
-    granted = c.grants.get(who.principal, "work", work_id)  # the alert list just showed it
-    if granted is not None and not c.app.access.withholding_owners(who.principal, [granted.owner]):
-        return thumbnail_response(c, granted.sha256, size, d)
     return thumbnail_response(c, c.app.access.reference(who.principal, work_id).sha256, size, d)
 
 

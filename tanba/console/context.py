@@ -21,6 +21,7 @@ from tanba.console.alerts import CountCache
 from tanba.console.caching import digest_of
 from tanba.console.crawls import CrawlLauncher, JobLauncher, RunLog, SubprocessLauncher
 from tanba.console.db import db_path
+from tanba.console.exports import ExportJobs
 from tanba.console.i18n import pick_language
 from tanba.console.pictures import Grants
 from tanba.console.sessions import SessionStore
@@ -51,6 +52,7 @@ class Console:
     counts: CountCache
     throttle: LoginThrottle
     grants: Grants  # the pictures the alert list just showed, and to whom
+    exports: ExportJobs  # bulk evidence exports running in the background
     templates: Environment = field(repr=False)
 
 
@@ -124,6 +126,7 @@ def build_console(
         counts=CountCache(app.store),
         throttle=LoginThrottle(db, app.clock),
         grants=Grants(),
+        exports=ExportJobs(),
         templates=templates(),
     )
 

@@ -13,7 +13,8 @@ so the button and routes exist before the exporter does.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -23,6 +24,7 @@ from tanba.console import alerts as alert_rules
 from tanba.console.auth import Caller
 from tanba.console.context import Console
 from tanba.console.exceptions import Conflict, EvidenceUnavailable, Forbidden
+from tanba.console.exports import ExportJob
 from tanba.core.access import Principal
 from tanba.core.alerts import TRANSITIONS, Alert
 from tanba.core.exceptions import InputError
@@ -108,24 +110,32 @@ def export_response(
     return FileResponse(path, filename=path.name, content_disposition_type="attachment")
 
 
-def bundle_response(
+@dataclass(frozen=True)
+class BundlePlan:
+    """A bulk export checked and ready to write: its alerts, its file and how."""
+
+    ids: list[str]
+    out: Path
+    options: ExportOptions
+    mark_notice_sent: bool
+
+
+def plan_bundle(
     c: Console,
     who: Caller,
     query: AlertQuery,
     interface: Literal["console", "api"],
     mark_notice_sent: bool,
-) -> FileResponse:
-    """Export every alert of ``query`` (scoped to the caller) as one bundle of signed packages.
+) -> BundlePlan:
+    """Check a bulk export of every alert of ``query`` (scoped to the caller) before any is written.
 
     At most :data:`tanba.evidence.bundle.MAX_BUNDLE` alerts (InputError beyond, saying
-    to narrow the selection); each package is recorded in its alert's chain of custody
-    with the caller as actor. With ``mark_notice_sent`` every alert must be able to move
-    to notice_sent (Conflict otherwise, nothing exported); after the export they move in
-    one store request, each with its history entry.
+    to narrow the selection). With ``mark_notice_sent`` every alert must be able to move
+    to notice_sent (Conflict otherwise, nothing exported).
     """
     _may_export(who)
     try:
-        from tanba.evidence.bundle import MAX_BUNDLE, export_bundle
+        from tanba.evidence.bundle import MAX_BUNDLE
     except ImportError:
         raise EvidenceUnavailable(MISSING) from None
     scoped = who.principal.scope(query)
@@ -151,17 +161,61 @@ def bundle_response(
     stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
     out = c.app.settings.path("console", "evidence", f"evidence-{stamp}-{len(ids)}-alerts.zip")
     options = _options(who.user.language, interface)
-    bundle = export_bundle(c.app, ids, out, who.principal, options)
-    if mark_notice_sent:
+    return BundlePlan(ids, out, options, mark_notice_sent)
+
+
+def write_bundle(
+    c: Console, who: Caller, plan: BundlePlan, progress: Callable[[int], None] | None = None
+) -> Path:
+    """Write a planned bundle; each package is recorded in its alert's chain of custody with
+    the caller as actor, and with ``mark_notice_sent`` the alerts then move in one store
+    request, each with its history entry. ``progress`` is told the packages written so far."""
+    from tanba.evidence.bundle import export_bundle
+
+    options = replace(plan.options, progress=progress)
+    bundle = export_bundle(c.app, plan.ids, plan.out, who.principal, options)
+    if plan.mark_notice_sent:
         alert_rules.change_many(
             c.app.store,
             who.principal,
-            AlertQuery(ids=tuple(ids), limit=0),
+            AlertQuery(ids=tuple(plan.ids), limit=0),
             NOTICE_SENT,
             "",
             c.app.clock,
         )
-    return FileResponse(bundle.path, filename=out.name, content_disposition_type="attachment")
+    return Path(bundle.path)
+
+
+def bundle_response(
+    c: Console,
+    who: Caller,
+    query: AlertQuery,
+    interface: Literal["console", "api"],
+    mark_notice_sent: bool,
+) -> FileResponse:
+    """Export every alert of ``query`` as one bundle of signed packages, while the caller
+    waits (the API's; see :func:`plan_bundle` and :func:`write_bundle`)."""
+    plan = plan_bundle(c, who, query, interface, mark_notice_sent)
+    path = write_bundle(c, who, plan)
+    return FileResponse(path, filename=plan.out.name, content_disposition_type="attachment")
+
+
+def start_bundle(
+    c: Console,
+    who: Caller,
+    query: AlertQuery,
+    interface: Literal["console", "api"],
+    mark_notice_sent: bool,
+) -> ExportJob:
+    """Check a bulk export at once (errors as :func:`plan_bundle`), then write it in the
+    background (:class:`tanba.console.exports.ExportJobs`), its progress on the job."""
+    plan = plan_bundle(c, who, query, interface, mark_notice_sent)
+    return c.exports.start(
+        who.user.username,
+        len(plan.ids),
+        plan.out.name,
+        lambda told: write_bundle(c, who, plan, told),
+    )
 
 
 def _options(lang: str, interface: Literal["console", "api"]) -> ExportOptions:

@@ -6,7 +6,9 @@ only image and audio types are served inline; anything else (HTML, SVG, unknown)
 goes out as an attachment, so a hostile file cannot run as a page of the console.
 
 Thumbnails come in two fixed sizes (:data:`THUMB_SIDES`: the alert and work pages,
-and the alert list's two small pictures a row), never a size the request names,
+and the alert list's two small pictures a row), plus the list's cells (:func:`cell`:
+the small one centred on a square, encoded to be stacked into a page's sheet by
+:func:`tanba.console.pictures.stack`), never a size the request names,
 so a caller cannot make the server decode and store a file per size it invents.
 Each is decoded once, only by the Pillow plugins of the types sniffed here, and
 kept under the home by the blob's digest and its size (content-addressed: the
@@ -18,27 +20,31 @@ that content for good, so its answer may be cached for a year
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import io
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from PIL import Image, UnidentifiedImageError
 
-from tanba.console.caching import IMMUTABLE, ONE_DAY, names_content
+from tanba.console.caching import IMMUTABLE, NO_STORE, ONE_DAY, names_content
 from tanba.console.context import Console
+from tanba.console.pictures import BACKGROUND, LIST_SIDE, same_encoding, stack
+from tanba.core.access import Principal
 from tanba.core.blobs import CHUNK, BlobStore
 from tanba.core.exceptions import InputError, NotFound
 
 THUMB_SIDE = 360
-# The alert list shows two 64-pixel pictures a row; 128 keeps them sharp on 2x screens,
-# and a JPEG of that size is a few kilobytes (50 rows: two hundred kilobytes, once).
-LIST_SIDE = 128
 ThumbSize = Literal["page", "list"]
 THUMB_SIDES: dict[str, int] = {"page": THUMB_SIDE, "list": LIST_SIDE}
 OCTET = "application/octet-stream"
+CELL_MAKERS = 4  # threads making the cells of a sheet nobody has seen yet
 # The Pillow plugin a thumbnail may be decoded by, from the file's first bytes: the image
 # types crawls keep (tanba.fingerprint.sniff), Image.open trying no other plugin (EPS...).
 _PILLOW_FORMATS: tuple[tuple[bytes, str], ...] = (
@@ -100,8 +106,74 @@ def thumbnail(
     bytes) that Pillow reads, or has more than ``max_pixels`` pixels.
     """
     target = cache_dir / sha256[:2] / f"{sha256}-{side}.jpg"
+    if not target.exists():
+        _write_jpeg(target, _scaled(blobs, sha256, cache_dir, max_pixels, side))
+    return target
+
+
+def cell(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -> bytes:
+    """The JPEG of a picture as one cell of an alert list's sheet (:func:`tanba.console.pictures.stack`):
+    its thumbnail centred on a LIST_SIDE square, encoded as :func:`blank_cell` is.
+
+    Made once and kept beside the thumbnails; one kept by another encoder (its tables
+    differ from this one's) is made again. InputError as :func:`thumbnail`.
+    """
+    target = _cell_path(cache_dir, sha256)
     if target.exists():
-        return target
+        kept = target.read_bytes()
+        if same_encoding(kept, blank_cell()):
+            return kept
+    picture = _scaled(blobs, sha256, cache_dir, max_pixels, LIST_SIDE)
+    square = Image.new("RGB", (LIST_SIDE, LIST_SIDE), BACKGROUND)
+    square.paste(picture, ((LIST_SIDE - picture.width) // 2, (LIST_SIDE - picture.height) // 2))
+    _write_jpeg(target, square, cell=True)
+    return target.read_bytes()
+
+
+def make_cells(blobs: BlobStore, sha256s: Iterable[str], cache_dir: Path, max_pixels: int) -> None:
+    """Make the cells of ``sha256s`` not made yet, a few at a time (Pillow decodes and
+    encodes outside the GIL): a sheet of pictures nobody has seen yet waits for the
+    slowest few, not for all of them one after the other. A file with no picture is
+    left for :func:`cell` to say so."""
+    missing = [sha for sha in dict.fromkeys(sha256s) if not _cell_path(cache_dir, sha).exists()]
+
+    def make(sha256: str) -> None:
+        with contextlib.suppress(InputError, NotFound):
+            cell(blobs, sha256, cache_dir, max_pixels)
+
+    if len(missing) > 1:
+        with ThreadPoolExecutor(max_workers=CELL_MAKERS) as pool:
+            list(pool.map(make, missing))
+
+
+def _cell_path(cache_dir: Path, sha256: str) -> Path:
+    return cache_dir / sha256[:2] / f"{sha256}-cell{LIST_SIDE}.jpg"
+
+
+@functools.cache
+def blank_cell() -> bytes:
+    """An empty cell: the background colour, encoded as every cell is (see _encode)."""
+    return _encode(Image.new("RGB", (LIST_SIDE, LIST_SIDE), BACKGROUND), cell=True)
+
+
+def _encode(image: Image.Image, cell: bool = False) -> bytes:
+    """JPEG bytes of ``image``. A cell is encoded so that cells stack into one picture
+    without decoding (tanba.console.pictures.stack): the same quality, hence tables, for
+    every cell, 4:2:0 (16-pixel blocks, so a 128-pixel cell is 8 rows of blocks), the
+    standard Huffman tables (no per-file optimisation) and a restart marker after each
+    row of blocks."""
+    out = io.BytesIO()
+    if cell:
+        image.save(out, "JPEG", quality=80, subsampling="4:2:0", restart_marker_rows=1)
+    else:
+        image.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _scaled(
+    blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int, side: int
+) -> Image.Image:
+    """The blob's picture in RGB, at most ``side`` pixels a side (InputError as thumbnail)."""
     # The blob's file, or a copy of a remote one (once: the thumbnail is kept).
     with blobs.local_path(sha256, cache_dir / "tmp") as source:
         plugin = pillow_format(source)
@@ -118,16 +190,20 @@ def thumbnail(
         except (UnidentifiedImageError, OSError) as exc:
             raise InputError(f"blob {sha256} is not an image Pillow can read: {exc}") from None
     image.thumbnail((side, side))
+    return image
+
+
+def _write_jpeg(target: Path, image: Image.Image, cell: bool = False) -> None:
+    """``image`` as a JPEG at ``target``, whole or not at all (written aside, then renamed)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
     try:
         with os.fdopen(fd, "wb") as out:
-            image.save(out, "JPEG", quality=80)
+            out.write(_encode(image, cell))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
 
 
 def blob_response(c: Console, sha256: str) -> Response:
@@ -186,4 +262,35 @@ def thumbnail_response(
         path.read_bytes(),
         media_type="image/jpeg",
         headers={"Cache-Control": IMMUTABLE if named else ONE_DAY},
+    )
+
+
+def sheet_response(c: Console, principal: Principal, key: str) -> Response:
+    """The contact sheet of an alert list page this caller was shown in the last minute.
+
+    NotFound for any other key (another caller's, or older than the grants keep it).
+    A reference whose owner withholds it from the caller now is left blank, and that
+    sheet is not kept by the browser (its key named the reference).
+    """
+    sheet = c.grants.get(principal, key)
+    if sheet is None:
+        raise NotFound(
+            "no alert list page showed you this sheet of pictures in the last minute;"
+            " reload the list"
+        )
+    owners = {x.owner for x in sheet.cells if x.kind == "work"}
+    withheld = c.app.access.withholding_owners(principal, owners)
+    home = c.app.settings.home / "console" / "thumbnails"
+    limit = c.app.settings.image_max_pixels
+    make_cells(c.app.blobs, (x.sha256 for x in sheet.cells), home, limit)
+    jpeg = stack(
+        sheet,
+        lambda sha256: cell(c.app.blobs, sha256, home, limit),
+        blank_cell(),
+        blank=lambda one: one.kind == "work" and one.owner in withheld,
+    )
+    return Response(
+        jpeg,
+        media_type="image/jpeg",
+        headers={"Cache-Control": NO_STORE if withheld else IMMUTABLE},
     )

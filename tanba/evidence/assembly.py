@@ -45,7 +45,7 @@ import base64
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -97,6 +97,9 @@ class ExportOptions:
     tsa: TimestampAuthority | None = None  # None: TANBA_TSA_URL decides
     signing_key: SigningKey | None = None  # None: TANBA_SIGNING_KEY or the installation key
     config: EvidenceConfig | None = None  # None: read from the environment
+    # Told the number of packages written so far after each one (a background export's
+    # progress, tanba.console.exports); None: nobody is told.
+    progress: Callable[[int], None] | None = None
 
 
 def build_package(

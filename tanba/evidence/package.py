@@ -108,6 +108,8 @@ def export(
         if record:
             record_export(custody, principal, options.interface, result)
         results.append(result)
+        if options.progress is not None:
+            options.progress(len(results))
     return results
 
 

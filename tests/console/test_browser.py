@@ -7,15 +7,18 @@ in through the login form like a person, and keeps screenshots under
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image, ImageChops, ImageStat
 from playwright.sync_api import Page, expect
 
 from tanba.app.demo import media
 from tanba.app.demo.server import SiteServer
+from tanba.console.media import cell
 from tanba.core.alerts import Alert, MatchDetail, Signal
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
@@ -354,3 +357,42 @@ def test_pager_walks_by_cursor_and_chart_bars_filter_the_list(
     page.wait_for_url("**since=2026-03-05&until=2026-03-05**")
     expect(rows).to_have_count(6)  # s0's alerts of 5 March
     shot(page, artifacts, "alerts-by-chart")
+
+
+def test_the_browser_shows_each_rows_copy_and_reference_from_the_pages_one_sheet(
+    page: Page, sign_in: SignIn, gallery: dict[str, Alert], artifacts: Path, app: App
+) -> None:
+    """What the browser draws in a row's two boxes is that row's copy and reference."""
+    sheets: list[str] = []
+    page.on("request", lambda r: sheets.append(r.url) if "/api/sheets/" in r.url else None)
+    admin = sign_in("admin").page
+    expect(admin.locator("#alerts tbody tr")).to_have_count(5)
+    admin.wait_for_load_state("networkidle")
+    assert len(sheets) == 1  # one image for every picture of the page
+    shot(admin, artifacts, "alerts-pictures")
+    home = app.settings.home / "console" / "thumbnails"
+
+    def drawn(alert: Alert, column: int) -> Image.Image:
+        box = admin.locator(f"#alerts tr:has(input[value='{alert.id}']) td.pic").nth(column)
+        with Image.open(io.BytesIO(box.locator(".thumb").screenshot())) as shown:
+            return shown.convert("RGB").resize((64, 64))
+
+    def expected(sha256: str) -> Image.Image:
+        # The cell as kept (a 128-pixel square), at the 64 pixels it is shown at.
+        data = cell(app.blobs, sha256, home, app.settings.image_max_pixels)
+        with Image.open(io.BytesIO(data)) as im:
+            return im.convert("RGB").resize((64, 64))
+
+    def far(a: Image.Image, b: Image.Image) -> float:
+        inner = (4, 4, 60, 60)  # the 1-pixel border and the edge rows aside
+        diff = ImageChops.difference(a.crop(inner), b.crop(inner))
+        return sum(ImageStat.Stat(diff).mean) / 3
+
+    steppe, lake = gallery["steppe_kz"], gallery["lake_kz"]
+    steppe_work, lake_work = app.works.entry("steppe"), app.works.entry("lake")
+    assert steppe_work is not None and lake_work is not None
+    assert far(drawn(steppe, 0), expected(steppe.media_sha256)) < 12
+    assert far(drawn(steppe, 1), expected(steppe_work.sha256)) < 12
+    assert far(drawn(lake, 0), expected(lake.media_sha256)) < 12
+    assert far(drawn(lake, 1), expected(lake_work.sha256)) < 12
+    assert far(drawn(steppe, 0), expected(lake.media_sha256)) > 20  # and they can differ

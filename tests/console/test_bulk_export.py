@@ -12,16 +12,21 @@ import base64
 import hashlib
 import io
 import json
+import re
+import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tanba.app.cli import main
+from tanba.console.context import Console
+from tanba.console.exports import ExportJobs, inline
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
-from tanba.core.exceptions import InputError
+from tanba.core.exceptions import InputError, NotFound
 from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.evidence import bundle
@@ -54,6 +59,21 @@ def cases(app: App, seeded: dict[str, Alert]) -> dict[str, Alert]:
     return captured
 
 
+@pytest.fixture(autouse=True)
+def exports_inline(console: Console) -> None:
+    """Bulk exports run before the list's answer (the reference runner): the job page then
+    shows the finished export, whose file the tests fetch."""
+    console.exports = ExportJobs(runner=inline)
+
+
+def _export(session: Session, url: str, form: dict[str, object]) -> httpx.Response:
+    """Start a bulk export from the list; its file once written, or the answer that is no
+    finished export (a refusal, or the page of a failed one)."""
+    page = session.client.post(url, data=form)
+    link = re.search(r'id="export-file" href="([^"]+)"', page.text)
+    return session.client.get(link.group(1)) if link else page
+
+
 def _members(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
@@ -70,9 +90,8 @@ def test_the_rows_ticked_are_exported_as_one_archive_of_signed_packages_with_a_s
 ) -> None:
     agency = login("kz-agency")
     picked = [cases["a_kz"].id, cases["b_kz"].id, cases["a_ru"].id]  # a_ru is in RU
-    answer = agency.client.post(
-        "/alerts/evidence?site=kino.example.kz",
-        data={"ids": picked, "csrf_token": agency.csrf},
+    answer = _export(
+        agency, "/alerts/evidence?site=kino.example.kz", {"ids": picked, "csrf_token": agency.csrf}
     )
     assert answer.status_code == 200, answer.text
     assert "attachment" in answer.headers["content-disposition"]
@@ -103,14 +122,14 @@ def test_export_and_mark_sent_needs_every_alert_confirmed_then_moves_each_with_i
 ) -> None:
     alice = login("alice")  # Owner A: a_kz, a_ru, a_kz_audio
     form = {"all": "true", "mark_notice_sent": "true", "csrf_token": alice.csrf}
-    refused = alice.client.post("/alerts/evidence?media=image", data=form)
+    refused = _export(alice, "/alerts/evidence?media=image", form)
     assert refused.status_code == 409 and "nothing was exported" in refused.text
     assert _exports(app, cases["a_kz"]) == []
     alice.post(
         "/alerts/status?media=image",
         data={"status": "confirmed", "all": "true", "csrf_token": alice.csrf},
     )
-    done = alice.client.post("/alerts/evidence?media=image", data=form)
+    done = _export(alice, "/alerts/evidence?media=image", form)
     assert done.status_code == 200, done.text
     for key in ("a_kz", "a_ru"):
         stored = app.store.get(cases[key].id)
@@ -130,10 +149,10 @@ def test_a_bundle_that_fails_is_in_no_cases_log_and_leaves_no_file(
     uncaptured = make_alert(page="http://kino.example.kz/77", seen="2026-03-09T10:00:00.000Z")
     app.store.upsert([uncaptured])
     agency = login("kz-agency")
-    failed = agency.client.post(
-        "/alerts/evidence?site=kino.example.kz", data={"all": "true", "csrf_token": agency.csrf}
+    failed = _export(
+        agency, "/alerts/evidence?site=kino.example.kz", {"all": "true", "csrf_token": agency.csrf}
     )
-    assert failed.status_code >= 400 and uncaptured.id in failed.text
+    assert 'data-state="failed"' in failed.text and uncaptured.id in failed.text
     assert all(_exports(app, a) == [] for a in [*cases.values(), uncaptured])
     written = app.settings.path("console", "evidence")
     assert not written.exists() or list(written.iterdir()) == []
@@ -147,15 +166,15 @@ def test_more_than_one_export_holds_is_refused_saying_what_to_do_and_nothing_is_
 ) -> None:
     monkeypatch.setattr(bundle, "MAX_BUNDLE", 2)
     admin = login("admin")
-    too_many = admin.client.post("/alerts/evidence", data={"all": "true", "csrf_token": admin.csrf})
+    too_many = _export(admin, "/alerts/evidence", {"all": "true", "csrf_token": admin.csrf})
     assert too_many.status_code == 400
     assert "5 alerts are selected" in too_many.text and "at most 2" in too_many.text
     assert "narrow the filter" in too_many.text
     assert all(_exports(app, a) == [] for a in cases.values())
-    fits = admin.client.post(
-        "/alerts/evidence?jurisdiction=RU", data={"all": "true", "csrf_token": admin.csrf}
+    fits = _export(
+        admin, "/alerts/evidence?jurisdiction=RU", {"all": "true", "csrf_token": admin.csrf}
     )
-    assert fits.status_code == 200, fits.text
+    assert fits.status_code == 200 and "attachment" in fits.headers["content-disposition"]
     with pytest.raises(InputError, match="at most 2"):  # the exporter holds the bound itself
         bundle.export_bundle(
             app, [a.id for a in cases.values()], app.settings.home / "x.zip", ADMIN
@@ -218,8 +237,8 @@ def test_tanba_evidence_verify_checks_every_package_and_the_signed_index(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     admin = login("admin")
-    data = admin.client.post(
-        "/alerts/evidence?jurisdiction=KZ", data={"all": "true", "csrf_token": admin.csrf}
+    data = _export(
+        admin, "/alerts/evidence?jurisdiction=KZ", {"all": "true", "csrf_token": admin.csrf}
     ).content
     key = load_signing_key(app.settings.home)
     trusted = [TrustedKey(key.fingerprint, "this installation", key.public)]
@@ -281,3 +300,64 @@ def test_the_cli_exports_several_cases_as_one_archive_with_a_signed_index(
     assert main(["--home", home, "evidence", "verify", str(archive)]) == 0
     for alert in (cases["a_kz"], cases["b_kz"]):
         assert [(actor, way) for actor, way, _ in _exports(app, alert)] == [("Aigerim", "cli")]
+
+
+def test_a_bulk_export_runs_in_the_background_its_page_showing_progress_to_its_owner_alone(
+    app: App, console: Console, cases: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    held: list[Callable[[], None]] = []
+    console.exports = ExportJobs(runner=held.append)  # the job waits until the test runs it
+    admin = login("admin")
+    started = admin.client.post(
+        "/alerts/evidence?jurisdiction=KZ",
+        data={"all": "true", "csrf_token": admin.csrf},
+        follow_redirects=False,
+    )
+    assert started.status_code == 303 and _exports(app, cases["a_kz"]) == []
+    job_url = started.headers["location"]
+    assert re.fullmatch(r"/exports/[\w-]{16}", job_url), job_url
+    running = admin.client.get(job_url).text
+    assert 'data-state="running"' in running and "0 of 3 packages written" in running
+    assert '<meta http-equiv="refresh" content="3">' in running  # it reloads itself
+    assert admin.client.get(job_url + "/file").status_code == 404  # nothing to fetch yet
+    # Nobody else sees it.
+    assert login("alice").client.get(job_url).status_code == 404
+    assert login("alice").client.get(job_url + "/file").status_code == 404
+    job = console.exports.get("admin", job_url.rsplit("/", 1)[1])
+    (task,) = held
+    task()
+    assert job.written == 3 and job.state == "done"  # told after each package
+    done = admin.client.get(job_url).text
+    assert 'data-state="done"' in done and "3 of 3 packages written" in done
+    assert "http-equiv" not in done
+    archive = admin.client.get(job_url + "/file")
+    assert "attachment" in archive.headers["content-disposition"]
+    assert len([m for m in _members(archive.content) if m.startswith("packages/")]) == 3
+    assert [e[:2] for e in _exports(app, cases["a_kz"])] == [("admin", "console")]
+
+
+def test_export_jobs_tell_progress_and_end_failed_with_what_to_do_on_every_runner() -> None:
+    from tanba.console.exports import in_thread
+
+    for runner in (inline, in_thread()):
+        jobs = ExportJobs(runner=runner, new_id=iter(("one", "two")).__next__)
+
+        def work(told: Callable[[int], None]) -> Path:
+            for n in (1, 2):
+                told(n)
+            return Path("/nowhere/evidence.zip")
+
+        def broken(told: Callable[[int], None]) -> Path:
+            raise InputError("case x has no capture; recapture it first")
+
+        ok, bad = jobs.start("ann", 2, "e.zip", work), jobs.start("ann", 1, "f.zip", broken)
+        for job in (ok, bad):
+            for _ in range(6000):  # a thread's job ends; a broken one too (no timing asserted)
+                if job.state != "running":
+                    break
+                threading.Event().wait(0.01)
+        assert (ok.state, ok.written, ok.path) == ("done", 2, Path("/nowhere/evidence.zip"))
+        assert (bad.state, bad.error) == ("failed", "case x has no capture; recapture it first")
+        assert jobs.get("ann", "one") is ok
+        with pytest.raises(NotFound, match="export the alerts again"):
+            jobs.get("bob", "one")

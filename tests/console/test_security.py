@@ -54,6 +54,7 @@ MEDIA_ROUTES = {
     ("/api/works/{work_id}/thumbnail", "GET"),
     ("/api/alerts/{alert_id}/media", "GET"),
     ("/api/alerts/{alert_id}/thumbnail", "GET"),
+    ("/api/sheets/{key}", "GET"),
     ("/alerts/charts/{key}.svg", "GET"),
     ("/api/alerts/counts/{key}", "GET"),
     ("/alerts/{alert_id}", "GET"),

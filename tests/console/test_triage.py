@@ -13,11 +13,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from fastapi.testclient import TestClient
+from PIL import Image, ImageChops, ImageStat
 
 from tanba.app.demo import media
 from tanba.console.context import Console
-from tanba.console.pictures import Grant, Grants
+from tanba.console.pictures import BACKGROUND, COLUMNS, LIST_SIDE, Cell, Grants, Sheet
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
@@ -282,103 +283,153 @@ def _row(html: str, alert: Alert) -> str:
     return row
 
 
-def _srcs(row: str) -> list[str]:
-    return [
-        src.replace("&amp;", "&") for src in re.findall(r'<img class="thumb" src="([^"]+)"', row)
-    ]
+def _cells(row: str) -> list[tuple[int, int]]:
+    """The (x, y) of each of a row's pictures on the page's sheet, in pixels of the sheet."""
+    found = re.findall(
+        r'<span class="thumb sheet"[^>]*style="background-position:-(\d+)px -(\d+)px"', row
+    )
+    return [(2 * int(x), 2 * int(y)) for x, y in found]  # cells shown at half their size
+
+
+def _sheet_url(html: str) -> str:
+    found = re.search(r'\.thumb\.sheet\{background-image:url\("([^"]+)"\)', html)
+    assert found is not None, "the page has no sheet of pictures"
+    return found.group(1)
+
+
+def _sheet(client: TestClient, html: str) -> Image.Image:
+    got = client.get(_sheet_url(html))
+    assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg", got.text
+    with Image.open(io.BytesIO(got.content)) as im:
+        return im.convert("RGB")
+
+
+def _blank(sheet: Image.Image, cell: tuple[int, int]) -> bool:
+    """Whether a cell holds no picture: all of it the background colour (JPEG's noise aside;
+    its colours bleed a pixel or two over from the next cell)."""
+    x, y = cell
+    inner = sheet.crop((x + 4, y + 4, x + LIST_SIDE - 4, y + LIST_SIDE - 4))
+    low, high = zip(*inner.getextrema(), strict=True)
+    return min(low) >= BACKGROUND[0] - 8 and max(high) <= 255
+
+
+def _like(sheet: Image.Image, cell: tuple[int, int], path: Path) -> bool:
+    """Whether a cell shows the picture at ``path`` (its thumbnail, centred), within JPEG's loss."""
+    with Image.open(path) as im:
+        im = im.convert("RGB")
+        im.thumbnail((LIST_SIDE, LIST_SIDE))
+        left = cell[0] + (LIST_SIDE - im.width) // 2
+        top = cell[1] + (LIST_SIDE - im.height) // 2
+        shown = sheet.crop((left, top, left + im.width, top + im.height))
+        # About 10 for the same photo (re-encoded twice), 60 to 170 for others.
+        return sum(ImageStat.Stat(ImageChops.difference(shown, im)).mean) / 3 < 30
 
 
 def test_each_row_shows_the_copy_and_the_reference_side_by_side_or_says_why_not(
-    app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
+    app: App,
+    pictured: dict[str, Alert],
+    small_photos: list[Path],
+    login: Callable[[str], Session],
 ) -> None:
     alice = login("alice")
     page = alice.client.get("/alerts").text
     photo = pictured["photo"]
-    copy_src, reference_src = _srcs(_row(page, photo))
+    copy_cell, reference_cell = _cells(_row(page, photo))
+    assert 'aria-label="Found copy"' in _row(page, photo)
+    # One picture for the page, named by its content and kept by the browser a year.
+    url = _sheet_url(page)
+    assert re.fullmatch(r"/api/sheets/[0-9a-f]{32}\?v=[0-9a-f]{32}", url), url
+    got = alice.client.get(url)
+    assert got.headers["cache-control"] == "private, max-age=31536000, immutable"
+    sheet = _sheet(alice.client, page)
+    assert COLUMNS == 1 and sheet.size == (LIST_SIDE, 2 * LIST_SIDE)  # two cells, stacked
     reference = app.works.entry("steppe")
     assert reference is not None
-    assert copy_src.startswith(
-        f"/api/alerts/{photo.id}/thumbnail?size=list&d={photo.media_sha256[:16]}&v="
-    )
-    assert reference_src.startswith(
-        f"/api/works/steppe/thumbnail?size=list&d={reference.sha256[:16]}&v="
-    )
-    for src in (copy_src, reference_src):
-        got = alice.client.get(src)
-        assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
-        assert got.headers["cache-control"] == "private, max-age=31536000, immutable"
-        with Image.open(io.BytesIO(got.content)) as im:
-            assert max(im.size) == 128
-    # Made once, kept by the file's digest and size.
+    # Each cell is its picture: the copy (a web JPEG of the photo) and the registered photo.
+    copy_file = app.blobs.file(photo.media_sha256)
+    assert copy_file is not None
+    assert _like(sheet, copy_cell, copy_file) and _like(sheet, reference_cell, small_photos[0])
+    assert not _like(sheet, copy_cell, small_photos[1])  # and the comparison can fail
+    assert not _blank(sheet, copy_cell) and not _blank(sheet, reference_cell)
+    # Cells made once, kept by the file's digest and size.
     kept = app.settings.home / "console" / "thumbnails" / photo.media_sha256[:2]
-    assert (kept / f"{photo.media_sha256}-128.jpg").is_file()
-    # Without the digest, or with another one, the answer is kept a day only.
-    for query in ("size=list", "size=list&d=" + "0" * 16):
-        other = alice.client.get(f"/api/alerts/{photo.id}/thumbnail?{query}")
-        assert other.headers["cache-control"] != "private, max-age=31536000, immutable"
-    assert alice.client.get(f"/api/alerts/{photo.id}/thumbnail?size=9999").status_code == 422
+    assert (kept / f"{photo.media_sha256}-cell128.jpg").is_file()
     recording = _row(page, pictured["recording"])
-    assert _srcs(recording) == [] and recording.count('title="a recording: no picture"') == 2
+    assert _cells(recording) == [] and recording.count('title="a recording: no picture"') == 2
     gone = _row(page, pictured["gone"])
-    assert 'title="the file is not stored here"' in gone and len(_srcs(gone)) == 1
-    # The same file found on another page is shown by the same URL: fetched once.
+    assert 'title="the file is not stored here"' in gone and _cells(gone) == [reference_cell]
+    # The same file found on another page is the same cell: on the sheet once.
     again = pictured["photo"].model_copy(
         update={"id": "again", "page_url": "http://kino.example.kz/4"}
     )
     app.store.upsert([again])
     twice = alice.client.get("/alerts").text
-    assert _srcs(_row(twice, again))[0] == _srcs(_row(twice, pictured["photo"]))[0]
-    # Nobody else's pictures: an alert or work the caller may not see is not found.
-    assert login("bob").client.get(copy_src).status_code == 404
-    assert login("bob").client.get(reference_src).status_code == 404
+    assert _cells(_row(twice, again))[0] == _cells(_row(twice, pictured["photo"]))[0]
+    assert set(_cells(twice)) == {copy_cell, reference_cell}  # still two pictures
+    # Nobody else's pictures: another caller's sheet, or a key never shown, is not found.
+    assert login("bob").client.get(url).status_code == 404
+    assert alice.client.get("/api/sheets/" + "0" * 32).status_code == 404
 
 
 def test_an_agency_sees_the_copy_but_not_a_withheld_reference(
-    app: App, pictured: dict[str, Alert], login: Callable[[str], Session]
+    app: App, pictured: dict[str, Alert], small_photos: list[Path], login: Callable[[str], Session]
 ) -> None:
     agency = login("kz-agency")
-    before = _srcs(_row(agency.client.get("/alerts").text, pictured["photo"]))
-    assert len(before) == 2 and agency.client.get(before[1]).status_code == 200
+    before = agency.client.get("/alerts").text
+    copy_cell, reference_cell = _cells(_row(before, pictured["photo"]))
+    assert _like(_sheet(agency.client, before), reference_cell, small_photos[0])
     app.organisations.set("Owner A", withhold_references=True, actor="alice")
-    assert agency.client.get(before[1]).status_code == 403  # at once, granted or not
-    row = _row(agency.client.get("/alerts").text, pictured["photo"])
-    [copy_src] = _srcs(row)
-    assert copy_src.startswith(f"/api/alerts/{pictured['photo'].id}/thumbnail?")
-    assert "/api/works/" not in row and "withholds its reference files" in row
-    withheld = agency.client.get(f"/api/works/steppe/thumbnail?size=list&d={copy_src[-16:]}")
-    assert withheld.status_code == 403
+    # At once: the sheet the page linked a moment ago leaves the reference blank, unkept.
+    late = agency.client.get(_sheet_url(before))
+    assert late.status_code == 200 and late.headers["cache-control"] == "no-store"
+    sheet = _sheet(agency.client, before)
+    assert _blank(sheet, reference_cell) and not _blank(sheet, copy_cell)
+    page = agency.client.get("/alerts").text
+    row = _row(page, pictured["photo"])
+    assert _cells(row) == [(0, 0)] and "withholds its reference files" in row
+    assert _sheet_url(page) != _sheet_url(before)
+    now = _sheet(agency.client, page)  # the copy alone
+    assert now.size == (LIST_SIDE, LIST_SIDE) and not _blank(now, (0, 0))
 
 
-def test_the_pictures_the_list_showed_are_granted_to_that_caller_for_a_minute(
+def test_the_sheet_the_list_showed_is_granted_to_that_caller_for_a_minute(
     app: App, console: Console, pictured: dict[str, Alert], login: Callable[[str], Session]
 ) -> None:
     clock = [0.0]
     console.grants = Grants(now=lambda: clock[0])
     alice = login("alice")
-    copy_src, reference_src = _srcs(_row(alice.client.get("/alerts").text, pictured["photo"]))
+    page = alice.client.get("/alerts").text
+    key = _sheet_url(page).split("/")[-1].split("?")[0]
     principal = Principal(name="alice", role="rights_holder", owners=("Owner A",))
-    granted = console.grants.get(principal, "alert", pictured["photo"].id)
-    assert granted == Grant(pictured["photo"].media_sha256, "Owner A")
-    # Within the minute the picture needs no store: even with the alert gone, it is served.
+    granted = console.grants.get(principal, key)
+    reference = app.works.entry("steppe")
+    assert granted is not None and reference is not None
+    assert set(granted.cells) == {
+        Cell("alert", pictured["photo"].media_sha256, ""),
+        Cell("work", reference.sha256, "Owner A"),
+    }
+    # Within the minute the sheet needs no store: even with the alert gone, it is drawn.
     app.store.upsert([pictured["photo"].model_copy(update={"owner": "Owner C"})])
-    assert alice.client.get(copy_src).status_code == 200
-    assert login("bob").client.get(copy_src).status_code == 404  # a grant is one caller's
-    clock[0] = 60.0  # a minute later the store is asked again: no longer Owner A's alert
-    assert console.grants.get(principal, "alert", pictured["photo"].id) is None
-    assert alice.client.get(copy_src).status_code == 404
-    assert alice.client.get(reference_src).status_code == 200  # still Owner A's work
+    assert alice.client.get(_sheet_url(page)).status_code == 200
+    clock[0] = 60.0  # a minute later the sheet is gone: the list must be shown again
+    assert console.grants.get(principal, key) is None
+    gone = alice.client.get(_sheet_url(page))
+    assert gone.status_code == 404 and "reload the list" in gone.json()["detail"]
+    assert _cells(_row(alice.client.get("/alerts").text, pictured["gone"])) == [(0, 0)]
 
 
 def test_grants_are_bounded_and_keyed_by_the_whole_principal() -> None:
     grants = Grants(size=2, now=lambda: 0.0)
     agency = Principal(name="kz", role="agency", jurisdictions=("KZ",))
-    grants.grant(agency, "alert", "a1", Grant("1" * 64, "o"))
-    assert grants.get(replace(agency, jurisdictions=("RU",)), "alert", "a1") is None
-    assert grants.get(agency, "work", "a1") is None
-    grants.grant(agency, "alert", "a2", Grant("2" * 64, "o"))
-    grants.grant(agency, "alert", "a3", Grant("3" * 64, "o"))
-    assert grants.get(agency, "alert", "a1") is None  # the oldest dropped
-    assert grants.get(agency, "alert", "a3") == Grant("3" * 64, "o")
+    sheets = [Sheet((Cell("alert", str(i) * 64, "o"),)) for i in range(3)]
+    grants.grant(agency, sheets[0])
+    assert grants.get(agency, sheets[0].key) == sheets[0]
+    assert grants.get(replace(agency, jurisdictions=("RU",)), sheets[0].key) is None
+    assert len({s.key for s in sheets}) == 3  # a key names its cells
+    grants.grant(agency, sheets[1])
+    grants.grant(agency, sheets[2])
+    assert grants.get(agency, sheets[0].key) is None  # the oldest dropped
+    assert grants.get(agency, sheets[2].key) == sheets[2]
 
 
 def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(
@@ -395,3 +446,9 @@ def test_a_copy_that_is_no_image_gets_no_thumbnail_and_is_not_decoded(
     shown = alert_with_blob(bitmap.getvalue())
     answer = login("admin").client.get(f"/api/alerts/{shown.id}/thumbnail?size=list")
     assert answer.status_code == 200 and answer.content.startswith(b"\xff\xd8\xff")
+    # On the list's sheet, the one is left blank and the other drawn.
+    admin = login("admin").client
+    page = admin.get("/alerts").text
+    sheet = _sheet(admin, page)
+    [svg_cell], [bitmap_cell] = _cells(_row(page, alert)), _cells(_row(page, shown))
+    assert _blank(sheet, svg_cell) and not _blank(sheet, bitmap_cell)

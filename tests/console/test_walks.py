@@ -130,13 +130,18 @@ def test_an_agency_exports_a_case_and_marks_the_notice_sent(
         rows.nth(i).locator("input[name=ids]").check()
     page.check("#bulk-mark-notice-sent")
     shot(page, artifacts, f"walk-agency-case-{lang}")
+    page.click("#bulk-export")  # written in the background: its page shows how far it is
+    expect(page.locator("h1")).to_contain_text(t("export.title", total=3))
+    expect(page.locator("#export-file")).to_be_visible(timeout=120_000)  # it reloads itself
+    expect(page.locator("#export-progress")).to_have_text(t("export.progress", written=3, total=3))
+    shot(page, artifacts, f"walk-agency-export-{lang}")
     with page.expect_download() as download:
-        page.click("#bulk-export")
+        page.click("#export-file")
     archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
     index = json.loads(archive.read(INDEX))
     assert sorted(p["alert_id"] for p in index["packages"]) == sorted(a.id for a in case)
     assert index["exported_by"] == "kz-agency"
-    page.reload()
+    page.click("#export a[href='/alerts']")
     expect(page.locator("#tab-notice_sent .count")).to_have_text("3")
     shot(page, artifacts, f"walk-agency-sent-{lang}")
     custody = CustodyLog(app.bus, app.clock)

@@ -16,7 +16,7 @@ from tanba.console.alerts import AlertFilters
 from tanba.console.auth import Caller
 from tanba.console.context import Console
 from tanba.console.deps import AnyUser, ConsoleDep, Filters
-from tanba.console.evidence import bundle_response, custody_or_none, export_response
+from tanba.console.evidence import custody_or_none, export_response, start_bundle
 from tanba.console.i18n import Translator
 from tanba.console.models import StatusIn
 from tanba.console.pictures import list_pictures
@@ -31,6 +31,7 @@ from tanba.evidence.wording import variant_name
 
 router = APIRouter(tags=["pages"], default_response_class=HTMLResponse)
 WORK_CHOICES = 200
+EXPORT_REFRESH_S = 3  # how often a running export's page reloads itself (no scripts here)
 
 
 @router.get("/alerts")
@@ -230,7 +231,7 @@ def alerts_status(
     return redirect(f"/alerts?{kept}&{outcome}" if kept else f"/alerts?{outcome}")
 
 
-@router.post("/alerts/evidence", response_class=FileResponse)
+@router.post("/alerts/evidence")
 def alerts_evidence(
     filters: Filters,
     who: AnyUser,
@@ -238,11 +239,30 @@ def alerts_evidence(
     ids: Annotated[list[str] | None, Form()] = None,
     everything: Annotated[bool, Form(alias="all")] = False,
     mark_notice_sent: Annotated[bool, Form()] = False,
-) -> FileResponse:
+) -> Response:
     """The list's bulk export: the rows ticked, or every alert the filters match, as one
-    archive of signed packages (at most :data:`tanba.evidence.bundle.MAX_BUNDLE`)."""
+    archive of signed packages (at most :data:`tanba.evidence.bundle.MAX_BUNDLE`), written
+    in the background; the answer leads to the export's page (its progress, then its file)."""
     query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
-    return bundle_response(c, who, query, "console", mark_notice_sent=mark_notice_sent)
+    job = start_bundle(c, who, query, "console", mark_notice_sent=mark_notice_sent)
+    return redirect(f"/exports/{job.id}")
+
+
+@router.get("/exports/{job_id}")
+def export_page(request: Request, job_id: str, who: AnyUser, c: ConsoleDep) -> Response:
+    """A bulk export of the caller's: packages written so far (the page reloads itself
+    every few seconds while it runs), then its file, or what went wrong."""
+    job = c.exports.get(who.user.username, job_id)
+    return render(c, request, "export.html", job=job, refresh_s=EXPORT_REFRESH_S)
+
+
+@router.get("/exports/{job_id}/file", response_class=FileResponse)
+def export_file(job_id: str, who: AnyUser, c: ConsoleDep) -> FileResponse:
+    """The archive of a finished bulk export of the caller's (404 while it runs)."""
+    job = c.exports.get(who.user.username, job_id)
+    if job.path is None:
+        raise NotFound(f"the export is {job.state}, not done: its page says how far it is")
+    return FileResponse(job.path, filename=job.filename, content_disposition_type="attachment")
 
 
 @router.post("/alerts/{alert_id}/status")
