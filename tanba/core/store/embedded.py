@@ -61,6 +61,10 @@ CREATE INDEX IF NOT EXISTS alerts_jur_last_seen_id ON alerts (jurisdiction, last
 CREATE INDEX IF NOT EXISTS alerts_owner_last_seen_id ON alerts (owner, last_seen, id);
 CREATE INDEX IF NOT EXISTS alerts_owner_score_id ON alerts (owner, score, id);
 CREATE INDEX IF NOT EXISTS alerts_jur_status_last_seen ON alerts (jurisdiction, status, last_seen);
+-- The list's status tabs count every status on each page: from the index alone, not a
+-- scan of the table (100k alerts: an administrator's counts 55 -> 6 ms, an owner's 5 -> 0.2).
+CREATE INDEX IF NOT EXISTS alerts_status ON alerts (status);
+CREATE INDEX IF NOT EXISTS alerts_owner_status ON alerts (owner, status);
 -- Prefixes of the indices above (older files have them).
 DROP INDEX IF EXISTS alerts_last_seen;
 DROP INDEX IF EXISTS alerts_score;
