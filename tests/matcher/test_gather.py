@@ -1,0 +1,156 @@
+"""N matcher shards raise exactly the alerts of one matcher, look-alikes straddling shards too.
+
+The image rule sets aside a copy's window that looks like more than
+``image_max_lookalikes`` registered pictures. The works here are look-alikes of one
+another (made from DCT coefficients: a shared coarse part, a texture of their own) and
+their ids are chosen so that they straddle the shards: no shard alone holds enough of
+them to set a window aside, the catalogue as a whole does. Every case runs the whole
+stage on the embedded bus, one matcher against 2 and 3 shards, and compares the alerts
+stored (ids, scores and match figures) and the suppressions published.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from tanba.core import topics
+from tanba.core.bus import Record
+from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.clock import FixedClock
+from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.registry import WorkRegistry
+from tanba.core.schemas.base import decode, encode
+from tanba.core.schemas.common import Fingerprint, MediaOccurrence
+from tanba.core.schemas.fingerprints import FingerprintComputed
+from tanba.core.schemas.suppressions import MatchSuppressed
+from tanba.core.schemas.works import Licence, Work
+from tanba.core.settings import Settings
+from tanba.core.shards import Shard
+from tanba.core.store.base import AlertQuery
+from tanba.core.store.embedded import EmbeddedAlertStore
+from tanba.core.worker import Worker
+from tanba.fingerprint.image import REFERENCE
+from tanba.matcher.worker import MatcherStage
+from tests.matcher.test_image_detail import _bytes, _fingerprint, _picture
+
+SETTINGS = Settings.from_env({})
+# The look-alike rule alone (the synthetic textures are too unlike for the detail check).
+RULE_ALONE = SETTINGS.with_(image_min_detail=0.0)
+
+
+def _ids(count: int) -> list[str]:
+    """Work ids that straddle the shards: for 2 and for 3 shards, consecutive ids differ."""
+    found: list[str] = []
+    n = 0
+    while len(found) < count:
+        n += 1
+        candidate = f"look-{n}"
+        k = len(found)
+        if Shard(k % 2, 2).holds(candidate) and Shard(k % 3, 3).holds(candidate):
+            found.append(candidate)
+    return found
+
+
+def _lookalikes(count: int = 4) -> dict[str, Fingerprint]:
+    """Registered pictures near one another (three or more distinct pictures)."""
+    return {
+        work_id: _fingerprint(_bytes(_picture(1, 10 + k, 0.3, mix=20 + k, eps=0.2)), REFERENCE)
+        for k, work_id in enumerate(_ids(count))
+    }
+
+
+def _copies() -> dict[str, Fingerprint]:
+    return {
+        # A copy of the first look-alike: one matcher matches it alone.
+        "copy": _fingerprint(_bytes(_picture(1, 10, 0.3, mix=20, eps=0.2), 300, 75)),
+        # A plain picture near them all.
+        "plain": _fingerprint(_bytes(_picture(1, 99, 0.0), 300, 75)),
+        # A picture like none of them.
+        "other": _fingerprint(_bytes(_picture(7, 3, 0.3), 300, 75)),
+    }
+
+
+def _work(work_id: str, fingerprint: Fingerprint, licensed_on: str = "") -> Work:
+    return Work(
+        work_id=work_id,
+        owner="agency",
+        title=f"title of {work_id}",
+        media=fingerprint.media,
+        sha256="0" * 64,
+        territories=["KZ"],
+        licences=[Licence(domain=licensed_on)] if licensed_on else [],
+        registered_at="2026-12-06T00:00:00Z",
+        fingerprint=fingerprint,
+    )
+
+
+def _occurrence(name: str, site: str = "kino.example.kz") -> MediaOccurrence:
+    return MediaOccurrence(
+        target="t",
+        site=site,
+        page_url=f"http://{site}/{name}",
+        media_url=f"http://{site}/{name}.jpg",
+        sha256="9" * 64,
+        size=1,
+        fetched_at="2026-12-06T00:00:00.000Z",
+    )
+
+
+Outcome = tuple[list[tuple[str, str, float, str]], list[tuple[str, str]]]
+
+
+def run_shards(
+    tmp_path: Path,
+    settings: Settings,
+    works: list[Work],
+    copies: list[tuple[MediaOccurrence, Fingerprint]],
+    count: int,
+) -> Outcome:
+    """The alerts (id, work, score, figures) and suppressions (id, reason) of ``count`` shards."""
+    home = tmp_path / f"n{count}"
+    home.mkdir()
+    bus = EmbeddedBus(home / "bus.sqlite")
+    store = EmbeddedAlertStore(home / "alerts.sqlite")
+    WorkRegistry(bus).register(works)
+    bus.publish(
+        topics.FINGERPRINTS,
+        [
+            Record(o.site, encode(FingerprintComputed(occurrence=o, fingerprint=fp)))
+            for o, fp in copies
+        ],
+    )
+    for index in range(count):
+        stage = MatcherStage(
+            settings,
+            bus,
+            store,
+            FixedClock(),
+            JurisdictionRegistry.load(),
+            shard=Shard(index, count),
+        )
+        Worker(stage, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
+            drained=lambda: True
+        )
+    alerts = sorted(
+        (a.id, a.work_id, a.score, a.match.model_dump_json())
+        for a in store.search(AlertQuery(limit=1000)).alerts
+    )
+    suppressed = sorted(
+        (e.alert_id, e.reason)
+        for e in (decode(m.value, MatchSuppressed) for m in bus.replay(topics.SUPPRESSIONS))
+    )
+    return alerts, suppressed
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_look_alikes_in_several_shards_are_counted_as_one_matcher_counts_them(
+    tmp_path: Path, count: int
+) -> None:
+    works = [_work(w, fp) for w, fp in _lookalikes().items()]
+    copies = [(_occurrence(name), fp) for name, fp in _copies().items()]
+    one = run_shards(tmp_path, RULE_ALONE, works, copies, 1)
+    assert one[0], "one matcher raises alerts here (the case would prove nothing)"
+    assert run_shards(tmp_path, RULE_ALONE, works, copies, count) == one
