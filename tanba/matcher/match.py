@@ -8,7 +8,7 @@ how a medium is indexed and what makes a match is that index's business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,10 +21,17 @@ from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
 from tanba.core.signals.image_detail import print_thumbnail
 from tanba.matcher.audio_signal import AudioSignal
-from tanba.matcher.image_signal import ImageSignal, Thumbnails
+from tanba.matcher.image_signal import (
+    Agreements,
+    ImageEvidence,
+    ImageSignal,
+    Thumbnails,
+    decide,
+    looked_up,
+)
 from tanba.matcher.index import AudioIndex, ImageIndex
 from tanba.matcher.landmark_index import LandmarkIndex
-from tanba.matcher.signal import SignalIndex
+from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 from tanba.matcher.video_index import VideoIndex
 from tanba.matcher.video_signal import VideoSignal
 
@@ -104,6 +111,31 @@ def thumbnails_in(works: Mapping[str, Work]) -> Thumbnails:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What one catalogue says about a print, for a decision over several (matcher shards).
+
+    ``image``: the image signal's evidence (its rule counts look-alikes over the whole
+    catalogue, so it is decided over every shard's evidence), with the detail checks that
+    decision may ask for; ``matches``: the other signals' matches, whose rules judge each
+    work alone (audio: an alignment of the copy with one track; video: frames voted onto
+    one offset of one film), so a shard's are the whole catalogue's for its works.
+    """
+
+    image: ImageEvidence
+    agreements: Agreements
+    matches: list[SignalMatch]
+
+
+def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
+    """The matches of a print given every shard's answer, best first: exactly what one
+    matcher holding all their works finds (the image rule is the same :func:`decide`)."""
+    image = ImageEvidence.merged([a.image for a in answers])
+    agreements: Agreements = {k: v for a in answers for k, v in a.agreements.items()}
+    found = decide(settings, image, looked_up(agreements))
+    return ranked(found + [m for a in answers for m in a.matches])
+
+
+@dataclass(frozen=True)
 class Match:
     """A registered work that a fingerprint matches, with a 0..1 score and the raw figures."""
 
@@ -153,3 +185,17 @@ class Matcher:
         found = [m for signal in self.signals.values() for m in signal.match(fingerprint)]
         found.sort(key=lambda m: (-m.score, m.work_id))
         return [Match(self.works[m.work_id], m.score, m.detail) for m in found]
+
+    def answer(self, fingerprint: Fingerprint) -> Answer:
+        """This matcher's :class:`Answer` about a print, for :func:`decided` over shards:
+        ``decided(settings, [matcher.answer(fp)])`` is ``matcher.match(fp)``'s matches."""
+        image = ImageEvidence()
+        agreements: Agreements = {}
+        matches: list[SignalMatch] = []
+        for signal in self.signals.values():
+            if isinstance(signal, ImageSignal):
+                image = signal.evidence(fingerprint)
+                agreements = signal.checked(fingerprint, image)
+            else:
+                matches += signal.match(fingerprint)
+        return Answer(image, agreements, matches)

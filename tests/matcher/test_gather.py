@@ -33,6 +33,7 @@ from tanba.core.store.base import AlertQuery
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.core.worker import Worker
 from tanba.fingerprint.image import REFERENCE
+from tanba.matcher.gather import GatherStage
 from tanba.matcher.worker import MatcherStage
 from tests.matcher.test_image_detail import _bytes, _fingerprint, _picture
 
@@ -134,6 +135,12 @@ def run_shards(
         Worker(stage, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
             drained=lambda: True
         )
+    if count > 1:
+        gather = GatherStage(settings, bus, store)
+        Worker(gather, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
+            drained=lambda: True
+        )
+        assert not gather.pending and len(gather.decided) == len(copies)
     alerts = sorted(
         (a.id, a.work_id, a.score, a.match.model_dump_json())
         for a in store.search(AlertQuery(limit=1000)).alerts
