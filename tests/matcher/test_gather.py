@@ -11,6 +11,7 @@ stored (ids, scores and match figures) and the suppressions published.
 
 from __future__ import annotations
 
+import random
 import threading
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from tanba.core.registry import WorkRegistry
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import Fingerprint, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
+from tanba.core.schemas.gather import ShardAnswered
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.settings import Settings
@@ -33,7 +35,8 @@ from tanba.core.store.base import AlertQuery
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.core.worker import Worker
 from tanba.fingerprint.image import REFERENCE
-from tanba.matcher.gather import GatherStage
+from tanba.matcher.gather import GatherStage, answer_of, answered
+from tanba.matcher.match import Matcher, decided
 from tanba.matcher.worker import MatcherStage
 from tests.matcher.test_image_detail import _bytes, _fingerprint, _picture
 
@@ -161,3 +164,66 @@ def test_look_alikes_in_several_shards_are_counted_as_one_matcher_counts_them(
     one = run_shards(tmp_path, RULE_ALONE, works, copies, 1)
     assert one[0], "one matcher raises alerts here (the case would prove nothing)"
     assert run_shards(tmp_path, RULE_ALONE, works, copies, count) == one
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_a_copy_matches_and_a_licensed_copy_is_suppressed_as_one_matcher_decides(
+    tmp_path: Path, count: int
+) -> None:
+    """The detail check on (the default rule): the copy of the first look-alike matches it;
+    on a site its licence names, the match is suppressed, by every shard count alike."""
+    prints = _lookalikes()
+    first = next(iter(prints))
+    works = [_work(w, fp, "shop.example.kz" if w == first else "") for w, fp in prints.items()]
+    copy = _copies()["copy"]
+    copies = [(_occurrence("copy"), copy), (_occurrence("copy", "shop.example.kz"), copy)]
+    one = run_shards(tmp_path, SETTINGS, works, copies, 1)
+    assert [a[1] for a in one[0]] == [first] and [s[1] for s in one[1]] == ["licensed"]
+    assert run_shards(tmp_path, SETTINGS, works, copies, count) == one
+
+
+def test_one_picture_registered_in_several_shards_counts_once(tmp_path: Path) -> None:
+    """A picture registered at three sizes, one size per shard, with two other look-alikes:
+    its copy still matches all three sizes, one matcher or three shards."""
+    sizes = {
+        work_id: _fingerprint(_bytes(_picture(1, 2), size, 95), REFERENCE)
+        for work_id, size in zip(_ids(3), (512, 400, 300), strict=True)
+    }
+    works = [_work(w, fp) for w, fp in sizes.items()]
+    copies = [(_occurrence("copy"), _fingerprint(_bytes(_picture(1, 2), 250, 75)))]
+    one = run_shards(tmp_path, SETTINGS, works, copies, 1)
+    assert sorted(a[1] for a in one[0]) == sorted(sizes)
+    assert run_shards(tmp_path, SETTINGS, works, copies, 3) == one
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [SETTINGS, RULE_ALONE, RULE_ALONE.with_(image_max_lookalikes=1)],
+    ids=["default", "rule-alone", "one-lookalike"],
+)
+def test_shard_answers_decided_together_are_the_single_matcher_s_matches(
+    settings: Settings,
+) -> None:
+    """Every way of splitting the works over 2 and 3 shards, every copy: the answers of the
+    shards, through their events, decide exactly what one matcher matches (works, scores,
+    figures)."""
+    prints = _lookalikes(5)
+    copies = [*_copies().values(), next(iter(prints.values()))]
+    single = Matcher(settings)
+    for work_id, fp in prints.items():
+        single.add(_work(work_id, fp))
+    rng = random.Random(16)
+    for count in (2, 3):
+        for _ in range(4):
+            owner = {w: rng.randrange(count) for w in prints}
+            shards = [Matcher(settings) for _ in range(count)]
+            for work_id, fp in prints.items():
+                shards[owner[work_id]].add(_work(work_id, fp))
+            for fp in copies:
+                expected = [(m.work.work_id, m.score, m.detail) for m in single.match(fp)]
+                events = [
+                    decode(encode(answered("k", i, count, s.answer(fp), {})), ShardAnswered)
+                    for i, s in enumerate(shards)
+                ]
+                found = decided(settings, [answer_of(e) for e in events])
+                assert [(m.work_id, m.score, m.detail) for m in found] == expected, owner
