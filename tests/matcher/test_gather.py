@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from tanba.core.registry import WorkRegistry
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import Fingerprint, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
-from tanba.core.schemas.gather import ShardAnswered
+from tanba.core.schemas.gather import GatherPending, ShardAnswered
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.settings import Settings
@@ -112,8 +114,10 @@ def run_shards(
     works: list[Work],
     copies: list[tuple[MediaOccurrence, Fingerprint]],
     count: int,
+    gather: Callable[[EmbeddedBus, EmbeddedAlertStore], None] | None = None,
 ) -> Outcome:
-    """The alerts (id, work, score, figures) and suppressions (id, reason) of ``count`` shards."""
+    """The alerts (id, work, score, figures) and suppressions (id, reason) of ``count`` shards
+    (``gather``: runs the gather stage, default :func:`gathered`)."""
     home = tmp_path / f"n{count}"
     home.mkdir()
     bus = EmbeddedBus(home / "bus.sqlite")
@@ -139,11 +143,11 @@ def run_shards(
             drained=lambda: True
         )
     if count > 1:
-        gather = GatherStage(settings, bus, store)
-        Worker(gather, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
-            drained=lambda: True
-        )
-        assert not gather.pending and len(gather.decided) == len(copies)
+        (gather or partial(gathered, settings))(bus, store)
+        latest = {
+            m.key: decode(m.value, GatherPending).decided for m in bus.replay(topics.MATCH_PENDING)
+        }
+        assert set(latest) == answered_keys(bus) and all(latest.values())
     alerts = sorted(
         (a.id, a.work_id, a.score, a.match.model_dump_json())
         for a in store.search(AlertQuery(limit=1000)).alerts
@@ -153,6 +157,20 @@ def run_shards(
         for e in (decode(m.value, MatchSuppressed) for m in bus.replay(topics.SUPPRESSIONS))
     )
     return alerts, suppressed
+
+
+def gathered(settings: Settings, bus: EmbeddedBus, store: EmbeddedAlertStore) -> GatherStage:
+    """Run the gather stage until it has nothing left; every print answered is decided."""
+    stage = GatherStage(settings, bus, store)
+    Worker(stage, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
+        drained=lambda: True
+    )
+    assert not stage.pending
+    return stage
+
+
+def answered_keys(bus: EmbeddedBus) -> set[str]:
+    return {m.key for m in bus.replay(topics.MATCH_ANSWERS) if m.key is not None}
 
 
 @pytest.mark.parametrize("count", [2, 3])
@@ -227,3 +245,44 @@ def test_shard_answers_decided_together_are_the_single_matcher_s_matches(
                 ]
                 found = decided(settings, [answer_of(e) for e in events])
                 assert [(m.work_id, m.score, m.detail) for m in found] == expected, owner
+
+
+class Killed(Exception):
+    """The gather process dies here (before its commit, as SIGKILL would leave it)."""
+
+
+class DiesAtPending(EmbeddedBus):
+    """A bus whose first write of pending records kills the gather stage writing it."""
+
+    def publish(self, topic: str, records: Sequence[Record]) -> None:
+        if topic == topics.MATCH_PENDING:
+            raise Killed
+        super().publish(topic, records)
+
+
+def test_a_gather_killed_before_its_commit_and_a_shard_s_batch_sent_twice_change_nothing(
+    tmp_path: Path,
+) -> None:
+    """The gather stage dies once its alerts are stored but before it records its keys or
+    commits; a new one redoes the batch. Then a shard sends its answers again (killed before
+    its own commit): they are ignored. The alerts are one matcher's throughout."""
+    works = [_work(w, fp) for w, fp in _lookalikes().items()]
+    copies = [(_occurrence(name), fp) for name, fp in _copies().items()]
+    one = run_shards(tmp_path, RULE_ALONE, works, copies, 1)
+
+    def killed_then_again(bus: EmbeddedBus, store: EmbeddedAlertStore) -> None:
+        dying = GatherStage(RULE_ALONE, DiesAtPending(bus.path), store)
+        consumer = bus.consumer(dying.group, dying.topics)
+        batch = consumer.poll(100, 0.05)
+        dying.before_batch()
+        with pytest.raises(Killed):
+            dying.apply([e for m in batch for e in dying.handle(m)])
+        consumer.close()  # never committed
+        assert len(store.search(AlertQuery(limit=1000)).alerts) == len(one[0])
+        gathered(RULE_ALONE, bus, store)
+        again = [Record(m.key, m.value) for m in bus.replay(topics.MATCH_ANSWERS)]
+        bus.publish(topics.MATCH_ANSWERS, again[: len(again) // 2])
+        late = gathered(RULE_ALONE, bus, store)
+        assert late.decided == answered_keys(bus)
+
+    assert run_shards(tmp_path, RULE_ALONE, works, copies, 2, killed_then_again) == one

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from tanba.core.alerts import Alert, MatchDetail
 from tanba.core.schemas.base import Event, Model
 from tanba.core.schemas.suppressions import MatchSuppressed
@@ -86,10 +88,10 @@ class ShardAnswered(Event):
     shard: int
     shards: int
     algorithm: str = ""
-    lookalikes: list[LookalikeWindow] = []
-    works: list[WorkPairs] = []
-    matches: list[ShardMatch] = []
-    verdicts: list[Verdict] = []
+    lookalikes: list[LookalikeWindow] = Field(default_factory=list)
+    works: list[WorkPairs] = Field(default_factory=list)
+    matches: list[ShardMatch] = Field(default_factory=list)
+    verdicts: list[Verdict] = Field(default_factory=list)
 
 
 class GatherPending(Event):
@@ -100,5 +102,5 @@ class GatherPending(Event):
     VERSION: ClassVar[int] = 1
 
     key: str
-    answers: list[ShardAnswered] = []
+    answers: list[ShardAnswered] = Field(default_factory=list)
     decided: bool = False
