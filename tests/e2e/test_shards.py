@@ -2,7 +2,7 @@
 
 Real ``tanba`` processes on the embedded bus: the crawl and a fingerprint worker
 once, then the matcher either whole or as shards 0/2 and 1/2, each in its own
-process and consumer group. The demo's alerts come from works of both shards, so
+process and consumer group, and the gather stage that decides the shards' answers. The demo's alerts come from works of both shards, so
 a shard that matched every work, or none, would be seen.
 """
 
@@ -49,6 +49,8 @@ def test_two_shards_raise_exactly_the_alerts_of_one_matcher(tmp_path: Path, demo
     ok(tanba(whole, "worker", "matcher", "--until-idle"))
     for shard in ("0/2", "1/2"):
         ok(tanba(sharded, "worker", "matcher", "--shard", shard, "--until-idle"))
+    assert _alerts(sharded) == set()  # the shards answer; the gather stage decides
+    ok(tanba(sharded, "worker", "gather", "--until-idle"))
 
     expected = demo.alert_keys(port)
     assert _alerts(whole) == expected
