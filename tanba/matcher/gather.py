@@ -46,9 +46,10 @@ from tanba.core.schemas.gather import (
 )
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.settings import Settings
+from tanba.core.signals.image_detail import DETAIL_LENGTH, THUMBNAIL_SIDE
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
-from tanba.matcher.image_signal import Agreements, ImageEvidence, Lookalike, Pair
+from tanba.matcher.image_signal import ImageEvidence, Lookalike, Pair
 from tanba.matcher.match import Answer, decided
 from tanba.matcher.signal import SignalMatch
 
@@ -84,24 +85,21 @@ def answered(
                 distance=x.distance,
                 work_id=x.work_id,
                 variant=x.variant,
-                reference_b64=base64.b64encode(np.asarray(x.reference, np.int8).tobytes()).decode(),
+                reference_b64=_b64(x.reference, np.int8),
             )
             for x in image.lookalikes
         ],
+        details_b64=_b64(answer.details, np.int8),
         works=[
             WorkPairs(
                 work_id=work_id,
                 pairs=[
                     CandidatePair(
-                        score=p.score,
-                        query=p.query,
-                        distance=p.distance,
-                        variant=p.variant,
-                        checked=(work_id, i) in answer.agreements,
-                        agreement=answer.agreements.get((work_id, i)),
+                        score=p.score, query=p.query, distance=p.distance, variant=p.variant
                     )
-                    for i, p in enumerate(pairs)
+                    for p in pairs
                 ],
+                **_thumbnail(answer.thumbnails.get(work_id)),
             )
             for work_id, pairs in image.pairs.items()
         ],
@@ -135,11 +133,29 @@ def answer_of(event: ShardAnswered) -> Answer:
         w.work_id: [Pair(p.score, p.query, p.distance, p.variant) for p in w.pairs]
         for w in event.works
     }
-    agreements: Agreements = {
-        (w.work_id, i): p.agreement for w in event.works for i, p in enumerate(w.pairs) if p.checked
+    thumbnails = {
+        w.work_id: (_unpacked(w.thumbnail_b64, np.uint8, THUMBNAIL_SIDE), w.width, w.height)
+        for w in event.works
+        if w.thumbnail_b64
     }
+    details = _unpacked(event.details_b64, np.int8, DETAIL_LENGTH) if event.details_b64 else None
     matches = [SignalMatch(m.work_id, m.score, m.detail) for m in event.matches]
-    return Answer(ImageEvidence(lookalikes, pairs, event.algorithm), agreements, matches)
+    return Answer(ImageEvidence(lookalikes, pairs, event.algorithm), details, thumbnails, matches)
+
+
+def _b64(rows: np.ndarray | None, dtype: type[np.generic]) -> str:
+    return "" if rows is None else base64.b64encode(np.asarray(rows, dtype).tobytes()).decode()
+
+
+def _unpacked(text: str, dtype: type[np.generic], width: int) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(text), dtype).reshape(-1, width)
+
+
+def _thumbnail(thumbnail: tuple[np.ndarray, int, int] | None) -> dict[str, Any]:
+    if thumbnail is None:
+        return {}
+    pixels, width, height = thumbnail
+    return {"thumbnail_b64": _b64(pixels, np.uint8), "width": width, "height": height}
 
 
 def decision(settings: Settings, answers: Sequence[ShardAnswered]) -> list[Effect]:

@@ -133,49 +133,9 @@ class ImageSignal(SignalIndex):
         algorithm = image.hashes[0].algorithm if image.hashes else ""
         return ImageEvidence(list(lookalikes.values()), dict(pairs), algorithm)
 
-    def checked(self, fingerprint: Fingerprint, evidence: ImageEvidence) -> Agreements:
-        """Every detail check :func:`decide` may ask for, whatever windows it sets aside.
-
-        For a shard, which cannot know which of the copy's windows the whole catalogue
-        sets aside: :func:`decide` tries a work's first ``DETAIL_TRIES`` pairs of windows
-        not set aside, so a pair it tries is among the first ``DETAIL_TRIES`` of its own
-        window, and never after a pair of its window that was accepted. Those are checked
-        here (at most ``DETAIL_TRIES`` per copy window and work; one for a true copy's
-        window, whose best pair agrees).
-        """
-        image = fingerprint.image
-        if image is None:
-            return {}
-        agreement = self._agreement(image)
-        found: Agreements = {}
-        for work_id, candidates in evidence.pairs.items():
-            tried: dict[int, int] = defaultdict(int)
-            done: set[int] = set()
-            for position, pair in enumerate(candidates):
-                if pair.query in done or tried[pair.query] >= DETAIL_TRIES:
-                    continue
-                tried[pair.query] += 1
-                outcome = agreement(work_id, position, pair)
-                found[work_id, position] = outcome
-                if outcome is None or outcome >= self.settings.image_min_detail:
-                    done.add(pair.query)
-        return found
-
     def _agreement(self, image: ImagePrint) -> Agreement:
         """The detail check of one candidate pair against this index's thumbnails."""
-        details = print_details(image)
-        thumbnails: dict[str, tuple[np.ndarray, int, int] | None] = {}  # read once a work
-
-        def agreement(work_id: str, _position: int, pair: Pair) -> float | None:
-            if details is not None and work_id not in thumbnails:
-                thumbnails[work_id] = self.thumbnail(work_id)
-            thumbnail = thumbnails.get(work_id)
-            if thumbnail is None or details is None:
-                return None
-            pixels, width, height = thumbnail
-            return detail_similarity(details[pair.query], pixels, width, height, pair.variant)
-
-        return agreement
+        return detail_check(print_details(image), self.thumbnail)
 
     @staticmethod
     def _score(hit: ImageHit, queries: np.ndarray | None) -> float:
@@ -231,12 +191,29 @@ class ImageEvidence:
         return ImageEvidence(lookalikes, pairs, algorithm)
 
 
-# The detail check of a work's pair (work id, its position among the work's pairs, the pair):
-# its agreement, or None when it cannot be checked (no details, no thumbnail, a window the
-# check cannot cut): the pair is accepted unchecked.
-Agreement = Callable[[str, int, Pair], float | None]
-# Detail checks made ahead (ImageSignal.checked), by (work id, position among its pairs).
-Agreements = dict[tuple[str, int], float | None]
+# The detail check of a work's pair (work id, the pair): its agreement, or None when it cannot
+# be checked (no details, no thumbnail, a window the check cannot cut): the pair is accepted
+# unchecked.
+Agreement = Callable[[str, Pair], float | None]
+
+
+def detail_check(details: np.ndarray | None, thumbnails: Thumbnails) -> Agreement:
+    """The :data:`Agreement` of a copy's window details (:func:`print_details`) against the
+    works' thumbnails (each read once)."""
+    read: dict[str, tuple[np.ndarray, int, int] | None] = {}
+
+    def agreement(work_id: str, pair: Pair) -> float | None:
+        if details is None:
+            return None
+        if work_id not in read:
+            read[work_id] = thumbnails(work_id)
+        thumbnail = read[work_id]
+        if thumbnail is None:
+            return None
+        pixels, width, height = thumbnail
+        return detail_similarity(details[pair.query], pixels, width, height, pair.variant)
+
+    return agreement
 
 
 def decide(settings: Settings, evidence: ImageEvidence, agreement: Agreement) -> list[SignalMatch]:
@@ -251,9 +228,9 @@ def decide(settings: Settings, evidence: ImageEvidence, agreement: Agreement) ->
     plain = plain_windows(settings, evidence.lookalikes)
     matches = []
     for work_id, candidates in evidence.pairs.items():
-        tried = [(i, pair) for i, pair in enumerate(candidates) if pair.query not in plain]
-        for position, pair in tried[:DETAIL_TRIES]:
-            detail = agreement(work_id, position, pair)
+        tried = [pair for pair in candidates if pair.query not in plain]
+        for pair in tried[:DETAIL_TRIES]:
+            detail = agreement(work_id, pair)
             if detail is None or detail >= settings.image_min_detail:
                 matches.append(_matched(work_id, pair, detail, evidence.algorithm))
                 break
@@ -305,17 +282,3 @@ def _pictures(windows: list[np.ndarray], enough: int) -> int:
             if len(firsts) > enough:
                 break
     return len(firsts)
-
-
-def looked_up(agreements: Agreements) -> Agreement:
-    """The :data:`Agreement` of detail checks made ahead (:meth:`ImageSignal.checked`)."""
-
-    def agreement(work_id: str, position: int, _pair: Pair) -> float | None:
-        if (work_id, position) not in agreements:
-            raise ValueError(
-                f"no detail check of pair {position} of work {work_id} came with the evidence; "
-                "the shard that sent it must check every pair ImageSignal.checked names"
-            )
-        return agreements[work_id, position]
-
-    return agreement

@@ -19,15 +19,14 @@ from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
-from tanba.core.signals.image_detail import print_thumbnail
+from tanba.core.signals.image_detail import print_details, print_thumbnail
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.image_signal import (
-    Agreements,
     ImageEvidence,
     ImageSignal,
     Thumbnails,
     decide,
-    looked_up,
+    detail_check,
 )
 from tanba.matcher.index import AudioIndex, ImageIndex
 from tanba.matcher.landmark_index import LandmarkIndex
@@ -115,14 +114,17 @@ class Answer:
     """What one catalogue says about a print, for a decision over several (matcher shards).
 
     ``image``: the image signal's evidence (its rule counts look-alikes over the whole
-    catalogue, so it is decided over every shard's evidence), with the detail checks that
-    decision may ask for; ``matches``: the other signals' matches, whose rules judge each
+    catalogue, so it is decided over every shard's evidence), with what the decision's
+    detail checks read: the copy's window ``details`` and the candidate works'
+    ``thumbnails`` (checked where the decision is made, so no more checks than one
+    matcher makes); ``matches``: the other signals' matches, whose rules judge each
     work alone (audio: an alignment of the copy with one track; video: frames voted onto
-    one offset of one film), so a shard's are the whole catalogue's for its works.
+    one offset of one film; but see the README on their candidates).
     """
 
     image: ImageEvidence
-    agreements: Agreements
+    details: np.ndarray | None
+    thumbnails: dict[str, tuple[np.ndarray, int, int]]
     matches: list[SignalMatch]
 
 
@@ -130,8 +132,9 @@ def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
     """The matches of a print given every shard's answer, best first: exactly what one
     matcher holding all their works finds (the image rule is the same :func:`decide`)."""
     image = ImageEvidence.merged([a.image for a in answers])
-    agreements: Agreements = {k: v for a in answers for k, v in a.agreements.items()}
-    found = decide(settings, image, looked_up(agreements))
+    details = next((a.details for a in answers if a.details is not None), None)
+    thumbnails = {w: t for a in answers for w, t in a.thumbnails.items()}
+    found = decide(settings, image, detail_check(details, thumbnails.get))
     return ranked(found + [m for a in answers for m in a.matches])
 
 
@@ -190,12 +193,18 @@ class Matcher:
         """This matcher's :class:`Answer` about a print, for :func:`decided` over shards:
         ``decided(settings, [matcher.answer(fp)])`` is ``matcher.match(fp)``'s matches."""
         image = ImageEvidence()
-        agreements: Agreements = {}
+        details = None
+        thumbnails: dict[str, tuple[np.ndarray, int, int]] = {}
         matches: list[SignalMatch] = []
         for signal in self.signals.values():
             if isinstance(signal, ImageSignal):
                 image = signal.evidence(fingerprint)
-                agreements = signal.checked(fingerprint, image)
+                if image.pairs and fingerprint.image is not None:
+                    details = print_details(fingerprint.image)
+                    for work_id in image.pairs if details is not None else ():
+                        thumbnail = signal.thumbnail(work_id)
+                        if thumbnail is not None:
+                            thumbnails[work_id] = thumbnail
             else:
                 matches += signal.match(fingerprint)
-        return Answer(image, agreements, matches)
+        return Answer(image, details, thumbnails, matches)

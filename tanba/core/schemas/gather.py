@@ -9,8 +9,8 @@ that looks like many registered pictures, and only the whole catalogue can count
 
 Compact on purpose: an answer carries only the copy's windows that look like a
 registered window (each with the registered window's 63-byte descriptor), the candidate
-window pairs that passed the descriptor test, the detail checks the decision may ask
-for, the audio and video matches (their rules are per work), and for each work that
+window pairs that passed the descriptor test with what their detail checks read (the
+copy's window details, each candidate work's 4 KiB thumbnail), the audio and video matches (their rules are per work), and for each work that
 may match the alert or suppression it would raise, without its score.
 """
 
@@ -43,22 +43,23 @@ class LookalikeWindow(Model):
 
 
 class CandidatePair(Model):
-    """A window pair that passed the descriptor test; ``checked``: its detail check was made
-    (``agreement`` None then means it could not be, and the pair counts unchecked)."""
+    """A window pair that passed the descriptor test."""
 
     score: float
     query: int
     distance: int
     variant: str
-    checked: bool = False
-    agreement: float | None = None
 
 
 class WorkPairs(Model):
-    """A work's candidate pairs, best score first."""
+    """A work's candidate pairs, best score first, and what its detail checks read: its
+    64 × 64 grey thumbnail (uint8, base64; empty when it has none) and picture size."""
 
     work_id: str
     pairs: list[CandidatePair]
+    thumbnail_b64: str = ""
+    width: int = 0
+    height: int = 0
 
 
 class ShardMatch(Model):
@@ -88,6 +89,8 @@ class ShardAnswered(Event):
     shard: int
     shards: int
     algorithm: str = ""
+    # The copy's window details (int8 rows, base64) when a work of this shard is a candidate.
+    details_b64: str = ""
     lookalikes: list[LookalikeWindow] = Field(default_factory=list)
     works: list[WorkPairs] = Field(default_factory=list)
     matches: list[ShardMatch] = Field(default_factory=list)
