@@ -11,6 +11,12 @@ unrelated real images (the other half of the same packages). Each print is one
 stages whose answers the gather stage decides, in this process on the embedded bus
 (the stages' ``handle`` and the gather's decision, without the bus's own cost).
 
+With ``--kafka HOST:PORT`` it then measures the latency on that broker (topics under a
+namespace of their own, deleted after): the copies are published one at a time, each
+once the previous one's alert is stored, through one matcher and then through the shards
+and a gather stage (worker threads in this process, alerts in an embedded store), and the
+time from publishing a print to its alert being stored is printed for both.
+
 Printed: per print, the bytes the shards publish to ``tanba.match-answers`` (beside
 the fingerprint event every shard reads anyway), the CPU time one matcher spends
 beside the shards' (summed, and the slowest shard: the shards run in parallel) and
@@ -29,15 +35,19 @@ import argparse
 import io
 import statistics
 import tempfile
+import threading
 import time
+import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 from PIL import Image
 
 from bench.media import CALIBRATION, HELD_OUT, distractor_images, work_photos
 from tanba.core import topics
-from tanba.core.bus import Message
+from tanba.core.bus import Message, Record
 from tanba.core.bus.embedded import EmbeddedBus
+from tanba.core.bus.kafka import KafkaBus
 from tanba.core.clock import FixedClock
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.registry import WorkRegistry
@@ -49,8 +59,9 @@ from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.shards import Shard
 from tanba.core.store.embedded import EmbeddedAlertStore
+from tanba.core.worker import Stage, Worker
 from tanba.fingerprint.image import REFERENCE, image_print
-from tanba.matcher.gather import decision
+from tanba.matcher.gather import GatherStage, decision
 from tanba.matcher.worker import MatcherStage
 
 MAX_PIXELS = 10**9
@@ -105,10 +116,11 @@ def _copy(path: Path) -> bytes:
     return _jpeg(image.crop((0, 0, round(image.width * 0.9), image.height)), 75)
 
 
-def _stats(values: list[float]) -> str:
+def _stats(values: Sequence[float]) -> str:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return f"{statistics.median(ordered):,.2f} / {p95:,.2f} / {ordered[-1]:,.2f}"
+    digits = 0 if ordered[-1] >= 100 else 2
+    return " / ".join(f"{v:,.{digits}f}" for v in (statistics.median(ordered), p95, ordered[-1]))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--works", type=int, default=300)
     parser.add_argument("--queries", type=int, default=100)
     parser.add_argument("--shards", type=int, default=2)
+    parser.add_argument("--kafka", default="", help="also measure the latency on this broker")
     args = parser.parse_args(argv)
     settings = Settings.from_env(dict(os.environ))
     wallpapers = work_photos()
@@ -146,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         shards = [stage(Shard(i, args.shards)) for i in range(args.shards)]
         single_ms, summed_ms, slowest_ms, gather_ms = [], [], [], []
         answer_bytes, event_bytes = [], []
+        alerted: list[tuple[FingerprintComputed, str]] = []  # the prints one matcher alerts on
         same = 0
         for offset, event in enumerate(events):
             raw = encode(event)
@@ -153,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
             event_bytes.append(len(raw))
             t = time.perf_counter()
             expected = one.handle(message)
+            if expected:
+                alerted.append((event, expected[0].id))
             single_ms.append(1000 * (time.perf_counter() - t))
             times, records = [], []
             for shard in shards:
@@ -168,14 +184,73 @@ def main(argv: list[str] | None = None) -> int:
             gather_ms.append(1000 * (time.perf_counter() - t))
             same += [e.model_dump() for e in decided] == [e.model_dump() for e in expected]
     print(f"alerts the same as one matcher's: {same} / {len(events)} prints")
-    print("per print, median / p95 / max:")
-    print(f"  fingerprint event read by every shard (bytes)  {_stats(event_bytes)}")
-    print(f"  answers published, all shards (bytes)          {_stats(answer_bytes)}")
-    print(f"  one matcher: handle (ms)                       {_stats(single_ms)}")
-    print(f"  {args.shards} shards: handle, summed (ms)                {_stats(summed_ms)}")
-    print(f"  {args.shards} shards: handle, slowest (ms)               {_stats(slowest_ms)}")
-    print(f"  gather: decode and decide (ms)                 {_stats(gather_ms)}")
+    rows: list[tuple[str, Sequence[float]]] = [
+        ("fingerprint event, read by every shard (bytes)", event_bytes),
+        ("answers published, all shards (bytes)", answer_bytes),
+        ("one matcher: handle (ms)", single_ms),
+        (f"{args.shards} shards: handle, summed (ms)", summed_ms),
+        (f"{args.shards} shards: handle, slowest shard (ms)", slowest_ms),
+        ("gather: decode and decide (ms)", gather_ms),
+    ]
+    copies = len(wallpapers)
+    print("| per print, median / p95 / max | copies | unrelated |\n|---|---|---|")
+    for label, values in rows:
+        print(f"| {label} | {_stats(values[:copies])} | {_stats(values[copies:])} |")
+    if args.kafka:
+        print(
+            f"publish to alert stored on Kafka, {len(alerted) - 1} prints, ms (median / p95 / max):"
+        )
+        for count in (1, args.shards):
+            found = _latency(args.kafka, settings, works, alerted, count)
+            label = "one matcher" if count == 1 else f"{count} shards and a gather"
+            print(f"  {label:<46} {_stats(found)}")
     return 0
+
+
+def _latency(
+    bootstrap: str,
+    settings: Settings,
+    works: list[Work],
+    alerted: list[tuple[FingerprintComputed, str]],
+    count: int,
+) -> list[float]:
+    """Milliseconds from publishing each print to its alert (id given) stored, ``count`` shards."""
+    bus = KafkaBus(bootstrap, namespace=f"benchgather{uuid.uuid4().hex[:8]}")
+    stop = threading.Event()
+    threads = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            store = EmbeddedAlertStore(Path(tmp) / "alerts.sqlite")
+            WorkRegistry(bus).register(works)
+            stages: list[Stage] = [
+                MatcherStage(
+                    settings, bus, store, FixedClock(), JurisdictionRegistry.load(), shard=shard
+                )
+                for shard in (Shard(i, count) for i in range(count))
+            ]
+            if count > 1:
+                stages.append(GatherStage(settings, bus, store))
+            for stage in stages:
+                worker = Worker(stage, bus, settings, stop=stop)
+                threads.append(threading.Thread(target=worker.run, daemon=True))
+                threads[-1].start()
+            found = []
+            for event, ident in alerted:
+                occurrence = event.occurrence
+                started = time.perf_counter()
+                bus.publish(topics.FINGERPRINTS, [Record(occurrence.site, encode(event))])
+                while store.get(ident) is None:
+                    if time.perf_counter() - started > 120:
+                        raise TimeoutError(f"no alert for {occurrence.page_url} after 120 s")
+                    time.sleep(0.002)
+                found.append(1000 * (time.perf_counter() - started))
+            return found[1:]  # the first waited for the groups to form
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+        bus.delete_namespace()
+        bus.close()
 
 
 if __name__ == "__main__":

@@ -12,8 +12,9 @@ one of its window pairs passes three tests, in order of cost:
    ``image_max_lookalikes`` distinct registered pictures is too plain to tell them
    apart (a dot, a frame, a blank button; the stop list of text retrieval, learnt
    from the catalogue itself, so it grows with it). Works that are one picture (a
-   wallpaper at three sizes) count once. The count is of the works this matcher
-   holds: with shards, of the shard's;
+   wallpaper at three sizes) count once. The count is of the whole catalogue: with
+   matcher shards, each gives its :meth:`ImageSignal.evidence` and the gather stage
+   decides over all of it (:mod:`tanba.matcher.gather`) with the same :func:`decide`;
 3. the finer coefficients agree: the copy's window details against the work's
    window cut from its thumbnail (:mod:`tanba.core.signals.image_detail`) at least
    ``image_min_detail``.

@@ -39,7 +39,9 @@ class MatcherStage(Stage):
     """Keeps the works index current from the works topic and judges every fingerprint.
 
     ``shard`` (default: the ``matcher_shard`` setting) limits the works it holds; each
-    shard has a consumer group of its own (:mod:`tanba.core.shards`). With a ``state``
+    shard has a consumer group of its own (:mod:`tanba.core.shards`) and, one of
+    several, publishes its answer about each print instead of deciding
+    (:mod:`tanba.matcher.gather`). With a ``state``
     (:mod:`tanba.matcher.state`) it starts from the saved catalogue and replays only
     the works events after it, and saves it again at most every ``SAVE_EVERY_S``.
     """
