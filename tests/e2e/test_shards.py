@@ -66,3 +66,9 @@ def test_a_bad_shard_is_refused_before_anything_runs(tmp_path: Path) -> None:
     assert result.returncode == 2 and "I/N" in result.stderr and "Traceback" not in result.stderr
     result = tanba(tmp_path, "worker", "fingerprint", "--shard", "0/2", "--until-idle")
     assert result.returncode == 2 and "tanba worker matcher" in result.stderr
+
+
+def test_tanba_run_with_a_shard_set_says_to_run_the_shards_and_the_gather(tmp_path: Path) -> None:
+    result = tanba(tmp_path, "run", env={"TANBA_MATCHER_SHARD": "0/2"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "tanba worker gather" in result.stderr

@@ -21,7 +21,13 @@ from typing import Any
 
 from tanba.app.commands.targets import import_summary
 from tanba.app.output import failure_lines
-from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
+from tanba.app.pipeline import (
+    crawl_targets,
+    fingerprint_stage,
+    matcher_stage,
+    one_matcher,
+    run,
+)
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
 from tanba.core.hosts import for_people
@@ -160,6 +166,7 @@ def _targets(app: App, args: argparse.Namespace) -> Chosen:
 
 def _run(app: App, args: argparse.Namespace) -> int:
 
+    one_matcher(app.settings)
     chosen = _targets(app, args)
     summary = run(app, chosen.targets, chosen.resolve)
     chosen.record(app)
