@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tanba.core import topics
@@ -26,13 +27,14 @@ from tanba.core.clock import FixedClock
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.registry import WorkRegistry
 from tanba.core.schemas.base import decode, encode
-from tanba.core.schemas.common import Fingerprint, MediaOccurrence
+from tanba.core.schemas.common import AUDIO, Fingerprint, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
 from tanba.core.schemas.gather import GatherPending, ShardAnswered
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.schemas.works import Licence, Work
 from tanba.core.settings import Settings
 from tanba.core.shards import Shard
+from tanba.core.signals.audio import CHROMAPRINT, ITEM_S, AudioPrint
 from tanba.core.store.base import AlertQuery
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.core.worker import Worker
@@ -286,3 +288,34 @@ def test_a_gather_killed_before_its_commit_and_a_shard_s_batch_sent_twice_change
         assert late.decided == answered_keys(bus)
 
     assert run_shards(tmp_path, RULE_ALONE, works, copies, 2, killed_then_again) == one
+
+
+def _track(seed: int, length: int = 1200) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 2**32, size=length, dtype=np.uint32)
+
+
+def _audio(items: np.ndarray) -> Fingerprint:
+    audio = AudioPrint.from_items(CHROMAPRINT, len(items) * ITEM_S, ITEM_S, items)
+    return Fingerprint(media=AUDIO, sha256="0" * 64, audio=audio)
+
+
+@pytest.mark.parametrize("count", [2, 3])
+def test_audio_works_in_several_shards_raise_one_matcher_s_alerts(
+    tmp_path: Path, count: int
+) -> None:
+    """Audio matches are decided in the shard (the rule aligns the copy with one track):
+    excerpts of tracks spread over the shards, and an excerpt that joins two tracks of
+    different shards, give one matcher's alerts."""
+    tracks = {work_id: _track(k) for k, work_id in enumerate(_ids(4))}
+    first, second, *_ = tracks.values()
+    excerpts = {
+        "excerpt-1": first[300:700],
+        "excerpt-2": second[100:400],
+        "joined": np.concatenate([first[800:1100], second[0:300]]),
+        "unrelated": _track(99, 400),
+    }
+    works = [_work(w, _audio(items)) for w, items in tracks.items()]
+    copies = [(_occurrence(name), _audio(items)) for name, items in excerpts.items()]
+    one = run_shards(tmp_path, SETTINGS, works, copies, 1)
+    assert sorted(a[1] for a in one[0]) == sorted([*tracks][:1] * 2 + [*tracks][1:2] * 2)
+    assert run_shards(tmp_path, SETTINGS, works, copies, count) == one
