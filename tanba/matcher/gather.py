@@ -9,6 +9,10 @@ decides with :func:`tanba.matcher.match.decided`, the decision one matcher makes
 (its image rule is :func:`tanba.matcher.image_signal.decide` in both), and raises
 the alerts and suppressions the shards' verdicts say.
 
+An answer too large for a Kafka message (a print near thousands of registered works)
+travels as a blob in the blob store every stage shares, its event a stub naming it
+(:func:`travelling`, :func:`resolved`), as large prints do.
+
 Durability, after the worker contract: the answers of undecided keys, and the keys
 decided, are written to the compacted ``tanba.match-pending`` before the offsets are
 committed; a gather process (re)starting, or taking over a partition, reads them back
@@ -33,7 +37,10 @@ import numpy as np
 
 from tanba.core import topics
 from tanba.core.alerts import Alert, MatchDetail, in_stream_time
+from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Message, Record
+from tanba.core.exceptions import NotFound
+from tanba.core.print_blobs import PrintMissing
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.gather import (
     CandidatePair,
@@ -54,6 +61,10 @@ from tanba.matcher.match import Answer, decided
 from tanba.matcher.signal import SignalMatch
 
 log = logging.getLogger("tanba.matcher.gather")
+
+# An answer larger than this (encoded) travels as a blob, its event a stub naming it; small
+# enough that a pending record holding the answers of dozens of shards fits a Kafka message.
+INLINE_BYTES = 256 * 1024
 
 Effect = Alert | MatchSuppressed
 
@@ -115,6 +126,33 @@ def answered(
             for work_id, v in verdicts.items()
         ],
     )
+
+
+def travelling(event: ShardAnswered, blobs: BlobStore | None) -> ShardAnswered:
+    """The answer as published: itself, or past :data:`INLINE_BYTES` a stub naming the blob
+    that holds it (written first); without a blob store, itself."""
+    raw = encode(event)
+    if blobs is None or len(raw) <= INLINE_BYTES:
+        return event
+    return ShardAnswered(key=event.key, shard=event.shard, shards=event.shards, blob=blobs.put(raw))
+
+
+def resolved(event: ShardAnswered, blobs: BlobStore | None) -> ShardAnswered:
+    """The whole answer of a stub (read from the blob store); an inline answer as it is."""
+    if not event.blob:
+        return event
+    if blobs is None:
+        raise PrintMissing(
+            f"shard {event.shard}/{event.shards}'s answer about {event.key} is blob {event.blob}, "
+            "and the gather stage has no blob store: give it the shards' (TANBA_BLOBS=s3://...)"
+        )
+    try:
+        return decode(blobs.get(event.blob), ShardAnswered)
+    except NotFound:
+        raise PrintMissing(
+            f"shard {event.shard}/{event.shards}'s answer about {event.key} is blob {event.blob}, "
+            f"not in {blobs.where}: the shards and the gather stage must share one blob store"
+        ) from None
 
 
 def answer_of(event: ShardAnswered) -> Answer:
@@ -185,10 +223,14 @@ class GatherStage(Stage):
     group = topics.GROUP_GATHER
     topics = (topics.MATCH_ANSWERS,)
 
-    def __init__(self, settings: Settings, bus: Bus, store: AlertStore) -> None:
+    def __init__(
+        self, settings: Settings, bus: Bus, store: AlertStore, blobs: BlobStore | None = None
+    ) -> None:
+        """``blobs``: where the shards put answers too large for an event (:func:`travelling`)."""
         self.settings = settings
         self.bus = bus
         self.store = store
+        self.blobs = blobs
         # Per key, the answers so far by (shard count, shard index); and the keys decided.
         self.pending: dict[str, dict[tuple[int, int], ShardAnswered]] = {}
         self.decided: set[str] = set()
@@ -227,7 +269,11 @@ class GatherStage(Stage):
             ready = complete(answers)
             if ready is not None:
                 done[key] = ready
-        raised = [e for key in done for e in decision(self.settings, done[key])]
+        raised = [
+            effect
+            for key in done
+            for effect in decision(self.settings, [resolved(a, self.blobs) for a in done[key]])
+        ]
         alerts = [e for e in raised if isinstance(e, Alert)]
         suppressions = [e for e in raised if isinstance(e, MatchSuppressed)]
         self.store.upsert(alerts)

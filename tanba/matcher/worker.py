@@ -27,7 +27,7 @@ from tanba.core.settings import Settings
 from tanba.core.shards import Shard
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
-from tanba.matcher.gather import answered, scored
+from tanba.matcher.gather import answered, scored, travelling
 from tanba.matcher.match import Match, Matcher, default_signals
 from tanba.matcher.rights import check_rights
 from tanba.matcher.state import MatcherState
@@ -180,7 +180,7 @@ class MatcherStage(Stage):
         }
         key = answer_key(message.topic, message.partition, message.offset)
         event = answered(key, self.shard.index, self.shard.count, answer, verdicts)
-        return Record(key, encode(event))
+        return Record(key, encode(travelling(event, self.blobs)))
 
     def judge(self, occurrence: MediaOccurrence, match: Match) -> Alert | MatchSuppressed:
         """The alert a match raises, or the record of why it raises none."""

@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 from tanba.core import topics
+from tanba.core.blobs.files import FileBlobStore
 from tanba.core.bus import Record
 from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
+from tanba.core.print_blobs import PrintMissing
 from tanba.core.registry import WorkRegistry
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import AUDIO, Fingerprint, MediaOccurrence
@@ -39,6 +41,7 @@ from tanba.core.store.base import AlertQuery
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.core.worker import Worker
 from tanba.fingerprint.image import REFERENCE
+from tanba.matcher import gather
 from tanba.matcher.gather import GatherStage, answer_of, answered
 from tanba.matcher.match import Matcher, decided
 from tanba.matcher.worker import MatcherStage
@@ -117,6 +120,7 @@ def run_shards(
     copies: list[tuple[MediaOccurrence, Fingerprint]],
     count: int,
     gather: Callable[[EmbeddedBus, EmbeddedAlertStore], None] | None = None,
+    blobs: FileBlobStore | None = None,
 ) -> Outcome:
     """The alerts (id, work, score, figures) and suppressions (id, reason) of ``count`` shards
     (``gather``: runs the gather stage, default :func:`gathered`)."""
@@ -140,12 +144,13 @@ def run_shards(
             FixedClock(),
             JurisdictionRegistry.load(),
             shard=Shard(index, count),
+            blobs=blobs,
         )
         Worker(stage, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
             drained=lambda: True
         )
     if count > 1:
-        (gather or partial(gathered, settings))(bus, store)
+        (gather or partial(gathered, settings, blobs=blobs))(bus, store)
         latest = {
             m.key: decode(m.value, GatherPending).decided for m in bus.replay(topics.MATCH_PENDING)
         }
@@ -161,9 +166,14 @@ def run_shards(
     return alerts, suppressed
 
 
-def gathered(settings: Settings, bus: EmbeddedBus, store: EmbeddedAlertStore) -> GatherStage:
+def gathered(
+    settings: Settings,
+    bus: EmbeddedBus,
+    store: EmbeddedAlertStore,
+    blobs: FileBlobStore | None = None,
+) -> GatherStage:
     """Run the gather stage until it has nothing left; every print answered is decided."""
-    stage = GatherStage(settings, bus, store)
+    stage = GatherStage(settings, bus, store, blobs)
     Worker(stage, bus, settings, stop=threading.Event(), poll_timeout_s=0.05).run(
         drained=lambda: True
     )
@@ -319,3 +329,25 @@ def test_audio_works_in_several_shards_raise_one_matcher_s_alerts(
     one = run_shards(tmp_path, SETTINGS, works, copies, 1)
     assert sorted(a[1] for a in one[0]) == sorted([*tracks][:1] * 2 + [*tracks][1:2] * 2)
     assert run_shards(tmp_path, SETTINGS, works, copies, count) == one
+
+
+def test_answers_too_large_for_an_event_travel_as_blobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every answer over the inline limit (here: all) is a blob the event names; the gather
+    reads it back and decides as one matcher; without the blob store it says what to do."""
+    monkeypatch.setattr(gather, "INLINE_BYTES", 0)
+    blobs = FileBlobStore(tmp_path / "blobs")
+    works = [_work(w, fp) for w, fp in _lookalikes().items()]
+    copies = [(_occurrence(name), fp) for name, fp in _copies().items()]
+    one = run_shards(tmp_path, RULE_ALONE, works, copies, 1)
+    assert run_shards(tmp_path, RULE_ALONE, works, copies, 2, blobs=blobs) == one
+    stub = decode(
+        next(iter(EmbeddedBus(tmp_path / "n2" / "bus.sqlite").replay(topics.MATCH_ANSWERS))).value,
+        ShardAnswered,
+    )
+    assert stub.blob and not stub.verdicts and not stub.lookalikes
+    with pytest.raises(PrintMissing, match="no blob store"):
+        gather.resolved(stub, None)
+    with pytest.raises(PrintMissing, match="share one blob store"):
+        gather.resolved(stub, FileBlobStore(tmp_path / "elsewhere"))

@@ -233,7 +233,7 @@ def _worker(app: App, args: argparse.Namespace) -> int:
     if args.stage == "fingerprint":
         stage = fingerprint_stage(app)
     elif args.stage == "gather":
-        stage = GatherStage(app.settings, app.bus, app.store)
+        stage = GatherStage(app.settings, app.bus, app.store, app.blobs)
     else:
         stage = matcher_stage(app, args.shard)
     worker = Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)

@@ -88,6 +88,9 @@ class ShardAnswered(Event):
     key: str
     shard: int
     shards: int
+    # Set on a stub: the whole answer (this event, encoded) is this blob in the blob store
+    # (an answer naming thousands of candidate works would not fit a Kafka message).
+    blob: str = ""
     algorithm: str = ""
     # The copy's window details (int8 rows, base64) when a work of this shard is a candidate.
     details_b64: str = ""
