@@ -31,8 +31,9 @@ CRAWL_JOBS = "tanba.crawl-jobs"
 # ShardAnswered (tanba.core.schemas.gather), key = the fingerprint event's position: what each
 # matcher shard found about one print, for the gather stage to decide once it has every shard's.
 MATCH_ANSWERS = "tanba.match-answers"
-# GatherPending (tanba.core.schemas.gather), log-compacted, key = as MATCH_ANSWERS: the
-# gather stage's answers so far per print, and which prints it decided.
+# GatherPending (tanba.core.schemas.gather), key = as MATCH_ANSWERS: the gather stage's
+# answers so far per print, and which prints it decided; compacted, and kept as long as the
+# answers (Kafka's retention), so it does not grow with every print ever judged.
 MATCH_PENDING = "tanba.match-pending"
 
 ALL = (
@@ -51,7 +52,7 @@ ALL = (
     DEAD_LETTER,
 )
 # Topics Kafka keeps compacted (latest value per key) instead of by time.
-COMPACTED = (WORKS, ORGANISATIONS, TARGETS, MATCH_PENDING)
+COMPACTED = (WORKS, ORGANISATIONS, TARGETS)
 
 # Consumer groups of the stages.
 GROUP_FINGERPRINT = "tanba-fingerprint"

@@ -19,7 +19,8 @@ committed; a gather process (re)starting, or taking over a partition, reads them
 first. So a gather process killed at any point loses no answer, and raises an alert
 twice at most as the store's upsert by deterministic id makes once; an answer read
 again after its key was decided (a shard killed before its commit publishes its batch
-again) is ignored.
+again) is ignored; a gather remembers a decided key for :data:`DECIDED_KEEP_S` (a day),
+so its memory holds a day of prints, not every print ever judged.
 
 Why: the image rule sets aside a copy's window that looks like many registered
 pictures, and only the whole catalogue can count them; per shard, N shards raised
@@ -31,6 +32,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -39,6 +41,7 @@ from tanba.core import topics
 from tanba.core.alerts import Alert, MatchDetail, in_stream_time
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Message, Record
+from tanba.core.clock import Clock, SystemClock, iso, parse_iso
 from tanba.core.exceptions import NotFound
 from tanba.core.print_blobs import PrintMissing
 from tanba.core.schemas.base import decode, encode
@@ -61,6 +64,11 @@ from tanba.matcher.match import Answer, decided
 from tanba.matcher.signal import SignalMatch
 
 log = logging.getLogger("tanba.matcher.gather")
+
+# How long a gather process remembers that it decided a print: longer than a shard takes to
+# come back and send its unfinished batch again (a restart, a rebalance), after which no
+# answer about that print comes any more. An answer later still would only wait, undecided.
+DECIDED_KEEP_S = 24 * 3600.0
 
 # An answer larger than this (encoded) travels as a blob, its event a stub naming it; small
 # enough that a pending record holding the answers of dozens of shards fits a Kafka message.
@@ -224,16 +232,23 @@ class GatherStage(Stage):
     topics = (topics.MATCH_ANSWERS,)
 
     def __init__(
-        self, settings: Settings, bus: Bus, store: AlertStore, blobs: BlobStore | None = None
+        self,
+        settings: Settings,
+        bus: Bus,
+        store: AlertStore,
+        blobs: BlobStore | None = None,
+        clock: Clock | None = None,
     ) -> None:
         """``blobs``: where the shards put answers too large for an event (:func:`travelling`)."""
         self.settings = settings
         self.bus = bus
         self.store = store
         self.blobs = blobs
-        # Per key, the answers so far by (shard count, shard index); and the keys decided.
+        self.clock = clock or SystemClock()
+        # Per key, the answers so far by (shard count, shard index); and the keys decided in
+        # the last DECIDED_KEEP_S, with when (in the order decided, oldest first).
         self.pending: dict[str, dict[tuple[int, int], ShardAnswered]] = {}
-        self.decided: set[str] = set()
+        self.decided: dict[str, datetime] = {}
         self._position: dict[int, int] = {}
         self.alerts = 0
         self.suppressed = 0
@@ -242,15 +257,28 @@ class GatherStage(Stage):
         """Fold in the pending records written since (all of them at start), ours and other
         gather processes' (a partition taken over brings its keys' answers along)."""
         positions = dict(self._position)
+        horizon = self.clock.now() - timedelta(seconds=DECIDED_KEEP_S)
         for message in self.bus.replay(topics.MATCH_PENDING, after=positions):
             positions[message.partition] = message.offset
             record = decode(message.value, GatherPending)
             if record.decided:
-                self.decided.add(record.key)
+                at = parse_iso(record.decided_at) if record.decided_at else self.clock.now()
+                if at >= horizon:
+                    self.decided.setdefault(record.key, at)
                 self.pending.pop(record.key, None)
             elif record.key not in self.decided:
                 self.pending[record.key] = {(a.shards, a.shard): a for a in record.answers}
         self._position = positions
+        self._forget(horizon)
+
+    def _forget(self, before: datetime) -> None:
+        """Forget the keys decided before ``before``: the oldest are first (roughly: keys
+        read back from several partitions interleave, and wait for the keys before them)."""
+        while self.decided:
+            key, at = next(iter(self.decided.items()))
+            if at >= before:
+                break
+            del self.decided[key]
 
     def handle(self, message: Message) -> list[Any]:
         return [decode(message.value, ShardAnswered)]
@@ -278,8 +306,9 @@ class GatherStage(Stage):
         suppressions = [e for e in raised if isinstance(e, MatchSuppressed)]
         self.store.upsert(alerts)
         self.bus.publish(topics.SUPPRESSIONS, [Record(s.work_id, encode(s)) for s in suppressions])
+        now = self.clock.now()
         records = [
-            Record(key, encode(GatherPending(key=key, decided=True)))
+            Record(key, encode(GatherPending(key=key, decided=True, decided_at=iso(now))))
             if key in done
             else Record(key, encode(GatherPending(key=key, answers=list(answers.values()))))
             for key, answers in touched.items()
@@ -287,7 +316,7 @@ class GatherStage(Stage):
         self.bus.publish(topics.MATCH_PENDING, records)
         for key, answers in touched.items():
             if key in done:
-                self.decided.add(key)
+                self.decided.setdefault(key, now)
                 self.pending.pop(key, None)
             else:
                 self.pending[key] = answers

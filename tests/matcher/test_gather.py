@@ -14,7 +14,6 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable, Sequence
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -150,11 +149,15 @@ def run_shards(
             drained=lambda: True
         )
     if count > 1:
-        (gather or partial(gathered, settings, blobs=blobs))(bus, store)
-        latest = {
-            m.key: decode(m.value, GatherPending).decided for m in bus.replay(topics.MATCH_PENDING)
-        }
-        assert set(latest) == answered_keys(bus) and all(latest.values())
+        if gather is not None:
+            gather(bus, store)
+        else:
+            gathered(settings, bus, store, blobs)
+            latest = {
+                m.key: decode(m.value, GatherPending).decided
+                for m in bus.replay(topics.MATCH_PENDING)
+            }
+            assert set(latest) == answered_keys(bus) and all(latest.values())
     alerts = sorted(
         (a.id, a.work_id, a.score, a.match.model_dump_json())
         for a in store.search(AlertQuery(limit=1000)).alerts
@@ -295,7 +298,7 @@ def test_a_gather_killed_before_its_commit_and_a_shard_s_batch_sent_twice_change
         again = [Record(m.key, m.value) for m in bus.replay(topics.MATCH_ANSWERS)]
         bus.publish(topics.MATCH_ANSWERS, again[: len(again) // 2])
         late = gathered(RULE_ALONE, bus, store)
-        assert late.decided == answered_keys(bus)
+        assert set(late.decided) == answered_keys(bus)
 
     assert run_shards(tmp_path, RULE_ALONE, works, copies, 2, killed_then_again) == one
 
@@ -351,3 +354,42 @@ def test_answers_too_large_for_an_event_travel_as_blobs(
         gather.resolved(stub, None)
     with pytest.raises(PrintMissing, match="share one blob store"):
         gather.resolved(stub, FileBlobStore(tmp_path / "elsewhere"))
+
+
+def test_a_gather_forgets_decided_prints_after_a_day_and_a_late_answer_only_waits(
+    tmp_path: Path,
+) -> None:
+    """Decided keys are remembered for DECIDED_KEEP_S, also by a gather started afresh; an
+    answer later still waits undecided and changes no alert."""
+    works = [_work(w, fp) for w, fp in _lookalikes().items()]
+    copies = [(_occurrence(name), fp) for name, fp in _copies().items()]
+    clock = FixedClock("2026-12-06T00:00:00Z")
+    stages: list[GatherStage] = []
+
+    def gather_then_later(bus: EmbeddedBus, store: EmbeddedAlertStore) -> None:
+        def run(stage: GatherStage) -> GatherStage:
+            Worker(stage, bus, RULE_ALONE, stop=threading.Event(), poll_timeout_s=0.05).run(
+                drained=lambda: True
+            )
+            stages.append(stage)
+            return stage
+
+        first = run(GatherStage(RULE_ALONE, bus, store, clock=clock))
+        assert set(first.decided) == answered_keys(bus) and not first.pending
+        clock.advance(gather.DECIDED_KEEP_S - 60)
+        again = GatherStage(RULE_ALONE, bus, store, clock=clock)
+        again.before_batch()  # what a gather started afresh reads back
+        assert set(again.decided) == set(first.decided)
+        clock.advance(120)
+        again.before_batch()
+        assert not again.decided  # a running gather forgets them too
+        late = GatherStage(RULE_ALONE, bus, store, clock=clock)
+        late.before_batch()
+        assert not late.decided  # read back, and past the day
+        (stray, *_) = list(bus.replay(topics.MATCH_ANSWERS))
+        bus.publish(topics.MATCH_ANSWERS, [Record(stray.key, stray.value)])
+        assert set(run(late).pending) == {stray.key}  # one shard's answer: it waits
+
+    one = run_shards(tmp_path, RULE_ALONE, works, copies, 1)
+    assert run_shards(tmp_path, RULE_ALONE, works, copies, 2, gather_then_later) == one
+    assert len(stages) == 2

@@ -110,3 +110,4 @@ class GatherPending(Event):
     key: str
     answers: list[ShardAnswered] = Field(default_factory=list)
     decided: bool = False
+    decided_at: str = ""  # ISO 8601, UTC: when (a gather forgets decided keys after a while)
