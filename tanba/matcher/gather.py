@@ -136,13 +136,14 @@ def answered(
     )
 
 
-def travelling(event: ShardAnswered, blobs: BlobStore | None) -> ShardAnswered:
-    """The answer as published: itself, or past :data:`INLINE_BYTES` a stub naming the blob
-    that holds it (written first); without a blob store, itself."""
+def travelling(event: ShardAnswered, blobs: BlobStore | None) -> bytes:
+    """The answer as published (encoded): itself, or past :data:`INLINE_BYTES` a stub naming
+    the blob that holds it (written first); without a blob store, itself."""
     raw = encode(event)
     if blobs is None or len(raw) <= INLINE_BYTES:
-        return event
-    return ShardAnswered(key=event.key, shard=event.shard, shards=event.shards, blob=blobs.put(raw))
+        return raw
+    stub = ShardAnswered(key=event.key, shard=event.shard, shards=event.shards, blob=blobs.put(raw))
+    return encode(stub)
 
 
 def resolved(event: ShardAnswered, blobs: BlobStore | None) -> ShardAnswered:

@@ -180,7 +180,7 @@ class MatcherStage(Stage):
         }
         key = answer_key(message.topic, message.partition, message.offset)
         event = answered(key, self.shard.index, self.shard.count, answer, verdicts)
-        return Record(key, encode(travelling(event, self.blobs)))
+        return Record(key, travelling(event, self.blobs))
 
     def judge(self, occurrence: MediaOccurrence, match: Match) -> Alert | MatchSuppressed:
         """The alert a match raises, or the record of why it raises none."""
