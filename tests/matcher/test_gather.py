@@ -44,7 +44,7 @@ from tanba.matcher import gather
 from tanba.matcher.gather import GatherStage, answer_of, answered
 from tanba.matcher.match import Matcher, decided
 from tanba.matcher.worker import MatcherStage
-from tests.matcher.test_image_detail import _bytes, _fingerprint, _picture
+from tests.support import pictures
 
 SETTINGS = Settings.from_env({})
 # The look-alike rule alone (the synthetic textures are too unlike for the detail check).
@@ -67,7 +67,9 @@ def _ids(count: int) -> list[str]:
 def _lookalikes(count: int = 4) -> dict[str, Fingerprint]:
     """Registered pictures near one another (three or more distinct pictures)."""
     return {
-        work_id: _fingerprint(_bytes(_picture(1, 10 + k, 0.3, mix=20 + k, eps=0.2)), REFERENCE)
+        work_id: pictures.fingerprint(
+            pictures.jpeg(pictures.picture(1, 10 + k, 0.3, mix=20 + k, eps=0.2)), REFERENCE
+        )
         for k, work_id in enumerate(_ids(count))
     }
 
@@ -75,11 +77,13 @@ def _lookalikes(count: int = 4) -> dict[str, Fingerprint]:
 def _copies() -> dict[str, Fingerprint]:
     return {
         # A copy of the first look-alike: one matcher matches it alone.
-        "copy": _fingerprint(_bytes(_picture(1, 10, 0.3, mix=20, eps=0.2), 300, 75)),
+        "copy": pictures.fingerprint(
+            pictures.jpeg(pictures.picture(1, 10, 0.3, mix=20, eps=0.2), 300, 75)
+        ),
         # A plain picture near them all.
-        "plain": _fingerprint(_bytes(_picture(1, 99, 0.0), 300, 75)),
+        "plain": pictures.fingerprint(pictures.jpeg(pictures.picture(1, 99, 0.0), 300, 75)),
         # A picture like none of them.
-        "other": _fingerprint(_bytes(_picture(7, 3, 0.3), 300, 75)),
+        "other": pictures.fingerprint(pictures.jpeg(pictures.picture(7, 3, 0.3), 300, 75)),
     }
 
 
@@ -219,11 +223,13 @@ def test_one_picture_registered_in_several_shards_counts_once(tmp_path: Path) ->
     """A picture registered at three sizes, one size per shard, with two other look-alikes:
     its copy still matches all three sizes, one matcher or three shards."""
     sizes = {
-        work_id: _fingerprint(_bytes(_picture(1, 2), size, 95), REFERENCE)
+        work_id: pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2), size, 95), REFERENCE)
         for work_id, size in zip(_ids(3), (512, 400, 300), strict=True)
     }
     works = [_work(w, fp) for w, fp in sizes.items()]
-    copies = [(_occurrence("copy"), _fingerprint(_bytes(_picture(1, 2), 250, 75)))]
+    copies = [
+        (_occurrence("copy"), pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2), 250, 75)))
+    ]
     one = run_shards(tmp_path, SETTINGS, works, copies, 1)
     assert sorted(a[1] for a in one[0]) == sorted(sizes)
     assert run_shards(tmp_path, SETTINGS, works, copies, 3) == one
