@@ -29,9 +29,10 @@ from typing import TextIO
 from tanba.app.output import failure_lines
 from tanba.core import topics
 from tanba.core.clock import Every, iso
-from tanba.core.exceptions import TransientError
+from tanba.core.exceptions import SettingsError, TransientError
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
+from tanba.core.settings import Settings
 from tanba.core.shards import Shard
 from tanba.core.store import AlertQuery
 from tanba.core.targets import Target
@@ -148,6 +149,17 @@ def matcher_stage(app: App, shard: Shard | None = None) -> MatcherStage:
     )
 
 
+def one_matcher(settings: Settings) -> None:
+    """Refuse a sharded setting where one process matches: a shard would only answer, for
+    a gather stage that process does not run (``tanba run``)."""
+    if Shard.parse(settings.matcher_shard).count > 1:
+        raise SettingsError(
+            f"tanba run matches in one process against every work, but TANBA_MATCHER_SHARD is "
+            f"{settings.matcher_shard}: unset it, or run 'tanba worker matcher --shard I/N' "
+            "for each shard beside 'tanba worker gather'"
+        )
+
+
 def run(
     app: App,
     targets: list[Target],
@@ -157,6 +169,7 @@ def run(
     stop: threading.Event | None = None,
 ) -> RunSummary:
     """Crawl ``targets`` and process everything to alerts; returns when the queues are drained."""
+    one_matcher(app.settings)
     stop = stop or threading.Event()
     summary = RunSummary(started_at=iso(app.clock.now()))
     crawl_done = threading.Event()

@@ -4,9 +4,10 @@ Contract: :class:`Shard` ``I/N`` holds the works whose id hashes to ``I`` of ``N
 (the first 8 bytes of the id's SHA-256, modulo ``N``), so every work lives in
 exactly one shard and the same work always in the same one, on every machine
 and in every Python (unlike ``hash()``). Each shard reads every fingerprint
-through a consumer group of its own (:meth:`Shard.group`), so N shards together
-raise exactly the alerts one matcher raises: an alert's id depends on work, page
-and media URL only, and each work is judged by one shard.
+through a consumer group of its own (:meth:`Shard.group`) and answers about it for
+its works; the gather stage decides over the N answers (:mod:`tanba.matcher.gather`),
+since the image rule counts look-alikes over the whole catalogue. An alert's id
+depends on work, page and media URL only.
 
 Why by work: a matcher's memory and query time grow with the works it holds, not
 with the fingerprints it reads; splitting the catalogue is what lets a rights

@@ -28,6 +28,13 @@ TARGETS = "tanba.targets"
 # CrawlJobRequested (tanba.core.schemas.crawl_jobs), key = the target's site (registrable domain),
 # so one site's jobs land on one partition and one crawler crawls a site at a time.
 CRAWL_JOBS = "tanba.crawl-jobs"
+# ShardAnswered (tanba.core.schemas.gather), key = the fingerprint event's position: what each
+# matcher shard found about one print, for the gather stage to decide once it has every shard's.
+MATCH_ANSWERS = "tanba.match-answers"
+# GatherPending (tanba.core.schemas.gather), key = as MATCH_ANSWERS: the gather stage's
+# answers so far per print, and which prints it decided; compacted, and kept as long as the
+# answers (Kafka's retention), so it does not grow with every print ever judged.
+MATCH_PENDING = "tanba.match-pending"
 
 ALL = (
     MEDIA,
@@ -36,6 +43,8 @@ ALL = (
     ORGANISATIONS,
     TARGETS,
     CRAWL_JOBS,
+    MATCH_ANSWERS,
+    MATCH_PENDING,
     QUARANTINE,
     SUPPRESSIONS,
     CRAWLS,
@@ -48,4 +57,5 @@ COMPACTED = (WORKS, ORGANISATIONS, TARGETS)
 # Consumer groups of the stages.
 GROUP_FINGERPRINT = "tanba-fingerprint"
 GROUP_MATCHER = "tanba-matcher"
+GROUP_GATHER = "tanba-gather"
 GROUP_CRAWLER = "tanba-crawler"

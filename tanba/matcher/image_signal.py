@@ -12,8 +12,9 @@ one of its window pairs passes three tests, in order of cost:
    ``image_max_lookalikes`` distinct registered pictures is too plain to tell them
    apart (a dot, a frame, a blank button; the stop list of text retrieval, learnt
    from the catalogue itself, so it grows with it). Works that are one picture (a
-   wallpaper at three sizes) count once. The count is of the works this matcher
-   holds: with shards, of the shard's;
+   wallpaper at three sizes) count once. The count is of the whole catalogue: with
+   matcher shards, each gives its :meth:`ImageSignal.evidence` and the gather stage
+   decides over all of it (:mod:`tanba.matcher.gather`) with the same :func:`decide`;
 3. the finer coefficients agree: the copy's window details against the work's
    window cut from its thumbnail (:mod:`tanba.core.signals.image_detail`) at least
    ``image_min_detail``.
@@ -28,13 +29,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.image import similarity
+from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
@@ -97,42 +99,44 @@ class ImageSignal(SignalIndex):
             self._own.pop(work_id, None)
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
+        """The works the print matches: its :meth:`evidence`, decided by :func:`decide`
+        with the detail checks made as the decision asks for them."""
         image = fingerprint.image
         if image is None:
             return []
+        return decide(self.settings, self.evidence(fingerprint), self._agreement(image))
+
+    def evidence(self, fingerprint: Fingerprint) -> ImageEvidence:
+        """What this index knows about a copy: its windows' look-alikes and candidate pairs.
+
+        Every figure in it is of one (copy window, registered window) pair, so the
+        evidence of indexes that hold disjoint works merges into the evidence of one
+        index that holds them all (:meth:`ImageEvidence.merged`).
+        """
+        image = fingerprint.image
+        if image is None:
+            return ImageEvidence()
         s = self.settings
         queries = image.descriptor_rows() if image.descriptors_b64 else None
-        scored = [
-            (self._score(hit, queries), hit)
-            for hit in self.index.candidates(image.hashes, s.image_max_distance)
-        ]
-        plain = self._plain_windows(scored)
-        pairs: dict[str, list[tuple[float, ImageHit]]] = defaultdict(list)
-        for score, hit in scored:
-            if score >= s.image_min_similarity and hit.query not in plain:
-                pairs[hit.work_id].append((score, hit))
-        details = print_details(image)
-        matches = []
-        algorithm = image.hashes[0].algorithm if image.hashes else ""
-        for work_id, candidates in pairs.items():
-            candidates.sort(key=lambda pair: -pair[0])
-            verified = self._verify(work_id, candidates, details)
-            if verified is None:
-                continue
-            score, hit, agreement = verified
-            matches.append(
-                SignalMatch(
-                    work_id,
-                    round(max(0.0, score), 4),
-                    MatchDetail(
-                        algorithm=algorithm,
-                        distance=hit.distance,
-                        variant=hit.variant,
-                        detail=None if agreement is None else round(agreement, 4),
-                    ),
+        lookalikes: dict[tuple[int, str], Lookalike] = {}
+        pairs: dict[str, list[Pair]] = defaultdict(list)
+        for hit in self.index.candidates(image.hashes, s.image_max_distance):  # hit order
+            score = self._score(hit, queries)
+            if score >= s.image_lookalike_similarity and hit.reference is not None:
+                lookalikes.setdefault(
+                    (hit.query, hit.work_id),
+                    Lookalike(hit.query, hit.distance, hit.work_id, hit.variant, hit.reference),
                 )
-            )
-        return ranked(matches)
+            if score >= s.image_min_similarity:
+                pairs[hit.work_id].append(Pair(score, hit.query, hit.distance, hit.variant))
+        for candidates in pairs.values():
+            candidates.sort(key=lambda pair: -pair.score)  # stable: hit order among equals
+        algorithm = image.hashes[0].algorithm if image.hashes else ""
+        return ImageEvidence(list(lookalikes.values()), dict(pairs), algorithm)
+
+    def _agreement(self, image: ImagePrint) -> Agreement:
+        """The detail check of one candidate pair against this index's thumbnails."""
+        return detail_check(print_details(image), self.thumbnail)
 
     @staticmethod
     def _score(hit: ImageHit, queries: np.ndarray | None) -> float:
@@ -141,47 +145,132 @@ class ImageSignal(SignalIndex):
             return 1 - hit.distance / 64
         return float(similarity(reference, queries[hit.query])[0])
 
-    def _plain_windows(self, scored: list[tuple[float, ImageHit]]) -> set[int]:
-        """The copy's windows that look like more distinct registered pictures than allowed.
 
-        Look-alike works whose windows are one picture (their descriptors within
-        :data:`SAME_PICTURE` of each other: a wallpaper registered at three sizes, an
-        icon at 16, 32 and 48 px) count once: a catalogue may hold a picture several
-        times, and its copies must still match.
-        """
-        limit = self.settings.image_max_lookalikes
-        if not limit:
-            return set()
-        lookalikes: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
-        for score, hit in scored:
-            if score >= self.settings.image_lookalike_similarity and hit.reference is not None:
-                lookalikes[hit.query].setdefault(hit.work_id, hit.reference)
-        return {
-            query
-            for query, works in lookalikes.items()
-            if len(works) > limit and _pictures(list(works.values()), limit) > limit
-        }
+@dataclass(frozen=True)
+class Lookalike:
+    """A registered window that a copy's window ``query`` looks like (the first such hit of
+    its work for that window, in the index's hit order), with its descriptor."""
 
-    def _verify(
-        self,
-        work_id: str,
-        candidates: list[tuple[float, ImageHit]],
-        details: np.ndarray | None,
-    ) -> tuple[float, ImageHit, float | None] | None:
-        """The best pair whose details agree (score, pair, detail similarity); with no
-        details on either side, the best pair unchecked; None when every tried pair disagrees."""
-        thumbnail = self.thumbnail(work_id) if details is not None else None
-        if thumbnail is None or details is None:
-            score, hit = candidates[0]
-            return score, hit, None
+    query: int
+    distance: int
+    work_id: str
+    variant: str
+    reference: np.ndarray = field(compare=False, repr=False)
+
+    @property
+    def order(self) -> tuple[int, str, str, int]:
+        """The index's hit order (:func:`tanba.matcher.index.hit_order`)."""
+        return (self.distance, self.work_id, self.variant, self.query)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A candidate window pair of one work that passed the descriptor test."""
+
+    score: float
+    query: int
+    distance: int
+    variant: str
+
+
+@dataclass(frozen=True)
+class ImageEvidence:
+    """All :func:`decide` needs about one copy: its windows' look-alikes in hit order, and per
+    work its candidate pairs, best score first (equal scores in hit order)."""
+
+    lookalikes: list[Lookalike] = field(default_factory=list)
+    pairs: dict[str, list[Pair]] = field(default_factory=dict)
+    algorithm: str = ""
+
+    @staticmethod
+    def merged(parts: list[ImageEvidence]) -> ImageEvidence:
+        """The evidence of indexes holding disjoint works, as one index holding them all
+        would give it (look-alikes back in hit order; a work's pairs are in one part)."""
+        lookalikes = sorted((x for p in parts for x in p.lookalikes), key=lambda x: x.order)
+        pairs = {work: found for p in parts for work, found in p.pairs.items()}
+        algorithm = next((p.algorithm for p in parts if p.algorithm), "")
+        return ImageEvidence(lookalikes, pairs, algorithm)
+
+
+# The detail check of a work's pair (work id, the pair): its agreement, or None when it cannot
+# be checked (no details, no thumbnail, a window the check cannot cut): the pair is accepted
+# unchecked.
+Agreement = Callable[[str, Pair], float | None]
+
+
+def detail_check(details: np.ndarray | None, thumbnails: Thumbnails) -> Agreement:
+    """The :data:`Agreement` of a copy's window details (:func:`print_details`) against the
+    works' thumbnails (each read once)."""
+    read: dict[str, tuple[np.ndarray, int, int] | None] = {}
+
+    def agreement(work_id: str, pair: Pair) -> float | None:
+        if details is None:
+            return None
+        if work_id not in read:
+            read[work_id] = thumbnails(work_id)
+        thumbnail = read[work_id]
+        if thumbnail is None:
+            return None
         pixels, width, height = thumbnail
-        for score, hit in candidates[:DETAIL_TRIES]:
-            agreement = detail_similarity(details[hit.query], pixels, width, height, hit.variant)
-            if agreement is None:
-                return score, hit, None  # a window the detail check cannot cut: unchecked
-            if agreement >= self.settings.image_min_detail:
-                return score, hit, agreement
-        return None
+        return detail_similarity(details[pair.query], pixels, width, height, pair.variant)
+
+    return agreement
+
+
+def decide(settings: Settings, evidence: ImageEvidence, agreement: Agreement) -> list[SignalMatch]:
+    """The image rule: the works the copy matches, best first.
+
+    The one decision of every image match, whether the evidence came from one index
+    (:meth:`ImageSignal.match`) or from the shards' indexes merged
+    (:mod:`tanba.matcher.gather`): a copy's window that looks like too many pictures
+    (:func:`plain_windows`) is no evidence; of each work's other pairs, the first
+    ``DETAIL_TRIES`` are checked in turn and the first whose details agree decides.
+    """
+    plain = plain_windows(settings, evidence.lookalikes)
+    matches = []
+    for work_id, candidates in evidence.pairs.items():
+        tried = [pair for pair in candidates if pair.query not in plain]
+        for pair in tried[:DETAIL_TRIES]:
+            detail = agreement(work_id, pair)
+            if detail is None or detail >= settings.image_min_detail:
+                matches.append(_matched(work_id, pair, detail, evidence.algorithm))
+                break
+    return ranked(matches)
+
+
+def _matched(work_id: str, pair: Pair, detail: float | None, algorithm: str) -> SignalMatch:
+    return SignalMatch(
+        work_id,
+        round(max(0.0, pair.score), 4),
+        MatchDetail(
+            algorithm=algorithm,
+            distance=pair.distance,
+            variant=pair.variant,
+            detail=None if detail is None else round(detail, 4),
+        ),
+    )
+
+
+def plain_windows(settings: Settings, lookalikes: list[Lookalike]) -> set[int]:
+    """The copy's windows that look like more distinct registered pictures than allowed.
+
+    Look-alike works whose windows are one picture (their descriptors within
+    :data:`SAME_PICTURE` of each other: a wallpaper registered at three sizes, an
+    icon at 16, 32 and 48 px) count once: a catalogue may hold a picture several
+    times, and its copies must still match. ``lookalikes`` in hit order (the
+    count is greedy, so the order is part of the rule).
+    """
+    limit = settings.image_max_lookalikes
+    if not limit:
+        return set()
+    by_window: dict[int, dict[str, np.ndarray]] = defaultdict(dict)
+    for found in lookalikes:
+        by_window[found.query].setdefault(found.work_id, found.reference)
+    return {
+        query
+        for query, works in by_window.items()
+        if len(works) > limit and _pictures(list(works.values()), limit) > limit
+    }
 
 
 def _pictures(windows: list[np.ndarray], enough: int) -> int:

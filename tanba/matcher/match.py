@@ -8,7 +8,7 @@ how a medium is indexed and what makes a match is that index's business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,12 +19,18 @@ from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import AudioPrint
 from tanba.core.signals.image import ImagePrint
-from tanba.core.signals.image_detail import print_thumbnail
+from tanba.core.signals.image_detail import print_details, print_thumbnail
 from tanba.matcher.audio_signal import AudioSignal
-from tanba.matcher.image_signal import ImageSignal, Thumbnails
+from tanba.matcher.image_signal import (
+    ImageEvidence,
+    ImageSignal,
+    Thumbnails,
+    decide,
+    detail_check,
+)
 from tanba.matcher.index import AudioIndex, ImageIndex
 from tanba.matcher.landmark_index import LandmarkIndex
-from tanba.matcher.signal import SignalIndex
+from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 from tanba.matcher.video_index import VideoIndex
 from tanba.matcher.video_signal import VideoSignal
 
@@ -104,6 +110,35 @@ def thumbnails_in(works: Mapping[str, Work]) -> Thumbnails:
 
 
 @dataclass(frozen=True)
+class Answer:
+    """What one catalogue says about a print, for a decision over several (matcher shards).
+
+    ``image``: the image signal's evidence (its rule counts look-alikes over the whole
+    catalogue, so it is decided over every shard's evidence), with what the decision's
+    detail checks read: the copy's window ``details`` and the candidate works'
+    ``thumbnails`` (checked where the decision is made, so no more checks than one
+    matcher makes); ``matches``: the other signals' matches, whose rules judge each
+    work alone (audio: an alignment of the copy with one track; video: frames voted onto
+    one offset of one film; but see the README on their candidates).
+    """
+
+    image: ImageEvidence
+    details: np.ndarray | None
+    thumbnails: dict[str, tuple[np.ndarray, int, int]]
+    matches: list[SignalMatch]
+
+
+def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
+    """The matches of a print given every shard's answer, best first: exactly what one
+    matcher holding all their works finds (the image rule is the same :func:`decide`)."""
+    image = ImageEvidence.merged([a.image for a in answers])
+    details = next((a.details for a in answers if a.details is not None), None)
+    thumbnails = {w: t for a in answers for w, t in a.thumbnails.items()}
+    found = decide(settings, image, detail_check(details, thumbnails.get))
+    return ranked(found + [m for a in answers for m in a.matches])
+
+
+@dataclass(frozen=True)
 class Match:
     """A registered work that a fingerprint matches, with a 0..1 score and the raw figures."""
 
@@ -153,3 +188,23 @@ class Matcher:
         found = [m for signal in self.signals.values() for m in signal.match(fingerprint)]
         found.sort(key=lambda m: (-m.score, m.work_id))
         return [Match(self.works[m.work_id], m.score, m.detail) for m in found]
+
+    def answer(self, fingerprint: Fingerprint) -> Answer:
+        """This matcher's :class:`Answer` about a print, for :func:`decided` over shards:
+        ``decided(settings, [matcher.answer(fp)])`` is ``matcher.match(fp)``'s matches."""
+        image = ImageEvidence()
+        details = None
+        thumbnails: dict[str, tuple[np.ndarray, int, int]] = {}
+        matches: list[SignalMatch] = []
+        for signal in self.signals.values():
+            if isinstance(signal, ImageSignal):
+                image = signal.evidence(fingerprint)
+                if image.pairs and fingerprint.image is not None:
+                    details = print_details(fingerprint.image)
+                    for work_id in image.pairs if details is not None else ():
+                        thumbnail = signal.thumbnail(work_id)
+                        if thumbnail is not None:
+                            thumbnails[work_id] = thumbnail
+            else:
+                matches += signal.match(fingerprint)
+        return Answer(image, details, thumbnails, matches)

@@ -9,7 +9,7 @@ from contextlib import nullcontext
 from typing import Any
 
 from tanba.core import topics
-from tanba.core.alerts import Alert, alert_id, in_stream_time
+from tanba.core.alerts import Alert, MatchDetail, alert_id
 from tanba.core.blobs import BlobStore
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
@@ -18,14 +18,16 @@ from tanba.core.jurisdictions.attribution import IpCountryLookup, attribute
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.print_blobs import resolved, with_print
 from tanba.core.schemas.base import decode, encode
-from tanba.core.schemas.common import AUDIO, VIDEO, MediaOccurrence
+from tanba.core.schemas.common import AUDIO, VIDEO, Fingerprint, MediaOccurrence
 from tanba.core.schemas.fingerprints import FingerprintComputed
+from tanba.core.schemas.gather import answer_key
 from tanba.core.schemas.suppressions import MatchSuppressed
-from tanba.core.schemas.works import WorkRegistered, WorkRemoved
+from tanba.core.schemas.works import Work, WorkRegistered, WorkRemoved
 from tanba.core.settings import Settings
 from tanba.core.shards import Shard
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
+from tanba.matcher.gather import answered, scored, travelling
 from tanba.matcher.match import Match, Matcher, default_signals
 from tanba.matcher.rights import check_rights
 from tanba.matcher.state import MatcherState
@@ -37,7 +39,9 @@ class MatcherStage(Stage):
     """Keeps the works index current from the works topic and judges every fingerprint.
 
     ``shard`` (default: the ``matcher_shard`` setting) limits the works it holds; each
-    shard has a consumer group of its own (:mod:`tanba.core.shards`). With a ``state``
+    shard has a consumer group of its own (:mod:`tanba.core.shards`) and, one of
+    several, publishes its answer about each print instead of deciding
+    (:mod:`tanba.matcher.gather`). With a ``state``
     (:mod:`tanba.matcher.state`) it starts from the saved catalogue and replays only
     the works events after it, and saves it again at most every ``SAVE_EVERY_S``.
     """
@@ -155,15 +159,36 @@ class MatcherStage(Stage):
         self._saved_once = True
 
     def handle(self, message: Message) -> list[Any]:
+        """One matcher: the alerts and suppressions of the print's matches. A shard of
+        several: its :class:`~tanba.core.schemas.gather.ShardAnswered` about the print, for
+        the gather stage to decide (:mod:`tanba.matcher.gather`)."""
         event = decode(message.value, FingerprintComputed)
-        return [
-            self.judge(event.occurrence, match)
-            for match in self.matcher.match(resolved(event.fingerprint, self.blobs))
-        ]
+        fingerprint = resolved(event.fingerprint, self.blobs)
+        if self.shard.count > 1:
+            return [self.answer(message, event.occurrence, fingerprint)]
+        return [self.judge(event.occurrence, match) for match in self.matcher.match(fingerprint)]
+
+    def answer(
+        self, message: Message, occurrence: MediaOccurrence, fingerprint: Fingerprint
+    ) -> Record:
+        """This shard's answer about a print, keyed by the fingerprint event's position."""
+        answer = self.matcher.answer(fingerprint)
+        candidates = list(answer.image.pairs) + [m.work_id for m in answer.matches]
+        verdicts = {
+            work_id: self.verdict(occurrence, self.matcher.works[work_id])
+            for work_id in dict.fromkeys(candidates)
+        }
+        key = answer_key(message.topic, message.partition, message.offset)
+        event = answered(key, self.shard.index, self.shard.count, answer, verdicts)
+        return Record(key, travelling(event, self.blobs))
 
     def judge(self, occurrence: MediaOccurrence, match: Match) -> Alert | MatchSuppressed:
         """The alert a match raises, or the record of why it raises none."""
-        work = match.work
+        return scored(self.verdict(occurrence, match.work), match.score, match.detail)
+
+    def verdict(self, occurrence: MediaOccurrence, work: Work) -> Alert | MatchSuppressed:
+        """What a match of ``work`` at this occurrence raises, whatever the match's figures
+        (the alert's score and match are filled in by :func:`~tanba.matcher.gather.scored`)."""
         where = attribute(occurrence, self.jurisdictions, self.ip_lookup)
         ident = alert_id(work.work_id, occurrence.page_url, occurrence.media_url)
         suppressed = check_rights(
@@ -187,8 +212,8 @@ class MatcherStage(Stage):
             owner=work.owner,
             work_title=work.title,
             media=work.media,
-            score=match.score,
-            match=in_stream_time(match.detail, occurrence.stream),
+            score=0.0,
+            match=MatchDetail(algorithm=""),
             page_url=occurrence.page_url,
             page_title=occurrence.page_title,
             media_url=occurrence.media_url,
@@ -215,6 +240,8 @@ class MatcherStage(Stage):
     def apply(self, effects: Sequence[Any]) -> None:
         # Alerts first: a suppression record without its batch's alerts would be harmless,
         # but an alert is what must never be lost.
+        answers = [e for e in effects if isinstance(e, Record)]
+        self.bus.publish(topics.MATCH_ANSWERS, answers)
         alerts = [e for e in effects if isinstance(e, Alert)]
         self.store.upsert(alerts)
         suppressions = [e for e in effects if isinstance(e, MatchSuppressed)]

@@ -81,3 +81,16 @@ def test_the_dockerfile_installs_the_packages_and_runs_tanba_unprivileged() -> N
     assert "chromium" in installed and str(CHROMIUM) == "/usr/bin/chromium"
     assert "USER tanba" in text
     assert 'ENTRYPOINT ["tanba"]' in text
+
+
+def test_the_shards_profile_runs_two_shards_and_the_gather_stage_that_decides_their_answers() -> (
+    None
+):
+    services = compose()["services"]
+    shards = {name: s for name, s in services.items() if "shards" in s.get("profiles", [])}
+    assert {name: s["command"] for name, s in shards.items()} == {
+        "matcher-0": ["worker", "matcher", "--shard", "0/2"],
+        "matcher-1": ["worker", "matcher", "--shard", "1/2"],
+        "gather": ["worker", "gather"],
+    }
+    assert str(services["matcher"]["deploy"]["replicas"]).startswith("${MATCHER_REPLICAS")

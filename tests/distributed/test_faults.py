@@ -123,13 +123,15 @@ def test_killing_the_matcher_and_starting_another_loses_and_duplicates_nothing(
 def test_two_matcher_shards_one_killed_midway_raise_exactly_the_alerts(
     cluster: Cluster, bigsite: BigSite
 ) -> None:
-    """Shards 0/2 and 1/2 each hold half the works; shard 0 is killed with SIGKILL midway."""
+    """Shards 0/2 and 1/2 each hold half the works and a gather process decides their
+    answers; shard 0 is killed with SIGKILL midway."""
     shards = [Shard(i, 2) for i in (0, 1)]
     assert all(any(s.holds(e.work_id) for e in bigsite.expected) for s in shards)
     groups = [s.group(topics.GROUP_MATCHER) for s in shards]
     with serving(cluster, bigsite) as (server, crawl):
         first = cluster.worker("shard-0", "matcher", "--shard", "0/2")
         cluster.worker("shard-1", "matcher", "--shard", "1/2")
+        cluster.worker("gather", "gather")
         cluster.worker("fingerprint", "fingerprint")
         crawler = cluster.start("crawler", *crawl)
         cluster.wait(lambda: first.sample(PROCESSED, "matcher", 0) >= 16, 120, "shard 0 to work")
@@ -141,7 +143,7 @@ def test_two_matcher_shards_one_killed_midway_raise_exactly_the_alerts(
         port = server.port
     assert again.sample(PROCESSED, "matcher") > 0
     assert_exactly_expected(cluster, bigsite, port)
-    for name in ("shard-0-again", "shard-1", "fingerprint"):
+    for name in ("shard-0-again", "shard-1", "gather", "fingerprint"):
         cluster.stop(name)
 
 

@@ -2,7 +2,7 @@
 
 Real ``tanba`` processes on the embedded bus: the crawl and a fingerprint worker
 once, then the matcher either whole or as shards 0/2 and 1/2, each in its own
-process and consumer group. The demo's alerts come from works of both shards, so
+process and consumer group, and the gather stage that decides the shards' answers. The demo's alerts come from works of both shards, so
 a shard that matched every work, or none, would be seen.
 """
 
@@ -49,6 +49,8 @@ def test_two_shards_raise_exactly_the_alerts_of_one_matcher(tmp_path: Path, demo
     ok(tanba(whole, "worker", "matcher", "--until-idle"))
     for shard in ("0/2", "1/2"):
         ok(tanba(sharded, "worker", "matcher", "--shard", shard, "--until-idle"))
+    assert _alerts(sharded) == set()  # the shards answer; the gather stage decides
+    ok(tanba(sharded, "worker", "gather", "--until-idle"))
 
     expected = demo.alert_keys(port)
     assert _alerts(whole) == expected
@@ -64,3 +66,9 @@ def test_a_bad_shard_is_refused_before_anything_runs(tmp_path: Path) -> None:
     assert result.returncode == 2 and "I/N" in result.stderr and "Traceback" not in result.stderr
     result = tanba(tmp_path, "worker", "fingerprint", "--shard", "0/2", "--until-idle")
     assert result.returncode == 2 and "tanba worker matcher" in result.stderr
+
+
+def test_tanba_run_with_a_shard_set_says_to_run_the_shards_and_the_gather(tmp_path: Path) -> None:
+    result = tanba(tmp_path, "run", env={"TANBA_MATCHER_SHARD": "0/2"})
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "tanba worker gather" in result.stderr

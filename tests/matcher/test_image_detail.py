@@ -7,15 +7,12 @@ the descriptor alone would match them and only the details tell them apart.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
-from scipy.fftpack import idct
 
-from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import similarity
 from tanba.core.signals.image_detail import (
@@ -35,42 +32,11 @@ from tanba.matcher.image_signal import ImageSignal
 from tanba.matcher.index import LinearImageIndex
 from tanba.matcher.match import Matcher, default_signals, without_print
 from tanba.matcher.state import MatcherState
+from tests.support import pictures
+from tests.support.pictures import MAX
 from tests.support.works import registered
 
-MAX = 10**9
 SETTINGS = Settings.from_env({})
-
-
-def _picture(
-    coarse_seed: int, texture_seed: int, texture: float = 1.0, mix: int = 0, eps: float = 0.0
-) -> Image.Image:
-    """512 px grey picture: random coarse DCT coefficients (below 8 per axis) shared by
-    seed (with ``eps`` of another seed's mixed in), and a texture of the band 9..15 of its own."""
-    coefficients = np.zeros((32, 32))
-    u, v = np.meshgrid(np.arange(32), np.arange(32), indexing="ij")
-    weights = 1 / np.maximum(np.hypot(u, v), 1)
-    coarse = np.random.default_rng(coarse_seed).normal(size=(32, 32)) * weights
-    coarse += eps * np.random.default_rng(mix).normal(size=(32, 32)) * weights
-    fine = np.random.default_rng(texture_seed).normal(size=(32, 32)) * weights
-    coefficients[(u < 8) & (v < 8)] = coarse[(u < 8) & (v < 8)]
-    band = (np.maximum(u, v) >= 9) & (np.maximum(u, v) < 16)
-    coefficients[band] = texture * fine[band]
-    coefficients[0, 0] = 0
-    pixels = idct(idct(coefficients, axis=0, norm="ortho"), axis=1, norm="ortho")
-    pixels = 128 + 100 * pixels / np.abs(pixels).max()
-    small = Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8))
-    return small.resize((512, 512), Image.Resampling.BICUBIC)
-
-
-def _bytes(image: Image.Image, size: int = 512, quality: int = 90) -> bytes:
-    out = io.BytesIO()
-    image.resize((size, size), Image.Resampling.LANCZOS).save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-def _fingerprint(data: bytes, variants: str = "query") -> Fingerprint:
-    image = image_print(data, max_pixels=MAX, variants=variants)
-    return Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
 
 
 def test_variant_names_give_their_window_back() -> None:
@@ -86,10 +52,10 @@ def test_a_window_cut_from_the_thumbnail_is_the_window_the_fingerprinter_hashed(
 ) -> None:
     """Cut from the 64 px thumbnail, the window is the full-size one (rotations turn the
     same way as Pillow's), up to the thumbnail's blur."""
-    picture = _picture(1, 2)
+    picture = pictures.picture(1, 2)
     grey = np.asarray(picture.resize((512, 384)))  # not square: proportions matter to turns
     work = image_print(
-        _bytes(picture.resize((512, 384)), 512, 95), max_pixels=MAX, variants=REFERENCE
+        pictures.jpeg(picture.resize((512, 384)), 512, 95), max_pixels=MAX, variants=REFERENCE
     )
     thumbnail = print_thumbnail(work)
     assert thumbnail is not None
@@ -107,11 +73,11 @@ def test_a_window_cut_from_the_thumbnail_is_the_window_the_fingerprinter_hashed(
 
 
 def test_copies_keep_their_details_and_sketch_alikes_do_not() -> None:
-    work = image_print(_bytes(_picture(1, 2)), max_pixels=MAX, variants=REFERENCE)
+    work = image_print(pictures.jpeg(pictures.picture(1, 2)), max_pixels=MAX, variants=REFERENCE)
     thumbnail = print_thumbnail(work)
     assert thumbnail is not None
-    copy = image_print(_bytes(_picture(1, 2), 300, 75), max_pixels=MAX)
-    alike = image_print(_bytes(_picture(1, 3), 300, 75), max_pixels=MAX)
+    copy = image_print(pictures.jpeg(pictures.picture(1, 2), 300, 75), max_pixels=MAX)
+    alike = image_print(pictures.jpeg(pictures.picture(1, 3), 300, 75), max_pixels=MAX)
     for query, low, high in ((copy, 0.93, 1.0), (alike, -1.0, 0.8)):
         details = print_details(query)
         assert details is not None
@@ -126,9 +92,9 @@ def test_copies_keep_their_details_and_sketch_alikes_do_not() -> None:
 @pytest.mark.parametrize("index", ["linear", "fast"])
 def test_a_sketch_alike_is_refused_unless_its_print_predates_details(index: str) -> None:
     signal = ImageSignal(SETTINGS, LinearImageIndex() if index == "linear" else None)
-    signal.add("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
-    copy = _fingerprint(_bytes(_picture(1, 2), 300, 75))
-    alike = _fingerprint(_bytes(_picture(1, 3), 300, 75))
+    signal.add("w", pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2)), REFERENCE))
+    copy = pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2), 300, 75))
+    alike = pictures.fingerprint(pictures.jpeg(pictures.picture(1, 3), 300, 75))
     found = signal.match(copy)
     assert [m.work_id for m in found] == ["w"]
     assert found[0].detail.detail is not None and found[0].detail.detail >= 0.93
@@ -147,9 +113,9 @@ def test_a_window_that_looks_like_many_works_is_no_evidence() -> None:
     settings = SETTINGS.with_(image_min_detail=0.0, image_max_lookalikes=1)
     signal = ImageSignal(settings)
     for k in range(3):
-        work = _picture(1, 10 + k, 0.3, mix=20 + k, eps=0.2)
-        signal.add(f"w{k}", _fingerprint(_bytes(work), REFERENCE))
-    plain = _fingerprint(_bytes(_picture(1, 99, 0.0), 300, 75))
+        work = pictures.picture(1, 10 + k, 0.3, mix=20 + k, eps=0.2)
+        signal.add(f"w{k}", pictures.fingerprint(pictures.jpeg(work), REFERENCE))
+    plain = pictures.fingerprint(pictures.jpeg(pictures.picture(1, 99, 0.0), 300, 75))
     assert signal.match(plain) == []
     counted = ImageSignal(settings.with_(image_max_lookalikes=0), signal.index)
     assert len(counted.match(plain)) == 3
@@ -159,15 +125,18 @@ def test_one_picture_registered_several_times_still_matches() -> None:
     """A catalogue may hold a picture at several sizes: they are one look-alike, not three."""
     signal = ImageSignal(SETTINGS)
     for k, size in enumerate((512, 400, 300)):
-        signal.add(f"w{k}", _fingerprint(_bytes(_picture(1, 2), size, 95), REFERENCE))
-    copy = _fingerprint(_bytes(_picture(1, 2), 250, 75))
+        signal.add(
+            f"w{k}",
+            pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2), size, 95), REFERENCE),
+        )
+    copy = pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2), 250, 75))
     assert sorted(m.work_id for m in signal.match(copy)) == ["w0", "w1", "w2"]
 
 
 def test_the_matcher_keeps_a_work_s_thumbnail_beside_it_and_after_a_restart(
     tmp_path: Path,
 ) -> None:
-    work = registered("w", _fingerprint(_bytes(_picture(1, 2)), REFERENCE))
+    work = registered("w", pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2)), REFERENCE))
     kept = without_print(work)
     assert kept.fingerprint.image is not None and kept.fingerprint.image.hashes == []
     assert print_thumbnail(kept.fingerprint.image) is not None
@@ -179,11 +148,13 @@ def test_the_matcher_keeps_a_work_s_thumbnail_beside_it_and_after_a_restart(
     reopened = MatcherState(tmp_path / "state")
     signals = default_signals(SETTINGS, reopened.images, reopened.works)
     restarted = Matcher(SETTINGS, signals, reopened.works)
-    copy = _fingerprint(_bytes(_picture(1, 2), 300, 75))
+    copy = pictures.fingerprint(pictures.jpeg(pictures.picture(1, 2), 300, 75))
     found = restarted.match(copy)
     assert [m.work.work_id for m in found] == ["w"]
     assert found[0].detail.detail is not None  # checked against the saved thumbnail
-    assert restarted.match(_fingerprint(_bytes(_picture(1, 3), 300, 75))) == []
+    assert (
+        restarted.match(pictures.fingerprint(pictures.jpeg(pictures.picture(1, 3), 300, 75))) == []
+    )
 
 
 @pytest.mark.parametrize("variant", ["full", "crop:05-20-10-15", "crop:25-00-00-25"])

@@ -193,6 +193,7 @@ def _event_types() -> list[type[Event]]:
         custody,
         deadletter,
         fingerprints,
+        gather,
         media,
         quarantine,
         suppressions,

@@ -21,7 +21,13 @@ from typing import Any
 
 from tanba.app.commands.targets import import_summary
 from tanba.app.output import failure_lines
-from tanba.app.pipeline import crawl_targets, fingerprint_stage, matcher_stage, run
+from tanba.app.pipeline import (
+    crawl_targets,
+    fingerprint_stage,
+    matcher_stage,
+    one_matcher,
+    run,
+)
 from tanba.core import metrics
 from tanba.core.exceptions import InputError, SettingsError
 from tanba.core.hosts import for_people
@@ -30,7 +36,7 @@ from tanba.core.shards import Shard
 from tanba.core.target_registry import Imported, record_target
 from tanba.core.targets import Target, load_entries
 from tanba.core.wiring import App
-from tanba.core.worker import Worker
+from tanba.core.worker import Stage, Worker
 from tanba.crawlers.runner import (
     CrawlerWorker,
     CrawlStats,
@@ -38,6 +44,7 @@ from tanba.crawlers.runner import (
     publish_jobs,
     until_durable,
 )
+from tanba.matcher.gather import GatherStage
 
 
 def register(sub: Any) -> None:
@@ -63,7 +70,11 @@ def register(sub: Any) -> None:
     crawl.set_defaults(handler=_crawl)
 
     worker = sub.add_parser("worker", help="run one stage as its own process")
-    worker.add_argument("stage", choices=["crawler", "fingerprint", "matcher"])
+    worker.add_argument(
+        "stage",
+        choices=["crawler", "fingerprint", "matcher", "gather"],
+        help="gather: decides the matcher shards' answers (run it beside 'matcher --shard I/N')",
+    )
     worker.add_argument("--until-idle", action="store_true", help="exit once nothing is waiting")
     worker.add_argument(
         "--shard",
@@ -155,6 +166,7 @@ def _targets(app: App, args: argparse.Namespace) -> Chosen:
 
 def _run(app: App, args: argparse.Namespace) -> int:
 
+    one_matcher(app.settings)
     chosen = _targets(app, args)
     summary = run(app, chosen.targets, chosen.resolve)
     chosen.record(app)
@@ -214,11 +226,16 @@ def _worker(app: App, args: argparse.Namespace) -> int:
         return 0
     if args.shard is not None and args.stage != "matcher":
         raise InputError(
-            "--shard is for 'tanba worker matcher'; fingerprint workers scale by partitions"
+            "--shard is for 'tanba worker matcher'; fingerprint and gather workers scale by"
+            " partitions"
         )
-    stage = (
-        fingerprint_stage(app) if args.stage == "fingerprint" else matcher_stage(app, args.shard)
-    )
+    stage: Stage
+    if args.stage == "fingerprint":
+        stage = fingerprint_stage(app)
+    elif args.stage == "gather":
+        stage = GatherStage(app.settings, app.bus, app.store, app.blobs)
+    else:
+        stage = matcher_stage(app, args.shard)
     worker = Worker(stage, app.bus, app.settings, stop=stop, clock=app.clock)
     stats = worker.run(drained=(lambda: True) if args.until_idle else None)
     print(f"{args.stage}: {stats.messages} messages, {stats.dead_lettered} dead-lettered")

@@ -122,6 +122,8 @@ _FOREVER = {"retention.ms": "-1"}
 # Per-topic settings beyond the broker's defaults; logical names (before the namespace).
 TOPIC_CONFIGS: dict[str, dict[str, str]] = {
     **{topic: {"cleanup.policy": "compact"} for topic in names.COMPACTED},
+    # The latest record per print, and none older than the answers it records.
+    names.MATCH_PENDING: {"cleanup.policy": "compact,delete"},
     names.SUPPRESSIONS: _FOREVER,
     names.QUARANTINE: _FOREVER,
     names.CRAWLS: _FOREVER,
