@@ -31,17 +31,19 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.media import video_clips
-from tanba.core.schemas.common import Fingerprint
+from tanba.core.schemas.common import VIDEO, Fingerprint
 from tanba.core.settings import Settings
+from tanba.core.signals.video import VideoPrint
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.video import video_print
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex
 from tanba.matcher.video_signal import VideoSignal
 
@@ -108,7 +110,17 @@ def main() -> None:
         help="only time a 10 s query against FILMS films of 2 hours (random frame hashes at "
         "2 a second, beside the real film) on both indexes",
     )
+    parser.add_argument(
+        "--film",
+        action="store_true",
+        help="only the film part: fingerprint speed (before/after, and vpdq's) and 10 s excerpts",
+    )
     args = parser.parse_args()
+    if args.film:
+        cache = args.cache or Path(tempfile.mkdtemp(prefix="tanba-bench-video-"))
+        cache.mkdir(parents=True, exist_ok=True)
+        film_part(cache, video_clips()[::2], Settings.from_env({}))
+        return
     if args.catalogue:
         catalogue(args.catalogue, Settings.from_env({}))
         return
@@ -200,14 +212,26 @@ def main() -> None:
             print(f"  {name + hard:<22} {recall:>7} {row.false:>6} {row.max_error:>17.2f} "
                   f"{times:>17}  {evidence}")  # fmt: skip
 
-    film_part(cache, registered, settings, fp)
+    film_part(cache, registered, settings)
 
 
-Fingerprinter = Callable[..., tuple[Fingerprint | None, float]]
+# How the film is fingerprinted, each way timed in the same run: dense (clips, and every video
+# before keyframe windows), and the keyframe windows a video declaring TANBA_VIDEO_SPARSE_AFTER_S
+# or more gets (forced here on a 4-minute film), with and without H.264's reference B-frames.
+FILM_WAYS: dict[str, dict[str, Any]] = {
+    "before: dense, 2 a second": {"sparse_after_s": float("inf")},
+    "keyframe windows, B-refs": {"sparse_after_s": 0.0, "skip_b_frames": False},
+    "keyframe windows (films)": {"sparse_after_s": 0.0},
+}
 
 
-def film_part(cache: Path, registered: list[Path], settings: Settings, fp: Fingerprinter) -> None:
-    """One film of the registered clips end to end; 10 s excerpts of it; offsets; 720p speed."""
+def film_part(cache: Path, registered: list[Path], settings: Settings) -> None:
+    """One film of the registered clips end to end; 10 s excerpts of it; offsets; 720p speed.
+
+    Speed is the process's CPU time (one decoding thread, so one core's work, whatever else
+    the shared machine runs) beside the wall time, in this process (not the sandbox), for each
+    of :data:`FILM_WAYS` and for vpdq at one hash a second (its CPU time over all its threads).
+    """
     film = cache / "film720.mp4"
     if not film.exists():
         inputs, chains, joined = [], [], ""
@@ -219,30 +243,65 @@ def film_part(cache: Path, registered: list[Path], settings: Settings, fp: Finge
         ffmpeg(*inputs, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
                "-preset", "veryfast", "-g", "250", str(film))  # fmt: skip
     length = duration(film)
-    work, seconds = fp(film, reference=True)
-    print(f"\nfilm: {length:.0f} s of 720p H.264 (the registered clips end to end, silent): "
-          f"fingerprinted in {seconds:.1f} s = {seconds / length * 60:.2f} s per video-minute "
-          f"({length / seconds:.0f}x realtime)")  # fmt: skip
-    if work is None:
-        return
-    signal = VideoSignal(settings, ChunkVideoIndex())
-    signal.add("film", work)
-    errors, found, total = [], 0, 0
+    excerpts: dict[int, VideoPrint] = {}
     for start in range(5, int(length) - 12, 20):
         out = cache / f"film.at{start}.mp4"
         if not out.exists():
             ffmpeg("-ss", str(start), "-t", "10", "-i", str(film), "-vf", "scale=-2:240",
                    "-b:v", "150k", str(out))  # fmt: skip
-        total += 1
-        query, _ = fp(out)
-        matches = signal.match(query) if query is not None else []
-        if matches and matches[0].work_id == "film":
-            d = matches[0].detail
-            found += 1
-            errors.append(abs((d.offset_s or 0) - (d.query_offset_s or 0) - start))
-    if errors:
-        print(f"10 s excerpts of the film at 240p/150k: {found}/{total} found, offset error "
-              f"median {statistics.median(errors):.2f} s, max {max(errors):.2f} s")  # fmt: skip
+        excerpts[start] = video_print(out, max_seconds=3600, timeout_s=600, reference=False)
+    print(f"\nfilm: {length:.0f} s of 720p H.264 at 25 fps (the registered clips end to end, "
+          f"silent); {len(excerpts)} excerpts of 10 s at 240p/150k queried")  # fmt: skip
+    print(f"  {'picture fingerprint':<32} {'cpu s':>6} {'wall s':>7} {'x realtime':>10} "
+          f"{'frames':>6}  excerpts found, max offset error")  # fmt: skip
+    cpu_s: dict[str, float] = {}
+    for name, options in FILM_WAYS.items():
+        cpu, wall = time.process_time(), time.perf_counter()
+        work = video_print(film, max_seconds=14_400, timeout_s=3600, reference=True, **options)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu_s[name] = cpu
+        signal = VideoSignal(settings, ChunkVideoIndex())
+        signal.add("film", Fingerprint(media=VIDEO, sha256="f" * 64, video=work))
+        errors = []
+        for start, excerpt in excerpts.items():
+            matches = signal.match(Fingerprint(media=VIDEO, sha256="e" * 64, video=excerpt))
+            if matches and matches[0].work_id == "film":
+                d = matches[0].detail
+                errors.append(abs((d.offset_s or 0) - (d.query_offset_s or 0) - start))
+        worst = f"{max(errors):.2f} s" if errors else "-"
+        print(f"  {name:<32} {cpu:>6.2f} {wall:>7.2f} {length / cpu:>9.0f}x {work.frames:>6}  "
+              f"{len(errors)}/{len(excerpts)}, {worst}")  # fmt: skip
+    # A whole-film copy is sampled in keyframe windows too, at its own keyframes (re-encoded:
+    # not the work's): the windows must still meet.
+    copy = cache / "film360.mp4"
+    if not copy.exists():
+        ffmpeg("-i", str(film), "-vf", "scale=-2:360", "-c:v", "libx264", "-b:v", "400k", str(copy))
+    whole = video_print(copy, max_seconds=14_400, timeout_s=3600, reference=False,
+                        sparse_after_s=0.0)  # fmt: skip
+    matches = signal.match(Fingerprint(media=VIDEO, sha256="c" * 64, video=whole))
+    said = "not found"
+    if matches and matches[0].work_id == "film":
+        d = matches[0].detail
+        said = (f"found, {d.frames} frames agree over {d.duration_s:.0f} s, offset error "
+                f"{abs((d.offset_s or 0) - (d.query_offset_s or 0)):.2f} s")  # fmt: skip
+    print(f"  the whole film at 360p/400k, both sampled in keyframe windows: {said}")
+    vpdq_part(film, length, cpu_s)
+
+
+def vpdq_part(film: Path, length: float, cpu_s: dict[str, float]) -> None:
+    """vpdq (ThreatExchange's, from PyPI) on the same film at one hash a second, if installed."""
+    try:
+        import vpdq  # type: ignore[import-not-found]
+    except ImportError:
+        print("  vpdq: not installed (bench/fetch-media installs it with FFmpeg's dev libraries)")
+        return
+    cpu, wall = time.process_time(), time.perf_counter()
+    hashes = vpdq.computeHash(str(film), seconds_per_hash=1.0, thread_count=1)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f"  {'vpdq 0.2.5, 1 hash a second':<32} {cpu:>6.2f} {wall:>7.2f} {length / cpu:>9.0f}x "
+          f"{len(hashes):>6}  (baseline)")  # fmt: skip
+    print("  CPU time against vpdq's: " + ", ".join(
+        f"{name} {cpu / spent:.1f}x faster" for name, spent in cpu_s.items()))  # fmt: skip
 
 
 def catalogue(films: int, settings: Settings) -> None:

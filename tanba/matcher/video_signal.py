@@ -20,7 +20,9 @@ The picture, per registered work:
    :data:`TOLERANCE_S`), and the offset with the most agreeing frames, then the
    smallest mean distance, is kept; the copy matches when at least
    ``video_min_frames`` agree and they are at least ``video_min_share`` of the copy's
-   frames between the first and the last that agree.
+   frames between the first and the last that agree, counting only copy frames with a
+   work frame within the tolerance (a film's print is sampled after its keyframes only,
+   see :mod:`tanba.fingerprint.video`, and plain frames are dropped).
 
 The mirrored hashes of a crawled copy go through the same steps; the better of the
 two is kept (``variant: "mirrored"``). The score is that share of agreeing
@@ -167,7 +169,9 @@ def align(
             expected = scale * times + offset
             close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
             nearest = np.where(close, near_d, 256).min(axis=1)
-            found = _checked(times, expected, nearest, scale, settings, frame_s, variant)
+            found = _checked(
+                times, expected, nearest, close.any(axis=1), scale, settings, frame_s, variant
+            )
             if found is not None and (best is None or found.key > best.key):
                 best = found
     return best
@@ -206,19 +210,22 @@ def _checked(
     times: np.ndarray,
     expected: np.ndarray,
     nearest: np.ndarray,
+    comparable: np.ndarray,
     scale: float,
     settings: Settings,
     frame_s: float,
     variant: str,
 ) -> PictureMatch | None:
     """The alignment that puts each copy frame at ``expected`` in the work, where ``nearest``
-    is its distance to the closest work frame there; None when the agreeing frames are too
-    few or too sparse."""
+    is its distance to the closest work frame there (``comparable``: there is one); None when
+    the agreeing frames are too few or too sparse among the comparable ones."""
     agree = np.flatnonzero(nearest <= settings.video_max_distance)
     if len(agree) < settings.video_min_frames:
         return None
     first, last = int(agree[0]), int(agree[-1])
-    covered = last - first + 1
+    # Copy frames with no work frame near (a long work is sampled after its keyframes only, a
+    # plain frame is dropped) neither agree nor disagree.
+    covered = int(comparable[first : last + 1].sum())
     share = len(agree) / covered
     if share < settings.video_min_share:
         return None

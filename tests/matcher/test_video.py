@@ -15,6 +15,7 @@ import pytest
 
 from tanba.core.schemas.common import Fingerprint
 from tanba.core.settings import Settings
+from tanba.core.signals.video import VideoPrint
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
@@ -135,3 +136,28 @@ def test_a_removed_work_is_no_longer_matched(prints: dict[str, Fingerprint]) -> 
         signal = _signal(kind, prints)
         signal.remove("film")
         assert signal.match(prints["muted"]) == []
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_a_copy_frame_with_no_work_frame_near_does_not_count_against_the_share(
+    prints: dict[str, Fingerprint], kind: str
+) -> None:
+    # A film sampled in windows after its keyframes (tanba.fingerprint.video._KeyWindows): here
+    # its first 1.5 s of every 5 s; the copy is sampled throughout.
+    whole = prints["film"].video
+    assert whole is not None and whole.zoomed() is not None
+    times = whole.times()
+    kept = times % 5.0 < 1.5
+    windowed = VideoPrint.from_frames(
+        whole.algorithm, duration_s=whole.duration_s, width=whole.width, height=whole.height,
+        frame_s=whole.frame_s, times=times[kept], hashes=whole.hashes()[kept],
+        zoomed=whole.zoomed()[kept],  # type: ignore[index]
+    )  # fmt: skip
+    # A share the copy's frames meet only when those without a work frame near are left out.
+    strict = Settings.from_env({"TANBA_VIDEO_MIN_SHARE": "0.8", "TANBA_VIDEO_MIN_FRAMES": "4"})
+    signal = VideoSignal(strict, INDEXES[kind]())
+    signal.add("film", prints["film"].model_copy(update={"video": windowed}))
+    detail = _only(signal.match(prints["reencode-low"])).detail
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    assert abs(detail.offset_s - (START + detail.query_offset_s)) <= 1.0
+    assert detail.frames is not None and detail.frames < 15  # of the copy's 20
