@@ -147,6 +147,11 @@ class MappedVideoIndex(VideoIndex):
             )
         return found
 
+    def work_ids(self) -> list[str]:
+        """The works indexed, mapped and in the delta (for a benchmark's or a report's listing)."""
+        mapped = [w for w in self._ids if w not in self._dead and w not in self._delta_frames]
+        return mapped + list(self._delta_frames)
+
     # -- the files ---------------------------------------------------------------------------
 
     def freeze(self) -> None:
