@@ -133,9 +133,12 @@ class MappedVideoIndex(VideoIndex):
         if not len(words) or not self._ids:
             return found
         query, rows = self._lookup(words)
+        # Distances first, duplicates (a pair sharing several chunks) after: of the candidates
+        # only a few are near, and deduplicating those is cheap.
         d = pair_distances(words[query], self._words[rows])
         near = d <= max_distance
-        query, rows, d = query[near], rows[near], d[near]
+        pair, first = np.unique(query[near] * len(self._words) + rows[near], return_index=True)
+        query, rows, d = pair // len(self._words), pair % len(self._words), d[near][first]
         work = np.searchsorted(self._base, rows, "right") - 1
         for w in np.unique(work).tolist():
             work_id = self._ids[w]
@@ -197,7 +200,8 @@ class MappedVideoIndex(VideoIndex):
         self._rows = _mapped(generation / "rows.u32", "<u4", (CHUNKS * frames,))
 
     def _lookup(self, words: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distinct (copy frame, mapped frame) pairs sharing a chunk, but stop-listed values."""
+        """(copy frame, mapped frame) pairs sharing a chunk value that is not stop-listed (a pair
+        sharing several comes as many times)."""
         keys = chunks(np.ascontiguousarray(words).view(np.uint8))  # n x CHUNKS
         chunk = np.broadcast_to(np.arange(CHUNKS), keys.shape).ravel()
         value = (keys & (_VALUES - 1)).ravel()
@@ -208,10 +212,7 @@ class MappedVideoIndex(VideoIndex):
         first = np.cumsum(counts) - counts
         at = np.repeat(lo - first, counts) + np.arange(total)
         rows = self._rows[at].astype(np.int64)
-        query = np.repeat(np.arange(len(value)) // CHUNKS, counts)
-        frames = len(self._words)
-        pair = np.unique(query * frames + rows)
-        return pair // frames, pair % frames
+        return np.repeat(np.arange(len(value)) // CHUNKS, counts), rows
 
 
 def _chunk_values(words: np.ndarray, chunk: int) -> np.ndarray:
@@ -222,9 +223,10 @@ def _chunk_values(words: np.ndarray, chunk: int) -> np.ndarray:
 
 
 def _mapped(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The file mapped read-only, as a plain array (``np.memmap``'s indexing costs more)."""
     if not np.prod(shape):
         return np.zeros(shape, dtype)
-    return np.memmap(path, dtype=dtype, mode="r", shape=shape)
+    return np.memmap(path, dtype=dtype, mode="r", shape=shape).view(np.ndarray)
 
 
 def _newest(directory: Path) -> Path | None:
