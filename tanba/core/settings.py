@@ -198,7 +198,7 @@ class Settings(BaseSettings):
         600.0,
         "TANBA_VIDEO_SPARSE_AFTER_S",
         "A video declaring at least this many seconds (a film, not a clip) is sampled in a "
-        "window after each keyframe only, not twice a second throughout (about 1.6x faster on "
+        "window after each keyframe only, not twice a second throughout (about 2.5x faster on "
         "720p H.264; see bench/video.py and tanba/fingerprint/video.py).",
     )
     video_max_distance: int = setting(
