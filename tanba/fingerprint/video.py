@@ -64,6 +64,10 @@ MAX_DECODED_FRAMES = 2_000_000
 SPARSE_AFTER_S = 600.0
 KEY_WINDOW_S = 1.0
 KEY_SHARE = 0.5
+# No keyframe for this long (a stream that flags none, an encode of rare keyframes): the windows
+# end there and the rest is decoded densely (frames that refer to skipped ones are not given
+# out by FFmpeg until a picture it can decode whole).
+KEY_GAP_S = 30.0
 # In keyframe windows, codecs whose B-frames no P-frame refers to in practice are decoded with
 # skip_frame=BIDIR (every B-frame skipped, x264's B-pyramid references too: the frames decoded
 # at the same times hash the same, measured on bench/video.py's film, but a sample may be a
@@ -303,10 +307,17 @@ class _KeyWindows:
         self.skipping = False
 
     def packet(self, packet: av.Packet) -> None:
-        """Before decoding ``packet``: a keyframe opens a window."""
-        if not packet.is_keyframe or packet.pts is None or self.base is None:
+        """Before decoding ``packet``: a keyframe opens a window; a keyframe not seen for
+        :data:`KEY_GAP_S` ends the windows (the rest is decoded densely)."""
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is None or self.base is None:
             return
-        t = float(packet.pts * self.base)
+        t = float(stamp * self.base)
+        if not packet.is_keyframe:
+            if self.skipping and t - (self.key_t or 0.0) > KEY_GAP_S:
+                self.context.skip_frame = self.skip
+                self.skipping, self.end = False, float("inf")
+            return
         if self.key_t is not None and t > self.key_t:
             self.window_s = max(KEY_WINDOW_S, KEY_SHARE * (t - self.key_t))
         self.key_t, self.end = t, t + self.window_s

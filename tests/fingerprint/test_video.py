@@ -187,3 +187,13 @@ def test_the_sparse_threshold_is_a_setting(tmp_path: Path, tracks: list[Path]) -
     )
     assert default.video is not None and sparse.video is not None
     assert sparse.video.frames <= 0.8 * default.video.frames
+
+
+def test_windows_end_where_keyframes_stop_coming(tmp_path: Path, tracks: list[Path]) -> None:
+    rare = tmp_path / "rare.mp4"  # one keyframe, at the start, for 60 s
+    ffmpeg("-i", str(film(tmp_path, tracks[0])), "-c:v", "libx264", "-preset", "veryfast",
+           "-g", "1000", "-sc_threshold", "0", "-an", str(rare))  # fmt: skip
+    sparse = video_print(rare, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30)
+    times = sparse.times()
+    assert times.max() > 55  # decoded densely once no keyframe came for KEY_GAP_S (30 s)
+    assert not np.any((times > 3) & (times < 30))  # skipped while one might still come
