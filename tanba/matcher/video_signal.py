@@ -25,7 +25,8 @@ The picture, per registered work:
    see :mod:`tanba.fingerprint.video`, and plain frames are dropped).
 
 The mirrored hashes of a crawled copy go through the same steps; the better of the
-two is kept (``variant: "mirrored"``). The score is that share of agreeing
+two is kept (``variant: "mirrored"``). When picture and sound both agree but place
+the copy more than :data:`AGREE_S` apart, the position is the sound's. The score is that share of agreeing
 frames (picture) or the audio score (sound), the higher when both agree.
 ``offset_s`` is where in the work the matched span starts, ``query_offset_s``
 where in the copy, ``duration_s`` how long (in the copy's time).
@@ -51,6 +52,10 @@ SCALES = (1.0, 25 / 24, 24 / 25)
 BIN_S = 1.0  # offset vote bins
 # A copy frame is compared with the work's frames this close to where the offset puts it.
 TOLERANCE_S = 0.6
+# Picture and sound placing a copy further apart than this: the sound's position is kept (the
+# audio print aligns to a fraction of a second; frames alike for seconds, a held shot, a plain
+# cartoon, a fixed camera, leave the picture's vote loose: bench/video.py, README).
+AGREE_S = 2.0
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
@@ -248,10 +253,17 @@ def _scored(
     sound: SignalMatch | None,
     video: VideoPrint | None,
 ) -> SignalMatch:
-    """One match from the picture's and the sound's: the picture's position when it agreed."""
+    """One match from the picture's and the sound's: the picture's position when it agreed,
+    but the sound's when both agreed and place the copy more than :data:`AGREE_S` apart."""
     evidence = "both" if picture and sound else "picture" if picture else "sound"
     sound_detail = sound.detail if sound is not None else None
     if picture is not None:
+        offset_s, query_offset_s = picture.offset_s, picture.query_offset_s
+        duration_s = picture.duration_s
+        if sound_detail is not None and _apart(picture, sound_detail):
+            assert sound_detail.offset_s is not None and sound_detail.query_offset_s is not None
+            offset_s, query_offset_s = sound_detail.offset_s, sound_detail.query_offset_s
+            duration_s = sound_detail.duration_s or duration_s
         detail = MatchDetail(
             algorithm=video.algorithm if video is not None else "",
             evidence=evidence,
@@ -259,9 +271,9 @@ def _scored(
             variant=picture.variant,
             frames=picture.agree,
             scale=round(picture.scale, 4),
-            offset_s=round(picture.offset_s, 2),
-            query_offset_s=round(picture.query_offset_s, 2),
-            duration_s=round(picture.duration_s, 2),
+            offset_s=round(offset_s, 2),
+            query_offset_s=round(query_offset_s, 2),
+            duration_s=round(duration_s, 2),
             ber=None if sound_detail is None else sound_detail.ber,
             spans=[] if sound_detail is None else sound_detail.spans,
         )
@@ -270,6 +282,16 @@ def _scored(
     assert sound is not None
     detail = sound.detail.model_copy(update={"evidence": evidence})
     return SignalMatch(work_id, sound.score, detail)
+
+
+def _apart(picture: PictureMatch, sound: MatchDetail) -> bool:
+    """Whether the picture and the sound place the copy's start in the work more than
+    :data:`AGREE_S` apart (False when the sound gives no position)."""
+    if sound.offset_s is None or sound.query_offset_s is None:
+        return False
+    picture_start = picture.offset_s - picture.scale * picture.query_offset_s
+    sound_start = sound.offset_s - picture.scale * sound.query_offset_s
+    return abs(picture_start - sound_start) > AGREE_S
 
 
 def _sound(fingerprint: Fingerprint) -> Fingerprint:

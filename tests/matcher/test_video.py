@@ -213,3 +213,26 @@ def test_a_chunk_value_shared_by_too_many_mapped_frames_proposes_nothing(tmp_pat
     roomy = MappedVideoIndex(tmp_path / "roomy", max_postings=50, freeze_frames=1)
     roomy.add("w", np.arange(50) * 0.5, words)
     assert len(roomy.pairs(words[:1], 0)["w"].frame) == 50
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_where_picture_and_sound_disagree_on_the_position_the_sound_places_the_copy(
+    prints: dict[str, Fingerprint], kind: str
+) -> None:
+    # The work's picture put 5 s later than its sound: the copy's picture then aligns 5 s
+    # later, its sound where it was cut (the audio print aligns to a fraction of a second).
+    whole = prints["film"].video
+    assert whole is not None
+    later = whole.model_copy(update={"times_b64": VideoPrint.from_frames(
+        whole.algorithm, duration_s=whole.duration_s + 5, width=whole.width,
+        height=whole.height, frame_s=whole.frame_s, times=whole.times() + 5,
+        hashes=whole.hashes()).times_b64})  # fmt: skip
+    signal = VideoSignal(Settings.from_env({}), INDEXES[kind]())
+    signal.add("film", prints["film"].model_copy(update={"video": later}))
+    detail = _only(signal.match(prints["reencode-low"])).detail
+    assert detail.evidence == "both" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    assert abs(detail.offset_s - (START + detail.query_offset_s)) <= 1.0
+    muted = _only(signal.match(prints["muted"])).detail  # the picture alone: its position
+    assert muted.offset_s is not None and muted.query_offset_s is not None
+    assert abs(muted.offset_s - (START + 5 + muted.query_offset_s)) <= 1.0
