@@ -24,13 +24,13 @@ from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIn
 from tanba.matcher.video_signal import VideoSignal
 from tests.support.video import ALTERATIONS, START, excerpt, ffmpeg, film, unrelated
 
+# The mapped indexes' files, removed when the test process ends.
+_MAPPED = tempfile.TemporaryDirectory(prefix="tanba-test-video-")
 INDEXES: dict[str, Callable[[], VideoIndex]] = {
     "linear": LinearVideoIndex,
     "chunks": ChunkVideoIndex,
     # Frozen to its files at the first query: the mapped path answers, not the delta.
-    "mapped": lambda: MappedVideoIndex(
-        Path(tempfile.mkdtemp(prefix="tanba-test-")), freeze_frames=1
-    ),
+    "mapped": lambda: MappedVideoIndex(Path(tempfile.mkdtemp(dir=_MAPPED.name)), freeze_frames=1),
 }
 
 
