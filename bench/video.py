@@ -27,21 +27,26 @@ milliseconds of each index.
 from __future__ import annotations
 
 import argparse
+import itertools
+import resource
 import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench.media import video_clips
-from tanba.core.schemas.common import Fingerprint
+from tanba.core.schemas.common import VIDEO, Fingerprint
 from tanba.core.settings import Settings
+from tanba.core.signals.video import VideoPrint, words
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
+from tanba.fingerprint.video import video_print
+from tanba.matcher.video_catalogue import MappedVideoIndex, VideoCatalogueWriter
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex
 from tanba.matcher.video_signal import VideoSignal
 
@@ -105,12 +110,29 @@ def main() -> None:
         type=int,
         default=0,
         metavar="FILMS",
-        help="only time a 10 s query against FILMS films of 2 hours (random frame hashes at "
-        "2 a second, beside the real film) on both indexes",
+        help="only time 10 s queries against FILMS films of 2 hours (real frames, perturbed, "
+        "2 a second) memory-mapped, beside the linear index",
+    )
+    parser.add_argument(
+        "--film",
+        action="store_true",
+        help="only the film part: fingerprint speed (before/after, and vpdq's) and 10 s excerpts",
+    )
+    parser.add_argument(
+        "--two-hours",
+        action="store_true",
+        help="with --film: also fingerprint the film repeated to 2 hours (a 2.7 GB file in --cache)",
     )
     args = parser.parse_args()
+    if args.film:
+        cache = args.cache or Path(tempfile.mkdtemp(prefix="tanba-bench-video-"))
+        cache.mkdir(parents=True, exist_ok=True)
+        film_part(cache, video_clips()[::2], Settings.from_env({}), long=args.two_hours)
+        return
     if args.catalogue:
-        catalogue(args.catalogue, Settings.from_env({}))
+        cache = args.cache or Path(tempfile.mkdtemp(prefix="tanba-bench-video-"))
+        cache.mkdir(parents=True, exist_ok=True)
+        catalogue(args.catalogue, Settings.from_env({}), cache)
         return
     cache = args.cache or Path(tempfile.mkdtemp(prefix="tanba-bench-video-"))
     cache.mkdir(parents=True, exist_ok=True)
@@ -200,14 +222,26 @@ def main() -> None:
             print(f"  {name + hard:<22} {recall:>7} {row.false:>6} {row.max_error:>17.2f} "
                   f"{times:>17}  {evidence}")  # fmt: skip
 
-    film_part(cache, registered, settings, fp)
+    film_part(cache, registered, settings)
 
 
-Fingerprinter = Callable[..., tuple[Fingerprint | None, float]]
+# How the film is fingerprinted, each way timed in the same run: dense (clips, and every video
+# before keyframe windows), and the keyframe windows a video declaring TANBA_VIDEO_SPARSE_AFTER_S
+# or more gets (forced here on a 4-minute film), with and without H.264's reference B-frames.
+FILM_WAYS: dict[str, dict[str, Any]] = {
+    "before: dense, 2 a second": {"sparse_after_s": float("inf")},
+    "keyframe windows, B-refs": {"sparse_after_s": 0.0, "skip_b_frames": False},
+    "keyframe windows (films)": {"sparse_after_s": 0.0},
+}
 
 
-def film_part(cache: Path, registered: list[Path], settings: Settings, fp: Fingerprinter) -> None:
-    """One film of the registered clips end to end; 10 s excerpts of it; offsets; 720p speed."""
+def film_part(cache: Path, registered: list[Path], settings: Settings, long: bool = False) -> None:
+    """One film of the registered clips end to end; 10 s excerpts of it; offsets; 720p speed.
+
+    Speed is the process's CPU time (one decoding thread, so one core's work, whatever else
+    the shared machine runs) beside the wall time, in this process (not the sandbox), for each
+    of :data:`FILM_WAYS` and for vpdq at one hash a second (its CPU time over all its threads).
+    """
     film = cache / "film720.mp4"
     if not film.exists():
         inputs, chains, joined = [], [], ""
@@ -219,68 +253,205 @@ def film_part(cache: Path, registered: list[Path], settings: Settings, fp: Finge
         ffmpeg(*inputs, "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
                "-preset", "veryfast", "-g", "250", str(film))  # fmt: skip
     length = duration(film)
-    work, seconds = fp(film, reference=True)
-    print(f"\nfilm: {length:.0f} s of 720p H.264 (the registered clips end to end, silent): "
-          f"fingerprinted in {seconds:.1f} s = {seconds / length * 60:.2f} s per video-minute "
-          f"({length / seconds:.0f}x realtime)")  # fmt: skip
-    if work is None:
-        return
-    signal = VideoSignal(settings, ChunkVideoIndex())
-    signal.add("film", work)
-    errors, found, total = [], 0, 0
+    excerpts: dict[int, VideoPrint] = {}
     for start in range(5, int(length) - 12, 20):
         out = cache / f"film.at{start}.mp4"
         if not out.exists():
             ffmpeg("-ss", str(start), "-t", "10", "-i", str(film), "-vf", "scale=-2:240",
                    "-b:v", "150k", str(out))  # fmt: skip
-        total += 1
-        query, _ = fp(out)
-        matches = signal.match(query) if query is not None else []
-        if matches and matches[0].work_id == "film":
-            d = matches[0].detail
-            found += 1
-            errors.append(abs((d.offset_s or 0) - (d.query_offset_s or 0) - start))
-    if errors:
-        print(f"10 s excerpts of the film at 240p/150k: {found}/{total} found, offset error "
-              f"median {statistics.median(errors):.2f} s, max {max(errors):.2f} s")  # fmt: skip
+        excerpts[start] = video_print(out, max_seconds=3600, timeout_s=600, reference=False)
+    print(f"\nfilm: {length:.0f} s of 720p H.264 at 25 fps (the registered clips end to end, "
+          f"silent); {len(excerpts)} excerpts of 10 s at 240p/150k queried")  # fmt: skip
+    print(f"  {'picture fingerprint':<32} {'cpu s':>6} {'wall s':>7} {'x realtime':>10} "
+          f"{'frames':>6}  excerpts found, max offset error")  # fmt: skip
+    cpu_s: dict[str, float] = {}
+    for name, options in FILM_WAYS.items():
+        cpu, wall = time.process_time(), time.perf_counter()
+        work = video_print(film, max_seconds=14_400, timeout_s=3600, reference=True, **options)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        cpu_s[name] = cpu
+        signal = VideoSignal(settings, ChunkVideoIndex())
+        signal.add("film", Fingerprint(media=VIDEO, sha256="f" * 64, video=work))
+        errors = []
+        for start, excerpt in excerpts.items():
+            matches = signal.match(Fingerprint(media=VIDEO, sha256="e" * 64, video=excerpt))
+            if matches and matches[0].work_id == "film":
+                d = matches[0].detail
+                errors.append(abs((d.offset_s or 0) - (d.query_offset_s or 0) - start))
+        worst = f"{max(errors):.2f} s" if errors else "-"
+        print(f"  {name:<32} {cpu:>6.2f} {wall:>7.2f} {length / cpu:>9.0f}x {work.frames:>6}  "
+              f"{len(errors)}/{len(excerpts)}, {worst}")  # fmt: skip
+    # A whole-film copy is sampled in keyframe windows too, at its own keyframes (re-encoded:
+    # not the work's): the windows must still meet.
+    copy = cache / "film360.mp4"
+    if not copy.exists():
+        ffmpeg("-i", str(film), "-vf", "scale=-2:360", "-c:v", "libx264", "-b:v", "400k", str(copy))
+    whole = video_print(copy, max_seconds=14_400, timeout_s=3600, reference=False,
+                        sparse_after_s=0.0)  # fmt: skip
+    matches = signal.match(Fingerprint(media=VIDEO, sha256="c" * 64, video=whole))
+    said = "not found"
+    if matches and matches[0].work_id == "film":
+        d = matches[0].detail
+        said = (f"found, {d.frames} frames agree over {d.duration_s:.0f} s, offset error "
+                f"{abs((d.offset_s or 0) - (d.query_offset_s or 0)):.2f} s")  # fmt: skip
+    print(f"  the whole film at 360p/400k, both sampled in keyframe windows: {said}")
+    vpdq_part(film, length, cpu_s)
+    if long:
+        two_hours(cache, film, length)
 
 
-def catalogue(films: int, settings: Settings) -> None:
-    """Query time of a real 10 s excerpt against ``films`` two-hour films of random frames.
+def two_hours(cache: Path, film: Path, length: float) -> None:
+    """The film repeated (stream copy) to two hours and more, fingerprinted as any film is
+    (declared over TANBA_VIDEO_SPARSE_AFTER_S: keyframe windows): the floor's 2-hour film."""
+    repeats = int(np.ceil(7200 / length))
+    long_film = cache / f"film720x{repeats}.mp4"
+    if not long_film.exists():
+        listing = cache / "film720-concat.txt"
+        listing.write_text(f"file '{film.resolve()}'\n" * repeats, encoding="utf-8")
+        ffmpeg("-f", "concat", "-safe", "0", "-i", str(listing), "-c", "copy", str(long_film))
+    cpu, wall = time.process_time(), time.perf_counter()
+    work = video_print(long_film, max_seconds=14_400, timeout_s=3600, reference=True)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f"  {work.duration_s:.0f} s (the film {repeats} times, {long_film.stat().st_size / 2**30:.1f} "
+          f"GB), default settings: CPU {cpu:.1f} s ({work.duration_s / cpu:.0f}x realtime), wall "
+          f"{wall:.1f} s, {work.frames} frames")  # fmt: skip
 
-    Random hashes share chunks with a real frame only by chance (one in 65,536 per chunk), so
-    this measures the lookup and the alignment's cost at that size, not recall.
+
+def vpdq_part(film: Path, length: float, cpu_s: dict[str, float]) -> None:
+    """vpdq (ThreatExchange's, from PyPI) on the same film at one hash a second, if installed."""
+    try:
+        import vpdq  # type: ignore[import-not-found]
+    except ImportError:
+        print("  vpdq: not installed (bench/fetch-media installs it with FFmpeg's dev libraries)")
+        return
+    cpu, wall = time.process_time(), time.perf_counter()
+    hashes = vpdq.computeHash(str(film), seconds_per_hash=1.0, thread_count=1)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    print(f"  {'vpdq 0.2.5, 1 hash a second':<32} {cpu:>6.2f} {wall:>7.2f} {length / cpu:>9.0f}x "
+          f"{len(hashes):>6}  (baseline)")  # fmt: skip
+    print("  CPU time against vpdq's: " + ", ".join(
+        f"{name} {cpu / spent:.1f}x faster" for name, spent in cpu_s.items()))  # fmt: skip
+
+
+FILM_FRAMES = 2 * 7200  # a two-hour film, two frames a second
+LINEAR_QUERIES = 3  # the linear index compares every frame: a few queries only
+
+
+def catalogue(films: int, settings: Settings, cache: Path) -> None:
+    """10 s queries against ``films`` two-hour films made of real frames, memory-mapped.
+
+    The films: shots of 2-10 s cut from the frame sequences of the 16 unrelated clips (their
+    hashes and their mirrored hashes, in order), each frame's hash with about 10% of its bits
+    flipped at random (a re-encode's noise), shots drawn at random: the hash statistics of real
+    footage (frames alike within a shot, crowded chunk values), never a copy of a registered
+    clip. The 16 registered clips are filed among them (the 500th film onwards). The catalogue
+    is written by :class:`VideoCatalogueWriter` to ``cache`` and opened by
+    :class:`MappedVideoIndex`; a 10 s excerpt (at 240p) of each registered clip is queried,
+    three rounds, through :class:`VideoSignal` (lookup and alignment): p50/p95, and whether
+    each found its clip and nothing else. The linear index (every frame, over the same mapped
+    arrays) answers the first :data:`LINEAR_QUERIES` queries beside it.
     """
     rng = np.random.default_rng(17)
-    clip = video_clips()[0]
-    with tempfile.TemporaryDirectory() as tmp:
-        excerpt = Path(tmp) / "excerpt.mp4"
-        ffmpeg("-ss", "1", "-t", "10", "-i", str(clip), "-vf", "scale=-2:240", str(excerpt))
-        work = fingerprint_file(clip, "1" * 64, settings, reference=True)
-        query = fingerprint_file(excerpt, "2" * 64, settings)
-    frames = 2 * 7200
-    times = np.arange(frames) * 0.5
-    for kind, index in (("chunks", ChunkVideoIndex()), ("linear", LinearVideoIndex())):
-        if kind == "linear" and films > 100:
-            print(f"linear index: not run at {films} films (it compares every frame)")
+    clips = video_clips()
+    registered, unrelated = clips[::2], clips[1::2]
+    sources: list[np.ndarray] = []
+    for clip in unrelated:
+        try:
+            v = video_print(clip, max_seconds=3600, timeout_s=600, reference=False)
+        except Unfingerprintable:
             continue
-        signal = VideoSignal(settings, index)
-        started = time.perf_counter()
+        sources += [words(v.hashes()), words(v.mirrored())]  # type: ignore[arg-type]
+    directory = cache / f"catalogue-{films}"
+    queries: list[tuple[str, VideoPrint]] = []
+    works: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for clip in registered:
+        try:
+            work = video_print(clip, max_seconds=3600, timeout_s=600, reference=True)
+        except Unfingerprintable:
+            continue
+        times = np.concatenate([work.times(), work.times()])
+        hashes = np.concatenate([work.hashes(), work.zoomed()])  # type: ignore[list-item]
+        order = np.argsort(times, kind="stable")
+        works[clip.name] = (times[order], words(hashes[order]))
+        excerpt = cache / f"{clip.stem}.catalogue-query.mp4"
+        if not excerpt.exists():
+            start = max(0.0, (duration(clip) - 10) / 2)
+            ffmpeg("-ss", f"{start:.2f}", "-t", "10", "-i", str(clip), "-vf", "scale=-2:240",
+                   "-b:v", "150k", str(excerpt))  # fmt: skip
+        try:
+            queries.append((clip.name, video_print(excerpt, max_seconds=60, timeout_s=60,
+                                                   reference=False)))  # fmt: skip
+        except Unfingerprintable:
+            continue
+    started = time.perf_counter()
+    if not (directory / "gen-0" / "works.json").exists():
+        writer = VideoCatalogueWriter(directory / "gen-0")
+        real = iter(works.items())
         for i in range(films):
-            hashes = rng.integers(0, 2**63, (frames, 4), dtype=np.int64).view(np.uint64)
-            index.add(f"film-{i}", times, hashes)
-        signal.add("real", work)
-        signal.match(query)  # the chunk index builds its table on the first query
-        built = time.perf_counter() - started
-        ms = []
-        for _ in range(5):
-            started = time.perf_counter()
-            matches = signal.match(query)
-            ms.append((time.perf_counter() - started) * 1000)
-        found = [m.work_id for m in matches]
-        print(f"{kind}: {films} films of 2 h ({films * frames:,} frames): built and first query "
-              f"{built:.1f} s; a 10 s query {statistics.median(ms):.1f} ms (median of 5), "
-              f"matches {found}")  # fmt: skip
+            writer.add(f"film-{i}", np.arange(FILM_FRAMES) * 0.5, _film(rng, sources))
+            if i >= films // 2:
+                for work_id, (times, hashes) in itertools.islice(real, 1):
+                    writer.add(work_id, times, hashes)
+        for work_id, (times, hashes) in real:
+            writer.add(work_id, times, hashes)
+        writer.close()
+        built = f"written in {time.perf_counter() - started:.0f} s"
+    else:
+        built = "written by an earlier run"
+    size = sum(f.stat().st_size for f in (directory / "gen-0").iterdir())
+    started = time.perf_counter()
+    index = MappedVideoIndex(directory)
+    opened = (time.perf_counter() - started) * 1000
+    print(f"catalogue: {films:,} films of 2 h ({films * FILM_FRAMES:,} frames) and "
+          f"{len(works)} real clips, {built}, {size / 2**30:.2f} GB of files, "
+          f"opened (mapped) in {opened:.0f} ms")  # fmt: skip
+    signal = VideoSignal(settings, index)
+    ms: list[float] = []
+    found = wrong = 0
+    for round_ in range(3):
+        for expected, query in queries:
+            began = time.perf_counter()
+            matches = signal.match(Fingerprint(media=VIDEO, sha256="e" * 64, video=query))
+            ms.append((time.perf_counter() - began) * 1000)
+            if round_ == 0:
+                found += any(m.work_id == expected for m in matches)
+                wrong += sum(m.work_id != expected for m in matches)
+    first = ms[0]
+    p50, p95 = np.percentile(ms, 50), np.percentile(ms, 95)
+    print(f"  mapped: {len(ms)} queries of 10 s: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max "
+          f"{max(ms):.1f} ms (the first, pages cold: {first:.1f} ms); {found}/{len(queries)} "
+          f"found their clip, {wrong} other matches")  # fmt: skip
+    linear = LinearVideoIndex()
+    for work_id in index.work_ids():
+        frames = index.frames(work_id)
+        assert frames is not None
+        linear.add(work_id, frames.times, frames.words)
+    signal = VideoSignal(settings, linear)
+    ms = []
+    for _expected, query in queries[:LINEAR_QUERIES]:
+        began = time.perf_counter()
+        signal.match(Fingerprint(media=VIDEO, sha256="e" * 64, video=query))
+        ms.append((time.perf_counter() - began) * 1000)
+    print(f"  linear: {len(ms)} queries: p50 {np.percentile(ms, 50):.0f} ms, max "
+          f"{max(ms):.0f} ms")  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(f"  peak resident memory of this process: {peak:.2f} GB")
+
+
+def _film(rng: np.random.Generator, sources: list[np.ndarray]) -> np.ndarray:
+    """A film's frame hashes: shots of real frame sequences, each frame ~10% of bits flipped."""
+    shots = []
+    total = 0
+    while total < FILM_FRAMES:
+        source = sources[rng.integers(len(sources))]
+        length = int(rng.integers(4, 21))
+        at = int(rng.integers(max(len(source) - length, 1)))
+        shot = source[at : at + length]
+        shots.append(shot)
+        total += len(shot)
+    frames = np.concatenate(shots)[:FILM_FRAMES]
+    noise = np.packbits(rng.random((FILM_FRAMES, 256)) < 0.1, axis=1)
+    return frames ^ noise.view("<u8").reshape(-1, 4)
 
 
 if __name__ == "__main__":

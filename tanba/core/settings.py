@@ -192,8 +192,14 @@ class Settings(BaseSettings):
         900.0,
         "TANBA_VIDEO_DECODE_TIMEOUT_S",
         "Seconds decoding one video's picture may take before it is stopped, and its soundtrack "
-        "as much again (a 2-hour film at 720p decodes in about 5 minutes on one core; see "
-        "bench/video.py).",
+        "as much again (bench/video.py measures how fast films decode on one core).",
+    )
+    video_sparse_after_s: float = setting(
+        600.0,
+        "TANBA_VIDEO_SPARSE_AFTER_S",
+        "A video declaring at least this many seconds (a film, not a clip) is sampled in a "
+        "window after each keyframe only, not twice a second throughout (about 2.5x faster on "
+        "720p H.264; see bench/video.py and tanba/fingerprint/video.py).",
     )
     video_max_distance: int = setting(
         64,

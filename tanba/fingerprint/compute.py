@@ -155,6 +155,7 @@ def _video(
         settings.video_max_seconds,
         settings.video_decode_timeout_s,
         reference,
+        settings.video_sparse_after_s,
         settings.audio_max_seconds,
         # A film's soundtrack is as long as its picture: it gets the picture's time limit
         # (a 2-hour soundtrack takes minutes; TANBA_DECODE_TIMEOUT_S is sized for songs).

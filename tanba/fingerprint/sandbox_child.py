@@ -89,6 +89,7 @@ def video_print_file(
     max_seconds: int,
     timeout_s: float,
     reference: bool,
+    sparse_after_s: float,
     audio_max_seconds: int,
     audio_timeout_s: float,
 ) -> dict[str, Any]:
@@ -101,7 +102,13 @@ def video_print_file(
     if not has_picture(file, timeout_s):
         sound = audio_print(file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s)
         return {"audio": sound.model_dump(mode="json")}
-    picture = video_print(file, max_seconds=max_seconds, timeout_s=timeout_s, reference=reference)
+    picture = video_print(
+        file,
+        max_seconds=max_seconds,
+        timeout_s=timeout_s,
+        reference=reference,
+        sparse_after_s=sparse_after_s,
+    )
     try:
         soundtrack: Any = audio_print(
             file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s

@@ -8,7 +8,10 @@ that is not a cover picture is decoded on one thread with FFmpeg's
 ``skip_frame=nonref`` (frames no other frame refers to, most B-frames, are not
 decoded: about 1.3x faster on H.264, and a sample is at most a frame or two
 late), ``skip_loop_filter=all`` and ``flags2=fast`` (another 26% off on 720p
-H.264); the first decoded frame at or after each multiple of
+H.264); a video declaring :data:`SPARSE_AFTER_S` or more (a film;
+``TANBA_VIDEO_SPARSE_AFTER_S``) is decoded only in a window after each keyframe
+(:class:`_KeyWindows`, B-frames skipped there: about 2.5x faster again). The
+first decoded frame at or after each multiple of
 :data:`~tanba.core.signals.video.FRAME_S` seconds is kept. Each kept frame is
 scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
 borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Literal
 
 import av
 import numpy as np
@@ -54,6 +58,23 @@ _MIN_SECONDS = 1.0
 _MIN_FRAMES = 2
 # Decoded frames at most (a video of a million tiny frames is refused there).
 MAX_DECODED_FRAMES = 2_000_000
+# A video whose container declares at least SPARSE_AFTER_S seconds (a film, not a clip;
+# TANBA_VIDEO_SPARSE_AFTER_S) is sampled in windows after its keyframes (see _KeyWindows):
+# KEY_WINDOW_S seconds after each, or KEY_SHARE of the gap since the one before when longer.
+SPARSE_AFTER_S = 600.0
+KEY_WINDOW_S = 1.0
+KEY_SHARE = 0.5
+# No keyframe for this long (a stream that flags none, an encode of rare keyframes): the windows
+# end there and the rest is decoded densely (frames that refer to skipped ones are not given
+# out by FFmpeg until a picture it can decode whole).
+KEY_GAP_S = 30.0
+# In keyframe windows, codecs whose B-frames no P-frame refers to in practice are decoded with
+# skip_frame=BIDIR (every B-frame skipped, x264's B-pyramid references too: the frames decoded
+# at the same times hash the same, measured on bench/video.py's film, but a sample may be a
+# few frames later, which costs agreeing frames on pictures that change every frame: so not in
+# dense sampling); others (HEVC, whose pictures are mostly B) with NONREF.
+_SKIP_BIDIR = frozenset({"h264", "mpeg2video", "mpeg4"})
+_Skip = Literal["NONREF", "BIDIR"]
 _OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(CONTAINERS)}
 
 
@@ -70,9 +91,21 @@ def has_picture(path: Path, timeout_s: float) -> bool:
         raise Unfingerprintable(f"not decodable as video: {exc.strerror or exc}") from None
 
 
-def video_print(path: Path, *, max_seconds: int, timeout_s: float, reference: bool) -> VideoPrint:
+def video_print(
+    path: Path,
+    *,
+    max_seconds: int,
+    timeout_s: float,
+    reference: bool,
+    sparse_after_s: float = SPARSE_AFTER_S,
+    skip_b_frames: bool = True,
+) -> VideoPrint:
     """The :class:`VideoPrint` of the picture in ``path``: a registered work's (``reference``:
     with the zoomed hashes) or a crawled copy's (with the mirrored hashes).
+
+    A video declaring at least ``sparse_after_s`` seconds is sampled after its keyframes only
+    (:class:`_KeyWindows`), where ``skip_b_frames`` skips every B-frame of H.264 and MPEG
+    video (``False``: the reference B-frames are decoded, as in a dense video).
 
     :class:`Unfingerprintable` when the file has no picture, does not decode,
     has less than a second or two frames with detail, or takes longer than ``timeout_s``.
@@ -95,9 +128,16 @@ def video_print(path: Path, *, max_seconds: int, timeout_s: float, reference: bo
             # the decoder's fast flags (-26% decode time on 720p H.264, measured).
             stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
             stream.codec_context.skip_frame = "NONREF"
+            codec = stream.codec_context.name
+            in_windows: _Skip = "BIDIR" if skip_b_frames and codec in _SKIP_BIDIR else "NONREF"
             width, height = stream.codec_context.width, stream.codec_context.height
+            windows = (
+                _KeyWindows(stream, in_windows)
+                if _declared_s(container, stream) >= sparse_after_s
+                else None
+            )
             next_t, last_t, decoded = 0.0, 0.0, 0
-            for frame in _frames(container, stream):
+            for frame in _frames(container, stream, windows):
                 decoded += 1
                 if decoded > MAX_DECODED_FRAMES:
                     raise Unfingerprintable(
@@ -110,6 +150,8 @@ def video_print(path: Path, *, max_seconds: int, timeout_s: float, reference: bo
                     continue
                 if t > max_seconds:
                     break
+                if windows is not None:
+                    windows.seen(t)
                 last_t = t
                 next_t = (int(t / FRAME_S) + 1) * FRAME_S
                 grey = frame.reformat(
@@ -205,10 +247,17 @@ def _picture_stream(container: av.container.InputContainer) -> av.VideoStream | 
     return None
 
 
-def _frames(container: av.container.InputContainer, stream: av.VideoStream):  # type: ignore[no-untyped-def]
-    """Decoded frames, skipping packets the decoder rejects (as the ``ffmpeg`` command does)."""
+def _frames(  # type: ignore[no-untyped-def]
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    windows: _KeyWindows | None = None,
+):
+    """Decoded frames, skipping packets the decoder rejects (as the ``ffmpeg`` command does);
+    with ``windows``, only the frames of each keyframe's window."""
     rejected = 0
     for packet in container.demux(stream):
+        if windows is not None:
+            windows.packet(packet)
         try:
             frames = stream.decode(packet)
         except av.InvalidDataError:
@@ -217,6 +266,70 @@ def _frames(container: av.container.InputContainer, stream: av.VideoStream):  # 
                 raise
             continue
         yield from frames
+
+
+def _declared_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
+    """The duration the container declares (0 when it declares none)."""
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        return container.duration / av.time_base
+    return 0.0
+
+
+class _KeyWindows:
+    """Sparse sampling of a long video: each keyframe and the frames of a window after it.
+
+    A keyframe (its packet flagged so by the demuxer) opens a window of
+    :data:`KEY_WINDOW_S`, or :data:`KEY_SHARE` of the previous keyframe gap when
+    that is longer, decoded as a dense video is (``skip_frame=NONREF``); past it,
+    the decoder is told to skip every packet but keyframes (``NONKEY``) until the
+    next keyframe reopens one. FFmpeg reads ``skip_frame`` per picture, so the
+    switch takes effect from the next packet. Frames no longer decoded are never
+    referred to: the next decoded picture is a keyframe.
+
+    Why: decoding is the cost (a 720p H.264 film sampled twice a second throughout
+    is fingerprinted at about 25x realtime on one core here, in windows at about
+    60x), and a film's keyframes come every few seconds and at its cuts; the
+    matcher counts a copy's frames that have no work frame near as neither
+    agreeing nor not. The price: a 10 s clip meets about two thirds as many work
+    frames (``python -m bench.video --film`` prints both ways and their recall).
+    """
+
+    def __init__(self, stream: av.VideoStream, skip: _Skip) -> None:
+        self.context = stream.codec_context
+        self.skip = skip  # what a window decodes
+        self.context.skip_frame = skip
+        self.base = stream.time_base
+        self.key_t: float | None = None
+        self.window_s = KEY_WINDOW_S
+        self.end = KEY_WINDOW_S  # the start of the file is sampled as after a keyframe
+        self.skipping = False
+
+    def packet(self, packet: av.Packet) -> None:
+        """Before decoding ``packet``: a keyframe opens a window; a keyframe not seen for
+        :data:`KEY_GAP_S` ends the windows (the rest is decoded densely)."""
+        stamp = packet.pts if packet.pts is not None else packet.dts
+        if stamp is None or self.base is None:
+            return
+        t = float(stamp * self.base)
+        if not packet.is_keyframe:
+            if self.skipping and t - (self.key_t or 0.0) > KEY_GAP_S:
+                self.context.skip_frame = self.skip
+                self.skipping, self.end = False, float("inf")
+            return
+        if self.key_t is not None and t > self.key_t:
+            self.window_s = max(KEY_WINDOW_S, KEY_SHARE * (t - self.key_t))
+        self.key_t, self.end = t, t + self.window_s
+        if self.skipping:
+            self.context.skip_frame = self.skip
+            self.skipping = False
+
+    def seen(self, t: float) -> None:
+        """After a kept frame at ``t``: past the window, skip to the next keyframe."""
+        if not self.skipping and t >= self.end:
+            self.context.skip_frame = "NONKEY"
+            self.skipping = True
 
 
 def _open(path: Path, timeout_s: float) -> av.container.InputContainer:

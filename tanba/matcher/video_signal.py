@@ -20,10 +20,13 @@ The picture, per registered work:
    :data:`TOLERANCE_S`), and the offset with the most agreeing frames, then the
    smallest mean distance, is kept; the copy matches when at least
    ``video_min_frames`` agree and they are at least ``video_min_share`` of the copy's
-   frames between the first and the last that agree.
+   frames between the first and the last that agree, counting only copy frames with a
+   work frame within the tolerance (a film's print is sampled after its keyframes only,
+   see :mod:`tanba.fingerprint.video`, and plain frames are dropped).
 
 The mirrored hashes of a crawled copy go through the same steps; the better of the
-two is kept (``variant: "mirrored"``). The score is that share of agreeing
+two is kept (``variant: "mirrored"``). When picture and sound both agree but place
+the copy more than :data:`AGREE_S` apart, the position is the sound's. The score is that share of agreeing
 frames (picture) or the audio score (sound), the higher when both agree.
 ``offset_s`` is where in the work the matched span starts, ``query_offset_s``
 where in the copy, ``duration_s`` how long (in the copy's time).
@@ -49,6 +52,10 @@ SCALES = (1.0, 25 / 24, 24 / 25)
 BIN_S = 1.0  # offset vote bins
 # A copy frame is compared with the work's frames this close to where the offset puts it.
 TOLERANCE_S = 0.6
+# Picture and sound placing a copy further apart than this: the sound's position is kept (the
+# audio print aligns to a fraction of a second; frames alike for seconds, a held shot, a plain
+# cartoon, a fixed camera, leave the picture's vote loose: bench/video.py, README).
+AGREE_S = 2.0
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
@@ -167,7 +174,9 @@ def align(
             expected = scale * times + offset
             close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
             nearest = np.where(close, near_d, 256).min(axis=1)
-            found = _checked(times, expected, nearest, scale, settings, frame_s, variant)
+            found = _checked(
+                times, expected, nearest, close.any(axis=1), scale, settings, frame_s, variant
+            )
             if found is not None and (best is None or found.key > best.key):
                 best = found
     return best
@@ -206,19 +215,22 @@ def _checked(
     times: np.ndarray,
     expected: np.ndarray,
     nearest: np.ndarray,
+    comparable: np.ndarray,
     scale: float,
     settings: Settings,
     frame_s: float,
     variant: str,
 ) -> PictureMatch | None:
     """The alignment that puts each copy frame at ``expected`` in the work, where ``nearest``
-    is its distance to the closest work frame there; None when the agreeing frames are too
-    few or too sparse."""
+    is its distance to the closest work frame there (``comparable``: there is one); None when
+    the agreeing frames are too few or too sparse among the comparable ones."""
     agree = np.flatnonzero(nearest <= settings.video_max_distance)
     if len(agree) < settings.video_min_frames:
         return None
     first, last = int(agree[0]), int(agree[-1])
-    covered = last - first + 1
+    # Copy frames with no work frame near (a long work is sampled after its keyframes only, a
+    # plain frame is dropped) neither agree nor disagree.
+    covered = int(comparable[first : last + 1].sum())
     share = len(agree) / covered
     if share < settings.video_min_share:
         return None
@@ -241,10 +253,17 @@ def _scored(
     sound: SignalMatch | None,
     video: VideoPrint | None,
 ) -> SignalMatch:
-    """One match from the picture's and the sound's: the picture's position when it agreed."""
+    """One match from the picture's and the sound's: the picture's position when it agreed,
+    but the sound's when both agreed and place the copy more than :data:`AGREE_S` apart."""
     evidence = "both" if picture and sound else "picture" if picture else "sound"
     sound_detail = sound.detail if sound is not None else None
     if picture is not None:
+        offset_s, query_offset_s = picture.offset_s, picture.query_offset_s
+        duration_s = picture.duration_s
+        if sound_detail is not None and _apart(picture, sound_detail):
+            assert sound_detail.offset_s is not None and sound_detail.query_offset_s is not None
+            offset_s, query_offset_s = sound_detail.offset_s, sound_detail.query_offset_s
+            duration_s = sound_detail.duration_s or duration_s
         detail = MatchDetail(
             algorithm=video.algorithm if video is not None else "",
             evidence=evidence,
@@ -252,9 +271,9 @@ def _scored(
             variant=picture.variant,
             frames=picture.agree,
             scale=round(picture.scale, 4),
-            offset_s=round(picture.offset_s, 2),
-            query_offset_s=round(picture.query_offset_s, 2),
-            duration_s=round(picture.duration_s, 2),
+            offset_s=round(offset_s, 2),
+            query_offset_s=round(query_offset_s, 2),
+            duration_s=round(duration_s, 2),
             ber=None if sound_detail is None else sound_detail.ber,
             positions=[] if sound_detail is None else sound_detail.positions,
         )
@@ -263,6 +282,16 @@ def _scored(
     assert sound is not None
     detail = sound.detail.model_copy(update={"evidence": evidence})
     return SignalMatch(work_id, sound.score, detail)
+
+
+def _apart(picture: PictureMatch, sound: MatchDetail) -> bool:
+    """Whether the picture and the sound place the copy's start in the work more than
+    :data:`AGREE_S` apart (False when the sound gives no position)."""
+    if sound.offset_s is None or sound.query_offset_s is None:
+        return False
+    picture_start = picture.offset_s - picture.scale * picture.query_offset_s
+    sound_start = sound.offset_s - picture.scale * sound.query_offset_s
+    return abs(picture_start - sound_start) > AGREE_S
 
 
 def _sound(fingerprint: Fingerprint) -> Fingerprint:

@@ -142,3 +142,58 @@ def test_hashes_round_trip_and_distances_count_bits() -> None:
     d = distances(words(flipped), words(hashes))
     assert d[0, 0] == 3 and d[1, 1] == 0
     assert d[0, 1] == np.unpackbits(flipped[0] ^ hashes[1]).sum()
+
+
+def _keyed_film(tmp_path: Path, tracks: list[Path]) -> Path:
+    """The test film re-encoded with a keyframe every 5 s exactly, B-frames kept (x264's)."""
+    out = tmp_path / "keyed.mp4"
+    ffmpeg("-i", str(film(tmp_path, tracks[0])), "-c:v", "libx264", "-preset", "veryfast",
+           "-g", "50", "-keyint_min", "50", "-sc_threshold", "0", "-bf", "3", "-an", str(out))  # fmt: skip
+    return out
+
+
+@pytest.mark.parametrize("skip_b_frames", [False, True])
+def test_a_long_video_is_sampled_in_windows_after_its_keyframes(
+    tmp_path: Path, tracks: list[Path], skip_b_frames: bool
+) -> None:
+    path = _keyed_film(tmp_path, tracks)
+    dense = video_print(path, max_seconds=600, timeout_s=60, reference=True)
+    sparse = video_print(path, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30,
+                         skip_b_frames=skip_b_frames)  # fmt: skip
+    times, dense_times = sparse.times(), dense.times()
+    assert 110 <= dense.frames <= 120  # 60 s: shorter than sparse_after_s=600, two a second
+    # Keyframes at 0, 5, ..., 55 s: a window of 1 s after the first, then half the 5 s gap.
+    since_key = times % 5.0
+    window = np.where(times < 5, 1.0, 2.5)
+    # Past the window the decoder still gives out the frames it holds (x264's B-frame delay,
+    # with B-frames skipped three P-frames: 1.2 s at 10 fps), already decoded and so kept; a
+    # dense print has samples 4.5 s after a keyframe.
+    assert np.all(since_key <= window + 1.25)
+    assert set(np.floor(times / 5).astype(int)) == set(range(12))  # every keyframe sampled
+    assert 0.45 * dense.frames <= sparse.frames <= 0.8 * dense.frames
+    # A frame decoded at a time the dense print also sampled is that frame: same hash.
+    common, i, j = np.intersect1d(np.round(times, 2), np.round(dense_times, 2),
+                                  return_indices=True)  # fmt: skip
+    assert len(common) >= (0.8 * sparse.frames if not skip_b_frames else 12)
+    assert np.array_equal(sparse.hashes()[i], dense.hashes()[j])
+    assert np.array_equal(sparse.zoomed()[i], dense.zoomed()[j])  # type: ignore[index]
+
+
+def test_the_sparse_threshold_is_a_setting(tmp_path: Path, tracks: list[Path]) -> None:
+    path = _keyed_film(tmp_path, tracks)
+    default = fingerprint_file(path, "1" * 64, Settings.from_env({}, home=tmp_path / "h"))
+    sparse = fingerprint_file(
+        path, "1" * 64, Settings.from_env({"TANBA_VIDEO_SPARSE_AFTER_S": "30"}, home=tmp_path / "h")
+    )
+    assert default.video is not None and sparse.video is not None
+    assert sparse.video.frames <= 0.8 * default.video.frames
+
+
+def test_windows_end_where_keyframes_stop_coming(tmp_path: Path, tracks: list[Path]) -> None:
+    rare = tmp_path / "rare.mp4"  # one keyframe, at the start, for 60 s
+    ffmpeg("-i", str(film(tmp_path, tracks[0])), "-c:v", "libx264", "-preset", "veryfast",
+           "-g", "1000", "-sc_threshold", "0", "-an", str(rare))  # fmt: skip
+    sparse = video_print(rare, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30)
+    times = sparse.times()
+    assert times.max() > 55  # decoded densely once no keyframe came for KEY_GAP_S (30 s)
+    assert not np.any((times > 3) & (times < 30))  # skipped while one might still come

@@ -7,6 +7,7 @@ measures the same alterations on real footage.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,15 +16,21 @@ import pytest
 
 from tanba.core.schemas.common import Fingerprint
 from tanba.core.settings import Settings
+from tanba.core.signals.video import VideoPrint
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.matcher.signal import SignalMatch
+from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
 from tanba.matcher.video_signal import VideoSignal
 from tests.support.video import ALTERATIONS, START, excerpt, ffmpeg, film, unrelated
 
+# The mapped indexes' files, removed when the test process ends.
+_MAPPED = tempfile.TemporaryDirectory(prefix="tanba-test-video-")
 INDEXES: dict[str, Callable[[], VideoIndex]] = {
     "linear": LinearVideoIndex,
     "chunks": ChunkVideoIndex,
+    # Frozen to its files at the first query: the mapped path answers, not the delta.
+    "mapped": lambda: MappedVideoIndex(Path(tempfile.mkdtemp(dir=_MAPPED.name)), freeze_frames=1),
 }
 
 
@@ -102,10 +109,13 @@ def test_picture_sound_or_both_say_what_agreed(prints: dict[str, Fingerprint], k
     assert _only(signal.match(prints["other-film"])).detail.evidence == "picture"
 
 
-def test_the_chunk_index_finds_what_the_linear_one_finds(prints: dict[str, Fingerprint]) -> None:
-    linear, chunks = _signal("linear", prints), _signal("chunks", prints)
+@pytest.mark.parametrize("kind", ["chunks", "mapped"])
+def test_the_fast_indexes_find_what_the_linear_one_finds(
+    prints: dict[str, Fingerprint], kind: str
+) -> None:
+    linear, fast = _signal("linear", prints), _signal(kind, prints)
     for name in [*ALTERATIONS, "muted", "mandelbrot", "cellauto"]:
-        a, b = linear.match(prints[name]), chunks.match(prints[name])
+        a, b = linear.match(prints[name]), fast.match(prints[name])
         assert [(m.work_id, m.detail.offset_s) for m in a] == [
             (m.work_id, m.detail.offset_s) for m in b
         ], name
@@ -121,13 +131,18 @@ def test_near_pairs_within_15_bits_are_always_found_by_the_chunk_index() -> None
         row[:] = np.packbits(bits)
     words = registered.view("<u8").reshape(-1, 4)
     times = np.arange(300) * 0.5
-    linear, chunks = LinearVideoIndex(), ChunkVideoIndex()
-    for index in (linear, chunks):
-        index.add("w", times, words)
+    linear = LinearVideoIndex()
+    linear.add("w", times, words)
     q = query.view("<u8").reshape(-1, 4)
-    a, b = linear.pairs(q, 15)["w"], chunks.pairs(q, 15)["w"]
-    assert sorted(zip(a.query, a.frame, strict=True)) == sorted(zip(b.query, b.frame, strict=True))
+    a = linear.pairs(q, 15)["w"]
     assert len(a.query) == 30
+    for kind in ("chunks", "mapped"):
+        fast = INDEXES[kind]()
+        fast.add("w", times, words)
+        b = fast.pairs(q, 15)["w"]
+        assert sorted(zip(a.query, a.frame, strict=True)) == sorted(
+            zip(b.query, b.frame, strict=True)
+        ), kind
 
 
 def test_a_removed_work_is_no_longer_matched(prints: dict[str, Fingerprint]) -> None:
@@ -135,3 +150,89 @@ def test_a_removed_work_is_no_longer_matched(prints: dict[str, Fingerprint]) -> 
         signal = _signal(kind, prints)
         signal.remove("film")
         assert signal.match(prints["muted"]) == []
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_a_copy_frame_with_no_work_frame_near_does_not_count_against_the_share(
+    prints: dict[str, Fingerprint], kind: str
+) -> None:
+    # A film sampled in windows after its keyframes (tanba.fingerprint.video._KeyWindows): here
+    # its first 1.5 s of every 5 s; the copy is sampled throughout.
+    whole = prints["film"].video
+    assert whole is not None and whole.zoomed() is not None
+    times = whole.times()
+    kept = times % 5.0 < 1.5
+    windowed = VideoPrint.from_frames(
+        whole.algorithm, duration_s=whole.duration_s, width=whole.width, height=whole.height,
+        frame_s=whole.frame_s, times=times[kept], hashes=whole.hashes()[kept],
+        zoomed=whole.zoomed()[kept],  # type: ignore[index]
+    )  # fmt: skip
+    # A share the copy's frames meet only when those without a work frame near are left out.
+    strict = Settings.from_env({"TANBA_VIDEO_MIN_SHARE": "0.8", "TANBA_VIDEO_MIN_FRAMES": "4"})
+    signal = VideoSignal(strict, INDEXES[kind]())
+    signal.add("film", prints["film"].model_copy(update={"video": windowed}))
+    detail = _only(signal.match(prints["reencode-low"])).detail
+    assert detail.offset_s is not None and detail.query_offset_s is not None
+    assert abs(detail.offset_s - (START + detail.query_offset_s)) <= 1.0
+    assert detail.frames is not None and detail.frames < 15  # of the copy's 20
+
+
+def test_a_mapped_catalogue_reopens_and_forgets_removed_works(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    films = {f"film-{i}": rng.integers(0, 2**63, (200, 4), dtype=np.int64).view(np.uint64)
+             for i in range(3)}  # fmt: skip
+    times = np.arange(200) * 0.5
+    index = MappedVideoIndex(tmp_path, freeze_frames=10**9)  # kept in the delta
+    for work_id, words in films.items():
+        index.add(work_id, times, words)
+    query = films["film-1"][50:70]
+    assert set(index.pairs(query, 0)) == {"film-1"}  # from the delta
+    index.freeze()
+    reopened = MappedVideoIndex(tmp_path)
+    pairs = reopened.pairs(query, 0)["film-1"]
+    assert sorted(pairs.frame.tolist()) == list(range(50, 70))
+    work = reopened.frames("film-1")
+    assert work is not None and np.array_equal(work.words, films["film-1"])
+    assert np.allclose(work.times, times)
+    reopened.remove("film-1")  # mapped: hidden at once, dropped at the next freeze
+    assert reopened.pairs(query, 0) == {} and reopened.frames("film-1") is None
+    reopened.add("film-2", times[:20], query)  # replaced: only its new frames answer
+    assert reopened.pairs(query, 0)["film-2"].frame.tolist() == list(range(20))
+    reopened.freeze()
+    assert [g.name for g in tmp_path.iterdir()] == ["gen-1"]  # the old generation is gone
+    again = MappedVideoIndex(tmp_path)
+    assert again.frames("film-1") is None and set(again.pairs(query, 0)) == {"film-2"}
+    assert again.frames("film-0") is not None
+
+
+def test_a_chunk_value_shared_by_too_many_mapped_frames_proposes_nothing(tmp_path: Path) -> None:
+    words = np.zeros((50, 4), np.uint64)  # fifty identical (black) frames
+    index = MappedVideoIndex(tmp_path, max_postings=49, freeze_frames=1)
+    index.add("w", np.arange(50) * 0.5, words)
+    assert index.pairs(words[:1], 0) == {}
+    roomy = MappedVideoIndex(tmp_path / "roomy", max_postings=50, freeze_frames=1)
+    roomy.add("w", np.arange(50) * 0.5, words)
+    assert len(roomy.pairs(words[:1], 0)["w"].frame) == 50
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_where_picture_and_sound_disagree_on_the_position_the_sound_places_the_copy(
+    prints: dict[str, Fingerprint], kind: str
+) -> None:
+    # The work's picture put 5 s later than its sound: the copy's picture then aligns 5 s
+    # later, its sound where it was cut (the audio print aligns to a fraction of a second).
+    whole = prints["film"].video
+    assert whole is not None
+    later = whole.model_copy(update={"times_b64": VideoPrint.from_frames(
+        whole.algorithm, duration_s=whole.duration_s + 5, width=whole.width,
+        height=whole.height, frame_s=whole.frame_s, times=whole.times() + 5,
+        hashes=whole.hashes()).times_b64})  # fmt: skip
+    signal = VideoSignal(Settings.from_env({}), INDEXES[kind]())
+    signal.add("film", prints["film"].model_copy(update={"video": later}))
+    detail = _only(signal.match(prints["reencode-low"])).detail
+    assert detail.evidence == "both" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    assert abs(detail.offset_s - (START + detail.query_offset_s)) <= 1.0
+    muted = _only(signal.match(prints["muted"])).detail  # the picture alone: its position
+    assert muted.offset_s is not None and muted.query_offset_s is not None
+    assert abs(muted.offset_s - (START + 5 + muted.query_offset_s)) <= 1.0
