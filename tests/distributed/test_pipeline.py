@@ -1,8 +1,8 @@
 """The backbone's end-to-end test on real Kafka and Elasticsearch, one process per stage.
 
 The crawler, two fingerprint workers and two matchers (replicas sharing one group)
-run as separate ``tanba`` processes over the demo web (tanba.app.demo.site); the result must be exactly the
-alerts, suppressions and quarantined files the embedded run gives. The workers'
+run as separate ``tanba`` processes over the demo web (tanba.app.demo.site); the
+result must be exactly the alerts, suppressions and quarantined files the embedded run gives. The workers'
 /metrics and per-batch log lines are checked on the way.
 """
 
