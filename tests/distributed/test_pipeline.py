@@ -2,8 +2,8 @@
 
 The crawler, two fingerprint workers and two matchers (replicas sharing one group)
 run as separate ``tanba`` processes over the demo web (tanba.app.demo.site); the
-result must be exactly the alerts, suppressions and quarantined files the embedded run gives. The workers'
-/metrics and per-batch log lines are checked on the way.
+result must be exactly the alerts, suppressions and quarantined files the embedded
+run gives. The workers' /metrics and per-batch log lines are checked on the way.
 """
 
 from __future__ import annotations
