@@ -85,6 +85,7 @@ TARGETS_PER_FILE = 100  # a target records at most 100 --resolve entries
 CRAWL_ID = "20260601T000000Z"
 TIMEOUT_S = 3600
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+PROFILE_DIR: Path | None = None  # --profile
 CONFIGS = ("embedded", "distributed-1", "distributed-2", "run")
 
 
@@ -216,6 +217,9 @@ class Mode:
 
     def clean(self) -> None:
         self.stop_all()
+        if PROFILE_DIR is not None:  # keep the logs beside the profiles
+            for log in self.root.glob("*.log"):
+                shutil.copy(log, PROFILE_DIR / f"{self.config}-{log.name}")
         shutil.rmtree(self.root, ignore_errors=True)
         if self.distributed:
             bus = self.kafka()
@@ -335,16 +339,49 @@ def workers(mode: Mode, site: BigSite, server: CountingServer, crawlers: int) ->
             )
         finally:
             bus.close()
+    profilers = profile(mode, names)
     before = cpu_snapshot(mode)
     started = time.monotonic()
     mode.run("crawl", "--no-wait", "--crawl-id", CRAWL_ID)
     wait(lambda: mode.lags() == (0, 0, 0), "every group to commit everything", mode)
     seconds = time.monotonic() - started
     after = cpu_snapshot(mode)
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        profiler.wait(timeout=120)
     keys = mode.alert_keys()
     ok = len(keys) == len(set(keys)) and set(keys) == site.alert_keys(server.port)
     cpu = {k: (after[k] - before.get(k, 0.0)) * 1000 for k in after}
     return Result(mode.config, seconds, ok, max(server.peak.values()), cpu)
+
+
+def profile(mode: Mode, names: list[str]) -> list[subprocess.Popen[bytes]]:
+    """``--profile DIR``: py-spy samples each worker (and its sandboxes) until SIGINT."""
+    if PROFILE_DIR is None:
+        return []
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).parent / "py-spy"
+    return [
+        subprocess.Popen(
+            [
+                str(spy),
+                "record",
+                "--pid",
+                str(mode.procs[name].pid),
+                "--subprocesses",
+                "--nonblocking",
+                "--rate",
+                "50",
+                "--format",
+                "raw",
+                "-o",
+                str(PROFILE_DIR / f"{mode.config}-{name}.txt"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for name in names
+    ]
 
 
 def single_process(mode: Mode, site: BigSite, server: CountingServer) -> Result:
@@ -381,7 +418,14 @@ def main() -> int:
     parser.add_argument("--sites", type=int, default=200)
     parser.add_argument("--rounds", type=int, default=1, help="run every configuration N times")
     parser.add_argument("--configs", default="embedded,distributed-1,distributed-2")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="write py-spy's samples of every worker here (pip install py-spy)",
+    )
     args = parser.parse_args()
+    global PROFILE_DIR
+    PROFILE_DIR = args.profile
     configs = [c.strip() for c in args.configs.split(",") if c.strip()]
     unknown = set(configs) - set(CONFIGS)
     if unknown:
