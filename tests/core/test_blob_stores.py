@@ -305,6 +305,21 @@ def test_captures_are_read_back_by_reference(captures_env: dict[str, str]) -> No
         assert isinstance(captures, FileCaptures)
 
 
+def test_a_new_capture_name_is_not_fetched_first(captures_env: dict[str, str]) -> None:
+    """A run's own WARC name (new=True) was never stored: prepare asks the store nothing."""
+    captures = open_captures(_settings(captures_env))
+    asked: list[str] = []
+    if isinstance(captures, ObjectCaptures):
+        captures.objects.client.meta.events.register(
+            "before-call.s3.GetObject", lambda model, **_: asked.append(model.name)
+        )
+    captures.prepare("crawl-3/site.1a2b3c4d.warc.gz", new=True)
+    captures.prepare("crawl-3/site.warc.gz")
+    assert asked == (["GetObject"] if isinstance(captures, ObjectCaptures) else [])
+    for name in ("crawl-3/site.1a2b3c4d.warc.gz", "crawl-3/site.warc.gz"):
+        captures.publish(name)
+
+
 def _parts(captures: ObjectCaptures) -> tuple:
     return captures.objects, captures.location
 
