@@ -110,6 +110,7 @@ class Mode:
         self.home.mkdir()
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.ports: dict[str, int] = {}
+        self._lag_bus: KafkaBus | None = None
 
     def env(self, home: Path, **extra: str) -> dict[str, str]:
         env = {**os.environ, "TANBA_HOME": str(home), "TANBA_CRAWL_DELAY_S": "0", **extra}
@@ -177,11 +178,9 @@ class Mode:
             (topics.GROUP_MATCHER, topics.FINGERPRINTS),
         )
         if self.distributed:
-            bus = self.kafka()
-            try:
-                got = [bus.group_lag(group, [topic]) for group, topic in pairs]
-            finally:
-                bus.close()
+            if self._lag_bus is None:  # one client for the whole wait, not one a poll
+                self._lag_bus = self.kafka()
+            got = [self._lag_bus.group_lag(group, [topic]) for group, topic in pairs]
         else:
             embedded = EmbeddedBus(self.home / "bus.sqlite3")
             try:
@@ -217,6 +216,8 @@ class Mode:
 
     def clean(self) -> None:
         self.stop_all()
+        if self._lag_bus is not None:
+            self._lag_bus.close()
         if PROFILE_DIR is not None:  # keep the logs beside the profiles
             for log in self.root.glob("*.log"):
                 shutil.copy(log, PROFILE_DIR / f"{self.config}-{log.name}")
