@@ -229,6 +229,13 @@ class Mode:
             store = ElasticAlertStore(ELASTIC, namespace=self.namespace)
             store.drop()
             store.close()
+            # The works catalogue's indices too (tanba-works, tanba-works-positions).
+            from elasticsearch import Elasticsearch
+
+            with Elasticsearch(ELASTIC) as client:
+                client.indices.delete(
+                    index=f"{self.namespace}-*", allow_no_indices=True, ignore_unavailable=True
+                )
             _delete_s3_prefix(Settings.from_env(self.env(self.home)), f"{self.namespace}/")
 
 
