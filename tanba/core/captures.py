@@ -55,8 +55,12 @@ class Captures(ABC):
     spool: Path
 
     @abstractmethod
-    def prepare(self, name: str) -> None:
-        """Before appending to ``spool/name``: make it hold every record stored under it."""
+    def prepare(self, name: str, *, new: bool = False) -> None:
+        """Before appending to ``spool/name``: make it hold every record stored under it.
+
+        ``new``: no file was ever stored under this name (a name of one run of a job,
+        random), so there is nothing to fetch: a round trip saved per job.
+        """
 
     @abstractmethod
     def publish(self, name: str) -> None:
@@ -77,7 +81,7 @@ class FileCaptures(Captures):
     def __init__(self, root: Path) -> None:
         self.spool = Path(root)
 
-    def prepare(self, name: str) -> None:
+    def prepare(self, name: str, *, new: bool = False) -> None:
         return None
 
     def publish(self, name: str) -> None:
@@ -117,10 +121,10 @@ class ObjectCaptures(Captures):
     def _marker(self, name: str) -> Path:
         return self.spool / f"{name}{_UNPUBLISHED}"
 
-    def prepare(self, name: str) -> None:
+    def prepare(self, name: str, *, new: bool = False) -> None:
         local = self.spool / name
         local.parent.mkdir(parents=True, exist_ok=True)
-        if not local.exists():
+        if not new and not local.exists():
             with contextlib.suppress(NotFound):
                 self.objects.download(self.location.key(name), local)
         if name not in self._locks:

@@ -80,7 +80,8 @@ class TargetCrawl:
         """The target's WARC writer (opened, or repaired after a crash, on first use)."""
         if self._warc is None:
             if self.captures is not None:
-                self.captures.prepare(self.warc_name)
+                # A run's own name (attempt) was never stored: nothing to fetch first.
+                self.captures.prepare(self.warc_name, new=bool(self.attempt))
             self._warc = WarcWriter(self.captures_dir, self.warc_name, clock=self.clock)
         return self._warc
 

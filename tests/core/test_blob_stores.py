@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tanba.core.blobs import BlobStore, FileBlobStore, StoreUnavailable, open_blobs
-from tanba.core.blobs.s3 import S3BlobStore
+from tanba.core.blobs.s3 import BLIND_PUT_BYTES, S3BlobStore
 from tanba.core.captures import Captures, FileCaptures, ObjectCaptures, open_captures
 from tanba.core.exceptions import NotFound, TransientError
 from tanba.core.schemas.common import CaptureRef
@@ -102,6 +102,36 @@ def test_put_is_idempotent(subject: Subject, tmp_path: Path) -> None:
     assert store.put_file(source) == first
     assert subject.writes() == written  # nothing sent or written the second and third time
     assert store.get(first) == b"same bytes"
+
+
+@pytest.mark.services
+def test_s3_puts_a_small_blob_in_one_request_and_asks_before_a_large_one(
+    tmp_path: Path,
+    s3_url: str,  # noqa: F811
+) -> None:
+    prefix = f"test-{uuid.uuid4().hex[:12]}"
+    environ = {"TANBA_HOME": str(tmp_path / "home"), **s3_environment(prefix)}
+    try:
+        writer, other = (open_blobs(_settings(environ)) for _ in range(2))
+        assert isinstance(writer, S3BlobStore) and isinstance(other, S3BlobStore)
+        calls: list[str] = []
+        for store in (writer, other):
+            for call in ("HeadObject", "PutObject"):
+                store.objects.client.meta.events.register(
+                    f"before-call.s3.{call}", lambda model, **_: calls.append(model.name)
+                )
+        small, large = b"s" * BLIND_PUT_BYTES, b"L" * (BLIND_PUT_BYTES + 1)
+        writer.put(small)
+        writer.put(large)
+        assert calls == ["PutObject", "HeadObject", "PutObject"]
+        calls.clear()
+        # Another process (not knowing them): the small one sent again, the large one not.
+        assert other.put(small) == writer.put(small)
+        other.put(large)
+        assert calls == ["PutObject", "HeadObject"]
+        assert other.get(other.put(large)) == large
+    finally:
+        drop_s3_prefix(prefix)
 
 
 def test_large_file_goes_in_parts_and_comes_back_whole(subject: Subject, tmp_path: Path) -> None:
@@ -273,6 +303,21 @@ def test_captures_are_read_back_by_reference(captures_env: dict[str, str]) -> No
         assert captures.read(first) == b"request+response 1"
     else:
         assert isinstance(captures, FileCaptures)
+
+
+def test_a_new_capture_name_is_not_fetched_first(captures_env: dict[str, str]) -> None:
+    """A run's own WARC name (new=True) was never stored: prepare asks the store nothing."""
+    captures = open_captures(_settings(captures_env))
+    asked: list[str] = []
+    if isinstance(captures, ObjectCaptures):
+        captures.objects.client.meta.events.register(
+            "before-call.s3.GetObject", lambda model, **_: asked.append(model.name)
+        )
+    captures.prepare("crawl-3/site.1a2b3c4d.warc.gz", new=True)
+    captures.prepare("crawl-3/site.warc.gz")
+    assert asked == (["GetObject"] if isinstance(captures, ObjectCaptures) else [])
+    for name in ("crawl-3/site.1a2b3c4d.warc.gz", "crawl-3/site.warc.gz"):
+        captures.publish(name)
 
 
 def _parts(captures: ObjectCaptures) -> tuple:

@@ -190,3 +190,13 @@ def test_a_replay_reads_in_chunks_and_misses_nothing(kafka: KafkaBus) -> None:
     after = {p: offsets[1] for p, offsets in per_partition.items()}
     rest = list(kafka.replay("tanba.test-chunks", after=after))
     assert len(rest) == 20 - 2 * len(per_partition)
+
+
+def test_record_checksums_are_computed_in_c() -> None:
+    """kafka-python checks every fetched batch's CRC-32C, in pure Python unless the ``crc32c``
+    extension is installed (pyproject's ``kafka-python[crc32c]``): without it the checks were
+    a fifth of the matcher's CPU in bench/pipeline_throughput.py."""
+    from kafka.record import util
+
+    assert util.crc32c_c is not None, "pip install 'kafka-python[crc32c]' (scripts/setup does)"
+    assert util.calc_crc32c(memoryview(b"123456789")) == 0xE3069283  # the check value
