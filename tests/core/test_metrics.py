@@ -57,24 +57,19 @@ def test_metrics_endpoint_lists_every_worker_series() -> None:
 
 
 def test_an_ended_crawl_job_counts_its_outcome_pages_media_and_failures_by_reason() -> None:
-    def value(name: str, **labels: str) -> float:
-        return float(REGISTRY.get_sample_value(name, labels) or 0.0)
+    series = [
+        ("tanba_crawl_jobs_total", {"outcome": "interrupted"}),
+        ("tanba_crawl_pages_total", {}),
+        ("tanba_crawl_media_total", {}),
+        ("tanba_crawl_failures_total", {"reason": "dns"}),
+        ("tanba_crawl_job_seconds_count", {}),
+    ]
 
-    before = (
-        value("tanba_crawl_jobs_total", outcome="interrupted"),
-        value("tanba_crawl_pages_total"),
-        value("tanba_crawl_media_total"),
-        value("tanba_crawl_failures_total", reason="dns"),
-        value("tanba_crawl_job_seconds_count"),
-    )
+    def reading() -> list[float]:
+        return [float(REGISTRY.get_sample_value(name, labels) or 0.0) for name, labels in series]
+
+    before = reading()
     metrics.crawl_job_ended(
         "interrupted", pages=12, media=30, failures={"dns": 2, "timeout": 1}, seconds=4.5
     )
-    after = (
-        value("tanba_crawl_jobs_total", outcome="interrupted"),
-        value("tanba_crawl_pages_total"),
-        value("tanba_crawl_media_total"),
-        value("tanba_crawl_failures_total", reason="dns"),
-        value("tanba_crawl_job_seconds_count"),
-    )
-    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 12, 30, 2, 1]
+    assert [a - b for a, b in zip(reading(), before, strict=True)] == [1, 12, 30, 2, 1]
