@@ -21,8 +21,10 @@ from tanba.console import organisations as org_rules
 from tanba.console import users as user_rules
 from tanba.console import works as work_rules
 from tanba.console.alerts import MAX_OFFSET, AlertFilters
+from tanba.console.caching import NO_STORE, ONE_DAY
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
 from tanba.console.evidence import bundle_response, custody_entries, export_response
+from tanba.console.frames import frame_pairs, span_moments
 from tanba.console.media import ThumbSize, blob_response, sheet_response, thumbnail_response
 from tanba.console.models import (
     AlertDetail,
@@ -54,7 +56,7 @@ from tanba.console.models import (
 )
 from tanba.console.stats import target_statistics
 from tanba.console.targets import TargetSpec
-from tanba.core.exceptions import InputError, NotFound
+from tanba.core.exceptions import InputError, NotFound, Withheld
 from tanba.core.schemas.organisations import OrganisationPolicy
 from tanba.core.store.base import CountKey
 
@@ -277,6 +279,34 @@ def alert_thumbnail(
     """A JPEG thumbnail of the found copy (400 when the copy is not an image)."""
     alert = alert_rules.visible(c.app.store, who.principal, alert_id)
     return thumbnail_response(c, alert.media_sha256, size, d)
+
+
+@router.get(
+    "/alerts/{alert_id}/frames",
+    tags=["alerts"],
+    response_class=Response,
+    responses=JPEG | {404: {"description": "the alert is not a video match with a span"}},
+)
+def alert_frames(alert_id: str, who: AnyUser, c: ConsoleDep) -> Response:
+    """A video match's span as frame pairs: a row per instant, the copy's frame left, the
+    work's right (grey where there is none, or where the reference is withheld from the
+    caller); the instants are listed on the alert's page (tanba.console.frames)."""
+    alert = alert_rules.visible(c.app.store, who.principal, alert_id)
+    if not span_moments(alert):
+        raise NotFound("this alert is not a video match with a matched span")
+    try:
+        reference: str | None = c.app.access.reference(who.principal, alert.work_id).sha256
+    except (NotFound, Withheld):
+        reference = None
+    jpeg = frame_pairs(
+        alert, reference, c.app.blobs, c.app.settings, c.app.settings.home / "console" / "frames"
+    )
+    # A withheld reference may be handed over later: that answer is not kept.
+    return Response(
+        jpeg,
+        media_type="image/jpeg",
+        headers={"Cache-Control": ONE_DAY if reference else NO_STORE},
+    )
 
 
 @router.get(

@@ -19,9 +19,10 @@ decoding).
 from __future__ import annotations
 
 import atexit
+import base64
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tanba.core.schemas.common import AUDIO, IMAGE, VIDEO, Fingerprint
@@ -171,3 +172,37 @@ def _video(
 
 
 HASHERS: dict[str, Hasher] = {IMAGE: _image, AUDIO: _audio, VIDEO: _video}
+
+# Long side of the frames video_frames gives (the console shows them side by side).
+FRAME_SIDE = 320
+
+
+def video_frames(
+    path: Path,
+    times: Sequence[float],
+    settings: Settings,
+    *,
+    side: int = FRAME_SIDE,
+    sandbox: Sandbox | None = None,
+) -> list[bytes | None]:
+    """JPEG frames of the video at ``path`` shown at ``times`` seconds (None where none is).
+
+    Decoded in the sandbox like a print (:func:`tanba.fingerprint.video.frames_at`), within
+    TANBA_VIDEO_DECODE_TIMEOUT_S for all the times; :class:`Unfingerprintable` says why
+    not for a file that is not a video by its first bytes or that the decoder refuses.
+    """
+    with open(path, "rb") as f:
+        kind = sniff(f.read(4096))
+    if kind != VIDEO:
+        raise Unfingerprintable(f"not a video file (its first bytes say {kind})")
+    box = sandbox or shared_sandbox(settings)
+    encoded = box.call(
+        "tanba.fingerprint.video:frames_at",
+        str(path),
+        [float(t) for t in times],
+        side,
+        settings.video_decode_timeout_s,
+        timeout_s=settings.video_decode_timeout_s + _AUDIO_SLACK_S,
+        what="finding the video's frames",
+    )
+    return [base64.b64decode(e) if e else None for e in encoded]

@@ -334,3 +334,46 @@ class _KeyWindows:
 
 def _open(path: Path, timeout_s: float) -> av.container.InputContainer:
     return av.open(f"file:{path.resolve()}", container_options=_OPEN_OPTIONS, timeout=timeout_s)
+
+
+def frames_at(path: str, times: list[float], side: int, timeout_s: float) -> list[str]:
+    """JPEG pictures (base64) of the frames shown at ``times`` seconds, at most ``side`` pixels.
+
+    For the console's frame pairs and a person checking a match by eye: each time is
+    sought to the keyframe before it and decoded forward to the first frame at or after
+    it; a time past the picture's end, or one the decoder cannot reach, gives "". Runs
+    in the decoder sandbox (:func:`tanba.fingerprint.compute.video_frames`), with the
+    same container allow-list and ``timeout_s`` for the whole call.
+    """
+    import base64
+    import io
+
+    started = time.monotonic()
+    out: list[str] = []
+    with _open(Path(path), timeout_s) as container:
+        stream = _picture_stream(container)
+        if stream is None or stream.time_base is None:
+            raise Unfingerprintable("the file has no picture")
+        stream.thread_type = "AUTO"
+        for t in times:
+            picture = None
+            try:
+                container.seek(int(max(0.0, t) / stream.time_base), stream=stream, backward=True)
+                for frame in _frames(container, stream):
+                    if time.monotonic() - started > timeout_s:
+                        raise Unfingerprintable(
+                            f"finding frames took longer than {timeout_s:.0f} s"
+                        )
+                    if frame.time is not None and frame.time + 1e-3 >= t:
+                        picture = frame.to_image()
+                        break
+            except (av.FFmpegError, ValueError):
+                picture = None
+            if picture is None:
+                out.append("")
+                continue
+            picture.thumbnail((side, side))
+            buffer = io.BytesIO()
+            picture.convert("RGB").save(buffer, "JPEG", quality=85)
+            out.append(base64.b64encode(buffer.getvalue()).decode("ascii"))
+    return out

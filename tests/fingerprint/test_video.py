@@ -11,11 +11,11 @@ from tanba.core.blobs import FileBlobStore
 from tanba.core.print_blobs import resolved, travelling
 from tanba.core.settings import Settings
 from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances, words
-from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.compute import FRAME_SIDE, fingerprint_file, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
 from tanba.fingerprint.video import pdq_bits, trim_borders, video_print
-from tests.support.video import ffmpeg, film
+from tests.support.video import excerpt, ffmpeg, film
 
 
 def _frame() -> np.ndarray:
@@ -197,3 +197,36 @@ def test_windows_end_where_keyframes_stop_coming(tmp_path: Path, tracks: list[Pa
     times = sparse.times()
     assert times.max() > 55  # decoded densely once no keyframe came for KEY_GAP_S (30 s)
     assert not np.any((times > 3) & (times < 30))  # skipped while one might still come
+
+
+def test_frames_are_found_at_the_times_asked_and_past_the_end_there_is_none(
+    tmp_path: Path, tracks: list[Path], settings: Settings
+) -> None:
+    import io
+
+    from PIL import Image
+
+    path = film(tmp_path, tracks[0])
+    excerpt_path = excerpt(tmp_path, path, "plain", [], start=20.0)
+    at_20, at_40, past = video_frames(path, [20.0, 40.0, 500.0], settings)
+    [first] = video_frames(excerpt_path, [0.0], settings)
+    assert past is None and at_20 and at_40 and first
+
+    def apart(a: bytes, b: bytes) -> int:
+        """Bits that differ between the two pictures' PDQ hashes (of 256)."""
+        hashes = []
+        for jpeg in (a, b):
+            grey = np.asarray(Image.open(io.BytesIO(jpeg)).convert("L"))
+            assert max(grey.shape) <= FRAME_SIDE
+            hashes.append(pdq_bits(grey)[0])
+        return int(np.unpackbits(np.bitwise_xor(*hashes)).sum())
+
+    # The excerpt's first frame is the film's at 20 s, not the one at 40 s.
+    assert apart(first, at_20) < 40 < 80 < apart(first, at_40)
+
+
+def test_frames_of_a_file_that_is_no_video_are_refused(tmp_path: Path, settings: Settings) -> None:
+    page = tmp_path / "page.mp4"
+    page.write_text("<html><body>not a film</body></html>")
+    with pytest.raises(Unfingerprintable, match="not a video file"):
+        video_frames(page, [1.0], settings)

@@ -26,6 +26,15 @@ MATCHES = {
     "audio": MatchDetail(
         algorithm="chromaprint", ber=0.1, offset_s=30.0, duration_s=10.0, query_offset_s=2.0
     ),
+    "video": MatchDetail(
+        algorithm="pdq-frames",
+        evidence="picture",
+        frames=16,
+        scale=1.0,
+        offset_s=30.0,
+        duration_s=8.0,
+        query_offset_s=0.0,
+    ),
 }
 
 

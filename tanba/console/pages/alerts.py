@@ -17,6 +17,7 @@ from tanba.console.auth import Caller
 from tanba.console.context import Console
 from tanba.console.deps import AnyUser, ConsoleDep, Filters
 from tanba.console.evidence import custody_or_none, export_response, start_bundle
+from tanba.console.frames import file_time, span_moments
 from tanba.console.i18n import Translator
 from tanba.console.models import StatusIn
 from tanba.console.pictures import list_pictures
@@ -195,6 +196,12 @@ def alert_page(request: Request, alert_id: str, who: AnyUser, c: ConsoleDep) -> 
         custody=custody_or_none(c.app, alert),
         confidence=alert_rules.jurisdiction_confidence(alert),
         variant_words=variant_name,  # "the work with a margin cut off: … bottom 24%", not a code
+        moments=span_moments(alert),  # a video match's frame pairs (tanba.console.frames)
+        # The copy's player starts where the span does, in the file's own time (a stream's
+        # sampled file joins pieces far apart in the stream).
+        copy_start=None
+        if alert.match.query_offset_s is None
+        else file_time(alert.stream, alert.match.query_offset_s),
     )
 
 
