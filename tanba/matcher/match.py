@@ -62,8 +62,8 @@ def without_print(work: Work) -> Work:
     fingerprint = work.fingerprint
     if fingerprint.video is not None:
         # Kept whole (about 0.6 MB for a 2-hour film, and its soundtrack): a saved matcher
-        # state from before the video catalogue (tanba.matcher.state) indexes its video
-        # works from the shelf once (tanba.matcher.worker).
+        # state has no video catalogue of its own and indexes its video works from the
+        # shelf at start (tanba.matcher.worker).
         return work
     audio = fingerprint.audio
     if audio is not None:

@@ -4,8 +4,7 @@ Contract: :class:`MatcherState` opens (or creates) a directory that one matcher
 process owns (an exclusive lock; a second process gets :class:`StateBusy`). It
 holds the image catalogue (:class:`~tanba.matcher.segments.SegmentedImageIndex`,
 its manifest carrying the works-topic positions it reflects), the audio catalogue
-(:mod:`tanba.matcher.audio_segments`: Chromaprint and landmark segments), the video
-catalogue (:class:`~tanba.matcher.video_catalogue.MappedVideoIndex`) and
+(:mod:`tanba.matcher.audio_segments`: Chromaprint and landmark segments) and
 :class:`WorkShelf`, the works without their prints in SQLite. A restarted
 matcher maps the catalogue, reads the positions, and replays only the works
 events after them: a million images start in seconds instead of a replay of
@@ -36,7 +35,6 @@ from tanba.matcher.audio_segments import (
     SegmentedLandmarkIndex,
 )
 from tanba.matcher.segments import DEFAULT_TUNING, SegmentedImageIndex, Tuning
-from tanba.matcher.video_catalogue import MappedVideoIndex
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS works (
@@ -176,21 +174,13 @@ class MatcherState:
             int(p): int(o) for p, o in extra.get("works_positions", {}).items()
         }
         self.works = WorkShelf(directory / "works.sqlite")
-        # The video catalogue: memory-mapped generations of the registered films' frames. A
-        # state without one (saved before it existed, or with no film yet) has the matcher
-        # index the shelf's video works (MatcherStage), and the next save writes it.
-        self.video = MappedVideoIndex(directory / "video")
-        self.video_saved = self.video.saved
 
     def save(self, positions: dict[int, int]) -> None:
         """Record that the catalogue and shelf reflect the works topic up to ``positions``.
 
-        The audio segments and the video catalogue are saved first: the positions, in
-        the image manifest, are written last, so they never claim events those lack (a
-        crash in between leaves them ahead of the positions, and replaying the events
-        after the positions again replaces or removes the same works).
+        The audio segments are saved first: the positions, in the image manifest, are
+        written last, so they never claim events the audio catalogue lacks.
         """
-        self.video.save()
         self.audio.store.save()
         self.landmarks.store.save()
         self.images.save({"works_positions": {str(p): o for p, o in positions.items()}})

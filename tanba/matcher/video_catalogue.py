@@ -31,7 +31,6 @@ at a freeze (seconds at 1,000 films) is simpler and enough; the image catalogue'
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -87,15 +86,8 @@ class VideoCatalogueWriter:
                 starts[chunk, 1:] = np.cumsum(counts)
                 starts[chunk] += chunk * frames
         starts.astype("<i8").tofile(self.directory / "starts.i64")
-        # On disk before the work list says the generation is complete: a matcher state
-        # (tanba.matcher.state) counts on a saved generation surviving a power cut.
-        for name in ("words.u64", "times.f32", "rows.u32", "starts.i64"):
-            _fsync(self.directory / name)
         works = {"ids": self._ids, "base": self._base}
-        partial = self.directory / ".works.json.partial"
-        partial.write_text(json.dumps(works), encoding="utf-8")
-        _fsync(partial)
-        partial.replace(self.directory / "works.json")
+        (self.directory / "works.json").write_text(json.dumps(works), encoding="utf-8")
 
 
 class MappedVideoIndex(VideoIndex):
@@ -164,21 +156,6 @@ class MappedVideoIndex(VideoIndex):
         return mapped + list(self._delta_frames)
 
     # -- the files ---------------------------------------------------------------------------
-
-    @property
-    def saved(self) -> bool:
-        """Whether a generation is on disk (a state saved before video catalogues has none)."""
-        return _newest(self.directory) is not None
-
-    def save(self) -> None:
-        """Write a new generation if works were added or removed since the last one.
-
-        After it the files hold every work this index holds: a matcher state saves it
-        before the works-topic positions it reflects (:meth:`MatcherState.save
-        <tanba.matcher.state.MatcherState.save>`). Nothing changed, nothing written.
-        """
-        if self._delta_frames or self._dead:
-            self.freeze()
 
     def freeze(self) -> None:
         """Write the live mapped works and the delta as the next generation, and map it."""
@@ -250,11 +227,6 @@ def _mapped(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     if not np.prod(shape):
         return np.zeros(shape, dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=shape).view(np.ndarray)
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
 
 
 def _newest(directory: Path) -> Path | None:

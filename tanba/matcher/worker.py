@@ -73,22 +73,19 @@ class MatcherStage(Stage):
         self.ip_lookup = ip_lookup
         self.state = state
         self.blobs = blobs  # where prints too large for an event are (tanba.core.print_blobs)
-        indexed = 0  # video works indexed from the shelf (a state without a video catalogue)
         if state is None:
             self.matcher = Matcher(settings)
             self._works_position: dict[int, int] = {}
         else:
             audio = (state.audio, state.landmarks)
-            signals = default_signals(settings, state.images, state.works, audio, state.video)
+            signals = default_signals(settings, state.images, state.works, audio)
             self.matcher = Matcher(settings, signals, state.works)
             self._works_position = dict(state.positions)
             if not state.audio_saved:
                 self._migrate_audio(state)
-            if not state.video_saved:
-                indexed = self._index_videos(state)
+            self._index_videos(state)
         self._saved_at = time.monotonic()
-        # Videos indexed from the shelf are written as the video catalogue at the first save.
-        self._unsaved = indexed > 0
+        self._unsaved = False
         self._saved_once = False  # the first replay at start is saved at once
         self.alerts = 0
         self.suppressed = 0
@@ -106,19 +103,18 @@ class MatcherStage(Stage):
                     self.matcher.add(work)  # indexed, and shelved without its print
             log.info("matcher: %d audio works moved to the audio catalogue", len(old))
 
-    def _index_videos(self, state: MatcherState) -> int:
-        """Index the video works the shelf keeps whole, for a state without a saved video
-        catalogue (saved before it existed): the next save writes the catalogue."""
+    def _index_videos(self, state: MatcherState) -> None:
+        """Index the video works the shelf keeps whole: the saved state has no video
+        catalogue of its own (scope of the first video slice), so its index is rebuilt here."""
         signal = self.matcher.signals.get(VIDEO)
         if signal is None:
-            return 0
+            return
         count = 0
         for work in state.works.of_medium(VIDEO):
             signal.add(work.work_id, work.fingerprint)
             count += 1
         if count:
             log.info("matcher: %d video works indexed from the shelf", count)
-        return count
 
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start).

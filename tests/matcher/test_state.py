@@ -13,15 +13,13 @@ from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.registry import WorkRegistry
-from tanba.core.schemas.common import AUDIO, IMAGE, VIDEO, Fingerprint
+from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import CHROMAPRINT, ITEM_S, AudioPrint
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImagePrint
-from tanba.core.signals.video import FRAME_S, HASH_BYTES, PDQ_FRAMES, VideoPrint
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.matcher.state import MatcherState, StateBusy, WorkShelf
-from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.worker import MatcherStage
 
 
@@ -177,81 +175,3 @@ def test_audio_works_shelved_by_an_older_matcher_move_to_the_audio_catalogue(
     assert [m.work.work_id for m in stage.matcher.match(_excerpt(7))] == ["old"]
     shelved = state.works["old"].fingerprint.audio
     assert shelved is not None and shelved.items_b64 == ""
-
-
-def _frames(seed: int, count: int = 120) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, size=(count, HASH_BYTES), dtype=np.uint8)
-
-
-def _video_print(hashes: np.ndarray, start_s: float = 0.0) -> VideoPrint:
-    times = start_s + FRAME_S * np.arange(len(hashes))
-    return VideoPrint.from_frames(
-        PDQ_FRAMES,
-        duration_s=len(hashes) * FRAME_S,
-        width=320,
-        height=240,
-        frame_s=FRAME_S,
-        times=times,
-        hashes=hashes,
-    )
-
-
-def _film(work_id: str, seed: int) -> Work:
-    fingerprint = Fingerprint(media=VIDEO, sha256="0" * 64, video=_video_print(_frames(seed)))
-    return _work(work_id, 0).model_copy(update={"media": VIDEO, "fingerprint": fingerprint})
-
-
-def _clip(seed: int) -> Fingerprint:
-    """Frames 40 to 70 of film ``seed``: a 15 s clip of it."""
-    return Fingerprint(media=VIDEO, sha256="3" * 64, video=_video_print(_frames(seed)[40:70]))
-
-
-def test_a_restarted_matcher_maps_its_video_catalogue_and_replays_only_new_events(
-    tmp_path: Path,
-) -> None:
-    bus = EmbeddedBus(tmp_path / "bus.sqlite")
-    registry = WorkRegistry(bus)
-    registry.register([_film(f"f{i}", 20 + i) for i in range(3)])
-    state = MatcherState(tmp_path / "state")
-    _stage(tmp_path, bus, state).before_batch()  # the first replay is saved at once
-    state.close()
-    assert MappedVideoIndex(tmp_path / "state" / "video").saved
-
-    registry.remove("f1", "2026-12-06T01:00:00Z")
-    registry.register([_film("late", 60)])
-    state = MatcherState(tmp_path / "state")
-    assert state.video_saved
-    restarted = _stage(tmp_path, bus, state)
-    # Mapped from the saved catalogue, not indexed from the shelf.
-    assert sorted(state.video.work_ids()) == ["f0", "f1", "f2"]
-    assert [m.work.work_id for m in restarted.matcher.match(_clip(22))] == ["f2"]
-    assert restarted.matcher.match(_clip(60)) == []  # not replayed yet
-    restarted.before_batch()
-    assert restarted.matcher.match(_clip(21)) == []  # removed after the save
-    assert [m.work.work_id for m in restarted.matcher.match(_clip(60))] == ["late"]
-    restarted.save()
-    state.close()
-    assert sorted(MappedVideoIndex(tmp_path / "state" / "video").work_ids()) == [
-        "f0",
-        "f2",
-        "late",
-    ]
-
-
-def test_video_works_shelved_by_an_older_matcher_are_written_as_its_video_catalogue(
-    tmp_path: Path,
-) -> None:
-    state = MatcherState(tmp_path / "state")
-    with state.works.batch():
-        state.works["old"] = _film("old", 9)
-    state.save({})
-    state.close()
-    shutil.rmtree(tmp_path / "state" / "video", ignore_errors=True)  # as an older matcher left it
-
-    state = MatcherState(tmp_path / "state")
-    assert not state.video_saved
-    stage = _stage(tmp_path, EmbeddedBus(tmp_path / "bus.sqlite"), state)
-    assert [m.work.work_id for m in stage.matcher.match(_clip(9))] == ["old"]
-    stage.before_batch()  # nothing new on the topic, but the indexed films are saved
-    state.close()
-    assert MappedVideoIndex(tmp_path / "state" / "video").work_ids() == ["old"]
