@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from tanba.console.frames import BOX, MOMENTS, file_time, span_moments
@@ -32,9 +33,11 @@ SPAN = MatchDetail(
 )
 
 
-def _video_alert(
+@pytest.fixture
+def video_alert(
     app: App, tmp_path: Path, tracks: list[Path], alert_factory: Callable[..., Alert]
-) -> tuple[Alert, Path]:
+) -> Alert:
+    """An alert of a mirrored excerpt of a registered film (Owner A's), both files stored."""
     work_file = film(tmp_path, tracks[0])
     [work] = register(app, [WorkSpec(path=work_file, owner="Owner A", work_id="w-a")])
     copy = excerpt(tmp_path, work_file, "mirror", ALTERATIONS["mirror"])
@@ -45,7 +48,7 @@ def _video_alert(
         work_id=work.work_id,
     )
     app.store.upsert([alert])
-    return alert, copy
+    return alert
 
 
 def _rows(sheet: bytes) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -66,13 +69,9 @@ def _apart(a: np.ndarray, b: np.ndarray) -> int:
 
 
 def test_the_span_is_shown_as_frame_pairs_that_agree(
-    app: App,
-    tmp_path: Path,
-    tracks: list[Path],
-    alert_factory: Callable[..., Alert],
-    login: Callable[[str], Any],
+    video_alert: Alert, login: Callable[[str], Any]
 ) -> None:
-    alert, _ = _video_alert(app, tmp_path, tracks, alert_factory)
+    alert = video_alert
     owner = login("alice")
     page = owner.client.get(f"/alerts/{alert.id}").text
     said = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
@@ -95,13 +94,9 @@ def test_the_span_is_shown_as_frame_pairs_that_agree(
 
 
 def test_an_agency_denied_the_reference_sees_the_copys_frames_only(
-    app: App,
-    tmp_path: Path,
-    tracks: list[Path],
-    alert_factory: Callable[..., Alert],
-    login: Callable[[str], Any],
+    video_alert: Alert, login: Callable[[str], Any]
 ) -> None:
-    alert, _ = _video_alert(app, tmp_path, tracks, alert_factory)
+    alert = video_alert
     alice = login("alice")
     withhold = {"csrf_token": alice.csrf, "withhold_references": "1"}
     done = alice.client.post("/organisations/Owner A", data=withhold, follow_redirects=False)
