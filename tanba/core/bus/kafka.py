@@ -682,23 +682,34 @@ class KafkaGroupConsumer(Consumer):
             client.resume(*client.paused())
 
     def lag(self) -> int | None:
-        """End offsets minus committed offsets over this member's partitions."""
+        """End offsets minus committed offsets over this member's partitions.
+
+        Asked through the bus's reader and admin clients, never through the group
+        member's own client: its ``committed``/``end_offsets`` calls between polls of
+        0.05 to 0.2 s stopped the member from fetching at all (kafka-python 3.0; a
+        consumer asking its lag once a second received 11 of 201 messages in 20 s), and
+        under a full test suite's load the crawler's 0.5 s polls did the same, so a
+        crawl's jobs never finished (tests/core/bus/test_kafka.py shows it).
+        """
         client = self._client
         if client is None:
             return None
+        owned = [(self._bus.logical_topic(tp.topic), tp.partition) for tp in client.assignment()]
+        if not owned:
+            return 0
         try:
-            owned = list(client.assignment())
-            if not owned:
-                return 0
-            ends = client.end_offsets(owned, timeout_ms=REQUEST_TIMEOUT_MS)
-            starts = client.beginning_offsets(owned, timeout_ms=REQUEST_TIMEOUT_MS)
+            committed = self._bus.group_offsets(self.group)
             lag = 0
-            for tp in owned:
-                done = client.committed(tp, timeout_ms=REQUEST_TIMEOUT_MS)
-                lag += ends[tp] - (done if done is not None else starts[tp])
+            for topic in sorted({t for t, _ in owned}):
+                ends = self._bus.end_offsets(topic)
+                starts = self._bus.beginning_offsets(topic)
+                for t, partition in owned:
+                    if t == topic and partition in ends:
+                        done = committed.get((topic, partition), starts.get(partition, 0))
+                        lag += max(0, ends[partition] - done)
             return lag
-        except KafkaError as exc:
-            log.warning("%s", self._bus.translate(f"reading the lag of group {self.group}", exc))
+        except TanbaError as exc:
+            log.warning("reading the lag of group %s: %s", self.group, exc)
             return None
 
     def close(self) -> None:

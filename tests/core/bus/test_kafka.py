@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
@@ -71,6 +74,78 @@ def test_members_of_a_group_share_the_partitions(kafka: KafkaBus) -> None:
     assert len(done) == 100
     assert by_member["a"] and by_member["b"], "one member read everything"
     assert kafka.group_lag("g", ["t"]) == 0
+
+
+# One member of group "g" on topic "t", in a process of its own (two kafka-python clients
+# in one process stall each other's fetches, which no deployment does): polls 0.05 s and
+# asks its lag before every poll (a crawler asks once a second, between polls of 0.5 s:
+# the same race, made more likely); once the flag file exists, 400 more polls; prints
+# how many messages it read.
+_MEMBER = """
+import sys, pathlib
+from tanba.core.bus.kafka import KafkaBus
+bus = KafkaBus(sys.argv[1], namespace=sys.argv[2])
+member = bus.consumer("g", ["t"], on_revoked=lambda partitions: None)
+flag, read, polls, after = pathlib.Path(sys.argv[3]), 0, 0, 0
+while after < 400:
+    member.lag()
+    read += len(member.poll(10, 0.05))
+    polls += 1
+    after += flag.exists()
+print(read)
+member.close()
+bus.close()
+"""
+
+
+def test_members_asking_their_lag_between_short_polls_still_read_everything(
+    kafka: KafkaBus, kafka_bootstrap: str, namespace: str, tmp_path: Path
+) -> None:
+    """A crawler asks its lag between polls (the lag gauge). Asked through the member's
+    own client, a cooperative rebalance left a member fetching nothing: 10 of its 100
+    messages in 96 polls, and a crawl that never ended. Bounded by polls, not time: a
+    member that fetches reads its 100 in about 10 polls of the 400."""
+    flag = tmp_path / "published"
+    kafka.ensure_topics(["t"])
+    members = [
+        subprocess.Popen(
+            [sys.executable, "-c", _MEMBER, kafka_bootstrap, namespace, str(flag)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    try:
+        # Both own partitions (client ids carry the pid): the rebalance is done.
+        while len([m for m in kafka.group_members("g").values() if m]) < 2:
+            time.sleep(0.1)
+        kafka.publish("t", [Record(k, b"x") for k in keys_on_every_partition() * 50][:200])
+        flag.touch()
+        read = [int(m.communicate(timeout=600)[0]) for m in members]
+    finally:
+        for m in members:
+            m.kill()
+    assert sum(read) == 200, read
+
+
+def test_a_members_lag_is_read_without_its_own_client(kafka: KafkaBus) -> None:
+    """The deterministic half of the test above: the member's client is never asked."""
+    keys = keys_on_every_partition()
+    kafka.publish("t", [Record(k, b"x") for k in keys])
+    member = kafka.consumer("g", ["t"], on_revoked=lambda partitions: None)
+    got: list[Message] = []
+    while len(got) < len(keys):
+        got += member.poll(10, 0.5)
+    member.commit(got[:1])
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the lag asked the member's own client")
+
+    client = member._client  # type: ignore[attr-defined]
+    for name in ("committed", "end_offsets", "beginning_offsets"):
+        setattr(client, name, refuse)
+    assert member.lag() == len(keys) - 1
+    member.close()
 
 
 def test_commit_covers_only_the_partitions_of_the_given_messages(kafka: KafkaBus) -> None:
