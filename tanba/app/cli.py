@@ -2,15 +2,19 @@
 
 Errors Tanba raises on purpose (:class:`TanbaError`) print their message, which
 says what to do, and exit with status 2; nothing else is printed for them. A reader
-that closes the pipe early (``| head``) ends the command quietly. The sub-commands
+that closes the pipe early (``| head``) ends the command quietly. ``kill -USR1`` prints
+every thread's stack to stderr and the process goes on: how an operator (and the
+distributed tests, on a timeout) sees where a stuck worker waits. The sub-commands
 live in :mod:`tanba.app.commands` and in the console's and evidence's ``cli`` modules.
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,6 +33,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
+    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2

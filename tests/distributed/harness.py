@@ -208,11 +208,19 @@ class Cluster:
                     f"{proc.name} died (exit {rc}) while waiting for {what}: {proc.stderr()[-3000:]}"
                 )
             if time.monotonic() > deadline:
-                tails = "\n".join(
-                    f"--- {p.name}\n{p.stderr()[-1500:]}" for p in self.procs.values()
+                raise AssertionError(
+                    f"timed out after {timeout:.0f}s waiting for {what}\n{self.stacks()}"
                 )
-                raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}\n{tails}")
             time.sleep(0.25)
+
+    def stacks(self) -> str:
+        """Each live process's log tail, ending with every thread's stack (``kill -USR1``):
+        what a timeout prints, so a hang shows where each process waits."""
+        live = [p for p in self.procs.values() if p.popen.poll() is None]
+        for proc in live:
+            proc.popen.send_signal(signal.SIGUSR1)
+        time.sleep(2)  # faulthandler writes from a signal handler; give it the moment
+        return "\n".join(f"--- {p.name}\n{p.stderr()[-8000:]}" for p in self.procs.values())
 
     def wait_alerts(self, expected: set[AlertKey], timeout: float = 120) -> list[AlertKey]:
         """The stored alert keys once ``expected`` are all there (the store may be restarting)."""

@@ -85,7 +85,9 @@ def publish_jobs(cluster: Cluster, web: BigSite, server: CountingServer) -> None
     assert f"crawl {CRAWL}: {SITES} jobs published" in printed
 
 
-def wait_jobs_done(cluster: Cluster, timeout: float = 600) -> None:
+def wait_jobs_done(cluster: Cluster, timeout: float = 300) -> None:
+    # 300 s is about 5 times a whole run of either test under a full suite: a hang, and
+    # the harness's timeout (unlike pytest's) prints every crawler's log and stacks.
     cluster.wait(
         lambda: cluster.bus.group_lag(GROUP_CRAWLER, [CRAWL_JOBS]) == 0,
         timeout,
@@ -131,6 +133,7 @@ def test_the_counting_server_sees_requests_overlap() -> None:
     assert server.in_flight["a.kz"] == 0
 
 
+@pytest.mark.timeout(900)  # above the harness's own waits, whose timeouts say more
 def test_two_crawlers_crawl_every_site_once_within_its_concurrency(
     cluster: Cluster, wide_web: BigSite
 ) -> None:
@@ -169,6 +172,7 @@ def test_two_crawlers_crawl_every_site_once_within_its_concurrency(
     assert reports_by_target(cluster) == {f"site-{i}": 1 for i in range(SITES)}
 
 
+@pytest.mark.timeout(1500)  # above the sum of the harness's waits, whose timeouts say more
 def test_a_crawler_killed_mid_run_leaves_its_sites_to_the_other_with_exactly_the_alerts(
     cluster: Cluster, web: BigSite
 ) -> None:
