@@ -1,0 +1,121 @@
+"""A video alert's match report: the matched span and frame pairs, on real footage.
+
+The work is one of Planet Blupi's cartoon movies (Debian's ``planetblupi-common``,
+real footage with sound: ``bench.media.video_clips``); the copy is a mirrored 8 s
+excerpt of it, matched by the real video signal, so the span in the report is the
+matcher's own.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tanba.core.alerts import Alert
+from tanba.core.schemas.common import VIDEO
+from tanba.core.schemas.works import Work
+from tanba.core.settings import Settings
+from tanba.evidence.matchreport import MatchEvidence, build_match_report
+from tanba.evidence.videoreport import FRAMES_PICTURE
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.matcher.video_signal import VideoSignal
+from tests.support.alerts import make_alert
+from tests.support.video import ALTERATIONS, excerpt
+
+CARTOON = Path("/usr/share/planetblupi/movie/win005.mkv")  # 17.5 s, 320x240, with sound
+START = 4.0
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, Work, Alert, bytes, bytes]:
+    """The work, the alert its mirrored excerpt raises, and the two files' bytes."""
+    if not CARTOON.is_file():
+        pytest.fail(f"{CARTOON} is missing: run bench/fetch-media (planetblupi-common)")
+    directory = tmp_path_factory.mktemp("video-report")
+    settings = Settings.from_env({"TANBA_HOME": str(directory / "home")})
+    copy = excerpt(directory, CARTOON, "mirror", ALTERATIONS["mirror"], start=START, seconds=8)
+    film = fingerprint_file(CARTOON, "a" * 64, settings, reference=True)
+    found = fingerprint_file(copy, "b" * 64, settings)
+    signal = VideoSignal(settings)
+    signal.add("cartoon", film)
+    [match] = signal.match(found)
+    work = Work(
+        work_id="cartoon",
+        owner="Owner A",
+        title="Planet Blupi: win005",
+        media=VIDEO,
+        sha256=film.sha256,
+        registered_at="2026-12-06T00:00:00Z",
+        fingerprint=film,
+    )
+    alert = make_alert(
+        work_id="cartoon", media="video", match=match.detail, score=match.score,
+        work_title=work.title, media_sha256=found.sha256, media_url="http://kino.example.kz/a.mp4",
+    )  # fmt: skip
+    return settings, work, alert, CARTOON.read_bytes(), copy.read_bytes()
+
+
+def _report(
+    case: tuple[Settings, Work, Alert, bytes, bytes], *, withhold: bool = False
+) -> MatchEvidence:
+    settings, work, alert, reference, found = case
+    return build_match_report(
+        settings, alert, work, reference, found, "en", withhold_reference=withhold
+    )
+
+
+def _boxes(png: bytes, rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (copy, work) frames of each row of frames.png, in grey (the layout's boxes)."""
+    from tanba.evidence.videoreport import _BOX, _CAPTION, _PAD
+
+    picture = np.asarray(Image.open(io.BytesIO(png)).convert("L"))
+    width, height = _BOX
+    found = []
+    for row in range(rows):
+        top = _PAD + _CAPTION + row * (_CAPTION + height + _PAD) + _CAPTION - 4
+        left = picture[top : top + height, _PAD : _PAD + width]
+        right = picture[top : top + height, 2 * _PAD + width : 2 * _PAD + 2 * width]
+        found.append((left, right))
+    return found
+
+
+def test_the_report_holds_the_span_and_frame_pairs_that_agree(
+    case: tuple[Settings, Work, Alert, bytes, bytes],
+) -> None:
+    evidence = _report(case)
+    report = evidence.report
+    span = report.video_span
+    assert span is not None and span.variant == "mirrored"
+    # Where the excerpt was cut: START in the work, plus where the span starts in the copy.
+    assert abs(span.work_offset_s - (START + span.copy_offset_s)) <= 1.0
+    assert span.duration_s >= 5.0 and span.work_duration_s > 17 and 7 < span.copy_duration_s < 9
+    pairs = report.frame_pairs
+    assert len(pairs) == 4 and report.picture == FRAMES_PICTURE
+    assert len({p.copy_s for p in pairs}) == 4
+    for pair in pairs:
+        assert pair.copy_frame and pair.work_frame
+        assert abs(pair.work_s - (span.work_offset_s + pair.copy_s - span.copy_offset_s)) < 0.05
+        assert pair.distance is not None and pair.distance < 64, pair  # alike, once flipped back
+    # The picture shows those frames: each row's copy, flipped back, is its work frame.
+    picture = Image.open(io.BytesIO(evidence.picture))
+    assert picture.format == "PNG"
+    for copy, work in _boxes(evidence.picture, 4):
+        assert copy.std() > 10 and work.std() > 10
+        assert np.abs(copy[:, ::-1].astype(int) - work.astype(int)).mean() < 40
+    # And in report.json, as a reader's tools see it.
+    again = type(report).model_validate_json(report.model_dump_json())
+    assert again.frame_pairs == pairs
+
+
+def test_a_withheld_reference_leaves_the_works_side_grey(
+    case: tuple[Settings, Work, Alert, bytes, bytes],
+) -> None:
+    evidence = _report(case, withhold=True)
+    pairs = evidence.report.frame_pairs
+    assert [(p.copy_frame, p.work_frame, p.distance) for p in pairs] == [(True, False, None)] * 4
+    for copy, work in _boxes(evidence.picture, 4):
+        assert copy.std() > 10 and work.std() < 1
