@@ -9,21 +9,25 @@ matcher's own.
 from __future__ import annotations
 
 import io
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
+from warcio.archiveiterator import ArchiveIterator
 
 from tanba.core.alerts import Alert
-from tanba.core.schemas.common import VIDEO
+from tanba.core.schemas.common import VIDEO, CaptureRef
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
+from tanba.core.wiring import App
+from tanba.evidence.contents import web_archive
 from tanba.evidence.matchreport import MatchEvidence, build_match_report
 from tanba.evidence.videoreport import FRAMES_PICTURE
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.matcher.video_signal import VideoSignal
-from tests.support.alerts import make_alert
+from tests.support.alerts import make_alert, with_page_capture
 from tests.support.video import ALTERATIONS, excerpt
 
 CARTOON = Path("/usr/share/planetblupi/movie/win005.mkv")  # 17.5 s, 320x240, with sound
@@ -119,3 +123,42 @@ def test_a_withheld_reference_leaves_the_works_side_grey(
     assert [(p.copy_frame, p.work_frame, p.distance) for p in pairs] == [(True, False, None)] * 4
     for copy, work in _boxes(evidence.picture, 4):
         assert copy.std() > 10 and work.std() < 1
+
+
+def test_the_web_archive_keeps_a_streams_manifest_and_sampled_segments(
+    app: App, tmp_path: Path
+) -> None:
+    """A stream's media capture spans its manifest and the segments the crawler sampled
+    (tanba.crawlers); the package's WACZ carries all of them, after the page."""
+    from scrapy.http import Request, Response
+
+    from tanba.crawlers.warc import WarcWriter
+
+    base = "http://kino.example.kz/hls/"
+    alert = with_page_capture(
+        make_alert(media="video", media_url=base + "index.m3u8"), app.captures_dir,
+        app.clock,
+    )  # fmt: skip
+    exchanges = [("index.m3u8", b"#EXTM3U\n#EXTINF:4,\ns3.ts\n#EXTINF:4,\ns9.ts\n")]
+    exchanges += [(f"s{n}.ts", bytes([0x47]) * 188 * 4) for n in (3, 9)]
+    writer = WarcWriter(app.captures_dir, "test/stream.warc.gz", clock=app.clock)
+    try:
+        refs = [
+            writer.write(Response(base + name, body=body, request=Request(base + name)))
+            for name, body in exchanges
+        ]
+    finally:
+        writer.close()
+    span = CaptureRef(
+        warc=refs[0].warc,
+        offset=refs[0].offset,
+        length=refs[-1].offset + refs[-1].length - refs[0].offset,
+    )
+    wacz = web_archive(app, alert.model_copy(update={"media_capture": span}), None, "2026-12-07")
+    uris = []
+    with zipfile.ZipFile(io.BytesIO(wacz)) as z:
+        for name in sorted(n for n in z.namelist() if n.endswith(".warc.gz")):
+            for record in ArchiveIterator(io.BytesIO(z.read(name))):
+                if record.rec_type == "response":
+                    uris.append(record.rec_headers.get_header("WARC-Target-URI"))
+    assert uris == [alert.page_url] + [base + name for name, _ in exchanges]
