@@ -9,8 +9,11 @@ matcher's own.
 from __future__ import annotations
 
 import io
+import json
+import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,9 +27,11 @@ from tanba.core.settings import Settings
 from tanba.core.wiring import App
 from tanba.evidence.contents import web_archive
 from tanba.evidence.matchreport import MatchEvidence, build_match_report
+from tanba.evidence.signing import SigningKey
 from tanba.evidence.videoreport import FRAMES_PICTURE
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.matcher.video_signal import VideoSignal
+from tests.evidence.test_export import alerts, members, run
 from tests.support.alerts import make_alert, with_page_capture
 from tests.support.video import ALTERATIONS, excerpt
 
@@ -162,3 +167,33 @@ def test_the_web_archive_keeps_a_streams_manifest_and_sampled_segments(
                 if record.rec_type == "response":
                     uris.append(record.rec_headers.get_header("WARC-Target-URI"))
     assert uris == [alert.page_url] + [base + name for name, _ in exchanges]
+
+
+def test_the_demo_films_package_shows_its_frame_pairs_in_the_report(
+    demo_case: Any, signing_key: SigningKey, tmp_path: Path
+) -> None:
+    """The demo's film excerpt, exported: report.json, frames.png and the PDF's rows."""
+    alert = alerts(demo_case)["kino.example.kz/video/blupi.mp4"]
+    out = tmp_path / "film.zip"
+    status, _ = run(
+        demo_case.home, "export", alert.id, "-o", str(out), "--lang", "en", "--no-recapture",
+        key=signing_key,
+    )  # fmt: skip
+    assert status == 0
+    files = members(out)
+    assert {"match/frames.png", "found/media.mp4", "work/reference.mkv"} <= set(files)
+    report = json.loads(files["match/report.json"])
+    assert report["picture"] == "frames.png" and report["video_span"]["evidence"] == "both"
+    assert abs(report["video_span"]["work_offset_s"] - 5.0) <= 1.0
+    pairs = report["frame_pairs"]
+    assert len(pairs) == 4 and all(p["copy_frame"] and p["work_frame"] for p in pairs)
+    assert all(p["distance"] < 64 for p in pairs), pairs
+    manifest = json.loads(files["manifest.json"])
+    assert "match/frames.png" in {f["path"] for f in manifest["files"]}
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=files["report.pdf"], capture_output=True, check=True,
+        timeout=60,
+    ).stdout.decode()  # fmt: skip
+    said = " ".join(text.split())
+    assert "What agreed the picture and the sound" in said
+    assert said.count("Frames at") == 4 and said.count("of 256 bits") == 4
