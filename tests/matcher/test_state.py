@@ -274,3 +274,27 @@ def test_films_shelved_by_an_older_matcher_are_indexed_once_and_written_at_the_n
     state = MatcherState(tmp_path / "state")
     _finds_the_film_by_picture_and_by_sound(_stage(tmp_path, bus, state), film_prints, "old")
     state.close()
+
+
+def test_positions_are_never_saved_ahead_of_the_films(
+    tmp_path: Path, film_prints: dict[str, Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The video catalogue is written before the positions: when it cannot be (a full disk),
+    no position claims the film, and the next start replays its event."""
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    WorkRegistry(bus).register([_film_work("film", film_prints["film"])])
+    state = MatcherState(tmp_path / "state")
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state.video, "save", full_disk)
+    _stage(tmp_path, bus, state).before_batch()  # the save fails, is logged, is tried later
+    state.close()
+
+    state = MatcherState(tmp_path / "state")
+    assert state.positions == {} and not state.video.saved
+    restarted = _stage(tmp_path, bus, state)
+    restarted.before_batch()
+    _finds_the_film_by_picture_and_by_sound(restarted, film_prints)
+    state.close()
