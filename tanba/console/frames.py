@@ -1,9 +1,8 @@
 """A video alert's matched span shown as frame pairs: the copy's frame beside the work's.
 
-Contract: :func:`span_moments` picks :data:`MOMENTS` instants spread over the matched
-span, each with its time in the copy (the stream's own time for a sampled stream, as
-the alert gives it) and in the work (``offset_s + scale * (t - query_offset_s)``: the
-matcher's alignment, with the PAL speed-up when it found one). :func:`frame_pairs`
+Contract: :func:`~tanba.core.video_span.span_moments` picks :data:`MOMENTS` instants
+spread over the matched span, each with its time in the copy and in the work (the
+evidence package shows the same ones). :func:`frame_pairs`
 draws them as one JPEG, a row per instant, the copy left and the work right, from
 frames decoded in the decoder sandbox (:func:`tanba.fingerprint.compute.video_frames`):
 crawled videos are hostile input, and the console decodes them no more freely than the
@@ -21,58 +20,23 @@ import hashlib
 import io
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image
 
 from tanba.core.alerts import Alert
 from tanba.core.blobs import BlobStore
-from tanba.core.schemas.stream import StreamSample
 from tanba.core.settings import Settings
+from tanba.core.video_span import MOMENTS, Moment, file_time, span_moments
 from tanba.fingerprint.compute import FRAME_SIDE, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 
-# Instants shown over a span, and the size of one frame's box on the picture (16:9).
-MOMENTS = 4
+__all__ = ["BOX", "MOMENTS", "Moment", "file_time", "frame_pairs", "span_moments"]
+
+# The size of one frame's box on the picture (16:9).
 BOX = (FRAME_SIDE, FRAME_SIDE * 9 // 16)
 _GAP = 4
 _GREY = (96, 96, 96)
-
-
-@dataclass(frozen=True)
-class Moment:
-    """One instant of the matched span: where it is in the copy and in the work (seconds)."""
-
-    copy_s: float
-    work_s: float
-
-
-def span_moments(alert: Alert, count: int = MOMENTS) -> list[Moment]:
-    """``count`` instants spread over the alert's matched span; none without a span."""
-    match = alert.match
-    if alert.media != "video" or match.offset_s is None or match.query_offset_s is None:
-        return []
-    if not match.duration_s:
-        return []
-    scale = match.scale or 1.0
-    moments = []
-    for k in range(count):
-        copy_s = match.query_offset_s + match.duration_s * (k + 0.5) / count
-        work_s = match.offset_s + scale * (copy_s - match.query_offset_s)
-        moments.append(Moment(round(copy_s, 2), round(work_s, 2)))
-    return moments
-
-
-def file_time(stream: StreamSample | None, stream_s: float) -> float:
-    """Where a time of a sampled stream is in the file the crawler joined (the inverse of
-    :func:`tanba.core.alerts.in_stream_time`); a time in no piece is already file time."""
-    if stream is None:
-        return stream_s
-    for piece in stream.pieces:
-        if piece.stream_start_s <= stream_s < piece.stream_start_s + piece.duration_s:
-            return piece.file_start_s + (stream_s - piece.stream_start_s)
-    return stream_s
 
 
 def frame_pairs(

@@ -331,8 +331,8 @@ class Settings(BaseSettings):
     matcher_state: str = setting(
         "",
         "TANBA_MATCHER_STATE",
-        "Directory where a matcher keeps its image catalogue and works between runs (empty: "
-        "home/matcher/shard-I-of-N; 'off': in memory, rebuilt from the works topic at each start). "
+        "Directory where a matcher keeps its catalogues (images, audio, films) and works "
+        "between runs (empty: home/matcher/shard-I-of-N; 'off': in memory, rebuilt from the works topic at each start). "
         "One matcher process per directory.",
     )
     matcher_shard: str = setting(

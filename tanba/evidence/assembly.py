@@ -21,7 +21,7 @@ Members of a package (all listed in manifest.json with SHA-256 and size)::
     work/reference-withheld.json   its SHA-256 and size, and work/thumbnail.png (images)
     found/media.<ext>              the file found on the site (bytes the alert was raised on)
     match/report.json              fingerprints, scores, region or aligned span
-    match/overlay.png | match/alignment.png
+    match/overlay.png | match/alignment.png | match/frames.png (a video's frame pairs)
     case/alert.json  case/jurisdiction.json  case/status-history.json  case/custody-log.json
     notices/notice-to-host.txt     draft notice; notices/request-<FROM>-to-<TO>.txt when cross-border
     manifest.json  manifest.sig  public-key.pem  [manifest.tsr]
@@ -184,7 +184,9 @@ def build_package(
             found,
             "the file found on the site",
         )
-    match = build_match_report(app.settings, alert, work, reference, found or b"", lang)
+    match = build_match_report(
+        app.settings, alert, work, reference, found or b"", lang, withhold_reference=withhold
+    )
     add("match/report.json", _json(match.report), "fingerprints, scores, matched region/span")
     if match.picture:
         add(f"match/{match.report.picture}", match.picture, "picture of the match")

@@ -13,7 +13,10 @@ fingerprint and the alert's match figures, and draws:
 - for audio, ``alignment.png``: the work's and the copy's timelines with the
   aligned span marked at its offsets in each; where the work repeats the passage,
   every other position of it is marked on the work's timeline too, numbered in
-  rank order (``audio_positions`` in the report lists them all, best first).
+  rank order (``audio_positions`` in the report lists them all, best first);
+- for video, ``frames.png``: the matched span as frame pairs, the copy's frame beside
+  the work's at a few instants (``video_span`` and ``frame_pairs`` in the report;
+  :mod:`tanba.evidence.videoreport`). A withheld reference's side stays grey.
 
 Captions on the pictures are in the report's language (:func:`captions`,
 :mod:`tanba.evidence.strings`), like every other text of a package a person reads.
@@ -39,6 +42,7 @@ from tanba.core.schemas.common import Fingerprint
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.evidence.strings import DEFAULT_LANGUAGE, text
+from tanba.evidence.videoreport import FRAMES_PICTURE, FramePair, VideoSpan, video_evidence
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
 
@@ -89,7 +93,10 @@ class MatchReport(Model):
     # Every position of the work where the copy's passage occurs, best first (the first is
     # ``audio_span``); more than one where the work repeats the passage.
     audio_positions: list[AudioSpan] = Field(default_factory=list)
-    picture: str = ""  # file name of the overlay or alignment picture in the package
+    # A video's matched span and its frame pairs (the copy's frame beside the work's).
+    video_span: VideoSpan | None = None
+    frame_pairs: list[FramePair] = Field(default_factory=list)
+    picture: str = ""  # file name of the overlay, alignment or frames picture in the package
 
 
 @dataclass(frozen=True)
@@ -107,8 +114,14 @@ def build_match_report(
     reference: bytes | None,
     found: bytes,
     lang: str = DEFAULT_LANGUAGE,
+    *,
+    withhold_reference: bool = False,
 ) -> MatchEvidence:
-    """The match report of ``alert`` (see the module doc); None for what is unavailable."""
+    """The match report of ``alert`` (see the module doc); None for what is unavailable.
+
+    ``withhold_reference``: no picture of the reference's own (a video's frame pairs show
+    the copy's side only); an image's overlay is drawn as before, as its thumbnail is kept.
+    """
     found_print, error = (
         _fingerprint(settings, found, alert.media_sha256) if found else (None, "file not stored")
     )
@@ -160,6 +173,24 @@ def build_match_report(
         report = report.model_copy(
             update={"audio_span": span, "audio_positions": positions, "picture": "alignment.png"}
         )
+    elif alert.media == "video" and found:
+        film = work.fingerprint.video if work else None
+        copy = found_print.video if found_print else None
+        video = video_evidence(
+            settings,
+            alert,
+            found,
+            None if withhold_reference else reference,
+            work_duration_s=film.duration_s if film else 0.0,
+            copy_duration_s=copy.duration_s if copy else 0.0,
+            title=alert.work_title,
+            lang=lang,
+        )
+        if video is not None:
+            matched, pairs, picture = video
+            report = report.model_copy(
+                update={"video_span": matched, "frame_pairs": pairs, "picture": FRAMES_PICTURE}
+            )
     return MatchEvidence(report, picture)
 
 

@@ -276,7 +276,9 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
     ]
     if m.match.distance is not None:
         rows.append((t("distance"), m.match.distance))
-    if m.match.variant:
+    if m.match.variant and m.video_span is not None:
+        rows.append((t("variant"), t("variant.video_mirrored")))
+    elif m.match.variant:
         rows.append((t("variant"), wording.variant_name(m.match.variant, lang)))
     if m.match.detail is not None:
         rows.append((t("fine_detail"), f"{m.match.detail:.3f}"))
@@ -293,6 +295,28 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
             (t("copy_offset"), t("seconds", value=f"{s.copy_offset_s:.2f}")),
             (t("duration"), t("seconds", value=f"{s.duration_s:.2f}")),
         ]
+    if m.video_span is not None:
+        v = m.video_span
+        rows += [
+            (t("evidence"), t(f"evidence.{v.evidence}")),
+            (t("work_offset"), t("seconds", value=f"{v.work_offset_s:.2f}")),
+            (t("copy_offset"), t("seconds", value=f"{v.copy_offset_s:.2f}")),
+            (t("duration"), t("seconds", value=f"{v.duration_s:.2f}")),
+        ]
+        if abs(v.scale - 1.0) > 1e-3:
+            rows.append((t("speed"), f"{v.scale:.4f}"))
+        for pair in m.frame_pairs:  # shown side by side in the picture below
+            at = t(
+                "frame_pair",
+                copy=t("seconds", value=f"{pair.copy_s:.1f}"),
+                work=t("seconds", value=f"{pair.work_s:.1f}"),
+            )
+            alike = (
+                t("frame_missing")
+                if pair.distance is None
+                else t("frame_distance", distance=pair.distance)
+            )
+            rows.append((at, alike))
     if len(m.audio_positions) > 1:  # the work repeats the passage: every position, ranked
         for rank, o in enumerate(m.audio_positions[1:], start=2):
             at = t("seconds", value=f"{o.work_offset_s:.2f}")

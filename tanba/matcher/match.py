@@ -40,16 +40,17 @@ def default_signals(
     images: ImageIndex | None = None,
     works: Mapping[str, Work] | None = None,
     audio: tuple[AudioIndex, LandmarkIndex] | None = None,
-    video: VideoIndex | None = None,
+    video: tuple[VideoIndex, AudioIndex, LandmarkIndex] | None = None,
 ) -> dict[MediaKind, SignalIndex]:
     """One signal index per medium, with the fast indexes behind them (``images``, ``audio``,
-    ``video``: saved ones; ``works``: the store whose works keep their thumbnails, see
-    :func:`without_print`)."""
+    ``video``: saved ones, a film's frames and its soundtrack's two; ``works``: the store
+    whose works keep their thumbnails, see :func:`without_print`)."""
+    frames, sound, landmarks = video or (None, None, None)
     thumbnails = None if works is None else thumbnails_in(works)
     signals: list[SignalIndex] = [
         ImageSignal(settings, images, thumbnails),
         AudioSignal(settings, *(audio or (None, None))),
-        VideoSignal(settings, video),
+        VideoSignal(settings, frames, AudioSignal(settings, sound, landmarks)),
     ]
     return {s.kind: s for s in signals}
 
@@ -57,15 +58,11 @@ def default_signals(
 def without_print(work: Work) -> Work:
     """The work as the matcher keeps it: a print lives in its signal index (in the index's
     compact form; a decoded print is most of a work's memory), but for an image's size and
-    thumbnail (4 KiB, read when a candidate's details are checked) and a track's duration;
-    a video's print stays whole."""
+    thumbnail (4 KiB, read when a candidate's details are checked) and a track's or a film's
+    duration and size."""
     fingerprint = work.fingerprint
-    if fingerprint.video is not None:
-        # Kept whole (about 0.6 MB for a 2-hour film, and its soundtrack): a saved matcher
-        # state has no video catalogue of its own and indexes its video works from the
-        # shelf at start (tanba.matcher.worker).
-        return work
     audio = fingerprint.audio
+    kept_audio = None
     if audio is not None:
         kept_audio = AudioPrint(
             algorithm=audio.algorithm,
@@ -73,6 +70,22 @@ def without_print(work: Work) -> Work:
             item_s=audio.item_s,
             items_b64="",
         )
+    video = fingerprint.video
+    if video is not None:
+        # A film's frames (about 0.6 MB for two hours) and soundtrack live in the video
+        # signal's indexes (saved with a matcher's state: tanba.matcher.video_state).
+        kept_video = video.model_copy(
+            update={"frames": 0, "times_b64": "", "hashes_b64": "", "mirrored_b64": "",
+                    "zoomed_b64": "", "blob": ""}
+        )  # fmt: skip
+        return work.model_copy(
+            update={
+                "fingerprint": fingerprint.model_copy(
+                    update={"video": kept_video, "audio": kept_audio}
+                )
+            }
+        )
+    if kept_audio is not None:
         return work.model_copy(
             update={"fingerprint": fingerprint.model_copy(update={"audio": kept_audio})}
         )

@@ -4,8 +4,9 @@ Contract: :class:`MatcherState` opens (or creates) a directory that one matcher
 process owns (an exclusive lock; a second process gets :class:`StateBusy`). It
 holds the image catalogue (:class:`~tanba.matcher.segments.SegmentedImageIndex`,
 its manifest carrying the works-topic positions it reflects), the audio catalogue
-(:mod:`tanba.matcher.audio_segments`: Chromaprint and landmark segments) and
-:class:`WorkShelf`, the works without their prints in SQLite. A restarted
+(:mod:`tanba.matcher.audio_segments`: Chromaprint and landmark segments), the
+video catalogue (:class:`~tanba.matcher.video_state.SavedVideos`: the films' frames
+and soundtracks) and :class:`WorkShelf`, the works without their prints in SQLite. A restarted
 matcher maps the catalogue, reads the positions, and replays only the works
 events after them: a million images start in seconds instead of a replay of
 the whole topic (``bench/catalogue.py``). The works topic stays the source of
@@ -35,6 +36,7 @@ from tanba.matcher.audio_segments import (
     SegmentedLandmarkIndex,
 )
 from tanba.matcher.segments import DEFAULT_TUNING, SegmentedImageIndex, Tuning
+from tanba.matcher.video_state import SavedVideos
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS works (
@@ -174,18 +176,23 @@ class MatcherState:
             int(p): int(o) for p, o in extra.get("works_positions", {}).items()
         }
         self.works = WorkShelf(directory / "works.sqlite")
+        # A state saved before the video catalogue existed keeps its films whole on the shelf
+        # (video.saved is False): the matcher indexes them once, and the next save writes them.
+        self.video = SavedVideos(directory / "video", audio_tuning)
 
     def save(self, positions: dict[int, int]) -> None:
         """Record that the catalogue and shelf reflect the works topic up to ``positions``.
 
-        The audio segments are saved first: the positions, in the image manifest, are
-        written last, so they never claim events the audio catalogue lacks.
+        The video catalogue and the audio segments are saved first: the positions, in the
+        image manifest, are written last, so they never claim events those lack.
         """
+        self.video.save()
         self.audio.store.save()
         self.landmarks.store.save()
         self.images.save({"works_positions": {str(p): o for p, o in positions.items()}})
 
     def close(self) -> None:
+        self.video.close()
         self.audio.store.wait()
         self.landmarks.store.wait()
         os.close(self._lock)

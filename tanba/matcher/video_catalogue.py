@@ -31,6 +31,7 @@ at a freeze (seconds at 1,000 films) is simpler and enough; the image catalogue'
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -86,8 +87,15 @@ class VideoCatalogueWriter:
                 starts[chunk, 1:] = np.cumsum(counts)
                 starts[chunk] += chunk * frames
         starts.astype("<i8").tofile(self.directory / "starts.i64")
-        works = {"ids": self._ids, "base": self._base}
-        (self.directory / "works.json").write_text(json.dumps(works), encoding="utf-8")
+        # On disk before the work list says the generation is complete: a matcher's saved
+        # state (tanba.matcher.state) counts on a generation surviving a power cut.
+        for name in ("words.u64", "times.f32", "rows.u32", "starts.i64"):
+            fsync_file(self.directory / name)
+        partial = self.directory / ".works.json.partial"
+        partial.write_text(json.dumps({"ids": self._ids, "base": self._base}), encoding="utf-8")
+        fsync_file(partial)
+        partial.replace(self.directory / "works.json")
+        fsync_file(self.directory)
 
 
 class MappedVideoIndex(VideoIndex):
@@ -157,6 +165,18 @@ class MappedVideoIndex(VideoIndex):
 
     # -- the files ---------------------------------------------------------------------------
 
+    @property
+    def changed(self) -> bool:
+        """Whether works were added or removed since the generation on disk was written."""
+        return bool(self._delta_frames or self._dead)
+
+    def save(self) -> None:
+        """Write a new generation if works were added or removed since the last one: after
+        it the files hold every work this index holds (fsynced). Nothing changed, nothing
+        written."""
+        if self.changed:
+            self.freeze()
+
     def freeze(self) -> None:
         """Write the live mapped works and the delta as the next generation, and map it."""
         current = _newest(self.directory)
@@ -179,8 +199,11 @@ class MappedVideoIndex(VideoIndex):
         self._delta = ChunkVideoIndex(self.max_postings)
         self._delta_frames = {}
         self._dead = set()
-        if current is not None:  # mapped pages stay readable after an unlink on POSIX
-            shutil.rmtree(current, ignore_errors=True)
+        # Older generations (the one mapped until now, one a crash left behind): mapped pages
+        # stay readable after an unlink on POSIX.
+        for old in self.directory.glob("gen-*"):
+            if old != target:
+                shutil.rmtree(old, ignore_errors=True)
 
     def _open(self, generation: Path | None) -> None:
         if generation is None:
@@ -227,6 +250,15 @@ def _mapped(path: Path, dtype: str, shape: tuple[int, ...]) -> np.ndarray:
     if not np.prod(shape):
         return np.zeros(shape, dtype)
     return np.memmap(path, dtype=dtype, mode="r", shape=shape).view(np.ndarray)
+
+
+def fsync_file(path: Path) -> None:
+    """Flush a file (or a directory's entries) to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _newest(directory: Path) -> Path | None:

@@ -28,7 +28,7 @@ from tanba.core.shards import Shard
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
 from tanba.matcher.gather import answered, scored, travelling
-from tanba.matcher.match import Match, Matcher, default_signals
+from tanba.matcher.match import Match, Matcher, default_signals, without_print
 from tanba.matcher.rights import check_rights
 from tanba.matcher.state import MatcherState
 
@@ -78,14 +78,17 @@ class MatcherStage(Stage):
             self._works_position: dict[int, int] = {}
         else:
             audio = (state.audio, state.landmarks)
-            signals = default_signals(settings, state.images, state.works, audio)
+            video = state.video.indexes()
+            signals = default_signals(settings, state.images, state.works, audio, video)
             self.matcher = Matcher(settings, signals, state.works)
             self._works_position = dict(state.positions)
             if not state.audio_saved:
                 self._migrate_audio(state)
-            self._index_videos(state)
+        # Films an older state kept whole on its shelf: indexed now, written as the video
+        # catalogue at the first save, and shelved without their prints after it.
+        self._films_to_shelve = self._index_videos(state) if state is not None else []
         self._saved_at = time.monotonic()
-        self._unsaved = False
+        self._unsaved = bool(self._films_to_shelve)
         self._saved_once = False  # the first replay at start is saved at once
         self.alerts = 0
         self.suppressed = 0
@@ -103,18 +106,25 @@ class MatcherStage(Stage):
                     self.matcher.add(work)  # indexed, and shelved without its print
             log.info("matcher: %d audio works moved to the audio catalogue", len(old))
 
-    def _index_videos(self, state: MatcherState) -> None:
-        """Index the video works the shelf keeps whole: the saved state has no video
-        catalogue of its own (scope of the first video slice), so its index is rebuilt here."""
+    def _index_videos(self, state: MatcherState) -> list[str]:
+        """Index the films a state from before the video catalogue kept whole on its shelf.
+
+        They stay whole there until the catalogue holding them is saved (:meth:`save`): a
+        crash before that finds them on the shelf again. Empty once the state has a video
+        catalogue (``state.video.saved``).
+        """
         signal = self.matcher.signals.get(VIDEO)
-        if signal is None:
-            return
-        count = 0
+        if signal is None or state.video.saved:
+            return []
+        found = []
         for work in state.works.of_medium(VIDEO):
-            signal.add(work.work_id, work.fingerprint)
-            count += 1
-        if count:
-            log.info("matcher: %d video works indexed from the shelf", count)
+            video = work.fingerprint.video
+            if video is not None and video.hashes_b64:
+                signal.add(work.work_id, work.fingerprint)
+                found.append(work.work_id)
+        if found:
+            log.info("matcher: %d video works indexed from the shelf", len(found))
+        return found
 
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start).
@@ -157,6 +167,13 @@ class MatcherStage(Stage):
         self._saved_at = time.monotonic()
         self._unsaved = False
         self._saved_once = True
+        if self._films_to_shelve:  # the catalogue holds them now: the shelf needs no frames
+            with self.state.works.batch():
+                for work_id in self._films_to_shelve:
+                    work = self.state.works.get(work_id)
+                    if work is not None:
+                        self.state.works[work_id] = without_print(work)
+            self._films_to_shelve = []
 
     def handle(self, message: Message) -> list[Any]:
         """One matcher: the alerts and suppressions of the print's matches. A shard of

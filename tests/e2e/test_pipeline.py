@@ -1,7 +1,8 @@
 """End to end on the embedded default: real Scrapy over a loopback web, real decoding, real Chromaprint.
 
 The demo web (tanba.app.demo.site) holds resized, recompressed and cropped copies
-of real photos, a 20 s MP3 excerpt of a real track, a licensee's copy, broken
+of real photos, a 20 s MP3 excerpt of a real track, a 10 s MP4 excerpt of a real
+cartoon film (Planet Blupi's) in a ``<video>`` player, a licensee's copy, broken
 media and a page robots.txt forbids. Each test runs the real ``tanba`` command
 in a subprocess and checks the exact set of alerts.
 """
@@ -57,6 +58,10 @@ def test_run_raises_exactly_the_expected_alerts(tmp_path: Path, demo: DemoSite) 
     rows = {r["media_url"]: r for r in json_lines(ok(tanba(home, "alerts", "list", "--json")))}
     clip = rows[f"http://{KINO}:{port}/audio/clip.mp3"]
     assert clip["media"] == "audio" and abs(clip["offset_s"] - 60) <= 1.0
+    # The film's excerpt (10 s from its 5th second, smaller, re-encoded) in a <video> player.
+    film = rows[f"http://{KINO}:{port}/video/blupi.mp4"]
+    assert film["media"] == "video" and abs(film["offset_s"] - 5) <= 1.0
+    assert film["match"]["evidence"] == "both"
     assert all(0 < r["score"] <= 1 and r["status"] == "new" for r in rows.values())
     assert all(r["first_seen"] and r["last_seen"] for r in rows.values())
 

@@ -13,14 +13,17 @@ from tanba.core.bus.embedded import EmbeddedBus
 from tanba.core.clock import FixedClock
 from tanba.core.jurisdictions.registry import JurisdictionRegistry
 from tanba.core.registry import WorkRegistry
-from tanba.core.schemas.common import AUDIO, IMAGE, Fingerprint
+from tanba.core.schemas.common import AUDIO, IMAGE, VIDEO, Fingerprint
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import CHROMAPRINT, ITEM_S, AudioPrint
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImagePrint
 from tanba.core.store.embedded import EmbeddedAlertStore
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.matcher.match import Match
 from tanba.matcher.state import MatcherState, StateBusy, WorkShelf
 from tanba.matcher.worker import MatcherStage
+from tests.support.video import START, excerpt, ffmpeg, film
 
 
 def _print(seed: int) -> ImagePrint:
@@ -175,3 +178,123 @@ def test_audio_works_shelved_by_an_older_matcher_move_to_the_audio_catalogue(
     assert [m.work.work_id for m in stage.matcher.match(_excerpt(7))] == ["old"]
     shelved = state.works["old"].fingerprint.audio
     assert shelved is not None and shelved.items_b64 == ""
+
+
+@pytest.fixture(scope="module")
+def film_prints(
+    tmp_path_factory: pytest.TempPathFactory, tracks: list[Path]
+) -> dict[str, Fingerprint]:
+    """A 60 s film with a real soundtrack, and three copies of 10 s of it from START: muted,
+    its picture replaced (the film's sound under an unrelated picture), and its sound alone."""
+    directory = tmp_path_factory.mktemp("film-state")
+    made = {"film": film(directory, tracks[0])}
+    made["muted"] = excerpt(directory, made["film"], "muted", ["-an"])
+    made["new-picture"] = directory / "new-picture.mp4"
+    ffmpeg("-f", "lavfi", "-i", "mandelbrot=s=320x240:r=10", "-ss", str(START), "-t", "10",
+           "-i", str(made["film"]), "-map", "0:v", "-map", "1:a", "-t", "10", "-c:v", "libx264",
+           "-pix_fmt", "yuv420p", "-c:a", "aac", str(made["new-picture"]))  # fmt: skip
+    made["sound"] = directory / "sound.m4a"
+    ffmpeg("-ss", str(START), "-t", "10", "-i", str(made["film"]), "-vn", "-c:a", "aac",
+           str(made["sound"]))  # fmt: skip
+    settings = Settings.from_env({})
+    return {
+        name: fingerprint_file(path, f"{i:064x}", settings, reference=name == "film")
+        for i, (name, path) in enumerate(made.items())
+    }
+
+
+def _film_work(work_id: str, fingerprint: Fingerprint) -> Work:
+    return _work(work_id, 0).model_copy(
+        update={"media": VIDEO, "sha256": fingerprint.sha256, "fingerprint": fingerprint}
+    )
+
+
+def _found_by(matches: list[Match]) -> list[tuple[str, str | None]]:
+    return [(m.work.work_id, m.detail.evidence) for m in matches]
+
+
+def _finds_the_film_by_picture_and_by_sound(
+    stage: MatcherStage, prints: dict[str, Fingerprint], work_id: str = "film"
+) -> None:
+    match = stage.matcher.match
+    assert _found_by(match(prints["muted"])) == [(work_id, "picture")]
+    # The soundtrack is the only evidence left of these two: the saved state must keep it.
+    assert _found_by(match(prints["new-picture"])) == [(work_id, "sound")]
+    assert _found_by(match(prints["sound"])) == [(work_id, "sound")]
+
+
+def test_a_restarted_matcher_keeps_its_films_pictures_and_soundtracks(
+    tmp_path: Path, film_prints: dict[str, Fingerprint]
+) -> None:
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    WorkRegistry(bus).register([_film_work("film", film_prints["film"])])
+    state = MatcherState(tmp_path / "state")
+    first = _stage(tmp_path, bus, state)
+    first.before_batch()  # the first replay is saved at once
+    _finds_the_film_by_picture_and_by_sound(first, film_prints)
+    state.close()
+
+    state = MatcherState(tmp_path / "state")
+    assert state.video.saved
+    # The shelf keeps the film without its frames or its soundtrack: after the restart they
+    # come from the saved video catalogue, not from the shelf nor the works topic.
+    shelved = state.works["film"].fingerprint
+    assert (
+        shelved.video is not None and shelved.video.hashes_b64 == "" and shelved.video.frames == 0
+    )
+    assert shelved.audio is not None and shelved.audio.items_b64 == ""
+    assert shelved.video.duration_s > 50
+    restarted = _stage(tmp_path, bus, state)
+    _finds_the_film_by_picture_and_by_sound(restarted, film_prints)
+    state.close()
+
+
+def test_films_shelved_by_an_older_matcher_are_indexed_once_and_written_at_the_next_save(
+    tmp_path: Path, film_prints: dict[str, Fingerprint]
+) -> None:
+    # A state from before the video catalogue: its shelf holds the film whole, no video part.
+    state = MatcherState(tmp_path / "state")
+    with state.works.batch():
+        state.works["old"] = _film_work("old", film_prints["film"])
+    state.save({})
+    state.close()
+    shutil.rmtree(tmp_path / "state" / "video")
+
+    state = MatcherState(tmp_path / "state")
+    assert not state.video.saved
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    stage = _stage(tmp_path, bus, state)
+    _finds_the_film_by_picture_and_by_sound(stage, film_prints, "old")
+    assert state.works["old"].fingerprint.video.hashes_b64  # type: ignore[union-attr]
+    stage.before_batch()  # nothing new on the topic, but the indexed film is saved
+    assert state.video.saved
+    assert state.works["old"].fingerprint.video.hashes_b64 == ""  # type: ignore[union-attr]
+    state.close()
+
+    state = MatcherState(tmp_path / "state")
+    _finds_the_film_by_picture_and_by_sound(_stage(tmp_path, bus, state), film_prints, "old")
+    state.close()
+
+
+def test_positions_are_never_saved_ahead_of_the_films(
+    tmp_path: Path, film_prints: dict[str, Fingerprint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The video catalogue is written before the positions: when it cannot be (a full disk),
+    no position claims the film, and the next start replays its event."""
+    bus = EmbeddedBus(tmp_path / "bus.sqlite")
+    WorkRegistry(bus).register([_film_work("film", film_prints["film"])])
+    state = MatcherState(tmp_path / "state")
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(state.video, "save", full_disk)
+    _stage(tmp_path, bus, state).before_batch()  # the save fails, is logged, is tried later
+    state.close()
+
+    state = MatcherState(tmp_path / "state")
+    assert state.positions == {} and not state.video.saved
+    restarted = _stage(tmp_path, bus, state)
+    restarted.before_batch()
+    _finds_the_film_by_picture_and_by_sound(restarted, film_prints)
+    state.close()

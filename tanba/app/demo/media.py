@@ -1,15 +1,16 @@
 """Real media for the demo, tests and benchmarks, and the altered copies an infringer would post.
 
 The media come from Debian packages (photos of ``ukui-wallpapers``, music of
-``frozen-bubble-data`` and ``asc-music``): real works that nobody here made. The
-alterations are the ones web copies go through: resizing, recompression,
-cropping, excerpts re-encoded to MP3.
+``frozen-bubble-data`` and ``asc-music``, the cartoon movies of ``planetblupi-common``):
+real works that nobody here made. The alterations are the ones web copies go through:
+resizing, recompression, cropping, excerpts re-encoded to MP3 or to a smaller MP4.
 """
 
 from __future__ import annotations
 
 import io
 import subprocess
+import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -18,7 +19,12 @@ from tanba.core.exceptions import TanbaError
 
 IMAGE_DIRS = (Path("/usr/share/backgrounds"),)
 AUDIO_DIRS = (Path("/usr/share/games/frozen-bubble/snd"), Path("/usr/share/games/asc/music"))
-_INSTALL_HINT = "run scripts/setup (it installs ukui-wallpapers, frozen-bubble-data and asc-music)"
+# Planet Blupi's cartoon movies: 320x240 Matroska with sound, 5 to 18 s (GPL-3+).
+FILM_DIR = Path("/usr/share/planetblupi/movie")
+_INSTALL_HINT = (
+    "run scripts/setup (it installs ukui-wallpapers, frozen-bubble-data, asc-music and "
+    "planetblupi-common)"
+)
 
 
 def photos() -> list[Path]:
@@ -38,6 +44,14 @@ def music() -> list[Path]:
     found += sorted(p for d in AUDIO_DIRS[1:] if d.is_dir() for p in d.glob("*.mp3"))
     if len(found) < 3:
         raise TanbaError(f"found {len(found)} music tracks, need 3: {_INSTALL_HINT}")
+    return found
+
+
+def films() -> list[Path]:
+    """Short films installed by Debian packages (Planet Blupi's movies), sorted."""
+    found = sorted(FILM_DIR.glob("*.mkv")) if FILM_DIR.is_dir() else []
+    if not found:
+        raise TanbaError(f"found no films in {FILM_DIR}: {_INSTALL_HINT}")
     return found
 
 
@@ -64,6 +78,24 @@ def audio_excerpt(source: Path, *, start_s: float, seconds: float, bitrate: str 
 def audio_mp3(source: Path, *, bitrate: str = "128k") -> bytes:
     """The whole track re-encoded to MP3."""
     return _ffmpeg(["-i", str(source)], bitrate)
+
+
+def video_excerpt(source: Path, *, start_s: float, seconds: float, width: int = 240) -> bytes:
+    """``seconds`` of the film from ``start_s``, smaller and re-encoded at a low bitrate, as
+    MP4 (H.264 and AAC): a pirate's web copy. Written to a file first: an MP4 piped out is
+    fragmented, without the index a player (and the fingerprint's sampling) reads."""
+    with tempfile.TemporaryDirectory(prefix="tanba-demo-") as tmp:
+        out = Path(tmp) / "excerpt.mp4"
+        command = [
+            "ffmpeg", "-nostdin", "-v", "error", "-ss", str(start_s), "-t", str(seconds),
+            "-i", str(source), "-vf", f"scale={width}:-2", "-c:v", "libx264",
+            "-preset", "veryfast", "-b:v", "250k", "-pix_fmt", "yuv420p", "-c:a", "aac",
+            "-b:a", "64k", "-movflags", "+faststart", str(out),
+        ]  # fmt: skip
+        done = subprocess.run(command, capture_output=True, check=False, timeout=120)
+        if done.returncode != 0:
+            raise TanbaError(f"ffmpeg failed: {done.stderr.decode(errors='replace')[-300:]}")
+        return out.read_bytes()
 
 
 def _ffmpeg(inputs: list[str], bitrate: str) -> bytes:

@@ -16,6 +16,7 @@ from tanba.fingerprint.registration import write_manifest
 HTML = "text/html; charset=utf-8"
 JPEG = "image/jpeg"
 MP3 = "audio/mpeg"
+MP4 = "video/mp4"
 Content = dict[str, tuple[bytes, str]]
 
 KINO = "kino.example.kz"  # Kazakh ccTLD
@@ -95,6 +96,7 @@ def build() -> DemoSite:
     tracks = media.music()
     a, b, c, d, unrelated = photos[0], photos[1], photos[2], photos[3], photos[4]
     track, other_track = tracks[0], tracks[1]
+    film = next(f for f in media.films() if f.name == "win005.mkv")  # 17.5 s, with sound
     owner = "Qazaq Pictures"
     works = [
         _row(a, "photo-a", owner, "Steppe poster", "KZ;RU;BY", PARTNER),
@@ -102,6 +104,7 @@ def build() -> DemoSite:
         _row(c, "photo-c", "Moscow Arts", "City", "", ""),
         _row(d, "photo-d", "Moscow Arts", "Desert", "", ""),
         _row(track, "track-t", "Bubble Records", "Main theme", "", ""),
+        _row(film, "film-f", owner, "Blupi's victory", "", ""),
     ]
     kino: Content = {
         "/robots.txt": (b"User-agent: *\nDisallow: /private/\n", "text/plain"),
@@ -109,6 +112,7 @@ def build() -> DemoSite:
             _page(
                 "Кино",
                 '<a href="/films/1.html">1</a> <a href="/films/2.html">2</a>'
+                ' <a href="/films/3.html">3</a>'
                 ' <a href="/music.html">music</a> <a href="/private/secret.html">secret</a>'
                 ' <a href="/broken.html">broken</a>',
                 lang="kk",
@@ -125,6 +129,14 @@ def build() -> DemoSite:
             _page(
                 "Фильм 2",
                 '<picture><source srcset="/img/b-crop.jpg 1x"><img src="/img/none.gif"></picture>',
+            ),
+            HTML,
+        ),
+        "/films/3.html": (
+            _page(
+                "Фильм 3",
+                '<video controls width="240"><source src="/video/blupi.mp4" type="video/mp4">'
+                "</video>",
             ),
             HTML,
         ),
@@ -150,6 +162,8 @@ def build() -> DemoSite:
         "/img/street.jpg": (media.web_jpeg(unrelated), JPEG),
         "/audio/clip.mp3": (media.audio_excerpt(track, start_s=60, seconds=20), MP3),
         "/audio/other.mp3": (media.audio_excerpt(other_track, start_s=30, seconds=20), MP3),
+        # 10 s of the film from its 5th second, smaller and re-encoded: found by picture and sound.
+        "/video/blupi.mp4": (media.video_excerpt(film, start_s=5, seconds=10), MP4),
     }
     good = media.web_jpeg(d)
     full_mp3 = media.audio_mp3(other_track, bitrate="96k")
@@ -186,6 +200,7 @@ def build() -> DemoSite:
             Expected("photo-a", KINO, "/films/1.html", "/img/a-small.jpg", "KZ"),
             Expected("photo-b", KINO, "/films/2.html", "/img/b-crop.jpg", "KZ"),
             Expected("track-t", KINO, "/music.html", "/audio/clip.mp3", "KZ"),
+            Expected("film-f", KINO, "/films/3.html", "/video/blupi.mp4", "KZ"),
             Expected("photo-a", MUZYKA, "/", "/share/a.jpg", "RU"),
             Expected("photo-c", MUZYKA, "/", "/bg/city.jpg", "RU"),
             Expected("photo-b", NEWS, "/story.html", "/media/b.jpg", "BY"),
