@@ -8,12 +8,11 @@ no evidence; a copy resized, cropped or mirrored keeps them and still matches.
 
 from __future__ import annotations
 
-import io
 import math
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import ImageOps
 
 from tanba.core.settings import Settings, SettingsError
 from tanba.core.signals.image_detail import crop_variant
@@ -110,26 +109,20 @@ def test_decide_asks_several_windows_at_one_place_when_told() -> None:
     ] == ["w"]
 
 
-def _jpeg(image: Image.Image, size: tuple[int, int]) -> bytes:
-    out = io.BytesIO()
-    image.resize(size, Image.Resampling.LANCZOS).save(out, "JPEG", quality=85)
-    return out.getvalue()
-
-
 def test_a_picture_squeezed_to_another_shape_is_not_its_copy_and_copies_still_match() -> None:
     """End to end: the squeezed picture passes the descriptor and the details (its windows,
     resampled, are the work's), and only the geometry test sets it aside."""
     work = pictures.picture(1, 2)
     signal = ImageSignal(SETTINGS)
-    signal.add("w", pictures.fingerprint(_jpeg(work, (512, 512)), REFERENCE))
-    squeezed = pictures.fingerprint(_jpeg(work, (400, 240)))
+    signal.add("w", pictures.fingerprint(pictures.jpeg_at(work, (512, 512)), REFERENCE))
+    squeezed = pictures.fingerprint(pictures.jpeg_at(work, (400, 240)))
     assert signal.match(squeezed) == []
     unjudged = ImageSignal(SETTINGS.with_(image_max_stretch=0.0), signal.index, signal.thumbnail)
     assert [m.work_id for m in unjudged.match(squeezed)] == ["w"]
     for copy in (
-        _jpeg(work, (300, 300)),
-        _jpeg(ImageOps.mirror(work), (300, 300)),
-        _jpeg(work.crop((40, 10, 500, 470)), (300, 300)),
+        pictures.jpeg_at(work, (300, 300)),
+        pictures.jpeg_at(ImageOps.mirror(work), (300, 300)),
+        pictures.jpeg_at(work.crop((40, 10, 500, 470)), (300, 300)),
     ):
         assert [m.work_id for m in signal.match(pictures.fingerprint(copy))] == ["w"]
 
