@@ -268,6 +268,8 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
     matches = []
     for work_id, candidates in evidence.pairs.items():
         tried = [pair for pair in candidates if pair.query not in plain]
+        if not tried:
+            continue  # no thumbnail read (a shelf on disk) for a work with no evidence
         frames = placed(settings, evidence, tried[:PLACE_TRIES], checks.size(work_id))
         kept = [(pair, frames[i] if i < len(frames) else None) for i, pair in enumerate(tried)]
         kept = [(pair, frame) for pair, frame in kept if frame is not STRETCHED]
