@@ -257,6 +257,21 @@ class Settings(BaseSettings):
         "Image match: a copy's window that looks like more registered works than this is too "
         "plain to be evidence (a dot, a frame, a blank button); 0 turns the rule off.",
     )
+    image_max_stretch: float = setting(
+        0.10,
+        "TANBA_IMAGE_MAX_STRETCH",
+        "Image match: how far (log of the ratio, 0.10 is about 10%) a window pair may stretch the "
+        "copy's proportions against the work's before it is no evidence (a copy keeps the "
+        "picture's proportions; calibrated by python -m bench.real_catalogue --split "
+        "calibration); 0 turns the test off.",
+    )
+    image_min_windows: int = setting(
+        1,
+        "TANBA_IMAGE_MIN_WINDOWS",
+        "Image match: how many of the copy's windows must place it at one place on the work "
+        "(a copy's windows agree with one another, a look-alike's rarely do); 1 turns the "
+        "test off.",
+    )
     audio_max_ber: float = setting(
         0.22,
         "TANBA_AUDIO_MAX_BER",
@@ -482,6 +497,10 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_IMAGE_LOOKALIKE_SIMILARITY must be between 0 and 1.")
         if self.image_max_lookalikes < 0:
             raise SettingsError("TANBA_IMAGE_MAX_LOOKALIKES must be 0 (off) or more.")
+        if self.image_max_stretch < 0:
+            raise SettingsError("TANBA_IMAGE_MAX_STRETCH must be 0 (off) or more.")
+        if self.image_min_windows < 1:
+            raise SettingsError("TANBA_IMAGE_MIN_WINDOWS must be 1 (off) or more.")
         if not 0.0 < self.audio_max_ber < 0.5:
             raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
         if self.audio_min_items < 1 or self.audio_full_span_items < 1:

@@ -109,6 +109,9 @@ def answered(
             for x in image.lookalikes
         ],
         details_b64=_b64(answer.details, np.int8),
+        windows=list(image.windows),
+        width=image.width,
+        height=image.height,
         works=[
             WorkPairs(
                 work_id=work_id,
@@ -187,7 +190,10 @@ def answer_of(event: ShardAnswered) -> Answer:
     }
     details = _unpacked(event.details_b64, np.int8, DETAIL_LENGTH) if event.details_b64 else None
     matches = [SignalMatch(m.work_id, m.score, m.detail) for m in event.matches]
-    return Answer(ImageEvidence(lookalikes, pairs, event.algorithm), details, thumbnails, matches)
+    image = ImageEvidence(
+        lookalikes, pairs, event.algorithm, tuple(event.windows), event.width, event.height
+    )
+    return Answer(image, details, thumbnails, matches)
 
 
 def _b64(rows: np.ndarray | None, dtype: type[np.generic]) -> str:

@@ -15,14 +15,20 @@ one of its window pairs passes three tests, in order of cost:
    wallpaper at three sizes) count once. The count is of the whole catalogue: with
    matcher shards, each gives its :meth:`ImageSignal.evidence` and the gather stage
    decides over all of it (:mod:`tanba.matcher.gather`) with the same :func:`decide`;
-3. the finer coefficients agree: the copy's window details against the work's
+3. the pair keeps the copy's proportions: where it places the copy on the work
+   (:mod:`tanba.core.signals.image_geometry`, from the two windows' names and the two
+   pictures' sizes) stretches it by no more than ``image_max_stretch``; and, when
+   ``image_min_windows`` asks for it, as many of the copy's windows place it there;
+4. the finer coefficients agree: the copy's window details against the work's
    window cut from its thumbnail (:mod:`tanba.core.signals.image_detail`) at least
    ``image_min_detail``.
 
-Prints made before the detail check (no details or no thumbnail) skip test 3; a
-print without descriptors falls back to the Hamming radius alone. Why three
-tests: on ``bench/real_catalogue.py`` (55,676 real works, 15,878 unrelated
-queries) the descriptor alone let 21,263 false pairs through.
+Prints made before the detail check (no details or no thumbnail) skip test 4 and
+the stretch (no work size); a print without descriptors falls back to the Hamming
+radius alone. Why four tests: on ``bench/real_catalogue.py`` (55,676 real works,
+15,878 unrelated queries) the descriptor alone let 21,263 false pairs through, and
+of the calibration half's 150 that passed tests 1, 2 and 4, 71 paired windows of
+other proportions (a dialog's strip against an icon), which test 3 sets aside.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
+from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
@@ -45,6 +52,14 @@ from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 # Window pairs of one work given the detail check, best descriptor score first: a copy's
 # true pair is almost always among its best few, and each check cuts 225 alignments.
 DETAIL_TRIES = 4
+
+# Window pairs of one work whose places are compared (the first, best score first): the
+# same pairs on every index and shard, and a bound on the work per candidate.
+PLACE_TRIES = 12
+# How far (shares of the frame's width and height) two pairs may place the copy apart and
+# still agree: the window grids leave up to 2.5% per side between a copy's window and the
+# work's, twice that between two pairs.
+PLACE_TOLERANCE = 0.06
 
 # A registered work's thumbnail and picture size (width, height), by work id.
 # Descriptor similarity at which two registered windows are one picture (see _pictures).
@@ -104,7 +119,7 @@ class ImageSignal(SignalIndex):
         image = fingerprint.image
         if image is None:
             return []
-        return decide(self.settings, self.evidence(fingerprint), self._agreement(image))
+        return decide(self.settings, self.evidence(fingerprint), self._checks(image))
 
     def evidence(self, fingerprint: Fingerprint) -> ImageEvidence:
         """What this index knows about a copy: its windows' look-alikes and candidate pairs.
@@ -132,10 +147,13 @@ class ImageSignal(SignalIndex):
         for candidates in pairs.values():
             candidates.sort(key=lambda pair: -pair.score)  # stable: hit order among equals
         algorithm = image.hashes[0].algorithm if image.hashes else ""
-        return ImageEvidence(list(lookalikes.values()), dict(pairs), algorithm)
+        windows = tuple(h.variant for h in image.hashes)
+        return ImageEvidence(
+            list(lookalikes.values()), dict(pairs), algorithm, windows, image.width, image.height
+        )
 
-    def _agreement(self, image: ImagePrint) -> Agreement:
-        """The detail check of one candidate pair against this index's thumbnails."""
+    def _checks(self, image: ImagePrint) -> WorkChecks:
+        """The checks of candidate pairs against this index's thumbnails."""
         return detail_check(print_details(image), self.thumbnail)
 
     @staticmethod
@@ -175,12 +193,16 @@ class Pair:
 
 @dataclass(frozen=True)
 class ImageEvidence:
-    """All :func:`decide` needs about one copy: its windows' look-alikes in hit order, and per
-    work its candidate pairs, best score first (equal scores in hit order)."""
+    """All :func:`decide` needs about one copy: its windows' look-alikes in hit order, per
+    work its candidate pairs, best score first (equal scores in hit order), and the copy's
+    window names and size (for the geometry test; empty from a shard that predates it)."""
 
     lookalikes: list[Lookalike] = field(default_factory=list)
     pairs: dict[str, list[Pair]] = field(default_factory=dict)
     algorithm: str = ""
+    windows: tuple[str, ...] = ()
+    width: int = 0
+    height: int = 0
 
     @staticmethod
     def merged(parts: list[ImageEvidence]) -> ImageEvidence:
@@ -189,53 +211,116 @@ class ImageEvidence:
         lookalikes = sorted((x for p in parts for x in p.lookalikes), key=lambda x: x.order)
         pairs = {work: found for p in parts for work, found in p.pairs.items()}
         algorithm = next((p.algorithm for p in parts if p.algorithm), "")
-        return ImageEvidence(lookalikes, pairs, algorithm)
+        copy = next((p for p in parts if p.windows), ImageEvidence())
+        return ImageEvidence(lookalikes, pairs, algorithm, copy.windows, copy.width, copy.height)
 
 
-# The detail check of a work's pair (work id, the pair): its agreement, or None when it cannot
-# be checked (no details, no thumbnail, a window the check cannot cut): the pair is accepted
-# unchecked.
-Agreement = Callable[[str, Pair], float | None]
+class WorkChecks:
+    """What :func:`decide` reads about candidate works: a pair's detail agreement
+    (:meth:`detail`) and a work's picture size (:meth:`size`), from the works' thumbnails
+    (each read once)."""
 
+    def __init__(self, details: np.ndarray | None, thumbnails: Thumbnails) -> None:
+        self.details = details
+        self.thumbnails = thumbnails
+        self._read: dict[str, tuple[np.ndarray, int, int] | None] = {}
 
-def detail_check(details: np.ndarray | None, thumbnails: Thumbnails) -> Agreement:
-    """The :data:`Agreement` of a copy's window details (:func:`print_details`) against the
-    works' thumbnails (each read once)."""
-    read: dict[str, tuple[np.ndarray, int, int] | None] = {}
+    def _thumbnail(self, work_id: str) -> tuple[np.ndarray, int, int] | None:
+        if work_id not in self._read:
+            self._read[work_id] = self.thumbnails(work_id)
+        return self._read[work_id]
 
-    def agreement(work_id: str, pair: Pair) -> float | None:
-        if details is None:
+    def detail(self, work_id: str, pair: Pair) -> float | None:
+        """The pair's detail agreement; None when it cannot be checked (no details, no
+        thumbnail, a window the check cannot cut): the pair is accepted unchecked."""
+        if self.details is None:
             return None
-        if work_id not in read:
-            read[work_id] = thumbnails(work_id)
-        thumbnail = read[work_id]
+        thumbnail = self._thumbnail(work_id)
         if thumbnail is None:
             return None
         pixels, width, height = thumbnail
-        return detail_similarity(details[pair.query], pixels, width, height, pair.variant)
+        return detail_similarity(self.details[pair.query], pixels, width, height, pair.variant)
 
-    return agreement
+    def size(self, work_id: str) -> tuple[int, int] | None:
+        """The work's picture size (None without a thumbnail: a print before the detail check)."""
+        thumbnail = self._thumbnail(work_id)
+        return None if thumbnail is None else (thumbnail[1], thumbnail[2])
 
 
-def decide(settings: Settings, evidence: ImageEvidence, agreement: Agreement) -> list[SignalMatch]:
+def detail_check(details: np.ndarray | None, thumbnails: Thumbnails) -> WorkChecks:
+    """The :class:`WorkChecks` of a copy's window details (:func:`print_details`) against
+    the works' thumbnails."""
+    return WorkChecks(details, thumbnails)
+
+
+def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> list[SignalMatch]:
     """The image rule: the works the copy matches, best first.
 
     The one decision of every image match, whether the evidence came from one index
     (:meth:`ImageSignal.match`) or from the shards' indexes merged
     (:mod:`tanba.matcher.gather`): a copy's window that looks like too many pictures
-    (:func:`plain_windows`) is no evidence; of each work's other pairs, the first
-    ``DETAIL_TRIES`` are checked in turn and the first whose details agree decides.
+    (:func:`plain_windows`) is no evidence, nor is a pair that stretches the copy's
+    proportions (:func:`placed`); of each work's other pairs, the first
+    ``DETAIL_TRIES`` are checked in turn, and the first whose details agree and whose
+    place on the work other windows of the copy confirm (:func:`confirmed`) decides.
     """
     plain = plain_windows(settings, evidence.lookalikes)
     matches = []
     for work_id, candidates in evidence.pairs.items():
         tried = [pair for pair in candidates if pair.query not in plain]
-        for pair in tried[:DETAIL_TRIES]:
-            detail = agreement(work_id, pair)
+        if not tried:
+            continue  # no thumbnail read (a shelf on disk) for a work with no evidence
+        frames = placed(settings, evidence, tried[:PLACE_TRIES], checks.size(work_id))
+        kept = [(pair, frames[i] if i < len(frames) else None) for i, pair in enumerate(tried)]
+        kept = [(pair, frame) for pair, frame in kept if frame is not STRETCHED]
+        others = [(pair.query, frame) for pair, frame in kept[:PLACE_TRIES] if frame is not None]
+        for pair, frame in kept[:DETAIL_TRIES]:
+            if not confirmed(settings, frame, others):
+                continue
+            detail = checks.detail(work_id, pair)
             if detail is None or detail >= settings.image_min_detail:
                 matches.append(_matched(work_id, pair, detail, evidence.algorithm))
                 break
     return ranked(matches)
+
+
+# A pair whose geometry stretches the copy: no evidence (see placed()).
+STRETCHED = Frame(0.0, 0.0, 0.0, 0.0, False)
+
+
+def placed(
+    settings: Settings, evidence: ImageEvidence, pairs: list[Pair], size: tuple[int, int] | None
+) -> list[Frame | None]:
+    """Where each pair puts the copy on the work (:func:`implied_frame`): None where a
+    window's place is unknown (a content box, a shard's answer without window names),
+    :data:`STRETCHED` where the pair stretches the copy's proportions by more than
+    ``image_max_stretch`` (judged only when both sizes are known)."""
+    if not evidence.windows:
+        return [None] * len(pairs)
+    copy_size = (evidence.width, evidence.height)
+    out: list[Frame | None] = []
+    for pair in pairs:
+        frame = implied_frame(evidence.windows[pair.query], pair.variant)
+        if (
+            frame is not None
+            and settings.image_max_stretch
+            and size is not None
+            and min(*size, *copy_size) > 0
+            and abs(stretch(frame, copy_size, size)) > settings.image_max_stretch
+        ):
+            frame = STRETCHED
+        out.append(frame)
+    return out
+
+
+def confirmed(settings: Settings, frame: Frame | None, others: list[tuple[int, Frame]]) -> bool:
+    """Whether at least ``image_min_windows`` distinct windows of the copy (this pair's
+    among them) place it where this pair does; a pair whose place is unknown is not
+    judged (accepted)."""
+    if frame is None or settings.image_min_windows <= 1:
+        return True
+    agreeing = {query for query, other in others if same_place(frame, other, PLACE_TOLERANCE)}
+    return len(agreeing) >= settings.image_min_windows
 
 
 def _matched(work_id: str, pair: Pair, detail: float | None, algorithm: str) -> SignalMatch:

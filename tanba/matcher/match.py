@@ -214,7 +214,8 @@ class Matcher:
                 image = signal.evidence(fingerprint)
                 if image.pairs and fingerprint.image is not None:
                     details = print_details(fingerprint.image)
-                    for work_id in image.pairs if details is not None else ():
+                    # Read by the detail check and, for the work's size, the geometry test.
+                    for work_id in image.pairs:
                         thumbnail = signal.thumbnail(work_id)
                         if thumbnail is not None:
                             thumbnails[work_id] = thumbnail

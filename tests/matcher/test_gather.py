@@ -399,3 +399,27 @@ def test_a_gather_forgets_decided_prints_after_a_day_and_a_late_answer_only_wait
     one = run_shards(tmp_path, RULE_ALONE, works, copies, 1)
     assert run_shards(tmp_path, RULE_ALONE, works, copies, 2, gather_then_later) == one
     assert len(stages) == 2
+
+
+def test_the_geometry_test_is_decided_over_shards_as_one_matcher_decides_it(
+    settings: Settings,
+) -> None:
+    """A picture squeezed to other proportions passes the descriptor and details of its
+    work and only the geometry test sets it aside: the shards' answers carry what that
+    test reads (the copy's window names and size, the work's size), so the gather stage
+    sets it aside too, and still finds the true copy."""
+    work = pictures.picture(1, 2)
+    single = Matcher(settings)
+    shards = [Matcher(settings) for _ in range(2)]
+    fp = pictures.fingerprint(pictures.jpeg_at(work, (512, 512)), REFERENCE)
+    single.add(_work("w", fp))
+    shards[1].add(_work("w", fp))
+    squeezed = pictures.fingerprint(pictures.jpeg_at(work, (400, 240)))
+    copy = pictures.fingerprint(pictures.jpeg_at(work, (300, 300)))
+    for print_, expected in ((squeezed, []), (copy, ["w"])):
+        assert [m.work.work_id for m in single.match(print_)] == expected
+        events = [
+            decode(encode(answered("k", i, 2, s.answer(print_), {})), ShardAnswered)
+            for i, s in enumerate(shards)
+        ]
+        assert [m.work_id for m in decided(settings, [answer_of(e) for e in events])] == expected

@@ -94,6 +94,11 @@ class ShardAnswered(Event):
     algorithm: str = ""
     # The copy's window details (int8 rows, base64) when a work of this shard is a candidate.
     details_b64: str = ""
+    # The copy's window names and picture size (the geometry test of the image rule): empty
+    # in an answer from a shard that predates the test, which is then skipped.
+    windows: list[str] = Field(default_factory=list)
+    width: int = 0
+    height: int = 0
     lookalikes: list[LookalikeWindow] = Field(default_factory=list)
     works: list[WorkPairs] = Field(default_factory=list)
     matches: list[ShardMatch] = Field(default_factory=list)
