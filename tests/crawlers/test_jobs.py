@@ -8,6 +8,7 @@ from tanba.core.crawl_jobs import job_for
 from tanba.core.schemas.base import encode
 from tanba.core.targets import Target
 from tanba.crawlers.jobs import Held, JobBoard
+from tanba.crawlers.worker import poll_timeout
 
 
 def held(offset: int, host: str, partition: int = 0, crawl: str = "c1") -> Held:
@@ -86,3 +87,15 @@ def test_revoking_a_partition_forgets_its_jobs_and_returns_the_running_ones() ->
     board.finish(running, done=False)  # it stops later; its site is free again
     assert board.start_next() == [kept]
     assert board.counts()["pending"] == 0
+
+
+def test_the_consumer_polls_briefly_while_jobs_wait_so_a_freed_slot_is_filled_at_once() -> None:
+    board = JobBoard(max_running=1)
+    board.add(held(0, "a.kz"))
+    board.add(held(1, "b.kz"))
+    [running] = board.start_next()
+    waiting = poll_timeout(board.counts())  # b.kz waits for the one slot
+    board.finish(running, True)
+    assert [h.job.site for h in board.start_next() if h.job] == ["b.kz"]
+    idle = poll_timeout(board.counts())  # every job started: nothing waits
+    assert waiting < idle and waiting <= 0.05
