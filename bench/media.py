@@ -49,20 +49,10 @@ def _largest_per_wallpaper(root: Path) -> list[Path]:
     return found
 
 
-def _package_files(package: str) -> set[Path]:
-    """The files a Debian package installed (its dpkg list), empty when it is not installed."""
-    listing = Path("/var/lib/dpkg/info") / f"{package}.list"
-    if not listing.is_file():
-        return set()
-    return {Path(line) for line in listing.read_text().splitlines() if line}
-
-
 def work_photos() -> list[Path]:
     """Wallpapers registered as works: distinct pictures only (no resizes, no dark twins)."""
     backgrounds = Path("/usr/share/backgrounds")
-    # Lomiri's wallpapers (the unseen set) share the directory: ukui's alone are these works.
-    lomiri = set().union(*(_package_files(p) for p in _LOMIRI))
-    found = [p for p in _images(backgrounds) if p.parent == backgrounds and p not in lomiri]
+    found = [p for p in _images(backgrounds) if p.parent == backgrounds]  # ukui
     found += [
         p
         for p in _images(backgrounds / "mate")
@@ -150,7 +140,9 @@ def distractor_images(count: int, seed: int = 1, pool: str = ANY) -> list[Path]:
 
 
 UNSEEN = "unseen"  # bench/quality.py's --split for the set no threshold was chosen on
-_LOMIRI = ("lomiri-wallpapers", "lomiri-wallpapers-16.04", "lomiri-wallpapers-20.04")
+# Lomiri's wallpapers are unpacked here by bench/fetch-media, not installed: installed, they
+# would join ukui's in /usr/share/backgrounds, the demo's and the tests' photos.
+_LOMIRI = Path("/var/cache/tanba-bench/lomiri/usr/share/backgrounds")
 # One of each pair of views (aero1 and aero3 are one scene).
 _OPENCV_PHOTOS = (
     "Blender_Suzanne1.jpg", "HappyFish.jpg", "aero1.jpg", "aloeL.jpg", "apple.jpg",
@@ -207,8 +199,7 @@ def unseen_works() -> list[WorkImage]:
     Every third picture larger than 400 px is registered as a small original whose long
     side (200-400 px) comes from a hash of its path.
     """
-    paths = sorted(set().union(*(_package_files(p) for p in _LOMIRI)))
-    paths = [p for p in paths if p.suffix.lower() in _IMAGE_SUFFIXES and p.is_file()]
+    paths = [p for p in _images(_LOMIRI) if not p.is_symlink()]
     sway = _images(Path("/usr/share/backgrounds/sway"))
     paths += [max(sway, key=lambda p: p.stat().st_size)] if sway else []  # one design, 8 sizes
     paths += [
