@@ -241,3 +241,71 @@ ALTERATIONS: tuple[Alteration, ...] = (
     Alteration("overlay", _overlay),
     Alteration("frame", _frame),
 )
+
+
+def _crop_keep(area: float) -> Callable[[Image.Image, np.random.Generator], bytes]:
+    """Keep ``area`` of the picture: a box of random proportions (each side 65-92% of the
+    picture's) at a random place, as a repost that cuts a detail out does."""
+
+    def apply(image: Image.Image, rng: np.random.Generator) -> bytes:
+        w, h = image.size
+        keep_w = float(rng.uniform(max(area, 0.65), min(1.0, area / 0.65)))
+        keep_h = area / keep_w
+        cw, ch = round(keep_w * w), round(keep_h * h)
+        left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        return jpeg(web(image.crop((left, top, left + cw, top + ch))))
+
+    return apply
+
+
+def _rotate_far(image: Image.Image, rng: np.random.Generator) -> bytes:
+    """5-10° either way, the size kept, the corners white or black (a tilted photo on a page)."""
+    angle = float(rng.uniform(5, 10) * rng.choice([-1, 1]))
+    fill = (255, 255, 255) if rng.random() < 0.5 else (0, 0, 0)
+    return jpeg(web(image).rotate(angle, Image.Resampling.BICUBIC, expand=False, fillcolor=fill))
+
+
+def _page_small(image: Image.Image, rng: np.random.Generator) -> bytes:
+    """The picture shown 120-400 px wide in a 1,366-px page screenshot."""
+    return jpeg(page_canvas(image, rng, photo_width=int(rng.integers(120, 401))))
+
+
+def _texture(rng: np.random.Generator, size: tuple[int, int]) -> Image.Image:
+    """Another picture for a collage: smooth coloured noise (blobs of colour, like a photo's)."""
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    return Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+
+
+def _banner(image: Image.Image, rng: np.random.Generator) -> bytes:
+    """A 1,280-px banner or collage: the picture 150-300 px tall among two or three other
+    pictures and a headline, on one colour."""
+    width, height = 1280, 380
+    colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+    banner = Image.new("RGB", (width, height), colour)
+    tall = int(rng.integers(150, 301))
+    wide = min(width - 40, max(1, round(tall * image.width / image.height)))
+    photo = image.resize((wide, tall), Image.Resampling.LANCZOS)
+    tiles = [_texture(rng, (int(rng.integers(120, 300)), int(rng.integers(120, 300))))]
+    tiles += [_texture(rng, (int(rng.integers(120, 300)), int(rng.integers(120, 300))))]
+    tiles.insert(int(rng.integers(3)), photo)
+    gaps = [int(rng.integers(15, 60)) for _ in tiles]
+    while sum(t.width for t in tiles) + sum(gaps) + 20 > width:  # others make room for it
+        gaps.pop()
+        tiles.remove(next(t for t in tiles if t is not photo))
+    x = 20
+    for tile, gap in zip(tiles, gaps, strict=True):
+        banner.paste(tile, (x, int(rng.integers(10, height - tile.height - 9))))
+        x += tile.width + gap
+    draw = ImageDraw.Draw(banner)
+    draw.text((30, height - 50), _words(rng, 4).upper(), font=font(28), fill=(255, 255, 255))
+    return jpeg(banner)
+
+
+# Alterations of the unseen set's floors (the detection issue), reported in every split:
+# deeper crops, larger rotations, pictures shown small inside a page or a banner.
+HARD_ALTERATIONS: tuple[Alteration, ...] = (
+    Alteration("crop_keep60", _crop_keep(0.60)),
+    Alteration("rotate_5-10", _rotate_far),
+    Alteration("page_120-400", _page_small),
+    Alteration("banner", _banner),
+)

@@ -6,12 +6,21 @@ gnome-backgrounds). Distractors are other people's images a crawler meets:
 scikit-image's bundled samples, Tux Paint stamps, Battle for Wesnoth art and
 Open Clip Art. Music: frozen-bubble-data, asc-music and wesnoth-1.16-music.
 Every list is sorted and every sample seeded, so two runs see the same files.
+
+The unseen image set (:func:`unseen_works`, :func:`unseen_distractor_images`; ``--split
+unseen`` of bench/quality.py) comes from packages no image threshold was ever chosen on:
+works are Lomiri's and sway's wallpapers, WordPress's theme pictures, phone photos of the
+forensics samples, Planet Blupi's game screens and OpenCV's sample photographs (a third of
+them registered as small originals, 200-400 px); distractors are Fish Fillets' painted
+levels and Lebiniou's pictures.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -127,6 +136,112 @@ def distractor_images(count: int, seed: int = 1, pool: str = ANY) -> list[Path]:
         share = room if i == len(sources) - 1 else min(len(paths), room // (len(sources) - i))
         picked = [paths[j] for j in rng.permutation(len(paths))]
         chosen += sorted(_sizeable(picked[: 3 * share + 16], 96)[:share])
+    return chosen
+
+
+UNSEEN = "unseen"  # bench/quality.py's --split for the set no threshold was chosen on
+# Lomiri's wallpapers are unpacked here by bench/fetch-media, not installed: installed, they
+# would join ukui's in /usr/share/backgrounds, the demo's and the tests' photos.
+_LOMIRI = Path("/var/cache/tanba-bench/lomiri/usr/share/backgrounds")
+# One of each pair of views (aero1 and aero3 are one scene).
+_OPENCV_PHOTOS = (
+    "Blender_Suzanne1.jpg", "HappyFish.jpg", "aero1.jpg", "aloeL.jpg", "apple.jpg",
+    "baboon.jpg", "basketball1.png", "board.jpg", "box_in_scene.png", "building.jpg",
+    "butterfly.jpg", "ela_original.jpg", "fruits.jpg", "graf1.png", "home.jpg", "leuvenA.jpg",
+    "licenseplate_motion.jpg", "messi5.jpg", "orange.jpg", "pca_test1.jpg", "rubberwhale1.png",
+    "smarties.png", "squirrel_cls.jpg", "starry_night.jpg", "stuff.jpg",
+)  # fmt: skip
+_WORDPRESS = Path("/usr/share/wordpress/wp-content/themes/twentytwentytwo/assets/images")
+_FORENSICS = Path("/usr/share/forensics-samples/original-files")
+_BLUPI_SCREENS = ("back-*.png", "intro1.png", "init.png", "history0.png", "history1.png")
+
+
+@dataclass(frozen=True)
+class WorkImage:
+    """A registered picture: a file, or (``long_side``) a small original resized from it.
+
+    A user registers what they have; a 200-400 px original is one a thumbnail or an
+    old web page kept. ``data()`` is what is registered, ``source()`` what copies are
+    made from: the same picture.
+    """
+
+    path: Path
+    long_side: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.path.name if self.long_side is None else f"{self.path.name}@{self.long_side}"
+
+    def data(self) -> bytes:
+        if self.long_side is None:
+            return self.path.read_bytes()
+        out = io.BytesIO()
+        self.source().save(out, "JPEG", quality=90)
+        return out.getvalue()
+
+    def source(self) -> Image.Image:
+        """The picture as RGB (transparency on white), at most 2048 px (or ``long_side``)."""
+        with Image.open(self.path) as im:
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                rgba = im.convert("RGBA")
+                white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(white, rgba).convert("RGB")
+            else:
+                image = im.convert("RGB")
+        side = self.long_side or 2048
+        image.thumbnail((side, side), Image.Resampling.LANCZOS)
+        return image
+
+
+def unseen_works() -> list[WorkImage]:
+    """Photographs and artwork of packages no image setting was chosen on, sorted by path.
+
+    Every third picture larger than 400 px is registered as a small original whose long
+    side (200-400 px) comes from a hash of its path.
+    """
+    paths = [p for p in _images(_LOMIRI) if not p.is_symlink()]
+    sway = _images(Path("/usr/share/backgrounds/sway"))
+    paths += [max(sway, key=lambda p: p.stat().st_size)] if sway else []  # one design, 8 sizes
+    paths += [
+        _WORDPRESS / n for n in ("bird-on-gray.jpg", "ducks.jpg", "flight-path-on-salmon.jpg")
+    ]
+    paths += [p for p in _images(_FORENSICS, "IMG*.jpg")]
+    paths += sorted(
+        {p for pattern in _BLUPI_SCREENS for p in _PLANETBLUPI.parent.glob(f"image/{pattern}")}
+    )
+    paths += [_OPENCV / n for n in _OPENCV_PHOTOS]
+    # One picture in two files is one work: Lomiri's default background is Ubuntu's warty
+    # wallpaper, Planet Blupi's two chest screens one drawing in two colours.
+    paths = [p for p in paths if p.name not in ("warty-final-ubuntu.png", "back-chest-w.png")]
+    missing = [p for p in paths if not p.is_file()]
+    if missing or len(paths) < 60:
+        raise TanbaError(
+            f"unseen works are missing ({len(paths)} found, {len(missing)} absent): {FETCH_HINT}"
+        )
+    works = []
+    for i, path in enumerate(sorted(paths)):
+        with Image.open(path) as im:
+            large = max(im.size) > 400
+        side = 200 + zlib.crc32(str(path).encode()) % 201 if large and i % 3 == 2 else None
+        works.append(WorkImage(path, side))
+    return works
+
+
+def unseen_distractor_images(count: int, seed: int = 1) -> list[Path]:
+    """Up to ``count`` images of packages apart from the unseen works and from every image
+    setting: Fish Fillets' levels and sprites, Lebiniou's pictures."""
+    rng = np.random.default_rng(seed)
+    sources = [
+        _images(Path("/usr/share/lebiniou/images")),
+        _images(Path("/usr/share/games/fillets-ng/images")),
+    ]
+    if not all(sources):
+        raise TanbaError(f"unseen distractor images are missing: {FETCH_HINT}")
+    chosen: list[Path] = []
+    for i, paths in enumerate(sources):
+        share = (count - len(chosen)) // (len(sources) - i)
+        picked = [paths[j] for j in rng.permutation(len(paths))]
+        chosen += sorted(_sizeable(picked, 96)[:share])
     return chosen
 
 

@@ -15,7 +15,13 @@ generated from a seed per (work, alteration) and can be kept in ``--cache``.
 Images: ``--split calibration|held-out`` draws the distractors from one of two
 disjoint halves of every package's images (by a hash of the path), so the
 similarity threshold set on the calibration pool is checked on images it never
-saw; the works (too few to halve) are the same in both.
+saw; the works (too few to halve) are the same in both. ``--split unseen`` asks a
+third set, works and distractors from packages no image setting was chosen on
+(:func:`bench.media.unseen_works`: photographs and artwork of 200 to 6,000 px, a
+third registered as small originals): the README's image figures are its. Every
+split also reports the alterations of the unseen set's floors
+(``bench.image_alterations.HARD_ALTERATIONS``: a crop keeping 60% of the picture,
+rotations of 5-10°, the picture 120-400 px wide in a page, in a banner).
 
 Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
 distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
@@ -48,7 +54,7 @@ import numpy as np
 from PIL import Image
 
 from bench import audio_alterations, media
-from bench.image_alterations import ALTERATIONS, jpeg, web
+from bench.image_alterations import ALTERATIONS, HARD_ALTERATIONS, jpeg, web
 from bench.methods import (
     FullFileChromaprint,
     Method,
@@ -78,15 +84,7 @@ def _cached(cache: Path | None, key: str, make: Callable[[], bytes]) -> bytes:
 
 def _source(path: Path) -> Image.Image:
     """The work as RGB (transparency on white), at most 2048 px: alterations start from it."""
-    with Image.open(path) as im:
-        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-            rgba = im.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(white, rgba).convert("RGB")
-        else:
-            image = im.convert("RGB")
-    image.thumbnail((2048, 2048), Image.Resampling.LANCZOS)
-    return image
+    return media.WorkImage(path).source()
 
 
 def run_images(
@@ -98,8 +96,13 @@ def run_images(
     seed: int = 1,
     split: str = "all",
 ) -> str:
-    candidates = media.work_photos()[:limit]
-    others = media.distractor_images(distractors, seed, pool=split)
+    if split == media.UNSEEN:
+        candidates = media.unseen_works()[:limit]
+        others = media.unseen_distractor_images(distractors, seed)
+    else:
+        candidates = [media.WorkImage(p) for p in media.work_photos()[:limit]]
+        others = media.distractor_images(distractors, seed, pool=split)
+    alterations = ALTERATIONS + HARD_ALTERATIONS
     tanba = TanbaImages(settings)
     methods: list[Method] = [tanba]
     if baselines:
@@ -109,28 +112,27 @@ def run_images(
     # A work too flat to fingerprint is refused at registration (Tanba says so to its owner):
     # it is left out for every method, and listed.
     # Each work keeps its place in the full list as its random seed, flat ones or not.
-    works: list[tuple[int, Path]] = []
+    works: list[tuple[int, media.WorkImage]] = []
     flat = []
-    for place, path in enumerate(candidates):
-        data = path.read_bytes()
+    for place, work in enumerate(candidates):
+        data = work.data()
         if not tanba.register(f"w{len(works)}", data):
-            flat.append(path)
+            flat.append(work)
             continue
         for m in methods[1:]:
             m.register(f"w{len(works)}", data)
-        works.append((place, path))
-    for i, (place, path) in enumerate(works):
+        works.append((place, work))
+    for i, (place, work) in enumerate(works):
         image: Image.Image | None = None
-        for a, alteration in enumerate(ALTERATIONS):
+        for a, alteration in enumerate(alterations):
 
-            def make(
-                a: int = a, alteration=alteration, place: int = place, path: Path = path
-            ) -> bytes:
+            def make(a: int = a, alteration=alteration, place: int = place, work=work) -> bytes:
                 nonlocal image
-                image = image or _source(path)
+                image = image or work.source()
                 return alteration.apply(image, np.random.default_rng([place, a]))
 
-            query = _cached(cache, f"img|{path}|{alteration.name}|v1", make)
+            key = work.path if work.long_side is None else work.name
+            query = _cached(cache, f"img|{key}|{alteration.name}|v1", make)
             for m in methods:
                 table.tally(alteration.name, m.name).add(m.scores(query), f"w{i}", m.accept)
         print(f"  images: work {i + 1}/{len(works)}", file=sys.stderr, end="\r")
@@ -151,12 +153,14 @@ def run_images(
         print(f"  images: distractor {k + 1}/{len(others)}", file=sys.stderr, end="\r")
     took = time.perf_counter() - started
     rules = "\n".join(f"  {m.name}: {m.rule}" for m in methods)
-    refused = ", ".join(p.name for p in flat) or "none"
+    refused = ", ".join(w.name for w in flat) or "none"
+    small = sum(w.long_side is not None for _, w in works)
     return (
-        f"IMAGES: {len(works)} works × {len(ALTERATIONS)} alterations; {len(others)} distractor "
-        f"images (sample seed {seed}, {split} pool), each queried as served and once altered ({took:.0f} s)\n"
+        f"IMAGES: {len(works)} works ({small} small originals) × {len(alterations)} alterations; "
+        f"{len(others)} distractor images (sample seed {seed}, {split} pool), each queried as "
+        f"served and once altered ({took:.0f} s)\n"
         f"works refused at registration as too flat to fingerprint: {refused}\n"
-        + table.render(true_rows=[a.name for a in ALTERATIONS])
+        + table.render(true_rows=[a.name for a in alterations])
         + f"\nrules:\n{rules}\n"
     )
 
@@ -503,10 +507,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baselines", action="store_true", help="Tanba only (calibration)")
     parser.add_argument(
         "--split",
-        choices=("all", "calibration", "held-out"),
+        choices=("all", "calibration", "held-out", "unseen"),
         default="all",
         help="every work and distractor, or the half thresholds are calibrated on, or the other"
-        " (images: distractor pools; audio: works and distractor tracks)",
+        " (images: distractor pools; audio: works and distractor tracks); unseen (images):"
+        " works and distractors of packages no threshold was chosen on",
     )
     parser.add_argument(
         "--calibrate-audio",

@@ -4,8 +4,9 @@ A window is a region of the picture, hashed on its own. A registered work is
 hashed over about a hundred windows (the whole picture, a grid of crops that
 cut up to a quarter of the width and of the height, slight rotations); a
 crawled copy over a few dozen (the whole picture, three fixed inner windows,
-seven crops of 5% off one, two or four sides, each rectangle of content found inside a
-border, letterbox or page, and the mirror of each). The two grids meet half
+seven crops of 5% off one, two or four sides, the inner window of the copy turned back by
+6 and 9° either way, each rectangle of content found inside a border, letterbox or page,
+with a page's boxes also without their bottom quarter, and the mirror of each). The two grids meet half
 way, so a copy cropped, rotated or shown in part matches one reference window
 while a catalogue of a million works stays about a hundred windows each.
 
@@ -116,6 +117,28 @@ _PAGE_SIDE = 640
 _PAGE_MIN_SIDE = 0.05
 _PAGE_MIN_AREA = 0.003
 _PAGE_BOXES = 4
+# A page's boxes longer than this many times their width (or the reverse) are a header,
+# a menu bar or a line of text, not a picture: they are passed over so that a small
+# picture further down still gets one of the _PAGE_BOXES places.
+_PAGE_MAX_ASPECT = 4.0
+_PAGE_CANDIDATES = 12
+# A copy rotated further than the work's own rotated windows (_ANGLES) reach is turned back
+# by these angles and cut as the work's inner and rotated windows are (_INNER), so a turned
+# window is one of the work's windows to within a degree or two (the work's 0° and ±4°
+# windows each take about that). Chosen on the calibration works of bench/quality.py
+# (rotate_5-10, 64 wallpapers): none 12 found; ±8° 50; ±6° and ±9° 59, as many as ±7° and
+# ±10°; a centred cut of 12.5% (which keeps a 10° rotation's blank corners out but is none
+# of the work's windows) 15 even with twelve angles.
+_QUERY_ANGLES: tuple[float, ...] = (-9.0, -6.0, 6.0, 9.0)
+_ROTATED_QUERY_CUT = _INNER
+# A copy whose short side reaches this is turned at half its working resolution. On the
+# calibration works: 58 of 64 rotations found (59 at full resolution), at 1.5× the naive
+# loop's throughput in bench/speed.py against 1.2× (2.2× without the turns).
+_TURN_HALVED_FROM = 96
+# Each page box is also hashed without its bottom quarter (the work's upper window), as a
+# headline over a banner's picture covers it. On the calibration works' banners
+# (bench/quality.py, 64 wallpapers): 41 found without, 49 with; in a page 60 and 63.
+_PAGE_UPPER = True
 
 
 @dataclass(frozen=True)
@@ -380,7 +403,12 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
     groups = [(half, fixed), (grey, boxes)]
     if page is not None:
         # Smaller pictures of a page, from its finer decoding (the edge dropped likewise).
-        small = content_boxes(page, _PAGE_MIN_SIDE, _PAGE_MIN_AREA, _PAGE_BOXES)
+        small = [
+            box
+            for box in content_boxes(page, _PAGE_MIN_SIDE, _PAGE_MIN_AREA, _PAGE_CANDIDATES)
+            if max(box[2] - box[0], box[3] - box[1])
+            <= _PAGE_MAX_ASPECT * min(box[2] - box[0], box[3] - box[1])
+        ][:_PAGE_BOXES]
         groups.append(
             (
                 page,
@@ -390,9 +418,34 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
                 ],
             )
         )
-    # The sub-crops are not mirrored: a mirrored copy is rarely cropped too, and their
-    # mirrors would add as many windows again to every crawled image's cost.
-    return _windows(groups, mirror=True, plain=[(half, subs)], details=True)
+    # The sub-crops and the turned-back windows are not mirrored: a mirrored copy is rarely
+    # cropped or tilted too, and their mirrors would add as many windows again to every
+    # crawled image's cost.
+    plain: list[tuple[np.ndarray, list[Region]]] = [(half, subs)]
+    if page is not None and _PAGE_UPPER:
+        # A headline over the lower part of a picture in a banner: each page box's upper
+        # window (the bottom quarter off), as the whole copy has one.
+        plain.append(
+            (
+                page,
+                [(f"{name}-upper", _upper(box)) for name, box in groups[-1][1] if box is not None],
+            )
+        )
+    # Turned at half the working resolution when the window keeps 40 px or more there: a
+    # rotation costs by the pixel, and four of them at full size halved the throughput.
+    source = Image.fromarray(grey)
+    if min(grey.shape) >= _TURN_HALVED_FROM:
+        source = source.reduce(2)
+    for angle in _QUERY_ANGLES:
+        turned = np.asarray(source.rotate(angle, Image.Resampling.BICUBIC))
+        plain.append((turned, [(f"turned:{angle:+.0f}", _box(turned, *_ROTATED_QUERY_CUT))]))
+    return _windows(groups, mirror=True, plain=plain, details=True)
+
+
+def _upper(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The box without its bottom :data:`_UPPER` share, as the work's upper window cuts it."""
+    left, top, right, bottom = box
+    return left, top, right, bottom - round(_UPPER[3] * (bottom - top))
 
 
 def _halved(grey: np.ndarray) -> np.ndarray:

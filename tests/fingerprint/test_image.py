@@ -80,7 +80,7 @@ def test_the_query_whole_hash_stays_near_the_naive_phash(photos: list[Path]) -> 
         assert _distance(_hashes(data)["full"], naive) <= 6
 
 
-def test_a_query_has_its_whole_inner_upper_middle_windows_sub_crops_and_mirrors(
+def test_a_query_has_its_whole_inner_upper_middle_windows_sub_crops_turns_and_mirrors(
     photos: list[Path],
 ) -> None:
     windows = ["full", "crop:08-08-08-08", "crop:00-00-00-24", "crop:00-00-12-24"]
@@ -95,7 +95,9 @@ def test_a_query_has_its_whole_inner_upper_middle_windows_sub_crops_and_mirrors(
         "sub:crop:00-05-00-05",
         "sub:crop:05-05-05-05",
     ]
-    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors + subs)
+    # The copy turned back by 6 and 9° either way, cut as the work's inner window.
+    turns = ["turned:-9", "turned:-6", "turned:+6", "turned:+9"]
+    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors + subs + turns)
 
 
 def test_unrelated_photos_stay_over_the_default_radius(
@@ -274,7 +276,8 @@ def test_query_windows_come_image_by_image_each_with_its_mirrors(photos: list[Pa
     mirrors = ["mirror"] + [f"{w}-mirror" for w in fixed[1:]]
     subs = [n for n in names if n.startswith("sub:")]
     assert len(subs) == 7 and not any(n.endswith("-mirror") for n in subs)
-    assert names == fixed + mirrors + ["box0", "box0-mirror"] + subs
+    turns = ["turned:-9", "turned:-6", "turned:+6", "turned:+9"]
+    assert names == fixed + mirrors + ["box0", "box0-mirror"] + subs + turns
 
 
 def test_a_print_without_windows_is_empty_but_valid() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
+from PIL import Image, ImageDraw, ImageOps
 
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.schemas.works import Work
@@ -80,6 +80,34 @@ def _in_page(image: Image.Image) -> Image.Image:
     return page
 
 
+def _small_in_a_busy_page(image: Image.Image) -> Image.Image:
+    """The photo 180 px wide under a header of long strips (a menu, lines of text): each strip
+    is more of the page than the photo, and none is a picture."""
+    page = Image.new("RGB", (1366, 1000), (255, 255, 255))
+    rng = np.random.default_rng(5)
+    for row in range(6):
+        strip = rng.integers(0, 256, (8, 60), dtype=np.uint8)
+        line = Image.fromarray(strip).resize((1000, 40), Image.Resampling.NEAREST)
+        page.paste(line.convert("RGB"), (40, 20 + row * 70))
+    photo = image.resize((180, round(180 * image.height / image.width)), Image.Resampling.LANCZOS)
+    page.paste(photo, (40, 480))
+    return page
+
+
+def _banner_with_a_headline(image: Image.Image) -> Image.Image:
+    """The photo 260 px tall in a 1,280-px banner of one colour, a headline (white bars) over
+    its lower part, beside another picture."""
+    banner = Image.new("RGB", (1280, 380), (180, 140, 50))
+    photo = image.resize((round(260 * image.width / image.height), 260), Image.Resampling.LANCZOS)
+    banner.paste(photo, (20, 60))
+    other = np.random.default_rng(6).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    banner.paste(Image.fromarray(other).resize((300, 260), Image.Resampling.BICUBIC), (900, 40))
+    draw = ImageDraw.Draw(banner)
+    for word in range(5):  # the headline's words: white blocks, as bold capitals look from afar
+        draw.rectangle((30 + word * 90, 292, 100 + word * 90, 318), fill=(255, 255, 255))
+    return banner
+
+
 ALTERATIONS = {
     "resized": lambda im: _jpeg(im.resize((400, round(400 * im.height / im.width))), 70),
     "recompressed": lambda im: _jpeg(im, 30),
@@ -88,6 +116,11 @@ ALTERATIONS = {
     "in-a-page": lambda im: _jpeg(_in_page(im)),
     "mirrored": lambda im: _jpeg(ImageOps.mirror(im)),
     "rotated-4deg": lambda im: _jpeg(im.rotate(4, Image.Resampling.BICUBIC)),
+    "rotated-8deg-white-corners": lambda im: _jpeg(
+        im.rotate(8, Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
+    ),
+    "rotated-minus-9deg": lambda im: _jpeg(im.rotate(-9, Image.Resampling.BICUBIC)),
+    "small-in-a-busy-page": lambda im: _jpeg(_small_in_a_busy_page(im)),
     "grey-and-darker": lambda im: _jpeg(im.convert("L").point(lambda v: int(v * 0.75))),
 }
 
@@ -98,6 +131,18 @@ def test_each_altered_copy_matches_its_work_and_no_other(
 ) -> None:
     for i, path in enumerate(photos[:WORKS]):
         assert _matches(matcher, ALTERATIONS[alteration](_original(path))) == [f"w{i}"], path.name
+
+
+def test_photos_in_a_banner_under_a_headline_match_their_works(
+    matcher: Matcher, photos: list[Path]
+) -> None:
+    # Each page box is also hashed without its bottom quarter, as the whole copy is: five of
+    # the six are found (before the page boxes had them, none).
+    found = [
+        _matches(matcher, _jpeg(_banner_with_a_headline(_original(path)))) == [f"w{i}"]
+        for i, path in enumerate(photos[:WORKS])
+    ]
+    assert sum(found) >= WORKS - 1, found
 
 
 def test_other_photos_match_nothing(matcher: Matcher, photos: list[Path]) -> None:
