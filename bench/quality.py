@@ -18,7 +18,9 @@ similarity threshold set on the calibration pool is checked on images it never
 saw; the works (too few to halve) are the same in both.
 
 Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
-distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
+distractor tracks (the same copies as in a full run); ``--split unseen`` runs on
+music of three other packages (``bench.media.unseen_tracks``) under voices and
+languages no threshold was chosen with, the figures the README reports; ``--calibrate-audio JSON``
 measures the voice LLR model (``tanba/matcher/chromaprint_llr.json``) on the calibration
 half only, so the held-out half reports on tracks the model never saw. Distractor
 tracks are queried whole (as a crawled file usually is) and as excerpts.
@@ -181,6 +183,7 @@ def _work_queries(
     cache: Path | None,
     kinds: tuple[str, ...] = (),
     places: set[int] | None = None,
+    alterations: tuple[audio_alterations.AudioAlteration, ...] = audio_alterations.ALTERATIONS,
 ) -> Iterator[
     tuple[int, audio_alterations.AudioAlteration, audio_alterations.Clip, bytes, AudioPrint | None]
 ]:
@@ -196,7 +199,7 @@ def _work_queries(
             continue
         fp = _audio_of(path, settings)
         assert fp is not None, f"cannot fingerprint the work {path}"
-        for a, alteration in enumerate(audio_alterations.ALTERATIONS):
+        for a, alteration in enumerate(alterations):
             if kinds and not alteration.name.endswith(kinds):
                 continue
             rng = np.random.default_rng([i, a])
@@ -214,10 +217,14 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
     from tanba.fingerprint.audio import ITEM_S
 
     # Places in the full lists seed the copies, so a split's queries equal the full run's.
-    all_works = media.work_tracks()[:limit]
-    works = _split(all_works, split)
+    if split == "unseen":  # other packages, other voices: nothing here chose a threshold
+        all_works, all_others = media.unseen_tracks()[::2][:limit], media.unseen_tracks()[1::2]
+        works, others = all_works, all_others
+    else:
+        all_works, all_others = media.work_tracks()[:limit], media.distractor_tracks()
+        works, others = _split(all_works, split), _split(all_others, split)
     places = [all_works.index(p) for p in works]
-    others = _split(media.distractor_tracks(), split)
+    alterations = audio_alterations.alterations(split)
     tanba = TanbaAudio(settings)
     full = FullFileChromaprint()
     methods: list[_AudioMethod] = [tanba]
@@ -233,7 +240,7 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
     rows = []
     offset_errors: dict[str, list[tuple[float, str]]] = {m.name: [] for m in methods}
     for place, alteration, clip, _data, fp in _work_queries(
-        all_works, settings, cache, places=set(places)
+        all_works, settings, cache, places=set(places), alterations=alterations
     ):
         if place not in places:
             continue
@@ -258,7 +265,6 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
                 if "speed" not in alteration.name:
                     offset_errors[m.name].append((error, alteration.name))
             table.tally(alteration.name, m.name).add(m.last, truth, m.accept, error)
-    all_others = media.distractor_tracks()
     for path in others:
         k = all_others.index(path)
         fp0 = _audio_of(path, settings)
@@ -271,7 +277,7 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
         )
         for m in methods:
             table.tally("whole distractors", m.name).add(m.last, None, m.accept)
-        for a, alteration in enumerate(audio_alterations.DISTRACTOR_ALTERATIONS):
+        for a, alteration in enumerate(audio_alterations.distractor_alterations(split)):
             rng = np.random.default_rng([1000 + k, a])
             clip = audio_alterations.choose_clip(alteration, fp0.duration_s, rng)
             query = _cached(
@@ -288,9 +294,9 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
                 table.tally("distractors", m.name).add(m.last, None, m.accept)
     took = time.perf_counter() - started
     rules = [(m.name, m.rule) for m in methods] + [(full.name, full.rule)]
-    which = "" if split == "all" else f" ({split} half)"
+    which = {"all": "", "unseen": " (UNSEEN music and voices)"}.get(split, f" ({split} half)")
     return (
-        f"AUDIO{which}: {len(works)} tracks × {len(audio_alterations.ALTERATIONS)} queries; "
+        f"AUDIO{which}: {len(works)} tracks × {len(alterations)} queries; "
         f"{len(others)} distractor tracks, whole and excerpts of each ({took:.0f} s)\n"
         + table.render(offsets=True, true_rows=[r for r in rows if "speed" not in r])
         + "\n  offset: worst |reported - true| start of the excerpt in the work, in seconds, where"
@@ -503,10 +509,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baselines", action="store_true", help="Tanba only (calibration)")
     parser.add_argument(
         "--split",
-        choices=("all", "calibration", "held-out"),
+        choices=("all", "calibration", "held-out", "unseen"),
         default="all",
         help="every work and distractor, or the half thresholds are calibrated on, or the other"
-        " (images: distractor pools; audio: works and distractor tracks)",
+        " (images: distractor pools; audio: works and distractor tracks); audio only: unseen,"
+        " music of other packages under voices no threshold was chosen with",
     )
     parser.add_argument(
         "--calibrate-audio",
