@@ -185,6 +185,11 @@ def unseen_tracks() -> list[Path]:
     return [t for group in zip(*per_package, strict=False) for t in group]
 
 
+def unseen_music(path: Path) -> bool:
+    """Whether ``path`` is of the unseen packages, which no other benchmark may read."""
+    return any(path.is_relative_to(root) for root, _pattern in _UNSEEN_MUSIC)
+
+
 def _opens(path: Path) -> bool:
     import av
 

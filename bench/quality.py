@@ -415,6 +415,79 @@ def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SPEED_GRID = (6, 8, 10, 12, 15, 20, 25, 30)
+_SPEED_KINDS = ("speed_2pc", "speed_5pc", "speed_pal", "speed_1to5pc")
+
+
+def calibrate_speed(settings: Settings, cache: Path | None, split: str) -> str:
+    """Votes of the speed search (``TANBA_AUDIO_SPEED_MIN_VOTES``): copies' own and chance's.
+
+    Every work of the split is registered; its speed-changed excerpts (the table's
+    own queries) give the true work's best votes at any searched speed, and every
+    distractor query of the table (excerpts and whole tracks) and every wrong work
+    of a copy's query give chance's. Printed per bar: the share of copies found,
+    and the queries where a wrong work reached the bar. The bar is chosen on the
+    works of ``bench.media.work_tracks`` (``--split all``), never on ``unseen``.
+    """
+    from tanba.matcher.audio_signal import AudioSignal
+
+    if split == "unseen":
+        works, others = media.unseen_tracks()[::2], media.unseen_tracks()[1::2]
+    else:
+        works, others = media.work_tracks(), media.distractor_tracks()
+    signal = AudioSignal(settings)
+    for i, path in enumerate(works):
+        fp = _audio_of(path, settings)
+        assert fp is not None, f"cannot fingerprint the work {path}"
+        signal.add(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
+    low = min(_SPEED_GRID)
+    true_votes: dict[str, list[int]] = {}  # per row: the true work's best votes (0: none)
+    wrong_votes: list[int] = []  # per query: the best wrong work's votes
+    for place, alteration, _clip, _data, fp in _work_queries(
+        works, settings, cache, kinds=_SPEED_KINDS, alterations=audio_alterations.alterations(split)
+    ):
+        hits = signal.speed_hits(fp, low) if fp is not None else []
+        votes = {h.hit.work_id: h.hit.votes for h in hits}
+        true_votes.setdefault(alteration.name, []).append(votes.pop(f"t{place}", 0))
+        wrong_votes.append(max(votes.values(), default=0))
+    distractor_votes = []
+    for k, path in enumerate(others):
+        whole = _audio_of(path, settings)
+        if whole is None:
+            continue
+        queries = [whole]
+        for a, alteration in enumerate(audio_alterations.distractor_alterations(split)):
+            rng = np.random.default_rng([1000 + k, a])
+            clip = audio_alterations.choose_clip(alteration, whole.duration_s, rng)
+            query = _cached(
+                cache,
+                f"daud|{path}|{alteration.name}|{clip.start_s:.3f}|v1",
+                partial(alteration.apply, path, clip, rng),
+            )
+            if (fp := audio_print_of(query, settings)) is not None:
+                queries.append(fp)
+        for fp in queries:
+            hits = signal.speed_hits(fp, low)
+            distractor_votes.append(max((h.hit.votes for h in hits), default=0))
+    lines = [
+        f"SPEED SEARCH ({split}): {len(works)} works, {sum(map(len, true_votes.values()))} "
+        f"speed-changed excerpts, {len(distractor_votes)} distractor queries",
+        "  highest chance votes: distractor queries "
+        f"{max(distractor_votes, default=0)}, wrong works of copies {max(wrong_votes, default=0)}",
+        "  lowest true votes per row: "
+        + ", ".join(f"{row} {min(v)}" for row, v in sorted(true_votes.items())),
+        "  per bar: recall of the speed rows / distractor queries with a work at the bar"
+        " / copies with a wrong work at the bar",
+    ]
+    every = [v for vs in true_votes.values() for v in vs]
+    for bar in _SPEED_GRID:
+        found = sum(v >= bar for v in every) / max(len(every), 1)
+        false = sum(v >= bar for v in distractor_votes)
+        wrong = sum(v >= bar for v in wrong_votes)
+        lines.append(f"    votes >= {bar:>2}: {found:.3f} / {false} / {wrong}")
+    return "\n".join(lines) + "\n"
+
+
 def calibrate_audio(settings: Settings, cache: Path | None, out: Path) -> str:
     """Measure the voice LLR model on the calibration half of the works and write it to ``out``.
 
@@ -532,6 +605,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --repeats: find positions with the linear reference instead of the votes",
     )
     parser.add_argument(
+        "--calibrate-speed",
+        action="store_true",
+        help="print the speed search's votes on copies and on distractors (with --split)",
+    )
+    parser.add_argument(
         "--calibrate-landmarks",
         action="store_true",
         help="print the landmark path's recall and false matches over a grid of its settings",
@@ -541,6 +619,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.calibrate_landmarks:
         print(calibrate_landmarks(settings, args.cache), end="")
+        return 0
+    if args.calibrate_speed:
+        print(calibrate_speed(settings, args.cache, args.split), end="")
         return 0
     if args.calibrate_audio:
         print(calibrate_audio(settings, args.cache, args.calibrate_audio), end="")
