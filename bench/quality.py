@@ -74,7 +74,9 @@ def _cached(cache: Path | None, key: str, make: Callable[[], bytes]) -> bytes:
         return path.read_bytes()
     data = make()
     cache.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    part = path.with_suffix(f".{os.getpid()}.part")  # two runs sharing a cache never read half
+    part.write_bytes(data)
+    part.replace(path)
     return data
 
 
