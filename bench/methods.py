@@ -200,9 +200,14 @@ class TanbaAudio:
             f"on spans >= {rule.llr_min_items} items, "
             f"over >= {rule.min_items} items; or landmark votes >= "
             f"{settings.audio_landmark_min_votes} on one offset in 10 s of the copy, verified by "
-            f"mean LLR >= {settings.audio_landmark_min_llr} there; or, at another speed "
-            f"(0.95 to 1.05), landmark votes >= {settings.audio_speed_min_votes} peaking there; "
-            "score 1 - 2 BER (LLR and landmark matches: the effective BER)"
+            f"mean LLR >= {settings.audio_landmark_min_llr} there; "
+            + (
+                f"or, at another speed (0.95 to 1.05), landmark votes >= "
+                f"{settings.audio_speed_min_votes} peaking there; "
+                if settings.audio_speed_min_votes
+                else "speed search off; "
+            )
+            + "score 1 - 2 BER (LLR and landmark matches: the effective BER)"
         )
 
     def register_items(self, work_id: str, fingerprint: Fingerprint) -> None:

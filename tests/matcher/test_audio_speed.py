@@ -55,7 +55,7 @@ def _matcher(tracks: list[Path], **changes: float) -> Matcher:
 
 @pytest.fixture(scope="module")
 def matcher(tracks: list[Path]) -> Matcher:
-    return _matcher(tracks)
+    return _matcher(tracks, audio_speed_min_votes=15)  # the bar of --calibrate-speed
 
 
 @pytest.mark.parametrize(("speed", "seconds"), [(1.04, 10), (0.97, 5), (25 / 24, 20)])
@@ -75,7 +75,7 @@ def test_a_sped_up_excerpt_is_found_at_its_offset_and_speed(
 def test_without_the_speed_search_a_sped_up_excerpt_is_missed(
     tracks: list[Path], tmp_path: Path
 ) -> None:
-    off = _matcher(tracks, audio_speed_min_votes=0)
+    off = _matcher(tracks)  # the default: the search is off
     assert off.match(_fingerprint(_sped(tmp_path, tracks[0], 100, 10, 1.04))) == []
 
 
