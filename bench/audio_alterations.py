@@ -4,8 +4,16 @@ Each query is an excerpt of 5, 10 or 20 s from a random offset, passed through
 one alteration: none (MP3 at 128 kbps), MP3 at 64 kbps, resampled to 22.05 kHz
 mono, gain of ±6 dB, white noise at 15 dB SNR, a voice (espeak-ng) talking over
 the music at the music's loudness, or a speed change of ±2% (pitch and tempo,
-as a sped-up re-upload). The work is decoded by ffmpeg, altered in numpy and
-encoded by ffmpeg again, so every query is a real MP3 file.
+as a sped-up re-upload). Then (:data:`EXTRA_KINDS`, after those so their seeds
+stay) speed changes of ±5%, the PAL speed-up 25/24 (or its inverse) and a random
+factor between 1% and 5% either way, and voices 6 dB below and 6 dB above the
+music. The work is decoded by ffmpeg, altered in numpy and encoded by ffmpeg
+again, so every query is a real MP3 file.
+
+Voices: the calibration works (``bench.media.work_tracks``) hear the Russian voice the
+thresholds were first chosen with at the music's loudness and German or French at
+±6 dB; the unseen works (``bench.media.unseen_tracks``) hear only voices and
+languages no threshold was chosen with (:data:`UNSEEN_VOICES`).
 """
 
 from __future__ import annotations
@@ -84,25 +92,57 @@ def _rms(pcm: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.square(pcm, dtype=np.float64)))) or 1e-9
 
 
-_voice_cache: dict[int, np.ndarray] = {}
+@dataclass(frozen=True)
+class Voice:
+    """An espeak-ng voice (``language+variant``) reading ``text``."""
+
+    voice: str
+    text: str
 
 
-def speech(samples: int) -> np.ndarray:
-    """A Russian voice (espeak-ng) at 44.1 kHz, repeated to ``samples`` long."""
-    if 0 not in _voice_cache:
+RUSSIAN = Voice("ru", _SPEECH)
+# Heard at ±6 dB by the calibration works only.
+CALIBRATION_VOICES = (
+    Voice("de", "Guten Abend, Sie hören Radio. Heute gibt es neue Musik und ein Gespräch mit "
+          "der Künstlerin. Bleiben Sie dran, nach einer kurzen Pause kommen Wetter und Verkehr."),
+    Voice("fr+m3", "Bonsoir, vous écoutez la radio. Ce soir, de la musique nouvelle et un "
+          "entretien avec l'auteur. Restez avec nous, la météo arrive après une courte pause."),
+)  # fmt: skip
+# Heard by the unseen works only: languages and voices no threshold was chosen with.
+UNSEEN_VOICES = (
+    Voice("es+f3", "Buenas noches, están escuchando la radio. Hoy tenemos música nueva y una "
+          "entrevista con la compositora. No se vayan, después de la pausa viene el tiempo."),
+    Voice("en-us+m7", "Good evening and welcome back to the late show. Tonight we have new "
+          "music and an interview with the composer. Stay with us, the weather is up next."),
+    Voice("it+f2", "Buonasera, state ascoltando la radio. Stasera musica nuova e un'intervista "
+          "con l'autore. Restate con noi, dopo una breve pausa le notizie e il meteo."),
+    Voice("pl+m2", "Dobry wieczór, słuchacie radia. Dziś nowa muzyka i rozmowa z kompozytorem. "
+          "Zostańcie z nami, po krótkiej przerwie prognoza pogody i wiadomości."),
+    Voice("pt-br+f4", "Boa noite, você está ouvindo o rádio. Hoje temos música nova e uma "
+          "entrevista com o autor. Fique com a gente, depois do intervalo vem a previsão."),
+    Voice("nl+m4", "Goedenavond, u luistert naar de radio. Vanavond nieuwe muziek en een "
+          "gesprek met de maker. Blijf luisteren, na een korte pauze volgt het weer."),
+)  # fmt: skip
+
+_voice_cache: dict[Voice, np.ndarray] = {}
+
+
+def speech(samples: int, voice: Voice = RUSSIAN) -> np.ndarray:
+    """``voice`` (espeak-ng) at 44.1 kHz, repeated to ``samples`` long."""
+    if voice not in _voice_cache:
         with tempfile.NamedTemporaryFile(suffix=".wav") as f:
             subprocess.run(
-                ["espeak-ng", "-v", "ru", "-s", "150", "-w", f.name, _SPEECH],
+                ["espeak-ng", "-v", voice.voice, "-s", "150", "-w", f.name, voice.text],
                 check=True, capture_output=True, timeout=60,
             )  # fmt: skip
             with wave.open(f.name) as w:
                 rate = w.getframerate()
                 raw = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-        voice = raw.astype(np.float32) / 32768
-        t = np.arange(0, len(voice) / rate, 1 / RATE)
-        _voice_cache[0] = np.interp(t, np.arange(len(voice)) / rate, voice).astype(np.float32)
-    voice = _voice_cache[0]
-    return np.tile(voice, samples // len(voice) + 1)[:samples]
+        pcm = raw.astype(np.float32) / 32768
+        t = np.arange(0, len(pcm) / rate, 1 / RATE)
+        _voice_cache[voice] = np.interp(t, np.arange(len(pcm)) / rate, pcm).astype(np.float32)
+    pcm = _voice_cache[voice]
+    return np.tile(pcm, samples // len(pcm) + 1)[:samples]
 
 
 def _plain(path: Path, clip: Clip, rng: np.random.Generator) -> bytes:
@@ -129,36 +169,91 @@ def _noise(path: Path, clip: Clip, rng: np.random.Generator) -> bytes:
     return encode(pcm + noise)
 
 
-def _voice(path: Path, clip: Clip, rng: np.random.Generator) -> bytes:
-    pcm = decode(path, clip.start_s, clip.seconds)
-    voice = speech(len(pcm))
-    voice = np.roll(voice, int(rng.integers(len(voice))))
-    return encode(pcm + voice * (_rms(pcm) / _rms(voice)))
+Apply = Callable[[Path, Clip, np.random.Generator], bytes]
 
 
-def _speed(path: Path, clip: Clip, rng: np.random.Generator) -> bytes:
-    factor = 1 + 0.02 * float(rng.choice([-1, 1]))
-    # Decode enough of the work that the sped-up excerpt lasts ``clip.seconds``.
-    pcm = decode(path, clip.start_s, clip.seconds * factor)
-    return encode(pcm, speed=factor)
+def _voiced(voices: tuple[Voice, ...], db: float) -> Apply:
+    """A voice of ``voices`` (drawn per query) ``db`` louder than the music (RMS over the clip)."""
+
+    def apply(path: Path, clip: Clip, rng: np.random.Generator) -> bytes:
+        pcm = decode(path, clip.start_s, clip.seconds)
+        voice = speech(len(pcm), voices[int(rng.integers(len(voices)))])
+        voice = np.roll(voice, int(rng.integers(len(voice))))
+        return encode(pcm + voice * (_rms(pcm) / _rms(voice) * 10 ** (db / 20)))
+
+    return apply
 
 
-_KINDS: tuple[tuple[str, Callable[[Path, Clip, np.random.Generator], bytes]], ...] = (
-    ("plain", _plain),
-    ("mp3_64k", _mp3_64k),
-    ("resample_22k", _resample),
-    ("gain_6db", _gain),
-    ("noise_15db", _noise),
-    ("voice", _voice),
-    ("speed_2pc", _speed),
-)
+def _sped(draw: Callable[[np.random.Generator], float]) -> Apply:
+    """Pitch and tempo changed together by the factor ``draw`` gives (1.02: 2% faster)."""
 
-ALTERATIONS: tuple[AudioAlteration, ...] = tuple(
-    AudioAlteration(f"{seconds}s {kind}", seconds, apply)
-    for seconds in LENGTHS
-    for kind, apply in _KINDS
-)
-# Distractor tracks are queried with plain excerpts of every length and two hard alterations.
-DISTRACTOR_ALTERATIONS: tuple[AudioAlteration, ...] = tuple(
-    a for a in ALTERATIONS if a.name.endswith(("plain", "voice")) or a.name == "10s noise_15db"
-)
+    def apply(path: Path, clip: Clip, rng: np.random.Generator) -> bytes:
+        factor = draw(rng)
+        # Decode enough of the work that the sped-up excerpt lasts ``clip.seconds``.
+        pcm = decode(path, clip.start_s, clip.seconds * factor)
+        return encode(pcm, speed=factor)
+
+    return apply
+
+
+def _either_way(pc: float) -> Callable[[np.random.Generator], float]:
+    return lambda rng: 1 + pc / 100 * float(rng.choice([-1, 1]))
+
+
+def _pal(rng: np.random.Generator) -> float:
+    return 25 / 24 if rng.random() < 0.5 else 24 / 25
+
+
+def _any_speed(rng: np.random.Generator) -> float:
+    return 1 + float(rng.choice([-1, 1])) * float(rng.uniform(0.01, 0.05))
+
+
+def _kinds(voices: tuple[Voice, ...]) -> tuple[tuple[str, Apply], ...]:
+    return (
+        ("plain", _plain),
+        ("mp3_64k", _mp3_64k),
+        ("resample_22k", _resample),
+        ("gain_6db", _gain),
+        ("noise_15db", _noise),
+        ("voice", _voiced(voices, 0.0)),
+        ("speed_2pc", _sped(_either_way(2))),
+    )
+
+
+# After the first kinds of every length, so that those keep their seeds (a query's seed is
+# its alteration's place in the list).
+def _extra_kinds(loud_voices: tuple[Voice, ...]) -> tuple[tuple[str, Apply], ...]:
+    return (
+        ("speed_5pc", _sped(_either_way(5))),
+        ("speed_pal", _sped(_pal)),
+        ("speed_1to5pc", _sped(_any_speed)),
+        ("voice_-6db", _voiced(loud_voices, -6.0)),
+        ("voice_+6db", _voiced(loud_voices, 6.0)),
+    )
+
+
+def alterations(split: str = "all") -> tuple[AudioAlteration, ...]:
+    """Every alteration of a split's works: the unseen works hear only :data:`UNSEEN_VOICES`."""
+    voices, loud = ((RUSSIAN,), CALIBRATION_VOICES) if split != "unseen" else (UNSEEN_VOICES,) * 2
+    return tuple(
+        AudioAlteration(f"{seconds}s {kind}", seconds, apply)
+        for kinds in (_kinds(voices), _extra_kinds(loud))
+        for seconds in LENGTHS
+        for kind, apply in kinds
+    )
+
+
+ALTERATIONS: tuple[AudioAlteration, ...] = alterations()
+
+
+def distractor_alterations(split: str = "all") -> tuple[AudioAlteration, ...]:
+    """Distractor tracks: plain excerpts of every length and the hard alterations."""
+    return tuple(
+        a
+        for a in alterations(split)
+        if a.name.endswith(("plain", "voice", "voice_+6db", "speed_5pc"))
+        or a.name == "10s noise_15db"
+    )
+
+
+DISTRACTOR_ALTERATIONS: tuple[AudioAlteration, ...] = distractor_alterations()

@@ -4,7 +4,9 @@ Registered works are photos and paintings shipped as desktop wallpapers
 (ukui-wallpapers, mate-backgrounds, plasma-workspace-wallpapers,
 gnome-backgrounds). Distractors are other people's images a crawler meets:
 scikit-image's bundled samples, Tux Paint stamps, Battle for Wesnoth art and
-Open Clip Art. Music: frozen-bubble-data, asc-music and wesnoth-1.16-music.
+Open Clip Art. Music: frozen-bubble-data, asc-music and wesnoth-1.16-music; the
+unseen music (:func:`unseen_tracks`, never used to choose an audio threshold):
+warzone2100-music, hyperrogue-music and singularity-music.
 Every list is sorted and every sample seeded, so two runs see the same files.
 
 The unseen image set (:func:`unseen_works`, :func:`unseen_distractor_images`; ``--split
@@ -268,6 +270,49 @@ def _tracks() -> list[Path]:
     if missing or len(tracks) < 20:
         raise TanbaError(f"music tracks are missing ({len(tracks)} found): {FETCH_HINT}")
     return tracks
+
+
+_UNSEEN_MUSIC = (
+    # warzone2100-music: orchestral and electronic soundtracks (Opus in Ogg).
+    (Path("/usr/share/games/warzone2100/music"), "*.opus"),
+    # hyperrogue-music: ambient, folk and chiptune-like game music (Vorbis).
+    (Path("/usr/share/hyperrogue/music"), "*.ogg"),
+    # singularity-music: Endgame: Singularity's ambient electronic score (Vorbis).
+    (Path("/usr/share/games/singularity/music"), "*.ogg"),
+)
+
+
+def unseen_tracks() -> list[Path]:
+    """Music of three other packages and genres, never used to choose an audio threshold.
+
+    Tracks over 1 MB (the stingers are seconds long) that FFmpeg opens (three of
+    hyperrogue's files do not), interleaved package by package so that every half
+    of the list (works, distractors) holds all three sources.
+    """
+    per_package = []
+    for root, pattern in _UNSEEN_MUSIC:
+        tracks = sorted(
+            p for p in root.rglob(pattern) if p.stat().st_size > 1_000_000 and _opens(p)
+        )
+        if len(tracks) < 8:
+            raise TanbaError(f"unseen music is missing under {root}: {FETCH_HINT}")
+        per_package.append(tracks)
+    return [t for group in zip(*per_package, strict=False) for t in group]
+
+
+def unseen_music(path: Path) -> bool:
+    """Whether ``path`` is of the unseen packages, which no other benchmark may read."""
+    return any(path.is_relative_to(root) for root, _pattern in _UNSEEN_MUSIC)
+
+
+def _opens(path: Path) -> bool:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.streams.best("audio") is not None
+    except av.FFmpegError:
+        return False
 
 
 _PLANETBLUPI = Path("/usr/share/planetblupi/movie")

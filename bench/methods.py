@@ -200,8 +200,14 @@ class TanbaAudio:
             f"on spans >= {rule.llr_min_items} items, "
             f"over >= {rule.min_items} items; or landmark votes >= "
             f"{settings.audio_landmark_min_votes} on one offset in 10 s of the copy, verified by "
-            f"mean LLR >= {settings.audio_landmark_min_llr} there; score 1 - 2 BER (LLR and "
-            "landmark matches: the effective BER)"
+            f"mean LLR >= {settings.audio_landmark_min_llr} there; "
+            + (
+                f"or, at another speed (0.95 to 1.05), landmark votes >= "
+                f"{settings.audio_speed_min_votes} peaking there; "
+                if settings.audio_speed_min_votes
+                else "speed search off; "
+            )
+            + "score 1 - 2 BER (LLR and landmark matches: the effective BER)"
         )
 
     def register_items(self, work_id: str, fingerprint: Fingerprint) -> None:
@@ -219,7 +225,11 @@ class TanbaAudio:
         for m in self.matcher.match(fingerprint):
             work_id = m.work.work_id
             out[work_id] = m.score
-            self.offsets[work_id] = (m.detail.offset_s or 0.0) - (m.detail.query_offset_s or 0.0)
+            # A copy at another speed runs `scale` times as fast from its aligned start.
+            scale = m.detail.scale or 1.0
+            self.offsets[work_id] = (m.detail.offset_s or 0.0) - scale * (
+                m.detail.query_offset_s or 0.0
+            )
             self.accepted.add(work_id)
         self.last = out
         return out

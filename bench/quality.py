@@ -24,7 +24,9 @@ split also reports the alterations of the unseen set's floors
 rotations of 5-10°, the picture 120-400 px wide in a page, in a banner).
 
 Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
-distractor tracks (the same copies as in a full run); ``--calibrate-audio JSON``
+distractor tracks (the same copies as in a full run); ``--split unseen`` runs on
+music of three other packages (``bench.media.unseen_tracks``) under voices and
+languages no threshold was chosen with, the figures the README reports; ``--calibrate-audio JSON``
 measures the voice LLR model (``tanba/matcher/chromaprint_llr.json``) on the calibration
 half only, so the held-out half reports on tracks the model never saw. Distractor
 tracks are queried whole (as a crawled file usually is) and as excerpts.
@@ -78,7 +80,9 @@ def _cached(cache: Path | None, key: str, make: Callable[[], bytes]) -> bytes:
         return path.read_bytes()
     data = make()
     cache.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    part = path.with_suffix(f".{os.getpid()}.part")  # two runs sharing a cache never read half
+    part.write_bytes(data)
+    part.replace(path)
     return data
 
 
@@ -185,6 +189,7 @@ def _work_queries(
     cache: Path | None,
     kinds: tuple[str, ...] = (),
     places: set[int] | None = None,
+    alterations: tuple[audio_alterations.AudioAlteration, ...] = audio_alterations.ALTERATIONS,
 ) -> Iterator[
     tuple[int, audio_alterations.AudioAlteration, audio_alterations.Clip, bytes, AudioPrint | None]
 ]:
@@ -200,7 +205,7 @@ def _work_queries(
             continue
         fp = _audio_of(path, settings)
         assert fp is not None, f"cannot fingerprint the work {path}"
-        for a, alteration in enumerate(audio_alterations.ALTERATIONS):
+        for a, alteration in enumerate(alterations):
             if kinds and not alteration.name.endswith(kinds):
                 continue
             rng = np.random.default_rng([i, a])
@@ -218,10 +223,14 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
     from tanba.fingerprint.audio import ITEM_S
 
     # Places in the full lists seed the copies, so a split's queries equal the full run's.
-    all_works = media.work_tracks()[:limit]
-    works = _split(all_works, split)
+    if split == "unseen":  # other packages, other voices: nothing here chose a threshold
+        all_works, all_others = media.unseen_tracks()[::2][:limit], media.unseen_tracks()[1::2]
+        works, others = all_works, all_others
+    else:
+        all_works, all_others = media.work_tracks()[:limit], media.distractor_tracks()
+        works, others = _split(all_works, split), _split(all_others, split)
     places = [all_works.index(p) for p in works]
-    others = _split(media.distractor_tracks(), split)
+    alterations = audio_alterations.alterations(split)
     tanba = TanbaAudio(settings)
     full = FullFileChromaprint()
     methods: list[_AudioMethod] = [tanba]
@@ -237,7 +246,7 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
     rows = []
     offset_errors: dict[str, list[tuple[float, str]]] = {m.name: [] for m in methods}
     for place, alteration, clip, _data, fp in _work_queries(
-        all_works, settings, cache, places=set(places)
+        all_works, settings, cache, places=set(places), alterations=alterations
     ):
         if place not in places:
             continue
@@ -262,7 +271,6 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
                 if "speed" not in alteration.name:
                     offset_errors[m.name].append((error, alteration.name))
             table.tally(alteration.name, m.name).add(m.last, truth, m.accept, error)
-    all_others = media.distractor_tracks()
     for path in others:
         k = all_others.index(path)
         fp0 = _audio_of(path, settings)
@@ -275,7 +283,7 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
         )
         for m in methods:
             table.tally("whole distractors", m.name).add(m.last, None, m.accept)
-        for a, alteration in enumerate(audio_alterations.DISTRACTOR_ALTERATIONS):
+        for a, alteration in enumerate(audio_alterations.distractor_alterations(split)):
             rng = np.random.default_rng([1000 + k, a])
             clip = audio_alterations.choose_clip(alteration, fp0.duration_s, rng)
             query = _cached(
@@ -292,9 +300,9 @@ def run_audio(settings: Settings, cache: Path | None, limit: int, split: str = "
                 table.tally("distractors", m.name).add(m.last, None, m.accept)
     took = time.perf_counter() - started
     rules = [(m.name, m.rule) for m in methods] + [(full.name, full.rule)]
-    which = "" if split == "all" else f" ({split} half)"
+    which = {"all": "", "unseen": " (UNSEEN music and voices)"}.get(split, f" ({split} half)")
     return (
-        f"AUDIO{which}: {len(works)} tracks × {len(audio_alterations.ALTERATIONS)} queries; "
+        f"AUDIO{which}: {len(works)} tracks × {len(alterations)} queries; "
         f"{len(others)} distractor tracks, whole and excerpts of each ({took:.0f} s)\n"
         + table.render(offsets=True, true_rows=[r for r in rows if "speed" not in r])
         + "\n  offset: worst |reported - true| start of the excerpt in the work, in seconds, where"
@@ -413,6 +421,79 @@ def calibrate_landmarks(settings: Settings, cache: Path | None) -> str:
     return "\n".join(lines) + "\n"
 
 
+_SPEED_GRID = (6, 8, 10, 12, 15, 20, 25, 30)
+_SPEED_KINDS = ("speed_2pc", "speed_5pc", "speed_pal", "speed_1to5pc")
+
+
+def calibrate_speed(settings: Settings, cache: Path | None, split: str) -> str:
+    """Votes of the speed search (``TANBA_AUDIO_SPEED_MIN_VOTES``): copies' own and chance's.
+
+    Every work of the split is registered; its speed-changed excerpts (the table's
+    own queries) give the true work's best votes at any searched speed, and every
+    distractor query of the table (excerpts and whole tracks) and every wrong work
+    of a copy's query give chance's. Printed per bar: the share of copies found,
+    and the queries where a wrong work reached the bar. The bar is chosen on the
+    works of ``bench.media.work_tracks`` (``--split all``), never on ``unseen``.
+    """
+    from tanba.matcher.audio_signal import AudioSignal
+
+    if split == "unseen":
+        works, others = media.unseen_tracks()[::2], media.unseen_tracks()[1::2]
+    else:
+        works, others = media.work_tracks(), media.distractor_tracks()
+    signal = AudioSignal(settings)
+    for i, path in enumerate(works):
+        fp = _audio_of(path, settings)
+        assert fp is not None, f"cannot fingerprint the work {path}"
+        signal.add(f"t{i}", Fingerprint(media=AUDIO, sha256="0" * 64, audio=fp))
+    low = min(_SPEED_GRID)
+    true_votes: dict[str, list[int]] = {}  # per row: the true work's best votes (0: none)
+    wrong_votes: list[int] = []  # per query: the best wrong work's votes
+    for place, alteration, _clip, _data, fp in _work_queries(
+        works, settings, cache, kinds=_SPEED_KINDS, alterations=audio_alterations.alterations(split)
+    ):
+        hits = signal.speed_hits(fp, low) if fp is not None else []
+        votes = {h.hit.work_id: h.hit.votes for h in hits}
+        true_votes.setdefault(alteration.name, []).append(votes.pop(f"t{place}", 0))
+        wrong_votes.append(max(votes.values(), default=0))
+    distractor_votes = []
+    for k, path in enumerate(others):
+        whole = _audio_of(path, settings)
+        if whole is None:
+            continue
+        queries = [whole]
+        for a, alteration in enumerate(audio_alterations.distractor_alterations(split)):
+            rng = np.random.default_rng([1000 + k, a])
+            clip = audio_alterations.choose_clip(alteration, whole.duration_s, rng)
+            query = _cached(
+                cache,
+                f"daud|{path}|{alteration.name}|{clip.start_s:.3f}|v1",
+                partial(alteration.apply, path, clip, rng),
+            )
+            if (fp := audio_print_of(query, settings)) is not None:
+                queries.append(fp)
+        for fp in queries:
+            hits = signal.speed_hits(fp, low)
+            distractor_votes.append(max((h.hit.votes for h in hits), default=0))
+    lines = [
+        f"SPEED SEARCH ({split}): {len(works)} works, {sum(map(len, true_votes.values()))} "
+        f"speed-changed excerpts, {len(distractor_votes)} distractor queries",
+        "  highest chance votes: distractor queries "
+        f"{max(distractor_votes, default=0)}, wrong works of copies {max(wrong_votes, default=0)}",
+        "  lowest true votes per row: "
+        + ", ".join(f"{row} {min(v)}" for row, v in sorted(true_votes.items())),
+        "  per bar: recall of the speed rows / distractor queries with a work at the bar"
+        " / copies with a wrong work at the bar",
+    ]
+    every = [v for vs in true_votes.values() for v in vs]
+    for bar in _SPEED_GRID:
+        found = sum(v >= bar for v in every) / max(len(every), 1)
+        false = sum(v >= bar for v in distractor_votes)
+        wrong = sum(v >= bar for v in wrong_votes)
+        lines.append(f"    votes >= {bar:>2}: {found:.3f} / {false} / {wrong}")
+    return "\n".join(lines) + "\n"
+
+
 def calibrate_audio(settings: Settings, cache: Path | None, out: Path) -> str:
     """Measure the voice LLR model on the calibration half of the works and write it to ``out``.
 
@@ -510,8 +591,9 @@ def main(argv: list[str] | None = None) -> int:
         choices=("all", "calibration", "held-out", "unseen"),
         default="all",
         help="every work and distractor, or the half thresholds are calibrated on, or the other"
-        " (images: distractor pools; audio: works and distractor tracks); unseen (images):"
-        " works and distractors of packages no threshold was chosen on",
+        " (images: distractor pools; audio: works and distractor tracks); unseen: images,"
+        " works and distractors of packages no threshold was chosen on; audio, music of"
+        " other packages under voices no threshold was chosen with",
     )
     parser.add_argument(
         "--calibrate-audio",
@@ -530,6 +612,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --repeats: find positions with the linear reference instead of the votes",
     )
     parser.add_argument(
+        "--calibrate-speed",
+        action="store_true",
+        help="print the speed search's votes on copies and on distractors (with --split)",
+    )
+    parser.add_argument(
         "--calibrate-landmarks",
         action="store_true",
         help="print the landmark path's recall and false matches over a grid of its settings",
@@ -539,6 +626,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     if args.calibrate_landmarks:
         print(calibrate_landmarks(settings, args.cache), end="")
+        return 0
+    if args.calibrate_speed:
+        print(calibrate_speed(settings, args.cache, args.split), end="")
         return 0
     if args.calibrate_audio:
         print(calibrate_audio(settings, args.cache, args.calibrate_audio), end="")

@@ -316,6 +316,18 @@ class Settings(BaseSettings):
         "items, 40% of them moving) for it to match (chosen with the votes on the calibration "
         "half of python -m bench.audio_catalogue's queries at 100,000 tracks).",
     )
+    audio_speed_min_votes: int = setting(
+        0,
+        "TANBA_AUDIO_SPEED_MIN_VOTES",
+        "Audio match, copies at another speed (pitch and tempo changed together by 1% to 5%, "
+        "a PAL speed-up): fewest landmark hash hits on one offset within about 10 s of the "
+        "copy, its landmarks put back at one of the speeds searched, for a work Chromaprint "
+        "did not match to match on the votes alone; 0 (the default) turns the search off. 15 "
+        "was chosen on python -m bench.quality --calibrate-speed (never on --split unseen) and "
+        "finds every speed-changed copy of the unseen set, but at 100,000 tracks it made the "
+        "queries 3.5 times slower and matched 197 of python -m bench.audio_catalogue's "
+        "derived tracks (landmarks of real ones moved in frequency), so it is opt-in.",
+    )
     audio_llr_min_items: int = setting(
         32,
         "TANBA_AUDIO_LLR_MIN_ITEMS",
@@ -513,6 +525,8 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_AUDIO_MIN_LLR must be 0 (test off) or above.")
         if self.audio_landmark_min_votes < 0:
             raise SettingsError("TANBA_AUDIO_LANDMARK_MIN_VOTES must be 0 (path off) or above.")
+        if self.audio_speed_min_votes < 0:
+            raise SettingsError("TANBA_AUDIO_SPEED_MIN_VOTES must be 0 (path off) or above.")
         if self.crawler_jobs < 1:
             raise SettingsError(
                 "TANBA_CRAWLER_JOBS must be at least 1 (sites a crawler runs at once)."

@@ -24,18 +24,26 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 
-from tanba.core.signals.audio import HOP, LANDMARKS, Landmarks
+from tanba.core.signals.audio import (
+    HOP,
+    LANDMARK_BINS,
+    LANDMARK_FIRST_BIN,
+    LANDMARK_MAX_DF,
+    LANDMARK_MAX_DT,
+    LANDMARKS,
+    Landmarks,
+)
 
 # The algorithm id (tanba.core.signals.audio.LANDMARKS): a change of any constant below that
 # changes the hashes is a new id there (and registered works are fingerprinted again).
 ALGORITHM = LANDMARKS
 # 65 ms windows, 15.3 Hz per bin (720 = 2^4·3^2·5: a third faster to transform than 704).
 _FFT = 720
-_BINS = (3, 360)  # about 46 Hz to 5.5 kHz
+_BINS = (LANDMARK_FIRST_BIN, LANDMARK_FIRST_BIN + LANDMARK_BINS)  # about 46 Hz to 5.5 kHz
 _NEIGHBOURHOOD = (21, 15)  # frames × bins a peak must dominate (0.34 s × 230 Hz)
 _FAN_OUT = 6  # pairs per anchor peak
-_MAX_DT = 48  # frames (0.77 s) from an anchor to its targets
-_MAX_DF = 48  # bins either way
+_MAX_DT = LANDMARK_MAX_DT  # frames (0.77 s) from an anchor to its targets
+_MAX_DF = LANDMARK_MAX_DF  # bins either way
 _LOOKAHEAD = 40  # later peaks examined per anchor (in time order) to find its targets
 # Frames per spectrogram block (about 16 s): a block's arrays stay in the CPU's cache,
 # which made the whole extraction a third faster than 65 s blocks (measured).

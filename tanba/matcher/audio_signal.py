@@ -14,6 +14,18 @@ landmark candidate) has a high raw BER, and its effective BER puts it on the
 same scale as a BER match (:meth:`AudioRule.effective_ber`), so scores rank
 every kind and every match scores at least ``1 - 2 ber_limit(span)``.
 
+Last, copies played faster or slower (pitch and tempo together, as a sped-up
+re-upload or a PAL 25/24 transfer): the copy's landmarks are put back at each
+speed of :data:`SPEEDS` (:func:`tanba.core.signals.audio.at_speed`) and voted
+again, so the cost is the matcher's, not the fingerprinting's. Chromaprint cannot
+verify such a copy (its chroma moves a third of a semitone at 2%, a semitone at
+5%, and its items drift against the work's), so a work found only at another
+speed is matched on the votes alone, at a bar far above the landmark path's
+candidates' (``audio_speed_min_votes``): at the right speed a 5 s copy gathers
+dozens of votes on one offset, unrelated music a handful. The search is off
+unless ``audio_speed_min_votes`` is set (README: at 100,000 tracks it costs
+about 3.5 times the query and matched tracks derived by a frequency shift).
+
 Each match lists every position of the work where its passage occurs, ranked
 (``MatchDetail.positions``; :mod:`tanba.matcher.audio_positions` finds them with
 the rule the match passed): a work that repeats the passage (a chorus, a loop)
@@ -30,7 +42,7 @@ import numpy as np
 from tanba.core.schemas.common import AUDIO, Fingerprint
 from tanba.core.schemas.matches import MatchDetail, MatchPosition
 from tanba.core.settings import Settings
-from tanba.core.signals.audio import FRAME_S, AudioPrint
+from tanba.core.signals.audio import FRAME_S, AudioPrint, at_speed
 from tanba.matcher.audio_index import InvertedAudioIndex
 from tanba.matcher.audio_positions import (
     MAX_POSITIONS,
@@ -50,6 +62,15 @@ from tanba.matcher.audio_score import (
 from tanba.matcher.index import AudioIndex
 from tanba.matcher.landmark_index import LandmarkHit, LandmarkIndex, SortedLandmarkIndex, sampled
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
+
+# The speeds a copy is searched at besides 1 (copy played that many times faster): every
+# 1% from -5% to +5%. One step apart, a copy between two of them is at most 0.5% off
+# one, where the votes measured were still a third to a half of the exact speed's
+# (a 2% copy searched at 1.02 gathered 40 to 180 votes, at 1.03 3 to 26); -5% to +5%
+# covers the PAL speed-up (25/24, searched at 1.04) and its inverse.
+SPEEDS = tuple(round(1 + step / 100, 2) for step in range(-5, 6) if step)
+# A work found at another speed must have more than this many times its votes at speed 1.
+SPEED_PEAK = 2
 
 
 def audio_rule(settings: Settings) -> AudioRule:
@@ -74,6 +95,14 @@ class LandmarkCandidate:
     @property
     def llr(self) -> float:
         return self.alignment.llr
+
+
+@dataclass(frozen=True)
+class SpeedHit:
+    """A landmark index hit of the copy put back at ``speed`` (frames in the work's time)."""
+
+    hit: LandmarkHit
+    speed: float
 
 
 class AudioSignal(SignalIndex):
@@ -141,7 +170,88 @@ class AudioSignal(SignalIndex):
             matches[work_id] = _scored(
                 work_id, audio, found, test, algorithm, votes=candidate.hit.votes
             )
+        at_one: dict[str, int] = {}  # each work's most votes at speed 1 (of 5 or more)
+        for c in candidates:
+            at_one[c.hit.work_id] = max(at_one.get(c.hit.work_id, 0), c.hit.votes)
+        for sped in self.speed_hits(audio, self.settings.audio_speed_min_votes, at_one):
+            if sped.hit.work_id not in matches:
+                matches[sped.hit.work_id] = self._sped(audio, sped, rule)
         return ranked(list(matches.values()))
+
+    def speed_hits(
+        self, audio: AudioPrint, min_votes: int, at_one: dict[str, int] | None = None
+    ) -> list[SpeedHit]:
+        """Each work's best landmark hit with ``min_votes`` at one of :data:`SPEEDS`.
+
+        A work's hit counts only with more than :data:`SPEED_PEAK` times the votes it
+        had at speed 1 (``at_one``, per work): a copy at speed 1 still gathers votes
+        at 0.99 and 1.01 (a tenth to a fifth of its own), and whether it matches is
+        Chromaprint's to say there, not the speed search's (music whose peaks are a
+        work's but whose chroma is not, which Chromaprint refuses at speed 1, passed the
+        speed search's bar at 0.99). Most votes
+        first (then work id); empty when the print has no landmarks or ``min_votes``
+        is 0 (the path is off).
+        """
+        at_one = at_one or {}
+        table = audio.landmark_table()
+        if table is None or min_votes <= 0:
+            return []
+        best: dict[str, SpeedHit] = {}
+        for speed in SPEEDS:
+            for hit in self.landmarks.query(sampled(at_speed(table, speed)), min_votes):
+                if hit.votes <= SPEED_PEAK * at_one.get(hit.work_id, 0):
+                    continue
+                if hit.work_id not in best or hit.votes > best[hit.work_id].hit.votes:
+                    best[hit.work_id] = SpeedHit(hit, speed)
+        return sorted(best.values(), key=lambda h: (-h.hit.votes, h.hit.work_id))
+
+    def _sped(self, audio: AudioPrint, sped: SpeedHit, rule: AudioRule) -> SignalMatch:
+        """The match of a copy at another speed: the voted window, where it sits in the work.
+
+        Its one position is the window's start in the copy and in the work (the copy
+        runs ``speed`` times as fast from there: ``MatchDetail.scale``). The BER is
+        that of the copy's Chromaprint items against the work's at the copy's speed
+        (each copy item against the work item at its time), for the record: pitch
+        moves the chroma, so it is not what decided. The score is the audio rule's
+        floor for the span, higher only where those items agree better.
+        """
+        hit, speed = sped.hit, sped.speed
+        items = audio.items()
+        first_s = hit.start * FRAME_S / speed  # copy seconds (the hit's frames are the work's)
+        last_s = min(hit.end * FRAME_S / speed, audio.duration_s)
+        copy = np.arange(int(first_s / audio.item_s), max(int(last_s / audio.item_s), 1))
+        copy = copy[copy < len(items)]
+        ref = self.index.items(hit.work_id)
+        work_s = hit.offset * FRAME_S  # where the copy's start sits in the work
+        ber = 0.5
+        if ref is not None and len(copy):
+            at = np.rint((speed * copy * audio.item_s + work_s) / audio.item_s).astype(np.int64)
+            for shift in range(-2, 3):
+                inside = (at + shift >= 0) & (at + shift < len(ref))
+                if inside.sum() >= rule.min_items:
+                    bits = np.bitwise_count(ref[at[inside] + shift] ^ items[copy[inside]])
+                    ber = min(ber, float(bits.sum()) / (32 * int(inside.sum())))
+        span = len(copy)
+        score = round(max(0.0, 1 - 2 * min(ber, rule.ber_limit(max(span, 1)))), 4)
+        offset_s = round(work_s + speed * first_s, 2)
+        position = MatchPosition(
+            offset_s=offset_s,
+            query_offset_s=round(first_s, 2),
+            duration_s=round(last_s - first_s, 2),
+            ber=round(ber, 4),
+            score=score,
+        )
+        detail = MatchDetail(
+            algorithm=f"{audio.landmarks}@speed",
+            ber=round(ber, 4),
+            votes=hit.votes,
+            offset_s=offset_s,
+            query_offset_s=position.query_offset_s,
+            duration_s=position.duration_s,
+            scale=speed,
+            positions=[position],
+        )
+        return SignalMatch(hit.work_id, score, detail)
 
     def _positions(
         self,

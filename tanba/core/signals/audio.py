@@ -25,6 +25,12 @@ LANDMARKS = "peakpairs1"
 # (frequency step + 128: 80 to 176) and the time step (1 to 48 frames); its key keeps
 # what varies, 22 bits, one key per hash (tanba.matcher.landmark_index files hashes by key).
 LANDMARK_KEY_BITS = 22
+# The layout's ranges: the first spectrogram bin a hash's frequency counts from (bin 3,
+# 46 Hz, is frequency 0), the largest frequency step either way and time step of a pair.
+LANDMARK_FIRST_BIN = 3
+LANDMARK_BINS = 357  # frequencies 0..356 (bins 3 to 359, up to 5.5 kHz)
+LANDMARK_MAX_DF = 48
+LANDMARK_MAX_DT = 48
 # Both are computed from mono PCM at this rate (one decode feeds both).
 RATE = 11025
 # Chromaprint hops 4096/3 samples (integer division) between items.
@@ -61,6 +67,35 @@ def landmark_key(hashes: np.ndarray) -> np.ndarray:
     """The dense key (< 2 ** LANDMARK_KEY_BITS) of each :data:`LANDMARKS` hash; one key per hash."""
     h = np.asarray(hashes, dtype=np.int64)
     return ((h >> 16) << 13) | (((h >> 8) & 0x7F) << 6) | (h & 0x3F)
+
+
+def at_speed(marks: Landmarks, speed: float) -> Landmarks:
+    """The landmarks ``marks`` would have had if the audio were played ``1/speed`` as fast.
+
+    A copy played ``speed`` times faster (a PAL speed-up is 25/24, a sped-up re-upload
+    1.02) has every frequency times ``speed`` and every time divided by it, which moves
+    each hash to another key. Each pair's two peaks are put back where the original's
+    were (bin ``b / speed``, frame ``t * speed``, rounded as the spectrogram rounded
+    the original's) and hashed again, so a copy's landmarks meet the work's at the
+    right speed; frames are then the work's time (copy frame ``t`` becomes
+    ``round(t * speed)``). Pairs that leave the layout's ranges are dropped. The
+    result is in time order, as prints are.
+    """
+    h = marks.hashes.astype(np.int64)
+    t = marks.frames.astype(np.int64)
+    bin1 = (h >> 16) + LANDMARK_FIRST_BIN
+    bin2 = bin1 + ((h >> 8) & 0xFF) - 128
+    dt = h & 0xFF
+    f1 = np.rint(bin1 / speed).astype(np.int64) - LANDMARK_FIRST_BIN
+    f2 = np.rint(bin2 / speed).astype(np.int64) - LANDMARK_FIRST_BIN
+    t1 = np.rint(t * speed).astype(np.int64)
+    step = np.rint((t + dt) * speed).astype(np.int64) - t1
+    df = f2 - f1
+    keep = (f1 >= 0) & (f1 < LANDMARK_BINS) & (f2 >= 0) & (f2 < LANDMARK_BINS)
+    keep &= (np.abs(df) <= LANDMARK_MAX_DF) & (step >= 1) & (step <= LANDMARK_MAX_DT)
+    hashes = (f1 << 16) | ((df + 128) << 8) | step
+    order = np.argsort(t1[keep], kind="stable")
+    return Landmarks(hashes[keep][order].astype(np.uint32), t1[keep][order].astype(np.uint32))
 
 
 class AudioPrint(Model):
