@@ -1,10 +1,10 @@
 """Media per second through the whole pipeline at volume: embedded, and Kafka + Elasticsearch + S3.
 
-One run, one generated web (tests/distributed/bigsite.py: ``--sites`` loopback sites,
+One run, one generated web (bench/harness/bigsite.py: ``--sites`` loopback sites,
 each its own registrable domain, ``--media`` distinct image variants of eight real
 photos from Debian's ``ukui-wallpapers``, half of them copies of registered works),
 served by a loopback server that records how many requests each host has in flight
-(tests/distributed/counting.py). Every configuration starts from an empty state (a new
+(bench/harness/counting.py). Every configuration starts from an empty state (a new
 home; on the servers a new namespace and object-store prefix, deleted afterwards) and
 must end with exactly the expected alerts; one that does not is reported as failed,
 not timed. Configurations (``--configs``, run in this order ``--rounds`` times, so
@@ -59,6 +59,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.harness.bigsite import BigSite, build, many_sites  # noqa: E402
+from bench.harness.counting import CountingServer  # noqa: E402
 from tanba.core import topics  # noqa: E402
 from tanba.core.blobs.s3 import s3_client  # noqa: E402
 from tanba.core.bus.embedded import EmbeddedBus  # noqa: E402
@@ -66,8 +68,6 @@ from tanba.core.bus.kafka import KafkaBus  # noqa: E402
 from tanba.core.settings import Settings  # noqa: E402
 from tanba.core.store import AlertQuery, open_store  # noqa: E402
 from tanba.core.store.elastic import ElasticAlertStore  # noqa: E402
-from tests.distributed.bigsite import BigSite, build, many_sites  # noqa: E402
-from tests.distributed.counting import CountingServer  # noqa: E402
 
 KAFKA = os.environ.get("TANBA_BENCH_KAFKA", "127.0.0.1:9092")
 ELASTIC = os.environ.get("TANBA_BENCH_ELASTIC", "http://127.0.0.1:9200")
