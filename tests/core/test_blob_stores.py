@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tanba.core.blobs import BlobStore, FileBlobStore, StoreUnavailable, open_blobs
-from tanba.core.blobs.s3 import BLIND_PUT_BYTES, S3BlobStore
+from tanba.core.blobs.s3 import BLIND_PUT_BYTES, S3BlobStore, SignedPut
 from tanba.core.captures import Captures, FileCaptures, ObjectCaptures, open_captures
 from tanba.core.exceptions import NotFound, TransientError
 from tanba.core.schemas.common import CaptureRef
@@ -46,7 +46,14 @@ def _settings(environ: dict[str, str]) -> Settings:
     return Settings.from_env(environ)
 
 
-@pytest.fixture(params=["files", pytest.param("s3", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=[
+        "files",
+        pytest.param("s3", marks=pytest.mark.services),
+        # The reference path: every request through boto3 (no fast PUT of small blobs).
+        pytest.param("s3-boto3", marks=pytest.mark.services),
+    ]
+)
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     environ = {"TANBA_HOME": str(tmp_path / "home"), "TANBA_S3_PART_MB": str(PART >> 20)}
     if request.param == "files":
@@ -65,6 +72,9 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
     environ |= s3_environment(prefix)
     store = open_blobs(_settings(environ))
     assert isinstance(store, S3BlobStore)
+    assert store.objects.fast_put is not None  # an endpoint is set: small PUTs go fast
+    if request.param == "s3-boto3":
+        store.objects.fast_put = None
     calls = {"PutObject": 0, "CreateMultipartUpload": 0}
 
     def count(model: object, **_: object) -> None:
@@ -73,10 +83,11 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
     events = store.objects.client.meta.events
     events.register("before-call.s3.PutObject", count)
     events.register("before-call.s3.CreateMultipartUpload", count)
+    fast = store.objects.fast_put
     yield Subject(
         store,
         environ,
-        lambda: calls["PutObject"] + calls["CreateMultipartUpload"],
+        lambda: calls["PutObject"] + calls["CreateMultipartUpload"] + (fast.sent if fast else 0),
         lambda: calls["CreateMultipartUpload"],
     )
 
@@ -120,6 +131,7 @@ def test_s3_puts_a_small_blob_in_one_request_and_asks_before_a_large_one(
                 store.objects.client.meta.events.register(
                     f"before-call.s3.{call}", lambda model, **_: calls.append(model.name)
                 )
+            store.objects.fast_put = _Counted(store.objects.fast_put, calls)
         small, large = b"s" * BLIND_PUT_BYTES, b"L" * (BLIND_PUT_BYTES + 1)
         writer.put(small)
         writer.put(large)
@@ -249,6 +261,50 @@ def test_s3_errors_say_what_to_fix(tmp_path: Path, s3_url: str) -> None:  # noqa
         with pytest.raises(StoreUnavailable, match=message) as raised:
             store.exists(digest)
         assert isinstance(raised.value, TransientError)  # workers retry, crawls pause
+
+
+class _Counted(SignedPut):
+    """A fast PUT that notes each request as boto3's event hooks do."""
+
+    def __init__(self, inner: SignedPut | None, calls: list[str]) -> None:
+        assert inner is not None
+        self.__dict__.update(inner.__dict__)
+        self._calls = calls
+
+    def send(self, bucket: str, key: str, data: bytes, sha256: str, md5: str) -> tuple[int, str]:
+        self._calls.append("PutObject")
+        return super().send(bucket, key, data, sha256, md5)
+
+
+def test_the_fast_put_says_what_to_fix_as_boto3_does(
+    tmp_path: Path,
+    s3_url: str,  # noqa: F811
+) -> None:
+    from botocore.credentials import Credentials
+
+    settings = _settings({"TANBA_HOME": str(tmp_path), **s3_environment("errors")})
+    wrong = Credentials(settings.s3_access_key, "wrong")
+    cases = [
+        (SignedPut(s3_url, settings.s3_region, lambda: wrong), "refused the credentials"),
+        (
+            SignedPut(
+                f"http://127.0.0.1:{_free_port()}", "us-east-1", lambda: wrong, sleep=_no_wait
+            ),
+            "does not answer.*start it",
+        ),
+    ]
+    for fast, message in cases:
+        store = open_blobs(settings)
+        assert isinstance(store, S3BlobStore)
+        store.objects.fast_put = fast
+        with pytest.raises(StoreUnavailable, match=message) as raised:
+            store.put(b"a blob never stored")
+        assert isinstance(raised.value, TransientError)
+    assert cases[1][0].sent == 3  # a connection refused is tried three times
+
+
+def _no_wait(seconds: float) -> None:
+    pass
 
 
 def _free_port() -> int:
