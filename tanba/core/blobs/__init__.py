@@ -186,14 +186,14 @@ def open_blobs(settings: Settings) -> BlobStore:
 
     if settings.blobs == EMBEDDED:
         return FileBlobStore(settings.home / "blobs")
-    from tanba.core.blobs.s3 import S3BlobStore, S3Location, s3_client, signed_put
+    from tanba.core.blobs.s3 import S3BlobStore, S3Location, s3_client, signed_http
 
     location = S3Location.parse(settings.blobs)
     return S3BlobStore(
         location.child("blobs"),
         s3_client(settings),
         settings.s3_part_mb << 20,
-        signed_put(settings),
+        signed_http(settings),
     )
 
 

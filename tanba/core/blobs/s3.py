@@ -22,15 +22,18 @@ exist and credentials refused are :class:`~tanba.core.blobs.StoreUnavailable` (a
 TransientError, so workers retry and crawls pause until the operator fixes it);
 a blob that is not there is NotFound.
 
-The one exception to boto3: a small blob's PUT (the crawler's every picture) goes
-through :class:`SignedPut` when an endpoint is set: one pooled urllib3 connection
-and botocore's own SigV4 signer, with the blob's digest as the signed payload hash
-(S3 checks it, as it checks the Content-MD5). boto3's per-call machinery (endpoint
-rules, event hooks, parsing) cost 1.6 ms of CPU per PUT against 0.7 ms this way
-(/tmp measurement with 50 kB bodies against S3Proxy), about 1 ms of the crawler's
-CPU per medium in bench/pipeline_throughput.py. Errors, retries (3 attempts on a
-connection error, 500 or 503) and messages are those of the boto3 path; on AWS
-itself (no endpoint set) boto3 resolves the endpoint and does the PUT.
+Two exceptions to boto3, when an endpoint is set: a small blob's PUT (the crawler's
+every picture) and the checked copy :meth:`S3BlobStore.local_path` makes (the
+fingerprint worker's read of a medium that did not travel inline) go through
+:class:`SignedHttp`: pooled urllib3 connections and botocore's own SigV4 signer, the
+blob's digest as the signed payload hash of a PUT (S3 checks it, as it checks the
+Content-MD5), and the copy hashed as it is written instead of read a second time.
+boto3's per-call machinery (endpoint rules, event hooks, parsing) cost twice the CPU
+(``python -m bench.s3_cpu``: a 50 kB PUT 0.8 ms against 1.6, a 300 kB copy 1.1 against
+2.3), which bench/pipeline_throughput.py saw as a crawler's and a fingerprint worker's
+largest extra cost per medium in the distributed mode. Errors, retries (3 attempts on
+a connection error, a 500 or a 503) and messages are those of the boto3 path; on AWS
+itself (no endpoint set) boto3 resolves the endpoint and does everything.
 
 Why boto3 (with s3transfer): it is the reference S3 client every S3-compatible
 server is tested against, signs requests (SigV4) for any endpoint, retries with
@@ -47,10 +50,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -131,14 +137,18 @@ def s3_client(settings: Settings) -> S3Client:
     )
 
 
-class SignedPut:
-    """PUT of one small object on pooled connections, signed with botocore's SigV4 (see the
-    module doc). ``send`` answers the HTTP status and S3's error code ('' on success);
-    a connection that fails raises OSError (the caller turns it into StoreUnavailable).
+class SignedHttp:
+    """PUT and GET of one object on pooled connections, signed with botocore's SigV4 (see
+    the module doc). :meth:`put` answers the HTTP status and S3's error code ('' on
+    success); :meth:`get` a stream of the body or the status and code of the refusal. A
+    connection that fails three times raises OSError (the caller turns it into
+    StoreUnavailable).
     """
 
     _ATTEMPTS = 3
     _RETRY = (500, 503)
+    # The payload hash of a request without a body (SigV4).
+    _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
     def __init__(
         self,
@@ -162,11 +172,45 @@ class SignedPut:
             retries=False,
         )
         self._sleep = sleep
-        #: PUTs sent (tests count requests with it).
+        #: PUT and GET calls, and requests sent in all (retries included); tests count them.
+        self.puts = 0
+        self.gets = 0
         self.sent = 0
 
-    def send(self, bucket: str, key: str, data: bytes, sha256: str, md5: str) -> tuple[int, str]:
+    def put(self, bucket: str, key: str, data: bytes, sha256: str, md5: str) -> tuple[int, str]:
         """PUT ``data`` (whose SHA-256 hex is ``sha256``, MD5 base64 ``md5``) at ``bucket/key``."""
+        self.puts += 1
+        answer = self._request(
+            "PUT", bucket, key, data, {"Content-MD5": md5, "X-Amz-Content-SHA256": sha256}
+        )
+        try:
+            return answer.status, "" if answer.status < 300 else _error_code(answer.data)
+        finally:
+            answer.release_conn()
+
+    def get(self, bucket: str, key: str) -> tuple[int, str, Any]:
+        """GET ``bucket/key``: (200, '', a stream to read and close) or (status, code, None)."""
+        self.gets += 1
+        answer = self._request(
+            "GET", bucket, key, None, {"X-Amz-Content-SHA256": self._EMPTY_SHA256}, stream=True
+        )
+        if answer.status == 200:
+            return 200, "", answer
+        try:
+            return answer.status, _error_code(answer.read()), None
+        finally:
+            answer.release_conn()
+
+    def _request(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        stream: bool = False,
+    ) -> Any:
+        """Send one signed request, again on a failed connection, a 500 or a 503."""
         from urllib.parse import quote
 
         from botocore.auth import S3SigV4Auth
@@ -175,29 +219,27 @@ class SignedPut:
         url = f"{self.endpoint}/{quote(bucket)}/{quote(key)}"
         delay = 0.1
         for attempt in range(self._ATTEMPTS):
-            request = AWSRequest(
-                "PUT",
-                url,
-                data=data,
-                headers={"Content-MD5": md5, "X-Amz-Content-SHA256": sha256},
-            )
-            S3SigV4Auth(self._credentials().get_frozen_credentials(), "s3", self.region).add_auth(
-                request
-            )
+            last = attempt + 1 == self._ATTEMPTS
+            request = AWSRequest(method, url, data=data, headers=headers)
+            credentials = self._credentials().get_frozen_credentials()
+            S3SigV4Auth(credentials, "s3", self.region).add_auth(request)
             self.sent += 1
             try:
                 answer = self._pool.request(
-                    "PUT", url, body=data, headers=dict(request.headers.items())
+                    method,
+                    url,
+                    body=data,
+                    headers=dict(request.headers.items()),
+                    preload_content=not stream,
                 )
             except Exception as exc:  # urllib3's HTTPError and friends: the server is not there
-                if attempt + 1 == self._ATTEMPTS:
+                if last:
                     raise OSError(str(exc)) from exc
             else:
-                if answer.status < 300:
-                    return answer.status, ""
-                code = _error_code(answer.data) or str(answer.status)
-                if answer.status not in self._RETRY or attempt + 1 == self._ATTEMPTS:
-                    return answer.status, code
+                if answer.status not in self._RETRY or last:
+                    return answer
+                answer.drain_conn()
+                answer.release_conn()
             self._sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
@@ -210,8 +252,8 @@ def _error_code(body: bytes) -> str:
     return body[start + 6 : end].decode("ascii", "replace") if start >= 0 and end > start else ""
 
 
-def signed_put(settings: Settings) -> SignedPut | None:
-    """The fast PUT for the settings' endpoint; None on AWS itself (no endpoint: boto3's)."""
+def signed_http(settings: Settings) -> SignedHttp | None:
+    """The fast PUT and GET for the settings' endpoint; None on AWS itself (no endpoint: boto3's)."""
     if not settings.s3_endpoint:
         return None
     import botocore.session
@@ -220,11 +262,11 @@ def signed_put(settings: Settings) -> SignedPut | None:
     secret = settings.s3_secret_key.get_secret_value()
     if settings.s3_access_key and secret:
         fixed = Credentials(settings.s3_access_key, secret)
-        return SignedPut(settings.s3_endpoint, settings.s3_region, lambda: fixed)
+        return SignedHttp(settings.s3_endpoint, settings.s3_region, lambda: fixed)
     chain = botocore.session.get_session().get_credentials()
     if chain is None:
         return None  # boto3's path then says which credentials are missing
-    return SignedPut(settings.s3_endpoint, settings.s3_region, lambda: chain)
+    return SignedHttp(settings.s3_endpoint, settings.s3_region, lambda: chain)
 
 
 class S3Objects:
@@ -235,12 +277,12 @@ class S3Objects:
         client: S3Client,
         bucket: str,
         part_bytes: int = 16 << 20,
-        fast_put: SignedPut | None = None,
+        fast: SignedHttp | None = None,
     ) -> None:
         self.client = client
         self.bucket = bucket
         self.part_bytes = part_bytes
-        self.fast_put = fast_put
+        self.fast = fast
         self._bucket_checked = False
         self.endpoint = str(client.meta.endpoint_url)
 
@@ -334,15 +376,14 @@ class S3Objects:
             self.put_stream(key, io.BytesIO(data))
             return
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-        if self.fast_put is not None and sha256 is not None:
+        if self.fast is not None and sha256 is not None:
             self._check_bucket()
-            fast = self.fast_put
             try:
-                status, code = fast.send(self.bucket, key, data, sha256, md5)
+                status, code = self.fast.put(self.bucket, key, data, sha256, md5)
             except OSError as exc:
                 raise self._down(key, exc) from exc
             if status >= 300:
-                self._fail(key, "NoSuchBucket" if code == "NoSuchBucket" else code, OSError(code))
+                self._fail(key, code or str(status), OSError(code))
             return
         self.call(
             key,
@@ -369,6 +410,42 @@ class S3Objects:
             key, lambda: self.client.get_object(Bucket=self.bucket, Key=key, **extra)
         )
         return io.BufferedReader(_BodyReader(answer["Body"], self, key), CHUNK)
+
+    def copy_checked(self, key: str, sha256: str, target: IO[bytes]) -> None:
+        """Write the object to ``target``, hashing as it goes; StoreUnavailable when its
+        SHA-256 is not ``sha256`` (a transfer cut short, a damaged object), NotFound when
+        it is not there. Over the fast path when there is one, else boto3's stream."""
+        digest = hashlib.sha256()
+        if self.fast is None:
+            with self.open(key) as source:
+                for chunk in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(chunk)
+                    target.write(chunk)
+        else:
+            self._check_bucket()
+            try:
+                status, code, body = self.fast.get(self.bucket, key)
+                if status == 404 or code in _MISSING:
+                    raise NotFound(f"{key}: not in s3://{self.bucket} at {self.endpoint}")
+                if body is None:
+                    self._fail(key, code or str(status), OSError(code))
+                try:
+                    for chunk in body.stream(CHUNK):
+                        digest.update(chunk)
+                        target.write(chunk)
+                finally:
+                    body.release_conn()
+            except OSError as exc:
+                raise self._down(f"reading {key}", exc) from exc
+            except Exception as exc:  # urllib3's read errors (a connection cut mid-body)
+                if isinstance(exc, (NotFound, StoreUnavailable)):
+                    raise
+                raise self._down(f"reading {key}", exc) from exc
+        if digest.hexdigest() != sha256:
+            raise StoreUnavailable(
+                f"blob {sha256} read from s3://{self.bucket} at {self.endpoint} does not match "
+                "its digest (a transfer cut short or a damaged object); it is retried"
+            )
 
     def download(self, key: str, target: Path) -> None:
         config = self.transfer_config()
@@ -446,11 +523,11 @@ class S3BlobStore(BlobStore):
         location: S3Location,
         client: S3Client,
         part_bytes: int = 16 << 20,
-        fast_put: SignedPut | None = None,
+        fast: SignedHttp | None = None,
     ) -> None:
-        """``fast_put``: small blobs' PUTs go through it (see the module doc); None: boto3's."""
+        """``fast``: small blobs' PUTs go through it (see the module doc); None: boto3's."""
         self.location = location
-        self.objects = S3Objects(client, location.bucket, part_bytes, fast_put)
+        self.objects = S3Objects(client, location.bucket, part_bytes, fast)
         self.where = str(location)
         # Digests known to be stored: blobs are never changed, so once seen, always there
         # (the same picture on a thousand pages costs one HEAD, a list page's pictures none).
@@ -493,6 +570,23 @@ class S3BlobStore(BlobStore):
             return self.objects.open(key)
         except NotFound:
             raise NotFound(f"blob {sha256} is not in {self.where}") from None
+
+    @contextmanager
+    def local_path(self, sha256: str, tmp_dir: Path | None = None) -> Iterator[Path]:
+        """A checked temporary copy, hashed as it is written (one pass, not a second read)."""
+        if tmp_dir is not None:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f".blob-{sha256[:12]}-")
+        copy = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    self.objects.copy_checked(self._key(sha256), sha256, out)
+                except NotFound:
+                    raise NotFound(f"blob {sha256} is not in {self.where}") from None
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
 
     def exists(self, sha256: str) -> bool:
         with self._lock:
