@@ -74,15 +74,19 @@ sys.exit(1 if failed else 0)
 """
 
 
-def bench_modules() -> list[str]:
-    """Every module under bench/ as a dotted name (``bench.speed``, ``bench.harness.chaos``)."""
-    names = []
+def bench_files() -> dict[str, Path]:
+    """Every module under bench/ by dotted name (``bench.speed``, ``bench.harness.chaos``)."""
+    found = {}
     for path in sorted(BENCH.rglob("*.py")):
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
-        names.append(".".join(parts))
-    return names
+        found[".".join(parts)] = path
+    return found
+
+
+def bench_modules() -> list[str]:
+    return list(bench_files())
 
 
 def test_imports(source: str) -> list[str]:
@@ -144,8 +148,8 @@ def test_the_check_finds_every_way_of_reaching_the_tests() -> None:
 def test_no_bench_module_imports_the_tests() -> None:
     offenders = {
         name: found
-        for name in bench_modules()
-        if (found := test_imports((ROOT / (name.replace(".", "/") + ".py")).read_text()))
+        for name, path in bench_files().items()
+        if (found := test_imports(path.read_text()))
     }
     assert not offenders, (
         f"bench modules reach into tests/: {offenders}; move what they share "
