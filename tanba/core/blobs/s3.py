@@ -29,8 +29,8 @@ fingerprint worker's read of a medium that did not travel inline) go through
 blob's digest as the signed payload hash of a PUT (S3 checks it, as it checks the
 Content-MD5), and the copy hashed as it is written instead of read a second time.
 boto3's per-call machinery (endpoint rules, event hooks, parsing) cost twice the CPU
-(``python -m bench.s3_cpu``: a 50 kB PUT 0.8 ms against 1.6, a 300 kB copy 1.1 against
-2.3), which bench/pipeline_throughput.py saw as a crawler's and a fingerprint worker's
+(``python -m bench.s3_cpu``: a 50 kB PUT 0.7 ms against 1.6, a 300 kB copy 1.2 against
+2.0), which bench/pipeline_throughput.py saw as a crawler's and a fingerprint worker's
 largest extra cost per medium in the distributed mode. Errors, retries (3 attempts on
 a connection error, a 500 or a 503) and messages are those of the boto3 path; on AWS
 itself (no endpoint set) boto3 resolves the endpoint and does everything.
