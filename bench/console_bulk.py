@@ -16,6 +16,7 @@ be confirmed with one history entry by the agency. The floor of issue 18: at mos
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 import time
@@ -24,8 +25,10 @@ from pathlib import Path
 import httpx
 import uvicorn
 from argon2 import PasswordHasher
-from console_list import COPIES, synthetic
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.console_list import COPIES, synthetic
 from tanba.console.web import create_app
 from tanba.core.settings import Settings
 from tanba.core.store import AlertQuery

@@ -10,7 +10,7 @@ limit, ``ProcessExpired`` for a crash, pebble replacing a worker it killed or
 that died. The child side is ours (:func:`tanba.fingerprint.sandbox_child.answer`
 classifies the outcome; the initializer sets the memory cap and the parent
 watchdog). ``setup`` names a module the child imports at start: the test seam
-that replaces ``python -m tests.reliability.stalling_decoder``.
+that replaces ``python -m bench.harness.stalling_decoder``.
 
 What pebble does not do, and this wrapper adds: a limit on the child's start
 (pebble's task timeout counts from the worker's acknowledgement, so a child

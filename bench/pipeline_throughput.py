@@ -1,10 +1,10 @@
 """Media per second through the whole pipeline at volume: embedded, and Kafka + Elasticsearch + S3.
 
-One run, one generated web (tests/distributed/bigsite.py: ``--sites`` loopback sites,
+One run, one generated web (bench/harness/bigsite.py: ``--sites`` loopback sites,
 each its own registrable domain, ``--media`` distinct image variants of eight real
 photos from Debian's ``ukui-wallpapers``, half of them copies of registered works),
 served by a loopback server that records how many requests each host has in flight
-(tests/distributed/counting.py). Every configuration starts from an empty state (a new
+(bench/harness/counting.py). Every configuration starts from an empty state (a new
 home; on the servers a new namespace and object-store prefix, deleted afterwards) and
 must end with exactly the expected alerts; one that does not is reported as failed,
 not timed. Configurations (``--configs``, run in this order ``--rounds`` times, so
@@ -28,7 +28,9 @@ stage commits only after its effects are durable, so every alert is in the store
 Printed per configuration: end-to-end media/s; CPU milliseconds per media of each
 stage's process tree (its decoder sandboxes included), of the loopback web server and
 this script, and of the Kafka, Elasticsearch and S3Proxy processes (from /proc, between
-the same two instants; the servers are shared, so other users' load counts there too);
+the same two instants; the servers are shared, so other users' load counts there too:
+their background rate, sampled for 10 s with the workers ready before the clock
+starts, is printed, and their figures net of it);
 and the largest number of requests any one site had in flight at once, which must not
 exceed ``TANBA_CRAWL_CONCURRENCY_PER_DOMAIN``. Crawl delay 0. Needs the servers
 (``scripts/services start``). Not a test: it asserts nothing but the alerts and the
@@ -59,6 +61,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.harness.bigsite import BigSite, build, many_sites  # noqa: E402
+from bench.harness.counting import CountingServer  # noqa: E402
 from tanba.core import topics  # noqa: E402
 from tanba.core.blobs.s3 import s3_client  # noqa: E402
 from tanba.core.bus.embedded import EmbeddedBus  # noqa: E402
@@ -66,8 +70,6 @@ from tanba.core.bus.kafka import KafkaBus  # noqa: E402
 from tanba.core.settings import Settings  # noqa: E402
 from tanba.core.store import AlertQuery, open_store  # noqa: E402
 from tanba.core.store.elastic import ElasticAlertStore  # noqa: E402
-from tests.distributed.bigsite import BigSite, build, many_sites  # noqa: E402
-from tests.distributed.counting import CountingServer  # noqa: E402
 
 KAFKA = os.environ.get("TANBA_BENCH_KAFKA", "127.0.0.1:9092")
 ELASTIC = os.environ.get("TANBA_BENCH_ELASTIC", "http://127.0.0.1:9200")
@@ -75,6 +77,9 @@ S3 = os.environ.get("TANBA_BENCH_S3", "http://127.0.0.1:8333")
 S3_BUCKET = "tanba"
 S3_KEYS = {"TANBA_S3_ACCESS_KEY": "tanba-dev", "TANBA_S3_SECRET_KEY": "tanba-dev-secret"}
 SERVICES_DIR = Path(os.environ.get("TANBA_SERVICES_DIR", "/var/cache/tanba-services"))
+SERVERS = ("kafka", "elasticsearch", "s3proxy")
+# Seconds the servers' CPU is sampled before the clock starts (their background rate).
+BACKGROUND_S = 10.0
 SERVER_PIDS = {
     "kafka": SERVICES_DIR / "kafka/state/kafka.pid",
     "elasticsearch": SERVICES_DIR / "elasticsearch/state/es.pid",
@@ -96,6 +101,8 @@ class Result:
     alerts_ok: bool
     peak: int
     cpu_ms: dict[str, float] = field(default_factory=dict)  # per stage, whole run
+    # The servers' CPU ms per second before the clock started (other users, idle work).
+    background: dict[str, float] = field(default_factory=dict)
 
 
 class Mode:
@@ -347,6 +354,7 @@ def workers(mode: Mode, site: BigSite, server: CountingServer, crawlers: int) ->
             )
         finally:
             bus.close()
+    background = server_background(mode) if mode.distributed else {}
     profilers = profile(mode, names)
     before = cpu_snapshot(mode)
     started = time.monotonic()
@@ -360,7 +368,19 @@ def workers(mode: Mode, site: BigSite, server: CountingServer, crawlers: int) ->
     keys = mode.alert_keys()
     ok = len(keys) == len(set(keys)) and set(keys) == site.alert_keys(server.port)
     cpu = {k: (after[k] - before.get(k, 0.0)) * 1000 for k in after}
-    return Result(mode.config, seconds, ok, max(server.peak.values()), cpu)
+    return Result(mode.config, seconds, ok, max(server.peak.values()), cpu, background)
+
+
+def server_background(mode: Mode) -> dict[str, float]:
+    """Each server's CPU ms per second over ``BACKGROUND_S`` with every worker ready and idle.
+
+    The servers are shared (other sessions' tests, their own housekeeping): this rate
+    times the run's seconds is the part of their CPU that was not this run's medium.
+    """
+    first = cpu_snapshot(mode)
+    time.sleep(BACKGROUND_S)
+    last = cpu_snapshot(mode)
+    return {s: (last[s] - first[s]) * 1000 / BACKGROUND_S for s in SERVERS if s in last}
 
 
 def profile(mode: Mode, names: list[str]) -> list[subprocess.Popen[bytes]]:
@@ -479,7 +499,7 @@ def report(site: BigSite, results: list[Result], limit: int) -> None:
         "elasticsearch": "es",
         "s3proxy": "s3proxy",
     }
-    servers = ("kafka", "elasticsearch", "s3proxy")
+    servers = SERVERS
     header = (
         f"{'configuration':<15} {'s':>7} {'media/s':>8} {'peak':>4} {'alerts':>6} | CPU ms/media: "
         + " ".join(f"{h:>11}" for h in columns.values())
@@ -500,6 +520,18 @@ def report(site: BigSite, results: list[Result], limit: int) -> None:
             f"{r.config:<15} {r.seconds:7.1f} {rate} {r.peak:>4} {status:>6} |"
             f"{'':14}" + " ".join(cells)
         )
+    for r in results:
+        if r.background and r.alerts_ok:
+            net = {
+                s: (r.cpu_ms.get(s, 0.0) - rate * r.seconds) / media
+                for s, rate in r.background.items()
+            }
+            print(
+                f"{r.config}: servers' background before the run (CPU ms per s) "
+                + ", ".join(f"{s} {rate:.1f}" for s, rate in r.background.items())
+                + "; their CPU ms per media net of it: "
+                + ", ".join(f"{s} {value:.2f}" for s, value in net.items())
+            )
     rates: dict[str, list[float]] = {}
     for r in results:
         if r.alerts_ok:

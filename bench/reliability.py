@@ -106,7 +106,7 @@ def _hypothesis_counts(output: str) -> dict[str, int]:
 
 
 def chaos_section(work: Path, kills: int, log: object) -> tuple[str, bool]:
-    from tests.reliability import chaos
+    from bench.harness import chaos
 
     rounds = max(1, -(-kills // ROUND_KILLS))
     started = time.monotonic()
@@ -159,7 +159,7 @@ def chaos_section(work: Path, kills: int, log: object) -> tuple[str, bool]:
 
 
 def storage_section(work: Path) -> tuple[str, bool]:
-    from tests.reliability import crashloop
+    from bench.harness import crashloop
 
     result = crashloop.run(work / "storage", seed=SEED, kills=STORAGE_KILLS)
     lines = [
@@ -188,7 +188,7 @@ def storage_section(work: Path) -> tuple[str, bool]:
 
 
 def media_section(work: Path) -> tuple[str, bool]:
-    from tests.reliability.hostile_media import (
+    from bench.harness.hostile_media import (
         DECODE_TIMEOUT_S,
         PIXEL_CAP,
         build,

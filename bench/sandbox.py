@@ -23,7 +23,7 @@ over a JSON pipe) and :class:`bench.pebble_sandbox.PebbleSandbox` (pebble's
   refused as the file's fault (the rest came out as "decoder unavailable");
   and a child that exits with status 0 mid-call (a native library calling
   ``exit(0)``) under a 10 s limit;
-- the test seam: the stalling decoder (``tests.reliability.stalling_decoder``)
+- the test seam: the stalling decoder (``bench.harness.stalling_decoder``)
   stopping an interlaced PNG at the limit;
 - the child's lifetime: the same child after the thread that started it ended,
   and how soon it is gone after its parent is killed, idle and mid-call.
@@ -52,6 +52,7 @@ from typing import Any
 
 from PIL import Image
 
+from bench.harness.hostile_media import STALLING_DECODER, png_all_zero
 from bench.pebble_sandbox import PebbleSandbox
 from bench.speed import web_jpegs
 from tanba.core.settings import Settings
@@ -59,7 +60,6 @@ from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import DecoderUnavailable, Unfingerprintable
 from tanba.fingerprint.image import image_print
 from tanba.fingerprint.sandbox import Sandbox
-from tests.reliability.hostile_media import STALLING_DECODER, png_all_zero
 
 Box = Sandbox | PebbleSandbox
 KINDS: dict[str, Callable[..., Box]] = {

@@ -39,6 +39,7 @@ KINDS = (UNIT, INTEGRATION, E2E)
 KIND_BY_PATH: dict[str, str] = {
     "test_kinds.py": UNIT,  # this table and kind_of
     "test_layers.py": UNIT,  # reads the source's imports
+    "test_bench.py": INTEGRATION,  # every bench module imported and run in child processes
     "test_readme.py": UNIT,  # reads README.md and the CLI's parser
     "test_services.py": UNIT,  # the test servers' housekeeping, on rows given to it
     "app": UNIT,  # the pipeline's stages in this process; their Kafka runs are "services"

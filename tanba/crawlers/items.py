@@ -7,8 +7,9 @@ None and ``capture`` says where the record is), and the referrer policy its
 media requests follow (so they send the ``Referer`` a browser would, as
 requests the spider yields get from Scrapy's RefererMiddleware). The media pipeline appends one
 ``(MediaRef, FetchedMedia)`` pair to ``fetched`` per media reference whose
-download gave a status-200 file, in the order of ``media``; the publish
-pipeline turns each pair into one event.
+download gave a status-200 file, in the order of ``media`` (and, into a remote
+blob store, the bytes of the small ones in ``inline``); the publish pipeline turns
+each pair into one event.
 
 :class:`FetchedMedia` is the media pipeline's result for one media URL, shared
 by every page that references it. It extends Scrapy's ``FileInfo``: ``url`` is
@@ -79,6 +80,9 @@ class PageItem:
     referrer_policy: ReferrerPolicy | None = field(default=None, repr=False)
     capture: CaptureRef | None = None
     fetched: list[tuple[MediaRef, FetchedMedia]] = field(default_factory=list)
+    # The bytes of small fetched files by SHA-256, to travel inline in their events (remote
+    # blob stores only: see tanba.core.schemas.media); a file missing here is read from the store.
+    inline: dict[str, bytes] = field(default_factory=dict, repr=False)
     frames: tuple[str, ...] = ()  # iframe/frame URLs of the page, for the player pipeline
     players: list[PlayerPage] = field(default_factory=list)
 

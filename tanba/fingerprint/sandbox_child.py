@@ -10,7 +10,7 @@ fingerprint stage are here too (:func:`image_print_file`, :func:`audio_print_fil
 :func:`video_print_file`).
 
 Why a module of its own: the child imports the decoders, the parent never
-needs to, and a test's own child (``tests.reliability.stalling_decoder``)
+needs to, and a test's own child (``bench.harness.stalling_decoder``)
 wraps :func:`main`.
 """
 

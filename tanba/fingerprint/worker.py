@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 from tanba.core import topics
-from tanba.core.blobs import BlobStore, sweep_copies
+from tanba.core.blobs import BlobStore, bytes_file, is_blob, sweep_copies
 from tanba.core.bus import Bus, Message, Record
 from tanba.core.clock import Clock, iso
 from tanba.core.print_blobs import travelling
@@ -59,7 +61,7 @@ class FingerprintStage(PublishingStage):
     def handle(self, message: Message) -> list[Any]:
         event = decode(message.value, MediaDiscovered)
         occurrence = event.occurrence
-        result = self._fingerprint(occurrence.sha256, occurrence.content_type)
+        result = self._fingerprint(occurrence.sha256, occurrence.content_type, event.body)
         if isinstance(result, str):
             out: Any = MediaQuarantined(
                 occurrence=occurrence,
@@ -77,13 +79,12 @@ class FingerprintStage(PublishingStage):
         self.quarantined += quarantined
         self.fingerprinted += len(effects) - quarantined
 
-    def _fingerprint(self, sha256: str, content_type: str) -> Fingerprint | str:
+    def _fingerprint(self, sha256: str, content_type: str, body: bytes | None) -> Fingerprint | str:
         if sha256 in self._cache:
             self._cache.move_to_end(sha256)
             return self._cache[sha256]
         try:
-            # The blob's own file, or a checked copy of a remote one for the sandbox to read.
-            with self.blobs.local_path(sha256, self._tmp_dir) as path:
+            with self._file(sha256, body) as path:
                 result: Fingerprint | str = fingerprint_file(
                     path,
                     sha256,
@@ -97,3 +98,11 @@ class FingerprintStage(PublishingStage):
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
         return result
+
+    def _file(self, sha256: str, body: bytes | None) -> AbstractContextManager[Path]:
+        """A file of the blob for the sandbox: the bytes the event carried when they are the
+        blob (damaged ones are ignored), else the blob's own file or a checked copy of a
+        remote one."""
+        if body is not None and self.blobs.file(sha256) is None and is_blob(body, sha256):
+            return bytes_file(body, sha256, self._tmp_dir)
+        return self.blobs.local_path(sha256, self._tmp_dir)

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tanba.core.blobs import BlobStore, FileBlobStore, StoreUnavailable, open_blobs
-from tanba.core.blobs.s3 import BLIND_PUT_BYTES, S3BlobStore
+from tanba.core.blobs.s3 import BLIND_PUT_BYTES, S3BlobStore, SignedHttp
 from tanba.core.captures import Captures, FileCaptures, ObjectCaptures, open_captures
 from tanba.core.exceptions import NotFound, TransientError
 from tanba.core.schemas.common import CaptureRef
@@ -46,7 +46,14 @@ def _settings(environ: dict[str, str]) -> Settings:
     return Settings.from_env(environ)
 
 
-@pytest.fixture(params=["files", pytest.param("s3", marks=pytest.mark.services)])
+@pytest.fixture(
+    params=[
+        "files",
+        pytest.param("s3", marks=pytest.mark.services),
+        # The reference path: every request through boto3 (no fast PUT of small blobs).
+        pytest.param("s3-boto3", marks=pytest.mark.services),
+    ]
+)
 def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]:
     environ = {"TANBA_HOME": str(tmp_path / "home"), "TANBA_S3_PART_MB": str(PART >> 20)}
     if request.param == "files":
@@ -65,6 +72,9 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
     environ |= s3_environment(prefix)
     store = open_blobs(_settings(environ))
     assert isinstance(store, S3BlobStore)
+    assert store.objects.fast is not None  # an endpoint is set: small PUTs go fast
+    if request.param == "s3-boto3":
+        store.objects.fast = None
     calls = {"PutObject": 0, "CreateMultipartUpload": 0}
 
     def count(model: object, **_: object) -> None:
@@ -73,10 +83,11 @@ def subject(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Subject]
     events = store.objects.client.meta.events
     events.register("before-call.s3.PutObject", count)
     events.register("before-call.s3.CreateMultipartUpload", count)
+    fast = store.objects.fast
     yield Subject(
         store,
         environ,
-        lambda: calls["PutObject"] + calls["CreateMultipartUpload"],
+        lambda: calls["PutObject"] + calls["CreateMultipartUpload"] + (fast.puts if fast else 0),
         lambda: calls["CreateMultipartUpload"],
     )
 
@@ -120,6 +131,7 @@ def test_s3_puts_a_small_blob_in_one_request_and_asks_before_a_large_one(
                 store.objects.client.meta.events.register(
                     f"before-call.s3.{call}", lambda model, **_: calls.append(model.name)
                 )
+            store.objects.fast = _Counted(store.objects.fast, calls)
         small, large = b"s" * BLIND_PUT_BYTES, b"L" * (BLIND_PUT_BYTES + 1)
         writer.put(small)
         writer.put(large)
@@ -174,6 +186,25 @@ def test_streaming_and_local_copies(subject: Subject, tmp_path: Path) -> None:
         assert list(spool.iterdir()) == []
     else:
         assert path == store.file(digest) and path.exists()
+
+
+def test_a_damaged_remote_blob_is_never_handed_on_as_a_file(
+    subject: Subject, tmp_path: Path
+) -> None:
+    store = subject.store
+    if not isinstance(store, S3BlobStore):
+        return  # a file store hands on its own file (written whole, by rename)
+    digest = hashlib.sha256(b"the blob as it was put").hexdigest()
+    key = store.location.key(f"{digest[:2]}/{digest[2:4]}/{digest}")
+    store.objects.client.put_object(Bucket=store.location.bucket, Key=key, Body=b"damaged")
+    spool = tmp_path / "spool"
+    damaged = pytest.raises(StoreUnavailable, match="does not match its digest")
+    with damaged, store.local_path(digest, spool):
+        pass
+    assert list(spool.iterdir()) == []
+    missing = hashlib.sha256(b"never put").hexdigest()
+    with pytest.raises(NotFound, match="is not in"), store.local_path(missing, spool):
+        pass
 
 
 def test_copies_a_killed_reader_left_are_swept_once_old(tmp_path: Path) -> None:
@@ -249,6 +280,50 @@ def test_s3_errors_say_what_to_fix(tmp_path: Path, s3_url: str) -> None:  # noqa
         with pytest.raises(StoreUnavailable, match=message) as raised:
             store.exists(digest)
         assert isinstance(raised.value, TransientError)  # workers retry, crawls pause
+
+
+class _Counted(SignedHttp):
+    """A fast PUT that notes each request as boto3's event hooks do."""
+
+    def __init__(self, inner: SignedHttp | None, calls: list[str]) -> None:
+        assert inner is not None
+        self.__dict__.update(inner.__dict__)
+        self._calls = calls
+
+    def put(self, bucket: str, key: str, data: bytes, sha256: str, md5: str) -> tuple[int, str]:
+        self._calls.append("PutObject")
+        return super().put(bucket, key, data, sha256, md5)
+
+
+def test_the_fast_path_says_what_to_fix_as_boto3_does(
+    tmp_path: Path,
+    s3_url: str,  # noqa: F811
+) -> None:
+    from botocore.credentials import Credentials
+
+    settings = _settings({"TANBA_HOME": str(tmp_path), **s3_environment("errors")})
+    wrong = Credentials(settings.s3_access_key, "wrong")
+    cases = [
+        (SignedHttp(s3_url, settings.s3_region, lambda: wrong), "refused the credentials"),
+        (
+            SignedHttp(
+                f"http://127.0.0.1:{_free_port()}", "us-east-1", lambda: wrong, sleep=_no_wait
+            ),
+            "does not answer.*start it",
+        ),
+    ]
+    for fast, message in cases:
+        store = open_blobs(settings)
+        assert isinstance(store, S3BlobStore)
+        store.objects.fast = fast
+        with pytest.raises(StoreUnavailable, match=message) as raised:
+            store.put(b"a blob never stored")
+        assert isinstance(raised.value, TransientError)
+    assert cases[1][0].sent == 3  # a connection refused is tried three times
+
+
+def _no_wait(seconds: float) -> None:
+    pass
 
 
 def _free_port() -> int:

@@ -33,7 +33,12 @@ from tanba.crawlers.failures import ROBOTS_FORBIDDEN_STAT
 from tanba.crawlers.gate import WriteGate
 from tanba.crawlers.items import FetchedMedia, PageItem
 from tanba.crawlers.pipelines.capture import CapturePipeline
-from tanba.crawlers.pipelines.media import CanonicalFingerprinter, MediaPipeline, NotPublished
+from tanba.crawlers.pipelines.media import (
+    CanonicalFingerprinter,
+    InlineBodies,
+    MediaPipeline,
+    NotPublished,
+)
 from tanba.crawlers.pipelines.publish import PublishPipeline
 from tanba.crawlers.scope import KIND_META, MEDIA
 from tanba.crawlers.spiders.site import SiteSpider
@@ -334,3 +339,42 @@ def test_a_bus_that_cannot_publish_pauses_the_crawl_until_it_can(
     with caplog.at_level(logging.WARNING):
         publish.close_spider()  # the runner's final flush keeps trying; this one says so
     assert "kino: events not published yet: disk full" in caplog.text
+
+
+class RemoteFiles(FileBlobStore):
+    """A file store that says it is remote (as object storage does), for the inline bodies."""
+
+    remote = True
+
+
+def test_small_files_travel_inline_only_when_the_blobs_are_remote(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("tanba.crawlers.pipelines.media.INLINE_MAX_BYTES", len(JPEG))
+    bodies = {}
+    for name, store in (("local", FileBlobStore), ("remote", RemoteFiles)):
+        crawler, target_crawl = crawler_for(tmp_path / name, blobs=store(tmp_path / name / "b"))
+        pipeline = media_pipeline(crawler)
+        publish = PublishPipeline.from_crawler(crawler)
+        small = download(pipeline, media_response())
+        large = download(pipeline, media_response(f"{SITE}/a.jpg", body=JPEG + b"!"))
+        results: list[FileInfoOrError] = [(True, small), (True, large)]
+        item = pipeline.item_completed(
+            results, page_item(f"{SITE}/", PHOTO, f"{SITE}/a.jpg"), pipeline.spiderinfo
+        )
+        asyncio.run(publish.process_item(item))
+        sink = target_crawl.sink
+        assert isinstance(sink, ListSink)
+        bodies[name] = [e.body for e in sink.events()]  # decoded from the records' JSON
+        # Stored all the same: the evidence and the console read the store.
+        assert target_crawl.blobs.get(small["checksum"] or "") == JPEG
+    assert bodies == {"local": [None, None], "remote": [JPEG, None]}
+
+
+def test_the_bodies_kept_for_inlining_stay_within_their_bound() -> None:
+    kept = InlineBodies(limit=10)
+    kept.add("a", b"1234")
+    kept.add("b", b"5678")
+    kept.add("c", b"90ab")  # 12 bytes: the oldest goes
+    kept.add("d", b"x" * 11)  # larger than the bound: never kept
+    assert [kept.get(k) for k in "abcd"] == [None, b"5678", b"90ab", None]

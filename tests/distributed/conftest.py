@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.distributed.bigsite import BigSite, build
+from bench.harness.bigsite import BigSite, build
 from tests.distributed.harness import Cluster
 from tests.services import elastic_url, kafka_bootstrap, new_namespace  # noqa: F401 - fixtures
 

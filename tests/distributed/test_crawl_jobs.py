@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.bigsite import BigSite, build, many_sites
+from bench.harness.counting import CountingServer
 from tanba.core.schemas.base import decode
 from tanba.core.schemas.crawls import CrawlFinished
 from tanba.core.topics import CRAWL_JOBS, CRAWLS, GROUP_CRAWLER, MEDIA
-from tests.distributed.bigsite import BigSite, build, many_sites
-from tests.distributed.counting import CountingServer
 from tests.distributed.harness import Cluster, Proc
 
 pytestmark = pytest.mark.services

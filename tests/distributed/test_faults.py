@@ -1,6 +1,6 @@
 """Faults in the middle of a distributed run of 512 media: nothing lost, nothing duplicated.
 
-Each test crawls the generated web (tests.distributed.bigsite: 8 sites, 512
+Each test crawls the generated web (bench.harness.bigsite: 8 sites, 512
 distinct image variants, 256 of them copies of registered works) with the
 stages as separate processes on the real Kafka and Elasticsearch, breaks
 something while media are still arriving, and then requires exactly the
@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.bigsite import BigSite
 from tanba.app.demo.server import SiteServer
 from tanba.core import topics
 from tanba.core.shards import Shard
-from tests.distributed.bigsite import BigSite
 from tests.distributed.harness import Cluster, Proc
 from tests.services import KAFKA, SERVICES, elastic_up, kafka_up
 

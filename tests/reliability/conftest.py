@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.harness.chaos import register
 from tanba.app.demo.site import DemoSite, build
-from tests.reliability.chaos import register
 
 
 @pytest.fixture(scope="session")

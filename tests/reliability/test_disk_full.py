@@ -23,6 +23,7 @@ import pytest
 from scrapy.http import Request, Response
 from warcio.archiveiterator import ArchiveIterator
 
+from bench.harness.chaos import RoundResult, check_home, tanba_command
 from tanba.app.demo.server import SiteServer
 from tanba.app.demo.site import DemoSite
 from tanba.core.alerts import Alert
@@ -33,7 +34,6 @@ from tanba.core.exceptions import DiskFull
 from tanba.core.store import AlertQuery
 from tanba.core.store.embedded import EmbeddedAlertStore
 from tanba.crawlers.warc import WarcWriter
-from tests.reliability.chaos import RoundResult, check_home, tanba_command
 from tests.reliability.diskfull import checkpoint, fill, small_disk
 from tests.support.alerts import make_alert
 

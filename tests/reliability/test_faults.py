@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.reliability import chaos, crashloop
+from bench.harness import chaos, crashloop
 
 
 def test_killing_each_stage_at_random_loses_and_duplicates_no_alert(

@@ -1,6 +1,6 @@
 """Hostile media through the real fingerprint stage: refused or bounded, never fatal.
 
-The worker test publishes every file of :mod:`tests.reliability.hostile_media`
+The worker test publishes every file of :mod:`bench.harness.hostile_media`
 between real photos on the embedded bus and runs the real ``FingerprintStage``
 in the real ``Worker``: each hostile file must end in ``tanba.quarantine`` with
 its reason (or be fingerprinted within bounds), every photo after it must be
@@ -20,19 +20,19 @@ from pathlib import Path
 
 import pytest
 
-from tanba.app.demo import media
-from tanba.core.settings import Settings
-from tanba.fingerprint.compute import fingerprint_file
-from tanba.fingerprint.exceptions import DecoderRefused, Unfingerprintable
-from tanba.fingerprint.sandbox import Sandbox
-from tanba.fingerprint.sniff import sniff
-from tests.reliability.hostile_media import (
+from bench.harness.hostile_media import (
     STALLING_DECODER,
     HostileFile,
     build,
     png_all_zero,
     run_through_worker,
 )
+from tanba.app.demo import media
+from tanba.core.settings import Settings
+from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.exceptions import DecoderRefused, Unfingerprintable
+from tanba.fingerprint.sandbox import Sandbox
+from tanba.fingerprint.sniff import sniff
 
 
 @pytest.fixture(scope="module")

@@ -137,6 +137,32 @@ class BlobStore(ABC):
         return 0
 
 
+def is_blob(data: bytes, sha256: str) -> bool:
+    """Whether ``data`` is the blob ``sha256`` (bytes that came another way than the store)."""
+    return hashlib.sha256(data).hexdigest() == sha256
+
+
+@contextmanager
+def bytes_file(data: bytes, sha256: str, tmp_dir: Path | None = None) -> Iterator[Path]:
+    """A temporary file holding ``data`` (a blob's bytes that came another way), removed after.
+
+    For code that needs a file name (the decoder sandbox). Named as the copies of
+    :meth:`BlobStore.local_path` are, so :func:`sweep_copies` removes one a killed
+    process left. The caller has checked that ``data`` is the blob ``sha256``
+    (:func:`is_blob`): a file is never handed on under a digest it does not have.
+    """
+    if tmp_dir is not None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f".blob-{sha256[:12]}-")
+    copy = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        yield copy
+    finally:
+        copy.unlink(missing_ok=True)
+
+
 def sweep_copies(tmp_dir: Path, older_than_s: float = 3600.0) -> int:
     """Remove local copies (:meth:`BlobStore.local_path`) a killed process left; how many.
 
@@ -160,16 +186,23 @@ def open_blobs(settings: Settings) -> BlobStore:
 
     if settings.blobs == EMBEDDED:
         return FileBlobStore(settings.home / "blobs")
-    from tanba.core.blobs.s3 import S3BlobStore, S3Location, s3_client
+    from tanba.core.blobs.s3 import S3BlobStore, S3Location, s3_client, signed_http
 
     location = S3Location.parse(settings.blobs)
-    return S3BlobStore(location.child("blobs"), s3_client(settings), settings.s3_part_mb << 20)
+    return S3BlobStore(
+        location.child("blobs"),
+        s3_client(settings),
+        settings.s3_part_mb << 20,
+        signed_http(settings),
+    )
 
 
 __all__ = [
     "BlobStore",
     "StoreUnavailable",
     "blob_key",
+    "bytes_file",
+    "is_blob",
     "open_blobs",
     "sha256_of_file",
     "sweep_copies",

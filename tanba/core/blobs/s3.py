@@ -22,6 +22,19 @@ exist and credentials refused are :class:`~tanba.core.blobs.StoreUnavailable` (a
 TransientError, so workers retry and crawls pause until the operator fixes it);
 a blob that is not there is NotFound.
 
+Two exceptions to boto3, when an endpoint is set: a small blob's PUT (the crawler's
+every picture) and the checked copy :meth:`S3BlobStore.local_path` makes (the
+fingerprint worker's read of a medium that did not travel inline) go through
+:class:`SignedHttp`: pooled urllib3 connections and botocore's own SigV4 signer, the
+blob's digest as the signed payload hash of a PUT (S3 checks it, as it checks the
+Content-MD5), and the copy hashed as it is written instead of read a second time.
+boto3's per-call machinery (endpoint rules, event hooks, parsing) cost twice the CPU
+(``python -m bench.s3_cpu``: a 50 kB PUT 0.7 ms against 1.6, a 300 kB copy 1.2 against
+2.0), which bench/pipeline_throughput.py saw as a crawler's and a fingerprint worker's
+largest extra cost per medium in the distributed mode. Errors, retries (3 attempts on
+a connection error, a 500 or a 503) and messages are those of the boto3 path; on AWS
+itself (no endpoint set) boto3 resolves the endpoint and does everything.
+
 Why boto3 (with s3transfer): it is the reference S3 client every S3-compatible
 server is tested against, signs requests (SigV4) for any endpoint, retries with
 back-off, and its managed transfer does multipart uploads and ranged parallel
@@ -35,12 +48,16 @@ refuse it, and Content-MD5 covers what we need.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
+import os
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -121,13 +138,172 @@ def s3_client(settings: Settings) -> S3Client:
     )
 
 
+class SignedHttp:
+    """PUT and GET of one object on pooled connections, signed with botocore's SigV4 (see
+    the module doc). :meth:`put` answers the HTTP status and S3's error code ('' on
+    success); :meth:`get` a stream of the body or the status and code of the refusal. A
+    connection that fails three times raises OSError (the caller turns it into
+    StoreUnavailable).
+    """
+
+    _ATTEMPTS = 3
+    _RETRY = (500, 503)
+    # The payload hash of a request without a body (SigV4).
+    _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+    def __init__(
+        self,
+        endpoint: str,
+        region: str,
+        credentials: Callable[[], Any],
+        *,
+        pool_size: int = 32,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``credentials``: botocore credentials (their frozen copy is taken at each call,
+        so refreshed ones are used)."""
+        import urllib3
+
+        self.endpoint = endpoint.rstrip("/")
+        self.region = region
+        self._credentials = credentials
+        self._pool = urllib3.PoolManager(
+            maxsize=pool_size,
+            timeout=urllib3.Timeout(connect=5, read=60),
+            retries=False,
+        )
+        self._sleep = sleep
+        #: PUT and GET calls, and requests sent in all (retries included); tests count them.
+        self.puts = 0
+        self.gets = 0
+        self.sent = 0
+
+    def put(self, bucket: str, key: str, data: bytes, sha256: str, md5: str) -> tuple[int, str]:
+        """PUT ``data`` (whose SHA-256 hex is ``sha256``, MD5 base64 ``md5``) at ``bucket/key``."""
+        self.puts += 1
+        answer = self._request(
+            "PUT", bucket, key, data, {"Content-MD5": md5, "X-Amz-Content-SHA256": sha256}
+        )
+        try:
+            return answer.status, "" if answer.status < 300 else _error_code(answer.data)
+        finally:
+            answer.release_conn()
+
+    def get(self, bucket: str, key: str) -> tuple[int, str, Any]:
+        """GET ``bucket/key``: (200, '', a stream to read and close) or (status, code, None)."""
+        self.gets += 1
+        answer = self._request(
+            "GET", bucket, key, None, {"X-Amz-Content-SHA256": self._EMPTY_SHA256}, stream=True
+        )
+        if answer.status == 200:
+            return 200, "", answer
+        try:
+            return answer.status, _error_code(answer.read()), None
+        finally:
+            answer.release_conn()
+
+    def _request(
+        self,
+        method: str,
+        bucket: str,
+        key: str,
+        data: bytes | None,
+        headers: dict[str, str],
+        stream: bool = False,
+    ) -> Any:
+        """Send one signed request, again on a failed connection, a 500 or a 503."""
+        from urllib.parse import quote
+
+        from botocore.awsrequest import AWSRequest
+
+        url = f"{self.endpoint}/{quote(bucket)}/{quote(key)}"
+        delay = 0.1
+        for attempt in range(self._ATTEMPTS):
+            last = attempt + 1 == self._ATTEMPTS
+            request = AWSRequest(method, url, data=data, headers=headers)
+            credentials = self._credentials().get_frozen_credentials()
+            # The payload hash is the one given (a blob's digest), not computed again.
+            _known_payload_signer()(
+                credentials, "s3", self.region, headers["X-Amz-Content-SHA256"]
+            ).add_auth(request)
+            self.sent += 1
+            try:
+                answer = self._pool.request(
+                    method,
+                    url,
+                    body=data,
+                    headers=dict(request.headers.items()),
+                    preload_content=not stream,
+                )
+            except Exception as exc:  # urllib3's HTTPError and friends: the server is not there
+                if last:
+                    raise OSError(str(exc)) from exc
+            else:
+                if answer.status not in self._RETRY or last:
+                    return answer
+                answer.drain_conn()
+                answer.release_conn()
+            self._sleep(delay)
+            delay *= 2
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+@functools.cache
+def _known_payload_signer() -> type:
+    """botocore's S3 SigV4 signer told the payload's SHA-256 instead of hashing the body
+    again (for a blob the digest is its name: hashing it once more cost a PUT a third of
+    its CPU)."""
+    from botocore.auth import S3SigV4Auth
+
+    class KnownPayloadSigner(S3SigV4Auth):
+        def __init__(self, credentials: Any, service: str, region: str, sha256: str) -> None:
+            super().__init__(credentials, service, region)
+            self._payload_sha256 = sha256
+
+        def payload(self, request: Any) -> str:
+            return self._payload_sha256
+
+    return KnownPayloadSigner
+
+
+def _error_code(body: bytes) -> str:
+    """S3's ``<Code>`` of an error document, '' when there is none."""
+    start = body.find(b"<Code>")
+    end = body.find(b"</Code>", start)
+    return body[start + 6 : end].decode("ascii", "replace") if start >= 0 and end > start else ""
+
+
+def signed_http(settings: Settings) -> SignedHttp | None:
+    """The fast PUT and GET for the settings' endpoint; None on AWS itself (no endpoint: boto3's)."""
+    if not settings.s3_endpoint:
+        return None
+    import botocore.session
+    from botocore.credentials import Credentials
+
+    secret = settings.s3_secret_key.get_secret_value()
+    if settings.s3_access_key and secret:
+        fixed = Credentials(settings.s3_access_key, secret)
+        return SignedHttp(settings.s3_endpoint, settings.s3_region, lambda: fixed)
+    chain = botocore.session.get_session().get_credentials()
+    if chain is None:
+        return None  # boto3's path then says which credentials are missing
+    return SignedHttp(settings.s3_endpoint, settings.s3_region, lambda: chain)
+
+
 class S3Objects:
     """Named objects in one bucket with errors turned into Tanba's (shared by blobs and captures)."""
 
-    def __init__(self, client: S3Client, bucket: str, part_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        part_bytes: int = 16 << 20,
+        fast: SignedHttp | None = None,
+    ) -> None:
         self.client = client
         self.bucket = bucket
         self.part_bytes = part_bytes
+        self.fast = fast
         self._bucket_checked = False
         self.endpoint = str(client.meta.endpoint_url)
 
@@ -215,11 +391,21 @@ class S3Objects:
             return None
         return int(head["ContentLength"])
 
-    def put_bytes(self, key: str, data: bytes) -> None:
+    def put_bytes(self, key: str, data: bytes, sha256: str | None = None) -> None:
+        """Store ``data`` at ``key`` (``sha256``: its digest, when known: the fast PUT)."""
         if len(data) > self.part_bytes:
             self.put_stream(key, io.BytesIO(data))
             return
         md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        if self.fast is not None and sha256 is not None:
+            self._check_bucket()
+            try:
+                status, code = self.fast.put(self.bucket, key, data, sha256, md5)
+            except OSError as exc:
+                raise self._down(key, exc) from exc
+            if status >= 300:
+                self._fail(key, code or str(status), OSError(code))
+            return
         self.call(
             key,
             lambda: self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentMD5=md5),
@@ -245,6 +431,42 @@ class S3Objects:
             key, lambda: self.client.get_object(Bucket=self.bucket, Key=key, **extra)
         )
         return io.BufferedReader(_BodyReader(answer["Body"], self, key), CHUNK)
+
+    def copy_checked(self, key: str, sha256: str, target: IO[bytes]) -> None:
+        """Write the object to ``target``, hashing as it goes; StoreUnavailable when its
+        SHA-256 is not ``sha256`` (a transfer cut short, a damaged object), NotFound when
+        it is not there. Over the fast path when there is one, else boto3's stream."""
+        digest = hashlib.sha256()
+        if self.fast is None:
+            with self.open(key) as source:
+                for chunk in iter(lambda: source.read(CHUNK), b""):
+                    digest.update(chunk)
+                    target.write(chunk)
+        else:
+            self._check_bucket()
+            try:
+                status, code, body = self.fast.get(self.bucket, key)
+                if status == 404 or code in _MISSING:
+                    raise NotFound(f"{key}: not in s3://{self.bucket} at {self.endpoint}")
+                if body is None:
+                    self._fail(key, code or str(status), OSError(code))
+                try:
+                    for chunk in body.stream(CHUNK):
+                        digest.update(chunk)
+                        target.write(chunk)
+                finally:
+                    body.release_conn()
+            except OSError as exc:
+                raise self._down(f"reading {key}", exc) from exc
+            except Exception as exc:  # urllib3's read errors (a connection cut mid-body)
+                if isinstance(exc, (NotFound, StoreUnavailable)):
+                    raise
+                raise self._down(f"reading {key}", exc) from exc
+        if digest.hexdigest() != sha256:
+            raise StoreUnavailable(
+                f"blob {sha256} read from s3://{self.bucket} at {self.endpoint} does not match "
+                "its digest (a transfer cut short or a damaged object); it is retried"
+            )
 
     def download(self, key: str, target: Path) -> None:
         config = self.transfer_config()
@@ -317,9 +539,16 @@ class S3BlobStore(BlobStore):
 
     remote = True
 
-    def __init__(self, location: S3Location, client: S3Client, part_bytes: int = 16 << 20) -> None:
+    def __init__(
+        self,
+        location: S3Location,
+        client: S3Client,
+        part_bytes: int = 16 << 20,
+        fast: SignedHttp | None = None,
+    ) -> None:
+        """``fast``: small blobs' PUTs go through it (see the module doc); None: boto3's."""
         self.location = location
-        self.objects = S3Objects(client, location.bucket, part_bytes)
+        self.objects = S3Objects(client, location.bucket, part_bytes, fast)
         self.where = str(location)
         # Digests known to be stored: blobs are never changed, so once seen, always there
         # (the same picture on a thousand pages costs one HEAD, a list page's pictures none).
@@ -342,10 +571,10 @@ class S3BlobStore(BlobStore):
             with self._lock:
                 known = digest in self._known
             if not known:
-                self.objects.put_bytes(self._key(digest), data)
+                self.objects.put_bytes(self._key(digest), data, digest)
                 self._remember(digest)
         elif not self.exists(digest):
-            self.objects.put_bytes(self._key(digest), data)
+            self.objects.put_bytes(self._key(digest), data, digest)
             self._remember(digest)
         return digest
 
@@ -362,6 +591,23 @@ class S3BlobStore(BlobStore):
             return self.objects.open(key)
         except NotFound:
             raise NotFound(f"blob {sha256} is not in {self.where}") from None
+
+    @contextmanager
+    def local_path(self, sha256: str, tmp_dir: Path | None = None) -> Iterator[Path]:
+        """A checked temporary copy, hashed as it is written (one pass, not a second read)."""
+        if tmp_dir is not None:
+            tmp_dir.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f".blob-{sha256[:12]}-")
+        copy = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                try:
+                    self.objects.copy_checked(self._key(sha256), sha256, out)
+                except NotFound:
+                    raise NotFound(f"blob {sha256} is not in {self.where}") from None
+            yield copy
+        finally:
+            copy.unlink(missing_ok=True)
 
     def exists(self, sha256: str) -> bool:
         with self._lock:

@@ -32,7 +32,12 @@ Contract (Scrapy's :class:`~scrapy.pipelines.media.MediaPipeline`, one per targe
   download as the spider counts a failed page (:mod:`tanba.crawlers.failures`). A
   failure is final for the crawl: later pages referencing the URL get it too.
 - :meth:`MediaPipeline.item_completed` adds one ``(MediaRef, FetchedMedia)``
-  pair to the item for each of its references that gave a stored file.
+  pair to the item for each of its references that gave a stored file, and, when
+  the blobs are remote, the bytes of those of at most
+  :data:`~tanba.core.schemas.media.INLINE_MAX_BYTES` to ``item.inline``, so that
+  their events carry them and the fingerprint worker needs no GET (the pipeline
+  keeps the last ``INLINE_KEEP_BYTES`` of such bodies between the download and the
+  item: one evicted meanwhile is simply not inline).
 - While the crawl is paused no new media download starts
   (:meth:`MediaPipeline.media_to_download` waits), so a full disk does not
   fill memory with downloads it cannot store.
@@ -58,6 +63,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING, Any, NoReturn, Self, cast
 
 from scrapy import Request
@@ -70,6 +76,7 @@ from tanba.core.blobs import blob_key
 from tanba.core.clock import iso
 from tanba.core.schemas.common import CaptureRef
 from tanba.core.schemas.crawls import FetchFailure
+from tanba.core.schemas.media import INLINE_MAX_BYTES
 from tanba.crawlers.context import TargetCrawl
 from tanba.crawlers.failures import count_failure, referrer_of
 from tanba.crawlers.headers import first_header, header_text
@@ -94,6 +101,30 @@ if TYPE_CHECKING:
     from twisted.internet.defer import Deferred
 
 _SCRAPY_MEDIA_LOGGER = "scrapy.pipelines.media"
+# Bodies kept for their items' events (per target crawl): a page's media complete together,
+# so a few megabytes cover every page in flight.
+INLINE_KEEP_BYTES = 16 << 20
+
+
+class InlineBodies:
+    """The most recent small bodies by SHA-256, at most ``limit`` bytes in all (oldest out first)."""
+
+    def __init__(self, limit: int = INLINE_KEEP_BYTES) -> None:
+        self.limit = limit
+        self._bodies: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+
+    def add(self, sha256: str, body: bytes) -> None:
+        if sha256 in self._bodies or len(body) > self.limit:
+            return
+        self._bodies[sha256] = body
+        self._size += len(body)
+        while self._size > self.limit:
+            _, old = self._bodies.popitem(last=False)
+            self._size -= len(old)
+
+    def get(self, sha256: str) -> bytes | None:
+        return self._bodies.get(sha256)
 
 
 class NotPublished(Exception):
@@ -126,6 +157,7 @@ class MediaPipeline(ScrapyMediaPipeline):
 
     def __init__(self, download_func: None = None, *, crawler: Crawler) -> None:
         super().__init__(download_func, crawler=crawler)
+        self.inline = InlineBodies()
         media_logger = logging.getLogger(_SCRAPY_MEDIA_LOGGER)
         if not any(isinstance(f, _CountedFailures) for f in media_logger.filters):
             media_logger.addFilter(_CountedFailures())
@@ -303,6 +335,8 @@ class MediaPipeline(ScrapyMediaPipeline):
         target_crawl = self.target_crawl
         if sha256 is None:
             sha256 = target_crawl.blobs.put(data)
+        if target_crawl.blobs.remote and len(data) <= INLINE_MAX_BYTES:
+            self.inline.add(sha256, data)
         target_crawl.tally.media_downloaded += 1
         return FetchedMedia(
             url=response.url,
@@ -340,7 +374,11 @@ class MediaPipeline(ScrapyMediaPipeline):
         page = cast(PageItem, item)
         for ref, (ok, result) in zip(page.media, results, strict=True):
             if ok:
-                page.fetched.append((ref, cast(FetchedMedia, result)))
+                fetched = cast(FetchedMedia, result)
+                page.fetched.append((ref, fetched))
+                body = self.inline.get(fetched["checksum"] or "")
+                if body is not None:
+                    page.inline[fetched["checksum"] or ""] = body
         return page
 
     def file_path(

@@ -6,7 +6,8 @@ and hands one :class:`~tanba.core.schemas.media.MediaDiscovered` to the target's
 sink (a :class:`~tanba.crawlers.publish.BatchPublisher`), keyed by the page's host.
 The same media on two pages is two events with one blob and one capture. Media
 found in a player the page embeds are published as found on the page, with the
-player's URL, host and capture beside it; a stream carries what was sampled of it. A bus
+player's URL, host and capture beside it; a stream carries what was sampled of it; a
+small file crawled into a remote blob store carries its bytes (``item.inline``). A bus
 that cannot take the events pauses the crawl: the sink keeps them, and the
 pipeline flushes it again with backoff until it can (:mod:`tanba.crawlers.gate`).
 :meth:`PublishPipeline.close_spider` flushes what waits; if the bus still
@@ -84,4 +85,6 @@ def discovered(
         player_capture=player.capture if player is not None else None,
         stream=media["stream"],
     )
-    return MediaDiscovered(occurrence=occurrence, kind_hint=ref.kind_hint)
+    # Small files travel inline when the blobs are remote (see tanba.core.schemas.media).
+    body = page.inline.get(occurrence.sha256)
+    return MediaDiscovered(occurrence=occurrence, kind_hint=ref.kind_hint, body=body)

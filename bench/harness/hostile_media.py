@@ -40,7 +40,7 @@ from tanba.fingerprint.worker import FingerprintStage
 PIXEL_CAP = 170_000_000
 DECODE_TIMEOUT_S = 1.0
 # The decoder child of the worker test, in which an interlaced PNG never finishes decoding.
-STALLING_DECODER = "tests.reliability.stalling_decoder"
+STALLING_DECODER = "bench.harness.stalling_decoder"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Adam7 passes: (x0, y0, dx, dy).
 _ADAM7 = (

@@ -1,6 +1,6 @@
 """Crash safety of the embedded stores: a writer killed with SIGKILL at random, again and again.
 
-Contract: :func:`run` starts a child (``python -m tests.reliability.crashloop
+Contract: :func:`run` starts a child (``python -m bench.harness.crashloop
 --child HOME``) that loops over numbered batches; each batch publishes
 ``BATCH`` records to the embedded bus, upserts ``BATCH`` alerts into the
 embedded store, stores a blob, appends an HTTP exchange to a WARC file,
@@ -39,8 +39,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tanba.app.demo.alerts import make_alert
 from tanba.core.alerts import Alert
-from tests.support.alerts import make_alert
 
 BATCH = 7
 TOPIC = "crash.test"
@@ -72,7 +72,7 @@ def run(work_dir: Path, *, seed: int, kills: int) -> CrashResult:
     acked_refs: dict[int, tuple[str, int]] = {}
     for _ in range(kills):
         child = subprocess.Popen(
-            [sys.executable, "-m", "tests.reliability.crashloop", "--child", str(home)],
+            [sys.executable, "-m", "bench.harness.crashloop", "--child", str(home)],
             stdout=subprocess.PIPE,
             text=True,
             cwd=Path(__file__).resolve().parents[2],
@@ -216,6 +216,6 @@ def _alert(key: str, i: int) -> Alert:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m tests.reliability.crashloop")
+    parser = argparse.ArgumentParser(prog="python -m bench.harness.crashloop")
     parser.add_argument("--child", type=Path, required=True)
     _child(parser.parse_args().child)

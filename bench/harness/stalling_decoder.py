@@ -1,6 +1,6 @@
 """The decoder child of the hostile-media worker test: interlaced PNGs never finish decoding.
 
-Run as ``python -m tests.reliability.stalling_decoder --memory-budget N`` by a
+Run as ``python -m bench.harness.stalling_decoder --memory-budget N`` by a
 :class:`~tanba.fingerprint.sandbox.Sandbox` whose ``module`` names it. It is the real
 child (:func:`tanba.fingerprint.sandbox_child.main`) but for Pillow's loading of an
 Adam7-interlaced PNG, which waits forever instead of decoding.
