@@ -11,7 +11,9 @@ live in :mod:`tanba.app.commands` and in the console's and evidence's ``cli`` mo
 from __future__ import annotations
 
 import argparse
+import contextlib
 import faulthandler
+import io
 import logging
 import os
 import signal
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)
-    faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
+    _stacks_on_sigusr1()
     if not hasattr(args, "handler"):
         parser.print_help()
         return 2
@@ -58,6 +60,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+
+
+def _stacks_on_sigusr1() -> None:
+    """``kill -USR1`` prints every thread's stack to stderr (only a real file can take it:
+    a caller that captured stderr in memory, as tests do, gets no handler)."""
+    with contextlib.suppress(AttributeError, ValueError, io.UnsupportedOperation):
+        faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True)
 
 
 def _configure_logging(verbose: bool) -> None:
