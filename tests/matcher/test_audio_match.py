@@ -43,9 +43,9 @@ def _assert_aligned(match: Match, work_id: str, offset_s: float) -> None:
     assert abs(detail.offset_s - detail.query_offset_s - offset_s) < 1.0
 
 
-@pytest.fixture(scope="module")
-def matcher(tracks: list[Path]) -> Matcher:
-    m = Matcher(Settings.from_env({}))
+def matcher_of(tracks: list[Path], **changes: float) -> Matcher:
+    """A matcher with the first three ``tracks`` registered (``changes``: settings)."""
+    m = Matcher(Settings.from_env({}).with_(**changes))
     for i, track in enumerate(tracks[:3]):
         m.add(
             Work(
@@ -58,6 +58,11 @@ def matcher(tracks: list[Path]) -> Matcher:
             )
         )
     return m
+
+
+@pytest.fixture(scope="module")
+def matcher(tracks: list[Path]) -> Matcher:
+    return matcher_of(tracks)
 
 
 @pytest.mark.parametrize(("seconds", "bitrate"), [(5, "64k"), (10, "64k"), (20, "128k")])

@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 
 from tanba.core.schemas.common import AUDIO, Fingerprint
-from tanba.core.schemas.works import Work
-from tanba.core.settings import Settings
 from tanba.core.signals.audio import Landmarks, at_speed
 from tanba.fingerprint.audio import audio_print
 from tanba.fingerprint.landmarks import landmarks
 from tanba.matcher.match import Matcher
-from tests.support.media import track_print
+from tests.matcher.test_audio_match import matcher_of
 
 
 def _fingerprint(path: Path) -> Fingerprint:
@@ -37,25 +35,9 @@ def _sped(tmp_path: Path, track: Path, start_s: float, seconds: float, speed: fl
     return out
 
 
-def _matcher(tracks: list[Path], **changes: float) -> Matcher:
-    m = Matcher(Settings.from_env({}).with_(**changes))
-    for i, track in enumerate(tracks[:3]):
-        m.add(
-            Work(
-                work_id=f"t{i}",
-                owner="o",
-                media=AUDIO,
-                sha256="0" * 64,
-                registered_at="2026-01-01T00:00:00Z",
-                fingerprint=Fingerprint(media=AUDIO, sha256="0" * 64, audio=track_print(track)),
-            )
-        )
-    return m
-
-
 @pytest.fixture(scope="module")
 def matcher(tracks: list[Path]) -> Matcher:
-    return _matcher(tracks, audio_speed_min_votes=15)  # the bar of --calibrate-speed
+    return matcher_of(tracks, audio_speed_min_votes=15)  # the bar of --calibrate-speed
 
 
 @pytest.mark.parametrize(("speed", "seconds"), [(1.04, 10), (0.97, 5), (25 / 24, 20)])
@@ -75,7 +57,7 @@ def test_a_sped_up_excerpt_is_found_at_its_offset_and_speed(
 def test_without_the_speed_search_a_sped_up_excerpt_is_missed(
     tracks: list[Path], tmp_path: Path
 ) -> None:
-    off = _matcher(tracks)  # the default: the search is off
+    off = matcher_of(tracks)  # the default: the search is off
     assert off.match(_fingerprint(_sped(tmp_path, tracks[0], 100, 10, 1.04))) == []
 
 
