@@ -24,7 +24,7 @@ def test_killing_each_stage_at_random_loses_and_duplicates_no_alert(
     assert round_.missing == [] and round_.unexpected == [] and round_.duplicated == 0
     assert round_.dead_letters == 0 and round_.quarantine_wrong == []
     assert round_.integrity == []
-    assert round_.expected == 6 and round_.events > 0 and round_.warc_records > 0
+    assert round_.expected == 7 and round_.events > 0 and round_.warc_records > 0
 
 
 def test_killing_the_storage_writer_at_random_leaves_every_store_consistent(

@@ -256,6 +256,8 @@ def _instance(node: dict, root: dict) -> object:
         return node["enum"][0]
     if "const" in node:
         return node["const"]
+    if node.get("contentEncoding") == "base64":
+        return "eA=="  # b"x"
     if kind == "object":
         props = node.get("properties", {})
         return {k: _instance(v, root) for k, v in props.items()}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, ClassVar
 
-from pydantic import BeforeValidator, PlainSerializer
+from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 
 from tanba.core.schemas.base import Event
 from tanba.core.schemas.common import MediaOccurrence
@@ -39,6 +39,8 @@ InlineBytes = Annotated[
     bytes,
     BeforeValidator(_from_base64),
     PlainSerializer(_to_base64, return_type=str, when_used="json"),
+    # What the JSON holds (pydantic would say "binary"): readers in other languages decode it.
+    WithJsonSchema({"type": "string", "contentEncoding": "base64"}),
 ]
 
 
