@@ -593,6 +593,7 @@ class KafkaGroupConsumer(Consumer):
         self._on_revoked = on_revoked
         self._paused = False
         self._client: KafkaConsumer | None = None
+        self._lag_failing = False  # the last lag reading failed (its warning is logged)
 
     def _connected(self) -> KafkaConsumer:
         if self._client is None:
@@ -707,9 +708,14 @@ class KafkaGroupConsumer(Consumer):
                     if t == topic and partition in ends:
                         done = committed.get((topic, partition), starts.get(partition, 0))
                         lag += max(0, ends[partition] - done)
+            self._lag_failing = False
             return lag
         except TanbaError as exc:
-            log.warning("reading the lag of group %s: %s", self.group, exc)
+            # Once per run of failures: the gauge is read every second, and a broker that is
+            # down is already reported by the polls and commits (a line per backed-off try).
+            level = logging.DEBUG if self._lag_failing else logging.WARNING
+            self._lag_failing = True
+            log.log(level, "reading the lag of group %s: %s", self.group, exc)
             return None
 
     def close(self) -> None:
