@@ -33,7 +33,7 @@ import shutil
 import tempfile
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -151,13 +151,23 @@ def bytes_file(data: bytes, sha256: str, tmp_dir: Path | None = None) -> Iterato
     process left. The caller has checked that ``data`` is the blob ``sha256``
     (:func:`is_blob`): a file is never handed on under a digest it does not have.
     """
+    with temporary_copy(sha256, tmp_dir, lambda out: out.write(data)) as copy:
+        yield copy
+
+
+@contextmanager
+def temporary_copy(
+    sha256: str, tmp_dir: Path | None, write: Callable[[IO[bytes]], object]
+) -> Iterator[Path]:
+    """A temporary file that ``write`` fills, named so that :func:`sweep_copies` finds
+    it after a kill; removed on leaving (also when ``write`` raises)."""
     if tmp_dir is not None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f".blob-{sha256[:12]}-")
     copy = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            write(out)
         yield copy
     finally:
         copy.unlink(missing_ok=True)

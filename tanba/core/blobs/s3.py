@@ -51,8 +51,6 @@ import base64
 import functools
 import hashlib
 import io
-import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict
@@ -62,7 +60,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from tanba.core.blobs import CHUNK, BlobStore, StoreUnavailable, blob_key, sha256_of_file
+from tanba.core.blobs import (
+    CHUNK,
+    BlobStore,
+    StoreUnavailable,
+    blob_key,
+    sha256_of_file,
+    temporary_copy,
+)
 from tanba.core.exceptions import NotFound, SettingsError
 from tanba.core.settings import Settings
 
@@ -595,19 +600,15 @@ class S3BlobStore(BlobStore):
     @contextmanager
     def local_path(self, sha256: str, tmp_dir: Path | None = None) -> Iterator[Path]:
         """A checked temporary copy, hashed as it is written (one pass, not a second read)."""
-        if tmp_dir is not None:
-            tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=f".blob-{sha256[:12]}-")
-        copy = Path(name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                try:
-                    self.objects.copy_checked(self._key(sha256), sha256, out)
-                except NotFound:
-                    raise NotFound(f"blob {sha256} is not in {self.where}") from None
+
+        def fill(out: IO[bytes]) -> None:
+            try:
+                self.objects.copy_checked(self._key(sha256), sha256, out)
+            except NotFound:
+                raise NotFound(f"blob {sha256} is not in {self.where}") from None
+
+        with temporary_copy(sha256, tmp_dir, fill) as copy:
             yield copy
-        finally:
-            copy.unlink(missing_ok=True)
 
     def exists(self, sha256: str) -> bool:
         with self._lock:
