@@ -505,8 +505,11 @@ class KafkaBus(Bus):
             if done is not None and done.offset >= 0
         }
 
-    def group_lag(self, group: str, topics: Sequence[str]) -> int:
-        """End offsets minus the group's committed offsets, over every partition of ``topics``.
+    def group_lag(
+        self, group: str, topics: Sequence[str], only: set[tuple[str, int]] | None = None
+    ) -> int:
+        """End offsets minus the group's committed offsets, over every partition of ``topics``
+        (``only``: over these (topic, partition) pairs alone, e.g. one member's).
 
         A partition the group never committed counts from its log start, not from 0:
         messages that retention already deleted will never be read, let alone committed.
@@ -515,6 +518,8 @@ class KafkaBus(Bus):
         lag = 0
         for topic in topics:
             ends = self.end_offsets(topic)
+            if only is not None:
+                ends = {p: end for p, end in ends.items() if (topic, p) in only}
             never = [p for p in ends if (topic, p) not in committed]
             starts = self.beginning_offsets(topic) if never else {}
             for partition, end in ends.items():
@@ -699,15 +704,7 @@ class KafkaGroupConsumer(Consumer):
         if not owned:
             return 0
         try:
-            committed = self._bus.group_offsets(self.group)
-            lag = 0
-            for topic in sorted({t for t, _ in owned}):
-                ends = self._bus.end_offsets(topic)
-                starts = self._bus.beginning_offsets(topic)
-                for t, partition in owned:
-                    if t == topic and partition in ends:
-                        done = committed.get((topic, partition), starts.get(partition, 0))
-                        lag += max(0, ends[partition] - done)
+            lag = self._bus.group_lag(self.group, sorted({t for t, _ in owned}), only=set(owned))
             self._lag_failing = False
             return lag
         except TanbaError as exc:
