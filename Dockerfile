@@ -26,11 +26,6 @@ WORKDIR /opt/tanba
 COPY pyproject.toml README.md ./
 RUN mkdir -p tanba && touch tanba/__init__.py && pip install . && pip uninstall -y tanba
 COPY tanba ./tanba
-COPY crawlers ./crawlers
-COPY fingerprint ./fingerprint
-COPY matcher ./matcher
-COPY console ./console
-COPY evidence ./evidence
 RUN pip install --no-deps .
 
 # Never root: the state directory belongs to an unprivileged user. With the default
