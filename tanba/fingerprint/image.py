@@ -39,6 +39,7 @@ crops, boxes, resampling and descriptors), so both definitions stay side by side
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,10 +132,11 @@ _PAGE_CANDIDATES = 12
 # of the work's windows) 15 even with twelve angles.
 _QUERY_ANGLES: tuple[float, ...] = (-9.0, -6.0, 6.0, 9.0)
 _ROTATED_QUERY_CUT = _INNER
-# A copy whose short side reaches this is turned at half its working resolution. On the
-# calibration works: 58 of 64 rotations found (59 at full resolution), at 1.5× the naive
-# loop's throughput in bench/speed.py against 1.2× (2.2× without the turns).
-_TURN_HALVED_FROM = 96
+# Side of the grid a turned window is sampled on (:func:`turned_windows`), from the copy at its
+# working resolution. On the calibration works' rotate_5-10 (the same cached copies): 59 of
+# 64 found, against 58 when a half-resolution copy was rotated whole with Pillow; rotate_3-5
+# 63 both ways; crop_keep60 36 both ways.
+_TURN_SIDE = 64
 # Each page box is also hashed without its bottom quarter (the work's upper window), as a
 # headline over a banner's picture covers it. On the calibration works' banners
 # (bench/quality.py, 64 wallpapers): 41 found without, 49 with; in a page 60 and 63.
@@ -431,15 +433,80 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
                 [(f"{name}-upper", _upper(box)) for name, box in groups[-1][1] if box is not None],
             )
         )
-    # Turned at half the working resolution when the window keeps 40 px or more there: a
-    # rotation costs by the pixel, and four of them at full size halved the throughput.
-    source = Image.fromarray(grey)
-    if min(grey.shape) >= _TURN_HALVED_FROM:
-        source = source.reduce(2)
-    for angle in _QUERY_ANGLES:
-        turned = np.asarray(source.rotate(angle, Image.Resampling.BICUBIC))
-        plain.append((turned, [(f"turned:{angle:+.0f}", _box(turned, *_ROTATED_QUERY_CUT))]))
+    turned = turned_windows(grey, _QUERY_ANGLES)
+    plain += [
+        (window, [(f"turned:{angle:+.0f}", None)])
+        for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
+    ]
     return _windows(groups, mirror=True, plain=plain, details=True)
+
+
+def turned_windows(grey: np.ndarray, angles: tuple[float, ...]) -> np.ndarray:
+    """The inner window (:data:`_ROTATED_QUERY_CUT`) of ``grey`` turned by each angle (degrees,
+    counter-clockwise about its centre, as ``Image.rotate``), sampled bilinearly on a
+    :data:`_TURN_SIDE`² grid (float32, one grid per angle; black beyond the picture, as a
+    rotation's corners).
+
+    All angles in one batch of array operations, straight from the copy to the window's
+    grid: rotating the whole copy with Pillow, then cutting and resampling the window, cost
+    several times as many interpolated pixels and a call per angle (a quarter of a query's
+    time in ``bench/speed.py``). The grid is twice the hash's 32 px, so the resampler's 2:1
+    Lanczos step filters what point sampling aliases. :func:`turned_window_reference` is the
+    plain form, one angle and one pixel at a time.
+    """
+    height, width = grey.shape
+    # A border of black pixels: a point beyond the picture interpolates towards black.
+    padded = np.zeros((height + 2, width + 2), np.float32)
+    padded[1:-1, 1:-1] = grey
+    left, top, right, bottom = _box(grey, *_ROTATED_QUERY_CUT)
+    steps = np.arange(_TURN_SIDE) + 0.5
+    # Grid points as offsets from the centre, in the turned picture.
+    u = (left + steps * (right - left) / _TURN_SIDE - width / 2)[None, None, :]
+    v = (top + steps * (bottom - top) / _TURN_SIDE - height / 2)[None, :, None]
+    radians = -np.radians(np.asarray(angles, np.float64))[:, None, None]
+    cos, sin = np.cos(radians), np.sin(radians)
+    # Image.rotate's map from the turned picture to the source; pixel centres at half
+    # steps, one more for the border.
+    x = np.clip(cos * u + sin * v + width / 2 + 0.5, 0, width + 1)
+    y = np.clip(-sin * u + cos * v + height / 2 + 0.5, 0, height + 1)
+    x0 = np.minimum(x.astype(np.intp), width)
+    y0 = np.minimum(y.astype(np.intp), height)
+    fx = (x - x0).astype(np.float32)
+    fy = (y - y0).astype(np.float32)
+    flat = padded.ravel()
+    at = y0 * (width + 2) + x0
+    a, b = flat[at], flat[at + 1]
+    c, d = flat[at + width + 2], flat[at + width + 3]
+    top_row = a + fx * (b - a)
+    return top_row + fy * (c + fx * (d - c) - top_row)
+
+
+def turned_window_reference(grey: np.ndarray, angle: float) -> np.ndarray:
+    """:func:`turned_windows` for one angle, computed point by point (the contract's plain form)."""
+    height, width = grey.shape
+    left, top, right, bottom = _box(grey, *_ROTATED_QUERY_CUT)
+    radians = -math.radians(angle)
+    out = np.zeros((_TURN_SIDE, _TURN_SIDE), np.float64)
+
+    def pixel(row: int, column: int) -> float:
+        inside = 0 <= row < height and 0 <= column < width
+        return float(grey[row, column]) if inside else 0.0
+
+    for i in range(_TURN_SIDE):
+        for j in range(_TURN_SIDE):
+            u = left + (j + 0.5) * (right - left) / _TURN_SIDE - width / 2
+            v = top + (i + 0.5) * (bottom - top) / _TURN_SIDE - height / 2
+            # Source position in pixel-index units (pixel k's centre at k + 0.5).
+            x = math.cos(radians) * u + math.sin(radians) * v + width / 2 - 0.5
+            y = -math.sin(radians) * u + math.cos(radians) * v + height / 2 - 0.5
+            x = min(max(x, -1.0), float(width))
+            y = min(max(y, -1.0), float(height))
+            column, row = min(math.floor(x), width - 1), min(math.floor(y), height - 1)
+            fx, fy = x - column, y - row
+            out[i, j] = (1 - fy) * (
+                (1 - fx) * pixel(row, column) + fx * pixel(row, column + 1)
+            ) + fy * ((1 - fx) * pixel(row + 1, column) + fx * pixel(row + 1, column + 1))
+    return out
 
 
 def _upper(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
