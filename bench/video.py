@@ -21,12 +21,18 @@ fingerprint's seconds per minute of video (picture and soundtrack, through the
 decoder sandbox), on the clips and on a 720p H.264 encode of the film; query
 milliseconds of each index.
 
-    python -m bench.video [--cache DIR]
+    python -m bench.video [--cache DIR] [--no-film]
+
+Splits: each registered clip (its queries) and each unrelated clip is in the calibration or
+the held-out half by a hash of its file name (:func:`split_of`); every row prints its recall
+over both halves and each half's, so thresholds are chosen on the calibration half and
+reported on the held-out one from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import resource
 import statistics
@@ -78,12 +84,21 @@ ALTERATIONS: dict[str, list[str]] = {
 HARD = ("camcorder", "pip")
 
 
+SPLITS = ("calibration", "held-out")
+
+
+def split_of(name: str) -> str:
+    """The half a clip is in, by a hash of its file name (stable across runs and machines)."""
+    return SPLITS[hashlib.sha256(name.encode()).digest()[0] % 2]
+
+
 @dataclass
 class Row:
     """One alteration's figures on one index."""
 
     total: int = 0
     found: int = 0
+    by_split: dict[str, list[int]] = field(default_factory=dict)  # split: [found, total]
     false: int = 0
     max_error: float = 0.0
     ms: list[float] = field(default_factory=list)
@@ -122,6 +137,9 @@ def main() -> None:
         "--two-hours",
         action="store_true",
         help="with --film: also fingerprint the film repeated to 2 hours (a 2.7 GB file in --cache)",
+    )
+    parser.add_argument(
+        "--no-film", action="store_true", help="only the clips' table, not the film part"
     )
     args = parser.parse_args()
     if args.film:
@@ -195,6 +213,8 @@ def main() -> None:
         for (name, expected, _path, start), print_ in printed:
             row = rows[kind].setdefault(name, Row())
             row.total += 1
+            half = row.by_split.setdefault(split_of(expected or _path.name), [0, 0])
+            half[1] += 1
             if print_ is None:
                 continue
             started = time.perf_counter()
@@ -205,6 +225,7 @@ def main() -> None:
             if right:
                 d = right[0].detail
                 row.found += 1
+                half[0] += 1
                 if d.offset_s is not None and d.query_offset_s is not None:
                     # Where the copy's first second is in the work, against where it was cut.
                     copy_start = d.offset_s - (d.scale or 1.0) * d.query_offset_s
@@ -212,17 +233,22 @@ def main() -> None:
                 row.evidence[d.evidence] = row.evidence.get(d.evidence, 0) + 1
     for kind in signals:
         print(f"\nindex: {kind}")
-        print(f"  {'alteration':<22} {'recall':>7} {'false':>6} {'max offset err s':>17} "
-              f"{'query ms p50/max':>17}  evidence")  # fmt: skip
+        print(f"  {'alteration':<22} {'recall':>7} {'cal':>5} {'held':>5} {'false':>6} "
+              f"{'max offset err s':>17} {'query ms p50/max':>17}  evidence")  # fmt: skip
         for name, row in rows[kind].items():
-            recall = "-" if name.startswith("unrelated") else f"{row.found}/{row.total}"
+            is_unrelated = name.startswith("unrelated")
+            recall = "-" if is_unrelated else f"{row.found}/{row.total}"
+            cal, held = (
+                "-" if is_unrelated else "{}/{}".format(*row.by_split.get(half, [0, 0]))
+                for half in SPLITS
+            )
             times = f"{statistics.median(row.ms):.1f}/{max(row.ms):.1f}" if row.ms else "-"
             hard = " (hard)" if name in HARD else ""
             evidence = " ".join(f"{k}:{v}" for k, v in sorted(row.evidence.items()))
-            print(f"  {name + hard:<22} {recall:>7} {row.false:>6} {row.max_error:>17.2f} "
-                  f"{times:>17}  {evidence}")  # fmt: skip
-
-    film_part(cache, registered, settings)
+            print(f"  {name + hard:<22} {recall:>7} {cal:>5} {held:>5} {row.false:>6} "
+                  f"{row.max_error:>17.2f} {times:>17}  {evidence}")  # fmt: skip
+    if not args.no_film:
+        film_part(cache, registered, settings)
 
 
 # How the film is fingerprinted, each way timed in the same run: dense (clips, and every video
