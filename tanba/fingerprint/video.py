@@ -12,7 +12,13 @@ H.264); a video declaring :data:`SPARSE_AFTER_S` or more (a film;
 ``TANBA_VIDEO_SPARSE_AFTER_S``) is decoded only in a window after each keyframe
 (:class:`_KeyWindows`, B-frames skipped there: about 2.5x faster again). The
 first decoded frame at or after each multiple of
-:data:`~tanba.core.signals.video.FRAME_S` seconds is kept. Each kept frame is
+:data:`~tanba.core.signals.video.FRAME_S` seconds is kept, a frame's time counted
+from the stream's first presentation time (:func:`_origin`): a fragmented MP4
+(``-movflags frag_keyframe+empty_moov``, as streamed) has no edit list, so its
+frames' timestamps start at the decoder delay (two frames of B-frame reordering,
+0.17 s at 12 fps) where the same encode in a plain MP4 starts at 0; counted from
+the timestamps, its samples fell on another grid than the work's, between the
+work's samples, and a picture that changes every frame never matched. Each kept frame is
 scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
 borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
 frame's uniformly dark edge rows, cut alike in the work and the copy) and PDQ
@@ -136,6 +142,7 @@ def video_print(
                 if _declared_s(container, stream) >= sparse_after_s
                 else None
             )
+            origin = _origin(stream)
             next_t, last_t, decoded = 0.0, 0.0, 0
             for frame in _frames(container, stream, windows):
                 decoded += 1
@@ -145,13 +152,17 @@ def video_print(
                     )
                 if time.monotonic() > deadline:
                     raise too_slow
-                t = frame.time
-                if t is None or t < next_t:
+                if frame.time is None:
+                    continue
+                if origin is None:  # no declared start: the first frame's time is it
+                    origin = frame.time
+                t = frame.time - origin
+                if t < next_t:
                     continue
                 if t > max_seconds:
                     break
                 if windows is not None:
-                    windows.seen(t)
+                    windows.seen(frame.time)  # the windows are in the stream's own times
                 last_t = t
                 next_t = (int(t / FRAME_S) + 1) * FRAME_S
                 grey = frame.reformat(
@@ -268,6 +279,15 @@ def _frames(  # type: ignore[no-untyped-def]
         yield from frames
 
 
+def _origin(stream: av.VideoStream) -> float | None:
+    """The stream's first presentation time in seconds (None when it declares none): frame
+    times are counted from it, so the same picture gets the same times whatever container
+    holds it (a fragmented MP4 has no edit list to start it at 0, an MPEG-TS starts at 1.4 s)."""
+    if stream.start_time is None or stream.time_base is None:
+        return None
+    return float(stream.start_time * stream.time_base)
+
+
 def _declared_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
     """The duration the container declares (0 when it declares none)."""
     if stream.duration is not None and stream.time_base is not None:
@@ -337,7 +357,8 @@ def _open(path: Path, timeout_s: float) -> av.container.InputContainer:
 
 
 def frames_at(path: str, times: list[float], side: int, timeout_s: float) -> list[str]:
-    """JPEG pictures (base64) of the frames shown at ``times`` seconds, at most ``side`` pixels.
+    """JPEG pictures (base64) of the frames shown at ``times`` seconds (counted from the
+    picture's first frame, as a print's times are), at most ``side`` pixels.
 
     For the console's frame pairs and a person checking a match by eye: each time is
     sought to the keyframe before it and decoded forward to the first frame at or after
@@ -355,7 +376,9 @@ def frames_at(path: str, times: list[float], side: int, timeout_s: float) -> lis
         if stream is None or stream.time_base is None:
             raise Unfingerprintable("the file has no picture")
         stream.thread_type = "AUTO"
-        for t in times:
+        origin = _origin(stream) or 0.0  # times are counted from it, as in a print
+        for asked in times:
+            t = asked + origin
             picture = None
             try:
                 container.seek(int(max(0.0, t) / stream.time_base), stream=stream, backward=True)

@@ -230,3 +230,24 @@ def test_frames_of_a_file_that_is_no_video_are_refused(tmp_path: Path, settings:
     page.write_text("<html><body>not a film</body></html>")
     with pytest.raises(Unfingerprintable, match="not a video file"):
         video_frames(page, [1.0], settings)
+
+
+def test_a_fragmented_mp4_gets_the_frame_times_of_the_same_encode_unfragmented(
+    tmp_path: Path, tracks: list[Path]
+) -> None:
+    # The same H.264 stream (B-frames, so a decoder delay of two frames) muxed twice: a plain
+    # MP4, whose edit list starts the picture at 0, and a fragmented one as streamed, which has
+    # none (its timestamps start at the delay, 0.2 s at 10 fps). The film changes every frame:
+    # a sample 0.2 s off is another picture.
+    encoded = tmp_path / "encoded.mkv"
+    ffmpeg("-ss", "20", "-t", "10", "-i", str(film(tmp_path, tracks[0])), "-c:v", "libx264",
+           "-preset", "veryfast", "-bf", "2", "-an", str(encoded))  # fmt: skip
+    plain, fragmented = tmp_path / "plain.mp4", tmp_path / "fragmented.mp4"
+    ffmpeg("-i", str(encoded), "-c", "copy", str(plain))
+    ffmpeg("-i", str(encoded), "-c", "copy", "-movflags", "frag_keyframe+empty_moov",
+           str(fragmented))  # fmt: skip
+    ours = video_print(plain, max_seconds=600, timeout_s=60, reference=False)
+    theirs = video_print(fragmented, max_seconds=600, timeout_s=60, reference=False)
+    assert ours.times()[0] == theirs.times()[0] == 0.0
+    assert np.allclose(ours.times(), theirs.times())
+    assert np.array_equal(ours.hashes(), theirs.hashes())
