@@ -48,7 +48,7 @@ import numpy as np
 from bench.media import video_clips
 from tanba.core.schemas.common import VIDEO, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.video import VideoPrint, words
+from tanba.core.signals.video import VideoPrint, distances, words
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.video import video_print
@@ -79,6 +79,8 @@ ALTERATIONS: dict[str, list[str]] = {
         "gblur=sigma=1.2,noise=alls=12:allf=t,eq=brightness=0.06:contrast=0.9",
     ],
     "pip": ["-vf", "scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray"],
+    # As streamed: no edit list (the picture's timestamps start at the decoder's delay).
+    "fragmented": ["-movflags", "frag_keyframe+empty_moov"],
 }
 # Picture-in-picture and camcorder copies are the issue's hard cases (floor 0.80, not 0.95).
 HARD = ("camcorder", "pip")
@@ -140,6 +142,13 @@ def main() -> None:
     )
     parser.add_argument(
         "--no-film", action="store_true", help="only the clips' table, not the film part"
+    )
+    parser.add_argument(
+        "--why",
+        default="",
+        metavar="ALTERATIONS",
+        help="comma-separated alterations whose missed pictures are explained: per excerpt, the "
+        "histogram of each copy frame's distance to the work's frames where it was cut",
     )
     args = parser.parse_args()
     if args.film:
@@ -231,6 +240,9 @@ def main() -> None:
                     copy_start = d.offset_s - (d.scale or 1.0) * d.query_offset_s
                     row.max_error = max(row.max_error, abs(copy_start - start))
                 row.evidence[d.evidence] = row.evidence.get(d.evidence, 0) + 1
+    for (name, expected, _path, start), print_ in printed:
+        if name in args.why.split(",") and print_ is not None and print_.video is not None:
+            why(name, expected, start, print_.video, signals["chunks"], settings)
     for kind in signals:
         print(f"\nindex: {kind}")
         print(f"  {'alteration':<22} {'recall':>7} {'cal':>5} {'held':>5} {'false':>6} "
@@ -249,6 +261,39 @@ def main() -> None:
                   f"{row.max_error:>17.2f} {times:>17}  {evidence}")  # fmt: skip
     if not args.no_film:
         film_part(cache, registered, settings)
+
+
+def why(
+    name: str,
+    expected: str,
+    start: float,
+    copy: VideoPrint,
+    signal: VideoSignal,
+    settings: Settings,
+) -> None:
+    """Why an excerpt's picture was missed or found: for each copy frame (and each variant),
+    its distance to the nearest work frame within 0.6 s of where it was cut, as a histogram
+    of 16-bit bins, and what the matcher's picture alignment said."""
+    work = signal.index.frames(expected)
+    if work is None:
+        print(f"why {name} {expected}: the work has no frames")
+        return
+    speed = 25 / 24 if name == "pal-speedup" else 1.0
+    found = signal.pictures(copy).get(expected)
+    said = f"found ({found.variant or 'plain'}, {found.agree} agree)" if found else "missed"
+    print(f"why {name} {expected} [{split_of(expected)}]: picture {said}; copy frames "
+          f"{copy.frames}, work frames {len(work.times)}")  # fmt: skip
+    variants = [("plain", copy.times(), copy.hashes()), ("mirrored", copy.times(), copy.mirrored())]
+    for variant, times, hashes in variants:
+        if hashes is None or not len(hashes):
+            continue
+        d = distances(words(hashes), work.words)
+        near = np.abs(work.times[None, :] - (start + speed * times)[:, None]) <= 0.6
+        best = np.where(near, d, 256).min(axis=1)
+        hist = np.bincount(np.minimum(best // 16, 16), minlength=17)
+        print(f"  {variant:<8} nearest-in-time bits, 16-bit bins from 0 (last: no work frame "
+              f"near): {' '.join(map(str, hist))}; within {settings.video_max_distance}: "
+              f"{int((best <= settings.video_max_distance).sum())}")  # fmt: skip
 
 
 # How the film is fingerprinted, each way timed in the same run: dense (clips, and every video
