@@ -24,8 +24,9 @@ The picture, per registered work:
    work frame within the tolerance (a film's print is sampled after its keyframes only,
    see :mod:`tanba.fingerprint.video`, and plain frames are dropped).
 
-The mirrored hashes of a crawled copy go through the same steps; the better of the
-two is kept (``variant: "mirrored"``). When picture and sound both agree but place
+The mirrored hashes of a crawled copy, and the hashes of the picture inside its
+picture where it has one (picture-in-picture, at those frames' times), go through
+the same steps; the best is kept (``variant: "mirrored"`` or ``"inset"``). When picture and sound both agree but place
 the copy more than :data:`AGREE_S` apart, the position is the sound's. The score is that share of agreeing
 frames (picture) or the audio score (sound), the higher when both agree.
 ``offset_s`` is where in the work the matched span starts, ``query_offset_s``
@@ -132,12 +133,15 @@ class VideoSignal(SignalIndex):
         """The works the copy's picture matches, with the best alignment of each."""
         s = self.settings
         times = video.times()
-        variants = [("", words(video.hashes()))]
+        variants = [("", times, words(video.hashes()))]
         mirrored = video.mirrored()
         if mirrored is not None:
-            variants.append(("mirrored", words(mirrored)))
+            variants.append(("mirrored", times, words(mirrored)))
+        inset_times, insets = video.insets()
+        if len(insets):
+            variants.append(("inset", inset_times, words(insets)))
         best: dict[str, PictureMatch] = {}
-        for variant, query in variants:
+        for variant, times, query in variants:
             for work_id, pairs in self.index.pairs(query, s.video_max_distance).items():
                 work = self.index.frames(work_id)
                 if work is None:

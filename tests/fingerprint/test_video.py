@@ -14,7 +14,7 @@ from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances,
 from tanba.fingerprint.compute import FRAME_SIDE, fingerprint_file, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
-from tanba.fingerprint.video import pdq_bits, trim_borders, video_print
+from tanba.fingerprint.video import inset, pdq_bits, trim_borders, video_print
 from tests.support.video import excerpt, ffmpeg, film
 
 
@@ -137,6 +137,22 @@ def test_hashes_round_trip_and_distances_count_bits() -> None:
         times=np.arange(5) * 0.5, hashes=hashes,
     )  # fmt: skip
     assert np.array_equal(v.hashes(), hashes) and np.allclose(v.times(), np.arange(5) * 0.5)
+    inset_times, insets = v.insets()
+    assert len(inset_times) == len(insets) == 0 and v.inset_b64 == ""
+    # The inner pictures of frames 1 and 3 come back at those frames' times.
+    inner = VideoPrint.from_frames(
+        PDQ_FRAMES, duration_s=3, width=4, height=4, frame_s=FRAME_S,
+        times=np.arange(5) * 0.5, hashes=hashes, inset_frames=np.array([1, 3]),
+        insets=hashes[[4, 0]],
+    )  # fmt: skip
+    inset_times, insets = inner.insets()
+    assert np.allclose(inset_times, [0.5, 1.5]) and np.array_equal(insets, hashes[[4, 0]])
+    with pytest.raises(ValueError, match="inset"):
+        VideoPrint.from_frames(
+            PDQ_FRAMES, duration_s=3, width=4, height=4, frame_s=FRAME_S,
+            times=np.arange(5) * 0.5, hashes=hashes, inset_frames=np.array([5]),
+            insets=hashes[:1],
+        )  # fmt: skip
     flipped = hashes.copy()
     flipped[0, 0] ^= 0b1011
     d = distances(words(flipped), words(hashes))
@@ -251,3 +267,22 @@ def test_a_fragmented_mp4_gets_the_frame_times_of_the_same_encode_unfragmented(
     assert ours.times()[0] == theirs.times()[0] == 0.0
     assert np.allclose(ours.times(), theirs.times())
     assert np.array_equal(ours.hashes(), theirs.hashes())
+
+
+def test_the_picture_inside_a_plain_canvas_is_found_and_a_whole_frame_has_none() -> None:
+    picture = _frame()[:60, :70]
+    for colour in (128, 20, 235):  # grey, dark, white canvases
+        canvas = np.full((128, 128), colour, np.uint8)
+        canvas[16:76, 32:102] = picture
+        assert np.array_equal(inset(canvas), picture)
+    assert inset(_frame()) is None
+    # A plain band of another shade inside the picture (a sky) is not taken for the canvas.
+    sky = picture.copy()
+    sky[:12] = 200
+    canvas = np.full((128, 128), 128, np.uint8)
+    canvas[16:76, 32:102] = sky
+    assert np.array_equal(inset(canvas), sky)
+    # Too small a picture is a detail (a logo), not a picture inside the picture.
+    canvas = np.full((128, 128), 128, np.uint8)
+    canvas[50:70, 50:70] = picture[:20, :20]
+    assert inset(canvas) is None
