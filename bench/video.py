@@ -144,6 +144,12 @@ def main() -> None:
         "--no-film", action="store_true", help="only the clips' table, not the film part"
     )
     parser.add_argument(
+        "--only",
+        default="",
+        metavar="ALTERATIONS",
+        help="comma-separated alterations to run (default: all); the unrelated clips always",
+    )
+    parser.add_argument(
         "--why",
         default="",
         metavar="ALTERATIONS",
@@ -203,6 +209,8 @@ def main() -> None:
             ffmpeg("-i", str(clip), "-vf", "scale=640:480,setsar=1", "-r", "25",
                    "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(base))  # fmt: skip
         for name, extra in ALTERATIONS.items():
+            if args.only and name not in args.only.split(","):
+                continue
             out = cache / f"{clip.stem}.{name}.mp4"
             speed = 25 / 24 if name == "pal-speedup" else 1.0
             if not out.exists():
