@@ -150,6 +150,13 @@ def main() -> None:
         help="comma-separated alterations to run (default: all); the unrelated clips always",
     )
     parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the first N registered clips' excerpts (a quick run; the unrelated clips all)",
+    )
+    parser.add_argument(
         "--why",
         default="",
         metavar="ALTERATIONS",
@@ -200,7 +207,7 @@ def main() -> None:
 
     # -- queries ---------------------------------------------------------------------------
     queries: list[tuple[str, str, Path, float]] = []  # alteration, expected work, file, start
-    for clip in registered:
+    for clip in registered[: args.limit or None]:
         length = duration(clip)
         seconds = min(EXCERPT_S, length - 0.5)
         start = max(0.0, (length - seconds) / 2)
