@@ -11,7 +11,10 @@ clip (as is and re-encoded) is queried.
 
 Thresholds: the defaults of ``TANBA_VIDEO_*`` were set on the synthetic test film
 (tests/support/video.py) and a Planet Blupi composite while building; none was
-tuned on this benchmark's figures.
+tuned on this benchmark's figures; the picture-in-picture canvas constants
+(``tanba/fingerprint/video.py``: ``_CANVAS_*``, ``_INSET_*``) were set on the test
+film's picture-in-picture and synthetic frames, and checked on the calibration half
+only before the held-out half was looked at.
 
 Beside the fast index (``ChunkVideoIndex``) the same queries run on the linear
 reference (``LinearVideoIndex``, every frame against every frame) in the same run.
