@@ -302,6 +302,7 @@ def why(
     print(f"why {name} {expected} [{split_of(expected)}]: picture {said}; copy frames "
           f"{copy.frames}, work frames {len(work.times)}")  # fmt: skip
     variants = [("plain", copy.times(), copy.hashes()), ("mirrored", copy.times(), copy.mirrored())]
+    variants.append(("inset", *copy.insets()))
     for variant, times, hashes in variants:
         if hashes is None or not len(hashes):
             continue
