@@ -55,6 +55,9 @@ SCALES = (1.0, 25 / 24, 24 / 25)
 BIN_S = 1.0  # offset vote bins
 # A copy frame is compared with the work's frames this close to where the offset puts it.
 TOLERANCE_S = 0.6
+# Picture and sound placing a copy further apart than this agree on no span: the span's length
+# is then the sound's alone (nearer, the longer of the two: each agrees over its own length).
+AGREE_S = 2.0
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
@@ -256,7 +259,8 @@ def _scored(
     video: VideoPrint | None,
 ) -> SignalMatch:
     """One match from the picture's and the sound's: the sound's position when it agreed (and
-    gives one), else the picture's.
+    gives one), else the picture's; the span's length the longer of the two where they lie
+    within :data:`AGREE_S` of each other, else the sound's.
 
     Why not the picture's when both agree: on Planet Blupi's looping ``win005`` (the demo's
     film) 20 of 20 frames agree, 8 bits apart on average, at offsets 1.5 s and 5.5 s alike
@@ -271,8 +275,11 @@ def _scored(
             and sound_detail.offset_s is not None
             and sound_detail.query_offset_s is not None
         ):
+            if _apart(picture, sound_detail):
+                duration_s = sound_detail.duration_s or duration_s
+            else:
+                duration_s = max(duration_s, sound_detail.duration_s or 0.0)
             offset_s, query_offset_s = sound_detail.offset_s, sound_detail.query_offset_s
-            duration_s = sound_detail.duration_s or duration_s
         detail = MatchDetail(
             algorithm=video.algorithm if video is not None else "",
             evidence=evidence,
@@ -291,6 +298,15 @@ def _scored(
     assert sound is not None
     detail = sound.detail.model_copy(update={"evidence": evidence})
     return SignalMatch(work_id, sound.score, detail)
+
+
+def _apart(picture: PictureMatch, sound: MatchDetail) -> bool:
+    """Whether the picture and the sound place the copy's start in the work more than
+    :data:`AGREE_S` apart (the sound gives a position)."""
+    assert sound.offset_s is not None and sound.query_offset_s is not None
+    picture_start = picture.offset_s - picture.scale * picture.query_offset_s
+    sound_start = sound.offset_s - picture.scale * sound.query_offset_s
+    return abs(picture_start - sound_start) > AGREE_S
 
 
 def _sound(fingerprint: Fingerprint) -> Fingerprint:
