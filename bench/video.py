@@ -11,7 +11,10 @@ clip (as is and re-encoded) is queried.
 
 Thresholds: the defaults of ``TANBA_VIDEO_*`` were set on the synthetic test film
 (tests/support/video.py) and a Planet Blupi composite while building; none was
-tuned on this benchmark's figures.
+tuned on this benchmark's figures; the picture-in-picture canvas constants
+(``tanba/fingerprint/video.py``: ``_CANVAS_*``, ``_INSET_*``) were set on the test
+film's picture-in-picture and synthetic frames, and checked on the calibration half
+only before the held-out half was looked at.
 
 Beside the fast index (``ChunkVideoIndex``) the same queries run on the linear
 reference (``LinearVideoIndex``, every frame against every frame) in the same run.
@@ -21,12 +24,18 @@ fingerprint's seconds per minute of video (picture and soundtrack, through the
 decoder sandbox), on the clips and on a 720p H.264 encode of the film; query
 milliseconds of each index.
 
-    python -m bench.video [--cache DIR]
+    python -m bench.video [--cache DIR] [--no-film]
+
+Splits: each registered clip (its queries) and each unrelated clip is in the calibration or
+the held-out half by a hash of its file name (:func:`split_of`); every row prints its recall
+over both halves and each half's, so thresholds are chosen on the calibration half and
+reported on the held-out one from the same run.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import resource
 import statistics
@@ -42,7 +51,7 @@ import numpy as np
 from bench.media import video_clips
 from tanba.core.schemas.common import VIDEO, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.video import VideoPrint, words
+from tanba.core.signals.video import VideoPrint, distances, words
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.video import video_print
@@ -73,9 +82,19 @@ ALTERATIONS: dict[str, list[str]] = {
         "gblur=sigma=1.2,noise=alls=12:allf=t,eq=brightness=0.06:contrast=0.9",
     ],
     "pip": ["-vf", "scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray"],
+    # As streamed: no edit list (the picture's timestamps start at the decoder's delay).
+    "fragmented": ["-movflags", "frag_keyframe+empty_moov"],
 }
 # Picture-in-picture and camcorder copies are the issue's hard cases (floor 0.80, not 0.95).
 HARD = ("camcorder", "pip")
+
+
+SPLITS = ("calibration", "held-out")
+
+
+def split_of(name: str) -> str:
+    """The half a clip is in, by a hash of its file name (stable across runs and machines)."""
+    return SPLITS[hashlib.sha256(name.encode()).digest()[0] % 2]
 
 
 @dataclass
@@ -84,6 +103,7 @@ class Row:
 
     total: int = 0
     found: int = 0
+    by_split: dict[str, list[int]] = field(default_factory=dict)  # split: [found, total]
     false: int = 0
     max_error: float = 0.0
     ms: list[float] = field(default_factory=list)
@@ -122,6 +142,29 @@ def main() -> None:
         "--two-hours",
         action="store_true",
         help="with --film: also fingerprint the film repeated to 2 hours (a 2.7 GB file in --cache)",
+    )
+    parser.add_argument(
+        "--no-film", action="store_true", help="only the clips' table, not the film part"
+    )
+    parser.add_argument(
+        "--only",
+        default="",
+        metavar="ALTERATIONS",
+        help="comma-separated alterations to run (default: all); the unrelated clips always",
+    )
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=0,
+        metavar="N",
+        help="only the first N registered clips' excerpts (a quick run; the unrelated clips all)",
+    )
+    parser.add_argument(
+        "--why",
+        default="",
+        metavar="ALTERATIONS",
+        help="comma-separated alterations whose missed pictures are explained: per excerpt, the "
+        "histogram of each copy frame's distance to the work's frames where it was cut",
     )
     args = parser.parse_args()
     if args.film:
@@ -167,7 +210,7 @@ def main() -> None:
 
     # -- queries ---------------------------------------------------------------------------
     queries: list[tuple[str, str, Path, float]] = []  # alteration, expected work, file, start
-    for clip in registered:
+    for clip in registered[: args.limit or None]:
         length = duration(clip)
         seconds = min(EXCERPT_S, length - 0.5)
         start = max(0.0, (length - seconds) / 2)
@@ -176,6 +219,8 @@ def main() -> None:
             ffmpeg("-i", str(clip), "-vf", "scale=640:480,setsar=1", "-r", "25",
                    "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(base))  # fmt: skip
         for name, extra in ALTERATIONS.items():
+            if args.only and name not in args.only.split(","):
+                continue
             out = cache / f"{clip.stem}.{name}.mp4"
             speed = 25 / 24 if name == "pal-speedup" else 1.0
             if not out.exists():
@@ -195,6 +240,8 @@ def main() -> None:
         for (name, expected, _path, start), print_ in printed:
             row = rows[kind].setdefault(name, Row())
             row.total += 1
+            half = row.by_split.setdefault(split_of(expected or _path.name), [0, 0])
+            half[1] += 1
             if print_ is None:
                 continue
             started = time.perf_counter()
@@ -205,24 +252,67 @@ def main() -> None:
             if right:
                 d = right[0].detail
                 row.found += 1
+                half[0] += 1
                 if d.offset_s is not None and d.query_offset_s is not None:
                     # Where the copy's first second is in the work, against where it was cut.
                     copy_start = d.offset_s - (d.scale or 1.0) * d.query_offset_s
                     row.max_error = max(row.max_error, abs(copy_start - start))
                 row.evidence[d.evidence] = row.evidence.get(d.evidence, 0) + 1
+    for (name, expected, _path, start), print_ in printed:
+        if name in args.why.split(",") and print_ is not None and print_.video is not None:
+            why(name, expected, start, print_.video, signals["chunks"], settings)
     for kind in signals:
         print(f"\nindex: {kind}")
-        print(f"  {'alteration':<22} {'recall':>7} {'false':>6} {'max offset err s':>17} "
-              f"{'query ms p50/max':>17}  evidence")  # fmt: skip
+        print(f"  {'alteration':<22} {'recall':>7} {'cal':>5} {'held':>5} {'false':>6} "
+              f"{'max offset err s':>17} {'query ms p50/max':>17}  evidence")  # fmt: skip
         for name, row in rows[kind].items():
-            recall = "-" if name.startswith("unrelated") else f"{row.found}/{row.total}"
+            is_unrelated = name.startswith("unrelated")
+            recall = "-" if is_unrelated else f"{row.found}/{row.total}"
+            cal, held = (
+                "-" if is_unrelated else "{}/{}".format(*row.by_split.get(half, [0, 0]))
+                for half in SPLITS
+            )
             times = f"{statistics.median(row.ms):.1f}/{max(row.ms):.1f}" if row.ms else "-"
             hard = " (hard)" if name in HARD else ""
             evidence = " ".join(f"{k}:{v}" for k, v in sorted(row.evidence.items()))
-            print(f"  {name + hard:<22} {recall:>7} {row.false:>6} {row.max_error:>17.2f} "
-                  f"{times:>17}  {evidence}")  # fmt: skip
+            print(f"  {name + hard:<22} {recall:>7} {cal:>5} {held:>5} {row.false:>6} "
+                  f"{row.max_error:>17.2f} {times:>17}  {evidence}")  # fmt: skip
+    if not args.no_film:
+        film_part(cache, registered, settings)
 
-    film_part(cache, registered, settings)
+
+def why(
+    name: str,
+    expected: str,
+    start: float,
+    copy: VideoPrint,
+    signal: VideoSignal,
+    settings: Settings,
+) -> None:
+    """Why an excerpt's picture was missed or found: for each copy frame (and each variant),
+    its distance to the nearest work frame within 0.6 s of where it was cut, as a histogram
+    of 16-bit bins, and what the matcher's picture alignment said."""
+    work = signal.index.frames(expected)
+    if work is None:
+        print(f"why {name} {expected}: the work has no frames")
+        return
+    speed = 25 / 24 if name == "pal-speedup" else 1.0
+    found = signal.pictures(copy).get(expected)
+    said = f"found ({found.variant or 'plain'}, {found.agree} agree)" if found else "missed"
+    print(f"why {name} {expected} [{split_of(expected)}]: picture {said}; copy frames "
+          f"{copy.frames}, work frames {len(work.times)}")  # fmt: skip
+    variants = [("plain", copy.times(), copy.hashes()), ("mirrored", copy.times(), copy.mirrored())]
+    variants.append(("inset", *copy.insets()))
+    for variant, times, hashes in variants:
+        if hashes is None or not len(hashes):
+            continue
+        d = distances(words(hashes), work.words)
+        near = np.abs(work.times[None, :] - (start + speed * times)[:, None]) <= 0.6
+        best = np.where(near, d, 256).min(axis=1)
+        hist = np.bincount(np.minimum(best // 16, 16), minlength=17)
+        print(f"  {variant:<8} nearest-in-time bits, 16-bit bins from 0 (last: no work frame "
+              f"near): {' '.join(map(str, hist))}; within {settings.video_max_distance}: "
+              f"{int((best <= settings.video_max_distance).sum())}")  # fmt: skip
 
 
 # How the film is fingerprinted, each way timed in the same run: dense (clips, and every video
@@ -348,7 +438,8 @@ def catalogue(films: int, settings: Settings, cache: Path) -> None:
     is written by :class:`VideoCatalogueWriter` to ``cache`` and opened by
     :class:`MappedVideoIndex`; a 10 s excerpt (at 240p) of each registered clip is queried,
     three rounds, through :class:`VideoSignal` (lookup and alignment): p50/p95, and whether
-    each found its clip and nothing else. The linear index (every frame, over the same mapped
+    each found its clip and nothing else; then the same excerpts at half size on a grey
+    canvas (picture-in-picture: a third query variant, the inner picture). The linear index (every frame, over the same mapped
     arrays) answers the first :data:`LINEAR_QUERIES` queries beside it.
     """
     rng = np.random.default_rng(17)
@@ -363,6 +454,7 @@ def catalogue(films: int, settings: Settings, cache: Path) -> None:
         sources += [words(v.hashes()), words(v.mirrored())]  # type: ignore[arg-type]
     directory = cache / f"catalogue-{films}"
     queries: list[tuple[str, VideoPrint]] = []
+    pips: list[tuple[str, VideoPrint]] = []  # the same excerpts as picture-in-picture
     works: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for clip in registered:
         try:
@@ -378,11 +470,16 @@ def catalogue(films: int, settings: Settings, cache: Path) -> None:
             start = max(0.0, (duration(clip) - 10) / 2)
             ffmpeg("-ss", f"{start:.2f}", "-t", "10", "-i", str(clip), "-vf", "scale=-2:240",
                    "-b:v", "150k", str(excerpt))  # fmt: skip
-        try:
-            queries.append((clip.name, video_print(excerpt, max_seconds=60, timeout_s=60,
-                                                   reference=False)))  # fmt: skip
-        except Unfingerprintable:
-            continue
+        pip = cache / f"{clip.stem}.catalogue-pip.mp4"
+        if not pip.exists():
+            ffmpeg("-i", str(excerpt), "-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2,"
+                   "pad=iw*2:ih*2:iw/2:ih/4:color=gray", "-b:v", "150k", str(pip))  # fmt: skip
+        for path, into in ((excerpt, queries), (pip, pips)):
+            try:
+                into.append((clip.name, video_print(path, max_seconds=60, timeout_s=60,
+                                                    reference=False)))  # fmt: skip
+            except Unfingerprintable:
+                continue
     started = time.perf_counter()
     if not (directory / "gen-0" / "works.json").exists():
         writer = VideoCatalogueWriter(directory / "gen-0")
@@ -406,21 +503,22 @@ def catalogue(films: int, settings: Settings, cache: Path) -> None:
           f"{len(works)} real clips, {built}, {size / 2**30:.2f} GB of files, "
           f"opened (mapped) in {opened:.0f} ms")  # fmt: skip
     signal = VideoSignal(settings, index)
-    ms: list[float] = []
-    found = wrong = 0
-    for round_ in range(3):
-        for expected, query in queries:
-            began = time.perf_counter()
-            matches = signal.match(Fingerprint(media=VIDEO, sha256="e" * 64, video=query))
-            ms.append((time.perf_counter() - began) * 1000)
-            if round_ == 0:
-                found += any(m.work_id == expected for m in matches)
-                wrong += sum(m.work_id != expected for m in matches)
-    first = ms[0]
-    p50, p95 = np.percentile(ms, 50), np.percentile(ms, 95)
-    print(f"  mapped: {len(ms)} queries of 10 s: p50 {p50:.1f} ms, p95 {p95:.1f} ms, max "
-          f"{max(ms):.1f} ms (the first, pages cold: {first:.1f} ms); {found}/{len(queries)} "
-          f"found their clip, {wrong} other matches")  # fmt: skip
+    for label, asked in (("", queries), ("picture-in-picture ", pips)):
+        ms: list[float] = []
+        found = wrong = 0
+        for round_ in range(3):
+            for expected, query in asked:
+                began = time.perf_counter()
+                matches = signal.match(Fingerprint(media=VIDEO, sha256="e" * 64, video=query))
+                ms.append((time.perf_counter() - began) * 1000)
+                if round_ == 0:
+                    found += any(m.work_id == expected for m in matches)
+                    wrong += sum(m.work_id != expected for m in matches)
+        first = ms[0]
+        p50, p95 = np.percentile(ms, 50), np.percentile(ms, 95)
+        print(f"  mapped: {len(ms)} {label}queries of 10 s: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+              f"max {max(ms):.1f} ms (the first: {first:.1f} ms); {found}/{len(asked)} "
+              f"found their clip, {wrong} other matches")  # fmt: skip
     linear = LinearVideoIndex()
     for work_id in index.work_ids():
         frames = index.frames(work_id)

@@ -68,6 +68,8 @@ def stub_of(video: VideoPrint, blob: str = "") -> VideoPrint:
             "hashes_b64": "",
             "mirrored_b64": "",
             "zoomed_b64": "",
+            "inset_frames_b64": "",
+            "inset_b64": "",
             "blob": blob,
         }
     )

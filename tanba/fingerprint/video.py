@@ -12,14 +12,22 @@ H.264); a video declaring :data:`SPARSE_AFTER_S` or more (a film;
 ``TANBA_VIDEO_SPARSE_AFTER_S``) is decoded only in a window after each keyframe
 (:class:`_KeyWindows`, B-frames skipped there: about 2.5x faster again). The
 first decoded frame at or after each multiple of
-:data:`~tanba.core.signals.video.FRAME_S` seconds is kept. Each kept frame is
+:data:`~tanba.core.signals.video.FRAME_S` seconds is kept, a frame's time counted
+from the stream's first presentation time (:func:`_origin`): a fragmented MP4
+(``-movflags frag_keyframe+empty_moov``, as streamed) has no edit list, so its
+frames' timestamps start at the decoder delay (two frames of B-frame reordering,
+0.17 s at 12 fps) where the same encode in a plain MP4 starts at 0; counted from
+the timestamps, its samples fell on another grid than the work's, between the
+work's samples, and a picture that changes every frame never matched. Each kept frame is
 scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
 borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
 frame's uniformly dark edge rows, cut alike in the work and the copy) and PDQ
 hashes what is left; frames PDQ finds too plain (quality under
 :data:`~tanba.core.signals.video.MIN_QUALITY`: black, fades) are dropped. A
-crawled copy also gets each frame's hash mirrored left to right, a registered
-work each frame's central part hashed (:func:`zoomed`).
+crawled copy also gets each frame's hash mirrored left to right, and the hash of
+the picture inside the picture where a frame holds one (:func:`inset`: a film
+shown small on a plain canvas); a registered work each frame's central part
+hashed (:func:`zoomed`).
 
 Bounds: at most ``max_seconds`` of picture are read, and the decode stops with
 :class:`Unfingerprintable` once ``timeout_s`` has passed (checked every
@@ -53,6 +61,14 @@ _DARK_MEAN = 40
 _DARK_SPREAD = 12
 # Borders are cut only while at least this share of each side is left (a dark scene stays).
 _MIN_KEPT = 0.4
+# A canvas row or column around a picture inside the picture (inset): hardly varying, and of
+# the colour of the canvas's outermost row or column within this (a plain pad of any colour).
+_CANVAS_SPREAD = 16
+_CANVAS_STEP = 10
+# An inner picture is at least this share of each side and at most this share of the frame's
+# area (less inside is a detail, not a picture; more is the frame with a border).
+_INSET_MIN_SIDE = 0.25
+_INSET_MAX_AREA = 0.7
 # A picture needs at least this many seconds and kept frames to be fingerprinted.
 _MIN_SECONDS = 1.0
 _MIN_FRAMES = 2
@@ -118,6 +134,8 @@ def video_print(
     times: list[float] = []
     hashes: list[np.ndarray] = []
     extra: list[np.ndarray] = []  # zoomed (reference) or mirrored (copy) hashes
+    inset_frames: list[int] = []  # copy frames that hold a picture inside the picture
+    insets: list[np.ndarray] = []  # that inner picture's hashes
     try:
         with _open(path, timeout_s) as container:
             stream = _picture_stream(container)
@@ -136,6 +154,7 @@ def video_print(
                 if _declared_s(container, stream) >= sparse_after_s
                 else None
             )
+            origin = _origin(stream)
             next_t, last_t, decoded = 0.0, 0.0, 0
             for frame in _frames(container, stream, windows):
                 decoded += 1
@@ -145,13 +164,17 @@ def video_print(
                     )
                 if time.monotonic() > deadline:
                     raise too_slow
-                t = frame.time
-                if t is None or t < next_t:
+                if frame.time is None:
+                    continue
+                if origin is None:  # no declared start: the first frame's time is it
+                    origin = frame.time
+                t = frame.time - origin
+                if t < next_t:
                     continue
                 if t > max_seconds:
                     break
                 if windows is not None:
-                    windows.seen(t)
+                    windows.seen(frame.time)  # the windows are in the stream's own times
                 last_t = t
                 next_t = (int(t / FRAME_S) + 1) * FRAME_S
                 grey = frame.reformat(
@@ -164,6 +187,12 @@ def video_print(
                 times.append(t)
                 hashes.append(bits)
                 extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
+                inner = None if reference else inset(grey)
+                if inner is not None and inner.shape != picture.shape:
+                    inner_bits, inner_quality = _pdq(trim_borders(inner))
+                    if inner_quality >= MIN_QUALITY:
+                        inset_frames.append(len(times) - 1)
+                        insets.append(inner_bits)
     except av.ExitError:
         raise too_slow from None
     except av.FFmpegError as exc:
@@ -186,6 +215,8 @@ def video_print(
         hashes=np.array(hashes),
         mirrored=None if reference else np.array(extra),
         zoomed=np.array(extra) if reference else None,
+        inset_frames=np.array(inset_frames, dtype=np.uint32),
+        insets=np.array(insets, dtype=np.uint8).reshape(-1, 32),
     )
 
 
@@ -194,6 +225,39 @@ def zoomed(picture: np.ndarray) -> np.ndarray:
     h, w = picture.shape
     dy, dx = round(h * (1 - ZOOM) / 2), round(w * (1 - ZOOM) / 2)
     return picture[dy : h - dy, dx : w - dx]
+
+
+def inset(grey: np.ndarray) -> np.ndarray | None:
+    """The picture inside the picture: the frame without the plain canvas around it, or None
+    when no canvas surrounds a picture of :data:`_INSET_MIN_SIDE` of each side and at most
+    :data:`_INSET_MAX_AREA` of the frame.
+
+    The canvas is cut from each edge while its rows (then columns) are flat and of the colour
+    of the outermost one (any colour: the grey or blurred pad of a copy shown small), so a
+    plain sky of another shade inside the picture stops the cut. Copies only: the work is
+    hashed whole, and the inner picture's hash meets it.
+    """
+    h, w = grey.shape
+    top, bottom = _canvas_edges(grey, axis=1)
+    left, right = _canvas_edges(grey[top:bottom], axis=0)
+    if bottom - top < _INSET_MIN_SIDE * h or right - left < _INSET_MIN_SIDE * w:
+        return None
+    if (bottom - top) * (right - left) > _INSET_MAX_AREA * h * w:
+        return None
+    return grey[top:bottom, left:right]
+
+
+def _canvas_edges(grey: np.ndarray, axis: int) -> tuple[int, int]:
+    """The first and one past the last line (rows for axis 1) that is not canvas: lines from
+    each edge that are flat and of the colour of that edge's outermost line."""
+    mean = grey.mean(axis=axis)
+    flat = grey.max(axis=axis).astype(np.int16) - grey.min(axis=axis) <= _CANVAS_SPREAD
+    start = ~(flat & (np.abs(mean - mean[0]) <= _CANVAS_STEP))
+    end = ~(flat & (np.abs(mean - mean[-1]) <= _CANVAS_STEP))
+    first, last = np.flatnonzero(start), np.flatnonzero(end)
+    if not len(first) or not len(last) or first[0] >= last[-1]:
+        return 0, len(mean)
+    return int(first[0]), int(last[-1]) + 1
 
 
 def trim_borders(grey: np.ndarray) -> np.ndarray:
@@ -268,6 +332,15 @@ def _frames(  # type: ignore[no-untyped-def]
         yield from frames
 
 
+def _origin(stream: av.VideoStream) -> float | None:
+    """The stream's first presentation time in seconds (None when it declares none): frame
+    times are counted from it, so the same picture gets the same times whatever container
+    holds it (a fragmented MP4 has no edit list to start it at 0, an MPEG-TS starts at 1.4 s)."""
+    if stream.start_time is None or stream.time_base is None:
+        return None
+    return float(stream.start_time * stream.time_base)
+
+
 def _declared_s(container: av.container.InputContainer, stream: av.VideoStream) -> float:
     """The duration the container declares (0 when it declares none)."""
     if stream.duration is not None and stream.time_base is not None:
@@ -337,7 +410,8 @@ def _open(path: Path, timeout_s: float) -> av.container.InputContainer:
 
 
 def frames_at(path: str, times: list[float], side: int, timeout_s: float) -> list[str]:
-    """JPEG pictures (base64) of the frames shown at ``times`` seconds, at most ``side`` pixels.
+    """JPEG pictures (base64) of the frames shown at ``times`` seconds (counted from the
+    picture's first frame, as a print's times are), at most ``side`` pixels.
 
     For the console's frame pairs and a person checking a match by eye: each time is
     sought to the keyframe before it and decoded forward to the first frame at or after
@@ -355,7 +429,9 @@ def frames_at(path: str, times: list[float], side: int, timeout_s: float) -> lis
         if stream is None or stream.time_base is None:
             raise Unfingerprintable("the file has no picture")
         stream.thread_type = "AUTO"
-        for t in times:
+        origin = _origin(stream) or 0.0  # times are counted from it, as in a print
+        for asked in times:
+            t = asked + origin
             picture = None
             try:
                 container.seek(int(max(0.0, t) / stream.time_base), stream=stream, backward=True)

@@ -14,7 +14,7 @@ from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances,
 from tanba.fingerprint.compute import FRAME_SIDE, fingerprint_file, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
-from tanba.fingerprint.video import pdq_bits, trim_borders, video_print
+from tanba.fingerprint.video import inset, pdq_bits, trim_borders, video_print
 from tests.support.video import excerpt, ffmpeg, film
 
 
@@ -137,6 +137,22 @@ def test_hashes_round_trip_and_distances_count_bits() -> None:
         times=np.arange(5) * 0.5, hashes=hashes,
     )  # fmt: skip
     assert np.array_equal(v.hashes(), hashes) and np.allclose(v.times(), np.arange(5) * 0.5)
+    inset_times, insets = v.insets()
+    assert len(inset_times) == len(insets) == 0 and v.inset_b64 == ""
+    # The inner pictures of frames 1 and 3 come back at those frames' times.
+    inner = VideoPrint.from_frames(
+        PDQ_FRAMES, duration_s=3, width=4, height=4, frame_s=FRAME_S,
+        times=np.arange(5) * 0.5, hashes=hashes, inset_frames=np.array([1, 3]),
+        insets=hashes[[4, 0]],
+    )  # fmt: skip
+    inset_times, insets = inner.insets()
+    assert np.allclose(inset_times, [0.5, 1.5]) and np.array_equal(insets, hashes[[4, 0]])
+    with pytest.raises(ValueError, match="inset"):
+        VideoPrint.from_frames(
+            PDQ_FRAMES, duration_s=3, width=4, height=4, frame_s=FRAME_S,
+            times=np.arange(5) * 0.5, hashes=hashes, inset_frames=np.array([5]),
+            insets=hashes[:1],
+        )  # fmt: skip
     flipped = hashes.copy()
     flipped[0, 0] ^= 0b1011
     d = distances(words(flipped), words(hashes))
@@ -230,3 +246,43 @@ def test_frames_of_a_file_that_is_no_video_are_refused(tmp_path: Path, settings:
     page.write_text("<html><body>not a film</body></html>")
     with pytest.raises(Unfingerprintable, match="not a video file"):
         video_frames(page, [1.0], settings)
+
+
+def test_a_fragmented_mp4_gets_the_frame_times_of_the_same_encode_unfragmented(
+    tmp_path: Path, tracks: list[Path]
+) -> None:
+    # The same H.264 stream (B-frames, so a decoder delay of two frames) muxed twice: a plain
+    # MP4, whose edit list starts the picture at 0, and a fragmented one as streamed, which has
+    # none (its timestamps start at the delay, 0.2 s at 10 fps). The film changes every frame:
+    # a sample 0.2 s off is another picture.
+    encoded = tmp_path / "encoded.mkv"
+    ffmpeg("-ss", "20", "-t", "10", "-i", str(film(tmp_path, tracks[0])), "-c:v", "libx264",
+           "-preset", "veryfast", "-bf", "2", "-an", str(encoded))  # fmt: skip
+    plain, fragmented = tmp_path / "plain.mp4", tmp_path / "fragmented.mp4"
+    ffmpeg("-i", str(encoded), "-c", "copy", str(plain))
+    ffmpeg("-i", str(encoded), "-c", "copy", "-movflags", "frag_keyframe+empty_moov",
+           str(fragmented))  # fmt: skip
+    ours = video_print(plain, max_seconds=600, timeout_s=60, reference=False)
+    theirs = video_print(fragmented, max_seconds=600, timeout_s=60, reference=False)
+    assert ours.times()[0] == theirs.times()[0] == 0.0
+    assert np.allclose(ours.times(), theirs.times())
+    assert np.array_equal(ours.hashes(), theirs.hashes())
+
+
+def test_the_picture_inside_a_plain_canvas_is_found_and_a_whole_frame_has_none() -> None:
+    picture = _frame()[:60, :70]
+    for colour in (128, 20, 235):  # grey, dark, white canvases
+        canvas = np.full((128, 128), colour, np.uint8)
+        canvas[16:76, 32:102] = picture
+        assert np.array_equal(inset(canvas), picture)
+    assert inset(_frame()) is None
+    # A plain band of another shade inside the picture (a sky) is not taken for the canvas.
+    sky = picture.copy()
+    sky[:12] = 200
+    canvas = np.full((128, 128), 128, np.uint8)
+    canvas[16:76, 32:102] = sky
+    assert np.array_equal(inset(canvas), sky)
+    # Too small a picture is a detail (a logo), not a picture inside the picture.
+    canvas = np.full((128, 128), 128, np.uint8)
+    canvas[50:70, 50:70] = picture[:20, :20]
+    assert inset(canvas) is None

@@ -87,7 +87,7 @@ def test_an_altered_excerpt_is_found_where_it_was_cut(
     assert abs(detail.offset_s - (START + scale * detail.query_offset_s)) <= 1.0
     assert detail.query_offset_s <= 2.0 and detail.duration_s is not None
     assert detail.duration_s >= 7.0
-    assert detail.variant == ("mirrored" if alteration == "mirror" else "")
+    assert detail.variant == {"mirror": "mirrored", "pip": "inset"}.get(alteration, "")
 
 
 @pytest.mark.parametrize("kind", INDEXES)

@@ -61,6 +61,8 @@ ALTERATIONS: dict[str, list[str]] = {
     "logo": ["-vf", "drawbox=x=iw*0.72:y=ih*0.05:w=iw*0.22:h=ih*0.14:color=white@0.9:t=fill"],
     "mirror": ["-vf", "hflip"],
     "pal-speedup": ["-vf", "setpts=PTS*24/25", "-af", "atempo=25/24"],
+    # Picture-in-picture: the film at half size on a grey canvas, off centre.
+    "pip": ["-vf", "scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray"],
 }
 
 

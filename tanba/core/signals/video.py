@@ -10,7 +10,11 @@ of each frame mirrored left to right (``mirrored_b64``, same frames, same
 order), so a flipped copy is found without doubling the registry; a registered
 work's print carries the hash of each frame's central :data:`ZOOM` share
 (``zoomed_b64``), which a copy cropped or zoomed by about that much matches
-(PDQ itself does not survive a 10% crop). The
+(PDQ itself does not survive a 10% crop). A crawled copy's print also carries,
+for the frames where one is found, the hash of the picture inside the picture
+(``inset_b64``, with the frames' indices in ``inset_frames_b64``): a film shown
+small inside another picture, picture-in-picture, hashes nothing like the work
+whole, but its inner rectangle does. The
 soundtrack is not here: it is the :class:`~tanba.core.signals.audio.AudioPrint`
 beside this print in the :class:`~tanba.core.schemas.common.Fingerprint`, so
 it flows through the audio path unchanged (blobs, the audio index) and a
@@ -75,6 +79,10 @@ class VideoPrint(Model):
     hashes_b64: str = ""
     mirrored_b64: str = ""
     zoomed_b64: str = ""
+    # Crawled copies only: the indices (little-endian uint32) of the frames that hold a picture
+    # inside the picture, and the hashes of that inner picture (HASH_BYTES each, same order).
+    inset_frames_b64: str = ""
+    inset_b64: str = ""
     # Set on a print that travels apart (tanba.core.print_blobs): the SHA-256 of the blob
     # holding the whole print; the frames here are then empty.
     blob: str = ""
@@ -92,13 +100,20 @@ class VideoPrint(Model):
         hashes: np.ndarray,
         mirrored: np.ndarray | None = None,
         zoomed: np.ndarray | None = None,
+        inset_frames: np.ndarray | None = None,
+        insets: np.ndarray | None = None,
     ) -> VideoPrint:
-        """A print of ``times`` (seconds) and ``hashes`` (uint8, frames x HASH_BYTES)."""
+        """A print of ``times`` (seconds) and ``hashes`` (uint8, frames x HASH_BYTES);
+        ``insets`` are the hashes of the inner pictures of the frames ``inset_frames``."""
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
         if len(times) != len(hashes) or any(
             extra is not None and len(extra) != len(hashes) for extra in (mirrored, zoomed)
         ):
             raise ValueError("a video print needs one time and one hash of each kind per frame")
+        frames = np.zeros(0, "<u4") if inset_frames is None else np.asarray(inset_frames, "<u4")
+        inner = np.zeros((0, HASH_BYTES), np.uint8) if insets is None else insets
+        if len(frames) != len(inner) or np.any(frames >= len(times)):
+            raise ValueError("a video print needs one inset hash per inset frame, of its frames")
         return cls(
             algorithm=algorithm,
             duration_s=round(float(duration_s), 3),
@@ -114,6 +129,8 @@ class VideoPrint(Model):
             zoomed_b64=""
             if zoomed is None
             else _pack(np.ascontiguousarray(zoomed, dtype=np.uint8).tobytes()),
+            inset_frames_b64=_pack(frames.tobytes()),
+            inset_b64=_pack(np.ascontiguousarray(inner, dtype=np.uint8).tobytes()),
         )
 
     def times(self) -> np.ndarray:
@@ -131,6 +148,15 @@ class VideoPrint(Model):
     def zoomed(self) -> np.ndarray | None:
         """The zoomed frames' hashes (as :meth:`hashes`), or None when the print has none."""
         return _hashes(self.zoomed_b64)
+
+    def insets(self) -> tuple[np.ndarray, np.ndarray]:
+        """The times of the frames that hold a picture inside the picture and that inner
+        picture's hashes (as :meth:`hashes`); both empty when there are none."""
+        frames = np.frombuffer(_unpack(self.inset_frames_b64), dtype="<u4")
+        hashes = _hashes(self.inset_b64)
+        if hashes is None:
+            hashes = np.zeros((0, HASH_BYTES), np.uint8)
+        return self.times()[frames], hashes
 
 
 def _hashes(packed: str) -> np.ndarray | None:
