@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tanba.console.exceptions import Forbidden, PageTooDeep
+from tanba.console.exceptions import BulkRefused, Forbidden, PageTooDeep
 from tanba.core.access import Principal, visible_alert
 from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, Signal, StatusChange
 from tanba.core.clock import Clock, iso
@@ -347,9 +347,16 @@ def bulk_query(
         return filters.query(principal, paged=False)
     picked = tuple(dict.fromkeys(i.strip() for i in ids if i.strip()))
     if not picked:
-        raise InputError("select some alerts, or all that match the filter, then choose an action")
+        raise BulkRefused(
+            "select some alerts, or all that match the filter, then choose an action",
+            "none_selected",
+        )
     if len(picked) > MAX_BULK:
-        raise InputError(f"select at most {MAX_BULK:,} alerts at once, or narrow the filter")
+        raise BulkRefused(
+            f"select at most {MAX_BULK:,} alerts at once, or narrow the filter",
+            "too_many_ids",
+            most=MAX_BULK,
+        )
     return principal.scope(AlertQuery(ids=picked, limit=0))
 
 
@@ -369,9 +376,12 @@ def change_many(
         raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
     total = store.search(replace(query, limit=0, offset=0)).total
     if total > MAX_BULK:
-        raise InputError(
+        raise BulkRefused(
             f"{total:,} alerts match; one action changes at most {MAX_BULK:,}: narrow the "
-            "filter (a site, a work, a status or a date range) and apply it part by part"
+            "filter (a site, a work, a status or a date range) and apply it part by part",
+            "too_many",
+            total=total,
+            most=MAX_BULK,
         )
     change = StatusChange(
         status=status,  # type: ignore[arg-type]

@@ -104,7 +104,59 @@ def test_all_matching_the_filter_changes_every_such_alert_and_skips_those_that_c
     nothing = alice.client.post(
         "/alerts/status", data={"status": "confirmed", "csrf_token": alice.csrf}
     )
-    assert nothing.status_code == 400 and "select some alerts" in nothing.text
+    assert nothing.status_code == 400 and "Tick some alerts" in nothing.text
+
+
+def test_a_refused_bulk_action_is_the_list_again_with_the_reason_in_the_users_language(
+    app: App,
+    seeded: dict[str, Alert],
+    login: Callable[[str], Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not an error page in English: the list, its filter, what was ticked and typed, and
+    why beside the form; nothing changed."""
+    agency = login("kz-agency")
+    agency.client.put(
+        "/api/me/language", json={"language": "ru"}, headers={"X-CSRF-Token": agency.csrf}
+    )
+    nothing = agency.client.post(
+        "/alerts/status?site=kino.example.kz",
+        data={"status": "confirmed", "comment": "проверено вручную", "csrf_token": agency.csrf},
+    )
+    assert nothing.status_code == 400
+    assert 'id="alerts"' in nothing.text and 'id="bulk-error"' in nothing.text
+    assert "Отметьте оповещения" in nothing.text and "select some" not in nothing.text
+    assert 'value="проверено вручную"' in nothing.text
+    assert 'name="site" value="kino.example.kz"' in nothing.text  # the filter kept
+    monkeypatch.setattr("tanba.console.alerts.MAX_BULK", 1)
+    picked = [seeded["a_kz"].id, seeded["b_kz"].id]
+    too_many = agency.client.post(
+        "/alerts/status", data={"status": "confirmed", "ids": picked, "csrf_token": agency.csrf}
+    )
+    assert too_many.status_code == 400 and "не более 1 оповещений" in too_many.text
+    for alert_id in picked:  # still ticked
+        assert re.search(rf'value="{alert_id}" form="bulk"[^>]*checked', too_many.text)
+    everything = agency.client.post(
+        "/alerts/status", data={"status": "confirmed", "all": "true", "csrf_token": agency.csrf}
+    )
+    assert everything.status_code == 400 and "Ничего не изменено" in everything.text
+    assert re.search(r'id="bulk-all"\s*checked', everything.text)
+    export = agency.client.post(
+        "/alerts/evidence",
+        data={"ids": [picked[0]], "mark_notice_sent": "true", "csrf_token": agency.csrf},
+    )
+    assert export.status_code == 409 and "нельзя отметить" in export.text
+    assert "«новое»" in export.text  # the status named in the user's words
+    assert re.search(r'id="bulk-mark-notice-sent"\s*checked', export.text)
+    for key in ("a_kz", "b_kz"):
+        assert _status(app, seeded[key]) == ("new", [])
+    # The API still answers in English, for scripts.
+    api = agency.client.post(
+        "/api/alerts/status",
+        json={"status": "confirmed", "ids": picked},
+        headers={"X-CSRF-Token": agency.csrf},
+    )
+    assert api.status_code == 400 and "select at most 1 alerts" in api.json()["detail"]
 
 
 def test_the_api_changes_by_ids_or_by_filter_within_the_callers_scope(
