@@ -106,6 +106,7 @@ def export_response(
         alert_rules.change_status(
             c.app.store, who.principal, alert.id, NOTICE_SENT, "", c.app.clock
         )
+        c.counts.forget()
     return FileResponse(path, filename=path.name, content_disposition_type="attachment")
 
 
@@ -192,6 +193,7 @@ def write_bundle(
             "",
             c.app.clock,
         )
+        c.counts.forget()
     return Path(bundle.path)
 
 

@@ -11,17 +11,20 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageChops, ImageStat
 
 from tanba.app.demo import media
+from tanba.console.alerts import AlertFilters, CountCache
 from tanba.console.context import Console
 from tanba.console.pictures import BACKGROUND, COLUMNS, LIST_SIDE, Cell, Grants, Sheet
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
+from tanba.core.store import AlertQuery, AlertStore
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import Session
@@ -203,6 +206,55 @@ def test_the_api_changes_by_ids_or_by_filter_within_the_callers_scope(
     )
     assert both.status_code == 400 and "not both" in both.json()["detail"]
     assert _status(app, seeded["a_kz_audio"]) == ("new", [])
+
+
+def test_tab_counts_are_kept_a_few_seconds_per_scope_and_filter_and_dropped_by_a_change() -> None:
+    """Paging a filtered list counts its tabs once, not on every page; a status change made
+    here is counted at once, and a count made before a change is not kept after it."""
+    now = [0.0]
+    counted: list[AlertQuery] = []
+    forget_during: list[CountCache] = []
+
+    class Store:
+        def count_by_status(self, query: AlertQuery) -> dict[str, int]:
+            counted.append(query)
+            for cache in forget_during:
+                cache.forget()  # a change lands while this count runs
+            return {"new": len(counted)}
+
+    cache = CountCache(cast(AlertStore, Store()), now=lambda: now[0], tabs_ttl_s=10.0)
+    kz = Principal(name="kz", role="agency", jurisdictions=("KZ",))
+    ru = Principal(name="ru", role="agency", jurisdictions=("RU",))
+    site = AlertFilters(site="kino.example.kz")
+    assert cache.tabs(kz, site) == {"new": 1}
+    assert cache.tabs(kz, AlertFilters(site="kino.example.kz", page=2)) == {"new": 1}
+    assert len(counted) == 1  # the second page of the same filter: not counted again
+    assert cache.tabs(ru, site) == {"new": 2}  # another scope: its own count
+    assert counted[1].jurisdictions == ("RU",)
+    now[0] = 9.9
+    assert cache.tabs(kz, site) == {"new": 1}
+    now[0] = 10.0
+    assert cache.tabs(kz, site) == {"new": 3}  # too old: counted again
+    cache.forget()
+    assert cache.tabs(kz, site) == {"new": 4}
+    forget_during.append(cache)
+    assert cache.tabs(kz, AlertFilters()) == {"new": 5}
+    forget_during.clear()
+    assert cache.tabs(kz, AlertFilters()) == {"new": 6}  # the count overtaken was not kept
+
+
+def test_the_tabs_count_a_bulk_change_at_once(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    before = agency.client.get("/alerts").text
+    assert _tab(before, "confirmed") == 0
+    agency.client.post(
+        "/alerts/status",
+        data={"status": "confirmed", "all": "true", "csrf_token": agency.csrf},
+    )
+    after = agency.client.get("/alerts").text
+    assert _tab(after, "confirmed") == _tab(before, "new") > 0 and _tab(after, "new") == 0
 
 
 def test_the_tabs_and_bulk_actions_speak_the_users_language(

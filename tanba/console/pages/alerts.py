@@ -60,7 +60,7 @@ def _list_page(
     """The list (or its groups); with ``form``, the bulk form that was refused, its reason
     beside it in the user's language and its input kept, answered with the refusal's status."""
     principal = who.principal
-    tabs = c.app.store.count_by_status(filters.query(principal, paged=False))
+    tabs = c.counts.tabs(principal, filters)
     if filters.group:
         return _grouped_page(request, filters, who, c, tabs)
     page = alert_rules.search(c.app.store, principal, filters)
@@ -273,6 +273,7 @@ def alerts_status(
     except BulkRefused as refused:
         form = BulkForm(refused, frozenset(ids or ()), everything, comment)
         return _list_page(request, filters, who, c, form)
+    c.counts.forget()
     outcome = urlencode({"changed": len(done.changed), "refused": sum(done.refused.values())})
     kept = filters.link()
     return redirect(f"/alerts?{kept}&{outcome}" if kept else f"/alerts?{outcome}")
@@ -330,6 +331,7 @@ def alert_status(
     alert = alert_rules.change_status(
         c.app.store, who.principal, alert_id, change.status, change.comment, c.app.clock
     )
+    c.counts.forget()
     return redirect(f"/alerts/{alert.id}")
 
 
