@@ -236,13 +236,14 @@ def counts(
 
 
 class CountCache:
-    """Recent count answers for the charts (kept ``ttl_s`` seconds) and the list's status
-    tabs (``tabs_ttl_s``).
+    """Recent count answers for the charts (kept ``ttl_s`` seconds), the list's status
+    tabs and its groups by site or work (``tabs_ttl_s``).
 
     Counting by site or day reads every matching alert (a GROUP BY over 100k rows
     takes a few hundred ms), and the tabs count every status of what the filters match
-    on every page, while people page and re-sort the same filtered list; the charts may
-    lag the list by up to ``ttl_s`` and the tabs by ``tabs_ttl_s`` (alerts found
+    on every page (and a grouped list reads them all), while people page and re-sort the
+    same filtered list; the charts may lag the list by up to ``ttl_s`` and the tabs and
+    groups by ``tabs_ttl_s`` (alerts found
     meanwhile). A status change made through this console drops every answer
     (:meth:`forget`), so whoever made it sees it counted at once. The key is the scoped
     query, so two callers with different scopes never share an answer.
@@ -282,6 +283,15 @@ class CountCache:
         query = filters.query(principal, paged=False)
         return self._cached(
             ("tabs", 0, query), lambda: self._store.count_by_status(query), self._tabs_ttl
+        )
+
+    def groups(self, principal: Principal, filters: AlertFilters) -> GroupPage:
+        """A page of the list grouped by site or work (see :func:`groups`), kept as the tabs."""
+        query = filters.query(principal)
+        return self._cached(
+            (f"groups:{filters.group}", 0, query),
+            lambda: groups(self._store, principal, filters),
+            self._tabs_ttl,
         )
 
     def forget(self) -> None:

@@ -161,7 +161,7 @@ def group_alerts(
     Page by ``page`` and ``per_page``; list one group's alerts with ``site=`` or ``work_id=``.
     """
     filters = filters.model_copy(update={"group": key})
-    found = alert_rules.groups(c.app.store, who.principal, filters)
+    found = c.counts.groups(who.principal, filters)
     titles: dict[str, str] = {}
     if key == "work":
         titles = work_rules.titles(c.app, (g.key for g in found.groups))

@@ -25,6 +25,7 @@ from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
 from tanba.core.store import AlertQuery, AlertStore
+from tanba.core.store.base import GroupPage
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import Session
@@ -222,6 +223,10 @@ def test_tab_counts_are_kept_a_few_seconds_per_scope_and_filter_and_dropped_by_a
                 cache.forget()  # a change lands while this count runs
             return {"new": len(counted)}
 
+        def groups(self, key: str, query: AlertQuery) -> GroupPage:
+            counted.append(query)
+            return GroupPage([], len(counted), True)
+
     cache = CountCache(cast(AlertStore, Store()), now=lambda: now[0], tabs_ttl_s=10.0)
     kz = Principal(name="kz", role="agency", jurisdictions=("KZ",))
     ru = Principal(name="ru", role="agency", jurisdictions=("RU",))
@@ -241,6 +246,13 @@ def test_tab_counts_are_kept_a_few_seconds_per_scope_and_filter_and_dropped_by_a
     assert cache.tabs(kz, AlertFilters()) == {"new": 5}
     forget_during.clear()
     assert cache.tabs(kz, AlertFilters()) == {"new": 6}  # the count overtaken was not kept
+    by_site = AlertFilters(group="site")
+    assert cache.groups(kz, by_site).total == 7
+    assert cache.groups(kz, by_site).total == 7  # kept, as the tabs are
+    assert cache.groups(kz, AlertFilters(group="work")).total == 8  # another grouping
+    assert cache.groups(kz, AlertFilters(group="site", page=2)).total == 9  # another page
+    cache.forget()
+    assert cache.groups(kz, by_site).total == 10
 
 
 def test_the_tabs_count_a_bulk_change_at_once(

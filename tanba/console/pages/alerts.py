@@ -83,7 +83,7 @@ def _grouped_page(
     request: Request, filters: AlertFilters, who: Caller, c: Console, tabs: dict[str, int]
 ) -> Response:
     """The list as one row per site or work with its count (``group=site|work``)."""
-    grouped = alert_rules.groups(c.app.store, who.principal, filters)
+    grouped = c.counts.groups(who.principal, filters)
     titles: dict[str, str] = {}
     if filters.group == "work":
         titles = work_rules.titles(c.app, (g.key for g in grouped.groups))
