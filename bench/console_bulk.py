@@ -10,12 +10,15 @@ Elasticsearch URL). ``--alerts`` synthetic alerts (bench/console_list.py's), of 
 console is served by uvicorn on 127.0.0.1 and a KZ agency's token sends one
 ``POST /api/alerts/status`` with the filter ``{"site": ...}`` ("select all matching",
 then "confirm"), timed over HTTP. Then every alert of the site is read back: each must
-be confirmed with one history entry by the agency. The floor of issue 18: at most 5 s.
+be confirmed with one history entry by the agency (counted once per distinct alert, so
+a page read twice cannot make up for one missing). The floor of issue 18: at most 5 s.
+The load average is printed at the start and the end (the machine may be shared).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import threading
@@ -57,6 +60,7 @@ def main() -> int:
     for i in range(0, len(alerts), 2000):
         app.store.upsert(alerts[i : i + 2000])
     print(f"store: {settings.store}, home: {home}")
+    print(f"load average at the start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"loaded {len(alerts):,} alerts in {time.perf_counter() - started:.1f} s")
     before = app.store.count_by_status(AlertQuery(site=SITE))
     assert before["new"] == args.site_alerts, before
@@ -81,23 +85,25 @@ def main() -> int:
     assert answer.status_code == 200, answer.text
     changed = answer.json()["changed"]
     after = app.store.count_by_status(AlertQuery(site=SITE))
-    histories = 0
+    with_history: set[str] = set()
     page = app.store.search(AlertQuery(site=SITE, limit=500, sort="last_seen"))
     while True:
-        histories += sum(
-            1
+        with_history.update(
+            a.id
             for a in page.alerts
             if [(h.status, h.actor) for h in a.history] == [("confirmed", "bench-kz")]
         )
         if not page.next_cursor:
             break
         page = app.store.search(AlertQuery(site=SITE, limit=500, after=page.next_cursor))
+    histories = len(with_history)
     print(
         f"confirm all {args.site_alerts:,} alerts of one site (one POST /api/alerts/status): "
         f"{took:.2f} s (floor {FLOOR_S:.0f} s) {'OK' if took <= FLOOR_S else 'TOO SLOW'}; "
         f"changed {changed:,}, now confirmed {after['confirmed']:,}, "
         f"with their history entry {histories:,}"
     )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     server.should_exit = True
     app.close()
     return 0 if took <= FLOOR_S and histories == args.site_alerts else 1

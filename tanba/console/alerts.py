@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tanba.console.exceptions import Forbidden, PageTooDeep
+from tanba.console.exceptions import BulkRefused, Forbidden, PageTooDeep
 from tanba.core.access import Principal, visible_alert
 from tanba.core.alerts import STATUSES, TRANSITIONS, Alert, Signal, StatusChange
 from tanba.core.clock import Clock, iso
@@ -236,21 +236,32 @@ def counts(
 
 
 class CountCache:
-    """Recent count answers for the charts, kept ``ttl_s`` seconds.
+    """Recent count answers for the charts (kept ``ttl_s`` seconds), the list's status
+    tabs and its groups by site or work (``tabs_ttl_s``).
 
     Counting by site or day reads every matching alert (a GROUP BY over 100k rows
-    takes a few hundred ms), while people page and re-sort the same filtered list;
-    the charts may lag the list by up to ``ttl_s``. The key is the scoped query, so
-    two callers with different scopes never share an answer.
+    takes a few hundred ms), and the tabs count every status of what the filters match
+    on every page (and a grouped list reads them all), while people page and re-sort the
+    same filtered list; the charts may lag the list by up to ``ttl_s`` and the tabs and
+    groups by ``tabs_ttl_s`` (alerts found
+    meanwhile). A status change made through this console drops every answer
+    (:meth:`forget`), so whoever made it sees it counted at once. The key is the scoped
+    query, so two callers with different scopes never share an answer.
     """
 
     def __init__(
-        self, store: AlertStore, ttl_s: float = 30.0, now: Callable[[], float] = time.monotonic
+        self,
+        store: AlertStore,
+        ttl_s: float = 30.0,
+        now: Callable[[], float] = time.monotonic,
+        tabs_ttl_s: float = 10.0,
     ) -> None:
         self._store = store
         self._ttl = ttl_s
+        self._tabs_ttl = tabs_ttl_s
         self._now = now
         self._lock = threading.Lock()
+        self._generation = 0  # forget()s so far
         self._entries: OrderedDict[tuple[str, int, AlertQuery], tuple[float, object]] = (
             OrderedDict()
         )
@@ -267,13 +278,44 @@ class CountCache:
         query = _count_query(principal, filters)
         return self._cached((key, size, query), lambda: self._store.top_counts(key, query, size))
 
-    def _cached(self, cache_key: tuple[str, int, AlertQuery], compute: Callable[[], T]) -> T:
+    def tabs(self, principal: Principal, filters: AlertFilters) -> dict[str, int]:
+        """Every status and its count among the alerts the other filters match (the tabs)."""
+        query = filters.query(principal, paged=False)
+        return self._cached(
+            ("tabs", 0, query), lambda: self._store.count_by_status(query), self._tabs_ttl
+        )
+
+    def groups(self, principal: Principal, filters: AlertFilters) -> GroupPage:
+        """A page of the list grouped by site or work (see :func:`groups`), kept as the tabs."""
+        query = filters.query(principal)
+        return self._cached(
+            (f"groups:{filters.group}", 0, query),
+            lambda: groups(self._store, principal, filters),
+            self._tabs_ttl,
+        )
+
+    def forget(self) -> None:
+        """Drop every answer; call it after changing statuses."""
+        with self._lock:
+            self._entries.clear()
+            self._generation += 1
+
+    def _cached(
+        self,
+        cache_key: tuple[str, int, AlertQuery],
+        compute: Callable[[], T],
+        ttl_s: float | None = None,
+    ) -> T:
+        ttl = self._ttl if ttl_s is None else ttl_s
         with self._lock:
             hit = self._entries.get(cache_key)
-            if hit is not None and self._now() - hit[0] < self._ttl:
+            if hit is not None and self._now() - hit[0] < ttl:
                 return cast(T, hit[1])  # stored by the same key, so by the same compute
+            generation = self._generation
         value = compute()
         with self._lock:
+            if generation != self._generation:
+                return value  # counted before a change it may not show: not kept
             self._entries[cache_key] = (self._now(), value)
             while len(self._entries) > 256:
                 self._entries.popitem(last=False)
@@ -347,9 +389,16 @@ def bulk_query(
         return filters.query(principal, paged=False)
     picked = tuple(dict.fromkeys(i.strip() for i in ids if i.strip()))
     if not picked:
-        raise InputError("select some alerts, or all that match the filter, then choose an action")
+        raise BulkRefused(
+            "select some alerts, or all that match the filter, then choose an action",
+            "none_selected",
+        )
     if len(picked) > MAX_BULK:
-        raise InputError(f"select at most {MAX_BULK:,} alerts at once, or narrow the filter")
+        raise BulkRefused(
+            f"select at most {MAX_BULK:,} alerts at once, or narrow the filter",
+            "too_many_ids",
+            most=MAX_BULK,
+        )
     return principal.scope(AlertQuery(ids=picked, limit=0))
 
 
@@ -369,9 +418,12 @@ def change_many(
         raise InputError(f"unknown status {status!r}; use one of {', '.join(STATUSES)}")
     total = store.search(replace(query, limit=0, offset=0)).total
     if total > MAX_BULK:
-        raise InputError(
+        raise BulkRefused(
             f"{total:,} alerts match; one action changes at most {MAX_BULK:,}: narrow the "
-            "filter (a site, a work, a status or a date range) and apply it part by part"
+            "filter (a site, a work, a status or a date range) and apply it part by part",
+            "too_many",
+            total=total,
+            most=MAX_BULK,
         )
     change = StatusChange(
         status=status,  # type: ignore[arg-type]

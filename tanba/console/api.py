@@ -161,7 +161,7 @@ def group_alerts(
     Page by ``page`` and ``per_page``; list one group's alerts with ``site=`` or ``work_id=``.
     """
     filters = filters.model_copy(update={"group": key})
-    found = alert_rules.groups(c.app.store, who.principal, filters)
+    found = c.counts.groups(who.principal, filters)
     titles: dict[str, str] = {}
     if key == "work":
         titles = work_rules.titles(c.app, (g.key for g in found.groups))
@@ -194,6 +194,7 @@ def change_statuses(body: BulkStatusIn, who: AnyUser, c: ConsoleDep) -> BulkStat
     done = alert_rules.change_many(
         c.app.store, who.principal, query, body.status, body.comment, c.app.clock
     )
+    c.counts.forget()
     return BulkStatusOut(changed=len(done.changed), ids=list(done.changed), refused=done.refused)
 
 
@@ -235,6 +236,7 @@ def change_status(alert_id: str, body: StatusIn, who: AnyUser, c: ConsoleDep) ->
     alert = alert_rules.change_status(
         c.app.store, who.principal, alert_id, body.status, body.comment, c.app.clock
     )
+    c.counts.forget()
     return AlertDetail(
         alert=alert, next_statuses=list(alert_rules.next_statuses(who.principal, alert))
     )

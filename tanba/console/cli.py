@@ -126,9 +126,11 @@ def _users_edit(app: App, args: argparse.Namespace) -> int:
             "say what to change: --role, --org, --jurisdiction, --language or --password-stdin"
         )
     user = user_rules.change(console.users, console.sessions, "cli", args.name, **changes)
-    _warn_unknown_org(app, console, user)
+    if "org" in changes or "role" in changes:  # said once when set, not on every change
+        _warn_unknown_org(app, console, user)
+    scope = user.org or user.jurisdiction
     flags = " (disabled)" if user.disabled else ""
-    print(f"user {user.username}: {user.role}{flags}")
+    print(f"user {user.username}: {user.role}{f' ({scope})' if scope else ''}{flags}")
     return 0
 
 

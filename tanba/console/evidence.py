@@ -23,11 +23,10 @@ from fastapi.responses import FileResponse
 from tanba.console import alerts as alert_rules
 from tanba.console.auth import Caller
 from tanba.console.context import Console
-from tanba.console.exceptions import Conflict, EvidenceUnavailable, Forbidden
+from tanba.console.exceptions import BulkRefused, Conflict, EvidenceUnavailable, Forbidden
 from tanba.console.exports import ExportJob
 from tanba.core.access import Principal
 from tanba.core.alerts import TRANSITIONS, Alert
-from tanba.core.exceptions import InputError
 from tanba.core.store import AlertQuery
 from tanba.core.wiring import App
 
@@ -107,6 +106,7 @@ def export_response(
         alert_rules.change_status(
             c.app.store, who.principal, alert.id, NOTICE_SENT, "", c.app.clock
         )
+        c.counts.forget()
     return FileResponse(path, filename=path.name, content_disposition_type="attachment")
 
 
@@ -129,9 +129,9 @@ def plan_bundle(
 ) -> BundlePlan:
     """Check a bulk export of every alert of ``query`` (scoped to the caller) before any is written.
 
-    At most :data:`tanba.evidence.bundle.MAX_BUNDLE` alerts (InputError beyond, saying
+    At most :data:`tanba.evidence.bundle.MAX_BUNDLE` alerts (BulkRefused beyond, saying
     to narrow the selection). With ``mark_notice_sent`` every alert must be able to move
-    to notice_sent (Conflict otherwise, nothing exported).
+    to notice_sent (BulkRefused with status 409 otherwise, nothing exported).
     """
     _may_export(who)
     try:
@@ -141,21 +141,31 @@ def plan_bundle(
     scoped = who.principal.scope(query)
     found = c.app.store.search(replace(scoped, limit=MAX_BUNDLE + 1, offset=0))
     if found.total > MAX_BUNDLE:
-        raise InputError(
+        raise BulkRefused(
             f"{found.total:,} alerts are selected; one export holds at most {MAX_BUNDLE:,}: "
             "narrow the filter (a site, a work, a status or a date range) and export the "
-            "alerts part by part"
+            "alerts part by part",
+            "export_too_many",
+            total=found.total,
+            most=MAX_BUNDLE,
         )
     if not found.alerts:
-        raise InputError("no alert you may see is selected; select some, or change the filter")
+        raise BulkRefused(
+            "no alert you may see is selected; select some, or change the filter", "export_none"
+        )
     if mark_notice_sent:
         stuck = [a for a in found.alerts if NOTICE_SENT not in alert_rules.next_statuses(
             who.principal, a)]  # fmt: skip
         if stuck:
-            raise Conflict(
+            raise BulkRefused(
                 f"{len(stuck)} of the {len(found.alerts)} alerts cannot be marked as notified "
                 f"(e.g. {stuck[0].id} is {stuck[0].status!r}; only {_from_statuses()} can): "
-                "nothing was exported. Confirm them first, or export without marking them"
+                "nothing was exported. Confirm them first, or export without marking them",
+                "not_notifiable",
+                status_code=Conflict.status_code,
+                stuck=len(stuck),
+                total=len(found.alerts),
+                status=stuck[0].status,
             )
     ids = [a.id for a in found.alerts]
     stamp = c.app.clock.now().strftime("%Y%m%dT%H%M%SZ")
@@ -183,6 +193,7 @@ def write_bundle(
             "",
             c.app.clock,
         )
+        c.counts.forget()
     return Path(bundle.path)
 
 

@@ -39,6 +39,22 @@ class Conflict(ConsoleError):
     status_code = 409
 
 
+class BulkRefused(ConsoleError):
+    """A bulk action or export refused before anything changed (none selected, too many,
+    some not notifiable).
+
+    ``code`` names the reason and ``values`` fill its text, so the list page can say it
+    in the user's language beside the bulk form (``bulk.error.<code>``); the message is
+    the same in English, for the API and the CLI.
+    """
+
+    def __init__(self, message: str, code: str, status_code: int = 400, **values: object):
+        super().__init__(message)
+        self.code = code
+        self.status_code = status_code
+        self.values = values
+
+
 class EvidenceUnavailable(ConsoleError):
     """Evidence export is not installed in this Tanba."""
 

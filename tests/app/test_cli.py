@@ -38,7 +38,13 @@ def test_users_are_edited_disabled_and_enabled_from_the_command_line(tmp_path: P
     assert again.returncode == 2 and "tanba users edit aigul" in again.stderr
     edited = _tanba(home, "users", "edit", "aigul", "--role", "agency", "--jurisdiction", "KZ")
     assert edited.returncode == 0, edited.stderr
-    assert _tanba(home, "users", "disable", "aigul").returncode == 0
+    assert "user aigul: agency (KZ)" in edited.stdout
+    typo = _tanba(home, "users", "edit", "aigul", "--role", "rights_holder", "--org", "Typo")
+    assert "no registered work has the owner 'Typo'" in typo.stderr
+    disabled = _tanba(home, "users", "disable", "aigul")
+    assert disabled.returncode == 0 and "warning" not in disabled.stderr  # said once, when set
+    assert _tanba(home, "users", "edit", "aigul", "--role", "agency", "--jurisdiction", "KZ",
+                  ).returncode == 0  # fmt: skip
     listed = _tanba(home, "users", "list").stdout
     assert "aigul\tagency\tKZ" in listed and "disabled" in listed
     assert _tanba(home, "users", "enable", "aigul").returncode == 0

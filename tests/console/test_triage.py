@@ -11,17 +11,21 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image, ImageChops, ImageStat
 
 from tanba.app.demo import media
+from tanba.console.alerts import AlertFilters, CountCache
 from tanba.console.context import Console
 from tanba.console.pictures import BACKGROUND, COLUMNS, LIST_SIDE, Cell, Grants, Sheet
 from tanba.core.access import Principal
 from tanba.core.alerts import Alert
 from tanba.core.settings import Settings
+from tanba.core.store import AlertQuery, AlertStore
+from tanba.core.store.base import GroupPage
 from tanba.core.wiring import App
 from tanba.fingerprint.registration import WorkSpec, register
 from tests.console.conftest import Session
@@ -104,7 +108,59 @@ def test_all_matching_the_filter_changes_every_such_alert_and_skips_those_that_c
     nothing = alice.client.post(
         "/alerts/status", data={"status": "confirmed", "csrf_token": alice.csrf}
     )
-    assert nothing.status_code == 400 and "select some alerts" in nothing.text
+    assert nothing.status_code == 400 and "Tick some alerts" in nothing.text
+
+
+def test_a_refused_bulk_action_is_the_list_again_with_the_reason_in_the_users_language(
+    app: App,
+    seeded: dict[str, Alert],
+    login: Callable[[str], Session],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not an error page in English: the list, its filter, what was ticked and typed, and
+    why beside the form; nothing changed."""
+    agency = login("kz-agency")
+    agency.client.put(
+        "/api/me/language", json={"language": "ru"}, headers={"X-CSRF-Token": agency.csrf}
+    )
+    nothing = agency.client.post(
+        "/alerts/status?site=kino.example.kz",
+        data={"status": "confirmed", "comment": "проверено вручную", "csrf_token": agency.csrf},
+    )
+    assert nothing.status_code == 400
+    assert 'id="alerts"' in nothing.text and 'id="bulk-error"' in nothing.text
+    assert "Отметьте оповещения" in nothing.text and "select some" not in nothing.text
+    assert 'value="проверено вручную"' in nothing.text
+    assert 'name="site" value="kino.example.kz"' in nothing.text  # the filter kept
+    monkeypatch.setattr("tanba.console.alerts.MAX_BULK", 1)
+    picked = [seeded["a_kz"].id, seeded["b_kz"].id]
+    too_many = agency.client.post(
+        "/alerts/status", data={"status": "confirmed", "ids": picked, "csrf_token": agency.csrf}
+    )
+    assert too_many.status_code == 400 and "не более 1 оповещений" in too_many.text
+    for alert_id in picked:  # still ticked
+        assert re.search(rf'value="{alert_id}" form="bulk"[^>]*checked', too_many.text)
+    everything = agency.client.post(
+        "/alerts/status", data={"status": "confirmed", "all": "true", "csrf_token": agency.csrf}
+    )
+    assert everything.status_code == 400 and "Ничего не изменено" in everything.text
+    assert re.search(r'id="bulk-all"\s*checked', everything.text)
+    export = agency.client.post(
+        "/alerts/evidence",
+        data={"ids": [picked[0]], "mark_notice_sent": "true", "csrf_token": agency.csrf},
+    )
+    assert export.status_code == 409 and "нельзя отметить" in export.text
+    assert "«новое»" in export.text  # the status named in the user's words
+    assert re.search(r'id="bulk-mark-notice-sent"\s*checked', export.text)
+    for key in ("a_kz", "b_kz"):
+        assert _status(app, seeded[key]) == ("new", [])
+    # The API still answers in English, for scripts.
+    api = agency.client.post(
+        "/api/alerts/status",
+        json={"status": "confirmed", "ids": picked},
+        headers={"X-CSRF-Token": agency.csrf},
+    )
+    assert api.status_code == 400 and "select at most 1 alerts" in api.json()["detail"]
 
 
 def test_the_api_changes_by_ids_or_by_filter_within_the_callers_scope(
@@ -151,6 +207,66 @@ def test_the_api_changes_by_ids_or_by_filter_within_the_callers_scope(
     )
     assert both.status_code == 400 and "not both" in both.json()["detail"]
     assert _status(app, seeded["a_kz_audio"]) == ("new", [])
+
+
+def test_tab_counts_are_kept_a_few_seconds_per_scope_and_filter_and_dropped_by_a_change() -> None:
+    """Paging a filtered list counts its tabs once, not on every page; a status change made
+    here is counted at once, and a count made before a change is not kept after it."""
+    now = [0.0]
+    counted: list[AlertQuery] = []
+    forget_during: list[CountCache] = []
+
+    class Store:
+        def count_by_status(self, query: AlertQuery) -> dict[str, int]:
+            counted.append(query)
+            for cache in forget_during:
+                cache.forget()  # a change lands while this count runs
+            return {"new": len(counted)}
+
+        def groups(self, key: str, query: AlertQuery) -> GroupPage:
+            counted.append(query)
+            return GroupPage([], len(counted), True)
+
+    cache = CountCache(cast(AlertStore, Store()), now=lambda: now[0], tabs_ttl_s=10.0)
+    kz = Principal(name="kz", role="agency", jurisdictions=("KZ",))
+    ru = Principal(name="ru", role="agency", jurisdictions=("RU",))
+    site = AlertFilters(site="kino.example.kz")
+    assert cache.tabs(kz, site) == {"new": 1}
+    assert cache.tabs(kz, AlertFilters(site="kino.example.kz", page=2)) == {"new": 1}
+    assert len(counted) == 1  # the second page of the same filter: not counted again
+    assert cache.tabs(ru, site) == {"new": 2}  # another scope: its own count
+    assert counted[1].jurisdictions == ("RU",)
+    now[0] = 9.9
+    assert cache.tabs(kz, site) == {"new": 1}
+    now[0] = 10.0
+    assert cache.tabs(kz, site) == {"new": 3}  # too old: counted again
+    cache.forget()
+    assert cache.tabs(kz, site) == {"new": 4}
+    forget_during.append(cache)
+    assert cache.tabs(kz, AlertFilters()) == {"new": 5}
+    forget_during.clear()
+    assert cache.tabs(kz, AlertFilters()) == {"new": 6}  # the count overtaken was not kept
+    by_site = AlertFilters(group="site")
+    assert cache.groups(kz, by_site).total == 7
+    assert cache.groups(kz, by_site).total == 7  # kept, as the tabs are
+    assert cache.groups(kz, AlertFilters(group="work")).total == 8  # another grouping
+    assert cache.groups(kz, AlertFilters(group="site", page=2)).total == 9  # another page
+    cache.forget()
+    assert cache.groups(kz, by_site).total == 10
+
+
+def test_the_tabs_count_a_bulk_change_at_once(
+    app: App, seeded: dict[str, Alert], login: Callable[[str], Session]
+) -> None:
+    agency = login("kz-agency")
+    before = agency.client.get("/alerts").text
+    assert _tab(before, "confirmed") == 0
+    agency.client.post(
+        "/alerts/status",
+        data={"status": "confirmed", "all": "true", "csrf_token": agency.csrf},
+    )
+    after = agency.client.get("/alerts").text
+    assert _tab(after, "confirmed") == _tab(before, "new") > 0 and _tab(after, "new") == 0
 
 
 def test_the_tabs_and_bulk_actions_speak_the_users_language(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -17,6 +18,7 @@ from tanba.console.auth import Caller
 from tanba.console.context import Console
 from tanba.console.deps import AnyUser, ConsoleDep, Filters
 from tanba.console.evidence import custody_or_none, export_response, start_bundle
+from tanba.console.exceptions import BulkRefused
 from tanba.console.frames import file_time, span_moments
 from tanba.console.i18n import Translator
 from tanba.console.models import StatusIn
@@ -37,8 +39,28 @@ EXPORT_REFRESH_S = 3  # how often a running export's page reloads itself (no scr
 
 @router.get("/alerts")
 def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep) -> Response:
+    return _list_page(request, filters, who, c)
+
+
+@dataclass(frozen=True)
+class BulkForm:
+    """A refused bulk form as it was sent, shown again above the list: why it was refused
+    (a :class:`BulkRefused`), and what was ticked and typed, kept."""
+
+    refused: BulkRefused
+    ids: frozenset[str]
+    everything: bool
+    comment: str = ""
+    mark_notice_sent: bool = False
+
+
+def _list_page(
+    request: Request, filters: AlertFilters, who: Caller, c: Console, form: BulkForm | None = None
+) -> Response:
+    """The list (or its groups); with ``form``, the bulk form that was refused, its reason
+    beside it in the user's language and its input kept, answered with the refusal's status."""
     principal = who.principal
-    tabs = c.app.store.count_by_status(filters.query(principal, paged=False))
+    tabs = c.counts.tabs(principal, filters)
     if filters.group:
         return _grouped_page(request, filters, who, c, tabs)
     page = alert_rules.search(c.app.store, principal, filters)
@@ -46,7 +68,9 @@ def alerts_page(request: Request, filters: Filters, who: AnyUser, c: ConsoleDep)
         c,
         request,
         "alerts.html",
+        status_code=form.refused.status_code if form else 200,
         **_list_context(request, filters, who, c, tabs),
+        bulk_form=form,
         page=page,
         grouped=None,
         pictures=list_pictures(c.app, c.grants, principal, page.alerts),
@@ -59,7 +83,7 @@ def _grouped_page(
     request: Request, filters: AlertFilters, who: Caller, c: Console, tabs: dict[str, int]
 ) -> Response:
     """The list as one row per site or work with its count (``group=site|work``)."""
-    grouped = alert_rules.groups(c.app.store, who.principal, filters)
+    grouped = c.counts.groups(who.principal, filters)
     titles: dict[str, str] = {}
     if filters.group == "work":
         titles = work_rules.titles(c.app, (g.key for g in grouped.groups))
@@ -102,7 +126,14 @@ def _list_context(
         "works": works,
         "visible_codes": principal.jurisdictions or c.app.jurisdictions.codes(),
         "done": _done(request),
+        "bulk_error": lambda refused: _bulk_error(Translator(who.user.language), refused),
     }
+
+
+def _bulk_error(t: Translator, refused: BulkRefused) -> str:
+    """Why a bulk form was refused, in the user's words (a status named by its own)."""
+    values = {k: t(f"status.{v}") if k == "status" else v for k, v in refused.values.items()}
+    return t(f"bulk.error.{refused.code}", **values)
 
 
 CHART_KEYS: tuple[CountKey, ...] = ("jurisdiction", "site", "day")
@@ -218,6 +249,7 @@ def _done(request: Request) -> dict[str, int] | None:
 
 @router.post("/alerts/status")
 def alerts_status(
+    request: Request,
     filters: Filters,
     who: AnyUser,
     c: ConsoleDep,
@@ -229,10 +261,19 @@ def alerts_status(
     """The list's bulk action: the rows ticked, or every alert the list's filters match.
 
     The filters come in the form's URL (the list's own query), so the answer is the
-    same list again, with how many alerts moved and how many could not.
+    same list again, with how many alerts moved and how many could not. A refused action
+    (nothing ticked, too many) changes nothing and answers the list itself, the form as
+    it was sent and the reason beside it in the user's language.
     """
-    query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
-    done = alert_rules.change_many(c.app.store, who.principal, query, status, comment, c.app.clock)
+    try:
+        query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
+        done = alert_rules.change_many(
+            c.app.store, who.principal, query, status, comment, c.app.clock
+        )
+    except BulkRefused as refused:
+        form = BulkForm(refused, frozenset(ids or ()), everything, comment)
+        return _list_page(request, filters, who, c, form)
+    c.counts.forget()
     outcome = urlencode({"changed": len(done.changed), "refused": sum(done.refused.values())})
     kept = filters.link()
     return redirect(f"/alerts?{kept}&{outcome}" if kept else f"/alerts?{outcome}")
@@ -240,6 +281,7 @@ def alerts_status(
 
 @router.post("/alerts/evidence")
 def alerts_evidence(
+    request: Request,
     filters: Filters,
     who: AnyUser,
     c: ConsoleDep,
@@ -249,9 +291,16 @@ def alerts_evidence(
 ) -> Response:
     """The list's bulk export: the rows ticked, or every alert the filters match, as one
     archive of signed packages (at most :data:`tanba.evidence.bundle.MAX_BUNDLE`), written
-    in the background; the answer leads to the export's page (its progress, then its file)."""
-    query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
-    job = start_bundle(c, who, query, "console", mark_notice_sent=mark_notice_sent)
+    in the background; the answer leads to the export's page (its progress, then its file).
+    A refused export answers the list, as a refused action does."""
+    try:
+        query = alert_rules.bulk_query(who.principal, filters, ids or [], everything)
+        job = start_bundle(c, who, query, "console", mark_notice_sent=mark_notice_sent)
+    except BulkRefused as refused:
+        form = BulkForm(
+            refused, frozenset(ids or ()), everything, mark_notice_sent=mark_notice_sent
+        )
+        return _list_page(request, filters, who, c, form)
     return redirect(f"/exports/{job.id}")
 
 
@@ -282,6 +331,7 @@ def alert_status(
     alert = alert_rules.change_status(
         c.app.store, who.principal, alert_id, change.status, change.comment, c.app.clock
     )
+    c.counts.forget()
     return redirect(f"/alerts/{alert.id}")
 
 

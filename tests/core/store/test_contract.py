@@ -369,9 +369,13 @@ def _kz_and_one_ru(store: AlertStore, work_id: str, count: int) -> tuple[list[Al
     return kz, ru
 
 
+@pytest.mark.parametrize("page", [1000, 4], ids=["one-page", "pages-in-flight"])
 def test_change_many_moves_the_matching_alerts_records_history_and_skips_the_rest(
-    store: AlertStore, run_id: str
+    store: AlertStore, run_id: str, page: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Elasticsearch reads and writes a page of documents a request, several in flight at
+    # once; with pages of 4, 29 changes are 8 requests, and all must be seen when it returns.
+    monkeypatch.setattr("tanba.core.store.elastic._BULK_PAGE", page)
     w = f"w-{run_id}"
     kz, ru = _kz_and_one_ru(store, w, 30)
     store.change_status(
