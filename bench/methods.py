@@ -200,7 +200,12 @@ class TanbaAudio:
             f"on spans >= {rule.llr_min_items} items, "
             f"over >= {rule.min_items} items; or landmark votes >= "
             f"{settings.audio_landmark_min_votes} on one offset in 10 s of the copy, verified by "
-            f"mean LLR >= {settings.audio_landmark_min_llr} there; "
+            f"mean LLR >= {settings.audio_landmark_min_llr} there"
+            + (
+                f", or on the votes alone at >= {settings.audio_landmark_alone_votes}; "
+                if settings.audio_landmark_alone_votes
+                else "; "
+            )
             + (
                 f"or, at another speed (0.95 to 1.05), landmark votes >= "
                 f"{settings.audio_speed_min_votes} peaking there; "

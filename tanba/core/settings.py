@@ -316,6 +316,15 @@ class Settings(BaseSettings):
         "items, 40% of them moving) for it to match (chosen with the votes on the calibration "
         "half of python -m bench.audio_catalogue's queries at 100,000 tracks).",
     )
+    audio_landmark_alone_votes: int = setting(
+        0,
+        "TANBA_AUDIO_LANDMARK_ALONE_VOTES",
+        "Audio match, landmark path: fewest landmark hash hits on one offset within about 10 s "
+        "of the copy for a work Chromaprint did not verify to match on the votes alone (a voice "
+        "the LLR model never heard: python -m bench.quality --split unseen); 0 (the default) "
+        "turns it off until its false matches at 100,000 tracks are measured (python -m "
+        "bench.audio_catalogue).",
+    )
     audio_speed_min_votes: int = setting(
         0,
         "TANBA_AUDIO_SPEED_MIN_VOTES",
@@ -527,6 +536,8 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_AUDIO_LANDMARK_MIN_VOTES must be 0 (path off) or above.")
         if self.audio_speed_min_votes < 0:
             raise SettingsError("TANBA_AUDIO_SPEED_MIN_VOTES must be 0 (path off) or above.")
+        if self.audio_landmark_alone_votes < 0:
+            raise SettingsError("TANBA_AUDIO_LANDMARK_ALONE_VOTES must be 0 (off) or above.")
         if self.crawler_jobs < 1:
             raise SettingsError(
                 "TANBA_CRAWLER_JOBS must be at least 1 (sites a crawler runs at once)."

@@ -14,6 +14,11 @@ landmark candidate) has a high raw BER, and its effective BER puts it on the
 same scale as a BER match (:meth:`AudioRule.effective_ber`), so scores rank
 every kind and every match scores at least ``1 - 2 ber_limit(span)``.
 
+A landmark candidate Chromaprint does not verify may still match on its votes alone
+(``audio_landmark_alone_votes``, off by default): the LLR model was measured under
+one voice, and under voices it never heard real copies scored below its bar while
+their landmarks voted for the work dozens of times (README, "Music never tuned on").
+
 Last, copies played faster or slower (pitch and tempo together, as a sped-up
 re-upload or a PAL 25/24 transfer): the copy's landmarks are put back at each
 speed of :data:`SPEEDS` (:func:`tanba.core.signals.audio.at_speed`) and voted
@@ -170,12 +175,18 @@ class AudioSignal(SignalIndex):
             matches[work_id] = _scored(
                 work_id, audio, found, test, algorithm, votes=candidate.hit.votes
             )
-        at_one: dict[str, int] = {}  # each work's most votes at speed 1 (of 5 or more)
+        at_one: dict[str, LandmarkHit] = {}  # each work's most voted hit at speed 1 (5 or more)
         for c in candidates:
-            at_one[c.hit.work_id] = max(at_one.get(c.hit.work_id, 0), c.hit.votes)
-        for sped in self.speed_hits(audio, self.settings.audio_speed_min_votes, at_one):
+            if c.hit.work_id not in at_one or c.hit.votes > at_one[c.hit.work_id].votes:
+                at_one[c.hit.work_id] = c.hit
+        alone = self.settings.audio_landmark_alone_votes
+        for work_id, voted in at_one.items():
+            if work_id not in matches and alone > 0 and voted.votes >= alone:
+                matches[work_id] = self._on_votes(audio, SpeedHit(voted, 1.0), rule)
+        votes_at_one = {work_id: voted.votes for work_id, voted in at_one.items()}
+        for sped in self.speed_hits(audio, self.settings.audio_speed_min_votes, votes_at_one):
             if sped.hit.work_id not in matches:
-                matches[sped.hit.work_id] = self._sped(audio, sped, rule)
+                matches[sped.hit.work_id] = self._on_votes(audio, sped, rule)
         return ranked(list(matches.values()))
 
     def speed_hits(
@@ -205,8 +216,12 @@ class AudioSignal(SignalIndex):
                     best[hit.work_id] = SpeedHit(hit, speed)
         return sorted(best.values(), key=lambda h: (-h.hit.votes, h.hit.work_id))
 
-    def _sped(self, audio: AudioPrint, sped: SpeedHit, rule: AudioRule) -> SignalMatch:
-        """The match of a copy at another speed: the voted window, where it sits in the work.
+    def _on_votes(self, audio: AudioPrint, sped: SpeedHit, rule: AudioRule) -> SignalMatch:
+        """A match on the landmark votes alone: the voted window, where it sits in the work.
+
+        Either a copy at another speed, or one at speed 1 whose Chromaprint items a voice
+        the LLR model never heard has changed too much to verify
+        (``audio_landmark_alone_votes``); the algorithm names which (``@speed``, ``@votes``).
 
         Its one position is the window's start in the copy and in the work (the copy
         runs ``speed`` times as fast from there: ``MatchDetail.scale``). The BER is
@@ -242,13 +257,13 @@ class AudioSignal(SignalIndex):
             score=score,
         )
         detail = MatchDetail(
-            algorithm=f"{audio.landmarks}@speed",
+            algorithm=f"{audio.landmarks}@speed" if speed != 1 else f"{audio.landmarks}@votes",
             ber=round(ber, 4),
             votes=hit.votes,
             offset_s=offset_s,
             query_offset_s=position.query_offset_s,
             duration_s=position.duration_s,
-            scale=speed,
+            scale=speed if speed != 1 else None,
             positions=[position],
         )
         return SignalMatch(hit.work_id, score, detail)
