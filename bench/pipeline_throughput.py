@@ -67,6 +67,7 @@ from tanba.core import topics  # noqa: E402
 from tanba.core.blobs.s3 import s3_client  # noqa: E402
 from tanba.core.bus.embedded import EmbeddedBus  # noqa: E402
 from tanba.core.bus.kafka import KafkaBus  # noqa: E402
+from tanba.core.exceptions import TransientError  # noqa: E402
 from tanba.core.settings import Settings  # noqa: E402
 from tanba.core.store import AlertQuery, open_store  # noqa: E402
 from tanba.core.store.elastic import ElasticAlertStore  # noqa: E402
@@ -175,7 +176,12 @@ class Mode:
         return KafkaBus(KAFKA, namespace=self.namespace)
 
     def owners(self, bus: KafkaBus, group: str) -> int:
-        return sum(1 for owned in bus.group_members(group).values() if owned)
+        """Members owning partitions; 0 while the broker cannot say (its group coordinator
+        still loading after a start, or a moment unreachable), so the wait asks again."""
+        try:
+            return sum(1 for owned in bus.group_members(group).values() if owned)
+        except TransientError:
+            return 0
 
     def lags(self) -> tuple[int, int, int]:
         """(crawl jobs, media, fingerprints) not yet committed by their groups."""
@@ -226,6 +232,7 @@ class Mode:
         if self._lag_bus is not None:
             self._lag_bus.close()
         if PROFILE_DIR is not None:  # keep the logs beside the profiles
+            PROFILE_DIR.mkdir(parents=True, exist_ok=True)
             for log in self.root.glob("*.log"):
                 shutil.copy(log, PROFILE_DIR / f"{self.config}-{log.name}")
         shutil.rmtree(self.root, ignore_errors=True)

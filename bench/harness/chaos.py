@@ -182,7 +182,12 @@ def run(
     demo = build()
     work_dir.mkdir(parents=True, exist_ok=True)
     # Small batches: more commits per run, so more distinct points for a kill to land between.
-    env = {**os.environ, "TANBA_CRAWL_DELAY_S": CRAWL_DELAY_S, "TANBA_BATCH_SIZE": "4"}
+    env = {
+        **os.environ,
+        "TANBA_CRAWL_DELAY_S": CRAWL_DELAY_S,
+        "TANBA_BATCH_SIZE": "4",
+        "TANBA_MATCHER_BATCH_SIZE": "4",
+    }
     results: list[RoundResult] = []
     with SiteServer(demo.sites) as server:
         if template is None:

@@ -349,6 +349,14 @@ class Settings(BaseSettings):
         "TANBA_BATCH_SIZE",
         "Messages a worker takes from the bus at once.",
     )
+    matcher_batch_size: int = setting(
+        256,
+        "TANBA_MATCHER_BATCH_SIZE",
+        "Fingerprints a matcher takes from the bus at once (at most; a poll takes what is "
+        "there). A batch's alerts are one store write, which on Elasticsearch waits for a "
+        "refresh and makes a segment in each index it touches: when the matcher lags, "
+        "larger batches make fewer, larger ones (python -m bench.es_cpu).",
+    )
     max_attempts: int = setting(
         3,
         "TANBA_MAX_ATTEMPTS",
@@ -548,8 +556,11 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "TANBA_VIDEO_MIN_FRAMES must be at least 1 and TANBA_VIDEO_MIN_SHARE between 0 and 1."
             )
-        if self.batch_size < 1 or self.max_attempts < 1:
-            raise SettingsError("TANBA_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be at least 1.")
+        if self.batch_size < 1 or self.matcher_batch_size < 1 or self.max_attempts < 1:
+            raise SettingsError(
+                "TANBA_BATCH_SIZE, TANBA_MATCHER_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be "
+                "at least 1."
+            )
         if not 1 <= self.kafka_partitions <= 1024:
             raise SettingsError(
                 "TANBA_KAFKA_PARTITIONS must be between 1 and 1024 (the most processes of one "

@@ -48,6 +48,10 @@ class Stage(ABC):
     def before_batch(self) -> None:  # noqa: B027 - optional hook
         """Called before each batch (e.g. the matcher refreshes its works)."""
 
+    def batch_size(self, settings: Settings) -> int:
+        """The most messages one batch takes (``TANBA_BATCH_SIZE`` unless the stage says)."""
+        return settings.batch_size
+
     @abstractmethod
     def handle(self, message: Message) -> list[Any]:
         """The effects of one message; pure apart from reads. Raises on failure."""
@@ -133,7 +137,7 @@ class Worker:
                 # Asked before the poll: once the upstream was done before an empty poll and
                 # the group shows no lag after it, nothing is left that this stage must see.
                 upstream_done = drained is not None and drained()
-                batch = consumer.poll(self.settings.batch_size, self.poll_timeout_s)
+                batch = consumer.poll(self.stage.batch_size(self.settings), self.poll_timeout_s)
                 if not batch:
                     report_lag(consumer)
                     if upstream_done and self._caught_up():

@@ -126,6 +126,10 @@ class MatcherStage(Stage):
             log.info("matcher: %d video works indexed from the shelf", len(found))
         return found
 
+    def batch_size(self, settings: Settings) -> int:
+        """``TANBA_MATCHER_BATCH_SIZE``: a batch's alerts are one store write (see there)."""
+        return settings.matcher_batch_size
+
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start).
 

@@ -156,3 +156,25 @@ def test_a_store_down_while_handling_is_waited_for_not_dead_lettered(settings: S
     stage2.handle = lambda message: (_ for _ in ()).throw(TransientError("down"))  # type: ignore[method-assign]
     _worker(stage2, bus2, settings, stop=Backoffs(stop_after=2)).run(drained=lambda: True)
     assert stage2.applied == [] and bus2.group_lag(stage2.group, stage2.topics) == 1
+
+
+class WideRecorder(Recorder):
+    """A stage that takes its own batch size, as the matcher does (TANBA_MATCHER_BATCH_SIZE)."""
+
+    def batch_size(self, settings: Settings) -> int:
+        return settings.matcher_batch_size
+
+
+def test_a_stage_may_take_larger_batches_than_the_others(settings: Settings) -> None:
+    # The matcher writes a batch's alerts in one store request: its batches may be larger
+    # than the other stages' without changing theirs.
+    settings = settings.model_copy(update={"batch_size": 2, "matcher_batch_size": 5})
+    values = [bytes([i]) for i in range(10)]
+    bus, stage = _setup(settings, values)
+    stats = _worker(stage, bus, settings).run(drained=lambda: True)
+    assert (stats.messages, stats.batches) == (10, 5)
+    bus.publish(TOPIC, [Record("k", v) for v in values])
+    wide = WideRecorder()
+    stats = _worker(wide, bus, settings).run(drained=lambda: True)
+    # The same group: only the new ten, in two batches of five.
+    assert wide.applied == values and (stats.messages, stats.batches) == (10, 2)

@@ -17,10 +17,11 @@ until the template maps them.
 Writes: the alert id is the document ``_id``, so a replay overwrites instead of
 adding. This distribution has no scripting (no painless), so the merge that
 keeps an alert's first sighting, status and history (:func:`merge_seen`) runs
-here: a realtime ``mget`` reads the stored copies, one ``bulk`` writes the
-merged documents with optimistic concurrency (``if_seq_no``/``if_primary_term``,
+here: one search by id over the alias reads the stored copies, one ``bulk`` writes
+the merged documents with optimistic concurrency (``if_seq_no``/``if_primary_term``,
 or ``create`` for new ones), and the alerts whose write conflicted with another
-writer are read and merged again. Rejections (429) and unavailable shards are
+writer (or with a write the search could not see yet) are read again, realtime
+(``mget``), and merged again. Rejections (429) and unavailable shards are
 retried with backoff, then reported as :class:`TransientError`.
 
 Durability and visibility: Elasticsearch acknowledges a write after its
@@ -239,8 +240,9 @@ class ElasticAlertStore(AlertStore):
             incoming[alert.id] = merge_seen(seen, alert) if seen is not None else alert
         pending = dict(incoming)
         delay = 0.1
-        for _ in range(_WRITE_ATTEMPTS):
-            stored = self._locate(pending.values())
+        for attempt in range(_WRITE_ATTEMPTS):
+            # The first read is one search; a retry (a conflict, a rejection) reads realtime.
+            stored = self._locate(pending.values(), realtime=attempt > 0)
             actions = [
                 action
                 for alert_id, alert in pending.items()
@@ -436,9 +438,20 @@ class ElasticAlertStore(AlertStore):
 
     # --- reads ---------------------------------------------------------------------------
 
-    def _locate(self, alerts: Iterable[Alert]) -> dict[str, list[_Stored]]:
-        """Every stored copy of these alerts: realtime in their own index, NRT in the others."""
+    def _locate(self, alerts: Iterable[Alert], realtime: bool) -> dict[str, list[_Stored]]:
+        """Every stored copy of these alerts; ``realtime``: in their own index by a realtime
+        ``mget`` (a write not yet refreshed included) besides the search of the others.
+
+        Without ``realtime`` one search over the alias finds them all as of the last
+        refresh: every write of this store returns only once refreshed, so what it misses
+        is a write still in flight, whose ``create`` or ``if_seq_no`` then conflicts (409)
+        and the retry reads realtime. A matcher batch is then two requests (this search and
+        the bulk), not three: Elasticsearch's CPU per alert is the pipeline's largest cost
+        beyond the embedded store's (bench/pipeline_throughput.py).
+        """
         wanted = list(alerts)
+        if not realtime:
+            return self._search_copies([a.id for a in wanted])
         found: dict[str, list[_Stored]] = {}
         response = self._call(
             "reading stored alerts",

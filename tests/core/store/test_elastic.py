@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -136,6 +136,57 @@ def test_concurrent_writers_merge_instead_of_overwriting(
         stored = es.get(make_alert(page=p).id)
         assert stored is not None
         assert (stored.first_seen, stored.last_seen) == (days[0], days[-1])
+
+
+def test_a_batch_of_sightings_is_one_search_and_one_bulk(
+    es: ElasticAlertStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The matcher's write: per batch, one read of the stored copies and one write; an
+    # mget besides the search would be a third request per batch for Elasticsearch.
+    es.upsert([make_alert(page="http://kino.example.kz/0")])  # the template is installed
+    calls: list[str] = []
+
+    def counted(name: str) -> Callable[..., object]:
+        real = getattr(es._es, name)
+
+        def call(**kwargs: object) -> object:
+            calls.append(name)
+            return real(**kwargs)
+
+        return call
+
+    for name in ("search", "mget", "bulk"):
+        monkeypatch.setattr(es._es, name, counted(name))
+    seen = "2026-03-09T00:00:00.000Z"
+    es.upsert([make_alert(page=f"http://kino.example.kz/{i}", seen=seen) for i in range(3)])
+    assert calls == ["search", "bulk"]
+    stored = es.get(make_alert(page="http://kino.example.kz/0").id)
+    assert stored is not None
+    assert stored.last_seen == seen  # the copy the search found was merged, not overwritten
+
+
+def test_a_write_the_search_missed_is_read_realtime_and_merged(
+    es: ElasticAlertStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another writer's sighting, acknowledged but not yet refreshed when the first read
+    # (a search) ran: the store's create then conflicts, and the retry must read it
+    # realtime and merge, keeping the earlier first sighting.
+    early = make_alert(seen="2026-03-01T00:00:00.000Z")
+    es.upsert([early])
+    searches: list[list[str]] = []
+
+    def not_refreshed(ids: list[str]) -> dict[str, object]:
+        searches.append(ids)
+        return {}  # the copy is in no search's view, only a realtime read's
+
+    monkeypatch.setattr(es, "_search_copies", not_refreshed)
+    later = make_alert(seen="2026-03-04T00:00:00.000Z")
+    es.upsert([later])
+    monkeypatch.undo()
+    stored = es.get(early.id)
+    assert stored is not None
+    assert (stored.first_seen, stored.last_seen) == (early.first_seen, later.last_seen)
+    assert len(searches) == 2  # the first read, then the retry's (realtime mget besides)
 
 
 def _upsert_as_a_worker_does(store: ElasticAlertStore, alerts: list[Alert]) -> None:
