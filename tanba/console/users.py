@@ -116,8 +116,11 @@ class UserStore:
         _check_password(password)
         with transaction(self._db.conn()) as conn:
             if conn.execute("SELECT 1 FROM users WHERE username = ?", (user.username,)).fetchone():
-                raise InputError(
-                    f"user {user.username!r} exists; change it with 'tanba users edit {user.username}' (or in the console's Users page)"
+                raise UserInvalid(
+                    f"user {user.username!r} exists; change it with 'tanba users edit {user.username}' (or in the console's Users page)",
+                    "username",
+                    "exists",
+                    username=user.username,
                 )
             conn.execute(
                 "INSERT INTO users VALUES (?,?,?,?,?,?,?,?,?)",
@@ -235,21 +238,33 @@ class UserStore:
 
     def _validate(self, user: User) -> User:
         if not _USERNAME.match(user.username):
-            raise InputError(
-                f"user name {user.username!r}: use 2-64 lower-case letters, digits, '.', '_' or '-'"
+            raise UserInvalid(
+                f"user name {user.username!r}: use 2-64 lower-case letters, digits, '.', '_' or '-'",
+                "username",
+                "bad_name",
             )
         if user.role not in ROLES:
-            raise InputError(f"role {user.role!r} is not known; use one of {', '.join(ROLES)}")
+            raise UserInvalid(
+                f"role {user.role!r} is not known; use one of {', '.join(ROLES)}", "role", "role"
+            )
         if user.role == "rights_holder" and not user.org:
-            raise InputError(
-                "a rights holder needs an organisation (--org): the owner of its works"
+            raise UserInvalid(
+                "a rights holder needs an organisation (--org): the owner of its works",
+                "org",
+                "needs_org",
             )
         if user.role == "agency" and user.jurisdiction not in self._codes:
-            raise InputError(
-                f"an agency needs its jurisdiction (--jurisdiction), one of {', '.join(self._codes)}"
+            raise UserInvalid(
+                f"an agency needs its jurisdiction (--jurisdiction), one of {', '.join(self._codes)}",
+                "jurisdiction",
+                "needs_jurisdiction",
             )
         if user.language not in LANGUAGES:
-            raise InputError(f"language {user.language!r}: use one of {', '.join(LANGUAGES)}")
+            raise UserInvalid(
+                f"language {user.language!r}: use one of {', '.join(LANGUAGES)}",
+                "language",
+                "language",
+            )
         if user.timezone:
             zone(user.timezone)  # InputError naming time zones to give
         # Clear fields the role does not use, so a role change cannot leave a stale scope.
@@ -265,9 +280,26 @@ class UserStore:
         )
 
 
+class UserInvalid(InputError):
+    """A user's field is refused: ``field`` names it, ``code`` the reason (``users.error.<code>``
+    in the console's languages) and ``values`` fill the text; the message is the same in
+    English, for the CLI and the API."""
+
+    def __init__(self, message: str, field: str, code: str, **values: object) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+        self.values = values
+
+
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise InputError(f"the password must have at least {MIN_PASSWORD} characters")
+        raise UserInvalid(
+            f"the password must have at least {MIN_PASSWORD} characters",
+            "password",
+            "short_password",
+            least=MIN_PASSWORD,
+        )
 
 
 def _user(row: tuple[object, ...]) -> User:

@@ -220,7 +220,8 @@ def test_forms_add_a_user_register_a_work_and_edit_its_licences(
         "/users",
         data={"username": "eve", "password": "short", "role": "admin", "csrf_token": admin.csrf},
     )
-    assert bad.status_code == 400 and "at least" in bad.text
+    assert bad.status_code == 400 and "at least 10 characters" in bad.text
+    assert 'id="err-add-password"' in bad.text and 'value="eve"' in bad.text  # the form again
     alice = login("alice")
     with open(small_photos[0], "rb") as f:
         made = alice.client.post(
@@ -344,3 +345,30 @@ def test_an_audio_alert_lists_every_position_of_a_repeated_passage(
         ["2", "22.0 s", "0.0 s", "91%", "0.047"],
     ]
     assert rows(once) == []  # one position: the span sentence says it
+
+
+def test_a_refused_user_form_is_the_page_again_with_the_reason_beside_the_field_in_russian(
+    login: Callable[[str], Any], console: Console
+) -> None:
+    """Not an English error page that loses what was typed: the users page, the reason
+    beside its field in the administrator's language, the input kept; nothing written."""
+    admin = login("admin")
+    admin.client.put(
+        "/api/me/language", json={"language": "ru"}, headers={"X-CSRF-Token": admin.csrf}
+    )
+    typed = {"username": "zhanna", "password": "long enough pw", "role": "rights_holder"}
+    no_org = admin.client.post("/users", data={**typed, "csrf_token": admin.csrf})
+    assert no_org.status_code == 400 and 'id="users"' in no_org.text
+    assert re.search(r'id="err-add-org">Правообладателю нужна организация', no_org.text)
+    assert 'value="zhanna"' in no_org.text and "long enough pw" not in no_org.text
+    assert "needs an organisation" not in no_org.text and console.users.get("zhanna") is None
+    # Editing oneself out of the administrators: the row keeps what was chosen, says why.
+    me = admin.client.post(
+        "/users/admin",
+        data={"role": "operator", "language": "ru", "csrf_token": admin.csrf},
+    )
+    assert me.status_code == 403 and 'id="err-u-admin"' in me.text
+    assert "Нельзя отключить себя" in me.text
+    row = me.text.split("<td>admin</td>")[1].split("</tr>")[0]
+    assert '<option value="operator" selected' in row
+    assert console.users.require("admin").role == "admin"
