@@ -65,7 +65,7 @@ def user_add(
         typed = {"username": username, "role": role, "org": org}
         typed |= {"jurisdiction": jurisdiction, "language": language}
         failed = {"form": "", "field": exc.field, "code": exc.code, "args": exc.values}
-        return _page(request, c, status_code=400, failed=failed, typed=typed)
+        return _page(request, c, status_code=422, failed=failed, typed=typed)
     return redirect("/users")
 
 
@@ -102,6 +102,6 @@ def user_edit(
         status = 403
         if isinstance(exc, UserInvalid):
             failed |= {"field": exc.field, "code": exc.code, "args": exc.values}
-            status = 400
+            status = 422
         return _page(request, c, status_code=status, failed=failed, typed=typed)
     return redirect("/users")
