@@ -372,3 +372,22 @@ def test_a_refused_user_form_is_the_page_again_with_the_reason_beside_the_field_
     row = me.text.split("<td>admin</td>")[1].split("</tr>")[0]
     assert '<option value="operator" selected' in row
     assert console.users.require("admin").role == "admin"
+
+
+@pytest.mark.parametrize(
+    ("language", "says"),
+    [("ru", "Такой страницы или записи нет"), ("kk", "Мұндай бет немесе жазба жоқ")],
+)
+def test_an_error_page_says_what_happened_in_the_readers_language(
+    login: Callable[[str], Any], language: str, says: str
+) -> None:
+    """The reader's words first; the server's English text stays below as the detail."""
+    admin = login("admin")
+    admin.client.put(
+        "/api/me/language", json={"language": language}, headers={"X-CSRF-Token": admin.csrf}
+    )
+    missing = admin.client.get("/works/no-such-work")
+    assert missing.status_code == 404
+    what = re.search(r'id="error-what">([^<]*)<', missing.text)
+    assert what is not None and says in what.group(1)
+    assert 'id="error-detail"' in missing.text
