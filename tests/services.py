@@ -207,6 +207,7 @@ def drop_namespace(namespace: str, *, kafka: bool = True, elastic: bool = True) 
     """Delete a namespace's topics, groups, indices and template (best effort, for teardown)."""
     from tanba.core.bus.kafka import KafkaBus
     from tanba.core.store.elastic import ElasticAlertStore
+    from tanba.core.works_catalog.elastic import ElasticWorkCatalog
 
     if kafka and kafka_up():
         with closing(KafkaBus(KAFKA, namespace=namespace)) as bus:
@@ -214,3 +215,7 @@ def drop_namespace(namespace: str, *, kafka: bool = True, elastic: bool = True) 
     if elastic and elastic_up():
         with closing(ElasticAlertStore(ELASTIC, namespace=namespace)) as store:
             store.drop()
+        # The works read model's indices are not the alert store's (a console test that
+        # registers works left two indices a run, found on a long-lived server).
+        with closing(ElasticWorkCatalog(ELASTIC, namespace=namespace)) as works:
+            works.drop()
