@@ -62,10 +62,11 @@ def user_add(
     try:
         c.users.add(username, password, role, org=org, jurisdiction=jurisdiction, language=language)
     except UserInvalid as exc:
-        typed = {"username": username, "role": role, "org": org}
-        typed |= {"jurisdiction": jurisdiction, "language": language}
-        failed = {"form": "", "field": exc.field, "code": exc.code, "args": exc.values}
-        return _page(request, c, status_code=422, failed=failed, typed=typed)
+        status, failed = _refused("", exc)
+        typed = dict(
+            username=username, role=role, org=org, jurisdiction=jurisdiction, language=language
+        )
+        return _page(request, c, status_code=status, failed=failed, typed=typed)
     return redirect("/users")
 
 
@@ -96,12 +97,17 @@ def user_edit(
             password=password or None,
         )
     except (UserInvalid, Forbidden) as exc:
-        typed = {"role": role, "org": org, "jurisdiction": jurisdiction, "language": language}
+        status, failed = _refused(username, exc)
+        typed = dict(role=role, org=org, jurisdiction=jurisdiction, language=language)
         typed["disabled"] = "1" if disabled else ""
-        failed: dict[str, Any] = {"form": username, "field": "", "code": "self", "args": {}}
-        status = 403
-        if isinstance(exc, UserInvalid):
-            failed |= {"field": exc.field, "code": exc.code, "args": exc.values}
-            status = 422
         return _page(request, c, status_code=status, failed=failed, typed=typed)
     return redirect("/users")
+
+
+def _refused(form: str, exc: UserInvalid | Forbidden) -> tuple[int, dict[str, Any]]:
+    """The status and what the page says of a refused form (``form``: "" for the new user's,
+    else the user's row). The only Forbidden a form meets is an administrator locking
+    themselves out (:func:`tanba.console.users.change`)."""
+    if isinstance(exc, UserInvalid):
+        return 422, {"form": form, "field": exc.field, "code": exc.code, "args": exc.values}
+    return 403, {"form": form, "field": "", "code": "self", "args": {}}
