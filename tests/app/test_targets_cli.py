@@ -72,6 +72,11 @@ def test_import_list_export_and_import_again_changes_nothing(
         "max_pages": 50,
         "schedule_hours": 24.0,
     }
+    # Host names as the file's author wrote them, not as stored (punycode).
+    assert yaml.safe_load(exported.read_text(encoding="utf-8"))["targets"][1]["seeds"] == [
+        "https://мысал.қаз/"
+    ]
+    assert "xn--" not in exported.read_text(encoding="utf-8")
     assert cli(home, "targets", "import", str(exported)) == 0
     assert "2 targets recorded (2 unchanged)" in capsys.readouterr().out
 
@@ -185,3 +190,26 @@ def test_a_run_records_its_targets_the_console_shows_them_with_each_failure(
 def _last_crawl(client: TestClient, target_id: str) -> str:
     crawls = client.get(f"/api/targets/{target_id}/crawls").json()
     return str(crawls[0]["crawl_id"])
+
+
+def test_export_writes_internationalised_names_as_written_and_paths_as_stored(
+    home: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "idn.yaml"
+    source.write_text(
+        "targets:\n"
+        "  - name: filmy\n"
+        '    seeds: ["http://фильмы.рф:8080/xn--p1ai/фильм"]\n'
+        '    allowed_domains: ["фильмы.рф", "kino.kz"]\n',
+        encoding="utf-8",
+    )
+    assert cli(home, "targets", "import", str(source)) == 0
+    exported = tmp_path / "exported.yaml"
+    assert cli(home, "targets", "export", "-o", str(exported)) == 0
+    (target,) = yaml.safe_load(exported.read_text(encoding="utf-8"))["targets"]
+    # The host is decoded, the path keeps its stored (percent-encoded) form.
+    assert target["seeds"] == ["http://фильмы.рф:8080/xn--p1ai/%D1%84%D0%B8%D0%BB%D1%8C%D0%BC"]
+    assert target["allowed_domains"] == ["фильмы.рф", "kino.kz"]
+    capsys.readouterr()
+    assert cli(home, "targets", "import", str(exported)) == 0
+    assert "1 targets recorded (1 unchanged)" in capsys.readouterr().out

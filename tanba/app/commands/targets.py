@@ -19,13 +19,14 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 from tanba.app.output import emit, failure_line, reason_counts
 from tanba.core.crawl_reports import CrawlReports, TargetCrawl
 from tanba.core.exceptions import InputError
-from tanba.core.hosts import for_people
+from tanba.core.hosts import for_people, unicode_host
 from tanba.core.resolve import add_resolve_option, parse_resolve
 from tanba.core.schemas.targets import TargetRecord
 from tanba.core.target_registry import Imported, record_target
@@ -138,7 +139,7 @@ def _export(app: App, args: argparse.Namespace) -> int:
     if not targets:
         raise InputError("no active targets to export; see 'tanba targets list --all'")
     text = yaml.safe_dump(
-        {"targets": [target_fields(t, all_fields=False) for t in targets]},
+        {"targets": [_as_written(target_fields(t, all_fields=False)) for t in targets]},
         allow_unicode=True,
         sort_keys=False,
     )
@@ -148,6 +149,28 @@ def _export(app: App, args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         print(f"{args.output}: {len(targets)} targets", file=sys.stderr)
     return 0
+
+
+def _as_written(fields: dict[str, Any]) -> dict[str, Any]:
+    """A target's fields with its host names as people write them (``фильмы.рф``, not
+    punycode): an exported file is read and edited by people, and import turns the names
+    back into the stored form, so the file still imports unchanged."""
+    out = dict(fields)
+    if "seeds" in out:
+        out["seeds"] = [_unicode_url(url) for url in out["seeds"]]
+    if "allowed_domains" in out:
+        out["allowed_domains"] = [unicode_host(d) for d in out["allowed_domains"]]
+    return out
+
+
+def _unicode_url(url: str) -> str:
+    """``url`` with only its host decoded (a path is left as stored, percent-encoded)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    shown = unicode_host(host)
+    if shown == host:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(host, shown, 1)))
 
 
 def _show(app: App, args: argparse.Namespace) -> int:
