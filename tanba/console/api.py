@@ -23,6 +23,7 @@ from tanba.console import works as work_rules
 from tanba.console.alerts import MAX_OFFSET, AlertFilters
 from tanba.console.caching import NO_STORE, ONE_DAY
 from tanba.console.deps import Admin, AnyUser, ConsoleDep, Filters, Operator
+from tanba.console.disk_cache import frames_dir
 from tanba.console.evidence import bundle_response, custody_entries, export_response
 from tanba.console.frames import frame_pairs, span_moments
 from tanba.console.media import ThumbSize, blob_response, sheet_response, thumbnail_response
@@ -301,7 +302,7 @@ def alert_frames(alert_id: str, who: AnyUser, c: ConsoleDep) -> Response:
     except (NotFound, Withheld):
         reference = None
     jpeg = frame_pairs(
-        alert, reference, c.app.blobs, c.app.settings, c.app.settings.home / "console" / "frames"
+        alert, reference, c.app.blobs, c.app.settings, frames_dir(c.app.settings.home)
     )
     # A withheld reference may be handed over later: that answer is not kept.
     return Response(

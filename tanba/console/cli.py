@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from tanba.console import users as user_rules
+from tanba.console.disk_cache import frames_dir, keep_pruning, thumbnails_dir
 from tanba.core.access import ROLES
 from tanba.core.exceptions import InputError
 from tanba.core.wiring import App
@@ -173,6 +174,17 @@ def _console(app: App, args: argparse.Namespace) -> int:
         c = web.state.console
         scheduler = Scheduler(c.targets, c.runs, c.launcher, app.clock)
         threading.Thread(target=scheduler.run_forever, args=(stop,), daemon=True).start()
+    if app.settings.console_cache_mb:
+        home = app.settings.home
+        threading.Thread(
+            target=keep_pruning,
+            args=(
+                [thumbnails_dir(home), frames_dir(home)],
+                app.settings.console_cache_mb << 20,
+                stop,
+            ),
+            daemon=True,
+        ).start()
     print(f"console on http://{args.host}:{args.port}/ (Ctrl-C stops it)", file=sys.stderr)
     try:
         uvicorn.run(web, host=args.host, port=args.port, log_level="warning")

@@ -8,7 +8,8 @@ frames decoded in the decoder sandbox (:func:`tanba.fingerprint.compute.video_fr
 crawled videos are hostile input, and the console decodes them no more freely than the
 fingerprint workers do. A side without a frame there (a file not stored, a reference
 withheld, a time past its end) is left grey. The picture is made once per alert and
-span and kept under the home.
+span and kept under the home
+(within the console's cache size, :mod:`tanba.console.disk_cache`).
 
 Why: a person checking a video match by eye wants to see that the picture agrees where
 the matcher says it does, without scrubbing through two players.
@@ -16,6 +17,7 @@ the matcher says it does, without scrubbing through two players.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -24,6 +26,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from tanba.console.disk_cache import used
 from tanba.core.alerts import Alert
 from tanba.core.blobs import BlobStore
 from tanba.core.settings import Settings
@@ -55,8 +58,10 @@ def frame_pairs(
     copy_times = [file_time(alert.stream, m.copy_s) for m in moments]
     key = json.dumps([alert.id, alert.media_sha256, work_sha256, copy_times, moments], default=str)
     target = cache_dir / f"{hashlib.sha256(key.encode()).hexdigest()}.jpg"
-    if target.exists():
-        return target.read_bytes()
+    with contextlib.suppress(FileNotFoundError):  # not made yet, or pruned
+        kept = target.read_bytes()
+        used(target)
+        return kept
     copies = _frames(blobs, alert.media_sha256, copy_times, settings, cache_dir)
     works = (
         _frames(blobs, work_sha256, [m.work_s for m in moments], settings, cache_dir)

@@ -35,6 +35,7 @@ from PIL import Image, UnidentifiedImageError
 
 from tanba.console.caching import IMMUTABLE, NO_STORE, ONE_DAY, names_content
 from tanba.console.context import Console
+from tanba.console.disk_cache import thumbnails_dir, used
 from tanba.console.pictures import BACKGROUND, LIST_SIDE, same_encoding, stack
 from tanba.core.access import Principal
 from tanba.core.blobs import CHUNK, BlobStore
@@ -99,16 +100,19 @@ def blob_type(blobs: BlobStore, sha256: str) -> str:
 
 def thumbnail(
     blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int, side: int = THUMB_SIDE
-) -> Path:
-    """A JPEG of at most ``side`` pixels a side, cached by blob digest and side.
+) -> bytes:
+    """A JPEG of at most ``side`` pixels a side, kept in ``cache_dir`` by blob digest and side.
 
     InputError if the blob is not a JPEG, PNG, GIF, WebP, BMP or TIFF image (by its first
     bytes) that Pillow reads, or has more than ``max_pixels`` pixels.
     """
     target = cache_dir / sha256[:2] / f"{sha256}-{side}.jpg"
-    if not target.exists():
-        _write_jpeg(target, _scaled(blobs, sha256, cache_dir, max_pixels, side))
-    return target
+    try:
+        data = target.read_bytes()
+    except FileNotFoundError:  # not made yet, or pruned (tanba.console.disk_cache)
+        return _write_jpeg(target, _scaled(blobs, sha256, cache_dir, max_pixels, side))
+    used(target)
+    return data
 
 
 def cell(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -> bytes:
@@ -119,15 +123,15 @@ def cell(blobs: BlobStore, sha256: str, cache_dir: Path, max_pixels: int) -> byt
     differ from this one's) is made again. InputError as :func:`thumbnail`.
     """
     target = _cell_path(cache_dir, sha256)
-    if target.exists():
+    with contextlib.suppress(FileNotFoundError):  # not made yet, or pruned
         kept = target.read_bytes()
         if same_encoding(kept, blank_cell()):
+            used(target)
             return kept
     picture = _scaled(blobs, sha256, cache_dir, max_pixels, LIST_SIDE)
     square = Image.new("RGB", (LIST_SIDE, LIST_SIDE), BACKGROUND)
     square.paste(picture, ((LIST_SIDE - picture.width) // 2, (LIST_SIDE - picture.height) // 2))
-    _write_jpeg(target, square, cell=True)
-    return target.read_bytes()
+    return _write_jpeg(target, square, cell=True)
 
 
 def make_cells(blobs: BlobStore, sha256s: Iterable[str], cache_dir: Path, max_pixels: int) -> None:
@@ -193,17 +197,20 @@ def _scaled(
     return image
 
 
-def _write_jpeg(target: Path, image: Image.Image, cell: bool = False) -> None:
-    """``image`` as a JPEG at ``target``, whole or not at all (written aside, then renamed)."""
+def _write_jpeg(target: Path, image: Image.Image, cell: bool = False) -> bytes:
+    """``image`` as a JPEG at ``target``, whole or not at all (written aside, then renamed);
+    the JPEG's bytes."""
+    data = _encode(image, cell)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".jpg")
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(_encode(image, cell))
+            out.write(data)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return data
 
 
 def blob_response(c: Console, sha256: str) -> Response:
@@ -248,10 +255,10 @@ def thumbnail_response(
     """
     if not c.app.blobs.exists(sha256):
         raise NotFound("the media file is not stored here (blob missing)")
-    path = thumbnail(
+    jpeg = thumbnail(
         c.app.blobs,
         sha256,
-        c.app.settings.home / "console" / "thumbnails",
+        thumbnails_dir(c.app.settings.home),
         c.app.settings.image_max_pixels,
         THUMB_SIDES[size],
     )
@@ -259,7 +266,7 @@ def thumbnail_response(
     # A few kilobytes: read at once, not streamed from a worker thread as a FileResponse
     # is (a list page asks for a hundred of them).
     return Response(
-        path.read_bytes(),
+        jpeg,
         media_type="image/jpeg",
         headers={"Cache-Control": IMMUTABLE if named else ONE_DAY},
     )
@@ -280,7 +287,7 @@ def sheet_response(c: Console, principal: Principal, key: str) -> Response:
         )
     owners = {x.owner for x in sheet.cells if x.kind == "work"}
     withheld = c.app.access.withholding_owners(principal, owners)
-    home = c.app.settings.home / "console" / "thumbnails"
+    home = thumbnails_dir(c.app.settings.home)
     limit = c.app.settings.image_max_pixels
     make_cells(c.app.blobs, (x.sha256 for x in sheet.cells), home, limit)
     jpeg = stack(

@@ -450,6 +450,11 @@ class Settings(BaseSettings):
     console_page_size: int = setting(
         50, "TANBA_CONSOLE_PAGE_SIZE", "Alerts per page in the console's list."
     )
+    console_cache_mb: int = setting(
+        4096,
+        "TANBA_CONSOLE_CACHE_MB",
+        "Disk the console keeps for thumbnails, list cells and video frame sheets under home/console (MiB); past it, the pictures shown longest ago are deleted (they are made again when asked for); 0 means no limit.",
+    )
     console_scheduler: bool = setting(
         True,
         "TANBA_CONSOLE_SCHEDULER",
@@ -568,6 +573,11 @@ class Settings(BaseSettings):
             )
         if self.console_crawl_command not in ("run", "crawl", "jobs"):
             raise SettingsError("TANBA_CONSOLE_CRAWL_COMMAND must be 'run', 'crawl' or 'jobs'.")
+        if self.console_cache_mb < 0:
+            raise SettingsError(
+                "TANBA_CONSOLE_CACHE_MB must be 0 (no limit) or a size in MiB, not "
+                f"{self.console_cache_mb}."
+            )
         if not 1 <= self.console_page_size <= 500:
             raise SettingsError("TANBA_CONSOLE_PAGE_SIZE must be between 1 and 500.")
         Shard.parse(self.matcher_shard)
