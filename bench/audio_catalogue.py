@@ -204,7 +204,7 @@ def _queries(per_kind: int) -> list[tuple[str | None, str, AudioPrint, str]]:
     """(true work id or None, kind, print, source file) of excerpts, altered as in bench.quality."""
     registered, unregistered = split(real_tracks())
     by_name = {a.name: a for a in audio_alterations.ALTERATIONS}
-    settings = Settings()
+    settings = Settings.from_env()
     found: list[tuple[str | None, str, AudioPrint, str]] = []
     step = max(1, len(registered) // per_kind)
     plan: list[tuple[str | None, dict[str, object], tuple[str, ...]]] = []
@@ -235,7 +235,7 @@ def _same_music(a: str, b: str) -> bool:
 
 
 def measure(directory: Path, per_kind: int) -> dict[str, object]:
-    settings = Settings()
+    settings = Settings.from_env()
     queries = _queries(per_kind)
     before = _rss()[0]
     started = time.perf_counter()
