@@ -94,11 +94,16 @@ _Skip = Literal["NONREF", "BIDIR"]
 _OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(CONTAINERS)}
 
 
-def has_picture(path: Path, timeout_s: float) -> bool:
-    """True when the file has a video stream that is not a cover picture (album art)."""
+def picture_start(path: Path, timeout_s: float) -> float | None:
+    """The picture's first presentation time in the container's own timestamps (0.0 when
+    it declares none), or None when the file has no video stream but a cover picture
+    (album art): where a print's frame times, and its soundtrack, count from."""
     try:
         with _open(path, timeout_s) as container:
-            return _picture_stream(container) is not None
+            stream = _picture_stream(container)
+            if stream is None:
+                return None
+            return _origin(stream) or 0.0
     except av.ExitError:
         raise Unfingerprintable(
             f"probing took longer than {timeout_s:.0f} s (TANBA_DECODE_TIMEOUT_S); stopped"
