@@ -16,7 +16,7 @@ import pytest
 
 from tanba.core.schemas.common import Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.video import VideoPrint
+from tanba.core.signals.video import PDQ_FRAMES, VideoPrint
 from tanba.fingerprint.compute import fingerprint_file
 from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_catalogue import MappedVideoIndex
@@ -236,3 +236,47 @@ def test_where_picture_and_sound_disagree_on_the_position_the_sound_places_the_c
     muted = _only(signal.match(prints["muted"])).detail  # the picture alone: its position
     assert muted.offset_s is not None and muted.query_offset_s is not None
     assert abs(muted.offset_s - (START + 5 + muted.query_offset_s)) <= 1.0
+
+
+def _reprinted(print_: Fingerprint, algorithm: str, shift_s: float) -> Fingerprint:
+    """``print_`` as another algorithm id would have written it, its frame times ``shift_s``
+    later (a pdqf-2fps-1 print of an MPEG-TS counted from its timestamps, which start at 1.4 s)."""
+    video = print_.video
+    assert video is not None
+    moved = VideoPrint.from_frames(
+        algorithm, duration_s=video.duration_s + shift_s, width=video.width,
+        height=video.height, frame_s=video.frame_s, times=video.times() + shift_s,
+        hashes=video.hashes(), zoomed=video.zoomed(),
+    )  # fmt: skip
+    return print_.model_copy(update={"video": moved})
+
+
+def test_a_work_printed_by_the_older_algorithm_is_matched_as_before_and_says_so(
+    prints: dict[str, Fingerprint], caplog: pytest.LogCaptureFixture
+) -> None:
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    with caplog.at_level("WARNING", "tanba.matcher.video"):
+        signal.add("film", _reprinted(prints["film"], "pdqf-2fps-1", 1.4))
+    said = caplog.text
+    assert "work film" in said and "pdqf-2fps-1" in said and PDQ_FRAMES in said
+    assert "register its file again" in said
+    detail = _only(signal.match(prints["muted"])).detail
+    assert detail.evidence == "picture" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    # Found by its picture as before; the copy's start lies the work's shift later.
+    assert abs(detail.offset_s - detail.query_offset_s - (START + 1.4)) <= 1.0
+
+
+def test_a_picture_printed_by_an_unknown_algorithm_is_not_compared_its_sound_is(
+    prints: dict[str, Fingerprint], caplog: pytest.LogCaptureFixture
+) -> None:
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    with caplog.at_level("WARNING", "tanba.matcher.video"):
+        signal.add("film", _reprinted(prints["film"], "pdqf-9fps-9", 0.0))
+    assert "unknown algorithm 'pdqf-9fps-9'" in caplog.text
+    assert signal.match(prints["muted"]) == []  # the picture alone: not indexed
+    assert _only(signal.match(prints["reencode-low"])).detail.evidence == "sound"
+    # A copy's picture of an unknown id is not compared with the registered pictures either.
+    known = _signal("chunks", prints)
+    assert known.match(_reprinted(prints["muted"], "pdqf-9fps-9", 0.0)) == []
+    assert _only(known.match(prints["muted"])).detail.evidence == "picture"
