@@ -303,6 +303,7 @@ def why(
           f"{copy.frames}, work frames {len(work.times)}")  # fmt: skip
     variants = [("plain", copy.times(), copy.hashes()), ("mirrored", copy.times(), copy.mirrored())]
     variants.append(("inset", *copy.insets()))
+    variants.append(("unmarked", copy.times(), copy.unmarked()))
     for variant, times, hashes in variants:
         if hashes is None or not len(hashes):
             continue

@@ -48,6 +48,7 @@ from typing import Literal
 import av
 import numpy as np
 import pdqhash
+from scipy import ndimage
 
 from tanba.core.signals.video import FRAME_S, MIN_QUALITY, PDQ_FRAMES, ZOOM, VideoPrint
 from tanba.fingerprint.audio import CONTAINERS
@@ -69,6 +70,24 @@ _CANVAS_STEP = 10
 # area (less inside is a detail, not a picture; more is the frame with a border).
 _INSET_MIN_SIDE = 0.25
 _INSET_MAX_AREA = 0.7
+# A static mark (a logo, a watermark) on a crawled copy: pixels whose grey level varies over
+# the first _MARK_FRAMES kept frames by at most _MARK_STILL of the frame's median variation
+# (and at most _MARK_STILL_MAX levels: a mark at 90% opacity shows a tenth of what moves
+# under it), in a patch of _MARK_AREA of the frame, filling at least _MARK_FILL of its
+# bounding box and clear of the frame's centre; at most _MARK_PATCHES of them. A picture
+# whose median pixel varies by less than _MARK_MOVING levels is too still to tell.
+_MARK_FRAMES = 120
+_MARK_MIN_FRAMES = 6
+_MARK_STILL = 0.25
+_MARK_STILL_MAX = 16.0
+_MARK_MOVING = 8.0
+_MARK_AREA = (0.005, 0.12)
+_MARK_FILL = 0.5
+_MARK_PATCHES = 3
+# Grey levels between neighbouring pixels of the frames' mean picture that make an outline.
+_MARK_EDGE = 24.0
+# A patch is painted over with this many pixels more on each side (its outline, blurred).
+_MARK_GROW = 2
 # A picture needs at least this many seconds and kept frames to be fingerprinted.
 _MIN_SECONDS = 1.0
 _MIN_FRAMES = 2
@@ -141,6 +160,7 @@ def video_print(
     extra: list[np.ndarray] = []  # zoomed (reference) or mirrored (copy) hashes
     inset_frames: list[int] = []  # copy frames that hold a picture inside the picture
     insets: list[np.ndarray] = []  # that inner picture's hashes
+    marks = _Marks(enabled=not reference)  # a copy's static mark, painted over
     try:
         with _open(path, timeout_s) as container:
             stream = _picture_stream(container)
@@ -191,6 +211,7 @@ def video_print(
                     continue
                 times.append(t)
                 hashes.append(bits)
+                marks.add(grey)
                 extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
                 inner = None if reference else inset(grey)
                 if inner is not None and inner.shape != picture.shape:
@@ -222,7 +243,111 @@ def video_print(
         zoomed=np.array(extra) if reference else None,
         inset_frames=np.array(inset_frames, dtype=np.uint32),
         insets=np.array(insets, dtype=np.uint8).reshape(-1, 32),
+        unmarked=marks.hashes(),
     )
+
+
+class _Marks:
+    """A crawled copy's static mark and its frames' hashes with the mark painted over.
+
+    The first :data:`_MARK_FRAMES` kept frames (128 px grey, 2 MB) are held until
+    :func:`static_marks` decides where a mark is; those and every later frame are then
+    hashed painted (:func:`painted`). Copies only: the work is hashed as it is, and the
+    painted copy's hash comes back near it (a logo box over 3% of a cartoon frame moves
+    its hash by 48-112 bits).
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.held: list[np.ndarray] = []
+        self.boxes: list[tuple[int, int, int, int]] | None = None  # None: not decided yet
+        self.painted: list[np.ndarray] = []
+
+    def add(self, grey: np.ndarray) -> None:
+        """After a kept frame (its grey picture before the borders are cut)."""
+        if not self.enabled:
+            return
+        if self.boxes is None:
+            self.held.append(grey)
+            if len(self.held) >= _MARK_FRAMES:
+                self._decide()
+        elif self.boxes:
+            self.painted.append(_pdq(trim_borders(painted(grey, self.boxes)))[0])
+
+    def hashes(self) -> np.ndarray | None:
+        """The painted hashes of every kept frame, or None when there is no mark."""
+        if self.enabled and self.boxes is None:
+            self._decide()
+        return np.array(self.painted) if self.enabled and self.boxes else None
+
+    def _decide(self) -> None:
+        self.boxes = static_marks(np.array(self.held)) if self.held else []
+        self.painted = [_pdq(trim_borders(painted(g, self.boxes)))[0] for g in self.held]
+        self.held = []
+        if not self.boxes:
+            self.painted = []
+
+
+def static_marks(greys: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Where grey frames (n x h x w) carry a static mark: boxes ``(top, bottom, left,
+    right)`` around patches that stay still while the picture moves (see ``_MARK_*``).
+
+    A still background of a cartoon is a still patch too; it is mostly larger than
+    :data:`_MARK_AREA` or reaches the centre, and where it is not, painting it over gives
+    one more hash to look up, not a match: the painted hashes are compared with the work's
+    like any other copy frame's.
+    """
+    if len(greys) < _MARK_MIN_FRAMES:
+        return []
+    spread = greys.astype(np.float32).std(axis=0)
+    moving = float(np.median(spread))
+    if moving < _MARK_MOVING:
+        return []
+    still = spread <= min(_MARK_STILL * moving, _MARK_STILL_MAX)
+    # A mark's outline is an edge of the frames' mean picture: cut there, a mark on a still
+    # background (a cartoon's sky under a logo) is a patch of its own.
+    mean = greys.astype(np.float32).mean(axis=0)
+    edge = np.zeros_like(still)
+    edge[1:] |= np.abs(np.diff(mean, axis=0)) > _MARK_EDGE
+    edge[:, 1:] |= np.abs(np.diff(mean, axis=1)) > _MARK_EDGE
+    labels, _count = ndimage.label(still & ~edge)
+    h, w = still.shape
+    found = []
+    for i, box in enumerate(ndimage.find_objects(labels), 1):
+        area = int((labels[box] == i).sum())
+        top, bottom, left, right = box[0].start, box[0].stop, box[1].start, box[1].stop
+        if not _MARK_AREA[0] * h * w <= area <= _MARK_AREA[1] * h * w:
+            continue
+        if area < _MARK_FILL * (bottom - top) * (right - left):
+            continue
+        if top <= h // 2 < bottom and left <= w // 2 < right:
+            continue
+        found.append((area, (top, bottom, left, right)))
+    found.sort(reverse=True)
+    return [box for _area, box in found[:_MARK_PATCHES]]
+
+
+def painted(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """``grey`` with each box (grown by :data:`_MARK_GROW`) painted over from its
+    surroundings: the mean of the rows and columns just outside it, each carried across."""
+    out = grey.astype(np.float32)
+    h, w = grey.shape
+    for top, bottom, left, right in boxes:
+        top, bottom = max(top - _MARK_GROW, 0), min(bottom + _MARK_GROW, h)
+        left, right = max(left - _MARK_GROW, 0), min(right + _MARK_GROW, w)
+        shape = (bottom - top, right - left)
+        sides = []
+        if bottom < h:
+            sides.append(np.broadcast_to(out[bottom, left:right], shape))
+        if top > 0:
+            sides.append(np.broadcast_to(out[top - 1, left:right], shape))
+        if left > 0:
+            sides.append(np.broadcast_to(out[top:bottom, left - 1 : left], shape))
+        if right < w:
+            sides.append(np.broadcast_to(out[top:bottom, right : right + 1], shape))
+        if sides:
+            out[top:bottom, left:right] = np.mean(sides, axis=0)
+    return out.round().astype(np.uint8)
 
 
 def zoomed(picture: np.ndarray) -> np.ndarray:

@@ -24,9 +24,10 @@ The picture, per registered work:
    work frame within the tolerance (a film's print is sampled after its keyframes only,
    see :mod:`tanba.fingerprint.video`, and plain frames are dropped).
 
-The mirrored hashes of a crawled copy, and the hashes of the picture inside its
-picture where it has one (picture-in-picture, at those frames' times), go through
-the same steps; the best is kept (``variant: "mirrored"`` or ``"inset"``). When picture and
+The mirrored hashes of a crawled copy, the hashes of the picture inside its
+picture where it has one (picture-in-picture, at those frames' times), and those of its
+frames with a static mark painted over where it has one (a logo), go through the same
+steps; the best is kept (``variant: "mirrored"``, ``"inset"`` or ``"unmarked"``). When picture and
 sound both agree, the position is the sound's (the audio print aligns to about a tenth of a
 second; the picture's vote, on frames two a second, cannot tell offsets apart where frames
 look alike for seconds or repeat: a held shot, a fixed camera, a looping cartoon). The score is that share of agreeing
@@ -168,6 +169,9 @@ class VideoSignal(SignalIndex):
         inset_times, insets = video.insets()
         if len(insets):
             variants.append(("inset", inset_times, words(insets)))
+        unmarked = video.unmarked()
+        if unmarked is not None:
+            variants.append(("unmarked", times, words(unmarked)))
         best: dict[str, PictureMatch] = {}
         for variant, times, query in variants:
             for work_id, pairs in self.index.pairs(query, s.video_max_distance).items():

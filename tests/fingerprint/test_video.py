@@ -14,7 +14,14 @@ from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances,
 from tanba.fingerprint.compute import FRAME_SIDE, fingerprint_file, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
-from tanba.fingerprint.video import inset, pdq_bits, trim_borders, video_print
+from tanba.fingerprint.video import (
+    inset,
+    painted,
+    pdq_bits,
+    static_marks,
+    trim_borders,
+    video_print,
+)
 from tests.support.video import excerpt, ffmpeg, film
 
 
@@ -316,3 +323,21 @@ def test_the_picture_inside_a_plain_canvas_is_found_and_a_whole_frame_has_none()
     canvas = np.full((128, 128), 128, np.uint8)
     canvas[50:70, 50:70] = picture[:20, :20]
     assert inset(canvas) is None
+
+
+def test_the_still_patch_of_a_moving_picture_is_its_mark() -> None:
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (12, 128, 128)).astype(np.uint8)
+    frames[:, 6:24, 92:120] = 235  # a logo box in the top right corner
+    # Inside its outline (the mean picture's edge, the box's top row and left column).
+    assert static_marks(frames) == [(7, 24, 93, 120)]
+    # Painted from its surroundings, the box takes their grey, not the logo's white.
+    painted_frame = painted(frames[0], static_marks(frames))
+    assert abs(float(painted_frame[6:24, 92:120].mean()) - 128) < 40
+    assert np.array_equal(painted_frame[40:], frames[0][40:])  # the rest untouched
+    # Too few frames to tell, a still picture, a still patch at the centre: no mark.
+    assert static_marks(frames[:3]) == []
+    assert static_marks(np.repeat(frames[:1], 12, axis=0)) == []
+    centre = rng.integers(0, 256, (12, 128, 128)).astype(np.uint8)
+    centre[:, 54:74, 54:74] = 235
+    assert static_marks(centre) == []
