@@ -88,6 +88,16 @@ _MARK_PATCHES = 3
 _MARK_EDGE = 24.0
 # A patch is painted over with this many pixels more on each side (its outline, blurred).
 _MARK_GROW = 2
+# A registered video declaring less than EVERY_FRAME_UNDER_S seconds (a clip, a trailer cut,
+# not a film) keeps every frame (at most one each _EVERY_FRAME_MIN_S), not two a second: a
+# picture that changes with every frame (a looping cartoon, a music visualiser) matches a
+# copy only at the very frames sampled, and a copy cut anywhere samples frames between the
+# work's two a second (its frames 40-110 bits from them, those at the same instants 0-20).
+# A copy is still sampled twice a second, so the catalogue alone grows, and only by clips:
+# 30 fps is 15 times the frames of two a second (7,200 hashes for two minutes, zoomed ones
+# counted), a film is sampled as before.
+EVERY_FRAME_UNDER_S = 120.0
+_EVERY_FRAME_MIN_S = 1 / 60
 # A picture needs at least this many seconds and kept frames to be fingerprinted.
 _MIN_SECONDS = 1.0
 _MIN_FRAMES = 2
@@ -139,13 +149,15 @@ def video_print(
     reference: bool,
     sparse_after_s: float = SPARSE_AFTER_S,
     skip_b_frames: bool = True,
+    every_frame_under_s: float = EVERY_FRAME_UNDER_S,
 ) -> VideoPrint:
     """The :class:`VideoPrint` of the picture in ``path``: a registered work's (``reference``:
     with the zoomed hashes) or a crawled copy's (with the mirrored hashes).
 
     A video declaring at least ``sparse_after_s`` seconds is sampled after its keyframes only
     (:class:`_KeyWindows`), where ``skip_b_frames`` skips every B-frame of H.264 and MPEG
-    video (``False``: the reference B-frames are decoded, as in a dense video).
+    video (``False``: the reference B-frames are decoded, as in a dense video). A registered
+    work declaring less than ``every_frame_under_s`` (and ``sparse_after_s``) keeps every frame.
 
     :class:`Unfingerprintable` when the file has no picture, does not decode,
     has less than a second or two frames with detail, or takes longer than ``timeout_s``.
@@ -170,15 +182,15 @@ def video_print(
             # Speed over exactness, alike for works and copies: no in-loop deblocking and
             # the decoder's fast flags (-26% decode time on 720p H.264, measured).
             stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
-            stream.codec_context.skip_frame = "NONREF"
+            declared = _declared_s(container, stream)
+            # A registered clip keeps every frame (a video sampled in windows never does).
+            short = 0 < declared < min(every_frame_under_s, sparse_after_s)
+            every_frame_s = every_frame_under_s if reference and short else 0.0
+            stream.codec_context.skip_frame = "DEFAULT" if every_frame_s else "NONREF"
             codec = stream.codec_context.name
             in_windows: _Skip = "BIDIR" if skip_b_frames and codec in _SKIP_BIDIR else "NONREF"
             width, height = stream.codec_context.width, stream.codec_context.height
-            windows = (
-                _KeyWindows(stream, in_windows)
-                if _declared_s(container, stream) >= sparse_after_s
-                else None
-            )
+            windows = _KeyWindows(stream, in_windows) if declared >= sparse_after_s else None
             origin = _origin(stream)
             next_t, last_t, decoded = 0.0, 0.0, 0
             for frame in _frames(container, stream, windows):
@@ -201,7 +213,11 @@ def video_print(
                 if windows is not None:
                     windows.seen(frame.time)  # the windows are in the stream's own times
                 last_t = t
-                next_t = (int(t / FRAME_S) + 1) * FRAME_S
+                next_t = (
+                    t + _EVERY_FRAME_MIN_S
+                    if t < every_frame_s
+                    else (int(t / FRAME_S) + 1) * FRAME_S
+                )
                 grey = frame.reformat(
                     width=WORK_SIDE, height=WORK_SIDE, format="gray", interpolation="AREA"
                 ).to_ndarray()

@@ -15,6 +15,7 @@ from tanba.fingerprint.compute import FRAME_SIDE, fingerprint_file, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
 from tanba.fingerprint.video import (
+    EVERY_FRAME_UNDER_S,
     inset,
     painted,
     pdq_bits,
@@ -73,22 +74,37 @@ def test_a_film_gets_frames_twice_a_second_and_its_soundtrack(
     tmp_path: Path, tracks: list[Path], settings: Settings
 ) -> None:
     path = film(tmp_path, tracks[0])
-    fp = fingerprint_file(path, "a" * 64, settings, reference=True)
-    assert fp.media == "video" and fp.video is not None and fp.audio is not None
-    video = fp.video
+    copy = fingerprint_file(path, "a" * 64, settings)
+    assert copy.media == "video" and copy.video is not None and copy.audio is not None
+    video = copy.video
     assert video.algorithm == PDQ_FRAMES and (video.width, video.height) == (320, 240)
     times = video.times()
     assert 110 <= video.frames <= 120 and len(times) == len(video.hashes()) == video.frames
     assert np.all(np.diff(times) >= FRAME_S - 0.11)  # 10 fps: a sample at most a frame late
-    assert abs(video.duration_s - 60) < 1 and abs(fp.audio.duration_s - 60) < 1
-    zoomed = video.zoomed()
-    assert zoomed is not None and video.mirrored() is None  # a work's print: crops, no mirror
-    copy = fingerprint_file(path, "a" * 64, settings)
-    assert copy.video is not None and copy.video.zoomed() is None
-    mirrored = copy.video.mirrored()
-    assert mirrored is not None and len(mirrored) == copy.video.frames
+    assert abs(video.duration_s - 60) < 1 and abs(copy.audio.duration_s - 60) < 1
+    assert video.zoomed() is None  # a copy's print: mirrored, no crops
+    mirrored = video.mirrored()
+    assert mirrored is not None and len(mirrored) == video.frames
+    # Registered, the same 60 s clip (under EVERY_FRAME_UNDER_S) keeps every frame, zoomed
+    # as well, and no mirror.
+    work = fingerprint_file(path, "a" * 64, settings, reference=True).video
+    assert work is not None and 590 <= work.frames <= 600
+    assert np.allclose(np.diff(work.times()), 0.1, atol=0.01)
+    zoomed = work.zoomed()
+    assert zoomed is not None and len(zoomed) == work.frames and work.mirrored() is None
     # The same file decodes to the same frames, whatever the print is for.
-    assert np.array_equal(copy.video.hashes(), video.hashes())
+    at = np.searchsorted(work.times(), times - 1e-3)
+    assert np.allclose(work.times()[at], times, atol=1e-3)
+    assert np.array_equal(work.hashes()[at], video.hashes())
+
+
+def test_only_a_registered_clip_keeps_every_frame(
+    tmp_path: Path, tracks: list[Path], settings: Settings
+) -> None:
+    path = film(tmp_path, tracks[0])
+    longer = video_print(path, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30)
+    assert longer.frames < 200  # a video sampled in keyframe windows: never every frame
+    assert EVERY_FRAME_UNDER_S > 60
 
 
 def test_a_silent_video_has_no_soundtrack_and_a_picture_less_file_is_audio(
@@ -180,7 +196,8 @@ def test_a_long_video_is_sampled_in_windows_after_its_keyframes(
     tmp_path: Path, tracks: list[Path], skip_b_frames: bool
 ) -> None:
     path = _keyed_film(tmp_path, tracks)
-    dense = video_print(path, max_seconds=600, timeout_s=60, reference=True)
+    # Two a second (a registered clip would keep every frame: EVERY_FRAME_UNDER_S).
+    dense = video_print(path, max_seconds=600, timeout_s=60, reference=True, every_frame_under_s=0)
     sparse = video_print(path, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30,
                          skip_b_frames=skip_b_frames)  # fmt: skip
     times, dense_times = sparse.times(), dense.times()

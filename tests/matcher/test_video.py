@@ -14,11 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tanba.core.schemas.common import Fingerprint
+from tanba.core.schemas.common import VIDEO, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals import video as signals
 from tanba.core.signals.video import PDQ_FRAMES, VideoPrint
 from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.video import video_print
 from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
@@ -295,7 +296,11 @@ def test_a_logo_over_a_cartoon_is_painted_over_and_the_muted_copy_found_by_its_p
         pytest.fail(f"{CARTOON} is missing: run bench/fetch-media (planetblupi-common)")
     settings = Settings.from_env({})
     copy = excerpt(tmp_path, CARTOON, "logo", [*ALTERATIONS["logo"], "-an"], start=2.0, seconds=8)
-    work = fingerprint_file(CARTOON, "a" * 64, settings, reference=True)
+    # The work sampled twice a second, as a film is (a registered clip keeps every frame,
+    # and more of them then come near the copy's: the logo is then no longer what decides).
+    sampled = video_print(CARTOON, max_seconds=60, timeout_s=60, reference=True,
+                          every_frame_under_s=0)  # fmt: skip
+    work = Fingerprint(media=VIDEO, sha256="a" * 64, video=sampled)
     found = fingerprint_file(copy, "b" * 64, settings)
     assert work.video is not None and found.video is not None and found.audio is None
     assert work.video.unmarked() is None  # a registered work is hashed as it is
@@ -316,3 +321,29 @@ def test_a_logo_over_a_cartoon_is_painted_over_and_the_muted_copy_found_by_its_p
     # Without its painted frames the copy's picture is not found (the test's reason to be).
     bare = found.video.model_copy(update={"unmarked_b64": ""})
     assert signal.match(found.model_copy(update={"video": bare})) == []
+
+
+def test_a_copy_cut_between_the_works_samples_is_found_in_a_registered_clip_by_its_picture(
+    clips: dict[str, Path], prints: dict[str, Fingerprint], tmp_path: Path
+) -> None:
+    # The Game of Life changes with every frame (10 fps); a copy cut 0.25 s off the half-second
+    # grid samples frames between those a work sampled twice a second would keep.
+    copy = excerpt(tmp_path, clips["film"], "between", ["-an"], start=START + 0.25)
+    found = fingerprint_file(copy, "b" * 64, Settings.from_env({}))
+    registered = prints["film"]  # a clip of 60 s keeps every frame
+    assert registered.video is not None and registered.video.frames >= 590
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    signal.add("film", registered)
+    detail = _only(signal.match(found)).detail
+    assert detail.evidence == "picture" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - (START + 0.25)) <= 0.5
+    # Sampled twice a second, as a film is, the same work meets the copy's frames only at
+    # frames 0.25 s apart: far further than the very frames (the board moves slowly enough
+    # here to be found still; a cartoon loop or a visualiser is not, bench/video.py).
+    sampled = video_print(clips["film"], max_seconds=600, timeout_s=60, reference=True,
+                          every_frame_under_s=0)  # fmt: skip
+    signal.add("film", Fingerprint(media=VIDEO, sha256="a" * 64, video=sampled))
+    apart = signal.match(found)
+    assert detail.distance is not None and detail.distance <= 16
+    assert all(m.detail.distance is not None and m.detail.distance > 40 for m in apart)
