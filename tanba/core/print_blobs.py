@@ -70,6 +70,7 @@ def stub_of(video: VideoPrint, blob: str = "") -> VideoPrint:
             "zoomed_b64": "",
             "inset_frames_b64": "",
             "inset_b64": "",
+            "unmarked_b64": "",
             "blob": blob,
         }
     )

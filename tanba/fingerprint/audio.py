@@ -82,8 +82,9 @@ class FilterGraphSource:
     :class:`PacketLoopSource`.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start_s: float | None = None) -> None:
         self.path = path
+        self.start_s = start_s  # samples stamped before it are dropped (see audio_print)
 
     def chunks(self) -> Iterator[bytes]:
         graph = av.filter.Graph()
@@ -93,7 +94,7 @@ class FilterGraphSource:
             format_opts=":".join(f"{k}={v}" for k, v in _OPEN_OPTIONS.items()),
             dec_threads="1",
         )
-        sink = _resampling_chain(graph, source)
+        sink = _resampling_chain(graph, source, self.start_s)
         while True:
             try:
                 frame = sink.pull()
@@ -109,9 +110,10 @@ class PacketLoopSource:
     of Python work per packet (about twice ``fpcalc``'s time on MP3).
     """
 
-    def __init__(self, path: Path, timeout_s: float) -> None:
+    def __init__(self, path: Path, timeout_s: float, start_s: float | None = None) -> None:
         self.path = path
         self.timeout_s = timeout_s
+        self.start_s = start_s
         self.rejected = 0  # packets the decoder refused
         self.last_error = ""
 
@@ -121,7 +123,7 @@ class PacketLoopSource:
             if not isinstance(stream, av.AudioStream):
                 return
             graph = av.filter.Graph()
-            sink = _resampling_chain(graph, graph.add_abuffer(template=stream))
+            sink = _resampling_chain(graph, graph.add_abuffer(template=stream), self.start_s)
             for packet in container.demux(stream):
                 try:
                     frames = stream.decode(packet)
@@ -136,8 +138,17 @@ class PacketLoopSource:
             yield from _drain(sink)
 
 
-def audio_print(path: Path, *, max_seconds: int, timeout_s: float) -> AudioPrint:
+def audio_print(
+    path: Path, *, max_seconds: int, timeout_s: float, start_s: float | None = None
+) -> AudioPrint:
     """Fingerprint the audio in ``path`` (any container of :data:`CONTAINERS`, video included).
+
+    ``start_s`` (a video's soundtrack: its picture's first presentation time, in the
+    container's timestamps) drops the samples stamped before it, so the sound counts
+    from the instant the picture does. Why: a container without an edit list (a
+    fragmented MP4, as streamed; MPEG-TS) keeps the AAC encoder's priming samples (1,024,
+    47 ms at 22,050 Hz) before the first picture, where a plain MP4's edit list trims
+    them, so the same soundtrack started 47 ms later in the one than in the other.
 
     :class:`Unfingerprintable` when the file has no audio stream, does not
     decode, decodes to less than 2 s, is cut short of its declared duration,
@@ -152,10 +163,10 @@ def audio_print(path: Path, *, max_seconds: int, timeout_s: float) -> AudioPrint
     declared = _probe(path, timeout_s, too_slow)
     limit = max_seconds * SAMPLE_RATE
     try:
-        items, pcm = _fingerprint(FilterGraphSource(path), limit, deadline, too_slow)
+        items, pcm = _fingerprint(FilterGraphSource(path, start_s), limit, deadline, too_slow)
     except av.FFmpegError:
         # A packet the decoder rejects stops the graph: decode again, skipping such packets.
-        plain = PacketLoopSource(path, max(deadline - time.monotonic(), 0.0))
+        plain = PacketLoopSource(path, max(deadline - time.monotonic(), 0.0), start_s)
         try:
             items, pcm = _fingerprint(plain, limit, deadline, too_slow)
         except av.ExitError:  # PyAV's own timeout on reading
@@ -221,12 +232,16 @@ def _fingerprint(
 
 
 def _resampling_chain(
-    graph: av.filter.Graph, source: av.filter.FilterContext
+    graph: av.filter.Graph, source: av.filter.FilterContext, start_s: float | None = None
 ) -> av.filter.FilterContext:
-    """Link ``source`` through fpcalc's resampler to a sink of s16 mono 11025 Hz chunks."""
+    """Link ``source`` through fpcalc's resampler to a sink of s16 mono 11025 Hz chunks;
+    with ``start_s``, the samples stamped before it are dropped first (``atrim`` reads the
+    decoded frames' timestamps, which both sources keep in the stream's own times)."""
     sink = graph.add("abuffersink")
+    trim = [] if start_s is None else [graph.add("atrim", f"start={start_s:.6f}")]
     graph.link_nodes(
         source,
+        *trim,
         graph.add("aresample", f"{SAMPLE_RATE}:{_RESAMPLER}"),
         graph.add("aformat", f"sample_fmts=s16:channel_layouts=mono:sample_rates={SAMPLE_RATE}"),
         graph.add("asetnsamples", f"n={_CHUNK_SAMPLES}:p=0"),  # p=0: the last chunk is short

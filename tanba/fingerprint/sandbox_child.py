@@ -96,10 +96,11 @@ def video_print_file(
     """The picture's print and the soundtrack's (None when silent) of a video file, as JSON
     ``{"video": ..., "audio": ...}``; a file without a picture gives ``{"audio": ...}`` alone."""
     from tanba.fingerprint.audio import audio_print
-    from tanba.fingerprint.video import has_picture, video_print
+    from tanba.fingerprint.video import picture_start, video_print
 
     file = Path(path)
-    if not has_picture(file, timeout_s):
+    start = picture_start(file, timeout_s)
+    if start is None:
         sound = audio_print(file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s)
         return {"audio": sound.model_dump(mode="json")}
     picture = video_print(
@@ -110,8 +111,10 @@ def video_print_file(
         sparse_after_s=sparse_after_s,
     )
     try:
+        # The sound from the picture's first instant, as the frames' times (the AAC priming
+        # samples a container without an edit list keeps before it are dropped).
         soundtrack: Any = audio_print(
-            file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s
+            file, max_seconds=audio_max_seconds, timeout_s=audio_timeout_s, start_s=start
         ).model_dump(mode="json")
     except Unfingerprintable:
         soundtrack = None  # a muted copy: the picture alone is matched

@@ -48,6 +48,7 @@ from typing import Literal
 import av
 import numpy as np
 import pdqhash
+from scipy import ndimage
 
 from tanba.core.signals.video import FRAME_S, MIN_QUALITY, PDQ_FRAMES, ZOOM, VideoPrint
 from tanba.fingerprint.audio import CONTAINERS
@@ -69,6 +70,34 @@ _CANVAS_STEP = 10
 # area (less inside is a detail, not a picture; more is the frame with a border).
 _INSET_MIN_SIDE = 0.25
 _INSET_MAX_AREA = 0.7
+# A static mark (a logo, a watermark) on a crawled copy: pixels whose grey level varies over
+# the first _MARK_FRAMES kept frames by at most _MARK_STILL of the frame's median variation
+# (and at most _MARK_STILL_MAX levels: a mark at 90% opacity shows a tenth of what moves
+# under it), in a patch of _MARK_AREA of the frame, filling at least _MARK_FILL of its
+# bounding box and clear of the frame's centre; at most _MARK_PATCHES of them. A picture
+# whose median pixel varies by less than _MARK_MOVING levels is too still to tell.
+_MARK_FRAMES = 120
+_MARK_MIN_FRAMES = 6
+_MARK_STILL = 0.25
+_MARK_STILL_MAX = 16.0
+_MARK_MOVING = 8.0
+_MARK_AREA = (0.005, 0.12)
+_MARK_FILL = 0.5
+_MARK_PATCHES = 3
+# Grey levels between neighbouring pixels of the frames' mean picture that make an outline.
+_MARK_EDGE = 24.0
+# A patch is painted over with this many pixels more on each side (its outline, blurred).
+_MARK_GROW = 2
+# A registered video declaring less than EVERY_FRAME_UNDER_S seconds (a clip, a trailer cut,
+# not a film) keeps every frame (at most one each _EVERY_FRAME_MIN_S), not two a second: a
+# picture that changes with every frame (a looping cartoon, a music visualiser) matches a
+# copy only at the very frames sampled, and a copy cut anywhere samples frames between the
+# work's two a second (its frames 40-110 bits from them, those at the same instants 0-20).
+# A copy is still sampled twice a second, so the catalogue alone grows, and only by clips:
+# 30 fps is 15 times the frames of two a second (7,200 hashes for two minutes, zoomed ones
+# counted), a film is sampled as before.
+EVERY_FRAME_UNDER_S = 120.0
+_EVERY_FRAME_MIN_S = 1 / 60
 # A picture needs at least this many seconds and kept frames to be fingerprinted.
 _MIN_SECONDS = 1.0
 _MIN_FRAMES = 2
@@ -94,11 +123,16 @@ _Skip = Literal["NONREF", "BIDIR"]
 _OPEN_OPTIONS = {"protocol_whitelist": "file", "format_whitelist": ",".join(CONTAINERS)}
 
 
-def has_picture(path: Path, timeout_s: float) -> bool:
-    """True when the file has a video stream that is not a cover picture (album art)."""
+def picture_start(path: Path, timeout_s: float) -> float | None:
+    """The picture's first presentation time in the container's own timestamps (0.0 when
+    it declares none), or None when the file has no video stream but a cover picture
+    (album art): where a print's frame times, and its soundtrack, count from."""
     try:
         with _open(path, timeout_s) as container:
-            return _picture_stream(container) is not None
+            stream = _picture_stream(container)
+            if stream is None:
+                return None
+            return _origin(stream) or 0.0
     except av.ExitError:
         raise Unfingerprintable(
             f"probing took longer than {timeout_s:.0f} s (TANBA_DECODE_TIMEOUT_S); stopped"
@@ -115,13 +149,15 @@ def video_print(
     reference: bool,
     sparse_after_s: float = SPARSE_AFTER_S,
     skip_b_frames: bool = True,
+    every_frame_under_s: float = EVERY_FRAME_UNDER_S,
 ) -> VideoPrint:
     """The :class:`VideoPrint` of the picture in ``path``: a registered work's (``reference``:
     with the zoomed hashes) or a crawled copy's (with the mirrored hashes).
 
     A video declaring at least ``sparse_after_s`` seconds is sampled after its keyframes only
     (:class:`_KeyWindows`), where ``skip_b_frames`` skips every B-frame of H.264 and MPEG
-    video (``False``: the reference B-frames are decoded, as in a dense video).
+    video (``False``: the reference B-frames are decoded, as in a dense video). A registered
+    work declaring less than ``every_frame_under_s`` (and ``sparse_after_s``) keeps every frame.
 
     :class:`Unfingerprintable` when the file has no picture, does not decode,
     has less than a second or two frames with detail, or takes longer than ``timeout_s``.
@@ -136,6 +172,7 @@ def video_print(
     extra: list[np.ndarray] = []  # zoomed (reference) or mirrored (copy) hashes
     inset_frames: list[int] = []  # copy frames that hold a picture inside the picture
     insets: list[np.ndarray] = []  # that inner picture's hashes
+    marks = _Marks(enabled=not reference)  # a copy's static mark, painted over
     try:
         with _open(path, timeout_s) as container:
             stream = _picture_stream(container)
@@ -145,15 +182,15 @@ def video_print(
             # Speed over exactness, alike for works and copies: no in-loop deblocking and
             # the decoder's fast flags (-26% decode time on 720p H.264, measured).
             stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
-            stream.codec_context.skip_frame = "NONREF"
+            declared = _declared_s(container, stream)
+            # A registered clip keeps every frame (a video sampled in windows never does).
+            short = 0 < declared < min(every_frame_under_s, sparse_after_s)
+            every_frame_s = every_frame_under_s if reference and short else 0.0
+            stream.codec_context.skip_frame = "DEFAULT" if every_frame_s else "NONREF"
             codec = stream.codec_context.name
             in_windows: _Skip = "BIDIR" if skip_b_frames and codec in _SKIP_BIDIR else "NONREF"
             width, height = stream.codec_context.width, stream.codec_context.height
-            windows = (
-                _KeyWindows(stream, in_windows)
-                if _declared_s(container, stream) >= sparse_after_s
-                else None
-            )
+            windows = _KeyWindows(stream, in_windows) if declared >= sparse_after_s else None
             origin = _origin(stream)
             next_t, last_t, decoded = 0.0, 0.0, 0
             for frame in _frames(container, stream, windows):
@@ -176,7 +213,11 @@ def video_print(
                 if windows is not None:
                     windows.seen(frame.time)  # the windows are in the stream's own times
                 last_t = t
-                next_t = (int(t / FRAME_S) + 1) * FRAME_S
+                next_t = (
+                    t + _EVERY_FRAME_MIN_S
+                    if t < every_frame_s
+                    else (int(t / FRAME_S) + 1) * FRAME_S
+                )
                 grey = frame.reformat(
                     width=WORK_SIDE, height=WORK_SIDE, format="gray", interpolation="AREA"
                 ).to_ndarray()
@@ -186,6 +227,7 @@ def video_print(
                     continue
                 times.append(t)
                 hashes.append(bits)
+                marks.add(grey)
                 extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
                 inner = None if reference else inset(grey)
                 if inner is not None and inner.shape != picture.shape:
@@ -217,7 +259,111 @@ def video_print(
         zoomed=np.array(extra) if reference else None,
         inset_frames=np.array(inset_frames, dtype=np.uint32),
         insets=np.array(insets, dtype=np.uint8).reshape(-1, 32),
+        unmarked=marks.hashes(),
     )
+
+
+class _Marks:
+    """A crawled copy's static mark and its frames' hashes with the mark painted over.
+
+    The first :data:`_MARK_FRAMES` kept frames (128 px grey, 2 MB) are held until
+    :func:`static_marks` decides where a mark is; those and every later frame are then
+    hashed painted (:func:`painted`). Copies only: the work is hashed as it is, and the
+    painted copy's hash comes back near it (a logo box over 3% of a cartoon frame moves
+    its hash by 48-112 bits).
+    """
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.held: list[np.ndarray] = []
+        self.boxes: list[tuple[int, int, int, int]] | None = None  # None: not decided yet
+        self.painted: list[np.ndarray] = []
+
+    def add(self, grey: np.ndarray) -> None:
+        """After a kept frame (its grey picture before the borders are cut)."""
+        if not self.enabled:
+            return
+        if self.boxes is None:
+            self.held.append(grey)
+            if len(self.held) >= _MARK_FRAMES:
+                self._decide()
+        elif self.boxes:
+            self.painted.append(_pdq(trim_borders(painted(grey, self.boxes)))[0])
+
+    def hashes(self) -> np.ndarray | None:
+        """The painted hashes of every kept frame, or None when there is no mark."""
+        if self.enabled and self.boxes is None:
+            self._decide()
+        return np.array(self.painted) if self.enabled and self.boxes else None
+
+    def _decide(self) -> None:
+        self.boxes = static_marks(np.array(self.held)) if self.held else []
+        self.painted = [_pdq(trim_borders(painted(g, self.boxes)))[0] for g in self.held]
+        self.held = []
+        if not self.boxes:
+            self.painted = []
+
+
+def static_marks(greys: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Where grey frames (n x h x w) carry a static mark: boxes ``(top, bottom, left,
+    right)`` around patches that stay still while the picture moves (see ``_MARK_*``).
+
+    A still background of a cartoon is a still patch too; it is mostly larger than
+    :data:`_MARK_AREA` or reaches the centre, and where it is not, painting it over gives
+    one more hash to look up, not a match: the painted hashes are compared with the work's
+    like any other copy frame's.
+    """
+    if len(greys) < _MARK_MIN_FRAMES:
+        return []
+    spread = greys.astype(np.float32).std(axis=0)
+    moving = float(np.median(spread))
+    if moving < _MARK_MOVING:
+        return []
+    still = spread <= min(_MARK_STILL * moving, _MARK_STILL_MAX)
+    # A mark's outline is an edge of the frames' mean picture: cut there, a mark on a still
+    # background (a cartoon's sky under a logo) is a patch of its own.
+    mean = greys.astype(np.float32).mean(axis=0)
+    edge = np.zeros_like(still)
+    edge[1:] |= np.abs(np.diff(mean, axis=0)) > _MARK_EDGE
+    edge[:, 1:] |= np.abs(np.diff(mean, axis=1)) > _MARK_EDGE
+    labels, _count = ndimage.label(still & ~edge)
+    h, w = still.shape
+    found = []
+    for i, box in enumerate(ndimage.find_objects(labels), 1):
+        area = int((labels[box] == i).sum())
+        top, bottom, left, right = box[0].start, box[0].stop, box[1].start, box[1].stop
+        if not _MARK_AREA[0] * h * w <= area <= _MARK_AREA[1] * h * w:
+            continue
+        if area < _MARK_FILL * (bottom - top) * (right - left):
+            continue
+        if top <= h // 2 < bottom and left <= w // 2 < right:
+            continue
+        found.append((area, (top, bottom, left, right)))
+    found.sort(reverse=True)
+    return [box for _area, box in found[:_MARK_PATCHES]]
+
+
+def painted(grey: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+    """``grey`` with each box (grown by :data:`_MARK_GROW`) painted over from its
+    surroundings: the mean of the rows and columns just outside it, each carried across."""
+    out = grey.astype(np.float32)
+    h, w = grey.shape
+    for top, bottom, left, right in boxes:
+        top, bottom = max(top - _MARK_GROW, 0), min(bottom + _MARK_GROW, h)
+        left, right = max(left - _MARK_GROW, 0), min(right + _MARK_GROW, w)
+        shape = (bottom - top, right - left)
+        sides = []
+        if bottom < h:
+            sides.append(np.broadcast_to(out[bottom, left:right], shape))
+        if top > 0:
+            sides.append(np.broadcast_to(out[top - 1, left:right], shape))
+        if left > 0:
+            sides.append(np.broadcast_to(out[top:bottom, left - 1 : left], shape))
+        if right < w:
+            sides.append(np.broadcast_to(out[top:bottom, right : right + 1], shape))
+        if sides:
+            out[top:bottom, left:right] = np.mean(sides, axis=0)
+    return out.round().astype(np.uint8)
 
 
 def zoomed(picture: np.ndarray) -> np.ndarray:

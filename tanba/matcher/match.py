@@ -76,7 +76,8 @@ def without_print(work: Work) -> Work:
         # signal's indexes (saved with a matcher's state: tanba.matcher.video_state).
         kept_video = video.model_copy(
             update={"frames": 0, "times_b64": "", "hashes_b64": "", "mirrored_b64": "",
-                    "zoomed_b64": "", "inset_frames_b64": "", "inset_b64": "", "blob": ""}
+                    "zoomed_b64": "", "inset_frames_b64": "", "inset_b64": "",
+                    "unmarked_b64": "", "blob": ""}
         )  # fmt: skip
         return work.model_copy(
             update={

@@ -24,9 +24,10 @@ The picture, per registered work:
    work frame within the tolerance (a film's print is sampled after its keyframes only,
    see :mod:`tanba.fingerprint.video`, and plain frames are dropped).
 
-The mirrored hashes of a crawled copy, and the hashes of the picture inside its
-picture where it has one (picture-in-picture, at those frames' times), go through
-the same steps; the best is kept (``variant: "mirrored"`` or ``"inset"``). When picture and
+The mirrored hashes of a crawled copy, the hashes of the picture inside its
+picture where it has one (picture-in-picture, at those frames' times), and those of its
+frames with a static mark painted over where it has one (a logo), go through the same
+steps; the best is kept (``variant: "mirrored"``, ``"inset"`` or ``"unmarked"``). When picture and
 sound both agree, the position is the sound's (the audio print aligns to about a tenth of a
 second; the picture's vote, on frames two a second, cannot tell offsets apart where frames
 look alike for seconds or repeat: a held shot, a fixed camera, a looping cartoon). The score is that share of agreeing
@@ -37,6 +38,7 @@ where in the copy, ``duration_s`` how long (in the copy's time).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,10 +46,12 @@ import numpy as np
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import AUDIO, VIDEO, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.video import VideoPrint, words
+from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES, VideoPrint, words
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 from tanba.matcher.video_index import ChunkVideoIndex, FramePairs, VideoIndex, WorkFrames
+
+log = logging.getLogger("tanba.matcher.video")
 
 # Speeds of a copy against the work: as is, PAL's 25/24 speed-up of a 24 fps film, and the
 # inverse (a PAL original slowed to 24 fps).
@@ -103,14 +107,34 @@ class VideoSignal(SignalIndex):
         if video is None:
             return
         self.remove(work_id)
+        if video.algorithm in OLDER_PDQ_FRAMES:
+            log.warning(
+                "work %s: its picture's print is %s, older than %s: %s. It is matched as "
+                "before; register its file again (tanba works add, the same file keeps its "
+                "work id) for a %s print",
+                work_id, video.algorithm, PDQ_FRAMES, OLDER_PDQ_FRAMES[video.algorithm],
+                PDQ_FRAMES,
+            )  # fmt: skip
+        elif video.algorithm != PDQ_FRAMES:
+            log.warning(
+                "work %s: its picture's print is of an unknown algorithm %r (this matcher "
+                "knows %s): the picture is not indexed, its sound is; run a matcher as new "
+                "as the fingerprint worker that printed it, or register its file again",
+                work_id, video.algorithm, ", ".join([PDQ_FRAMES, *OLDER_PDQ_FRAMES]),
+            )  # fmt: skip
+            video = None
+        if video is not None:
+            self._add_picture(work_id, video)
+        if fingerprint.audio is not None:
+            self.soundtracks.add(work_id, _sound(fingerprint))
+
+    def _add_picture(self, work_id: str, video: VideoPrint) -> None:
         times, hashes = video.times(), video.hashes()
         zoomed = video.zoomed()
         if zoomed is not None:  # the central part of each frame, at the same times
             times, hashes = np.concatenate([times, times]), np.concatenate([hashes, zoomed])
         order = np.argsort(times, kind="stable")
         self.index.add(work_id, times[order], words(hashes[order]))
-        if fingerprint.audio is not None:
-            self.soundtracks.add(work_id, _sound(fingerprint))
 
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
@@ -120,7 +144,11 @@ class VideoSignal(SignalIndex):
         """Works whose picture or soundtrack the copy matches (a crawled audio file's sound
         is matched against the registered soundtracks too)."""
         video = _whole(fingerprint)
-        pictures = {} if video is None else self.pictures(video)
+        known = video is not None and (
+            video.algorithm == PDQ_FRAMES or video.algorithm in OLDER_PDQ_FRAMES
+        )
+        # A copy's picture printed by an unknown algorithm is not compared (its sound is).
+        pictures = self.pictures(video) if video is not None and known else {}
         sounds = {}
         if fingerprint.audio is not None:
             sounds = {m.work_id: m for m in self.soundtracks.match(_sound(fingerprint))}
@@ -141,6 +169,9 @@ class VideoSignal(SignalIndex):
         inset_times, insets = video.insets()
         if len(insets):
             variants.append(("inset", inset_times, words(insets)))
+        unmarked = video.unmarked()
+        if unmarked is not None:
+            variants.append(("unmarked", times, words(unmarked)))
         best: dict[str, PictureMatch] = {}
         for variant, times, query in variants:
             for work_id, pairs in self.index.pairs(query, s.video_max_distance).items():

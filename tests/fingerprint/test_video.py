@@ -14,7 +14,15 @@ from tanba.core.signals.video import FRAME_S, PDQ_FRAMES, VideoPrint, distances,
 from tanba.fingerprint.compute import FRAME_SIDE, fingerprint_file, video_frames
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
-from tanba.fingerprint.video import inset, pdq_bits, trim_borders, video_print
+from tanba.fingerprint.video import (
+    EVERY_FRAME_UNDER_S,
+    inset,
+    painted,
+    pdq_bits,
+    static_marks,
+    trim_borders,
+    video_print,
+)
 from tests.support.video import excerpt, ffmpeg, film
 
 
@@ -66,22 +74,37 @@ def test_a_film_gets_frames_twice_a_second_and_its_soundtrack(
     tmp_path: Path, tracks: list[Path], settings: Settings
 ) -> None:
     path = film(tmp_path, tracks[0])
-    fp = fingerprint_file(path, "a" * 64, settings, reference=True)
-    assert fp.media == "video" and fp.video is not None and fp.audio is not None
-    video = fp.video
+    copy = fingerprint_file(path, "a" * 64, settings)
+    assert copy.media == "video" and copy.video is not None and copy.audio is not None
+    video = copy.video
     assert video.algorithm == PDQ_FRAMES and (video.width, video.height) == (320, 240)
     times = video.times()
     assert 110 <= video.frames <= 120 and len(times) == len(video.hashes()) == video.frames
     assert np.all(np.diff(times) >= FRAME_S - 0.11)  # 10 fps: a sample at most a frame late
-    assert abs(video.duration_s - 60) < 1 and abs(fp.audio.duration_s - 60) < 1
-    zoomed = video.zoomed()
-    assert zoomed is not None and video.mirrored() is None  # a work's print: crops, no mirror
-    copy = fingerprint_file(path, "a" * 64, settings)
-    assert copy.video is not None and copy.video.zoomed() is None
-    mirrored = copy.video.mirrored()
-    assert mirrored is not None and len(mirrored) == copy.video.frames
+    assert abs(video.duration_s - 60) < 1 and abs(copy.audio.duration_s - 60) < 1
+    assert video.zoomed() is None  # a copy's print: mirrored, no crops
+    mirrored = video.mirrored()
+    assert mirrored is not None and len(mirrored) == video.frames
+    # Registered, the same 60 s clip (under EVERY_FRAME_UNDER_S) keeps every frame, zoomed
+    # as well, and no mirror.
+    work = fingerprint_file(path, "a" * 64, settings, reference=True).video
+    assert work is not None and 590 <= work.frames <= 600
+    assert np.allclose(np.diff(work.times()), 0.1, atol=0.01)
+    zoomed = work.zoomed()
+    assert zoomed is not None and len(zoomed) == work.frames and work.mirrored() is None
     # The same file decodes to the same frames, whatever the print is for.
-    assert np.array_equal(copy.video.hashes(), video.hashes())
+    at = np.searchsorted(work.times(), times - 1e-3)
+    assert np.allclose(work.times()[at], times, atol=1e-3)
+    assert np.array_equal(work.hashes()[at], video.hashes())
+
+
+def test_only_a_registered_clip_keeps_every_frame(
+    tmp_path: Path, tracks: list[Path], settings: Settings
+) -> None:
+    path = film(tmp_path, tracks[0])
+    longer = video_print(path, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30)
+    assert longer.frames < 200  # a video sampled in keyframe windows: never every frame
+    assert EVERY_FRAME_UNDER_S > 60
 
 
 def test_a_silent_video_has_no_soundtrack_and_a_picture_less_file_is_audio(
@@ -173,7 +196,8 @@ def test_a_long_video_is_sampled_in_windows_after_its_keyframes(
     tmp_path: Path, tracks: list[Path], skip_b_frames: bool
 ) -> None:
     path = _keyed_film(tmp_path, tracks)
-    dense = video_print(path, max_seconds=600, timeout_s=60, reference=True)
+    # Two a second (a registered clip would keep every frame: EVERY_FRAME_UNDER_S).
+    dense = video_print(path, max_seconds=600, timeout_s=60, reference=True, every_frame_under_s=0)
     sparse = video_print(path, max_seconds=600, timeout_s=60, reference=True, sparse_after_s=30,
                          skip_b_frames=skip_b_frames)  # fmt: skip
     times, dense_times = sparse.times(), dense.times()
@@ -269,6 +293,36 @@ def test_a_fragmented_mp4_gets_the_frame_times_of_the_same_encode_unfragmented(
     assert np.array_equal(ours.hashes(), theirs.hashes())
 
 
+def test_a_soundtrack_starts_with_its_picture_whatever_the_container(
+    tmp_path: Path, tracks: list[Path], settings: Settings
+) -> None:
+    # One encode (H.264 with B-frames, AAC) in a plain MP4, whose edit list trims the AAC
+    # encoder's 1,024 priming samples, copied into a fragmented MP4 (as streamed) and an
+    # MPEG-TS, which have none: their first sound is the priming, 47 ms before the picture's
+    # first frame, and the same soundtrack came out 47 ms later than the plain MP4's.
+    plain, fragmented, ts = tmp_path / "plain.mp4", tmp_path / "fragmented.mp4", tmp_path / "a.ts"
+    ffmpeg("-ss", "20", "-t", "12", "-i", str(film(tmp_path, tracks[0])), "-c:v", "libx264",
+           "-preset", "veryfast", "-bf", "2", "-c:a", "aac", "-ar", "22050", str(plain))  # fmt: skip
+    ffmpeg("-i", str(plain), "-c", "copy", "-movflags", "frag_keyframe+empty_moov",
+           str(fragmented))  # fmt: skip
+    ffmpeg("-i", str(plain), "-c", "copy", str(ts))
+    ours = fingerprint_file(plain, "a" * 64, settings)
+    assert ours.video is not None and ours.audio is not None
+    assert ours.video.algorithm == PDQ_FRAMES == "pdqf-2fps-2"
+    for other in (fragmented, ts):
+        theirs = fingerprint_file(other, "b" * 64, settings)
+        assert theirs.video is not None and theirs.audio is not None, other.name
+        assert theirs.video.times()[0] == 0.0, other.name  # an MPEG-TS starts at 1.4 s
+        # FFmpeg skips non-reference frames (skip_frame): in the MPEG-TS a sample or two falls
+        # on the next decoded frame, 0.1-0.2 s later at 10 fps; none is on another grid.
+        late = np.abs(ours.video.times() - theirs.video.times())
+        assert late.max() <= 0.21 and np.median(late) == 0.0, other.name
+        a, b = ours.audio.items(), theirs.audio.items()
+        assert len(a) == len(b), other.name
+        bits = np.unpackbits((a ^ b).astype(">u4").view(np.uint8)).sum() / len(a)
+        assert bits < 0.5, (other.name, bits)  # 47 ms apart: 1.4 bits an item
+
+
 def test_the_picture_inside_a_plain_canvas_is_found_and_a_whole_frame_has_none() -> None:
     picture = _frame()[:60, :70]
     for colour in (128, 20, 235):  # grey, dark, white canvases
@@ -286,3 +340,21 @@ def test_the_picture_inside_a_plain_canvas_is_found_and_a_whole_frame_has_none()
     canvas = np.full((128, 128), 128, np.uint8)
     canvas[50:70, 50:70] = picture[:20, :20]
     assert inset(canvas) is None
+
+
+def test_the_still_patch_of_a_moving_picture_is_its_mark() -> None:
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (12, 128, 128)).astype(np.uint8)
+    frames[:, 6:24, 92:120] = 235  # a logo box in the top right corner
+    # Inside its outline (the mean picture's edge, the box's top row and left column).
+    assert static_marks(frames) == [(7, 24, 93, 120)]
+    # Painted from its surroundings, the box takes their grey, not the logo's white.
+    painted_frame = painted(frames[0], static_marks(frames))
+    assert abs(float(painted_frame[6:24, 92:120].mean()) - 128) < 40
+    assert np.array_equal(painted_frame[40:], frames[0][40:])  # the rest untouched
+    # Too few frames to tell, a still picture, a still patch at the centre: no mark.
+    assert static_marks(frames[:3]) == []
+    assert static_marks(np.repeat(frames[:1], 12, axis=0)) == []
+    centre = rng.integers(0, 256, (12, 128, 128)).astype(np.uint8)
+    centre[:, 54:74, 54:74] = 235
+    assert static_marks(centre) == []

@@ -14,10 +14,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tanba.core.schemas.common import Fingerprint
+from tanba.core.schemas.common import VIDEO, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.video import VideoPrint
+from tanba.core.signals import video as signals
+from tanba.core.signals.video import PDQ_FRAMES, VideoPrint
 from tanba.fingerprint.compute import fingerprint_file
+from tanba.fingerprint.video import video_print
 from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
@@ -236,3 +238,112 @@ def test_where_picture_and_sound_disagree_on_the_position_the_sound_places_the_c
     muted = _only(signal.match(prints["muted"])).detail  # the picture alone: its position
     assert muted.offset_s is not None and muted.query_offset_s is not None
     assert abs(muted.offset_s - (START + 5 + muted.query_offset_s)) <= 1.0
+
+
+def _reprinted(print_: Fingerprint, algorithm: str, shift_s: float) -> Fingerprint:
+    """``print_`` as another algorithm id would have written it, its frame times ``shift_s``
+    later (a pdqf-2fps-1 print of an MPEG-TS counted from its timestamps, which start at 1.4 s)."""
+    video = print_.video
+    assert video is not None
+    moved = VideoPrint.from_frames(
+        algorithm, duration_s=video.duration_s + shift_s, width=video.width,
+        height=video.height, frame_s=video.frame_s, times=video.times() + shift_s,
+        hashes=video.hashes(), zoomed=video.zoomed(),
+    )  # fmt: skip
+    return print_.model_copy(update={"video": moved})
+
+
+def test_a_work_printed_by_the_older_algorithm_is_matched_as_before_and_says_so(
+    prints: dict[str, Fingerprint], caplog: pytest.LogCaptureFixture
+) -> None:
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    with caplog.at_level("WARNING", "tanba.matcher.video"):
+        signal.add("film", _reprinted(prints["film"], "pdqf-2fps-1", 1.4))
+    said = caplog.text
+    assert "work film" in said and "pdqf-2fps-1" in said and PDQ_FRAMES in said
+    assert "register its file again" in said
+    detail = _only(signal.match(prints["muted"])).detail
+    assert detail.evidence == "picture" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    # Found by its picture as before; the copy's start lies the work's shift later.
+    assert abs(detail.offset_s - detail.query_offset_s - (START + 1.4)) <= 1.0
+
+
+def test_a_picture_printed_by_an_unknown_algorithm_is_not_compared_its_sound_is(
+    prints: dict[str, Fingerprint], caplog: pytest.LogCaptureFixture
+) -> None:
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    with caplog.at_level("WARNING", "tanba.matcher.video"):
+        signal.add("film", _reprinted(prints["film"], "pdqf-9fps-9", 0.0))
+    assert "unknown algorithm 'pdqf-9fps-9'" in caplog.text
+    assert signal.match(prints["muted"]) == []  # the picture alone: not indexed
+    assert _only(signal.match(prints["reencode-low"])).detail.evidence == "sound"
+    # A copy's picture of an unknown id is not compared with the registered pictures either.
+    known = _signal("chunks", prints)
+    assert known.match(_reprinted(prints["muted"], "pdqf-9fps-9", 0.0)) == []
+    assert _only(known.match(prints["muted"])).detail.evidence == "picture"
+
+
+CARTOON = Path("/usr/share/planetblupi/movie/history2.mkv")  # 12.3 s, 320x240, Planet Blupi
+
+
+def test_a_logo_over_a_cartoon_is_painted_over_and_the_muted_copy_found_by_its_picture(
+    tmp_path: Path,
+) -> None:
+    # Real footage (Debian's planetblupi-common): a logo box over 3% of a cartoon frame moves
+    # its PDQ by 48-112 bits, past the 64 a frame may differ (bench/video.py: 4 of 16 frames).
+    if not CARTOON.is_file():
+        pytest.fail(f"{CARTOON} is missing: run bench/fetch-media (planetblupi-common)")
+    settings = Settings.from_env({})
+    copy = excerpt(tmp_path, CARTOON, "logo", [*ALTERATIONS["logo"], "-an"], start=2.0, seconds=8)
+    # The work sampled twice a second, as a film is (a registered clip keeps every frame,
+    # and more of them then come near the copy's: the logo is then no longer what decides).
+    sampled = video_print(CARTOON, max_seconds=60, timeout_s=60, reference=True,
+                          every_frame_under_s=0)  # fmt: skip
+    work = Fingerprint(media=VIDEO, sha256="a" * 64, video=sampled)
+    found = fingerprint_file(copy, "b" * 64, settings)
+    assert work.video is not None and found.video is not None and found.audio is None
+    assert work.video.unmarked() is None  # a registered work is hashed as it is
+    unmarked = found.video.unmarked()
+    assert unmarked is not None and len(unmarked) == found.video.frames
+    near = np.abs(work.video.times()[None, :] - (2.0 + found.video.times())[:, None]) <= 0.6
+    theirs = signals.words(work.video.hashes())
+
+    def nearest(hashes: np.ndarray) -> np.ndarray:
+        return np.where(near, signals.distances(signals.words(hashes), theirs), 256).min(axis=1)
+
+    plain, painted = nearest(found.video.hashes()), nearest(unmarked)
+    assert np.median(painted) < np.median(plain) - 20, (plain, painted)
+    signal = VideoSignal(settings, ChunkVideoIndex())
+    signal.add("cartoon", work)
+    match = _only(signal.match(found), "cartoon")
+    assert match.detail.evidence == "picture" and match.detail.variant == "unmarked"
+    # Without its painted frames the copy's picture is not found (the test's reason to be).
+    bare = found.video.model_copy(update={"unmarked_b64": ""})
+    assert signal.match(found.model_copy(update={"video": bare})) == []
+
+
+def test_a_copy_cut_between_the_works_samples_is_found_in_a_registered_clip_by_its_picture(
+    clips: dict[str, Path], prints: dict[str, Fingerprint], tmp_path: Path
+) -> None:
+    # The Game of Life changes with every frame (10 fps); a copy cut 0.25 s off the half-second
+    # grid samples frames between those a work sampled twice a second would keep.
+    copy = excerpt(tmp_path, clips["film"], "between", ["-an"], start=START + 0.25)
+    found = fingerprint_file(copy, "b" * 64, Settings.from_env({}))
+    registered = prints["film"]  # a clip of 60 s keeps every frame
+    assert registered.video is not None and registered.video.frames >= 590
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    signal.add("film", registered)
+    detail = _only(signal.match(found)).detail
+    assert detail.evidence == "picture" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - (START + 0.25)) <= 0.5
+    # Sampled twice a second, as a film is, the same work meets the copy's frames only at
+    # frames 0.25 s apart: far further than the very frames (the board moves slowly enough
+    # here to be found still; a cartoon loop or a visualiser is not, bench/video.py).
+    sampled = video_print(clips["film"], max_seconds=600, timeout_s=60, reference=True,
+                          every_frame_under_s=0)  # fmt: skip
+    signal.add("film", Fingerprint(media=VIDEO, sha256="a" * 64, video=sampled))
+    apart = signal.match(found)
+    assert detail.distance is not None and detail.distance <= 16
+    assert all(m.detail.distance is not None and m.detail.distance > 40 for m in apart)

@@ -14,7 +14,11 @@ work's print carries the hash of each frame's central :data:`ZOOM` share
 for the frames where one is found, the hash of the picture inside the picture
 (``inset_b64``, with the frames' indices in ``inset_frames_b64``): a film shown
 small inside another picture, picture-in-picture, hashes nothing like the work
-whole, but its inner rectangle does. The
+whole, but its inner rectangle does. Where a crawled copy's picture carries a static mark
+(a channel logo or a watermark: a small patch that does not change while the rest does), its
+print also carries each frame's hash with that patch painted over from its surroundings
+(``unmarked_b64``, same frames, same order): a logo box over 3% of a cartoon frame moves its
+hash by 48-112 bits, the painted frame's hash comes back near the work's. The
 soundtrack is not here: it is the :class:`~tanba.core.signals.audio.AudioPrint`
 beside this print in the :class:`~tanba.core.schemas.common.Fingerprint`, so
 it flows through the audio path unchanged (blobs, the audio index) and a
@@ -39,7 +43,19 @@ from tanba.core.schemas.base import Model
 
 # Algorithm id: prints of one id only are compared; a change of the sampling, the
 # border removal or the hash is a new id (and registered works are fingerprinted again).
-PDQ_FRAMES = "pdqf-2fps-1"
+# pdqf-2fps-2: frame times, and the soundtrack's first sample, count from the picture's first
+# presentation time (the same picture gets the same times in any container).
+PDQ_FRAMES = "pdqf-2fps-2"
+# Earlier ids whose prints are still indexed and matched as they were, each with what differs
+# (said when such a work is indexed, see tanba.matcher.video_signal). pdqf-2fps-1 counted
+# frame times from the container's timestamps: the same frames and hashes, the times shifted
+# by the stream's start (MPEG-TS about 1.4 s, a fragmented MP4 its B-frame delay, a plain
+# MP4 nothing), so a copy is found as before and its offset_s in such a work is that far off.
+OLDER_PDQ_FRAMES = {
+    "pdqf-2fps-1": "its frame times count from the container's timestamps, not from its "
+    "first frame, so offsets in it may be off by the stream's start time (up to 1.4 s for "
+    "MPEG-TS)",
+}
 # One frame every FRAME_S seconds of the picture (2 frames a second).
 FRAME_S = 0.5
 HASH_BITS = 256
@@ -83,6 +99,9 @@ class VideoPrint(Model):
     # inside the picture, and the hashes of that inner picture (HASH_BYTES each, same order).
     inset_frames_b64: str = ""
     inset_b64: str = ""
+    # Crawled copies only, where a static mark was found: each frame's hash with the mark
+    # painted over (HASH_BYTES each, the frames of ``hashes_b64``); empty otherwise.
+    unmarked_b64: str = ""
     # Set on a print that travels apart (tanba.core.print_blobs): the SHA-256 of the blob
     # holding the whole print; the frames here are then empty.
     blob: str = ""
@@ -102,12 +121,14 @@ class VideoPrint(Model):
         zoomed: np.ndarray | None = None,
         inset_frames: np.ndarray | None = None,
         insets: np.ndarray | None = None,
+        unmarked: np.ndarray | None = None,
     ) -> VideoPrint:
         """A print of ``times`` (seconds) and ``hashes`` (uint8, frames x HASH_BYTES);
         ``insets`` are the hashes of the inner pictures of the frames ``inset_frames``."""
         hashes = np.ascontiguousarray(hashes, dtype=np.uint8).reshape(-1, HASH_BYTES)
         if len(times) != len(hashes) or any(
-            extra is not None and len(extra) != len(hashes) for extra in (mirrored, zoomed)
+            extra is not None and len(extra) != len(hashes)
+            for extra in (mirrored, zoomed, unmarked)
         ):
             raise ValueError("a video print needs one time and one hash of each kind per frame")
         frames = np.zeros(0, "<u4") if inset_frames is None else np.asarray(inset_frames, "<u4")
@@ -131,6 +152,9 @@ class VideoPrint(Model):
             else _pack(np.ascontiguousarray(zoomed, dtype=np.uint8).tobytes()),
             inset_frames_b64=_pack(frames.tobytes()),
             inset_b64=_pack(np.ascontiguousarray(inner, dtype=np.uint8).tobytes()),
+            unmarked_b64=""
+            if unmarked is None
+            else _pack(np.ascontiguousarray(unmarked, dtype=np.uint8).tobytes()),
         )
 
     def times(self) -> np.ndarray:
@@ -148,6 +172,11 @@ class VideoPrint(Model):
     def zoomed(self) -> np.ndarray | None:
         """The zoomed frames' hashes (as :meth:`hashes`), or None when the print has none."""
         return _hashes(self.zoomed_b64)
+
+    def unmarked(self) -> np.ndarray | None:
+        """The frames' hashes with their static mark painted over (as :meth:`hashes`), or
+        None when no mark was found (and in every registered work's print)."""
+        return _hashes(self.unmarked_b64)
 
     def insets(self) -> tuple[np.ndarray, np.ndarray]:
         """The times of the frames that hold a picture inside the picture and that inner
