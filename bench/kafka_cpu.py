@@ -10,12 +10,14 @@ publishes 32 at a time) and fingerprint events (the fingerprint worker's, about 
 64 at a time). Each kind is published in those batches through
 :meth:`KafkaBus.publish` and then read back by a group member that polls and commits
 as a worker does (64 a poll), with the producer's batches at kafka-python's default
-16 KiB (what the bus used before) and at ``PRODUCER_BATCH_BYTES``, alternately,
+16 KiB with a linger of 5 ms (what the bus used before), at 1 MiB with that linger,
+and with the bus's ``PRODUCER_OPTIONS``, in turn,
 ``--rounds`` times. Printed per kind and size: this process's CPU milliseconds per
 message to publish and to consume (its Kafka client threads included), the broker's
 CPU per message over the same span (its process from scripts/services' pid file; the
 broker is shared, so other sessions' load counts too: an upper bound), the records per
-produce request (kafka-python's ``records-per-request-avg``) and the wall time. CPU
+produce request (kafka-python's ``records-per-request-avg``) and the wall milliseconds
+of a publish and of a poll with its commit. CPU
 time, not wall time: it is what the stages pay per medium on a busy machine. Each
 round uses a namespace of its own, deleted at the end.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import sys
 import time
@@ -38,12 +41,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.harness.bigsite import build, many_sites
 from tanba.core import topics
 from tanba.core.bus import Record
-from tanba.core.bus.kafka import PRODUCER_BATCH_BYTES, KafkaBus
+from tanba.core.bus.kafka import PRODUCER_OPTIONS, KafkaBus
 
 SERVICES_DIR = Path(os.environ.get("TANBA_SERVICES_DIR", "/var/cache/tanba-services"))
 KAFKA_PID = SERVICES_DIR / "kafka/state/kafka.pid"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-KAFKA_DEFAULT_BATCH = 16_384  # kafka-python's batch_size, the bus's before
+# The producer's settings before (kafka-python's batch_size), and now.
+SETTINGS = {
+    "before": {"batch_size": 16_384, "linger_ms": 5},
+    "1MiB+5ms": {"batch_size": 1 << 20, "linger_ms": 5},  # the batches alone
+    "now": PRODUCER_OPTIONS,
+}
 FINGERPRINT_BYTES = 9_000  # a FingerprintComputed of the generated web's pictures
 # (kind, topic, records a publish, a consumer's poll)
 KINDS = (("crawl event", topics.MEDIA, 32, 64), ("fingerprint", topics.FINGERPRINTS, 64, 64))
@@ -84,12 +92,12 @@ def fingerprints(events: list[Record]) -> list[Record]:
 
 
 def measure(
-    bootstrap: str, batch_bytes: int, records: dict[str, list[Record]]
+    bootstrap: str, options: dict[str, int], records: dict[str, list[Record]]
 ) -> dict[tuple[str, str], Any]:
     bus = KafkaBus(
         bootstrap,
         namespace=f"benchkafkacpu{uuid.uuid4().hex[:8]}",
-        producer_batch_bytes=batch_bytes,
+        producer_options=options,
     )
     got: dict[tuple[str, str], Any] = {}
     try:
@@ -154,33 +162,34 @@ def main() -> int:
     events = crawl_events(args.messages)
     records = {"crawl event": events, "fingerprint": fingerprints(events)}
     sizes = {kind: sum(len(r.value) for r in rs) / len(rs) for kind, rs in records.items()}
-    results: dict[int, list[dict[tuple[str, str], Any]]] = {}
+    results: dict[str, list[dict[tuple[str, str], Any]]] = {}
     load = [os.getloadavg()[0]]
     for _ in range(args.rounds):
-        for batch_bytes in (KAFKA_DEFAULT_BATCH, PRODUCER_BATCH_BYTES):
-            results.setdefault(batch_bytes, []).append(
-                measure(args.bootstrap, batch_bytes, records)
-            )
+        for label, options in SETTINGS.items():
+            results.setdefault(label, []).append(measure(args.bootstrap, options, records))
     load.append(os.getloadavg()[0])
     print(
         f"Kafka bus CPU ms per message, {len(events)} of each kind, {args.rounds} rounds "
         f"(load average {load[0]:.1f} -> {load[1]:.1f}); broker CPU is shared: an upper bound"
     )
     header = (
-        f"{'kind (mean bytes)':<24} {'batch':>8} {'publish: client':>16} {'broker':>7} "
-        f"{'per req':>9} {'s':>6} {'consume: client':>16} {'broker':>7} {'s':>6}"
+        f"{'kind (mean bytes)':<24} {'producer':>8} {'publish: client':>16} {'broker':>7} "
+        f"{'per req':>7} {'ms':>6} {'consume: client':>16} {'broker':>7} {'ms':>6}"
     )
     print(header)
     print("-" * len(header))
+    calls = {kind: math.ceil(len(events) / per) for kind, _, per, _ in KINDS}
+    polls = {kind: math.ceil(len(events) / per) for kind, _, _, per in KINDS}
     for kind, *_ in KINDS:
-        for batch_bytes, rounds in results.items():
+        for setting, rounds in results.items():
             for got in rounds:
                 pub, con = got[(kind, "publish")], got[(kind, "consume")]
                 label = f"{kind} ({sizes[kind]:.0f})"
                 print(
-                    f"{label:<24} {batch_bytes:>8} {pub[0] / pub[3]:16.3f} {pub[1] / pub[3]:7.3f} "
-                    f"{got[(kind, 'per request')]:9.1f} {pub[2]:6.1f} "
-                    f"{con[0] / max(1, con[3]):16.3f} {con[1] / max(1, con[3]):7.3f} {con[2]:6.1f}"
+                    f"{label:<24} {setting:>8} {pub[0] / pub[3]:16.3f} {pub[1] / pub[3]:7.3f} "
+                    f"{got[(kind, 'per request')]:7.1f} {pub[2] * 1000 / calls[kind]:6.1f} "
+                    f"{con[0] / max(1, con[3]):16.3f} {con[1] / max(1, con[3]):7.3f} "
+                    f"{con[2] * 1000 / polls[kind]:6.1f}"
                 )
     return 0
 
