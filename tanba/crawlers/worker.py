@@ -112,6 +112,9 @@ _MAX_BACKOFF_S = 30.0
 #: How long a poll waits for jobs, and how often the broker is asked for more while jobs
 #: already wait for a slot (a freed slot is filled when the job's end wakes the thread).
 _POLL_TIMEOUT_S = 0.5
+#: The poll's wait while jobs wait for a slot: short, the slot comes first (never 0: the
+#: polls also carry the group's rebalances, as they did at this wait every 0.05 s before).
+_BUSY_POLL_TIMEOUT_S = 0.05
 #: Threads for blob uploads to object storage (the S3 client's connection pool holds 32).
 UPLOAD_THREADS = 32
 #: Jobs a crawler holds beyond those running before it stops fetching more (a job is ~1 KB).
@@ -602,7 +605,7 @@ def next_step(counts: dict[str, int], since_poll_s: float) -> tuple[str, float]:
 
     While jobs wait (pending) for a slot or for their site's running job, a slot is
     freed only by a job's end, and more jobs can wait: the broker is asked at most every
-    ``_POLL_TIMEOUT_S``, without waiting. It used to be asked every 0.05 s meanwhile so
+    ``_POLL_TIMEOUT_S``, waiting briefly. It used to be asked every 0.05 s meanwhile so
     that a freed slot was filled within that (a job's end was seen at the loop's next
     turn): 26 ms of CPU a second in an idle consumer's polls, for the whole crawl.
     """
@@ -610,7 +613,7 @@ def next_step(counts: dict[str, int], since_poll_s: float) -> tuple[str, float]:
         return ("poll", _POLL_TIMEOUT_S)
     if since_poll_s < _POLL_TIMEOUT_S:
         return ("wait", _POLL_TIMEOUT_S - since_poll_s)
-    return ("poll", 0.0)
+    return ("poll", _BUSY_POLL_TIMEOUT_S)
 
 
 def _engine_of(crawler: Crawler) -> Pausable | None:

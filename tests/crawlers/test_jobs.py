@@ -118,8 +118,8 @@ def test_while_jobs_wait_the_broker_is_asked_at_the_idle_pace_not_twenty_times_a
     waiting = board.counts()  # b.kz waits for the one slot
     assert next_step(waiting, since_poll_s=0.1) == ("wait", 0.4)
     assert next_step(waiting, since_poll_s=0.49)[0] == "wait"
-    # Every 0.5 s it asks for more jobs, without waiting for them: the slot comes first.
-    assert next_step(waiting, since_poll_s=0.5) == ("poll", 0.0)
+    # Every 0.5 s it asks for more jobs, waiting for them briefly: the slot comes first.
+    assert next_step(waiting, since_poll_s=0.5) == ("poll", 0.05)
     board.finish(board.running()[0], True)
     board.start_next()
     idle = board.counts()  # every job started: nothing waits, the poll waits for jobs
