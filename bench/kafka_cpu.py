@@ -19,7 +19,10 @@ broker is shared, so other sessions' load counts too: an upper bound), the recor
 produce request (kafka-python's ``records-per-request-avg``) and the wall milliseconds
 of a publish and of a poll with its commit. CPU
 time, not wall time: it is what the stages pay per medium on a busy machine. Each
-round uses a namespace of its own, deleted at the end.
+round uses a namespace of its own, deleted at the end. Last, an idle group member's CPU
+milliseconds per second while it polls with nothing to read, at the worker's 0.5 s and at
+the 0.05 s the crawler's consumer thread polled at while jobs waited for a slot (before it
+waited for a job's end instead), and of one lag reading (the workers' gauge, once a second).
 """
 
 from __future__ import annotations
@@ -135,6 +138,37 @@ def measure(
     return got
 
 
+def idle(bootstrap: str, seconds: float = 10.0) -> dict[str, float]:
+    """CPU ms per second of an idle member polling at each timeout, and of one lag reading."""
+    bus = KafkaBus(bootstrap, namespace=f"benchkafkacpu{uuid.uuid4().hex[:8]}")
+    got: dict[str, float] = {}
+    try:
+        bus.publish(topics.CRAWL_JOBS, [Record("a", b"x")])
+        consumer = bus.consumer("bench-idle", [topics.CRAWL_JOBS])
+        taken = 0
+        deadline = time.monotonic() + 60
+        while not taken and time.monotonic() < deadline:  # joined, and the record read
+            batch = consumer.poll(10, 0.5)
+            consumer.commit(batch)
+            taken += len(batch)
+        for timeout in (0.5, 0.05):
+            cpu, wall = time.process_time(), time.monotonic()
+            while time.monotonic() - wall < seconds:
+                consumer.poll(10, timeout)
+            got[f"polls of {timeout} s"] = (
+                (time.process_time() - cpu) * 1000 / (time.monotonic() - wall)
+            )
+        cpu = time.process_time()
+        for _ in range(10):
+            consumer.lag()
+        got["one lag reading (ms)"] = (time.process_time() - cpu) * 100
+        consumer.close()
+    finally:
+        bus.delete_namespace()
+        bus.close()
+    return got
+
+
 def _records_per_request(bus: KafkaBus) -> float:
     """kafka-python's mean records per produce request (over its last 30 s or so)."""
     producer: Any = bus._clients["producer"]
@@ -191,6 +225,10 @@ def main() -> int:
                     f"{con[0] / max(1, con[3]):16.3f} {con[1] / max(1, con[3]):7.3f} "
                     f"{con[2] * 1000 / polls[kind]:6.1f}"
                 )
+    print(
+        "an idle group member, CPU ms per second: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in idle(args.bootstrap).items())
+    )
     return 0
 
 
