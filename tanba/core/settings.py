@@ -359,6 +359,15 @@ class Settings(BaseSettings):
         "refresh and makes a segment in each index it touches: when the matcher lags, "
         "larger batches make fewer, larger ones (python -m bench.es_cpu).",
     )
+    matcher_gather_s: float = setting(
+        0.5,
+        "TANBA_MATCHER_GATHER_S",
+        "Seconds a matcher's batch that is not full goes on polling for more fingerprints "
+        "before it is matched (0: a batch is what one poll returns). Each batch's store "
+        "write on Elasticsearch waits for a refresh of every index it touches, whatever "
+        "its size; a matcher keeping up wrote a batch of a few alerts every 0.2 to 0.4 s, "
+        "and those refreshes were most of Elasticsearch's CPU (bench/pipeline_throughput.py).",
+    )
     max_attempts: int = setting(
         3,
         "TANBA_MAX_ATTEMPTS",
@@ -563,6 +572,8 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "TANBA_VIDEO_MIN_FRAMES must be at least 1 and TANBA_VIDEO_MIN_SHARE between 0 and 1."
             )
+        if not 0 <= self.matcher_gather_s <= 60:
+            raise SettingsError("TANBA_MATCHER_GATHER_S must be between 0 and 60 seconds.")
         if self.batch_size < 1 or self.matcher_batch_size < 1 or self.max_attempts < 1:
             raise SettingsError(
                 "TANBA_BATCH_SIZE, TANBA_MATCHER_BATCH_SIZE and TANBA_MAX_ATTEMPTS must be "

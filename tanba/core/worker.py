@@ -24,7 +24,7 @@ from functools import partial
 from typing import Any
 
 from tanba.core import metrics, topics
-from tanba.core.bus import Bus, Message, Record
+from tanba.core.bus import Bus, Consumer, Message, Record
 from tanba.core.clock import Clock, SystemClock, iso
 from tanba.core.exceptions import EventDecodeError, TransientError
 from tanba.core.schemas.base import encode
@@ -51,6 +51,15 @@ class Stage(ABC):
     def batch_size(self, settings: Settings) -> int:
         """The most messages one batch takes (``TANBA_BATCH_SIZE`` unless the stage says)."""
         return settings.batch_size
+
+    def gather_s(self, settings: Settings) -> float:
+        """How long a batch that is not full goes on polling for more after its first poll.
+
+        0 (the default): a batch is what one poll returns. A stage whose batch costs much
+        whatever its size (the matcher's store write) says longer, so that a stage keeping
+        up writes fewer, larger batches.
+        """
+        return 0.0
 
     @abstractmethod
     def handle(self, message: Message) -> list[Any]:
@@ -99,11 +108,13 @@ class Worker:
         clock: Clock | None = None,
         on_batch: Callable[[WorkerStats], None] | None = None,
         poll_timeout_s: float = _POLL_TIMEOUT_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         """``poll_timeout_s``: how long each poll waits for messages. A drained worker stops
         only after an empty poll, so tests on the embedded bus (whose poll answers from its
         file at once) pass a short one; Kafka needs the default (with 50 ms polls a chain of
-        two stages did not drain within 120 s)."""
+        two stages did not drain within 120 s). ``monotonic``: the clock of a batch's gathering
+        (:meth:`Stage.gather_s`), so tests count polls instead of waiting."""
         self.stage = stage
         self.bus = bus
         self.settings = settings
@@ -111,6 +122,7 @@ class Worker:
         self.clock = clock or SystemClock()
         self.on_batch = on_batch
         self.poll_timeout_s = poll_timeout_s
+        self.monotonic = monotonic
         self.stats = WorkerStats()
         self.finished = threading.Event()  # set when run() returns; downstream stages drain on it
 
@@ -137,7 +149,8 @@ class Worker:
                 # Asked before the poll: once the upstream was done before an empty poll and
                 # the group shows no lag after it, nothing is left that this stage must see.
                 upstream_done = drained is not None and drained()
-                batch = consumer.poll(self.stage.batch_size(self.settings), self.poll_timeout_s)
+                size = self.stage.batch_size(self.settings)
+                batch = self._gather(consumer, consumer.poll(size, self.poll_timeout_s), size)
                 if not batch:
                     report_lag(consumer)
                     if upstream_done and self._caught_up():
@@ -150,6 +163,21 @@ class Worker:
         finally:
             consumer.close()
         return self.stats
+
+    def _gather(self, consumer: Consumer, batch: list[Message], size: int) -> list[Message]:
+        """``batch`` and what later polls return, until ``size`` messages or the stage's
+        gather time (:meth:`Stage.gather_s`) since the first poll answered; an empty batch
+        as is (a worker with nothing to do polls as before)."""
+        gather_s = self.stage.gather_s(self.settings)
+        if not batch or gather_s <= 0:
+            return batch
+        deadline = self.monotonic() + gather_s
+        while len(batch) < size and not self.stop.is_set():
+            left = deadline - self.monotonic()
+            if left <= 0:
+                break
+            batch = batch + consumer.poll(size - len(batch), left)
+        return batch
 
     def _caught_up(self) -> bool:
         """True when the stage's group has committed every message of its topics."""

@@ -58,6 +58,11 @@ class JobBoard:
     _held: dict[Partition, list[Held]] = field(default_factory=dict)
     _busy_sites: set[str] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ends: int = 0  # jobs ended so far (wait_for_end compares with it)
+    _ended: threading.Condition = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._ended = threading.Condition(self._lock)
 
     def add(self, held: Held) -> None:
         """Hold a polled message (a job, or ``job=None`` for one to skip: it counts as done)."""
@@ -92,6 +97,18 @@ class JobBoard:
             held.state = "done" if done else "interrupted"
             if held.job is not None:
                 self._busy_sites.discard(held.job.site)
+            self._ends += 1
+            self._ended.notify_all()
+
+    def ends(self) -> int:
+        """How many jobs have ended so far (finished, either way): a count for wait_for_end."""
+        with self._lock:
+            return self._ends
+
+    def wait_for_end(self, seen: int, timeout_s: float) -> bool:
+        """Block until more than ``seen`` jobs have ended, at most ``timeout_s``; True if so."""
+        with self._lock:
+            return self._ended.wait_for(lambda: self._ends != seen, timeout_s)
 
     def committable(self) -> list[Message]:
         """Per partition, the newest message with every held message up to it done; forgotten."""

@@ -130,6 +130,10 @@ class MatcherStage(Stage):
         """``TANBA_MATCHER_BATCH_SIZE``: a batch's alerts are one store write (see there)."""
         return settings.matcher_batch_size
 
+    def gather_s(self, settings: Settings) -> float:
+        """``TANBA_MATCHER_GATHER_S``: fewer, larger store writes (see there)."""
+        return settings.matcher_gather_s
+
     def before_batch(self) -> None:
         """Fold in works registered or removed since the last batch (all of them at start).
 

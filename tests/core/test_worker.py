@@ -6,6 +6,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
+
 from tanba.core import topics
 from tanba.core.bus import Message, Record
 from tanba.core.bus.embedded import EmbeddedBus
@@ -178,3 +180,83 @@ def test_a_stage_may_take_larger_batches_than_the_others(settings: Settings) -> 
     stats = _worker(wide, bus, settings).run(drained=lambda: True)
     # The same group: only the new ten, in two batches of five.
     assert wide.applied == values and (stats.messages, stats.batches) == (10, 2)
+
+
+class Trickle:
+    """A consumer whose polls return the scripted batches in turn, then nothing; an empty
+    poll moves the fake clock on by its whole timeout (as a real one waits it out)."""
+
+    def __init__(self, batches: list[list[bytes]], now: list[float]) -> None:
+        self.batches = list(batches)
+        self.now = now
+        self.polls: list[tuple[int, float]] = []
+        self.committed: list[Message] = []
+        self.offset = 0
+
+    def poll(self, max_messages: int, timeout_s: float) -> list[Message]:
+        self.polls.append((max_messages, timeout_s))
+        if not self.batches:
+            self.now[0] += timeout_s
+            return []
+        values = self.batches.pop(0)[:max_messages]
+        self.now[0] += 0.1  # each answer comes a tenth of a second later
+        out = [Message(TOPIC, 0, self.offset + i, "k", v) for i, v in enumerate(values)]
+        self.offset += len(out)
+        return out
+
+
+class Gathering(WideRecorder):
+    def gather_s(self, settings: Settings) -> float:
+        return settings.matcher_gather_s
+
+
+def test_a_gathering_stage_polls_on_until_its_batch_is_full_or_its_time_is_up(
+    settings: Settings,
+) -> None:
+    # The matcher's store write costs a refresh per index whatever the batch holds: a
+    # batch that is not full goes on polling for TANBA_MATCHER_GATHER_S since the first.
+    settings = settings.model_copy(update={"matcher_batch_size": 5, "matcher_gather_s": 0.5})
+    now = [0.0]
+    worker = _worker(Gathering(), EmbeddedBus(settings.path("bus.sqlite3")), settings)
+    worker.monotonic = lambda: now[0]
+    full = Trickle([[b"a", b"b"], [b"c"], [b"d", b"e", b"f"]], now)
+    assert [m.value for m in worker._gather(full, full.poll(5, 0.5), 5)] == [
+        bytes([c]) for c in b"abcde"
+    ]
+    # Each later poll asks for what is missing, waiting at most what is left of the time
+    # (counted from the first poll's answer, at 0.1 s).
+    assert [size for size, _ in full.polls] == [5, 3, 2]
+    assert full.polls[1][1] == pytest.approx(0.5) and full.polls[2][1] == pytest.approx(0.4)
+
+    now[0] = 10.0
+    slow = Trickle([[b"x"], [b"y"]], now)
+    batch = worker._gather(slow, slow.poll(5, 0.5), 5)
+    # Two answers, then an empty poll that waits out the rest: the time is up at 10.6 s.
+    assert [m.value for m in batch] == [b"x", b"y"] and now[0] == pytest.approx(10.6)
+    assert len(slow.polls) == 3
+
+
+def test_a_stage_that_does_not_gather_takes_one_poll_and_an_empty_poll_is_not_gathered(
+    settings: Settings,
+) -> None:
+    settings = settings.model_copy(update={"matcher_batch_size": 5, "matcher_gather_s": 0.5})
+    now = [0.0]
+    plain = _worker(WideRecorder(), EmbeddedBus(settings.path("bus.sqlite3")), settings)
+    plain.monotonic = lambda: now[0]
+    once = Trickle([[b"a"], [b"b"]], now)
+    assert [m.value for m in plain._gather(once, once.poll(5, 0.5), 5)] == [b"a"]
+    gathering = _worker(Gathering(), EmbeddedBus(settings.path("bus.sqlite3")), settings)
+    gathering.monotonic = lambda: now[0]
+    empty = Trickle([], now)
+    assert gathering._gather(empty, empty.poll(5, 0.5), 5) == []
+    assert len(once.polls) == 1 and len(empty.polls) == 1
+
+
+def test_a_gathering_worker_still_drains_and_commits_everything(settings: Settings) -> None:
+    settings = settings.model_copy(update={"matcher_batch_size": 4, "matcher_gather_s": 0.05})
+    values = [bytes([i]) for i in range(10)]
+    bus, _ = _setup(settings, values)
+    stage = Gathering()
+    stats = _worker(stage, bus, settings).run(drained=lambda: True)
+    assert stage.applied == values and (stats.messages, stats.batches) == (10, 3)
+    assert _worker(Gathering(), bus, settings).run(drained=lambda: True).messages == 0

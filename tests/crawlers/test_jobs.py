@@ -3,12 +3,14 @@ commits only of a partition's done prefix (an interrupted job blocks every later
 
 from __future__ import annotations
 
+import threading
+
 from tanba.core.bus import Message
 from tanba.core.crawl_jobs import job_for
 from tanba.core.schemas.base import encode
 from tanba.core.targets import Target
 from tanba.crawlers.jobs import Held, JobBoard
-from tanba.crawlers.worker import poll_timeout
+from tanba.crawlers.worker import next_step
 
 
 def held(offset: int, host: str, partition: int = 0, crawl: str = "c1") -> Held:
@@ -89,13 +91,36 @@ def test_revoking_a_partition_forgets_its_jobs_and_returns_the_running_ones() ->
     assert board.counts()["pending"] == 0
 
 
-def test_the_consumer_polls_briefly_while_jobs_wait_so_a_freed_slot_is_filled_at_once() -> None:
+def test_a_job_end_wakes_the_consumer_so_a_freed_slot_is_filled_at_once() -> None:
     board = JobBoard(max_running=1)
     board.add(held(0, "a.kz"))
     board.add(held(1, "b.kz"))
     [running] = board.start_next()
-    waiting = poll_timeout(board.counts())  # b.kz waits for the one slot
-    board.finish(running, True)
+    seen = board.ends()
+    assert not board.wait_for_end(seen, 0.0)  # nothing ended yet
+    ender = threading.Thread(target=board.finish, args=(running, True))
+    ender.start()
+    # Woken by the end, not by the timeout (a missed notification would wait 60 s, then fail).
+    assert board.wait_for_end(seen, 60.0)
+    ender.join()
     assert [h.job.site for h in board.start_next() if h.job] == ["b.kz"]
-    idle = poll_timeout(board.counts())  # every job started: nothing waits
-    assert waiting < idle and waiting <= 0.05
+    # An end before the wait (after the count was taken) is not missed either.
+    seen = board.ends()
+    board.finish(board.running()[0], True)
+    assert board.wait_for_end(seen, 0.0)
+
+
+def test_while_jobs_wait_the_broker_is_asked_at_the_idle_pace_not_twenty_times_a_second() -> None:
+    board = JobBoard(max_running=1)
+    board.add(held(0, "a.kz"))
+    board.add(held(1, "b.kz"))
+    board.start_next()
+    waiting = board.counts()  # b.kz waits for the one slot
+    assert next_step(waiting, since_poll_s=0.1) == ("wait", 0.4)
+    assert next_step(waiting, since_poll_s=0.49)[0] == "wait"
+    # Every 0.5 s it asks for more jobs, waiting for them briefly: the slot comes first.
+    assert next_step(waiting, since_poll_s=0.5) == ("poll", 0.05)
+    board.finish(board.running()[0], True)
+    board.start_next()
+    idle = board.counts()  # every job started: nothing waits, the poll waits for jobs
+    assert next_step(idle, since_poll_s=0.0) == ("poll", 0.5)

@@ -49,7 +49,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Literal, TypeVar, cast
 
@@ -106,6 +106,22 @@ REPLAY_CHUNK = 5_000
 REQUEST_TIMEOUT_MS = 15_000
 MAX_BLOCK_MS = 10_000
 DELIVERY_TIMEOUT_MS = 30_000
+# Most bytes of one partition's records the producer puts in one batch. The producer sends
+# at most one batch per partition in a request, so with kafka-python's 16 KiB a publish of
+# 32 crawled pictures travelling inline (5 to 70 kB each, every one or two a batch of their
+# own) took up to 32 produce requests, five in flight; with 1 MiB it takes one per partition
+# (python -m bench.kafka_cpu prints the CPU of both on client and broker).
+PRODUCER_BATCH_BYTES = 1 << 20
+# How long the producer waits for more records before it sends a batch that is not full. A
+# publish hands the producer all its records and then waits for them (nobody adds to its
+# batches meanwhile), so a linger only delays it: with batches of 1 MiB, rarely full, 5 ms
+# was added to every publish (the crawler's run on its event loop).
+PRODUCER_LINGER_MS = 0
+# The producer's settings above, by kafka-python's names (KafkaBus(producer_options=...)).
+PRODUCER_OPTIONS: dict[str, int] = {
+    "batch_size": PRODUCER_BATCH_BYTES,
+    "linger_ms": PRODUCER_LINGER_MS,
+}
 # How much longer than DELIVERY_TIMEOUT_MS publish waits for the producer's verdict on its
 # records (its I/O thread expires them a little after the timeout).
 VERDICT_MARGIN_S = 5.0
@@ -151,7 +167,10 @@ class KafkaBus(Bus):
         namespace: str = "",
         partitions: int = PARTITIONS,
         connect_timeout_ms: int = BOOTSTRAP_TIMEOUT_MS,
+        producer_options: Mapping[str, int] | None = None,
     ) -> None:
+        """``producer_options``: kafka-python producer settings in place of
+        ``PRODUCER_OPTIONS`` (benchmarks compare them)."""
         self.servers = [s.strip() for s in bootstrap.split(",") if s.strip()]
         self.replay_chunk = REPLAY_CHUNK
         if not self.servers:
@@ -161,6 +180,7 @@ class KafkaBus(Bus):
         self.namespace = namespace
         self.partitions = partitions
         self.connect_timeout_ms = connect_timeout_ms
+        self.producer_options = {**PRODUCER_OPTIONS, **(producer_options or {})}
         self._lock = threading.Lock()  # guards the lazily opened clients below
         # By role: "producer", "admin", "reader" (group-less, for replay and end offsets).
         self._clients: dict[str, KafkaProducer | KafkaAdminClient | KafkaConsumer] = {}
@@ -221,7 +241,7 @@ class KafkaBus(Bus):
             client_id="tanba-producer",
             acks="all",
             enable_idempotence=True,
-            linger_ms=5,
+            **self.producer_options,
             max_block_ms=min(MAX_BLOCK_MS, self.connect_timeout_ms),
             delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
             max_request_size=MAX_MESSAGE_BYTES,
