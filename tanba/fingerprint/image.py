@@ -58,7 +58,7 @@ from tanba.core.signals.image_detail import (
     pack,
     rotation_variant,
 )
-from tanba.fingerprint.decode import decode
+from tanba.fingerprint.decode import decode, decode_with_fine
 from tanba.fingerprint.regions import content_boxes, is_page_like
 from tanba.fingerprint.resample import N as _N
 from tanba.fingerprint.resample import Region, resampled
@@ -111,9 +111,10 @@ _SUB_CUTS = (
 # bench/speed.py's files).
 _QUERY_SIDE = 160
 _REFERENCE_SIDE = 512
-# A page-like copy (a uniform background around its edge) is decoded again at this long
-# side, where a picture shown 120 px wide in a 1,366-px screenshot is 56 px wide, and
-# boxes down to _PAGE_MIN_SIDE of its sides are hashed from it.
+# A copy of twice this long side or more is decoded at it (its working image reduced from
+# that); when page-like (a uniform background around its edge), boxes down to _PAGE_MIN_SIDE
+# of its sides are hashed from it: a picture shown 120 px wide in a 1,366-px screenshot is
+# 56 px wide there.
 _PAGE_SIDE = 640
 _PAGE_MIN_SIDE = 0.05
 _PAGE_MIN_AREA = 0.003
@@ -173,15 +174,17 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
     ``variants`` is :data:`QUERY` (a crawled copy) or :data:`REFERENCE` (a registered
     work). A nearly uniform image yields a print without hashes, which matches nothing.
     """
-    side = _REFERENCE_SIDE if variants == REFERENCE else _QUERY_SIDE
-    grey, width, height = decode(data, max_pixels, side)
     if variants == REFERENCE:
+        grey, width, height = decode(data, max_pixels, _REFERENCE_SIDE)
         windows = reference_windows(grey)
         return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
-    fine = None
-    if max(width, height) >= 2 * _PAGE_SIDE and is_page_like(grey):
-        fine = decode(data, max_pixels, _PAGE_SIDE)[0]
-    return to_print(width, height, query_windows(grey, fine))
+    # A copy large enough to be a page is decoded once, at the page side; its working image
+    # is reduced from that (a page-like copy needs both).
+    grey, fine, width, height = decode_with_fine(
+        data, max_pixels, _QUERY_SIDE, _PAGE_SIDE, 2 * _PAGE_SIDE
+    )
+    page = fine if fine is not None and is_page_like(grey) else None
+    return to_print(width, height, query_windows(grey, page))
 
 
 def thumbnail(grey: np.ndarray) -> np.ndarray:

@@ -12,9 +12,16 @@ from PIL import Image, ImageDraw
 
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
+from tanba.fingerprint import decode as decode_module
 from tanba.fingerprint import image as image_module
 from tanba.fingerprint.compute import fingerprint_file
-from tanba.fingerprint.decode import _may_be_multi_picture, _plain_jpeg_size, _turbo_grey, decode
+from tanba.fingerprint.decode import (
+    _may_be_multi_picture,
+    _plain_jpeg_size,
+    _turbo_grey,
+    decode,
+    decode_with_fine,
+)
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.image import (
     _WHITEN,
@@ -370,25 +377,47 @@ def test_a_picture_shown_small_in_a_page_gets_a_window_of_its_own(
     assert best >= 0.94
 
 
-@pytest.mark.parametrize(("size", "decodes"), [((640, 440), 1), ((1366, 1100), 2)])
-def test_only_a_large_page_like_image_is_decoded_a_second_time(
-    photos: list[Path], monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], decodes: int
+@pytest.mark.parametrize(("size", "side"), [((640, 440), 160), ((1366, 1100), 640)])
+def test_an_image_is_decoded_once_a_large_one_at_the_page_side(
+    photos: list[Path], monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], side: int
 ) -> None:
-    # Under twice the page pass's size a finer decoding would show nothing new; a
-    # photo (no uniform ring) is never decoded twice whatever its size.
+    # Under twice the page pass's size a finer decoding would show nothing new; from there the
+    # copy is decoded at the page side and its working image reduced from that, so the page
+    # pass costs no second decoding. Only a page-like copy (a uniform ring) gets the pass.
     calls: list[int] = []
 
     def counted(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
         calls.append(side)
         return decode(data, max_pixels, side)
 
-    monkeypatch.setattr(image_module, "decode", counted)
+    monkeypatch.setattr(decode_module, "decode", counted)
     photo = Image.open(photos[2]).convert("RGB")
     framed = Image.new("RGB", size, (255, 255, 255))
     framed.paste(photo.resize((size[0] // 2, size[1] // 2)), (size[0] // 4, size[1] // 4))
-    for picture, expected in ((framed, decodes), (photo.resize(size), 1)):
-        out = io.BytesIO()
-        picture.save(out, "JPEG", quality=90)
+    for picture, paged in ((framed, side == 640), (photo.resize(size), False)):
         calls.clear()
-        image_print(out.getvalue(), max_pixels=10**9)
-        assert len(calls) == expected
+        printed = image_print(_jpeg(picture, quality=90), max_pixels=10**9)
+        assert calls == [side]
+        assert any(h.variant.endswith("-upper") for h in printed.hashes) == paged
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG"])
+def test_the_working_image_is_reduced_from_the_page_sides_decoding(
+    photos: list[Path], kind: str
+) -> None:
+    photo = Image.open(photos[1]).convert("RGB")
+    for size in ((1366, 1100), (1920, 1080), (4000, 2500), (900, 1300)):
+        out = io.BytesIO()
+        photo.resize(size).save(out, kind)
+        data = out.getvalue()
+        grey, fine, width, height = decode_with_fine(data, MAX, 160, 640, 1280)
+        assert (width, height) == size
+        assert fine is not None and np.array_equal(fine, decode(data, MAX, 640)[0])
+        factor = max(fine.shape) // 160
+        assert np.array_equal(grey, np.asarray(Image.fromarray(fine).reduce(factor)))
+        assert 160 <= max(grey.shape) < 320
+    small = _jpeg(photo.resize((1000, 700)))
+    grey, fine, width, height = decode_with_fine(small, MAX, 160, 640, 1280)
+    assert fine is None and np.array_equal(grey, decode(small, MAX, 160)[0])
+    with pytest.raises(Unfingerprintable, match="not a decodable image"):
+        decode_with_fine(b"<html>", MAX, 160, 640, 1280)
