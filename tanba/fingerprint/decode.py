@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import simplejpeg
@@ -57,33 +58,40 @@ def decode(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, in
 
 
 def decode_with_fine(
-    data: bytes, max_pixels: int, side: int, fine_side: int, fine_from: int
+    data: bytes,
+    max_pixels: int,
+    side: int,
+    fine_side: int,
+    fine_from: int,
+    wanted: Callable[[np.ndarray], bool],
 ) -> tuple[np.ndarray, np.ndarray | None, int, int]:
-    """:func:`decode` at ``side``, and also at ``fine_side`` when the image's long side reaches
-    ``fine_from`` (else None), from one decoding; and the original width and height.
+    """:func:`decode` at ``side``; also at ``fine_side`` when the image's long side reaches
+    ``fine_from`` and ``wanted`` says yes of the image at ``side`` (else None); and the
+    original width and height.
 
-    The image at ``side`` is then the fine one reduced by Pillow's ``reduce`` (each block
-    averaged), not a second decoding: a JPEG's entropy decoding, most of the cost at any DCT
-    scale, is done once (on bench/speed.py's 1,280-px files the 1/2 scale costs about 1.3
-    times the 1/8 one, and decoding both 2.3 times), and a PNG or WebP page is decoded once.
-    Its long side is within [side, 2 × side), as :func:`decode`'s.
+    A JPEG is decoded at ``fine_side`` only when wanted: its entropy decoding, most of the
+    cost at any DCT scale, is paid again then (on bench/speed.py's 1,280-px files the 1/2
+    scale costs 1.3 times the 1/8 one), but at 1/8 alone when not. Any other format is
+    decoded in full whatever the size asked, so it is decoded once, at ``fine_side``, and
+    the image at ``side`` is reduced from that (Pillow's ``reduce``, as :func:`decode`
+    does); its long side is within [side, 2 × side), as :func:`decode`'s.
     """
-    size = _header_size(data)
-    if size is None or max(size) < fine_from:
+    plain = _plain_jpeg_size(data)
+    size = plain if plain is not None else _header_size(data)
+    if size is None or max(size) < fine_from or plain is not None:
         grey, width, height = decode(data, max_pixels, side)
-        return grey, None, width, height
+        large = size is not None and max(size) >= fine_from
+        fine = decode(data, max_pixels, fine_side)[0] if large and wanted(grey) else None
+        return grey, fine, width, height
     fine, width, height = decode(data, max_pixels, fine_side)
     factor = max(fine.shape) // side
     grey = np.asarray(Image.fromarray(fine).reduce(factor)) if factor >= 2 else fine
-    return grey, fine, width, height
+    return grey, fine if wanted(grey) else None, width, height
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) from the header alone, or None when it cannot be read (:func:`decode`
-    then says why)."""
-    plain = _plain_jpeg_size(data)
-    if plain is not None:
-        return plain
+    """(width, height) from Pillow's reading of the header alone, or None when it cannot be
+    read (:func:`decode` then says why)."""
     try:
         with Image.open(io.BytesIO(data)) as image:
             return image.size

@@ -59,7 +59,7 @@ from tanba.core.signals.image_detail import (
     rotation_variant,
 )
 from tanba.fingerprint.decode import decode, decode_with_fine
-from tanba.fingerprint.regions import content_boxes, is_page_like
+from tanba.fingerprint.regions import Blocks, Box, content_boxes
 from tanba.fingerprint.resample import N as _N
 from tanba.fingerprint.resample import Region, resampled
 
@@ -178,13 +178,20 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
         grey, width, height = decode(data, max_pixels, _REFERENCE_SIDE)
         windows = reference_windows(grey)
         return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
-    # A copy large enough to be a page is decoded once, at the page side; its working image
-    # is reduced from that (a page-like copy needs both).
-    grey, fine, width, height = decode_with_fine(
-        data, max_pixels, _QUERY_SIDE, _PAGE_SIDE, 2 * _PAGE_SIDE
+    # A copy large enough to be a page is also decoded at the page side when the working
+    # image shows content too small for its own boxes on a uniform ground (a page's pictures).
+    # The working image's blocks answer that and make its boxes: found once.
+    found: list[Blocks] = []
+
+    def wants_page_pass(grey: np.ndarray) -> bool:
+        found.append(Blocks(grey))
+        return found[0].small(_PAGE_MIN_SIDE, _PAGE_MIN_AREA)
+
+    grey, page, width, height = decode_with_fine(
+        data, max_pixels, _QUERY_SIDE, _PAGE_SIDE, 2 * _PAGE_SIDE, wants_page_pass
     )
-    page = fine if fine is not None and is_page_like(grey) else None
-    return to_print(width, height, query_windows(grey, page))
+    boxes = found[0].boxes() if found else None
+    return to_print(width, height, query_windows(grey, page, boxes))
 
 
 def thumbnail(grey: np.ndarray) -> np.ndarray:
@@ -380,7 +387,9 @@ _QUERY_CROPS = [(crop_variant(*cut), cut) for cut in _QUERY_CUTS]
 _SUB_CROPS = [(f"sub:{crop_variant(*cut)}", cut) for cut in _SUB_CUTS]
 
 
-def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
+def query_windows(
+    grey: np.ndarray, page: np.ndarray | None = None, content: list[Box] | None = None
+) -> Windows:
     """A crawled copy's windows: whole, inner, upper, each content box and their mirrors; sub-crops.
 
     The inner window (8% off each side) drops a frame's edge, a watermark in a
@@ -388,7 +397,7 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
     off) drops a caption; the middle one drops a caption and a logo at the top.
     All are windows the reference also has, at the same place. Mirroring the copy
     instead of the reference doubles a handful of query hashes rather than every
-    reference window.
+    reference window. ``content`` is ``content_boxes(grey)`` when the caller has it.
     """
     # The fixed windows need no more than 128 px on the short side: a copy whose short
     # side reaches 256 is halved for them (a quarter of the resampling work). A box
@@ -403,7 +412,9 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
     # edge, 0.969 without.
     boxes: list[Region] = [
         (f"box{i}", (left + 1, top + 1, right - 1, bottom - 1))
-        for i, (left, top, right, bottom) in enumerate(content_boxes(grey))
+        for i, (left, top, right, bottom) in enumerate(
+            content_boxes(grey) if content is None else content
+        )
     ]
     groups = [(half, fixed), (grey, boxes)]
     if page is not None:

@@ -377,13 +377,12 @@ def test_a_picture_shown_small_in_a_page_gets_a_window_of_its_own(
     assert best >= 0.94
 
 
-@pytest.mark.parametrize(("size", "side"), [((640, 440), 160), ((1366, 1100), 640)])
-def test_an_image_is_decoded_once_a_large_one_at_the_page_side(
-    photos: list[Path], monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], side: int
+def test_a_large_jpeg_is_decoded_again_at_the_page_side_only_for_small_content(
+    photos: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Under twice the page pass's size a finer decoding would show nothing new; from there the
-    # copy is decoded at the page side and its working image reduced from that, so the page
-    # pass costs no second decoding. Only a page-like copy (a uniform ring) gets the pass.
+    # Under twice the page pass's size a finer decoding would show nothing new; over it, only
+    # content too small for the working image's own boxes on a uniform ground (a page's
+    # pictures) is worth decoding again for. A PNG or WebP is decoded once whatever happens.
     calls: list[int] = []
 
     def counted(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
@@ -392,32 +391,57 @@ def test_an_image_is_decoded_once_a_large_one_at_the_page_side(
 
     monkeypatch.setattr(decode_module, "decode", counted)
     photo = Image.open(photos[2]).convert("RGB")
-    framed = Image.new("RGB", size, (255, 255, 255))
-    framed.paste(photo.resize((size[0] // 2, size[1] // 2)), (size[0] // 4, size[1] // 4))
-    for picture, paged in ((framed, side == 640), (photo.resize(size), False)):
+
+    def framed(size: tuple[int, int]) -> Image.Image:
+        canvas = Image.new("RGB", size, (255, 255, 255))
+        canvas.paste(photo.resize((size[0] // 2, size[1] // 2)), (size[0] // 4, size[1] // 4))
+        return canvas
+
+    png = io.BytesIO()
+    Image.open(io.BytesIO(_page_with(photo, 200))).save(png, "PNG")
+    cases = [
+        (_page_with(photo, 200), [160, 640], True),  # a page's small picture
+        (png.getvalue(), [640], True),  # the same page as a PNG
+        (_jpeg(framed((1366, 1100))), [160], False),  # one picture, boxed whole already
+        (_jpeg(photo.resize((1366, 1100))), [160], False),  # a photo: no uniform ground
+        (_jpeg(framed((640, 440))), [160], False),  # under twice the page side
+    ]
+    for data, sides, paged in cases:
         calls.clear()
-        printed = image_print(_jpeg(picture, quality=90), max_pixels=10**9)
-        assert calls == [side]
+        printed = image_print(data, max_pixels=10**9)
+        assert calls == sides
         assert any(h.variant.endswith("-upper") for h in printed.hashes) == paged
 
 
-@pytest.mark.parametrize("kind", ["JPEG", "PNG"])
-def test_the_working_image_is_reduced_from_the_page_sides_decoding(
-    photos: list[Path], kind: str
-) -> None:
+def test_a_png_page_is_decoded_once_and_reduced_to_the_working_size(photos: list[Path]) -> None:
     photo = Image.open(photos[1]).convert("RGB")
     for size in ((1366, 1100), (1920, 1080), (4000, 2500), (900, 1300)):
         out = io.BytesIO()
-        photo.resize(size).save(out, kind)
+        photo.resize(size).save(out, "PNG")
         data = out.getvalue()
-        grey, fine, width, height = decode_with_fine(data, MAX, 160, 640, 1280)
-        assert (width, height) == size
-        assert fine is not None and np.array_equal(fine, decode(data, MAX, 640)[0])
-        factor = max(fine.shape) // 160
-        assert np.array_equal(grey, np.asarray(Image.fromarray(fine).reduce(factor)))
-        assert 160 <= max(grey.shape) < 320
-    small = _jpeg(photo.resize((1000, 700)))
-    grey, fine, width, height = decode_with_fine(small, MAX, 160, 640, 1280)
+        for wanted in (True, False):
+            grey, fine, width, height = decode_with_fine(
+                data, MAX, 160, 640, 1280, lambda _, wanted=wanted: wanted
+            )
+            assert (width, height) == size
+            reference = decode(data, MAX, 640)[0]
+            assert np.array_equal(fine, reference) if wanted else fine is None
+            factor = max(reference.shape) // 160
+            assert np.array_equal(grey, np.asarray(Image.fromarray(reference).reduce(factor)))
+            assert 160 <= max(grey.shape) < 320
+
+
+def test_a_jpeg_is_decoded_at_each_side_asked() -> None:
+    data = _jpeg(Image.new("RGB", (1366, 1100), (200, 40, 90)))
+    for wanted in (True, False):
+        grey, fine, width, height = decode_with_fine(
+            data, MAX, 160, 640, 1280, lambda _, wanted=wanted: wanted
+        )
+        assert (width, height) == (1366, 1100)
+        assert np.array_equal(grey, decode(data, MAX, 160)[0])
+        assert np.array_equal(fine, decode(data, MAX, 640)[0]) if wanted else fine is None
+    small = _jpeg(Image.new("RGB", (1000, 700), (200, 40, 90)))
+    grey, fine, _, _ = decode_with_fine(small, MAX, 160, 640, 1280, lambda _: True)
     assert fine is None and np.array_equal(grey, decode(small, MAX, 160)[0])
     with pytest.raises(Unfingerprintable, match="not a decodable image"):
-        decode_with_fine(b"<html>", MAX, 160, 640, 1280)
+        decode_with_fine(b"<html>", MAX, 160, 640, 1280, lambda _: True)
