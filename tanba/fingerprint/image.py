@@ -138,6 +138,9 @@ _ROTATED_QUERY_CUT = _INNER
 # 64 found, against 58 when a half-resolution copy was rotated whole with Pillow; rotate_3-5
 # 63 both ways; crop_keep60 36 both ways.
 _TURN_SIDE = 64
+# Grey levels the four corners of a copy may spread over and still be one fill colour: a
+# rotation's fill through JPEG and the scaled decoding stays within a few levels.
+_CORNER_SPREAD = 24
 # Each page box is also hashed without its bottom quarter (the work's upper window), as a
 # headline over a banner's picture covers it. On the calibration works' banners
 # (bench/quality.py, 64 wallpapers): 41 found without, 49 with; in a page 60 and 63.
@@ -447,12 +450,27 @@ def query_windows(
                 [(f"{name}-upper", _upper(box)) for name, box in groups[-1][1] if box is not None],
             )
         )
-    turned = turned_windows(grey, _QUERY_ANGLES)
-    plain += [
-        (window, [(f"turned:{angle:+.0f}", None)])
-        for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
-    ]
+    if blank_corners(grey):
+        turned = turned_windows(grey, _QUERY_ANGLES)
+        plain += [
+            (window, [(f"turned:{angle:+.0f}", None)])
+            for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
+        ]
     return _windows(groups, mirror=True, plain=plain, details=True)
+
+
+def blank_corners(grey: np.ndarray) -> bool:
+    """Whether the image's four corners are one colour (within :data:`_CORNER_SPREAD`), as the
+    fill a rotation leaves makes them: the copies the turned windows are for.
+
+    A copy turned by 5° or more and kept at its size has corners it fills: at 5° a triangle
+    whose short leg is 4% of the short side and long one nearly half the long side (4 × 75
+    pixels of a 160 × 100 working image), around the 2 × 2 pixels looked at. A photo's four
+    corners rarely match: 106 of bench/speed.py's 200 files are spared the turned windows
+    (a tenth of a query's time).
+    """
+    corners = np.concatenate([grey[:2, :2], grey[:2, -2:], grey[-2:, :2], grey[-2:, -2:]])
+    return int(corners.max()) - int(corners.min()) <= _CORNER_SPREAD
 
 
 def turned_windows(grey: np.ndarray, angles: tuple[float, ...]) -> np.ndarray:

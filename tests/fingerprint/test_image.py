@@ -33,6 +33,7 @@ from tanba.fingerprint.image import (
     _halved,
     _phashes,
     _std,
+    blank_corners,
     coefficients,
     image_print,
     phash,
@@ -104,9 +105,24 @@ def test_a_query_has_its_whole_inner_upper_middle_windows_sub_crops_turns_and_mi
         "sub:crop:00-05-00-05",
         "sub:crop:05-05-05-05",
     ]
-    # The copy turned back by 6 and 9° either way, cut as the work's inner window.
+    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors + subs)
+    # A copy whose four corners are one colour (the fill a rotation leaves) is also turned
+    # back by 6 and 9° either way, cut as the work's inner window.
     turns = ["turned:-9", "turned:-6", "turned:+6", "turned:+9"]
-    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors + subs + turns)
+    with Image.open(io.BytesIO(web_photo(photos[0]))) as im:
+        tilted = im.rotate(7, Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
+    assert set(turns) <= set(_hashes(_jpeg(tilted)))
+
+
+def test_only_a_copy_with_corners_of_one_colour_is_turned_back(photos: list[Path]) -> None:
+    for path in photos[:4]:
+        with Image.open(io.BytesIO(web_photo(path))) as im:
+            copy = im.convert("L")
+        assert not blank_corners(np.asarray(copy))
+        for angle, fill in ((5, 0), (-6, 255), (10, 90), (-3, 255)):
+            tilted = copy.rotate(angle, Image.Resampling.BICUBIC, fillcolor=fill)
+            assert blank_corners(decode(_jpeg(tilted), MAX, 160)[0])
+    assert blank_corners(np.full((90, 160), 40, np.uint8))
 
 
 def test_unrelated_photos_stay_over_the_default_radius(
