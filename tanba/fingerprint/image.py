@@ -111,10 +111,10 @@ _SUB_CUTS = (
 # bench/speed.py's files).
 _QUERY_SIDE = 160
 _REFERENCE_SIDE = 512
-# A copy of twice this long side or more is decoded at it (its working image reduced from
-# that); when page-like (a uniform background around its edge), boxes down to _PAGE_MIN_SIDE
-# of its sides are hashed from it: a picture shown 120 px wide in a 1,366-px screenshot is
-# 56 px wide there.
+# A copy of twice this long side or more whose working image holds content too small for
+# its own boxes on a uniform background (Blocks.small: a page's pictures) is also decoded at
+# this long side, and boxes down to _PAGE_MIN_SIDE of its sides are hashed from there: a
+# picture shown 120 px wide in a 1,366-px screenshot is 56 px wide there.
 _PAGE_SIDE = 640
 _PAGE_MIN_SIDE = 0.05
 _PAGE_MIN_AREA = 0.003
