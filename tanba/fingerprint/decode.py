@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import simplejpeg
@@ -54,6 +55,48 @@ def decode(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, in
     grey = _load_grey(image)
     factor = max(grey.size) // side
     return np.asarray(grey.reduce(factor) if factor >= 2 else grey), width, height
+
+
+def decode_with_fine(
+    data: bytes,
+    max_pixels: int,
+    side: int,
+    fine_side: int,
+    fine_from: int,
+    wanted: Callable[[np.ndarray], bool],
+) -> tuple[np.ndarray, np.ndarray | None, int, int]:
+    """:func:`decode` at ``side``; also at ``fine_side`` when the image's long side reaches
+    ``fine_from`` and ``wanted`` says yes of the image at ``side`` (else None); and the
+    original width and height.
+
+    A JPEG is decoded at ``fine_side`` only when wanted: its entropy decoding, most of the
+    cost at any DCT scale, is paid again then (on bench/speed.py's 1,280-px files the 1/2
+    scale costs 1.3 times the 1/8 one), but at 1/8 alone when not. Any other format is
+    decoded in full whatever the size asked, so it is decoded once, at ``fine_side``, and
+    the image at ``side`` is reduced from that (Pillow's ``reduce``, as :func:`decode`
+    does); its long side is within [side, 2 × side), as :func:`decode`'s.
+    """
+    plain = _plain_jpeg_size(data)
+    size = plain if plain is not None else _header_size(data)
+    if size is None or max(size) < fine_from or plain is not None:
+        grey, width, height = decode(data, max_pixels, side)
+        large = size is not None and max(size) >= fine_from
+        fine = decode(data, max_pixels, fine_side)[0] if large and wanted(grey) else None
+        return grey, fine, width, height
+    fine, width, height = decode(data, max_pixels, fine_side)
+    factor = max(fine.shape) // side
+    grey = np.asarray(Image.fromarray(fine).reduce(factor)) if factor >= 2 else fine
+    return grey, fine if wanted(grey) else None, width, height
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) from Pillow's reading of the header alone, or None when it cannot be
+    read (:func:`decode` then says why)."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None  # decode() opens it again and reports the failure with its reason
 
 
 def _check_size(width: int, height: int, max_pixels: int) -> None:

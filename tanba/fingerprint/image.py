@@ -58,8 +58,8 @@ from tanba.core.signals.image_detail import (
     pack,
     rotation_variant,
 )
-from tanba.fingerprint.decode import decode
-from tanba.fingerprint.regions import content_boxes, is_page_like
+from tanba.fingerprint.decode import decode, decode_with_fine
+from tanba.fingerprint.regions import Blocks, Box, content_boxes
 from tanba.fingerprint.resample import N as _N
 from tanba.fingerprint.resample import Region, resampled
 
@@ -111,9 +111,10 @@ _SUB_CUTS = (
 # bench/speed.py's files).
 _QUERY_SIDE = 160
 _REFERENCE_SIDE = 512
-# A page-like copy (a uniform background around its edge) is decoded again at this long
-# side, where a picture shown 120 px wide in a 1,366-px screenshot is 56 px wide, and
-# boxes down to _PAGE_MIN_SIDE of its sides are hashed from it.
+# A copy of twice this long side or more whose working image holds content too small for
+# its own boxes on a uniform background (Blocks.small: a page's pictures) is also decoded at
+# this long side, and boxes down to _PAGE_MIN_SIDE of its sides are hashed from there: a
+# picture shown 120 px wide in a 1,366-px screenshot is 56 px wide there.
 _PAGE_SIDE = 640
 _PAGE_MIN_SIDE = 0.05
 _PAGE_MIN_AREA = 0.003
@@ -137,6 +138,9 @@ _ROTATED_QUERY_CUT = _INNER
 # 64 found, against 58 when a half-resolution copy was rotated whole with Pillow; rotate_3-5
 # 63 both ways; crop_keep60 36 both ways.
 _TURN_SIDE = 64
+# Grey levels the four corners of a copy may spread over and still be one fill colour: a
+# rotation's fill through JPEG and the scaled decoding stays within a few levels.
+_CORNER_SPREAD = 24
 # Each page box is also hashed without its bottom quarter (the work's upper window), as a
 # headline over a banner's picture covers it. On the calibration works' banners
 # (bench/quality.py, 64 wallpapers): 41 found without, 49 with; in a page 60 and 63.
@@ -173,15 +177,24 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
     ``variants`` is :data:`QUERY` (a crawled copy) or :data:`REFERENCE` (a registered
     work). A nearly uniform image yields a print without hashes, which matches nothing.
     """
-    side = _REFERENCE_SIDE if variants == REFERENCE else _QUERY_SIDE
-    grey, width, height = decode(data, max_pixels, side)
     if variants == REFERENCE:
+        grey, width, height = decode(data, max_pixels, _REFERENCE_SIDE)
         windows = reference_windows(grey)
         return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
-    fine = None
-    if max(width, height) >= 2 * _PAGE_SIDE and is_page_like(grey):
-        fine = decode(data, max_pixels, _PAGE_SIDE)[0]
-    return to_print(width, height, query_windows(grey, fine))
+    # A copy large enough to be a page is also decoded at the page side when the working
+    # image shows content too small for its own boxes on a uniform ground (a page's pictures).
+    # The working image's blocks answer that and make its boxes: found once.
+    found: list[Blocks] = []
+
+    def wants_page_pass(grey: np.ndarray) -> bool:
+        found.append(Blocks(grey))
+        return found[0].small(_PAGE_MIN_SIDE, _PAGE_MIN_AREA)
+
+    grey, page, width, height = decode_with_fine(
+        data, max_pixels, _QUERY_SIDE, _PAGE_SIDE, 2 * _PAGE_SIDE, wants_page_pass
+    )
+    boxes = found[0].boxes() if found else None
+    return to_print(width, height, query_windows(grey, page, boxes))
 
 
 def thumbnail(grey: np.ndarray) -> np.ndarray:
@@ -377,7 +390,9 @@ _QUERY_CROPS = [(crop_variant(*cut), cut) for cut in _QUERY_CUTS]
 _SUB_CROPS = [(f"sub:{crop_variant(*cut)}", cut) for cut in _SUB_CUTS]
 
 
-def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
+def query_windows(
+    grey: np.ndarray, page: np.ndarray | None = None, content: list[Box] | None = None
+) -> Windows:
     """A crawled copy's windows: whole, inner, upper, each content box and their mirrors; sub-crops.
 
     The inner window (8% off each side) drops a frame's edge, a watermark in a
@@ -385,7 +400,7 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
     off) drops a caption; the middle one drops a caption and a logo at the top.
     All are windows the reference also has, at the same place. Mirroring the copy
     instead of the reference doubles a handful of query hashes rather than every
-    reference window.
+    reference window. ``content`` is ``content_boxes(grey)`` when the caller has it.
     """
     # The fixed windows need no more than 128 px on the short side: a copy whose short
     # side reaches 256 is halved for them (a quarter of the resampling work). A box
@@ -400,7 +415,9 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
     # edge, 0.969 without.
     boxes: list[Region] = [
         (f"box{i}", (left + 1, top + 1, right - 1, bottom - 1))
-        for i, (left, top, right, bottom) in enumerate(content_boxes(grey))
+        for i, (left, top, right, bottom) in enumerate(
+            content_boxes(grey) if content is None else content
+        )
     ]
     groups = [(half, fixed), (grey, boxes)]
     if page is not None:
@@ -433,12 +450,27 @@ def query_windows(grey: np.ndarray, page: np.ndarray | None = None) -> Windows:
                 [(f"{name}-upper", _upper(box)) for name, box in groups[-1][1] if box is not None],
             )
         )
-    turned = turned_windows(grey, _QUERY_ANGLES)
-    plain += [
-        (window, [(f"turned:{angle:+.0f}", None)])
-        for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
-    ]
+    if blank_corners(grey):
+        turned = turned_windows(grey, _QUERY_ANGLES)
+        plain += [
+            (window, [(f"turned:{angle:+.0f}", None)])
+            for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
+        ]
     return _windows(groups, mirror=True, plain=plain, details=True)
+
+
+def blank_corners(grey: np.ndarray) -> bool:
+    """Whether the image's four corners are one colour (within :data:`_CORNER_SPREAD`), as the
+    fill a rotation leaves makes them: the copies the turned windows are for.
+
+    A copy turned by 5° or more and kept at its size has corners it fills: at 5° a triangle
+    whose short leg is 4% of the short side and long one nearly half the long side (4 × 75
+    pixels of a 160 × 100 working image), around the 2 × 2 pixels looked at. A photo's four
+    corners rarely match: 106 of bench/speed.py's 200 files are spared the turned windows
+    (a tenth of a query's time).
+    """
+    corners = np.concatenate([grey[:2, :2], grey[:2, -2:], grey[-2:, :2], grey[-2:, -2:]])
+    return int(corners.max()) - int(corners.min()) <= _CORNER_SPREAD
 
 
 def turned_windows(grey: np.ndarray, angles: tuple[float, ...]) -> np.ndarray:

@@ -56,46 +56,99 @@ def content_boxes(
 
     ``grey`` is a uint8 greyscale array (rows × columns).
     """
-    if grey.dtype != np.uint8:
-        raise TypeError(f"content_boxes takes uint8 grey levels, not {grey.dtype}")
-    height, width = grey.shape
-    if min(height, width) < 16:
-        return []
-    background = _background(grey)
-    if background is None:
-        return []
-    differs = _differing(grey, background)
-    # Blocks are found on every pixel of an image under _FINE pixels on its long side,
-    # and on every second pixel of a larger one (a quarter of the work). Their edges
-    # are then settled on every pixel, so the boxes keep the full resolution.
-    step = 2 if min(height, width) >= 64 and max(height, width) >= _FINE else 1
-    coarse = differs if step == 1 else np.ascontiguousarray(differs[::step, ::step])
-    size = max(3, round(0.04 * min(coarse.shape)))
-    dense = _dense(coarse, size)
-    coarse_grow = max(1, round(0.02 * min(coarse.shape)))
-    # Each mask's cells as bytes, row by row and column by column, made once for all its
-    # blocks (a page refines dozens).
-    cells = _Cells(differs)
-    coarse_cells = cells if step == 1 else _Cells(coarse)
-    boxes = []
-    for block in _blocks(dense):
-        # Refining only shrinks a box after growing it: a block still too small at
-        # its most grown (both growths) cannot become a box, and most blocks are.
-        reach = _grown(_scaled(_grown(block, coarse_grow, coarse.shape), step), step, grey.shape)
-        if not _large_enough(reach, width, height, min_side, min_area):
-            continue
-        box = _refine(coarse_cells, block, coarse_grow)
-        if box is None:
-            continue
-        box = _refine(cells, _scaled(box, step), step)
-        if box is None or not _large_enough(box, width, height, min_side, min_area):
-            continue
-        left, top, right, bottom = box
-        if right - left >= _WHOLE * width and bottom - top >= _WHOLE * height:
-            continue
-        boxes.append(box)
-    boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
-    return boxes[:max_boxes]
+    return Blocks(grey).boxes(min_side, min_area, max_boxes)
+
+
+def holds_small_content(grey: np.ndarray, min_side: float, min_area: float) -> bool:
+    """Whether the image is page-like (:func:`is_page_like`) and holds a block of content
+    too small for :func:`content_boxes`' defaults that reaches ``min_side`` and ``min_area``
+    (:meth:`Blocks.small`)."""
+    return Blocks(grey).small(min_side, min_area)
+
+
+class Blocks:
+    """The dense blocks of content on an image's uniform background, found once for the
+    questions asked of them: which boxes they make (:meth:`boxes`), whether one is too small
+    for the default boxes (:meth:`small`).
+
+    Finding them is most of either answer's cost on a query's working image (a third of a
+    millisecond on bench/speed.py's files), and a large copy asks both.
+    """
+
+    def __init__(self, grey: np.ndarray) -> None:
+        if grey.dtype != np.uint8:
+            raise TypeError(f"content_boxes takes uint8 grey levels, not {grey.dtype}")
+        self.shape: tuple[int, int] = grey.shape  # type: ignore[assignment]
+        self.found: list[Box] = []
+        self.reach: list[Box] = []  # each block's most grown box, in pixels
+        height, width = grey.shape
+        background = _background(grey) if min(height, width) >= 16 else None
+        if background is None:
+            return
+        self.differs = _differing(grey, background)
+        # Blocks are found on every pixel of an image under _FINE pixels on its long side,
+        # and on every second pixel of a larger one (a quarter of the work). Their edges
+        # are then settled on every pixel, so the boxes keep the full resolution.
+        self.step = 2 if min(height, width) >= 64 and max(height, width) >= _FINE else 1
+        differs, step = self.differs, self.step
+        self.coarse = differs if step == 1 else np.ascontiguousarray(differs[::step, ::step])
+        size = max(3, round(0.04 * min(self.coarse.shape)))
+        self.grow = max(1, round(0.02 * min(self.coarse.shape)))
+        self.found = _blocks(_dense(self.coarse, size))
+        # Refining only shrinks a box after growing it: a block still too small at its most
+        # grown (both growths) cannot become a box, and most blocks are.
+        self.reach = [
+            _grown(_scaled(_grown(block, self.grow, self.coarse.shape), step), step, self.shape)
+            for block in self.found
+        ]
+
+    def boxes(
+        self, min_side: float = _MIN_SIDE, min_area: float = _MIN_AREA, max_boxes: int = _MAX_BOXES
+    ) -> list[Box]:
+        """:func:`content_boxes` of the image."""
+        height, width = self.shape
+        wanted = [
+            block
+            for block, reach in zip(self.found, self.reach, strict=True)
+            if _large_enough(reach, width, height, min_side, min_area)
+        ]
+        if not wanted:
+            return []
+        step = self.step
+        # Each mask's cells as bytes, row by row and column by column, made once for all its
+        # blocks (a page refines dozens).
+        cells = _Cells(self.differs)
+        coarse_cells = cells if step == 1 else _Cells(self.coarse)
+        boxes = []
+        for block in wanted:
+            box = _refine(coarse_cells, block, self.grow)
+            if box is None:
+                continue
+            box = _refine(cells, _scaled(box, step), step)
+            if box is None or not _large_enough(box, width, height, min_side, min_area):
+                continue
+            left, top, right, bottom = box
+            if right - left >= _WHOLE * width and bottom - top >= _WHOLE * height:
+                continue
+            boxes.append(box)
+        boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
+        return boxes[:max_boxes]
+
+    def small(self, min_side: float, min_area: float) -> bool:
+        """Whether a block is too small for the default boxes (under ``_MIN_SIDE`` of a side
+        or ``_MIN_AREA`` of the area, even at its most grown) but reaches ``min_side`` and
+        ``min_area``.
+
+        A cheap test on the working image, for whether a finer look is worth it: a page's
+        small picture is such a block there; a lone drawing on a plain ground is not (it is
+        boxed whole already, or makes no block at all).
+        """
+        height, width = self.shape
+        return any(
+            _large_enough(reach, width, height, min_side, min_area)
+            and not _large_enough(reach, width, height, _MIN_SIDE, _MIN_AREA)
+            for reach in self.reach
+        )
 
 
 def _blocks(dense: np.ndarray) -> list[Box]:

@@ -12,9 +12,16 @@ from PIL import Image, ImageDraw
 
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
+from tanba.fingerprint import decode as decode_module
 from tanba.fingerprint import image as image_module
 from tanba.fingerprint.compute import fingerprint_file
-from tanba.fingerprint.decode import _may_be_multi_picture, _plain_jpeg_size, _turbo_grey, decode
+from tanba.fingerprint.decode import (
+    _may_be_multi_picture,
+    _plain_jpeg_size,
+    _turbo_grey,
+    decode,
+    decode_with_fine,
+)
 from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.image import (
     _WHITEN,
@@ -26,6 +33,7 @@ from tanba.fingerprint.image import (
     _halved,
     _phashes,
     _std,
+    blank_corners,
     coefficients,
     image_print,
     phash,
@@ -97,9 +105,24 @@ def test_a_query_has_its_whole_inner_upper_middle_windows_sub_crops_turns_and_mi
         "sub:crop:00-05-00-05",
         "sub:crop:05-05-05-05",
     ]
-    # The copy turned back by 6 and 9° either way, cut as the work's inner window.
+    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors + subs)
+    # A copy whose four corners are one colour (the fill a rotation leaves) is also turned
+    # back by 6 and 9° either way, cut as the work's inner window.
     turns = ["turned:-9", "turned:-6", "turned:+6", "turned:+9"]
-    assert sorted(_hashes(web_photo(photos[0]))) == sorted(windows + mirrors + subs + turns)
+    with Image.open(io.BytesIO(web_photo(photos[0]))) as im:
+        tilted = im.rotate(7, Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
+    assert set(turns) <= set(_hashes(_jpeg(tilted)))
+
+
+def test_only_a_copy_with_corners_of_one_colour_is_turned_back(photos: list[Path]) -> None:
+    for path in photos[:4]:
+        with Image.open(io.BytesIO(web_photo(path))) as im:
+            copy = im.convert("L")
+        assert not blank_corners(np.asarray(copy))
+        for angle, fill in ((5, 0), (-6, 255), (10, 90), (-3, 255)):
+            tilted = copy.rotate(angle, Image.Resampling.BICUBIC, fillcolor=fill)
+            assert blank_corners(decode(_jpeg(tilted), MAX, 160)[0])
+    assert blank_corners(np.full((90, 160), 40, np.uint8))
 
 
 def test_unrelated_photos_stay_over_the_default_radius(
@@ -370,25 +393,71 @@ def test_a_picture_shown_small_in_a_page_gets_a_window_of_its_own(
     assert best >= 0.94
 
 
-@pytest.mark.parametrize(("size", "decodes"), [((640, 440), 1), ((1366, 1100), 2)])
-def test_only_a_large_page_like_image_is_decoded_a_second_time(
-    photos: list[Path], monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], decodes: int
+def test_a_large_jpeg_is_decoded_again_at_the_page_side_only_for_small_content(
+    photos: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Under twice the page pass's size a finer decoding would show nothing new; a
-    # photo (no uniform ring) is never decoded twice whatever its size.
+    # Under twice the page pass's size a finer decoding would show nothing new; over it, only
+    # content too small for the working image's own boxes on a uniform ground (a page's
+    # pictures) is worth decoding again for. A PNG or WebP is decoded once whatever happens.
     calls: list[int] = []
 
     def counted(data: bytes, max_pixels: int, side: int) -> tuple[np.ndarray, int, int]:
         calls.append(side)
         return decode(data, max_pixels, side)
 
-    monkeypatch.setattr(image_module, "decode", counted)
+    monkeypatch.setattr(decode_module, "decode", counted)
     photo = Image.open(photos[2]).convert("RGB")
-    framed = Image.new("RGB", size, (255, 255, 255))
-    framed.paste(photo.resize((size[0] // 2, size[1] // 2)), (size[0] // 4, size[1] // 4))
-    for picture, expected in ((framed, decodes), (photo.resize(size), 1)):
-        out = io.BytesIO()
-        picture.save(out, "JPEG", quality=90)
+
+    def framed(size: tuple[int, int]) -> Image.Image:
+        canvas = Image.new("RGB", size, (255, 255, 255))
+        canvas.paste(photo.resize((size[0] // 2, size[1] // 2)), (size[0] // 4, size[1] // 4))
+        return canvas
+
+    png = io.BytesIO()
+    Image.open(io.BytesIO(_page_with(photo, 200))).save(png, "PNG")
+    cases = [
+        (_page_with(photo, 200), [160, 640], True),  # a page's small picture
+        (png.getvalue(), [640], True),  # the same page as a PNG
+        (_jpeg(framed((1366, 1100))), [160], False),  # one picture, boxed whole already
+        (_jpeg(photo.resize((1366, 1100))), [160], False),  # a photo: no uniform ground
+        (_jpeg(framed((640, 440))), [160], False),  # under twice the page side
+    ]
+    for data, sides, paged in cases:
         calls.clear()
-        image_print(out.getvalue(), max_pixels=10**9)
-        assert len(calls) == expected
+        printed = image_print(data, max_pixels=10**9)
+        assert calls == sides
+        assert any(h.variant.endswith("-upper") for h in printed.hashes) == paged
+
+
+def test_a_png_page_is_decoded_once_and_reduced_to_the_working_size(photos: list[Path]) -> None:
+    photo = Image.open(photos[1]).convert("RGB")
+    for size in ((1366, 1100), (1920, 1080), (4000, 2500), (900, 1300)):
+        out = io.BytesIO()
+        photo.resize(size).save(out, "PNG")
+        data = out.getvalue()
+        for wanted in (True, False):
+            grey, fine, width, height = decode_with_fine(
+                data, MAX, 160, 640, 1280, lambda _, wanted=wanted: wanted
+            )
+            assert (width, height) == size
+            reference = decode(data, MAX, 640)[0]
+            assert np.array_equal(fine, reference) if wanted else fine is None
+            factor = max(reference.shape) // 160
+            assert np.array_equal(grey, np.asarray(Image.fromarray(reference).reduce(factor)))
+            assert 160 <= max(grey.shape) < 320
+
+
+def test_a_jpeg_is_decoded_at_each_side_asked() -> None:
+    data = _jpeg(Image.new("RGB", (1366, 1100), (200, 40, 90)))
+    for wanted in (True, False):
+        grey, fine, width, height = decode_with_fine(
+            data, MAX, 160, 640, 1280, lambda _, wanted=wanted: wanted
+        )
+        assert (width, height) == (1366, 1100)
+        assert np.array_equal(grey, decode(data, MAX, 160)[0])
+        assert np.array_equal(fine, decode(data, MAX, 640)[0]) if wanted else fine is None
+    small = _jpeg(Image.new("RGB", (1000, 700), (200, 40, 90)))
+    grey, fine, _, _ = decode_with_fine(small, MAX, 160, 640, 1280, lambda _: True)
+    assert fine is None and np.array_equal(grey, decode(small, MAX, 160)[0])
+    with pytest.raises(Unfingerprintable, match="not a decodable image"):
+        decode_with_fine(b"<html>", MAX, 160, 640, 1280, lambda _: True)

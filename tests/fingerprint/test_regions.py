@@ -11,7 +11,14 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from tanba.fingerprint.regions import _background, _dense, _differing, _window_counts, content_boxes
+from tanba.fingerprint.regions import (
+    _background,
+    _dense,
+    _differing,
+    _window_counts,
+    content_boxes,
+    holds_small_content,
+)
 
 
 @cache
@@ -66,6 +73,22 @@ def test_a_photo_on_a_page_with_text_is_found(photos: list[Path]) -> None:
     page.paste(photo, (10, 40))
     boxes = content_boxes(np.asarray(page))
     assert any(_close(b, (10, 40, 10 + photo.width, 40 + photo.height), 4) for b in boxes)
+
+
+def test_only_content_too_small_for_the_boxes_asks_for_a_finer_look(photos: list[Path]) -> None:
+    photo = _grey(photos[3], 150)
+
+    def on_white(width: int) -> np.ndarray:
+        page = Image.new("L", (160, 120), 255)
+        page.paste(photo.resize((width, round(width * photo.height / photo.width))), (40, 30))
+        return np.asarray(page)
+
+    assert content_boxes(on_white(24)) == [] and holds_small_content(on_white(24), 0.05, 0.003)
+    # The picture large enough to be boxed whole, a speck under the finer look's own
+    # minimum, a photo without a uniform ground: nothing a finer look would add.
+    assert content_boxes(on_white(90)) and not holds_small_content(on_white(90), 0.05, 0.003)
+    assert not holds_small_content(on_white(4), 0.05, 0.003)
+    assert not holds_small_content(np.asarray(_grey(photos[0], 160)), 0.05, 0.003)
 
 
 def test_a_photo_with_detail_up_to_its_edges_has_no_box(photos: list[Path]) -> None:
