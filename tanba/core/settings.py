@@ -272,6 +272,20 @@ class Settings(BaseSettings):
         "(a copy's windows agree with one another, a look-alike's rarely do); 1 turns the "
         "test off.",
     )
+    image_min_entropy: float = setting(
+        2.0,
+        "TANBA_IMAGE_MIN_ENTROPY",
+        "Image match: a work smaller than TANBA_IMAGE_SMALL_SIDE px on a side whose only window "
+        "pair with the copy shows fewer grey levels than this (entropy in bits of 16 levels, "
+        "cut from its thumbnail: a disc, a checker, a frame on blank ground) is not matched "
+        "(chosen on python -m bench.real_catalogue --split calibration); 0 turns the rule off.",
+    )
+    image_small_side: int = setting(
+        64,
+        "TANBA_IMAGE_SMALL_SIDE",
+        "Image match: the short side (px) under which a registered work is small for "
+        "TANBA_IMAGE_MIN_ENTROPY.",
+    )
     audio_max_ber: float = setting(
         0.22,
         "TANBA_AUDIO_MAX_BER",
@@ -546,6 +560,12 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_IMAGE_MAX_STRETCH must be 0 (off) or more.")
         if self.image_min_windows < 1:
             raise SettingsError("TANBA_IMAGE_MIN_WINDOWS must be 1 (off) or more.")
+        if not 0.0 <= self.image_min_entropy <= 4.0:
+            raise SettingsError(
+                "TANBA_IMAGE_MIN_ENTROPY must be between 0 (off) and 4 bits (16 grey levels)."
+            )
+        if self.image_small_side < 0:
+            raise SettingsError("TANBA_IMAGE_SMALL_SIDE must be 0 (no work is small) or more px.")
         if not 0.0 < self.audio_max_ber < 0.5:
             raise SettingsError("TANBA_AUDIO_MAX_BER must be above 0 and below 0.5 (chance).")
         if self.audio_min_items < 1 or self.audio_full_span_items < 1:
