@@ -60,9 +60,9 @@ def content_boxes(
 
 
 def holds_small_content(grey: np.ndarray, min_side: float, min_area: float) -> bool:
-    """Whether the image is page-like (:func:`is_page_like`) and holds a block of content
-    too small for :func:`content_boxes`' defaults that reaches ``min_side`` and ``min_area``
-    (:meth:`Blocks.small`)."""
+    """Whether the image's outer ring is one uniform background (a page, a banner, a frame)
+    and it holds a block of content too small for :func:`content_boxes`' defaults that
+    reaches ``min_side`` and ``min_area`` (:meth:`Blocks.small`)."""
     return Blocks(grey).small(min_side, min_area)
 
 
@@ -170,11 +170,6 @@ def _blocks(dense: np.ndarray) -> list[Box]:
         for found in ndimage.find_objects(labels, max_label=_MAX_BLOCKS)
         if found is not None
     ]
-
-
-def is_page_like(grey: np.ndarray) -> bool:
-    """Whether the image's outer ring is one uniform background (a page, a banner, a frame)."""
-    return min(grey.shape) >= 16 and _background(grey) is not None
 
 
 def _background(grey: np.ndarray) -> float | None:

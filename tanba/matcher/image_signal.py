@@ -295,7 +295,7 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
         for pair, frame in kept[:DETAIL_TRIES]:
             if not confirmed(settings, frame, others):
                 continue
-            if lone_simple(settings, len(kept), checks.size(work_id), checks, work_id, pair):
+            if lone_simple(settings, len(kept), checks, work_id, pair):
                 continue
             detail = checks.detail(work_id, pair)
             if detail is None or detail >= settings.image_min_detail:
@@ -344,21 +344,18 @@ def confirmed(settings: Settings, frame: Frame | None, others: list[tuple[int, F
 
 
 def lone_simple(
-    settings: Settings,
-    pairs: int,
-    size: tuple[int, int] | None,
-    checks: WorkChecks,
-    work_id: str,
-    pair: Pair,
+    settings: Settings, pairs: int, checks: WorkChecks, work_id: str, pair: Pair
 ) -> bool:
     """Whether the pair is too weak to match alone: the work's only pair left (``pairs``
     is 1), the work smaller than ``image_small_side`` on a side, and its window showing
     fewer than ``image_min_entropy`` bits of grey levels. Unknown sizes or windows (a
-    print before the thumbnail) are not judged; the entropy is read only when the rest holds.
+    print before the thumbnail) are not judged; the size and the entropy are read only
+    when the cheaper conditions hold.
     """
-    if not settings.image_min_entropy or pairs != 1 or size is None:
+    if not settings.image_min_entropy or pairs != 1:
         return False
-    if min(size) >= settings.image_small_side:
+    size = checks.size(work_id)
+    if size is None or min(size) >= settings.image_small_side:
         return False
     entropy = checks.entropy(work_id, pair)
     return entropy is not None and entropy < settings.image_min_entropy
