@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tanba.core.settings import Settings
+from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES
+from tanba.core.wiring import App
 from tests.support.cli import json_lines, ok, tanba
 from tests.support.video import excerpt, film, unrelated
 
@@ -35,3 +38,29 @@ def test_a_clip_cut_from_a_registered_video_is_matched_with_its_position(
     assert middle["evidence"] == "both" and middle["duration_s"] >= 8 and middle["score"] > 0.5
     assert abs(silent["offset_s"] - silent["query_offset_s"] - 12.0) <= 1.0
     assert silent["evidence"] == "picture"
+
+
+def test_a_film_printed_by_an_older_version_is_listed_and_printed_again(
+    tmp_path: Path, tracks: list[Path]
+) -> None:
+    home, movie = tmp_path / "home", film(tmp_path, tracks[0])
+    ok(tanba(home, "works", "add", str(movie), "--owner", "Studio", "--work-id", "film-1",
+             "--territory", "KZ"))  # fmt: skip
+    app = App(Settings.from_env({}, home=home))
+    today = app.works.get("film-1")
+    assert today.fingerprint.video is not None
+    older_id = next(iter(OLDER_PDQ_FRAMES))
+    old_video = today.fingerprint.video.model_copy(update={"algorithm": older_id})
+    older = today.fingerprint.model_copy(update={"video": old_video})
+    app.works.register([today.model_copy(update={"fingerprint": older})])
+
+    listed = tanba(home, "works", "reprint", "--dry-run")
+    assert listed.returncode == 0 and listed.stdout.startswith("film-1: its picture is printed")
+    assert "1 works would be printed again" in listed.stderr
+    done = tanba(home, "works", "reprint")
+    assert done.returncode == 0, done.stderr
+    assert "1 of 1 outdated works printed again" in done.stderr
+    again = App(Settings.from_env({}, home=home)).works.get("film-1")
+    assert again.fingerprint.video is not None and again.fingerprint.video.algorithm == PDQ_FRAMES
+    assert again.territories == ["KZ"] and again.registered_at == today.registered_at
+    assert "0 works would be printed again" in tanba(home, "works", "reprint", "--dry-run").stderr

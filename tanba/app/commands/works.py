@@ -1,4 +1,5 @@
-"""``tanba works add|import|list``: register works from files or a CSV manifest, and list them."""
+"""``tanba works add|import|list|reprint``: register works from files or a CSV manifest, list
+them, and print again those an earlier version printed."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from tanba.core.works_catalog.base import MAX_LIMIT
 from tanba.fingerprint.bulk import BATCH, import_specs, journal_path
 from tanba.fingerprint.registration import WorkSpec, read_manifest
 from tanba.fingerprint.registration import register as register_works
+from tanba.fingerprint.reprint import ReprintTally, outdated_works, reprint
 
 
 def register(sub: Any) -> None:
@@ -73,6 +75,20 @@ def register(sub: Any) -> None:
     ls.add_argument("--all", action="store_true", help="every matching work, page after page")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(handler=_works_list)
+    again = works.add_parser(
+        "reprint",
+        help="print again, from their stored files, the works an earlier version printed",
+    )
+    again.add_argument("work_ids", nargs="*", metavar="WORK_ID", help="only these works")
+    again.add_argument("--owner", default="", help="only this owner's works")
+    again.add_argument(
+        "--media", choices=("image", "audio", "video"), help="only images, audio or video"
+    )
+    again.add_argument(
+        "--dry-run", action="store_true", help="list the works and why, print nothing"
+    )
+    again.add_argument("--json", action="store_true")
+    again.set_defaults(handler=_works_reprint)
 
 
 def _works_add(app: App, args: argparse.Namespace) -> int:
@@ -149,6 +165,39 @@ def _works_list(app: App, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
+
+
+def _works_reprint(app: App, args: argparse.Namespace) -> int:
+    """Exit 0 when every outdated work was printed again (or none was), 1 when some could not be."""
+    found = outdated_works(app, owner=args.owner, media=args.media or "", work_ids=args.work_ids)
+    if args.dry_run:
+        rows = [{"work_id": o.work.work_id, "reasons": list(o.reasons)} for o in found]
+        if args.json:
+            emit(rows, True, ())
+        else:
+            for row in rows:
+                print(f"{row['work_id']}: " + "; ".join(row["reasons"]))
+        print(
+            f"tanba: {len(found)} works would be printed again"
+            + (" (run without --dry-run)" if found else ""),
+            file=sys.stderr,
+        )
+        return 0
+
+    def show(tally: ReprintTally) -> None:
+        print(tally.line(), file=sys.stderr, flush=True)
+
+    tally = reprint(app, found, progress=show)
+    if args.json:
+        emit([{"reprinted": tally.reprinted, "failed": tally.failed}], True, ())
+    for problem in tally.failed:
+        print(f"tanba: {problem}", file=sys.stderr)
+    print(
+        f"tanba: {tally.reprinted} of {tally.total} outdated works printed again"
+        + ("; run the same command again to retry the others" if tally.failed else ""),
+        file=sys.stderr,
+    )
+    return 1 if tally.failed else 0
 
 
 def _print_works(works: list[Any], as_json: bool) -> None:
