@@ -108,23 +108,33 @@ class Blocks:
         """:func:`content_boxes` of the image."""
         height, width = self.shape
         wanted = [
-            block
+            (block, reach)
             for block, reach in zip(self.found, self.reach, strict=True)
             if _large_enough(reach, width, height, min_side, min_area)
         ]
         if not wanted:
             return []
         step = self.step
-        # Each mask's cells as bytes, row by row and column by column, made once for all its
-        # blocks (a page refines dozens).
-        cells = _Cells(self.differs)
-        coarse_cells = cells if step == 1 else _Cells(self.coarse)
+        # Each mask's cells as bytes, row by row and column by column. A block's refining
+        # never leaves its most grown box (the coarse pass its block grown once, the fine
+        # pass its reach), so each block gets the cells of those boxes alone when they are
+        # smaller than the mask together (a page's small pictures), and else the whole
+        # masks, made once for all its blocks.
+        whole = sum(_area(reach) for _, reach in wanted) >= self.differs.size
+        cells = _Cells(self.differs) if whole else None
+        coarse_cells = cells if step == 1 or not whole else _Cells(self.coarse)
         boxes = []
-        for block in wanted:
-            box = _refine(coarse_cells, block, self.grow)
+        for block, reach in wanted:
+            if cells is None or coarse_cells is None:
+                around = _grown(block, self.grow, self.coarse.shape)
+                box = _refine(_Cells(self.coarse, around), block, self.grow)
+                fine = _Cells(self.differs, reach)
+            else:
+                box = _refine(coarse_cells, block, self.grow)
+                fine = cells
             if box is None:
                 continue
-            box = _refine(cells, _scaled(box, step), step)
+            box = _refine(fine, _scaled(box, step), step)
             if box is None or not _large_enough(box, width, height, min_side, min_area):
                 continue
             left, top, right, bottom = box
@@ -263,13 +273,21 @@ def _large_enough(box: Box, width: int, height: int, min_side: float, min_area: 
 
 
 class _Cells:
-    """A mask's cells as bytes (0 or 1), row after row and column after column: a run of
-    cells in a row or a column is counted by ``bytes.count``, without a numpy call each."""
+    """A mask's cells within a region (the whole mask unless given) as bytes (0 or 1), row
+    after row and column after column: a run of cells in a row or a column is counted by
+    ``bytes.count``, without a numpy call each."""
 
-    def __init__(self, mask: np.ndarray) -> None:
-        self.shape = mask.shape
-        self.rows = mask.tobytes()
-        self.columns = mask.T.tobytes()
+    def __init__(self, mask: np.ndarray, region: Box | None = None) -> None:
+        left, top, right, bottom = region or (0, 0, mask.shape[1], mask.shape[0])
+        part = mask[top:bottom, left:right]
+        self.left, self.top = left, top
+        self.shape = part.shape
+        self.rows = part.tobytes()
+        self.columns = part.T.tobytes()
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _refine(cells: _Cells, box: Box, grow: int) -> Box | None:
@@ -284,7 +302,12 @@ def _refine(cells: _Cells, box: Box, grow: int) -> Box | None:
     recounted. Removing a column takes one cell from the top and bottom rows'
     counts, and only the new edge line is counted in full.
     """
-    left, top, right, bottom = _grown(box, grow, cells.shape)
+    # In the region's own coordinates: its edges clip the grown box as the mask's would, as
+    # the region holds the box grown and clipped to the mask.
+    dx, dy = cells.left, cells.top
+    left, top, right, bottom = _grown(
+        (box[0] - dx, box[1] - dy, box[2] - dx, box[3] - dy), grow, cells.shape
+    )
     height, width = cells.shape
     by_row, by_column = cells.rows, cells.columns
 
@@ -319,5 +342,5 @@ def _refine(cells: _Cells, box: Box, grow: int) -> Box | None:
             on_right -= by_row[bottom * width + right - 1]
             on_bottom = in_row(bottom - 1)
         else:
-            return left, top, right, bottom
+            return left + dx, top + dy, right + dx, bottom + dy
     return None
