@@ -85,13 +85,15 @@ class Blocks:
         background = _background(grey) if min(height, width) >= 16 else None
         if background is None:
             return
-        self.differs = _differing(grey, background)
+        self.grey, self.background = grey, background
         # Blocks are found on every pixel of an image under _FINE pixels on its long side,
         # and on every second pixel of a larger one (a quarter of the work). Their edges
-        # are then settled on every pixel, so the boxes keep the full resolution.
+        # are then settled on every pixel, so the boxes keep the full resolution: a larger
+        # image's differing pixels are found on every pixel only where a box is refined
+        # (:meth:`_differs`), its coarse mask from every second pixel alone.
         self.step = 2 if min(height, width) >= 64 and max(height, width) >= _FINE else 1
-        differs, step = self.differs, self.step
-        self.coarse = differs if step == 1 else np.ascontiguousarray(differs[::step, ::step])
+        step = self.step
+        self.coarse = _differing(grey[::step, ::step], background)
         size = max(3, round(0.04 * min(self.coarse.shape)))
         self.grow = max(1, round(0.02 * min(self.coarse.shape)))
         self.found = _blocks(_dense(self.coarse, size))
@@ -108,23 +110,34 @@ class Blocks:
         """:func:`content_boxes` of the image."""
         height, width = self.shape
         wanted = [
-            block
+            (block, reach)
             for block, reach in zip(self.found, self.reach, strict=True)
             if _large_enough(reach, width, height, min_side, min_area)
         ]
         if not wanted:
             return []
         step = self.step
-        # Each mask's cells as bytes, row by row and column by column, made once for all its
-        # blocks (a page refines dozens).
-        cells = _Cells(self.differs)
-        coarse_cells = cells if step == 1 else _Cells(self.coarse)
+        # Each mask's cells as bytes, row by row and column by column. A block's refining
+        # never leaves its most grown box (the coarse pass its block grown once, the fine
+        # pass its reach), so each block gets the cells of those boxes alone when they are
+        # smaller than the mask together (a page's small pictures), and else the whole
+        # masks, made once for all its blocks.
+        whole = sum(_area(reach) for _, reach in wanted) >= height * width
+        cells = _Cells(self._differs()) if whole else None
+        coarse_cells = cells if step == 1 or not whole else _Cells(self.coarse)
         boxes = []
-        for block in wanted:
-            box = _refine(coarse_cells, block, self.grow)
+        for block, reach in wanted:
+            if cells is None or coarse_cells is None:
+                left, top, right, bottom = _grown(block, self.grow, self.coarse.shape)
+                around = _Cells(self.coarse[top:bottom, left:right], left, top)
+                box = _refine(around, block, self.grow)
+                fine = _Cells(self._differs(reach), reach[0], reach[1])
+            else:
+                box = _refine(coarse_cells, block, self.grow)
+                fine = cells
             if box is None:
                 continue
-            box = _refine(cells, _scaled(box, step), step)
+            box = _refine(fine, _scaled(box, step), step)
             if box is None or not _large_enough(box, width, height, min_side, min_area):
                 continue
             left, top, right, bottom = box
@@ -133,6 +146,13 @@ class Blocks:
             boxes.append(box)
         boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
         return boxes[:max_boxes]
+
+    def _differs(self, box: Box | None = None) -> np.ndarray:
+        """Where the image's pixels (within ``box``, else all) differ from the background."""
+        left, top, right, bottom = box or (0, 0, self.shape[1], self.shape[0])
+        if self.step == 1:
+            return self.coarse[top:bottom, left:right]
+        return _differing(self.grey[top:bottom, left:right], self.background)
 
     def small(self, min_side: float, min_area: float) -> bool:
         """Whether a block is too small for the default boxes (under ``_MIN_SIDE`` of a side
@@ -263,13 +283,19 @@ def _large_enough(box: Box, width: int, height: int, min_side: float, min_area: 
 
 
 class _Cells:
-    """A mask's cells as bytes (0 or 1), row after row and column after column: a run of
-    cells in a row or a column is counted by ``bytes.count``, without a numpy call each."""
+    """A mask's cells (of the whole image, or of a box of it at ``left``, ``top``) as bytes
+    (0 or 1), row after row and column after column: a run of cells in a row or a column is
+    counted by ``bytes.count``, without a numpy call each."""
 
-    def __init__(self, mask: np.ndarray) -> None:
+    def __init__(self, mask: np.ndarray, left: int = 0, top: int = 0) -> None:
+        self.left, self.top = left, top  # where the mask's first cell is in the image
         self.shape = mask.shape
         self.rows = mask.tobytes()
         self.columns = mask.T.tobytes()
+
+
+def _area(box: Box) -> int:
+    return (box[2] - box[0]) * (box[3] - box[1])
 
 
 def _refine(cells: _Cells, box: Box, grow: int) -> Box | None:
@@ -284,7 +310,12 @@ def _refine(cells: _Cells, box: Box, grow: int) -> Box | None:
     recounted. Removing a column takes one cell from the top and bottom rows'
     counts, and only the new edge line is counted in full.
     """
-    left, top, right, bottom = _grown(box, grow, cells.shape)
+    # In the region's own coordinates: its edges clip the grown box as the mask's would, as
+    # the region holds the box grown and clipped to the mask.
+    dx, dy = cells.left, cells.top
+    left, top, right, bottom = _grown(
+        (box[0] - dx, box[1] - dy, box[2] - dx, box[3] - dy), grow, cells.shape
+    )
     height, width = cells.shape
     by_row, by_column = cells.rows, cells.columns
 
@@ -319,5 +350,5 @@ def _refine(cells: _Cells, box: Box, grow: int) -> Box | None:
             on_right -= by_row[bottom * width + right - 1]
             on_bottom = in_row(bottom - 1)
         else:
-            return left, top, right, bottom
+            return left + dx, top + dy, right + dx, bottom + dy
     return None

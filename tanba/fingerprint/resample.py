@@ -33,12 +33,17 @@ def resampled(images: list[tuple[np.ndarray, list[Region]]]) -> np.ndarray:
     the transform, as imagehash's pixels are.
     """
     samples = []
+    # An image may come in several groups (a copy's fixed windows and its sub-crops, a page's
+    # boxes and their upper parts): its pixels and column products are shared by all of them.
+    # The same product of the same arrays, so the same floats.
+    shared: dict[int, tuple[np.ndarray, dict[tuple[int, int], np.ndarray]]] = {}
     for grey, regions in images:
         if not regions:
             continue
-        pixels = np.asarray(grey, dtype=np.float32)
+        if id(grey) not in shared:
+            shared[id(grey)] = np.asarray(grey, dtype=np.float32), {}
+        pixels, by_columns = shared[id(grey)]
         height, width = pixels.shape
-        by_columns: dict[tuple[int, int], np.ndarray] = {}
         for _, box in regions:
             left, top, right, bottom = (0, 0, width, height) if box is None else box
             if (left, right) not in by_columns:

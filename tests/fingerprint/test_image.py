@@ -42,7 +42,7 @@ from tanba.fingerprint.image import (
     turned_window_reference,
     turned_windows,
 )
-from tanba.fingerprint.resample import lanczos_rows, resampling
+from tanba.fingerprint.resample import lanczos_rows, resampled, resampling
 from tests.support.media import web_photo
 
 # Golden values on Debian 12's ukui-wallpapers 20.04.3: a change here changes every index.
@@ -275,6 +275,23 @@ def test_the_resampling_matrix_is_the_area_average_then_lanczos() -> None:
         )
         full = (lanczos @ (covered / edges[1])).astype(np.float32)
         np.testing.assert_array_max_ulp(resampling(length), full, maxulp=1)
+
+
+def test_an_image_in_several_groups_resamples_as_each_group_alone() -> None:
+    # A copy's fixed windows and sub-crops (a page's boxes and their upper parts) are groups
+    # of one image, which share its column products; another image of the same size shares
+    # nothing with it.
+    rng = np.random.default_rng(13)
+    a, b = (rng.integers(0, 256, (107, 160), dtype=np.uint8) for _ in range(2))
+    first = [("full", None), ("inner", (13, 9, 147, 98))]
+    second = [("left", (8, 0, 160, 107)), ("top", (0, 5, 160, 107)), ("again", (13, 0, 147, 80))]
+    together = resampled([(a, first), (b, second), (a, second)])
+    alone = [resampled([(a, first)]), resampled([(b, second)]), resampled([(a, second)])]
+    assert np.array_equal(together, np.concatenate(alone))
+    # and each window is the plain product of the resampling matrices with its box
+    box = a[9:98, 13:147].astype(np.float32)
+    plain = resampling(89) @ box @ resampling(134).T
+    np.testing.assert_allclose(together[1], plain, rtol=1e-5, atol=1e-3)
 
 
 def test_batched_statistics_are_numpys() -> None:

@@ -123,7 +123,9 @@ def _plain_refine(
     return None
 
 
-def _plain_content_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
+def _plain_content_boxes(
+    grey: np.ndarray, min_side: float = 0.18, min_area: float = 0.05, max_boxes: int = 3
+) -> list[tuple[int, int, int, int]]:
     height, width = grey.shape
     if min(height, width) < 16:
         return []
@@ -149,13 +151,13 @@ def _plain_content_boxes(grey: np.ndarray) -> list[tuple[int, int, int, int]]:
         if box is None:
             continue
         w, h = box[2] - box[0], box[3] - box[1]
-        if w < 0.18 * width or h < 0.18 * height or w * h < 0.05 * width * height:
+        if w < min_side * width or h < min_side * height or w * h < min_area * width * height:
             continue
         if w >= 0.97 * width and h >= 0.97 * height:
             continue
         boxes.append(box)
     boxes.sort(key=lambda b: (b[2] - b[0]) * (b[3] - b[1]), reverse=True)
-    return boxes[:3]
+    return boxes[:max_boxes]
 
 
 def _page(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -187,6 +189,26 @@ def test_boxes_are_those_of_the_plain_definition_on_random_pages(seed: int) -> N
         assert boxes == _plain_content_boxes(grey)
         found += bool(boxes)
     assert seed % 4 == 0 or found  # the pages do exercise box finding, not only refusals
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_pages_small_boxes_are_those_of_the_plain_definition(seed: int) -> None:
+    # The page pass's settings (tanba.fingerprint.image): boxes down to 5% of the sides, a
+    # dozen of them. Many small blocks refine within their own cells, a few large ones
+    # within the whole mask's: both ways must find the plain definition's boxes.
+    rng = np.random.default_rng(100 + seed)
+    height, width = ((200, 320), (420, 640))[seed % 2]
+    found = 0
+    for _ in range(4):
+        grey = _page(rng, height, width)
+        for _ in range(int(rng.integers(3, 12))):  # small pictures on the page
+            h, w = int(rng.integers(12, height // 4)), int(rng.integers(12, width // 4))
+            y, x = int(rng.integers(0, height - h)), int(rng.integers(0, width - w))
+            grey[y : y + h, x : x + w] = rng.integers(0, 256, (h, w))
+        boxes = content_boxes(grey, 0.05, 0.003, 12)
+        assert boxes == _plain_content_boxes(grey, 0.05, 0.003, 12)
+        found += len(boxes)
+    assert found >= 4
 
 
 def test_boxes_are_those_of_the_plain_definition_on_real_layouts(photos: list[Path]) -> None:
