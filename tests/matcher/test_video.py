@@ -24,7 +24,16 @@ from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
 from tanba.matcher.video_signal import VideoSignal
-from tests.support.video import ALTERATIONS, START, excerpt, ffmpeg, film, unrelated
+from tests.support.video import (
+    ALTERATIONS,
+    FIXED_CAMERA_SECONDS,
+    START,
+    excerpt,
+    ffmpeg,
+    film,
+    fixed_camera,
+    unrelated,
+)
 
 # The mapped indexes' files, removed when the test process ends.
 _MAPPED = tempfile.TemporaryDirectory(prefix="tanba-test-video-")
@@ -347,3 +356,43 @@ def test_a_copy_cut_between_the_works_samples_is_found_in_a_registered_clip_by_i
     apart = signal.match(found)
     assert detail.distance is not None and detail.distance <= 16
     assert all(m.detail.distance is not None and m.detail.distance > 40 for m in apart)
+
+
+@pytest.fixture(scope="module")
+def fixed_camera_prints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fingerprint]:
+    directory = tmp_path_factory.mktemp("fixed-camera")
+    clip = fixed_camera(directory)
+    copy = excerpt(directory, clip, "fixed-pillarbox", ALTERATIONS["pillarbox"], start=30.0)
+    settings = Settings.from_env({})
+    return {
+        "work": fingerprint_file(clip, "c" * 64, settings, reference=True),
+        "copy": fingerprint_file(copy, "d" * 64, settings),
+    }
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_a_fixed_camera_copy_is_placed_where_its_frames_come_closest(
+    fixed_camera_prints: dict[str, Fingerprint], kind: str
+) -> None:
+    work, copy = fixed_camera_prints["work"].video, fixed_camera_prints["copy"].video
+    assert work is not None and copy is not None and fixed_camera_prints["copy"].audio is None
+    assert work.frames == FIXED_CAMERA_SECONDS * 10  # a registered clip keeps every frame
+    theirs, ours = signals.words(work.hashes()), signals.words(copy.hashes())
+    d = signals.distances(ours, theirs)
+
+    def nearest(start: float) -> np.ndarray:
+        near = np.abs(work.times()[None, :] - (start + copy.times())[:, None]) <= 0.05
+        return np.where(near, d, 256).min(axis=1)
+
+    # Why the count of agreeing frames cannot place it: 10 and 20 s away every frame of the
+    # copy is within the 64 bits too, only further than at the instants it was cut.
+    limit = Settings.from_env({}).video_max_distance
+    for wrong in (10.0, 20.0, 50.0):
+        assert (nearest(wrong) <= limit).all()
+        assert nearest(wrong).mean() > nearest(30.0).mean() + 8
+    signal = VideoSignal(Settings.from_env({}), INDEXES[kind]())
+    signal.add("street", fixed_camera_prints["work"])
+    detail = _only(signal.match(fixed_camera_prints["copy"]), "street").detail
+    assert detail.evidence == "picture" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - 30.0) <= 1.0
