@@ -70,6 +70,9 @@ TOLERANCE_S = 0.6
 # Picture and sound placing a copy further apart than this agree on no span: the span's length
 # is then the sound's alone (nearer, the longer of the two: each agrees over its own length).
 AGREE_S = 2.0
+# Works named in the line about works printed by an older or unknown algorithm (the rest
+# counted): enough to find them, short enough for a catalogue of thousands.
+NAMED_WORKS = 5
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
@@ -114,28 +117,24 @@ class VideoSignal(SignalIndex):
         self.settings = settings
         self.index = index if index is not None else ChunkVideoIndex()
         self.soundtracks = soundtracks if soundtracks is not None else AudioSignal(settings)
+        # Works added since the last line about them whose picture is of an older or unknown
+        # algorithm, by algorithm (dicts as ordered sets): said once, at the next match.
+        self._unlike: dict[str, dict[str, None]] = {}
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
+        """Index the work's picture and soundtrack. A picture printed by an older algorithm
+        (:data:`~tanba.core.signals.video.OLDER_PDQ_FRAMES`) is indexed as it is, one of an
+        unknown algorithm is not (its sound is); either is said in one line for all such works
+        at the next :meth:`match` (a matcher starting adds every work first: one line per
+        start, not one per work)."""
         video = _whole(fingerprint)
         if video is None:
             return
         self.remove(work_id)
-        if video.algorithm in OLDER_PDQ_FRAMES:
-            log.warning(
-                "work %s: its picture's print is %s, older than %s: %s. It is matched as "
-                "before; register its file again (tanba works add, the same file keeps its "
-                "work id) for a %s print",
-                work_id, video.algorithm, PDQ_FRAMES, OLDER_PDQ_FRAMES[video.algorithm],
-                PDQ_FRAMES,
-            )  # fmt: skip
-        elif video.algorithm != PDQ_FRAMES:
-            log.warning(
-                "work %s: its picture's print is of an unknown algorithm %r (this matcher "
-                "knows %s): the picture is not indexed, its sound is; run a matcher as new "
-                "as the fingerprint worker that printed it, or register its file again",
-                work_id, video.algorithm, ", ".join([PDQ_FRAMES, *OLDER_PDQ_FRAMES]),
-            )  # fmt: skip
-            video = None
+        if video.algorithm != PDQ_FRAMES:
+            self._unlike.setdefault(video.algorithm, {})[work_id] = None
+            if video.algorithm not in OLDER_PDQ_FRAMES:
+                video = None
         if video is not None:
             self._add_picture(work_id, video)
         if fingerprint.audio is not None:
@@ -152,10 +151,43 @@ class VideoSignal(SignalIndex):
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
         self.soundtracks.remove(work_id)
+        for works in self._unlike.values():
+            works.pop(work_id, None)
+
+    def _say_unlike(self) -> None:
+        """One warning per algorithm for the works added with a picture of an older or an
+        unknown algorithm since the last (their count, the first :data:`NAMED_WORKS` ids, and
+        what to do), then none until more are added."""
+        for algorithm, works in sorted(self._unlike.items()):
+            if not works:
+                continue
+            ids = list(works)
+            named = ", ".join(ids[:NAMED_WORKS])
+            if len(ids) > NAMED_WORKS:
+                named += f" and {len(ids) - NAMED_WORKS} more"
+            if algorithm in OLDER_PDQ_FRAMES:
+                log.warning(
+                    "works whose picture's print is %s, older than %s: %d (%s). In such a "
+                    "print %s; they are matched as before. Register their files again (tanba "
+                    "works add FILE: the same file keeps its work id) for %s prints",
+                    algorithm, PDQ_FRAMES, len(ids), named, OLDER_PDQ_FRAMES[algorithm],
+                    PDQ_FRAMES,
+                )  # fmt: skip
+            else:
+                log.warning(
+                    "works whose picture's print is of an unknown algorithm %r (this matcher "
+                    "knows %s): %d (%s). Their pictures are not indexed, their sound is; run a "
+                    "matcher as new as the fingerprint worker that printed them, or register "
+                    "their files again (tanba works add FILE)",
+                    algorithm, ", ".join([PDQ_FRAMES, *OLDER_PDQ_FRAMES]), len(ids), named,
+                )  # fmt: skip
+        self._unlike.clear()
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         """Works whose picture or soundtrack the copy matches (a crawled audio file's sound
         is matched against the registered soundtracks too)."""
+        if self._unlike:
+            self._say_unlike()
         video = _whole(fingerprint)
         known = video is not None and (
             video.algorithm == PDQ_FRAMES or video.algorithm in OLDER_PDQ_FRAMES

@@ -268,14 +268,39 @@ def test_a_work_printed_by_the_older_algorithm_is_matched_as_before_and_says_so(
     signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
     with caplog.at_level("WARNING", "tanba.matcher.video"):
         signal.add("film", _reprinted(prints["film"], "pdqf-2fps-1", 1.4))
+        assert caplog.text == ""  # said at the first match, once for all such works
+        detail = _only(signal.match(prints["muted"])).detail
     said = caplog.text
-    assert "work film" in said and "pdqf-2fps-1" in said and PDQ_FRAMES in said
-    assert "register its file again" in said
-    detail = _only(signal.match(prints["muted"])).detail
+    assert ": 1 (film)" in said and "pdqf-2fps-1" in said and PDQ_FRAMES in said
+    assert "Register their files again" in said
     assert detail.evidence == "picture" and detail.offset_s is not None
     assert detail.query_offset_s is not None
     # Found by its picture as before; the copy's start lies the work's shift later.
     assert abs(detail.offset_s - detail.query_offset_s - (START + 1.4)) <= 1.0
+
+
+def test_works_printed_by_an_older_algorithm_are_said_in_one_line_per_start(
+    prints: dict[str, Fingerprint], caplog: pytest.LogCaptureFixture
+) -> None:
+    older = _reprinted(prints["film"], "pdqf-2fps-1", 0.0)
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    with caplog.at_level("WARNING", "tanba.matcher.video"):
+        for i in range(8):  # a matcher starting: every work added, then the first match
+            signal.add(f"w{i}", older)
+        signal.add("current", prints["film"])
+        signal.add("w7", prints["film"])  # registered again since: printed anew
+        signal.remove("w6")
+        signal.match(prints["muted"])
+        signal.match(prints["muted"])  # said once
+        first = [r.getMessage() for r in caplog.records]
+        signal.add("late", older)  # registered later by an older fingerprint worker
+        signal.match(prints["muted"])
+        later = [r.getMessage() for r in caplog.records][len(first) :]
+    assert len(first) == 1, first
+    assert ": 6 (w0, w1, w2, w3, w4 and 1 more)" in first[0]
+    assert "pdqf-2fps-1" in first[0] and "Register their files again" in first[0]
+    assert "w5" not in first[0] and "current" not in first[0]
+    assert len(later) == 1 and ": 1 (late)" in later[0]
 
 
 def test_a_picture_printed_by_an_unknown_algorithm_is_not_compared_its_sound_is(
@@ -284,8 +309,8 @@ def test_a_picture_printed_by_an_unknown_algorithm_is_not_compared_its_sound_is(
     signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
     with caplog.at_level("WARNING", "tanba.matcher.video"):
         signal.add("film", _reprinted(prints["film"], "pdqf-9fps-9", 0.0))
-    assert "unknown algorithm 'pdqf-9fps-9'" in caplog.text
-    assert signal.match(prints["muted"]) == []  # the picture alone: not indexed
+        assert signal.match(prints["muted"]) == []  # the picture alone: not indexed
+    assert "unknown algorithm 'pdqf-9fps-9'" in caplog.text and ": 1 (film)" in caplog.text
     assert _only(signal.match(prints["reencode-low"])).detail.evidence == "sound"
     # A copy's picture of an unknown id is not compared with the registered pictures either.
     known = _signal("chunks", prints)
