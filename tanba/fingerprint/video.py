@@ -20,9 +20,11 @@ frames' timestamps start at the decoder delay (two frames of B-frame reordering,
 the timestamps, its samples fell on another grid than the work's, between the
 work's samples, and a picture that changes every frame never matched. Each kept frame is
 scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
-borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
-frame's uniformly dark edge rows, cut alike in the work and the copy) and PDQ
-hashes what is left; frames PDQ finds too plain (quality under
+borders are found there (:func:`border_box`: letterbox and pillarbox bars, and a
+frame's uniformly dark edge rows, found alike in the work and the copy) and, where
+there are some, the picture inside them is cut from the frame scaled so that it comes
+out :data:`WORK_SIDE` square (:func:`unframed`: as a frame without bars is); PDQ
+hashes that picture; frames PDQ finds too plain (quality under
 :data:`~tanba.core.signals.video.MIN_QUALITY`: black, fades) are dropped. A
 crawled copy also gets each frame's hash mirrored left to right, and the hash of
 the picture inside the picture where a frame holds one (:func:`inset`: a film
@@ -41,6 +43,7 @@ dominates (the hashes cost about 0.3 ms a kept frame).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Literal
@@ -221,7 +224,7 @@ def video_print(
                 grey = frame.reformat(
                     width=WORK_SIDE, height=WORK_SIDE, format="gray", interpolation="AREA"
                 ).to_ndarray()
-                picture = trim_borders(grey)
+                picture = unframed(frame, grey)
                 bits, quality = _pdq(picture)
                 if quality < MIN_QUALITY:
                     continue
@@ -413,16 +416,46 @@ def trim_borders(grey: np.ndarray) -> np.ndarray:
     as long as :data:`_MIN_KEPT` of the side is left; the same rule on the work
     and on a copy cuts a copy's added bars and nothing the work keeps.
     """
+    top, bottom, left, right = border_box(grey)
+    return grey[top:bottom, left:right]
+
+
+def border_box(grey: np.ndarray) -> tuple[int, int, int, int]:
+    """Where :func:`trim_borders` cuts: the picture's top, bottom, left and right (one past
+    the last row and column kept)."""
     rows = _dark(grey, axis=1)
     top, bottom = _edges(rows)
     if bottom - top < _MIN_KEPT * len(rows):
         top, bottom = 0, len(rows)
-    grey = grey[top:bottom]
-    cols = _dark(grey, axis=0)
+    cols = _dark(grey[top:bottom], axis=0)
     left, right = _edges(cols)
     if right - left < _MIN_KEPT * len(cols):
         left, right = 0, len(cols)
-    return grey[:, left:right]
+    return top, bottom, left, right
+
+
+def unframed(frame: av.VideoFrame, grey: np.ndarray) -> np.ndarray:
+    """The picture inside the frame's bars, found on ``grey`` (the frame at
+    :data:`WORK_SIDE` square) and cut from the frame scaled so that picture comes out
+    :data:`WORK_SIDE` on each side; ``grey`` itself where it has no bars.
+
+    Why not ``trim_borders(grey)``: a letterboxed copy's picture is then 72 rows of the
+    square where the work's fills all 128, and a picture of fine detail (Lebiniou's
+    visualisers) aliases differently at each: 74-92 bits from the work's frames against
+    44-60 cut from the frame at the work's resolution (``bench/video.py``, letterbox)."""
+    top, bottom, left, right = border_box(grey)
+    if (top, bottom, left, right) == (0, WORK_SIDE, 0, WORK_SIDE):
+        return grey
+    # Scaled so the picture is WORK_SIDE each way; its edges (found to a row of the square)
+    # rounded inwards, so no bar row is kept.
+    height = round(WORK_SIDE * WORK_SIDE / (bottom - top))
+    width = round(WORK_SIDE * WORK_SIDE / (right - left))
+    scaled = frame.reformat(
+        width=width, height=height, format="gray", interpolation="AREA"
+    ).to_ndarray()
+    y0, y1 = math.ceil(top * height / WORK_SIDE), math.floor(bottom * height / WORK_SIDE)
+    x0, x1 = math.ceil(left * width / WORK_SIDE), math.floor(right * width / WORK_SIDE)
+    return np.ascontiguousarray(scaled[y0:y1, x0:x1])
 
 
 def pdq_bits(picture: np.ndarray) -> tuple[np.ndarray, int]:
