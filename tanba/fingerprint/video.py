@@ -28,8 +28,10 @@ hashes that picture; frames PDQ finds too plain (quality under
 :data:`~tanba.core.signals.video.MIN_QUALITY`: black, fades) are dropped. A
 crawled copy also gets each frame's hash mirrored left to right, and the hash of
 the picture inside the picture where a frame holds one (:func:`inset`: a film
-shown small on a plain canvas); a registered work each frame's central part
-hashed (:func:`zoomed`).
+shown small on a plain canvas; cut, as the bars are, from the frame scaled so that
+the inner picture comes out :data:`WORK_SIDE` square: a picture half the frame's
+size was 64 px, and a visualiser's 48-68 bits from the work's frames against 16-46);
+a registered work each frame's central part hashed (:func:`zoomed`).
 
 Bounds: at most ``max_seconds`` of picture are read, and the decode stops with
 :class:`Unfingerprintable` once ``timeout_s`` has passed (checked every
@@ -232,9 +234,11 @@ def video_print(
                 hashes.append(bits)
                 marks.add(grey)
                 extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
-                inner = None if reference else inset(grey)
-                if inner is not None and inner.shape != picture.shape:
-                    inner_bits, inner_quality = _pdq(trim_borders(inner))
+                box = None if reference else inset_box(grey)
+                if box is not None and box != border_box(grey):
+                    # At the work's resolution, as the bars are (unframed): a picture half
+                    # the frame's size is 64 px of the square.
+                    inner_bits, inner_quality = _pdq(trim_borders(_cut(frame, box)))
                     if inner_quality >= MIN_QUALITY:
                         inset_frames.append(len(times) - 1)
                         insets.append(inner_bits)
@@ -386,6 +390,15 @@ def inset(grey: np.ndarray) -> np.ndarray | None:
     plain sky of another shade inside the picture stops the cut. Copies only: the work is
     hashed whole, and the inner picture's hash meets it.
     """
+    box = inset_box(grey)
+    if box is None:
+        return None
+    top, bottom, left, right = box
+    return grey[top:bottom, left:right]
+
+
+def inset_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Where :func:`inset` cuts: the inner picture's top, bottom, left and right, or None."""
     h, w = grey.shape
     top, bottom = _canvas_edges(grey, axis=1)
     left, right = _canvas_edges(grey[top:bottom], axis=0)
@@ -393,7 +406,7 @@ def inset(grey: np.ndarray) -> np.ndarray | None:
         return None
     if (bottom - top) * (right - left) > _INSET_MAX_AREA * h * w:
         return None
-    return grey[top:bottom, left:right]
+    return top, bottom, left, right
 
 
 def _canvas_edges(grey: np.ndarray, axis: int) -> tuple[int, int]:
@@ -443,11 +456,17 @@ def unframed(frame: av.VideoFrame, grey: np.ndarray) -> np.ndarray:
     square where the work's fills all 128, and a picture of fine detail (Lebiniou's
     visualisers) aliases differently at each: 74-92 bits from the work's frames against
     44-60 cut from the frame at the work's resolution (``bench/video.py``, letterbox)."""
-    top, bottom, left, right = border_box(grey)
-    if (top, bottom, left, right) == (0, WORK_SIDE, 0, WORK_SIDE):
+    box = border_box(grey)
+    if box == (0, WORK_SIDE, 0, WORK_SIDE):
         return grey
-    # Scaled so the picture is WORK_SIDE each way; its edges (found to a row of the square)
-    # rounded inwards, so no bar row is kept.
+    return _cut(frame, box)
+
+
+def _cut(frame: av.VideoFrame, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The part of the frame inside ``box`` (top, bottom, left, right in the frame scaled to
+    :data:`WORK_SIDE` square), from the frame scaled so that part comes out that square."""
+    top, bottom, left, right = box
+    # Its edges (found to a row of the square) rounded inwards, so no bar or canvas row is kept.
     height = round(WORK_SIDE * WORK_SIDE / (bottom - top))
     width = round(WORK_SIDE * WORK_SIDE / (right - left))
     scaled = frame.reformat(

@@ -382,3 +382,23 @@ def test_a_letterboxed_copy_is_hashed_from_its_picture_scaled_as_the_works_is() 
     near = np.abs(work.times()[None, :] - (2.0 + found.times())[:, None]) <= 0.6
     d = np.where(near, distances(words(found.hashes()), words(work.hashes())), 256).min(axis=1)
     assert np.median(d) <= 72 and d.max() <= 78 and (d <= 64).any(), d
+
+
+def test_a_picture_in_picture_is_hashed_from_the_inner_picture_scaled_as_the_works_is() -> None:
+    # The same visualiser at half size on a grey canvas (picture-in-picture): its inner
+    # picture was 64 px of the 128 px square, here 48-68 bits from the work's frames (median
+    # 62); cut from the frame scaled so it fills the square, 16-46 (median 20).
+    if not VISUALISER.is_file():
+        pytest.fail(f"{VISUALISER} is missing: run bench/fetch-media (lebiniou-data)")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "pip.mp4"
+        ffmpeg("-ss", "2", "-t", "6", "-i", str(VISUALISER), "-vf",
+               "scale=640:480,setsar=1,scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray",
+               "-an", str(copy))  # fmt: skip
+        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
+    work = video_print(VISUALISER, max_seconds=60, timeout_s=60, reference=True)
+    times, insets = found.insets()
+    assert len(insets) == found.frames  # every frame holds the inner picture
+    near = np.abs(work.times()[None, :] - (2.0 + times)[:, None]) <= 0.6
+    d = np.where(near, distances(words(insets), words(work.hashes())), 256).min(axis=1)
+    assert np.median(d) <= 40 and d.max() <= 64, d

@@ -46,7 +46,8 @@ from tanba.core.schemas.base import Model
 # pdqf-2fps-2: frame times, and the soundtrack's first sample, count from the picture's first
 # presentation time (the same picture gets the same times in any container). pdqf-2fps-3: a
 # frame with black bars is hashed from its picture scaled to the hash's square, as a frame
-# without them is (not cut from the square with its bars: a letterboxed picture 72 rows).
+# without them is (not cut from the square with its bars: a letterboxed picture 72 rows),
+# and so is a copy's picture inside the picture (64 px of the square at half size).
 PDQ_FRAMES = "pdqf-2fps-3"
 # Earlier ids whose prints are still indexed and matched as they were, each with what differs
 # (said in one line for all such works at the matcher's next match after they are indexed,
