@@ -20,14 +20,18 @@ frames' timestamps start at the decoder delay (two frames of B-frame reordering,
 the timestamps, its samples fell on another grid than the work's, between the
 work's samples, and a picture that changes every frame never matched. Each kept frame is
 scaled by swscale (area filter) to :data:`WORK_SIDE` square in grey, its black
-borders are cut (:func:`trim_borders`: letterbox and pillarbox bars, and a
-frame's uniformly dark edge rows, cut alike in the work and the copy) and PDQ
-hashes what is left; frames PDQ finds too plain (quality under
+borders are found there (:func:`border_box`: letterbox and pillarbox bars, and a
+frame's uniformly dark edge rows, found alike in the work and the copy) and, where
+there are some, the picture inside them is cut from the frame scaled so that it comes
+out :data:`WORK_SIDE` square (:func:`unframed`: as a frame without bars is); PDQ
+hashes that picture; frames PDQ finds too plain (quality under
 :data:`~tanba.core.signals.video.MIN_QUALITY`: black, fades) are dropped. A
 crawled copy also gets each frame's hash mirrored left to right, and the hash of
 the picture inside the picture where a frame holds one (:func:`inset`: a film
-shown small on a plain canvas); a registered work each frame's central part
-hashed (:func:`zoomed`).
+shown small on a plain canvas; cut, as the bars are, from the frame scaled so that
+the inner picture comes out :data:`WORK_SIDE` square: a picture half the frame's
+size was 64 px, and a visualiser's 48-68 bits from the work's frames against 16-46);
+a registered work each frame's central part hashed (:func:`zoomed`).
 
 Bounds: at most ``max_seconds`` of picture are read, and the decode stops with
 :class:`Unfingerprintable` once ``timeout_s`` has passed (checked every
@@ -41,6 +45,7 @@ dominates (the hashes cost about 0.3 ms a kept frame).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import Literal
@@ -221,7 +226,7 @@ def video_print(
                 grey = frame.reformat(
                     width=WORK_SIDE, height=WORK_SIDE, format="gray", interpolation="AREA"
                 ).to_ndarray()
-                picture = trim_borders(grey)
+                picture = unframed(frame, grey)
                 bits, quality = _pdq(picture)
                 if quality < MIN_QUALITY:
                     continue
@@ -229,9 +234,11 @@ def video_print(
                 hashes.append(bits)
                 marks.add(grey)
                 extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
-                inner = None if reference else inset(grey)
-                if inner is not None and inner.shape != picture.shape:
-                    inner_bits, inner_quality = _pdq(trim_borders(inner))
+                box = None if reference else inset_box(grey)
+                if box is not None and box != border_box(grey):
+                    # At the work's resolution, as the bars are (unframed): a picture half
+                    # the frame's size is 64 px of the square.
+                    inner_bits, inner_quality = _pdq(trim_borders(_cut(frame, box)))
                     if inner_quality >= MIN_QUALITY:
                         inset_frames.append(len(times) - 1)
                         insets.append(inner_bits)
@@ -383,6 +390,15 @@ def inset(grey: np.ndarray) -> np.ndarray | None:
     plain sky of another shade inside the picture stops the cut. Copies only: the work is
     hashed whole, and the inner picture's hash meets it.
     """
+    box = inset_box(grey)
+    if box is None:
+        return None
+    top, bottom, left, right = box
+    return grey[top:bottom, left:right]
+
+
+def inset_box(grey: np.ndarray) -> tuple[int, int, int, int] | None:
+    """Where :func:`inset` cuts: the inner picture's top, bottom, left and right, or None."""
     h, w = grey.shape
     top, bottom = _canvas_edges(grey, axis=1)
     left, right = _canvas_edges(grey[top:bottom], axis=0)
@@ -390,7 +406,7 @@ def inset(grey: np.ndarray) -> np.ndarray | None:
         return None
     if (bottom - top) * (right - left) > _INSET_MAX_AREA * h * w:
         return None
-    return grey[top:bottom, left:right]
+    return top, bottom, left, right
 
 
 def _canvas_edges(grey: np.ndarray, axis: int) -> tuple[int, int]:
@@ -413,16 +429,52 @@ def trim_borders(grey: np.ndarray) -> np.ndarray:
     as long as :data:`_MIN_KEPT` of the side is left; the same rule on the work
     and on a copy cuts a copy's added bars and nothing the work keeps.
     """
+    top, bottom, left, right = border_box(grey)
+    return grey[top:bottom, left:right]
+
+
+def border_box(grey: np.ndarray) -> tuple[int, int, int, int]:
+    """Where :func:`trim_borders` cuts: the picture's top, bottom, left and right (one past
+    the last row and column kept)."""
     rows = _dark(grey, axis=1)
     top, bottom = _edges(rows)
     if bottom - top < _MIN_KEPT * len(rows):
         top, bottom = 0, len(rows)
-    grey = grey[top:bottom]
-    cols = _dark(grey, axis=0)
+    cols = _dark(grey[top:bottom], axis=0)
     left, right = _edges(cols)
     if right - left < _MIN_KEPT * len(cols):
         left, right = 0, len(cols)
-    return grey[:, left:right]
+    return top, bottom, left, right
+
+
+def unframed(frame: av.VideoFrame, grey: np.ndarray) -> np.ndarray:
+    """The picture inside the frame's bars, found on ``grey`` (the frame at
+    :data:`WORK_SIDE` square) and cut from the frame scaled so that picture comes out
+    :data:`WORK_SIDE` on each side; ``grey`` itself where it has no bars.
+
+    Why not ``trim_borders(grey)``: a letterboxed copy's picture is then 72 rows of the
+    square where the work's fills all 128, and a picture of fine detail (Lebiniou's
+    visualisers) aliases differently at each: 74-92 bits from the work's frames against
+    44-60 cut from the frame at the work's resolution (``bench/video.py``, letterbox)."""
+    box = border_box(grey)
+    if box == (0, WORK_SIDE, 0, WORK_SIDE):
+        return grey
+    return _cut(frame, box)
+
+
+def _cut(frame: av.VideoFrame, box: tuple[int, int, int, int]) -> np.ndarray:
+    """The part of the frame inside ``box`` (top, bottom, left, right in the frame scaled to
+    :data:`WORK_SIDE` square), from the frame scaled so that part comes out that square."""
+    top, bottom, left, right = box
+    # Its edges (found to a row of the square) rounded inwards, so no bar or canvas row is kept.
+    height = round(WORK_SIDE * WORK_SIDE / (bottom - top))
+    width = round(WORK_SIDE * WORK_SIDE / (right - left))
+    scaled = frame.reformat(
+        width=width, height=height, format="gray", interpolation="AREA"
+    ).to_ndarray()
+    y0, y1 = math.ceil(top * height / WORK_SIDE), math.floor(bottom * height / WORK_SIDE)
+    x0, x1 = math.ceil(left * width / WORK_SIDE), math.floor(right * width / WORK_SIDE)
+    return np.ascontiguousarray(scaled[y0:y1, x0:x1])
 
 
 def pdq_bits(picture: np.ndarray) -> tuple[np.ndarray, int]:

@@ -13,12 +13,20 @@ The picture, per registered work:
    ``video_max_distance`` bits;
 2. each pair votes for the offset ``t_work - scale * t_copy`` (1 s bins, a bin's
    neighbours counting with it), at the three speeds pirates use
-   (:data:`SCALES`: as is, the PAL speed-up 25/24 and its inverse), and the bin
-   with the most distinct copy frames wins;
-3. offsets around that bin (every 0.25 s within 1.5 s) are tried: every frame of the
-   copy is compared with the work's frames near the time the offset puts it at (within
-   :data:`TOLERANCE_S`), and the offset with the most agreeing frames, then the
-   smallest mean distance, is kept; the copy matches when at least
+   (:data:`SCALES`: as is, the PAL speed-up 25/24 and its inverse); two bins are
+   candidates: the one with the most distinct copy frames, and the one whose copy frames
+   come closest (each distinct frame weighing ``video_max_distance + 1 - d``, its
+   closest pair in the bin);
+3. offsets around each candidate (every 0.25 s within 1.5 s) are tried: every frame of
+   the copy is compared with the work's frames near the time the offset puts it at
+   (within :data:`TOLERANCE_S`), and the offset whose agreeing frames are closest in sum
+   (:attr:`PictureMatch.closeness`, each agreeing frame weighing
+   ``video_max_distance + 1 - d``: a soft count), then the one with the most agreeing
+   frames, is kept. Why closeness and not the count: where every frame looks alike (a
+   fixed camera, a held shot) every offset has all the copy's frames within
+   ``video_max_distance`` and the count cannot choose; the copy's own instants are the
+   ones closest to its frames (OpenCV's fixed-camera ``vtest``: 0-20 bits there, 20-50
+   elsewhere), where a count placed it 22-34 s off. The copy matches when at least
    ``video_min_frames`` agree and they are at least ``video_min_share`` of the copy's
    frames between the first and the last that agree, counting only copy frames with a
    work frame within the tolerance (a film's print is sampled after its keyframes only,
@@ -62,6 +70,9 @@ TOLERANCE_S = 0.6
 # Picture and sound placing a copy further apart than this agree on no span: the span's length
 # is then the sound's alone (nearer, the longer of the two: each agrees over its own length).
 AGREE_S = 2.0
+# Works named in the line about works printed by an older or unknown algorithm (the rest
+# counted): enough to find them, short enough for a catalogue of thousands.
+NAMED_WORKS = 5
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
 
@@ -78,12 +89,17 @@ class PictureMatch:
     duration_s: float
     distance: int  # median distance of the agreeing frames
     variant: str  # "" or "mirrored"
-    mean_distance: float  # of the agreeing frames (the finer alignment's measure)
+    mean_distance: float  # of the agreeing frames
+    closeness: int  # sum of max_distance + 1 - d over the agreeing frames
+    gap_s: float  # mean time between where each agreeing frame was put and its work frame
 
     @property
-    def key(self) -> tuple[int, float]:
-        """Better alignments sort higher: more agreeing frames, then closer ones."""
-        return self.agree, -self.mean_distance
+    def key(self) -> tuple[int, int, float]:
+        """Better alignments sort higher: agreeing frames closer in sum, then more of them,
+        then the work frames nearest in time to where the offset puts the copy's (a registered
+        clip keeps every frame: offsets a frame or two apart meet the very same frames within
+        the tolerance, and the earliest of them was kept, 0.4-0.5 s early)."""
+        return self.closeness, self.agree, -self.gap_s
 
 
 class VideoSignal(SignalIndex):
@@ -101,28 +117,24 @@ class VideoSignal(SignalIndex):
         self.settings = settings
         self.index = index if index is not None else ChunkVideoIndex()
         self.soundtracks = soundtracks if soundtracks is not None else AudioSignal(settings)
+        # Works added since the last line about them whose picture is of an older or unknown
+        # algorithm, by algorithm (dicts as ordered sets): said once, at the next match.
+        self._unlike: dict[str, dict[str, None]] = {}
 
     def add(self, work_id: str, fingerprint: Fingerprint) -> None:
+        """Index the work's picture and soundtrack. A picture printed by an older algorithm
+        (:data:`~tanba.core.signals.video.OLDER_PDQ_FRAMES`) is indexed as it is, one of an
+        unknown algorithm is not (its sound is); either is said in one line for all such works
+        at the next :meth:`match` (a matcher starting adds every work first: one line per
+        start, not one per work)."""
         video = _whole(fingerprint)
         if video is None:
             return
         self.remove(work_id)
-        if video.algorithm in OLDER_PDQ_FRAMES:
-            log.warning(
-                "work %s: its picture's print is %s, older than %s: %s. It is matched as "
-                "before; register its file again (tanba works add, the same file keeps its "
-                "work id) for a %s print",
-                work_id, video.algorithm, PDQ_FRAMES, OLDER_PDQ_FRAMES[video.algorithm],
-                PDQ_FRAMES,
-            )  # fmt: skip
-        elif video.algorithm != PDQ_FRAMES:
-            log.warning(
-                "work %s: its picture's print is of an unknown algorithm %r (this matcher "
-                "knows %s): the picture is not indexed, its sound is; run a matcher as new "
-                "as the fingerprint worker that printed it, or register its file again",
-                work_id, video.algorithm, ", ".join([PDQ_FRAMES, *OLDER_PDQ_FRAMES]),
-            )  # fmt: skip
-            video = None
+        if video.algorithm != PDQ_FRAMES:
+            self._unlike.setdefault(video.algorithm, {})[work_id] = None
+            if video.algorithm not in OLDER_PDQ_FRAMES:
+                video = None
         if video is not None:
             self._add_picture(work_id, video)
         if fingerprint.audio is not None:
@@ -139,10 +151,43 @@ class VideoSignal(SignalIndex):
     def remove(self, work_id: str) -> None:
         self.index.remove(work_id)
         self.soundtracks.remove(work_id)
+        for works in self._unlike.values():
+            works.pop(work_id, None)
+
+    def _say_unlike(self) -> None:
+        """One warning per algorithm for the works added with a picture of an older or an
+        unknown algorithm since the last (their count, the first :data:`NAMED_WORKS` ids, and
+        what to do), then none until more are added."""
+        for algorithm, works in sorted(self._unlike.items()):
+            if not works:
+                continue
+            ids = list(works)
+            named = ", ".join(ids[:NAMED_WORKS])
+            if len(ids) > NAMED_WORKS:
+                named += f" and {len(ids) - NAMED_WORKS} more"
+            if algorithm in OLDER_PDQ_FRAMES:
+                log.warning(
+                    "works whose picture's print is %s, older than %s: %d (%s). In such a "
+                    "print %s; they are matched as before. 'tanba works reprint' prints them again "
+                    "from their stored files as %s",
+                    algorithm, PDQ_FRAMES, len(ids), named, OLDER_PDQ_FRAMES[algorithm],
+                    PDQ_FRAMES,
+                )  # fmt: skip
+            else:
+                log.warning(
+                    "works whose picture's print is of an unknown algorithm %r (this matcher "
+                    "knows %s): %d (%s). Their pictures are not indexed, their sound is; run a "
+                    "matcher as new as the fingerprint worker that printed them, or print them "
+                    "again with 'tanba works reprint'",
+                    algorithm, ", ".join([PDQ_FRAMES, *OLDER_PDQ_FRAMES]), len(ids), named,
+                )  # fmt: skip
+        self._unlike.clear()
 
     def match(self, fingerprint: Fingerprint) -> list[SignalMatch]:
         """Works whose picture or soundtrack the copy matches (a crawled audio file's sound
         is matched against the registered soundtracks too)."""
+        if self._unlike:
+            self._say_unlike()
         video = _whole(fingerprint)
         known = video is not None and (
             video.algorithm == PDQ_FRAMES or video.algorithm in OLDER_PDQ_FRAMES
@@ -179,7 +224,7 @@ class VideoSignal(SignalIndex):
                 if work is None:
                     continue
                 found = align(times, query, work, pairs, s, video.frame_s, variant)
-                if found is not None and (work_id not in best or found.agree > best[work_id].agree):
+                if found is not None and (work_id not in best or found.key > best[work_id].key):
                     best[work_id] = found
         return best
 
@@ -199,35 +244,62 @@ def align(
     for scale in SCALES:
         offsets = tw - scale * tq
         bins = np.round(offsets / BIN_S).astype(np.int64)
-        voted = _voted_bin(bins, pairs.query)
-        if voted is None:
-            continue
-        # The vote is coarse (a slow pan keeps frames alike for a second or more): the offset
-        # is the one near it where the copy's frames come closest to the work's. The work's
-        # frames within reach of every offset tried are compared with the copy's once.
-        near_times, near_d = _near(times, query, work, scale, voted * BIN_S)
-        for offset in voted * BIN_S + _FINE_STEPS:
-            expected = scale * times + offset
-            close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
-            nearest = np.where(close, near_d, 256).min(axis=1)
-            found = _checked(
-                times, expected, nearest, close.any(axis=1), scale, settings, frame_s, variant
-            )
-            if found is not None and (best is None or found.key > best.key):
-                best = found
+        for voted in _voted_bins(bins, pairs.query, pairs.distance, settings.video_max_distance):
+            # The vote is coarse (a slow pan keeps frames alike for a second or more): the
+            # offset is the one near it where the copy's frames come closest to the work's.
+            # The work's frames within reach of every offset tried are compared with the
+            # copy's once.
+            near_times, near_d = _near(times, query, work, scale, voted * BIN_S)
+            for offset in voted * BIN_S + _FINE_STEPS:
+                expected = scale * times + offset
+                close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
+                masked = np.where(close, near_d, 256)
+                at = masked.argmin(axis=1)[:, None]
+                nearest = np.take_along_axis(masked, at, axis=1)[:, 0]
+                gap = np.abs(np.take_along_axis(near_times, at, axis=1)[:, 0] - expected)
+                found = _checked(
+                    times,
+                    expected,
+                    nearest,
+                    gap,
+                    close.any(axis=1),
+                    scale,
+                    settings,
+                    frame_s,
+                    variant,
+                )
+                if found is not None and (best is None or found.key > best.key):
+                    best = found
     return best
 
 
-def _voted_bin(bins: np.ndarray, query: np.ndarray) -> int | None:
-    """The offset bin (with its two neighbours) that the most distinct copy frames vote for."""
+def _voted_bins(
+    bins: np.ndarray, query: np.ndarray, distance: np.ndarray, max_distance: int
+) -> list[int]:
+    """The candidate offset bins (each with its two neighbours): the one the most distinct
+    copy frames vote for, and the one they vote for closest (each distinct frame weighing
+    ``max_distance + 1 - d`` of its closest pair in the bin); one bin when they are the same.
+
+    Why both: the count alone ties wherever every frame looks alike (a fixed camera), and its
+    first bin wins; the closeness alone could follow a few frames very close (a title card)
+    past many a little further. The refinement (:func:`align`) decides between them."""
     if not len(bins):
-        return None
-    distinct = np.unique(np.stack([bins, query]), axis=1)[0]  # one vote per (bin, frame)
-    values, counts = np.unique(distinct, return_counts=True)
-    lo = values.min()
-    dense = np.bincount(values - lo, weights=counts, minlength=int(values.max() - lo) + 1)
-    smoothed = dense + np.concatenate([[0], dense[:-1]]) + np.concatenate([dense[1:], [0]])
-    return int(lo + np.argmax(smoothed))
+        return []
+    # One vote per (bin, copy frame), by its closest pair: sorted by bin, frame, distance.
+    order = np.lexsort((distance, query, bins))
+    b, q, d = bins[order], query[order], distance[order]
+    first = np.ones(len(b), bool)
+    first[1:] = (b[1:] != b[:-1]) | (q[1:] != q[:-1])
+    b, d = b[first], d[first]
+    lo = int(b.min())
+    size = int(b.max()) - lo + 1
+    weight = np.clip(max_distance + 1 - d, 0, None).astype(np.float64)
+    voted = []
+    for dense in (np.bincount(b - lo, minlength=size), np.bincount(b - lo, weight, size)):
+        dense = dense.astype(np.float64)
+        smoothed = dense + np.concatenate([[0], dense[:-1]]) + np.concatenate([dense[1:], [0]])
+        voted.append(lo + int(np.argmax(smoothed)))
+    return sorted(set(voted))
 
 
 def _near(
@@ -251,6 +323,7 @@ def _checked(
     times: np.ndarray,
     expected: np.ndarray,
     nearest: np.ndarray,
+    gap: np.ndarray,
     comparable: np.ndarray,
     scale: float,
     settings: Settings,
@@ -258,7 +331,8 @@ def _checked(
     variant: str,
 ) -> PictureMatch | None:
     """The alignment that puts each copy frame at ``expected`` in the work, where ``nearest``
-    is its distance to the closest work frame there (``comparable``: there is one); None when
+    is its distance to the closest work frame there, ``gap`` how far in time that frame is
+    (``comparable``: there is one); None when
     the agreeing frames are too few or too sparse among the comparable ones."""
     agree = np.flatnonzero(nearest <= settings.video_max_distance)
     if len(agree) < settings.video_min_frames:
@@ -270,6 +344,7 @@ def _checked(
     share = len(agree) / covered
     if share < settings.video_min_share:
         return None
+    close = nearest[agree]
     return PictureMatch(
         agree=len(agree),
         share=share,
@@ -277,9 +352,11 @@ def _checked(
         offset_s=float(expected[first]),
         query_offset_s=float(times[first]),
         duration_s=float(times[last] - times[first] + frame_s),
-        distance=int(np.median(nearest[agree])),
+        distance=int(np.median(close)),
         variant=variant,
-        mean_distance=float(nearest[agree].mean()),
+        mean_distance=float(close.mean()),
+        closeness=int((settings.video_max_distance + 1 - close).sum()),
+        gap_s=float(gap[agree].mean()),
     )
 
 

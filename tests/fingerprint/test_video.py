@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -308,7 +309,7 @@ def test_a_soundtrack_starts_with_its_picture_whatever_the_container(
     ffmpeg("-i", str(plain), "-c", "copy", str(ts))
     ours = fingerprint_file(plain, "a" * 64, settings)
     assert ours.video is not None and ours.audio is not None
-    assert ours.video.algorithm == PDQ_FRAMES == "pdqf-2fps-2"
+    assert ours.video.algorithm == PDQ_FRAMES == "pdqf-2fps-3"
     for other in (fragmented, ts):
         theirs = fingerprint_file(other, "b" * 64, settings)
         assert theirs.video is not None and theirs.audio is not None, other.name
@@ -358,3 +359,46 @@ def test_the_still_patch_of_a_moving_picture_is_its_mark() -> None:
     centre = rng.integers(0, 256, (12, 128, 128)).astype(np.uint8)
     centre[:, 54:74, 54:74] = 235
     assert static_marks(centre) == []
+
+
+VISUALISER = Path("/usr/share/lebiniou/vue/media/lebiniou-2021-06-10_12-23-40.mp4")  # 320x180
+
+
+def test_a_letterboxed_copy_is_hashed_from_its_picture_scaled_as_the_works_is() -> None:
+    # Real footage (Debian's lebiniou-data): a visualiser's picture of fine detail. Letterboxed
+    # (squeezed into 270 rows of 480, as bench/video.py does), its picture was 72 rows of the
+    # 128 px square where the work's fills all 128, and aliased differently: here 80-92 bits
+    # from the work's frames (median 86), none within the 64 a frame may differ; cut from the
+    # frame scaled as the work's is, 54-74 (in bench/video.py's letterbox excerpt 7 of 16
+    # frames within 64, enough for the matcher).
+    if not VISUALISER.is_file():
+        pytest.fail(f"{VISUALISER} is missing: run bench/fetch-media (lebiniou-data)")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "letterbox.mp4"
+        ffmpeg("-ss", "2", "-t", "6", "-i", str(VISUALISER), "-vf",
+               "scale=640:480,setsar=1,scale=640:270,pad=640:480:0:105", "-an", str(copy))  # fmt: skip
+        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
+    work = video_print(VISUALISER, max_seconds=60, timeout_s=60, reference=True)
+    near = np.abs(work.times()[None, :] - (2.0 + found.times())[:, None]) <= 0.6
+    d = np.where(near, distances(words(found.hashes()), words(work.hashes())), 256).min(axis=1)
+    assert np.median(d) <= 72 and d.max() <= 78 and (d <= 64).any(), d
+
+
+def test_a_picture_in_picture_is_hashed_from_the_inner_picture_scaled_as_the_works_is() -> None:
+    # The same visualiser at half size on a grey canvas (picture-in-picture): its inner
+    # picture was 64 px of the 128 px square, here 48-68 bits from the work's frames (median
+    # 62); cut from the frame scaled so it fills the square, 16-46 (median 20).
+    if not VISUALISER.is_file():
+        pytest.fail(f"{VISUALISER} is missing: run bench/fetch-media (lebiniou-data)")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "pip.mp4"
+        ffmpeg("-ss", "2", "-t", "6", "-i", str(VISUALISER), "-vf",
+               "scale=640:480,setsar=1,scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray",
+               "-an", str(copy))  # fmt: skip
+        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
+    work = video_print(VISUALISER, max_seconds=60, timeout_s=60, reference=True)
+    times, insets = found.insets()
+    assert len(insets) == found.frames  # every frame holds the inner picture
+    near = np.abs(work.times()[None, :] - (2.0 + times)[:, None]) <= 0.6
+    d = np.where(near, distances(words(insets), words(work.hashes())), 256).min(axis=1)
+    assert np.median(d) <= 40 and d.max() <= 64, d

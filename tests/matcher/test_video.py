@@ -24,7 +24,16 @@ from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
 from tanba.matcher.video_signal import VideoSignal
-from tests.support.video import ALTERATIONS, START, excerpt, ffmpeg, film, unrelated
+from tests.support.video import (
+    ALTERATIONS,
+    FIXED_CAMERA_SECONDS,
+    START,
+    excerpt,
+    ffmpeg,
+    film,
+    fixed_camera,
+    unrelated,
+)
 
 # The mapped indexes' files, removed when the test process ends.
 _MAPPED = tempfile.TemporaryDirectory(prefix="tanba-test-video-")
@@ -259,14 +268,39 @@ def test_a_work_printed_by_the_older_algorithm_is_matched_as_before_and_says_so(
     signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
     with caplog.at_level("WARNING", "tanba.matcher.video"):
         signal.add("film", _reprinted(prints["film"], "pdqf-2fps-1", 1.4))
+        assert caplog.text == ""  # said at the first match, once for all such works
+        detail = _only(signal.match(prints["muted"])).detail
     said = caplog.text
-    assert "work film" in said and "pdqf-2fps-1" in said and PDQ_FRAMES in said
-    assert "register its file again" in said
-    detail = _only(signal.match(prints["muted"])).detail
+    assert ": 1 (film)" in said and "pdqf-2fps-1" in said and PDQ_FRAMES in said
+    assert "tanba works reprint" in said
     assert detail.evidence == "picture" and detail.offset_s is not None
     assert detail.query_offset_s is not None
     # Found by its picture as before; the copy's start lies the work's shift later.
     assert abs(detail.offset_s - detail.query_offset_s - (START + 1.4)) <= 1.0
+
+
+def test_works_printed_by_an_older_algorithm_are_said_in_one_line_per_start(
+    prints: dict[str, Fingerprint], caplog: pytest.LogCaptureFixture
+) -> None:
+    older = _reprinted(prints["film"], "pdqf-2fps-1", 0.0)
+    signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
+    with caplog.at_level("WARNING", "tanba.matcher.video"):
+        for i in range(8):  # a matcher starting: every work added, then the first match
+            signal.add(f"w{i}", older)
+        signal.add("current", prints["film"])
+        signal.add("w7", prints["film"])  # registered again since: printed anew
+        signal.remove("w6")
+        signal.match(prints["muted"])
+        signal.match(prints["muted"])  # said once
+        first = [r.getMessage() for r in caplog.records]
+        signal.add("late", older)  # registered later by an older fingerprint worker
+        signal.match(prints["muted"])
+        later = [r.getMessage() for r in caplog.records][len(first) :]
+    assert len(first) == 1, first
+    assert ": 6 (w0, w1, w2, w3, w4 and 1 more)" in first[0]
+    assert "pdqf-2fps-1" in first[0] and "tanba works reprint" in first[0]
+    assert "w5" not in first[0] and "current" not in first[0]
+    assert len(later) == 1 and ": 1 (late)" in later[0]
 
 
 def test_a_picture_printed_by_an_unknown_algorithm_is_not_compared_its_sound_is(
@@ -275,8 +309,8 @@ def test_a_picture_printed_by_an_unknown_algorithm_is_not_compared_its_sound_is(
     signal = VideoSignal(Settings.from_env({}), ChunkVideoIndex())
     with caplog.at_level("WARNING", "tanba.matcher.video"):
         signal.add("film", _reprinted(prints["film"], "pdqf-9fps-9", 0.0))
-    assert "unknown algorithm 'pdqf-9fps-9'" in caplog.text
-    assert signal.match(prints["muted"]) == []  # the picture alone: not indexed
+        assert signal.match(prints["muted"]) == []  # the picture alone: not indexed
+    assert "unknown algorithm 'pdqf-9fps-9'" in caplog.text and ": 1 (film)" in caplog.text
     assert _only(signal.match(prints["reencode-low"])).detail.evidence == "sound"
     # A copy's picture of an unknown id is not compared with the registered pictures either.
     known = _signal("chunks", prints)
@@ -347,3 +381,43 @@ def test_a_copy_cut_between_the_works_samples_is_found_in_a_registered_clip_by_i
     apart = signal.match(found)
     assert detail.distance is not None and detail.distance <= 16
     assert all(m.detail.distance is not None and m.detail.distance > 40 for m in apart)
+
+
+@pytest.fixture(scope="module")
+def fixed_camera_prints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fingerprint]:
+    directory = tmp_path_factory.mktemp("fixed-camera")
+    clip = fixed_camera(directory)
+    copy = excerpt(directory, clip, "fixed-pillarbox", ALTERATIONS["pillarbox"], start=30.0)
+    settings = Settings.from_env({})
+    return {
+        "work": fingerprint_file(clip, "c" * 64, settings, reference=True),
+        "copy": fingerprint_file(copy, "d" * 64, settings),
+    }
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_a_fixed_camera_copy_is_placed_where_its_frames_come_closest(
+    fixed_camera_prints: dict[str, Fingerprint], kind: str
+) -> None:
+    work, copy = fixed_camera_prints["work"].video, fixed_camera_prints["copy"].video
+    assert work is not None and copy is not None and fixed_camera_prints["copy"].audio is None
+    assert work.frames == FIXED_CAMERA_SECONDS * 10  # a registered clip keeps every frame
+    theirs, ours = signals.words(work.hashes()), signals.words(copy.hashes())
+    d = signals.distances(ours, theirs)
+
+    def nearest(start: float) -> np.ndarray:
+        near = np.abs(work.times()[None, :] - (start + copy.times())[:, None]) <= 0.05
+        return np.where(near, d, 256).min(axis=1)
+
+    # Why the count of agreeing frames cannot place it: 10 and 20 s away every frame of the
+    # copy is within the 64 bits too, only further than at the instants it was cut.
+    limit = Settings.from_env({}).video_max_distance
+    for wrong in (10.0, 20.0, 50.0):
+        assert (nearest(wrong) <= limit).all()
+        assert nearest(wrong).mean() > nearest(30.0).mean() + 8
+    signal = VideoSignal(Settings.from_env({}), INDEXES[kind]())
+    signal.add("street", fixed_camera_prints["work"])
+    detail = _only(signal.match(fixed_camera_prints["copy"]), "street").detail
+    assert detail.evidence == "picture" and detail.offset_s is not None
+    assert detail.query_offset_s is not None
+    assert abs(detail.offset_s - detail.query_offset_s - 30.0) <= 1.0

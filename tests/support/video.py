@@ -83,3 +83,26 @@ def excerpt(
         ffmpeg("-ss", str(start), "-t", str(seconds * speed), "-i", str(source), *args,
                "-c:a", "aac", str(out))  # fmt: skip
     return out
+
+
+# A fixed camera: one still picture (a frame of FFmpeg's Mandelbrot) and a small square moving
+# slowly across it, never back over its own path, so each instant's frame differs from every
+# other only by where the square is (tens of bits of PDQ, under the 64 a frame may differ:
+# every offset of a copy has all its frames "agreeing", as OpenCV's pedestrians do).
+FIXED_CAMERA_SECONDS = 60
+
+
+def fixed_camera(directory: Path) -> Path:
+    """60 s at 10 fps of a still picture with a 12 px square moving over it, silent."""
+    out = directory / "fixed-camera.mp4"
+    if not out.exists():
+        ffmpeg(
+            "-f", "lavfi", "-i", f"mandelbrot=s={SIZE}:r={RATE},trim=end_frame=1,"
+            f"loop=loop=-1:size=1,setpts=N/{RATE}/TB",
+            "-f", "lavfi", "-i", f"color=c=white:s=12x12:r={RATE}",
+            "-filter_complex", "[0:v][1:v]overlay=x='20+t*4.5':y='100+60*sin(t/5)',"
+            "format=yuv420p",
+            "-t", str(FIXED_CAMERA_SECONDS), "-r", str(RATE), "-c:v", "libx264",
+            "-preset", "veryfast", str(out),
+        )  # fmt: skip
+    return out

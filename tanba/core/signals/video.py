@@ -44,17 +44,25 @@ from tanba.core.schemas.base import Model
 # Algorithm id: prints of one id only are compared; a change of the sampling, the
 # border removal or the hash is a new id (and registered works are fingerprinted again).
 # pdqf-2fps-2: frame times, and the soundtrack's first sample, count from the picture's first
-# presentation time (the same picture gets the same times in any container).
-PDQ_FRAMES = "pdqf-2fps-2"
+# presentation time (the same picture gets the same times in any container). pdqf-2fps-3: a
+# frame with black bars is hashed from its picture scaled to the hash's square, as a frame
+# without them is (not cut from the square with its bars: a letterboxed picture 72 rows),
+# and so is a copy's picture inside the picture (64 px of the square at half size).
+PDQ_FRAMES = "pdqf-2fps-3"
 # Earlier ids whose prints are still indexed and matched as they were, each with what differs
-# (said when such a work is indexed, see tanba.matcher.video_signal). pdqf-2fps-1 counted
+# (said in one line for all such works at the matcher's next match after they are indexed,
+# see tanba.matcher.video_signal). pdqf-2fps-1 counted
 # frame times from the container's timestamps: the same frames and hashes, the times shifted
 # by the stream's start (MPEG-TS about 1.4 s, a fragmented MP4 its B-frame delay, a plain
 # MP4 nothing), so a copy is found as before and its offset_s in such a work is that far off.
 OLDER_PDQ_FRAMES = {
     "pdqf-2fps-1": "its frame times count from the container's timestamps, not from its "
     "first frame, so offsets in it may be off by the stream's start time (up to 1.4 s for "
-    "MPEG-TS)",
+    "MPEG-TS), and its frames with black bars are hashed as pdqf-2fps-2's are",
+    "pdqf-2fps-2": "its frames with black bars (a letterboxed or pillarboxed work) are hashed "
+    "from the picture cut from a 128 px square, at a lower resolution than copies' pictures "
+    "now are, so a copy may come a little further from them (frames without bars are hashed "
+    "as before)",
 }
 # One frame every FRAME_S seconds of the picture (2 frames a second).
 FRAME_S = 0.5
