@@ -293,9 +293,8 @@ class Settings(BaseSettings):
         "a window pair's copy may differ from the work by, past the best brightness and contrast "
         "change allowed (slope 0.7-1.35, offset up to 70), both cut from the pictures' 64 x 64 "
         "thumbnails where the pair places the copy (chosen on python -m bench.real_catalogue "
-        "--split calibration: 57 -> 44 false pairs, the recall rows unchanged; 12 loses a "
-        "cropped graphic); a copy's turned window is placed as its inner part; copies printed "
-        "before the check skip it; 0 turns it off.",
+        "--split calibration: 57 -> 46 false pairs, the recall rows unchanged; 12 loses a "
+        "cropped graphic); copies printed before the check skip it; 0 turns it off.",
     )
     audio_max_ber: float = setting(
         0.22,

@@ -58,7 +58,7 @@ from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
 from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
-from tanba.core.signals.image_levels import level_residual, levels_frame
+from tanba.core.signals.image_levels import level_residual
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
@@ -325,9 +325,7 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
             if detail is not None and detail < settings.image_min_detail:
                 continue
             if settings.image_max_levels:
-                named = evidence.windows[pair.query] if evidence.windows else ""
-                where = levels_frame(frame, named, pair.variant)
-                levels = checks.levels(work_id, pair, where)
+                levels = checks.levels(work_id, pair, frame)
                 if levels is not None and levels > settings.image_max_levels:
                     continue
             matches.append(_matched(work_id, pair, detail, evidence.algorithm))

@@ -19,7 +19,7 @@ from PIL import Image, ImageEnhance
 from tanba.core.settings import Settings, SettingsError
 from tanba.core.signals.image_detail import crop_variant, print_thumbnail, rotation_variant
 from tanba.core.signals.image_geometry import Frame
-from tanba.core.signals.image_levels import level_residual, level_residual_reference, levels_frame
+from tanba.core.signals.image_levels import level_residual, level_residual_reference
 from tanba.fingerprint.image import QUERY, REFERENCE, image_print
 from tanba.matcher.image_signal import ImageEvidence, Pair, WorkChecks, decide
 
@@ -134,19 +134,3 @@ def test_a_pair_whose_greys_differ_is_no_evidence() -> None:
 def test_the_level_setting_refuses_a_negative_threshold() -> None:
     with pytest.raises(SettingsError, match="TANBA_IMAGE_MAX_LEVELS"):
         Settings.from_env({"TANBA_IMAGE_MAX_LEVELS": "-1"})
-
-
-def test_a_copy_s_turned_window_is_placed_as_its_inner_part() -> None:
-    """The geometry test leaves a copy's turned window unplaced; the level check places it as
-    its inner, unturned part (a work's turned window counts so too), and judges it."""
-    assert levels_frame(WHOLE, "turned:+9", "full") == WHOLE  # a placed pair keeps its frame
-    assert levels_frame(None, "box0", "full") is None  # a content box stays unplaced
-    inner = levels_frame(None, "turned:-6", "full")
-    assert inner == pytest.approx(
-        Frame(-0.08 / 0.84, 1 + 0.08 / 0.84, -0.08 / 0.84, 1.0952, False), abs=1e-3
-    )
-    turned = ImageEvidence(
-        pairs={"w": [Pair(0.97, 0, 4, "full")]}, windows=("turned:+9",), width=128, height=128
-    )
-    assert [m.work_id for m in decide(SETTINGS, turned, _checks(_disc(165), _disc(0)))] == []
-    assert [m.work_id for m in decide(SETTINGS, turned, _checks(_disc(0), _disc(0)))] == ["w"]

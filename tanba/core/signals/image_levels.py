@@ -13,7 +13,6 @@ change of the work allowed: ``slope × work + offset`` (clipped to 0..255), the 
 within :data:`SLOPES`, the offset within :data:`OFFSETS`. None when the pair cannot be
 judged (a window whose place is unknown, an empty frame). :func:`level_residual_reference`
 computes it point by point, the reference the fast one is tested against.
-:func:`levels_frame` places a copy's turned window, which the geometry test leaves out.
 
 Why: the descriptor and the details are blind to brightness and contrast (a copy made
 darker or paler must still match), so on ``bench/real_catalogue.py`` (55,676 real works)
@@ -31,8 +30,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from tanba.core.signals.image_detail import ROTATED_WINDOW, crop_variant, window_geometry
-from tanba.core.signals.image_geometry import Frame, implied_frame
+from tanba.core.signals.image_detail import window_geometry
+from tanba.core.signals.image_geometry import Frame
 
 GRID = 4  # cells per axis: coarse, so a copy a few per cent off still lands in the same cells
 _SAMPLES = 4  # bilinear sample points per cell and axis, averaged into the cell
@@ -43,22 +42,6 @@ SLOPES = np.round(np.arange(0.7, 1.36, 0.025), 3)  # 1.0 (no change) among them
 OFFSETS = np.arange(-70.0, 71.0, 2.0)
 # Sample positions across a window, 0..1, cell by cell (GRID x _SAMPLES of them).
 _SPAN = (np.arange(GRID * _SAMPLES) + 0.5) / (GRID * _SAMPLES)
-
-
-# A copy's turned window (tanba.fingerprint.image: its inner part turned back by a few
-# degrees) and that inner part unturned, by which the check places it.
-TURNED_PREFIX = "turned:"
-_TURNED_INNER = crop_variant(*ROTATED_WINDOW)
-
-
-def levels_frame(frame: Frame | None, copy_variant: str, work_variant: str) -> Frame | None:
-    """Where the check places the copy: the geometry test's ``frame``, or for a copy's turned
-    window (which the geometry test does not place) its inner part unturned, as a work's
-    turned window counts as its inner part (a turn of 9 degrees or less moves the 4 x 4
-    cells little)."""
-    if frame is not None or not copy_variant.startswith(TURNED_PREFIX):
-        return frame
-    return implied_frame(_TURNED_INNER, work_variant)
 
 
 def _positions(frame: Frame, work_variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
