@@ -47,7 +47,7 @@ import sys
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -61,8 +61,9 @@ from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import DESCRIPTOR_LENGTH, ImagePrint, similarity
 from tanba.core.signals.image_detail import print_details, print_thumbnail
+from tanba.fingerprint.decode import decode
 from tanba.fingerprint.exceptions import Unfingerprintable
-from tanba.fingerprint.image import QUERY, REFERENCE, Windows, image_print, to_print
+from tanba.fingerprint.image import QUERY, REFERENCE, Windows, image_print, thumbnail, to_print
 from tanba.matcher.image_signal import ImageSignal
 from tanba.matcher.segments import SegmentedImageIndex
 from tanba.matcher.segments import Windows as Block
@@ -177,9 +178,28 @@ def _compute(path: Path, variants: str, web: bool) -> Printed:
     )
 
 
-def _cached(job: tuple[Path, str, bool, Path]) -> Printed:
-    """The file's print, from the cache or computed and written there (runs in a worker)."""
-    path, variants, web, cache = job
+# The working side a copy was decoded at before the page pass (94bef07 and earlier):
+# --reuse-prints adds a copy's thumbnail from the grey decoded there.
+_OLD_QUERY_SIDE = 160
+
+
+def _with_thumbnail(printed: Printed, path: Path, web: bool) -> Printed:
+    """A cached copy's print from before copies carried a thumbnail, given the one its
+    fingerprinter would have made: ``thumbnail`` of ``decode(data, max_pixels, 160)``, that
+    code's working grey (see ``--reuse-prints``)."""
+    if not printed.variants or printed.thumbnail is not None:
+        return printed
+    data = path.read_bytes()
+    grey = decode(web_copy(data) if web else data, MAX_PIXELS, _OLD_QUERY_SIDE)[0]
+    return replace(printed, thumbnail=thumbnail(grey))
+
+
+def _cached(job: tuple[Path, str, bool, Path, bool]) -> Printed:
+    """The file's print, from the cache or computed and written there (runs in a worker);
+    with the job's last flag, a copy's print read from an older cache gets its thumbnail."""
+    path, variants, web, cache, add_thumbnail = job
+    if add_thumbnail and variants == QUERY:
+        return _with_thumbnail(_cached((path, variants, web, cache, False)), path, web)
     stat = path.stat()
     key = f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\0{variants}\0{web}"
     where = cache / hashlib.sha256(key.encode()).hexdigest()[:2]
@@ -218,9 +238,10 @@ def _cached(job: tuple[Path, str, bool, Path]) -> Printed:
 
 
 def fingerprint(
-    paths: list[Path], variants: str, web: bool, cache: Path, pool: ProcessPoolExecutor
-) -> list[Printed]:
-    jobs = [(p, variants, web, cache) for p in paths]
+    paths: list[Path], variants: str, web: bool, cache: Path, pool: ProcessPoolExecutor,
+    add_thumbnail: bool = False,
+) -> list[Printed]:  # fmt: skip
+    jobs = [(p, variants, web, cache, add_thumbnail) for p in paths]
     out = []
     for i, printed in enumerate(pool.map(_cached, jobs, chunksize=32), 1):
         out.append(printed)
@@ -248,12 +269,12 @@ class Side:
 
 def gather(
     packages: tuple[str, ...], variants: str, web: bool, min_side: int, cache: Path,
-    pool: ProcessPoolExecutor, limit: int | None,
+    pool: ProcessPoolExecutor, limit: int | None, add_thumbnail: bool = False,
 ) -> Side:  # fmt: skip
     side = Side([], [], [], Counter())
     for package in packages:
         paths = package_images(package)[:limit]
-        printed_all = fingerprint(paths, variants, web, cache, pool)
+        printed_all = fingerprint(paths, variants, web, cache, pool, add_thumbnail)
         for path, printed in zip(paths, printed_all, strict=True):
             if printed.refused:
                 side.skipped[f"refused ({printed.refused})"] += 1
@@ -534,16 +555,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-recall", action="store_true", help="skip the true copies")
     parser.add_argument("--recall-only", action="store_true", help="ask the true copies only")
+    parser.add_argument(
+        "--reuse-prints",
+        metavar="KEY",
+        help="read the prints cached by another fingerprinting code (a directory under --cache) "
+        "made before copies carried a thumbnail, adding each copy's from its file as that code "
+        "decoded it (a decision change measured without printing the catalogue again)",
+    )
     args = parser.parse_args(argv)
-    cache = args.cache / _code_key()
+    cache = args.cache / (args.reuse_prints or _code_key())
+    old = bool(args.reuse_prints)
     settings = Settings()
     clock = {"start": time.perf_counter()}
     with ProcessPoolExecutor(2) as pool:
         works = gather(WORKS, REFERENCE, False, args.min_side, cache, pool, args.limit)
         clock["works printed"] = time.perf_counter()
-        forms = {"served": gather(QUERIES, QUERY, False, args.min_side, cache, pool, args.limit)}
+        forms = {
+            "served": gather(QUERIES, QUERY, False, args.min_side, cache, pool, args.limit, old)
+        }
         if not args.no_web:
-            forms["web"] = gather(QUERIES, QUERY, True, args.min_side, cache, pool, args.limit)
+            forms["web"] = gather(QUERIES, QUERY, True, args.min_side, cache, pool, args.limit, old)
         clock["queries printed"] = time.perf_counter()
     forms = {form: split_queries(side, args.split) for form, side in forms.items()}
     signal, thumbnails = register(works, settings)

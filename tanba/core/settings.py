@@ -286,6 +286,16 @@ class Settings(BaseSettings):
         "Image match: the short side (px) under which a registered work is small for "
         "TANBA_IMAGE_MIN_ENTROPY.",
     )
+    image_max_levels: float = setting(
+        14.0,
+        "TANBA_IMAGE_MAX_LEVELS",
+        "Image match: the most grey levels (0-255, mean over a 4 x 4 grid of the work's window) "
+        "a window pair's copy may differ from the work by, past the best brightness and contrast "
+        "change allowed (slope 0.7-1.35, offset up to 70), both cut from the pictures' 64 x 64 "
+        "thumbnails where the pair places the copy (chosen on python -m bench.real_catalogue "
+        "--split calibration: 57 -> 46 false pairs, the recall rows unchanged; 12 loses a "
+        "cropped graphic); copies printed before the check skip it; 0 turns it off.",
+    )
     audio_max_ber: float = setting(
         0.22,
         "TANBA_AUDIO_MAX_BER",
@@ -564,6 +574,8 @@ class Settings(BaseSettings):
             raise SettingsError(
                 "TANBA_IMAGE_MIN_ENTROPY must be between 0 (off) and 4 bits (16 grey levels)."
             )
+        if self.image_max_levels < 0:
+            raise SettingsError("TANBA_IMAGE_MAX_LEVELS must be 0 (off) or more grey levels.")
         if self.image_small_side < 0:
             raise SettingsError("TANBA_IMAGE_SMALL_SIDE must be 0 (no work is small) or more px.")
         if not 0.0 < self.audio_max_ber < 0.5:

@@ -194,12 +194,15 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
         data, max_pixels, _QUERY_SIDE, _PAGE_SIDE, 2 * _PAGE_SIDE, wants_page_pass
     )
     boxes = found[0].boxes() if found else None
-    return to_print(width, height, query_windows(grey, page, boxes))
+    windows = query_windows(grey, page, boxes)
+    # The copy's thumbnail too, for the grey-level check (tanba.core.signals.image_levels).
+    return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
 
 
 def thumbnail(grey: np.ndarray) -> np.ndarray:
-    """The whole picture squeezed to a THUMBNAIL_SIDE² grey square (uint8): what a candidate's
-    details are cut from (:func:`tanba.core.signals.image_detail.detail_similarity`)."""
+    """The whole picture squeezed to a THUMBNAIL_SIDE² grey square (uint8): a work's is what a
+    candidate's details are cut from (:func:`tanba.core.signals.image_detail.detail_similarity`);
+    a copy's and a work's are compared by :mod:`tanba.core.signals.image_levels`."""
     small = Image.fromarray(grey).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.LANCZOS)
     return np.asarray(small, np.uint8)
 
@@ -208,7 +211,7 @@ def to_print(
     width: int, height: int, windows: Windows, thumbnail: np.ndarray | None = None
 ) -> ImagePrint:
     """The schema form of hashed windows: hashes in order, descriptors (and a copy's details,
-    a work's thumbnail) packed alongside.
+    the thumbnail) packed alongside.
 
     Validated from plain values in one call: pydantic-core builds the dozen nested
     models faster than Python builds them one by one (even unvalidated, with

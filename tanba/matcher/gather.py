@@ -109,6 +109,7 @@ def answered(
             for x in image.lookalikes
         ],
         details_b64=_b64(answer.details, np.int8),
+        thumbnail_b64=_b64(answer.copy, np.uint8),
         windows=list(image.windows),
         width=image.width,
         height=image.height,
@@ -189,11 +190,12 @@ def answer_of(event: ShardAnswered) -> Answer:
         if w.thumbnail_b64
     }
     details = _unpacked(event.details_b64, np.int8, DETAIL_LENGTH) if event.details_b64 else None
+    copy = _unpacked(event.thumbnail_b64, np.uint8, THUMBNAIL_SIDE) if event.thumbnail_b64 else None
     matches = [SignalMatch(m.work_id, m.score, m.detail) for m in event.matches]
     image = ImageEvidence(
         lookalikes, pairs, event.algorithm, tuple(event.windows), event.width, event.height
     )
-    return Answer(image, details, thumbnails, matches)
+    return Answer(image, details, thumbnails, matches, copy)
 
 
 def _b64(rows: np.ndarray | None, dtype: type[np.generic]) -> str:

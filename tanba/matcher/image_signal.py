@@ -26,16 +26,21 @@ one of its window pairs passes three tests, in order of cost:
    evidence must show enough grey levels in that window: at least
    ``image_min_entropy`` bits (:mod:`tanba.core.signals.image_content`, from its
    thumbnail). A disc, a checker or a frame on blank ground drawn in two or three
-   greys agrees with many unrelated pictures' windows, sketch and details alike.
+   greys agrees with many unrelated pictures' windows, sketch and details alike;
+6. the pair's grey levels agree: where the pair places the copy, the copy's thumbnail
+   and the work's, averaged over a 4 × 4 grid of the work's window, differ by at most
+   ``image_max_levels`` grey levels past the best brightness and contrast change
+   allowed (:mod:`tanba.core.signals.image_levels`). Tests 1 and 4 are blind to
+   brightness and contrast, so a light-blue halo passed for a black dot.
 
 Prints made before the detail check (no details or no thumbnail) skip test 4 and
-the stretch (no work size); a print without descriptors falls back to the Hamming
+the stretch (no work size), a copy's print without its thumbnail test 6; a print without descriptors falls back to the Hamming
 radius alone. Why these tests: on ``bench/real_catalogue.py`` (55,676 real works,
 15,878 unrelated queries) the descriptor alone let 21,263 false pairs through, and
 of the calibration half's 150 that passed tests 1, 2 and 4, 71 paired windows of
 other proportions (a dialog's strip against an icon), which test 3 sets aside; of the
 64 that passed test 3 (shared art apart), 7 were small works' simple windows alone
-(test 5).
+(test 5), and of the 57 left, 11 were one shape in other greys (test 6).
 """
 
 from __future__ import annotations
@@ -53,6 +58,7 @@ from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
 from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
+from tanba.core.signals.image_levels import level_residual
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
@@ -162,7 +168,7 @@ class ImageSignal(SignalIndex):
 
     def _checks(self, image: ImagePrint) -> WorkChecks:
         """The checks of candidate pairs against this index's thumbnails."""
-        return detail_check(print_details(image), self.thumbnail)
+        return detail_check(print_details(image), self.thumbnail, print_thumbnail(image))
 
     @staticmethod
     def _score(hit: ImageHit, queries: np.ndarray | None) -> float:
@@ -228,9 +234,12 @@ class WorkChecks:
     (:meth:`detail`) and a work's picture size (:meth:`size`), from the works' thumbnails
     (each read once)."""
 
-    def __init__(self, details: np.ndarray | None, thumbnails: Thumbnails) -> None:
+    def __init__(
+        self, details: np.ndarray | None, thumbnails: Thumbnails, copy: np.ndarray | None = None
+    ) -> None:
         self.details = details
         self.thumbnails = thumbnails
+        self.copy = copy  # the copy's own thumbnail (None: a print made before the level check)
         self._read: dict[str, tuple[np.ndarray, int, int] | None] = {}
 
     def _thumbnail(self, work_id: str) -> tuple[np.ndarray, int, int] | None:
@@ -258,16 +267,29 @@ class WorkChecks:
         pixels, width, height = thumbnail
         return window_entropy(pixels, width, height, pair.variant)
 
+    def levels(self, work_id: str, pair: Pair, frame: Frame | None) -> float | None:
+        """The grey levels the pair's cells differ by past an allowed brightness and contrast
+        change (:func:`level_residual`); None when it cannot be judged (no thumbnail on
+        either side, a pair whose place is unknown): the pair is accepted unchecked."""
+        if self.copy is None or frame is None:
+            return None
+        thumbnail = self._thumbnail(work_id)
+        if thumbnail is None:
+            return None
+        return level_residual(self.copy, thumbnail[0], frame, pair.variant)
+
     def size(self, work_id: str) -> tuple[int, int] | None:
         """The work's picture size (None without a thumbnail: a print before the detail check)."""
         thumbnail = self._thumbnail(work_id)
         return None if thumbnail is None else (thumbnail[1], thumbnail[2])
 
 
-def detail_check(details: np.ndarray | None, thumbnails: Thumbnails) -> WorkChecks:
-    """The :class:`WorkChecks` of a copy's window details (:func:`print_details`) against
-    the works' thumbnails."""
-    return WorkChecks(details, thumbnails)
+def detail_check(
+    details: np.ndarray | None, thumbnails: Thumbnails, copy: np.ndarray | None = None
+) -> WorkChecks:
+    """The :class:`WorkChecks` of a copy's window details (:func:`print_details`) and
+    thumbnail (:func:`print_thumbnail`) against the works' thumbnails."""
+    return WorkChecks(details, thumbnails, copy)
 
 
 def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> list[SignalMatch]:
@@ -280,7 +302,9 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
     proportions (:func:`placed`); of each work's other pairs, the first
     ``DETAIL_TRIES`` are checked in turn, and the first whose details agree and whose
     place on the work other windows of the copy confirm (:func:`confirmed`) decides,
-    unless it is a small work's simple window and the work's only pair (:func:`lone_simple`).
+    unless it is a small work's simple window and the work's only pair (:func:`lone_simple`)
+    or its grey levels differ from the work's by more than a brightness and contrast change
+    (:meth:`WorkChecks.levels`).
     """
     plain = plain_windows(settings, evidence.lookalikes)
     matches = []
@@ -298,9 +322,14 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
             if lone_simple(settings, len(kept), checks, work_id, pair):
                 continue
             detail = checks.detail(work_id, pair)
-            if detail is None or detail >= settings.image_min_detail:
-                matches.append(_matched(work_id, pair, detail, evidence.algorithm))
-                break
+            if detail is not None and detail < settings.image_min_detail:
+                continue
+            if settings.image_max_levels:
+                levels = checks.levels(work_id, pair, frame)
+                if levels is not None and levels > settings.image_max_levels:
+                    continue
+            matches.append(_matched(work_id, pair, detail, evidence.algorithm))
+            break
     return ranked(matches)
 
 

@@ -133,13 +133,15 @@ class Answer:
     ``thumbnails`` (checked where the decision is made, so no more checks than one
     matcher makes); ``matches``: the other signals' matches, whose rules judge each
     work alone (audio: an alignment of the copy with one track; video: frames voted onto
-    one offset of one film; but see the README on their candidates).
+    one offset of one film; but see the README on their candidates). ``copy``: the copy's
+    own thumbnail, for the grey-level check (None in a print made before it).
     """
 
     image: ImageEvidence
     details: np.ndarray | None
     thumbnails: dict[str, tuple[np.ndarray, int, int]]
     matches: list[SignalMatch]
+    copy: np.ndarray | None = None
 
 
 def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
@@ -148,7 +150,8 @@ def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
     image = ImageEvidence.merged([a.image for a in answers])
     details = next((a.details for a in answers if a.details is not None), None)
     thumbnails = {w: t for a in answers for w, t in a.thumbnails.items()}
-    found = decide(settings, image, detail_check(details, thumbnails.get))
+    copy = next((a.copy for a in answers if a.copy is not None), None)
+    found = decide(settings, image, detail_check(details, thumbnails.get, copy))
     return ranked(found + [m for a in answers for m in a.matches])
 
 
@@ -207,7 +210,7 @@ class Matcher:
         """This matcher's :class:`Answer` about a print, for :func:`decided` over shards:
         ``decided(settings, [matcher.answer(fp)])`` is ``matcher.match(fp)``'s matches."""
         image = ImageEvidence()
-        details = None
+        details = copy = None
         thumbnails: dict[str, tuple[np.ndarray, int, int]] = {}
         matches: list[SignalMatch] = []
         for signal in self.signals.values():
@@ -215,6 +218,7 @@ class Matcher:
                 image = signal.evidence(fingerprint)
                 if image.pairs and fingerprint.image is not None:
                     details = print_details(fingerprint.image)
+                    copy = print_thumbnail(fingerprint.image)
                     # Read by the detail check and, for the work's size, the geometry test.
                     for work_id in image.pairs:
                         thumbnail = signal.thumbnail(work_id)
@@ -222,4 +226,4 @@ class Matcher:
                             thumbnails[work_id] = thumbnail
             else:
                 matches += signal.match(fingerprint)
-        return Answer(image, details, thumbnails, matches)
+        return Answer(image, details, thumbnails, matches, copy)

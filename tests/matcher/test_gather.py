@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from tanba.core import topics
 from tanba.core.blobs.files import FileBlobStore
@@ -417,6 +418,36 @@ def test_the_geometry_test_is_decided_over_shards_as_one_matcher_decides_it(
     squeezed = pictures.fingerprint(pictures.jpeg_at(work, (400, 240)))
     copy = pictures.fingerprint(pictures.jpeg_at(work, (300, 300)))
     for print_, expected in ((squeezed, []), (copy, ["w"])):
+        assert [m.work.work_id for m in single.match(print_)] == expected
+        events = [
+            decode(encode(answered("k", i, 2, s.answer(print_), {})), ShardAnswered)
+            for i, s in enumerate(shards)
+        ]
+        assert [m.work_id for m in decided(settings, [answer_of(e) for e in events])] == expected
+
+
+def test_the_grey_level_check_is_decided_over_shards_as_one_matcher_decides_it(
+    settings: Settings,
+) -> None:
+    """A copy whose greys are squeezed into a pale band (no brightness and contrast change
+    of the work gives them) passes the descriptor and details, which are blind to levels,
+    and only the grey-level check sets it aside: the shards' answers carry the copy's
+    thumbnail, so the gather stage sets it aside too, and still finds the true copy."""
+    texture = np.asarray(pictures.picture(1, 2).convert("L"), np.float64)
+    y, x = np.mgrid[: texture.shape[0], : texture.shape[1]]
+    disc = np.hypot(x - texture.shape[1] / 2, y - texture.shape[0] / 2) < texture.shape[0] / 3
+    work = Image.fromarray((texture * np.where(disc, 0.35, 1.0)).astype(np.uint8))  # a dark disc
+    single = Matcher(settings)
+    shards = [Matcher(settings) for _ in range(2)]
+    fp = pictures.fingerprint(pictures.jpeg_at(work, (512, 512)), REFERENCE)
+    single.add(_work("w", fp))
+    shards[0].add(_work("w", fp))
+    pale = pictures.fingerprint(pictures.jpeg_at(work.point(lambda v: 170 + v // 3), (300, 300)))
+    copy = pictures.fingerprint(pictures.jpeg_at(work, (300, 300)))
+    off = Matcher(settings.with_(image_max_levels=0.0))
+    off.add(_work("w", fp))
+    assert [m.work.work_id for m in off.match(pale)] == ["w"]  # only this check tells them apart
+    for print_, expected in ((pale, []), (copy, ["w"])):
         assert [m.work.work_id for m in single.match(print_)] == expected
         events = [
             decode(encode(answered("k", i, 2, s.answer(print_), {})), ShardAnswered)

@@ -10,7 +10,7 @@ that looks like many registered pictures, and only the whole catalogue can count
 Compact on purpose: an answer carries only the copy's windows that look like a
 registered window (each with the registered window's 63-byte descriptor), the candidate
 window pairs that passed the descriptor test with what their detail checks read (the
-copy's window details, each candidate work's 4 KiB thumbnail), the audio and video matches (their rules are per work), and for each work that
+copy's window details and 4 KiB thumbnail, each candidate work's 4 KiB thumbnail), the audio and video matches (their rules are per work), and for each work that
 may match the alert or suppression it would raise, without its score.
 """
 
@@ -94,6 +94,10 @@ class ShardAnswered(Event):
     algorithm: str = ""
     # The copy's window details (int8 rows, base64) when a work of this shard is a candidate.
     details_b64: str = ""
+    # The copy's own 64 x 64 grey thumbnail (uint8, base64) for the grey-level check: empty
+    # when the copy's print has none or in an answer from a shard that predates the check,
+    # which is then skipped.
+    thumbnail_b64: str = ""
     # The copy's window names and picture size (the geometry test of the image rule): empty
     # in an answer from a shard that predates the test, which is then skipped.
     windows: list[str] = Field(default_factory=list)

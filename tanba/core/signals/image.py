@@ -44,8 +44,10 @@ class ImagePrint(Model):
     descriptor: str = ""
     descriptors_b64: str = ""
     # Optional (added with the detail check, tanba.core.signals.image_detail): a crawled
-    # copy's finer coefficients per hash (``detail`` names them), or a registered work's
-    # grey thumbnail (``thumbnail`` names it). Empty in older prints: no detail check then.
+    # copy's finer coefficients per hash (``detail`` names them), and the picture's grey
+    # thumbnail (``thumbnail`` names it): a registered work's for the detail check, a copy's
+    # (since the grey-level check, tanba.core.signals.image_levels) for that check. Empty in
+    # older prints: no detail check then (no grey-level check without the copy's).
     detail: str = ""
     details_b64: str = ""
     thumbnail: str = ""

@@ -1,0 +1,129 @@
+"""The grey-level check of an image candidate: the copy's lightness against the work's, cell by cell.
+
+Contract: :func:`level_residual` takes a window pair placed by the geometry test
+(:func:`~tanba.core.signals.image_geometry.implied_frame`: where the copy's whole picture
+lies on the work), the copy's and the work's
+:data:`~tanba.core.signals.image_detail.THUMBNAIL_SIDE`² grey thumbnails (the whole
+picture squeezed to a square, :func:`tanba.fingerprint.image.thumbnail`), and the work's
+window name. It averages each thumbnail over a :data:`GRID`² grid of cells across the
+work's window (the copy's cells where the frame puts them on the copy, bilinear, the
+edge pixel beyond the edge) and returns the mean absolute difference (grey levels,
+0..255) between the copy's cells and the work's after the best brightness and contrast
+change of the work allowed: ``slope × work + offset`` (clipped to 0..255), the slope
+within :data:`SLOPES`, the offset within :data:`OFFSETS`. None when the pair cannot be
+judged (a window whose place is unknown, an empty frame). :func:`level_residual_reference`
+computes it point by point, the reference the fast one is tested against.
+
+Why: the descriptor and the details are blind to brightness and contrast (a copy made
+darker or paler must still match), so on ``bench/real_catalogue.py`` (55,676 real works)
+most false matches they left are one shape in other greys: a light-blue halo against a
+black dot, a dark porthole against a bright green disc, a black-and-grey checker against
+a red-and-white flag, a grey metal plate against a black square. A copy keeps the work's
+grey levels up to a moderate brightness and contrast change (bench.quality alters them
+by 25%, a greyscale copy keeps the luma the thumbnails hold); those pairs need far more.
+No data is added to a work's print: its thumbnail is already kept for the detail check;
+a copy's print carries its own thumbnail (4 KiB, on the copy's message only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from tanba.core.signals.image_detail import window_geometry
+from tanba.core.signals.image_geometry import Frame
+
+GRID = 4  # cells per axis: coarse, so a copy a few per cent off still lands in the same cells
+_SAMPLES = 4  # bilinear sample points per cell and axis, averaged into the cell
+# The brightness and contrast changes a copy may make: a slope of 0.7-1.35 and an offset of
+# up to 70 grey levels hold bench.quality's +-25% brightness and contrast (a contrast change
+# about the picture's mean grey is a slope and an offset) with a margin.
+SLOPES = np.round(np.arange(0.7, 1.36, 0.025), 3)  # 1.0 (no change) among them
+OFFSETS = np.arange(-70.0, 71.0, 2.0)
+# Sample positions across a window, 0..1, cell by cell (GRID x _SAMPLES of them).
+_SPAN = (np.arange(GRID * _SAMPLES) + 0.5) / (GRID * _SAMPLES)
+
+
+def _positions(frame: Frame, work_variant: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The sample points across the work's window, in shares of the work's sides (xs, ys), and
+    the same points' x on the copy; None when the pair cannot be judged."""
+    geometry = window_geometry(work_variant)
+    width, height = frame.right - frame.left, frame.bottom - frame.top
+    if geometry is None or width <= 0 or height <= 0:
+        return None
+    left, right, top, bottom, _ = geometry  # a turned window: its inner, unturned part
+    xs = left + _SPAN * (1 - left - right)
+    ys = top + _SPAN * (1 - top - bottom)
+    u = (xs - frame.left) / width
+    return xs, ys, 1 - u if frame.mirrored else u
+
+
+def cells(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The mean grey of each cell (GRID x GRID) of the square ``thumbnail`` sampled at the
+    points ``xs`` x ``ys`` (shares of its sides, GRID x _SAMPLES each, cell by cell)."""
+    side = thumbnail.shape[0]
+    rows, columns = np.meshgrid(ys * side - 0.5, xs * side - 0.5, indexing="ij")
+    sampled = ndimage.map_coordinates(
+        np.asarray(thumbnail, np.float64), [rows, columns], order=1, mode="nearest"
+    )
+    return sampled.reshape(GRID, _SAMPLES, GRID, _SAMPLES).mean(axis=(1, 3))
+
+
+def level_residual(
+    copy: np.ndarray, work: np.ndarray, frame: Frame, work_variant: str
+) -> float | None:
+    """The mean grey-level difference left between the copy's cells and the work's over the
+    work's window ``work_variant`` after the best allowed brightness and contrast change;
+    None when the pair cannot be judged."""
+    found = _positions(frame, work_variant)
+    if found is None:
+        return None
+    xs, ys, u = found
+    v = (ys - frame.top) / (frame.bottom - frame.top)
+    theirs = cells(copy, u, v).ravel()
+    ours = cells(work, xs, ys).ravel()
+    changed = np.clip(
+        SLOPES[:, None, None] * ours[None, None, :] + OFFSETS[None, :, None], 0.0, 255.0
+    )
+    return float(np.abs(changed - theirs).mean(axis=-1).min())
+
+
+def level_residual_reference(
+    copy: np.ndarray, work: np.ndarray, frame: Frame, work_variant: str
+) -> float | None:
+    """:func:`level_residual` point by point (bilinear sampling and the search written out):
+    the reference for tests."""
+    found = _positions(frame, work_variant)
+    if found is None:
+        return None
+    xs, ys, u = found
+    v = (ys - frame.top) / (frame.bottom - frame.top)
+    theirs = _cells_reference(copy, u, v)
+    ours = _cells_reference(work, xs, ys)
+    best = float("inf")
+    for slope in SLOPES:
+        for offset in OFFSETS:
+            total = 0.0
+            for mine, other in zip(theirs, ours, strict=True):
+                total += abs(mine - min(max(slope * other + offset, 0.0), 255.0))
+            best = min(best, total / len(theirs))
+    return best
+
+
+def _cells_reference(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> list[float]:
+    side = thumbnail.shape[0]
+    out = [0.0] * (GRID * GRID)
+    for i, y in enumerate(ys):
+        for j, x in enumerate(xs):
+            py = min(max(float(y) * side - 0.5, 0.0), side - 1.0)
+            px = min(max(float(x) * side - 0.5, 0.0), side - 1.0)
+            y0, x0 = min(int(py), side - 2), min(int(px), side - 2)
+            fy, fx = py - y0, px - x0
+            value = (
+                (1 - fy) * (1 - fx) * float(thumbnail[y0, x0])
+                + (1 - fy) * fx * float(thumbnail[y0, x0 + 1])
+                + fy * (1 - fx) * float(thumbnail[y0 + 1, x0])
+                + fy * fx * float(thumbnail[y0 + 1, x0 + 1])
+            )
+            out[(i // _SAMPLES) * GRID + j // _SAMPLES] += value / _SAMPLES**2
+    return out
