@@ -110,6 +110,7 @@ class Row:
     ms: list[float] = field(default_factory=list)
     evidence: dict[str, int] = field(default_factory=dict)
     true_listed: int = 0  # found excerpts whose cut is among the positions listed
+    several: list[str] = field(default_factory=list)  # works of the excerpts listing more
     listed: list[int] = field(default_factory=list)  # positions listed per found excerpt
 
 
@@ -285,6 +286,8 @@ def main() -> None:
                     starts = [p.offset_s - (d.scale or 1.0) * p.query_offset_s
                               for p in d.positions] or [copy_start]  # fmt: skip
                     row.listed.append(len(starts))
+                    if len(starts) > 1:
+                        row.several.append(f"{expected} ({d.evidence})")
                     row.true_listed += any(abs(s - start) <= RIGHT_S for s in starts)
                 row.evidence[d.evidence] = row.evidence.get(d.evidence, 0) + 1
     for (name, expected, _path, start), print_ in printed:
@@ -326,6 +329,9 @@ def main() -> None:
             print(f"  {name + hard:<22} {recall:>7} {cal:>5} {held:>5} {row.false:>6} "
                   f"{row.max_error:>17.2f} {listed:>10} {counts:>9} {times:>17}  "
                   f"{evidence}")  # fmt: skip
+        several = {n: r.several for n, r in rows[kind].items() if r.several}
+        print("  more than one position listed: " + "; ".join(
+            f"{n}: {', '.join(w)}" for n, w in several.items()) if several else "")  # fmt: skip
     if not args.no_film:
         film_part(cache, registered, settings)
 
@@ -352,8 +358,18 @@ def positions(
     said = []
     for other in found.others:
         ratio = other.closeness / max(found.closeness, 1)
-        there = work.words[frame_at(other.start_s + times)]
-        self_d = int(np.median(np.bitwise_count(cut ^ there).sum(axis=1)))
+        # The work against itself there, at the nearest quarter-second (a repeat placed 0.25 s
+        # off would look like another scene).
+        self_d = min(
+            int(
+                np.median(
+                    np.bitwise_count(cut ^ work.words[frame_at(other.start_s + shift + times)]).sum(
+                        axis=1
+                    )
+                )
+            )
+            for shift in (-0.5, -0.25, 0.0, 0.25, 0.5)
+        )
         listed = "listed" if ratio >= POSITION_CLOSENESS else "not listed"
         right = "cut" if abs(other.start_s - start) <= SAME_POSITION_S else f"work self {self_d}"
         said.append(f"{other.start_s:.2f} s ({ratio:.2f}, {right}, {listed})")
