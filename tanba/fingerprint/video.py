@@ -93,16 +93,6 @@ _MARK_PATCHES = 3
 _MARK_EDGE = 24.0
 # A patch is painted over with this many pixels more on each side (its outline, blurred).
 _MARK_GROW = 2
-# Speed over exactness, alike for works and copies: no in-loop deblocking and the decoder's
-# fast flags (-26% decode time on 720p H.264, measured).
-DECODE_OPTIONS = {"skip_loop_filter": "all", "flags2": "fast"}
-# A crawled copy under this many rows (240p, 360p) is decoded as its encoder meant, with the
-# in-loop deblocking filter: at low bitrate the blocks it leaves unfiltered move a frame's
-# hash (Lebiniou 12-34-46 at 240p, 150 kbit/s: 2 of 13 frames within 64 bits of the work's,
-# 10 of 13 deblocked, bench.video's one 240p miss). Such frames are small, so it costs little;
-# the work's side is unchanged (its print, and so the id).
-DEBLOCK_UNDER_ROWS = 400
-DEBLOCKED: dict[str, str] = {}
 # A registered video declaring less than EVERY_FRAME_UNDER_S seconds (a clip, a trailer cut,
 # not a film) keeps every frame (at most one each _EVERY_FRAME_MIN_S), not two a second: a
 # picture that changes with every frame (a looping cartoon, a music visualiser) matches a
@@ -194,8 +184,9 @@ def video_print(
             if stream is None:
                 raise Unfingerprintable("the file has no video stream")
             stream.thread_type = "NONE"  # one core: the worker scales by processes
-            low = not reference and 0 < stream.codec_context.height < DEBLOCK_UNDER_ROWS
-            stream.codec_context.options = dict(DEBLOCKED if low else DECODE_OPTIONS)
+            # Speed over exactness, alike for works and copies: no in-loop deblocking and
+            # the decoder's fast flags (-26% decode time on 720p H.264, measured).
+            stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
             declared = _declared_s(container, stream)
             # A registered clip keeps every frame (a video sampled in windows never does).
             short = 0 < declared < min(every_frame_under_s, sparse_after_s)
