@@ -35,6 +35,7 @@ reported on the held-out one from the same run.
 from __future__ import annotations
 
 import argparse
+import collections
 import hashlib
 import itertools
 import resource
@@ -57,7 +58,7 @@ from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.video import video_print
 from tanba.matcher.video_catalogue import MappedVideoIndex, VideoCatalogueWriter
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex
-from tanba.matcher.video_signal import VideoSignal
+from tanba.matcher.video_signal import POSITION_CLOSENESS, SAME_POSITION_S, VideoSignal
 
 EXCERPT_S = 8.0
 ALTERATIONS: dict[str, list[str]] = {
@@ -108,6 +109,13 @@ class Row:
     max_error: float = 0.0
     ms: list[float] = field(default_factory=list)
     evidence: dict[str, int] = field(default_factory=dict)
+    true_listed: int = 0  # found excerpts whose cut is among the positions listed
+    several: list[str] = field(default_factory=list)  # works of the excerpts listing more
+    listed: list[int] = field(default_factory=list)  # positions listed per found excerpt
+
+
+# A listed position is where the excerpt was cut when within the offsets' floor (2 s).
+RIGHT_S = 2.0
 
 
 def ffmpeg(*args: str) -> None:
@@ -173,6 +181,15 @@ def main() -> None:
         metavar="ALTERATIONS",
         help="comma-separated alterations whose missed pictures are explained: per excerpt, the "
         "histogram of each copy frame's distance to the work's frames where it was cut",
+    )
+    parser.add_argument(
+        "--positions",
+        default="",
+        metavar="ALTERATIONS",
+        help="comma-separated alterations whose found pictures' other accepted offsets are "
+        "printed with their closeness against the best's (what POSITION_CLOSENESS is chosen "
+        "from, on the calibration half) and how far the work's own frames there are from "
+        "those where the excerpt was cut (a repeat: near 0)",
     )
     args = parser.parse_args()
     if args.film:
@@ -265,14 +282,30 @@ def main() -> None:
                     # Where the copy's first second is in the work, against where it was cut.
                     copy_start = d.offset_s - (d.scale or 1.0) * d.query_offset_s
                     row.max_error = max(row.max_error, abs(copy_start - start))
+                    # Every position listed (one when none are: the match's own).
+                    starts = [p.offset_s - (d.scale or 1.0) * p.query_offset_s
+                              for p in d.positions] or [copy_start]  # fmt: skip
+                    row.listed.append(len(starts))
+                    if len(starts) > 1:
+                        row.several.append(f"{expected} ({d.evidence})")
+                    row.true_listed += any(abs(s - start) <= RIGHT_S for s in starts)
                 row.evidence[d.evidence] = row.evidence.get(d.evidence, 0) + 1
     for (name, expected, _path, start), print_ in printed:
         if name in args.why.split(",") and print_ is not None and print_.video is not None:
             why(name, expected, start, print_.video, signals["chunks"], settings)
+    ratios: dict[str, list[float]] = {}  # split: every other accepted offset's closeness ratio
+    for (name, expected, _path, start), print_ in printed:
+        if name in args.positions.split(",") and print_ is not None and print_.video is not None:
+            for part, ratio in positions(name, expected, start, print_.video, signals["chunks"]):
+                ratios.setdefault(part, []).append(ratio)
+    for part, others in sorted(ratios.items()):
+        print(f"positions [{part}]: {len(others)} other accepted offsets, closeness / best's: "
+              f"{' '.join(f'{r:.2f}' for r in sorted(others, reverse=True))}")  # fmt: skip
     for kind in signals:
         print(f"\nindex: {kind}")
         print(f"  {'alteration':<22} {'recall':>7} {'cal':>5} {'held':>5} {'false':>6} "
-              f"{'max offset err s':>17} {'query ms p50/max':>17}  evidence")  # fmt: skip
+              f"{'max offset err s':>17} {'cut listed':>10} {'positions':>9} "
+              f"{'query ms p50/max':>17}  evidence")  # fmt: skip
         for name, row in rows[kind].items():
             is_unrelated = name.startswith("unrelated")
             recall = "-" if is_unrelated else f"{row.found}/{row.total}"
@@ -283,10 +316,67 @@ def main() -> None:
             times = f"{statistics.median(row.ms):.1f}/{max(row.ms):.1f}" if row.ms else "-"
             hard = " (hard)" if name in HARD else ""
             evidence = " ".join(f"{k}:{v}" for k, v in sorted(row.evidence.items()))
+            listed = "-" if is_unrelated else f"{row.true_listed}/{row.found}"
+            # Positions per found excerpt: how many had 1, 2, ... (a listing of every offset
+            # would show as many).
+            counts = (
+                "-"
+                if not row.listed
+                else " ".join(
+                    f"{n}x{c}" for n, c in sorted(collections.Counter(row.listed).items())
+                )
+            )
             print(f"  {name + hard:<22} {recall:>7} {cal:>5} {held:>5} {row.false:>6} "
-                  f"{row.max_error:>17.2f} {times:>17}  {evidence}")  # fmt: skip
+                  f"{row.max_error:>17.2f} {listed:>10} {counts:>9} {times:>17}  "
+                  f"{evidence}")  # fmt: skip
+        several = {n: r.several for n, r in rows[kind].items() if r.several}
+        print("  more than one position listed: " + "; ".join(
+            f"{n}: {', '.join(w)}" for n, w in several.items()) if several else "")  # fmt: skip
     if not args.no_film:
         film_part(cache, registered, settings)
+
+
+def positions(
+    name: str, expected: str, start: float, copy: VideoPrint, signal: VideoSignal
+) -> list[tuple[str, float]]:
+    """Print the found picture's other accepted offsets (before the closeness tolerance):
+    each with its closeness against the best's, and the median distance between the work's
+    own frames there and where the excerpt was cut (a repeat of the picture: near 0, another
+    scene: tens of bits), whether it is listed; return (split, ratio) of each."""
+    found = signal.pictures(copy).get(expected)
+    work = signal.index.frames(expected)
+    if found is None or work is None:
+        return []
+    speed = 25 / 24 if name == "pal-speedup" else 1.0
+    times = speed * copy.times()
+
+    def frame_at(at: np.ndarray) -> np.ndarray:
+        return np.abs(work.times[None, :] - at[:, None]).argmin(axis=1)
+
+    cut = work.words[frame_at(start + times)]
+    out = []
+    said = []
+    for other in found.others:
+        ratio = other.closeness / max(found.closeness, 1)
+        # The work against itself there, at the nearest quarter-second (a repeat placed 0.25 s
+        # off would look like another scene).
+        self_d = min(
+            int(
+                np.median(
+                    np.bitwise_count(cut ^ work.words[frame_at(other.start_s + shift + times)]).sum(
+                        axis=1
+                    )
+                )
+            )
+            for shift in (-0.5, -0.25, 0.0, 0.25, 0.5)
+        )
+        listed = "listed" if ratio >= POSITION_CLOSENESS else "not listed"
+        right = "cut" if abs(other.start_s - start) <= SAME_POSITION_S else f"work self {self_d}"
+        said.append(f"{other.start_s:.2f} s ({ratio:.2f}, {right}, {listed})")
+        out.append((split_of(expected), ratio))
+    print(f"positions {name} {expected} [{split_of(expected)}]: cut {start:.2f}, best "
+          f"{found.start_s:.2f} s ({found.agree} agree); others: {'; '.join(said) or 'none'}")  # fmt: skip
+    return out
 
 
 def why(

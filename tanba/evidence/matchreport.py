@@ -162,7 +162,7 @@ def build_match_report(
                 work_offset_s=p.offset_s,
                 copy_offset_s=p.query_offset_s,
                 duration_s=p.duration_s,
-                bit_error_rate=p.ber,
+                bit_error_rate=p.ber if p.ber is not None else 0.0,  # a sound's has one
                 work_duration_s=work_s,
                 copy_duration_s=copy_s,
                 score=p.score,

@@ -317,6 +317,18 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
                 else t("frame_distance", distance=pair.distance)
             )
             rows.append((at, alike))
+        if len(m.match.positions) > 1:  # a repeated picture (or passage): every place, ranked
+            for rank, pos in enumerate(m.match.positions[1:], start=2):
+                at = t("seconds", value=f"{pos.offset_s:.2f}")
+                score = "" if pos.score is None else f" ({t('score')} {pos.score:.2f})"
+                how = (
+                    t("frame_distance", distance=pos.distance)
+                    if pos.distance is not None
+                    else f"{t('ber')} {pos.ber:.3f}"
+                    if pos.ber is not None
+                    else ""
+                )
+                rows.append((t("also_at", rank=rank), f"{at}{score}" + (f", {how}" if how else "")))
     if len(m.audio_positions) > 1:  # the work repeats the passage: every position, ranked
         for rank, o in enumerate(m.audio_positions[1:], start=2):
             at = t("seconds", value=f"{o.work_offset_s:.2f}")

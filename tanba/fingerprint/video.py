@@ -226,16 +226,17 @@ def video_print(
                 grey = frame.reformat(
                     width=WORK_SIDE, height=WORK_SIDE, format="gray", interpolation="AREA"
                 ).to_ndarray()
-                picture = unframed(frame, grey)
+                bars = border_box(grey)
+                picture = unframed(frame, grey, bars)
                 bits, quality = _pdq(picture)
                 if quality < MIN_QUALITY:
                     continue
                 times.append(t)
                 hashes.append(bits)
-                marks.add(grey)
+                marks.add(grey, picture, bars)
                 extra.append(_pdq(zoomed(picture) if reference else picture[:, ::-1])[0])
                 box = None if reference else inset_box(grey)
-                if box is not None and box != border_box(grey):
+                if box is not None and box != bars:
                     # At the work's resolution, as the bars are (unframed): a picture half
                     # the frame's size is 64 px of the square.
                     inner_bits, inner_quality = _pdq(trim_borders(_cut(frame, box)))
@@ -273,29 +274,35 @@ def video_print(
 class _Marks:
     """A crawled copy's static mark and its frames' hashes with the mark painted over.
 
-    The first :data:`_MARK_FRAMES` kept frames (128 px grey, 2 MB) are held until
-    :func:`static_marks` decides where a mark is; those and every later frame are then
-    hashed painted (:func:`painted`). Copies only: the work is hashed as it is, and the
-    painted copy's hash comes back near it (a logo box over 3% of a cartoon frame moves
-    its hash by 48-112 bits).
+    The first :data:`_MARK_FRAMES` kept frames (128 px grey, and the picture inside their
+    bars as hashed, 4 MB) are held until :func:`static_marks` decides where a mark is, on the
+    128 px squares; those and every later frame are then hashed painted (:func:`painted`) on
+    the picture inside their bars, the mark's box carried there (:func:`boxes_inside`). Copies
+    only: the work is hashed as it is, and the painted copy's hash comes back near it (a logo
+    box over 3% of a cartoon frame moves its hash by 48-112 bits).
+
+    Why on the picture inside the bars: it is cut at the work's resolution (:func:`unframed`);
+    painted on the square and trimmed there, a letterboxed copy with a logo was hashed from
+    72 rows where its plain hash had 128.
     """
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.held: list[np.ndarray] = []
+        self.held: list[tuple[np.ndarray, np.ndarray, tuple[int, int, int, int]]] = []
         self.boxes: list[tuple[int, int, int, int]] | None = None  # None: not decided yet
         self.painted: list[np.ndarray] = []
 
-    def add(self, grey: np.ndarray) -> None:
-        """After a kept frame (its grey picture before the borders are cut)."""
+    def add(self, grey: np.ndarray, picture: np.ndarray, bars: tuple[int, int, int, int]) -> None:
+        """After a kept frame: its grey square, the picture inside its bars (as hashed) and
+        where those bars are on the square (:func:`border_box`)."""
         if not self.enabled:
             return
         if self.boxes is None:
-            self.held.append(grey)
+            self.held.append((grey, picture, bars))
             if len(self.held) >= _MARK_FRAMES:
                 self._decide()
         elif self.boxes:
-            self.painted.append(_pdq(trim_borders(painted(grey, self.boxes)))[0])
+            self.painted.append(self._hash(picture, bars))
 
     def hashes(self) -> np.ndarray | None:
         """The painted hashes of every kept frame, or None when there is no mark."""
@@ -303,12 +310,36 @@ class _Marks:
             self._decide()
         return np.array(self.painted) if self.enabled and self.boxes else None
 
+    def _hash(self, picture: np.ndarray, bars: tuple[int, int, int, int]) -> np.ndarray:
+        assert self.boxes is not None
+        return _pdq(painted(picture, boxes_inside(self.boxes, bars, picture.shape)))[0]
+
     def _decide(self) -> None:
-        self.boxes = static_marks(np.array(self.held)) if self.held else []
-        self.painted = [_pdq(trim_borders(painted(g, self.boxes)))[0] for g in self.held]
+        greys = np.array([grey for grey, _picture, _bars in self.held])
+        self.boxes = static_marks(greys) if len(greys) else []
+        if self.boxes:
+            self.painted = [self._hash(picture, bars) for _grey, picture, bars in self.held]
         self.held = []
-        if not self.boxes:
-            self.painted = []
+
+
+def boxes_inside(
+    boxes: list[tuple[int, int, int, int]],
+    bars: tuple[int, int, int, int],
+    shape: tuple[int, ...],
+) -> list[tuple[int, int, int, int]]:
+    """Boxes on the 128 px square carried into the picture inside ``bars`` (of ``shape``,
+    cut from the frame at its own scale), grown outwards to whole pixels; a box on a bar is
+    left out (nothing of it is hashed)."""
+    top, bottom, left, right = bars
+    h, w = shape[0], shape[1]
+    sy, sx = h / (bottom - top), w / (right - left)
+    out = []
+    for t, b, lo, r in boxes:
+        t2, b2 = max(math.floor((t - top) * sy), 0), min(math.ceil((b - top) * sy), h)
+        l2, r2 = max(math.floor((lo - left) * sx), 0), min(math.ceil((r - left) * sx), w)
+        if t2 < b2 and l2 < r2:
+            out.append((t2, b2, l2, r2))
+    return out
 
 
 def static_marks(greys: np.ndarray) -> list[tuple[int, int, int, int]]:
@@ -447,7 +478,9 @@ def border_box(grey: np.ndarray) -> tuple[int, int, int, int]:
     return top, bottom, left, right
 
 
-def unframed(frame: av.VideoFrame, grey: np.ndarray) -> np.ndarray:
+def unframed(
+    frame: av.VideoFrame, grey: np.ndarray, box: tuple[int, int, int, int] | None = None
+) -> np.ndarray:
     """The picture inside the frame's bars, found on ``grey`` (the frame at
     :data:`WORK_SIDE` square) and cut from the frame scaled so that picture comes out
     :data:`WORK_SIDE` on each side; ``grey`` itself where it has no bars.
@@ -455,8 +488,9 @@ def unframed(frame: av.VideoFrame, grey: np.ndarray) -> np.ndarray:
     Why not ``trim_borders(grey)``: a letterboxed copy's picture is then 72 rows of the
     square where the work's fills all 128, and a picture of fine detail (Lebiniou's
     visualisers) aliases differently at each: 74-92 bits from the work's frames against
-    44-60 cut from the frame at the work's resolution (``bench/video.py``, letterbox)."""
-    box = border_box(grey)
+    44-60 cut from the frame at the work's resolution (``bench/video.py``, letterbox).
+    ``box``: ``border_box(grey)`` when the caller has it."""
+    box = border_box(grey) if box is None else box
     if box == (0, WORK_SIDE, 0, WORK_SIDE):
         return grey
     return _cut(frame, box)

@@ -47,12 +47,13 @@ where in the copy, ``duration_s`` how long (in the copy's time).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import AUDIO, VIDEO, Fingerprint
+from tanba.core.schemas.matches import MatchPosition
 from tanba.core.settings import Settings
 from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES, VideoPrint, words
 from tanba.matcher.audio_signal import AudioSignal
@@ -75,6 +76,19 @@ AGREE_S = 2.0
 NAMED_WORKS = 5
 # Offsets tried around the voted bin (seconds).
 _FINE_STEPS = np.arange(-1.5, 1.51, 0.25)
+# Other positions of a repeated picture (a looping cartoon): an offset is listed beside the
+# match's own when its agreeing frames are at least this close in sum (closeness) as the
+# best's. Chosen on the calibration half of bench.video (--positions prints each match's
+# other accepted offsets and their ratio): see the README, "### Video".
+POSITION_CLOSENESS = 0.9
+# Offset bins whose vote (by closeness) reaches this share of the top bin's are refined as
+# other positions: a position as close as the best has about its vote; the chunk index may
+# propose fewer of its pairs, hence the margin. Bins below it are not tried (cost).
+PEAK_SHARE = 0.5
+# Two positions nearer than this are one occurrence (the refinement reaches 1.5 s either side
+# of a bin; as the audio's positions).
+SAME_POSITION_S = 2.0
+MAX_POSITIONS = 16  # positions listed at most per match (a loop repeated all film long)
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,14 @@ class PictureMatch:
     mean_distance: float  # of the agreeing frames
     closeness: int  # sum of max_distance + 1 - d over the agreeing frames
     gap_s: float  # mean time between where each agreeing frame was put and its work frame
+    # Other accepted alignments at other offsets of the same work (a repeated picture), best
+    # first, not yet filtered by :data:`POSITION_CLOSENESS`: :func:`other_positions`.
+    others: tuple[PictureMatch, ...] = ()
+
+    @property
+    def start_s(self) -> float:
+        """Where in the work the copy's own start falls."""
+        return self.offset_s - self.scale * self.query_offset_s
 
     @property
     def key(self) -> tuple[int, int, float]:
@@ -218,6 +240,7 @@ class VideoSignal(SignalIndex):
         if unmarked is not None:
             variants.append(("unmarked", times, words(unmarked)))
         best: dict[str, PictureMatch] = {}
+        inputs: dict[str, tuple[np.ndarray, np.ndarray, WorkFrames, FramePairs]] = {}
         for variant, times, query in variants:
             for work_id, pairs in self.index.pairs(query, s.video_max_distance).items():
                 work = self.index.frames(work_id)
@@ -226,7 +249,15 @@ class VideoSignal(SignalIndex):
                 found = align(times, query, work, pairs, s, video.frame_s, variant)
                 if found is not None and (work_id not in best or found.key > best[work_id].key):
                     best[work_id] = found
-        return best
+                    inputs[work_id] = (times, query, work, pairs)
+        # Other positions only for the variant that won, and only for matched works.
+        return {
+            work_id: replace(
+                found,
+                others=tuple(other_positions(*inputs[work_id], s, video.frame_s, found)),
+            )
+            for work_id, found in best.items()
+        }
 
 
 def align(
@@ -245,32 +276,108 @@ def align(
         offsets = tw - scale * tq
         bins = np.round(offsets / BIN_S).astype(np.int64)
         for voted in _voted_bins(bins, pairs.query, pairs.distance, settings.video_max_distance):
-            # The vote is coarse (a slow pan keeps frames alike for a second or more): the
-            # offset is the one near it where the copy's frames come closest to the work's.
-            # The work's frames within reach of every offset tried are compared with the
-            # copy's once.
-            near_times, near_d = _near(times, query, work, scale, voted * BIN_S)
-            for offset in voted * BIN_S + _FINE_STEPS:
-                expected = scale * times + offset
-                close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
-                masked = np.where(close, near_d, 256)
-                at = masked.argmin(axis=1)[:, None]
-                nearest = np.take_along_axis(masked, at, axis=1)[:, 0]
-                gap = np.abs(np.take_along_axis(near_times, at, axis=1)[:, 0] - expected)
-                found = _checked(
-                    times,
-                    expected,
-                    nearest,
-                    gap,
-                    close.any(axis=1),
-                    scale,
-                    settings,
-                    frame_s,
-                    variant,
-                )
-                if found is not None and (best is None or found.key > best.key):
-                    best = found
+            found = _refined(times, query, work, scale, voted, settings, frame_s, variant)
+            if found is not None and (best is None or found.key > best.key):
+                best = found
     return best
+
+
+def _refined(
+    times: np.ndarray,
+    query: np.ndarray,
+    work: WorkFrames,
+    scale: float,
+    voted: int,
+    settings: Settings,
+    frame_s: float,
+    variant: str,
+) -> PictureMatch | None:
+    """The best accepted alignment at the offsets around the bin ``voted`` (every 0.25 s
+    within 1.5 s), or None.
+
+    The vote is coarse (a slow pan keeps frames alike for a second or more): the offset is
+    the one near it where the copy's frames come closest to the work's. The work's frames
+    within reach of every offset tried are compared with the copy's once."""
+    best: PictureMatch | None = None
+    near_times, near_d = _near(times, query, work, scale, voted * BIN_S)
+    for offset in voted * BIN_S + _FINE_STEPS:
+        expected = scale * times + offset
+        close = np.abs(near_times - expected[:, None]) <= TOLERANCE_S
+        masked = np.where(close, near_d, 256)
+        at = masked.argmin(axis=1)[:, None]
+        nearest = np.take_along_axis(masked, at, axis=1)[:, 0]
+        gap = np.abs(np.take_along_axis(near_times, at, axis=1)[:, 0] - expected)
+        found = _checked(
+            times, expected, nearest, gap, close.any(axis=1), scale, settings, frame_s, variant
+        )
+        if found is not None and (best is None or found.key > best.key):
+            best = found
+    return best
+
+
+def other_positions(
+    times: np.ndarray,
+    query: np.ndarray,
+    work: WorkFrames,
+    pairs: FramePairs,
+    settings: Settings,
+    frame_s: float,
+    best: PictureMatch,
+) -> list[PictureMatch]:
+    """Every other offset of the work where the copy's frames agree as the match rule asks
+    (:func:`_checked`), one per occurrence, best first, at most :data:`MAX_POSITIONS` - 1.
+
+    Contract: the candidates are the peaks of the closeness vote at the match's speed whose
+    vote reaches :data:`PEAK_SHARE` of the top one's, each refined as :func:`align` refines
+    (so a position is the offset a copy cut there would have been given); one within
+    :data:`SAME_POSITION_S` of the match's or of a better one is the same occurrence. Not
+    filtered by closeness (the caller keeps those within :data:`POSITION_CLOSENESS`): the
+    bench reads the ratios to choose it. Why: a picture that repeats (a looping cartoon) has
+    two or more equally right positions, and the best of them is chance."""
+    if not len(pairs.query):
+        return []
+    tq, tw = times[pairs.query], work.times[pairs.frame]
+    bins = np.round((tw - best.scale * tq) / BIN_S).astype(np.int64)
+    lo, _count, weight = _votes(bins, pairs.query, pairs.distance, settings.video_max_distance)
+    padded = np.concatenate([[-1.0], weight, [-1.0]])
+    peak = (weight >= padded[:-2]) & (weight >= padded[2:]) & (weight > 0)
+    peak &= weight >= PEAK_SHARE * float(weight.max())
+    order = np.flatnonzero(peak)
+    order = order[np.argsort(-weight[order], kind="stable")]
+    found = [best]
+    for i in order:
+        if len(found) >= MAX_POSITIONS:
+            break
+        if any(abs((lo + int(i)) * BIN_S - f.start_s) < SAME_POSITION_S for f in found):
+            continue
+        at = _refined(times, query, work, best.scale, lo + int(i), settings, frame_s, best.variant)
+        if at is not None and all(abs(at.start_s - f.start_s) >= SAME_POSITION_S for f in found):
+            found.append(at)
+    return sorted(found[1:], key=lambda f: f.key, reverse=True)
+
+
+def _votes(
+    bins: np.ndarray, query: np.ndarray, distance: np.ndarray, max_distance: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    """The offset votes from bin ``lo`` on, each bin with its two neighbours: by distinct copy
+    frames, and by closeness (each distinct frame weighing ``max_distance + 1 - d`` of its
+    closest pair in the bin)."""
+    # One vote per (bin, copy frame), by its closest pair: sorted by bin, frame, distance.
+    order = np.lexsort((distance, query, bins))
+    b, q, d = bins[order], query[order], distance[order]
+    first = np.ones(len(b), bool)
+    first[1:] = (b[1:] != b[:-1]) | (q[1:] != q[:-1])
+    b, d = b[first], d[first]
+    lo = int(b.min())
+    size = int(b.max()) - lo + 1
+    weight = np.clip(max_distance + 1 - d, 0, None).astype(np.float64)
+    smoothed = []
+    for dense in (np.bincount(b - lo, minlength=size), np.bincount(b - lo, weight, size)):
+        dense = dense.astype(np.float64)
+        smoothed.append(
+            dense + np.concatenate([[0], dense[:-1]]) + np.concatenate([dense[1:], [0]])
+        )
+    return lo, smoothed[0], smoothed[1]
 
 
 def _voted_bins(
@@ -285,20 +392,8 @@ def _voted_bins(
     past many a little further. The refinement (:func:`align`) decides between them."""
     if not len(bins):
         return []
-    # One vote per (bin, copy frame), by its closest pair: sorted by bin, frame, distance.
-    order = np.lexsort((distance, query, bins))
-    b, q, d = bins[order], query[order], distance[order]
-    first = np.ones(len(b), bool)
-    first[1:] = (b[1:] != b[:-1]) | (q[1:] != q[:-1])
-    b, d = b[first], d[first]
-    lo = int(b.min())
-    size = int(b.max()) - lo + 1
-    weight = np.clip(max_distance + 1 - d, 0, None).astype(np.float64)
-    voted = []
-    for dense in (np.bincount(b - lo, minlength=size), np.bincount(b - lo, weight, size)):
-        dense = dense.astype(np.float64)
-        smoothed = dense + np.concatenate([[0], dense[:-1]]) + np.concatenate([dense[1:], [0]])
-        voted.append(lo + int(np.argmax(smoothed)))
+    lo, count, weight = _votes(bins, query, distance, max_distance)
+    voted = [lo + int(np.argmax(count)), lo + int(np.argmax(weight))]
     return sorted(set(voted))
 
 
@@ -399,13 +494,38 @@ def _scored(
             query_offset_s=round(query_offset_s, 2),
             duration_s=round(duration_s, 2),
             ber=None if sound_detail is None else sound_detail.ber,
-            positions=[] if sound_detail is None else sound_detail.positions,
+            positions=_positions(picture, sound_detail),
         )
         score = max(picture.share, sound.score if sound is not None else 0.0)
         return SignalMatch(work_id, round(score, 4), detail)
     assert sound is not None
     detail = sound.detail.model_copy(update={"evidence": evidence})
     return SignalMatch(work_id, sound.score, detail)
+
+
+def _positions(picture: PictureMatch, sound: MatchDetail | None) -> list[MatchPosition]:
+    """The match's positions: the sound's where it gives them (it tells a looping picture's
+    occurrences apart), else the picture's own and each other offset whose agreeing frames
+    are within :data:`POSITION_CLOSENESS` of its closeness, best first; [] for one position
+    of a picture alone, as before (the match's own figures say it)."""
+    if sound is not None and sound.positions:
+        return sound.positions
+    floor = POSITION_CLOSENESS * picture.closeness
+    others = [o for o in picture.others if o.closeness >= floor]
+    if not others:
+        return []
+    return [
+        MatchPosition(
+            offset_s=round(p.offset_s, 2),
+            query_offset_s=round(p.query_offset_s, 2),
+            duration_s=round(p.duration_s, 2),
+            score=round(p.share, 4),
+            evidence="picture",
+            frames=p.agree,
+            distance=p.distance,
+        )
+        for p in [picture, *others][:MAX_POSITIONS]
+    ]
 
 
 def _apart(picture: PictureMatch, sound: MatchDetail) -> bool:

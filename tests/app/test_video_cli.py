@@ -8,7 +8,7 @@ from tanba.core.settings import Settings
 from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES
 from tanba.core.wiring import App
 from tests.support.cli import json_lines, ok, tanba
-from tests.support.video import excerpt, film, unrelated
+from tests.support.video import LOOP_S, excerpt, film, looping, unrelated
 
 
 def test_a_clip_cut_from_a_registered_video_is_matched_with_its_position(
@@ -38,6 +38,23 @@ def test_a_clip_cut_from_a_registered_video_is_matched_with_its_position(
     assert middle["evidence"] == "both" and middle["duration_s"] >= 8 and middle["score"] > 0.5
     assert abs(silent["offset_s"] - silent["query_offset_s"] - 12.0) <= 1.0
     assert silent["evidence"] == "picture"
+    # The picture alone, of a film that does not repeat it: one position, in its figures (the
+    # clip with sound lists the sound's positions: its music repeats passages).
+    assert "positions" not in silent
+
+
+def test_a_muted_clip_of_a_repeated_picture_is_printed_with_every_position(
+    tmp_path: Path,
+) -> None:
+    home, loop = tmp_path / "home", looping(tmp_path)
+    ok(tanba(home, "works", "add", str(loop), "--owner", "Studio", "--work-id", "loop"))
+    clip = excerpt(tmp_path, loop, "repeated", ["-an"], start=1.0, seconds=6.0)
+    [row] = json_lines(ok(tanba(home, "match", str(clip), "--json")))
+    positions = row["positions"]
+    starts = sorted(round(p["offset_s"] - p["query_offset_s"]) for p in positions)
+    assert starts == [1, 1 + LOOP_S]
+    assert positions[0]["offset_s"] == row["offset_s"]  # the match's own first
+    assert all(p["evidence"] == "picture" and p["frames"] >= 6 for p in positions)
 
 
 def test_a_film_printed_by_an_older_version_is_listed_and_printed_again(

@@ -347,6 +347,36 @@ def test_an_audio_alert_lists_every_position_of_a_repeated_passage(
     assert rows(once) == []  # one position: the span sentence says it
 
 
+def test_a_video_alert_lists_every_position_of_a_repeated_picture_with_what_agreed(
+    app: App, alert_factory: Callable[..., Alert], login: Callable[[str], Any]
+) -> None:
+    """A muted copy of a looping cartoon: each place its picture matches, ranked, with the
+    frames that agreed there (no BER: the sound did not take part)."""
+    positions = [
+        MatchPosition(offset_s=5.5, query_offset_s=0.5, duration_s=7.5, score=0.94,
+                      evidence="picture", frames=15, distance=4),
+        MatchPosition(offset_s=1.5, query_offset_s=0.5, duration_s=7.5, score=0.94,
+                      evidence="picture", frames=15, distance=6),
+    ]  # fmt: skip
+    detail = MatchDetail(
+        algorithm="pdqf-2fps-3", evidence="picture", offset_s=5.5, query_offset_s=0.5,
+        duration_s=7.5, frames=15, distance=4, positions=positions,
+    )  # fmt: skip
+    looped = alert_factory(media="video", match=detail)
+    app.store.upsert([looped])
+    page = login("admin").client.get(f"/alerts/{looped.id}").text
+    table = re.search(r'<table id="positions">.*?<tbody>(.*?)</tbody>', page, re.S)
+    assert table is not None
+    rows = [
+        [html.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td.*?</td>", r)]
+        for r in re.findall(r"<tr>(.*?)</tr>", table.group(1), re.S)
+    ]
+    assert rows == [
+        ["1", "5.5 s", "0.5 s", "94%", "picture: 15 frames, median 4 bits apart"],
+        ["2", "1.5 s", "0.5 s", "94%", "picture: 15 frames, median 6 bits apart"],
+    ]
+
+
 def test_a_refused_user_form_is_the_page_again_with_the_reason_beside_the_field_in_russian(
     login: Callable[[str], Any], console: Console
 ) -> None:

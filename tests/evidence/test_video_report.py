@@ -197,3 +197,29 @@ def test_the_demo_films_package_shows_its_frame_pairs_in_the_report(
     said = " ".join(text.split())
     assert "What agreed the picture and the sound" in said
     assert said.count("Frames at") == 4 and said.count("of 256 bits") == 4
+
+
+def test_a_muted_copy_of_a_looping_cartoon_lists_every_position_in_the_report(
+    case: tuple[Settings, Work, Alert, bytes, bytes], tmp_path: Path
+) -> None:
+    """win005's picture repeats every 4.0 s: a muted excerpt has as many right positions, and
+    the report (report.json's match) lists each with the frames that made it."""
+    settings, work, _alert, reference, _found = case
+    copy = excerpt(tmp_path, CARTOON, "muted", ["-an"], start=START, seconds=8)
+    found = fingerprint_file(copy, "c" * 64, settings)
+    signal = VideoSignal(settings)
+    signal.add("cartoon", work.fingerprint)
+    [match] = signal.match(found)
+    alert = make_alert(
+        work_id="cartoon", media="video", match=match.detail, score=match.score,
+        work_title=work.title, media_sha256=found.sha256, media_url="http://kino.example.kz/m.mp4",
+    )  # fmt: skip
+    report = build_match_report(settings, alert, work, reference, copy.read_bytes(), "en").report
+    again = type(report).model_validate_json(report.model_dump_json())
+    positions = again.match.positions
+    assert again.match.evidence == "picture" and len(positions) >= 2
+    starts = [p.offset_s - p.query_offset_s for p in positions]
+    assert any(abs(s - START) <= 1.0 for s in starts), starts  # where it was cut is listed
+    for s in starts:  # and every other is a whole number of loops away
+        assert abs((s - START) / 4.0 - round((s - START) / 4.0)) * 4.0 <= 1.0, starts
+    assert all(p.evidence == "picture" and p.frames and p.ber is None for p in positions)

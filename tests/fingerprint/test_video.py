@@ -17,6 +17,7 @@ from tanba.fingerprint.exceptions import Unfingerprintable
 from tanba.fingerprint.sniff import sniff
 from tanba.fingerprint.video import (
     EVERY_FRAME_UNDER_S,
+    boxes_inside,
     inset,
     painted,
     pdq_bits,
@@ -402,3 +403,38 @@ def test_a_picture_in_picture_is_hashed_from_the_inner_picture_scaled_as_the_wor
     near = np.abs(work.times()[None, :] - (2.0 + times)[:, None]) <= 0.6
     d = np.where(near, distances(words(insets), words(work.hashes())), 256).min(axis=1)
     assert np.median(d) <= 40 and d.max() <= 64, d
+
+
+LOGO_ON_LETTERBOX = (
+    "scale=640:480,setsar=1,scale=640:270,pad=640:480:0:105,"
+    "drawbox=x=iw*0.70:y=ih*0.26:w=iw*0.22:h=ih*0.10:color=white@0.9:t=fill"
+)
+
+
+def test_a_logo_over_a_letterboxed_picture_is_painted_over_at_the_pictures_resolution() -> None:
+    # A visualiser (lebiniou-data) letterboxed with a logo inside its picture: painted over on
+    # the 128 px square and trimmed there, its picture was 72 rows (34 bits from the work's
+    # frames at the median, 22-48); painted on the picture cut at the work's resolution, as
+    # the plain hash is (unframed), 28 (18-50).
+    clip = VISUALISER.with_name("lebiniou-2021-06-10_12-19-53.mp4")
+    if not clip.is_file():
+        pytest.fail(f"{clip} is missing: run bench/fetch-media (lebiniou-data)")
+    with tempfile.TemporaryDirectory() as tmp:
+        copy = Path(tmp) / "logo-letterbox.mp4"
+        ffmpeg("-ss", "2", "-t", "8", "-i", str(clip), "-vf", LOGO_ON_LETTERBOX, "-an",
+               str(copy))  # fmt: skip
+        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
+    work = video_print(clip, max_seconds=60, timeout_s=60, reference=True)
+    unmarked = found.unmarked()
+    assert unmarked is not None and len(unmarked) == found.frames  # the logo was found
+    near = np.abs(work.times()[None, :] - (2.0 + found.times())[:, None]) <= 0.6
+    d = np.where(near, distances(words(unmarked), words(work.hashes())), 256).min(axis=1)
+    assert np.median(d) <= 31 and (d <= 64).all(), d
+
+
+def test_a_marks_box_is_carried_into_the_picture_inside_the_bars() -> None:
+    # Letterbox rows 36-92 of the square, cut to a 128 x 128 picture: a box at rows 40-50 of
+    # the square is rows 9-32 of the picture (grown to whole pixels); one on a bar is left out.
+    bars = (36, 92, 0, 128)
+    assert boxes_inside([(40, 50, 90, 118)], bars, (128, 128)) == [(9, 32, 90, 118)]
+    assert boxes_inside([(4, 20, 90, 118)], bars, (128, 128)) == []

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tanba.core.schemas.common import VIDEO, Fingerprint
+from tanba.core.schemas.matches import MatchDetail
 from tanba.core.settings import Settings
 from tanba.core.signals import video as signals
 from tanba.core.signals.video import PDQ_FRAMES, VideoPrint
@@ -27,11 +28,13 @@ from tanba.matcher.video_signal import VideoSignal
 from tests.support.video import (
     ALTERATIONS,
     FIXED_CAMERA_SECONDS,
+    LOOP_S,
     START,
     excerpt,
     ffmpeg,
     film,
     fixed_camera,
+    looping,
     unrelated,
 )
 
@@ -421,3 +424,49 @@ def test_a_fixed_camera_copy_is_placed_where_its_frames_come_closest(
     assert detail.evidence == "picture" and detail.offset_s is not None
     assert detail.query_offset_s is not None
     assert abs(detail.offset_s - detail.query_offset_s - 30.0) <= 1.0
+    # Every other instant agrees too, only less closely: none of them is listed as another
+    # position of the copy (a listing of every offset would say nothing).
+    assert detail.positions == []
+
+
+@pytest.fixture(scope="module")
+def looping_prints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Fingerprint]:
+    directory = tmp_path_factory.mktemp("looping")
+    clip = looping(directory)
+    settings = Settings.from_env({})
+    made = {"work": fingerprint_file(clip, "e" * 64, settings, reference=True)}
+    # 6 s of the repeated board from 1 s (again at 9 s), and of the other board from 20 s.
+    for name, start in (("repeated", 1.0), ("once", 20.0)):
+        copy = excerpt(directory, clip, name, ["-an"], start=start, seconds=6.0)
+        made[name] = fingerprint_file(copy, f"{len(made):064x}", settings)
+    return made
+
+
+def _starts(detail: MatchDetail) -> list[float]:
+    """Where in the work each listed position puts the copy's start, as listed."""
+    return [p.offset_s - (detail.scale or 1.0) * p.query_offset_s for p in detail.positions]
+
+
+@pytest.mark.parametrize("kind", INDEXES)
+def test_a_repeated_picture_lists_every_position_a_picture_seen_once_one(
+    looping_prints: dict[str, Fingerprint], kind: str
+) -> None:
+    signal = VideoSignal(Settings.from_env({}), INDEXES[kind]())
+    signal.add("loop", looping_prints["work"])
+    repeated = _only(signal.match(looping_prints["repeated"]), "loop").detail
+    assert repeated.evidence == "picture" and repeated.offset_s is not None
+    assert repeated.query_offset_s is not None
+    starts = _starts(repeated)
+    assert sorted(round(s) for s in starts) == [1, 1 + LOOP_S]
+    # The match's own position is the first, and each says what made it.
+    first = repeated.positions[0]
+    assert (first.offset_s, first.query_offset_s) == (repeated.offset_s, repeated.query_offset_s)
+    for p in repeated.positions:
+        assert p.evidence == "picture" and p.ber is None
+        assert p.frames is not None and p.frames >= 6
+        assert p.distance is not None and p.distance <= 16
+        assert p.score is not None and p.score > 0.9
+    once = _only(signal.match(looping_prints["once"]), "loop").detail
+    assert once.positions == []  # one position: the match's own figures
+    assert once.offset_s is not None and once.query_offset_s is not None
+    assert abs(once.offset_s - once.query_offset_s - 20.0) <= 1.0

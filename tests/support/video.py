@@ -106,3 +106,30 @@ def fixed_camera(directory: Path) -> Path:
             "-preset", "veryfast", str(out),
         )  # fmt: skip
     return out
+
+
+# A picture that repeats: 8 s of one Game of Life board played twice, then 14 s of another
+# board (silent). An excerpt of the first 8 s occurs at two places, equally right; one of the
+# other board at one.
+LOOP_S = 8.0
+LOOPING_SECONDS = 30
+
+
+def looping(directory: Path) -> Path:
+    """30 s at 10 fps: a Game of Life's first 8 s twice (0-8 and 8-16 s), then another's 14 s."""
+    out = directory / "looping.mp4"
+    if not out.exists():
+        board = (
+            f"life=s=80x60:r={RATE}:ratio=0.3:mold=8:life_color=white:death_color=black:"
+            "mold_color=0x2080c0"
+        )
+        ffmpeg(
+            "-f", "lavfi", "-i", f"{board}:seed=11",
+            "-f", "lavfi", "-i", f"{board}:seed=23",
+            "-filter_complex",
+            f"[0:v]trim=duration={LOOP_S},setpts=PTS-STARTPTS,split[a][b];"
+            f"[1:v]trim=duration={LOOPING_SECONDS - 2 * LOOP_S},setpts=PTS-STARTPTS[c];"
+            f"[a][b][c]concat=n=3:v=1,scale={SIZE}:flags=bicubic,format=yuv420p",
+            "-r", str(RATE), "-c:v", "libx264", "-preset", "veryfast", str(out),
+        )  # fmt: skip
+    return out

@@ -12,7 +12,10 @@ Versions (``MatchDetail.version``; a stored detail without one is version 1):
    first, each with its score on the match score's scale; ``offset_s`` (and its
    span) is the first. Version 1 details read as version 2: their ``spans``
    become ``positions``, or an audio detail without them gets its one position,
-   with no score (None: it was not recorded).
+   with no score (None: it was not recorded). Since 2026-12-07 a video's picture lists
+   its positions too (a looping picture): such a position has ``evidence: "picture"``,
+   the agreeing ``frames`` and their median ``distance``, and no BER (None); the fields
+   are optional, so details stored before read unchanged.
 
 Why its own module: the alert is not an event on a topic, but it is stored and
 read back by every later version of Tanba, so its changes follow the same rules
@@ -32,15 +35,21 @@ MATCH_DETAIL_VERSION = 2
 
 
 class MatchPosition(Model):
-    """One position of the work where the copy's passage occurs (audio), and how well it agrees."""
+    """One position of the work where the copy's passage occurs, and how well it agrees there.
+
+    A sound's position has its BER; a picture's (``evidence: "picture"``) its agreeing
+    frames and their median distance, and no BER."""
 
     offset_s: float  # where in the work the passage starts
     query_offset_s: float  # where in the copy it starts
     duration_s: float
-    ber: float  # bit error rate over the aligned span
-    # 0..1 on the match score's scale (1 - 2 x the effective BER); None when not recorded
-    # (a version 1 detail).
+    ber: float | None = None  # sound: bit error rate over the aligned span
+    # 0..1 on the match score's scale (sound: 1 - 2 x the effective BER; picture: the share
+    # of agreeing frames); None when not recorded (a version 1 detail).
     score: float | None = None
+    evidence: str = ""  # "picture" for a picture's position; "" for a sound's
+    frames: int | None = None  # picture: copy frames that agree there
+    distance: int | None = None  # picture: median distance of those frames (of 256 bits)
 
 
 class MatchDetail(Model):
@@ -64,8 +73,9 @@ class MatchDetail(Model):
     evidence: str = ""
     frames: int | None = None  # video: copy frames (two a second) that agreed with the work
     scale: float | None = None  # video: the copy's speed against the work (25/24: PAL speed-up)
-    # audio (and a video's sound): every position of the work where the copy's passage
-    # occurs, best first; more than one where the work repeats the passage.
+    # audio (and a video's sound), a video's picture when the sound gives none: every
+    # position of the work where the copy's passage occurs, best first; more than one where
+    # the work repeats the passage.
     positions: list[MatchPosition] = Field(default_factory=list)
 
     @model_validator(mode="before")
