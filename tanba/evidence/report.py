@@ -277,7 +277,9 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
     if m.match.distance is not None:
         rows.append((t("distance"), m.match.distance))
     if m.match.variant and m.video_span is not None:
-        rows.append((t("variant"), t("variant.video_mirrored")))
+        # A video's variant says how the copy's frames were hashed: "mirrored", "inset"
+        # (the picture inside its picture) or "unmarked" (a still logo painted over).
+        rows.append((t("variant"), t(f"variant.video_{m.match.variant}")))
     elif m.match.variant:
         rows.append((t("variant"), wording.variant_name(m.match.variant, lang)))
     if m.match.detail is not None:

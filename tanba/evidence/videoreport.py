@@ -31,6 +31,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from tanba.core.alerts import Alert
 from tanba.core.schemas.base import Model
 from tanba.core.settings import Settings
+from tanba.core.signals.video import MIRRORED
 from tanba.core.video_span import file_time, span_moments
 from tanba.evidence.strings import text
 from tanba.fingerprint.compute import FRAME_SIDE, video_frames
@@ -97,7 +98,7 @@ def video_evidence(
     copy_times = [round(file_time(alert.stream, t.copy_s), 2) for t in moments]
     copies = _frames(settings, found, copy_times)
     works = _frames(settings, reference, [t.work_s for t in moments])
-    mirrored = m.variant == "mirrored"
+    mirrored = m.variant == MIRRORED
     pairs = []
     for moment, file_s, copy, work in zip(moments, copy_times, copies, works, strict=True):
         pairs.append(
@@ -140,7 +141,7 @@ def frames_picture(
     draw.text((_PAD, _PAD), heading, fill="black", font=font)
     for i, (pair, copy, work) in enumerate(zip(pairs, copies, works, strict=True)):
         top = _PAD + _CAPTION + i * row
-        copy_key = "frames.copy_mirrored" if span.variant == "mirrored" else "frames.copy"
+        copy_key = "frames.copy_mirrored" if span.variant == MIRRORED else "frames.copy"
         captions = (
             text(lang, copy_key, time=text(lang, "seconds", value=f"{pair.copy_s:.1f}")),
             text(lang, "frames.work", time=text(lang, "seconds", value=f"{pair.work_s:.1f}")),

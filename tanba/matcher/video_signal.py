@@ -55,7 +55,15 @@ from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import AUDIO, VIDEO, Fingerprint
 from tanba.core.schemas.matches import MatchPosition
 from tanba.core.settings import Settings
-from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES, VideoPrint, words
+from tanba.core.signals.video import (
+    INSET,
+    MIRRORED,
+    OLDER_PDQ_FRAMES,
+    PDQ_FRAMES,
+    UNMARKED,
+    VideoPrint,
+    words,
+)
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
 from tanba.matcher.video_index import ChunkVideoIndex, FramePairs, VideoIndex, WorkFrames
@@ -102,7 +110,7 @@ class PictureMatch:
     query_offset_s: float
     duration_s: float
     distance: int  # median distance of the agreeing frames
-    variant: str  # "" or "mirrored"
+    variant: str  # "" or one of VARIANTS
     mean_distance: float  # of the agreeing frames
     closeness: int  # sum of max_distance + 1 - d over the agreeing frames
     gap_s: float  # mean time between where each agreeing frame was put and its work frame
@@ -232,13 +240,13 @@ class VideoSignal(SignalIndex):
         variants = [("", times, words(video.hashes()))]
         mirrored = video.mirrored()
         if mirrored is not None:
-            variants.append(("mirrored", times, words(mirrored)))
+            variants.append((MIRRORED, times, words(mirrored)))
         inset_times, insets = video.insets()
         if len(insets):
-            variants.append(("inset", inset_times, words(insets)))
+            variants.append((INSET, inset_times, words(insets)))
         unmarked = video.unmarked()
         if unmarked is not None:
-            variants.append(("unmarked", times, words(unmarked)))
+            variants.append((UNMARKED, times, words(unmarked)))
         best: dict[str, PictureMatch] = {}
         inputs: dict[str, tuple[np.ndarray, np.ndarray, WorkFrames, FramePairs]] = {}
         for variant, times, query in variants:

@@ -29,6 +29,7 @@ from tanba.core.access import Principal
 from tanba.core.alerts import STATUSES, Alert, StatusChange
 from tanba.core.clock import FixedClock
 from tanba.core.settings import Settings
+from tanba.core.signals.video import VARIANTS as VIDEO_VARIANTS
 from tanba.core.wiring import App
 from tanba.evidence import strings
 from tanba.evidence.capturerecord import ERROR_KINDS, CaptureRecord, Exchange
@@ -133,6 +134,10 @@ def test_every_catalogue_has_every_key_with_the_same_placeholders() -> None:
         ):
             for code in codes:
                 assert strings.has(lang, f"{family}.{code}"), (lang, family, code)
+        # Each way a video copy's frames were hashed is worded apart (the report once called
+        # every one "mirrored").
+        worded = {strings.text(lang, f"variant.video_{v}") for v in VIDEO_VARIANTS}
+        assert len(worded) == len(VIDEO_VARIANTS), lang
 
 
 # --- the texts of real packages --------------------------------------------------------------

@@ -76,6 +76,12 @@ CHUNK_BITS = 16
 CHUNKS = HASH_BITS // CHUNK_BITS
 # A registered frame is also hashed cut to its central ZOOM of each side (crops, zooms).
 ZOOM = 0.88
+# How a copy's frames were hashed when a match says so (its ``variant``): flipped left to
+# right, the picture inside its picture, or with a still logo or watermark painted over.
+MIRRORED = "mirrored"
+INSET = "inset"
+UNMARKED = "unmarked"
+VARIANTS = (MIRRORED, INSET, UNMARKED)
 
 
 def _pack(raw: bytes) -> str:
