@@ -296,6 +296,17 @@ class Settings(BaseSettings):
         "--split calibration: 57 -> 46 false pairs, the recall rows unchanged; 12 loses a "
         "cropped graphic); copies printed before the check skip it; 0 turns it off.",
     )
+    image_max_texture: float = setting(
+        4.0,
+        "TANBA_IMAGE_MAX_TEXTURE",
+        "Image match: the most grey levels a window pair's copy texture (the quarter quantile of "
+        "its gradient magnitudes over the work's window, 16 x 16 samples of the 64 x 64 "
+        "thumbnails where the pair places the copy) may exceed twice the work's, scaled by the "
+        "grey-level fit's slope: a textured planet or radar against a flat disc (chosen on python "
+        "-m bench.real_catalogue --split calibration replayed: 46 -> 40 false pairs, the recall "
+        "rows unchanged; 2.5 loses 2 graphics); copies printed before the check skip it; 0 "
+        "turns it off.",
+    )
     audio_max_ber: float = setting(
         0.22,
         "TANBA_AUDIO_MAX_BER",
@@ -576,6 +587,8 @@ class Settings(BaseSettings):
             )
         if self.image_max_levels < 0:
             raise SettingsError("TANBA_IMAGE_MAX_LEVELS must be 0 (off) or more grey levels.")
+        if self.image_max_texture < 0:
+            raise SettingsError("TANBA_IMAGE_MAX_TEXTURE must be 0 (off) or more grey levels.")
         if self.image_small_side < 0:
             raise SettingsError("TANBA_IMAGE_SMALL_SIDE must be 0 (no work is small) or more px.")
         if not 0.0 < self.audio_max_ber < 0.5:

@@ -31,10 +31,14 @@ one of its window pairs passes three tests, in order of cost:
    and the work's, averaged over a 4 × 4 grid of the work's window, differ by at most
    ``image_max_levels`` grey levels past the best brightness and contrast change
    allowed (:mod:`tanba.core.signals.image_levels`). Tests 1 and 4 are blind to
-   brightness and contrast, so a light-blue halo passed for a black dot.
+   brightness and contrast, so a light-blue halo passed for a black dot;
+7. the copy's texture there (the quarter quantile of its gradient magnitudes, so a
+   shape's edges do not count) exceeds twice the work's, scaled by test 6's slope, by at
+   most ``image_max_texture`` grey levels: a planet's surface or a radar's lines passed
+   for a flat disc in the same greys.
 
 Prints made before the detail check (no details or no thumbnail) skip test 4 and
-the stretch (no work size), a copy's print without its thumbnail test 6; a print without descriptors falls back to the Hamming
+the stretch (no work size), a copy's print without its thumbnail tests 6 and 7; a print without descriptors falls back to the Hamming
 radius alone. Why these tests: on ``bench/real_catalogue.py`` (55,676 real works,
 15,878 unrelated queries) the descriptor alone let 21,263 false pairs through, and
 of the calibration half's 150 that passed tests 1, 2 and 4, 71 paired windows of
@@ -58,7 +62,7 @@ from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
 from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
-from tanba.core.signals.image_levels import level_residual
+from tanba.core.signals.image_levels import level_residual, texture_excess
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
@@ -278,6 +282,17 @@ class WorkChecks:
             return None
         return level_residual(self.copy, thumbnail[0], frame, pair.variant)
 
+    def texture(self, work_id: str, pair: Pair, frame: Frame | None) -> float | None:
+        """The grey levels the copy's texture exceeds the work's by where the pair places it
+        (:func:`texture_excess`); None when it cannot be judged (as :meth:`levels`): the
+        pair is accepted unchecked."""
+        if self.copy is None or frame is None:
+            return None
+        thumbnail = self._thumbnail(work_id)
+        if thumbnail is None:
+            return None
+        return texture_excess(self.copy, thumbnail[0], frame, pair.variant)
+
     def size(self, work_id: str) -> tuple[int, int] | None:
         """The work's picture size (None without a thumbnail: a print before the detail check)."""
         thumbnail = self._thumbnail(work_id)
@@ -304,7 +319,8 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
     place on the work other windows of the copy confirm (:func:`confirmed`) decides,
     unless it is a small work's simple window and the work's only pair (:func:`lone_simple`)
     or its grey levels differ from the work's by more than a brightness and contrast change
-    (:meth:`WorkChecks.levels`).
+    (:meth:`WorkChecks.levels`) or its copy shows far more texture than the work
+    (:meth:`WorkChecks.texture`).
     """
     plain = plain_windows(settings, evidence.lookalikes)
     matches = []
@@ -327,6 +343,10 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
             if settings.image_max_levels:
                 levels = checks.levels(work_id, pair, frame)
                 if levels is not None and levels > settings.image_max_levels:
+                    continue
+            if settings.image_max_texture:
+                texture = checks.texture(work_id, pair, frame)
+                if texture is not None and texture > settings.image_max_texture:
                     continue
             matches.append(_matched(work_id, pair, detail, evidence.algorithm))
             break

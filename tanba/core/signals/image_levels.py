@@ -40,6 +40,13 @@ _SAMPLES = 4  # bilinear sample points per cell and axis, averaged into the cell
 # about the picture's mean grey is a slope and an offset) with a margin.
 SLOPES = np.round(np.arange(0.7, 1.36, 0.025), 3)  # 1.0 (no change) among them
 OFFSETS = np.arange(-70.0, 71.0, 2.0)
+# The texture check (texture_excess): the quantile of a side's gradient magnitudes that is its
+# texture (a quarter of the samples, so the edges of a disc or a square, fewer, do not count)
+# and how many times the work's (slope-scaled) texture a copy may show before the rest counts:
+# a copy's resampling and JPEG noise raise its texture, a flat work's stays near 0. Chosen on
+# bench/real_catalogue.py's calibration half with the true copies (2 to 3 gave the same pairs).
+TEXTURE_QUANTILE = 25.0
+TEXTURE_SLACK = 2.0
 # Sample positions across a window, 0..1, cell by cell (GRID x _SAMPLES of them).
 _SPAN = (np.arange(GRID * _SAMPLES) + 0.5) / (GRID * _SAMPLES)
 
@@ -61,12 +68,7 @@ def _positions(frame: Frame, work_variant: str) -> tuple[np.ndarray, np.ndarray,
 def cells(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
     """The mean grey of each cell (GRID x GRID) of the square ``thumbnail`` sampled at the
     points ``xs`` x ``ys`` (shares of its sides, GRID x _SAMPLES each, cell by cell)."""
-    side = thumbnail.shape[0]
-    rows, columns = np.meshgrid(ys * side - 0.5, xs * side - 0.5, indexing="ij")
-    sampled = ndimage.map_coordinates(
-        np.asarray(thumbnail, np.float64), [rows, columns], order=1, mode="nearest"
-    )
-    return sampled.reshape(GRID, _SAMPLES, GRID, _SAMPLES).mean(axis=(1, 3))
+    return _by_cell(_samples(thumbnail, xs, ys)).reshape(GRID, GRID)
 
 
 def level_residual(
@@ -80,12 +82,61 @@ def level_residual(
         return None
     xs, ys, u = found
     v = (ys - frame.top) / (frame.bottom - frame.top)
-    theirs = cells(copy, u, v).ravel()
-    ours = cells(work, xs, ys).ravel()
+    return _fit(cells(copy, u, v).ravel(), cells(work, xs, ys).ravel())[0]
+
+
+def _fit(theirs: np.ndarray, ours: np.ndarray) -> tuple[float, float]:
+    """The least mean absolute difference of the copy's cells ``theirs`` from the work's
+    ``ours`` changed by an allowed slope and offset, and that slope (the first best one,
+    slopes then offsets in order)."""
     changed = np.clip(
         SLOPES[:, None, None] * ours[None, None, :] + OFFSETS[None, :, None], 0.0, 255.0
     )
-    return float(np.abs(changed - theirs).mean(axis=-1).min())
+    errors = np.abs(changed - theirs).mean(axis=-1)
+    best = int(errors.argmin())
+    return float(errors.flat[best]), float(SLOPES[best // len(OFFSETS)])
+
+
+def _samples(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """The square ``thumbnail`` sampled bilinearly at ``xs`` x ``ys`` (shares of its sides)."""
+    side = thumbnail.shape[0]
+    rows, columns = np.meshgrid(ys * side - 0.5, xs * side - 0.5, indexing="ij")
+    return ndimage.map_coordinates(
+        np.asarray(thumbnail, np.float64), [rows, columns], order=1, mode="nearest"
+    )
+
+
+def _texture(sampled: np.ndarray) -> float:
+    """The :data:`TEXTURE_QUANTILE` per cent quantile of the samples' gradient magnitude
+    (|dx| + |dy| between neighbouring samples)."""
+    magnitude = np.abs(np.diff(sampled, axis=1))[:-1, :] + np.abs(np.diff(sampled, axis=0))[:, :-1]
+    return float(np.percentile(magnitude, TEXTURE_QUANTILE))
+
+
+def texture_excess(
+    copy: np.ndarray, work: np.ndarray, frame: Frame, work_variant: str
+) -> float | None:
+    """How many grey levels the copy's texture over the work's window ``work_variant``
+    exceeds :data:`TEXTURE_SLACK` times the work's, scaled by the best slope of the level
+    fit (:func:`level_residual`); None when the pair cannot be judged.
+
+    The texture of a side is the :data:`TEXTURE_QUANTILE` per cent quantile of the
+    gradient magnitude over the window's samples: a quantile, not a mean, so a shape's
+    edges (a few samples) do not count and a flat disc scores 0 where a planet's surface
+    or a radar's lines do not.
+    """
+    found = _positions(frame, work_variant)
+    if found is None:
+        return None
+    xs, ys, u = found
+    v = (ys - frame.top) / (frame.bottom - frame.top)
+    theirs, ours = _samples(copy, u, v), _samples(work, xs, ys)
+    slope = _fit(_by_cell(theirs), _by_cell(ours))[1]
+    return _texture(theirs) - TEXTURE_SLACK * slope * _texture(ours)
+
+
+def _by_cell(sampled: np.ndarray) -> np.ndarray:
+    return sampled.reshape(GRID, _SAMPLES, GRID, _SAMPLES).mean(axis=(1, 3)).ravel()
 
 
 def level_residual_reference(
@@ -98,21 +149,61 @@ def level_residual_reference(
         return None
     xs, ys, u = found
     v = (ys - frame.top) / (frame.bottom - frame.top)
-    theirs = _cells_reference(copy, u, v)
-    ours = _cells_reference(work, xs, ys)
-    best = float("inf")
+    return _fit_reference(_cells_reference(copy, u, v), _cells_reference(work, xs, ys))[0]
+
+
+def texture_excess_reference(
+    copy: np.ndarray, work: np.ndarray, frame: Frame, work_variant: str
+) -> float | None:
+    """:func:`texture_excess` point by point (gradients, the quantile and the fit written
+    out): the reference for tests."""
+    found = _positions(frame, work_variant)
+    if found is None:
+        return None
+    xs, ys, u = found
+    v = (ys - frame.top) / (frame.bottom - frame.top)
+    slope = _fit_reference(_cells_reference(copy, u, v), _cells_reference(work, xs, ys))[1]
+    theirs = _texture_reference(_samples_reference(copy, u, v))
+    ours = _texture_reference(_samples_reference(work, xs, ys))
+    return theirs - TEXTURE_SLACK * slope * ours
+
+
+def _fit_reference(theirs: list[float], ours: list[float]) -> tuple[float, float]:
+    best, best_slope = float("inf"), 1.0
     for slope in SLOPES:
         for offset in OFFSETS:
             total = 0.0
             for mine, other in zip(theirs, ours, strict=True):
                 total += abs(mine - min(max(slope * other + offset, 0.0), 255.0))
-            best = min(best, total / len(theirs))
-    return best
+            if total / len(theirs) < best:
+                best, best_slope = total / len(theirs), float(slope)
+    return best, best_slope
+
+
+def _texture_reference(sampled: list[list[float]]) -> float:
+    n = len(sampled)
+    magnitudes = sorted(
+        abs(sampled[i][j + 1] - sampled[i][j]) + abs(sampled[i + 1][j] - sampled[i][j])
+        for i in range(n - 1)
+        for j in range(n - 1)
+    )
+    rank = TEXTURE_QUANTILE / 100 * (len(magnitudes) - 1)  # linear between the two nearest
+    low = int(rank)
+    high = min(low + 1, len(magnitudes) - 1)
+    return magnitudes[low] + (rank - low) * (magnitudes[high] - magnitudes[low])
 
 
 def _cells_reference(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> list[float]:
-    side = thumbnail.shape[0]
     out = [0.0] * (GRID * GRID)
+    for i, row in enumerate(_samples_reference(thumbnail, xs, ys)):
+        for j, value in enumerate(row):
+            out[(i // _SAMPLES) * GRID + j // _SAMPLES] += value / _SAMPLES**2
+    return out
+
+
+def _samples_reference(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> list[list[float]]:
+    side = thumbnail.shape[0]
+    out = [[0.0] * len(xs) for _ in ys]
     for i, y in enumerate(ys):
         for j, x in enumerate(xs):
             py = min(max(float(y) * side - 0.5, 0.0), side - 1.0)
@@ -125,5 +216,5 @@ def _cells_reference(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> l
                 + fy * (1 - fx) * float(thumbnail[y0 + 1, x0])
                 + fy * fx * float(thumbnail[y0 + 1, x0 + 1])
             )
-            out[(i // _SAMPLES) * GRID + j // _SAMPLES] += value / _SAMPLES**2
+            out[i][j] = value
     return out
