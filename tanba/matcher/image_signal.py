@@ -62,7 +62,7 @@ from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
 from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
-from tanba.core.signals.image_levels import level_residual, texture_excess
+from tanba.core.signals.image_levels import Tones, tones
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
 from tanba.matcher.signal import SignalIndex, SignalMatch, ranked
@@ -271,27 +271,17 @@ class WorkChecks:
         pixels, width, height = thumbnail
         return window_entropy(pixels, width, height, pair.variant)
 
-    def levels(self, work_id: str, pair: Pair, frame: Frame | None) -> float | None:
-        """The grey levels the pair's cells differ by past an allowed brightness and contrast
-        change (:func:`level_residual`); None when it cannot be judged (no thumbnail on
+    def tones(self, work_id: str, pair: Pair, frame: Frame | None) -> Tones | None:
+        """How the copy's greys compare with the work's where the pair places it: the levels
+        left past an allowed brightness and contrast change and the texture the copy shows
+        beyond the work's (:func:`tones`); None when it cannot be judged (no thumbnail on
         either side, a pair whose place is unknown): the pair is accepted unchecked."""
         if self.copy is None or frame is None:
             return None
         thumbnail = self._thumbnail(work_id)
         if thumbnail is None:
             return None
-        return level_residual(self.copy, thumbnail[0], frame, pair.variant)
-
-    def texture(self, work_id: str, pair: Pair, frame: Frame | None) -> float | None:
-        """The grey levels the copy's texture exceeds the work's by where the pair places it
-        (:func:`texture_excess`); None when it cannot be judged (as :meth:`levels`): the
-        pair is accepted unchecked."""
-        if self.copy is None or frame is None:
-            return None
-        thumbnail = self._thumbnail(work_id)
-        if thumbnail is None:
-            return None
-        return texture_excess(self.copy, thumbnail[0], frame, pair.variant)
+        return tones(self.copy, thumbnail[0], frame, pair.variant)
 
     def size(self, work_id: str) -> tuple[int, int] | None:
         """The work's picture size (None without a thumbnail: a print before the detail check)."""
@@ -340,17 +330,22 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
             detail = checks.detail(work_id, pair)
             if detail is not None and detail < settings.image_min_detail:
                 continue
-            if settings.image_max_levels:
-                levels = checks.levels(work_id, pair, frame)
-                if levels is not None and levels > settings.image_max_levels:
-                    continue
-            if settings.image_max_texture:
-                texture = checks.texture(work_id, pair, frame)
-                if texture is not None and texture > settings.image_max_texture:
-                    continue
+            judged = settings.image_max_levels or settings.image_max_texture
+            if judged and tones_differ(settings, checks.tones(work_id, pair, frame)):
+                continue
             matches.append(_matched(work_id, pair, detail, evidence.algorithm))
             break
     return ranked(matches)
+
+
+def tones_differ(settings: Settings, found: Tones | None) -> bool:
+    """Whether the copy's greys are not the work's where the pair places it: more grey levels
+    left than ``image_max_levels`` past a brightness and contrast change, or more texture
+    than ``image_max_texture`` beyond the work's (either check off at 0; None: not judged)."""
+    if found is None:
+        return False
+    levels, texture = settings.image_max_levels, settings.image_max_texture
+    return bool(levels and found.residual > levels) or bool(texture and found.excess > texture)
 
 
 # A pair whose geometry stretches the copy: no evidence (see placed()).

@@ -9,7 +9,6 @@ or as a web JPEG stay within the threshold; the same shape in other greys does n
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +16,12 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from tanba.core.settings import Settings, SettingsError
-from tanba.core.signals.image_detail import crop_variant, print_thumbnail, rotation_variant
+from tanba.core.signals.image_detail import crop_variant, rotation_variant
 from tanba.core.signals.image_geometry import Frame
 from tanba.core.signals.image_levels import level_residual, level_residual_reference
-from tanba.fingerprint.image import QUERY, REFERENCE, image_print
+from tanba.fingerprint.image import QUERY, REFERENCE
 from tanba.matcher.image_signal import ImageEvidence, Pair, WorkChecks, decide
+from tests.support.pictures import web_thumbnail
 
 SETTINGS = Settings.from_env({})
 WHOLE = Frame(0.0, 1.0, 0.0, 1.0, False)
@@ -64,24 +64,12 @@ def test_golden_residuals() -> None:
     assert level_residual(black, black, Frame(0.5, 0.5, 0.0, 1.0, False), "full") is None
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=75)
-    return out.getvalue()
-
-
-def _thumbnail(data: bytes, variants: str) -> np.ndarray:
-    thumbnail = print_thumbnail(image_print(data, max_pixels=10**9, variants=variants))
-    assert thumbnail is not None  # a copy's print carries its thumbnail too
-    return thumbnail
-
-
 def test_real_copies_keep_their_grey_levels_unrelated_photos_do_not(photos: list[Path]) -> None:
     works = []
     for path in photos[:4]:
         with Image.open(path) as image:
             works.append(image.convert("RGB").resize((1280, 1280 * image.height // image.width)))
-    registered = [_thumbnail(_jpeg(w), REFERENCE) for w in works]
+    registered = [web_thumbnail(w, REFERENCE) for w in works]
     for work, thumbnail in zip(works, registered, strict=True):
         copies = [
             work.convert("L"),
@@ -92,7 +80,7 @@ def test_real_copies_keep_their_grey_levels_unrelated_photos_do_not(photos: list
             work.resize((400, 400 * work.height // work.width)),
         ]
         for copy in copies:
-            residual = level_residual(_thumbnail(_jpeg(copy), QUERY), thumbnail, WHOLE, "full")
+            residual = level_residual(web_thumbnail(copy, QUERY), thumbnail, WHOLE, "full")
             assert residual is not None and residual <= MAX / 2
     apart = [
         level_residual(registered[i], registered[j], WHOLE, "full")

@@ -10,7 +10,6 @@ smaller, a web JPEG) stay below; a textured disc against a flat one does not.
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,12 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from tanba.core.settings import Settings, SettingsError
-from tanba.core.signals.image_detail import crop_variant, print_thumbnail, rotation_variant
+from tanba.core.signals.image_detail import crop_variant, rotation_variant
 from tanba.core.signals.image_geometry import Frame
 from tanba.core.signals.image_levels import texture_excess, texture_excess_reference
-from tanba.fingerprint.image import QUERY, REFERENCE, image_print
+from tanba.fingerprint.image import QUERY, REFERENCE
 from tanba.matcher.image_signal import ImageEvidence, Pair, WorkChecks, decide
+from tests.support.pictures import web_thumbnail
 
 SETTINGS = Settings.from_env({})
 WHOLE = Frame(0.0, 1.0, 0.0, 1.0, False)
@@ -74,23 +74,11 @@ def test_golden_excesses() -> None:
     assert texture_excess(flat, flat, Frame(0.5, 0.5, 0.0, 1.0, False), "full") is None
 
 
-def _jpeg(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=75)
-    return out.getvalue()
-
-
-def _thumbnail(data: bytes, variants: str) -> np.ndarray:
-    thumbnail = print_thumbnail(image_print(data, max_pixels=10**9, variants=variants))
-    assert thumbnail is not None  # a copy's print carries its thumbnail too
-    return thumbnail
-
-
 def test_real_copies_show_no_texture_their_work_lacks(photos: list[Path]) -> None:
     for path in photos[:4]:
         with Image.open(path) as image:
             work = image.convert("RGB").resize((1280, 1280 * image.height // image.width))
-        registered = _thumbnail(_jpeg(work), REFERENCE)
+        registered = web_thumbnail(work, REFERENCE)
         copies = [
             work.convert("L"),
             ImageEnhance.Brightness(work).enhance(1.25),
@@ -100,7 +88,7 @@ def test_real_copies_show_no_texture_their_work_lacks(photos: list[Path]) -> Non
             work.resize((400, 400 * work.height // work.width)),
         ]
         for copy in copies:
-            excess = texture_excess(_thumbnail(_jpeg(copy), QUERY), registered, WHOLE, "full")
+            excess = texture_excess(web_thumbnail(copy, QUERY), registered, WHOLE, "full")
             assert excess is not None and excess <= 0.0  # well under MAX: a copy's own margin
 
 

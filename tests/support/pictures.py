@@ -13,6 +13,7 @@ from PIL import Image
 from scipy.fftpack import idct
 
 from tanba.core.schemas.common import IMAGE, Fingerprint
+from tanba.core.signals.image_detail import print_thumbnail
 from tanba.fingerprint.image import image_print
 
 MAX = 10**9
@@ -55,3 +56,13 @@ def jpeg_at(image: Image.Image, size: tuple[int, int], quality: int = 85) -> byt
 def fingerprint(data: bytes, variants: str = "query") -> Fingerprint:
     image = image_print(data, max_pixels=MAX, variants=variants)
     return Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
+
+
+def web_thumbnail(image: Image.Image, variants: str) -> np.ndarray:
+    """The 64-px grey thumbnail a print of ``image`` as a web JPEG (q75) carries, as a work's
+    (``variants`` REFERENCE) or a copy's (QUERY)."""
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=75)
+    thumbnail = print_thumbnail(image_print(out.getvalue(), max_pixels=MAX, variants=variants))
+    assert thumbnail is not None  # a copy's print carries its thumbnail too
+    return thumbnail

@@ -27,6 +27,8 @@ a copy's print carries its own thumbnail (4 KiB, on the copy's message only).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from scipy import ndimage
 
@@ -65,10 +67,26 @@ def _positions(frame: Frame, work_variant: str) -> tuple[np.ndarray, np.ndarray,
     return xs, ys, 1 - u if frame.mirrored else u
 
 
-def cells(thumbnail: np.ndarray, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """The mean grey of each cell (GRID x GRID) of the square ``thumbnail`` sampled at the
-    points ``xs`` x ``ys`` (shares of its sides, GRID x _SAMPLES each, cell by cell)."""
-    return _by_cell(_samples(thumbnail, xs, ys)).reshape(GRID, GRID)
+@dataclass(frozen=True)
+class Tones:
+    """How a copy's greys compare with the work's where a window pair places it."""
+
+    residual: float  # :func:`level_residual`
+    excess: float  # :func:`texture_excess`
+
+
+def tones(copy: np.ndarray, work: np.ndarray, frame: Frame, work_variant: str) -> Tones | None:
+    """The level residual and the texture excess of a pair from one sampling and one fit of
+    both thumbnails (the matcher asks both of every judged pair); None when the pair cannot
+    be judged."""
+    found = _positions(frame, work_variant)
+    if found is None:
+        return None
+    xs, ys, u = found
+    v = (ys - frame.top) / (frame.bottom - frame.top)
+    theirs, ours = _samples(copy, u, v), _samples(work, xs, ys)
+    residual, slope = _fit(_by_cell(theirs), _by_cell(ours))
+    return Tones(residual, _texture(theirs) - TEXTURE_SLACK * slope * _texture(ours))
 
 
 def level_residual(
@@ -77,12 +95,8 @@ def level_residual(
     """The mean grey-level difference left between the copy's cells and the work's over the
     work's window ``work_variant`` after the best allowed brightness and contrast change;
     None when the pair cannot be judged."""
-    found = _positions(frame, work_variant)
-    if found is None:
-        return None
-    xs, ys, u = found
-    v = (ys - frame.top) / (frame.bottom - frame.top)
-    return _fit(cells(copy, u, v).ravel(), cells(work, xs, ys).ravel())[0]
+    found = tones(copy, work, frame, work_variant)
+    return None if found is None else found.residual
 
 
 def _fit(theirs: np.ndarray, ours: np.ndarray) -> tuple[float, float]:
@@ -125,14 +139,8 @@ def texture_excess(
     edges (a few samples) do not count and a flat disc scores 0 where a planet's surface
     or a radar's lines do not.
     """
-    found = _positions(frame, work_variant)
-    if found is None:
-        return None
-    xs, ys, u = found
-    v = (ys - frame.top) / (frame.bottom - frame.top)
-    theirs, ours = _samples(copy, u, v), _samples(work, xs, ys)
-    slope = _fit(_by_cell(theirs), _by_cell(ours))[1]
-    return _texture(theirs) - TEXTURE_SLACK * slope * _texture(ours)
+    found = tones(copy, work, frame, work_variant)
+    return None if found is None else found.excess
 
 
 def _by_cell(sampled: np.ndarray) -> np.ndarray:
