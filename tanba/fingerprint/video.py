@@ -62,6 +62,14 @@ from tanba.fingerprint.exceptions import Unfingerprintable
 ALGORITHM = PDQ_FRAMES
 # Each kept frame is scaled to this square before its borders are cut (PDQ works on 64x64).
 WORK_SIDE = 128
+# A frame whose odd rows (or columns) of PDQ coefficients have under this share of the even
+# ones' mean size is mirror-symmetric, and its hash is folded (see folded_bits). A picture made
+# symmetric gives 0.10 through PDQ's filter, a symmetric visualiser 0.09-0.11 (0.18-0.22 with
+# burned-in subtitles); bench/video.py's other clips 0.29 and up (their lowest frame), most
+# frames 0.6-1.3.
+SYMMETRY_RATIO = 0.25
+# A picture of fewer rows is decoded with its in-loop deblocking filter (see video_print).
+DEBLOCK_UNDER_ROWS = 400
 # A border row or column: mean grey at most this and hardly varying (bars are flat black).
 _DARK_MEAN = 40
 _DARK_SPREAD = 12
@@ -184,9 +192,16 @@ def video_print(
             if stream is None:
                 raise Unfingerprintable("the file has no video stream")
             stream.thread_type = "NONE"  # one core: the worker scales by processes
+            width, height = stream.codec_context.width, stream.codec_context.height
             # Speed over exactness, alike for works and copies: no in-loop deblocking and
-            # the decoder's fast flags (-26% decode time on 720p H.264, measured).
-            stream.codec_context.options = {"skip_loop_filter": "all", "flags2": "fast"}
+            # the decoder's fast flags (-26% decode time on 720p H.264, measured). Under
+            # DEBLOCK_UNDER_ROWS rows a block is 4-8 px of the hashed square at 240p, and a
+            # low-bitrate copy's blocks moved its frames (Lebiniou 12-34-46 at 240p and 150
+            # kbit/s: median 82 bits from the work, 64 deblocked): such a file is deblocked,
+            # work or copy alike (the choice is the file's, so one file hashes the same either
+            # way), and small files decode fast; at 720p a block is under 1.5 px of it.
+            skip = "all" if height >= DEBLOCK_UNDER_ROWS else "default"
+            stream.codec_context.options = {"skip_loop_filter": skip, "flags2": "fast"}
             declared = _declared_s(container, stream)
             # A registered clip keeps every frame (a video sampled in windows never does).
             short = 0 < declared < min(every_frame_under_s, sparse_after_s)
@@ -194,7 +209,6 @@ def video_print(
             stream.codec_context.skip_frame = "DEFAULT" if every_frame_s else "NONREF"
             codec = stream.codec_context.name
             in_windows: _Skip = "BIDIR" if skip_b_frames and codec in _SKIP_BIDIR else "NONREF"
-            width, height = stream.codec_context.width, stream.codec_context.height
             windows = _KeyWindows(stream, in_windows) if declared >= sparse_after_s else None
             origin = _origin(stream)
             next_t, last_t, decoded = 0.0, 0.0, 0
@@ -518,8 +532,38 @@ def pdq_bits(picture: np.ndarray) -> tuple[np.ndarray, int]:
 
 def _pdq(picture: np.ndarray) -> tuple[np.ndarray, int]:
     rgb = np.ascontiguousarray(np.repeat(picture[:, :, None], 3, axis=2))
-    bits, quality = pdqhash.compute(rgb)
-    return np.packbits(bits.astype(np.uint8)), int(quality)
+    coefficients, quality = pdqhash.compute_float(rgb)
+    return np.packbits(folded_bits(coefficients.reshape(16, 16))), int(quality)
+
+
+def folded_bits(coefficients: np.ndarray) -> np.ndarray:
+    """PDQ's 256 bits (row by row) of its 16x16 DCT coefficients: each above their median, as
+    ``pdqhash.compute`` gives them; for a mirror-symmetric picture, its strong half's bits,
+    each written twice.
+
+    A picture mirrored top to bottom (a kaleidoscope, a visualiser, a symmetric title card)
+    has the odd rows of PDQ's coefficients near zero (left to right: the odd columns): a
+    tenth of the even rows' mean, through PDQ's own filter, on a picture made symmetric. Their
+    bits then follow the encoder's noise, not the picture: half the hash is coin flips, and a
+    copy of Lebiniou's ``12-23-40`` (symmetric top to bottom) cropped by 10% came 72-84 bits
+    from its work where every other visualiser came 28-60. So where the odd rows' (columns')
+    mean is under :data:`SYMMETRY_RATIO` of the even ones', the bits are the even rows'
+    (columns') above their own median, each even row's copied onto the odd row below it: two
+    such frames are twice their strong half's distance apart (unrelated ones still 128 on
+    average), and a picture that is not symmetric hashes as before. Both sides fold by their
+    own coefficients: where only the work is symmetric, the copy's odd rows met its noise
+    before and meet its even rows' copy now, as far apart either way.
+    """
+    size = np.abs(coefficients)
+    rows = size[1::2].mean() < SYMMETRY_RATIO * size[0::2].mean()
+    cols = size[:, 1::2].mean() < SYMMETRY_RATIO * size[:, 0::2].mean()
+    strong = coefficients[:: 2 if rows else 1, :: 2 if cols else 1]
+    bits = strong > np.median(strong)
+    if rows:
+        bits = np.repeat(bits, 2, axis=0)
+    if cols:
+        bits = np.repeat(bits, 2, axis=1)
+    return bits.astype(np.uint8).ravel()
 
 
 def _dark(grey: np.ndarray, axis: int) -> np.ndarray:

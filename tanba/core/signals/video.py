@@ -48,7 +48,10 @@ from tanba.core.schemas.base import Model
 # frame with black bars is hashed from its picture scaled to the hash's square, as a frame
 # without them is (not cut from the square with its bars: a letterboxed picture 72 rows),
 # and so is a copy's picture inside the picture (64 px of the square at half size).
-PDQ_FRAMES = "pdqf-2fps-3"
+# pdqf-2fps-4: a mirror-symmetric frame's hash is its strong half's bits written twice (the
+# other half was the encoder's noise), and a picture under 400 rows is decoded with its
+# deblocking filter (see tanba.fingerprint.video).
+PDQ_FRAMES = "pdqf-2fps-4"
 # Earlier ids whose prints are still indexed and matched as they were, each with what differs
 # (said in one line for all such works at the matcher's next match after they are indexed,
 # see tanba.matcher.video_signal). pdqf-2fps-1 counted
@@ -63,6 +66,10 @@ OLDER_PDQ_FRAMES = {
     "from the picture cut from a 128 px square, at a lower resolution than copies' pictures "
     "now are, so a copy may come a little further from them (frames without bars are hashed "
     "as before)",
+    "pdqf-2fps-3": "its mirror-symmetric frames (a kaleidoscope, a visualiser, a symmetric "
+    "title card) are hashed with half their bits left to the encoder's noise, and a work under "
+    "400 rows was decoded without its deblocking filter, so a copy of such frames or of a small "
+    "work may come further from them (other frames are hashed as before)",
 }
 # One frame every FRAME_S seconds of the picture (2 frames a second).
 FRAME_S = 0.5
