@@ -163,6 +163,7 @@ def video_print(
     sparse_after_s: float = SPARSE_AFTER_S,
     skip_b_frames: bool = True,
     every_frame_under_s: float = EVERY_FRAME_UNDER_S,
+    declared_s: float | None = None,
 ) -> VideoPrint:
     """The :class:`VideoPrint` of the picture in ``path``: a registered work's (``reference``:
     with the zoomed hashes) or a crawled copy's (with the mirrored hashes).
@@ -171,6 +172,10 @@ def video_print(
     (:class:`_KeyWindows`), where ``skip_b_frames`` skips every B-frame of H.264 and MPEG
     video (``False``: the reference B-frames are decoded, as in a dense video). A registered
     work declaring less than ``every_frame_under_s`` (and ``sparse_after_s``) keeps every frame.
+    ``declared_s`` stands for the container's declared duration when given. A container that
+    declares a film but ends before ``sparse_after_s`` (its header lies: a 5 s clip claiming
+    10 hours kept 5 frames of its 50, too few to match) is decoded again as what it is, a
+    short video, within the same ``timeout_s``.
 
     :class:`Unfingerprintable` when the file has no picture, does not decode,
     has less than a second or two frames with detail, or takes longer than ``timeout_s``.
@@ -186,6 +191,7 @@ def video_print(
     inset_frames: list[int] = []  # copy frames that hold a picture inside the picture
     insets: list[np.ndarray] = []  # that inner picture's hashes
     marks = _Marks(enabled=not reference)  # a copy's static mark, painted over
+    declared = 0.0
     try:
         with _open(path, timeout_s) as container:
             stream = _picture_stream(container)
@@ -202,7 +208,7 @@ def video_print(
             # way), and small files decode fast; at 720p a block is under 1.5 px of it.
             skip = "all" if height >= DEBLOCK_UNDER_ROWS else "default"
             stream.codec_context.options = {"skip_loop_filter": skip, "flags2": "fast"}
-            declared = _declared_s(container, stream)
+            declared = _declared_s(container, stream) if declared_s is None else declared_s
             # A registered clip keeps every frame (a video sampled in windows never does).
             short = 0 < declared < min(every_frame_under_s, sparse_after_s)
             every_frame_s = every_frame_under_s if reference and short else 0.0
@@ -264,6 +270,20 @@ def video_print(
             raise Unfingerprintable(f"not decodable as video: {exc.strerror or exc}") from None
     # A truncated file keeps what decoded: a crawled excerpt is still evidence.
     duration = max(last_t + FRAME_S, 0.0)
+    if declared >= sparse_after_s and duration < sparse_after_s:  # sampled as a film, is not
+        left_s = deadline - time.monotonic()
+        if left_s <= 0:
+            raise too_slow
+        return video_print(
+            path,
+            max_seconds=max_seconds,
+            timeout_s=left_s,
+            reference=reference,
+            sparse_after_s=sparse_after_s,
+            skip_b_frames=skip_b_frames,
+            every_frame_under_s=every_frame_under_s,
+            declared_s=duration,
+        )
     if duration < _MIN_SECONDS or len(times) < _MIN_FRAMES:
         raise Unfingerprintable(
             f"only {len(times)} frames with detail in {duration:.1f} s of picture; "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from tanba.fingerprint.video import (
     trim_borders,
     video_print,
 )
-from tests.support.video import excerpt, ffmpeg, film
+from tests.support.video import excerpt, ffmpeg, film, lying
 
 
 def _frame() -> np.ndarray:
@@ -134,6 +135,41 @@ def test_a_blank_or_broken_video_is_refused_with_a_reason(
     broken.write_bytes(black.read_bytes()[:48] + bytes(4000))
     with pytest.raises(Unfingerprintable):
         fingerprint_file(broken, "e" * 64, settings)
+
+
+def test_a_container_that_claims_to_be_a_film_is_printed_as_what_it_holds(
+    tmp_path: Path,
+) -> None:
+    # A 5 s clip whose header claims 10 hours was sampled in keyframe windows as a film is:
+    # 5 of its 10 frames (copy) and of its 50 (work) kept, fewer than a match needs; it is
+    # decoded again as a short video, and prints as the honest file does.
+    honest, liar = lying(tmp_path, seconds=5, claimed_s=36_000)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(liar)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert float(probe.stdout) == 36_000  # the lie is in the header
+    for reference in (False, True):
+        told = video_print(honest, max_seconds=14_400, timeout_s=60, reference=reference)
+        lied = video_print(liar, max_seconds=14_400, timeout_s=60, reference=reference)
+        assert lied.frames == told.frames >= 10
+        assert np.array_equal(lied.times(), told.times())
+        assert np.array_equal(lied.hashes(), told.hashes())
+
+
+def test_a_video_of_more_frames_than_the_cap_is_refused_as_a_frame_bomb(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A million tiny frames are refused where the count passes MAX_DECODED_FRAMES (two
+    # million); here the cap is lowered to 100 and the clip has 300 frames of 16 x 16.
+    bomb = tmp_path / "bomb.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=s=16x16:r=100", "-t", "3", "-c:v", "libx264",
+           str(bomb))  # fmt: skip
+    monkeypatch.setattr(video_module, "MAX_DECODED_FRAMES", 100)
+    with pytest.raises(Unfingerprintable, match="more than 100 frames; refused as a frame bomb"):
+        video_print(bomb, max_seconds=60, timeout_s=60, reference=False)
+    monkeypatch.setattr(video_module, "MAX_DECODED_FRAMES", 1_000)
+    assert video_print(bomb, max_seconds=60, timeout_s=60, reference=False).frames >= 2
 
 
 def test_a_decode_past_its_time_limit_is_stopped(tmp_path: Path, tracks: list[Path]) -> None:

@@ -9,6 +9,7 @@ deterministic, so two runs make the same files.
 
 from __future__ import annotations
 
+import struct
 import subprocess
 from pathlib import Path
 
@@ -133,3 +134,18 @@ def looping(directory: Path) -> Path:
             "-r", str(RATE), "-c:v", "libx264", "-preset", "veryfast", str(out),
         )  # fmt: skip
     return out
+
+
+def lying(directory: Path, seconds: float, claimed_s: float) -> tuple[Path, Path]:
+    """A Matroska clip of ``seconds`` (a Mandelbrot zoom, one keyframe) and the same file
+    whose header claims ``claimed_s``: its Segment Info Duration (EBML id 0x4489, an 8-byte
+    float in milliseconds) rewritten, every other byte kept."""
+    honest, liar = directory / "honest.mkv", directory / "lying.mkv"
+    ffmpeg("-f", "lavfi", "-i", f"mandelbrot=s=160x120:r={RATE}", "-t", str(seconds),
+           "-c:v", "libx264", "-g", "250", str(honest))  # fmt: skip
+    data = bytearray(honest.read_bytes())
+    at = data.find(b"\x44\x89\x88")
+    assert at > 0, "no 8-byte Duration element in the Matroska header"
+    data[at + 3 : at + 11] = struct.pack(">d", claimed_s * 1000)
+    liar.write_bytes(bytes(data))
+    return honest, liar
