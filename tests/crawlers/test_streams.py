@@ -121,6 +121,27 @@ def test_a_manifest_over_its_size_cap_is_refused_unread(tmp_path: Path) -> None:
     assert web.asked == []
 
 
+def test_a_playlist_of_100000_segments_is_sampled_across_it(streams: Path, tmp_path: Path) -> None:
+    # A 2.3 MB media playlist (under the 4 MiB cap) listing 100,000 segments of 4 s (111
+    # hours): parsed once, in a thread; 12 of its segments are fetched, spread over it, and
+    # nothing else. Every segment is the same real TS file (the join re-times them).
+    playlist = (
+        "#EXTM3U\n#EXT-X-TARGETDURATION:4\n"
+        + "".join(f"#EXTINF:4,\ns{i:06d}.ts\n" for i in range(100_000))
+        + "#EXT-X-ENDLIST\n"
+    ).encode()
+    assert len(playlist) < Settings(home=tmp_path).stream_manifest_max_bytes
+    segment = (streams / "hls" / "low" / "seg00.ts").read_bytes()
+    files = {BASE + "v.m3u8": playlist}
+    files |= {BASE + f"s{i:06d}.ts": segment for i in range(100_000)}
+    web = FakeWeb(files)
+    sampled = web.sample(BASE + "v.m3u8", settings(tmp_path))
+    assert sampled.sample.segments_listed == 100_000  # type: ignore[attr-defined]
+    picked = sorted(int(url[-9:-3]) for url in web.asked)
+    assert len(picked) == 12 and picked[0] < 10_000 and picked[-1] > 90_000, picked
+    assert len(sampled.data) > 0  # type: ignore[attr-defined]
+
+
 def test_segments_that_are_not_media_do_not_join(tmp_path: Path) -> None:
     playlist = (
         "#EXTM3U\n" + "".join(f"#EXTINF:4,\ns{i}.ts\n" for i in range(3)) + "#EXT-X-ENDLIST\n"
