@@ -21,6 +21,7 @@ from tanba.fingerprint.sniff import sniff
 from tanba.fingerprint.video import (
     DEBLOCK_UNDER_ROWS,
     EVERY_FRAME_UNDER_S,
+    SYMMETRY_RATIO,
     boxes_inside,
     inset,
     painted,
@@ -420,6 +421,20 @@ def _nearest(
     return np.asarray(np.where(near, distances(words(hashes), words(work)), 256).min(axis=1))
 
 
+def _cut(directory: Path, clip: Path, vf: str, *codec: str, seconds: int = 6) -> Path:
+    """``seconds`` of ``clip`` from its 2nd second, through the filters ``vf`` (and the encoder
+    options ``codec``), silent: a crawled copy."""
+    copy = directory / "copy.mp4"
+    ffmpeg("-ss", "2", "-t", str(seconds), "-i", str(clip), "-vf", vf, *codec, "-an", str(copy))
+    return copy
+
+
+def _both(copy: Path, clip: Path) -> tuple[VideoPrint, VideoPrint]:
+    """The copy's print and its work's (``clip`` registered), as the module's settings make them."""
+    found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
+    return found, video_print(clip, max_seconds=60, timeout_s=60, reference=True)
+
+
 def test_a_letterboxed_copy_is_hashed_from_its_picture_scaled_as_the_works_is() -> None:
     # A visualiser's picture of fine detail (lebiniou-data's 12-17-47), letterboxed (squeezed
     # into 270 rows of 480, as bench/video.py does): trimmed from the 128 px square, its
@@ -428,11 +443,8 @@ def test_a_letterboxed_copy_is_hashed_from_its_picture_scaled_as_the_works_is() 
     # (median 20).
     clip = _visualiser("12-17-47")
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "letterbox.mp4"
-        ffmpeg("-ss", "2", "-t", "6", "-i", str(clip), "-vf",
-               "scale=640:480,setsar=1,scale=640:270,pad=640:480:0:105", "-an", str(copy))  # fmt: skip
-        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
-    work = video_print(clip, max_seconds=60, timeout_s=60, reference=True)
+        letterbox = "scale=640:480,setsar=1,scale=640:270,pad=640:480:0:105"
+        found, work = _both(_cut(Path(tmp), clip, letterbox), clip)
     d = _nearest(found.times(), found.hashes(), work.times(), work.hashes(), 2.0)
     assert np.median(d) <= 24 and d.max() <= 36, d
 
@@ -443,12 +455,8 @@ def test_a_picture_in_picture_is_hashed_from_the_inner_picture_scaled_as_the_wor
     # (median 22); cut from the frame scaled so it fills the square, 0-10 (median 4).
     clip = _visualiser("12-19-53")
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "pip.mp4"
-        ffmpeg("-ss", "2", "-t", "6", "-i", str(clip), "-vf",
-               "scale=640:480,setsar=1,scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray",
-               "-an", str(copy))  # fmt: skip
-        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
-    work = video_print(clip, max_seconds=60, timeout_s=60, reference=True)
+        pip = "scale=640:480,setsar=1,scale=iw/2:ih/2,pad=iw*2:ih*2:iw/2:ih/4:color=gray"
+        found, work = _both(_cut(Path(tmp), clip, pip), clip)
     times, insets = found.insets()
     assert len(insets) == found.frames  # every frame holds the inner picture
     d = _nearest(times, insets, work.times(), work.hashes(), 2.0)
@@ -491,22 +499,18 @@ def test_a_cropped_copy_of_a_symmetric_visualiser_comes_near_its_work(
     # 62-84 bits from the work's zoomed frames (bench/video.py's crop-10 row missed it);
     # folded, 28-48.
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "crop.mp4"
-        ffmpeg("-ss", "2", "-t", "6", "-i", str(VISUALISER), "-vf",
-               "scale=640:480,setsar=1,crop=iw*0.9:ih*0.9", "-an", str(copy))  # fmt: skip
-        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
-        work = video_print(VISUALISER, max_seconds=60, timeout_s=60, reference=True)
-        zoomed = work.zoomed()
-        assert zoomed is not None
-        d = _nearest(found.times(), found.hashes(), work.times(), zoomed, 2.0)
-        assert np.median(d) <= 40 and (d <= 64).all(), d
-        monkeypatch.setattr(video_module, "SYMMETRY_RATIO", 0.0)  # never folded: as before
-        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
-        work = video_print(VISUALISER, max_seconds=60, timeout_s=60, reference=True)
-        zoomed = work.zoomed()
-        assert zoomed is not None
-        d = _nearest(found.times(), found.hashes(), work.times(), zoomed, 2.0)
-        assert np.median(d) > 64, d
+        copy = _cut(Path(tmp), VISUALISER, "scale=640:480,setsar=1,crop=iw*0.9:ih*0.9")
+        medians = []
+        for ratio in (SYMMETRY_RATIO, 0.0):  # 0: never folded, as before
+            monkeypatch.setattr(video_module, "SYMMETRY_RATIO", ratio)
+            found, work = _both(copy, VISUALISER)
+            zoomed = work.zoomed()
+            assert zoomed is not None
+            d = _nearest(found.times(), found.hashes(), work.times(), zoomed, 2.0)
+            medians.append(float(np.median(d)))
+            if ratio:
+                assert (d <= 64).all(), d
+    assert medians[0] <= 40 and medians[1] > 64, medians
 
 
 def test_a_small_low_bitrate_copy_is_deblocked_and_comes_nearer(
@@ -517,14 +521,11 @@ def test_a_small_low_bitrate_copy_is_deblocked_and_comes_nearer(
     # work's); under DEBLOCK_UNDER_ROWS rows the file is deblocked, work or copy alike (63).
     clip = _visualiser("12-34-46")
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "240p.mp4"
-        ffmpeg("-ss", "2", "-t", "6", "-i", str(clip), "-vf", "scale=640:480,setsar=1,scale=-2:240",
-               "-b:v", "150k", "-an", str(copy))  # fmt: skip
+        copy = _cut(Path(tmp), clip, "scale=640:480,setsar=1,scale=-2:240", "-b:v", "150k")
         medians = []
         for rows in (DEBLOCK_UNDER_ROWS, 0):  # 0: no file is deblocked, as before
             monkeypatch.setattr(video_module, "DEBLOCK_UNDER_ROWS", rows)
-            found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
-            work = video_print(clip, max_seconds=60, timeout_s=60, reference=True)
+            found, work = _both(copy, clip)
             d = _nearest(found.times(), found.hashes(), work.times(), work.hashes(), 2.0)
             medians.append(float(np.median(d)))
     assert DEBLOCK_UNDER_ROWS > 240 and medians[0] + 8 <= medians[1], medians
@@ -543,15 +544,10 @@ def test_a_logo_over_a_letterboxed_picture_is_painted_over_at_the_pictures_resol
     # the plain hash is (unframed), 28 (18-50).
     clip = _visualiser("12-19-53")
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "logo-letterbox.mp4"
-        ffmpeg("-ss", "2", "-t", "8", "-i", str(clip), "-vf", LOGO_ON_LETTERBOX, "-an",
-               str(copy))  # fmt: skip
-        found = video_print(copy, max_seconds=60, timeout_s=60, reference=False)
-    work = video_print(clip, max_seconds=60, timeout_s=60, reference=True)
+        found, work = _both(_cut(Path(tmp), clip, LOGO_ON_LETTERBOX, seconds=8), clip)
     unmarked = found.unmarked()
     assert unmarked is not None and len(unmarked) == found.frames  # the logo was found
-    near = np.abs(work.times()[None, :] - (2.0 + found.times())[:, None]) <= 0.6
-    d = np.where(near, distances(words(unmarked), words(work.hashes())), 256).min(axis=1)
+    d = _nearest(found.times(), unmarked, work.times(), work.hashes(), 2.0)
     assert np.median(d) <= 31 and (d <= 64).all(), d
 
 

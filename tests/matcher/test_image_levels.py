@@ -16,26 +16,17 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from tanba.core.settings import Settings, SettingsError
-from tanba.core.signals.image_detail import crop_variant, rotation_variant
 from tanba.core.signals.image_geometry import Frame
 from tanba.core.signals.image_levels import level_residual, level_residual_reference
 from tanba.fingerprint.image import QUERY, REFERENCE
 from tanba.matcher.image_signal import ImageEvidence, Pair, WorkChecks, decide
-from tests.support.pictures import web_thumbnail
+from tests.support.pictures import PLACED, WHOLE, disc, web_thumbnail
 
 SETTINGS = Settings.from_env({})
-WHOLE = Frame(0.0, 1.0, 0.0, 1.0, False)
 MAX = SETTINGS.image_max_levels
 
 
-@pytest.mark.parametrize(
-    ("frame", "variant"),
-    [
-        (WHOLE, "full"),
-        (Frame(0.1, 0.95, -0.05, 0.9, True), crop_variant(0.05, 0.1, 0.0, 0.2)),
-        (Frame(-0.2, 1.1, 0.0, 1.3, False), rotation_variant(-4.0)),
-    ],
-)
+@pytest.mark.parametrize(("frame", "variant"), PLACED)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_fast_residual_is_the_reference_one(frame: Frame, variant: str, seed: int) -> None:
     rng = np.random.default_rng(seed)
@@ -47,18 +38,13 @@ def test_the_fast_residual_is_the_reference_one(frame: Frame, variant: str, seed
     assert fast > 0
 
 
-def _disc(inside: int, outside: int = 255) -> np.ndarray:
-    y, x = np.mgrid[:64, :64]
-    return np.where(np.hypot(x - 31.5, y - 31.5) < 24, inside, outside).astype(np.uint8)
-
-
 def test_golden_residuals() -> None:
-    black = _disc(0)
+    black = disc(0)
     assert level_residual(black, black, WHOLE, "full") == 0.0
     # A light disc against a black one: no allowed change maps one onto the other.
-    assert level_residual(_disc(165), black, WHOLE, "full") == pytest.approx(24.158, abs=0.001)
+    assert level_residual(disc(165), black, WHOLE, "full") == pytest.approx(24.158, abs=0.001)
     # The same disc 25% darker everywhere is a brightness change: nothing left.
-    assert level_residual(_disc(0, 191), black, WHOLE, "full") == pytest.approx(0.0, abs=1.0)
+    assert level_residual(disc(0, 191), black, WHOLE, "full") == pytest.approx(0.0, abs=1.0)
     # Unknown places are not judged: a copy's content box, an empty frame.
     assert level_residual(black, black, WHOLE, "box0") is None
     assert level_residual(black, black, Frame(0.5, 0.5, 0.0, 1.0, False), "full") is None
@@ -102,13 +88,13 @@ def test_a_pair_whose_greys_differ_is_no_evidence() -> None:
     pair = ImageEvidence(
         pairs={"w": [Pair(0.97, 0, 4, "full")]}, windows=("full",), width=128, height=128
     )
-    halo, dot = _disc(165), _disc(0)
+    halo, dot = disc(165), disc(0)
 
     def matched(settings: Settings, checks: WorkChecks) -> list[str]:
         return [m.work_id for m in decide(settings, pair, checks)]
 
     assert matched(SETTINGS, _checks(halo, dot)) == []
-    assert matched(SETTINGS, _checks(_disc(0, 191), dot)) == ["w"]  # the dot darkened
+    assert matched(SETTINGS, _checks(disc(0, 191), dot)) == ["w"]  # the dot darkened
     assert matched(SETTINGS.with_(image_max_levels=0.0), _checks(halo, dot)) == ["w"]  # off
     # A copy printed before the check (no thumbnail of its own): not judged.
     assert matched(SETTINGS, WorkChecks(None, lambda _: (dot, 128, 128))) == ["w"]

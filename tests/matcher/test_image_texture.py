@@ -17,22 +17,19 @@ import pytest
 from PIL import Image, ImageEnhance
 
 from tanba.core.settings import Settings, SettingsError
-from tanba.core.signals.image_detail import crop_variant, rotation_variant
 from tanba.core.signals.image_geometry import Frame
 from tanba.core.signals.image_levels import texture_excess, texture_excess_reference
 from tanba.fingerprint.image import QUERY, REFERENCE
 from tanba.matcher.image_signal import ImageEvidence, Pair, WorkChecks, decide
-from tests.support.pictures import web_thumbnail
+from tests.support.pictures import PLACED, WHOLE, disc, web_thumbnail
 
 SETTINGS = Settings.from_env({})
-WHOLE = Frame(0.0, 1.0, 0.0, 1.0, False)
 MAX = SETTINGS.image_max_texture
 
 
 def _disc(inside: np.ndarray | int, outside: int = 255) -> np.ndarray:
     """A disc filling most of the picture (the corners outside), as a planet's picture does."""
-    y, x = np.mgrid[:64, :64]
-    return np.where(np.hypot(x - 31.5, y - 31.5) < 38, inside, outside).astype(np.uint8)
+    return disc(inside, outside, radius=38)
 
 
 def _planet(seed: int = 0) -> np.ndarray:
@@ -41,14 +38,7 @@ def _planet(seed: int = 0) -> np.ndarray:
     return _disc(np.kron(blocks, np.ones((4, 4), np.int64)))
 
 
-@pytest.mark.parametrize(
-    ("frame", "variant"),
-    [
-        (WHOLE, "full"),
-        (Frame(0.1, 0.95, -0.05, 0.9, True), crop_variant(0.05, 0.1, 0.0, 0.2)),
-        (Frame(-0.2, 1.1, 0.0, 1.3, False), rotation_variant(-4.0)),
-    ],
-)
+@pytest.mark.parametrize(("frame", "variant"), PLACED)
 @pytest.mark.parametrize("seed", [1, 2])
 def test_the_fast_excess_is_the_reference_one(frame: Frame, variant: str, seed: int) -> None:
     rng = np.random.default_rng(seed)

@@ -13,10 +13,25 @@ from PIL import Image
 from scipy.fftpack import idct
 
 from tanba.core.schemas.common import IMAGE, Fingerprint
-from tanba.core.signals.image_detail import print_thumbnail
+from tanba.core.signals.image_detail import crop_variant, print_thumbnail, rotation_variant
+from tanba.core.signals.image_geometry import Frame
 from tanba.fingerprint.image import image_print
 
 MAX = 10**9
+# Where a window pair places the copy in the work, for the checks read on thumbnails: the whole
+# picture, a crop (flipped), a turned window reaching past the edges.
+WHOLE = Frame(0.0, 1.0, 0.0, 1.0, False)
+PLACED = [
+    (WHOLE, "full"),
+    (Frame(0.1, 0.95, -0.05, 0.9, True), crop_variant(0.05, 0.1, 0.0, 0.2)),
+    (Frame(-0.2, 1.1, 0.0, 1.3, False), rotation_variant(-4.0)),
+]
+
+
+def disc(inside: np.ndarray | int, outside: int = 255, radius: float = 24) -> np.ndarray:
+    """A 64-px thumbnail of a disc of ``radius`` px (``inside``: a grey or a 64 x 64 texture)."""
+    y, x = np.mgrid[:64, :64]
+    return np.where(np.hypot(x - 31.5, y - 31.5) < radius, inside, outside).astype(np.uint8)
 
 
 def picture(
