@@ -222,7 +222,7 @@ def test_copies_a_killed_reader_left_are_swept_once_old(tmp_path: Path) -> None:
 # The child puts a 12 MiB file and kills itself part-way: after the first part is sent
 # (S3), or when the data is written but before it is renamed into place (files).
 _CHILD = """
-import json, os, signal, sys
+import json, os, signal, sys, threading
 from pathlib import Path
 from tanba.core.blobs import open_blobs
 from tanba.core.settings import Settings
@@ -230,7 +230,11 @@ from tanba.core.settings import Settings
 environ, source = json.loads(sys.argv[1]), Path(sys.argv[2])
 store = open_blobs(Settings.from_env(environ))
 
+# Parts go up on several threads: two may finish together, and only the first may speak.
+first = threading.Lock()
+
 def die(*args, **kwargs):
+    first.acquire()  # never released: a second part's thread waits here for the kill
     sys.stdout.write("killed\\n"); sys.stdout.flush()
     os.kill(os.getpid(), signal.SIGKILL)
 
