@@ -606,6 +606,24 @@ class KafkaBus(Bus):
                 log.warning("closing a Kafka client failed: %s", exc)
 
 
+def _hold_rejoin(client: KafkaConsumer) -> None:
+    """Keep a rejoin the member needs asked for until kafka-python has applied it.
+
+    kafka-python 3.0.12 applies a finished JoinGroup/SyncGroup only inside a poll that still
+    finds ``need_rejoin()`` true. A rejoin that only a metadata change asks for (partitions
+    added, or known late at the first join: its ``rejoin_needed`` flag stays false) is no
+    longer "needed" once the leader's join in flight has assigned the new metadata; when that
+    join finishes between two short polls, nothing applies it, and the member stays
+    "rebalancing" for good: heartbeats off, no new partitions, evicted by the broker (CI: a
+    crawler member out of its group for 15 minutes, its partner holding all partitions).
+    Asking for the rejoin explicitly keeps it needed until a poll applies it (or redoes it).
+    Reproduced in tests/core/bus/test_kafka.py; drop this when kafka-python fixes it.
+    """
+    coordinator = client._coordinator  # the library's own object: no public way to this
+    if coordinator.need_rejoin():
+        coordinator.request_rejoin()
+
+
 class KafkaGroupConsumer(Consumer):
     """A member of a Kafka consumer group; the client connects on the first poll."""
 
@@ -652,6 +670,7 @@ class KafkaGroupConsumer(Consumer):
             client = self._bus.call(f"joining group {self.group}", self._connected)
             if self._paused:  # partitions assigned since the pause are paused too
                 client.pause(*client.assignment())
+            _hold_rejoin(client)
             batches = self._bus.call(
                 f"polling {self.topics}",
                 lambda: client.poll(timeout_ms=int(timeout_s * 1000), max_records=max_messages),
