@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from tanba.core.settings import Settings, SettingsError
 from tanba.core.signals.image_detail import crop_variant
@@ -43,7 +43,14 @@ def test_a_pair_of_the_same_windows_places_the_copy_on_the_work() -> None:
     assert implied_frame("full", crop_variant(0.2, 0.05, 0.1, 0.15)) == pytest.approx(
         Frame(0.2, 0.95, 0.1, 0.85, False)
     )
-    assert implied_frame("box0", "full") is None  # a content box: its place is not named
+    assert implied_frame("box0", "full") is None  # a content box printed before it was placed
+    # A content box's name gives its place on the copy, as a crop's does: the page around it
+    # lies beyond the work.
+    box = "box0:" + crop_variant(0.2, 0.2, 0.25, 0.25)
+    assert implied_frame(box, "full") == pytest.approx(Frame(-1 / 3, 4 / 3, -0.5, 1.5, False))
+    assert implied_frame(f"{box}-mirror", "full") == pytest.approx(
+        Frame(-1 / 3, 4 / 3, -0.5, 1.5, True)
+    )
     assert implied_frame("sub:" + crop_variant(0.05, 0.0, 0.0, 0.0), "full") is not None
 
 
@@ -125,6 +132,27 @@ def test_a_picture_squeezed_to_another_shape_is_not_its_copy_and_copies_still_ma
         pictures.jpeg_at(work.crop((40, 10, 500, 470)), (300, 300)),
     ):
         assert [m.work_id for m in signal.match(pictures.fingerprint(copy))] == ["w"]
+
+
+def test_a_picture_squeezed_inside_a_page_is_set_aside_through_its_content_box() -> None:
+    """A picture shown inside a page matches through its content box, whose name gives its
+    place: the box is judged as any window is, so the picture squeezed to another shape on
+    the page is no copy (bench/real_catalogue.py: a sign's box against building sprites)."""
+    work = pictures.picture(1, 2)
+    signal = ImageSignal(SETTINGS)
+    signal.add("w", pictures.fingerprint(pictures.jpeg_at(work, (512, 512)), REFERENCE))
+
+    def page(size: tuple[int, int]) -> Image.Image:
+        canvas = Image.new("RGB", (800, 600), "white")
+        canvas.paste(work.convert("RGB").resize(size), (250, 150))
+        return canvas
+
+    kept = pictures.fingerprint(pictures.jpeg_at(page((300, 300)), (800, 600)))
+    squeezed = pictures.fingerprint(pictures.jpeg_at(page((400, 240)), (800, 600)))
+    assert [m.work_id for m in signal.match(kept)] == ["w"]
+    assert signal.match(squeezed) == []
+    unjudged = ImageSignal(SETTINGS.with_(image_max_stretch=0.0), signal.index, signal.thumbnail)
+    assert [m.work_id for m in unjudged.match(squeezed)] == ["w"]
 
 
 @pytest.mark.parametrize(

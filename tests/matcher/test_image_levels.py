@@ -48,6 +48,10 @@ def test_golden_residuals() -> None:
     # Unknown places are not judged: a copy's content box, an empty frame.
     assert level_residual(black, black, WHOLE, "box0") is None
     assert level_residual(black, black, Frame(0.5, 0.5, 0.0, 1.0, False), "full") is None
+    # A window covering under half of the copy (a small content box: the copy spreads over
+    # three times the work's width) is not judged; at half it is.
+    assert level_residual(disc(165), black, Frame(-1.0, 2.0, 0.0, 1.0, False), "full") is None
+    assert level_residual(disc(165), black, Frame(-0.5, 1.5, 0.0, 1.0, False), "full") is not None
 
 
 def test_real_copies_keep_their_grey_levels_unrelated_photos_do_not(photos: list[Path]) -> None:

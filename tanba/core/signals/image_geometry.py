@@ -16,8 +16,10 @@ window pairs agree with one another, unrelated pictures' rarely do.
 A copy's window names (:mod:`tanba.fingerprint.image`): ``full``, crops named by
 :func:`~tanba.core.signals.image_detail.crop_variant`, the same prefixed with ``sub:``
 (a copy's own small crops), each with :data:`MIRROR_SUFFIX` when mirrored (``mirror``
-alone is the whole copy mirrored); ``box<i>`` (a content box, whose place is not in its
-name: no geometry, the test is skipped for it).
+alone is the whole copy mirrored); ``box<i>:crop:…`` (a content box, with the shares of
+the copy it cuts off as a crop's name gives them; ``box<i>-upper:crop:…`` a page box
+without its bottom quarter); a copy printed before boxes were placed names them ``box<i>``,
+with no place: the test is skipped for them, as for a turned window (``turned:±N``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from tanba.core.signals.image_detail import window_geometry
 MIRROR = "mirror"  # the whole copy mirrored (tanba.fingerprint.image.MIRROR)
 MIRROR_SUFFIX = f"-{MIRROR}"
 SUB_PREFIX = "sub:"
+BOX_PREFIX = "box"  # a content box: box<i>:crop:…
 
 
 class Frame(NamedTuple):
@@ -49,6 +52,8 @@ def copy_window(variant: str) -> tuple[tuple[float, float, float, float], bool] 
     mirrored; None for a window whose place its name does not give (a content box)."""
     mirrored = variant == MIRROR or variant.endswith(MIRROR_SUFFIX)
     base = FULL if variant == MIRROR else variant.removesuffix(MIRROR_SUFFIX)
+    if base.startswith(BOX_PREFIX):  # box<i>:crop:… (a content box and its place)
+        base = base.partition(":")[2]
     found = window_geometry(base.removeprefix(SUB_PREFIX))
     if found is None or found[4]:
         return None

@@ -11,7 +11,8 @@ edge pixel beyond the edge) and returns the mean absolute difference (grey level
 0..255) between the copy's cells and the work's after the best brightness and contrast
 change of the work allowed: ``slope × work + offset`` (clipped to 0..255), the slope
 within :data:`SLOPES`, the offset within :data:`OFFSETS`. None when the pair cannot be
-judged (a window whose place is unknown, an empty frame). :func:`level_residual_reference`
+judged (a window whose place is unknown, an empty frame, a window that covers under
+:data:`MIN_COPY_SPAN` of the copy: a small content box). :func:`level_residual_reference`
 computes it point by point, the reference the fast one is tested against.
 
 Why: the descriptor and the details are blind to brightness and contrast (a copy made
@@ -49,6 +50,12 @@ OFFSETS = np.arange(-70.0, 71.0, 2.0)
 # bench/real_catalogue.py's calibration half with the true copies (2 to 3 gave the same pairs).
 TEXTURE_QUANTILE = 25.0
 TEXTURE_SLACK = 2.0
+# A pair is judged only where the work's window covers at least this share of each side of
+# the copy's thumbnail (32 of its 64 px): a content box a tenth of a page wide is 6 px there,
+# its samples interpolated from a few pixels and mixed with the page around it (a photo 180
+# px wide in a busy page of 1,366 showed twice the work's texture). Every window of a copy
+# but its content boxes covers at least 76% of it.
+MIN_COPY_SPAN = 0.5
 # Sample positions across a window, 0..1, cell by cell (GRID x _SAMPLES of them).
 _SPAN = (np.arange(GRID * _SAMPLES) + 0.5) / (GRID * _SAMPLES)
 
@@ -61,6 +68,8 @@ def _positions(frame: Frame, work_variant: str) -> tuple[np.ndarray, np.ndarray,
     if geometry is None or width <= 0 or height <= 0:
         return None
     left, right, top, bottom, _ = geometry  # a turned window: its inner, unturned part
+    if min((1 - left - right) / width, (1 - top - bottom) / height) < MIN_COPY_SPAN:
+        return None  # too little of the copy's thumbnail to judge
     xs = left + _SPAN * (1 - left - right)
     ys = top + _SPAN * (1 - top - bottom)
     u = (xs - frame.left) / width
