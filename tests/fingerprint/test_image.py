@@ -347,7 +347,7 @@ def test_query_windows_come_image_by_image_each_with_its_mirrors(photos: list[Pa
     assert len(subs) == 7 and not any(n.endswith("-mirror") for n in subs)
     turns = ["turned:-9", "turned:-6", "turned:+6", "turned:+9"]
     # The box is named with its place: 41 px of 320 off each side, 71 of 300 (the edge dropped).
-    boxes = ["box0:crop:13-13-24-24", "box0:crop:13-13-24-24-mirror"]
+    boxes = ["box0:crop:12.81-12.81-23.67-23.67", "box0:crop:12.81-12.81-23.67-23.67-mirror"]
     assert names == fixed + mirrors + boxes + subs + turns
 
 

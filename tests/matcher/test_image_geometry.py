@@ -54,6 +54,20 @@ def test_a_pair_of_the_same_windows_places_the_copy_on_the_work() -> None:
     assert implied_frame("sub:" + crop_variant(0.05, 0.0, 0.0, 0.0), "full") is not None
 
 
+def test_a_small_content_box_keeps_its_proportions_in_its_name() -> None:
+    """A box's place is named in hundredths of a percent: a picture 8.8% by 7.2% of a page
+    in whole percentages (8 by 8) would stretch by 20%, and the geometry test would reject
+    the copy (bench.page_photos at 120 px: 30 of 64 pictures found so, 42 placed exactly)."""
+    shares = (0.436, 0.476, 0.454, 0.474)
+    copy_size, work_size = (1000, 1000), (880, 720)  # the picture: 88 x 72 px of the page
+    assert crop_variant(*shares, decimals=2) == "crop:43.60-47.60-45.40-47.40"
+    precise = implied_frame("box0:" + crop_variant(*shares, decimals=2), "full")
+    whole = implied_frame("box0:" + crop_variant(*shares), "full")
+    assert precise is not None and whole is not None
+    assert stretch(precise, copy_size, work_size) == pytest.approx(0.0, abs=1e-9)
+    assert stretch(whole, copy_size, work_size) == pytest.approx(math.log(11 / 9))
+
+
 def test_a_tall_strip_against_a_wide_one_stretches_the_copy() -> None:
     frame = implied_frame(crop_variant(0.0, 0.0, 0.12, 0.24), crop_variant(0.0, 0.0, 0.0, 0.1))
     assert frame is not None
