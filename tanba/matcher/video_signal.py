@@ -124,12 +124,16 @@ class PictureMatch:
         return self.offset_s - self.scale * self.query_offset_s
 
     @property
-    def key(self) -> tuple[int, int, float]:
+    def key(self) -> tuple[int, int, bool, float]:
         """Better alignments sort higher: agreeing frames closer in sum, then more of them,
-        then the work frames nearest in time to where the offset puts the copy's (a registered
-        clip keeps every frame: offsets a frame or two apart meet the very same frames within
-        the tolerance, and the earliest of them was kept, 0.4-0.5 s early)."""
-        return self.closeness, self.agree, -self.gap_s
+        then the copy's own speed (a picture that repeats, a looping cartoon, fits a few
+        seconds at the PAL speed-up as closely as at its own, and most copies are not sped
+        up: win005's mirrored excerpt was put at 25/24 by a 0.1 s smaller gap, its evidence
+        frames then 0.1 s apart and unlike), then the work frames nearest in time to where
+        the offset puts the copy's (a registered clip keeps every frame: offsets a frame or
+        two apart meet the very same frames within the tolerance, and the earliest of them
+        was kept, 0.4-0.5 s early)."""
+        return self.closeness, self.agree, self.scale == 1.0, -self.gap_s
 
 
 class VideoSignal(SignalIndex):

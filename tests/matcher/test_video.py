@@ -7,6 +7,7 @@ measures the same alterations on real footage.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +25,7 @@ from tanba.fingerprint.video import video_print
 from tanba.matcher.signal import SignalMatch
 from tanba.matcher.video_catalogue import MappedVideoIndex
 from tanba.matcher.video_index import ChunkVideoIndex, LinearVideoIndex, VideoIndex
-from tanba.matcher.video_signal import VideoSignal
+from tanba.matcher.video_signal import PictureMatch, VideoSignal
 from tests.support.video import (
     ALTERATIONS,
     FIXED_CAMERA_SECONDS,
@@ -472,3 +473,17 @@ def test_a_repeated_picture_lists_every_position_a_picture_seen_once_one(
     assert once.positions == []  # one position: the match's own figures
     assert once.offset_s is not None and once.query_offset_s is not None
     assert abs(once.offset_s - once.query_offset_s - 20.0) <= 1.0
+
+
+def test_an_alignment_as_close_at_the_copys_own_speed_wins_over_the_pal_speed_up() -> None:
+    """A picture that repeats fits a few seconds at 25/24 as closely as at its own speed;
+    a copy is then taken at its own speed, even where the sped-up fit's frames are a little
+    nearer in time (win005's mirrored excerpt was put at 25/24, its evidence frames unlike)."""
+    own = PictureMatch(
+        agree=16, share=1.0, scale=1.0, offset_s=4.0, query_offset_s=0.0, duration_s=8.0,
+        distance=4, variant="", mean_distance=5.0, closeness=942, gap_s=0.5,
+    )  # fmt: skip
+    sped = dataclasses.replace(own, scale=25 / 24, gap_s=0.4)
+    assert own.key > sped.key
+    # Closer frames still win at any speed: a PAL copy is put at 25/24.
+    assert dataclasses.replace(sped, closeness=943).key > own.key
