@@ -68,6 +68,7 @@ from tanba.core.signals.image_geometry import (
     is_box,
     same_place,
     stretch,
+    turned_frame,
 )
 from tanba.core.signals.image_levels import Tones, tones
 from tanba.matcher.index import ImageHit, ImageIndex
@@ -363,10 +364,11 @@ def placed(
     settings: Settings, evidence: ImageEvidence, pairs: list[Pair], size: tuple[int, int] | None
 ) -> list[Frame | None]:
     """Where each pair puts the copy on the work (:func:`implied_frame`): None where a
-    window's place is unknown (a box printed before boxes were placed, a turned window, a
-    shard's answer without window names), :data:`STRETCHED` where the pair stretches the
-    copy's proportions by more than ``image_max_stretch`` (a content box's pair by
-    :data:`BOX_STRETCH_SLACK` more; judged only when both sizes are known)."""
+    window's place is unknown (a box printed before boxes were placed, a shard's answer
+    without window names) or is not the copy's orientation (a turned window), :data:`STRETCHED`
+    where the pair stretches the copy's proportions by more than ``image_max_stretch`` (a
+    content box's pair by :data:`BOX_STRETCH_SLACK` more; a turned window's pair judged by
+    :func:`turned_frame`; judged only when both sizes are known)."""
     if not evidence.windows:
         return [None] * len(pairs)
     copy_size = (evidence.width, evidence.height)
@@ -374,13 +376,14 @@ def placed(
     for pair in pairs:
         window = evidence.windows[pair.query]
         frame = implied_frame(window, pair.variant)
+        shape = frame or turned_frame(window, pair.variant)  # a turned window: shape alone
         most = settings.image_max_stretch + (BOX_STRETCH_SLACK if is_box(window) else 0.0)
         if (
-            frame is not None
+            shape is not None
             and settings.image_max_stretch
             and size is not None
             and min(*size, *copy_size) > 0
-            and abs(stretch(frame, copy_size, size)) > most
+            and abs(stretch(shape, copy_size, size)) > most
         ):
             frame = STRETCHED
         out.append(frame)

@@ -16,7 +16,13 @@ from PIL import Image, ImageOps
 
 from tanba.core.settings import Settings, SettingsError
 from tanba.core.signals.image_detail import crop_variant
-from tanba.core.signals.image_geometry import Frame, implied_frame, same_place, stretch
+from tanba.core.signals.image_geometry import (
+    Frame,
+    implied_frame,
+    same_place,
+    stretch,
+    turned_frame,
+)
 from tanba.fingerprint.image import REFERENCE
 from tanba.matcher.image_signal import (
     ImageEvidence,
@@ -122,6 +128,25 @@ def test_a_pair_through_a_content_box_may_stretch_a_little_more() -> None:
     assert decide(SETTINGS, whole, _checks((112, 100))) == []  # stretched by 0.113
     assert [m.work_id for m in decide(SETTINGS, box, _checks((112, 100)))] == ["w"]
     assert decide(SETTINGS, box, _checks((120, 100))) == []  # by 0.182
+
+
+def test_a_turned_window_is_judged_by_its_proportions_alone() -> None:
+    """A turned window is the copy turned back and cut as a work's inner window: its pair
+    places the copy for the stretch (a copy rotated in its own canvas keeps its proportions),
+    not for the grey checks (its content is turned against the copy's thumbnail)."""
+    inner = crop_variant(0.08, 0.08, 0.08, 0.08)
+    assert implied_frame("turned:+6", "full") is None
+    assert turned_frame("full", "full") is None and turned_frame("turned:-9", "box0") is None
+    assert turned_frame("turned:+6", inner) == pytest.approx(Frame(0.0, 1.0, 0.0, 1.0, False))
+    windows = ("full", "turned:-9")
+    turned = ImageEvidence(
+        pairs={"w": [Pair(0.99, 1, 3, inner)]}, windows=windows, width=160, height=90
+    )
+    assert [m.work_id for m in decide(SETTINGS, turned, _checks((320, 180)))] == ["w"]
+    # A wide copy's turned window against a square work's inner window: squeezed by 0.58.
+    assert decide(SETTINGS, turned, _checks((100, 100))) == []
+    off = SETTINGS.with_(image_max_stretch=0.0)
+    assert [m.work_id for m in decide(off, turned, _checks((100, 100)))] == ["w"]
 
 
 def test_decide_asks_several_windows_at_one_place_when_told() -> None:

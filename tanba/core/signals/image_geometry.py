@@ -19,7 +19,10 @@ A copy's window names (:mod:`tanba.fingerprint.image`): ``full``, crops named by
 alone is the whole copy mirrored); ``box<i>:crop:…`` (a content box, with the shares of
 the copy it cuts off as a crop's name gives them; ``box<i>-upper:crop:…`` a page box
 without its bottom quarter); a copy printed before boxes were placed names them ``box<i>``,
-with no place: the test is skipped for them, as for a turned window (``turned:±N``).
+with no place: the test is skipped for them. A turned window (``turned:±N``: the copy turned
+back by N degrees and cut to :data:`~tanba.core.signals.image_detail.ROTATED_WINDOW`) has a
+place but not the copy's orientation: :func:`turned_frame` gives its frame for the stretch
+alone (its greys are not the copy thumbnail's there, so the grey checks skip it).
 """
 
 from __future__ import annotations
@@ -28,12 +31,13 @@ import math
 from typing import NamedTuple
 
 from tanba.core.signals.image import FULL
-from tanba.core.signals.image_detail import window_geometry
+from tanba.core.signals.image_detail import ROTATED_WINDOW, window_geometry
 
 MIRROR = "mirror"  # the whole copy mirrored (tanba.fingerprint.image.MIRROR)
 MIRROR_SUFFIX = f"-{MIRROR}"
 SUB_PREFIX = "sub:"
 BOX_PREFIX = "box"  # a content box: box<i>:crop:…
+TURNED_PREFIX = "turned:"  # the copy turned back: turned:±N (tanba.fingerprint.image)
 # How much more a pair through a content box may stretch the copy than a pair of grid windows
 # (log of the ratio, added to TANBA_IMAGE_MAX_STRETCH): a box is measured in the pixels of the
 # image it was found in, 160 or 640 px on its long side, where a picture shown small is some
@@ -80,8 +84,31 @@ def implied_frame(copy_variant: str, work_variant: str) -> Frame | None:
     work = window_geometry(work_variant)
     if copy is None or work is None:
         return None
-    (ql, qr, qt, qb), mirrored = copy
-    wl, wr, wt, wb, _ = work
+    return _frame(*copy, work[:4])
+
+
+def turned_frame(copy_variant: str, work_variant: str) -> Frame | None:
+    """Where a pair through a turned window puts the copy's frame on the work, the turned
+    window taken as the copy's unturned inner part (as a work's rotated window is); None for
+    any other window, or a work window whose place is unknown.
+
+    Why apart from :func:`implied_frame`: the frame is right for the proportions (a copy
+    rotated within its own canvas, turned back, is the picture again), but the window's
+    content is turned against the copy's thumbnail, where the grey checks would sample it.
+    On bench/real_catalogue.py's held-out half two false pairs came through turned windows
+    (a melting block against a map's mask, a panel against an ammunition can)."""
+    work = window_geometry(work_variant)
+    if not copy_variant.startswith(TURNED_PREFIX) or work is None:
+        return None
+    return _frame(ROTATED_WINDOW, False, work[:4])
+
+
+def _frame(
+    copy: tuple[float, float, float, float],
+    mirrored: bool,
+    work: tuple[float, float, float, float],
+) -> Frame:
+    (ql, qr, qt, qb), (wl, wr, wt, wb) = copy, work
     sx = (1 - wl - wr) / (1 - ql - qr)
     sy = (1 - wt - wb) / (1 - qt - qb)
     if mirrored:  # the copy's x maps to the work's wl + (1 - qr - x) * sx
