@@ -265,6 +265,14 @@ def _rotate_far(image: Image.Image, rng: np.random.Generator) -> bytes:
     return jpeg(web(image).rotate(angle, Image.Resampling.BICUBIC, expand=False, fillcolor=fill))
 
 
+def _rotate_enlarged(image: Image.Image, rng: np.random.Generator) -> bytes:
+    """5-10° either way on a canvas enlarged to hold the whole picture, white corners (a tilted
+    photo reposted whole: the copy's proportions are not the picture's)."""
+    angle = float(rng.uniform(5, 10) * rng.choice([-1, 1]))
+    turned = web(image).rotate(angle, Image.Resampling.BICUBIC, expand=True, fillcolor="white")
+    return jpeg(turned)
+
+
 def _page_small(image: Image.Image, rng: np.random.Generator) -> bytes:
     """The picture shown 120-400 px wide in a 1,366-px page screenshot."""
     return jpeg(page_canvas(image, rng, photo_width=int(rng.integers(120, 401))))
@@ -308,4 +316,6 @@ HARD_ALTERATIONS: tuple[Alteration, ...] = (
     Alteration("rotate_5-10", _rotate_far),
     Alteration("page_120-400", _page_small),
     Alteration("banner", _banner),
+    # Last: each alteration's copies are drawn from a seed of its place in the list.
+    Alteration("rotate_wide_5-10", _rotate_enlarged),
 )

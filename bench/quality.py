@@ -21,7 +21,8 @@ third set, works and distractors from packages no image setting was chosen on
 third registered as small originals): the README's image figures are its. Every
 split also reports the alterations of the unseen set's floors
 (``bench.image_alterations.HARD_ALTERATIONS``: a crop keeping 60% of the picture,
-rotations of 5-10°, the picture 120-400 px wide in a page, in a banner).
+rotations of 5-10°, the picture 120-400 px wide in a page, in a banner, rotations of 5-10°
+on a canvas enlarged to hold the whole picture).
 
 Audio: ``--split calibration|held-out`` keeps the even- or odd-placed works and
 distractor tracks (the same copies as in a full run); ``--split unseen`` runs on
