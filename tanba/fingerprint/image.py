@@ -58,6 +58,7 @@ from tanba.core.signals.image_detail import (
     pack,
     rotation_variant,
 )
+from tanba.core.signals.image_geometry import BOX_PREFIX, TURNED_PREFIX, UPPER_SUFFIX
 from tanba.fingerprint.decode import decode, decode_with_fine
 from tanba.fingerprint.regions import Blocks, Box, content_boxes
 from tanba.fingerprint.resample import N as _N
@@ -417,30 +418,21 @@ def query_windows(
     # such edge. Page canvases in bench/quality.py (held-out): recall 0.562 with the
     # edge, 0.969 without.
     boxes: list[Region] = [
-        placed_box(f"box{i}", (left + 1, top + 1, right - 1, bottom - 1), grey)
-        for i, (left, top, right, bottom) in enumerate(
-            content_boxes(grey) if content is None else content
-        )
+        placed_box(i, _edge_dropped(box), grey)
+        for i, box in enumerate(content_boxes(grey) if content is None else content)
     ]
     groups = [(half, fixed), (grey, boxes)]
+    page_boxes: list[Box] = []
     if page is not None:
         # Smaller pictures of a page, from its finer decoding (the edge dropped likewise).
-        small = [
-            box
+        page_boxes = [
+            _edge_dropped(box)
             for box in content_boxes(page, _PAGE_MIN_SIDE, _PAGE_MIN_AREA, _PAGE_CANDIDATES)
             if max(box[2] - box[0], box[3] - box[1])
             <= _PAGE_MAX_ASPECT * min(box[2] - box[0], box[3] - box[1])
         ][:_PAGE_BOXES]
         groups.append(
-            (
-                page,
-                [
-                    placed_box(
-                        f"box{len(boxes) + i}", (left + 1, top + 1, right - 1, bottom - 1), page
-                    )
-                    for i, (left, top, right, bottom) in enumerate(small)
-                ],
-            )
+            (page, [placed_box(len(boxes) + i, box, page) for i, box in enumerate(page_boxes)])
         )
     # The sub-crops and the turned-back windows are not mirrored: a mirrored copy is rarely
     # cropped or tilted too, and their mirrors would add as many windows again to every
@@ -449,20 +441,15 @@ def query_windows(
     if page is not None and _PAGE_UPPER:
         # A headline over the lower part of a picture in a banner: each page box's upper
         # window (the bottom quarter off), as the whole copy has one.
-        plain.append(
-            (
-                page,
-                [
-                    placed_box(f"{name.split(':')[0]}-upper", _upper(box), page)
-                    for name, box in groups[-1][1]
-                    if box is not None
-                ],
-            )
-        )
+        upper = [
+            placed_box(len(boxes) + i, _upper(box), page, UPPER_SUFFIX)
+            for i, box in enumerate(page_boxes)
+        ]
+        plain.append((page, upper))
     if blank_corners(grey):
         turned = turned_windows(grey, _QUERY_ANGLES)
         plain += [
-            (window, [(f"turned:{angle:+.0f}", None)])
+            (window, [(f"{TURNED_PREFIX}{angle:+.0f}", None)])
             for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
         ]
     return _windows(groups, mirror=True, plain=plain, details=True)
@@ -550,10 +537,16 @@ def turned_window_reference(grey: np.ndarray, angle: float) -> np.ndarray:
     return out
 
 
-def placed_box(name: str, box: Box, image: np.ndarray) -> Region:
-    """A content box's window, named with its place on the copy: ``box<i>:crop:l-r-t-b``,
-    the shares of ``image`` (the whole copy at some scale) it cuts off each side, in percent
-    with two decimals (a small box's sides in whole percentages would stretch it: at 120 px
+def _edge_dropped(box: Box) -> Box:
+    """The box without its outermost pixels (see :func:`query_windows`)."""
+    left, top, right, bottom = box
+    return left + 1, top + 1, right - 1, bottom - 1
+
+
+def placed_box(index: int, box: Box, image: np.ndarray, suffix: str = "") -> Region:
+    """A content box's window, named with its place on the copy: ``box<i>:crop:l-r-t-b``
+    (``box<i>-upper:crop:…`` with :data:`UPPER_SUFFIX`), the shares of ``image`` (the whole
+    copy at some scale) it cuts off each side, in percent with two decimals (a small box's sides in whole percentages would stretch it: at 120 px
     in a 1,366-px page, bench.page_photos found 30 of 64 pictures so, 43 unplaced).
 
     Why: the geometry test, the grey-level and the texture checks place a pair's copy window
@@ -567,7 +560,7 @@ def placed_box(name: str, box: Box, image: np.ndarray) -> Region:
     place = crop_variant(
         left / width, 1 - right / width, top / height, 1 - bottom / height, decimals=2
     )
-    return f"{name}:{place}", box
+    return f"{BOX_PREFIX}{index}{suffix}:{place}", box
 
 
 def _upper(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:

@@ -37,6 +37,7 @@ MIRROR = "mirror"  # the whole copy mirrored (tanba.fingerprint.image.MIRROR)
 MIRROR_SUFFIX = f"-{MIRROR}"
 SUB_PREFIX = "sub:"
 BOX_PREFIX = "box"  # a content box: box<i>:crop:…
+UPPER_SUFFIX = "-upper"  # a page box without its bottom quarter: box<i>-upper:crop:…
 TURNED_PREFIX = "turned:"  # the copy turned back: turned:±N (tanba.fingerprint.image)
 # How much more a pair through a content box may stretch the copy than a pair of grid windows
 # (log of the ratio, added to TANBA_IMAGE_MAX_STRETCH): a box is measured in the pixels of the
@@ -61,7 +62,8 @@ class Frame(NamedTuple):
 
 def copy_window(variant: str) -> tuple[tuple[float, float, float, float], bool] | None:
     """(left, right, top, bottom) shares a copy's window cuts off, and whether it is
-    mirrored; None for a window whose place its name does not give (a content box)."""
+    mirrored; None for a window whose place its name does not give (a content box printed
+    before boxes were placed) or that is not the copy's orientation (a turned window)."""
     mirrored = variant == MIRROR or variant.endswith(MIRROR_SUFFIX)
     base = FULL if variant == MIRROR else variant.removesuffix(MIRROR_SUFFIX)
     if is_box(base):  # box<i>:crop:… (a content box and its place)
