@@ -452,6 +452,16 @@ def query_windows(
             (window, [(f"{TURNED_PREFIX}{angle:+.0f}", None)])
             for window, angle in zip(turned, _QUERY_ANGLES, strict=True)
         ]
+        if blank_sides(grey):
+            # A copy rotated onto an enlarged canvas: the same turns, cut from the picture it
+            # holds (its own inner window takes in the fill around the picture).
+            angles = tuple(a for a in _QUERY_ANGLES if turned_cut(grey.shape, a, True))
+            if angles:
+                enlarged = turned_windows(grey, angles, enlarged=True)
+                plain += [
+                    (window, [(_turned_name(grey.shape, angle), None)])
+                    for window, angle in zip(enlarged, angles, strict=True)
+                ]
     return _windows(groups, mirror=True, plain=plain, details=True)
 
 
@@ -469,11 +479,34 @@ def blank_corners(grey: np.ndarray) -> bool:
     return int(corners.max()) - int(corners.min()) <= _CORNER_SPREAD
 
 
-def turned_windows(grey: np.ndarray, angles: tuple[float, ...]) -> np.ndarray:
-    """The inner window (:data:`_ROTATED_QUERY_CUT`) of ``grey`` turned by each angle (degrees,
-    counter-clockwise about its centre, as ``Image.rotate``), sampled bilinearly on a
-    :data:`_TURN_SIDE`² grid (float32, one grid per angle; black beyond the picture, as a
-    rotation's corners).
+def blank_sides(grey: np.ndarray) -> bool:
+    """Whether the middles of the four sides are the corners' colour too (within
+    :data:`_CORNER_SPREAD`), as a rotation onto an enlarged canvas leaves them: the picture
+    touches each side near a corner only (a rotation within the canvas covers the middles).
+
+    Which copies get the enlarged turned windows (:func:`turned_cut`): of ``bench/speed.py``'s
+    200 files, 94 have blank corners and 37 blank sides too; every rotate_wide_5-10 copy of
+    ``bench/quality.py`` (64 wallpapers, 65 unseen works) has both.
+    """
+    height, width = grey.shape
+    x, y = width // 2 - 1, height // 2 - 1
+    sides = np.concatenate(
+        [grey[:2, x : x + 2], grey[-2:, x : x + 2], grey[y : y + 2, :2].T, grey[y : y + 2, -2:].T]
+    )
+    corners = np.concatenate([grey[:2, :2], grey[:2, -2:], grey[-2:, :2], grey[-2:, -2:]])
+    both = np.concatenate([sides, corners])
+    return int(both.max()) - int(both.min()) <= _CORNER_SPREAD
+
+
+def turned_windows(
+    grey: np.ndarray, angles: tuple[float, ...], enlarged: bool = False
+) -> np.ndarray:
+    """The inner window of ``grey`` turned by each angle (degrees, counter-clockwise about its
+    centre, as ``Image.rotate``), sampled bilinearly on a :data:`_TURN_SIDE`² grid (float32,
+    one grid per angle; black beyond the picture, as a rotation's corners). The window is
+    :func:`turned_cut`'s: the copy's own inner window, or with ``enlarged`` the inner window
+    of the picture a rotation by the angle onto an enlarged canvas would have held (every
+    angle must have one).
 
     All angles in one batch of array operations, straight from the copy to the window's
     grid: rotating the whole copy with Pillow, then cutting and resampling the window, cost
@@ -486,11 +519,12 @@ def turned_windows(grey: np.ndarray, angles: tuple[float, ...]) -> np.ndarray:
     # A border of black pixels: a point beyond the picture interpolates towards black.
     padded = np.zeros((height + 2, width + 2), np.float32)
     padded[1:-1, 1:-1] = grey
-    left, top, right, bottom = _box(grey, *_ROTATED_QUERY_CUT)
+    cuts = np.array([_required_cut(grey.shape, angle, enlarged) for angle in angles])
+    left, top, right, bottom = (cuts[:, i, None, None] for i in range(4))
     steps = np.arange(_TURN_SIDE) + 0.5
     # Grid points as offsets from the centre, in the turned picture.
-    u = (left + steps * (right - left) / _TURN_SIDE - width / 2)[None, None, :]
-    v = (top + steps * (bottom - top) / _TURN_SIDE - height / 2)[None, :, None]
+    u = left + steps[None, None, :] * (right - left) / _TURN_SIDE - width / 2
+    v = top + steps[None, :, None] * (bottom - top) / _TURN_SIDE - height / 2
     radians = -np.radians(np.asarray(angles, np.float64))[:, None, None]
     cos, sin = np.cos(radians), np.sin(radians)
     # Image.rotate's map from the turned picture to the source; pixel centres at half
@@ -509,10 +543,10 @@ def turned_windows(grey: np.ndarray, angles: tuple[float, ...]) -> np.ndarray:
     return top_row + fy * (c + fx * (d - c) - top_row)
 
 
-def turned_window_reference(grey: np.ndarray, angle: float) -> np.ndarray:
+def turned_window_reference(grey: np.ndarray, angle: float, enlarged: bool = False) -> np.ndarray:
     """:func:`turned_windows` for one angle, computed point by point (the contract's plain form)."""
     height, width = grey.shape
-    left, top, right, bottom = _box(grey, *_ROTATED_QUERY_CUT)
+    left, top, right, bottom = _required_cut(grey.shape, angle, enlarged)
     radians = -math.radians(angle)
     out = np.zeros((_TURN_SIDE, _TURN_SIDE), np.float64)
 
@@ -535,6 +569,62 @@ def turned_window_reference(grey: np.ndarray, angle: float) -> np.ndarray:
                 (1 - fx) * pixel(row, column) + fx * pixel(row, column + 1)
             ) + fy * ((1 - fx) * pixel(row + 1, column) + fx * pixel(row + 1, column + 1))
     return out
+
+
+def turned_cut(
+    shape: tuple[int, ...], angle: float, enlarged: bool = False
+) -> tuple[float, float, float, float] | None:
+    """The (left, top, right, bottom) pixel box a turned window cuts from the copy turned back
+    by ``angle`` (on its own canvas, ``shape``'s height and width).
+
+    The copy's inner window (:data:`_ROTATED_QUERY_CUT`): a copy rotated within its canvas is
+    the picture again there. With ``enlarged``, the same share cut from the picture a rotation
+    by ``angle`` onto a canvas enlarged to hold it all would have held: a canvas W × H holds a
+    picture w × h turned by a as W = w·cos a + h·sin a and H = w·sin a + h·cos a, and turned
+    back the picture is w × h at the centre, the rest fill. None when no picture fits (a canvas
+    narrower than the rotation's own slant, or a picture under a fifth of a side).
+    """
+    height, width = shape[:2]
+    left, right, top, bottom = _ROTATED_QUERY_CUT
+    if not enlarged:
+        return (
+            float(round(left * width)),
+            float(round(top * height)),
+            float(round(width - right * width)),
+            float(round(height - bottom * height)),
+        )
+    cos, sin = math.cos(math.radians(abs(angle))), math.sin(math.radians(abs(angle)))
+    det = cos * cos - sin * sin
+    w = (width * cos - height * sin) / det
+    h = (height * cos - width * sin) / det
+    if w < width / 5 or h < height / 5:
+        return None
+    return (
+        (width - w) / 2 + left * w,
+        (height - h) / 2 + top * h,
+        (width + w) / 2 - right * w,
+        (height + h) / 2 - bottom * h,
+    )
+
+
+def _turned_name(shape: tuple[int, ...], angle: float) -> str:
+    """An enlarged turned window's name: ``turned:±N:crop:l-r-t-b``, its place on the turned
+    copy's canvas in percent with two decimals (for the geometry test's proportions)."""
+    height, width = shape[:2]
+    left, top, right, bottom = _required_cut(shape, angle, True)
+    place = crop_variant(
+        left / width, 1 - right / width, top / height, 1 - bottom / height, decimals=2
+    )
+    return f"{TURNED_PREFIX}{angle:+.0f}:{place}"
+
+
+def _required_cut(
+    shape: tuple[int, ...], angle: float, enlarged: bool
+) -> tuple[float, float, float, float]:
+    cut = turned_cut(shape, angle, enlarged)
+    if cut is None:
+        raise ValueError(f"no enlarged rotation by {angle}° fits a {shape[1]}x{shape[0]} copy")
+    return cut
 
 
 def _edge_dropped(box: Box) -> Box:

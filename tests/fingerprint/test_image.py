@@ -39,6 +39,7 @@ from tanba.fingerprint.image import (
     phash,
     query_windows,
     to_print,
+    turned_cut,
     turned_window_reference,
     turned_windows,
 )
@@ -317,6 +318,10 @@ def test_turned_windows_are_the_plain_point_by_point_sampling() -> None:
         assert fast.shape == (len(angles), 64, 64)
         for window, angle in zip(fast, angles, strict=True):
             np.testing.assert_allclose(window, turned_window_reference(grey, angle), atol=1e-3)
+        enlarged = turned_windows(grey, angles, enlarged=True)
+        for window, angle in zip(enlarged, angles, strict=True):
+            plain = turned_window_reference(grey, angle, enlarged=True)
+            np.testing.assert_allclose(window, plain, atol=1e-3)
 
 
 def test_a_turned_window_is_pillows_rotation_cut_to_the_inner_window(photos: list[Path]) -> None:
@@ -335,6 +340,33 @@ def test_a_turned_window_is_pillows_rotation_cut_to_the_inner_window(photos: lis
     assert flat[32, 32] == pytest.approx(200)
 
 
+def test_an_enlarged_turned_window_is_the_picture_a_tilted_repost_holds(
+    photos: list[Path],
+) -> None:
+    """A photo rotated onto a canvas enlarged to hold it all, turned back by its angle, is
+    the photo again in the middle: the enlarged cut finds it there, as the work's inner window
+    (the copy's own inner window would take in the fill around it, and its hash is another)."""
+    with Image.open(io.BytesIO(web_photo(photos[0]))) as im:
+        photo = im.convert("L")
+    work = np.asarray(photo)
+    inner = phash(coefficients(photo, image_module._box(work, *image_module._ROTATED_QUERY_CUT)))
+    for angle in (-9.0, 6.0):
+        tilted = photo.rotate(angle, Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+        grey = decode(_jpeg(tilted), MAX, 160)[0]
+        (found,) = turned_windows(grey, (-angle,), enlarged=True)  # turned back
+        (own,) = turned_windows(grey, (-angle,))
+        assert _distance(f"{inner:x}", f"{phash(coefficients(Image.fromarray(found))):x}") <= 2
+        assert _distance(f"{inner:x}", f"{phash(coefficients(Image.fromarray(own))):x}") >= 10
+        left, top, right, bottom = turned_cut(grey.shape, angle, enlarged=True) or (0, 0, 0, 0)
+        # The box holds the photo's proportions (to the pixel the decoding rounds to).
+        assert (right - left) / (bottom - top) == pytest.approx(photo.width / photo.height, 0.03)
+    # No enlarged rotation by 9° holds a picture in a strip thinner than the slant it makes.
+    assert turned_cut((20, 200), 9.0, enlarged=True) is None
+    assert turned_cut((20, 200), 9.0) == (16.0, 2.0, 184.0, 18.0)
+    with pytest.raises(ValueError, match="no enlarged rotation"):
+        turned_windows(np.zeros((20, 200), np.uint8), (9.0,), enlarged=True)
+
+
 def test_query_windows_come_image_by_image_each_with_its_mirrors(photos: list[Path]) -> None:
     with Image.open(photos[0]) as im:
         photo = im.convert("L").resize((240, 160))
@@ -346,9 +378,13 @@ def test_query_windows_come_image_by_image_each_with_its_mirrors(photos: list[Pa
     subs = [n for n in names if n.startswith("sub:")]
     assert len(subs) == 7 and not any(n.endswith("-mirror") for n in subs)
     turns = ["turned:-9", "turned:-6", "turned:+6", "turned:+9"]
+    # And the same turns cut from the picture an enlarged canvas would hold, with its place.
+    enlarged = [n for n in names if n.startswith("turned:") and ":crop:" in n]
+    assert [n.rpartition(":crop")[0] for n in enlarged] == turns
+    assert enlarged[0] == "turned:-9:crop:12.86-12.86-13.75-13.75"
     # The box is named with its place: 41 px of 320 off each side, 71 of 300 (the edge dropped).
     boxes = ["box0:crop:12.81-12.81-23.67-23.67", "box0:crop:12.81-12.81-23.67-23.67-mirror"]
-    assert names == fixed + mirrors + boxes + subs + turns
+    assert names == fixed + mirrors + boxes + subs + turns + enlarged
 
 
 def test_a_print_without_windows_is_empty_but_valid() -> None:

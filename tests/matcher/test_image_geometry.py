@@ -149,6 +149,22 @@ def test_a_turned_window_is_judged_by_its_proportions_alone() -> None:
     assert [m.work_id for m in decide(off, turned, _checks((100, 100)))] == ["w"]
 
 
+def test_an_enlarged_turned_window_is_judged_at_the_place_its_name_gives() -> None:
+    """A window cut from the picture an enlarged canvas held (``turned:±N:crop:…``) is that
+    part of the turned copy: its proportions, not the canvas's, are the picture's."""
+    inner = crop_variant(0.08, 0.08, 0.08, 0.08)
+    square = "turned:+9:crop:20.00-20.00-10.00-10.00"  # 120 × 120 px of a 200 × 150 canvas
+    assert tuple(turned_frame(square, inner) or ()) == pytest.approx(
+        (-0.2, 1.2, -0.025, 1.025, False)
+    )
+    windows = ("full", square)
+    turned = ImageEvidence(
+        pairs={"w": [Pair(0.99, 1, 1, inner)]}, windows=windows, width=200, height=150
+    )
+    assert [m.work_id for m in decide(SETTINGS, turned, _checks((100, 100)))] == ["w"]
+    assert decide(SETTINGS, turned, _checks((200, 150))) == []  # the canvas's proportions
+
+
 def test_decide_asks_several_windows_at_one_place_when_told() -> None:
     windows = ("full", crop_variant(0.08, 0.08, 0.08, 0.08), "box0")
     inner = crop_variant(0.08, 0.08, 0.08, 0.08)

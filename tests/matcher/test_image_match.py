@@ -120,6 +120,14 @@ ALTERATIONS = {
         im.rotate(8, Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
     ),
     "rotated-minus-9deg": lambda im: _jpeg(im.rotate(-9, Image.Resampling.BICUBIC)),
+    # A tilted photo reposted whole: the canvas enlarged to hold it, its proportions not the
+    # picture's (turned back, the picture is a smaller box in the middle).
+    "rotated-7deg-enlarged-canvas": lambda im: _jpeg(
+        im.rotate(7, Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255))
+    ),
+    "rotated-minus-10deg-enlarged-canvas": lambda im: _jpeg(
+        im.rotate(-10, Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255))
+    ),
     "small-in-a-busy-page": lambda im: _jpeg(_small_in_a_busy_page(im)),
     "grey-and-darker": lambda im: _jpeg(im.convert("L").point(lambda v: int(v * 0.75))),
 }

@@ -102,7 +102,9 @@ def turned_frame(copy_variant: str, work_variant: str) -> Frame | None:
     work = window_geometry(work_variant)
     if not copy_variant.startswith(TURNED_PREFIX) or work is None:
         return None
-    return _frame(ROTATED_WINDOW, False, work[:4])
+    # turned:±N:crop:… (a window cut from the picture an enlarged canvas held) gives its place.
+    place = window_geometry(copy_variant.removeprefix(TURNED_PREFIX).partition(":")[2])
+    return _frame(ROTATED_WINDOW if place is None else place[:4], False, work[:4])
 
 
 def _frame(
