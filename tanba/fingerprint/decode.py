@@ -174,16 +174,61 @@ def _turbo_grey(data: bytes, width: int, height: int, side: int) -> np.ndarray |
     return np.asarray(Image.fromarray(pixels).reduce(factor)) if factor >= 2 else pixels
 
 
+def decode_chroma(data: bytes, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The image's chroma (Cb and Cr, uint8, rows × columns × 2) at ``shape``: the size
+    :func:`decode` gave its grey pixels. None for an image without colour, or one that will
+    not decode in colour (its grey alone is used then).
+
+    Why: a page's pictures are found where its pixels differ from the background
+    (:mod:`tanba.fingerprint.regions`), and in grey a dark blue picture on a dark red banner
+    does not differ. Decoded apart from the grey, which stays the same bytes (a JPEG's grey is
+    its luma straight from the decoder): an extra decoding, paid by the copies a page pass is
+    made for. Call it after :func:`decode` has checked the size.
+    """
+    height, width = shape[:2]
+    plain = _plain_jpeg_size(data)
+    rgb: Image.Image | None = None
+    if plain is not None:
+        if simplejpeg.decode_jpeg_header(data)[2] == "Gray":
+            return None
+        try:  # the grey's DCT scale (_turbo_grey), then the same reduction
+            pixels = simplejpeg.decode_jpeg(
+                data, colorspace="RGB", min_height=height, min_width=width
+            )
+            rgb = Image.fromarray(pixels)
+        except ValueError:
+            rgb = None
+    if rgb is None:
+        try:
+            image: Image.Image = Image.open(io.BytesIO(data))
+            if image.format == "JPEG":
+                image.draft("RGB", (width, height))
+            if image.mode in ("1", "L", "LA", "I", "I;16", "F"):
+                return None
+            rgb = _on_white(image).convert("RGB")
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+            return None
+    if rgb.size != (width, height):
+        rgb = rgb.resize((width, height), Image.Resampling.BOX)
+    return np.asarray(rgb.convert("YCbCr"))[:, :, 1:]
+
+
+def _on_white(image: Image.Image) -> Image.Image:
+    """The image with transparent pixels laid on white, as a browser shows them."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba)
+    return image
+
+
 def _load_grey(image: Image.Image) -> Image.Image:
     """Decode the pixels to greyscale, transparent ones laid on white as a browser shows them."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image.load()
-        if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-            rgba = image.convert("RGBA")
-            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-            image = Image.alpha_composite(white, rgba)
+        image = _on_white(image)
         return image if image.mode == "L" else image.convert("L")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning) as exc:
         raise Unfingerprintable(f"image data is corrupt or truncated: {exc}") from None

@@ -59,7 +59,7 @@ from tanba.core.signals.image_detail import (
     rotation_variant,
 )
 from tanba.core.signals.image_geometry import BOX_PREFIX, TURNED_PREFIX, UPPER_SUFFIX
-from tanba.fingerprint.decode import decode, decode_with_fine
+from tanba.fingerprint.decode import decode, decode_chroma, decode_with_fine
 from tanba.fingerprint.regions import Blocks, Box, content_boxes
 from tanba.fingerprint.resample import N as _N
 from tanba.fingerprint.resample import Region, resampled
@@ -146,6 +146,11 @@ _CORNER_SPREAD = 24
 # headline over a banner's picture covers it. On the calibration works' banners
 # (bench/quality.py, 64 wallpapers): 41 found without, 49 with; in a page 60 and 63.
 _PAGE_UPPER = True
+# A page's pictures are found where its pixels differ from its background in grey or in colour
+# (tanba.fingerprint.regions): in grey alone a picture as dark as its banner loses its box, or
+# the part of it that is. On the calibration works' banners (bench/quality.py, 64 wallpapers):
+# 49 found in grey alone, 62 with colour.
+_PAGE_COLOUR = True
 
 
 @dataclass(frozen=True)
@@ -195,7 +200,9 @@ def image_print(data: bytes, *, max_pixels: int, variants: str = QUERY) -> Image
         data, max_pixels, _QUERY_SIDE, _PAGE_SIDE, 2 * _PAGE_SIDE, wants_page_pass
     )
     boxes = found[0].boxes() if found else None
-    windows = query_windows(grey, page, boxes)
+    # The page's pictures are found by their colour too (a dark picture on a dark banner).
+    chroma = decode_chroma(data, page.shape) if page is not None and _PAGE_COLOUR else None
+    windows = query_windows(grey, page, boxes, chroma)
     # The copy's thumbnail too, for the grey-level check (tanba.core.signals.image_levels).
     return to_print(width, height, windows, thumbnail(grey) if windows.variants else None)
 
@@ -395,7 +402,10 @@ _SUB_CROPS = [(f"sub:{crop_variant(*cut)}", cut) for cut in _SUB_CUTS]
 
 
 def query_windows(
-    grey: np.ndarray, page: np.ndarray | None = None, content: list[Box] | None = None
+    grey: np.ndarray,
+    page: np.ndarray | None = None,
+    content: list[Box] | None = None,
+    page_chroma: np.ndarray | None = None,
 ) -> Windows:
     """A crawled copy's windows: whole, inner, upper, each content box and their mirrors; sub-crops.
 
@@ -404,7 +414,9 @@ def query_windows(
     off) drops a caption; the middle one drops a caption and a logo at the top.
     All are windows the reference also has, at the same place. Mirroring the copy
     instead of the reference doubles a handful of query hashes rather than every
-    reference window. ``content`` is ``content_boxes(grey)`` when the caller has it.
+    reference window. ``content`` is ``content_boxes(grey)`` when the caller has it;
+    ``page_chroma`` the page's colour (:func:`~tanba.fingerprint.decode.decode_chroma`), for
+    finding its pictures.
     """
     # The fixed windows need no more than 128 px on the short side: a copy whose short
     # side reaches 256 is halved for them (a quarter of the resampling work). A box
@@ -427,7 +439,9 @@ def query_windows(
         # Smaller pictures of a page, from its finer decoding (the edge dropped likewise).
         page_boxes = [
             _edge_dropped(box)
-            for box in content_boxes(page, _PAGE_MIN_SIDE, _PAGE_MIN_AREA, _PAGE_CANDIDATES)
+            for box in content_boxes(
+                page, _PAGE_MIN_SIDE, _PAGE_MIN_AREA, _PAGE_CANDIDATES, page_chroma
+            )
             if max(box[2] - box[0], box[3] - box[1])
             <= _PAGE_MAX_ASPECT * min(box[2] - box[0], box[3] - box[1])
         ][:_PAGE_BOXES]

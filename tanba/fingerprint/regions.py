@@ -29,6 +29,11 @@ from scipy import ndimage
 _RING = 2  # pixels of the outer ring that define the background
 _RING_UNIFORM = 0.6  # share of the ring within _DIFF of the background for it to count
 _DIFF = 12.0
+# Levels of Cb or Cr a pixel may differ from the background's and still be background. On
+# bench/quality.py's banners of the calibration works (64 wallpapers, each 150-300 px tall on
+# a 1,280-px banner of a random colour), the page's boxes in grey alone found 49; with chroma
+# differences over 5, 8 or 12 levels 63, 62 and 62 (8: clear of JPEG's chroma noise).
+_CHROMA_DIFF = 8.0
 _DENSE = 0.85
 _MIN_SIDE = 0.18  # share of the image's side a box needs
 _MIN_AREA = 0.05  # share of the image's area a box needs
@@ -49,14 +54,16 @@ def content_boxes(
     min_side: float = _MIN_SIDE,
     min_area: float = _MIN_AREA,
     max_boxes: int = _MAX_BOXES,
+    chroma: np.ndarray | None = None,
 ) -> list[Box]:
     """Up to ``max_boxes`` (left, top, right, bottom) boxes of content on a uniform
     background, largest first, each at least ``min_side`` of the image's sides and
     ``min_area`` of its area.
 
-    ``grey`` is a uint8 greyscale array (rows × columns).
+    ``grey`` is a uint8 greyscale array (rows × columns); ``chroma``, when given, its colour
+    (:class:`Blocks`).
     """
-    return Blocks(grey).boxes(min_side, min_area, max_boxes)
+    return Blocks(grey, chroma).boxes(min_side, min_area, max_boxes)
 
 
 def holds_small_content(grey: np.ndarray, min_side: float, min_area: float) -> bool:
@@ -75,7 +82,11 @@ class Blocks:
     millisecond on bench/speed.py's files), and a large copy asks both.
     """
 
-    def __init__(self, grey: np.ndarray) -> None:
+    def __init__(self, grey: np.ndarray, chroma: np.ndarray | None = None) -> None:
+        """``chroma``: the image's Cb and Cr planes (rows × columns × 2, uint8), or None. With
+        them a pixel also differs from the background by its colour (more than
+        :data:`_CHROMA_DIFF` on a plane whose ring is uniform): a picture as dark as the page
+        it is on is still a block."""
         if grey.dtype != np.uint8:
             raise TypeError(f"content_boxes takes uint8 grey levels, not {grey.dtype}")
         self.shape: tuple[int, int] = grey.shape  # type: ignore[assignment]
@@ -86,6 +97,12 @@ class Blocks:
         if background is None:
             return
         self.grey, self.background = grey, background
+        self.planes: list[tuple[np.ndarray, float]] = []
+        if chroma is not None:
+            for plane in (chroma[:, :, 0], chroma[:, :, 1]):
+                level = _background(plane, _CHROMA_DIFF)
+                if level is not None:
+                    self.planes.append((plane, level))
         # Blocks are found on every pixel of an image under _FINE pixels on its long side,
         # and on every second pixel of a larger one (a quarter of the work). Their edges
         # are then settled on every pixel, so the boxes keep the full resolution: a larger
@@ -93,7 +110,7 @@ class Blocks:
         # (:meth:`_differs`), its coarse mask from every second pixel alone.
         self.step = 2 if min(height, width) >= 64 and max(height, width) >= _FINE else 1
         step = self.step
-        self.coarse = _differing(grey[::step, ::step], background)
+        self.coarse = self._differs_on(slice(None, None, step), slice(None, None, step))
         size = max(3, round(0.04 * min(self.coarse.shape)))
         self.grow = max(1, round(0.02 * min(self.coarse.shape)))
         self.found = _blocks(_dense(self.coarse, size))
@@ -152,7 +169,15 @@ class Blocks:
         left, top, right, bottom = box or (0, 0, self.shape[1], self.shape[0])
         if self.step == 1:
             return self.coarse[top:bottom, left:right]
-        return _differing(self.grey[top:bottom, left:right], self.background)
+        return self._differs_on(slice(top, bottom), slice(left, right))
+
+    def _differs_on(self, rows: slice, columns: slice) -> np.ndarray:
+        """Where the pixels of these rows and columns differ from the background, in grey or
+        in colour."""
+        mask = _differing(self.grey[rows, columns], self.background)
+        for plane, level in self.planes:
+            mask |= _differing(plane[rows, columns], level, _CHROMA_DIFF)
+        return mask
 
     def small(self, min_side: float, min_area: float) -> bool:
         """Whether a block is too small for the default boxes (under ``_MIN_SIDE`` of a side
@@ -192,7 +217,7 @@ def _blocks(dense: np.ndarray) -> list[Box]:
     ]
 
 
-def _background(grey: np.ndarray) -> float | None:
+def _background(grey: np.ndarray, diff: float = _DIFF) -> float | None:
     """The median grey level of the outer ring, or None when too little of the ring is near it.
 
     The ring is a few thousand pixels of 256 levels: their histogram gives the median
@@ -210,19 +235,19 @@ def _background(grey: np.ndarray) -> float | None:
     count = len(ring)
     middle = np.searchsorted(below, [(count - 1) // 2, count // 2], side="right")
     background = float(middle.sum()) / 2
-    low, high = _near(background)
+    low, high = _near(background, diff)
     near = int(below[high]) - (int(below[low - 1]) if low > 0 else 0)
     return background if near / count >= _RING_UNIFORM else None
 
 
-def _near(background: float) -> tuple[int, int]:
-    """The whole grey levels within ``_DIFF`` of the background, as an inclusive range in 0..255."""
-    return max(0, math.ceil(background - _DIFF)), min(255, math.floor(background + _DIFF))
+def _near(background: float, diff: float = _DIFF) -> tuple[int, int]:
+    """The whole levels within ``diff`` of the background, as an inclusive range in 0..255."""
+    return max(0, math.ceil(background - diff)), min(255, math.floor(background + diff))
 
 
-def _differing(grey: np.ndarray, background: float) -> np.ndarray:
-    """Where a pixel is more than ``_DIFF`` grey levels from the background."""
-    low, high = _near(background)
+def _differing(grey: np.ndarray, background: float, diff: float = _DIFF) -> np.ndarray:
+    """Where a pixel is more than ``diff`` levels from the background."""
+    low, high = _near(background, diff)
     return (grey < low) | (grey > high)
 
 

@@ -20,6 +20,7 @@ from tanba.fingerprint.decode import (
     _plain_jpeg_size,
     _turbo_grey,
     decode,
+    decode_chroma,
     decode_with_fine,
 )
 from tanba.fingerprint.exceptions import Unfingerprintable
@@ -504,6 +505,35 @@ def test_a_png_page_is_decoded_once_and_reduced_to_the_working_size(photos: list
             factor = max(reference.shape) // 160
             assert np.array_equal(grey, np.asarray(Image.fromarray(reference).reduce(factor)))
             assert 160 <= max(grey.shape) < 320
+
+
+def test_a_pages_colour_comes_at_the_size_of_its_grey(photos: list[Path]) -> None:
+    """Cb and Cr at the grey pixels' size (a JPEG at the same DCT scale, a PNG reduced alike);
+    none for a picture without colour; transparency laid on white (no colour) as the grey."""
+    photo = Image.open(photos[1]).convert("RGB")
+    png = io.BytesIO()
+    photo.resize((1500, 1000)).save(png, "PNG")
+    for data in (
+        _jpeg(photo.resize((1366, 1100))),
+        _jpeg(photo.resize((5000, 3000))),
+        png.getvalue(),
+    ):
+        grey = decode(data, MAX, 640)[0]
+        chroma = decode_chroma(data, grey.shape)
+        assert chroma is not None and chroma.shape == (*grey.shape, 2)
+        assert chroma.dtype == np.uint8 and chroma.std() > 2
+    # A red JPEG is red in the middle (Cr well over the neutral 128), at any scale.
+    red = decode_chroma(_jpeg(Image.new("RGB", (1366, 1100), (200, 40, 40))), (138, 171))
+    assert red is not None and red.shape == (138, 171, 2) and red[60, 80, 1] > 180
+    assert decode_chroma(_jpeg(photo.convert("L")), (100, 100)) is None
+    grey_png = io.BytesIO()
+    photo.convert("L").save(grey_png, "PNG")
+    assert decode_chroma(grey_png.getvalue(), (100, 100)) is None
+    clear = io.BytesIO()
+    Image.new("RGBA", (300, 200), (255, 0, 0, 0)).save(clear, "PNG")
+    white = decode_chroma(clear.getvalue(), (200, 300))
+    assert white is not None and np.abs(white.astype(int) - 128).max() <= 1
+    assert decode_chroma(b"<html>", (10, 10)) is None
 
 
 def test_a_jpeg_is_decoded_at_each_side_asked() -> None:

@@ -75,6 +75,24 @@ def test_a_photo_on_a_page_with_text_is_found(photos: list[Path]) -> None:
     assert any(_close(b, (10, 40, 10 + photo.width, 40 + photo.height), 4) for b in boxes)
 
 
+def test_a_picture_as_dark_as_its_banner_is_found_by_its_colour() -> None:
+    """Dark blue on dark red: the same grey, so the grey alone finds no block; the chroma
+    planes tell the picture from the banner, and the box is the picture's."""
+    banner = Image.new("RGB", (320, 120), (110, 10, 30))
+    rng = np.random.default_rng(3)
+    blues = rng.integers(0, 16, (60, 100, 3), dtype=np.uint8) + np.array([15, 25, 115], np.uint8)
+    banner.paste(Image.fromarray(blues), (40, 30))
+    grey = np.asarray(banner.convert("L"))
+    chroma = np.asarray(banner.convert("YCbCr"))[:, :, 1:]
+    assert np.abs(grey[30:90, 40:140].astype(int) - int(grey[5, 5])).max() <= 12  # alike in grey
+    assert content_boxes(grey) == []
+    boxes = content_boxes(grey, chroma=chroma)
+    assert boxes and _close(boxes[0], (40, 30, 140, 90), 2)
+    # A banner of one grey keeps its grey answer: no plane of colour to differ on.
+    flat = np.full((120, 320, 2), 128, np.uint8)
+    assert content_boxes(grey, chroma=flat) == []
+
+
 def test_only_content_too_small_for_the_boxes_asks_for_a_finer_look(photos: list[Path]) -> None:
     photo = _grey(photos[3], 150)
 
