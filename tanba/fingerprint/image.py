@@ -151,6 +151,8 @@ _PAGE_UPPER = True
 # the part of it that is. On the calibration works' banners (bench/quality.py, 64 wallpapers):
 # 49 found in grey alone, 62 with colour.
 _PAGE_COLOUR = True
+# A registered drawing on a plain ground is also hashed as its content box (reference_windows).
+_REFERENCE_CONTENT = True
 
 
 @dataclass(frozen=True)
@@ -659,12 +661,16 @@ def placed_box(index: int, box: Box, image: np.ndarray, suffix: str = "") -> Reg
     (a sign's box against building sprites). The hash is the same either way; a copy printed
     before names its boxes ``box<i>``, and they are not judged, as before.
     """
+    return f"{BOX_PREFIX}{index}{suffix}:{_place(box, image)}", box
+
+
+def _place(box: Box, image: np.ndarray) -> str:
+    """The crop variant that cuts ``box`` from ``image``, in percent with two decimals."""
     height, width = image.shape[:2]
     left, top, right, bottom = box
-    place = crop_variant(
+    return crop_variant(
         left / width, 1 - right / width, top / height, 1 - bottom / height, decimals=2
     )
-    return f"{BOX_PREFIX}{index}{suffix}:{place}", box
 
 
 def _upper(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
@@ -694,6 +700,12 @@ def reference_windows(grey: np.ndarray) -> Windows:
         (crop_variant(*cut), _box(grey, *cut))
         for cut in cuts[1:] + [c for c in _QUERY_CUTS if c not in cuts]
     ]
+    if _REFERENCE_CONTENT:
+        # A drawing on a plain ground (a transparent one laid on white) is also hashed as its
+        # content box: shown on another plain ground (a page), the copy is boxed to the drawing
+        # alone, a crop of the whole picture deeper than the grid's. Named with its place, as
+        # a copy's box is; the largest box only (one window more for the works that have one).
+        regions += [(_place(box, grey), box) for box in map(_edge_dropped, content_boxes(grey)[:1])]
     images = [(grey, regions)]
     for angle in _ANGLES:
         rotated = np.asarray(

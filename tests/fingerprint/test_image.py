@@ -12,6 +12,7 @@ from PIL import Image, ImageDraw
 
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
+from tanba.core.signals.image_detail import window_geometry
 from tanba.fingerprint import decode as decode_module
 from tanba.fingerprint import image as image_module
 from tanba.fingerprint.compute import fingerprint_file
@@ -75,6 +76,25 @@ def test_golden_reference_windows(photos: list[Path], name: str, settings: Setti
     count, full, crop = GOLDEN[name]
     assert (len(windows), windows["full"], windows[GOLDEN_CROP]) == (count, full, crop)
     assert len(fp.image.descriptor_rows()) == count and fp.image.descriptor == "dct63-whitened-i8"
+
+
+def test_a_drawing_on_white_is_registered_with_its_content_box_too(photos: list[Path]) -> None:
+    """Besides the grid, a work on a plain ground has a window of its content box, named with
+    its place in hundredths of a percent (to the pixel, less the edge a box drops); a photo
+    without a plain ground has none."""
+    with Image.open(photos[0]) as im:
+        photo = im.convert("RGB").resize((300, 200))
+    canvas = Image.new("RGB", (512, 400), (255, 255, 255))
+    canvas.paste(photo, (100, 120))
+    names = list(_hashes(_jpeg(canvas, quality=95), REFERENCE))
+    boxed = [n for n in names if n.count(".") == 4]
+    plain = list(_hashes(photos[0].read_bytes(), REFERENCE))
+    assert len(names) == len(plain) + 1 and len(boxed) == 1
+    left, right, top, bottom, _ = window_geometry(boxed[0]) or (0, 0, 0, 0, 0)
+    assert (left * 512, right * 512, top * 400, bottom * 400) == pytest.approx(
+        (101, 113, 121, 81), abs=1.5
+    )
+    assert not [n for n in plain if n.count(".") == 4]
 
 
 def test_phash_is_imagehashs_on_the_same_pixels(photos: list[Path]) -> None:

@@ -180,6 +180,34 @@ def test_photos_on_a_banner_of_their_own_grey_are_found_by_colour(
     assert all(found), found
 
 
+def _drawing_on_white(image: Image.Image) -> Image.Image:
+    """A drawing with margins of white around it, as clip art is (a transparent one is laid on
+    white): an oval cut from the photo, in the middle of a white canvas half as large again."""
+    oval = image.resize((480, 360), Image.Resampling.LANCZOS)
+    mask = Image.new("L", oval.size, 0)
+    ImageDraw.Draw(mask).ellipse((0, 0, *oval.size), fill=255)
+    canvas = Image.new("RGB", (720, 560), (255, 255, 255))
+    canvas.paste(oval, (110, 90), mask)
+    return canvas
+
+
+def test_drawings_on_white_shown_in_a_page_match_their_works(photos: list[Path]) -> None:
+    """The page's box holds the drawing without its margins, a deeper crop than the work's
+    window grid reaches: the work's own content box is one of its windows."""
+    drawings = Matcher(Settings.from_env({}))
+    for i, path in enumerate(photos[:WORKS]):
+        work = _jpeg(_drawing_on_white(_original(path)), 95)
+        drawings.add(
+            _registered_image(f"d{i}", image_print(work, max_pixels=MAX, variants=REFERENCE))
+        )
+    for i, path in enumerate(photos[:WORKS]):
+        page = Image.new("RGB", (1366, 1000), (255, 255, 255))
+        shown = _drawing_on_white(_original(path)).resize((320, 249), Image.Resampling.LANCZOS)
+        page.paste(shown, (40, 150))
+        ImageDraw.Draw(page).rectangle((0, 0, 1366, 70), fill=(40, 60, 120))  # a header
+        assert _matches(drawings, _jpeg(page)) == [f"d{i}"], path.name
+
+
 def test_other_photos_match_nothing(matcher: Matcher, photos: list[Path]) -> None:
     others = photos[WORKS:]
     assert others, f"needs photos besides the {WORKS} registered (ukui-wallpapers has 12)"
