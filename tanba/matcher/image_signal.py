@@ -63,7 +63,6 @@ from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
 from tanba.core.signals.image_geometry import (
     BOX_STRETCH_SLACK,
-    TURNED_PREFIX,
     Frame,
     implied_frame,
     is_box,
@@ -331,11 +330,10 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
         kept = [(pair, frames[i] if i < len(frames) else None) for i, pair in enumerate(tried)]
         kept = [(pair, frame) for pair, frame in kept if frame is not STRETCHED]
         others = [(pair.query, frame) for pair, frame in kept[:PLACE_TRIES] if frame is not None]
-        pairs = _independent(evidence, [pair for pair, _ in kept])
         for pair, frame in kept[:DETAIL_TRIES]:
             if not confirmed(settings, frame, others):
                 continue
-            if lone_simple(settings, pairs, checks, work_id, pair):
+            if lone_simple(settings, len(kept), checks, work_id, pair):
                 continue
             detail = checks.detail(work_id, pair)
             if detail is not None and detail < settings.image_min_detail:
@@ -346,22 +344,6 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
             matches.append(_matched(work_id, pair, detail, evidence.algorithm))
             break
     return ranked(matches)
-
-
-def _independent(evidence: ImageEvidence, pairs: list[Pair]) -> int:
-    """How many of the pairs are evidence apart from one another: pairs through turned windows
-    count only when no other pair is left (a truly tilted copy).
-
-    Why: a turned window is the copy's inner window turned a few degrees, and for a round or
-    symmetric picture it looks like that window again: beside an unturned pair it is the same
-    evidence twice. On bench/real_catalogue.py's held-out half Endless Sky's radar, a disc,
-    matched FreeOrion's round flag through its inner window and two turned ones; the lone pair
-    alone is set aside (:func:`lone_simple`).
-    """
-    if not evidence.windows:
-        return len(pairs)
-    unturned = [p for p in pairs if not evidence.windows[p.query].startswith(TURNED_PREFIX)]
-    return len(unturned) or len(pairs)
 
 
 def tones_differ(settings: Settings, found: Tones | None) -> bool:

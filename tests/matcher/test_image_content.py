@@ -96,24 +96,6 @@ def test_a_small_simple_work_confirmed_by_a_second_pair_still_matches() -> None:
     assert _matched(SETTINGS, two, _checks(_disc(), (48, 48))) == ["w"]
 
 
-def test_turned_windows_beside_a_lone_pair_are_not_a_second_pair() -> None:
-    """A disc turned by a few degrees is the disc again: its turned windows beside the one
-    unturned pair are that pair's evidence twice. A copy matched through turned windows alone
-    (a tilted copy) still counts them."""
-    inner = crop_variant(0.08, 0.08, 0.08, 0.08)
-    windows = ("full", inner, "turned:-6", "turned:+6")
-    beside = ImageEvidence(
-        pairs={"w": [Pair(0.96, 1, 5, inner), Pair(0.95, 2, 4, inner), Pair(0.95, 3, 4, inner)]},
-        windows=windows, width=256, height=256,
-    )  # fmt: skip
-    assert _matched(SETTINGS, beside, _checks(_disc(), (48, 48))) == []
-    tilted = ImageEvidence(
-        pairs={"w": [Pair(0.95, 2, 4, inner), Pair(0.95, 3, 4, rotation_variant(4.0))]},
-        windows=windows, width=256, height=256,
-    )  # fmt: skip
-    assert _matched(SETTINGS, tilted, _checks(_disc(), (48, 48))) == ["w"]
-
-
 @pytest.mark.parametrize(
     ("env", "value"),
     [
