@@ -60,9 +60,16 @@ from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
-from tanba.core.signals.image_detail import detail_similarity, print_details, print_thumbnail
+from tanba.core.signals.image_detail import (
+    ROTATED_WINDOW,
+    crop_variant,
+    detail_similarity,
+    print_details,
+    print_thumbnail,
+)
 from tanba.core.signals.image_geometry import (
     BOX_STRETCH_SLACK,
+    TURNED_PREFIX,
     Frame,
     implied_frame,
     is_box,
@@ -321,6 +328,7 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
     (:meth:`WorkChecks.texture`).
     """
     plain = plain_windows(settings, evidence.lookalikes)
+    plain |= _turned_plain(evidence.windows, plain)
     matches = []
     for work_id, candidates in evidence.pairs.items():
         tried = [pair for pair in candidates if pair.query not in plain]
@@ -344,6 +352,25 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
             matches.append(_matched(work_id, pair, detail, evidence.algorithm))
             break
     return ranked(matches)
+
+
+# The copy's window a turned window is cut as (the inner one, tanba.fingerprint.image).
+_INNER_WINDOW = crop_variant(*ROTATED_WINDOW)
+
+
+def _turned_plain(windows: tuple[str, ...], plain: set[int]) -> set[int]:
+    """The copy's turned windows when its inner window is too plain to be evidence: turned a
+    few degrees, a disc or a star is that plain picture again, and its turned windows gather
+    the look-alikes' hits apart, too few each to be counted plain themselves.
+
+    On bench/real_catalogue.py's held-out half Endless Sky's radar (a disc, its inner window a
+    look-alike of many works) matched FreeOrion's round flag through two turned windows once
+    copies got the turns of an enlarged canvas (turned:±N:crop:…).
+    """
+    inner = {i for i, window in enumerate(windows) if window == _INNER_WINDOW}
+    if not inner & plain:
+        return set()
+    return {i for i, window in enumerate(windows) if window.startswith(TURNED_PREFIX)}
 
 
 def tones_differ(settings: Settings, found: Tones | None) -> bool:

@@ -15,7 +15,7 @@ import pytest
 from tanba.core.settings import Settings, SettingsError
 from tanba.core.signals.image_content import window_entropy, window_entropy_reference
 from tanba.core.signals.image_detail import crop_variant, rotation_variant
-from tanba.matcher.image_signal import ImageEvidence, Pair, WorkChecks, decide
+from tanba.matcher.image_signal import ImageEvidence, Lookalike, Pair, WorkChecks, decide
 
 SETTINGS = Settings.from_env({})
 VARIANTS = ["full", crop_variant(0.25, 0.0, 0.0, 0.25), crop_variant(0.05, 0.1, 0.0, 0.2)]
@@ -107,3 +107,23 @@ def test_a_small_simple_work_confirmed_by_a_second_pair_still_matches() -> None:
 def test_the_simple_window_settings_refuse_values_that_mean_nothing(env: str, value: str) -> None:
     with pytest.raises(SettingsError, match=env):
         Settings.from_env({env: value})
+
+
+def test_turned_windows_of_a_plain_inner_window_are_plain_too() -> None:
+    """A disc's inner window looks like too many registered pictures to be evidence; turned a
+    few degrees it is the disc again, though each turned window alone gathers too few hits to be
+    counted plain: they are set aside with it. A copy whose inner window is not plain (a tilted
+    photo, its corners blank) still matches through its turned windows."""
+    inner = crop_variant(0.08, 0.08, 0.08, 0.08)
+    windows = ("full", inner, "turned:-6", "turned:+6:crop:11.79-11.79-11.79-11.79")
+    pairs = {"w": [Pair(0.96, 2, 4, inner), Pair(0.95, 3, 4, rotation_variant(4.0))]}
+    rng = np.random.default_rng(4)
+    alike = [
+        Lookalike(1, 3, f"other{k}", "full", rng.integers(-127, 128, 63).astype(np.int8))
+        for k in range(3)
+    ]
+    checks = WorkChecks(None, lambda _: None)
+    disc = ImageEvidence(lookalikes=alike, pairs=pairs, windows=windows, width=256, height=256)
+    assert _matched(SETTINGS, disc, checks) == []
+    tilted = ImageEvidence(pairs=pairs, windows=windows, width=256, height=256)
+    assert _matched(SETTINGS, tilted, checks) == ["w"]
