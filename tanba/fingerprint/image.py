@@ -705,7 +705,13 @@ def reference_windows(grey: np.ndarray) -> Windows:
         # content box: shown on another plain ground (a page), the copy is boxed to the drawing
         # alone, a crop of the whole picture deeper than the grid's. Named with its place, as
         # a copy's box is; the largest box only (one window more for the works that have one).
-        regions += [(_place(box, grey), box) for box in map(_edge_dropped, content_boxes(grey)[:1])]
+        # A box under the hash's own side is too little picture to be evidence (a 60-px
+        # icon's middle cell, a plain square, matched a frame icon in bench/real_catalogue.py).
+        regions += [
+            (_place(box, grey), box)
+            for box in map(_edge_dropped, content_boxes(grey)[:1])
+            if min(box[2] - box[0], box[3] - box[1]) >= _N
+        ]
     images = [(grey, regions)]
     for angle in _ANGLES:
         rotated = np.asarray(

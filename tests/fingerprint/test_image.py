@@ -95,6 +95,12 @@ def test_a_drawing_on_white_is_registered_with_its_content_box_too(photos: list[
         (101, 113, 121, 81), abs=1.5
     )
     assert not [n for n in plain if n.count(".") == 4]
+    # A box under the hash's 32 px (a small icon's middle) is too little picture for a window.
+    icon = Image.new("RGB", (60, 60), (255, 255, 255))
+    icon.paste(photo.resize((24, 24)), (18, 18))
+    assert not [n for n in _hashes(_jpeg(icon, quality=95), REFERENCE) if n.count(".") == 4]
+    icon.paste(photo.resize((40, 40)), (10, 10))
+    assert [n for n in _hashes(_jpeg(icon, quality=95), REFERENCE) if n.count(".") == 4]
 
 
 def test_phash_is_imagehashs_on_the_same_pixels(photos: list[Path]) -> None:
