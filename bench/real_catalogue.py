@@ -99,6 +99,16 @@ SAME_BY_EYE = frozenset(
          "openclipart/png/computer/icons/flat-theme/action/14_text.png"),
         ("games/supertuxkart/data/tracks/xr591/galaxy2.jpg",
          "tuxmath/images/factoroids/galaxy1.png"),
+        # Found through the works' content boxes (session of 2026-12-07): one icon, one flag
+        # and one road sign, each at another size or aspect than the file it matched.
+        ("games/supertuxkart/data/gui/icons/red_mark.png",
+         "icons/Adwaita/48x48/legacy/emblem-important.png"),
+        ("games/supertuxkart/data/textures/deprecated/bananawrap.png",
+         "openclipart/png/signs_and_symbols/flags/miscellany/banana_republic.png"),
+        ("games/supertuxkart/data/tracks/black_forest/s3.png",
+         "openclipart/png/transportation/no_entry.png"),
+        ("games/supertuxkart/data/tracks/volcano_island/s3.png",
+         "openclipart/png/transportation/no_entry.png"),
     }
 )  # fmt: skip
 SIDES = (32, 64, 128, 256)  # the queries' short sides, reported by band
