@@ -109,21 +109,26 @@ def test_the_simple_window_settings_refuse_values_that_mean_nothing(env: str, va
         Settings.from_env({env: value})
 
 
-def test_turned_windows_of_a_plain_inner_window_are_plain_too() -> None:
+def test_enlarged_turns_of_a_plain_inner_window_are_plain_too() -> None:
     """A disc's inner window looks like too many registered pictures to be evidence; turned a
-    few degrees it is the disc again, though each turned window alone gathers too few hits to be
-    counted plain: they are set aside with it. A copy whose inner window is not plain (a tilted
-    photo, its corners blank) still matches through its turned windows."""
+    few degrees and cut from the middle of the canvas it is the disc again, though each such
+    window alone gathers too few hits to be counted plain: they are set aside with it. The
+    turns within the canvas still count (small sprites are found through them), and a copy
+    whose inner window is not plain (a tilted photo, its corners blank) matches through any."""
     inner = crop_variant(0.08, 0.08, 0.08, 0.08)
     windows = ("full", inner, "turned:-6", "turned:+6:crop:11.79-11.79-11.79-11.79")
-    pairs = {"w": [Pair(0.96, 2, 4, inner), Pair(0.95, 3, 4, rotation_variant(4.0))]}
+    enlarged = {"w": [Pair(0.95, 3, 4, rotation_variant(4.0))]}
+    within = {"w": [Pair(0.96, 2, 4, inner)]}
     rng = np.random.default_rng(4)
     alike = [
         Lookalike(1, 3, f"other{k}", "full", rng.integers(-127, 128, 63).astype(np.int8))
         for k in range(3)
     ]
     checks = WorkChecks(None, lambda _: None)
-    disc = ImageEvidence(lookalikes=alike, pairs=pairs, windows=windows, width=256, height=256)
-    assert _matched(SETTINGS, disc, checks) == []
-    tilted = ImageEvidence(pairs=pairs, windows=windows, width=256, height=256)
-    assert _matched(SETTINGS, tilted, checks) == ["w"]
+
+    def evidence(pairs: dict[str, list[Pair]], lookalikes: list[Lookalike]) -> ImageEvidence:
+        return ImageEvidence(lookalikes, pairs, "", windows, 256, 256)
+
+    assert _matched(SETTINGS, evidence(enlarged, alike), checks) == []
+    assert _matched(SETTINGS, evidence(within, alike), checks) == ["w"]
+    assert _matched(SETTINGS, evidence(enlarged, []), checks) == ["w"]
