@@ -390,7 +390,14 @@ def _box(
     grey: np.ndarray, left: float, right: float, top: float, bottom: float
 ) -> tuple[int, int, int, int]:
     """The pixel box that cuts these shares of the width and height from each side."""
-    height, width = grey.shape
+    return _cut(grey.shape, left, right, top, bottom)
+
+
+def _cut(
+    shape: tuple[int, ...], left: float, right: float, top: float, bottom: float
+) -> tuple[int, int, int, int]:
+    """:func:`_box` of an image of this shape (rows, columns)."""
+    height, width = shape[:2]
     return (
         round(left * width),
         round(top * height),
@@ -600,15 +607,11 @@ def turned_cut(
     back the picture is w × h at the centre, the rest fill. None when no picture fits (a canvas
     narrower than the rotation's own slant, or a picture under a fifth of a side).
     """
+    if not enlarged:
+        x0, y0, x1, y1 = _cut(shape, *_ROTATED_QUERY_CUT)
+        return float(x0), float(y0), float(x1), float(y1)
     height, width = shape[:2]
     left, right, top, bottom = _ROTATED_QUERY_CUT
-    if not enlarged:
-        return (
-            float(round(left * width)),
-            float(round(top * height)),
-            float(round(width - right * width)),
-            float(round(height - bottom * height)),
-        )
     cos, sin = math.cos(math.radians(abs(angle))), math.sin(math.radians(abs(angle)))
     det = cos * cos - sin * sin
     w = (width * cos - height * sin) / det
@@ -626,12 +629,7 @@ def turned_cut(
 def _turned_name(shape: tuple[int, ...], angle: float) -> str:
     """An enlarged turned window's name: ``turned:±N:crop:l-r-t-b``, its place on the turned
     copy's canvas in percent with two decimals (for the geometry test's proportions)."""
-    height, width = shape[:2]
-    left, top, right, bottom = _required_cut(shape, angle, True)
-    place = crop_variant(
-        left / width, 1 - right / width, top / height, 1 - bottom / height, decimals=2
-    )
-    return f"{TURNED_PREFIX}{angle:+.0f}:{place}"
+    return f"{TURNED_PREFIX}{angle:+.0f}:{_place(_required_cut(shape, angle, True), shape)}"
 
 
 def _required_cut(
@@ -661,12 +659,13 @@ def placed_box(index: int, box: Box, image: np.ndarray, suffix: str = "") -> Reg
     (a sign's box against building sprites). The hash is the same either way; a copy printed
     before names its boxes ``box<i>``, and they are not judged, as before.
     """
-    return f"{BOX_PREFIX}{index}{suffix}:{_place(box, image)}", box
+    return f"{BOX_PREFIX}{index}{suffix}:{_place(box, image.shape)}", box
 
 
-def _place(box: Box, image: np.ndarray) -> str:
-    """The crop variant that cuts ``box`` from ``image``, in percent with two decimals."""
-    height, width = image.shape[:2]
+def _place(box: tuple[float, float, float, float], shape: tuple[int, ...]) -> str:
+    """The crop variant that cuts ``box`` (left, top, right, bottom pixels) from an image of
+    this shape, in percent with two decimals."""
+    height, width = shape[:2]
     left, top, right, bottom = box
     return crop_variant(
         left / width, 1 - right / width, top / height, 1 - bottom / height, decimals=2
@@ -708,7 +707,7 @@ def reference_windows(grey: np.ndarray) -> Windows:
         # A box under the hash's own side is too little picture to be evidence (a 60-px
         # icon's middle cell, a plain square, matched a frame icon in bench/real_catalogue.py).
         regions += [
-            (_place(box, grey), box)
+            (_place(box, grey.shape), box)
             for box in map(_edge_dropped, content_boxes(grey)[:1])
             if min(box[2] - box[0], box[3] - box[1]) >= _N
         ]

@@ -69,13 +69,13 @@ from tanba.core.signals.image_detail import (
 )
 from tanba.core.signals.image_geometry import (
     BOX_STRETCH_SLACK,
-    TURNED_PREFIX,
     Frame,
     implied_frame,
     is_box,
     same_place,
     stretch,
     turned_frame,
+    turned_place,
 )
 from tanba.core.signals.image_levels import Tones, tones
 from tanba.matcher.index import ImageHit, ImageIndex
@@ -373,12 +373,7 @@ def _turned_plain(windows: tuple[str, ...], plain: set[int]) -> set[int]:
     inner = {i for i, window in enumerate(windows) if window == _INNER_WINDOW}
     if not inner & plain:
         return set()
-    # turned:±N:crop:… (an enlarged canvas's turn) names its place; turned:±N does not.
-    return {
-        i
-        for i, window in enumerate(windows)
-        if window.startswith(TURNED_PREFIX) and ":crop:" in window
-    }
+    return {i for i, window in enumerate(windows) if turned_place(window) is not None}
 
 
 def tones_differ(settings: Settings, found: Tones | None) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
@@ -146,11 +147,18 @@ def test_photos_in_a_banner_under_a_headline_match_their_works(
 ) -> None:
     # Each page box is also hashed without its bottom quarter, as the whole copy is: five of
     # the six are found (before the page boxes had them, none).
-    found = [
-        _matches(matcher, _jpeg(_banner_with_a_headline(_original(path)))) == [f"w{i}"]
+    found = _found(matcher, photos, _banner_with_a_headline)
+    assert sum(found) >= WORKS - 1, found
+
+
+def _found(
+    matcher: Matcher, photos: list[Path], shown: Callable[[Image.Image], Image.Image]
+) -> list[bool]:
+    """Whether each work's photo, shown so (a JPEG of it), matches its work and no other."""
+    return [
+        _matches(matcher, _jpeg(shown(_original(path)))) == [f"w{i}"]
         for i, path in enumerate(photos[:WORKS])
     ]
-    assert sum(found) >= WORKS - 1, found
 
 
 def _banner_of_the_photos_grey(image: Image.Image) -> Image.Image:
@@ -173,10 +181,7 @@ def test_photos_on_a_banner_of_their_own_grey_are_found_by_colour(
     matcher: Matcher, photos: list[Path]
 ) -> None:
     # Without the page's colour (regions.Blocks' chroma planes) 3 of the 6 were found.
-    found = [
-        _matches(matcher, _jpeg(_banner_of_the_photos_grey(_original(path)))) == [f"w{i}"]
-        for i, path in enumerate(photos[:WORKS])
-    ]
+    found = _found(matcher, photos, _banner_of_the_photos_grey)
     assert all(found), found
 
 

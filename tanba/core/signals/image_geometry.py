@@ -102,9 +102,17 @@ def turned_frame(copy_variant: str, work_variant: str) -> Frame | None:
     work = window_geometry(work_variant)
     if not copy_variant.startswith(TURNED_PREFIX) or work is None:
         return None
-    # turned:±N:crop:… (a window cut from the picture an enlarged canvas held) gives its place.
-    place = window_geometry(copy_variant.removeprefix(TURNED_PREFIX).partition(":")[2])
-    return _frame(ROTATED_WINDOW if place is None else place[:4], False, work[:4])
+    return _frame(turned_place(copy_variant) or ROTATED_WINDOW, False, work[:4])
+
+
+def turned_place(variant: str) -> tuple[float, float, float, float] | None:
+    """(left, right, top, bottom) shares of the turned copy a window of an enlarged canvas's
+    turn cuts off (``turned:±N:crop:…``, its place in its name); None for any other window,
+    a turn within the canvas (``turned:±N``) among them."""
+    if not variant.startswith(TURNED_PREFIX):
+        return None
+    place = window_geometry(variant.removeprefix(TURNED_PREFIX).partition(":")[2])
+    return None if place is None else place[:4]
 
 
 def _frame(
