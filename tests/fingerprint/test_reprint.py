@@ -6,7 +6,7 @@ from pathlib import Path
 
 from tanba.core.schemas.works import Work
 from tanba.core.signals.audio import CHROMAPRINT, LANDMARKS, AudioPrint
-from tanba.core.signals.image import DESCRIPTOR
+from tanba.core.signals.image import DESCRIPTOR, REFERENCE_WINDOWS
 from tanba.core.signals.versions import outdated
 from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES, VideoPrint
 from tanba.core.wiring import App
@@ -15,11 +15,18 @@ from tanba.fingerprint.reprint import outdated_works, reprint
 
 
 def _older(work: Work) -> Work:
-    """The work as a version before window descriptors and thumbnails registered it."""
+    """The work as a version before window descriptors, thumbnails and named window sets
+    registered it."""
     image = work.fingerprint.image
     assert image is not None and image.descriptor == DESCRIPTOR
     old = image.model_copy(
-        update={"descriptor": "", "descriptors_b64": "", "thumbnail": "", "thumbnail_b64": ""}
+        update={
+            "descriptor": "",
+            "descriptors_b64": "",
+            "thumbnail": "",
+            "thumbnail_b64": "",
+            "windows": "",
+        }
     )
     return work.model_copy(
         update={"fingerprint": work.fingerprint.model_copy(update={"image": old})}
@@ -46,6 +53,7 @@ def test_an_older_print_is_printed_again_with_its_metadata_and_a_rerun_finds_not
     assert [o.work.work_id for o in found] == ["poster"]
     assert any("no window descriptors" in r for r in found[0].reasons)
     assert any("no thumbnail" in r for r in found[0].reasons)
+    assert any("older set of windows" in r for r in found[0].reasons)
 
     tally = reprint(app, found)
     assert (tally.total, tally.reprinted, tally.failed) == (1, 1, [])
@@ -87,6 +95,16 @@ def test_filters_removed_works_and_later_events_decide_what_is_listed(
     assert outdated_works(app, media="audio") == []
     app.works.register([a])  # registered again today: its latest event is current
     assert [o.work.work_id for o in outdated_works(app)] == ["b"]
+
+
+def test_a_picture_hashed_at_an_older_window_set_is_named(
+    app: App, small_photos: list[Path]
+) -> None:
+    today = _register(app, small_photos[0], "x").fingerprint
+    assert today.image is not None and today.image.windows == REFERENCE_WINDOWS
+    older = today.model_copy(update={"image": today.image.model_copy(update={"windows": ""})})
+    reasons = outdated(older)
+    assert len(reasons) == 1 and "older set of windows" in reasons[0]
 
 
 def test_older_sound_and_picture_ids_are_named(app: App, small_photos: list[Path]) -> None:

@@ -20,6 +20,10 @@ PHASH = "phash64"
 DESCRIPTOR = "dct63-whitened-i8"
 DESCRIPTOR_LENGTH = 63  # the 8 × 8 DCT coefficients but the DC term
 FULL = "full"  # the variant name of the whole picture's window
+# The set of windows a registered work is hashed at (tanba.fingerprint.image.reference_windows).
+# Named anew when windows are added, so that a work printed before can be found and printed
+# again (tanba.core.signals.versions). Prints made before the name was kept have "".
+REFERENCE_WINDOWS = "grid-deep-box-1"
 
 
 class ImageHash(Model):
@@ -52,6 +56,9 @@ class ImagePrint(Model):
     details_b64: str = ""
     thumbnail: str = ""
     thumbnail_b64: str = ""
+    # Optional (added with the deep-crop windows): a registered work's window set,
+    # REFERENCE_WINDOWS when it was printed; "" in a crawled copy's print and in older prints.
+    windows: str = ""
 
     def descriptor_rows(self) -> np.ndarray:
         """The int8 descriptors, one row per hash (rows of zeros for a print without them)."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from tanba.core.schemas.common import Fingerprint
 from tanba.core.signals.audio import CHROMAPRINT, LANDMARKS
-from tanba.core.signals.image import DESCRIPTOR
+from tanba.core.signals.image import DESCRIPTOR, REFERENCE_WINDOWS
 from tanba.core.signals.image_detail import THUMBNAIL
 from tanba.core.signals.video import OLDER_PDQ_FRAMES, PDQ_FRAMES
 
@@ -32,6 +32,12 @@ def outdated(fingerprint: Fingerprint) -> list[str]:
             )
         if image.thumbnail != THUMBNAIL:
             why.append("its picture has no thumbnail, so its matches skip the detail check")
+        if image.hashes and image.windows != REFERENCE_WINDOWS:
+            why.append(
+                "its picture is hashed at an older set of windows (before the deep crops and a "
+                "drawing's content box): a copy keeping 60% of the picture, or a drawing shown "
+                "alone on a page, may be missed"
+            )
     audio = fingerprint.audio
     if audio is not None:
         if audio.algorithm != CHROMAPRINT:
