@@ -5,7 +5,7 @@ Usage: ``python -m bench.catalogue [--works 1000000] [--real 600] [--queries 300
 
 How the catalogue is built: ``--real`` real pictures (the wallpapers registered
 as works in ``bench.quality`` and Open Clip Art, Wesnoth and Tux Paint images) get
-their real reference prints (about 105 windows each). The rest of the million
+their real reference prints (about 135 windows each). The rest of the million
 re-use those prints with each window's pHash XORed with 12 random bits and its
 descriptor with noise (cosine about 0.7 to its source): the windows keep the
 bit statistics of real pictures (which buckets are crowded) without being
