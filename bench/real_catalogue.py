@@ -548,19 +548,30 @@ def recall(signal: ImageSignal, thumbnails: Thumbnails, works: Side, cache: Path
 
             data = quality._cached(cache, f"img|{path}|{alteration.name}|v1", make)
             _ask(signal, data, f"p{place}", f"photo {alteration.name}", out)
-    rng = np.random.default_rng(7)
-    sizeable = [i for i, p in enumerate(works.prints) if min(p.width, p.height) >= 64]
-    for k in sorted(rng.choice(sizeable, min(GRAPHICS_SAMPLE, len(sizeable)), replace=False)):
+    for k in graphics_sample(works):
         data = works.paths[k].read_bytes()
         _ask(signal, web_copy(data), f"w{k}", "graphic web copy", out)
-        _ask(
-            signal,
-            _crop_copy(data, np.random.default_rng([int(k)])),
-            f"w{k}",
-            "graphic crop 10%",
-            out,
-        )
+        _ask(signal, _crop_copy(data, _path_rng(works.paths[k])), f"w{k}", "graphic crop 10%", out)
     return out
+
+
+def graphics_sample(works: Side) -> list[int]:
+    """The places of the registered works whose copies are asked: GRAPHICS_SAMPLE of those
+    64 px or more on a side, the first by a hash of their path.
+
+    Why by path: a fingerprinting change that lets one more file register (a window no longer
+    too flat) shifts every later place, and a sample drawn by place would then be other
+    pictures, so two commits' figures could not be compared (the deep-crop windows did that:
+    of 300 web copies, 137 were the same pictures).
+    """
+    sizeable = [i for i, p in enumerate(works.prints) if min(p.width, p.height) >= 64]
+    ranked = sorted(sizeable, key=lambda i: hashlib.sha256(str(works.paths[i]).encode()).digest())
+    return sorted(ranked[:GRAPHICS_SAMPLE])
+
+
+def _path_rng(path: Path) -> np.random.Generator:
+    """A generator seeded by the file's path: its copy is the same whatever its place."""
+    return np.random.default_rng(list(hashlib.sha256(str(path).encode()).digest()[:8]))
 
 
 def main(argv: list[str] | None = None) -> int:
