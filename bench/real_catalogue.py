@@ -565,13 +565,18 @@ def graphics_sample(works: Side) -> list[int]:
     of 300 web copies, 137 were the same pictures).
     """
     sizeable = [i for i, p in enumerate(works.prints) if min(p.width, p.height) >= 64]
-    ranked = sorted(sizeable, key=lambda i: hashlib.sha256(str(works.paths[i]).encode()).digest())
+    ranked = sorted(sizeable, key=lambda i: _path_digest(works.paths[i]))
     return sorted(ranked[:GRAPHICS_SAMPLE])
+
+
+def _path_digest(path: Path) -> bytes:
+    """The file's path hashed: what the graphics sample and each crop are drawn by."""
+    return hashlib.sha256(str(path).encode()).digest()
 
 
 def _path_rng(path: Path) -> np.random.Generator:
     """A generator seeded by the file's path: its copy is the same whatever its place."""
-    return np.random.default_rng(list(hashlib.sha256(str(path).encode()).digest()[:8]))
+    return np.random.default_rng(list(_path_digest(path)[:8]))
 
 
 def main(argv: list[str] | None = None) -> int:
