@@ -54,6 +54,7 @@ from tanba.core.signals.image import (
     REFERENCE_WINDOWS,
     ImagePrint,
 )
+from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import (
     DETAIL,
     DETAIL_LENGTH,
@@ -111,6 +112,14 @@ _DEEP_OTHER = ((0.04, 0.04), (0.04, 0.12), (0.12, 0.04))
 _DEEP_CUTS = tuple((*deep, *other) for deep in _DEEP_AXIS for other in _DEEP_OTHER) + tuple(
     (*other, *deep) for other in _DEEP_OTHER for deep in _DEEP_AXIS
 )
+# A deep window showing fewer grey levels than this (entropy in bits of 16 levels, cut from the
+# thumbnail as the matcher's entropy test cuts it) is left out: a plain picture's deep window is
+# that plain field again, evidence of nothing, and each such window is one more chance for the
+# work to look like a plain copy's window, which makes that window a look-alike of too many
+# works. On bench/real_catalogue.py's calibration half a Naev frame matched Open Clip Art's red
+# flag (deep windows of 0 to 0.85 bits) once the deep windows came; bench.quality's calibration
+# and unseen works lost no copy with this bar.
+_DEEP_MIN_BITS = 1.0
 _ANGLES = (-4.0, 4.0)
 # Query windows besides the whole image: (left, right, top, bottom) shares cut.
 _INNER = ROTATED_WINDOW
@@ -715,6 +724,19 @@ def _halved(grey: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(grey).reduce(2), dtype=np.float32)
 
 
+def _shown(
+    grey: np.ndarray, cuts: tuple[tuple[float, float, float, float], ...]
+) -> list[tuple[float, float, float, float]]:
+    """The cuts whose window shows at least :data:`_DEEP_MIN_BITS` of grey levels."""
+    picture = thumbnail(grey)
+    height, width = grey.shape[:2]
+    return [
+        cut
+        for cut in cuts
+        if (window_entropy(picture, width, height, crop_variant(*cut)) or 0.0) >= _DEEP_MIN_BITS
+    ]
+
+
 def reference_windows(grey: np.ndarray) -> Windows:
     """A registered work's windows: whole, the crop grid, deep crops and slight rotations.
 
@@ -725,7 +747,7 @@ def reference_windows(grey: np.ndarray) -> Windows:
     regions: list[Region] = [(FULL, None)]
     regions += [
         (crop_variant(*cut), _box(grey, *cut))
-        for cut in cuts[1:] + [c for c in _QUERY_CUTS if c not in cuts] + list(_DEEP_CUTS)
+        for cut in cuts[1:] + [c for c in _QUERY_CUTS if c not in cuts] + _shown(grey, _DEEP_CUTS)
     ]
     if _REFERENCE_CONTENT:
         # A drawing on a plain ground (a transparent one laid on white) is also hashed as its

@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from tanba.core.settings import Settings
 from tanba.core.signals.image import ImagePrint, similarity
-from tanba.core.signals.image_detail import window_geometry
+from tanba.core.signals.image_detail import crop_variant, window_geometry
 from tanba.fingerprint import decode as decode_module
 from tanba.fingerprint import image as image_module
 from tanba.fingerprint.compute import fingerprint_file
@@ -76,6 +76,19 @@ def test_golden_reference_windows(photos: list[Path], name: str, settings: Setti
     count, full, crop = GOLDEN[name]
     assert (len(windows), windows["full"], windows[GOLDEN_CROP]) == (count, full, crop)
     assert len(fp.image.descriptor_rows()) == count and fp.image.descriptor == "dct63-whitened-i8"
+
+
+def test_deep_windows_only_where_they_show_the_picture(photos: list[Path]) -> None:
+    """A photo is hashed at every deep-crop window; a plain red field on white at none: its
+    deep windows show the field and an edge (under a bit of grey levels), evidence of nothing."""
+    deep = {crop_variant(*cut) for cut in image_module._DEEP_CUTS}
+    with Image.open(photos[0]) as im:
+        photo = im.convert("RGB").resize((400, 300))
+    assert len(deep & set(_hashes(_jpeg(photo, quality=95), REFERENCE))) == len(deep) == 30
+    flag = Image.new("RGB", (400, 300), (255, 255, 255))
+    ImageDraw.Draw(flag).rectangle((0, 0, 389, 291), fill=(220, 20, 20))
+    names = set(_hashes(_jpeg(flag, quality=95), REFERENCE))
+    assert "full" in names and not deep & names
 
 
 def test_a_drawing_on_white_is_registered_with_its_content_box_too(photos: list[Path]) -> None:
