@@ -26,6 +26,7 @@ from tanba.core.signals.audio import AudioPrint
 from tanba.fingerprint.audio import audio_print
 from tanba.fingerprint.image import REFERENCE, image_print
 from tanba.matcher.audio_signal import audio_rule
+from tanba.matcher.image_signal import ImageSignal
 from tanba.matcher.index import best_alignment
 from tanba.matcher.match import Matcher
 
@@ -66,8 +67,16 @@ class TanbaImages:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        # Score every candidate of the index: the threshold is applied by accept().
-        self.matcher = Matcher(settings.with_(image_min_similarity=0.0))
+        self.matcher = Matcher(settings)
+        # The same index scoring every candidate pair, for the strongest wrong score (the
+        # margin a threshold has); accept() applies the threshold to both.
+        signal = self.matcher.signals[IMAGE]
+        assert isinstance(signal, ImageSignal)
+        self.floorless = ImageSignal(
+            settings.with_(image_min_similarity=0.0, image_aligned_similarity=0.0),
+            signal.index,
+            signal.thumbnail,
+        )
         self.rule = (
             f"pHash windows within {settings.image_max_distance} bits, "
             f"descriptor similarity >= {settings.image_min_similarity}"
@@ -84,7 +93,13 @@ class TanbaImages:
     def scores(self, data: bytes) -> dict[str, float]:
         image = image_print(data, max_pixels=MAX_PIXELS)
         fp = Fingerprint(media=IMAGE, sha256="0" * 64, image=image)
-        return {m.work.work_id: m.score for m in self.matcher.match(fp)}
+        # The matcher decides; a work it refused keeps its floorless score, held under the
+        # threshold (a small work's lone simple window, refused by the matcher, can pass the
+        # twin, whose weaker pairs make it not lone).
+        under = float(np.nextafter(self.settings.image_min_similarity, 0.0))
+        found = {m.work_id: min(m.score, under) for m in self.floorless.match(fp)}
+        found.update({m.work.work_id: m.score for m in self.matcher.match(fp)})
+        return found
 
     def accept(self, work_id: str, score: float) -> bool:
         return score >= self.settings.image_min_similarity

@@ -8,7 +8,8 @@ altered. Tanba and the baselines run side by side on the same bytes.
 
 A row's *recall* is the share of its queries whose work is matched; *false*
 counts wrong works matched; *weakest* is the lowest score of a true match and
-*strongest* the highest score any wrong work got (matched or not), so
+*strongest* the highest score any wrong work got (matched or not; one the matcher refused
+is shown just under the threshold), so
 ``weakest - strongest`` is the margin a threshold has. Altered copies are
 generated from a seed per (work, alteration) and can be kept in ``--cache``.
 

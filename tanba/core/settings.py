@@ -237,6 +237,30 @@ class Settings(BaseSettings):
         "Image match: least cosine similarity (0..1) of a candidate pair's DCT descriptors for "
         "a match; it is the match score (calibrated by make bench-quality).",
     )
+    image_aligned_similarity: float = setting(
+        0.80,
+        "TANBA_IMAGE_ALIGNED_SIMILARITY",
+        "Image match: a window pair whose descriptors agree by at least this, but less than "
+        "TANBA_IMAGE_MIN_SIMILARITY, is scored again with the work's window cut from its "
+        "thumbnail at the detail check's best alignment (a crop a few percent off the work's "
+        "windows), when the work is large and its window shows enough (the two settings below) "
+        "and every other test passes; that score must reach TANBA_IMAGE_MIN_SIMILARITY. "
+        "0 turns the route off.",
+    )
+    image_aligned_min_side: int = setting(
+        200,
+        "TANBA_IMAGE_ALIGNED_MIN_SIDE",
+        "Image match: the least short side (px) of a work for TANBA_IMAGE_ALIGNED_SIMILARITY "
+        "(chosen on python -m bench.real_catalogue --split calibration: icons, sprites and "
+        "symbols are where sketches agree by chance).",
+    )
+    image_aligned_min_entropy: float = setting(
+        2.4,
+        "TANBA_IMAGE_ALIGNED_MIN_ENTROPY",
+        "Image match: the least entropy (bits of 16 grey levels) of the work's window for "
+        "TANBA_IMAGE_ALIGNED_SIMILARITY (chosen on the calibration halves of bench.quality "
+        "and bench.real_catalogue).",
+    )
     image_min_detail: float = setting(
         0.93,
         "TANBA_IMAGE_MIN_DETAIL",
@@ -571,6 +595,14 @@ class Settings(BaseSettings):
             raise SettingsError("TANBA_IMAGE_PROBE_BITS must be between 0 and 21.")
         if not 0.0 <= self.image_min_similarity <= 1.0:
             raise SettingsError("TANBA_IMAGE_MIN_SIMILARITY must be between 0 and 1.")
+        if not 0.0 <= self.image_aligned_similarity <= 1.0:
+            raise SettingsError("TANBA_IMAGE_ALIGNED_SIMILARITY must be between 0 (off) and 1.")
+        if self.image_aligned_min_side < 0:
+            raise SettingsError("TANBA_IMAGE_ALIGNED_MIN_SIDE must be 0 (any work) or more px.")
+        if not 0.0 <= self.image_aligned_min_entropy <= 4.0:
+            raise SettingsError(
+                "TANBA_IMAGE_ALIGNED_MIN_ENTROPY must be between 0 and 4 bits (16 grey levels)."
+            )
         if not 0.0 <= self.image_min_detail <= 1.0:
             raise SettingsError("TANBA_IMAGE_MIN_DETAIL must be between 0 and 1.")
         if not 0.0 <= self.image_lookalike_similarity <= 1.0:

@@ -56,6 +56,7 @@ from tanba.core.schemas.gather import (
 )
 from tanba.core.schemas.suppressions import MatchSuppressed
 from tanba.core.settings import Settings
+from tanba.core.signals.image import DESCRIPTOR_LENGTH
 from tanba.core.signals.image_detail import DETAIL_LENGTH, THUMBNAIL_SIDE
 from tanba.core.store import AlertStore
 from tanba.core.worker import Stage
@@ -110,6 +111,7 @@ def answered(
         ],
         details_b64=_b64(answer.details, np.int8),
         thumbnail_b64=_b64(answer.copy, np.uint8),
+        descriptors_b64=_b64(answer.descriptors, np.int8),
         windows=list(image.windows),
         width=image.width,
         height=image.height,
@@ -191,11 +193,16 @@ def answer_of(event: ShardAnswered) -> Answer:
     }
     details = _unpacked(event.details_b64, np.int8, DETAIL_LENGTH) if event.details_b64 else None
     copy = _unpacked(event.thumbnail_b64, np.uint8, THUMBNAIL_SIDE) if event.thumbnail_b64 else None
+    descriptors = (
+        _unpacked(event.descriptors_b64, np.int8, DESCRIPTOR_LENGTH)
+        if event.descriptors_b64
+        else None
+    )
     matches = [SignalMatch(m.work_id, m.score, m.detail) for m in event.matches]
     image = ImageEvidence(
         lookalikes, pairs, event.algorithm, tuple(event.windows), event.width, event.height
     )
-    return Answer(image, details, thumbnails, matches, copy)
+    return Answer(image, details, thumbnails, matches, copy, descriptors)
 
 
 def _b64(rows: np.ndarray | None, dtype: type[np.generic]) -> str:

@@ -37,6 +37,17 @@ one of its window pairs passes three tests, in order of cost:
    most ``image_max_texture`` grey levels: a planet's surface or a radar's lines passed
    for a flat disc in the same greys.
 
+A work with no pair past test 1 gets a second chance from its weaker pairs (down to
+``image_aligned_similarity``): a crop whose sides fall between the cuts of the work's
+window grid pairs each copy window with a work window a few percent off, which takes the
+descriptors under the bar though the picture is the same. When the work is at least
+``image_aligned_min_side`` px a side and the pair's window shows at least
+``image_aligned_min_entropy`` bits (icons, sprites and symbols are where sketches agree by
+chance), the pair goes through tests 3 to 7, and then its descriptor is compared with the
+work's window sketched from its thumbnail at the detail check's best alignment
+(:func:`~tanba.core.signals.image_detail.aligned_similarity`): that score must pass the bar
+of test 1, and is the match score. Shards send the copy's descriptors for it.
+
 Prints made before the detail check (no details or no thumbnail) skip test 4 and
 the stretch (no work size), a copy's print without its thumbnail tests 6 and 7; a print without descriptors falls back to the Hamming
 radius alone. Why these tests: on ``bench/real_catalogue.py`` (55,676 real works,
@@ -51,7 +62,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -62,6 +73,7 @@ from tanba.core.signals.image import ImagePrint, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import (
     ROTATED_WINDOW,
+    aligned_similarity,
     crop_variant,
     detail_similarity,
     print_details,
@@ -168,6 +180,7 @@ class ImageSignal(SignalIndex):
         queries = image.descriptor_rows() if image.descriptors_b64 else None
         lookalikes: dict[tuple[int, str], Lookalike] = {}
         pairs: dict[str, list[Pair]] = defaultdict(list)
+        floor = candidate_floor(s)
         for hit in self.index.candidates(image.hashes, s.image_max_distance):  # hit order
             score = self._score(hit, queries)
             if score >= s.image_lookalike_similarity and hit.reference is not None:
@@ -175,7 +188,7 @@ class ImageSignal(SignalIndex):
                     (hit.query, hit.work_id),
                     Lookalike(hit.query, hit.distance, hit.work_id, hit.variant, hit.reference),
                 )
-            if score >= s.image_min_similarity:
+            if score >= floor:
                 pairs[hit.work_id].append(Pair(score, hit.query, hit.distance, hit.variant))
         for candidates in pairs.values():
             candidates.sort(key=lambda pair: -pair.score)  # stable: hit order among equals
@@ -187,7 +200,10 @@ class ImageSignal(SignalIndex):
 
     def _checks(self, image: ImagePrint) -> WorkChecks:
         """The checks of candidate pairs against this index's thumbnails."""
-        return detail_check(print_details(image), self.thumbnail, print_thumbnail(image))
+        descriptors = image.descriptor_rows() if image.descriptors_b64 else None
+        return detail_check(
+            print_details(image), self.thumbnail, print_thumbnail(image), descriptors
+        )
 
     @staticmethod
     def _score(hit: ImageHit, queries: np.ndarray | None) -> float:
@@ -254,11 +270,16 @@ class WorkChecks:
     (each read once)."""
 
     def __init__(
-        self, details: np.ndarray | None, thumbnails: Thumbnails, copy: np.ndarray | None = None
+        self,
+        details: np.ndarray | None,
+        thumbnails: Thumbnails,
+        copy: np.ndarray | None = None,
+        descriptors: np.ndarray | None = None,
     ) -> None:
         self.details = details
         self.thumbnails = thumbnails
         self.copy = copy  # the copy's own thumbnail (None: a print made before the level check)
+        self.descriptors = descriptors  # the copy's window descriptors (None: not given)
         self._read: dict[str, tuple[np.ndarray, int, int] | None] = {}
 
     def _thumbnail(self, work_id: str) -> tuple[np.ndarray, int, int] | None:
@@ -286,6 +307,18 @@ class WorkChecks:
         pixels, width, height = thumbnail
         return window_entropy(pixels, width, height, pair.variant)
 
+    def aligned(self, work_id: str, pair: Pair) -> float | None:
+        """The pair's descriptor similarity with the work's window sketched from its thumbnail at
+        the best alignment (:func:`aligned_similarity`); None when it cannot be had (no copy
+        descriptors, no thumbnail, a window the check cannot cut)."""
+        if self.descriptors is None:
+            return None
+        thumbnail = self._thumbnail(work_id)
+        if thumbnail is None:
+            return None
+        pixels, width, height = thumbnail
+        return aligned_similarity(self.descriptors[pair.query], pixels, width, height, pair.variant)
+
     def tones(self, work_id: str, pair: Pair, frame: Frame | None) -> Tones | None:
         """How the copy's greys compare with the work's where the pair places it: the levels
         left past an allowed brightness and contrast change and the texture the copy shows
@@ -305,11 +338,38 @@ class WorkChecks:
 
 
 def detail_check(
-    details: np.ndarray | None, thumbnails: Thumbnails, copy: np.ndarray | None = None
+    details: np.ndarray | None,
+    thumbnails: Thumbnails,
+    copy: np.ndarray | None = None,
+    descriptors: np.ndarray | None = None,
 ) -> WorkChecks:
-    """The :class:`WorkChecks` of a copy's window details (:func:`print_details`) and
-    thumbnail (:func:`print_thumbnail`) against the works' thumbnails."""
-    return WorkChecks(details, thumbnails, copy)
+    """The :class:`WorkChecks` of a copy's window details (:func:`print_details`), thumbnail
+    (:func:`print_thumbnail`) and descriptors against the works' thumbnails."""
+    return WorkChecks(details, thumbnails, copy, descriptors)
+
+
+def candidate_floor(settings: Settings) -> float:
+    """The least descriptor similarity of a candidate pair: the match bar, or lower when
+    weaker pairs may be scored again at their best alignment (:func:`weak_pair_allowed`)."""
+    aligned = settings.image_aligned_similarity
+    return (
+        min(settings.image_min_similarity, aligned)
+        if aligned > 0
+        else settings.image_min_similarity
+    )
+
+
+def weak_pair_allowed(settings: Settings, checks: WorkChecks, work_id: str, pair: Pair) -> bool:
+    """Whether a pair under the descriptor bar may be re-scored at its best alignment: the work
+    is at least ``image_aligned_min_side`` px a side and its window shows at least
+    ``image_aligned_min_entropy`` bits. Icons, sprites and symbols drawn in a few greys are
+    where sketches agree by chance; on ``bench/real_catalogue.py``'s calibration half every
+    weak pair re-scored past the bar without this gate was one of them."""
+    size = checks.size(work_id)
+    if size is None or min(size) < settings.image_aligned_min_side:
+        return False
+    bits = checks.entropy(work_id, pair)
+    return bits is not None and bits >= settings.image_aligned_min_entropy
 
 
 def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> list[SignalMatch]:
@@ -329,29 +389,59 @@ def decide(settings: Settings, evidence: ImageEvidence, checks: WorkChecks) -> l
     """
     plain = plain_windows(settings, evidence.lookalikes)
     plain |= _turned_plain(evidence.windows, plain)
+    bar = settings.image_min_similarity
     matches = []
     for work_id, candidates in evidence.pairs.items():
         tried = [pair for pair in candidates if pair.query not in plain]
-        if not tried:
-            continue  # no thumbnail read (a shelf on disk) for a work with no evidence
-        frames = placed(settings, evidence, tried[:PLACE_TRIES], checks.size(work_id))
-        kept = [(pair, frames[i] if i < len(frames) else None) for i, pair in enumerate(tried)]
-        kept = [(pair, frame) for pair, frame in kept if frame is not STRETCHED]
-        others = [(pair.query, frame) for pair, frame in kept[:PLACE_TRIES] if frame is not None]
-        for pair, frame in kept[:DETAIL_TRIES]:
-            if not confirmed(settings, frame, others):
-                continue
-            if lone_simple(settings, len(kept), checks, work_id, pair):
-                continue
-            detail = checks.detail(work_id, pair)
-            if detail is not None and detail < settings.image_min_detail:
-                continue
-            judged = settings.image_max_levels or settings.image_max_texture
-            if judged and tones_differ(settings, checks.tones(work_id, pair, frame)):
-                continue
-            matches.append(_matched(work_id, pair, detail, evidence.algorithm))
-            break
+        strong = [pair for pair in tried if pair.score >= bar]
+        found = _first_passing(settings, evidence, checks, work_id, strong) if strong else None
+        weak = [pair for pair in tried if pair.score < bar][:PLACE_TRIES]
+        if found is None and weak:
+            allowed = [pair for pair in weak if weak_pair_allowed(settings, checks, work_id, pair)]
+            found = _first_passing(settings, evidence, checks, work_id, allowed, aligned=True)
+        if found is not None:
+            matches.append(found)
     return ranked(matches)
+
+
+def _first_passing(
+    settings: Settings,
+    evidence: ImageEvidence,
+    checks: WorkChecks,
+    work_id: str,
+    tried: list[Pair],
+    aligned: bool = False,
+) -> SignalMatch | None:
+    """The match the first of a work's pairs to pass every test makes (None: none passes).
+
+    ``aligned``: the pairs are under the descriptor bar, and the one that passes the other
+    tests must reach it scored at its best alignment (:meth:`WorkChecks.aligned`), which
+    becomes its score. No thumbnail is read for a work without pairs (a shelf on disk).
+    """
+    if not tried:
+        return None
+    frames = placed(settings, evidence, tried[:PLACE_TRIES], checks.size(work_id))
+    kept = [(pair, frames[i] if i < len(frames) else None) for i, pair in enumerate(tried)]
+    kept = [(pair, frame) for pair, frame in kept if frame is not STRETCHED]
+    others = [(pair.query, frame) for pair, frame in kept[:PLACE_TRIES] if frame is not None]
+    for pair, frame in kept[:DETAIL_TRIES]:
+        if not confirmed(settings, frame, others):
+            continue
+        if lone_simple(settings, len(kept), checks, work_id, pair):
+            continue
+        detail = checks.detail(work_id, pair)
+        if detail is not None and detail < settings.image_min_detail:
+            continue
+        judged = settings.image_max_levels or settings.image_max_texture
+        if judged and tones_differ(settings, checks.tones(work_id, pair, frame)):
+            continue
+        if aligned:
+            score = checks.aligned(work_id, pair)
+            if score is None or score < settings.image_min_similarity:
+                continue
+            pair = replace(pair, score=score)
+        return _matched(work_id, pair, detail, evidence.algorithm)
+    return None
 
 
 # The copy's window a turned window is cut as (the inner one, tanba.fingerprint.image).

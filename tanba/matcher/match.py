@@ -142,6 +142,7 @@ class Answer:
     thumbnails: dict[str, tuple[np.ndarray, int, int]]
     matches: list[SignalMatch]
     copy: np.ndarray | None = None
+    descriptors: np.ndarray | None = None
 
 
 def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
@@ -151,7 +152,8 @@ def decided(settings: Settings, answers: Sequence[Answer]) -> list[SignalMatch]:
     details = next((a.details for a in answers if a.details is not None), None)
     thumbnails = {w: t for a in answers for w, t in a.thumbnails.items()}
     copy = next((a.copy for a in answers if a.copy is not None), None)
-    found = decide(settings, image, detail_check(details, thumbnails.get, copy))
+    descriptors = next((a.descriptors for a in answers if a.descriptors is not None), None)
+    found = decide(settings, image, detail_check(details, thumbnails.get, copy, descriptors))
     return ranked(found + [m for a in answers for m in a.matches])
 
 
@@ -210,7 +212,7 @@ class Matcher:
         """This matcher's :class:`Answer` about a print, for :func:`decided` over shards:
         ``decided(settings, [matcher.answer(fp)])`` is ``matcher.match(fp)``'s matches."""
         image = ImageEvidence()
-        details = copy = None
+        details = copy = descriptors = None
         thumbnails: dict[str, tuple[np.ndarray, int, int]] = {}
         matches: list[SignalMatch] = []
         for signal in self.signals.values():
@@ -219,6 +221,8 @@ class Matcher:
                 if image.pairs and fingerprint.image is not None:
                     details = print_details(fingerprint.image)
                     copy = print_thumbnail(fingerprint.image)
+                    if fingerprint.image.descriptors_b64:
+                        descriptors = fingerprint.image.descriptor_rows()
                     # Read by the detail check and, for the work's size, the geometry test.
                     for work_id in image.pairs:
                         thumbnail = signal.thumbnail(work_id)
@@ -226,4 +230,4 @@ class Matcher:
                             thumbnails[work_id] = thumbnail
             else:
                 matches += signal.match(fingerprint)
-        return Answer(image, details, thumbnails, matches, copy)
+        return Answer(image, details, thumbnails, matches, copy, descriptors)

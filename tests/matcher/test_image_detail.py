@@ -111,8 +111,11 @@ def test_a_sketch_alike_is_refused_unless_its_print_predates_details(index: str)
 def test_a_window_that_looks_like_many_works_is_no_evidence() -> None:
     """Three works whose sketches are near one another (0.94 to 0.96 apart, so three
     pictures) and a copy of none of them that looks like all three: allowed one
-    look-alike, it is evidence for none (the detail check off: the rule alone)."""
-    settings = SETTINGS.with_(image_min_detail=0.0, image_max_lookalikes=1)
+    look-alike, it is evidence for none (the detail check and the weak pairs' re-scoring,
+    which the detail check guards, off: the rule alone)."""
+    settings = SETTINGS.with_(
+        image_min_detail=0.0, image_max_lookalikes=1, image_aligned_similarity=0.0
+    )
     signal = ImageSignal(settings)
     for k in range(3):
         work = pictures.picture(1, 10 + k, 0.3, mix=20 + k, eps=0.2)

@@ -98,6 +98,9 @@ class ShardAnswered(Event):
     # when the copy's print has none or in an answer from a shard that predates the check,
     # which is then skipped.
     thumbnail_b64: str = ""
+    # The copy's window descriptors (int8 rows, base64) for a pair under the descriptor bar
+    # scored at its best alignment: empty from a shard that predates it (no such pair matches).
+    descriptors_b64: str = ""
     # The copy's window names and picture size (the geometry test of the image rule): empty
     # in an answer from a shard that predates the test, which is then skipped.
     windows: list[str] = Field(default_factory=list)
