@@ -54,6 +54,7 @@ def test_two_shards_and_a_gather_killed_midway_raise_exactly_one_matcher_s_alert
 
     cluster.extra_env.update(
         TANBA_IMAGE_MIN_DETAIL=str(RULE_ALONE.image_min_detail),
+        TANBA_IMAGE_ALIGNED_SIMILARITY=str(RULE_ALONE.image_aligned_similarity),
         TANBA_BATCH_SIZE="4",  # many batches, so the kills land between them
         TANBA_MATCHER_BATCH_SIZE="4",
         TANBA_MATCHER_STATE="off",
