@@ -282,6 +282,8 @@ def _match_section(data: ReportInput, k: _Layout) -> list[Flowable]:
         rows.append((t("variant"), t(f"variant.video_{m.match.variant}")))
     elif m.match.variant:
         rows.append((t("variant"), wording.variant_name(m.match.variant, lang)))
+    if m.match.unaligned is not None:
+        rows.append((t("unaligned"), f"{m.match.unaligned:.3f}"))
     if m.match.detail is not None:
         rows.append((t("fine_detail"), f"{m.match.detail:.3f}"))
     if m.image_region is not None:

@@ -439,7 +439,7 @@ def _first_passing(
             score = checks.aligned(work_id, pair)
             if score is None or score < settings.image_min_similarity:
                 continue
-            pair = replace(pair, score=score)
+            return _matched(work_id, replace(pair, score=score), detail, evidence.algorithm, pair)
         return _matched(work_id, pair, detail, evidence.algorithm)
     return None
 
@@ -538,7 +538,15 @@ def lone_simple(
     return entropy is not None and entropy < settings.image_min_entropy
 
 
-def _matched(work_id: str, pair: Pair, detail: float | None, algorithm: str) -> SignalMatch:
+def _matched(
+    work_id: str,
+    pair: Pair,
+    detail: float | None,
+    algorithm: str,
+    unaligned: Pair | None = None,
+) -> SignalMatch:
+    """The match a pair makes; ``unaligned``: the pair as it was before its re-scoring at the
+    best alignment (its score goes in the detail, so the evidence says what was aligned)."""
     return SignalMatch(
         work_id,
         round(max(0.0, pair.score), 4),
@@ -547,6 +555,7 @@ def _matched(work_id: str, pair: Pair, detail: float | None, algorithm: str) -> 
             distance=pair.distance,
             variant=pair.variant,
             detail=None if detail is None else round(detail, 4),
+            unaligned=None if unaligned is None else round(unaligned.score, 4),
         ),
     )
 

@@ -299,6 +299,36 @@ def test_the_file_s_fate_is_worded_from_what_the_recapture_fetched() -> None:
 
 
 @pytest.mark.parametrize("lang", ["ru", "kk", "en"])
+def test_a_match_scored_at_its_best_alignment_says_so_and_what_it_scored_before(
+    lang: str, exporter: Exporter, cases: dict[str, Alert], demo_case: Any, tmp_path: Path
+) -> None:
+    """The demo's crop, stored for a moment as if its pair had been re-scored at its best
+    alignment (the store's copy put back after), and as it is."""
+    crop = cases["kino.example.kz/img/b-crop.jpg"]
+    aligned = crop.model_copy(update={"match": crop.match.model_copy(update={"unaligned": 0.8812})})
+    words = " ".join(strings.text(lang, "unaligned").split())
+    for alert, shown in ((aligned, True), (crop, False)):
+        _stored(demo_case, alert)
+        try:
+            files = exporter(alert, lang=lang, timezone="Europe/Moscow", recapture="never",
+                             resolve=demo_case.resolve(), screenshotter=NoScreenshots())  # fmt: skip
+        finally:
+            _stored(demo_case, crop)
+        report = " ".join(pdf_text(files["report.pdf"], tmp_path).split())
+        assert (words[:40] in report and "0.881" in report) is shown
+        unaligned = json.loads(files["case/alert.json"])["match"].get("unaligned")
+        assert unaligned == (0.8812 if shown else None)
+
+
+def _stored(case: Any, alert: Alert) -> None:
+    app = App(Settings.from_env({}, home=case.home), FixedClock(EXPORT_TIME))
+    try:
+        app.store.upsert([alert])
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("lang", ["ru", "kk", "en"])
 def test_every_word_of_a_package_is_in_the_chosen_language(
     lang: str, exporter: Exporter, cases: dict[str, Alert], demo_case: Any, tmp_path: Path
 ) -> None:

@@ -123,7 +123,13 @@ def test_a_crop_between_the_work_s_windows_is_found_at_its_best_alignment(
     found = on.match(copy)
     assert [m.work.work_id for m in found] == [f"w{index}"]
     assert found[0].score >= SETTINGS.image_min_similarity
+    # The evidence says the score is an aligned one, and what the pair scored before.
+    unaligned = found[0].detail.unaligned
+    assert unaligned is not None and unaligned < SETTINGS.image_min_similarity <= found[0].score
     assert _found(_matcher(OFF, photos), copy) == []  # the route is what finds it
+    whole = on.match(_copy(photos[index], (0.0, 0.0, 0.0, 0.0)))
+    assert [m.work.work_id for m in whole] == [f"w{index}"]
+    assert whole[0].detail.unaligned is None  # a pair past the bar as it was
 
 
 def test_no_weak_pair_of_a_small_work_or_a_plain_window_is_taken(photos: list[Path]) -> None:

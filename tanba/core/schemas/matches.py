@@ -64,6 +64,10 @@ class MatchDetail(Model):
     # image: which variant of the reference matched; video: "mirrored" for a flipped copy
     variant: str = ""
     detail: float | None = None  # image: finer-coefficient similarity of that window pair
+    # image: a pair under the descriptor bar re-scored with the work's window at its best
+    # alignment (shifted up to 3%, scaled up to 4%): its descriptors' similarity before; the
+    # match's score is the aligned one. None for a pair that passed the bar as it was.
+    unaligned: float | None = None
     ber: float | None = None  # audio (and a video's sound): bit error rate over the aligned span
     offset_s: float | None = None  # audio, video: where in the work the copy starts
     duration_s: float | None = None  # audio, video: length of the aligned span
