@@ -69,7 +69,7 @@ import numpy as np
 from tanba.core.alerts import MatchDetail
 from tanba.core.schemas.common import IMAGE, Fingerprint
 from tanba.core.settings import Settings
-from tanba.core.signals.image import ImagePrint, similarity
+from tanba.core.signals.image import ImagePrint, print_descriptors, similarity
 from tanba.core.signals.image_content import window_entropy
 from tanba.core.signals.image_detail import (
     ROTATED_WINDOW,
@@ -145,8 +145,7 @@ class ImageSignal(SignalIndex):
         image = fingerprint.image
         if image is None:
             return
-        rows = image.descriptor_rows() if image.descriptors_b64 else None
-        self.index.add(work_id, image.hashes, rows)
+        self.index.add(work_id, image.hashes, print_descriptors(image))
         if self._own is not None:
             self._own.pop(work_id, None)
             thumbnail = print_thumbnail(image)
@@ -177,7 +176,7 @@ class ImageSignal(SignalIndex):
         if image is None:
             return ImageEvidence()
         s = self.settings
-        queries = image.descriptor_rows() if image.descriptors_b64 else None
+        queries = print_descriptors(image)
         lookalikes: dict[tuple[int, str], Lookalike] = {}
         pairs: dict[str, list[Pair]] = defaultdict(list)
         floor = candidate_floor(s)
@@ -200,9 +199,8 @@ class ImageSignal(SignalIndex):
 
     def _checks(self, image: ImagePrint) -> WorkChecks:
         """The checks of candidate pairs against this index's thumbnails."""
-        descriptors = image.descriptor_rows() if image.descriptors_b64 else None
         return detail_check(
-            print_details(image), self.thumbnail, print_thumbnail(image), descriptors
+            print_details(image), self.thumbnail, print_thumbnail(image), print_descriptors(image)
         )
 
     @staticmethod

@@ -18,7 +18,7 @@ from tanba.core.schemas.common import Fingerprint, MediaKind
 from tanba.core.schemas.works import Work
 from tanba.core.settings import Settings
 from tanba.core.signals.audio import AudioPrint
-from tanba.core.signals.image import ImagePrint
+from tanba.core.signals.image import ImagePrint, print_descriptors
 from tanba.core.signals.image_detail import print_details, print_thumbnail
 from tanba.matcher.audio_signal import AudioSignal
 from tanba.matcher.image_signal import (
@@ -221,8 +221,7 @@ class Matcher:
                 if image.pairs and fingerprint.image is not None:
                     details = print_details(fingerprint.image)
                     copy = print_thumbnail(fingerprint.image)
-                    if fingerprint.image.descriptors_b64:
-                        descriptors = fingerprint.image.descriptor_rows()
+                    descriptors = print_descriptors(fingerprint.image)
                     # Read by the detail check and, for the work's size, the geometry test.
                     for work_id in image.pairs:
                         thumbnail = signal.thumbnail(work_id)

@@ -10,13 +10,10 @@ where sketches agree by chance), and it decides over shards as one matcher decid
 
 from __future__ import annotations
 
-import io
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from tanba.core.schemas.base import decode, encode
 from tanba.core.schemas.common import IMAGE, Fingerprint
@@ -28,7 +25,7 @@ from tanba.core.signals.image_detail import aligned_similarity, print_thumbnail
 from tanba.fingerprint.image import REFERENCE, image_print
 from tanba.matcher.gather import answer_of, answered
 from tanba.matcher.match import Matcher, decided
-from tests.support.media import web_photo
+from tests.support.media import cut, jpeg_bytes, photo_1024
 from tests.support.works import registered
 
 MAX = 50_000_000
@@ -43,38 +40,16 @@ CROPS = {
 }
 
 
-def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-@cache
-def _original(path: Path) -> Image.Image:
-    """The photo at 1,024 px, from the web copy the image tests share."""
-    with Image.open(io.BytesIO(web_photo(path))) as im:
-        image = im.convert("RGB")
-    image.thumbnail((1024, 1024))
-    return image
-
-
-def _cut(image: Image.Image, left: float, right: float, top: float, bottom: float) -> Image.Image:
-    w, h = image.size
-    return image.crop(
-        (round(left * w), round(top * h), round((1 - right) * w), round((1 - bottom) * h))
-    )
-
-
 def _work_print(path: Path) -> ImagePrint:
-    return image_print(_jpeg(_original(path), 95), max_pixels=MAX, variants=REFERENCE)
+    return image_print(jpeg_bytes(photo_1024(path), 95), max_pixels=MAX, variants=REFERENCE)
 
 
 def _work(work_id: str, image: ImagePrint) -> Work:
     return registered(work_id, Fingerprint(media=IMAGE, sha256="0" * 64, image=image))
 
 
-def _copy(path: Path, cut: tuple[float, float, float, float]) -> Fingerprint:
-    data = _jpeg(_cut(_original(path), *cut))
+def _copy(path: Path, sides: tuple[float, float, float, float]) -> Fingerprint:
+    data = jpeg_bytes(cut(photo_1024(path), *sides))
     return Fingerprint(media=IMAGE, sha256="0" * 64, image=image_print(data, max_pixels=MAX))
 
 
@@ -146,8 +121,8 @@ def test_the_route_is_decided_over_shards_as_one_matcher_decides_it(photos: list
     shards = [Matcher(SETTINGS) for _ in range(2)]
     for i, path in enumerate(photos[:6]):
         shards[i % 2].add(_work(f"w{i}", _work_print(path)))
-    for index, cut in CROPS.items():
-        copy = _copy(photos[index], cut)
+    for index, sides in CROPS.items():
+        copy = _copy(photos[index], sides)
         expected = [(m.work.work_id, m.score, m.detail) for m in single.match(copy)]
         assert [w for w, _, _ in expected] == [f"w{index}"]
         events = [

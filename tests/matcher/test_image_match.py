@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -17,36 +15,18 @@ from tanba.core.settings import Settings
 from tanba.core.signals.image import ImageHash, ImagePrint
 from tanba.fingerprint.image import REFERENCE, image_print
 from tanba.matcher.match import Matcher
-from tests.support.media import web_photo
+from tests.support.media import cut, jpeg_bytes, photo_1024, web_photo
 from tests.support.works import registered
 
 MAX = 10**9
 WORKS = 6
 
 
-def _jpeg(image: Image.Image, quality: int = 85) -> bytes:
-    out = io.BytesIO()
-    image.convert("RGB").save(out, "JPEG", quality=quality)
-    return out.getvalue()
-
-
-@cache
-def _original(path: Path) -> Image.Image:
-    """The photo at 1024 px, from its web copy the other image tests share.
-
-    Registering 4K wallpapers, or decoding them once more, would only slow the test down.
-    """
-    with Image.open(io.BytesIO(web_photo(path))) as im:
-        image = im.convert("RGB")
-    image.thumbnail((1024, 1024))
-    return image
-
-
 @pytest.fixture(scope="module")
 def matcher(photos: list[Path]) -> Matcher:
     m = Matcher(Settings.from_env({}))
     for i, path in enumerate(photos[:WORKS]):
-        image = image_print(_jpeg(_original(path), 95), max_pixels=MAX, variants=REFERENCE)
+        image = image_print(jpeg_bytes(photo_1024(path), 95), max_pixels=MAX, variants=REFERENCE)
         m.add(_registered_image(f"w{i}", image))
     return m
 
@@ -65,14 +45,6 @@ def _crop(image: Image.Image, left: float, top: float, share: float) -> Image.Im
             round((left + 1 - share) * w),
             round((top + 1 - share) * h),
         )
-    )
-
-
-def _cut(image: Image.Image, left: float, right: float, top: float, bottom: float) -> Image.Image:
-    """The picture with these shares of its width and height cut from each side."""
-    w, h = image.size
-    return image.crop(
-        (round(left * w), round(top * h), round((1 - right) * w), round((1 - bottom) * h))
     )
 
 
@@ -118,31 +90,31 @@ def _banner_with_a_headline(image: Image.Image) -> Image.Image:
 
 
 ALTERATIONS = {
-    "resized": lambda im: _jpeg(im.resize((400, round(400 * im.height / im.width))), 70),
-    "recompressed": lambda im: _jpeg(im, 30),
-    "cropped-20pc-off-centre": lambda im: _jpeg(_crop(im, 0.15, 0.03, 0.20)),
+    "resized": lambda im: jpeg_bytes(im.resize((400, round(400 * im.height / im.width))), 70),
+    "recompressed": lambda im: jpeg_bytes(im, 30),
+    "cropped-20pc-off-centre": lambda im: jpeg_bytes(_crop(im, 0.15, 0.03, 0.20)),
     # Crops keeping 60% of the picture, one axis cut past the work's 25% grid: each within 1-2%
     # a side of one of the work's deep windows (bench.quality's crop_keep60 cuts at random places).
-    "cropped-to-60pc-narrow": lambda im: _jpeg(_cut(im, 0.17, 0.15, 0.05, 0.07)),
-    "cropped-to-60pc-low": lambda im: _jpeg(_cut(im, 0.05, 0.03, 0.23, 0.09)),
-    "letterboxed": lambda im: _jpeg(_letterbox(im)),
-    "in-a-page": lambda im: _jpeg(_in_page(im)),
-    "mirrored": lambda im: _jpeg(ImageOps.mirror(im)),
-    "rotated-4deg": lambda im: _jpeg(im.rotate(4, Image.Resampling.BICUBIC)),
-    "rotated-8deg-white-corners": lambda im: _jpeg(
+    "cropped-to-60pc-narrow": lambda im: jpeg_bytes(cut(im, 0.17, 0.15, 0.05, 0.07)),
+    "cropped-to-60pc-low": lambda im: jpeg_bytes(cut(im, 0.05, 0.03, 0.23, 0.09)),
+    "letterboxed": lambda im: jpeg_bytes(_letterbox(im)),
+    "in-a-page": lambda im: jpeg_bytes(_in_page(im)),
+    "mirrored": lambda im: jpeg_bytes(ImageOps.mirror(im)),
+    "rotated-4deg": lambda im: jpeg_bytes(im.rotate(4, Image.Resampling.BICUBIC)),
+    "rotated-8deg-white-corners": lambda im: jpeg_bytes(
         im.rotate(8, Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
     ),
-    "rotated-minus-9deg": lambda im: _jpeg(im.rotate(-9, Image.Resampling.BICUBIC)),
+    "rotated-minus-9deg": lambda im: jpeg_bytes(im.rotate(-9, Image.Resampling.BICUBIC)),
     # A tilted photo reposted whole: the canvas enlarged to hold it, its proportions not the
     # picture's (turned back, the picture is a smaller box in the middle).
-    "rotated-7deg-enlarged-canvas": lambda im: _jpeg(
+    "rotated-7deg-enlarged-canvas": lambda im: jpeg_bytes(
         im.rotate(7, Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255))
     ),
-    "rotated-minus-10deg-enlarged-canvas": lambda im: _jpeg(
+    "rotated-minus-10deg-enlarged-canvas": lambda im: jpeg_bytes(
         im.rotate(-10, Image.Resampling.BICUBIC, expand=True, fillcolor=(255, 255, 255))
     ),
-    "small-in-a-busy-page": lambda im: _jpeg(_small_in_a_busy_page(im)),
-    "grey-and-darker": lambda im: _jpeg(im.convert("L").point(lambda v: int(v * 0.75))),
+    "small-in-a-busy-page": lambda im: jpeg_bytes(_small_in_a_busy_page(im)),
+    "grey-and-darker": lambda im: jpeg_bytes(im.convert("L").point(lambda v: int(v * 0.75))),
 }
 
 
@@ -151,7 +123,7 @@ def test_each_altered_copy_matches_its_work_and_no_other(
     matcher: Matcher, photos: list[Path], alteration: str
 ) -> None:
     for i, path in enumerate(photos[:WORKS]):
-        assert _matches(matcher, ALTERATIONS[alteration](_original(path))) == [f"w{i}"], path.name
+        assert _matches(matcher, ALTERATIONS[alteration](photo_1024(path))) == [f"w{i}"], path.name
 
 
 def test_photos_in_a_banner_under_a_headline_match_their_works(
@@ -168,7 +140,7 @@ def _found(
 ) -> list[bool]:
     """Whether each work's photo, shown so (a JPEG of it), matches its work and no other."""
     return [
-        _matches(matcher, _jpeg(shown(_original(path)))) == [f"w{i}"]
+        _matches(matcher, jpeg_bytes(shown(photo_1024(path)))) == [f"w{i}"]
         for i, path in enumerate(photos[:WORKS])
     ]
 
@@ -213,16 +185,16 @@ def test_drawings_on_white_shown_in_a_page_match_their_works(photos: list[Path])
     window grid reaches: the work's own content box is one of its windows."""
     drawings = Matcher(Settings.from_env({}))
     for i, path in enumerate(photos[:WORKS]):
-        work = _jpeg(_drawing_on_white(_original(path)), 95)
+        work = jpeg_bytes(_drawing_on_white(photo_1024(path)), 95)
         drawings.add(
             _registered_image(f"d{i}", image_print(work, max_pixels=MAX, variants=REFERENCE))
         )
     for i, path in enumerate(photos[:WORKS]):
         page = Image.new("RGB", (1366, 1000), (255, 255, 255))
-        shown = _drawing_on_white(_original(path)).resize((320, 249), Image.Resampling.LANCZOS)
+        shown = _drawing_on_white(photo_1024(path)).resize((320, 249), Image.Resampling.LANCZOS)
         page.paste(shown, (40, 150))
         ImageDraw.Draw(page).rectangle((0, 0, 1366, 70), fill=(40, 60, 120))  # a header
-        assert _matches(drawings, _jpeg(page)) == [f"d{i}"], path.name
+        assert _matches(drawings, jpeg_bytes(page)) == [f"d{i}"], path.name
 
 
 def test_other_photos_match_nothing(matcher: Matcher, photos: list[Path]) -> None:
@@ -230,14 +202,14 @@ def test_other_photos_match_nothing(matcher: Matcher, photos: list[Path]) -> Non
     assert others, f"needs photos besides the {WORKS} registered (ukui-wallpapers has 12)"
     for path in others:
         assert _matches(matcher, web_photo(path)) == [], path.name
-        assert _matches(matcher, _jpeg(_letterbox(_original(path)))) == [], path.name
+        assert _matches(matcher, jpeg_bytes(_letterbox(photo_1024(path)))) == [], path.name
 
 
 def test_the_score_is_the_descriptor_similarity(matcher: Matcher, photos: list[Path]) -> None:
     fp = Fingerprint(
         media=IMAGE,
         sha256="0" * 64,
-        image=image_print(_jpeg(_original(photos[0])), max_pixels=MAX),
+        image=image_print(jpeg_bytes(photo_1024(photos[0])), max_pixels=MAX),
     )
     (match,) = matcher.match(fp)
     assert match.score > 0.95 and match.detail.distance is not None and match.detail.distance <= 4
@@ -246,7 +218,7 @@ def test_the_score_is_the_descriptor_similarity(matcher: Matcher, photos: list[P
 def test_a_nearly_uniform_image_has_no_hash_and_matches_nothing(matcher: Matcher) -> None:
     rng = np.random.default_rng(0)
     flat = Image.fromarray((200 + rng.integers(0, 3, (300, 400))).astype(np.uint8))
-    image = image_print(_jpeg(flat), max_pixels=MAX)
+    image = image_print(jpeg_bytes(flat), max_pixels=MAX)
     assert image.hashes == []
     assert matcher.match(Fingerprint(media=IMAGE, sha256="0" * 64, image=image)) == []
 
@@ -254,7 +226,7 @@ def test_a_nearly_uniform_image_has_no_hash_and_matches_nothing(matcher: Matcher
 def test_prints_without_descriptors_fall_back_to_the_hamming_radius(photos: list[Path]) -> None:
     settings = Settings.from_env({})
     m = Matcher(settings)
-    full = image_print(_jpeg(_original(photos[0])), max_pixels=MAX).hashes[0]
+    full = image_print(jpeg_bytes(photo_1024(photos[0])), max_pixels=MAX).hashes[0]
     m.add(_registered_image("old", ImagePrint(width=1, height=1, hashes=[full])))
     near = ImageHash(algorithm=full.algorithm, value=f"{full.as_int() ^ 0b111:016x}")
     far = ImageHash(algorithm=full.algorithm, value=f"{full.as_int() ^ (2**40 - 1):016x}")

@@ -68,6 +68,11 @@ class ImagePrint(Model):
         return np.frombuffer(raw, dtype=np.int8).reshape(-1, DESCRIPTOR_LENGTH)
 
 
+def print_descriptors(image: ImagePrint) -> np.ndarray | None:
+    """The print's descriptors, one int8 row per hash (None for a print without them)."""
+    return image.descriptor_rows() if image.descriptors_b64 else None
+
+
 def similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Cosine similarity of descriptor rows ``a`` (n×63) with one descriptor ``b`` (63)."""
     a = np.atleast_2d(a).astype(np.float32)
